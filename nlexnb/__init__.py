@@ -1,0 +1,26 @@
+"""nlexnb: make any pretrained image classifier answer in natural language, faithfully and without training data.
+
+Data flows one way: ``load_classifier`` (adapter -> features), ``load_text_encoder`` + ``fit_mapper`` (text ->
+classifier-space vectors), then scores -> explanations, zero-shot heads, concept discovery, plots and widgets.
+"""
+
+from . import evaluate
+from .classifier import Classifier, Prediction, load_classifier
+from .images import sample_images
+from .mapper import Mapper, fit_mapper, load_mapper
+from .text import TextEncoder, load_text_encoder
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Classifier",
+    "Mapper",
+    "Prediction",
+    "TextEncoder",
+    "evaluate",
+    "fit_mapper",
+    "load_classifier",
+    "load_mapper",
+    "load_text_encoder",
+    "sample_images",
+]

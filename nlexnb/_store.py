@@ -1,0 +1,144 @@
+"""Small on-disk helpers: the cache folder, atomic writes, and a content-addressed tensor cache.
+
+Files are written to a temporary name in the same folder and moved into place with ``os.replace``, so a crash never
+leaves a half-written file under the real name. Cache files are safetensors (no pickle), and a damaged file is
+deleted and recomputed, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+__all__ = ["cache_dir", "atomic_write_bytes", "atomic_save_safetensors", "TensorCache", "text_key"]
+
+
+def cache_dir() -> Path:
+    """Root of nlexnb's caches: ``$NLEXNB_CACHE`` if set, else ``~/.cache/nlexnb``."""
+    root = os.environ.get("NLEXNB_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "nlexnb")
+    return Path(root)
+
+
+def _atomic(path: Path, write: Callable[[str], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write bytes to ``path`` atomically."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    _atomic(Path(path), write)
+
+
+def atomic_save_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Save tensors + string metadata as a safetensors file, atomically."""
+    from safetensors.torch import save_file
+
+    clean = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    _atomic(Path(path), lambda tmp: save_file(clean, tmp, metadata=metadata))
+
+
+def text_key(text: str) -> bytes:
+    """16-byte content key of one text."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+class TensorCache:
+    """A per-namespace cache of one vector per text, stored as safetensors shards under ``cache_dir()/namespace``.
+
+    Shards hold ``keys`` [n,16] uint8 and ``values`` [n,dim] float32. Each call that computes new vectors writes one new
+    shard; when there are many shards they are merged into one. Unreadable or inconsistent shards are removed.
+    """
+
+    max_shards = 32
+
+    def __init__(self, namespace: str, enabled: bool = True) -> None:
+        self.folder = cache_dir() / namespace
+        self.enabled = enabled
+        self._index: dict[bytes, torch.Tensor] | None = None
+
+    def _load(self) -> dict[bytes, torch.Tensor]:
+        if self._index is not None:
+            return self._index
+        index: dict[bytes, torch.Tensor] = {}
+        if self.enabled and self.folder.is_dir():
+            from safetensors.torch import load_file
+
+            for shard in sorted(self.folder.glob("shard-*.safetensors")):
+                try:
+                    data = load_file(str(shard))
+                    keys, values = data["keys"], data["values"]
+                    if keys.ndim != 2 or keys.shape[1] != 16 or values.shape[0] != keys.shape[0]:
+                        raise ValueError("inconsistent shapes")
+                    if not torch.isfinite(values).all():
+                        raise ValueError("non-finite values")
+                except Exception as exc:  # damaged shard: never trust it
+                    warnings.warn(f"Removing damaged cache file {shard} ({exc}); its entries will be recomputed")
+                    shard.unlink(missing_ok=True)
+                    continue
+                for key, row in zip(keys.numpy(), values):
+                    index[key.tobytes()] = row
+        self._index = index
+        return index
+
+    def get_or_compute(
+        self, texts: Sequence[str], compute: Callable[[list[str]], torch.Tensor], dim: int
+    ) -> torch.Tensor:
+        """Vectors for ``texts`` [n, dim] (float32, CPU), computing only the ones not cached."""
+        if not texts:
+            return torch.empty(0, dim)
+        index = self._load()
+        keys = [text_key(t) for t in texts]
+        missing: dict[bytes, str] = {}
+        for k, t in zip(keys, texts):
+            if k not in index and k not in missing:
+                missing[k] = t
+        if missing:
+            fresh = compute(list(missing.values())).detach().to("cpu", torch.float32)
+            for k, row in zip(missing, fresh):
+                index[k] = row
+            if self.enabled:
+                self._write_shard(list(missing), fresh)
+        return torch.stack([index[k] for k in keys])
+
+    def _write_shard(self, keys: list[bytes], values: torch.Tensor) -> None:
+        import numpy as np
+
+        key_tensor = torch.from_numpy(np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 16).copy())
+        name = hashlib.blake2b(b"".join(keys), digest_size=8).hexdigest()
+        atomic_save_safetensors(self.folder / f"shard-{name}.safetensors", {"keys": key_tensor, "values": values}, {})
+        shards = sorted(self.folder.glob("shard-*.safetensors"))
+        if len(shards) > self.max_shards:
+            self._compact(shards)
+
+    def _compact(self, shards: list[Path]) -> None:
+        index = self._load()
+        import numpy as np
+
+        keys = list(index)
+        key_tensor = torch.from_numpy(np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 16).copy())
+        values = torch.stack([index[k] for k in keys])
+        atomic_save_safetensors(self.folder / "shard-all.safetensors", {"keys": key_tensor, "values": values}, {})
+        for shard in shards:
+            if shard.name != "shard-all.safetensors":
+                shard.unlink(missing_ok=True)

@@ -1,0 +1,125 @@
+"""How well a mapper puts class names where the classifier keeps its classes: held-out classes, k-fold.
+
+For each fold, a mapper is fitted on the other classes only; each held-out class name is mapped (with the prompt
+ensemble) and the classifier's true rows are ranked by cosine. ZSL ranks the held-out rows only; GZSL ranks all K rows,
+with the seen-class penalty the mapper calibrated on its own training classes. Baselines run in the same call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .classifier import Classifier
+from .mapper import Mapper, fit_mapper, training_texts
+from .maps import class_means
+from .text import TextEncoder
+
+__all__ = ["heldout", "fold_splits", "rank_of_true", "summarize"]
+
+BASELINE_TEXT = "text"
+
+
+def fold_splits(num_classes: int, folds: int, seed: int = 0) -> list[list[int]]:
+    """Random, disjoint held-out class sets covering all classes (the same for every method with the same seed)."""
+    if not 2 <= folds <= num_classes:
+        raise ValueError(f"folds must be between 2 and the number of classes ({num_classes}), got {folds}")
+    perm = torch.randperm(num_classes, generator=torch.Generator().manual_seed(seed)).tolist()
+    return [sorted(chunk.tolist()) for chunk in torch.tensor(perm).chunk(folds)]
+
+
+def rank_of_true(scores: torch.Tensor, true_columns: torch.Tensor) -> torch.Tensor:
+    """0-based rank of each row's true column among its scores (0 = top-1)."""
+    true_scores = scores.gather(1, true_columns.unsqueeze(1))
+    return (scores > true_scores).sum(1)
+
+
+def _text_baseline(
+    classifier: Classifier, encoder: TextEncoder, seen: list[int], unseen: list[int], templates: Sequence[str]
+) -> torch.Tensor:
+    """No mapper: each held-out name takes the row of its nearest seen class name in text space."""
+    names = classifier.class_names
+
+    def name_vectors(idx: list[int]) -> torch.Tensor:
+        texts, groups = training_texts([names[k] for k in idx], templates)
+        return F.normalize(class_means(encoder.encode(texts), torch.tensor(groups), len(idx)), dim=1)
+
+    nearest = (name_vectors(unseen) @ name_vectors(seen).T).argmax(1)
+    return classifier.head_weight[torch.tensor(seen)[nearest]]
+
+
+def heldout(
+    classifier: Classifier,
+    text_encoder: TextEncoder,
+    folds: int = 10,
+    seed: int = 0,
+    methods: Sequence[str] = ("mlp", "ridge", "text"),
+    per_fold: bool = False,
+    progress: bool = True,
+    **hparams,
+) -> pd.DataFrame:
+    """k-fold held-out-class evaluation of mappers, with baselines side by side.
+
+    Args:
+        classifier, text_encoder: what to evaluate.
+        folds: number of disjoint held-out class sets.
+        seed: fixes the folds (and each fit's seed).
+        methods: mapper methods (see ``nlexnb.maps.MAPS``) and/or ``"text"`` (nearest class name in text space).
+        per_fold: return one row per (method, fold) instead of the mean over folds.
+        **hparams: passed to every ``fit_mapper`` call.
+
+    Returns:
+        DataFrame with columns method, zsl_top1, zsl_top5, gzsl_top1, gzsl_top5, fit_seconds (and fold if per_fold).
+    """
+    splits = fold_splits(classifier.num_classes, folds, seed)
+    rows_all = F.normalize(classifier.head_weight.float(), dim=1)
+    records = []
+    jobs = [(f, m) for f in range(len(splits)) for m in methods]
+    for fold, method in tqdm(jobs, desc="held-out folds", disable=not progress):
+        unseen = splits[fold]
+        unseen_set = set(unseen)
+        seen = [k for k in range(classifier.num_classes) if k not in unseen_set]
+        start = time.perf_counter()
+        penalty = 0.0
+        if method == BASELINE_TEXT:
+            from .mapper import DEFAULT_TEMPLATES
+
+            vectors = _text_baseline(classifier, text_encoder, seen, unseen, DEFAULT_TEMPLATES)
+        else:
+            mapper: Mapper = fit_mapper(classifier, text_encoder, classes=seen, method=method, seed=seed, **hparams)
+            vectors = mapper.encode_labels([classifier.class_names[k] for k in unseen])
+            penalty = float(mapper.meta.get("seen_penalty", 0.0))
+        fit_seconds = time.perf_counter() - start
+        vectors = F.normalize(vectors.float().to(rows_all.device), dim=1)
+        truth = torch.tensor(unseen, device=rows_all.device)
+        zsl_rank = rank_of_true(vectors @ rows_all[truth].T, torch.arange(len(unseen), device=rows_all.device))
+        gzsl_scores = vectors @ rows_all.T
+        seen_mask = torch.ones(classifier.num_classes, dtype=torch.bool, device=rows_all.device)
+        seen_mask[truth] = False
+        gzsl_rank = rank_of_true(gzsl_scores - penalty * seen_mask.float(), truth)
+        records.append(
+            {
+                "method": method,
+                "fold": fold,
+                "zsl_top1": (zsl_rank < 1).float().mean().item(),
+                "zsl_top5": (zsl_rank < 5).float().mean().item(),
+                "gzsl_top1": (gzsl_rank < 1).float().mean().item(),
+                "gzsl_top5": (gzsl_rank < 5).float().mean().item(),
+                "fit_seconds": fit_seconds,
+            }
+        )
+    table = pd.DataFrame.from_records(records)
+    return table if per_fold else summarize(table)
+
+
+def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
+    """Mean over folds per method, in the order the methods were given."""
+    order = list(dict.fromkeys(per_fold["method"]))
+    out = per_fold.drop(columns="fold").groupby("method", sort=False).mean().reindex(order).reset_index()
+    out.insert(1, "folds", per_fold.groupby("method", sort=False)["fold"].count().reindex(order).to_numpy())
+    return out

@@ -1,0 +1,73 @@
+"""Class names: ImageNet names with their synonyms, and disambiguation of duplicates.
+
+ImageNet-1k names carry comma-separated synonyms ("tabby, tabby cat") and two classes share a name ("crane" the bird
+and "crane" the machine). nlexnb keeps synonyms (they are free training text) and makes every name unique by adding a
+short gloss, because collapsing duplicates would give two different class rows the same text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
+
+__all__ = ["imagenet_class_names", "imagenet_glosses", "split_synonyms", "disambiguate", "primary_name"]
+
+
+@lru_cache(maxsize=4)
+def _imagenet_info(subset: str):
+    from timm.data import ImageNetInfo
+
+    return ImageNetInfo(subset)
+
+
+def imagenet_glosses(subset: str = "imagenet-1k") -> list[str]:
+    """WordNet glosses of the ImageNet classes, in class order (shipped with timm; no network)."""
+    info = _imagenet_info(subset)
+    out = []
+    for i in range(info.num_classes()):
+        detailed = info.index_to_description(i, detailed=True)
+        out.append(detailed.split(": ", 1)[1] if ": " in detailed else "")
+    return out
+
+
+def imagenet_class_names(subset: str = "imagenet-1k") -> list[str]:
+    """ImageNet class names with synonyms, unique: e.g. "tabby, tabby cat"; "crane (large long-necked wading bird)"."""
+    info = _imagenet_info(subset)
+    names = [info.index_to_description(i) for i in range(info.num_classes())]
+    return disambiguate(names, imagenet_glosses(subset))
+
+
+def split_synonyms(name: str) -> list[str]:
+    """Split "tabby, tabby cat" into ["tabby", "tabby cat"], keeping a parenthesised gloss on every synonym."""
+    match = re.fullmatch(r"(.*?)\s*(\([^()]*\))", name.strip())
+    body, gloss = (match.group(1), " " + match.group(2)) if match else (name.strip(), "")
+    parts = [p.strip() for p in body.split(",") if p.strip()]
+    return [p + gloss for p in parts] or [name.strip()]
+
+
+def primary_name(name: str) -> str:
+    """The first synonym of a class name (with its disambiguating gloss, if any): what a sentence should say."""
+    return split_synonyms(name)[0]
+
+
+def disambiguate(names: Sequence[str], glosses: Sequence[str] | None = None) -> list[str]:
+    """Make class names unique without losing meaning.
+
+    A name that occurs more than once gets its gloss's first clause in parentheses when glosses are given
+    ("crane (large long-necked wading bird)"), otherwise its class index ("crane (class 517)").
+    """
+    counts = Counter(names)
+    out = []
+    for i, name in enumerate(names):
+        if counts[name] == 1:
+            out.append(name)
+            continue
+        gloss = glosses[i] if glosses is not None and i < len(glosses) else ""
+        short = " ".join(re.split(r"[;,]", gloss)[0].split()[:6]) if gloss else ""
+        out.append(f"{name} ({short})" if short else f"{name} (class {i})")
+    if len(set(out)) != len(out):  # glosses themselves collide: fall back to indices for those
+        again = Counter(out)
+        out = [f"{n} (class {i})" if again[n] > 1 else n for i, n in enumerate(out)]
+    return out

@@ -1,0 +1,258 @@
+"""The data-free mapper: sentence embeddings of class names -> the classifier's class rows.
+
+``fit_mapper`` needs no images: the classifier's own head gives K pairs (texts of class k, row ``W[k]``). After fitting,
+``Mapper.encode`` puts any text in the classifier's feature space, where ``mapped(t) . f(x)`` is in the same units as
+the classifier's logits. Bias is not modelled (a new text has no bias); the row norm is (targets are the raw rows).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ._store import TensorCache, atomic_save_safetensors
+from .classifier import Classifier
+from .labels import split_synonyms
+from .maps import MAPS, fit_map
+from .text import TextEncoder, check_texts, load_text_encoder
+
+__all__ = ["Mapper", "fit_mapper", "load_mapper", "DEFAULT_TEMPLATES", "training_texts"]
+
+DEFAULT_TEMPLATES: tuple[str, ...] = ("a photo of a {}.", "an image of a {}.", "a {}.")
+FORMAT_VERSION = 1
+
+
+def training_texts(class_names: Sequence[str], templates: Sequence[str]) -> tuple[list[str], list[int]]:
+    """Every (template x synonym) text of every class, and the class index of each text."""
+    texts, groups = [], []
+    for k, name in enumerate(class_names):
+        for synonym in split_synonyms(name):
+            for template in templates:
+                texts.append(template.format(synonym))
+                groups.append(k)
+    return texts, groups
+
+
+@dataclass
+class Mapper:
+    """A fitted text -> classifier-space map.
+
+    Attributes:
+        net: the map itself, ``[*, text_dim] -> [*, feature_dim]``.
+        text_encoder: the encoder whose embeddings ``net`` reads.
+        templates: prompt templates used for training and by :meth:`encode_labels`.
+        meta: identity of the classifier and encoder, hyper-parameters, fit time, versions (saved with the mapper).
+    """
+
+    net: nn.Module
+    text_encoder: TextEncoder
+    templates: tuple[str, ...]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.net.state_dict().values())).device
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the map's tensors and templates: keys the mapped-vector cache."""
+        h = hashlib.sha256(json.dumps(list(self.templates)).encode())
+        for key, value in sorted(self.net.state_dict().items()):
+            h.update(key.encode())
+            h.update(value.detach().float().cpu().numpy().tobytes())
+        return h.hexdigest()[:16]
+
+    def map_embeddings(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Map text embeddings [n, m] (from ``text_encoder``) to classifier space [n, d]."""
+        with torch.inference_mode():
+            return self.net(embeddings.to(self.device)).float()
+
+    def encode(self, texts: Sequence[str] | str, cache: bool = False, progress: bool | None = None) -> torch.Tensor:
+        """Map texts exactly as given to classifier space [n, d] (on the mapper's device).
+
+        Args:
+            texts: a string or a list of strings; empty list -> [0, d].
+            cache: keep the mapped vectors on disk, keyed by this mapper's fingerprint (for large concept banks).
+        """
+        items = check_texts(texts)
+        if not cache:
+            return self.map_embeddings(self.text_encoder.encode(items, progress=progress))
+        store = TensorCache(f"mapped/{self.fingerprint}")
+        d = int(self.meta["feature_dim"])
+        out = store.get_or_compute(
+            items, lambda todo: self.map_embeddings(self.text_encoder.encode(todo, progress=progress)).cpu(), d
+        )
+        return out.to(self.device)
+
+    def encode_labels(self, names: Sequence[str] | str, templates: Sequence[str] | None = None) -> torch.Tensor:
+        """Map label names with the prompt ensemble [n, d]: each synonym x template, averaged per name.
+
+        This is how zero-shot heads and held-out evaluation turn a label into a class row.
+        """
+        items = check_texts(names, "names")
+        temps = tuple(templates) if templates is not None else self.templates
+        if not items:
+            return torch.empty(0, int(self.meta["feature_dim"]), device=self.device)
+        texts, groups = training_texts(items, temps)
+        mapped = self.map_embeddings(self.text_encoder.encode(texts))
+        index = torch.tensor(groups, device=mapped.device)
+        sums = torch.zeros(len(items), mapped.shape[1], device=mapped.device).index_add_(0, index, mapped)
+        counts = torch.bincount(index, minlength=len(items)).clamp_min(1).unsqueeze(1)
+        return sums / counts
+
+    def save(self, path: str | Path) -> Path:
+        """Write the mapper as one safetensors file (tensors + JSON metadata), atomically."""
+        path = Path(path)
+        if path.suffix != ".safetensors":
+            path = path.with_suffix(path.suffix + ".safetensors") if path.suffix else path.with_suffix(".safetensors")
+        header = {"nlexnb": json.dumps({**self.meta, "templates": list(self.templates), "format": FORMAT_VERSION})}
+        atomic_save_safetensors(path, dict(self.net.state_dict()), header)
+        return path
+
+    def __repr__(self) -> str:
+        m = self.meta
+        return (
+            f"Mapper(method={m.get('method')!r}, classifier={m.get('classifier')!r}, encoder={m.get('encoder')!r}, "
+            f"classes={m.get('num_fit_classes')}, fit {m.get('fit_seconds', float('nan')):.1f}s)"
+        )
+
+
+def fit_mapper(
+    classifier: Classifier,
+    text_encoder: TextEncoder,
+    *,
+    classes: Sequence[int] | None = None,
+    method: str = "mlp",
+    seed: int = 0,
+    templates: Sequence[str] | None = None,
+    **hparams,
+) -> Mapper:
+    """Fit a mapper from class-name embeddings to the classifier's class rows (no images).
+
+    Args:
+        classifier: gives class names and head rows.
+        text_encoder: embeds the training texts (synonym x template per class).
+        classes: optional subset of class indices to fit on (held-out evaluation); default all.
+        method: one of ``nlexnb.maps.MAPS`` ("mlp": the default non-linear map, "ridge": the closed-form baseline).
+        seed: makes the fit deterministic.
+        templates: prompt templates; default ``DEFAULT_TEMPLATES``.
+        **hparams: method hyper-parameters (see ``nlexnb.maps``); unknown names raise TypeError.
+    """
+    if method not in MAPS:
+        raise ValueError(f"Unknown mapper method {method!r}; choose one of {sorted(MAPS)}")
+    temps = tuple(templates) if templates is not None else DEFAULT_TEMPLATES
+    for t in temps:
+        if not isinstance(t, str) or t.count("{}") != 1:
+            raise ValueError(f"Each template must be a string with exactly one '{{}}' placeholder, got {t!r}")
+    index = _check_classes(classes, classifier.num_classes)
+    start = time.perf_counter()
+    names = [classifier.class_names[k] for k in index]
+    texts, groups = training_texts(names, temps)
+    x = text_encoder.encode(texts)
+    encode_seconds = time.perf_counter() - start
+    targets = classifier.head_weight[index].float()
+    net = fit_map(
+        method, x.to(classifier.device), torch.tensor(groups, device=classifier.device), targets, seed, hparams
+    )
+    meta = {
+        "method": method,
+        "hparams": hparams,
+        "seed": seed,
+        "classifier": classifier.name,
+        "classifier_fingerprint": classifier.fingerprint,
+        "num_classes": classifier.num_classes,
+        "num_fit_classes": len(index),
+        "fit_classes": index if classes is not None else None,
+        "encoder": text_encoder.name,
+        "encoder_identity": text_encoder.identity,
+        "text_dim": text_encoder.dim,
+        "feature_dim": classifier.num_features,
+        "fit_seconds": time.perf_counter() - start,
+        "encode_seconds": encode_seconds,
+        "versions": _versions(),
+    }
+    return Mapper(net=net.eval(), text_encoder=text_encoder, templates=temps, meta=meta)
+
+
+def load_mapper(
+    path: str | Path, classifier: Classifier | None = None, text_encoder: TextEncoder | None = None
+) -> Mapper:
+    """Load a mapper saved with :meth:`Mapper.save`.
+
+    Args:
+        path: the ``.safetensors`` file.
+        classifier: if given, the mapper must have been fitted on exactly this head (weights fingerprint); the
+            mapper is moved to its device.
+        text_encoder: the encoder to use; default: load the one named in the file. Its identity must match.
+
+    Raises:
+        FileNotFoundError, ValueError: missing, damaged or foreign file; a mapper for different head weights or a
+            different text encoder.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Mapper file not found: {str(path)!r}")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            header = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+        meta = json.loads(header["nlexnb"])
+    except Exception as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a readable nlexnb mapper file (damaged, truncated or another format): {exc}"
+        ) from exc
+    if meta.get("format") != FORMAT_VERSION or meta.get("method") not in MAPS:
+        raise ValueError(f"{str(path)!r} has mapper format {meta.get('format')!r}/{meta.get('method')!r}, unsupported")
+    if classifier is not None and classifier.fingerprint != meta["classifier_fingerprint"]:
+        raise ValueError(
+            f"Mapper {str(path)!r} was fitted on {meta['classifier']!r} with head fingerprint "
+            f"{meta['classifier_fingerprint']}, but this classifier ({classifier.name!r}) has "
+            f"{classifier.fingerprint}: its class rows differ. Fit a new mapper with fit_mapper()."
+        )
+    encoder = text_encoder or load_text_encoder(meta["encoder"], device="cpu")
+    if encoder.identity != meta["encoder_identity"]:
+        raise ValueError(
+            f"Mapper {str(path)!r} reads embeddings of {meta['encoder_identity']!r}, but the text encoder given is "
+            f"{encoder.identity!r}"
+        )
+    templates = tuple(meta.pop("templates"))
+    meta.pop("format", None)
+    net = MAPS[meta["method"]].from_state(tensors)
+    if classifier is not None:
+        net = net.to(classifier.device)
+    return Mapper(net=net.eval(), text_encoder=encoder, templates=templates, meta=meta)
+
+
+def _check_classes(classes: Sequence[int] | None, num_classes: int) -> list[int]:
+    if classes is None:
+        return list(range(num_classes))
+    index = [int(k) for k in classes]
+    bad = [k for k in index if not 0 <= k < num_classes]
+    if bad:
+        raise ValueError(f"classes must be indices in [0, {num_classes}); got {bad[:5]}")
+    if len(set(index)) != len(index):
+        raise ValueError("classes contains duplicate indices")
+    if len(index) < 2:
+        raise ValueError("fit_mapper needs at least 2 classes")
+    return index
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("nlexnb", "torch", "timm", "sentence-transformers"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out

@@ -1,0 +1,129 @@
+"""The maps a mapper can be: each is an ``nn.Module`` from text embeddings [*, m] to class-row space [*, d].
+
+Each map class has ``fit(x, groups, targets, seed, **hp)`` (x: text embeddings [n, m], one per training text; groups:
+class position of each text [n]; targets: class rows [K, d]) and ``from_state(tensors)`` (rebuild from a saved state
+dict, shapes only). ``MAPS`` names them for ``fit_mapper(method=...)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["MAPS", "fit_map", "RidgeMap", "MLPMap", "class_means"]
+
+
+def class_means(x: torch.Tensor, groups: torch.Tensor, num_groups: int) -> torch.Tensor:
+    """Mean of the rows of ``x`` per group [num_groups, m]."""
+    sums = torch.zeros(num_groups, x.shape[1], device=x.device, dtype=x.dtype).index_add_(0, groups, x)
+    return sums / torch.bincount(groups, minlength=num_groups).clamp_min(1).unsqueeze(1).to(x.dtype)
+
+
+class RidgeMap(nn.Module):
+    """Closed-form ridge regression ``y = x @ weight.T + bias``: the baseline and a fast path."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(weight, requires_grad=False)
+        self.bias = nn.Parameter(bias, requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight.T + self.bias
+
+    @classmethod
+    def fit(cls, x, groups, targets, seed=0, *, alpha: float = 1.0) -> RidgeMap:
+        """Ridge from every training text to its class row (centred, penalty ``alpha``)."""
+        y = targets[groups]
+        x_mean, y_mean = x.mean(0), y.mean(0)
+        xc, yc = x - x_mean, y - y_mean
+        gram = xc.T @ xc + alpha * torch.eye(x.shape[1], device=x.device, dtype=x.dtype)
+        weight = torch.linalg.solve(gram, xc.T @ yc).T
+        return cls(weight, y_mean - x_mean @ weight.T)
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor]) -> RidgeMap:
+        return cls(state["weight"], state["bias"])
+
+
+class MLPMap(nn.Module):
+    """``m -> hidden -> hidden -> d`` with LayerNorm, GELU and dropout (the later papers' shape)."""
+
+    def __init__(self, text_dim: int, hidden: int, feature_dim: int, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(text_dim, hidden),
+            nn.LayerNorm(hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.LayerNorm(hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, feature_dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+    @classmethod
+    def fit(
+        cls,
+        x,
+        groups,
+        targets,
+        seed=0,
+        *,
+        hidden: int = 768,
+        dropout: float = 0.5,
+        epochs: int = 300,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        temperature: float = 0.05,
+        contrastive_weight: float = 1.0,
+    ) -> MLPMap:
+        """Full-batch Adam with cosine decay on cosine + scale-aware MSE + retrieval cross-entropy to all rows."""
+        torch.manual_seed(seed)
+        net = cls(x.shape[1], hidden, targets.shape[1], dropout).to(x.device)
+        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+        y = targets[groups]
+        scale = targets.norm(dim=1).mean()
+        rows = F.normalize(targets, dim=1)
+        net.train()
+        for _ in range(epochs):
+            out = net(x)
+            cos = 1 - F.cosine_similarity(out, y, dim=1).mean()
+            mse = F.mse_loss(out / scale, y / scale) * targets.shape[1] / 10
+            ce = F.cross_entropy(F.normalize(out, dim=1) @ rows.T / temperature, groups)
+            loss = cos + mse + contrastive_weight * ce
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        return net.eval()
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor]) -> MLPMap:
+        hidden, text_dim = state["layers.0.weight"].shape
+        net = cls(text_dim, hidden, state["layers.8.weight"].shape[0])
+        net.load_state_dict(state)
+        return net
+
+
+MAPS: dict[str, type[nn.Module]] = {"mlp": MLPMap, "ridge": RidgeMap}
+
+
+def fit_map(
+    method: str, x: torch.Tensor, groups: torch.Tensor, targets: torch.Tensor, seed: int, hparams: dict
+) -> nn.Module:
+    """Fit ``MAPS[method]``; unknown hyper-parameter names raise TypeError listing the valid ones."""
+    cls = MAPS[method]
+    valid = [p for p, v in inspect.signature(cls.fit).parameters.items() if v.kind is inspect.Parameter.KEYWORD_ONLY]
+    unknown = sorted(set(hparams) - set(valid))
+    if unknown:
+        raise TypeError(f"Unknown hyper-parameter(s) {unknown} for method {method!r}; valid: {valid}")
+    with torch.enable_grad():
+        return cls.fit(x.float(), groups.long(), targets.float(), seed, **hparams)

