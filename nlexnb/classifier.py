@@ -439,6 +439,8 @@ def _wrap_module(model, head, feature_layer, class_names, transform, device, bat
             "To wrap an nn.Module, name its final linear layer: load_classifier(model, head='<name>'"
             f"{', feature_layer=...' if feature_layer is None else ''}). Linear layers in this model: {linears}"
         )
+    n_out = _get_submodule(model, head, want_linear=True).out_features
+    names = class_names or _default_class_names(n_out, None)
     if transform is None:
         from timm.data import create_transform
 
@@ -448,13 +450,12 @@ def _wrap_module(model, head, feature_layer, class_names, transform, device, bat
             stacklevel=3,
         )
         transform = create_transform(input_size=(3, 224, 224), crop_pct=0.9, interpolation="bicubic")
-    n_out = _get_submodule(model, head, want_linear=True).out_features
     return ModuleClassifier(
         model,
         head,
         feature_layer,
         None,
-        class_names=class_names or _default_class_names(n_out, None),
+        class_names=names,
         transform=transform,
         name=type(model).__name__,
         weights_source="module",

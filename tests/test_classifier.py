@@ -1,0 +1,162 @@
+"""The classifier adapter: real lite0 weights from a package, and every other architecture with random weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+import nlexnb
+
+# (spec, pools exactly: mean of feature_map == features)
+ARCHITECTURES = [
+    ("resnet50", True),
+    ("densenet121", True),
+    ("vgg16", False),  # pre-logits is an MLP over the 7x7 map
+    ("efficientnet_b0", True),
+    ("tf_efficientnetv2_s", True),
+    ("convnext_tiny", False),  # LayerNorm after pooling
+    ("regnety_016", True),
+    ("mobilenetv3_large_100", False),  # 1x1 conv + activation after pooling
+    ("vit_base_patch16_224", False),  # class token
+    ("deit_small_patch16_224", False),
+    ("swin_tiny_patch4_window7_224", True),
+    ("beit_base_patch16_224", False),  # fc_norm after average pooling
+    ("torchvision:resnet18", True),
+    ("torchvision:vit_b_16", False),
+]
+
+
+@pytest.mark.parametrize(("spec", "pools"), ARCHITECTURES)
+def test_features_reproduce_logits_on_every_architecture(spec, pools):
+    clf = nlexnb.load_classifier(spec, pretrained=False, device="cpu")
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 224, 224)
+    out = clf.forward_all(x)
+    f, logits, fmap = out["features"], out["logits"], out["feature_map"]
+    assert f.shape == (2, clf.num_features)
+    assert logits.shape == (2, 1000)
+    torch.testing.assert_close(f @ clf.head_weight.T + clf.head_bias, logits, rtol=1e-4, atol=1e-4)
+    per_location, (h, w) = clf.feature_map(x, return_grid=True)
+    assert per_location.shape == (2, h * w, clf.num_features) and h * w > 1
+    if pools:
+        torch.testing.assert_close(per_location.mean(1), f, rtol=1e-4, atol=1e-4)
+    assert clf.weights_source == "random"
+
+
+class TinyNet(nn.Module):
+    """A hand-written classifier: conv trunk, global average pool, linear head."""
+
+    def __init__(self, num_classes: int = 3) -> None:
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Conv2d(3, 8, 3, stride=4), nn.ReLU(), nn.Conv2d(8, 16, 3, stride=2), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.trunk(x)).flatten(1))
+
+
+def test_hand_written_module_with_named_head_and_feature_layer(photos):
+    clf = nlexnb.load_classifier(
+        TinyNet(), head="fc", feature_layer="trunk", class_names=["cat", "cup", "rocket"], device="cpu",
+        transform=nlexnb.load_classifier("tf_efficientnet_lite0", pretrained=False, device="cpu").transform,
+    )
+    f = clf.features(photos["chelsea"])
+    torch.testing.assert_close(f @ clf.head_weight.T + clf.head_bias, clf.logits(photos["chelsea"]))
+    torch.testing.assert_close(clf.feature_map(photos["chelsea"]).mean(1), f, rtol=1e-5, atol=1e-5)
+    (pred,) = clf.predict(photos["chelsea"], k=5)
+    assert len(pred.names) == 3 and set(pred.names) == {"cat", "cup", "rocket"}
+
+
+def test_module_errors_say_how_to_name_the_head():
+    with pytest.raises(ValueError, match="name its final linear layer.*'fc'"):
+        nlexnb.load_classifier(TinyNet(), class_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="not an nn.Linear head"):
+        nlexnb.load_classifier(TinyNet(), head="trunk", class_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="no module named 'head'"):
+        nlexnb.load_classifier(TinyNet(), head="head", class_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="pass class_names"):
+        nlexnb.load_classifier(TinyNet(), head="fc", transform=lambda im: torch.zeros(3, 32, 32))
+
+
+def test_real_lite0_weights_see_cats_in_chelsea(classifier, photos):
+    assert classifier.weights_source.startswith("package:")
+    (pred,) = classifier.predict(photos["chelsea"], k=5)
+    cats = {"tabby, tabby cat", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat, Siamese", "lynx, catamount"}
+    assert set(pred.names[:3]) <= cats
+    assert sum(name in cats for name in pred.names) >= 4
+    (espresso,) = classifier.predict(photos["coffee"], k=1)
+    assert espresso.names == ["espresso"] and espresso.probabilities[0] > 0.9
+
+
+def test_every_image_form_gives_the_same_features(classifier, photos, tmp_path):
+    cat = photos["chelsea"]
+    path = tmp_path / "chelsea.png"
+    cat.save(path)
+    as_array = np.asarray(cat)
+    batch = torch.stack([classifier.transform(cat)])
+    reference = classifier.features(batch)
+    for form in (cat, as_array, str(path), path, [cat]):
+        torch.testing.assert_close(classifier.features(form), reference, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16"])
+def test_unusual_image_modes_are_converted(classifier, photos, mode):
+    img = photos["coffee"].convert("L" if mode == "I;16" else mode)
+    if mode == "I;16":
+        img = Image.fromarray((np.asarray(img).astype(np.uint16) * 257))
+    assert classifier.features(img).shape == (1, classifier.num_features)
+
+
+def test_class_names_keep_synonyms_and_disambiguate_duplicates(classifier):
+    names = classifier.class_names
+    assert names[281] == "tabby, tabby cat"
+    assert len(set(names)) == 1000
+    assert names[134].startswith("crane (") and names[517].startswith("crane (") and names[134] != names[517]
+
+
+def test_unknown_model_name_suggests_close_matches():
+    with pytest.raises(ValueError, match="Unknown model name 'resnet5O'.*resnet50"):
+        nlexnb.load_classifier("resnet5O")
+    with pytest.raises(ValueError, match="'vit_b_16' is a torchvision model: use 'torchvision:vit_b_16'"):
+        nlexnb.load_classifier("vit_b_16")
+    with pytest.raises(ValueError, match="Unknown torchvision model 'resnet17'"):
+        nlexnb.load_classifier("torchvision:resnet17")
+
+
+def test_pretrained_without_reachable_weights_is_an_error_not_a_random_model():
+    # HF_HUB_OFFLINE=1 (conftest): the real hub loading code runs up to the download and must fail loudly.
+    with pytest.raises(RuntimeError, match="Could not load pretrained weights for 'resnet18'"):
+        nlexnb.load_classifier("resnet18", pretrained=True)
+
+
+def test_local_checkpoint_round_trip(tmp_path):
+    from safetensors.torch import save_file
+
+    import timm
+
+    model = timm.create_model("resnet18", pretrained=False)
+    save_file(model.state_dict(), tmp_path / "r18.safetensors")
+    torch.save(model.state_dict(), tmp_path / "r18.pth")
+    for name in ("r18.safetensors", "r18.pth"):
+        clf = nlexnb.load_classifier("resnet18", weights=tmp_path / name, device="cpu")
+        torch.testing.assert_close(clf.head_weight, model.fc.weight.detach())
+    with pytest.raises(FileNotFoundError, match="missing.pth"):
+        nlexnb.load_classifier("resnet18", weights=tmp_path / "missing.pth")
+    with pytest.raises(ValueError, match="does not match 'resnet34'"):
+        nlexnb.load_classifier("resnet34", weights=tmp_path / "r18.safetensors")
+
+
+def test_corrupt_image_error_names_the_file(classifier, tmp_path, photos):
+    bad = tmp_path / "truncated.jpg"
+    photos["coffee"].save(tmp_path / "ok.jpg")
+    bad.write_bytes((tmp_path / "ok.jpg").read_bytes()[:200])
+    with pytest.raises(ValueError, match="truncated.jpg"):
+        classifier.features(bad)
+    with pytest.raises(FileNotFoundError, match="nope.png"):
+        classifier.features(tmp_path / "nope.png")
+    with pytest.raises(TypeError, match="Expected a PIL image"):
+        classifier.features([42])

@@ -1,0 +1,92 @@
+"""The data-free mapper: fit from class names and head rows only, save/load safely, map any text."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import nlexnb
+
+
+def rank_of(mapper, classifier, text: str, class_index: int) -> int:
+    v = F.normalize(mapper.encode(text), dim=1)
+    scores = (v @ F.normalize(classifier.head_weight, dim=1).T)[0]
+    return int((scores > scores[class_index]).sum())
+
+
+def test_mapped_class_names_land_on_their_own_rows(mapper, classifier):
+    names = ["tabby, tabby cat", "espresso", "Siberian husky", "space shuttle"]
+    index = [classifier.class_names.index(n) for n in names]
+    vectors = F.normalize(mapper.encode_labels(names), dim=1)
+    nearest = (vectors @ F.normalize(classifier.head_weight, dim=1).T).argmax(1).tolist()
+    assert nearest == index
+
+
+def test_free_text_maps_near_the_class_it_describes(mapper, classifier):
+    assert rank_of(mapper, classifier, "a small cup of dark coffee with foam", 967) < 5  # espresso
+    assert rank_of(mapper, classifier, "a rocket launching into the sky", classifier.class_names.index("missile")) < 10
+
+
+def test_shapes_and_empty_input(mapper, classifier):
+    assert mapper.encode(["a", "b"]).shape == (2, classifier.num_features)
+    assert mapper.encode([]).shape == (0, classifier.num_features)
+    assert mapper.encode_labels([]).shape == (0, classifier.num_features)
+    with pytest.raises(TypeError):
+        mapper.encode([None])
+
+
+def test_save_and_load_round_trip(mapper, classifier, encoder, tmp_path):
+    path = mapper.save(tmp_path / "lite0")
+    assert path.suffix == ".safetensors"
+    loaded = nlexnb.load_mapper(path, classifier, text_encoder=encoder)
+    torch.testing.assert_close(loaded.encode(["a tabby cat"]), mapper.encode(["a tabby cat"]))
+    assert loaded.meta["classifier_fingerprint"] == classifier.fingerprint
+    assert loaded.templates == mapper.templates
+    assert {"torch", "timm", "sentence-transformers"} <= set(loaded.meta["versions"])
+
+
+def test_load_refuses_damaged_files_and_other_heads(ridge_mapper, encoder, tmp_path):
+    path = ridge_mapper.save(tmp_path / "m.safetensors")
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match="damaged.safetensors.*not a readable nlexnb mapper"):
+        nlexnb.load_mapper(damaged, text_encoder=encoder)
+    with pytest.raises(FileNotFoundError):
+        nlexnb.load_mapper(tmp_path / "absent.safetensors")
+    other = nlexnb.load_classifier("tf_efficientnet_lite0", pretrained=False, device="cpu")
+    with pytest.raises(ValueError, match="its class rows differ"):
+        nlexnb.load_mapper(path, other, text_encoder=encoder)
+
+
+def test_save_is_atomic_and_never_leaves_a_half_written_file(ridge_mapper, tmp_path, monkeypatch):
+    path = ridge_mapper.save(tmp_path / "keep.safetensors")
+    before = path.read_bytes()
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("safetensors.torch.save_file", explode)
+    with pytest.raises(OSError, match="disk full"):
+        ridge_mapper.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
+
+
+def test_fit_on_a_subset_and_bad_arguments(classifier, encoder):
+    sub = nlexnb.fit_mapper(classifier, encoder, classes=range(0, 1000, 10), method="ridge")
+    assert sub.meta["num_fit_classes"] == 100
+    with pytest.raises(ValueError, match="Unknown mapper method 'lasso'"):
+        nlexnb.fit_mapper(classifier, encoder, method="lasso")
+    with pytest.raises(TypeError, match="Unknown hyper-parameter"):
+        nlexnb.fit_mapper(classifier, encoder, method="ridge", hidden=3)
+    with pytest.raises(ValueError, match=r"indices in \[0, 1000\)"):
+        nlexnb.fit_mapper(classifier, encoder, classes=[0, 1000], method="ridge")
+    with pytest.raises(ValueError, match="exactly one"):
+        nlexnb.fit_mapper(classifier, encoder, method="ridge", templates=["no placeholder"])
+
+
+def test_fit_is_deterministic(classifier, encoder):
+    a = nlexnb.fit_mapper(classifier, encoder, classes=range(200), seed=3)
+    b = nlexnb.fit_mapper(classifier, encoder, classes=range(200), seed=3)
+    torch.testing.assert_close(a.encode(["a red fox"]), b.encode(["a red fox"]))

@@ -1,0 +1,48 @@
+"""The text encoder: the packaged MiniLM, batching, and an on-disk cache that never trusts a damaged file."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import nlexnb
+from nlexnb._store import cache_dir
+
+
+def test_default_encoder_is_the_packaged_minilm(encoder):
+    assert encoder.name == "all-MiniLM-L6-v2" and encoder.dim == 384
+    emb = encoder.encode(["a photo of a cat", "a photo of a dog", "a cup of espresso"])
+    assert emb.shape == (3, 384)
+    torch.testing.assert_close(emb.norm(dim=1), torch.ones(3))
+    cat_dog, cat_coffee = emb[0] @ emb[1], emb[0] @ emb[2]
+    assert cat_dog > cat_coffee
+
+
+def test_empty_and_wrong_inputs(encoder):
+    assert encoder.encode([]).shape == (0, 384)
+    with pytest.raises(TypeError, match=r"texts\[1\] is a int"):
+        encoder.encode(["cat", 3])
+    with pytest.raises(TypeError, match="must be a string or a list of strings"):
+        encoder.encode(42)
+    assert encoder.encode("just one").shape == (1, 384)
+
+
+def test_cache_returns_identical_vectors_and_recovers_from_damage(encoder):
+    texts = [f"a cached sentence number {i}" for i in range(5)]
+    first = encoder.encode(texts)
+    folder = cache_dir() / "text" / encoder.identity
+    shards = list(folder.glob("shard-*.safetensors"))
+    assert shards, "encoding should have written a cache shard"
+    fresh = nlexnb.load_text_encoder(device="cpu")  # new object: reads the cache from disk
+    torch.testing.assert_close(fresh.encode(texts), first)
+    for shard in shards:  # damage every shard: the next encoder must recompute, not trust them
+        shard.write_bytes(shard.read_bytes()[:40])
+    again = nlexnb.load_text_encoder(device="cpu")
+    with pytest.warns(UserWarning, match="damaged cache file"):
+        recomputed = again.encode(texts)
+    torch.testing.assert_close(recomputed, first, rtol=1e-5, atol=1e-5)
+
+
+def test_unknown_encoder_name_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="Could not load text encoder 'no-such-encoder-xyz'"):
+        nlexnb.load_text_encoder("no-such-encoder-xyz", device="cpu")
