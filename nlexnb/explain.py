@@ -1,0 +1,456 @@
+"""Faithful natural-language explanations of a classifier's predictions.
+
+The head is linear (``z = W f + b``), and the mapper puts every concept text in the space of ``f``. An explanation of
+class ``c`` names the concepts whose directions carry ``W[c] . f``: removing the span ``S`` of the named directions from
+the feature (``f' = f - P_S f``) lowers the logit by exactly ``W[c] . P_S f``, so that is what the concepts are chosen to
+maximise. They are chosen *jointly* (greedy, orthogonal-matching-pursuit style: each step adds the concept whose new
+orthogonal direction adds most to ``W[c] . P_S f``), and each concept's ``contribution`` is its marginal share, so the
+contributions add up to the drop measured when all named directions are removed at once.
+
+Concept directions are the mapped vectors minus the bank's mean mapped vector (the offset every mapped text shares,
+which says "some concept" rather than which one), scaled to unit length. A class's own names and synonyms, and every
+text that equals a class name of the classifier, are never used as explanations ("tabby because tabby" explains
+nothing).
+
+Heat maps score every location of the feature map (``feature_map[l] . v``, in logit units) and are upsampled
+bilinearly to the classifier's input resolution: they cover the preprocessed (resized, center-cropped) image, which
+:func:`input_view` returns for overlays.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .classifier import Classifier
+from .concepts import ConceptBank, load_concepts
+from .images import ImageInput, ImageLike, as_image_list, to_pil
+from .labels import primary_name, split_synonyms
+
+__all__ = ["Explainer", "Explanation", "HeatMap", "input_view", "project_out"]
+
+
+# ---- small math shared with nlexnb.metrics ----------------------------------------------------------------------------
+def orthonormal_basis(directions: torch.Tensor) -> torch.Tensor:
+    """Orthonormal basis [r, d] (float64) of the span of ``directions`` [k, d] (rank-deficient rows are dropped)."""
+    if directions.shape[0] == 0:
+        return directions.new_zeros(0, directions.shape[1], dtype=torch.float64)
+    q, r = torch.linalg.qr(directions.double().T)
+    keep = r.diagonal().abs() > 1e-8 * r.diagonal().abs().max().clamp_min(1e-30)
+    return q.T[keep]
+
+
+def project_out(features: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """``f - P f``: remove the span of ``directions`` [k, d] from features [..., d] (projector in float64)."""
+    basis = orthonormal_basis(directions)
+    f = features.double()
+    return (f - (f @ basis.T) @ basis).to(features.dtype)
+
+
+def head_logits(classifier: Classifier, features: torch.Tensor) -> torch.Tensor:
+    """Re-run the classifier's linear head on features [..., d] (float64 for exact comparisons)."""
+    out = features.double() @ classifier.head_weight.double().T
+    return out + classifier.head_bias.double() if classifier.head_bias is not None else out
+
+
+def input_view(classifier: Classifier, image: ImageLike | torch.Tensor) -> Image.Image:
+    """The image as the classifier sees it (resized, cropped), as a PIL image: the region heat maps cover.
+
+    Undoes the transform's normalisation when its mean/std can be found, else rescales to [0, 1].
+    """
+    x = image if isinstance(image, torch.Tensor) else classifier.transform(to_pil(image))
+    x = x.detach().float().cpu()
+    x = x[0] if x.ndim == 4 else x
+    mean, std = _normalisation(classifier.transform)
+    if mean is not None:
+        x = x * torch.tensor(std).view(-1, 1, 1) + torch.tensor(mean).view(-1, 1, 1)
+    else:
+        x = (x - x.min()) / (x.max() - x.min()).clamp_min(1e-12)
+    arr = (x.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    return Image.fromarray(arr)
+
+
+def _normalisation(transform) -> tuple[list[float] | None, list[float] | None]:
+    steps = getattr(transform, "transforms", [transform])
+    for step in steps:
+        mean, std = getattr(step, "mean", None), getattr(step, "std", None)
+        if mean is not None and std is not None:
+            return [float(m) for m in mean], [float(s) for s in std]
+    return None, None
+
+
+def _upsample(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear upsampling of maps [..., h, w] to ``size`` (cell centres stay at patch centres)."""
+    lead = grid.shape[:-2]
+    flat = grid.reshape(-1, 1, *grid.shape[-2:]).float()
+    up = F.interpolate(flat, size=size, mode="bilinear", align_corners=False)
+    return up.reshape(*lead, *size)
+
+
+# ---- results --------------------------------------------------------------------------------------------------------
+@dataclass
+class HeatMap:
+    """Where on the image a concept (or class) is expressed.
+
+    Attributes:
+        label: the concept text, or the class name for a class map.
+        values: the map at the classifier's input resolution [H, W], in logit units (``feature_map . v``).
+        grid: the same on the feature map's own grid [h, w].
+        image: the preprocessed image the map covers (see :func:`input_view`).
+    """
+
+    label: str
+    values: np.ndarray
+    grid: np.ndarray
+    image: Image.Image
+
+    def peak(self) -> tuple[int, int]:
+        """(row, column) of the maximum, in ``values`` (input-resolution) coordinates."""
+        return tuple(int(i) for i in np.unravel_index(np.argmax(self.values), self.values.shape))
+
+    def plot(self, ax=None, alpha: float = 0.5, cmap: str = "jet"):
+        """Overlay on the image; returns the matplotlib Figure."""
+        from .plots import heatmap_overlay
+
+        return heatmap_overlay(self.image, self.values, title=self.label, ax=ax, alpha=alpha, cmap=cmap)
+
+
+@dataclass
+class Explanation:
+    """Why the classifier predicted ``target`` for one image, in concepts from a bank.
+
+    Attributes:
+        target, target_name, probability, logit: the explained class and the model's own numbers for it.
+        margin: the logit minus the mean logit over classes.
+        foil, foil_name, foil_probability: the contrast class ("why A rather than B"), else None.
+        concepts: one row per named concept: ``concept``, ``score`` (its mapped vector . f, logit units),
+            ``alignment`` (cosine of its direction with the class row, or with ``W[A] - W[B]``), ``contribution``
+            (marginal drop of the logit, or of ``z_A - z_B``, when its direction joins the span), ``share``
+            (contribution / logit, or / ``z_A - z_B``) and ``drop`` (measured drop when only its direction is
+            ablated, re-running the head).
+        total: closed-form drop when all named directions are removed at once (= ``concepts.contribution.sum()``).
+        measured: the same drop measured by re-running the head on the ablated feature.
+        sentence: the explanation in one sentence.
+        heatmaps: one :class:`HeatMap` per named concept, in order.
+    """
+
+    target: int
+    target_name: str
+    probability: float
+    logit: float
+    margin: float
+    concepts: pd.DataFrame
+    total: float
+    measured: float
+    foil: int | None = None
+    foil_name: str | None = None
+    foil_probability: float | None = None
+    heatmaps: list[HeatMap] = field(default_factory=list, repr=False)
+
+    @property
+    def explained(self) -> float:
+        """The quantity the concepts explain: the logit, or ``z_A - z_B`` with a foil."""
+        return float(self.concepts.attrs.get("explained", self.logit))
+
+    @property
+    def sentence(self) -> str:
+        head = f"Predicted \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f})"
+        if self.foil is not None:
+            head += f" rather than \u201c{primary_name(self.foil_name)}\u201d (p {self.foil_probability:.2f})"
+        names = list(self.concepts["concept"])
+        if not names:
+            return head + ", but no concept in the bank carries this decision."
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        how = "mainly" if self.total >= 0.5 * abs(self.explained) else "partly"
+        return f"{head} {how} because it sees {listed}."
+
+    def plot(self, figsize: tuple[float, float] = (11, 4)):
+        """Contributions (seaborn bar chart) beside the image with the top concept's heat map; returns the Figure."""
+        from .plots import explanation_figure
+
+        return explanation_figure(self, figsize=figsize)
+
+    def __repr__(self) -> str:
+        return f"Explanation({self.sentence!r})"
+
+    def _repr_html_(self) -> str:
+        table = self.concepts.to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0)
+        thumb = ""
+        if self.heatmaps:
+            from .plots import overlay_image
+
+            buf = io.BytesIO()
+            overlay_image(self.heatmaps[0].image, self.heatmaps[0].values).save(buf, format="PNG")
+            src = base64.b64encode(buf.getvalue()).decode()
+            caption = html.escape(self.heatmaps[0].label)
+            thumb = (
+                f'<figure style="float:left;margin:0 1em 0 0"><img src="data:image/png;base64,{src}" width="160"/>'
+                f"<figcaption style='font-size:smaller'>{caption}</figcaption></figure>"
+            )
+        note = (
+            f"named concepts remove {self.total:.2f} of {self.explained:.2f} (measured {self.measured:.2f}); "
+            f"margin over the mean logit {self.margin:.2f}"
+        )
+        return (
+            f"<div>{thumb}<p><b>{html.escape(self.sentence)}</b></p>{table}"
+            f"<p style='font-size:smaller'>{html.escape(note)}</p><div style='clear:both'></div></div>"
+        )
+
+
+# ---- the explainer ------------------------------------------------------------------------------------------------
+class Explainer:
+    """Explains a classifier's predictions with the concepts of a bank, through a fitted mapper.
+
+    Args:
+        classifier: the model to explain.
+        mapper: a mapper fitted on this classifier's head (any method).
+        concepts: a :class:`ConceptBank`, a list of strings, a text file, a built-in name, or None (the default
+            bank, about 22,000 concepts; encoded once and cached on disk).
+        shortlist: how many concepts (best by their separate contribution) the joint selection considers.
+        progress: show a progress bar while encoding the bank (default: for large banks).
+
+    Example:
+        >>> explainer = nlexnb.Explainer(clf, mapper)
+        >>> explainer.explain(photo).sentence
+        'Predicted “espresso” (p 0.95) mainly because it sees ...'
+    """
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        mapper,
+        concepts: ConceptBank | Sequence[str] | str | None = None,
+        *,
+        shortlist: int = 256,
+        progress: bool | None = None,
+    ) -> None:
+        fitted_on = mapper.meta.get("classifier_fingerprint")
+        if fitted_on is not None and fitted_on != classifier.fingerprint:
+            warnings.warn(
+                f"The mapper was fitted on head {fitted_on} ({mapper.meta.get('classifier')!r}), not on this "
+                f"classifier's head {classifier.fingerprint}: explanations will not be faithful",
+                stacklevel=2,
+            )
+        self.classifier = classifier
+        self.mapper = mapper
+        self.bank = load_concepts(concepts)
+        self.shortlist = int(shortlist)
+        device = classifier.device
+        self.vectors = self.bank.encode(mapper, progress=progress).to(device, torch.float32)  # raw mapped [T, d]
+        self.offset = self.vectors.mean(0) if len(self.bank) > 1 else torch.zeros_like(self.vectors[0])
+        centred = self.vectors - self.offset
+        self.directions = centred / centred.norm(dim=1, keepdim=True).clamp_min(1e-12)  # unit [T, d]
+        self._class_words = [_name_pattern(n) for n in classifier.class_names]
+        names = {s.lower() for n in classifier.class_names for s in _bare_synonyms(n)}
+        self._is_class_name = torch.tensor([t.lower() in names for t in self.bank.texts], device=device)
+        self._lower = [t.lower() for t in self.bank.texts]
+
+    def __repr__(self) -> str:
+        return (
+            f"Explainer({self.classifier.name!r}, {len(self.bank)} concepts, mapper={self.mapper.meta.get('method')})"
+        )
+
+    # ---- scores and maps -----------------------------------------------------------------------------------------
+    def scores(self, images: ImageInput, texts: Sequence[str] | str) -> torch.Tensor:
+        """Classifier-space scores [N, T]: ``mapped(text) . f(image)``, in the units of the logits."""
+        vectors = self.mapper.encode(texts, cache=True).to(self.classifier.device, torch.float32)
+        return self.classifier.features(images) @ vectors.T
+
+    def heatmap(self, image: ImageLike | torch.Tensor, text: str | int) -> HeatMap:
+        """Per-location map of a concept text, or of a class (an int: the class row ``W[c]``, i.e. a CAM).
+
+        The map is ``feature_map[l] . v`` per location, upsampled bilinearly to the input resolution; it covers the
+        preprocessed image (``HeatMap.image``).
+        """
+        x = self._preprocess([image])
+        out = self.classifier.forward_all(x)
+        vector, label = self._map_vector(text)
+        grid = out["feature_map"][0] @ vector
+        return self._heatmap(label, grid, x[0])
+
+    def _map_vector(self, text: str | int) -> tuple[torch.Tensor, str]:
+        if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
+            index = self._check_class(int(text), "text (a class index)")
+            return self.classifier.head_weight[index], self.classifier.class_names[index]
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a concept string or a class index, got {type(text).__name__}")
+        return self.mapper.encode([text], cache=True)[0].to(self.classifier.device, torch.float32), text
+
+    def _heatmap(self, label: str, grid: torch.Tensor, x: torch.Tensor) -> HeatMap:
+        up = _upsample(grid, tuple(x.shape[-2:]))
+        return HeatMap(label, up.cpu().numpy(), grid.float().cpu().numpy(), input_view(self.classifier, x))
+
+    # ---- explanations --------------------------------------------------------------------------------------------
+    def explain(
+        self,
+        image: ImageInput,
+        target: int | None = None,
+        k: int = 5,
+        foil: int | None = None,
+        heatmaps: bool = True,
+    ) -> Explanation | list[Explanation]:
+        """Explain the prediction (or ``target``) for one image, or for each image of a list (one forward pass).
+
+        Args:
+            image: an image (PIL, array, path), a list of them, or a preprocessed tensor [N, 3, H, W].
+            target: class to explain; default the predicted class.
+            k: how many concepts to name (capped at the bank's size, with a warning).
+            foil: a contrast class: explains ``z_target - z_foil`` with ``W[target] - W[foil]``.
+            heatmaps: compute a heat map per named concept (for plots; cheap).
+        """
+        single = not isinstance(image, (list, tuple)) and not (isinstance(image, torch.Tensor) and image.ndim == 4)
+        x = self._preprocess(image if not single else [image])
+        out = self.classifier.forward_all(x)
+        k = self._check_k(k)
+        explanations = [
+            self._explain_one(
+                out["features"][i], out["logits"][i], out["feature_map"][i], x[i], target, foil, k, heatmaps
+            )
+            for i in range(x.shape[0])
+        ]
+        return explanations[0] if single else explanations
+
+    def select(
+        self, features: torch.Tensor, target: int, k: int = 5, foil: int | None = None
+    ) -> tuple[list[int], list[float]]:
+        """The jointly chosen concepts for one feature vector [d]: bank indices and marginal contributions.
+
+        Greedy: each step adds the shortlisted concept whose direction, made orthogonal to those already chosen,
+        adds most to ``w . P_S f`` (``w = W[target]``, or ``W[target] - W[foil]``). Stops early when no concept adds
+        anything.
+        """
+        f = features.to(self.directions.device, torch.float32)
+        w = self._objective(target, foil)
+        candidates = self._candidates(f, w, target, foil)
+        residual = self.directions[candidates].double()
+        f64, w64 = f.double(), w.double()
+        chosen, gains = [], []
+        alive = torch.ones(len(candidates), dtype=torch.bool, device=residual.device)
+        for _ in range(min(k, len(candidates))):
+            norms = residual.norm(dim=1)
+            unit = residual / norms.clamp_min(1e-12).unsqueeze(1)
+            gain = (unit @ f64) * (unit @ w64)
+            gain = torch.where(alive & (norms > 1e-6), gain, torch.full_like(gain, -torch.inf))
+            best = int(gain.argmax())
+            if not gain[best] > 0:
+                break
+            chosen.append(candidates[best])
+            gains.append(float(gain[best]))
+            alive[best] = False
+            q = unit[best]
+            residual = residual - (residual @ q).unsqueeze(1) * q
+        return chosen, gains
+
+    def _objective(self, target: int, foil: int | None) -> torch.Tensor:
+        w = self.classifier.head_weight[target]
+        return w - self.classifier.head_weight[foil] if foil is not None else w
+
+    def _candidates(self, f: torch.Tensor, w: torch.Tensor, target: int, foil: int | None) -> list[int]:
+        """Shortlist by separate contribution ``(f . v)(w . v)``, without class names (and the target's/foil's words)."""
+        single = (self.directions @ torch.stack([f, w], 1)).prod(1)
+        single = single.masked_fill(self._is_class_name, -torch.inf)
+        order = single.topk(min(self.shortlist + 64, len(single))).indices.tolist()
+        patterns = [self._class_words[target]] + ([self._class_words[foil]] if foil is not None else [])
+        keep = [i for i in order if single[i] > -torch.inf and not any(p.search(self._lower[i]) for p in patterns)]
+        return keep[: self.shortlist]
+
+    def _explain_one(self, f, logits, fmap, x, target, foil, k, want_maps) -> Explanation:
+        clf = self.classifier
+        target = int(logits.argmax()) if target is None else self._check_class(target, "target")
+        if foil is not None:
+            foil = self._check_class(foil, "foil")
+            if foil == target:
+                raise ValueError(f"foil must differ from target (both are {target}, {clf.class_names[target]!r})")
+        chosen, gains = self.select(f, target, k, foil)
+        w = self._objective(target, foil)
+        probs = logits.softmax(-1)
+        explained = float(logits[target] - (logits[foil] if foil is not None else 0.0))
+        dirs = self.directions[chosen]
+        base = head_logits(clf, f)
+
+        def gap(z: torch.Tensor) -> torch.Tensor:
+            return z[..., target] - (z[..., foil] if foil is not None else 0.0)
+
+        # single-direction ablations for every named concept at once: f - (f . v) v
+        single = f.double() - (dirs.double() @ f.double()).unsqueeze(1) * dirs.double()
+        drops = (gap(base) - gap(head_logits(clf, single))).tolist() if chosen else []
+        measured = float(gap(base) - gap(head_logits(clf, project_out(f, dirs)))) if chosen else 0.0
+        table = pd.DataFrame(
+            {
+                "concept": [self.bank.texts[i] for i in chosen],
+                "score": (self.vectors[chosen] @ f).tolist(),
+                "alignment": (dirs @ (w / w.norm())).tolist(),
+                "contribution": gains,
+                "share": [g / explained if explained else float("nan") for g in gains],
+                "drop": drops,
+            }
+        )
+        table.attrs["explained"] = explained
+        maps = []
+        if want_maps and chosen:
+            grids = torch.einsum("hwd,kd->khw", fmap, self.vectors[chosen])
+            maps = [self._heatmap(self.bank.texts[i], g, x) for i, g in zip(chosen, grids)]
+        return Explanation(
+            target=target,
+            target_name=clf.class_names[target],
+            probability=float(probs[target]),
+            logit=float(logits[target]),
+            margin=float(logits[target] - logits.mean()),
+            concepts=table,
+            total=float(sum(gains)),
+            measured=measured,
+            foil=foil,
+            foil_name=clf.class_names[foil] if foil is not None else None,
+            foil_probability=float(probs[foil]) if foil is not None else None,
+            heatmaps=maps,
+        )
+
+    # ---- checks ------------------------------------------------------------------------------------------------------
+    def _preprocess(self, images: ImageInput) -> torch.Tensor:
+        if isinstance(images, torch.Tensor):
+            return images if images.ndim == 4 else images.unsqueeze(0)
+        return torch.stack([self.classifier.transform(to_pil(item)) for item in as_image_list(images)])
+
+    def _check_class(self, index, what: str) -> int:
+        n = self.classifier.num_classes
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"{what} must be a class index (int in [0, {n})), got {type(index).__name__}")
+        if not 0 <= int(index) < n:
+            raise ValueError(f"{what} {index} is out of range: {self.classifier.name} has classes 0..{n - 1}")
+        return int(index)
+
+    def _check_k(self, k: int) -> int:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive number of concepts, got {k!r}")
+        limit = min(len(self.bank), self.shortlist)
+        if k > limit:
+            warnings.warn(
+                f"k={k} is larger than the {limit} concepts available (bank of {len(self.bank)}, shortlist "
+                f"{self.shortlist}); using k={limit}",
+                stacklevel=3,
+            )
+            return limit
+        return int(k)
+
+
+def _bare_synonyms(name: str) -> list[str]:
+    """Synonyms of a class name without a disambiguating gloss: "crane (large bird)" -> ["crane"]."""
+    return [re.sub(r"\s*\([^()]*\)$", "", s).strip() for s in split_synonyms(name)]
+
+
+def _name_pattern(name: str) -> re.Pattern:
+    """Whole-word (plural-tolerant) match of any synonym of a class name."""
+    words = sorted({s.lower() for s in _bare_synonyms(name) if s}, key=len, reverse=True)
+    alternatives = "|".join(re.escape(s) for s in words)
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?:s|es)?(?![\w-])")

@@ -1,0 +1,94 @@
+"""Plotting functions (matplotlib + seaborn). Every function works headless (Agg) and returns the Figure."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+__all__ = ["heatmap_overlay", "overlay_image", "explanation_figure", "faithfulness_figure"]
+
+
+def _normalise(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    low, high = np.nanmin(values), np.nanmax(values)
+    return (values - low) / (high - low) if high > low else np.zeros_like(values)
+
+
+def overlay_image(image: Image.Image, values: np.ndarray, alpha: float = 0.5, cmap: str = "jet") -> Image.Image:
+    """Blend a heat map (any range, min-max scaled) over an image of the same size, as a PIL image (no figure)."""
+    from matplotlib import colormaps
+
+    heat = colormaps[cmap](_normalise(values))[..., :3]
+    base = np.asarray(image.convert("RGB").resize(heat.shape[1::-1]), dtype=np.float64) / 255.0
+    blended = ((1 - alpha) * base + alpha * heat).clip(0, 1)
+    return Image.fromarray((blended * 255).round().astype(np.uint8))
+
+
+def heatmap_overlay(image: Image.Image, values: np.ndarray, title: str | None = None, ax=None, alpha=0.5, cmap="jet"):
+    """Show a heat map over the image it covers; returns the Figure (of ``ax`` when given)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4, 4))
+    else:
+        fig = ax.figure
+    ax.imshow(image)
+    ax.imshow(_normalise(values), cmap=cmap, alpha=alpha, extent=(0, image.width, image.height, 0))
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4)):
+    """The image with the top concept's heat map, beside a bar chart of each concept's contribution to the logit."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=figsize, gridspec_kw={"width_ratios": [1, 1.6]})
+    if explanation.heatmaps:
+        top = explanation.heatmaps[0]
+        heatmap_overlay(top.image, top.values, title=f"where: \u201c{top.label}\u201d", ax=left)
+    else:
+        left.set_axis_off()
+    table = explanation.concepts
+    if len(table):
+        sns.barplot(data=table, x="contribution", y="concept", ax=right, color=sns.color_palette()[0], orient="h")
+        for patch, share in zip(right.patches, table["share"]):
+            right.annotate(
+                f"{share:.0%}",
+                (patch.get_width(), patch.get_y() + patch.get_height() / 2),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=9,
+            )
+    what = "logit" if explanation.foil is None else "logit difference"
+    right.set_xlabel(f"contribution to the {what} (share in %)")
+    right.set_ylabel("")
+    fig.suptitle(_wrap(explanation.sentence, 110), fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def faithfulness_figure(frame, metric: str = "drop_pct_margin", figsize: tuple[float, float] = (7, 4)):
+    """Bar chart of one metric of :func:`nlexnb.metrics.faithfulness` per method (mean and spread over images)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    rows = frame[frame["metric"] == metric]
+    if rows.empty:
+        raise ValueError(f"No rows with metric {metric!r}; available: {sorted(frame['metric'].unique())}")
+    fig, ax = plt.subplots(figsize=figsize)
+    sns.barplot(data=rows, x="value", y="method", ax=ax, errorbar="sd", orient="h")
+    sns.stripplot(data=rows, x="value", y="method", ax=ax, color="black", size=3, orient="h")
+    ax.set_xlabel(metric)
+    ax.set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))

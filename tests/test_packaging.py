@@ -1,0 +1,44 @@
+"""The project files agree with each other: environment.yml, pyproject, the install script and the README."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pip_section() -> list[str]:
+    lines = (ROOT / "environment.yml").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "- pip:")
+    return [line.strip()[2:].strip() for line in lines[start + 1 :] if line.strip().startswith("- ")]
+
+
+def test_environment_yml_installs_the_package_with_the_same_extras_and_torch_pins():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pip = _pip_section()
+    extras = set(pyproject["project"]["optional-dependencies"])
+    editable = next(p for p in pip if p.startswith("-e ."))
+    assert set(re.search(r"\[(.*)\]", editable).group(1).split(",")) == extras
+    install = (ROOT / "scripts" / "install.sh").read_text()
+    for pin in ("torch==", "torchvision=="):
+        (env_pin,) = [p for p in pip if p.startswith(pin)]
+        assert f'"{env_pin}"' in install, f"{env_pin} in environment.yml but not in scripts/install.sh"
+    for requirement in pyproject["project"]["dependencies"]:
+        name = re.split(r"[<>=!~ ]", requirement)[0]
+        if name in ("torch", "torchvision"):
+            version = re.search(r">=([\d.]+)", requirement).group(1)
+            (env_pin,) = [p for p in pip if p.startswith(name + "==")]
+            assert tuple(map(int, env_pin.split("==")[1].split("."))) >= tuple(map(int, version.split("."))), name
+    assert "python=3.11" in (ROOT / "environment.yml").read_text()
+
+
+def test_readme_has_exactly_two_setup_commands_and_they_exist():
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- setup -->\s*```bash\n(.*?)```", readme, re.S).group(1)
+    commands = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    assert commands == ["bash scripts/reports.sh", "bash scripts/test.sh"]
+    for command in commands:
+        assert (ROOT / command.split()[1]).is_file()
+    assert "bash scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
