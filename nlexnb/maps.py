@@ -13,13 +13,54 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MAPS", "fit_map", "RidgeMap", "MLPMap", "class_means"]
+__all__ = ["MAPS", "fit_map", "KernelMap", "RidgeMap", "MLPMap", "class_means"]
 
 
 def class_means(x: torch.Tensor, groups: torch.Tensor, num_groups: int) -> torch.Tensor:
     """Mean of the rows of ``x`` per group [num_groups, m]."""
     sums = torch.zeros(num_groups, x.shape[1], device=x.device, dtype=x.dtype).index_add_(0, groups, x)
     return sums / torch.bincount(groups, minlength=num_groups).clamp_min(1).unsqueeze(1).to(x.dtype)
+
+
+class KernelMap(nn.Module):
+    """Kernel ridge regression with a cosine-RBF kernel on class-mean text embeddings (the default map).
+
+    ``k(x, a) = exp((cos(x, a) - 1) / sigma)`` against one anchor per training class (its mean text embedding). It
+    predicts each class's unit row direction and its relative norm, so a training class name maps back onto its own
+    row (norm included) while a new text lands between the rows of the classes whose names it resembles; a text far
+    from every anchor maps to the mean direction. Closed form: fits in about a second for 1000 classes.
+    """
+
+    def __init__(self, anchors: torch.Tensor, coef: torch.Tensor, offset: torch.Tensor, sigma, scale) -> None:
+        super().__init__()
+        self.register_buffer("anchors", anchors)
+        self.register_buffer("coef", coef)
+        self.register_buffer("offset", offset)
+        self.register_buffer("sigma", torch.as_tensor(sigma, dtype=torch.float32).reshape(()))
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32).reshape(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = torch.exp((F.normalize(x, dim=-1) @ self.anchors.T - 1.0) / self.sigma)
+        out = k @ self.coef + self.offset
+        return out[..., :-1] * (self.scale * (1.0 + out[..., -1:]))
+
+    @classmethod
+    def fit(cls, x, groups, targets, seed=0, *, sigma: float = 0.3, alpha: float = 0.03) -> KernelMap:
+        """Solve ``(K + alpha I) coef = T - mean(T)`` in float64; T = [unit rows, norm / mean norm - 1]."""
+        num = targets.shape[0]
+        anchors = F.normalize(class_means(x.double(), groups, num), dim=1)
+        norms = targets.double().norm(dim=1, keepdim=True)
+        scale = norms.mean()
+        t = torch.cat([targets.double() / norms.clamp_min(1e-12), norms / scale - 1.0], dim=1)
+        offset = t.mean(0)
+        gram = torch.exp((anchors @ anchors.T - 1.0) / sigma)
+        eye = torch.eye(num, dtype=gram.dtype, device=gram.device)
+        coef = torch.linalg.solve(gram + alpha * eye, t - offset)
+        return cls(anchors.float(), coef.float(), offset.float(), sigma, scale.float())
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor]) -> KernelMap:
+        return cls(state["anchors"], state["coef"], state["offset"], state["sigma"], state["scale"])
 
 
 class RidgeMap(nn.Module):
@@ -113,7 +154,7 @@ class MLPMap(nn.Module):
         return net
 
 
-MAPS: dict[str, type[nn.Module]] = {"mlp": MLPMap, "ridge": RidgeMap}
+MAPS: dict[str, type[nn.Module]] = {"kernel": KernelMap, "mlp": MLPMap, "ridge": RidgeMap}
 
 
 def fit_map(

@@ -1,0 +1,134 @@
+"""Zero-shot benchmark: coarse-label photo set, held-out ImageNet classes (ZSL/GZSL) and the cost of 1000 x 100.
+
+python benchmarks/bench_zeroshot.py                 # all 10 folds, default mapper and ridge
+python benchmarks/bench_zeroshot.py --folds 2 --methods ridge
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import time
+
+import torch
+import torch.nn.functional as F
+
+import nlexnb
+from nlexnb.datasets import coarse_photo_set
+from nlexnb.evaluate import fold_splits, rank_of_true
+from nlexnb.zeroshot import ZeroShotClassifier, top1_name_baseline
+
+
+def fit(clf, enc, method, classes=None):
+    return (
+        nlexnb.fit_mapper(clf, enc, classes=classes)
+        if method == "default"
+        else nlexnb.fit_mapper(clf, enc, classes=classes, method=method)
+    )
+
+
+def coarse(clf, enc, methods, views):
+    data = coarse_photo_set(views)
+    labels = sorted({label for _, label in data})
+    truth = [label for _, label in data]
+    features = clf.features([image for image, _ in data])
+    acc = {}
+    for method in methods:
+        zs = ZeroShotClassifier(clf, fit(clf, enc, method), labels)
+        predicted = [zs.labels[i] for i in zs.logits_from_features(features).argmax(1).tolist()]
+        acc[method] = sum(p == t for p, t in zip(predicted, truth)) / len(truth)
+    base = top1_name_baseline(clf, enc, labels, features)
+    acc["top1-name -> nearest label"] = sum(p == t for p, t in zip(base, truth)) / len(truth)
+    print(
+        f"\n## Coarse photo set: {len(data)} images ({len(data) // views} pictures x {views} views), "
+        f"{len(labels)} labels {labels}"
+    )
+    for name, value in acc.items():
+        print(f"  {name:28s} top-1 {value:.3f}")
+    return features
+
+
+def heldout(clf, enc, methods, folds, feature_norm):
+    splits = fold_splits(clf.num_classes, 10, seed=0)[:folds]
+    rows = F.normalize(clf.head_weight.float(), dim=1)
+    print(f"\n## Held-out ImageNet classes: {folds} of the 10 folds of fold_splits(1000, 10, seed=0)")
+    print(
+        "  ZSL: mapped name (zero-shot head row) -> rank of its true row among the held-out rows (as evaluate.heldout)"
+    )
+    print(
+        f"  GZSL: include_original_classes=<seen>; each held-out class is represented by its own true row at the "
+        f"photos' mean feature norm {feature_norm:.1f}; top-1 = its new label wins among 900 seen + 100 new"
+    )
+    for method in methods:
+        zsl, core, gzsl, gzsl0, penalties = [], [], [], [], []
+        for unseen in splits:
+            seen = [k for k in range(clf.num_classes) if k not in set(unseen)]
+            mapper = fit(clf, enc, method, seen)
+            names = [clf.class_names[k] for k in unseen]
+            truth = torch.arange(len(unseen))
+            zs = ZeroShotClassifier(clf, mapper, names)
+            head = F.normalize(zs.head_weight, dim=1)
+            zsl.append((rank_of_true(head @ rows[unseen].T, truth) < 1).float().mean().item())
+            ref = F.normalize(mapper.encode_labels(names).float(), dim=1)  # what evaluate.heldout scores
+            core.append((rank_of_true(ref @ rows[unseen].T, truth) < 1).float().mean().item())
+            queries = rows[unseen] * feature_norm
+            for out, penalty in ((gzsl, None), (gzsl0, 0.0)):
+                g = ZeroShotClassifier(clf, mapper, names, include_original_classes=seen, seen_penalty=penalty)
+                out.append((g.logits_from_features(queries).argmax(1) == truth).float().mean().item())
+                if penalty is None:
+                    penalties.append(g.seen_penalty)
+        mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+        print(
+            f"  {method:8s} ZSL top-1 {mean(zsl):.3f} (evaluate.heldout formula {mean(core):.3f}) | "
+            f"GZSL top-1 {mean(gzsl):.3f} at seen_penalty {mean(penalties):.3f} (no penalty: {mean(gzsl0):.3f})"
+        )
+
+
+def timing(clf, mapper, photos, n_images=1000, n_labels=100):
+    base = torch.stack([clf.transform(p) for p in photos.values()])
+    x = base.repeat(-(-n_images // len(base)), 1, 1, 1)[:n_images]
+    x = x + 0.01 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    labels = [clf.class_names[k].split(",")[0] + " thing" for k in range(0, 1000, 1000 // n_labels)][:n_labels]
+    t0 = time.perf_counter()
+    zs = ZeroShotClassifier(clf, mapper, labels)
+    t_head = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    f = clf.features(x, progress=True)
+    t_fwd = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    probs = zs.logits_from_features(f).softmax(-1)
+    t_mm = time.perf_counter() - t0
+    assert probs.shape == (n_images, n_labels)
+    print(f"\n## {n_images} images x {n_labels} labels ({clf.device}, batch {clf.batch_size})")
+    print(f"  head built once: {t_head:.2f} s (encode + map {n_labels} labels x {len(mapper.templates)} templates)")
+    print(f"  classifier forward: {t_fwd:.2f} s ({1e3 * t_fwd / n_images:.2f} ms/image)")
+    print(f"  head (one [N,d]x[d,L] product + softmax): {1e3 * t_mm:.2f} ms ({1e6 * t_mm / n_images:.2f} us/image)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--folds", type=int, default=10, help="how many of the 10 held-out folds to run")
+    parser.add_argument("--methods", default="default,ridge", help="mapper methods ('default' = fit_mapper's default)")
+    parser.add_argument("--views", type=int, default=4, help="views per picture in the coarse set")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    methods = args.methods.split(",")
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    print(f"# bench_zeroshot  {datetime.datetime.now().isoformat(timespec='seconds')}")
+    print(
+        f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
+        f"torch threads {torch.get_num_threads()}, device {args.device}"
+        + (f" ({torch.cuda.get_device_name()})" if args.device.startswith("cuda") else "")
+    )
+    clf = nlexnb.load_classifier("tf_efficientnet_lite0", device=args.device)
+    enc = nlexnb.load_text_encoder(device=args.device)
+    print(f"classifier {clf.name}, encoder {enc.name}")
+    photos = nlexnb.sample_images()
+    features = coarse(clf, enc, methods, args.views)
+    heldout(clf, enc, methods, args.folds, float(features.norm(dim=1).mean()))
+    timing(clf, fit(clf, enc, "ridge"), photos)
+
+
+if __name__ == "__main__":
+    main()

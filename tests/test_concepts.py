@@ -1,0 +1,73 @@
+"""Concept banks: lists, files, built-ins, deduplication and cached encoding."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlexnb.concepts import ConceptBank, description_phrases, load_concepts
+
+
+def test_bank_from_a_list_deduplicates_with_a_warning():
+    with pytest.warns(UserWarning, match="dropped 1 empty and 2 duplicate"):
+        bank = ConceptBank(["striped fur", "Striped  fur", "", "whiskers", "whiskers"])
+    assert bank.texts == ["striped fur", "whiskers"]
+    assert len(bank) == 2 and list(bank) == bank.texts
+
+
+def test_a_bank_needs_at_least_one_concept():
+    with pytest.raises(ValueError, match="empty"):
+        ConceptBank(["", "  "])
+    with pytest.raises(TypeError, match=r"concepts\[1\] is a int"):
+        ConceptBank(["fur", 3])
+
+
+def test_bank_from_a_text_file(tmp_path):
+    path = tmp_path / "mine.txt"
+    path.write_text("# my concepts\nsmall cup\n\nfoam\n")
+    bank = ConceptBank.from_file(path)
+    assert bank.texts == ["small cup", "foam"] and bank.name == "mine.txt"
+    assert load_concepts(str(path)).texts == bank.texts
+
+
+def test_bad_bank_files_are_named_in_the_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.txt"):
+        ConceptBank.from_file(tmp_path / "nowhere.txt")
+    binary = tmp_path / "weights.bin"
+    binary.write_bytes(bytes(range(256)))
+    with pytest.raises(ValueError, match="weights.bin.*not UTF-8 text"):
+        ConceptBank.from_file(binary)
+
+
+def test_description_phrases_are_short_attributes():
+    text = (
+        "A small serving of concentrated coffee, usually very dark brown, in a small cup or glass. "
+        "It typically has a sleek, aerodynamic body."
+    )
+    phrases = description_phrases(text)
+    assert "a small cup" in phrases and "very dark brown" in phrases and "aerodynamic body" in phrases
+    assert "a sleek" not in phrases  # a dangling adjective, not a concept
+    assert all(1 <= len(p.split()) <= 8 for p in phrases)
+
+
+def test_default_bank_is_large_deduplicated_and_offline():
+    bank = ConceptBank.default()
+    assert len(bank) >= 20_000
+    assert len({t.lower() for t in bank}) == len(bank)
+    assert {"descriptions", "wordnet", "words"} == set(bank.sources)
+    assert "a small cup" in bank.texts
+    assert len(bank.indices("words")) > 1000
+
+
+def test_built_ins_by_name_and_addition():
+    words = load_concepts("words")
+    assert words.name == "words" and "water" in words.texts and "the" not in words.texts
+    both = ConceptBank(["water", "ripples"]) + ConceptBank(["Water", "foam"])
+    assert both.texts == ["water", "ripples", "foam"]
+
+
+def test_encoding_is_cached_per_mapper(ridge_mapper):
+    bank = ConceptBank(["a small cup", "foam", "striped fur"])
+    first = bank.encode(ridge_mapper)
+    again = bank.encode(ridge_mapper)
+    assert first.shape == (3, ridge_mapper.meta["feature_dim"])
+    assert (first == again).all()

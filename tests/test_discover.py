@@ -1,0 +1,86 @@
+"""Concept discovery: what rows, differences of rows and image features encode, in words (real models, small banks)."""
+
+from __future__ import annotations
+
+import pytest
+from matplotlib.figure import Figure
+
+from nlexnb import discover
+
+pytestmark = pytest.mark.slow
+
+BANK = [
+    "thick fur",
+    "sled dog",
+    "blue eyes",
+    "wolf-like face",
+    "curled tail",
+    "snow",
+    "large heavy dog",
+    "pointed ears",
+    "stripes",
+    "whiskers",
+    "orange fur",
+    "a cup of coffee",
+    "foam",
+    "wheels",
+    "engine",
+    "sky",
+    "flowers",
+    "petals",
+    "a roof",
+    "a temple",
+    "a woman",
+    "a uniform",
+    "a rocket",
+    "a spacesuit",
+    "a helmet",
+    "grass",
+    "water",
+    "metal",
+]
+
+
+def test_contrast_husky_vs_malamute(classifier, ridge_mapper):
+    table = discover.contrast(classifier, ridge_mapper, "Siberian husky", "malamute", BANK, k=5)
+    assert list(table.columns) == ["favours", "concept", "score", "cosine_c1", "cosine_c2"]
+    assert len(table) == 10
+    husky, malamute = table[table.favours == "Siberian husky"], table[table.favours.str.startswith("malamute")]
+    assert (husky.score > 0).all() and (malamute.score < 0).all()
+    assert (husky.cosine_c1 - husky.cosine_c2 > 0).all()
+    assert isinstance(discover.plot(table), Figure)
+
+
+def test_nearest_classes_of_a_free_text(classifier, ridge_mapper):
+    table = discover.nearest_classes(classifier, ridge_mapper, "a big orange cat with black stripes", k=5)
+    assert list(table.columns) == ["rank", "class_index", "class_name", "cosine"]
+    assert table.class_name.str.contains("cat|tiger").any()
+    assert isinstance(discover.plot(table), Figure)
+
+
+def test_class_concepts_by_index_or_name(classifier, ridge_mapper):
+    by_name = discover.class_concepts(classifier, ridge_mapper, "espresso", BANK, k=3)
+    by_index = discover.class_concepts(classifier, ridge_mapper, classifier.class_names.index("espresso"), BANK, k=3)
+    assert by_name.equals(by_index)
+    assert "a cup of coffee" in by_name.concept.tolist()
+    assert by_name.cosine.is_monotonic_decreasing
+
+
+def test_unknown_class_lists_close_matches(classifier, ridge_mapper):
+    with pytest.raises(ValueError, match="Unknown class 'siberian huskey'.*Siberian husky"):
+        discover.class_concepts(classifier, ridge_mapper, "siberian huskey", BANK)
+    with pytest.raises(ValueError, match="out of range"):
+        discover.class_concepts(classifier, ridge_mapper, 5000, BANK)
+
+
+def test_image_concepts_and_subconcepts(classifier, ridge_mapper, photos):
+    images = list(photos.values())
+    features = classifier.features(images)
+    table = discover.image_concepts(classifier, ridge_mapper, features, BANK, k=5, features=True)
+    assert list(table.columns) == ["rank", "concept", "mean_contribution", "images_in_top_k", "top_class"]
+    assert table.mean_contribution.is_monotonic_decreasing
+    clusters = discover.subconcepts(classifier, ridge_mapper, features, BANK, n_clusters=3, features=True)
+    assert clusters["size"].sum() == len(images) and len(clusters.attrs["assignment"]) == len(images)
+    assert sorted(i for members in clusters.images for i in members) == list(range(len(images)))
+    assert isinstance(discover.plot(clusters), Figure)
+    assert isinstance(discover.plot(table), Figure)

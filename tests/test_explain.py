@@ -1,0 +1,145 @@
+"""Explanations: sentences, concept tables, contrast, heat maps and bad input (small banks, the real model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import nlexnb
+from nlexnb.explain import Explainer, Explanation, input_view
+
+CONCEPTS = [
+    # cat things, coffee things, other things, and class names that must never explain their own class
+    "cat", "a domestic cat", "striped fur", "whiskers", "green eyes", "pink nose", "pointed ears",
+    "a small cup", "dark brown liquid", "foam", "a saucer", "coffee", "a spoon", "golden-brown crema on top",
+    "a blue sky", "grass", "a car wheel", "a rocket", "snow", "a brick wall", "a flower", "water", "a helmet",
+    "tabby", "tabby cat", "tiger cat", "espresso", "cup", "an espresso with foam",
+]  # fmt: skip
+
+# The cat in skimage's chelsea photo (451 x 300), annotated by eye: (left, top, right, bottom).
+CAT_BOX = (0, 0, 392, 300)
+CUP = 968  # ImageNet "cup"
+
+
+@pytest.fixture(scope="module")
+def explainer(classifier, ridge_mapper):
+    return Explainer(classifier, ridge_mapper, CONCEPTS)
+
+
+def test_explains_the_espresso_in_a_sentence(explainer, photos):
+    e = explainer.explain(photos["coffee"])
+    assert isinstance(e, Explanation) and e.target_name == "espresso" and e.probability > 0.5
+    assert e.sentence.startswith("Predicted \u201cespresso\u201d (p ") and "because it sees" in e.sentence
+    assert list(e.concepts.columns) == ["concept", "score", "alignment", "contribution", "share", "drop"]
+    assert 1 <= len(e.concepts) <= 5
+    # the contributions add up to the drop of the logit when all named directions are removed (closed form)...
+    assert e.concepts["contribution"].sum() == pytest.approx(e.total)
+    # ...which re-running the head on the ablated feature confirms
+    assert abs(e.total - e.measured) < 1e-4
+    assert (e.concepts["contribution"] > 0).all() and (e.concepts["alignment"] > 0).all()
+
+
+def test_class_names_never_explain_their_class(explainer, photos):
+    for name in ("coffee", "chelsea"):
+        e = explainer.explain(photos[name], k=8)
+        named = set(e.concepts["concept"])
+        assert not named & {"tabby", "tabby cat", "tiger cat", "espresso", "cup", "an espresso with foam"}, e.sentence
+
+
+def test_contrastive_explanation_uses_the_difference_of_rows(explainer, photos, classifier):
+    e = explainer.explain(photos["coffee"], foil=CUP, k=3)
+    assert e.foil == CUP and e.foil_name.startswith("cup")
+    assert "rather than \u201ccup\u201d" in e.sentence
+    logits = classifier.logits([photos["coffee"]])[0]
+    assert e.explained == pytest.approx(float(logits[e.target] - logits[CUP]), abs=1e-4)
+    assert abs(e.total - e.measured) < 1e-4
+
+
+def test_explain_a_list_and_a_chosen_target(explainer, photos):
+    both = explainer.explain([photos["chelsea"], photos["coffee"]], k=3, heatmaps=False)
+    assert [type(e) for e in both] == [Explanation, Explanation] and both[1].target_name == "espresso"
+    chosen = explainer.explain(photos["coffee"], target=CUP, k=2)
+    assert chosen.target == CUP and chosen.probability < 0.5
+
+
+def test_scores_are_mapped_text_dot_features(explainer, photos, classifier, ridge_mapper):
+    images = [photos["chelsea"], photos["coffee"]]
+    s = explainer.scores(images, ["striped fur", "a small cup", "snow"])
+    assert s.shape == (2, 3)
+    expected = classifier.features(images) @ ridge_mapper.encode(["striped fur", "a small cup", "snow"]).T
+    torch.testing.assert_close(s, expected)
+
+
+def test_heatmap_covers_the_preprocessed_image(explainer, photos, classifier):
+    h = explainer.heatmap(photos["chelsea"], "striped fur")
+    assert h.values.shape == (224, 224) and h.grid.shape == (7, 7)
+    assert h.image.size == (224, 224) and h.image.size == input_view(classifier, photos["chelsea"]).size
+    cam = explainer.heatmap(photos["chelsea"], 281)  # a class index: the class map
+    assert cam.label.startswith("tabby")
+
+
+def test_pointing_game_cat_beside_coffee(explainer, photos, classifier):
+    """The cat's map peaks inside the annotated cat box; the cup's map peaks on the coffee photo beside it."""
+    cat, coffee = photos["chelsea"], photos["coffee"].resize((450, 300))
+    canvas = Image.new("RGB", (cat.width + coffee.width, 300))
+    canvas.paste(cat, (0, 0))
+    canvas.paste(coffee, (cat.width, 0))
+    scale = 224 / canvas.height  # no crop: the whole canvas at height 224
+    small = canvas.resize((round(canvas.width * scale), 224), Image.BICUBIC)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])  # the model's own
+    x = (torch.from_numpy(np.asarray(small) / 255.0).float().permute(2, 0, 1) - mean[:, None, None]) / std[
+        :, None, None
+    ]
+    left, top, right, bottom = (v * scale for v in CAT_BOX)
+    for concept in ("cat", "a domestic cat", "striped fur"):
+        row, col = explainer.heatmap(x.unsqueeze(0), concept).peak()
+        assert left <= col <= right and top <= row <= bottom, (concept, row, col)
+    for concept in ("a small cup", "dark brown liquid"):
+        row, col = explainer.heatmap(x.unsqueeze(0), concept).peak()
+        assert col >= cat.width * scale, (concept, col)
+
+
+def test_plot_and_notebook_view(explainer, photos):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    e = explainer.explain(photos["coffee"], k=3)
+    fig = e.plot()
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2
+    fig2 = e.heatmaps[0].plot()
+    assert isinstance(fig2, matplotlib.figure.Figure)
+    page = e._repr_html_()
+    assert "espresso" in page and "<table" in page and "data:image/png;base64" in page
+    matplotlib.pyplot.close("all")
+
+
+def test_bad_targets_and_k(explainer, photos):
+    with pytest.raises(ValueError, match="target 1000 is out of range.*0..999"):
+        explainer.explain(photos["coffee"], target=1000)
+    with pytest.raises(ValueError, match="foil must differ from target"):
+        explainer.explain(photos["coffee"], target=CUP, foil=CUP)
+    with pytest.raises(ValueError, match="predicted as the foil 967"):
+        explainer.explain(photos["coffee"], foil=967)
+    with pytest.raises(ValueError, match="foil -1 is out of range"):
+        explainer.explain(photos["coffee"], foil=-1)
+    with pytest.raises(ValueError, match="k must be a positive"):
+        explainer.explain(photos["coffee"], k=0)
+    with pytest.warns(UserWarning, match="k=100 is larger than the 29 concepts"):
+        e = explainer.explain(photos["coffee"], k=100, heatmaps=False)
+    assert len(e.concepts) <= 29
+
+
+def test_refused_images_pass_their_error_through(explainer, tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.jpg"):
+        explainer.explain(tmp_path / "missing.jpg")
+    with pytest.raises(TypeError, match="Expected a PIL image"):
+        explainer.explain(42)
+
+
+def test_a_mapper_from_another_head_is_flagged(classifier, ridge_mapper):
+    other = dict(ridge_mapper.meta, classifier_fingerprint="0" * 16)
+    foreign = nlexnb.Mapper(ridge_mapper.net, ridge_mapper.text_encoder, ridge_mapper.templates, other)
+    with pytest.warns(UserWarning, match="not on this classifier's head"):
+        Explainer(classifier, foreign, ["foam"])

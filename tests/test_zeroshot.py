@@ -1,0 +1,139 @@
+"""Zero-shot classification: labels that are not ImageNet classes, on real photos, with the real default models."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+import nlexnb
+from nlexnb.datasets import coarse_photo_set, image_folder
+from nlexnb.zeroshot import ZeroShotClassifier, top1_name_baseline
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def coarse(classifier):
+    data = coarse_photo_set(views=2)
+    labels = sorted({label for _, label in data})
+    features = classifier.features([image for image, _ in data])
+    return data, labels, features
+
+
+def test_zero_shot_beats_top1_name_baseline_on_coarse_labels(classifier, encoder, ridge_mapper, coarse):
+    data, labels, features = coarse
+    truth = [label for _, label in data]
+    zs = ZeroShotClassifier(classifier, ridge_mapper, labels)
+    predicted = [zs.labels[i] for i in zs.logits_from_features(features).argmax(1).tolist()]
+    baseline = top1_name_baseline(classifier, encoder, labels, features)
+    accuracy = sum(p == t for p, t in zip(predicted, truth)) / len(truth)
+    baseline_accuracy = sum(p == t for p, t in zip(baseline, truth)) / len(truth)
+    assert accuracy > baseline_accuracy
+    assert accuracy > 3 / len(labels)  # far above chance
+
+
+def test_predict_and_proba(classifier, ridge_mapper, photos):
+    zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink", "vehicle", "building"])
+    images = [photos["chelsea"], photos["coffee"], photos["motorcycle"], photos["china"]]
+    proba = zs.predict_proba(images)
+    assert proba.shape == (4, 4)
+    torch.testing.assert_close(proba.sum(1), torch.ones(4))
+    assert zs.predict(images) == ["cat", "drink", "vehicle", "building"]
+    assert zs.top_k(images[:1], k=2)[0].names[0] == "cat"
+
+
+def test_original_classes_keep_the_classifiers_own_ranking(classifier, ridge_mapper, photos):
+    zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink"], include_original_classes=True)
+    assert zs.labels[:2] == ["cat", "drink"] and len(zs.labels) == 2 + classifier.num_classes
+    f = classifier.features([photos["chelsea"], photos["rocket"]])
+    logits = zs.logits_from_features(f)
+    own = f @ classifier.head_weight.T + classifier.head_bias
+    assert torch.equal(logits[:, 2:].argsort(1, descending=True)[:, :5], own.argsort(1, descending=True)[:, :5])
+    with pytest.raises(ValueError, match="already classes"):
+        ZeroShotClassifier(classifier, ridge_mapper, [classifier.class_names[0]], include_original_classes=True)
+
+
+def test_evaluate_zero_shot_on_pairs(classifier, ridge_mapper, photos):
+    zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink", "person", "flower"])
+    data = [
+        (photos["chelsea"], "cat"),
+        (photos["coffee"], "drink"),
+        (photos["astronaut"], "person"),
+        (photos["grace_hopper"], "person"),
+        (photos["flower"], "flower"),
+    ]
+    result = nlexnb.evaluate.zero_shot(zs, data)
+    assert 0 <= result.accuracy <= 1
+    assert list(result.per_class.columns) == ["label", "n", "correct", "accuracy"]
+    assert result.per_class.set_index("label")["n"].to_dict() == {"cat": 1, "drink": 1, "person": 2, "flower": 1}
+    assert int(result.confusion.to_numpy().sum()) == 5
+    assert isinstance(result.plot(), Figure)
+    with pytest.raises(ValueError, match="'dog'"):
+        nlexnb.evaluate.zero_shot(zs, [(photos["chelsea"], "dog")])
+
+
+@pytest.mark.parametrize(
+    "labels, error, match",
+    [
+        ([], ValueError, "empty"),
+        (["cat", "dog", "cat"], ValueError, "Duplicate labels: 'cat'"),
+        (["cat", "  "], ValueError, r"labels\[1\] is empty"),
+        (["cat", 3], TypeError, r"labels\[1\] is a int"),
+        ("cat", TypeError, "single string"),
+    ],
+)
+def test_bad_labels(classifier, ridge_mapper, labels, error, match):
+    with pytest.raises(error, match=match):
+        ZeroShotClassifier(classifier, ridge_mapper, labels)
+
+
+def test_long_label_is_truncated_with_a_warning(classifier, ridge_mapper):
+    with pytest.warns(UserWarning, match="truncated"):
+        zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "a cat " * 200])
+    assert zs.head_weight.shape[0] == 2
+
+
+def _image_folder(root, photos):
+    for label, names in {"cat": ["chelsea"], "drink": ["coffee"], "person": ["astronaut", "grace_hopper"]}.items():
+        (root / label).mkdir(parents=True)
+        for name in names:
+            photos[name].resize((160, 160)).save(root / label / f"{name}.jpg")
+    return root
+
+
+def test_image_folder_end_to_end(classifier, ridge_mapper, photos, tmp_path):
+    root = _image_folder(tmp_path / "data", photos)
+    zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink", "person", "vehicle"])
+    result = nlexnb.evaluate.zero_shot(zs, root)
+    assert len(result.predictions) == 4
+    assert result.accuracy >= 0.75
+    renamed = nlexnb.evaluate.zero_shot(
+        ZeroShotClassifier(classifier, ridge_mapper, ["kitty", "beverage", "human"]),
+        root,
+        labels={"cat": "kitty", "drink": "beverage", "person": "human"},
+    )
+    assert set(renamed.per_class["label"]) == {"kitty", "beverage", "human"}
+
+
+def test_image_folder_errors_name_the_path(classifier, ridge_mapper, photos, tmp_path):
+    zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink", "person"])
+    with pytest.raises(FileNotFoundError, match="missing"):
+        image_folder(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="No class folders in .*empty"):
+        nlexnb.evaluate.zero_shot(zs, tmp_path / "empty")
+    (tmp_path / "hollow" / "cat").mkdir(parents=True)
+    with pytest.raises(ValueError, match="hollow.*cat.* holds no images"):
+        image_folder(tmp_path / "hollow")
+    root = _image_folder(tmp_path / "data", photos)
+    (root / "cat" / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    with pytest.raises(ValueError, match="broken.jpg"):
+        nlexnb.evaluate.zero_shot(zs, root)
+    (root / "cat" / "broken.jpg").unlink()
+    (root / "dog").mkdir()
+    photos["chelsea"].resize((64, 64)).save(root / "dog" / "x.png")
+    with pytest.raises(ValueError, match="Unknown label 'dog'.*dog.*x.png"):
+        nlexnb.evaluate.zero_shot(zs, root)
+    with pytest.raises(ValueError, match="Folder .*dog.* has no entry in labels="):
+        image_folder(root, labels={"cat": "cat", "drink": "drink", "person": "person"})
