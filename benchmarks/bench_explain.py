@@ -25,12 +25,12 @@ from nlexnb import metrics
 from nlexnb.explain import Explainer
 
 
-def _median_ms(fn, repeats: int) -> float:
+def _median_ms(fn, repeats: int, cuda: bool) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
-        if torch.cuda.is_available():
+        if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
@@ -44,7 +44,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=None, help="images per call (default: 1 on CPU, 32 on GPU)")
     args = parser.parse_args()
-    batch = args.batch or (32 if args.device.startswith("cuda") else 1)
+    cuda = args.device.startswith("cuda")
+    batch = args.batch or (32 if cuda else 1)
 
     clf = nlexnb.load_classifier(args.model, device=args.device)
     encoder = nlexnb.load_text_encoder(device=args.device)
@@ -59,7 +60,7 @@ def main() -> None:
 
     print(f"machine: {platform.platform()} | {platform.processor() or platform.machine()} | {os.cpu_count()} CPUs")
     print(f"torch {torch.__version__} | threads {torch.get_num_threads()} | device {args.device}", end="")
-    print(f" ({torch.cuda.get_device_name()})" if args.device.startswith("cuda") else "")
+    print(f" ({torch.cuda.get_device_name()})" if cuda else "")
     print(f"date: {datetime.datetime.now().isoformat(timespec='seconds')}")
     print(f"model {clf.name} | mapper {mapper.meta['method']} | bank {len(explainer.bank)} concepts")
     print(f"explainer start-up with a warm cache: {1000 * startup:.0f} ms")
@@ -68,14 +69,14 @@ def main() -> None:
         explain_ms, forward_ms = [], []
         for image in items:
             explainer.explain(image, heatmaps=False)  # warm-up
-            explain_ms.append(_median_ms(lambda im=image: explainer.explain(im, heatmaps=False), args.repeats))
-            forward_ms.append(_median_ms(lambda im=image: clf.forward_all([im]), args.repeats))
+            explain_ms.append(_median_ms(lambda im=image: explainer.explain(im, heatmaps=False), args.repeats, cuda))
+            forward_ms.append(_median_ms(lambda im=image: clf.forward_all([im]), args.repeats, cuda))
         per_explain, per_forward = statistics.median(explain_ms), statistics.median(forward_ms)
     else:
         images = (items * (batch // len(items) + 1))[:batch]
         explainer.explain(images, heatmaps=False)
-        per_explain = _median_ms(lambda: explainer.explain(images, heatmaps=False), args.repeats) / batch
-        per_forward = _median_ms(lambda: clf.forward_all(images), args.repeats) / batch
+        per_explain = _median_ms(lambda: explainer.explain(images, heatmaps=False), args.repeats, cuda) / batch
+        per_forward = _median_ms(lambda: clf.forward_all(images), args.repeats, cuda) / batch
     print(
         f"ms per explanation (k=5, batch {batch}, median): {per_explain:.1f}  | forward pass alone: {per_forward:.1f}"
     )

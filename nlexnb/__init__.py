@@ -4,23 +4,36 @@ Data flows one way: ``load_classifier`` (adapter -> features), ``load_text_encod
 classifier-space vectors), then scores -> explanations, zero-shot heads, concept discovery, plots and widgets.
 """
 
-from . import evaluate
+from . import datasets, discover, evaluate, metrics, plots
 from .classifier import Classifier, Prediction, load_classifier
+from .concepts import ConceptBank, load_concepts
+from .explain import Explainer, Explanation, HeatMap
 from .images import sample_images
 from .mapper import Mapper, fit_mapper, load_mapper
 from .text import TextEncoder, load_text_encoder
+from .zeroshot import ZeroShotClassifier
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Classifier",
+    "ConceptBank",
+    "Explainer",
+    "Explanation",
+    "HeatMap",
     "Mapper",
     "Prediction",
     "TextEncoder",
+    "ZeroShotClassifier",
+    "datasets",
+    "discover",
     "evaluate",
     "fit_mapper",
     "load_classifier",
+    "load_concepts",
     "load_mapper",
     "load_text_encoder",
+    "metrics",
+    "plots",
     "sample_images",
 ]

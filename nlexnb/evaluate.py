@@ -20,7 +20,7 @@ from .mapper import Mapper, fit_mapper, training_texts
 from .maps import class_means
 from .text import TextEncoder
 
-__all__ = ["heldout", "fold_splits", "rank_of_true", "summarize"]
+__all__ = ["heldout", "fold_splits", "rank_of_true", "summarize", "free_text", "head_agreement", "zero_shot"]
 
 BASELINE_TEXT = "text"
 

@@ -21,7 +21,7 @@ from torch import nn
 from ._store import TensorCache, atomic_save_safetensors
 from .classifier import Classifier
 from .labels import split_synonyms
-from .maps import MAPS, class_means, fit_map
+from .maps import MAPS, LabelMemory, class_means, fit_map
 from .text import TextEncoder, check_texts, load_text_encoder
 
 __all__ = ["Mapper", "fit_mapper", "load_mapper", "DEFAULT_TEMPLATES", "training_texts"]
@@ -61,12 +61,22 @@ class Mapper:
         text_encoder: the encoder whose embeddings ``net`` reads.
         templates: prompt templates used for training and by :meth:`encode_labels`.
         meta: identity of the classifier and encoder, hyper-parameters, fit time, versions (saved with the mapper).
+        memory: optional :class:`~nlexnb.maps.LabelMemory` that :meth:`encode_labels` adds, so the fitted class
+            names reproduce their rows exactly (``fit_mapper(memorize=True)``); free text is never affected.
     """
 
     net: nn.Module
     text_encoder: TextEncoder
     templates: tuple[str, ...]
     meta: dict = field(default_factory=dict)
+    memory: LabelMemory | None = None
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """All tensors of the mapper, as saved: ``net.*`` and ``memory.*``."""
+        out = {f"net.{k}": v for k, v in self.net.state_dict().items()}
+        if self.memory is not None:
+            out.update({f"memory.{k}": v for k, v in self.memory.state_dict().items()})
+        return out
 
     @property
     def device(self) -> torch.device:
@@ -76,7 +86,7 @@ class Mapper:
     def fingerprint(self) -> str:
         """Hash of the map's tensors and templates: keys the mapped-vector cache."""
         h = hashlib.sha256(json.dumps(list(self.templates)).encode())
-        for key, value in sorted(self.net.state_dict().items()):
+        for key, value in sorted(self.state_dict().items()):
             h.update(key.encode())
             h.update(value.detach().float().cpu().numpy().tobytes())
         return h.hexdigest()[:16]
@@ -113,8 +123,13 @@ class Mapper:
         if not items:
             return torch.empty(0, int(self.meta["feature_dim"]), device=self.device)
         texts, groups = training_texts(items, temps)
-        mapped = self.map_embeddings(self.text_encoder.encode(texts))
-        return label_vectors(mapped, torch.tensor(groups, device=mapped.device), len(items))
+        embeddings = self.text_encoder.encode(texts).to(self.device)
+        index = torch.tensor(groups, device=self.device)
+        vectors = label_vectors(self.map_embeddings(embeddings), index, len(items))
+        if self.memory is not None and temps == self.templates:
+            with torch.inference_mode():
+                vectors = vectors + self.memory(class_means(embeddings, index, len(items)))
+        return vectors
 
     def save(self, path: str | Path) -> Path:
         """Write the mapper as one safetensors file (tensors + JSON metadata), atomically."""
@@ -122,7 +137,7 @@ class Mapper:
         if path.suffix != ".safetensors":
             path = path.with_suffix(path.suffix + ".safetensors") if path.suffix else path.with_suffix(".safetensors")
         header = {"nlexnb": json.dumps({**self.meta, "templates": list(self.templates), "format": FORMAT_VERSION})}
-        atomic_save_safetensors(path, dict(self.net.state_dict()), header)
+        atomic_save_safetensors(path, self.state_dict(), header)
         return path
 
     def __repr__(self) -> str:
@@ -142,6 +157,7 @@ def fit_mapper(
     seed: int = 0,
     templates: Sequence[str] | None = None,
     calibrate: bool = True,
+    memorize: bool = True,
     **hparams,
 ) -> Mapper:
     """Fit a mapper from class-name embeddings to the classifier's class rows (no images).
@@ -157,6 +173,8 @@ def fit_mapper(
         templates: prompt templates; default ``DEFAULT_TEMPLATES``.
         calibrate: also choose the generalized-zero-shot seen-class penalty (``meta["seen_penalty"]``, cosine
             units) on pseudo-unseen splits of the training classes (two extra fits on 90% of them).
+        memorize: add a :class:`~nlexnb.maps.LabelMemory` so the fitted class names map exactly onto their rows
+            (the mapped-name head then reproduces the real one); new labels and free text are unaffected.
         **hparams: method hyper-parameters (see ``nlexnb.maps``); unknown names raise TypeError.
     """
     if method not in MAPS:
@@ -175,6 +193,11 @@ def fit_mapper(
     x, group_index = x.to(classifier.device), torch.tensor(groups, device=classifier.device)
     net = fit_map(method, x, group_index, targets, seed, hparams)
     penalty = calibrate_seen_penalty(method, x, group_index, targets, seed, hparams) if calibrate else 0.0
+    memory = None
+    if memorize:
+        with torch.inference_mode():
+            fitted = label_vectors(net.eval()(x), group_index, len(index))
+        memory = LabelMemory.fit(class_means(x, group_index, len(index)), targets - fitted)
     meta = {
         "method": method,
         "hparams": hparams,
@@ -189,11 +212,12 @@ def fit_mapper(
         "text_dim": text_encoder.dim,
         "feature_dim": classifier.num_features,
         "seen_penalty": penalty,
+        "memorize": memorize,
         "fit_seconds": time.perf_counter() - start,
         "encode_seconds": encode_seconds,
         "versions": _versions(),
     }
-    return Mapper(net=net.eval(), text_encoder=text_encoder, templates=temps, meta=meta)
+    return Mapper(net=net.eval(), text_encoder=text_encoder, templates=temps, meta=meta, memory=memory)
 
 
 def load_mapper(
@@ -241,10 +265,18 @@ def load_mapper(
         )
     templates = tuple(meta.pop("templates"))
     meta.pop("format", None)
-    net = MAPS[meta["method"]].from_state(tensors)
-    if classifier is not None:
-        net = net.to(classifier.device)
-    return Mapper(net=net.eval(), text_encoder=encoder, templates=templates, meta=meta)
+    try:
+        net = MAPS[meta["method"]].from_state(_strip(tensors, "net."))
+        memory = LabelMemory.from_state(_strip(tensors, "memory.")) if meta.get("memorize") else None
+    except (KeyError, RuntimeError) as exc:
+        raise ValueError(f"{str(path)!r} is missing or has mis-shaped mapper tensors: {exc}") from exc
+    device = classifier.device if classifier is not None else torch.device("cpu")
+    memory = memory.to(device) if memory is not None else None
+    return Mapper(net=net.to(device).eval(), text_encoder=encoder, templates=templates, meta=meta, memory=memory)
+
+
+def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 def calibrate_seen_penalty(

@@ -1,0 +1,408 @@
+"""Jupyter widgets on top of the package's functions: explain a photo, zero-shot labels, browse class concepts.
+
+Each app wires ipywidgets controls to one or two package calls and nothing more:
+
+- :class:`ExplainerApp`: pick a sample photo or upload one, choose a class (or take the prediction), type any text;
+  the explanation sentence, its figure and table, and the text's score and heat map update
+  (:meth:`nlexnb.Explainer.explain`, :meth:`~nlexnb.Explainer.scores`, :meth:`~nlexnb.Explainer.heatmap`).
+- :class:`ZeroShotApp`: type labels, see their probabilities (:class:`nlexnb.ZeroShotClassifier`).
+- :class:`ConceptExplorer`: what a class encodes, or what separates two classes
+  (:func:`nlexnb.discover.class_concepts`, :func:`nlexnb.discover.contrast`).
+
+Updates are synchronous ``observe`` callbacks. Bad input (an unknown class name, an empty label list, a file that is
+not an image) is shown in the app's ``message`` line, never raised into the kernel. Each app displays itself (its
+``widget``) and has ``static(...)``: the same result as a Figure or DataFrame, for notebooks run headless
+(``INTERACTIVE = False``), where widgets have no live kernel.
+
+Example:
+    >>> from nlexnb.widgets import ExplainerApp
+    >>> app = ExplainerApp(explainer)
+    >>> app if INTERACTIVE else app.static(text="stripes")
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Callable, Sequence
+
+import ipywidgets as widgets
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from . import discover
+from .classifier import Classifier
+from .explain import Explainer
+from .images import sample_images, to_pil
+from .mapper import Mapper
+from .plots import overlay_image
+from .zeroshot import ZeroShotClassifier
+
+__all__ = ["ExplainerApp", "ZeroShotApp", "ConceptExplorer", "read_upload"]
+
+DEFAULT_LABELS = (
+    "a cat",
+    "a cup of coffee",
+    "an astronaut",
+    "a rocket",
+    "a motorcycle",
+    "a temple",
+    "a flower",
+    "a woman in uniform",
+)
+"""ZeroShotApp's starting labels: one per photo of :func:`nlexnb.sample_images`."""
+
+
+# ---- shared wiring ---------------------------------------------------------------------------------------------------
+def read_upload(value: Sequence[dict]) -> dict[str, Image.Image]:
+    """Decode the files of a ``FileUpload.value`` (ipywidgets 8: dicts with ``name`` and ``content``) as RGB images.
+
+    Raises:
+        ValueError: a file is not a readable image (named).
+    """
+    images = {}
+    for item in value:
+        name = item.get("name") or f"upload {len(images) + 1}"
+        try:
+            with Image.open(io.BytesIO(bytes(item["content"]))) as img:
+                img.load()
+                images[name] = to_pil(img)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise ValueError(f"{name!r} is not an image PIL can read ({exc}); upload a JPEG, PNG, WebP...") from exc
+    return images
+
+
+def _png(image_or_figure) -> bytes:
+    """PNG bytes of a PIL image, or of a matplotlib figure (closed afterwards, so nothing accumulates)."""
+    buf = io.BytesIO()
+    if isinstance(image_or_figure, Image.Image):
+        image_or_figure.save(buf, format="PNG")
+    else:
+        import matplotlib.pyplot as plt
+
+        image_or_figure.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+        plt.close(image_or_figure)
+    return buf.getvalue()
+
+
+def _table_html(table: pd.DataFrame) -> str:
+    return table.to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0)
+
+
+def _error_html(exc: Exception) -> str:
+    return f"<span style='color:#b00020'>\u26a0 {html.escape(str(exc))}</span>"
+
+
+def _class_box(classifier: Classifier, description: str, placeholder: str) -> widgets.Combobox:
+    """A text box with the class names as suggestions (any synonym or an index also works)."""
+    return widgets.Combobox(
+        options=list(classifier.class_names),
+        ensure_option=False,
+        placeholder=placeholder,
+        description=description,
+        continuous_update=False,
+        layout=widgets.Layout(width="22em"),
+    )
+
+
+def _class_or_none(classifier: Classifier, value: str) -> int | None:
+    """Blank -> None; digits -> that index; else a class name or synonym (:func:`nlexnb.discover.resolve_class`)."""
+    value = value.strip()
+    if not value:
+        return None
+    return discover.resolve_class(classifier, int(value) if value.isdigit() else value)
+
+
+class _App:
+    """Common parts: ``widget``, ``message`` and an ``_guard`` that shows a callback's error instead of raising it."""
+
+    widget: widgets.Widget
+    message: widgets.HTML
+
+    def _guard(self, update: Callable[[], None]) -> Callable[[dict | None], None]:
+        def callback(change: dict | None = None) -> None:
+            self.message.value = ""
+            try:
+                update()
+            except Exception as exc:  # shown in the app: a widget callback has no caller to raise to
+                self.message.value = _error_html(exc)
+
+        return callback
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class _ImagePicker(_App):
+    """A dropdown of named images plus an upload button that adds to it; subclasses define ``_refresh``."""
+
+    _refresh: Callable[[], None]
+
+    def _init_images(self, images: dict[str, Image.Image] | None) -> None:
+        self.images = {name: to_pil(img) for name, img in (images if images is not None else sample_images()).items()}
+        if not self.images:
+            raise ValueError("images is empty: give at least one {name: image}, or None for the sample photos")
+        self.image = widgets.Dropdown(options=list(self.images), description="image")
+        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="upload")
+        self.upload.observe(self._guard(self._on_upload), "value")
+
+    def _on_upload(self) -> None:
+        if not self.upload.value:
+            return
+        try:
+            new = read_upload(self.upload.value)
+        finally:
+            self.upload.value = ()  # clear it, so the same file can be uploaded again
+        self.images.update(new)
+        self.image.options = list(self.images)
+        name = list(new)[-1]
+        if self.image.value == name:  # same name, new content: no change event
+            self._refresh()
+        else:
+            self.image.value = name  # the image callback refreshes
+
+    def _current(self, name: str | None) -> Image.Image:
+        name = self.image.value if name is None else name
+        if name not in self.images:
+            raise KeyError(f"No image named {name!r}; available: {list(self.images)}")
+        return self.images[name]
+
+
+# ---- explain ---------------------------------------------------------------------------------------------------------
+class ExplainerApp(_ImagePicker):
+    """Explain a photo in words, and see where any typed text is on it.
+
+    Args:
+        explainer: an :class:`nlexnb.Explainer` (its concept bank names the concepts).
+        images: name -> image; default :func:`nlexnb.sample_images`. Uploads are added to it.
+
+    Attributes:
+        image, upload, target, k, text: the controls (``target`` blank = the predicted class; a name, synonym or index).
+        sentence: the explanation sentence (HTML); table: its concept table (HTML); plot: its figure (PNG Image).
+        score: the typed text's score (logit units) beside the class logit; heatmap: the text's heat map (PNG Image).
+        message: the last error, if any.
+        explanation: the current :class:`nlexnb.Explanation`.
+    """
+
+    def __init__(self, explainer: Explainer, images: dict[str, Image.Image] | None = None) -> None:
+        self.explainer = explainer
+        self._init_images(images)
+        self.target = _class_box(explainer.classifier, "class", "predicted class")
+        self.k = widgets.IntSlider(value=5, min=1, max=10, description="concepts")
+        self.text = widgets.Text(placeholder="type any text, e.g. stripes", description="text", continuous_update=False)
+        self.message = widgets.HTML()
+        self.sentence = widgets.HTML()
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="880px"))
+        self.table = widgets.HTML()
+        self.score = widgets.Label()
+        self.heatmap = widgets.Image(format="png", width=224, height=224)
+        self.explanation = None
+        self._refresh = self._explain
+        explain, show_text = self._guard(self._explain), self._guard(self._show_text)
+        for control in (self.image, self.target, self.k):
+            control.observe(explain, "value")
+        self.text.observe(show_text, "value")
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.image, self.upload, self.target, self.k]),
+                self.message,
+                self.sentence,
+                self.plot,
+                widgets.HBox(
+                    [
+                        widgets.VBox([self.text, self.score, self.heatmap], layout=widgets.Layout(width="320px")),
+                        self.table,
+                    ]
+                ),
+            ]
+        )
+        explain()
+
+    def _explain(self) -> None:
+        self.explanation = None
+        self.sentence.value, self.table.value, self.plot.value = "", "", b""
+        image = self._current(None)
+        target = _class_or_none(self.explainer.classifier, self.target.value)
+        self.explanation = self.explainer.explain(image, target=target, k=self.k.value)
+        self.sentence.value = f"<b>{html.escape(self.explanation.sentence)}</b>"
+        self.table.value = _table_html(self.explanation.concepts)
+        self.plot.value = _png(self.explanation.plot(figsize=(11, 3.6)))
+        self._show_text()
+
+    def _show_text(self) -> None:
+        text = self.text.value.strip()
+        if not text:
+            self.score.value, self.heatmap.value = "", b""
+            return
+        image = self._current(None)
+        score = float(self.explainer.scores(image, [text])[0, 0])
+        heat = self.explainer.heatmap(image, text)
+        name = self.explanation.target_name.split(",")[0] if self.explanation else "class"
+        logit = f" (\u201c{name}\u201d logit {self.explanation.logit:.2f})" if self.explanation else ""
+        self.score.value = f"\u201c{text}\u201d: score {score:.2f}{logit}"
+        self.heatmap.value = _png(overlay_image(heat.image, heat.values))
+
+    def static(self, image_name: str | None = None, text: str | None = None):
+        """The explanation figure, with the text's heat map as a third panel when there is a text.
+
+        Args:
+            image_name: one of ``images``; default the selected one.
+            text: any text; default the typed one (none: the explanation figure alone).
+
+        Returns:
+            A matplotlib Figure (closed in pyplot, so a notebook shows it once).
+        """
+        import matplotlib.pyplot as plt
+
+        image = self._current(image_name)
+        text = (self.text.value if text is None else text).strip()
+        target = _class_or_none(self.explainer.classifier, self.target.value)
+        explanation = self.explainer.explain(image, target=target, k=self.k.value)
+        fig = explanation.plot(figsize=(15, 4) if text else (11, 4))
+        if text:
+            grid = fig.add_gridspec(1, 3, width_ratios=[1, 1.6, 1])
+            for axes, cell in zip(fig.axes[:2], grid):
+                axes.set_subplotspec(cell)
+            self.explainer.heatmap(image, text).plot(ax=fig.add_subplot(grid[2]))
+            fig.tight_layout()
+        plt.close(fig)
+        return fig
+
+
+# ---- zero-shot -------------------------------------------------------------------------------------------------------
+class ZeroShotApp(_ImagePicker):
+    """Type label names (one per line), see the probability of each for the chosen photo.
+
+    Args:
+        classifier: gives the features; mapper: maps the labels to new class rows (fitted on ``classifier``).
+        labels: the starting labels; default one per sample photo.
+        images: name -> image; default :func:`nlexnb.sample_images`.
+
+    Attributes:
+        image, upload, labels: the controls (``labels`` is a text area: one label per line; commas join synonyms).
+        bars: one progress bar per label; table: label and probability, most likely first (HTML).
+        message: the last error, if any. zeroshot: the current :class:`nlexnb.ZeroShotClassifier`.
+    """
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        mapper: Mapper,
+        labels: list[str] | None = None,
+        images: dict[str, Image.Image] | None = None,
+    ) -> None:
+        self.classifier, self.mapper = classifier, mapper
+        self._init_images(images)
+        self.labels = widgets.Textarea(
+            value="\n".join(DEFAULT_LABELS if labels is None else labels),
+            description="labels",
+            placeholder="one label per line",
+            continuous_update=False,
+            layout=widgets.Layout(width="28em", height="12em"),
+        )
+        self.message = widgets.HTML()
+        self.bars = widgets.VBox()
+        self.table = widgets.HTML()
+        self.zeroshot: ZeroShotClassifier | None = None
+        self._features: dict[str, tuple] = {}
+        self._refresh = self._show
+        self.labels.observe(self._guard(self._build), "value")
+        self.image.observe(self._guard(self._show), "value")
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.image, self.upload]),
+                self.message,
+                widgets.HBox([self.labels, widgets.VBox([self.bars, self.table])]),
+            ]
+        )
+        self._guard(self._build)()
+
+    def _label_list(self) -> list[str]:
+        return [line.strip() for line in self.labels.value.splitlines() if line.strip()]
+
+    def _build(self) -> None:
+        self.zeroshot = None  # a failed rebuild leaves no stale head behind
+        self.bars.children, self.table.value = (), ""
+        self.zeroshot = ZeroShotClassifier(self.classifier, self.mapper, self._label_list())
+        self._show()
+
+    def _probabilities(self, name: str | None) -> pd.DataFrame:
+        if self.zeroshot is None:
+            raise ValueError("No labels yet: type at least one label, one per line")
+        name = self.image.value if name is None else name
+        image = self._current(name)
+        cached = self._features.get(name)
+        if cached is None or cached[0] is not image:  # one forward pass per photo; new labels cost the encoding only
+            self._features[name] = cached = (image, self.classifier.features(image))
+        probs = self.zeroshot.logits_from_features(cached[1]).softmax(-1)[0].tolist()
+        table = pd.DataFrame({"label": self.zeroshot.labels, "probability": probs})
+        return table.sort_values("probability", ascending=False, ignore_index=True)
+
+    def _show(self) -> None:
+        table = self._probabilities(None)
+        self.table.value = _table_html(table)
+        self.bars.children = [
+            widgets.FloatProgress(value=p, min=0.0, max=1.0, description=label[:24], tooltip=label)
+            for label, p in zip(table["label"], table["probability"])
+        ]
+
+    def static(self, image_name: str | None = None) -> pd.DataFrame:
+        """Label probabilities for one image (default the selected one), most likely first."""
+        return self._probabilities(image_name)
+
+
+# ---- concepts --------------------------------------------------------------------------------------------------------
+class ConceptExplorer(_App):
+    """Browse what a class's row encodes, or (with a second class) what separates the two.
+
+    Args:
+        classifier, mapper: the model and a mapper fitted on it.
+        bank: concepts to rank (anything :func:`nlexnb.load_concepts` takes); default the default bank.
+
+    Attributes:
+        class_a, class_b, k: the controls (``class_b`` blank = the concepts of ``class_a`` alone).
+        table: the ranked concepts (HTML); plot: their bar chart (PNG Image); message: the last error, if any.
+    """
+
+    def __init__(self, classifier: Classifier, mapper: Mapper, bank=None) -> None:
+        from .concepts import load_concepts
+
+        self.classifier, self.mapper = classifier, mapper
+        self.bank = load_concepts(bank)
+        self.class_a = _class_box(classifier, "class", "a class name")
+        self.class_a.value = classifier.class_names[0]
+        self.class_b = _class_box(classifier, "versus", "optional second class")
+        self.k = widgets.IntSlider(value=10, min=1, max=30, description="concepts")
+        self.message = widgets.HTML()
+        self.table = widgets.HTML()
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="640px"))
+        show = self._guard(self._show)
+        for control in (self.class_a, self.class_b, self.k):
+            control.observe(show, "value")
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.class_a, self.class_b, self.k]), self.message, widgets.HBox([self.plot, self.table])]
+        )
+        show()
+
+    def _show(self) -> None:
+        self.table.value, self.plot.value = "", b""
+        table = self.static()
+        self.table.value = _table_html(table)
+        self.plot.value = _png(discover.plot(table))
+
+    def static(self, c1: int | str | None = None, c2: int | str | None = None, k: int | None = None) -> pd.DataFrame:
+        """The concepts of ``c1``, or of ``c1`` against ``c2``; None takes the widget's current value.
+
+        Returns:
+            :func:`nlexnb.discover.class_concepts` or :func:`nlexnb.discover.contrast`'s DataFrame.
+        """
+        a = _class_or_none(self.classifier, self.class_a.value) if c1 is None else c1
+        b = _class_or_none(self.classifier, self.class_b.value) if c2 is None else c2
+        k = self.k.value if k is None else k
+        if a is None:
+            raise ValueError("Choose a class: type a class name, a synonym or an index")
+        if b is None:
+            return discover.class_concepts(self.classifier, self.mapper, a, self.bank, k)
+        return discover.contrast(self.classifier, self.mapper, a, b, self.bank, k)
