@@ -263,9 +263,11 @@ class ExplainerApp(_ImagePicker):
         fig = explanation.plot(figsize=(15, 4) if text else (11, 4))
         if text:
             grid = fig.add_gridspec(1, 3, width_ratios=[1, 1.6, 1])
-            for axes, cell in zip(fig.axes[:2], grid):
-                axes.set_subplotspec(cell)
-            self.explainer.heatmap(image, text).plot(ax=fig.add_subplot(grid[2]))
+            for panel, cell in zip(fig.axes[:2], grid):  # make room for a third panel
+                panel.set_subplotspec(cell)
+            axes = fig.add_subplot(grid[2])
+            self.explainer.heatmap(image, text).plot(ax=axes)
+            axes.set_title(f"where: \u201c{text}\u201d", fontsize=10)
             fig.tight_layout()
         plt.close(fig)
         return fig

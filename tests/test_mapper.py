@@ -90,3 +90,25 @@ def test_fit_is_deterministic(classifier, encoder):
     a = nlexnb.fit_mapper(classifier, encoder, classes=range(200), seed=3)
     b = nlexnb.fit_mapper(classifier, encoder, classes=range(200), seed=3)
     torch.testing.assert_close(a.encode(["a red fox"]), b.encode(["a red fox"]))
+
+
+def test_mapped_name_head_reproduces_the_real_head_on_the_photos(mapper, classifier, photos):
+    agreement = nlexnb.evaluate.head_agreement(classifier, mapper, list(photos.values()))
+    assert agreement >= 0.95
+
+
+def test_label_memory_changes_known_names_only(classifier, encoder):
+    plain = nlexnb.fit_mapper(classifier, encoder, memorize=False, calibrate=False)
+    remembered = nlexnb.fit_mapper(classifier, encoder, memorize=True, calibrate=False)
+    known = remembered.encode_labels(classifier.class_names[:50])
+    torch.testing.assert_close(known, classifier.head_weight[:50], rtol=1e-3, atol=1e-3)
+    new = ["a red fox in the snow", "a plate of sushi", "a violin player"]
+    torch.testing.assert_close(remembered.encode_labels(new), plain.encode_labels(new), rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(remembered.encode(new), plain.encode(new))  # free text never uses the memory
+
+
+def test_free_text_descriptions_retrieve_their_class_at_least_as_well_as_ridge(mapper, ridge_mapper, classifier):
+    ours = nlexnb.evaluate.free_text(mapper, classifier)
+    ridge = nlexnb.evaluate.free_text(ridge_mapper, classifier)
+    assert (ours["rank"] < 5).mean() >= (ridge["rank"] < 5).mean()
+    assert (ours["rank"] < 1).mean() >= (ridge["rank"] < 1).mean()
