@@ -221,6 +221,10 @@ class Explainer:
         concepts: a :class:`ConceptBank`, a list of strings, a text file, a built-in name, or None (the default
             bank, about 24,500 concepts; encoded once and cached on disk).
         shortlist: how many concepts (best by their separate contribution) the joint selection considers.
+        max_alignment: concepts whose direction has a cosine above this with the explained row (``W[c]``, or
+            ``W[c] - W[foil]``) are paraphrases of the class ("academic costume" for "academic gown"), not evidence
+            for it, and are left out. Measured on the sample photos with the kernel mapper: 1.0 names paraphrases
+            (82% of the margin removed), 0.5 names attributes and parts while still removing 71% (random words: 2%).
         progress: show a progress bar while encoding the bank (default: for large banks).
 
     Example:
@@ -236,6 +240,7 @@ class Explainer:
         concepts: ConceptBank | Sequence[str] | str | None = None,
         *,
         shortlist: int = 256,
+        max_alignment: float = 0.5,
         progress: bool | None = None,
     ) -> None:
         fitted_on = mapper.meta.get("classifier_fingerprint")
@@ -249,6 +254,9 @@ class Explainer:
         self.mapper = mapper
         self.bank = load_concepts(concepts)
         self.shortlist = int(shortlist)
+        if not 0 < max_alignment <= 1:
+            raise ValueError(f"max_alignment must be in (0, 1], got {max_alignment!r}")
+        self.max_alignment = float(max_alignment)
         device = classifier.device
         self.vectors = self.bank.encode(mapper, progress=progress).to(device, torch.float32)  # raw mapped [T, d]
         self.offset = self.vectors.mean(0) if len(self.bank) > 1 else torch.zeros_like(self.vectors[0])
@@ -377,8 +385,9 @@ class Explainer:
     def _candidates(self, f: torch.Tensor, w: torch.Tensor, target: int, foil: int | None) -> list[int]:
         """Shortlist by separate contribution ``(f . v)(w . v)`` among concepts both present (``f . v > 0``) and aligned
         with the class (``w . v > 0``), without class names (and the target's/foil's words)."""
-        both = self.directions @ torch.stack([f, w], 1)
-        single = both.prod(1).masked_fill(self._is_class_name | (both <= 0).any(1), -torch.inf)
+        both = self.directions @ torch.stack([f, w / w.norm()], 1)
+        paraphrase = both[:, 1] > self.max_alignment
+        single = both.prod(1).masked_fill(self._is_class_name | paraphrase | (both <= 0).any(1), -torch.inf)
         order = single.topk(min(self.shortlist + 64, len(single))).indices.tolist()
         patterns = [self._class_words[target]] + ([self._class_words[foil]] if foil is not None else [])
         keep = [i for i in order if single[i] > -torch.inf and not any(p.search(self._lower[i]) for p in patterns)]

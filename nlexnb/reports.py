@@ -8,16 +8,19 @@ Run all notebooks with ``python -m nlexnb.reports --out reports``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ._store import atomic_write_bytes
 
-__all__ = ["record", "read_records", "run_notebooks", "validate_parameters", "RECORD_MIME"]
+__all__ = ["record", "read_records", "run_notebooks", "validate_parameters", "notebook_images", "RECORD_MIME"]
 
 RECORD_MIME = "application/vnd.nlexnb.record+json"
 
@@ -32,7 +35,17 @@ PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     "K": (int,),
     "IMAGE_DIR": (str, type(None)),
     "MAX_IMAGES": (int,),
+    "LABELS": (list, type(None)),
+    "VIEWS": (int,),
+    "N_RANDOM": (int,),
+    "STEPS": (int,),
+    "N_CLUSTERS": (int,),
+    "TIMM_MODEL": (str,),
+    "TORCHVISION_MODEL": (str,),
+    "HUB_MODEL": (str,),
+    "PRETRAINED": (bool,),
 }
+POSITIVE = ("FOLDS", "K", "MAX_IMAGES", "VIEWS", "N_RANDOM", "STEPS", "N_CLUSTERS")
 
 
 def _jsonable(value: Any) -> Any:
@@ -83,7 +96,14 @@ def read_records(path: str | Path) -> dict[str, Any]:
 def validate_parameters(**params: Any) -> None:
     """Check notebook parameters early, with the library's clear errors (a bad ``-p`` fails in the first cell).
 
-    Known names are type-checked (see ``PARAMETER_TYPES``); ``MODEL`` must name a timm or ``torchvision:`` model.
+    Known names are type-checked (see ``PARAMETER_TYPES``; unknown names are accepted as they are). Counts must be
+    positive; ``MODEL`` and every ``*_MODEL`` must name a timm or ``torchvision:`` model; ``IMAGE_DIR`` must be an
+    existing folder; ``DEVICE`` must be a device torch knows (and CUDA must be there when asked for); ``LABELS``
+    must be a list of unique, non-empty strings.
+
+    Raises:
+        TypeError: a parameter of the wrong type (named, with the type wanted and the value got).
+        ValueError: a value of the right type that cannot work (unknown model, missing folder, ...).
     """
     for name, value in params.items():
         expected = PARAMETER_TYPES.get(name)
@@ -91,14 +111,64 @@ def validate_parameters(**params: Any) -> None:
         if not ok:
             wanted = " or ".join("None" if t is type(None) else t.__name__ for t in expected)
             raise TypeError(f"Parameter {name} must be {wanted}, got {type(value).__name__} ({value!r})")
-        if name in ("FOLDS", "K", "MAX_IMAGES") and value < 1:
+        if name in POSITIVE and value < 1:
             raise ValueError(f"Parameter {name} must be positive, got {value}")
-    model = params.get("MODEL")
-    if model is not None:
-        _check_model_name(model)
+    for name, value in params.items():
+        if (name == "MODEL" or name.endswith("_MODEL")) and isinstance(value, str):
+            _check_model_name(value, name)
+    if params.get("IMAGE_DIR") is not None and not Path(params["IMAGE_DIR"]).is_dir():
+        raise ValueError(f"Parameter IMAGE_DIR must be an existing folder of images, got {params['IMAGE_DIR']!r}")
+    if params.get("DEVICE") is not None:
+        _check_device(params["DEVICE"])
+    if params.get("LABELS") is not None:
+        from .zeroshot import check_labels
+
+        try:
+            check_labels(params["LABELS"])
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"Parameter LABELS: {exc}") from None
 
 
-def _check_model_name(name: str) -> None:
+def _check_device(device: str) -> None:
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"Parameter DEVICE {device!r} is not a torch device ('cpu', 'cuda', ...): {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"Parameter DEVICE is {device!r} but CUDA is not available here; use 'cpu' or None (auto)")
+
+
+def notebook_images(image_dir: str | Path | None = None, limit: int | None = None) -> dict[str, Any]:
+    """The images a notebook works on: files of ``image_dir`` (by name, sorted), or the bundled sample photos.
+
+    Args:
+        image_dir: a folder of images (every file with an image extension, not recursive); None: the sample photos
+            of :func:`nlexnb.sample_images` (no network).
+        limit: keep at most this many.
+
+    Returns:
+        Name -> RGB PIL image, in a stable order.
+    """
+    from .datasets import IMAGE_EXTENSIONS
+    from .images import sample_images, to_pil
+
+    if image_dir is None:
+        photos = sample_images()
+    else:
+        folder = Path(image_dir)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"Image folder not found (or not a directory): {str(folder)!r}")
+        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not files:
+            raise ValueError(f"No images in {str(folder)!r} (extensions {', '.join(IMAGE_EXTENSIONS)})")
+        photos = {p.stem: to_pil(p) for p in files}
+    names = list(photos)[:limit] if limit is not None else list(photos)
+    return {name: photos[name] for name in names}
+
+
+def _check_model_name(name: str, parameter: str = "MODEL") -> None:
     import difflib
 
     import timm
@@ -109,12 +179,17 @@ def _check_model_name(name: str) -> None:
         names = _torchvision_names()
         arch = name.split(":", 1)[1]
         if arch not in names:
-            raise ValueError(f"Unknown torchvision model {arch!r}; close: {difflib.get_close_matches(arch, names)}")
+            close = difflib.get_close_matches(arch, names)
+            raise ValueError(f"Parameter {parameter}: unknown torchvision model {arch!r}; close: {close}")
         return
     arch = name.split(".", 1)[0]
     if not timm.is_model(arch):
         close = difflib.get_close_matches(arch, timm.list_models(), n=5, cutoff=0.6)
-        raise ValueError(f"Unknown model name {name!r}: not a timm model. Did you mean one of {close}?")
+        hint = f" Did you mean one of {close}?" if close else " See timm.list_models() for the names."
+        raise ValueError(
+            f"Parameter {parameter}: unknown model name {name!r}: not a timm model (torchvision models take the "
+            f"prefix 'torchvision:').{hint}"
+        )
 
 
 def run_notebooks(
@@ -150,25 +225,42 @@ def run_notebooks(
     for path in paths:
         target = out_dir / path.name
         tmp = out_dir / f".{path.stem}.running.ipynb"
+        start = time.perf_counter()
         try:
-            pm.execute_notebook(
-                str(path),
-                str(tmp),
-                parameters=parameters or {},
-                kernel_name=kernel_name,
-                cwd=str(path.parent),
-                progress_bar=False,
-                report_mode=False,
-            )
+            with _kernel_environment():
+                pm.execute_notebook(
+                    str(path),
+                    str(tmp),
+                    parameters=parameters or {},
+                    kernel_name=kernel_name,
+                    cwd=str(path.parent),
+                    progress_bar=False,
+                    report_mode=False,
+                )
         finally:
             if tmp.exists():
                 atomic_write_bytes(target, tmp.read_bytes())
+                target.chmod(0o644)
                 tmp.unlink()
         if html:
-            _write_html(target)
+            _write_html(target).chmod(0o644)
         done.append(target)
-        print(f"executed {path.name} -> {target}", file=sys.stderr)
+        print(f"executed {path.name} -> {target} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     return done
+
+
+@contextlib.contextmanager
+def _kernel_environment():
+    """Environment for the notebook kernels: no hub/transformers progress bars (headless, a widget frozen at 0 %)."""
+    saved = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+        else:
+            os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = saved
 
 
 def _write_html(notebook: Path) -> Path:
@@ -182,14 +274,18 @@ def _write_html(notebook: Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Execute nlexnb's numbered notebooks as papermill reports.")
+    parser = argparse.ArgumentParser(
+        description="Execute nlexnb's numbered notebooks as papermill reports (executed .ipynb + .html per notebook).",
+        epilog="Example: python -m nlexnb.reports --out reports --only 01 03 -p FOLDS 3 -p DEVICE cpu",
+    )
     parser.add_argument("--notebooks", default="notebooks", help="folder of NN_*.ipynb notebooks")
     parser.add_argument("--out", default="reports", help="where executed notebooks and HTML go")
     parser.add_argument(
         "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-        help="papermill parameter (VALUE parsed as YAML: 3 -> int, true -> bool)",
+        help="papermill parameter (VALUE parsed as YAML: 3 -> int, true -> bool, '[a, b]' -> list)",
     )  # fmt: skip
     parser.add_argument("--only", nargs="*", help="run only notebooks whose name contains one of these")
+    parser.add_argument("--no-html", action="store_true", help="skip the HTML copies")
     args = parser.parse_args(argv)
     import yaml
 
@@ -197,8 +293,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = sorted(Path(args.notebooks).glob("[0-9][0-9]_*.ipynb"))
     if args.only:
         paths = [p for p in paths if any(o in p.name for o in args.only)]
-    for path in run_notebooks(paths, args.out, params):
-        print(path.with_suffix(".html"))
+    if not paths:
+        print(f"No numbered notebooks (NN_name.ipynb) to run in {args.notebooks!r}", file=sys.stderr)
+        return 2
+    try:
+        done = run_notebooks(paths, args.out, params, html=not args.no_html)
+    except Exception as exc:
+        from papermill.exceptions import PapermillExecutionError
+
+        if not isinstance(exc, PapermillExecutionError):
+            raise
+        print(
+            f"error: a notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+            f"(the partly executed notebook is in {args.out}/)",
+            file=sys.stderr,
+        )
+        return 1
+    for path in done:
+        print(path.with_suffix(".html") if not args.no_html else path)
     return 0
 
 

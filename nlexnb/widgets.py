@@ -85,6 +85,12 @@ def _png(image_or_figure) -> bytes:
     return buf.getvalue()
 
 
+def _show_png(widget: widgets.Image, image_or_figure=None) -> None:
+    """Put a PIL image or a figure into an Image widget; None empties and hides it (no broken-image icon)."""
+    widget.value = b"" if image_or_figure is None else _png(image_or_figure)
+    widget.layout.display = "none" if image_or_figure is None else None
+
+
 def _table_html(table: pd.DataFrame) -> str:
     return table.to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0)
 
@@ -197,7 +203,7 @@ class ExplainerApp(_ImagePicker):
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="880px"))
         self.table = widgets.HTML()
         self.score = widgets.Label()
-        self.heatmap = widgets.Image(format="png", width=224, height=224)
+        self.heatmap = widgets.Image(format="png", width=224, height=224, layout=widgets.Layout(display="none"))
         self.explanation = None
         self._refresh = self._explain
         explain, show_text = self._guard(self._explain), self._guard(self._show_text)
@@ -222,19 +228,23 @@ class ExplainerApp(_ImagePicker):
 
     def _explain(self) -> None:
         self.explanation = None
-        self.sentence.value, self.table.value, self.plot.value = "", "", b""
+        self.sentence.value, self.table.value = "", ""
+        _show_png(self.plot)
         image = self._current(None)
         target = _class_or_none(self.explainer.classifier, self.target.value)
         self.explanation = self.explainer.explain(image, target=target, k=self.k.value)
         self.sentence.value = f"<b>{html.escape(self.explanation.sentence)}</b>"
         self.table.value = _table_html(self.explanation.concepts)
-        self.plot.value = _png(self.explanation.plot(figsize=(11, 3.6)))
+        figure = self.explanation.plot(figsize=(11, 3.6))
+        figure.suptitle("")  # the sentence is already shown above it
+        _show_png(self.plot, figure)
         self._show_text()
 
     def _show_text(self) -> None:
         text = self.text.value.strip()
         if not text:
-            self.score.value, self.heatmap.value = "", b""
+            self.score.value = ""
+            _show_png(self.heatmap)
             return
         image = self._current(None)
         score = float(self.explainer.scores(image, [text])[0, 0])
@@ -242,7 +252,7 @@ class ExplainerApp(_ImagePicker):
         name = self.explanation.target_name.split(",")[0] if self.explanation else "class"
         logit = f" (\u201c{name}\u201d logit {self.explanation.logit:.2f})" if self.explanation else ""
         self.score.value = f"\u201c{text}\u201d: score {score:.2f}{logit}"
-        self.heatmap.value = _png(overlay_image(heat.image, heat.values))
+        _show_png(self.heatmap, overlay_image(heat.image, heat.values))
 
     def static(self, image_name: str | None = None, text: str | None = None):
         """The explanation figure, with the text's heat map as a third panel when there is a text.
@@ -389,10 +399,11 @@ class ConceptExplorer(_App):
         show()
 
     def _show(self) -> None:
-        self.table.value, self.plot.value = "", b""
+        self.table.value = ""
+        _show_png(self.plot)
         table = self.static()
         self.table.value = _table_html(table)
-        self.plot.value = _png(discover.plot(table))
+        _show_png(self.plot, discover.plot(table))
 
     def static(self, c1: int | str | None = None, c2: int | str | None = None, k: int | None = None) -> pd.DataFrame:
         """The concepts of ``c1``, or of ``c1`` against ``c2``; None takes the widget's current value.

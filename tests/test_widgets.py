@@ -1,0 +1,143 @@
+"""The widgets, driven in-process: set a control's value, the outputs follow; bad input becomes a message."""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+import nlexnb
+from nlexnb.widgets import ConceptExplorer, ExplainerApp, ZeroShotApp
+
+CONCEPTS = ["stripes", "whiskers", "fur", "pointed ears", "foam", "coffee beans", "saucer", "sky", "space suit", "flag"]
+
+
+def _uploaded(name: str, content: bytes) -> tuple[dict, ...]:
+    """A ``FileUpload.value`` as ipywidgets 8 sets it after a browser upload."""
+    when = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    return ({"name": name, "type": "", "size": len(content), "content": memoryview(content), "last_modified": when},)
+
+
+@pytest.fixture(scope="module")
+def explainer(classifier, mapper):
+    return nlexnb.Explainer(classifier, mapper, concepts=CONCEPTS)
+
+
+@pytest.fixture(scope="module")
+def images(photos):
+    return {name: photos[name] for name in ("chelsea", "coffee")}
+
+
+@pytest.fixture
+def app(explainer, images):
+    return ExplainerApp(explainer, images)
+
+
+def test_explainer_app_explains_the_prediction_and_scores_typed_text(app):
+    assert app.message.value == ""
+    assert "Predicted" in app.sentence.value and "<table" in app.table.value and app.plot.value
+    assert app.score.value == "" and app.heatmap.layout.display == "none"  # nothing typed yet
+
+    app.text.value = "stripes"
+    stripes, stripes_map = app.score.value, app.heatmap.value
+    assert "stripes" in stripes and stripes_map[:4] == b"\x89PNG" and app.heatmap.layout.display is None
+    app.text.value = "foam"
+    assert app.score.value != stripes and app.heatmap.value != stripes_map
+
+    sentence = app.sentence.value
+    app.image.value = "coffee"
+    assert "espresso" in app.sentence.value and app.sentence.value != sentence
+    assert "foam" in app.score.value  # the text follows the image
+
+
+def test_explainer_app_target_and_k(app):
+    app.target.value = "Egyptian cat"  # a class name or synonym; blank = the prediction
+    assert "Egyptian cat" in app.sentence.value and app.explanation.target_name == "Egyptian cat"
+    app.k.value = 1
+    assert len(app.explanation.concepts) <= 1
+    app.target.value = "281"  # an index works too
+    assert app.explanation.target_name == "tabby, tabby cat"
+
+
+def test_explainer_app_shows_bad_input_as_a_message(app):
+    app.target.value = "tabbby"
+    assert "Unknown class" in app.message.value and "tabby" in app.message.value  # close matches listed
+    assert app.sentence.value == "" and app.explanation is None  # no stale result under the error
+    app.target.value = ""
+    assert app.message.value == "" and "Predicted" in app.sentence.value
+
+
+def test_explainer_app_upload(app, photos):
+    buf = io.BytesIO()
+    photos["rocket"].save(buf, format="JPEG")
+    app.upload.value = _uploaded("my rocket.jpg", buf.getvalue())
+    assert app.image.value == "my rocket.jpg" and "my rocket.jpg" in app.image.options
+    assert app.message.value == "" and "Predicted" in app.sentence.value
+    assert app.upload.value == ()  # cleared, ready for the next file
+
+    app.upload.value = _uploaded("notes.txt", b"not an image")
+    assert "notes.txt" in app.message.value and "not an image" in app.message.value
+    assert "notes.txt" not in app.image.options
+
+
+def test_explainer_app_static_fallback(app):
+    fig = app.static("coffee", text="foam")
+    assert isinstance(fig, Figure) and len(fig.axes) == 3  # where, contributions, the text's heat map
+    assert len(app.static().axes) == 2  # nothing typed: the explanation figure alone
+    assert plt.get_fignums() == []  # widgets and fallbacks leave no open pyplot figures
+
+
+def test_zero_shot_app_follows_labels_and_image(classifier, mapper, images):
+    app = ZeroShotApp(classifier, mapper, labels=["a cat", "a cup of coffee"], images=images)
+    assert app.message.value == "" and len(app.bars.children) == 2
+    assert app.bars.children[0].description == "a cat"  # most likely first
+
+    app.labels.value = "a tiger\na dog\na cup of coffee"
+    assert [bar.description for bar in app.bars.children][0] in ("a tiger", "a dog")
+    assert "a tiger" in app.table.value and "a cat" not in app.table.value
+    app.image.value = "coffee"
+    assert app.bars.children[0].description == "a cup of coffee"
+
+    table = app.static("chelsea")
+    assert isinstance(table, pd.DataFrame) and list(table.columns) == ["label", "probability"]
+    assert table["probability"].sum() == pytest.approx(1.0)
+
+
+def test_zero_shot_app_bad_labels(classifier, mapper, images):
+    app = ZeroShotApp(classifier, mapper, images=images)
+    app.labels.value = "  \n "
+    assert "empty" in app.message.value and app.bars.children == () and app.table.value == ""
+    app.labels.value = "a cat\na cat"
+    assert "Duplicate" in app.message.value
+    app.labels.value = "a cat\na dog"
+    assert app.message.value == "" and len(app.bars.children) == 2
+
+
+def test_concept_explorer_class_and_contrast(classifier, mapper):
+    app = ConceptExplorer(classifier, mapper, bank=CONCEPTS)
+    app.class_a.value = "tiger cat"
+    assert app.message.value == "" and "cosine" in app.table.value and app.plot.value[:4] == b"\x89PNG"
+    alone = app.table.value
+    app.class_b.value = "tabby"
+    assert "favours" in app.table.value and app.table.value != alone
+    app.k.value = 2
+    assert app.table.value.count("</tr>") == 1 + 2 * 2  # header + top 2 per side
+
+    app.class_b.value = "nope"
+    assert "Unknown class" in app.message.value and app.table.value == ""
+
+    table = app.static("Siberian husky", "malamute", k=3)
+    assert isinstance(table, pd.DataFrame) and len(table) == 6
+    assert set(table["favours"]) == {"Siberian husky", "malamute, malemute, Alaskan malamute"}
+
+
+def test_apps_display_their_widget(app, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objects: shown.extend(objects))
+    app._ipython_display_()  # what Jupyter calls for `app` as the last line of a cell
+    assert shown == [app.widget] and isinstance(app.widget, widgets.VBox)
