@@ -257,6 +257,8 @@ class ExplainerApp(_ImagePicker):
     def static(self, image_name: str | None = None, text: str | None = None):
         """The explanation figure, with the text's heat map as a third panel when there is a text.
 
+        The class and the number of concepts are the widget's (``target``, ``k``).
+
         Args:
             image_name: one of ``images``; default the selected one.
             text: any text; default the typed one (none: the explanation figure alone).

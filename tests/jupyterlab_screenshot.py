@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -84,13 +85,13 @@ def _drive(url: str, chromium: str, out: Path, timeout: float) -> bool:
     """Open the notebook, run all cells, type into the widget, screenshot. True when every step worked."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
+    with sync_playwright() as pw, tempfile.TemporaryDirectory(prefix="nlexnb-chromium-") as profile:
         browser = pw.chromium.launch_persistent_context(
-            tempfile.mkdtemp(prefix="nlexnb-chromium-"),  # a fresh profile
+            profile,  # a fresh --user-data-dir
             executable_path=chromium,
             headless=True,
             args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": 1500},
+            viewport={"width": 1400, "height": 880},
         )
         page = browser.pages[0] if browser.pages else browser.new_page()
         ok = False
@@ -162,7 +163,9 @@ def main() -> int:
                 server.kill()
     if not ok:
         print(f"FAILED; JupyterLab log: {work / 'jupyter.log'}", file=sys.stderr)
-    return 0 if ok else 1
+        return 1
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":
