@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from .classifier import Classifier
 from .images import ImageInput
-from .labels import split_synonyms
+from .labels import class_name_set, split_synonyms
 from .mapper import Mapper
 
 __all__ = [
@@ -61,17 +61,21 @@ def resolve_class(classifier: Classifier, c: int | str) -> int:
     raise ValueError(f"Unknown class {c!r} for {classifier.name}{hint}")
 
 
-def _bank(bank) -> list[str]:
-    """Concept texts from a ConceptBank (or anything with ``.texts``), a list of strings, or None (the default bank)."""
+def _bank(bank, classifier: Classifier) -> list[str]:
+    """Concept texts from a ConceptBank (or anything with ``.texts``), a list of strings, or None (the default bank),
+    without the classifier's own class names (a class "encodes" its name trivially)."""
     from .text import check_texts
 
     if bank is None or isinstance(bank, str):
         from .concepts import load_concepts
 
-        return list(load_concepts(bank).texts)
-    texts = check_texts(bank.texts if hasattr(bank, "texts") else bank, "bank")
+        texts = list(load_concepts(bank).texts)
+    else:
+        texts = check_texts(bank.texts if hasattr(bank, "texts") else bank, "bank")
+    names = class_name_set(classifier.class_names)
+    texts = [t for t in texts if t.lower() not in names]
     if not texts:
-        raise ValueError("The concept bank is empty")
+        raise ValueError("The concept bank is empty (after leaving out the classifier's class names)")
     return texts
 
 
@@ -92,7 +96,7 @@ def class_concepts(classifier: Classifier, mapper: Mapper, c: int | str, bank=No
         DataFrame with columns rank, concept, cosine (k rows, best first).
     """
     k_idx = resolve_class(classifier, c)
-    texts = _bank(bank)
+    texts = _bank(bank, classifier)
     row = F.normalize(classifier.head_weight[k_idx].float(), dim=0)
     scores = _concept_vectors(mapper, texts, row.device) @ row
     top = scores.topk(min(k, len(texts)))
@@ -118,7 +122,7 @@ def contrast(
     a, b = resolve_class(classifier, c1), resolve_class(classifier, c2)
     if a == b:
         raise ValueError(f"contrast needs two different classes, got {classifier.class_names[a]!r} twice")
-    texts = _bank(bank)
+    texts = _bank(bank, classifier)
     rows = classifier.head_weight.float()
     vectors = _concept_vectors(mapper, texts, rows.device)
     direction = F.normalize(rows[a] - rows[b], dim=0)
@@ -189,7 +193,7 @@ def image_concepts(
         DataFrame with columns rank, concept, mean_contribution, images_in_top_k (how many images have the concept
         among their own top k), top_class (the most frequent predicted class among those images).
     """
-    texts = _bank(bank)
+    texts = _bank(bank, classifier)
     f = _features(classifier, images, features)
     rows = classifier.head_weight.float()
     logits = f @ rows.T + (classifier.head_bias if classifier.head_bias is not None else 0)
@@ -238,7 +242,7 @@ def subconcepts(
         names, joined by "; "), score (their mean standardised score). ``df.attrs["assignment"]`` holds each image's
         cluster and ``df.attrs["profile"]`` a cluster x concept table for :func:`plot`.
     """
-    texts = _bank(bank)
+    texts = _bank(bank, classifier)
     f = _features(classifier, images, features)
     if len(f) < n_clusters:
         raise ValueError(f"subconcepts needs at least n_clusters={n_clusters} images, got {len(f)}")

@@ -36,7 +36,7 @@ from PIL import Image
 from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts
 from .images import ImageInput, ImageLike, as_image_list, to_pil
-from .labels import primary_name, split_synonyms
+from .labels import bare_synonyms, class_name_set, primary_name
 
 __all__ = ["Explainer", "Explanation", "HeatMap", "input_view", "project_out"]
 
@@ -263,7 +263,7 @@ class Explainer:
         centred = self.vectors - self.offset
         self.directions = centred.div_(centred.norm(dim=1, keepdim=True).clamp_min_(1e-12))  # unit [T, d]
         self._class_words = _LazyPatterns(classifier.class_names)
-        names = {s.lower() for n in classifier.class_names for s in _bare_synonyms(n)}
+        names = class_name_set(classifier.class_names)
         self._is_class_name = torch.tensor([t.lower() in names for t in self.bank.texts], device=device)
         self._lower = [t.lower() for t in self.bank.texts]
 
@@ -486,13 +486,8 @@ class _LazyPatterns:
         return self._compiled[index]
 
 
-def _bare_synonyms(name: str) -> list[str]:
-    """Synonyms of a class name without a disambiguating gloss: "crane (large bird)" -> ["crane"]."""
-    return [re.sub(r"\s*\([^()]*\)$", "", s).strip() for s in split_synonyms(name)]
-
-
 def _name_pattern(name: str) -> re.Pattern:
     """Whole-word (plural-tolerant) match of any synonym of a class name."""
-    words = sorted({s.lower() for s in _bare_synonyms(name) if s}, key=len, reverse=True)
+    words = sorted({s.lower() for s in bare_synonyms(name) if s}, key=len, reverse=True)
     alternatives = "|".join(re.escape(s) for s in words)
     return re.compile(rf"(?<!\w)(?:{alternatives})(?:s|es)?(?!\w)")

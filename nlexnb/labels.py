@@ -12,7 +12,15 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
-__all__ = ["imagenet_class_names", "imagenet_glosses", "split_synonyms", "disambiguate", "primary_name"]
+__all__ = [
+    "imagenet_class_names",
+    "imagenet_glosses",
+    "split_synonyms",
+    "bare_synonyms",
+    "class_name_set",
+    "disambiguate",
+    "primary_name",
+]
 
 
 @lru_cache(maxsize=4)
@@ -45,6 +53,16 @@ def split_synonyms(name: str) -> list[str]:
     body, gloss = (match.group(1), " " + match.group(2)) if match else (name.strip(), "")
     parts = [p.strip() for p in body.split(",") if p.strip()]
     return [p + gloss for p in parts] or [name.strip()]
+
+
+def bare_synonyms(name: str) -> list[str]:
+    """Synonyms of a class name without a disambiguating gloss: "crane (large bird)" -> ["crane"]."""
+    return [re.sub(r"\s*\([^()]*\)$", "", s).strip() for s in split_synonyms(name)]
+
+
+def class_name_set(class_names: Sequence[str]) -> set[str]:
+    """Every synonym of every class, lower-cased: concepts equal to one of these name a class, not evidence for it."""
+    return {s.lower() for name in class_names for s in bare_synonyms(name) if s}
 
 
 def primary_name(name: str) -> str:
