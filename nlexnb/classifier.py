@@ -107,7 +107,10 @@ class Classifier:
 
     def _run(self, images: ImageInput, want_map: bool, progress: bool | None):
         batches = iter_batches(images, self.transform, self.batch_size)
-        n = len(images) if isinstance(images, (list, tuple)) else None
+        if isinstance(images, torch.Tensor):
+            n = images.shape[0] if images.ndim == 4 else 1
+        else:
+            n = len(images) if isinstance(images, (list, tuple)) else None
         show = progress if progress is not None else (n is not None and n > 4 * self.batch_size)
         total = -(-n // self.batch_size) if n else None
         outs = []
