@@ -47,9 +47,11 @@ def ablation_drop(
 
 
 def _separate(explainer: Explainer, f: torch.Tensor, target: int, k: int, allow_class_names: bool) -> list[int]:
-    """Top-k concepts by their separate contribution ``(f . v)(w . v)``: the naive ranking."""
+    """Top-k concepts by their separate contribution ``(f . v)(w . v)``, among those present in the image and aligned
+    with the class (both positive, as the explainer requires): the naive ranking."""
     d = explainer.directions
-    single = (d @ f) * (d @ explainer.classifier.head_weight[target])
+    present, aligned = d @ f, d @ explainer.classifier.head_weight[target]
+    single = (present * aligned).masked_fill((present <= 0) | (aligned <= 0), -torch.inf)
     if not allow_class_names:
         single = single.masked_fill(explainer._is_class_name, -torch.inf)
         pattern = explainer._class_words[target]

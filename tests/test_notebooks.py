@@ -1,0 +1,220 @@
+"""The notebooks as reports: each runs top to bottom in a fresh kernel with papermill, and the numbers it records
+(held-out table, zero-shot accuracy, faithfulness ratios) are read back from the executed notebook and checked.
+
+All six run once per module (in order, sharing the session's ``NLEXNB_CACHE``, so the concept bank is encoded once);
+about 6-8 minutes on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nlexnb.reports import read_records, run_notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NAMES = [
+    "01_fit_mapper",
+    "02_explain_predictions",
+    "03_zero_shot_classification",
+    "04_concept_discovery",
+    "05_faithfulness",
+    "06_bring_your_own_classifier",
+]
+
+
+def _notebooks() -> list[Path]:
+    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+# ---- static checks (fast) ----------------------------------------------------------------------------------------
+def test_the_six_notebooks_exist():
+    assert [p.stem for p in _notebooks()] == NAMES
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.stem)
+def test_committed_notebook_is_clean(path):
+    """Valid nbformat 4, python3 kernel, no outputs or execution counts committed."""
+    nb = nbformat.read(str(path), as_version=4)
+    nbformat.validate(nb)
+    assert nb.nbformat == 4
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name}: cell {i} has committed outputs; strip them"
+            assert cell.execution_count is None, f"{path.name}: cell {i} has an execution count; strip it"
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.stem)
+def test_parameters_cell_then_validation(path):
+    nb = nbformat.read(str(path), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", []), f"{path.name}: first code cell is not tagged parameters"
+    assert "INTERACTIVE = False" in code[0].source
+    assert "MODEL = " in code[0].source
+    assert "validate_parameters(" in code[1].source, f"{path.name}: the second code cell must validate parameters"
+    for cell in code:  # every widget is behind INTERACTIVE, with a static fallback
+        if "App(" in cell.source or "Explorer(" in cell.source:
+            assert "if INTERACTIVE else" in cell.source and ".static(" in cell.source
+
+
+def test_reports_cli_help():
+    out = subprocess.run(
+        [sys.executable, "-m", "nlexnb.reports", "--help"], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "--out" in out.stdout and "-p" in out.stdout
+
+
+# ---- executed notebooks (slow) -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """Execute every notebook once, in order, into a temporary reports folder; name -> executed notebook path."""
+    out = tmp_path_factory.mktemp("reports")
+    paths = run_notebooks(_notebooks(), out)
+    return {p.stem: p for p in paths}
+
+
+@pytest.fixture(scope="module")
+def records(executed):
+    return {name: read_records(path) for name, path in executed.items()}
+
+
+def _table(value: dict) -> dict[str, dict]:
+    """A recorded DataFrame (``{"columns", "records"}``) keyed by its first column."""
+    first = value["columns"][0]
+    return {row[first]: row for row in value["records"]}
+
+
+@pytest.mark.slow
+def test_every_notebook_ran_and_wrote_a_report(executed):
+    from nbconvert import HTMLExporter
+
+    empty = len(HTMLExporter().from_notebook_node(nbformat.v4.new_notebook())[0])
+    assert sorted(executed) == NAMES
+    for name, path in executed.items():
+        nb = nbformat.read(str(path), as_version=4)
+        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, f"{name}: {errors[0]['ename']}: {errors[0]['evalue']}"
+        html = path.with_suffix(".html").read_text(encoding="utf-8")
+        assert len(html) > empty + 50_000, f"{name}.html is barely more than an empty report"
+        assert html.count("data:image/png;base64") >= 2, f"{name}.html shows fewer than two figures"
+        assert read_records(path), f"{name} recorded no values"
+
+
+@pytest.mark.slow
+def test_01_heldout_table(records):
+    r = records["01_fit_mapper"]
+    table = _table(r["heldout"])
+    assert list(table) == ["kernel", "ridge", "text"]
+    kernel, ridge, text = table["kernel"], table["ridge"], table["text"]
+    assert kernel["zsl_top1"] > ridge["zsl_top1"] > text["zsl_top1"]
+    assert kernel["zsl_top5"] > ridge["zsl_top5"]
+    assert kernel["zsl_top1"] > 0.35  # 200 held-out classes per fold at FOLDS=5: chance is 0.005
+    assert kernel["gzsl_top1"] > 0.3
+    assert 0 < r["fit_seconds"] < 30  # "fits in seconds" once the class-name embeddings are cached
+    assert r["head_agreement"] == pytest.approx(1.0)
+    assert r["reload_max_difference"] < 1e-5
+    assert r["free_text_top5"] > 0.5
+
+
+@pytest.mark.slow
+def test_02_explanations(records):
+    r = records["02_explain_predictions"]
+    sentences = r["sentences"]
+    assert len(sentences) == 8
+    assert sentences["coffee"].startswith("Predicted “espresso”")
+    assert all("because it sees" in s for s in sentences.values())
+    shares = list(r["explained_share"].values())
+    assert min(shares) > 0.3 and sum(shares) / len(shares) > 0.5
+    assert all("rather than" in s for s in r["contrastive_sentences"].values())
+
+
+@pytest.mark.slow
+def test_03_zero_shot_accuracy(records):
+    r = records["03_zero_shot_classification"]
+    accuracy = {row["method"]: row["accuracy"] for row in r["zero_shot_accuracy"]["records"]}
+    default = next(v for k, v in accuracy.items() if "default" in k)
+    chance = 1 / 16
+    assert r["zero_shot_images"] >= 60
+    assert default > 0.45 > 6 * chance  # measured 0.57 (16 coarse labels, 76 images)
+    for method, value in accuracy.items():
+        assert value > 4 * chance, f"{method}: {value}"
+    # not asserted: default > baselines. On this small set the default (0.57) ties the top-1-name baseline and
+    # trails ridge (0.59); the maps are ranked by the held-out table of notebook 01.
+
+
+@pytest.mark.slow
+def test_04_discovery(records):
+    r = records["04_concept_discovery"]
+    assert any("coffee" in c for c in r["class_concepts"]["concepts"])
+    assert len(r["contrast"]["concepts"]) == 20
+    clusters = r["subconcepts"]["records"]
+    assert len(clusters) == 4 and sum(c["size"] for c in clusters) >= 60
+
+
+@pytest.mark.slow
+def test_05_faithfulness(records):
+    r = records["05_faithfulness"]
+    drop = r["drop_pct_margin"]
+    assert drop["named"] >= 3 * drop["random"]
+    assert drop["named"] >= 3 * drop["frequent"]
+    assert drop["named"] > 30
+    assert r["ablation_max_abs_error"] < 1e-4
+    deletion, insertion = r["deletion_auc"], r["insertion_auc"]
+    assert deletion["concept map"] < deletion["random map (concept)"]
+    assert insertion["concept map"] > insertion["random map (concept)"]
+    assert deletion["class map"] < deletion["random map (class)"]
+    assert abs(r["randomization_rank_correlation"]) < 0.3
+    assert r["randomization_topk_overlap"] < 0.5
+
+
+@pytest.mark.slow
+def test_06_bring_your_own(records):
+    r = records["06_bring_your_own_classifier"]
+    models = _table(r["models"])
+    assert list(models) == ["packaged weights", "timm", "torchvision", "nn.Module"]
+    assert models["packaged weights"]["weights"].startswith("package:")
+    assert models["timm"]["weights"] == "random" and models["torchvision"]["weights"] == "random"
+    assert models["nn.Module"]["classes"] == 10
+    assert "Could not load pretrained weights" in r["hub_message"]  # HF_HUB_OFFLINE=1 in the tests
+
+
+# ---- bad parameters fail in the validation cell ------------------------------------------------------------------
+def _failure(tmp_path, **parameters):
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError) as info:
+        run_notebooks([NOTEBOOK_DIR / "01_fit_mapper.ipynb"], tmp_path, parameters=parameters, html=False)
+    err = info.value
+    executed = nbformat.read(str(tmp_path / "01_fit_mapper.ipynb"), as_version=4)
+    failed = [c for c in executed.cells if c.cell_type == "code" and c.get("outputs")]
+    failed = [c for c in failed if any(o.get("output_type") == "error" for o in c.outputs)]
+    assert len(failed) == 1 and "validate_parameters(" in failed[0].source, "the error must come from validation"
+    return err
+
+
+@pytest.mark.slow
+def test_unknown_model_fails_in_validation_cell(tmp_path):
+    err = _failure(tmp_path, MODEL="not_a_model")
+    assert err.ename == "ValueError"
+    assert "Parameter MODEL: unknown model name 'not_a_model'" in err.evalue
+
+
+@pytest.mark.slow
+def test_wrong_type_fails_in_validation_cell_from_the_cli(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "nlexnb.reports", "--notebooks", str(NOTEBOOK_DIR), "--out", str(tmp_path),
+         "--only", "01", "--no-html", "-p", "FOLDS", "ten"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "TypeError: Parameter FOLDS must be int, got str ('ten')" in proc.stderr
+    executed = json.loads((tmp_path / "01_fit_mapper.ipynb").read_text(encoding="utf-8"))
+    errors = [c for c in executed["cells"] if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert len(errors) == 1 and "validate_parameters(" in "".join(errors[0]["source"])
