@@ -47,17 +47,17 @@ def ablation_drop(
 
 
 def _separate(explainer: Explainer, f: torch.Tensor, target: int, k: int, allow_class_names: bool) -> list[int]:
-    """Top-k concepts by their separate contribution ``(f . v)(w . v)``, among those present in the image and aligned
-    with the class (both positive, as the explainer requires): the naive ranking."""
-    d = explainer.directions
-    present, aligned = d @ f, d @ explainer.classifier.head_weight[target]
-    single = (present * aligned).masked_fill((present <= 0) | (aligned <= 0), -torch.inf)
+    """Top-k concepts by their separate contribution ``(f . v)(w . v)``.
+
+    Without class names: the explainer's own shortlist (present, aligned, no class names, no paraphrases), so the
+    only difference from the named concepts is choosing one by one instead of jointly. With class names: the naive
+    ranking of every concept in the bank.
+    """
+    w = explainer.classifier.head_weight[target]
     if not allow_class_names:
-        single = single.masked_fill(explainer._is_class_name, -torch.inf)
-        pattern = explainer._class_words[target]
-        order = single.topk(min(len(single), k + 64)).indices.tolist()
-        return [i for i in order if not pattern.search(explainer._lower[i])][:k]
-    return single.topk(min(len(single), k)).indices.tolist()
+        return explainer._candidates(f, w, target, None)[:k]
+    d = explainer.directions
+    return ((d @ f) * (d @ w)).topk(min(len(d), k)).indices.tolist()
 
 
 def concept_ablation(
