@@ -115,8 +115,9 @@ def test_01_heldout_table(records):
     kernel, ridge, text = table["kernel"], table["ridge"], table["text"]
     assert kernel["zsl_top1"] > ridge["zsl_top1"] > text["zsl_top1"]
     assert kernel["zsl_top5"] > ridge["zsl_top5"]
-    assert kernel["zsl_top1"] > 0.35  # 200 held-out classes per fold at FOLDS=5: chance is 0.005
-    assert kernel["gzsl_top1"] > 0.3
+    assert kernel["zsl_top1"] >= 0.5  # 100 held-out classes per fold at FOLDS=10: chance is 0.01
+    assert kernel["zsl_top1"] >= 1.15 * ridge["zsl_top1"]
+    assert kernel["gzsl_top1"] > 0.1
     assert 0 < r["fit_seconds"] < 30  # "fits in seconds" once the class-name embeddings are cached
     assert r["head_agreement"] == pytest.approx(1.0)
     assert r["reload_max_difference"] < 1e-5
