@@ -41,6 +41,7 @@ def test_features_reproduce_logits_on_every_architecture(spec, pools):
     torch.testing.assert_close(f @ clf.head_weight.T + clf.head_bias, logits, rtol=1e-4, atol=1e-4)
     per_location, (h, w) = clf.feature_map(x, return_grid=True)
     assert per_location.shape == (2, h * w, clf.num_features) and h * w > 1
+    torch.testing.assert_close(fmap.reshape(2, h * w, -1), per_location)  # one forward pass gives the same map
     if pools:
         torch.testing.assert_close(per_location.mean(1), f, rtol=1e-4, atol=1e-4)
     assert clf.weights_source == "random"
@@ -61,7 +62,11 @@ class TinyNet(nn.Module):
 
 def test_hand_written_module_with_named_head_and_feature_layer(photos):
     clf = nlexnb.load_classifier(
-        TinyNet(), head="fc", feature_layer="trunk", class_names=["cat", "cup", "rocket"], device="cpu",
+        TinyNet(),
+        head="fc",
+        feature_layer="trunk",
+        class_names=["cat", "cup", "rocket"],
+        device="cpu",
         transform=nlexnb.load_classifier("tf_efficientnet_lite0", pretrained=False, device="cpu").transform,
     )
     f = clf.features(photos["chelsea"])
@@ -107,7 +112,7 @@ def test_every_image_form_gives_the_same_features(classifier, photos, tmp_path):
 def test_unusual_image_modes_are_converted(classifier, photos, mode):
     img = photos["coffee"].convert("L" if mode == "I;16" else mode)
     if mode == "I;16":
-        img = Image.fromarray((np.asarray(img).astype(np.uint16) * 257))
+        img = Image.fromarray(np.asarray(img).astype(np.uint16) * 257)
     assert classifier.features(img).shape == (1, classifier.num_features)
 
 
@@ -134,9 +139,8 @@ def test_pretrained_without_reachable_weights_is_an_error_not_a_random_model():
 
 
 def test_local_checkpoint_round_trip(tmp_path):
-    from safetensors.torch import save_file
-
     import timm
+    from safetensors.torch import save_file
 
     model = timm.create_model("resnet18", pretrained=False)
     save_file(model.state_dict(), tmp_path / "r18.safetensors")
