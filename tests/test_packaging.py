@@ -43,3 +43,14 @@ def test_readme_has_exactly_two_setup_commands_and_they_exist():
     for command in commands:
         assert (ROOT / command.split()[1]).is_file()
     assert "bash scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_code_is_ruff_clean():
+    import shutil
+    import subprocess
+
+    ruff = shutil.which("ruff")
+    assert ruff, "ruff is part of the dev extra: pip install -e '.[dev]'"
+    for args in (["check", "."], ["format", "--check", "."]):
+        proc = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
