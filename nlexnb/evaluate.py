@@ -58,7 +58,7 @@ def heldout(
     text_encoder: TextEncoder,
     folds: int = 10,
     seed: int = 0,
-    methods: Sequence[str] = ("mlp", "ridge", "text"),
+    methods: Sequence[str] = ("kernel", "ridge", "text"),
     per_fold: bool = False,
     progress: bool = True,
     **hparams,
