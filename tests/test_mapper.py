@@ -112,3 +112,16 @@ def test_free_text_descriptions_retrieve_their_class_at_least_as_well_as_ridge(m
     ridge = nlexnb.evaluate.free_text(ridge_mapper, classifier)
     assert (ours["rank"] < 5).mean() >= (ridge["rank"] < 5).mean()
     assert (ours["rank"] < 1).mean() >= (ridge["rank"] < 1).mean()
+
+
+def test_mlp_map_fits_and_round_trips(classifier, encoder, tmp_path):
+    classes = list(range(0, 1000, 10))
+    mlp = nlexnb.fit_mapper(
+        classifier, encoder, classes=classes, method="mlp", epochs=60, calibrate=False, memorize=False
+    )
+    names = [classifier.class_names[k] for k in classes]
+    rows = F.normalize(classifier.head_weight[classes], dim=1)
+    nearest = (F.normalize(mlp.encode_labels(names), dim=1) @ rows.T).argmax(1)
+    assert (nearest == torch.arange(len(classes))).float().mean() > 0.9  # training names land on their own rows
+    loaded = nlexnb.load_mapper(mlp.save(tmp_path / "mlp"), classifier, text_encoder=encoder)
+    torch.testing.assert_close(loaded.encode(["a red fox"]), mlp.encode(["a red fox"]))
