@@ -137,3 +137,12 @@ def test_image_folder_errors_name_the_path(classifier, ridge_mapper, photos, tmp
         nlexnb.evaluate.zero_shot(zs, root)
     with pytest.raises(ValueError, match="Folder .*dog.* has no entry in labels="):
         image_folder(root, labels={"cat": "cat", "drink": "drink", "person": "person"})
+
+
+def test_original_classes_keep_their_photos_unless_a_new_label_names_them_better(classifier, mapper, photos):
+    unrelated = ZeroShotClassifier(classifier, mapper, ["a red fox", "a violin"], include_original_classes=True)
+    assert unrelated.predict(photos["coffee"]) == ["espresso"]
+    assert unrelated.predict(photos["chelsea"]) == [classifier.predict(photos["chelsea"], k=1)[0].names[0]]
+    coarse = ZeroShotClassifier(classifier, mapper, ["cat", "vehicle"], include_original_classes=True)
+    assert coarse.predict(photos["chelsea"]) == ["cat"]
+    assert coarse.predict(photos["coffee"]) == ["espresso"]
