@@ -332,11 +332,25 @@ class Explainer:
         single = not isinstance(image, (list, tuple)) and not (isinstance(image, torch.Tensor) and image.ndim == 4)
         x = self._preprocess(image if not single else [image])
         out = self.classifier.forward_all(x)
+        targets = out["logits"].argmax(1).tolist() if target is None else [target] * x.shape[0]
+        # one pass over the bank for all images: [T, 2N] presence (f . v) and alignment (w_hat . v) columns
+        objectives = torch.stack([self._objective(t, foil) for t in targets])
+        columns = torch.cat([out["features"], objectives / objectives.norm(dim=1, keepdim=True)]).T
+        projections = self.directions @ columns
+        n = x.shape[0]
         explanations = [
             self._explain_one(
-                out["features"][i], out["logits"][i], out["feature_map"][i], x[i], target, foil, k, heatmaps
+                out["features"][i],
+                out["logits"][i],
+                out["feature_map"][i],
+                x[i],
+                targets[i],
+                foil,
+                k,
+                heatmaps,
+                projections[:, [i, n + i]],
             )
-            for i in range(x.shape[0])
+            for i in range(n)
         ]
         return explanations[0] if single else explanations
 
@@ -348,17 +362,18 @@ class Explainer:
         foil: int | None = None,
         *,
         objective: torch.Tensor | None = None,
+        projections: torch.Tensor | None = None,
     ) -> tuple[list[int], list[float]]:
         """The jointly chosen concepts for one feature vector [d]: bank indices and marginal contributions.
 
         Greedy: each step adds the shortlisted concept whose direction, made orthogonal to those already chosen,
         adds most to ``w . P_S f`` (``w = W[target]``, or ``W[target] - W[foil]``). Stops early when no concept adds
         anything. ``objective`` replaces ``w`` (the randomisation check uses it); the target's and foil's names
-        stay excluded.
+        stay excluded. ``projections`` [T, 2] are the bank's ``f . v`` and ``w_hat . v`` when already computed.
         """
         f = features.to(self.directions.device, torch.float32)
         w = self._objective(target, foil) if objective is None else objective.to(f.device, torch.float32)
-        candidates = self._candidates(f, w, target, foil)
+        candidates = self._candidates(f, w, target, foil, projections)
         residual = self.directions[candidates].double()
         f64, w64 = f.double(), w.double()
         chosen, gains = [], []
@@ -382,10 +397,13 @@ class Explainer:
         w = self.classifier.head_weight[target]
         return w - self.classifier.head_weight[foil] if foil is not None else w
 
-    def _candidates(self, f: torch.Tensor, w: torch.Tensor, target: int, foil: int | None) -> list[int]:
+    def _candidates(
+        self, f: torch.Tensor, w: torch.Tensor, target: int, foil: int | None, both: torch.Tensor | None = None
+    ) -> list[int]:
         """Shortlist by separate contribution ``(f . v)(w . v)`` among concepts both present (``f . v > 0``) and aligned
         with the class (``w . v > 0``), without class names (and the target's/foil's words)."""
-        both = self.directions @ torch.stack([f, w / w.norm()], 1)
+        if both is None:
+            both = self.directions @ torch.stack([f, w / w.norm()], 1)
         paraphrase = both[:, 1] > self.max_alignment
         single = both.prod(1).masked_fill(self._is_class_name | paraphrase | (both <= 0).any(1), -torch.inf)
         order = single.topk(min(self.shortlist + 64, len(single))).indices.tolist()
@@ -393,15 +411,14 @@ class Explainer:
         keep = [i for i in order if single[i] > -torch.inf and not any(p.search(self._lower[i]) for p in patterns)]
         return keep[: self.shortlist]
 
-    def _explain_one(self, f, logits, fmap, x, target, foil, k, want_maps) -> Explanation:
+    def _explain_one(self, f, logits, fmap, x, target, foil, k, want_maps, projections=None) -> Explanation:
         clf = self.classifier
-        target = int(logits.argmax()) if target is None else target
         if foil == target:
             raise ValueError(
                 f"foil must differ from target: the image is predicted as the foil {foil} ({clf.class_names[foil]!r}); "
                 "pass target= to explain another class against it"
             )
-        chosen, gains = self.select(f, target, k, foil)
+        chosen, gains = self.select(f, target, k, foil, projections=projections)
         w = self._objective(target, foil)
         probs = logits.softmax(-1)
         explained = float(logits[target] - (logits[foil] if foil is not None else 0.0))
