@@ -406,9 +406,10 @@ class Explainer:
             both = self.directions @ torch.stack([f, w / w.norm()], 1)
         paraphrase = both[:, 1] > self.max_alignment
         single = both.prod(1).masked_fill(self._is_class_name | paraphrase | (both <= 0).any(1), -torch.inf)
-        order = single.topk(min(self.shortlist + 64, len(single))).indices.tolist()
+        top = single.topk(min(self.shortlist + 64, len(single)))
+        order = [i for i, v in zip(top.indices.tolist(), top.values.tolist()) if v > -float("inf")]  # one sync
         patterns = [self._class_words[target]] + ([self._class_words[foil]] if foil is not None else [])
-        keep = [i for i in order if single[i] > -torch.inf and not any(p.search(self._lower[i]) for p in patterns)]
+        keep = [i for i in order if not any(p.search(self._lower[i]) for p in patterns)]
         return keep[: self.shortlist]
 
     def _explain_one(self, f, logits, fmap, x, target, foil, k, want_maps, projections=None) -> Explanation:
