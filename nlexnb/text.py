@@ -6,6 +6,7 @@ import hashlib
 import os
 import warnings
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -47,7 +48,7 @@ class TextEncoder:
         self.max_seq_length = int(getattr(model, "max_seq_length", 0) or 0)
         self._cache = TensorCache(f"text/{self.identity}", enabled=cache)
 
-    @property
+    @cached_property
     def identity(self) -> str:
         """Stable id: the name plus a hash of the model's first weights (two different folders never collide)."""
         first = next(self.model.parameters()).detach().float().cpu()
