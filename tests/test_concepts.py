@@ -61,6 +61,7 @@ def test_default_bank_is_large_deduplicated_and_offline():
 def test_built_ins_by_name_and_addition():
     words = load_concepts("words")
     assert words.name == "words" and "water" in words.texts and "the" not in words.texts
+    assert not {"mary", "syria"} & set(words.texts)  # proper nouns name nothing a classifier sees
     both = ConceptBank(["water", "ripples"]) + ConceptBank(["Water", "foam"])
     assert both.texts == ["water", "ripples", "foam"]
 

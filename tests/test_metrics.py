@@ -87,7 +87,7 @@ def test_one_call_gives_a_tidy_frame_to_plot(explainer, photos):
 def test_default_bank_meets_the_faithfulness_targets(classifier, mapper, photos):
     """The issue's numbers: named-5 >= 3x random-5 words and >= 30% of the margin on average; ablation exact.
 
-    Encodes the default bank (about 24,000 texts: one to four minutes on 2 CPU cores, once per cache).
+    Encodes the default bank (about 23,000 texts: one to four minutes on 2 CPU cores, once per cache).
     """
     explainer = Explainer(classifier, mapper)
     start = time.perf_counter()
