@@ -123,6 +123,12 @@ class Classifier:
         """Pre-logits features ``f`` [N, d], such that ``logits = f @ head_weight.T + head_bias``."""
         return torch.cat([o[0] for o in self._run(images, False, progress)])
 
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Re-run the linear head on features [..., d]: ``f @ W.T + b``, in the features' dtype (float64 for exact
+        ablation comparisons)."""
+        out = features @ self.head_weight.to(features.dtype).T
+        return out + self.head_bias.to(features.dtype) if self.head_bias is not None else out
+
     def logits(self, images: ImageInput, progress: bool | None = None) -> torch.Tensor:
         """The model's own logits [N, K]."""
         return torch.cat([o[1] for o in self._run(images, False, progress)])

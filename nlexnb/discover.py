@@ -196,8 +196,7 @@ def image_concepts(
     texts = _bank(bank, classifier)
     f = _features(classifier, images, features)
     rows = classifier.head_weight.float()
-    logits = f @ rows.T + (classifier.head_bias if classifier.head_bias is not None else 0)
-    pred = logits.argmax(1)
+    pred = classifier.head(f).argmax(1)
     vectors = _concept_vectors(mapper, texts, f.device)
     contrib = (f @ vectors.T) * (rows[pred] @ vectors.T)  # [N, J]
     n = min(k, len(texts))

@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .classifier import Classifier
-from .mapper import Mapper, fit_mapper, training_texts
-from .maps import class_means
+from .mapper import Mapper, fit_mapper, name_embeddings
 from .text import TextEncoder
 
 __all__ = ["heldout", "fold_splits", "rank_of_true", "summarize", "free_text", "head_agreement", "zero_shot"]
@@ -44,12 +43,8 @@ def _text_baseline(
 ) -> torch.Tensor:
     """No mapper: each held-out name takes the row of its nearest seen class name in text space."""
     names = classifier.class_names
-
-    def name_vectors(idx: list[int]) -> torch.Tensor:
-        texts, groups = training_texts([names[k] for k in idx], templates)
-        return F.normalize(class_means(encoder.encode(texts), torch.tensor(groups), len(idx)), dim=1)
-
-    nearest = (name_vectors(unseen) @ name_vectors(seen).T).argmax(1)
+    unseen_text = name_embeddings(encoder, [names[k] for k in unseen], templates)
+    nearest = (unseen_text @ name_embeddings(encoder, [names[k] for k in seen], templates).T).argmax(1)
     return classifier.head_weight[torch.tensor(seen)[nearest]]
 
 
@@ -201,8 +196,7 @@ def head_agreement(classifier: Classifier, mapper: Mapper, images) -> float:
     """Fraction of images whose top-1 under the mapped-name head (all class names, mapped) equals the real top-1."""
     features = classifier.features(images)
     mapped_head = mapper.encode_labels(classifier.class_names).to(features.device)
-    real = features @ classifier.head_weight.T + (classifier.head_bias if classifier.head_bias is not None else 0)
-    return (real.argmax(1) == (features @ mapped_head.T).argmax(1)).float().mean().item()
+    return (classifier.head(features).argmax(1) == (features @ mapped_head.T).argmax(1)).float().mean().item()
 
 
 def zero_shot(zs, data, labels=None, progress: bool | None = None):

@@ -58,12 +58,6 @@ def project_out(features: torch.Tensor, directions: torch.Tensor) -> torch.Tenso
     return (f - (f @ basis.T) @ basis).to(features.dtype)
 
 
-def head_logits(classifier: Classifier, features: torch.Tensor) -> torch.Tensor:
-    """Re-run the classifier's linear head on features [..., d] (float64 for exact comparisons)."""
-    out = features.double() @ classifier.head_weight.double().T
-    return out + classifier.head_bias.double() if classifier.head_bias is not None else out
-
-
 def input_view(classifier: Classifier, image: ImageLike | torch.Tensor) -> Image.Image:
     """The image as the classifier sees it (resized, cropped), as a PIL image: the region heat maps cover.
 
@@ -424,15 +418,15 @@ class Explainer:
         probs = logits.softmax(-1)
         explained = float(logits[target] - (logits[foil] if foil is not None else 0.0))
         dirs = self.directions[chosen]
-        base = head_logits(clf, f)
+        base = clf.head(f.double())
 
         def gap(z: torch.Tensor) -> torch.Tensor:
             return z[..., target] - (z[..., foil] if foil is not None else 0.0)
 
         # single-direction ablations for every named concept at once: f - (f . v) v
         single = f.double() - (dirs.double() @ f.double()).unsqueeze(1) * dirs.double()
-        drops = (gap(base) - gap(head_logits(clf, single))).tolist() if chosen else []
-        measured = float(gap(base) - gap(head_logits(clf, project_out(f, dirs)))) if chosen else 0.0
+        drops = (gap(base) - gap(clf.head(single.double()))).tolist() if chosen else []
+        measured = float(gap(base) - gap(clf.head(project_out(f, dirs).double()))) if chosen else 0.0
         table = pd.DataFrame(
             {
                 "concept": [self.bank.texts[i] for i in chosen],

@@ -41,6 +41,12 @@ def training_texts(class_names: Sequence[str], templates: Sequence[str]) -> tupl
     return texts, groups
 
 
+def name_embeddings(text_encoder: TextEncoder, names: Sequence[str], templates: Sequence[str]) -> torch.Tensor:
+    """Unit text embedding per name: its (synonym x template) prompts, averaged. The text-space side of baselines."""
+    texts, groups = training_texts(names, templates)
+    return F.normalize(class_means(text_encoder.encode(texts), torch.tensor(groups), len(names)), dim=1)
+
+
 def label_vectors(mapped: torch.Tensor, groups: torch.Tensor, num_labels: int) -> torch.Tensor:
     """One vector per label from its mapped prompt texts: the mean unit direction, scaled by the mean norm.
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .explain import Explainer, _upsample, head_logits, orthonormal_basis, project_out
+from .explain import Explainer, _upsample, orthonormal_basis, project_out
 from .images import ImageLike
 
 __all__ = ["ablation_drop", "concept_ablation", "deletion_insertion", "randomization_check", "faithfulness"]
@@ -42,7 +42,7 @@ def ablation_drop(
     def gap(z: torch.Tensor) -> torch.Tensor:
         return z[target] - (z[foil] if foil is not None else 0.0)
 
-    measured = float(gap(head_logits(clf, f)) - gap(head_logits(clf, project_out(f, dirs))))
+    measured = float(gap(clf.head(f.double())) - gap(clf.head(project_out(f, dirs).double())))
     return closed, measured
 
 
@@ -83,7 +83,7 @@ def concept_ablation(
     x = explainer._preprocess(items)
     with torch.inference_mode():
         feats = clf.features(x)
-    logits = head_logits(clf, feats).float()
+    logits = clf.head(feats.double()).float()
     k = explainer._check_k(k)
     pool = explainer.bank.indices(random_source) or list(range(len(explainer.bank)))
     pool = [i for i in pool if not bool(explainer._is_class_name[i])]
@@ -169,7 +169,7 @@ def deletion_insertion(
         feats = clf.features(batch)
         return {
             "concept": (feats @ v).cpu().numpy() / (full if abs(full) > 1e-12 else 1.0),
-            "class": head_logits(clf, feats).softmax(-1)[:, target].float().cpu().numpy(),
+            "class": clf.head(feats.double()).softmax(-1)[:, target].float().cpu().numpy(),
         }
 
     rows = []
@@ -225,7 +225,7 @@ def randomization_check(
     clf = explainer.classifier
     x = explainer._preprocess(items)
     feats = clf.features(x)
-    targets = head_logits(clf, feats).argmax(1).tolist()
+    targets = clf.head(feats.double()).argmax(1).tolist()
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(clf.head_weight.shape, generator=gen).to(clf.device) * clf.head_weight.std()
     d = explainer.directions

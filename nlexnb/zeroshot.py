@@ -262,24 +262,13 @@ def top1_name_baseline(
     Both sides are embedded with the same prompt ensemble (template x synonym, averaged). Takes pre-computed features
     [N, d] so that it can share one forward pass with the zero-shot head.
     """
-    import torch.nn.functional as F
-
-    from .mapper import DEFAULT_TEMPLATES, training_texts
-    from .maps import class_means
+    from .mapper import DEFAULT_TEMPLATES, name_embeddings
 
     items = check_labels(labels)
     temps = tuple(templates) if templates is not None else DEFAULT_TEMPLATES
-
-    def embed(names: list[str]) -> torch.Tensor:
-        texts, groups = training_texts(names, temps)
-        return F.normalize(class_means(text_encoder.encode(texts), torch.tensor(groups), len(names)), dim=1)
-
-    f = features.to(classifier.device, dtype=torch.float32)
-    logits = f @ classifier.head_weight.T
-    if classifier.head_bias is not None:
-        logits = logits + classifier.head_bias
-    top1 = logits.argmax(1).cpu()
+    top1 = classifier.head(features.to(classifier.device, dtype=torch.float32)).argmax(1).cpu()
     classes = sorted(set(top1.tolist()))
-    nearest = (embed([classifier.class_names[k] for k in classes]) @ embed(items).T).argmax(1).tolist()
+    class_text = name_embeddings(text_encoder, [classifier.class_names[k] for k in classes], temps)
+    nearest = (class_text @ name_embeddings(text_encoder, items, temps).T).argmax(1).tolist()
     lookup = dict(zip(classes, nearest))
     return [items[lookup[k]] for k in top1.tolist()]
