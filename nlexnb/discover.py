@@ -62,25 +62,25 @@ def resolve_class(classifier: Classifier, c: int | str) -> int:
 
 
 def _bank(bank, classifier: Classifier) -> list[str]:
-    """Concept texts from a ConceptBank (or anything with ``.texts``), a list of strings, or None (the default bank),
-    without the classifier's own class names (a class "encodes" its name trivially)."""
-    from .text import check_texts
+    """Concept texts from a ConceptBank (or anything with ``.texts``), a list of strings, a file or built-in name, or
+    None (the default bank), deduplicated as every bank is, and without the classifier's own class names (a class
+    "encodes" its name trivially)."""
+    from .concepts import ConceptBank, load_concepts
 
-    if bank is None or isinstance(bank, str):
-        from .concepts import load_concepts
-
-        texts = list(load_concepts(bank).texts)
-    else:
-        texts = check_texts(bank.texts if hasattr(bank, "texts") else bank, "bank")
+    if hasattr(bank, "texts") and not isinstance(bank, ConceptBank):
+        bank = bank.texts
     names = class_name_set(classifier.class_names)
-    texts = [t for t in texts if t.lower() not in names]
+    texts = [t for t in load_concepts(bank).texts if t.lower() not in names]
     if not texts:
         raise ValueError("The concept bank is empty (after leaving out the classifier's class names)")
     return texts
 
 
 def _concept_vectors(mapper: Mapper, texts: list[str], device: torch.device) -> torch.Tensor:
-    return F.normalize(mapper.encode(texts, cache=len(texts) > 500).float().to(device), dim=1)
+    """Unit mapped directions of (deduplicated) texts, through the bank's whole-matrix cache."""
+    from .concepts import ConceptBank
+
+    return F.normalize(ConceptBank(texts, name="discover", quiet=True).encode(mapper).float().to(device), dim=1)
 
 
 def _table(df: pd.DataFrame, kind: str, title: str, value: str) -> pd.DataFrame:
