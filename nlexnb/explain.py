@@ -102,12 +102,14 @@ class HeatMap:
         values: the map at the classifier's input resolution [H, W], in logit units (``feature_map . v``).
         grid: the same on the feature map's own grid [h, w].
         image: the preprocessed image the map covers (see :func:`input_view`).
+        score: the image-level score ``f . v`` from the same forward pass (:meth:`Explainer.heatmap` sets it).
     """
 
     label: str
     values: np.ndarray
     grid: np.ndarray
     image: Image.Image
+    score: float | None = None
 
     def peak(self) -> tuple[int, int]:
         """(row, column) of the maximum, in ``values`` (input-resolution) coordinates."""
@@ -281,8 +283,9 @@ class Explainer:
         x = self._preprocess(image if isinstance(image, torch.Tensor) else [image])[:1]
         out = self.classifier.forward_all(x)
         vector, label = self._map_vector(text)
-        grid = out["feature_map"][0] @ vector
-        return self._heatmap(label, grid, x[0])
+        heat = self._heatmap(label, out["feature_map"][0] @ vector, x[0])
+        heat.score = float(out["features"][0] @ vector)
+        return heat
 
     def _map_vector(self, text: str | int) -> tuple[torch.Tensor, str]:
         if isinstance(text, (int, np.integer)) and not isinstance(text, bool):

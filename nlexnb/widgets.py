@@ -247,8 +247,8 @@ class ExplainerApp(_ImagePicker):
             _show_png(self.heatmap)
             return
         image = self._current(None)
-        score = float(self.explainer.scores(image, [text])[0, 0])
-        heat = self.explainer.heatmap(image, text)
+        heat = self.explainer.heatmap(image, text)  # one forward pass gives the map and the score
+        score = heat.score
         name = self.explanation.target_name.split(",")[0] if self.explanation else "class"
         logit = f" (\u201c{name}\u201d logit {self.explanation.logit:.2f})" if self.explanation else ""
         self.score.value = f"\u201c{text}\u201d: score {score:.2f}{logit}"

@@ -143,3 +143,9 @@ def test_a_mapper_from_another_head_is_flagged(classifier, ridge_mapper):
     foreign = nlexnb.Mapper(ridge_mapper.net, ridge_mapper.text_encoder, ridge_mapper.templates, other)
     with pytest.warns(UserWarning, match="not on this classifier's head"):
         Explainer(classifier, foreign, ["foam"])
+
+
+def test_heatmap_carries_the_image_score_of_its_text(classifier, ridge_mapper, photos):
+    explainer = Explainer(classifier, ridge_mapper, concepts=["fur", "a small cup"])
+    heat = explainer.heatmap(photos["chelsea"], "fur")
+    assert heat.score == pytest.approx(float(explainer.scores(photos["chelsea"], ["fur"])[0, 0]), rel=1e-5, abs=1e-5)
