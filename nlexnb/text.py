@@ -63,7 +63,7 @@ class TextEncoder:
         return self._cache.get_or_compute(items, lambda todo: self._encode_now(todo, show), self.dim)
 
     def _encode_now(self, texts: list[str], progress: bool) -> torch.Tensor:
-        self._warn_if_truncated(texts)
+        self.warn_if_truncated(texts, stacklevel=6)  # points at the caller of encode()
         with torch.inference_mode():
             emb = self.model.encode(
                 texts,
@@ -74,20 +74,21 @@ class TextEncoder:
             )
         return emb.float().cpu()
 
-    def _warn_if_truncated(self, texts: list[str]) -> None:
+    def warn_if_truncated(self, texts: Sequence[str], stacklevel: int = 2) -> None:
+        """Warn when texts exceed the encoder's token limit (they are encoded truncated)."""
         if not self.max_seq_length:
             return
         tokenizer = getattr(self.model, "tokenizer", None)
         if tokenizer is None:
             return
-        long_ones = [t for t in texts if len(t) > 2 * self.max_seq_length]
+        long_ones = [t for t in texts if len(t) > self.max_seq_length - 2]  # a word-piece covers at least one char
         too_long = [t for t in long_ones if len(tokenizer.tokenize(t)) > self.max_seq_length - 2]
         if too_long:
             warnings.warn(
                 f"{len(too_long)} text(s) exceed {self.name}'s limit of {self.max_seq_length} tokens and are "
                 "truncated, "
                 f"e.g. {too_long[0][:60]!r}...",
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
 
     def __repr__(self) -> str:

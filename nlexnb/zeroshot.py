@@ -42,8 +42,8 @@ DEFAULT_SEEN_PENALTY = 0.1
 """Seen-class penalty (cosine units) on images: see the module docstring for how it was chosen."""
 
 
-def check_labels(labels: Sequence[str], max_tokens: int | None = None, tokenizer=None) -> list[str]:
-    """Validate a label list: non-empty, strings, no empty or duplicate labels. Over-long labels warn (truncated).
+def check_labels(labels: Sequence[str]) -> list[str]:
+    """Validate a label list: non-empty, strings, no empty or duplicate labels.
 
     Raises:
         TypeError: ``labels`` is a single string, or an item is not a string.
@@ -70,16 +70,6 @@ def check_labels(labels: Sequence[str], max_tokens: int | None = None, tokenizer
         seen.setdefault(key, i)
     if dups:
         raise ValueError(f"Duplicate labels: {', '.join(dups[:5])}; each label must be unique")
-    if max_tokens and tokenizer is not None:
-        import warnings
-
-        long_ones = [t for t in items if len(tokenizer.tokenize(t)) > max_tokens - 2]
-        if long_ones:
-            warnings.warn(
-                f"{len(long_ones)} label(s) exceed the text encoder's limit of {max_tokens} tokens and are truncated, "
-                f"e.g. {long_ones[0][:60]!r}...",
-                stacklevel=3,
-            )
     return [t.strip() for t in items]
 
 
@@ -112,9 +102,8 @@ class ZeroShotClassifier:
         include_original_classes: bool | Sequence[int] = False,
         seen_penalty: float | None = None,
     ) -> None:
-        encoder = mapper.text_encoder
-        tokenizer = getattr(getattr(encoder, "model", None), "tokenizer", None)
-        new = check_labels(labels, getattr(encoder, "max_seq_length", None), tokenizer)
+        new = check_labels(labels)
+        mapper.text_encoder.warn_if_truncated(new, stacklevel=3)  # warned even when the labels are cached
         self.classifier = classifier
         self.mapper = mapper
         device = classifier.device
