@@ -2,8 +2,10 @@
 
 A labelled set is a list of ``(image, label)`` pairs, where the image is anything :func:`nlexnb.images.to_pil` reads
 (a path, a PIL image, an array). :func:`image_folder` reads the usual ``root/<class>/<image>`` layout;
-:func:`coarse_photo_set` builds a small, honest set from photos that install with nlexnb's dependencies (no network),
-labelled with coarse everyday words that are not ImageNet class names.
+:func:`stamp_photo_set` reads about 290 cut-out photos of Tux Paint's stamps (a Debian package, unpacked by
+``scripts/fetch_stamps.sh``) labelled with coarse words that are not ImageNet class names ("bird", "fruit", "coin",
+...): the labelled zero-shot set the benchmarks rank mappers on. :func:`coarse_photo_set` builds a tiny one (19
+pictures in a few views) from photos that install with nlexnb's own dependencies.
 """
 
 from __future__ import annotations
@@ -18,7 +20,18 @@ from PIL import Image, ImageOps
 
 from .images import ImageLike, to_pil
 
-__all__ = ["IMAGE_EXTENSIONS", "image_folder", "as_labelled", "coarse_photo_set", "COARSE_LABELS"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "image_folder",
+    "as_labelled",
+    "coarse_photo_set",
+    "COARSE_LABELS",
+    "stamp_photo_set",
+    "find_stamps",
+    "STAMP_LABELS",
+    "labelled_set",
+    "LABELLED_SETS",
+]
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -183,3 +196,132 @@ def coarse_photo_set(views: int = 4) -> Labelled:
     if not 1 <= views <= 6:
         raise ValueError(f"views must be between 1 and 6, got {views}")
     return [(v, COARSE_LABELS[name]) for name, img in _coarse_sources().items() for v in _views(img, views)]
+
+
+# ---- Tux Paint's photo stamps ----------------------------------------------------------------------------------------
+STAMP_LABELS: dict[str, str] = {
+    "animals/birds": "bird",
+    "animals/fish": "fish",
+    "animals/insects": "insect",
+    "animals/mammals": "mammal",
+    "food/fruit": "fruit",
+    "food/vegetables": "vegetable",
+    "plants/flowers": "flower",
+    "plants/trees": "tree",
+    "symbols/money": "coin",
+    "hobbies/music": "musical instrument",
+    "household/tools": "tool",
+    "vehicles": "vehicle",
+    "military/vehicles": "vehicle",
+    "space/planets": "planet",
+    "clothes/hats": "hat",
+    "symbols/chess": "chess piece",
+    "town/roadsigns": "road sign",
+    "town/flags": "flag",
+}
+"""Stamp folder (and everything under it) -> coarse label. None of the labels is an ImageNet class name or synonym."""
+
+_STAMPS_LEFT_OUT: tuple[str, ...] = (
+    # pictures whose folder label would be wrong
+    "animals/fish/lobster",
+    "animals/fish/shrimp",
+    "animals/insects/Brown_slug",
+    "animals/insects/Woodlouse",
+    "animals/mammals/bears/toys/",
+    "military/vehicles/ww2_german_gun",
+    "plants/trees/holly_leaves",
+    "plants/trees/pinecone",
+    "plants/trees/rambutan",
+    "vehicles/7spoke256",
+    # drawn currency symbols, not coins
+    "symbols/money/00_symbols/",
+)
+
+STAMPS_ENV = "NLEXNB_STAMPS"
+SYSTEM_STAMPS = Path("/usr/share/tuxpaint/stamps")
+
+
+def find_stamps(root: str | os.PathLike | None = None) -> Path:
+    """The folder of Tux Paint's stamps: ``root``, else ``$NLEXNB_STAMPS``, else the system-wide install, else the
+    copy ``scripts/fetch_stamps.sh`` unpacks into nlexnb's cache.
+
+    Raises:
+        FileNotFoundError: none of them holds the stamps (the message says how to get them).
+    """
+    from ._store import cache_dir
+
+    if root is not None:
+        candidates = [Path(root)]
+    elif os.environ.get(STAMPS_ENV):
+        candidates = [Path(os.environ[STAMPS_ENV])]
+    else:
+        candidates = [SYSTEM_STAMPS, cache_dir() / "tuxpaint-stamps"]
+    for folder in candidates:
+        if (folder / "animals").is_dir():
+            return folder
+    raise FileNotFoundError(
+        f"Tux Paint's stamps were not found in {', '.join(repr(str(c)) for c in candidates)} (expected a folder "
+        "holding animals/, food/, vehicles/ ...). On Debian or Ubuntu run `bash scripts/fetch_stamps.sh` (no root "
+        "needed) or `apt-get install tuxpaint-stamps-default`; elsewhere download tuxpaint-stamps from "
+        f"https://tuxpaint.org/download/ and pass root= or set ${STAMPS_ENV} to its stamps folder."
+    )
+
+
+def stamp_photo_set(root: str | os.PathLike | None = None, min_size: int = 48) -> Labelled:
+    """A labelled zero-shot set of real photos: Tux Paint's photo stamps, labelled by their folder.
+
+    About 290 cut-out photos (transparent background, composited on white when read) of birds, mammals, fish,
+    insects, fruit, vegetables, flowers, trees, coins, musical instruments, tools, vehicles, planets, hats, chess
+    pieces, road signs and flags; labels in :data:`STAMP_LABELS`, none an ImageNet class name. Cartoon stamps,
+    mirrored duplicates, pictures smaller than ``min_size`` pixels and the few pictures whose folder would label
+    them wrongly (a lobster among the fish, a slug among the insects, a teddy bear among the mammals, ...) are left
+    out.
+
+    Args:
+        root: the stamps folder; None: see :func:`find_stamps`.
+        min_size: the smallest width or height kept, in pixels.
+
+    Returns:
+        ``(path, label)`` pairs, sorted by path.
+    """
+    folder = find_stamps(root)
+    pairs: Labelled = []
+    for path in sorted(folder.rglob("*.png")):
+        rel = path.relative_to(folder).as_posix()
+        label = next((v for k, v in STAMP_LABELS.items() if rel.startswith(k + "/")), None)
+        if label is None or "/cartoon/" in rel or path.stem.endswith("_mirror"):
+            continue
+        if any(rel.startswith(prefix) for prefix in _STAMPS_LEFT_OUT):
+            continue
+        with Image.open(path) as img:
+            if min(img.size) < min_size:
+                continue
+        pairs.append((path, label))
+    if not pairs:
+        raise ValueError(f"No photo stamps under {str(folder)!r}: expected PNG files in folders such as animals/birds")
+    return pairs
+
+
+LABELLED_SETS: dict[str, str] = {
+    "stamps": "Tux Paint's photo stamps, about 290 photos, 17 coarse labels (stamp_photo_set)",
+    "photos": "19 bundled pictures in a few views, 16 coarse labels (coarse_photo_set)",
+}
+"""The labelled zero-shot sets :func:`labelled_set` knows by name."""
+
+
+def labelled_set(source: str | os.PathLike, views: int = 4) -> Labelled:
+    """A labelled zero-shot set by name (a key of :data:`LABELLED_SETS`) or an ImageFolder directory.
+
+    ``"stamps"`` is :func:`stamp_photo_set`, ``"photos"`` is :func:`coarse_photo_set` (with ``views``); anything else
+    must be a directory of class folders (:func:`image_folder`), e.g. an ImageNet val copy with re-named folders.
+
+    Raises:
+        ValueError: neither a known name nor an existing directory (the message lists both options).
+        FileNotFoundError: ``"stamps"`` where the stamps are not installed (see :func:`find_stamps`).
+    """
+    if isinstance(source, str) and source in LABELLED_SETS:
+        return stamp_photo_set() if source == "stamps" else coarse_photo_set(views)
+    if not Path(source).is_dir():
+        known = "; ".join(f"{k!r}: {v}" for k, v in LABELLED_SETS.items())
+        raise ValueError(f"Unknown labelled set {str(source)!r}: give one of {known}; or an ImageFolder directory")
+    return image_folder(source)

@@ -19,7 +19,16 @@ from .classifier import Classifier
 from .mapper import Mapper, fit_mapper, name_embeddings
 from .text import TextEncoder
 
-__all__ = ["heldout", "fold_splits", "rank_of_true", "summarize", "free_text", "head_agreement", "zero_shot"]
+__all__ = [
+    "heldout",
+    "fold_splits",
+    "rank_of_true",
+    "summarize",
+    "free_text",
+    "head_agreement",
+    "zero_shot",
+    "paired_difference",
+]
 
 BASELINE_TEXT = "text"
 
@@ -236,3 +245,40 @@ def zero_shot(zs, data, labels=None, progress: bool | None = None):
     top = probs.max(1)
     predicted = [zs.labels[i] for i in top.indices.tolist()]
     return ZeroShotEvaluation([label for _, label in pairs], predicted, top.values.tolist(), list(zs.labels))
+
+
+def paired_difference(
+    correct: Sequence[bool], baseline_correct: Sequence[bool], resamples: int = 2000, level: float = 0.95, seed: int = 0
+) -> dict[str, float]:
+    """Accuracy difference of two methods on the same items, with a paired bootstrap interval.
+
+    Items are resampled with replacement (the same draw for both methods), so the interval reflects how much the
+    difference depends on which images happen to be in the set. An interval above 0 says the first method is ahead
+    on this kind of data, not just on these images.
+
+    Args:
+        correct: per item, whether the method was right.
+        baseline_correct: per item, whether the baseline was right (same items, same order).
+        resamples: bootstrap draws.
+        level: the interval's coverage.
+        seed: for the draws.
+
+    Returns:
+        ``{"difference", "low", "high"}`` (accuracy of the method minus the baseline's).
+    """
+    a = torch.as_tensor(list(correct), dtype=torch.float64)
+    b = torch.as_tensor(list(baseline_correct), dtype=torch.float64)
+    if a.ndim != 1 or a.shape != b.shape or len(a) == 0:
+        raise ValueError(
+            f"correct and baseline_correct must be two non-empty lists of the same length, got {len(a)} and {len(b)}"
+        )
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie between 0 and 1, got {level}")
+    draws = torch.randint(len(a), (resamples, len(a)), generator=torch.Generator().manual_seed(seed))
+    diffs = (a[draws] - b[draws]).mean(1)
+    tail = (1 - level) / 2
+    return {
+        "difference": float((a - b).mean()),
+        "low": float(diffs.quantile(tail)),
+        "high": float(diffs.quantile(1 - tail)),
+    }

@@ -44,6 +44,7 @@ PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     "TORCHVISION_MODEL": (str,),
     "HUB_MODEL": (str,),
     "PRETRAINED": (bool,),
+    "LABELLED_SET": (str,),
 }
 POSITIVE = ("FOLDS", "K", "MAX_IMAGES", "VIEWS", "N_RANDOM", "STEPS", "N_CLUSTERS")
 
@@ -99,7 +100,7 @@ def validate_parameters(**params: Any) -> None:
     Known names are type-checked (see ``PARAMETER_TYPES``; unknown names are accepted as they are). Counts must be
     positive; ``MODEL`` and every ``*_MODEL`` must name a timm or ``torchvision:`` model; ``IMAGE_DIR`` must be an
     existing folder; ``DEVICE`` must be a device torch knows (and CUDA must be there when asked for); ``LABELS``
-    must be a list of unique, non-empty strings.
+    must be a list of unique, non-empty strings; ``LABELLED_SET`` must be a known set that is installed, or a folder.
 
     Raises:
         TypeError: a parameter of the wrong type (named, with the type wanted and the value got).
@@ -120,6 +121,8 @@ def validate_parameters(**params: Any) -> None:
         raise ValueError(f"Parameter IMAGE_DIR must be an existing folder of images, got {params['IMAGE_DIR']!r}")
     if params.get("DEVICE") is not None:
         _check_device(params["DEVICE"])
+    if params.get("LABELLED_SET") is not None:
+        _check_labelled_set(params["LABELLED_SET"])
     if params.get("LABELS") is not None:
         from .zeroshot import check_labels
 
@@ -127,6 +130,22 @@ def validate_parameters(**params: Any) -> None:
             check_labels(params["LABELS"])
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"Parameter LABELS: {exc}") from None
+
+
+def _check_labelled_set(source: str) -> None:
+    from .datasets import LABELLED_SETS, find_stamps
+
+    if source in LABELLED_SETS:
+        if source == "stamps":
+            try:
+                find_stamps()
+            except FileNotFoundError as exc:
+                raise FileNotFoundError(f"Parameter LABELLED_SET is 'stamps', but {exc}") from None
+        return
+    if not Path(source).is_dir():
+        raise ValueError(
+            f"Parameter LABELLED_SET must be one of {list(LABELLED_SETS)} or an ImageFolder directory, got {source!r}"
+        )
 
 
 def _check_device(device: str) -> None:

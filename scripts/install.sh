@@ -14,4 +14,5 @@ python -m pip install --quiet --upgrade pip
 python -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1"
 python -m pip install --quiet -e ".[notebooks,dev]"
 python -m ipykernel install --sys-prefix --name python3 >/dev/null
+bash scripts/fetch_stamps.sh
 echo "nlexnb installed in $(pwd)/.venv"

@@ -7,6 +7,32 @@ import os
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the hub; loading code is tested up to the download
+REQUIRE_STAMPS = os.environ.get("NLEXNB_REQUIRE_STAMPS") == "1"  # CI: the stamp photo set must be there
+
+
+def _stamps_folder():
+    """Where Tux Paint's stamps are, found before the cache is isolated (scripts/fetch_stamps.sh unpacks them into
+    the user's nlexnb cache); None where they are not installed."""
+    from nlexnb.datasets import find_stamps
+
+    try:
+        return find_stamps()
+    except FileNotFoundError:
+        return None
+
+
+STAMPS = _stamps_folder()
+if STAMPS is not None:
+    os.environ["NLEXNB_STAMPS"] = str(STAMPS)  # notebooks executed by the tests find them too
+
+
+def needs_stamps():
+    """Skip a test where the stamp photo set is not installed (fail instead under NLEXNB_REQUIRE_STAMPS=1, as in CI)."""
+    if STAMPS is None:
+        message = "Tux Paint's stamps are not installed: run `bash scripts/fetch_stamps.sh`"
+        if REQUIRE_STAMPS:
+            pytest.fail(message + " (NLEXNB_REQUIRE_STAMPS=1)")
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -46,6 +72,15 @@ def ridge_mapper(classifier, encoder):
     import nlexnb
 
     return nlexnb.fit_mapper(classifier, encoder, method="ridge")
+
+
+@pytest.fixture(scope="session")
+def stamp_set():
+    """Tux Paint's photo stamps with coarse labels: ``(path, label)`` pairs."""
+    from nlexnb.datasets import stamp_photo_set
+
+    needs_stamps()
+    return stamp_photo_set(STAMPS)
 
 
 @pytest.fixture(scope="session")

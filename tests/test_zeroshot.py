@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 
 import nlexnb
 from nlexnb.datasets import coarse_photo_set, image_folder
+from nlexnb.evaluate import paired_difference
 from nlexnb.zeroshot import ZeroShotClassifier, top1_name_baseline
 
 pytestmark = pytest.mark.slow
@@ -31,6 +32,22 @@ def test_zero_shot_beats_top1_name_baseline_on_coarse_labels(classifier, encoder
     baseline_accuracy = sum(p == t for p, t in zip(baseline, truth)) / len(truth)
     assert accuracy > baseline_accuracy
     assert accuracy > 3 / len(labels)  # far above chance
+
+
+def test_default_beats_ridge_and_top1_name_on_the_stamp_photos(classifier, encoder, mapper, ridge_mapper, stamp_set):
+    """The issue's bar on ~290 real photos with 17 coarse labels: the default map ahead of both baselines, and the
+    paired bootstrap interval of each difference above zero (measured: 0.57 vs ridge 0.48 vs top-1 name 0.42)."""
+    truth = [label for _, label in stamp_set]
+    labels = sorted(set(truth))
+    features = classifier.features([path for path, _ in stamp_set])
+    correct = {}
+    for name, m in (("default", mapper), ("ridge", ridge_mapper)):
+        zs = ZeroShotClassifier(classifier, m, labels)
+        correct[name] = [zs.labels[i] == t for i, t in zip(zs.logits_from_features(features).argmax(1).tolist(), truth)]
+    correct["top-1 name"] = [p == t for p, t in zip(top1_name_baseline(classifier, encoder, labels, features), truth)]
+    assert sum(correct["default"]) / len(truth) > 0.5 > 8 / len(labels)
+    for baseline in ("ridge", "top-1 name"):
+        assert paired_difference(correct["default"], correct[baseline])["low"] > 0, baseline
 
 
 def test_predict_and_proba(classifier, ridge_mapper, photos):

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Unpack the photos of Debian's tuxpaint-stamps-default package (GPL-2; cut-out photos of animals, fruit, coins,
+# vehicles...) into nlexnb's cache, where nlexnb.datasets.stamp_photo_set() finds them: the labelled zero-shot set.
+# Needs no root: `apt-get download` fetches the .deb into a temporary folder and dpkg-deb unpacks only the PNGs.
+# Does nothing when the stamps are installed system-wide or were unpacked before; only warns where there is no apt.
+set -euo pipefail
+dest="${NLEXNB_CACHE:-$HOME/.cache/nlexnb}/tuxpaint-stamps"
+if [ -d /usr/share/tuxpaint/stamps ] || [ -f "$dest/.complete" ]; then
+    exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then
+    echo "note: no apt-get/dpkg-deb here, so the labelled zero-shot photo set is not installed;" \
+        "download tuxpaint-stamps from https://tuxpaint.org/download/ and set NLEXNB_STAMPS to its stamps folder" >&2
+    exit 0
+fi
+mkdir -p "$(dirname "$dest")"
+work="$(mktemp -d "$(dirname "$dest")/.tuxpaint-stamps.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+download() { (cd "$work" && apt-get download -q tuxpaint-stamps-default >/dev/null 2>&1); }
+if ! download; then
+    apt-get update -qq >/dev/null 2>&1 || true
+    if ! download; then
+        echo "warning: 'apt-get download tuxpaint-stamps-default' failed; the labelled zero-shot photo set is" \
+            "not installed (tests that need it are skipped; set NLEXNB_STAMPS to a stamps folder to use one)" >&2
+        exit 0
+    fi
+fi
+mkdir "$work/stamps"
+# paths in the package are ./usr/share/tuxpaint/stamps/<category>/...: strip the five leading parts
+dpkg-deb --fsys-tarfile "$work"/tuxpaint-stamps-default_*.deb \
+    | tar -x -C "$work/stamps" --strip-components=5 --wildcards '*.png'
+touch "$work/stamps/.complete"
+rm -rf "$dest"
+mv "$work/stamps" "$dest"
+echo "Tux Paint stamp photos unpacked into $dest"

@@ -1,0 +1,57 @@
+"""Labelled image sets: Tux Paint's photo stamps, the bundled coarse photos, ImageFolders by name."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from nlexnb.datasets import LABELLED_SETS, STAMP_LABELS, find_stamps, labelled_set, stamp_photo_set
+from nlexnb.evaluate import paired_difference
+from nlexnb.labels import class_name_set
+
+
+def test_stamp_photo_set_has_coarse_labels_that_are_not_imagenet_classes(stamp_set, classifier):
+    counts = Counter(label for _, label in stamp_set)
+    assert len(stamp_set) >= 250
+    assert set(counts) == set(STAMP_LABELS.values())
+    assert min(counts.values()) >= 4 and counts["bird"] >= 30
+    assert not set(counts) & class_name_set(classifier.class_names)
+    paths = [str(path) for path, _ in stamp_set]
+    assert not any("cartoon" in p or p.endswith("_mirror.png") or "lobster" in p for p in paths)
+
+
+def test_stamps_are_found_through_the_environment(stamp_set, monkeypatch):
+    folder = find_stamps()  # conftest points NLEXNB_STAMPS at the installed copy
+    monkeypatch.setenv("NLEXNB_STAMPS", str(folder))
+    assert labelled_set("stamps") == stamp_photo_set()
+
+
+def test_missing_stamps_say_how_to_get_them(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="fetch_stamps.sh.*tuxpaint.org"):
+        find_stamps(tmp_path)
+    monkeypatch.setenv("NLEXNB_STAMPS", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        stamp_photo_set()
+
+
+def test_labelled_set_by_name_or_folder(photos, tmp_path):
+    assert len(labelled_set("photos", views=1)) >= 15
+    (tmp_path / "cat").mkdir()
+    photos["chelsea"].save(tmp_path / "cat" / "chelsea.png")
+    assert [label for _, label in labelled_set(tmp_path)] == ["cat"]
+    with pytest.raises(ValueError, match="Unknown labelled set 'stamp'.*'stamps'"):
+        labelled_set("stamp")
+    assert set(LABELLED_SETS) == {"stamps", "photos"}
+
+
+def test_paired_difference_interval():
+    better = [True] * 80 + [False] * 20
+    worse = [True] * 50 + [False] * 50
+    result = paired_difference(better, worse)
+    assert result["difference"] == pytest.approx(0.3)
+    assert 0 < result["low"] < 0.3 < result["high"]
+    same = paired_difference(better, better)
+    assert same == {"difference": 0.0, "low": 0.0, "high": 0.0}
+    with pytest.raises(ValueError, match="same length"):
+        paired_difference([True], [True, False])
