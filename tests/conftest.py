@@ -26,15 +26,6 @@ if STAMPS is not None:
     os.environ["NLEXNB_STAMPS"] = str(STAMPS)  # notebooks executed by the tests find them too
 
 
-def needs_stamps():
-    """Skip a test where the stamp photo set is not installed (fail instead under NLEXNB_REQUIRE_STAMPS=1, as in CI)."""
-    if STAMPS is None:
-        message = "Tux Paint's stamps are not installed: run `bash scripts/fetch_stamps.sh`"
-        if REQUIRE_STAMPS:
-            pytest.fail(message + " (NLEXNB_REQUIRE_STAMPS=1)")
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory):
     """Each test session gets its own cache folder, so tests never read a developer's cache."""
@@ -75,12 +66,23 @@ def ridge_mapper(classifier, encoder):
 
 
 @pytest.fixture(scope="session")
-def stamp_set():
-    """Tux Paint's photo stamps with coarse labels: ``(path, label)`` pairs."""
+def stamps_folder():
+    """Folder of Tux Paint's stamps, or None where they are not installed (a failure under NLEXNB_REQUIRE_STAMPS=1)."""
+    if STAMPS is None and REQUIRE_STAMPS:
+        pytest.fail(
+            "Tux Paint's stamps are not installed (NLEXNB_REQUIRE_STAMPS=1): run `bash scripts/fetch_stamps.sh`"
+        )
+    return STAMPS
+
+
+@pytest.fixture(scope="session")
+def stamp_set(stamps_folder):
+    """Tux Paint's photo stamps with coarse labels: ``(path, label)`` pairs; skipped where not installed."""
     from nlexnb.datasets import stamp_photo_set
 
-    needs_stamps()
-    return stamp_photo_set(STAMPS)
+    if stamps_folder is None:
+        pytest.skip("Tux Paint's stamps are not installed: run `bash scripts/fetch_stamps.sh`")
+    return stamp_photo_set(stamps_folder)
 
 
 @pytest.fixture(scope="session")

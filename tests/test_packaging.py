@@ -48,8 +48,9 @@ def test_readme_has_exactly_two_setup_commands_and_they_exist():
 def test_code_is_ruff_clean():
     import shutil
     import subprocess
+    import sys
 
-    ruff = shutil.which("ruff")
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     assert ruff, "ruff is part of the dev extra: pip install -e '.[dev]'"
     for args in (["check", "."], ["format", "--check", "."]):
         proc = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)
