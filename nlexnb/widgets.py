@@ -85,6 +85,12 @@ def _png(image_or_figure) -> bytes:
     return buf.getvalue()
 
 
+def _picture(max_width: str) -> widgets.Image:
+    """An Image widget for a figure or photo that keeps its aspect ratio beside a taller neighbour in an HBox."""
+    layout = widgets.Layout(max_width=max_width, height="auto", align_self="flex-start", object_fit="contain")
+    return widgets.Image(format="png", layout=layout)
+
+
 def _show_png(widget: widgets.Image, image_or_figure=None) -> None:
     """Put a PIL image or a figure into an Image widget; None empties and hides it (no broken-image icon)."""
     widget.value = b"" if image_or_figure is None else _png(image_or_figure)
@@ -200,7 +206,7 @@ class ExplainerApp(_ImagePicker):
         self.text = widgets.Text(placeholder="type any text, e.g. stripes", description="text", continuous_update=False)
         self.message = widgets.HTML()
         self.sentence = widgets.HTML()
-        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="880px"))
+        self.plot = _picture("880px")
         self.table = widgets.HTML()
         self.score = widgets.Label()
         self.heatmap = widgets.Image(format="png", width=224, height=224, layout=widgets.Layout(display="none"))
@@ -296,7 +302,8 @@ class ZeroShotApp(_ImagePicker):
 
     Attributes:
         image, upload, labels: the controls (``labels`` is a text area: one label per line; commas join synonyms).
-        bars: one progress bar per label; table: label and probability, most likely first (HTML).
+        preview: the chosen photo (a thumbnail). bars: one progress bar per label; table: label and probability,
+            most likely first (HTML).
         message: the last error, if any. zeroshot: the current :class:`nlexnb.ZeroShotClassifier`.
     """
 
@@ -317,6 +324,7 @@ class ZeroShotApp(_ImagePicker):
             layout=widgets.Layout(width="28em", height="12em"),
         )
         self.message = widgets.HTML()
+        self.preview = _picture("224px")
         self.bars = widgets.VBox()
         self.table = widgets.HTML()
         self.zeroshot: ZeroShotClassifier | None = None
@@ -328,7 +336,7 @@ class ZeroShotApp(_ImagePicker):
             [
                 widgets.HBox([self.image, self.upload]),
                 self.message,
-                widgets.HBox([self.labels, widgets.VBox([self.bars, self.table])]),
+                widgets.HBox([self.preview, self.labels, widgets.VBox([self.bars, self.table])]),
             ]
         )
         self._guard(self._build)()
@@ -355,6 +363,9 @@ class ZeroShotApp(_ImagePicker):
         return table.sort_values("probability", ascending=False, ignore_index=True)
 
     def _show(self) -> None:
+        thumbnail = self._current(self.image.value).copy()
+        thumbnail.thumbnail((224, 224))
+        _show_png(self.preview, thumbnail)
         table = self._probabilities(None)
         self.table.value = _table_html(table)
         self.bars.children = [
@@ -391,7 +402,7 @@ class ConceptExplorer(_App):
         self.k = widgets.IntSlider(value=10, min=1, max=30, description="concepts")
         self.message = widgets.HTML()
         self.table = widgets.HTML()
-        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="640px"))
+        self.plot = _picture("640px")
         show = self._guard(self._show)
         for control in (self.class_a, self.class_b, self.k):
             control.observe(show, "value")

@@ -100,8 +100,11 @@ def test_zero_shot_app_follows_labels_and_image(classifier, mapper, images):
     app.labels.value = "a tiger\na dog\na cup of coffee"
     assert [bar.description for bar in app.bars.children][0] in ("a tiger", "a dog")
     assert "a tiger" in app.table.value and "a cat" not in app.table.value
+    cat_preview = bytes(app.preview.value)
+    assert cat_preview.startswith(b"\x89PNG")  # the photo being classified is shown beside the labels
     app.image.value = "coffee"
     assert app.bars.children[0].description == "a cup of coffee"
+    assert bytes(app.preview.value).startswith(b"\x89PNG") and bytes(app.preview.value) != cat_preview
 
     table = app.static("chelsea")
     assert isinstance(table, pd.DataFrame) and list(table.columns) == ["label", "probability"]
