@@ -232,14 +232,16 @@ def subconcepts(
 ) -> pd.DataFrame:
     """Cluster images (of one class) by their concept profiles and name each cluster by its distinguishing concepts.
 
-    An image's profile is the cosine of its features with every concept, standardised per concept over the images;
-    k-means (k-means++ seeding, fixed seed) groups the profiles; a cluster is named by the concepts whose mean
-    standardised score in the cluster is highest.
+    An image's profile is the cosine of its features with every concept, minus that concept's mean over the images;
+    k-means (k-means++ seeding, fixed seed) groups the profiles; a cluster is named by the concepts whose cosine is
+    highest in the cluster relative to all the images. Profiles stay in cosine units on purpose: standardising each
+    concept by its spread over the images would let concepts that barely vary anywhere (tiny spread, so any
+    difference looks large) name the clusters.
 
     Returns:
         DataFrame with one row per cluster: cluster, size, images (indices into ``images``), concepts (the top-k
-        names, joined by "; "), score (their mean standardised score). ``df.attrs["assignment"]`` holds each image's
-        cluster and ``df.attrs["profile"]`` a cluster x concept table for :func:`plot`.
+        names, joined by "; "), score (their mean cosine above the all-image mean). ``df.attrs["assignment"]`` holds
+        each image's cluster and ``df.attrs["profile"]`` a cluster x concept table for :func:`plot`.
     """
     texts = _bank(bank, classifier)
     f = _features(classifier, images, features)
@@ -247,7 +249,7 @@ def subconcepts(
         raise ValueError(f"subconcepts needs at least n_clusters={n_clusters} images, got {len(f)}")
     vectors = _concept_vectors(mapper, texts, f.device)
     profile = F.normalize(f, dim=1) @ vectors.T
-    z = (profile - profile.mean(0)) / profile.std(0, unbiased=False).clamp_min(1e-6)
+    z = profile - profile.mean(0)
     assign = _kmeans(z, n_clusters, seed)
     records, named = [], {}
     for c in range(n_clusters):
@@ -321,8 +323,8 @@ def plot(table: pd.DataFrame, max_rows: int = 20):
             cmap="RdBu_r",
             center=0,
             annot=heat.shape[1] <= 15,
-            fmt=".1f",
-            cbar_kws={"label": "standardised score"},
+            fmt=".2f",
+            cbar_kws={"label": "cosine above the all-image mean"},
         )
         ax.set_title(title)
         return fig

@@ -45,6 +45,7 @@ PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     "HUB_MODEL": (str,),
     "PRETRAINED": (bool,),
     "LABELLED_SET": (str,),
+    "SUBCONCEPT_LABEL": (str, type(None)),
 }
 POSITIVE = ("FOLDS", "K", "MAX_IMAGES", "VIEWS", "N_RANDOM", "STEPS", "N_CLUSTERS")
 
