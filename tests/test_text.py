@@ -46,3 +46,32 @@ def test_cache_returns_identical_vectors_and_recovers_from_damage(encoder):
 def test_unknown_encoder_name_is_a_clear_error():
     with pytest.raises(RuntimeError, match="Could not load text encoder 'no-such-encoder-xyz'"):
         nlexnb.load_text_encoder("no-such-encoder-xyz", device="cpu")
+
+
+def test_mpnet_loads_offline_from_its_packages_and_is_unpacked_once():
+    """The stronger encoder METHOD.md measured (all-mpnet-base-v2) ships as five pip packages of one split zip."""
+    from nlexnb.text import MPNET
+
+    mpnet = nlexnb.load_text_encoder("all-mpnet-base-v2", device="cpu")
+    assert mpnet.name == MPNET and mpnet.dim == 768
+    emb = mpnet.encode(["a photo of a cat", "a picture of a kitten", "a red truck"])
+    assert emb[0] @ emb[1] > 0.6 > emb[0] @ emb[2]
+    (folder,) = (cache_dir() / "encoders").glob(f"{MPNET}-*")
+    assert (folder / ".complete").is_file() and (folder / "modules.json").is_file()
+    stamp = (folder / "modules.json").stat().st_mtime_ns
+    again = nlexnb.load_text_encoder("sentence-transformers/all-mpnet-base-v2", device="cpu")
+    assert again.name == MPNET and (folder / "modules.json").stat().st_mtime_ns == stamp  # not unpacked twice
+
+
+def test_zip_members_outside_the_folder_are_refused(tmp_path):
+    import zipfile
+
+    from nlexnb.text import safe_extract
+
+    path = tmp_path / "evil.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("model/modules.json", "[]")
+        archive.writestr("../escaped.txt", "outside")
+    with zipfile.ZipFile(path) as archive, pytest.raises(RuntimeError, match="escaped.txt"):
+        safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "out").exists()
