@@ -40,7 +40,8 @@ def zero_shot(clf, enc, mapper, data, features) -> None:
         print(f"    {name:12s} {sum(ok) / len(ok):.3f}")
     for name in ("ridge", "top-1 name"):
         d = paired_difference(correct["default"], correct[name])
-        print(f"    default - {name}: {d['difference']:+.3f} (95% paired bootstrap {d['low']:+.3f} .. {d['high']:+.3f})")
+        interval = f"95% paired bootstrap {d['low']:+.3f} .. {d['high']:+.3f}"
+        print(f"    default - {name}: {d['difference']:+.3f} ({interval})")
 
 
 def main() -> None:

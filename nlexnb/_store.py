@@ -16,13 +16,23 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["cache_dir", "atomic_write_bytes", "atomic_save_safetensors", "TensorCache", "text_key"]
+__all__ = ["cache_dir", "data_dir", "atomic_write_bytes", "atomic_save_safetensors", "TensorCache", "text_key"]
 
 
 def cache_dir() -> Path:
     """Root of nlexnb's caches: ``$NLEXNB_CACHE`` if set, else ``~/.cache/nlexnb``."""
     root = os.environ.get("NLEXNB_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "nlexnb")
     return Path(root)
+
+
+def data_dir() -> Path:
+    """Root of the data sets nlexnb unpacks (the stamp photos), kept apart from the cache so that clearing or
+    redirecting the cache does not lose them: ``$NLEXNB_DATA``, else ``$XDG_DATA_HOME/nlexnb``, else
+    ``~/.local/share/nlexnb``."""
+    if os.environ.get("NLEXNB_DATA"):
+        return Path(os.environ["NLEXNB_DATA"])
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "nlexnb"
 
 
 def _atomic(path: Path, write: Callable[[str], None]) -> None:

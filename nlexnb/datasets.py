@@ -243,19 +243,20 @@ SYSTEM_STAMPS = Path("/usr/share/tuxpaint/stamps")
 
 def find_stamps(root: str | os.PathLike | None = None) -> Path:
     """The folder of Tux Paint's stamps: ``root``, else ``$NLEXNB_STAMPS``, else the system-wide install, else the
-    copy ``scripts/fetch_stamps.sh`` unpacks into nlexnb's cache.
+    copy ``scripts/fetch_stamps.sh`` unpacks into nlexnb's data folder (``~/.local/share/nlexnb``, see
+    ``nlexnb._store.data_dir``).
 
     Raises:
         FileNotFoundError: none of them holds the stamps (the message says how to get them).
     """
-    from ._store import cache_dir
+    from ._store import data_dir
 
     if root is not None:
         candidates = [Path(root)]
     elif os.environ.get(STAMPS_ENV):
         candidates = [Path(os.environ[STAMPS_ENV])]
     else:
-        candidates = [SYSTEM_STAMPS, cache_dir() / "tuxpaint-stamps"]
+        candidates = [SYSTEM_STAMPS, data_dir() / "tuxpaint-stamps"]
     for folder in candidates:
         if (folder / "animals").is_dir():
             return folder

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Unpack the photos of Debian's tuxpaint-stamps-default package (GPL-2; cut-out photos of animals, fruit, coins,
-# vehicles...) into nlexnb's cache, where nlexnb.datasets.stamp_photo_set() finds them: the labelled zero-shot set.
+# vehicles...) into nlexnb's data folder, where nlexnb.datasets.stamp_photo_set() finds them: the labelled zero-shot
+# set. The folder is $NLEXNB_DATA, else $XDG_DATA_HOME/nlexnb, else ~/.local/share/nlexnb (as nlexnb._store.data_dir).
 # Needs no root: `apt-get download` fetches the .deb into a temporary folder and dpkg-deb unpacks only the PNGs.
 # Does nothing when the stamps are installed system-wide or were unpacked before; only warns where there is no apt.
 set -euo pipefail
-dest="${NLEXNB_CACHE:-$HOME/.cache/nlexnb}/tuxpaint-stamps"
+dest="${NLEXNB_DATA:-${XDG_DATA_HOME:-$HOME/.local/share}/nlexnb}/tuxpaint-stamps"
 if [ -d /usr/share/tuxpaint/stamps ] || [ -f "$dest/.complete" ]; then
     exit 0
 fi

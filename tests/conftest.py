@@ -11,8 +11,7 @@ REQUIRE_STAMPS = os.environ.get("NLEXNB_REQUIRE_STAMPS") == "1"  # CI: the stamp
 
 
 def _stamps_folder():
-    """Where Tux Paint's stamps are, found before the cache is isolated (scripts/fetch_stamps.sh unpacks them into
-    the user's nlexnb cache); None where they are not installed."""
+    """Where Tux Paint's stamps are (scripts/fetch_stamps.sh unpacks them); None where they are not installed."""
     from nlexnb.datasets import find_stamps
 
     try:
@@ -22,8 +21,6 @@ def _stamps_folder():
 
 
 STAMPS = _stamps_folder()
-if STAMPS is not None:
-    os.environ["NLEXNB_STAMPS"] = str(STAMPS)  # notebooks executed by the tests find them too
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -55,3 +55,16 @@ def test_paired_difference_interval():
     assert same == {"difference": 0.0, "low": 0.0, "high": 0.0}
     with pytest.raises(ValueError, match="same length"):
         paired_difference([True], [True, False])
+
+
+def test_unpacked_stamps_live_in_the_data_folder_not_the_cache(tmp_path, monkeypatch):
+    from nlexnb.datasets import SYSTEM_STAMPS
+
+    (tmp_path / "tuxpaint-stamps" / "animals").mkdir(parents=True)
+    monkeypatch.setenv("NLEXNB_DATA", str(tmp_path))
+    monkeypatch.delenv("NLEXNB_STAMPS", raising=False)
+    monkeypatch.setenv("NLEXNB_CACHE", str(tmp_path / "elsewhere"))  # redirecting the cache does not lose them
+    if not SYSTEM_STAMPS.is_dir():  # a system-wide install comes first
+        assert find_stamps() == tmp_path / "tuxpaint-stamps"
+    with pytest.raises(ValueError, match="No photo stamps"):
+        stamp_photo_set(tmp_path / "tuxpaint-stamps")
