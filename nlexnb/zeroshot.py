@@ -91,6 +91,7 @@ class ZeroShotClassifier:
         labels: output columns: the new labels, then (optionally) the original class names.
         num_new: how many of the columns are new labels.
         head_weight: [L, d] rows; head_bias: [L].
+        center: None, or the mean feature [d] subtracted from every image (see :meth:`center_on`).
     """
 
     def __init__(
@@ -122,6 +123,38 @@ class ZeroShotClassifier:
         self.head_bias = torch.cat([new_bias, bias.float()[index]])
         self.num_new = len(new)
         self.labels: list[str] = new + [classifier.class_names[k] for k in self.original]
+        self.center: torch.Tensor | None = None
+
+    def center_on(
+        self, images: ImageInput | None = None, *, features: torch.Tensor | None = None, progress: bool | None = None
+    ) -> ZeroShotClassifier:
+        """Score every image relative to the mean feature of a set of unlabelled images (usually the set to classify).
+
+        All images share a common feature direction, and labels whose vectors happen to lie along it win too often
+        ("hub" labels: on the stamp photos, "tool" and "flag" take coins, chess pieces and vehicles). Subtracting the
+        set's mean feature removes that direction: logits become ``(f - mean) . row + bias``. No labels are used, but
+        the images are (it is transductive), so this is opt-in and never automatic: it changes results. Measured on
+        the 291 stamp photos: default map 0.567 -> 0.608, ridge map 0.478 -> 0.505 (benchmarks/RESULTS.md).
+
+        Args:
+            images: the unlabelled images (anything ``Classifier.features`` takes); or
+            features: their pre-logits features [N, d], when already computed.
+            progress: progress bar over batches.
+
+        Returns:
+            ``self``, centred (a second call replaces the centre; ``zs.center = None`` removes it).
+
+        Raises:
+            ValueError: neither or both of ``images`` and ``features``, no images, or features of the wrong width.
+        """
+        if (images is None) == (features is None):
+            raise ValueError("center_on needs the unlabelled images or their features (features=), exactly one of them")
+        f = self.classifier.features(images, progress=progress) if features is None else features
+        dim = self.head_weight.shape[1]
+        if f.ndim != 2 or len(f) == 0 or f.shape[1] != dim:
+            raise ValueError(f"center_on needs features of shape [N >= 1, {dim}], got {tuple(f.shape)}")
+        self.center = f.to(self.head_weight.device, dtype=torch.float32).mean(0)
+        return self
 
     @staticmethod
     def _original_indices(include, classifier: Classifier, new: list[str]) -> list[int]:
@@ -142,9 +175,11 @@ class ZeroShotClassifier:
         return index
 
     def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
-        """Logits [N, L] from pre-logits features [N, d]: one matrix product (plus the per-image seen penalty)."""
+        """Logits [N, L] from pre-logits features [N, d]: one matrix product (plus the per-image seen penalty; minus
+        the centre first, if :meth:`center_on` set one)."""
         f = features.to(self.head_weight.device, dtype=torch.float32)
-        logits = f @ self.head_weight.T + self.head_bias
+        centred = f if self.center is None else f - self.center
+        logits = centred @ self.head_weight.T + self.head_bias
         if self.seen_penalty and self.original:
             logits[:, self.num_new :] -= self.seen_penalty * self.row_norm * f.norm(dim=1, keepdim=True)
         return logits

@@ -50,6 +50,31 @@ def test_default_beats_ridge_and_top1_name_on_the_stamp_photos(classifier, encod
         assert paired_difference(correct["default"], correct[baseline])["low"] > 0, baseline
 
 
+def test_centring_on_the_unlabelled_set_helps_and_is_explicit(classifier, mapper, stamp_set, photos):
+    """center_on (label-free, transductive) removes the direction all images share: measured 0.567 -> 0.608."""
+    truth = [label for _, label in stamp_set]
+    labels = sorted(set(truth))
+    features = classifier.features([path for path, _ in stamp_set])
+    zs = ZeroShotClassifier(classifier, mapper, labels)
+    assert zs.center is None  # never automatic
+
+    def accuracy():
+        return sum(zs.labels[i] == t for i, t in zip(zs.logits_from_features(features).argmax(1).tolist(), truth))
+
+    plain = accuracy()
+    assert zs.center_on(features=features) is zs
+    torch.testing.assert_close(zs.center, features.mean(0))
+    assert accuracy() > plain + 0.02 * len(truth)
+    zs.center = None
+    assert accuracy() == plain
+    images = [photos["chelsea"], photos["coffee"]]
+    torch.testing.assert_close(zs.center_on(images).center, classifier.features(images).mean(0))
+    with pytest.raises(ValueError, match="exactly one"):
+        zs.center_on()
+    with pytest.raises(ValueError, match=r"shape \[N >= 1, 1280\]"):
+        zs.center_on(features=torch.zeros(3, 7))
+
+
 def test_predict_and_proba(classifier, ridge_mapper, photos):
     zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink", "vehicle", "building"])
     images = [photos["chelsea"], photos["coffee"], photos["motorcycle"], photos["china"]]
