@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from .classifier import Classifier
 from .images import ImageInput
-from .labels import class_name_set, split_synonyms
+from .labels import class_name_set, primary_name, split_synonyms
 from .mapper import Mapper
 
 __all__ = [
@@ -116,8 +116,8 @@ def contrast(
     """What separates two classes: concepts ranked along ``W[c1] - W[c2]``, the top k for each side.
 
     Returns:
-        DataFrame with columns favours (the class name the concept pushes towards), concept, score (cosine with the
-        unit difference direction: positive for c1, negative for c2), cosine_c1, cosine_c2.
+        DataFrame with columns favours (the class the concept pushes towards, by its first name), concept, score
+        (cosine with the unit difference direction: positive for c1, negative for c2), cosine_c1, cosine_c2.
     """
     a, b = resolve_class(classifier, c1), resolve_class(classifier, c2)
     if a == b:
@@ -131,7 +131,7 @@ def contrast(
     n = min(k, len(texts))
     pos = score.topk(n).indices.tolist()
     neg = (-score).topk(n).indices.tolist()
-    name_a, name_b = classifier.class_names[a], classifier.class_names[b]
+    name_a, name_b = primary_name(classifier.class_names[a]), primary_name(classifier.class_names[b])
     order = pos + neg
     df = pd.DataFrame(
         {

@@ -136,7 +136,7 @@ def test_concept_explorer_class_and_contrast(classifier, mapper):
 
     table = app.static("Siberian husky", "malamute", k=3)
     assert isinstance(table, pd.DataFrame) and len(table) == 6
-    assert set(table["favours"]) == {"Siberian husky", "malamute, malemute, Alaskan malamute"}
+    assert set(table["favours"]) == {"Siberian husky", "malamute"}
 
 
 def test_apps_display_their_widget(app, monkeypatch):
