@@ -30,6 +30,7 @@ __all__ = [
     "find_stamps",
     "STAMP_LABELS",
     "labelled_set",
+    "labelled_set_labels",
     "LABELLED_SETS",
 ]
 
@@ -326,3 +327,13 @@ def labelled_set(source: str | os.PathLike, views: int = 4) -> Labelled:
         known = "; ".join(f"{k!r}: {v}" for k, v in LABELLED_SETS.items())
         raise ValueError(f"Unknown labelled set {str(source)!r}: give one of {known}; or an ImageFolder directory")
     return image_folder(source)
+
+
+def labelled_set_labels(source: str | os.PathLike) -> list[str]:
+    """The labels of a labelled set (as :func:`labelled_set` takes it), without reading any image: sorted."""
+    if isinstance(source, str) and source in LABELLED_SETS:
+        return sorted(set((STAMP_LABELS if source == "stamps" else COARSE_LABELS).values()))
+    folder = Path(source)
+    if not folder.is_dir():
+        raise ValueError(f"Unknown labelled set {str(source)!r}: give one of {list(LABELLED_SETS)} or a directory")
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))

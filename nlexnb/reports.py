@@ -101,7 +101,8 @@ def validate_parameters(**params: Any) -> None:
     Known names are type-checked (see ``PARAMETER_TYPES``; unknown names are accepted as they are). Counts must be
     positive; ``MODEL`` and every ``*_MODEL`` must name a timm or ``torchvision:`` model; ``IMAGE_DIR`` must be an
     existing folder; ``DEVICE`` must be a device torch knows (and CUDA must be there when asked for); ``LABELS``
-    must be a list of unique, non-empty strings; ``LABELLED_SET`` must be a known set that is installed, or a folder.
+    must be a list of unique, non-empty strings; ``LABELLED_SET`` must be a known set that is installed, or a folder,
+    and ``SUBCONCEPT_LABEL`` one of its labels.
 
     Raises:
         TypeError: a parameter of the wrong type (named, with the type wanted and the value got).
@@ -124,6 +125,15 @@ def validate_parameters(**params: Any) -> None:
         _check_device(params["DEVICE"])
     if params.get("LABELLED_SET") is not None:
         _check_labelled_set(params["LABELLED_SET"])
+        if params.get("SUBCONCEPT_LABEL") is not None:
+            from .datasets import labelled_set_labels
+
+            labels = labelled_set_labels(params["LABELLED_SET"])
+            if params["SUBCONCEPT_LABEL"] not in labels:
+                raise ValueError(
+                    f"Parameter SUBCONCEPT_LABEL {params['SUBCONCEPT_LABEL']!r} is not a label of "
+                    f"LABELLED_SET {params['LABELLED_SET']!r}; its labels: {labels} (or None for every image)"
+                )
     if params.get("LABELS") is not None:
         from .zeroshot import check_labels
 

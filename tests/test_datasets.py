@@ -68,3 +68,20 @@ def test_unpacked_stamps_live_in_the_data_folder_not_the_cache(tmp_path, monkeyp
         assert find_stamps() == tmp_path / "tuxpaint-stamps"
     with pytest.raises(ValueError, match="No photo stamps"):
         stamp_photo_set(tmp_path / "tuxpaint-stamps")
+
+
+def test_notebook_parameters_for_labelled_sets_are_checked_before_any_work(tmp_path, monkeypatch):
+    from nlexnb.reports import validate_parameters
+
+    validate_parameters(LABELLED_SET="photos", SUBCONCEPT_LABEL="cat")
+    (tmp_path / "dog").mkdir()
+    validate_parameters(LABELLED_SET=str(tmp_path), SUBCONCEPT_LABEL="dog")
+    with pytest.raises(ValueError, match="must be one of \\['stamps', 'photos'\\] or an ImageFolder"):
+        validate_parameters(LABELLED_SET="stamp")
+    with pytest.raises(ValueError, match="'mammal' is not a label of LABELLED_SET 'photos'.*'cat'"):
+        validate_parameters(LABELLED_SET="photos", SUBCONCEPT_LABEL="mammal")
+    with pytest.raises(TypeError, match="SUBCONCEPT_LABEL must be str or None"):
+        validate_parameters(LABELLED_SET="photos", SUBCONCEPT_LABEL=3)
+    monkeypatch.setenv("NLEXNB_STAMPS", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="LABELLED_SET is 'stamps'.*fetch_stamps.sh"):
+        validate_parameters(LABELLED_SET="stamps")
