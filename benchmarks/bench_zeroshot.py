@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 import nlexnb
-from nlexnb.datasets import coarse_photo_set, stamp_photo_set
+from nlexnb.datasets import coarse_photo_set, find_stamps, stamp_photo_set
 from nlexnb.evaluate import fold_splits, paired_difference, rank_of_true
 from nlexnb.zeroshot import ZeroShotClassifier, top1_name_baseline
 
@@ -141,7 +141,9 @@ def main() -> None:
     enc = nlexnb.load_text_encoder(device=args.device)
     print(f"classifier {clf.name}, encoder {enc.name}")
     photos = nlexnb.sample_images()
-    labelled(clf, enc, methods, stamp_photo_set(), "Tux Paint photo stamps")
+    stamps = find_stamps()
+    version = (stamps / ".version").read_text().strip() if (stamps / ".version").is_file() else "unknown version"
+    labelled(clf, enc, methods, stamp_photo_set(), f"Tux Paint photo stamps ({stamps}, {version})")
     data = coarse_photo_set(args.views)
     features = labelled(
         clf, enc, methods, data, f"Bundled coarse photos ({len(data) // args.views} x {args.views} views)"

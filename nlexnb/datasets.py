@@ -1,4 +1,4 @@
-"""Labelled image sets for zero-shot evaluation: an ImageFolder reader and a small coarse-label set from bundled photos.
+"""Labelled image sets for zero-shot evaluation: ImageFolders, Tux Paint's photo stamps, and a tiny bundled set.
 
 A labelled set is a list of ``(image, label)`` pairs, where the image is anything :func:`nlexnb.images.to_pil` reads
 (a path, a PIL image, an array). :func:`image_folder` reads the usual ``root/<class>/<image>`` layout;
@@ -233,6 +233,7 @@ _STAMPS_LEFT_OUT: tuple[str, ...] = (
     "plants/trees/holly_leaves",
     "plants/trees/pinecone",
     "plants/trees/rambutan",
+    "space/planets/0_sun",
     "vehicles/7spoke256",
     # drawn currency symbols, not coins
     "symbols/money/00_symbols/",

@@ -30,6 +30,7 @@ mkdir "$work/stamps"
 # paths in the package are ./usr/share/tuxpaint/stamps/<category>/...: strip the five leading parts
 dpkg-deb --fsys-tarfile "$work"/tuxpaint-stamps-default_*.deb \
     | tar -x -C "$work/stamps" --strip-components=5 --wildcards '*.png'
+dpkg-deb -f "$work"/tuxpaint-stamps-default_*.deb Version > "$work/stamps/.version"  # for reports of results
 touch "$work/stamps/.complete"
 rm -rf "$dest"
 mv "$work/stamps" "$dest"
