@@ -134,7 +134,7 @@ class ZeroShotClassifier:
         ("hub" labels: on the stamp photos, "tool" and "flag" take coins, chess pieces and vehicles). Subtracting the
         set's mean feature removes that direction: logits become ``(f - mean) . row + bias``. No labels are used, but
         the images are (it is transductive), so this is opt-in and never automatic: it changes results. Measured on
-        the 291 stamp photos: default map 0.567 -> 0.608, ridge map 0.478 -> 0.505 (benchmarks/RESULTS.md).
+        the 290 stamp photos: default map 0.569 -> 0.607 (benchmarks/RESULTS.md).
 
         Args:
             images: the unlabelled images (anything ``Classifier.features`` takes); or
