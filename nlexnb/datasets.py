@@ -32,6 +32,7 @@ __all__ = [
     "labelled_set",
     "labelled_set_labels",
     "LABELLED_SETS",
+    "imagenet_folder",
 ]
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -78,6 +79,30 @@ def image_folder(root: str | os.PathLike, labels: Mapping[str, str] | Sequence[s
             f"Skipped {len(skipped)} file(s) that are not images by extension, e.g. {str(skipped[0])!r}", stacklevel=2
         )
     return pairs
+
+
+def imagenet_folder(root: str | os.PathLike, class_names: Sequence[str] | None = None) -> Labelled:
+    """ImageNet-1k images in the usual layout (``root/n01440764/<image>``, e.g. the validation set sorted into
+    synset folders), labelled with class names, ready for :func:`nlexnb.evaluate.head_replacement` or a zero-shot
+    head over the 1,000 names.
+
+    Args:
+        root: the folder of synset (WordNet id) folders; a subset of the 1,000 is fine.
+        class_names: the names to label with, in ImageNet class order; default the unique names nlexnb gives
+            ImageNet classifiers (``classifier.class_names`` of the embedded default).
+
+    Raises:
+        ValueError: a folder that is not an ImageNet-1k synset id (named), or ``class_names`` not of length 1000.
+    """
+    from timm.data import ImageNetInfo
+
+    from .labels import imagenet_class_names
+
+    wnids = ImageNetInfo().label_names()
+    names = list(class_names) if class_names is not None else imagenet_class_names()
+    if len(names) != len(wnids):
+        raise ValueError(f"class_names must name the {len(wnids)} ImageNet-1k classes in order, got {len(names)}")
+    return image_folder(root, labels=dict(zip(wnids, names)))
 
 
 def _folder_labels(names: list[str], labels, root: Path) -> dict[str, str]:

@@ -25,3 +25,34 @@ def test_heldout_table_has_every_method_side_by_side(classifier, encoder):
     assert 0.35 < ridge.zsl_top1 < 0.7  # METHOD.md: about 0.43-0.48 on lite0 + MiniLM
     assert ridge.zsl_top1 > text.zsl_top1
     assert ridge.zsl_top5 >= ridge.zsl_top1
+
+
+def test_head_replacement_on_an_imagenet_style_folder(classifier, encoder, mapper, photos, tmp_path):
+    """ImageNet val sorted into synset folders is a user-side run; the same code runs here on three photos."""
+    from timm.data import ImageNetInfo
+
+    from nlexnb.datasets import imagenet_folder
+    from nlexnb.evaluate import head_replacement
+
+    wnids = ImageNetInfo().label_names()
+    truth = {"coffee": "espresso", "chelsea": "tabby, tabby cat", "motorcycle": "moped"}
+    for photo, name in truth.items():
+        folder = tmp_path / wnids[classifier.class_names.index(name)]
+        folder.mkdir()
+        photos[photo].save(folder / f"{photo}.png")
+    data = imagenet_folder(tmp_path)
+    assert sorted(label for _, label in data) == sorted(truth.values())
+
+    no_memory = nlexnb.fit_mapper(classifier, encoder, memorize=False)
+    table = head_replacement(classifier, {"mapped names": mapper, "mapped names, no memory": no_memory}, data)
+    assert list(table["head"]) == ["real head", "mapped names", "mapped names, no memory"]
+    real = table.set_index("head").loc["real head"]
+    assert real.top1 == pytest.approx(2 / 3) and real.top5 == 1.0  # chelsea's top-1 is "tiger cat", not "tabby"
+    assert real.agreement == 1.0 and (table["n"] == 3).all()
+    assert table.set_index("head").loc["mapped names"].agreement == 1.0  # label memory reproduces the rows
+
+    (tmp_path / "n99999999").mkdir()
+    with pytest.raises(ValueError, match="n99999999"):
+        imagenet_folder(tmp_path)
+    with pytest.raises(ValueError, match="'a cat' .*not a class name"):
+        head_replacement(classifier, mapper, [(photos["chelsea"], "a cat")])
