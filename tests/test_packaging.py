@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,3 +56,18 @@ def test_code_is_ruff_clean():
     for args in (["check", "."], ["format", "--check", "."]):
         proc = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_readme_quick_start_runs_as_written():
+    """The README's quick start is executed as it stands, so it cannot drift from the API."""
+    import matplotlib.pyplot as plt
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "README.md quick start", "exec"), namespace)
+    plt.close("all")
+    assert namespace["explanation"].sentence.startswith("Predicted “espresso”")
+    assert namespace["zs"].predict([namespace["photos"]["chelsea"]]) == ["cat"]
