@@ -21,27 +21,20 @@ import torch
 
 import nlexnb
 from nlexnb.datasets import stamp_photo_set
-from nlexnb.evaluate import paired_difference
-from nlexnb.zeroshot import ZeroShotClassifier, top1_name_baseline
+from nlexnb.evaluate import compare_zero_shot
 
 ENCODERS = ("all-MiniLM-L6-v2", "all-mpnet-base-v2")
 
 
 def zero_shot(clf, enc, mapper, data, features) -> None:
-    labels = sorted({label for _, label in data})
-    truth = [label for _, label in data]
-    correct = {}
-    for name, m in (("default", mapper), ("ridge", nlexnb.fit_mapper(clf, enc, method="ridge"))):
-        predicted = ZeroShotClassifier(clf, m, labels).logits_from_features(features).argmax(1).tolist()
-        correct[name] = [labels[i] == t for i, t in zip(predicted, truth)]
-    correct["top-1 name"] = [p == t for p, t in zip(top1_name_baseline(clf, enc, labels, features), truth)]
-    print(f"  stamp photos ({len(data)} images, {len(labels)} labels), top-1:")
-    for name, ok in correct.items():
-        print(f"    {name:12s} {sum(ok) / len(ok):.3f}")
-    for name in ("ridge", "top-1 name"):
-        d = paired_difference(correct["default"], correct[name])
-        interval = f"95% paired bootstrap {d['low']:+.3f} .. {d['high']:+.3f}"
-        print(f"    default - {name}: {d['difference']:+.3f} ({interval})")
+    mappers = {"default": mapper, "ridge": nlexnb.fit_mapper(clf, enc, method="ridge")}
+    table = compare_zero_shot(clf, mappers, data, features=features)
+    print(f"  stamp photos ({len(data)} images, {len({label for _, label in data})} labels), top-1:")
+    for row in table.itertuples():
+        print(f"    {row.method:22s} {row.accuracy:.3f}")
+    for row in table.iloc[1:].itertuples():
+        interval = f"95% paired bootstrap {row.low:+.3f} .. {row.high:+.3f}"
+        print(f"    default - {row.method}: {row.difference:+.3f} ({interval})")
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ import torch.nn.functional as F
 
 import nlexnb
 from nlexnb.datasets import coarse_photo_set, find_stamps, stamp_photo_set
-from nlexnb.evaluate import fold_splits, paired_difference, rank_of_true
-from nlexnb.zeroshot import ZeroShotClassifier, top1_name_baseline
+from nlexnb.evaluate import compare_zero_shot, fold_splits, rank_of_true
+from nlexnb.zeroshot import ZeroShotClassifier
 
 
 def fit(clf, enc, method, classes=None):
@@ -35,33 +35,18 @@ def fit(clf, enc, method, classes=None):
 
 def labelled(clf, enc, methods, data, title):
     labels = sorted({label for _, label in data})
-    truth = [label for _, label in data]
     features = clf.features([image for image, _ in data])
-    correct = {}
-    for method in methods:
-        zs = ZeroShotClassifier(clf, fit(clf, enc, method), labels)
-        predicted = [zs.labels[i] for i in zs.logits_from_features(features).argmax(1).tolist()]
-        correct[method] = [p == t for p, t in zip(predicted, truth)]
-        if method == methods[0]:  # the opt-in, label-free transductive calibration, reported apart
-            zs.center_on(features=features)
-            centred = [zs.labels[i] for i in zs.logits_from_features(features).argmax(1).tolist()]
-            centred_ok = [p == t for p, t in zip(centred, truth)]
-    base = top1_name_baseline(clf, enc, labels, features)
-    correct["top1-name -> nearest label"] = [p == t for p, t in zip(base, truth)]
+    mappers = {method: fit(clf, enc, method) for method in methods}
+    table = compare_zero_shot(clf, mappers, data, features=features)
+    centred = ZeroShotClassifier(clf, mappers[methods[0]], labels).center_on(features=features)
+    centred_accuracy = nlexnb.evaluate.zero_shot(centred, data, features=features).accuracy
     print(f"\n## {title}: {len(data)} images, {len(labels)} labels {labels}")
-    for name, ok in correct.items():
-        balanced = sum(sum(o for o, t in zip(ok, truth) if t == label) / truth.count(label) for label in labels) / len(
-            labels
-        )
-        print(f"  {name:28s} top-1 {sum(ok) / len(ok):.3f}  balanced {balanced:.3f}")
-    print(f"  ({methods[0]} centred on the set's own images, opt-in: top-1 {sum(centred_ok) / len(centred_ok):.3f})")
-    first = methods[0]
-    for name, ok in correct.items():
-        if name != first:
-            d = paired_difference(correct[first], ok)
-            print(
-                f"  {first} - {name}: {d['difference']:+.3f} (95% paired bootstrap {d['low']:+.3f} .. {d['high']:+.3f})"
-            )
+    for _, row in table.iterrows():
+        print(f"  {row['method']:28s} top-1 {row['accuracy']:.3f}  balanced {row['balanced accuracy']:.3f}")
+    print(f"  ({methods[0]} centred on the set's own images, opt-in: top-1 {centred_accuracy:.3f})")
+    for row in table.iloc[1:].itertuples():
+        interval = f"95% paired bootstrap {row.low:+.3f} .. {row.high:+.3f}"
+        print(f"  {methods[0]} - {row.method}: {row.difference:+.3f} ({interval})")
     return features
 
 

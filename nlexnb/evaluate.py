@@ -29,7 +29,10 @@ __all__ = [
     "zero_shot",
     "paired_difference",
     "head_replacement",
+    "compare_zero_shot",
 ]
+
+TOP1_NAME = "top-1 name (no mapper)"
 
 BASELINE_TEXT = "text"
 
@@ -209,6 +212,20 @@ def head_agreement(classifier: Classifier, mapper: Mapper, images) -> float:
     return (classifier.head(features).argmax(1) == (features @ mapped_head.T).argmax(1)).float().mean().item()
 
 
+def _require_known_labels(pairs, known: Sequence[str], what: str) -> None:
+    """Every true label must be in ``known``; else a ValueError naming it, its image's path and close matches."""
+    import difflib
+    import os
+
+    allowed = set(known)
+    for image, label in pairs:
+        if label not in allowed:
+            where = f" (image {str(image)!r})" if isinstance(image, (str, os.PathLike)) else ""
+            close = difflib.get_close_matches(label, list(known), n=3)
+            hint = f"; close: {close}" if close else f" {list(known)[:10]}"
+            raise ValueError(f"Unknown label {label!r}{where} is not {what}{hint}")
+
+
 def head_replacement(
     classifier: Classifier, mappers: Mapper | dict[str, Mapper], data, labels=None, progress: bool | None = None
 ) -> pd.DataFrame:
@@ -233,19 +250,12 @@ def head_replacement(
     Raises:
         ValueError: a true label that is not one of the classifier's class names (named, with close matches).
     """
-    import difflib
-
     from .datasets import as_labelled
 
     pairs = as_labelled(data, labels)
+    what = f"a class name of {classifier.name} (head replacement needs the classifier's own class names)"
+    _require_known_labels(pairs, classifier.class_names, what)
     index = {name: k for k, name in enumerate(classifier.class_names)}
-    for image, label in pairs:
-        if label not in index:
-            close = difflib.get_close_matches(label, classifier.class_names, n=3)
-            raise ValueError(
-                f"Label {label!r} (image {image!r:.80}) is not a class name of {classifier.name}"
-                f"{f'; close: {close}' if close else ''}: head replacement needs the classifier's own class names"
-            )
     truth = torch.tensor([index[label] for _, label in pairs])
     features = classifier.features([image for image, _ in pairs], progress=progress)
     heads = {"real head": classifier.head(features)}
@@ -267,7 +277,7 @@ def head_replacement(
     return pd.DataFrame(rows)
 
 
-def zero_shot(zs, data, labels=None, progress: bool | None = None):
+def zero_shot(zs, data, labels=None, progress: bool | None = None, features: torch.Tensor | None = None):
     """Evaluate a :class:`nlexnb.ZeroShotClassifier` on labelled images.
 
     Args:
@@ -275,35 +285,83 @@ def zero_shot(zs, data, labels=None, progress: bool | None = None):
         data: an ImageFolder-style directory (``root/<label>/<image>``) or a list of ``(image, label)`` pairs.
         labels: for a directory, how folder names become labels (see :func:`nlexnb.datasets.image_folder`).
         progress: show a progress bar over batches (default: for more than a few batches).
+        features: the images' pre-logits features [N, d] in the order of ``data``, when already computed (several
+            heads scored on one forward pass).
 
     Returns:
         :class:`nlexnb.zeroshot.ZeroShotEvaluation` with ``accuracy``, ``per_class``, ``confusion``, ``predictions``
         and ``plot()`` (the confusion matrix).
 
     Raises:
-        ValueError: empty data, no images in a folder, an unreadable image (named), or a true label that is not one of
-            the classifier's labels (named, with the image's path when it has one).
+        ValueError: empty data, no images in a folder, an unreadable image (named), a true label that is not one of
+            the classifier's labels (named, with the image's path when it has one), or features of another length.
     """
-    import difflib
-    import os
-
     from .datasets import as_labelled
     from .zeroshot import ZeroShotEvaluation
 
     pairs = as_labelled(data, labels)
-    known = set(zs.labels)
-    for image, label in pairs:
-        if label not in known:
-            where = f" (image {str(image)!r})" if isinstance(image, (str, os.PathLike)) else ""
-            close = difflib.get_close_matches(label, zs.labels, n=3)
-            raise ValueError(
-                f"Unknown label {label!r}{where}: not one of the zero-shot labels"
-                f"{f'; close: {close}' if close else f' {zs.labels[:10]}'}"
-            )
-    probs = zs.predict_proba([image for image, _ in pairs], progress=progress)
-    top = probs.max(1)
+    _require_known_labels(pairs, zs.labels, "one of the zero-shot labels")
+    if features is None:
+        features = zs.classifier.features([image for image, _ in pairs], progress=progress)
+    elif len(features) != len(pairs):
+        raise ValueError(f"features has {len(features)} rows for {len(pairs)} labelled images")
+    top = zs.logits_from_features(features).softmax(-1).max(1)
     predicted = [zs.labels[i] for i in top.indices.tolist()]
     return ZeroShotEvaluation([label for _, label in pairs], predicted, top.values.tolist(), list(zs.labels))
+
+
+def compare_zero_shot(
+    classifier: Classifier,
+    mappers: dict[str, Mapper],
+    data,
+    labels=None,
+    progress: bool | None = None,
+    features: torch.Tensor | None = None,
+) -> pd.DataFrame:
+    """Zero-shot accuracy of several mappers on the same labelled images, beside the no-mapper baseline, with the
+    first mapper's lead over each of the others (paired bootstrap interval).
+
+    Every mapper builds a head over the set's labels; the baseline takes the classifier's own top-1 class name and
+    picks the nearest label in text space (the first mapper's encoder). One forward pass serves them all.
+
+    Args:
+        classifier: gives the features.
+        mappers: name -> mapper, the first being the one compared with the rest (e.g. the default, then ridge).
+        data, labels, progress: as for :func:`zero_shot`.
+        features: the images' features, when already computed.
+
+    Returns:
+        DataFrame, one row per method (the mappers, then :data:`TOP1_NAME`): method, accuracy, balanced accuracy
+        (mean over labels), and difference, low, high (first method minus this one; empty for the first).
+        ``df.attrs["correct"]`` holds each method's per-image hits.
+    """
+    from .datasets import as_labelled
+    from .zeroshot import ZeroShotClassifier, top1_name_baseline
+
+    if not mappers:
+        raise ValueError("compare_zero_shot needs at least one mapper (name -> Mapper)")
+    pairs = as_labelled(data, labels)
+    truth = [label for _, label in pairs]
+    names = sorted(set(truth))
+    if features is None:
+        features = classifier.features([image for image, _ in pairs], progress=progress)
+    correct = {}
+    for name, mapper in mappers.items():
+        predicted = zero_shot(ZeroShotClassifier(classifier, mapper, names), pairs, features=features).predictions
+        correct[name] = (predicted["true"] == predicted["predicted"]).tolist()
+    first = next(iter(mappers.values()))
+    baseline = top1_name_baseline(classifier, first.text_encoder, names, features)
+    correct[TOP1_NAME] = [p == t for p, t in zip(baseline, truth)]
+    rows = []
+    for method, hits in correct.items():
+        per_label = pd.Series(hits, dtype=float).groupby(truth).mean()
+        row = {"method": method, "accuracy": sum(hits) / len(hits), "balanced accuracy": float(per_label.mean())}
+        if rows:
+            row.update(paired_difference(next(iter(correct.values())), hits))
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table.attrs["correct"] = correct
+    return table
 
 
 def paired_difference(
