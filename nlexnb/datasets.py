@@ -59,7 +59,7 @@ def image_folder(root: str | os.PathLike, labels: Mapping[str, str] | Sequence[s
     root_path = Path(root)
     if not root_path.is_dir():
         raise FileNotFoundError(f"Image folder not found (or not a directory): {str(root_path)!r}")
-    folders = sorted(p for p in root_path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    folders = _class_folders(root_path)
     if not folders:
         raise ValueError(
             f"No class folders in {str(root_path)!r}: expected root/<class>/<image> (e.g. root/cat/001.jpg)"
@@ -79,6 +79,11 @@ def image_folder(root: str | os.PathLike, labels: Mapping[str, str] | Sequence[s
             f"Skipped {len(skipped)} file(s) that are not images by extension, e.g. {str(skipped[0])!r}", stacklevel=2
         )
     return pairs
+
+
+def _class_folders(root: Path) -> list[Path]:
+    """The class folders of an ImageFolder: its visible sub-directories, sorted."""
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def imagenet_folder(root: str | os.PathLike, class_names: Sequence[str] | None = None) -> Labelled:
@@ -347,19 +352,28 @@ def labelled_set(source: str | os.PathLike, views: int = 4) -> Labelled:
         ValueError: neither a known name nor an existing directory (the message lists both options).
         FileNotFoundError: ``"stamps"`` where the stamps are not installed (see :func:`find_stamps`).
     """
-    if isinstance(source, str) and source in LABELLED_SETS:
-        return stamp_photo_set() if source == "stamps" else coarse_photo_set(views)
-    if not Path(source).is_dir():
-        known = "; ".join(f"{k!r}: {v}" for k, v in LABELLED_SETS.items())
-        raise ValueError(f"Unknown labelled set {str(source)!r}: give one of {known}; or an ImageFolder directory")
-    return image_folder(source)
+    known = _known_set_or_folder(source)
+    if isinstance(known, Path):
+        return image_folder(known)
+    return stamp_photo_set() if known == "stamps" else coarse_photo_set(views)
 
 
 def labelled_set_labels(source: str | os.PathLike) -> list[str]:
     """The labels of a labelled set (as :func:`labelled_set` takes it), without reading any image: sorted."""
+    known = _known_set_or_folder(source)
+    if isinstance(known, Path):
+        return [p.name for p in _class_folders(known)]
+    return sorted(set((STAMP_LABELS if known == "stamps" else COARSE_LABELS).values()))
+
+
+def _known_set_or_folder(source: str | os.PathLike) -> str | Path:
+    """A key of :data:`LABELLED_SETS`, or an existing directory; else a ValueError listing both options."""
     if isinstance(source, str) and source in LABELLED_SETS:
-        return sorted(set((STAMP_LABELS if source == "stamps" else COARSE_LABELS).values()))
-    folder = Path(source)
-    if not folder.is_dir():
-        raise ValueError(f"Unknown labelled set {str(source)!r}: give one of {list(LABELLED_SETS)} or a directory")
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return source
+    if Path(source).is_dir():
+        return Path(source)
+    known = "; ".join(f"{k!r}: {v}" for k, v in LABELLED_SETS.items())
+    raise ValueError(
+        f"Unknown labelled set {str(source)!r}: it must be one of {list(LABELLED_SETS)} or an ImageFolder directory "
+        f"({known})"
+    )

@@ -124,16 +124,12 @@ def validate_parameters(**params: Any) -> None:
     if params.get("DEVICE") is not None:
         _check_device(params["DEVICE"])
     if params.get("LABELLED_SET") is not None:
-        _check_labelled_set(params["LABELLED_SET"])
-        if params.get("SUBCONCEPT_LABEL") is not None:
-            from .datasets import labelled_set_labels
-
-            labels = labelled_set_labels(params["LABELLED_SET"])
-            if params["SUBCONCEPT_LABEL"] not in labels:
-                raise ValueError(
-                    f"Parameter SUBCONCEPT_LABEL {params['SUBCONCEPT_LABEL']!r} is not a label of "
-                    f"LABELLED_SET {params['LABELLED_SET']!r}; its labels: {labels} (or None for every image)"
-                )
+        labels = _labelled_set_labels(params["LABELLED_SET"])
+        if params.get("SUBCONCEPT_LABEL") is not None and params["SUBCONCEPT_LABEL"] not in labels:
+            raise ValueError(
+                f"Parameter SUBCONCEPT_LABEL {params['SUBCONCEPT_LABEL']!r} is not a label of "
+                f"LABELLED_SET {params['LABELLED_SET']!r}; its labels: {labels} (or None for every image)"
+            )
     if params.get("LABELS") is not None:
         from .zeroshot import check_labels
 
@@ -143,20 +139,20 @@ def validate_parameters(**params: Any) -> None:
             raise type(exc)(f"Parameter LABELS: {exc}") from None
 
 
-def _check_labelled_set(source: str) -> None:
-    from .datasets import LABELLED_SETS, find_stamps
+def _labelled_set_labels(source: str) -> list[str]:
+    """The labels of the LABELLED_SET parameter; the stamps must also be installed."""
+    from .datasets import find_stamps, labelled_set_labels
 
-    if source in LABELLED_SETS:
-        if source == "stamps":
-            try:
-                find_stamps()
-            except FileNotFoundError as exc:
-                raise FileNotFoundError(f"Parameter LABELLED_SET is 'stamps', but {exc}") from None
-        return
-    if not Path(source).is_dir():
-        raise ValueError(
-            f"Parameter LABELLED_SET must be one of {list(LABELLED_SETS)} or an ImageFolder directory, got {source!r}"
-        )
+    try:
+        labels = labelled_set_labels(source)
+    except ValueError as exc:
+        raise ValueError(f"Parameter LABELLED_SET: {exc}") from None
+    if source == "stamps":
+        try:
+            find_stamps()
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"Parameter LABELLED_SET is 'stamps', but {exc}") from None
+    return labels
 
 
 def _check_device(device: str) -> None:
