@@ -58,6 +58,20 @@ def project_out(features: torch.Tensor, directions: torch.Tensor) -> torch.Tenso
     return (f - (f @ basis.T) @ basis).to(features.dtype)
 
 
+def logit_gap(logits: torch.Tensor, target: int, foil: int | None = None) -> torch.Tensor:
+    """What an explanation explains: the target logit, or its gap to the foil's (``z_target - z_foil``)."""
+    return logits[..., target] - (logits[..., foil] if foil is not None else 0.0)
+
+
+def measured_drop(
+    classifier: Classifier, features: torch.Tensor, directions: torch.Tensor, target: int, foil: int | None = None
+) -> float:
+    """Drop of :func:`logit_gap` when the span of ``directions`` is removed from ``features`` [d] and the head is
+    re-run (float64): the number the closed form must match."""
+    before = logit_gap(classifier.head(features.double()), target, foil)
+    return float(before - logit_gap(classifier.head(project_out(features, directions).double()), target, foil))
+
+
 def input_view(classifier: Classifier, image: ImageLike | torch.Tensor) -> Image.Image:
     """The image as the classifier sees it (resized, cropped), as a PIL image: the region heat maps cover.
 
@@ -421,15 +435,11 @@ class Explainer:
         probs = logits.softmax(-1)
         explained = float(logits[target] - (logits[foil] if foil is not None else 0.0))
         dirs = self.directions[chosen]
-        base = clf.head(f.double())
-
-        def gap(z: torch.Tensor) -> torch.Tensor:
-            return z[..., target] - (z[..., foil] if foil is not None else 0.0)
-
+        base = logit_gap(clf.head(f.double()), target, foil)
         # single-direction ablations for every named concept at once: f - (f . v) v
         single = f.double() - (dirs.double() @ f.double()).unsqueeze(1) * dirs.double()
-        drops = (gap(base) - gap(clf.head(single.double()))).tolist() if chosen else []
-        measured = float(gap(base) - gap(clf.head(project_out(f, dirs).double()))) if chosen else 0.0
+        drops = (base - logit_gap(clf.head(single), target, foil)).tolist() if chosen else []
+        measured = measured_drop(clf, f, dirs, target, foil) if chosen else 0.0
         table = pd.DataFrame(
             {
                 "concept": [self.bank.texts[i] for i in chosen],

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .explain import Explainer, _upsample, orthonormal_basis, project_out
+from .explain import Explainer, _upsample, measured_drop, orthonormal_basis
 from .images import ImageLike
 
 __all__ = ["ablation_drop", "concept_ablation", "deletion_insertion", "randomization_check", "faithfulness"]
@@ -38,12 +38,7 @@ def ablation_drop(
     w = clf.head_weight[target].double() - (clf.head_weight[foil].double() if foil is not None else 0.0)
     basis = orthonormal_basis(dirs)
     closed = float(w @ (basis.T @ (basis @ f.double())))
-
-    def gap(z: torch.Tensor) -> torch.Tensor:
-        return z[target] - (z[foil] if foil is not None else 0.0)
-
-    measured = float(gap(clf.head(f.double())) - gap(clf.head(project_out(f, dirs).double())))
-    return closed, measured
+    return closed, measured_drop(clf, f, dirs, target, foil)
 
 
 def _separate(explainer: Explainer, f: torch.Tensor, target: int, k: int, allow_class_names: bool) -> list[int]:
