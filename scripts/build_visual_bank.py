@@ -120,9 +120,10 @@ ACTIONS = (
 PEOPLES_ROOTS = (
     "ethnic_group.n.01 people.n.01 nation.n.02 nationality.n.01 religion.n.02 inhabitant.n.01 native.n.01 "
     "religious_person.n.01 believer.n.01 adherent.n.01 tribe.n.01 race.n.03 white_person.n.01 "
-    "black.n.05 indian.n.01 asian.n.01 european.n.01 african.n.01 american.n.01 person_of_color.n.01"
+    "black.n.05 indian.n.01 asian.n.01 european.n.01 african.n.01 american.n.01 person_of_color.n.01 jew.n.01 "
+    "foreigner.n.01 white.n.01 semite.n.01 gentile.n.01"
 ).split()
-BAD_USAGE = "ethnic_slur.n.01 disparagement.n.01 obscenity.n.02 vulgarism.n.01 slang.n.02".split()
+BAD_USAGE = "ethnic_slur.n.01 disparagement.n.01 obscenity.n.02 vulgarism.n.01".split()
 TAXON_ROOTS = "taxonomic_group.n.01 genus.n.02 family.n.06 order.n.07 class.n.07 phylum.n.01".split()
 LATIN_ENDINGS = re.compile(r"(idae|aceae|ales|inae|iformes|oidea|phyta|opsida)$")
 VAGUE = set(
@@ -175,23 +176,40 @@ def under(synset, roots) -> bool:
 
 
 def refused_words(wn) -> set[str]:
-    """Words never allowed in a concept: peoples, nationalities, religions, slurs, taxonomy."""
-    refused = set()
+    """Words never allowed in a concept: peoples, nationalities, religions, slurs, taxonomy.
+
+    A word is refused where such a meaning is its *first* WordNet meaning ("thai", "zulu", "herero"), not where a
+    people or group borrowed a common word ("pole", "shaker", "cream", "mother").
+    """
+    flagged: dict[str, set] = {}
     for synset in wn.all_synsets("n"):
         people = synset.lexname() in ("noun.person", "noun.group") and under(synset, PEOPLES_ROOTS)
         usage = {d.name() for d in synset.usage_domains()} & set(BAD_USAGE)
         taxon = synset.lexname() == "noun.group" and under(synset, TAXON_ROOTS)
         if people or usage or taxon:
             for lemma in synset.lemmas():
-                refused.add(lemma.name().lower().replace("_", " "))
+                flagged.setdefault(lemma.name().lower(), set()).add(synset)
     for synset in wn.all_synsets("a"):  # adjectives of places and peoples ("argentine", "thai")
         for lemma in synset.lemmas():
-            if any(p.synset().instance_hypernyms() or p.synset().lexname() in ("noun.person", "noun.group")
-                   for p in lemma.pertainyms()):
-                refused.add(lemma.name().lower().replace("_", " "))
-    # a nationality adjective that is also a people noun ("thai", "zulu"): caught above; single words of multiword
-    # group names ("native american") are caught where the whole name matches
-    return refused
+            if any(
+                p.synset().instance_hypernyms() or p.synset().lexname() in ("noun.person", "noun.group")
+                for p in lemma.pertainyms()
+            ):
+                flagged.setdefault(lemma.name().lower(), set()).add(synset)
+    for synset in wn.synset("language.n.01").closure(lambda s: s.hyponyms()):  # "french", "english": a people too
+        for lemma in synset.lemmas():
+            if any(a.pertainyms() for s in wn.synsets(lemma.name(), "a") for a in s.lemmas()):
+                flagged.setdefault(lemma.name().lower(), set()).add(synset)
+    visual = set(NOUN_FILES) | {"noun.body"}
+    refused = set()
+    for word, synsets in flagged.items():
+        senses = wn.synsets(word)
+        if any(s.lexname() in visual for s in senses[:3]) and not senses[0] in synsets:
+            continue  # "legs", "cream": a thing one sees before it is a group
+        if not senses or senses[0] in synsets or senses[0].lexname() in ("noun.person", "noun.communication"):
+            refused.add(word.replace("_", " "))
+    # colour words are also WordNet's names of races ("white", "black", "red"): they stay colours
+    return refused - set(colours(wn)) - {"white", "black", "red", "yellow", "brown", "person", "man", "woman", "native"}
 
 
 def first_sense_is(wn, name: str, synset) -> bool:
@@ -364,6 +382,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{wn.get_version()} ({', '.join(f'{k} {v}' for k, v in versions.items())}); do not edit by hand.\n"
     )
     body = "".join(f"{text}\t{kind}\n" for text, kind in rows)
+    refused = sorted(refused_words(wn))
+    (args.out.parent / "refused_words.txt").write_text(
+        "# Words never named as visual evidence: peoples, nationalities, ethnic and religious groups, slurs, taxonomy "
+        f"(WordNet {wn.get_version()}, by scripts/build_visual_bank.py); do not edit by hand.\n"
+        + "".join(f"{w}\n" for w in refused),
+        encoding="utf-8",
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(header + body, encoding="utf-8")

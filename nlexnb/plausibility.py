@@ -1,0 +1,331 @@
+"""Plausibility: would a person looking at the photo accept the named concepts as evidence?
+
+Faithfulness (:mod:`nlexnb.metrics`) proves that named concepts carry the logit; it cannot tell evidence from an echo
+of the class name ("baboon because gaboon viper"). This module measures what a reader sees:
+
+- **plausible share**: each named concept is compared, by a *judge* text encoder that is not the one explaining,
+  with an evidence list written by looking at its photo ("red cup", "brown foam", "wooden table": the data file
+  ``nlexnb/data/plausibility_evidence.json``, 50 photos); a concept counts as plausible when its best match reaches
+  :data:`JUDGE_THRESHOLD`, a cosine calibrated by reading (see :func:`judge_examples`);
+- **leak rate**: named concepts that are spelling neighbours of the explained class's (or foil's) names ("gaboon"
+  for "baboon") or words of another sense of them ("wind" or "paper" for the bird kite, from the other WordNet
+  synsets that share the name). Both tests read letters and WordNet, never an encoder, so they are independent of
+  the explainer's own filters;
+- **peoples**: concepts that contain a word naming a people, nationality, ethnic or religious group (must be zero).
+
+:func:`plausibility_report` runs the explainer on the evidence photos and puts its numbers beside baselines measured
+in the same run: random bank concepts, the most frequent named concepts, and the class's nearest concepts in text
+space.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch.nn.functional as F
+
+from .labels import bare_synonyms
+
+__all__ = [
+    "EVIDENCE_FILE",
+    "JUDGE_THRESHOLD",
+    "evidence",
+    "evidence_photos",
+    "Judge",
+    "leak_kind",
+    "naming_peoples",
+    "plausibility_report",
+    "PlausibilityReport",
+]
+
+DATA = Path(__file__).parent / "data"
+EVIDENCE_FILE = DATA / "plausibility_evidence.json"
+JUDGE_THRESHOLD = 0.6
+"""Judge cosine (all-mpnet-base-v2 or all-MiniLM-L6-v2) from which a concept matches an evidence item. Calibrated by
+reading matched pairs at 0.5, 0.55, 0.6 and 0.65 (:func:`judge_examples`): at 0.6 matches read as the same visible thing
+("dark brown liquid" ~ "dark coffee", "striped fur" ~ "striped coat"); at 0.5, loose associations pass ("espadrille"
+~ "cup")."""
+
+_STOP = set(
+    "a an the of and or in on at to for with by from as is are be its it this that any one two some such other "
+    "used having made small large kind type various usually often very genus family species especially".split()
+)
+
+
+def evidence() -> dict[str, list[str]]:
+    """Photo id -> evidence list ("sample:coffee" -> ["coffee", "red cup", "saucer", ...])."""
+    return json.loads(EVIDENCE_FILE.read_text(encoding="utf-8"))["photos"]
+
+
+def evidence_photos(ids: Sequence[str] | None = None) -> dict:
+    """The evidence photos as images, by id: ``sample:NAME`` from :func:`nlexnb.sample_images`, ``stamps:PATH`` from
+    the Tux Paint stamps (:func:`nlexnb.datasets.find_stamps`, which says how to install them when missing)."""
+    from .datasets import find_stamps
+    from .images import sample_images, to_pil
+
+    ids = list(evidence()) if ids is None else list(ids)
+    samples = sample_images() if any(i.startswith("sample:") for i in ids) else {}
+    stamps = find_stamps() if any(i.startswith("stamps:") for i in ids) else None
+    out = {}
+    for photo in ids:
+        source, _, name = photo.partition(":")
+        if source == "sample":
+            out[photo] = samples[name]
+        elif source == "stamps":
+            out[photo] = to_pil(stamps / name)
+        else:
+            raise ValueError(f"Unknown evidence photo id {photo!r}: expected 'sample:NAME' or 'stamps:PATH'")
+    return out
+
+
+# ---- the judge -------------------------------------------------------------------------------------------------------
+class Judge:
+    """Scores concepts against evidence lists with a text encoder other than the explainer's.
+
+    Args:
+        encoder: a :class:`nlexnb.TextEncoder` (or its name). Choose one the explanations were *not* made with.
+        threshold: the cosine from which a concept matches an evidence item.
+    """
+
+    def __init__(self, encoder, threshold: float = JUDGE_THRESHOLD) -> None:
+        from .text import TextEncoder, load_text_encoder
+
+        self.encoder = encoder if isinstance(encoder, TextEncoder) else load_text_encoder(encoder)
+        self.threshold = float(threshold)
+
+    def best_match(self, concepts: Sequence[str], items: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """For each concept, its best cosine with an evidence item, and that item."""
+        if not concepts:
+            return np.zeros(0), []
+        a = F.normalize(self.encoder.encode(list(concepts)).float(), dim=1)
+        b = F.normalize(self.encoder.encode(list(items)).float(), dim=1)
+        sims = a @ b.T
+        best = sims.max(1)
+        return best.values.cpu().numpy(), [items[i] for i in best.indices.tolist()]
+
+    def plausible(self, concepts: Sequence[str], items: Sequence[str]) -> np.ndarray:
+        """Boolean per concept: does it match something a person sees in the photo?"""
+        return self.best_match(concepts, items)[0] >= self.threshold
+
+
+def judge_examples(judge: Judge, named: dict[str, list[str]], around: float, width: float = 0.025) -> pd.DataFrame:
+    """Concept / evidence pairs whose judge cosine lies within ``width`` of ``around``: read them to set a threshold."""
+    table = evidence()
+    rows = []
+    for photo, concepts in named.items():
+        scores, items = judge.best_match(concepts, table[photo])
+        rows += [
+            {"photo": photo, "concept": c, "evidence": i, "cosine": float(s)}
+            for c, s, i in zip(concepts, scores, items)
+            if abs(s - around) <= width
+        ]
+    return pd.DataFrame(rows, columns=["photo", "concept", "evidence", "cosine"])
+
+
+# ---- leaks and peoples -----------------------------------------------------------------------------------------------
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+def _spelling_neighbours(a: str, b: str) -> bool:
+    """Two different words that look alike: one contains the other (4+ letters), or their letters match >= 75%."""
+    if a == b or min(len(a), len(b)) < 4:
+        return False
+    if a in b or b in a:
+        return True
+    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.75
+
+
+@lru_cache(maxsize=1)
+def _wordnet_senses() -> tuple[dict[str, list[str]], dict[str, str]]:
+    """word -> WordNet synsets (ImageNet-21k's, shipped with timm) that have it as a lemma; synset -> definition."""
+    from .concepts import _wordnet_tables
+
+    lemmas, definitions = _wordnet_tables()
+    by_word: dict[str, list[str]] = {}
+    for wnid, names in lemmas.items():
+        for name in names.split(","):
+            for word in set(_words(name)):
+                by_word.setdefault(word, []).append(wnid)
+    return by_word, definitions
+
+
+@lru_cache(maxsize=2048)
+def _sense_vocabulary(class_name: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(words of the class's own senses, words of the *other* WordNet senses of its name words)."""
+    by_word, definitions = _wordnet_senses()
+    lemmas, _ = _wordnet_tables_cached()
+    names = [s.lower() for s in bare_synonyms(class_name)]
+    own_text = " ".join(names) + " " + class_name.lower()
+    own_ids = {w for w, ls in lemmas.items() if any(n == x.strip().lower() for x in ls.split(",") for n in names)}
+    own = set(_words(own_text))
+    for wnid in own_ids:
+        own |= set(_words(lemmas[wnid] + " " + definitions.get(wnid, "")))
+    other: set[str] = set()
+    for word in {w for n in names for w in _words(n)} - _STOP:
+        for wnid in by_word.get(word, []):
+            if wnid not in own_ids:
+                other |= set(_words(lemmas[wnid] + " " + definitions.get(wnid, "")))
+    return frozenset(own), frozenset(other - own - _STOP)
+
+
+def _wordnet_tables_cached():
+    from .concepts import _wordnet_tables
+
+    return _wordnet_tables()
+
+
+def leak_kind(concept: str, class_names: Sequence[str]) -> str | None:
+    """``"spelling"`` or ``"sense"`` when ``concept`` echoes one of ``class_names`` rather than showing evidence, else
+    None. Spelling: a word of the concept looks like a word of a class name ("gaboon" ~ "baboon", "espadrille" is
+    not: letters 44% alike). Sense: a word of the concept comes from another WordNet sense of a class-name word
+    ("wind" for the bird kite: the toy kite is "flown in wind")."""
+    words = [w for w in _words(concept) if w not in _STOP]
+    for name in class_names:
+        name_words = {w for s in bare_synonyms(name) for w in _words(s)} - _STOP
+        if any(_spelling_neighbours(w, n) for w in words for n in name_words):
+            return "spelling"
+    for name in class_names:
+        _, other = _sense_vocabulary(name)
+        if any(w in other for w in words):
+            return "sense"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _refused_words() -> frozenset[str]:
+    path = DATA / "refused_words.txt"
+    return frozenset(
+        line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")
+    )
+
+
+def naming_peoples(concept: str) -> bool:
+    """Does ``concept`` name a people, nationality, ethnic or religious group (or use a slur)? Whole words and
+    multi-word names, from WordNet (``nlexnb/data/refused_words.txt``, written by ``scripts/build_visual_bank.py``)."""
+    refused = _refused_words()
+    words = _words(concept)
+    if any(w in refused for w in words):
+        return True
+    return any(" ".join(words[i : i + n]) in refused for n in (2, 3) for i in range(len(words) - n + 1))
+
+
+# ---- the report ------------------------------------------------------------------------------------------------------
+@dataclass
+class PlausibilityReport:
+    """Named concepts of every method on every evidence photo, judged.
+
+    Attributes:
+        concepts: one row per (method, photo, concept): ``plausible``, ``judge`` (best cosine), ``matched`` (the
+            evidence item), ``leak`` (None, "spelling" or "sense"), ``peoples`` (bool), ``explained`` (class names).
+        summary: one row per method: plausible share, leak rate, peoples count, concepts named.
+    """
+
+    concepts: pd.DataFrame
+    summary: pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(float_format=lambda v: f"{v:.3f}", border=0)
+
+    def plot(self):
+        """Plausible share and leak rate per method (seaborn bars); returns the Figure."""
+        from .plots import bar_panels
+
+        return bar_panels(self.summary, ["plausible share", "leak rate"], "method")
+
+
+def plausibility_report(
+    explainer,
+    judge: Judge | str,
+    *,
+    k: int = 5,
+    photos: dict | None = None,
+    contrast: bool = True,
+    seed: int = 0,
+    extra: dict | None = None,
+) -> PlausibilityReport:
+    """The explainer's named concepts on the evidence photos, judged, beside baselines from the same run.
+
+    Methods: ``explainer`` (factual: the predicted class), ``explainer, contrastive`` (predicted vs the runner-up
+    class), and three baselines on the same photos and bank, each naming ``k`` concepts: ``random`` (random bank
+    concepts), ``most frequent`` (the ``k`` concepts the explainer names most often, on every photo) and ``text
+    neighbours`` (the bank concepts nearest the predicted class's name in the explainer's text space, class names
+    left out as the explainer does). ``extra`` maps more method names to other explainers (compared the same way).
+    """
+    judge = judge if isinstance(judge, Judge) else Judge(judge)
+    table = evidence()
+    photos = evidence_photos() if photos is None else photos
+    ids = list(photos)
+    explainers = {"explainer": explainer, **(extra or {})}
+    rows = []
+    named_by_main: dict[str, list[str]] = {}
+    for label, ex in explainers.items():
+        results = ex.explain([photos[i] for i in ids], k=k, heatmaps=False)
+        for photo, result in zip(ids, results):
+            concepts = list(result.concepts["concept"])
+            if label == "explainer":
+                named_by_main[photo] = concepts
+            rows += _judged(label, photo, concepts, [result.target_name], judge, table[photo])
+        if contrast:
+            for photo, result in zip(ids, results):
+                logits = ex.classifier.logits([photos[photo]])[0]
+                foil = int(logits.topk(2).indices[1])
+                res = ex.explain(photos[photo], target=result.target, foil=foil, k=k, heatmaps=False)
+                rows += _judged(
+                    f"{label}, contrastive", photo, list(res.concepts["concept"]),
+                    [res.target_name, res.foil_name], judge, table[photo],
+                )
+    # baselines, same photos and bank as the main explainer
+    rng = random.Random(seed)
+    bank = explainer.bank.texts
+    frequent = [c for c, _ in Counter(c for cs in named_by_main.values() for c in cs).most_common(k)]
+    predicted = {r["photo"]: r["explained"] for r in rows if r["method"] == "explainer"}
+    for photo in ids:
+        explained = predicted.get(photo) or [explainer.classifier.class_names[0]]
+        rows += _judged("random", photo, rng.sample(bank, k), explained, judge, table[photo])
+        rows += _judged("most frequent", photo, frequent, explained, judge, table[photo])
+        rows += _judged("text neighbours", photo, explainer.text_neighbours(explained[0], k), explained, judge,
+                        table[photo])
+    frame = pd.DataFrame(rows)
+    summary = (
+        frame.groupby("method", sort=False)
+        .agg(
+            **{
+                "plausible share": ("plausible", "mean"),
+                "leak rate": ("leak", lambda s: float(s.notna().mean())),
+                "peoples": ("peoples", "sum"),
+                "concepts": ("concept", "size"),
+                "photos": ("photo", "nunique"),
+            }
+        )
+        .reset_index()
+    )
+    return PlausibilityReport(frame, summary)
+
+
+def _judged(method, photo, concepts, explained, judge, items) -> list[dict]:
+    scores, matched = judge.best_match(concepts, items)
+    return [
+        {
+            "method": method,
+            "photo": photo,
+            "explained": list(explained),
+            "concept": c,
+            "plausible": bool(s >= judge.threshold),
+            "judge": float(s),
+            "matched": m,
+            "leak": leak_kind(c, explained),
+            "peoples": naming_peoples(c),
+        }
+        for c, s, m in zip(concepts, scores, matched)
+    ]
