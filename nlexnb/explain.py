@@ -34,9 +34,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .classifier import Classifier
-from .concepts import ConceptBank, load_concepts
+from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, ImageLike, as_image_list, to_pil
-from .labels import bare_synonyms, class_name_set, primary_name
+from .labels import bare_synonyms, class_name_set, imagenet_class_names, imagenet_glosses, primary_name
 
 __all__ = ["Explainer", "Explanation", "HeatMap", "input_view", "project_out"]
 
@@ -235,7 +235,19 @@ class Explainer:
             ``W[c] - W[foil]``) are paraphrases of the class ("academic costume" for "academic gown"), not evidence
             for it, and are left out. Measured on the sample photos with the kernel mapper: 1.0 names paraphrases
             (82% of the margin removed), 0.5 names attributes and parts while still removing 71% (random words: 2%).
+        echo_margin: refuse a concept as an *echo* of the explained class (or foil) when, in the text encoder's own
+            space, it is closer to the class's bare names than to the class's gloss by more than this margin, and
+            at least ``echo_floor`` close to a name: "gaboon viper" sounds like "baboon" but is nothing like "large
+            terrestrial monkeys ... with a dog-like muzzle"; "wind" is a sense of the toy kite, not of the bird.
+            Without glosses (a classifier whose class names are not ImageNet's and no ``glosses=``), a concept is an
+            echo when it is at least ``echo_floor + echo_margin`` close to a name. None turns the test off.
+        echo_floor: see ``echo_margin``.
+        glosses: one short definition per class, for the echo test; default ImageNet's WordNet glosses when the
+            classifier's class names are ImageNet-1k's.
         progress: show a progress bar while encoding the bank (default: for large banks).
+
+    Concepts that name a people, nationality, ethnic or religious group are never used, whatever the bank
+    (:func:`nlexnb.concepts.names_a_people`).
 
     Example:
         >>> explainer = nlexnb.Explainer(clf, mapper)
@@ -251,6 +263,9 @@ class Explainer:
         *,
         shortlist: int = 256,
         max_alignment: float = 0.5,
+        echo_margin: float | None = 0.1,
+        echo_floor: float = 0.35,
+        glosses: Sequence[str] | None = None,
         progress: bool | None = None,
     ) -> None:
         fitted_on = mapper.meta.get("classifier_fingerprint")
@@ -274,8 +289,18 @@ class Explainer:
         self.directions = centred.div_(centred.norm(dim=1, keepdim=True).clamp_min_(1e-12))  # unit [T, d]
         self._class_words = _LazyPatterns(classifier.class_names)
         names = class_name_set(classifier.class_names)
-        self._is_class_name = torch.tensor([t.lower() in names for t in self.bank.texts], device=device)
+        refused = [t.lower() in names or names_a_people(t) for t in self.bank.texts]
+        self._is_class_name = torch.tensor(refused, device=device)
         self._lower = [t.lower() for t in self.bank.texts]
+        self.echo_margin = None if echo_margin is None else float(echo_margin)
+        self.echo_floor = float(echo_floor)
+        if glosses is None and list(classifier.class_names) == imagenet_class_names():
+            glosses = imagenet_glosses()
+        if glosses is not None and len(glosses) != classifier.num_classes:
+            raise ValueError(f"glosses must give one text per class ({classifier.num_classes}), got {len(glosses)}")
+        self.glosses = None if glosses is None else list(glosses)
+        self._text_matrix: torch.Tensor | None = None
+        self._class_text: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
 
     def __repr__(self) -> str:
         return (
@@ -421,7 +446,48 @@ class Explainer:
         order = [i for i, v in zip(top.indices.tolist(), top.values.tolist()) if v > -float("inf")]  # one sync
         patterns = [self._class_words[target]] + ([self._class_words[foil]] if foil is not None else [])
         keep = [i for i in order if not any(p.search(self._lower[i]) for p in patterns)]
+        if self.echo_margin is not None and keep:
+            echo = self.echoes(keep, target) | (self.echoes(keep, foil) if foil is not None else False)
+            keep = [i for i, e in zip(keep, echo.tolist()) if not e]
         return keep[: self.shortlist]
+
+    # ---- echoes of the class name ----------------------------------------------------------------------------------
+    def _texts(self) -> torch.Tensor:
+        """Unit text embeddings of the bank [T, m] (the encoder's disk cache makes this a load after the first run)."""
+        if self._text_matrix is None:
+            emb = self.mapper.text_encoder.encode(self.bank.texts).float()
+            self._text_matrix = F.normalize(emb, dim=1).to(self.directions.device)
+        return self._text_matrix
+
+    def _names_and_gloss(self, c: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if c not in self._class_text:
+            encoder = self.mapper.text_encoder
+            names = [s for s in bare_synonyms(self.classifier.class_names[c]) if s]
+            vectors = F.normalize(encoder.encode(names).float(), dim=1).to(self.directions.device)
+            gloss = None
+            if self.glosses is not None and self.glosses[c]:
+                gloss = F.normalize(encoder.encode([self.glosses[c]]).float(), dim=1)[0].to(self.directions.device)
+            self._class_text[c] = (vectors, gloss)
+        return self._class_text[c]
+
+    def echoes(self, indices: Sequence[int], c: int) -> torch.Tensor:
+        """Which bank concepts (by index) echo class ``c``'s name rather than describe it (see ``echo_margin``)."""
+        texts = self._texts()[list(indices)]
+        names, gloss = self._names_and_gloss(c)
+        to_name = (texts @ names.T).max(1).values
+        if gloss is None:
+            return to_name >= self.echo_floor + self.echo_margin
+        return (to_name >= self.echo_floor) & (to_name > texts @ gloss + self.echo_margin)
+
+    def text_neighbours(self, c: int | str, k: int = 5) -> list[str]:
+        """The ``k`` bank concepts nearest class ``c``'s names in text space (class names and peoples left out): the
+        explanation a text encoder alone would give, a baseline for plausibility."""
+        index = c if isinstance(c, int) else self.classifier.class_names.index(c)
+        names, _ = self._names_and_gloss(index)
+        score = (self._texts() @ names.T).max(1).values.masked_fill(self._is_class_name, -torch.inf)
+        pattern = self._class_words[index]
+        order = [i for i in score.argsort(descending=True).tolist() if not pattern.search(self._lower[i])]
+        return [self.bank.texts[i] for i in order[:k]]
 
     def _explain_one(self, f, logits, fmap, x, target, foil, k, want_maps, projections=None) -> Explanation:
         clf = self.classifier

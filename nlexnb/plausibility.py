@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import torch.nn.functional as F
 
+from .concepts import names_a_people as naming_peoples
 from .labels import bare_synonyms
 
 __all__ = [
@@ -172,10 +173,9 @@ def _sense_vocabulary(class_name: str) -> tuple[frozenset[str], frozenset[str]]:
     for wnid in own_ids:
         own |= set(_words(lemmas[wnid] + " " + definitions.get(wnid, "")))
     other: set[str] = set()
-    for word in {w for n in names for w in _words(n)} - _STOP:
-        for wnid in by_word.get(word, []):
-            if wnid not in own_ids:
-                other |= set(_words(lemmas[wnid] + " " + definitions.get(wnid, "")))
+    for wnid, listed in lemmas.items():  # other synsets named by one of the class's whole names
+        if wnid not in own_ids and any(n == x.strip().lower() for x in listed.split(",") for n in names):
+            other |= set(_words(listed + " " + definitions.get(wnid, "")))
     return frozenset(own), frozenset(other - own - _STOP)
 
 
@@ -189,7 +189,8 @@ def leak_kind(concept: str, class_names: Sequence[str]) -> str | None:
     """``"spelling"`` or ``"sense"`` when ``concept`` echoes one of ``class_names`` rather than showing evidence, else
     None. Spelling: a word of the concept looks like a word of a class name ("gaboon" ~ "baboon", "espadrille" is
     not: letters 44% alike). Sense: a word of the concept comes from another WordNet sense of a class-name word
-    ("wind" for the bird kite: the toy kite is "flown in wind")."""
+    ("wind" for the bird kite: the toy kite is "flown in wind"); other senses are the WordNet synsets (ImageNet-21k's,
+    shipped with timm) named by one of the class's whole names."""
     words = [w for w in _words(concept) if w not in _STOP]
     for name in class_names:
         name_words = {w for s in bare_synonyms(name) for w in _words(s)} - _STOP
@@ -200,24 +201,6 @@ def leak_kind(concept: str, class_names: Sequence[str]) -> str | None:
         if any(w in other for w in words):
             return "sense"
     return None
-
-
-@lru_cache(maxsize=1)
-def _refused_words() -> frozenset[str]:
-    path = DATA / "refused_words.txt"
-    return frozenset(
-        line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")
-    )
-
-
-def naming_peoples(concept: str) -> bool:
-    """Does ``concept`` name a people, nationality, ethnic or religious group (or use a slur)? Whole words and
-    multi-word names, from WordNet (``nlexnb/data/refused_words.txt``, written by ``scripts/build_visual_bank.py``)."""
-    refused = _refused_words()
-    words = _words(concept)
-    if any(w in refused for w in words):
-        return True
-    return any(" ".join(words[i : i + n]) in refused for n in (2, 3) for i in range(len(words) - n + 1))
 
 
 # ---- the report ------------------------------------------------------------------------------------------------------
@@ -239,9 +222,9 @@ class PlausibilityReport:
 
     def plot(self):
         """Plausible share and leak rate per method (seaborn bars); returns the Figure."""
-        from .plots import bar_panels
+        from .plots import plausibility_figure
 
-        return bar_panels(self.summary, ["plausible share", "leak rate"], "method")
+        return plausibility_figure(self.summary)
 
 
 def plausibility_report(
@@ -282,8 +265,12 @@ def plausibility_report(
                 foil = int(logits.topk(2).indices[1])
                 res = ex.explain(photos[photo], target=result.target, foil=foil, k=k, heatmaps=False)
                 rows += _judged(
-                    f"{label}, contrastive", photo, list(res.concepts["concept"]),
-                    [res.target_name, res.foil_name], judge, table[photo],
+                    f"{label}, contrastive",
+                    photo,
+                    list(res.concepts["concept"]),
+                    [res.target_name, res.foil_name],
+                    judge,
+                    table[photo],
                 )
     # baselines, same photos and bank as the main explainer
     rng = random.Random(seed)
@@ -294,8 +281,9 @@ def plausibility_report(
         explained = predicted.get(photo) or [explainer.classifier.class_names[0]]
         rows += _judged("random", photo, rng.sample(bank, k), explained, judge, table[photo])
         rows += _judged("most frequent", photo, frequent, explained, judge, table[photo])
-        rows += _judged("text neighbours", photo, explainer.text_neighbours(explained[0], k), explained, judge,
-                        table[photo])
+        rows += _judged(
+            "text neighbours", photo, explainer.text_neighbours(explained[0], k), explained, judge, table[photo]
+        )
     frame = pd.DataFrame(rows)
     summary = (
         frame.groupby("method", sort=False)

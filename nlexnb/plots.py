@@ -88,6 +88,20 @@ def faithfulness_figure(frame, metric: str = "drop_pct_margin", figsize: tuple[f
     return fig
 
 
+def plausibility_figure(summary, figsize: tuple[float, float] = (10, 3.5)):
+    """Plausible share and leak rate per method (one row per method), side by side; returns the Figure."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 2, figsize=figsize, sharey=True)
+    for ax, column in zip(axes, ["plausible share", "leak rate"]):
+        sns.barplot(data=summary, x=column, y="method", ax=ax, orient="h", color="tab:blue")
+        ax.set_xlim(0, 1)
+        ax.set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
 def _wrap(text: str, width: int) -> str:
     import textwrap
 

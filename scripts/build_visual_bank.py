@@ -106,11 +106,54 @@ SURFACE_ADJECTIVES = {
     "food": "brown dark white red green yellow golden creamy crispy round".split(),
 }
 SCENES = [
-    "sky", "clouds", "blue sky", "water", "sea", "ocean", "river", "lake", "beach", "sand", "snow", "ice", "grass",
-    "field", "meadow", "forest", "trees", "road", "street", "pavement", "building", "wall", "floor", "table",
-    "plate", "shelf", "room", "kitchen", "garden", "park", "mountain", "rocks", "hill", "desert", "fence",
-    "window", "white background", "dark background", "plain background", "shadow", "sunlight", "night",
-    "sunset", "indoors", "outdoors", "underwater", "space", "stars",
+    "sky",
+    "clouds",
+    "blue sky",
+    "water",
+    "sea",
+    "ocean",
+    "river",
+    "lake",
+    "beach",
+    "sand",
+    "snow",
+    "ice",
+    "grass",
+    "field",
+    "meadow",
+    "forest",
+    "trees",
+    "road",
+    "street",
+    "pavement",
+    "building",
+    "wall",
+    "floor",
+    "table",
+    "plate",
+    "shelf",
+    "room",
+    "kitchen",
+    "garden",
+    "park",
+    "mountain",
+    "rocks",
+    "hill",
+    "desert",
+    "fence",
+    "window",
+    "white background",
+    "dark background",
+    "plain background",
+    "shadow",
+    "sunlight",
+    "night",
+    "sunset",
+    "indoors",
+    "outdoors",
+    "underwater",
+    "space",
+    "stars",
 ]
 ACTIONS = (
     "flying swimming running walking sitting standing lying perched jumping climbing grazing eating drinking "
@@ -204,8 +247,10 @@ def refused_words(wn) -> set[str]:
     refused = set()
     for word, synsets in flagged.items():
         senses = wn.synsets(word)
-        if any(s.lexname() in visual for s in senses[:3]) and not senses[0] in synsets:
+        if any(s.lexname() in visual for s in senses[:3]) and senses[0] not in synsets:
             continue  # "legs", "cream": a thing one sees before it is a group
+        if any(s not in synsets for s in wn.synsets(word, "a") + wn.synsets(word, "s")):
+            continue  # "colored", "free": an ordinary adjective first
         if not senses or senses[0] in synsets or senses[0].lexname() in ("noun.person", "noun.communication"):
             refused.add(word.replace("_", " "))
     # colour words are also WordNet's names of races ("white", "black", "red"): they stay colours
@@ -218,8 +263,10 @@ def first_sense_is(wn, name: str, synset) -> bool:
     senses = wn.synsets(name, "n")
     if not senses or senses[0] != synset:
         return False
+
     def count(pos: str) -> int:
         return sum(lemma.count() for s in wn.synsets(name, pos) for lemma in s.lemmas() if lemma.name() == name)
+
     return count("n") >= count("a") + count("s")
 
 
@@ -342,7 +389,7 @@ def build(wn) -> list[tuple[str, str]]:
     rows: dict[str, str] = {}
 
     def add(text: str, kind: str) -> None:
-        words = text.split()
+        words = re.findall(r"[a-z]+", text)
         if any(w in refused or LATIN_ENDINGS.search(w) for w in words) or text in refused:
             return
         rows.setdefault(text, kind)

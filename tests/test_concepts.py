@@ -49,8 +49,8 @@ def test_description_phrases_are_short_attributes():
     assert all(1 <= len(p.split()) <= 8 for p in phrases)
 
 
-def test_default_bank_is_large_deduplicated_and_offline():
-    bank = ConceptBank.default()
+def test_broad_bank_is_large_deduplicated_and_offline():
+    bank = ConceptBank.broad()
     assert len(bank) >= 20_000
     assert len({t.lower() for t in bank}) == len(bank)
     assert {"descriptions", "wordnet", "words"} == set(bank.sources)

@@ -1,0 +1,88 @@
+"""Plausibility: the visual bank, peoples never named, echoes of the class name refused, and the judge's report."""
+
+import re
+
+import pytest
+
+import nlexnb
+from nlexnb import plausibility
+from nlexnb.concepts import ConceptBank, load_concepts, names_a_people
+
+BABOON, KITE_BIRD, GRANNY_SMITH = 372, 21, 948
+
+
+def test_visual_bank_is_the_default_short_grammatical_and_clean():
+    bank = ConceptBank.default()
+    assert bank.name == "visual" and load_concepts(None).texts == bank.texts
+    assert 2_000 <= len(bank) <= 10_000
+    assert {"colour", "attribute", "part", "scene", "description", "object"} <= set(bank.sources)
+    for text in ("striped fur", "shiny metal", "white background", "wheel", "red"):
+        assert text in bank.texts
+    assert all(t == t.lower() and 1 <= len(t.split()) <= 4 for t in bank)  # no proper nouns, no long fragments
+    assert not [t for t in bank if names_a_people(t)]
+    assert not [t for t in bank if re.search(r"(idae|aceae|iformes)\b", t)]  # no Latin taxonomy
+    assert load_concepts("broad").name == "broad"  # the previous default stays available by name
+
+
+@pytest.mark.parametrize("text", ["Herero", "Xhosa", "Zulu", "Eskimo", "gringo", "a rigid German spiked helmet"])
+def test_peoples_nationalities_and_religions_are_recognised(text):
+    assert names_a_people(text)
+
+
+@pytest.mark.parametrize("text", ["red cup", "pole", "pepper shaker", "mother hen", "white background", "legs"])
+def test_common_words_that_a_group_borrowed_are_not(text):
+    assert not names_a_people(text)
+
+
+def test_leaks_are_spelling_or_other_senses_of_the_class_name():
+    assert plausibility.leak_kind("gaboon viper", ["baboon"]) == "spelling"
+    assert plausibility.leak_kind("straw", ["strawberry"]) == "spelling"
+    assert plausibility.leak_kind("wind", ["kite"]) == "sense"  # the toy kite is flown in wind; the bird is not
+    assert plausibility.leak_kind("long pointed wings", ["kite"]) is None
+    assert plausibility.leak_kind("striped fur", ["tiger cat"]) is None
+
+
+def test_evidence_lists_cover_fifty_photos():
+    table = plausibility.evidence()
+    assert len(table) == 50 and sum(k.startswith("sample:") for k in table) == 8
+    assert all(10 <= len(items) <= 20 for items in table.values())
+    assert "crema" in table["sample:coffee"]
+
+
+def test_explanations_never_name_peoples_even_from_the_broad_bank(classifier, mapper, photos):
+    peoples = ["Herero", "Xhosa", "Zulu", "Eskimo", "Mongol", "gringo", "striped fur", "dark liquid", "foam"]
+    explainer = nlexnb.Explainer(classifier, mapper, peoples)
+    for name in ("chelsea", "coffee", "astronaut"):
+        named = list(explainer.explain(photos[name], k=5).concepts["concept"])
+        assert not [c for c in named if names_a_people(c)]
+
+
+def test_echoes_of_the_class_name_are_refused_but_descriptions_are_not(classifier, mapper):
+    explainer = nlexnb.Explainer(classifier, mapper, ["gaboon viper", "dog-like muzzle", "paper kite", "hooked beak"])
+    texts = explainer.bank.texts
+    echo = explainer.echoes(range(len(texts)), BABOON).tolist()
+    assert echo[texts.index("gaboon viper")] and not echo[texts.index("dog-like muzzle")]
+    echo = explainer.echoes(range(len(texts)), KITE_BIRD).tolist()
+    assert echo[texts.index("paper kite")] and not echo[texts.index("hooked beak")]
+
+
+def test_a_bank_whose_concepts_are_all_refused_says_so(classifier, mapper, photos):
+    explainer = nlexnb.Explainer(classifier, mapper, ["Herero", "Zulu"])
+    e = explainer.explain(photos["coffee"])
+    assert e.concepts.empty
+    assert e.sentence.endswith("but no concept in the bank carries this decision.")
+
+
+@pytest.mark.slow
+def test_plausibility_report_beside_baselines(classifier, mapper, encoder, stamps_folder):
+    explainer = nlexnb.Explainer(classifier, mapper)
+    ids = list(plausibility.evidence())[:12]
+    report = plausibility.plausibility_report(
+        explainer, plausibility.Judge(encoder), photos=plausibility.evidence_photos(ids), contrast=False
+    )
+    summary = report.summary.set_index("method")
+    assert list(summary.index) == ["explainer", "random", "most frequent", "text neighbours"]
+    assert (summary["concepts"] == 12 * 5).all()
+    assert summary.loc["explainer", "peoples"] == 0
+    assert summary.loc["explainer", "plausible share"] > summary.loc["random", "plausible share"]
+    assert report.plot() is not None
