@@ -44,18 +44,24 @@ def main() -> None:
     explainer = nlexnb.Explainer(clf, mapper)
     print(f"explainer start-up (visual bank, {len(explainer.bank)} concepts): {time.perf_counter() - start:.2f} s")
     previous = nlexnb.Explainer(clf, mapper, "broad", echo_margin=None)
+    extra = {
+        "previous default": previous,
+        "visual bank, no echo test": nlexnb.Explainer(clf, mapper, echo_margin=None),
+        "broad bank, echo test": nlexnb.Explainer(clf, mapper, "broad"),
+    }
     judge = plausibility.Judge(args.judge)
-    report = plausibility.plausibility_report(explainer, judge, k=args.k, extra={"previous default": previous})
+    report = plausibility.plausibility_report(explainer, judge, k=args.k, extra=extra)
     frame = report.concepts
     print(f"\nexplaining encoder {encoder.name}, judge {judge.encoder.name} (threshold {judge.threshold})")
-    rows = []
-    for method, group in frame.groupby("method", sort=False):
-        shares = [float((group["judge"] >= t).mean()) for t in (0.5, 0.55, 0.6)]
-        rows.append((method, len(group), *shares, float(group["leak"].notna().mean()), int(group["peoples"].sum())))
-    print("| method | concepts | plausible @0.5 | @0.55 | @0.6 | leak rate | naming peoples |")
+    print("| method | concepts | read share (coverage) | judge @0.65 | @0.5 | leak rate | naming peoples |")
     print("|---|---|---|---|---|---|---|")
-    for method, n, a, b, c, leak, peoples in rows:
-        print(f"| {method} | {n} | {a:.3f} | {b:.3f} | {c:.3f} | {leak:.3f} | {peoples} |")
+    for method, group in frame.groupby("method", sort=False):
+        read = group["read"].dropna()
+        print(
+            f"| {method} | {len(group)} | {read.mean():.3f} ({len(read) / len(group):.0%}) | "
+            f"{(group['judge'] >= judge.threshold).mean():.3f} | {(group['judge'] >= 0.5).mean():.3f} | "
+            f"{group['leak'].notna().mean():.3f} | {int(group['peoples'].sum())} |"
+        )
     leaks = frame[frame["leak"].notna() & frame["method"].eq("explainer")]
     listed = "; ".join(f"{r.concept} ({r.leak}, {r.explained[0][:20]})" for r in leaks.itertuples())
     print("\nleaks of the default:", listed)
@@ -63,7 +69,7 @@ def main() -> None:
     # faithfulness of the same explanations
     photos = plausibility.evidence_photos()
     images = list(photos.values())
-    for label, ex in (("default", explainer), ("previous default", previous)):
+    for label, ex in (("default", explainer), *extra.items()):
         results = ex.explain(images, k=args.k, heatmaps=False)
         named = np.array([r.total / r.margin for r in results])
         print(

@@ -3,10 +3,12 @@
 Faithfulness (:mod:`nlexnb.metrics`) proves that named concepts carry the logit; it cannot tell evidence from an echo
 of the class name ("baboon because gaboon viper"). This module measures what a reader sees:
 
+- **read share**: where a person has read the (photo, concept) pair (``nlexnb/data/plausibility_labels.json``, 762
+  pairs), the share read as visible in the photo;
 - **plausible share**: each named concept is compared, by a *judge* text encoder that is not the one explaining,
   with an evidence list written by looking at its photo ("red cup", "brown foam", "wooden table": the data file
   ``nlexnb/data/plausibility_evidence.json``, 50 photos); a concept counts as plausible when its best match reaches
-  :data:`JUDGE_THRESHOLD`, a cosine calibrated by reading (see :func:`judge_examples`);
+  :data:`JUDGE_THRESHOLD`, a cosine calibrated against those readings;
 - **leak rate**: named concepts that are spelling neighbours of the explained class's (or foil's) names ("gaboon"
   for "baboon") or words of another sense of them ("wind" or "paper" for the bird kite, from the other WordNet
   synsets that share the name). Both tests read letters and WordNet, never an encoder, so they are independent of
@@ -41,7 +43,10 @@ __all__ = [
     "EVIDENCE_FILE",
     "JUDGE_THRESHOLD",
     "evidence",
+    "read_labels",
     "evidence_photos",
+    "photo_ids",
+    "judge_for",
     "Judge",
     "leak_kind",
     "naming_peoples",
@@ -51,16 +56,22 @@ __all__ = [
 
 DATA = Path(__file__).parent / "data"
 EVIDENCE_FILE = DATA / "plausibility_evidence.json"
-JUDGE_THRESHOLD = 0.6
-"""Judge cosine (all-mpnet-base-v2 or all-MiniLM-L6-v2) from which a concept matches an evidence item. Calibrated by
-reading matched pairs at 0.5, 0.55, 0.6 and 0.65 (:func:`judge_examples`): at 0.6 matches read as the same visible thing
-("dark brown liquid" ~ "dark coffee", "striped fur" ~ "striped coat"); at 0.5, loose associations pass ("espadrille"
-~ "cup")."""
+LABELS_FILE = DATA / "plausibility_labels.json"
+JUDGE_THRESHOLD = 0.65
+"""Judge cosine (all-mpnet-base-v2) from which a concept matches an evidence item. Calibrated by reading: 762
+(photo, concept) pairs were labelled by a person looking at each photo (``LABELS_FILE``: 8.5% visible); against those
+labels the judge's F1 is best at 0.65-0.70 (0.50), and at 0.65 its plausible share (7.3%) is closest to the read share.
+At 0.5 it passes loose associations ("espadrille" ~ "espresso" 0.43, "avocado" ~ "fruit" 0.61 for a strawberry)."""
 
 _STOP = set(
     "a an the of and or in on at to for with by from as is are be its it this that any one two some such other "
     "used having made small large kind type various usually often very genus family species especially".split()
 )
+
+
+def read_labels() -> dict[str, dict[str, int]]:
+    """Photo id -> {concept: 1 if a person looking at the photo sees it, else 0} (762 pairs, read by looking)."""
+    return json.loads(LABELS_FILE.read_text(encoding="utf-8"))["labels"]
 
 
 def evidence() -> dict[str, list[str]]:
@@ -87,6 +98,35 @@ def evidence_photos(ids: Sequence[str] | None = None) -> dict:
         else:
             raise ValueError(f"Unknown evidence photo id {photo!r}: expected 'sample:NAME' or 'stamps:PATH'")
     return out
+
+
+def photo_ids(n: int | None = None) -> list[str]:
+    """Ids of the evidence photos that can be read here, ``n`` of them spread evenly over the list (None: all).
+
+    The stamp photos need Tux Paint's stamps (:func:`nlexnb.datasets.find_stamps`); without them only the sample
+    photos are returned, with a warning saying so.
+    """
+    import warnings
+
+    from .datasets import find_stamps
+
+    ids = list(evidence())
+    try:
+        find_stamps()
+    except FileNotFoundError as exc:
+        warnings.warn(f"Plausibility on the 8 sample photos only: {exc}", stacklevel=2)
+        ids = [i for i in ids if i.startswith("sample:")]
+    if n is None or n >= len(ids):
+        return ids
+    if n < 1:
+        raise ValueError(f"n must be a positive number of photos, got {n}")
+    return [ids[int(j * len(ids) / n)] for j in range(n)]
+
+
+def judge_for(encoder) -> str:
+    """The packaged encoder that is *not* ``encoder``, to judge its explanations: mpnet for MiniLM, else MiniLM."""
+    name = getattr(encoder, "name", encoder) or ""
+    return "all-mpnet-base-v2" if "minilm" in str(name).lower() else "all-MiniLM-L6-v2"
 
 
 # ---- the judge -------------------------------------------------------------------------------------------------------
@@ -203,15 +243,22 @@ def leak_kind(concept: str, class_names: Sequence[str]) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _read_labels() -> dict[str, dict[str, int]]:
+    return read_labels()
+
+
 # ---- the report ------------------------------------------------------------------------------------------------------
 @dataclass
 class PlausibilityReport:
     """Named concepts of every method on every evidence photo, judged.
 
     Attributes:
-        concepts: one row per (method, photo, concept): ``plausible``, ``judge`` (best cosine), ``matched`` (the
-            evidence item), ``leak`` (None, "spelling" or "sense"), ``peoples`` (bool), ``explained`` (class names).
-        summary: one row per method: plausible share, leak rate, peoples count, concepts named.
+        concepts: one row per (method, photo, concept): ``plausible`` (by the judge), ``judge`` (best cosine),
+            ``matched`` (the evidence item), ``leak`` (None, "spelling" or "sense"), ``peoples`` (bool), ``read`` (a
+            person's reading of the pair, 1/0, where one was recorded, else None), ``explained`` (class names).
+        summary: one row per method: plausible share (judge), read share (mean reading over the read pairs) and
+            read coverage, leak rate, peoples count, concepts named.
     """
 
     concepts: pd.DataFrame
@@ -290,6 +337,8 @@ def plausibility_report(
         .agg(
             **{
                 "plausible share": ("plausible", "mean"),
+                "read share": ("read", "mean"),
+                "read coverage": ("read", lambda s: float(s.notna().mean())),
                 "leak rate": ("leak", lambda s: float(s.notna().mean())),
                 "peoples": ("peoples", "sum"),
                 "concepts": ("concept", "size"),
@@ -303,6 +352,7 @@ def plausibility_report(
 
 def _judged(method, photo, concepts, explained, judge, items) -> list[dict]:
     scores, matched = judge.best_match(concepts, items)
+    read = _read_labels().get(photo, {})
     return [
         {
             "method": method,
@@ -314,6 +364,7 @@ def _judged(method, photo, concepts, explained, judge, items) -> list[dict]:
             "matched": m,
             "leak": leak_kind(c, explained),
             "peoples": naming_peoples(c),
+            "read": read.get(c),
         }
         for c, s, m in zip(concepts, scores, matched)
     ]

@@ -46,8 +46,10 @@ PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     "PRETRAINED": (bool,),
     "LABELLED_SET": (str,),
     "SUBCONCEPT_LABEL": (str, type(None)),
+    "PLAUSIBILITY_PHOTOS": (int,),
+    "JUDGE": (str, type(None)),
 }
-POSITIVE = ("FOLDS", "K", "MAX_IMAGES", "VIEWS", "N_RANDOM", "STEPS", "N_CLUSTERS")
+POSITIVE = ("FOLDS", "K", "MAX_IMAGES", "VIEWS", "N_RANDOM", "STEPS", "N_CLUSTERS", "PLAUSIBILITY_PHOTOS")
 
 
 def _jsonable(value: Any) -> Any:

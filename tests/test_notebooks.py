@@ -181,6 +181,11 @@ def test_05_faithfulness(records):
     assert deletion["class map"] < deletion["random map (class)"]
     assert abs(r["randomization_rank_correlation"]) < 0.3
     assert r["randomization_topk_overlap"] < 0.5
+    plausible = r["plausibility"]
+    assert all(row["peoples"] == 0 for row in plausible.values())  # never a people, whatever the method
+    assert plausible["explainer"]["plausible share"] > plausible["random"]["plausible share"]
+    assert plausible["explainer"]["plausible share"] > plausible["most frequent"]["plausible share"]
+    assert plausible["explainer"]["leak rate"] <= 0.05
 
 
 @pytest.mark.slow
