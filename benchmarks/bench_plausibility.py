@@ -53,14 +53,17 @@ def main() -> None:
     report = plausibility.plausibility_report(explainer, judge, k=args.k, extra=extra)
     frame = report.concepts
     print(f"\nexplaining encoder {encoder.name}, judge {judge.encoder.name} (threshold {judge.threshold})")
-    print("| method | concepts | read share (coverage) | judge @0.65 | @0.5 | leak rate | naming peoples |")
-    print("|---|---|---|---|---|---|---|")
+    visible = frame.drop_duplicates("photo")["prediction visible"].sum()
+    print(f"photos whose predicted class the judge finds in the evidence: {visible} of {frame['photo'].nunique()}")
+    print("| method | concepts | read share (coverage) | judge @0.65 | @0.65, prediction visible | @0.5 | leak rate | peoples |")
+    print("|---|---|---|---|---|---|---|---|")
     for method, group in frame.groupby("method", sort=False):
         read = group["read"].dropna()
+        seen = group[group["prediction visible"].eq(True)]
         print(
             f"| {method} | {len(group)} | {read.mean():.3f} ({len(read) / len(group):.0%}) | "
-            f"{(group['judge'] >= judge.threshold).mean():.3f} | {(group['judge'] >= 0.5).mean():.3f} | "
-            f"{group['leak'].notna().mean():.3f} | {int(group['peoples'].sum())} |"
+            f"{(group['judge'] >= judge.threshold).mean():.3f} | {(seen['judge'] >= judge.threshold).mean():.3f} | "
+            f"{(group['judge'] >= 0.5).mean():.3f} | {group['leak'].notna().mean():.3f} | {int(group['peoples'].sum())} |"
         )
     leaks = frame[frame["leak"].notna() & frame["method"].eq("explainer")]
     listed = "; ".join(f"{r.concept} ({r.leak}, {r.explained[0][:20]})" for r in leaks.itertuples())

@@ -37,7 +37,7 @@ import pandas as pd
 import torch.nn.functional as F
 
 from .concepts import names_a_people as naming_peoples
-from .labels import bare_synonyms
+from .labels import bare_synonyms, primary_name
 
 __all__ = [
     "EVIDENCE_FILE",
@@ -257,8 +257,9 @@ class PlausibilityReport:
         concepts: one row per (method, photo, concept): ``plausible`` (by the judge), ``judge`` (best cosine),
             ``matched`` (the evidence item), ``leak`` (None, "spelling" or "sense"), ``peoples`` (bool), ``read`` (a
             person's reading of the pair, 1/0, where one was recorded, else None), ``explained`` (class names).
-        summary: one row per method: plausible share (judge), read share (mean reading over the read pairs) and
-            read coverage, leak rate, peoples count, concepts named.
+        summary: one row per method: plausible share (judge), the same on the photos whose predicted class the judge
+            finds in the photo's evidence (explaining a wrong prediction rarely names what is in the photo), read share
+            (mean reading over the read pairs) and read coverage, leak rate, peoples count, concepts named.
     """
 
     concepts: pd.DataFrame
@@ -332,11 +333,22 @@ def plausibility_report(
             "text neighbours", photo, explainer.text_neighbours(explained[0], k), explained, judge, table[photo]
         )
     frame = pd.DataFrame(rows)
+    # is the explained class itself something a person sees in the photo? (a wrong prediction's explanation rarely is)
+    visible = {}
+    for photo in ids:
+        named = predicted.get(photo)
+        if named:
+            visible[photo] = bool(judge.plausible([primary_name(named[0])], table[photo])[0])
+    frame["prediction visible"] = frame["photo"].map(visible)
     summary = (
         frame.groupby("method", sort=False)
         .agg(
             **{
                 "plausible share": ("plausible", "mean"),
+                "plausible share, prediction visible": (
+                    "judge",
+                    lambda s: float((s[frame.loc[s.index, "prediction visible"].eq(True)] >= judge.threshold).mean()),
+                ),
                 "read share": ("read", "mean"),
                 "read coverage": ("read", lambda s: float(s.notna().mean())),
                 "leak rate": ("leak", lambda s: float(s.notna().mean())),
