@@ -55,7 +55,7 @@ def main() -> None:
     print(f"\nexplaining encoder {encoder.name}, judge {judge.encoder.name} (threshold {judge.threshold})")
     visible = frame.drop_duplicates("photo")["prediction visible"].sum()
     print(f"photos whose predicted class the judge finds in the evidence: {visible} of {frame['photo'].nunique()}")
-    print("| method | concepts | read share (coverage) | judge @0.65 | @0.65, prediction visible | @0.5 | leak rate | peoples |")
+    print("| method | concepts | read (coverage) | judge @0.65 | @0.65, prediction visible | @0.5 | leak | peoples |")
     print("|---|---|---|---|---|---|---|---|")
     for method, group in frame.groupby("method", sort=False):
         read = group["read"].dropna()
@@ -63,7 +63,8 @@ def main() -> None:
         print(
             f"| {method} | {len(group)} | {read.mean():.3f} ({len(read) / len(group):.0%}) | "
             f"{(group['judge'] >= judge.threshold).mean():.3f} | {(seen['judge'] >= judge.threshold).mean():.3f} | "
-            f"{(group['judge'] >= 0.5).mean():.3f} | {group['leak'].notna().mean():.3f} | {int(group['peoples'].sum())} |"
+            f"{(group['judge'] >= 0.5).mean():.3f} | {group['leak'].notna().mean():.3f} | "
+            f"{int(group['peoples'].sum())} |"
         )
     leaks = frame[frame["leak"].notna() & frame["method"].eq("explainer")]
     listed = "; ".join(f"{r.concept} ({r.leak}, {r.explained[0][:20]})" for r in leaks.itertuples())
