@@ -43,10 +43,11 @@ def main() -> None:
     start = time.perf_counter()
     explainer = nlexnb.Explainer(clf, mapper)
     print(f"explainer start-up (visual bank, {len(explainer.bank)} concepts): {time.perf_counter() - start:.2f} s")
-    previous = nlexnb.Explainer(clf, mapper, "broad", echo_margin=None)
+    previous = nlexnb.Explainer(clf, mapper, "broad", echo_margin=None, shortlist=256)
     extra = {
         "previous default": previous,
         "visual bank, no echo test": nlexnb.Explainer(clf, mapper, echo_margin=None),
+        "default with shortlist 256": nlexnb.Explainer(clf, mapper, shortlist=256),
         "broad bank, echo test": nlexnb.Explainer(clf, mapper, "broad"),
     }
     judge = plausibility.Judge(args.judge)

@@ -35,7 +35,7 @@ from PIL import Image
 
 from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts, names_a_people
-from .images import ImageInput, ImageLike, as_image_list, to_pil
+from .images import ImageInput, ImageLike, preprocessed, to_pil
 from .labels import bare_synonyms, class_name_set, imagenet_class_names, imagenet_glosses, primary_name
 
 __all__ = ["Explainer", "Explanation", "HeatMap", "input_view", "project_out"]
@@ -230,7 +230,8 @@ class Explainer:
         mapper: a mapper fitted on this classifier's head (any method).
         concepts: a :class:`ConceptBank`, a list of strings, a text file, a built-in name, or None (the default
             bank, about 23,000 concepts; encoded once and cached on disk).
-        shortlist: how many concepts (best by their separate contribution) the joint selection considers. Small
+        shortlist: how many concepts (best by their separate contribution) the joint selection considers (at least
+            ``k``). Small
             keeps explanations to what the image and the class share most: the joint selection over a long list
             fills the residual with unrelated objects ("pork", "arsenal"). Measured on the 50 plausibility photos
             (``benchmarks/bench_plausibility.py``): 256 -> 20 lifts the judged plausible share from 0.12 to 0.18 while
@@ -370,7 +371,7 @@ class Explainer:
                     f"foil must differ from target (both are {foil}, {self.classifier.class_names[foil]!r})"
                 )
         single = not isinstance(image, (list, tuple)) and not (isinstance(image, torch.Tensor) and image.ndim == 4)
-        x = self._preprocess(image if not single else [image])
+        x = self._preprocess(image if not single or isinstance(image, torch.Tensor) else [image])
         out = self.classifier.forward_all(x)
         targets = out["logits"].argmax(1).tolist() if target is None else [target] * x.shape[0]
         # one pass over the bank for all images: [T, 2N] presence (f . v) and alignment (w_hat . v) columns
@@ -413,7 +414,7 @@ class Explainer:
         """
         f = features.to(self.directions.device, torch.float32)
         w = self._objective(target, foil) if objective is None else objective.to(f.device, torch.float32)
-        candidates = self._candidates(f, w, target, foil, projections)
+        candidates = self._candidates(f, w, target, foil, projections, size=max(self.shortlist, k))
         residual = self.directions[candidates].double()
         f64, w64 = f.double(), w.double()
         chosen, gains = [], []
@@ -438,7 +439,13 @@ class Explainer:
         return w - self.classifier.head_weight[foil] if foil is not None else w
 
     def _candidates(
-        self, f: torch.Tensor, w: torch.Tensor, target: int, foil: int | None, both: torch.Tensor | None = None
+        self,
+        f: torch.Tensor,
+        w: torch.Tensor,
+        target: int,
+        foil: int | None,
+        both: torch.Tensor | None = None,
+        size: int | None = None,
     ) -> list[int]:
         """Shortlist by separate contribution ``(f . v)(w . v)`` among concepts both present (``f . v > 0``) and aligned
         with the class (``w . v > 0``), without class names (and the target's/foil's words)."""
@@ -446,14 +453,15 @@ class Explainer:
             both = self.directions @ torch.stack([f, w / w.norm()], 1)
         paraphrase = both[:, 1] > self.max_alignment
         single = both.prod(1).masked_fill(self._is_class_name | paraphrase | (both <= 0).any(1), -torch.inf)
-        top = single.topk(min(max(4 * self.shortlist, self.shortlist + 64), len(single)))
+        size = self.shortlist if size is None else size
+        top = single.topk(min(max(4 * size, size + 64), len(single)))
         order = [i for i, v in zip(top.indices.tolist(), top.values.tolist()) if v > -float("inf")]  # one sync
         patterns = [self._class_words[target]] + ([self._class_words[foil]] if foil is not None else [])
         keep = [i for i in order if not any(p.search(self._lower[i]) for p in patterns)]
         if self.echo_margin is not None and keep:
             echo = self.echoes(keep, target) | (self.echoes(keep, foil) if foil is not None else False)
             keep = [i for i, e in zip(keep, echo.tolist()) if not e]
-        return keep[: self.shortlist]
+        return keep[:size]
 
     # ---- echoes of the class name ----------------------------------------------------------------------------------
     def _texts(self) -> torch.Tensor:
@@ -542,9 +550,7 @@ class Explainer:
 
     # ---- checks ------------------------------------------------------------------------------------------------------
     def _preprocess(self, images: ImageInput) -> torch.Tensor:
-        if isinstance(images, torch.Tensor):
-            return images if images.ndim == 4 else images.unsqueeze(0)
-        return torch.stack([self.classifier.transform(to_pil(item)) for item in as_image_list(images)])
+        return preprocessed(images, self.classifier.transform)
 
     def _check_class(self, index, what: str) -> int:
         n = self.classifier.num_classes
@@ -557,14 +563,12 @@ class Explainer:
     def _check_k(self, k: int) -> int:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive number of concepts, got {k!r}")
-        limit = min(len(self.bank), self.shortlist)
-        if k > limit:
+        if k > len(self.bank):
             warnings.warn(
-                f"k={k} is larger than the {limit} concepts available (bank of {len(self.bank)}, shortlist "
-                f"{self.shortlist}); using k={limit}",
+                f"k={k} is larger than the {len(self.bank)} concepts in the bank; using k={len(self.bank)}",
                 stacklevel=3,
             )
-            return limit
+            return len(self.bank)
         return int(k)
 
 

@@ -16,48 +16,117 @@ from PIL import Image, UnidentifiedImageError
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 ImageInput = ImageLike | Sequence[ImageLike] | torch.Tensor
 
-__all__ = ["ImageInput", "ImageLike", "to_pil", "as_image_list", "iter_batches", "sample_images"]
+__all__ = ["ImageInput", "ImageLike", "to_pil", "as_image_list", "iter_batches", "preprocessed", "sample_images"]
+
+
+MAX_ASPECT = 50
+"""Images longer than this many times their width (or the other way round) are refused: resizing the short side to
+the classifier's input would make the long side enormous (a 100000x1 image needs ~18 GB)."""
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
 
 def to_pil(image: ImageLike) -> Image.Image:
-    """Convert one image (PIL image, HxW[xC] array or file path) to an RGB PIL image.
+    """Convert one image to an RGB PIL image: the one input path of every model-facing function.
 
-    Greyscale, RGBA (composited on white), palette, CMYK and 16-bit images are converted; float arrays must lie in
-    [0, 1].
+    Takes a PIL image, a file path, an HxW[xC] numpy array, or an *integer* (uint8/uint16) torch tensor [C,H,W] or
+    [H,W,C] as read by ``torchvision.io.read_image``. Photos are turned upright by their EXIF orientation; greyscale,
+    RGBA (composited on white), palette, CMYK and 16-bit images are converted, 16-bit by their bit depth (not by the
+    image's own maximum); float arrays must lie in [0, 1] and be finite.
 
     Raises:
         FileNotFoundError: the path does not exist.
-        ValueError: the file is not a readable image, or the array has an unsupported shape or dtype.
-        TypeError: the object is not an image at all.
+        ValueError: the file is not a readable image, a folder or a URL was given, the array has an unsupported
+            shape, dtype or non-finite values, or the image is too elongated (:data:`MAX_ASPECT`) or too large.
+        TypeError: the object is not an image at all (None, bytes, a list...).
     """
     if isinstance(image, (str, os.PathLike)):
-        path = Path(image)
-        if not path.is_file():
-            raise FileNotFoundError(f"Image file not found: {str(path)!r}")
-        try:
-            with Image.open(path) as img:
-                img.load()
-                return _pil_to_rgb(img)
-        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-            raise ValueError(
-                f"Cannot read image file {str(path)!r}: it is corrupt, truncated or not an image ({exc})"
-            ) from exc
+        return _read_file(image)
     if isinstance(image, Image.Image):
-        return _pil_to_rgb(image)
+        return _checked(_pil_to_rgb(_upright(image)))
     if isinstance(image, np.ndarray):
-        return _array_to_pil(image)
+        return _checked(_array_to_pil(image))
+    if isinstance(image, torch.Tensor):
+        return _checked(_array_to_pil(_tensor_to_array(image)))
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            "Got raw bytes, not an image: open them first (PIL.Image.open(io.BytesIO(data))) or save them to a file"
+        )
     raise TypeError(
-        f"Expected a PIL image, a numpy array (HxW or HxWxC) or a file path, got {type(image).__name__}. "
-        "Preprocessed batches must be a torch.Tensor of shape [N, 3, H, W]."
+        f"Expected a PIL image, a numpy array (HxW or HxWxC), a uint8 tensor [3,H,W] or a file path, got "
+        f"{type(image).__name__}. Preprocessed batches must be a float torch.Tensor of shape [N, 3, H, W]."
     )
+
+
+def _read_file(image: str | os.PathLike) -> Image.Image:
+    text = os.fspath(image)
+    if isinstance(text, str) and text.lower().startswith(("http://", "https://", "ftp://")):
+        raise ValueError(f"nlexnb does not fetch URLs ({text!r}); download the image and pass the file's path")
+    path = Path(text)
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder, not an image file; pass a file, or a list of files in it")
+    if not path.is_file():
+        raise FileNotFoundError(f"Image file not found: {str(path)!r}")
+    try:
+        with Image.open(path) as img:
+            _check_size(img.size, str(path))
+            img.load()
+            return _checked(_pil_to_rgb(_upright(img)), str(path))
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ValueError(
+            f"Cannot read image file {str(path)!r}: it is corrupt, truncated or not an image ({exc})"
+        ) from exc
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation (phones store photos sideways with a tag saying so)."""
+    try:
+        from PIL import ImageOps
+
+        return ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block: the pixels as stored
+        return img
+
+
+def _check_size(size: tuple[int, int], what: str = "image") -> None:
+    w, h = size
+    if w < 1 or h < 1:
+        raise ValueError(f"The {what} is empty ({w}x{h} pixels)")
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise ValueError(
+            f"The {what} is {w}x{h} pixels, more than {MAX_ASPECT} times longer than wide: resizing it for the "
+            "classifier would need an enormous image. Crop it to the region of interest first"
+        )
+    if w * h > MAX_PIXELS:
+        raise ValueError(f"The {what} has {w * h} pixels, more than {MAX_PIXELS}; downscale it first")
+
+
+def _checked(img: Image.Image, what: str = "image") -> Image.Image:
+    _check_size(img.size, what)
+    return img
+
+
+def _tensor_to_array(t: torch.Tensor) -> np.ndarray:
+    """An integer image tensor [C,H,W] / [H,W,C] / [H,W] (torchvision.io.read_image) as an HxWxC array."""
+    if t.is_floating_point() or t.is_complex():
+        raise TypeError(
+            f"A float tensor of shape {tuple(t.shape)} is taken as preprocessed only as a batch [N,3,H,W] passed to a "
+            "classifier or explainer; as one image pass a uint8 tensor [3,H,W], a PIL image or an array"
+        )
+    arr = t.detach().cpu().numpy()
+    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 3, 4):
+        arr = np.moveaxis(arr, 0, -1)
+    return arr
 
 
 def _pil_to_rgb(img: Image.Image) -> Image.Image:
     if img.mode == "RGB":
         return img.copy()
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        return _array_to_pil(arr / max(arr.max(), 1.0))
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img)
+        if img.mode == "F":
+            return _array_to_pil(arr.astype(np.float64))
+        depth = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) <= 65535 else float(2**32 - 1)
+        return _array_to_pil(np.clip(arr.astype(np.float64), 0, None) / depth)
     if img.mode == "P":
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "PA"):
@@ -71,28 +140,49 @@ def _array_to_pil(arr: np.ndarray) -> Image.Image:
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
-        raise ValueError(f"Image array must be HxW, HxWx3 or HxWx4, got shape {arr.shape}")
+        hint = " (channels first? use arr.transpose(1, 2, 0))" if arr.ndim == 3 and arr.shape[0] in (3, 4) else ""
+        raise ValueError(f"Image array must be HxW, HxWx3 or HxWx4, got shape {arr.shape}{hint}")
+    if arr.size == 0:
+        raise ValueError(f"Image array is empty (shape {arr.shape})")
     if arr.dtype == np.uint8:
         pass
     elif arr.dtype == np.uint16:
         arr = (arr.astype(np.float64) / 65535.0 * 255.0).round().astype(np.uint8)
     elif np.issubdtype(arr.dtype, np.floating):
-        if np.nanmin(arr) < 0 or np.nanmax(arr) > 1:
-            raise ValueError("Float image arrays must hold values in [0, 1]; scale them or pass uint8")
+        if not np.isfinite(arr).all():
+            raise ValueError("Image array holds NaN or infinite values; give finite values in [0, 1] (or uint8)")
+        if arr.min() < 0 or arr.max() > 1:
+            raise ValueError(
+                f"Float image arrays must hold values in [0, 1], got [{arr.min():.3g}, {arr.max():.3g}]; "
+                "divide by 255 or pass uint8"
+            )
         arr = (arr * 255.0).round().astype(np.uint8)
     elif arr.dtype == bool:
         arr = arr.astype(np.uint8) * 255
+    elif np.issubdtype(arr.dtype, np.integer):
+        if arr.min() < 0 or arr.max() > 255:
+            raise ValueError(
+                f"Integer image arrays of dtype {arr.dtype} must hold values in [0, 255], got "
+                f"[{arr.min()}, {arr.max()}]; use uint16 for 16-bit images"
+            )
+        arr = arr.astype(np.uint8)
     else:
         raise ValueError(f"Unsupported image array dtype {arr.dtype}; use uint8, uint16 or float in [0, 1]")
     return _pil_to_rgb(Image.fromarray(np.ascontiguousarray(arr)))
 
 
 def as_image_list(images: ImageInput) -> list[ImageLike]:
-    """Normalise a single image or a sequence of images to a list (tensors are not accepted here)."""
+    """Normalise a single image or a sequence of images to a list (float tensors are not accepted here)."""
     if isinstance(images, (Image.Image, np.ndarray, str, os.PathLike)):
         return [images]
     if isinstance(images, torch.Tensor):
-        raise TypeError("as_image_list does not take tensors; pass the tensor batch to the classifier directly")
+        if images.is_floating_point():
+            raise TypeError("as_image_list does not take float tensors; pass the tensor batch to the classifier")
+        return list(images) if images.ndim == 4 else [images]
+    if images is None:
+        raise TypeError("Got None instead of an image (a PIL image, an array, a file path or a list of them)")
+    if isinstance(images, (bytes, bytearray)):
+        return [images]  # to_pil says what to do with bytes
     if isinstance(images, Sequence) or isinstance(images, Iterator):
         items = list(images)
         if not items:
@@ -101,17 +191,38 @@ def as_image_list(images: ImageInput) -> list[ImageLike]:
     raise TypeError(f"Expected an image, a file path or a list of them, got {type(images).__name__}")
 
 
+def preprocessed(images: ImageInput, transform: Callable[[Image.Image], torch.Tensor]) -> torch.Tensor:
+    """All images as one preprocessed float batch [N,3,H,W] (see :func:`iter_batches`)."""
+    return torch.cat(list(iter_batches(images, transform, batch_size=1 << 30)))
+
+
 def iter_batches(
     images: ImageInput, transform: Callable[[Image.Image], torch.Tensor], batch_size: int
 ) -> Iterator[torch.Tensor]:
-    """Yield preprocessed [B,3,H,W] batches. A 4-D tensor is taken as preprocessed; a 3-D tensor as one image."""
-    if isinstance(images, torch.Tensor):
+    """Yield preprocessed float [B,3,H,W] batches.
+
+    A *float* tensor [N,C,H,W] (or [C,H,W]) is taken as already preprocessed and must be finite. An *integer* tensor
+    (uint8, as ``torchvision.io.read_image`` returns) is an image or a batch of images, converted and preprocessed
+    like any other image.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(images, torch.Tensor) and images.is_floating_point():
         if images.ndim == 3:
             images = images.unsqueeze(0)
         if images.ndim != 4:
             raise ValueError(
                 f"A preprocessed image tensor must be [N,C,H,W] or [C,H,W], got shape {tuple(images.shape)}"
             )
+        if images.shape[1] not in (1, 3) and images.shape[-1] in (1, 3):
+            raise ValueError(
+                f"A preprocessed image tensor must be channels-first [N,C,H,W], got shape {tuple(images.shape)}; "
+                "use x.permute(0, 3, 1, 2)"
+            )
+        if images.numel() == 0:
+            raise ValueError(f"Got an empty image tensor of shape {tuple(images.shape)}")
+        if not torch.isfinite(images).all():
+            raise ValueError("The preprocessed image tensor holds NaN or infinite values")
         for start in range(0, images.shape[0], batch_size):
             yield images[start : start + batch_size]
         return

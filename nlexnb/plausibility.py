@@ -188,57 +188,46 @@ def _spelling_neighbours(a: str, b: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _wordnet_senses() -> tuple[dict[str, list[str]], dict[str, str]]:
-    """word -> WordNet synsets (ImageNet-21k's, shipped with timm) that have it as a lemma; synset -> definition."""
-    from .concepts import _wordnet_tables
+def _imagenet_wnids() -> dict[str, str]:
+    """ImageNet-1k class name (as nlexnb writes it, and each bare synonym) -> its WordNet synset id."""
+    from .labels import _imagenet_info, imagenet_class_names
 
-    lemmas, definitions = _wordnet_tables()
-    by_word: dict[str, list[str]] = {}
-    for wnid, names in lemmas.items():
-        for name in names.split(","):
-            for word in set(_words(name)):
-                by_word.setdefault(word, []).append(wnid)
-    return by_word, definitions
+    info = _imagenet_info("imagenet-1k")
+    out: dict[str, str] = {}
+    for i, name in enumerate(imagenet_class_names()):
+        wnid = info.index_to_label_name(i)
+        out[name.lower()] = wnid
+        for synonym in bare_synonyms(name):
+            out.setdefault(synonym.lower(), wnid)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _other_senses() -> dict[str, str]:
+    return json.loads((DATA / "other_senses.json").read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=2048)
-def _sense_vocabulary(class_name: str) -> tuple[frozenset[str], frozenset[str]]:
-    """(words of the class's own senses, words of the *other* WordNet senses of its name words)."""
-    by_word, definitions = _wordnet_senses()
-    lemmas, _ = _wordnet_tables_cached()
-    names = [s.lower() for s in bare_synonyms(class_name)]
-    own_text = " ".join(names) + " " + class_name.lower()
-    own_ids = {w for w, ls in lemmas.items() if any(n == x.strip().lower() for x in ls.split(",") for n in names)}
-    own = set(_words(own_text))
-    for wnid in own_ids:
-        own |= set(_words(lemmas[wnid] + " " + definitions.get(wnid, "")))
-    other: set[str] = set()
-    for wnid, listed in lemmas.items():  # other synsets named by one of the class's whole names
-        if wnid not in own_ids and any(n == x.strip().lower() for x in listed.split(",") for n in names):
-            other |= set(_words(listed + " " + definitions.get(wnid, "")))
-    return frozenset(own), frozenset(other - own - _STOP)
-
-
-def _wordnet_tables_cached():
-    from .concepts import _wordnet_tables
-
-    return _wordnet_tables()
+def _sense_vocabulary(class_name: str) -> frozenset[str]:
+    """Words of the *other* WordNet senses of an ImageNet-1k class's names (``nlexnb/data/other_senses.json``, written
+    from WordNet 3.0 by ``scripts/build_visual_bank.py``); empty for a class that is not an ImageNet-1k class."""
+    wnid = _imagenet_wnids().get(class_name.lower())
+    return frozenset(_other_senses().get(wnid, "").split()) if wnid else frozenset()
 
 
 def leak_kind(concept: str, class_names: Sequence[str]) -> str | None:
     """``"spelling"`` or ``"sense"`` when ``concept`` echoes one of ``class_names`` rather than showing evidence, else
     None. Spelling: a word of the concept looks like a word of a class name ("gaboon" ~ "baboon", "espadrille" is
     not: letters 44% alike). Sense: a word of the concept comes from another WordNet sense of a class-name word
-    ("wind" for the bird kite: the toy kite is "flown in wind"); other senses are the WordNet synsets (ImageNet-21k's,
-    shipped with timm) named by one of the class's whole names."""
+    ("wind" for the bird kite: the toy kite is "flown in wind"); other senses are the WordNet synsets named by one of
+    the class's names, other than its own."""
     words = [w for w in _words(concept) if w not in _STOP]
     for name in class_names:
         name_words = {w for s in bare_synonyms(name) for w in _words(s)} - _STOP
         if any(_spelling_neighbours(w, n) for w in words for n in name_words):
             return "spelling"
     for name in class_names:
-        _, other = _sense_vocabulary(name)
-        if any(w in other for w in words):
+        if any(w in _sense_vocabulary(name) for w in words):
             return "sense"
     return None
 

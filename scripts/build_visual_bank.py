@@ -416,6 +416,36 @@ def build(wn) -> list[tuple[str, str]]:
     return sorted(rows.items(), key=lambda kv: (kv[1], kv[0]))
 
 
+def write_other_senses(wn, path: Path) -> None:
+    """For each ImageNet-1k class (by WordNet id): the words of the *other* WordNet synsets named by one of its names
+    ("kite", the bird: the toy kite's "plaything ... flown in wind at end of a string", the verb "get credit on a bad
+    check"). The plausibility benchmark counts a named concept that uses one of them as a sense leak."""
+    import json
+
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo("imagenet-1k")
+    stop = set(
+        "a an the of and or in on at to for with by from as is are be its it this that any one two some such other "
+        "used having made small large kind type various usually often very genus family species especially".split()
+    )
+    out = {}
+    for i in range(info.num_classes()):
+        wnid = info.index_to_label_name(i)
+        own = wn.synset_from_pos_and_offset("n", int(wnid[1:]))
+        own_words = set(re.findall(r"[a-z]+", " ".join(own.lemma_names()).lower() + " " + own.definition().lower()))
+        words: set[str] = set()
+        for name in own.lemma_names():
+            for other in wn.synsets(name):
+                if other != own:
+                    text = " ".join(other.lemma_names()) + " " + other.definition()
+                    words |= set(re.findall(r"[a-z]+", text.lower()))
+        out[wnid] = " ".join(sorted(words - own_words - stop))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out, indent=0, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wordnet", help="folder with WordNet 3.0's data.noun, index.noun, ...")
@@ -440,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(header + body, encoding="utf-8")
     tmp.replace(args.out)
+    write_other_senses(wn, args.out.parent / "other_senses.json")
     counts: dict[str, int] = {}
     for _, kind in rows:
         counts[kind] = counts.get(kind, 0) + 1

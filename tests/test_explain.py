@@ -126,7 +126,7 @@ def test_bad_targets_and_k(explainer, photos):
         explainer.explain(photos["coffee"], foil=-1)
     with pytest.raises(ValueError, match="k must be a positive"):
         explainer.explain(photos["coffee"], k=0)
-    with pytest.warns(UserWarning, match="k=100 is larger than the 29 concepts"):
+    with pytest.warns(UserWarning, match="k=100 is larger than the 29 concepts in the bank"):
         e = explainer.explain(photos["coffee"], k=100, heatmaps=False)
     assert len(e.concepts) <= 29
 
