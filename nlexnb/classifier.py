@@ -160,6 +160,8 @@ class Classifier:
 
     def predict(self, images: ImageInput, k: int = 5) -> list[Prediction]:
         """Top-k classes with softmax probabilities, one :class:`Prediction` per image."""
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive number of classes, got {k!r}")
         k = min(k, self.num_classes)
         probs = self.logits(images).softmax(-1)
         top = probs.topk(k, dim=-1)

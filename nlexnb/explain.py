@@ -37,6 +37,7 @@ from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, ImageLike, preprocessed, to_pil
 from .labels import bare_synonyms, class_name_set, imagenet_class_names, imagenet_glosses, primary_name
+from .mapper import check_fits
 
 __all__ = ["Explainer", "Explanation", "HeatMap", "input_view", "project_out"]
 
@@ -273,13 +274,7 @@ class Explainer:
         glosses: Sequence[str] | None = None,
         progress: bool | None = None,
     ) -> None:
-        fitted_on = mapper.meta.get("classifier_fingerprint")
-        if fitted_on is not None and fitted_on != classifier.fingerprint:
-            warnings.warn(
-                f"The mapper was fitted on head {fitted_on} ({mapper.meta.get('classifier')!r}), not on this "
-                f"classifier's head {classifier.fingerprint}: explanations will not be faithful",
-                stacklevel=2,
-            )
+        check_fits(mapper, classifier, "Explainer")
         self.classifier = classifier
         self.mapper = mapper
         self.bank = load_concepts(concepts)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,7 +127,7 @@ class Mapper:
         This is how zero-shot heads and held-out evaluation turn a label into a class row.
         """
         items = check_texts(names, "names")
-        temps = tuple(templates) if templates is not None else self.templates
+        temps = self.templates if templates is None else check_templates(templates)
         if not items:
             return torch.empty(0, int(self.meta["feature_dim"]), device=self.device)
         texts, groups = training_texts(items, temps)
@@ -151,6 +153,50 @@ class Mapper:
         return (
             f"Mapper(method={m.get('method')!r}, classifier={m.get('classifier')!r}, encoder={m.get('encoder')!r}, "
             f"classes={m.get('num_fit_classes')}, fit {m.get('fit_seconds', float('nan')):.1f}s)"
+        )
+
+
+def check_templates(templates: Sequence[str]) -> tuple[str, ...]:
+    """Validate prompt templates: a non-empty list of strings, each with exactly one ``{}`` where the name goes.
+
+    Raises:
+        TypeError: a single string, or an item that is not a string.
+        ValueError: an empty list, or a template without exactly one ``{}`` (or with other ``{...}`` fields).
+    """
+    if isinstance(templates, str):
+        raise TypeError(f"templates must be a list of strings, got the single string {templates!r}; wrap it in a list")
+    items = list(templates)
+    if not items:
+        raise ValueError("templates is empty: give at least one, e.g. ['a photo of a {}.']")
+    for t in items:
+        if not isinstance(t, str):
+            raise TypeError(f"Each template must be a string, got {type(t).__name__} ({t!r})")
+        try:
+            filled = t.format("X")
+        except (IndexError, KeyError, ValueError) as exc:
+            raise ValueError(
+                f"Template {t!r} must hold exactly one '{{}}' (where the name goes) and no other braces: {exc}"
+            ) from None
+        if t.count("{}") != 1 or filled.count("X") <= t.count("X"):
+            raise ValueError(f"Template {t!r} must hold exactly one '{{}}' placeholder, e.g. 'a photo of a {{}}.'")
+    return tuple(items)
+
+
+def check_fits(mapper: Mapper, classifier: Classifier, who: str) -> None:
+    """The mapper must map into this classifier's feature space (error), and should have been fitted on its head
+    (warning: results are then not faithful to this classifier)."""
+    width = int(mapper.meta.get("feature_dim", classifier.num_features))
+    if width != classifier.num_features:
+        raise ValueError(
+            f"{who}: the mapper maps into {width} dimensions ({mapper.meta.get('classifier')!r}), but "
+            f"{classifier.name!r} has {classifier.num_features}-dimensional features; fit a mapper on this classifier"
+        )
+    fitted_on = mapper.meta.get("classifier_fingerprint")
+    if fitted_on is not None and fitted_on != classifier.fingerprint:
+        warnings.warn(
+            f"{who}: the mapper was fitted on head {fitted_on} ({mapper.meta.get('classifier')!r}), not on this "
+            f"classifier's head {classifier.fingerprint}: results will not be faithful to this classifier",
+            stacklevel=3,
         )
 
 
@@ -185,10 +231,17 @@ def fit_mapper(
     """
     if method not in MAPS:
         raise ValueError(f"Unknown mapper method {method!r}; choose one of {sorted(MAPS)}")
-    temps = tuple(templates) if templates is not None else DEFAULT_TEMPLATES
-    for t in temps:
-        if not isinstance(t, str) or t.count("{}") != 1:
-            raise ValueError(f"Each template must be a string with exactly one '{{}}' placeholder, got {t!r}")
+    if isinstance(text_encoder, str):
+        raise TypeError(
+            f"text_encoder must be a loaded encoder, got the name {text_encoder!r}: "
+            f"fit_mapper(classifier, nlexnb.load_text_encoder({text_encoder!r}))"
+        )
+    if classifier.num_classes < 2 and classes is None:
+        raise ValueError(f"{classifier.name!r} has {classifier.num_classes} class: a map needs at least two class rows")
+    for name, value in hparams.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"Hyper-parameter {name} must be a positive finite number, got {value!r}")
+    temps = DEFAULT_TEMPLATES if templates is None else check_templates(templates)
     index = _check_classes(classes, classifier.num_classes)
     start = time.perf_counter()
     names = [classifier.class_names[k] for k in index]
@@ -269,7 +322,10 @@ def load_mapper(
             f"Mapper {str(path)!r} reads embeddings of {meta['encoder_identity']!r}, but the text encoder given is "
             f"{encoder.identity!r}"
         )
-    templates = tuple(meta.pop("templates"))
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"{str(path)!r} holds NaN or infinite values in {bad}: the file is damaged; refit the mapper")
+    templates = check_templates(meta.pop("templates"))
     meta.pop("format", None)
     try:
         net = MAPS[meta["method"]].from_state(_strip(tensors, "net."))

@@ -227,9 +227,17 @@ def leak_kind(concept: str, class_names: Sequence[str]) -> str | None:
         if any(_spelling_neighbours(w, n) for w in words for n in name_words):
             return "spelling"
     for name in class_names:
-        if any(w in _sense_vocabulary(name) for w in words):
+        if any(_singular(w) in _sense_vocabulary(name) for w in words):
             return "sense"
     return None
+
+
+def _singular(word: str) -> str:
+    """The word list of ``other_senses.json`` is singular (as ``scripts/build_visual_bank.py`` writes it)."""
+    for suffix, repl in (("ies", "y"), ("ves", "f"), ("sses", "ss"), ("shes", "sh"), ("ches", "ch"), ("s", "")):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            return word[: -len(suffix)] + repl
+    return word
 
 
 @lru_cache(maxsize=1)

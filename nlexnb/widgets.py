@@ -36,7 +36,7 @@ from .explain import Explainer
 from .images import sample_images, to_pil
 from .mapper import Mapper
 from .plots import overlay_image
-from .zeroshot import ZeroShotClassifier
+from .zeroshot import ZeroShotClassifier, check_labels
 
 __all__ = ["ExplainerApp", "ZeroShotApp", "ConceptExplorer", "read_upload"]
 
@@ -317,7 +317,7 @@ class ZeroShotApp(_ImagePicker):
         self.classifier, self.mapper = classifier, mapper
         self._init_images(images)
         self.labels = widgets.Textarea(
-            value="\n".join(DEFAULT_LABELS if labels is None else labels),
+            value="\n".join(DEFAULT_LABELS if labels is None else check_labels(labels)),
             description="labels",
             placeholder="one label per line",
             continuous_update=False,

@@ -28,13 +28,15 @@ Calibration (measured on tf_efficientnet_lite0 + all-MiniLM-L6-v2; see ``benchma
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 
 import torch
 
 from .classifier import Classifier, Prediction
 from .images import ImageInput
-from .mapper import Mapper
+from .mapper import Mapper, check_fits
 
 __all__ = ["ZeroShotClassifier", "ZeroShotEvaluation", "check_labels", "top1_name_baseline", "DEFAULT_SEEN_PENALTY"]
 
@@ -58,13 +60,15 @@ def check_labels(labels: Sequence[str]) -> list[str]:
         raise ValueError("labels is empty: give at least one label name, e.g. ['cat', 'dog']")
     for i, label in enumerate(items):
         if not isinstance(label, str):
-            raise TypeError(f"labels[{i}] is a {type(label).__name__} ({label!r}); every label must be a str")
+            raise TypeError(
+                f"labels[{i}] is {type(label).__name__} {label!r}, not a string; every label must be a string"
+            )
         if not label.strip():
             raise ValueError(f"labels[{i}] is empty or blank; every label needs some text")
     seen: dict[str, int] = {}
     dups = []
     for i, label in enumerate(items):
-        key = label.strip()
+        key = label.strip().casefold()  # "cat" and "Cat" would split one label's probability
         if key in seen:
             dups.append(f"{label!r} (positions {seen[key]} and {i})")
         seen.setdefault(key, i)
@@ -104,6 +108,15 @@ class ZeroShotClassifier:
         seen_penalty: float | None = None,
     ) -> None:
         new = check_labels(labels)
+        check_fits(mapper, classifier, "ZeroShotClassifier")
+        if len(new) == 1 and not include_original_classes:
+            warnings.warn(
+                f"One label ({new[0]!r}) and include_original_classes=False: every image gets probability 1.0. "
+                "Give at least two labels, or include_original_classes=True to compete with the classifier's classes",
+                stacklevel=2,
+            )
+        if seen_penalty is not None and not (isinstance(seen_penalty, (int, float)) and math.isfinite(seen_penalty)):
+            raise ValueError(f"seen_penalty must be a finite number (cosine units, e.g. 0.1), got {seen_penalty!r}")
         mapper.text_encoder.warn_if_truncated(new, stacklevel=3)  # warned even when the labels are cached
         self.classifier = classifier
         self.mapper = mapper

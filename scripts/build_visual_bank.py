@@ -440,6 +440,8 @@ def write_other_senses(wn, path: Path) -> None:
                 if other != own:
                     text = " ".join(other.lemma_names()) + " " + other.definition()
                     words |= set(re.findall(r"[a-z]+", text.lower()))
+        own_words |= {singular(w) for w in own_words}
+        words = {singular(w) for w in words}
         out[wnid] = " ".join(sorted(words - own_words - stop))
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=0, sort_keys=True), encoding="utf-8")
