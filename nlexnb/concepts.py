@@ -39,6 +39,10 @@ __all__ = ["ConceptBank", "load_concepts", "description_phrases", "names_a_peopl
 _SOURCES = ("wordnet", "glosses", "descriptions", "words")
 
 
+MAX_CONCEPT_CHARS = 120
+"""Longer user concepts are dropped with a warning: explanations name short phrases, and the text encoder truncates."""
+
+
 def _clean(text: str) -> str:
     return " ".join(text.split())
 
@@ -66,12 +70,14 @@ class ConceptBank:
         self.texts: list[str] = []
         self.sources: list[str] = []
         seen: set[str] = set()
-        empty = dupes = 0
+        empty = dupes = long = 0
         for text, tag in zip(items, tags):
             text = _clean(text)
             key = text.lower()
             if not text:
                 empty += 1
+            elif not quiet and len(text) > MAX_CONCEPT_CHARS:
+                long += 1
             elif key in seen:
                 dupes += 1
             else:
@@ -80,10 +86,11 @@ class ConceptBank:
                 self.sources.append(tag)
         if not self.texts:
             raise ValueError(f"Concept bank {name!r} is empty: give at least one non-empty concept text")
-        if (empty or dupes) and not quiet:
+        if (empty or dupes or long) and not quiet:
             warnings.warn(
-                f"Concept bank {name!r}: dropped {empty} empty and {dupes} duplicate concept(s) "
-                f"(duplicates compare case-insensitively); {len(self.texts)} remain",
+                f"Concept bank {name!r}: dropped {empty} empty, {dupes} duplicate (compared case-insensitively) and "
+                f"{long} over-long (> {MAX_CONCEPT_CHARS} characters: a concept is a short phrase) concept(s); "
+                f"{len(self.texts)} remain",
                 stacklevel=2,
             )
 

@@ -8,8 +8,8 @@ from nlexnb.concepts import ConceptBank, description_phrases, load_concepts
 
 
 def test_bank_from_a_list_deduplicates_with_a_warning():
-    with pytest.warns(UserWarning, match="dropped 1 empty and 2 duplicate"):
-        bank = ConceptBank(["striped fur", "Striped  fur", "", "whiskers", "whiskers"])
+    with pytest.warns(UserWarning, match="dropped 1 empty, 2 duplicate .* and 1 over-long"):
+        bank = ConceptBank(["striped fur", "Striped  fur", "", "whiskers", "whiskers", "long " * 40])
     assert bank.texts == ["striped fur", "whiskers"]
     assert len(bank) == 2 and list(bank) == bank.texts
 
