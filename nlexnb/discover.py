@@ -63,16 +63,19 @@ def resolve_class(classifier: Classifier, c: int | str) -> int:
 
 def _bank(bank, classifier: Classifier) -> list[str]:
     """Concept texts from a ConceptBank (or anything with ``.texts``), a list of strings, a file or built-in name, or
-    None (the default bank), deduplicated as every bank is, and without the classifier's own class names (a class
-    "encodes" its name trivially)."""
-    from .concepts import ConceptBank, load_concepts
+    None (the default bank), deduplicated as every bank is, without the classifier's own class names (a class
+    "encodes" its name trivially) and without names of peoples, nationalities and religions (never shown, as in
+    explanations)."""
+    from .concepts import ConceptBank, load_concepts, names_a_people
 
     if hasattr(bank, "texts") and not isinstance(bank, ConceptBank):
         bank = bank.texts
     names = class_name_set(classifier.class_names)
-    texts = [t for t in load_concepts(bank).texts if t.lower() not in names]
+    texts = [t for t in load_concepts(bank).texts if t.lower() not in names and not names_a_people(t)]
     if not texts:
-        raise ValueError("The concept bank is empty (after leaving out the classifier's class names)")
+        raise ValueError(
+            "The concept bank is empty after leaving out the classifier's class names and names of peoples"
+        )
     return texts
 
 

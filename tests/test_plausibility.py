@@ -86,3 +86,12 @@ def test_plausibility_report_beside_baselines(classifier, mapper, encoder, stamp
     assert summary.loc["explainer", "peoples"] == 0
     assert summary.loc["explainer", "plausible share"] > summary.loc["random", "plausible share"]
     assert report.plot() is not None
+
+
+def test_discovery_tables_never_name_peoples(classifier, mapper):
+    bank = ["Herero", "Xhosa", "Eskimo", "thick double coat", "pointed ears", "sled"]
+    table = nlexnb.discover.contrast(classifier, mapper, "Siberian husky", "malamute", bank=bank, k=3)
+    assert not [c for c in table["concept"] if names_a_people(c)]
+    assert not [
+        c for c in nlexnb.discover.class_concepts(classifier, mapper, 250, bank=bank)["concept"] if names_a_people(c)
+    ]
