@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -391,6 +392,10 @@ def calibrate_seen_penalty(
 def _check_classes(classes: Sequence[int] | None, num_classes: int) -> list[int]:
     if classes is None:
         return list(range(num_classes))
+    if isinstance(classes, (str, bytes)) or not all(
+        isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in classes
+    ):
+        raise TypeError(f"classes must be a list of integer class indices, got {list(classes)[:5]!r}")
     index = [int(k) for k in classes]
     bad = [k for k in index if not 0 <= k < num_classes]
     if bad:

@@ -143,6 +143,10 @@ def deletion_insertion(
     Returns:
         Rows ``curve`` (deletion/insertion), ``map`` (concept/class/random), ``score`` (concept/class), ``auc``.
     """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive number of deletion/insertion steps, got {steps!r}")
+    if isinstance(n_random, bool) or not isinstance(n_random, int) or n_random < 1:
+        raise ValueError(f"n_random must be a positive number of random maps, got {n_random!r}")
     clf = explainer.classifier
     x = explainer._preprocess(image if isinstance(image, torch.Tensor) else [image])[:1]
     out = clf.forward_all(x)

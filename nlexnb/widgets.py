@@ -153,7 +153,12 @@ class _ImagePicker(_App):
     _refresh: Callable[[], None]
 
     def _init_images(self, images: dict[str, Image.Image] | None) -> None:
-        self.images = {name: to_pil(img) for name, img in (images if images is not None else sample_images()).items()}
+        if images is not None and not isinstance(images, dict):
+            raise TypeError(
+                f"images must be a dict {{name: image}} (e.g. {{'cat': 'cat.jpg'}}), got {type(images).__name__}; "
+                "for a list use dict(enumerate(images))"
+            )
+        self.images = {str(n): to_pil(img) for n, img in (images if images is not None else sample_images()).items()}
         if not self.images:
             raise ValueError("images is empty: give at least one {name: image}, or None for the sample photos")
         self.image = widgets.Dropdown(options=list(self.images), description="image")

@@ -185,3 +185,20 @@ def test_templates_hold_one_placeholder_or_are_refused(templates):
         assert "template" in str(exc).lower()
     else:
         assert out and all(t.format("cat").count("cat") == t.count("cat") + 1 for t in out)
+
+
+def test_more_parameters_that_cannot_work_are_named(classifier, mapper, encoder, photos):
+    from nlexnb import metrics
+    from nlexnb.widgets import ExplainerApp, ZeroShotApp
+
+    explainer = nlexnb.Explainer(classifier, mapper, ["striped fur", "foam", "cup"])
+    with pytest.raises(ValueError, match="steps must be a positive"):
+        metrics.deletion_insertion(explainer, photos["coffee"], steps=0)
+    with pytest.raises(TypeError, match="integer class indices"):
+        nlexnb.fit_mapper(classifier, encoder, classes=[0.5, 1.7])
+    with pytest.raises(TypeError, match="must be a dict"):
+        ExplainerApp(explainer, images=[photos["coffee"]])
+    with pytest.raises(TypeError, match="single string"):
+        ZeroShotApp(classifier, mapper, labels="cat")
+    with pytest.raises(TypeError, match="not a string"):
+        ZeroShotApp(classifier, mapper, labels=[1, 2])
