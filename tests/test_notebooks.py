@@ -187,7 +187,9 @@ def test_05_faithfulness(records):
     assert all(row["peoples"] == 0 for row in plausible.values())  # never a people, whatever the method
     assert plausible["explainer"]["plausible share"] > plausible["random"]["plausible share"]
     assert plausible["explainer"]["plausible share"] > plausible["most frequent"]["plausible share"]
-    assert plausible["explainer"]["leak rate"] <= 0.05
+    # fewer echoes of the class name than the text encoder's own neighbours of it (5% on 50 photos in RESULTS)
+    assert plausible["explainer"]["leak rate"] < plausible["text neighbours"]["leak rate"]
+    assert plausible["explainer"]["leak rate"] <= 0.1
 
 
 @pytest.mark.slow

@@ -85,7 +85,11 @@ def test_plausibility_report_beside_baselines(classifier, mapper, encoder, stamp
     assert (summary["concepts"] == 12 * 5).all()
     assert summary.loc["explainer", "peoples"] == 0
     assert summary.loc["explainer", "plausible share"] > summary.loc["random", "plausible share"]
-    assert report.plot() is not None
+    import matplotlib.pyplot as plt
+
+    figure = report.plot()
+    assert len(figure.axes) == 2  # plausible share and leak rate, one bar per method
+    plt.close(figure)
 
 
 def test_discovery_tables_never_name_peoples(classifier, mapper):

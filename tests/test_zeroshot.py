@@ -118,7 +118,7 @@ def test_evaluate_zero_shot_on_pairs(classifier, ridge_mapper, photos):
         ([], ValueError, "empty"),
         (["cat", "dog", "cat"], ValueError, "Duplicate labels: 'cat'"),
         (["cat", "  "], ValueError, r"labels\[1\] is empty"),
-        (["cat", 3], TypeError, r"labels\[1\] is a int"),
+        (["cat", 3], TypeError, r"labels\[1\] is int 3, not a string"),
         ("cat", TypeError, "single string"),
     ],
 )
