@@ -18,6 +18,7 @@ __all__ = [
     "split_synonyms",
     "bare_synonyms",
     "class_name_set",
+    "imagenet_synsets",
     "disambiguate",
     "primary_name",
 ]
@@ -28,6 +29,12 @@ def _imagenet_info(subset: str):
     from timm.data import ImageNetInfo
 
     return ImageNetInfo(subset)
+
+
+def imagenet_synsets(subset: str = "imagenet-1k") -> list[str]:
+    """WordNet synset ids of the ImageNet classes, in class order ("n01440764", ...; shipped with timm)."""
+    info = _imagenet_info(subset)
+    return [info.index_to_label_name(i) for i in range(info.num_classes())]
 
 
 def imagenet_glosses(subset: str = "imagenet-1k") -> list[str]:

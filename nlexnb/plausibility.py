@@ -190,12 +190,10 @@ def _spelling_neighbours(a: str, b: str) -> bool:
 @lru_cache(maxsize=1)
 def _imagenet_wnids() -> dict[str, str]:
     """ImageNet-1k class name (as nlexnb writes it, and each bare synonym) -> its WordNet synset id."""
-    from .labels import _imagenet_info, imagenet_class_names
+    from .labels import imagenet_class_names, imagenet_synsets
 
-    info = _imagenet_info("imagenet-1k")
     out: dict[str, str] = {}
-    for i, name in enumerate(imagenet_class_names()):
-        wnid = info.index_to_label_name(i)
+    for name, wnid in zip(imagenet_class_names(), imagenet_synsets()):
         out[name.lower()] = wnid
         for synonym in bare_synonyms(name):
             out.setdefault(synonym.lower(), wnid)
