@@ -85,6 +85,27 @@ def atomic_save_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], 
     _atomic(Path(path), lambda tmp: save_file(clean, tmp, metadata=metadata))
 
 
+_UNWRITABLE_WARNED: set[str] = set()
+
+
+def cache_write(write: Callable[[], None], where: Path) -> bool:
+    """Run a cache write; where the cache cannot be written (read-only, full, no permission), warn once per folder
+    and go on without caching: a cache only saves time, never changes a result. Returns whether it was written."""
+    try:
+        write()
+        return True
+    except OSError as exc:
+        folder = str(where)
+        if folder not in _UNWRITABLE_WARNED:
+            _UNWRITABLE_WARNED.add(folder)
+            warnings.warn(
+                f"nlexnb's cache {folder!r} cannot be written ({exc.strerror or exc}); results are computed but not "
+                "cached. Set NLEXNB_CACHE to a writable folder to keep them",
+                stacklevel=3,
+            )
+        return False
+
+
 def text_key(text: str) -> bytes:
     """16-byte content key of one text."""
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
@@ -147,7 +168,7 @@ class TensorCache:
             for k, row in zip(missing, fresh):
                 index[k] = row
             if self.enabled:
-                self._write_shard(list(missing), fresh)
+                cache_write(lambda: self._write_shard(list(missing), fresh), self.folder)
         return torch.stack([index[k] for k in keys])
 
     def _write_shard(self, keys: list[bytes], values: torch.Tensor) -> None:

