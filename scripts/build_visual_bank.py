@@ -91,20 +91,27 @@ ADJECTIVES = (
     # materials as adjectives
     "wooden metal plastic glass ceramic leather woven knitted"
 ).split()
-SURFACES = {
-    "animal": "fur coat feathers plumage scales skin shell wings tail mane legs ears eyes beak head".split(),
-    "thing": "metal wood plastic glass fabric leather stone paper surface handle wheels body frame".split(),
-    "plant": "leaves petals stem bark flowers fruit branches".split(),
-    "food": "liquid foam crust seeds flesh peel skin sauce".split(),
-}
-SURFACE_ADJECTIVES = {
-    "animal": "striped spotted mottled speckled fluffy furry smooth scaly glossy long short thick pointed "
-    "black white brown gray grey red orange yellow green blue golden dark pale".split(),
-    "thing": "shiny polished rusty smooth rough painted metal wooden dark bright black white red blue green "
-    "yellow silver gray brown round curved flat".split(),
-    "plant": "green yellow red purple pink white orange brown dry long thin broad round pointed".split(),
-    "food": "brown dark white red green yellow golden creamy crispy round".split(),
-}
+COLOURS = "black white brown gray red orange yellow green blue golden dark pale pink purple silver".split()
+# adjective + noun phrases, each group written so that every combination reads naturally ("striped fur", "shiny
+# metal"; never "wooden wood" or "striped beak")
+PHRASES = [
+    ("striped spotted mottled fluffy thick short long glossy", "fur coat mane"),
+    ("striped spotted speckled barred fluffy long short glossy", "feathers plumage wings tail"),
+    ("smooth wrinkled spotted striped glossy", "skin"),
+    ("smooth spotted striped glossy", "shell scales"),
+    ("long short thick pointed curved", "beak legs ears tail horns neck"),
+    ("black white brown gray red orange golden dark pale cream", "fur coat mane"),
+    (" ".join(COLOURS), "feathers plumage wings tail skin shell scales beak legs eyes head"),
+    ("shiny polished rusty smooth rough painted", "metal surface body frame"),
+    ("smooth rough polished painted", "wood stone"),
+    ("shiny smooth", "plastic glass leather fabric paper"),
+    ("metal wooden plastic", "handle frame wheels body surface"),
+    ("round curved flat", "body handle frame surface"),
+    (" ".join(COLOURS), "metal wood plastic glass fabric leather stone paper surface handle wheels body frame"),
+    ("long thin broad round pointed dry", "leaves petals stem branches"),
+    ("green yellow red purple pink white orange brown", "leaves petals stem bark flowers fruit branches"),
+    ("brown dark white red green yellow golden creamy crispy round", "liquid foam crust seeds flesh peel sauce"),
+]
 SCENES = [
     "sky",
     "clouds",
@@ -293,6 +300,14 @@ def gloss_vocabulary(wn) -> set[str]:
     return words
 
 
+# first-sense artifacts that name no thing one can point at (read in the built bank and removed)
+NOT_VISIBLE = set(
+    "innovation airline merchandise archive device accessory appliance traverse accelerator depot decoration "
+    "sights instrumentation soundtrack placebo additive overload addition shipment dose works stocks acoustic "
+    "transporter standby equipment facility installation system network medium commodity product supply".split()
+)
+
+
 def wordnet_nouns(wn) -> tuple[dict[str, str], set[str]]:
     """(concept -> kind) for visual nouns, and the set of head nouns description phrases may end in."""
     vocabulary = gloss_vocabulary(wn)
@@ -312,7 +327,7 @@ def wordnet_nouns(wn) -> tuple[dict[str, str], set[str]]:
             text = name.replace("_", " ")
             if text != text.lower() or not first_sense_is(wn, name, synset) or not common(text, minimum):
                 continue
-            if text not in vocabulary:
+            if text not in vocabulary or text in NOT_VISIBLE:
                 continue
             out.setdefault(text, kind)
             kept_synsets.append(synset)
@@ -400,11 +415,10 @@ def build(wn) -> list[tuple[str, str]]:
         add(text, "colour")
     for text in ADJECTIVES:
         add(text, "attribute")
-    for group, surfaces in SURFACES.items():
-        for adjective in SURFACE_ADJECTIVES[group]:
-            for surface in surfaces:
-                if adjective != surface:
-                    add(f"{adjective} {surface}", "attribute")
+    for adjectives, nouns in PHRASES:
+        for adjective in adjectives.split():
+            for noun in nouns.split():
+                add(f"{adjective} {noun}", "attribute")
     for text in SCENES:
         add(text, "scene")
     for text in ACTIONS:
