@@ -232,11 +232,10 @@ class Explainer:
         concepts: a :class:`ConceptBank`, a list of strings, a text file, a built-in name, or None (the default
             bank, about 23,000 concepts; encoded once and cached on disk).
         shortlist: how many concepts (best by their separate contribution) the joint selection considers (at least
-            ``k``). Small
-            keeps explanations to what the image and the class share most: the joint selection over a long list
-            fills the residual with unrelated objects ("pork", "arsenal"). Measured on the 50 plausibility photos
-            (``benchmarks/bench_plausibility.py``): 256 -> 20 lifts the judged plausible share from 0.12 to 0.18 while
-            the named concepts still remove 41% of the margin (44% at 256).
+            ``k``). Small keeps explanations to what the image and the class share most: the joint selection over a
+            long list fills the residual with unrelated objects ("pork", "arsenal"). Measured on the 50
+            plausibility photos (``benchmarks/bench_plausibility.py``): 256 -> 20 lifts the judged plausible share
+            from 0.10 to 0.14 while the named concepts still remove 41% of the margin (44% at 256).
         max_alignment: concepts whose direction has a cosine above this with the explained row (``W[c]``, or
             ``W[c] - W[foil]``) are paraphrases of the class ("academic costume" for "academic gown"), not evidence
             for it, and are left out. Measured on the sample photos with the kernel mapper: 1.0 names paraphrases
