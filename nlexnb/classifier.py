@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ._checks import positive_int
 from .images import ImageInput, iter_batches
 from .labels import disambiguate, imagenet_class_names
 
@@ -160,9 +161,7 @@ class Classifier:
 
     def predict(self, images: ImageInput, k: int = 5) -> list[Prediction]:
         """Top-k classes with softmax probabilities, one :class:`Prediction` per image."""
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive number of classes, got {k!r}")
-        k = min(k, self.num_classes)
+        k = min(positive_int(k, "k", "classes"), self.num_classes)
         probs = self.logits(images).softmax(-1)
         top = probs.topk(k, dim=-1)
         return [

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ._checks import positive_int
 from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, ImageLike, preprocessed, to_pil
@@ -230,7 +231,7 @@ class Explainer:
         classifier: the model to explain.
         mapper: a mapper fitted on this classifier's head (any method).
         concepts: a :class:`ConceptBank`, a list of strings, a text file, a built-in name, or None (the default
-            bank, about 23,000 concepts; encoded once and cached on disk).
+            visual bank, about 3,400 concepts; encoded once and cached on disk).
         shortlist: how many concepts (best by their separate contribution) the joint selection considers (at least
             ``k``). Small keeps explanations to what the image and the class share most: the joint selection over a
             long list fills the residual with unrelated objects ("pork", "arsenal"). Measured on the 50
@@ -288,8 +289,9 @@ class Explainer:
         self.directions = centred.div_(centred.norm(dim=1, keepdim=True).clamp_min_(1e-12))  # unit [T, d]
         self._class_words = _LazyPatterns(classifier.class_names)
         names = class_name_set(classifier.class_names)
-        refused = [t.lower() in names or names_a_people(t) for t in self.bank.texts]
-        self._is_class_name = torch.tensor(refused, device=device)
+        # never used as explanations: class names (of any class) and names of peoples
+        excluded = [t.lower() in names or names_a_people(t) for t in self.bank.texts]
+        self._excluded = torch.tensor(excluded, device=device)
         self._lower = [t.lower() for t in self.bank.texts]
         self.echo_margin = None if echo_margin is None else float(echo_margin)
         self.echo_floor = float(echo_floor)
@@ -446,7 +448,7 @@ class Explainer:
         if both is None:
             both = self.directions @ torch.stack([f, w / w.norm()], 1)
         paraphrase = both[:, 1] > self.max_alignment
-        single = both.prod(1).masked_fill(self._is_class_name | paraphrase | (both <= 0).any(1), -torch.inf)
+        single = both.prod(1).masked_fill(self._excluded | paraphrase | (both <= 0).any(1), -torch.inf)
         size = self.shortlist if size is None else size
         top = single.topk(min(max(4 * size, size + 64), len(single)))
         order = [i for i, v in zip(top.indices.tolist(), top.values.tolist()) if v > -float("inf")]  # one sync
@@ -490,7 +492,7 @@ class Explainer:
         explanation a text encoder alone would give, a baseline for plausibility."""
         index = c if isinstance(c, int) else self.classifier.class_names.index(c)
         names, _ = self._names_and_gloss(index)
-        score = (self._texts() @ names.T).max(1).values.masked_fill(self._is_class_name, -torch.inf)
+        score = (self._texts() @ names.T).max(1).values.masked_fill(self._excluded, -torch.inf)
         pattern = self._class_words[index]
         order = [i for i in score.argsort(descending=True).tolist() if not pattern.search(self._lower[i])]
         return [self.bank.texts[i] for i in order[:k]]
@@ -555,8 +557,7 @@ class Explainer:
         return int(index)
 
     def _check_k(self, k: int) -> int:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive number of concepts, got {k!r}")
+        k = positive_int(k, "k", "concepts")
         if k > len(self.bank):
             warnings.warn(
                 f"k={k} is larger than the {len(self.bank)} concepts in the bank; using k={len(self.bank)}",

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ._checks import positive_int
+
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 ImageInput = ImageLike | Sequence[ImageLike] | torch.Tensor
 
@@ -70,7 +72,7 @@ def _read_file(image: str | os.PathLike) -> Image.Image:
         with Image.open(path) as img:
             _check_size(img.size, str(path))
             img.load()
-            return _checked(_pil_to_rgb(_upright(img)), str(path))
+            return _pil_to_rgb(_upright(img))  # size checked above, before decoding
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ValueError(
             f"Cannot read image file {str(path)!r}: it is corrupt, truncated or not an image ({exc})"
@@ -205,8 +207,7 @@ def iter_batches(
     (uint8, as ``torchvision.io.read_image`` returns) is an image or a batch of images, converted and preprocessed
     like any other image.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = positive_int(batch_size, "batch_size", "images per batch")
     if isinstance(images, torch.Tensor) and images.is_floating_point():
         if images.ndim == 3:
             images = images.unsqueeze(0)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._checks import positive_int
 from .explain import Explainer, _upsample, measured_drop, orthonormal_basis
 from .images import ImageLike
 
@@ -81,7 +82,7 @@ def concept_ablation(
     logits = clf.head(feats.double()).float()
     k = explainer._check_k(k)
     pool = explainer.bank.indices(random_source) or list(range(len(explainer.bank)))
-    pool = [i for i in pool if not bool(explainer._is_class_name[i])]
+    pool = [i for i in pool if not bool(explainer._excluded[i])]
     rng = np.random.default_rng(seed)
     targets = logits.argmax(1).tolist()
     named = [explainer.select(feats[i], targets[i], k)[0] for i in range(len(items))]
@@ -143,10 +144,8 @@ def deletion_insertion(
     Returns:
         Rows ``curve`` (deletion/insertion), ``map`` (concept/class/random), ``score`` (concept/class), ``auc``.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive number of deletion/insertion steps, got {steps!r}")
-    if isinstance(n_random, bool) or not isinstance(n_random, int) or n_random < 1:
-        raise ValueError(f"n_random must be a positive number of random maps, got {n_random!r}")
+    steps = positive_int(steps, "steps", "deletion/insertion steps")
+    n_random = positive_int(n_random, "n_random", "random maps")
     clf = explainer.classifier
     x = explainer._preprocess(image if isinstance(image, torch.Tensor) else [image])[:1]
     out = clf.forward_all(x)
