@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import torch.nn.functional as F
 
-from .concepts import names_a_people as naming_peoples
+from .concepts import names_a_people
 from .labels import bare_synonyms, primary_name
 
 __all__ = [
@@ -49,7 +49,7 @@ __all__ = [
     "judge_for",
     "Judge",
     "leak_kind",
-    "naming_peoples",
+    "names_a_people",
     "plausibility_report",
     "PlausibilityReport",
 ]
@@ -157,20 +157,6 @@ class Judge:
     def plausible(self, concepts: Sequence[str], items: Sequence[str]) -> np.ndarray:
         """Boolean per concept: does it match something a person sees in the photo?"""
         return self.best_match(concepts, items)[0] >= self.threshold
-
-
-def judge_examples(judge: Judge, named: dict[str, list[str]], around: float, width: float = 0.025) -> pd.DataFrame:
-    """Concept / evidence pairs whose judge cosine lies within ``width`` of ``around``: read them to set a threshold."""
-    table = evidence()
-    rows = []
-    for photo, concepts in named.items():
-        scores, items = judge.best_match(concepts, table[photo])
-        rows += [
-            {"photo": photo, "concept": c, "evidence": i, "cosine": float(s)}
-            for c, s, i in zip(concepts, scores, items)
-            if abs(s - around) <= width
-        ]
-    return pd.DataFrame(rows, columns=["photo", "concept", "evidence", "cosine"])
 
 
 # ---- leaks and peoples -----------------------------------------------------------------------------------------------
@@ -286,7 +272,8 @@ def plausibility_report(
     class), and three baselines on the same photos and bank, each naming ``k`` concepts: ``random`` (random bank
     concepts), ``most frequent`` (the ``k`` concepts the explainer names most often, on every photo) and ``text
     neighbours`` (the bank concepts nearest the predicted class's name in the explainer's text space, class names
-    left out as the explainer does). ``extra`` maps more method names to other explainers (compared the same way).
+    left out as the explainer does). ``extra`` maps more method names to other explainers of the same classifier
+    (other banks or settings, compared the same way).
     """
     judge = judge if isinstance(judge, Judge) else Judge(judge)
     table = evidence()
@@ -295,17 +282,18 @@ def plausibility_report(
     explainers = {"explainer": explainer, **(extra or {})}
     rows = []
     named_by_main: dict[str, list[str]] = {}
+    images = [photos[i] for i in ids]
+    # the contrast class: each photo's runner-up (one forward pass; every explainer shares the classifier)
+    runner_up = explainer.classifier.logits(images).topk(2).indices[:, 1].tolist() if contrast else []
     for label, ex in explainers.items():
-        results = ex.explain([photos[i] for i in ids], k=k, heatmaps=False)
+        results = ex.explain(images, k=k, heatmaps=False)
         for photo, result in zip(ids, results):
             concepts = list(result.concepts["concept"])
             if label == "explainer":
                 named_by_main[photo] = concepts
             rows += _judged(label, photo, concepts, [result.target_name], judge, table[photo])
         if contrast:
-            for photo, result in zip(ids, results):
-                logits = ex.classifier.logits([photos[photo]])[0]
-                foil = int(logits.topk(2).indices[1])
+            for photo, result, foil in zip(ids, results, runner_up):
                 res = ex.explain(photos[photo], target=result.target, foil=foil, k=k, heatmaps=False)
                 rows += _judged(
                     f"{label}, contrastive",
@@ -321,7 +309,7 @@ def plausibility_report(
     frequent = [c for c, _ in Counter(c for cs in named_by_main.values() for c in cs).most_common(k)]
     predicted = {r["photo"]: r["explained"] for r in rows if r["method"] == "explainer"}
     for photo in ids:
-        explained = predicted.get(photo) or [explainer.classifier.class_names[0]]
+        explained = predicted[photo]
         rows += _judged("random", photo, rng.sample(bank, k), explained, judge, table[photo])
         rows += _judged("most frequent", photo, frequent, explained, judge, table[photo])
         rows += _judged(
@@ -329,11 +317,7 @@ def plausibility_report(
         )
     frame = pd.DataFrame(rows)
     # is the explained class itself something a person sees in the photo? (a wrong prediction's explanation rarely is)
-    visible = {}
-    for photo in ids:
-        named = predicted.get(photo)
-        if named:
-            visible[photo] = bool(judge.plausible([primary_name(named[0])], table[photo])[0])
+    visible = {photo: bool(judge.plausible([primary_name(predicted[photo][0])], table[photo])[0]) for photo in ids}
     frame["prediction visible"] = frame["photo"].map(visible)
     summary = (
         frame.groupby("method", sort=False)
@@ -370,7 +354,7 @@ def _judged(method, photo, concepts, explained, judge, items) -> list[dict]:
             "judge": float(s),
             "matched": m,
             "leak": leak_kind(c, explained),
-            "peoples": naming_peoples(c),
+            "peoples": names_a_people(c),
             "read": read.get(c),
         }
         for c, s, m in zip(concepts, scores, matched)
