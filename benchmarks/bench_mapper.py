@@ -88,7 +88,7 @@ def main() -> None:
     print("|---|---|---|---|")
     for name, mapper in mappers.items():
         agree = nlexnb.evaluate.head_agreement(clf, mapper, photos)
-        free = nlexnb.evaluate.free_text(mapper, clf)
+        free = nlexnb.evaluate.free_text(clf, mapper)
         print(f"| {name} | {agree:.3f} ({len(photos)} photos) | {(free['rank'] < 1).mean():.2f} | "
               f"{(free['rank'] < 5).mean():.2f} |")  # fmt: skip
     print(

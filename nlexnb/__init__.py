@@ -4,12 +4,14 @@ Data flows one way: ``load_classifier`` (adapter -> features), ``load_text_encod
 classifier-space vectors), then scores -> explanations, zero-shot heads, concept discovery, plots and widgets.
 """
 
-from . import datasets, discover, evaluate, metrics, plots
+from . import datasets, discover, evaluate, metrics, plots, selection, targets
 from .classifier import Classifier, Prediction, load_classifier
 from .concepts import ConceptBank, load_concepts
 from .explain import Explainer, Explanation, HeatMap
 from .images import sample_images
 from .mapper import Mapper, fit_mapper, load_mapper
+from .registry import available
+from .space import ConceptSpace
 from .text import TextEncoder, load_text_encoder
 from .zeroshot import ZeroShotClassifier
 
@@ -18,6 +20,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Classifier",
     "ConceptBank",
+    "ConceptSpace",
     "Explainer",
     "Explanation",
     "HeatMap",
@@ -25,6 +28,7 @@ __all__ = [
     "Prediction",
     "TextEncoder",
     "ZeroShotClassifier",
+    "available",
     "datasets",
     "discover",
     "evaluate",
@@ -35,5 +39,7 @@ __all__ = [
     "load_text_encoder",
     "metrics",
     "plots",
+    "selection",
+    "targets",
     "sample_images",
 ]

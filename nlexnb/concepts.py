@@ -228,7 +228,7 @@ class ConceptBank:
         if path.is_file():  # the whole matrix in one file: loads in a fraction of a second
             try:
                 vectors = load_file(str(path))["vectors"]
-                if vectors.shape == (len(self.texts), int(mapper.meta["feature_dim"])):
+                if vectors.shape == (len(self.texts), mapper.feature_dim):
                     return vectors.to(mapper.device)
             except Exception:  # damaged: recompute below (the per-text caches still hold most of it)
                 pass
@@ -237,6 +237,17 @@ class ConceptBank:
         if len(self.texts) >= 1000:
             cache_write(lambda: atomic_save_safetensors(path, {"vectors": vectors}, {"bank": self.name}), path.parent)
         return vectors
+
+
+BANKS: dict[str, tuple[str, str]] = {
+    "default": ("default", "the default bank (the visual one)"),
+    "visual": ("visual", "about 3,400 things a person can point at in a photo (the default)"),
+    "broad": ("broad", "about 23,000 WordNet lemmas, description phrases and common words (the previous default)"),
+    "wordnet": ("wordnet", "WordNet lemmas of the ImageNet-21k synsets"),
+    "descriptions": ("descriptions", "short attribute phrases cut from the ImageNet class descriptions"),
+    "words": ("common_words", "frequent English content words"),
+}
+"""Built-in banks: name -> (the ConceptBank constructor, what it holds)."""
 
 
 def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | None) -> ConceptBank:
@@ -250,14 +261,7 @@ def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | No
         return ConceptBank.default()
     if isinstance(concepts, ConceptBank):
         return concepts
-    builtins = {
-        "default": ConceptBank.default,
-        "visual": ConceptBank.visual,
-        "broad": ConceptBank.broad,
-        "wordnet": ConceptBank.wordnet,
-        "descriptions": ConceptBank.descriptions,
-        "words": ConceptBank.common_words,
-    }
+    builtins = {name: getattr(ConceptBank, method) for name, (method, _) in BANKS.items()}
     if isinstance(concepts, str) and concepts in builtins:
         return builtins[concepts]()
     if isinstance(concepts, (str, os.PathLike)):

@@ -44,7 +44,8 @@ def image_folder(root: str | os.PathLike, labels: Mapping[str, str] | Sequence[s
     """Read an ImageFolder-style directory (``root/<class folder>/<image files>``) into ``(path, label)`` pairs.
 
     Files whose extension is not in :data:`IMAGE_EXTENSIONS` and hidden files are skipped (with a warning). Images are
-    not opened here; an unreadable file fails, naming its path, when it is read.
+    not opened here; a file that cannot be decoded is skipped, listed and warned about by the evaluations
+    (:func:`nlexnb.evaluate.labelled_features`), and fails, naming its path, anywhere else.
 
     Args:
         root: the directory.

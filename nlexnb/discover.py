@@ -1,27 +1,33 @@
 """Fine-grained concept discovery: read what the classifier's class rows and image features encode, in words.
 
-Every function ranks texts of a concept bank by their mapped direction (``mapper.encode``, unit-normalised) against a
-vector of the classifier's own space: a class row ``W[c]`` (:func:`class_concepts`), the difference of two rows
-(:func:`contrast`: what separates husky from malamute), the features of a set of images (:func:`image_concepts`,
-:func:`subconcepts`), or the other way round, a free text against all rows (:func:`nearest_classes`).
+Every function ranks the concepts of a :class:`~nlexnb.space.ConceptSpace` by their direction (the same unit directions
+explanations select and ablate) against a vector of the classifier's own space: a class row ``W[c]``
+(:func:`class_concepts`), the difference of two rows (:func:`contrast`: what separates husky from malamute), the
+features of a set of images (:func:`image_concepts`, :func:`subconcepts`), or the other way round, a free text against
+all rows (:func:`nearest_classes`). Class names and names of peoples are left out, as in explanations.
 
-Each returns a pandas DataFrame; :func:`plot` draws any of them (seaborn, headless, returns the Figure).
+Each function takes a classifier and a mapper (and ``bank=``), or a concept space alone in their place
+(``class_concepts(space, "espresso")``), and returns a :class:`ConceptTable`: ``.table`` (a DataFrame), ``.plot()``
+and a rich display; it also behaves as its table (``result["concept"]``, ``len(result)``).
 """
 
 from __future__ import annotations
 
-import difflib
+from dataclasses import dataclass, field
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from ._checks import positive_int
 from .classifier import Classifier
 from .images import ImageInput
-from .labels import class_name_set, primary_name, split_synonyms
+from .labels import primary_name
 from .mapper import Mapper
+from .space import ConceptSpace, concept_space
 
 __all__ = [
+    "ConceptTable",
     "resolve_class",
     "class_concepts",
     "contrast",
@@ -32,252 +38,314 @@ __all__ = [
 ]
 
 
+# ---- results ---------------------------------------------------------------------------------------------------------
+@dataclass
+class ConceptTable:
+    """A discovery result: a ranked table with what it shows.
+
+    Attributes:
+        kind: which function made it ("class_concepts", "contrast", "image_concepts", "subconcepts",
+            "nearest_classes").
+        title: a title for plots and reports.
+        value: the table's main score column.
+        table: the rows (a pandas DataFrame).
+        assignment: for :func:`subconcepts`, each image's cluster.
+        profile: for :func:`subconcepts`, a cluster x concept table (what :meth:`plot` draws).
+    """
+
+    kind: str
+    title: str
+    value: str
+    table: pd.DataFrame
+    assignment: list[int] | None = None
+    profile: pd.DataFrame | None = field(default=None, repr=False)
+
+    def plot(self, max_rows: int = 20):
+        """Bar chart of the ranking (a contrast coloured by the class each concept favours), or the cluster x concept
+        heat map of sub-concepts (seaborn, headless). Returns the matplotlib Figure."""
+        from .plots import concept_table_figure
+
+        return concept_table_figure(self, max_rows=max_rows)
+
+    def __repr__(self) -> str:
+        return f"{self.title}\n{self.table.to_string(index=False)}"
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>{self.title}</b></p>" + self.table.to_html(index=False, float_format=lambda v: f"{v:.3g}")
+
+    # behaves as its table, as the DataFrames discovery returned before
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name in {"table", "kind", "title", "value", "assignment", "profile"}:
+            raise AttributeError(name)
+        return getattr(self.table, name)
+
+    def __getitem__(self, key):
+        return self.table[key]
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __iter__(self):
+        return iter(self.table)
+
+
 # ---- inputs ----------------------------------------------------------------------------------------------------------
 def resolve_class(classifier: Classifier, c: int | str) -> int:
-    """A class index from an index or a name (the full name, or any one synonym: "Siberian husky").
-
-    Raises:
-        ValueError: index out of range, unknown name (close matches listed), or a synonym shared by several classes.
-    """
-    names = classifier.class_names
-    if isinstance(c, bool) or not isinstance(c, (int, str)) and not hasattr(c, "__index__"):
-        raise TypeError(f"A class is an index or a class name, got {type(c).__name__}")
-    if not isinstance(c, str):
-        k = int(c)
-        if not 0 <= k < len(names):
-            raise ValueError(f"Class index {k} out of range [0, {len(names)})")
-        return k
-    if c in names:
-        return names.index(c)
-    wanted = c.strip().lower()
-    hits = [k for k, n in enumerate(names) if n.lower() == wanted or wanted in (s.lower() for s in split_synonyms(n))]
-    if len(hits) == 1:
-        return hits[0]
-    if len(hits) > 1:
-        raise ValueError(f"Class name {c!r} is ambiguous: {[names[k] for k in hits]}; pass the full name or index")
-    synonyms = {s: k for k, n in enumerate(names) for s in split_synonyms(n)}
-    close = difflib.get_close_matches(c, list(synonyms), n=5, cutoff=0.5)
-    hint = f"; close matches: {[names[synonyms[s]] for s in close]}" if close else ""
-    raise ValueError(f"Unknown class {c!r} for {classifier.name}{hint}")
+    """A class index from an index or a name: :meth:`nlexnb.Classifier.class_index` (kept under this name)."""
+    return classifier.class_index(c)
 
 
-def _bank(bank, classifier: Classifier) -> list[str]:
-    """Concept texts from a ConceptBank (or anything with ``.texts``), a list of strings, a file or built-in name, or
-    None (the default bank), deduplicated as every bank is, without the classifier's own class names (a class
-    "encodes" its name trivially) and without names of peoples, nationalities and religions (never shown, as in
-    explanations)."""
-    from .concepts import ConceptBank, load_concepts, names_a_people
-
-    if hasattr(bank, "texts") and not isinstance(bank, ConceptBank):
-        bank = bank.texts
-    names = class_name_set(classifier.class_names)
-    texts = [t for t in load_concepts(bank).texts if t.lower() not in names and not names_a_people(t)]
-    if not texts:
+def _space(classifier, mapper, bank) -> ConceptSpace:
+    """The concept space of the arguments; refuses a bank with nothing left after class names and peoples."""
+    space = concept_space(classifier, mapper, bank)
+    if bool(space.excluded.all()):
         raise ValueError(
             "The concept bank is empty after leaving out the classifier's class names and names of peoples"
         )
-    return texts
+    return space
 
 
-def _concept_vectors(mapper: Mapper, texts: list[str], device: torch.device) -> torch.Tensor:
-    """Unit mapped directions of (deduplicated) texts, through the bank's whole-matrix cache."""
-    from .concepts import ConceptBank
+def _split(args: tuple, names: tuple[str, ...]) -> tuple[ConceptSpace | Classifier, Mapper | None, tuple]:
+    """(classifier, mapper, *rest) or (space, *rest): the leading objects and the rest of the positional arguments."""
+    if args and isinstance(args[0], ConceptSpace):
+        return args[0], None, args[1:]
+    if len(args) < 2:
+        raise TypeError(f"Pass a ConceptSpace, or a classifier and a mapper, before {', '.join(names)}")
+    return args[0], args[1], args[2:]
 
-    return F.normalize(ConceptBank(texts, name="discover", quiet=True).encode(mapper).float().to(device), dim=1)
+
+def _ranked(space: ConceptSpace, scores: torch.Tensor, k: int, largest: bool = True) -> list[int]:
+    """Indices of the k best usable concepts by ``scores`` [T] (excluded concepts never rank)."""
+    fill = -torch.inf if largest else torch.inf
+    masked = scores.masked_fill(space.excluded, fill)
+    n = min(positive_int(k, "k", "concepts"), int((~space.excluded).sum()))
+    return masked.topk(n, largest=largest).indices.tolist()
 
 
-def _table(df: pd.DataFrame, kind: str, title: str, value: str) -> pd.DataFrame:
-    df.attrs.update({"kind": kind, "title": title, "value": value})
-    return df
+def _bind(args: tuple, kwargs: dict, params: tuple[str, ...], defaults: dict) -> tuple[ConceptSpace, dict]:
+    """Read ``(space, *params)`` or ``(classifier, mapper, *params)`` (with ``bank`` among the params) into a concept
+    space and the named values; a missing or repeated argument is a TypeError naming it."""
+    lead, mapper, rest = _split(args, params)
+    if len(rest) > len(params):
+        raise TypeError(f"Too many positional arguments: expected {', '.join(params)}")
+    values = dict(zip(params, rest))
+    for name, value in kwargs.items():
+        if name not in params:
+            raise TypeError(f"Unexpected argument {name!r}; this function takes {', '.join(params)}")
+        if name in values:
+            raise TypeError(f"Argument {name!r} given twice")
+        values[name] = value
+    values = {**defaults, **values}
+    missing = [p for p in params if p not in values]
+    if missing:
+        raise TypeError(f"Missing argument {missing[0]!r}")
+    bank = values.pop("bank", None)
+    if mapper is None and bank is not None:
+        raise ValueError("A ConceptSpace already holds its bank: pass bank= only with a classifier and a mapper")
+    return (lead if mapper is None else _space(lead, mapper, bank)), values
 
 
 # ---- rows ------------------------------------------------------------------------------------------------------------
-def class_concepts(classifier: Classifier, mapper: Mapper, c: int | str, bank=None, k: int = 10) -> pd.DataFrame:
-    """What class ``c``'s row encodes: the bank's concepts ranked by cosine with ``W[c]``.
+def class_concepts(*args, **kwargs) -> ConceptTable:
+    """What class ``c``'s row encodes: concepts ranked by the cosine of their direction with ``W[c]``.
+
+    ``class_concepts(space, c, k=10)`` or ``class_concepts(classifier, mapper, c, bank=None, k=10)``.
 
     Returns:
-        DataFrame with columns rank, concept, cosine (k rows, best first).
+        A :class:`ConceptTable` with columns rank, concept, cosine (k rows, best first).
     """
-    k_idx = resolve_class(classifier, c)
-    texts = _bank(bank, classifier)
-    row = F.normalize(classifier.head_weight[k_idx].float(), dim=0)
-    scores = _concept_vectors(mapper, texts, row.device) @ row
-    top = scores.topk(min(k, len(texts)))
+    space, a = _bind(args, kwargs, ("c", "bank", "k"), {"bank": None, "k": 10})
+    index = space.class_index(a["c"])
+    row = F.normalize(space.classifier.head_weight[index].float(), dim=0)
+    scores = space.directions @ row
+    top = _ranked(space, scores, a["k"])
     df = pd.DataFrame(
-        {
-            "rank": range(1, len(top.indices) + 1),
-            "concept": [texts[i] for i in top.indices.tolist()],
-            "cosine": top.values.cpu().numpy(),
-        }
+        {"rank": range(1, len(top) + 1), "concept": [space.texts[i] for i in top], "cosine": scores[top].cpu().numpy()}
     )
-    return _table(df, "class_concepts", f"What «{classifier.class_names[k_idx]}» encodes", "cosine")
+    return ConceptTable("class_concepts", f"What «{space.classifier.class_names[index]}» encodes", "cosine", df)
 
 
-def contrast(
-    classifier: Classifier, mapper: Mapper, c1: int | str, c2: int | str, bank=None, k: int = 10
-) -> pd.DataFrame:
+def contrast(*args, **kwargs) -> ConceptTable:
     """What separates two classes: concepts ranked along ``W[c1] - W[c2]``, the top k for each side.
 
+    ``contrast(space, c1, c2, k=10)`` or ``contrast(classifier, mapper, c1, c2, bank=None, k=10)``.
+
     Returns:
-        DataFrame with columns favours (the class the concept pushes towards, by its first name), concept, score
-        (cosine with the unit difference direction: positive for c1, negative for c2), cosine_c1, cosine_c2.
+        A :class:`ConceptTable` with columns favours (the class the concept pushes towards, by its first name),
+        concept, score (cosine with the unit difference direction: positive for c1, negative for c2), cosine_c1,
+        cosine_c2.
     """
-    a, b = resolve_class(classifier, c1), resolve_class(classifier, c2)
-    if a == b:
-        raise ValueError(f"contrast needs two different classes, got {classifier.class_names[a]!r} twice")
-    texts = _bank(bank, classifier)
-    rows = classifier.head_weight.float()
-    vectors = _concept_vectors(mapper, texts, rows.device)
-    direction = F.normalize(rows[a] - rows[b], dim=0)
-    score = vectors @ direction
-    cos_a, cos_b = vectors @ F.normalize(rows[a], dim=0), vectors @ F.normalize(rows[b], dim=0)
-    n = min(k, len(texts))
-    pos = score.topk(n).indices.tolist()
-    neg = (-score).topk(n).indices.tolist()
-    name_a, name_b = primary_name(classifier.class_names[a]), primary_name(classifier.class_names[b])
+    space, a = _bind(args, kwargs, ("c1", "c2", "bank", "k"), {"bank": None, "k": 10})
+    first, second = space.class_index(a["c1"], "c1"), space.class_index(a["c2"], "c2")
+    names = space.classifier.class_names
+    if first == second:
+        raise ValueError(f"contrast needs two different classes, got {names[first]!r} twice")
+    rows = space.classifier.head_weight.float()
+    vectors = space.directions
+    score = vectors @ F.normalize(rows[first] - rows[second], dim=0)
+    cos_a, cos_b = vectors @ F.normalize(rows[first], dim=0), vectors @ F.normalize(rows[second], dim=0)
+    pos, neg = _ranked(space, score, a["k"]), _ranked(space, score, a["k"], largest=False)
+    name_a, name_b = primary_name(names[first]), primary_name(names[second])
     order = pos + neg
     df = pd.DataFrame(
         {
             "favours": [name_a] * len(pos) + [name_b] * len(neg),
-            "concept": [texts[i] for i in order],
+            "concept": [space.texts[i] for i in order],
             "score": score[order].cpu().numpy(),
             "cosine_c1": cos_a[order].cpu().numpy(),
             "cosine_c2": cos_b[order].cpu().numpy(),
         }
     )
-    return _table(df, "contrast", f"«{name_a}» vs «{name_b}»", "score")
+    return ConceptTable("contrast", f"«{name_a}» vs «{name_b}»", "score", df)
 
 
-def nearest_classes(classifier: Classifier, mapper: Mapper, text: str, k: int = 5) -> pd.DataFrame:
-    """Which of the classifier's classes a free text lands nearest to (cosine of its mapped vector with each row).
+def nearest_classes(*args, **kwargs) -> ConceptTable:
+    """Which of the classifier's classes a free text lands nearest to (cosine of its direction with each row).
+
+    ``nearest_classes(space, text, k=5)`` or ``nearest_classes(classifier, mapper, text, k=5)``.
 
     Returns:
-        DataFrame with columns rank, class_index, class_name, cosine.
+        A :class:`ConceptTable` with columns rank, class_index, class_name, cosine.
     """
+    space, a = _bind(args, kwargs, ("text", "k", "bank"), {"k": 5, "bank": None})
+    text = a["text"]
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"text must be a non-empty string, got {text!r}")
-    rows = F.normalize(classifier.head_weight.float(), dim=1)
-    vector = F.normalize(mapper.encode([text]).float().to(rows.device), dim=1)[0]
-    top = (rows @ vector).topk(min(k, len(rows)))
+    rows = F.normalize(space.classifier.head_weight.float(), dim=1)
+    top = (rows @ space.direction(text)).topk(min(a["k"], len(rows)))
     idx = top.indices.tolist()
     df = pd.DataFrame(
         {
             "rank": range(1, len(idx) + 1),
             "class_index": idx,
-            "class_name": [classifier.class_names[i] for i in idx],
+            "class_name": [space.classifier.class_names[i] for i in idx],
             "cosine": top.values.cpu().numpy(),
         }
     )
-    return _table(df, "nearest_classes", f"Classes nearest to «{text}»", "cosine")
+    return ConceptTable("nearest_classes", f"Classes nearest to «{text}»", "cosine", df)
 
 
 # ---- images ----------------------------------------------------------------------------------------------------------
-def _features(classifier: Classifier, images: ImageInput | torch.Tensor, precomputed: bool) -> torch.Tensor:
+def _features(space: ConceptSpace, images: ImageInput | torch.Tensor, precomputed: bool) -> torch.Tensor:
+    clf = space.classifier
     if precomputed:
-        if not isinstance(images, torch.Tensor) or images.ndim != 2 or images.shape[1] != classifier.num_features:
-            raise ValueError(f"features must be a [N, {classifier.num_features}] tensor")
-        return images.float().to(classifier.device)
-    return classifier.features(images)
+        if not isinstance(images, torch.Tensor) or images.ndim != 2 or images.shape[1] != clf.num_features:
+            raise ValueError(f"precomputed features must be a [N, {clf.num_features}] tensor")
+        return images.float().to(clf.device)
+    return clf.features(images)
 
 
-def image_concepts(
-    classifier: Classifier, mapper: Mapper, images: ImageInput, bank=None, k: int = 10, features: bool = False
-) -> pd.DataFrame:
+def image_concepts(*args, **kwargs) -> ConceptTable:
     """What drives the predictions across a set of images (dataset level).
+
+    ``image_concepts(space, images, k=10, precomputed=False)`` or
+    ``image_concepts(classifier, mapper, images, bank=None, k=10, precomputed=False)``.
 
     For image ``x`` predicted as class ``c``, concept ``v`` carries ``(f . v) (W[c] . v)`` of the logit ``z_c`` (the
     exact logit change when ``v`` is projected out of ``f``, ``v`` unit). Concepts are ranked by the mean of that
     contribution over the images.
 
     Args:
-        images: the images (anything the classifier reads), or pre-computed features [N, d] with ``features=True``.
+        images: the images (anything the classifier reads), or pre-computed features [N, d] with
+            ``precomputed=True`` (``features=True`` is the former spelling).
 
     Returns:
-        DataFrame with columns rank, concept, mean_contribution, images_in_top_k (how many images have the concept
-        among their own top k), top_class (the most frequent predicted class among those images).
+        A :class:`ConceptTable` with columns rank, concept, mean_contribution, images_in_top_k (how many images have
+        the concept among their own top k), top_class (the most frequent predicted class among those images).
     """
-    texts = _bank(bank, classifier)
-    f = _features(classifier, images, features)
-    rows = classifier.head_weight.float()
-    pred = classifier.head(f).argmax(1)
-    vectors = _concept_vectors(mapper, texts, f.device)
-    contrib = (f @ vectors.T) * (rows[pred] @ vectors.T)  # [N, J]
-    n = min(k, len(texts))
+    _renamed_features(kwargs)
+    space, a = _bind(
+        args, kwargs, ("images", "bank", "k", "precomputed"), {"bank": None, "k": 10, "precomputed": False}
+    )
+    f = _features(space, a["images"], a["precomputed"])
+    clf = space.classifier
+    pred = clf.head(f).argmax(1)
+    vectors = space.directions
+    contrib = ((f @ vectors.T) * (clf.head_weight.float()[pred] @ vectors.T)).masked_fill(space.excluded, -torch.inf)
     mean = contrib.mean(0)
-    top = mean.topk(n).indices
-    per_image_top = contrib.topk(n, dim=1).indices  # [N, n]
+    top = _ranked(space, mean, a["k"])
+    per_image_top = contrib.topk(len(top), dim=1).indices  # [N, n]
     rows_out = []
-    for rank, j in enumerate(top.tolist(), 1):
+    for rank, j in enumerate(top, 1):
         hit = (per_image_top == j).any(1)
         classes = pred[hit].tolist()
         common = max(set(classes), key=classes.count) if classes else None
         rows_out.append(
             {
                 "rank": rank,
-                "concept": texts[j],
+                "concept": space.texts[j],
                 "mean_contribution": float(mean[j]),
                 "images_in_top_k": int(hit.sum()),
-                "top_class": classifier.class_names[common] if common is not None else "",
+                "top_class": clf.class_names[common] if common is not None else "",
             }
         )
-    return _table(pd.DataFrame(rows_out), "image_concepts", f"What drives {len(f)} predictions", "mean_contribution")
+    return ConceptTable(
+        "image_concepts", f"What drives {len(f)} predictions", "mean_contribution", pd.DataFrame(rows_out)
+    )
 
 
-def subconcepts(
-    classifier: Classifier,
-    mapper: Mapper,
-    images: ImageInput,
-    bank=None,
-    n_clusters: int = 3,
-    k: int = 5,
-    seed: int = 0,
-    features: bool = False,
-) -> pd.DataFrame:
+def _renamed_features(kwargs: dict) -> None:
+    if "features" in kwargs:
+        if "precomputed" in kwargs:
+            raise TypeError("Pass precomputed= (features= is its former name), not both")
+        kwargs["precomputed"] = kwargs.pop("features")
+
+
+def subconcepts(*args, **kwargs) -> ConceptTable:
     """Cluster images (of one class) by their concept profiles and name each cluster by its distinguishing concepts.
 
-    An image's profile is the cosine of its features with every concept, minus that concept's mean over the images;
-    k-means (k-means++ seeding, fixed seed) groups the profiles; a cluster is named by the concepts whose cosine is
-    highest in the cluster relative to all the images. Profiles stay in cosine units on purpose: standardising each
-    concept by its spread over the images would let concepts that barely vary anywhere (tiny spread, so any
-    difference looks large) name the clusters.
+    ``subconcepts(space, images, n_clusters=3, k=5, seed=0, precomputed=False)`` or
+    ``subconcepts(classifier, mapper, images, bank=None, n_clusters=3, k=5, seed=0, precomputed=False)``.
+
+    An image's profile is the cosine of its features with every concept direction, minus that concept's mean over
+    the images; k-means (k-means++ seeding, fixed seed) groups the profiles; a cluster is named by the concepts whose
+    cosine is highest in the cluster relative to all the images. Profiles stay in cosine units on purpose:
+    standardising each concept by its spread over the images would let concepts that barely vary anywhere (tiny
+    spread, so any difference looks large) name the clusters.
 
     Returns:
-        DataFrame with one row per cluster: cluster, size, images (indices into ``images``), concepts (the top-k
-        names, joined by "; "), score (their mean cosine above the all-image mean). ``df.attrs["assignment"]`` holds
-        each image's cluster and ``df.attrs["profile"]`` a cluster x concept table for :func:`plot`.
+        A :class:`ConceptTable` with one row per cluster: cluster, size, images (indices into ``images``), concepts
+        (the top-k names, joined by "; "), score (their mean cosine above the all-image mean); ``assignment`` holds
+        each image's cluster and ``profile`` a cluster x concept table (what ``plot()`` draws).
     """
-    texts = _bank(bank, classifier)
-    f = _features(classifier, images, features)
+    _renamed_features(kwargs)
+    defaults = {"bank": None, "n_clusters": 3, "k": 5, "seed": 0, "precomputed": False}
+    space, a = _bind(args, kwargs, ("images", "bank", "n_clusters", "k", "seed", "precomputed"), defaults)
+    f = _features(space, a["images"], a["precomputed"])
+    n_clusters = a["n_clusters"]
     if len(f) < n_clusters:
         raise ValueError(f"subconcepts needs at least n_clusters={n_clusters} images, got {len(f)}")
-    vectors = _concept_vectors(mapper, texts, f.device)
-    profile = F.normalize(f, dim=1) @ vectors.T
+    profile = F.normalize(f, dim=1) @ space.directions.T
     z = profile - profile.mean(0)
-    assign = _kmeans(z, n_clusters, seed)
+    assign = _kmeans(z, n_clusters, a["seed"])
     records, named = [], {}
     for c in range(n_clusters):
         members = (assign == c).nonzero().flatten()
         mean = z[members].mean(0)
-        top = mean.topk(min(k, len(texts)))
-        concepts = [texts[j] for j in top.indices.tolist()]
-        named[c] = top.indices.tolist()
+        top = _ranked(space, mean, a["k"])
+        named[c] = top
         records.append(
             {
                 "cluster": c,
                 "size": len(members),
                 "images": members.tolist(),
-                "concepts": "; ".join(concepts),
-                "score": float(top.values.mean()),
+                "concepts": "; ".join(space.texts[j] for j in top),
+                "score": float(mean[top].mean()),
             }
         )
-    df = pd.DataFrame(records)
     columns = list(dict.fromkeys(j for c in range(n_clusters) for j in named[c]))
     heat = torch.stack([z[assign == c].mean(0)[columns] for c in range(n_clusters)]).cpu().numpy()
-    df.attrs["assignment"] = assign.tolist()
-    df.attrs["profile"] = pd.DataFrame(
-        heat, index=[f"cluster {c}" for c in range(n_clusters)], columns=[texts[j] for j in columns]
+    profile_table = pd.DataFrame(
+        heat, index=[f"cluster {c}" for c in range(n_clusters)], columns=[space.texts[j] for j in columns]
     )
-    return _table(df, "subconcepts", f"Sub-concepts of {len(f)} images", "score")
+    return ConceptTable(
+        "subconcepts",
+        f"Sub-concepts of {len(f)} images",
+        "score",
+        pd.DataFrame(records),
+        assignment=assign.tolist(),
+        profile=profile_table,
+    )
 
 
 def _kmeans(x: torch.Tensor, k: int, seed: int, iters: int = 50) -> torch.Tensor:
@@ -301,54 +369,10 @@ def _kmeans(x: torch.Tensor, k: int, seed: int, iters: int = 50) -> torch.Tensor
 
 
 # ---- plots -----------------------------------------------------------------------------------------------------------
-def plot(table: pd.DataFrame, max_rows: int = 20):
-    """Draw any table returned by this module (seaborn, headless). Returns the matplotlib Figure.
-
-    Ranked tables become horizontal bar charts (a contrast is coloured by the class each concept favours);
-    :func:`subconcepts` becomes a cluster x concept heat map.
-    """
-    import seaborn as sns
-    from matplotlib.figure import Figure
-
-    kind = table.attrs.get("kind")
-    if kind is None:
-        raise ValueError(
-            "plot() draws the tables returned by nlexnb.discover functions (this one has no attrs['kind'])"
+def plot(table: ConceptTable, max_rows: int = 20):
+    """Draw any result of this module (the same as ``table.plot()``). Returns the matplotlib Figure."""
+    if not isinstance(table, ConceptTable):
+        raise TypeError(
+            f"plot() draws the results of nlexnb.discover functions (a ConceptTable), got {type(table).__name__}"
         )
-    title = table.attrs.get("title", "")
-    if kind == "subconcepts":
-        heat = table.attrs["profile"]
-        fig = Figure(figsize=(1.2 + 0.45 * heat.shape[1], 1.5 + 0.5 * heat.shape[0]), layout="constrained")
-        ax = fig.subplots()
-        sns.heatmap(
-            heat,
-            ax=ax,
-            cmap="RdBu_r",
-            center=0,
-            annot=heat.shape[1] <= 15,
-            fmt=".2f",
-            cbar_kws={"label": "cosine above the all-image mean"},
-        )
-        ax.set_title(title)
-        return fig
-    value = table.attrs["value"]
-    shown = table.head(max_rows * (2 if kind == "contrast" else 1))
-    label = "class_name" if kind == "nearest_classes" else "concept"
-    fig = Figure(figsize=(7, 0.35 * len(shown) + 1.2), layout="constrained")
-    ax = fig.subplots()
-    hue = "favours" if kind == "contrast" else None
-    sns.barplot(
-        data=shown,
-        x=value,
-        y=label,
-        hue=hue,
-        dodge=False,
-        ax=ax,
-        orient="h",
-        palette="vlag" if hue else None,
-        color=None if hue else "#4c72b0",
-    )
-    ax.set_title(title)
-    ax.set_ylabel("")
-    ax.set_xlabel(value.replace("_", " "))
-    return fig
+    return table.plot(max_rows=max_rows)

@@ -8,6 +8,7 @@ with the seen-class penalty the mapper calibrated on its own training classes. B
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 
 import pandas as pd
@@ -30,6 +31,7 @@ __all__ = [
     "paired_difference",
     "head_replacement",
     "compare_zero_shot",
+    "labelled_features",
 ]
 
 TOP1_NAME = "top-1 name (no mapper)"
@@ -101,7 +103,7 @@ def heldout(
         else:
             mapper: Mapper = fit_mapper(classifier, text_encoder, classes=seen, method=method, seed=seed, **hparams)
             vectors = mapper.encode_labels([classifier.class_names[k] for k in unseen])
-            penalty = float(mapper.meta.get("seen_penalty", 0.0))
+            penalty = mapper.seen_penalty
         fit_seconds = time.perf_counter() - start
         vectors = F.normalize(vectors.float().to(rows_all.device), dim=1)
         truth = torch.tensor(unseen, device=rows_all.device)
@@ -185,11 +187,19 @@ FREE_TEXT_PROBES: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
-def free_text(mapper: Mapper, classifier: Classifier, probes=None) -> pd.DataFrame:
+def free_text(classifier: Classifier, mapper: Mapper, probes=None) -> pd.DataFrame:
     """Rank of the intended class when plain-word descriptions are mapped (not class names): free text must map too.
 
     Returns one row per probe with a scored target: text, nearest class, best rank of any intended class (0 = top-1).
+    (``free_text(mapper, classifier)``, the former order, still works and warns.)
     """
+    if isinstance(classifier, Mapper) and isinstance(mapper, Classifier):
+        warnings.warn(
+            "free_text(mapper, classifier) is now free_text(classifier, mapper), as everywhere else",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        classifier, mapper = mapper, classifier
     probes = [p for p in (probes or FREE_TEXT_PROBES) if p[1]]
     names = classifier.class_names
     rows = F.normalize(classifier.head_weight.float(), dim=1)
@@ -226,6 +236,59 @@ def _require_known_labels(pairs, known: Sequence[str], what: str) -> None:
             raise ValueError(f"Unknown label {label!r}{where} is not {what}{hint}")
 
 
+def labelled_features(
+    classifier: Classifier, pairs, progress: bool | None = None, listed_in: str = "the result's .skipped"
+) -> tuple[torch.Tensor, list, list[tuple[str, str]]]:
+    """Features of labelled images, leaving out the image files that cannot be read: the one loop over labelled data
+    of every evaluation here.
+
+    Each image is decoded once. A corrupt, truncated or non-image *file* (:class:`nlexnb.images.UnreadableImageError`)
+    is skipped and listed, with one warning for all of them, so a damaged file among thousands does not end the run
+    and no result is silently computed on fewer images. Any other bad item (a missing file, None, an array with NaN)
+    still raises.
+
+    Args:
+        classifier: gives the features.
+        pairs: ``(image, label)`` pairs (see :func:`nlexnb.datasets.as_labelled`).
+        progress: progress bar over batches (default: for more than a few batches).
+        listed_in: where the caller exposes the skipped list, for the warning.
+
+    Returns:
+        ``(features [n, d], the n readable pairs, skipped)``, ``skipped`` holding ``(path, reason)`` per file left out.
+
+    Raises:
+        ValueError: not one image could be read.
+    """
+    from .images import UnreadableImageError, to_pil
+
+    size = classifier.batch_size
+    show = progress if progress is not None else len(pairs) > 4 * size
+    kept, skipped, chunks = [], [], []
+    for start in tqdm(range(0, len(pairs), size), disable=not show, desc=f"{classifier.name} forward", unit="batch"):
+        batch = []
+        for i, (image, label) in enumerate(pairs[start : start + size], start):
+            try:
+                batch.append(classifier.transform(to_pil(image, f"the image of data[{i}]")))
+            except UnreadableImageError as exc:
+                skipped.append((exc.path, exc.reason))
+                continue
+            kept.append((image, label))
+        if batch:
+            chunks.append(classifier.features(torch.stack(batch), progress=False))
+    examples = "; ".join(f"{path!r} ({reason})" for path, reason in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+    if not kept:
+        raise ValueError(
+            f"None of the {len(pairs)} image files could be read (corrupt, truncated or not images): {examples}"
+        )
+    if skipped:
+        warnings.warn(
+            f"Skipped {len(skipped)} of {len(pairs)} image files that cannot be read (corrupt, truncated or not "
+            f"images); results are on the other {len(kept)}: {examples}. All are listed in {listed_in}",
+            stacklevel=3,
+        )
+    return torch.cat(chunks), kept, skipped
+
+
 def head_replacement(
     classifier: Classifier, mappers: Mapper | dict[str, Mapper], data, labels=None, progress: bool | None = None
 ) -> pd.DataFrame:
@@ -246,18 +309,21 @@ def head_replacement(
 
     Returns:
         DataFrame with one row per head ("real head", then each mapper): head, top1, top5, agreement, n.
+        ``df.attrs["skipped"]`` lists the unreadable image files left out, as ``(path, reason)`` (see
+        :func:`labelled_features`).
 
     Raises:
-        ValueError: a true label that is not one of the classifier's class names (named, with close matches).
+        ValueError: a true label that is not one of the classifier's class names (named, with close matches), or no
+            readable image.
     """
     from .datasets import as_labelled
 
     pairs = as_labelled(data, labels)
     what = f"a class name of {classifier.name} (head replacement needs the classifier's own class names)"
     _require_known_labels(pairs, classifier.class_names, what)
+    features, pairs, skipped = labelled_features(classifier, pairs, progress, "table.attrs['skipped']")
     index = {name: k for k, name in enumerate(classifier.class_names)}
     truth = torch.tensor([index[label] for _, label in pairs])
-    features = classifier.features([image for image, _ in pairs], progress=progress)
     heads = {"real head": classifier.head(features)}
     for name, mapper in ({"mapped class names": mappers} if isinstance(mappers, Mapper) else mappers).items():
         heads[name] = features @ mapper.encode_labels(classifier.class_names).to(features.device).T
@@ -274,7 +340,9 @@ def head_replacement(
                 "n": len(truth),
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["skipped"] = skipped
+    return table
 
 
 def zero_shot(zs, data, labels=None, progress: bool | None = None, features: torch.Tensor | None = None):
@@ -289,25 +357,28 @@ def zero_shot(zs, data, labels=None, progress: bool | None = None, features: tor
             heads scored on one forward pass).
 
     Returns:
-        :class:`nlexnb.zeroshot.ZeroShotEvaluation` with ``accuracy``, ``per_class``, ``confusion``, ``predictions``
-        and ``plot()`` (the confusion matrix).
+        :class:`nlexnb.zeroshot.ZeroShotEvaluation` with ``accuracy``, ``per_class``, ``confusion``, ``predictions``,
+        ``plot()`` (the confusion matrix) and ``skipped``: the image files that could not be read (corrupt,
+        truncated, not images), as ``(path, reason)``, left out with one warning (see :func:`labelled_features`).
 
     Raises:
-        ValueError: empty data, no images in a folder, an unreadable image (named), a true label that is not one of
-            the classifier's labels (named, with the image's path when it has one), or features of another length.
+        ValueError: empty data, no images in a folder, no readable image, a true label that is not one of the
+            classifier's labels (named, with the image's path when it has one), or features of another length.
     """
     from .datasets import as_labelled
     from .zeroshot import ZeroShotEvaluation
 
     pairs = as_labelled(data, labels)
     _require_known_labels(pairs, zs.labels, "one of the zero-shot labels")
+    skipped: list[tuple[str, str]] = []
     if features is None:
-        features = zs.classifier.features([image for image, _ in pairs], progress=progress)
+        features, pairs, skipped = labelled_features(zs.classifier, pairs, progress, "the evaluation's .skipped")
     elif len(features) != len(pairs):
         raise ValueError(f"features has {len(features)} rows for {len(pairs)} labelled images")
     top = zs.logits_from_features(features).softmax(-1).max(1)
     predicted = [zs.labels[i] for i in top.indices.tolist()]
-    return ZeroShotEvaluation([label for _, label in pairs], predicted, top.values.tolist(), list(zs.labels))
+    truth = [label for _, label in pairs]
+    return ZeroShotEvaluation(truth, predicted, top.values.tolist(), list(zs.labels), skipped)
 
 
 def compare_zero_shot(
@@ -333,7 +404,8 @@ def compare_zero_shot(
     Returns:
         DataFrame, one row per method (the mappers, then :data:`TOP1_NAME`): method, accuracy, balanced accuracy
         (mean over labels), and difference, low, high (first method minus this one; empty for the first).
-        ``df.attrs["correct"]`` holds each method's per-image hits.
+        ``df.attrs["correct"]`` holds each method's per-image hits, ``df.attrs["skipped"]`` the unreadable image
+        files left out (see :func:`labelled_features`).
     """
     from .datasets import as_labelled
     from .zeroshot import ZeroShotClassifier, top1_name_baseline
@@ -341,10 +413,11 @@ def compare_zero_shot(
     if not mappers:
         raise ValueError("compare_zero_shot needs at least one mapper (name -> Mapper)")
     pairs = as_labelled(data, labels)
-    truth = [label for _, label in pairs]
-    names = sorted(set(truth))
+    names = sorted({label for _, label in pairs})  # before skipping: an unreadable file never changes the heads
+    skipped: list[tuple[str, str]] = []
     if features is None:
-        features = classifier.features([image for image, _ in pairs], progress=progress)
+        features, pairs, skipped = labelled_features(classifier, pairs, progress, "table.attrs['skipped']")
+    truth = [label for _, label in pairs]
     correct = {}
     for name, mapper in mappers.items():
         predicted = zero_shot(ZeroShotClassifier(classifier, mapper, names), pairs, features=features).predictions
@@ -361,6 +434,7 @@ def compare_zero_shot(
         rows.append(row)
     table = pd.DataFrame(rows)
     table.attrs["correct"] = correct
+    table.attrs["skipped"] = skipped
     return table
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,22 +34,29 @@ from PIL import Image
 
 from ._checks import positive_int
 from .classifier import Classifier
-from .concepts import ConceptBank, load_concepts, names_a_people
-from .images import ImageInput, ImageLike, preprocessed, to_pil
-from .labels import bare_synonyms, class_name_set, imagenet_class_names, imagenet_glosses, primary_name
+from .concepts import ConceptBank
+from .images import ImageInput, ImageLike, to_pil
+from .labels import primary_name
 from .mapper import check_fits
+from .selection import Selector, get_selector, marginal_gains
+from .space import ConceptSpace
+from .targets import Direction, Target, as_target
 
-__all__ = ["Explainer", "Explanation", "HeatMap", "input_view", "project_out"]
+__all__ = ["Explainer", "Explanation", "HeatMap", "input_view", "project_out", "measured_drop", "upsample_map"]
 
 
 # ---- small math shared with nlexnb.metrics -------------------------------------------------------------------------
 def orthonormal_basis(directions: torch.Tensor) -> torch.Tensor:
-    """Orthonormal basis [r, d] (float64) of the span of ``directions`` [k, d] (rank-deficient rows are dropped)."""
+    """Orthonormal basis [r, d] (float64) of the span of ``directions`` [k, d], r its numerical rank.
+
+    From the SVD, so zero, repeated or dependent rows anywhere in ``directions`` leave the span intact (QR without
+    pivoting loses part of the later rows when a dependent one comes first).
+    """
     if directions.shape[0] == 0:
         return directions.new_zeros(0, directions.shape[1], dtype=torch.float64)
-    q, r = torch.linalg.qr(directions.double().T)
-    keep = r.diagonal().abs() > 1e-8 * r.diagonal().abs().max().clamp_min(1e-30)
-    return q.T[keep]
+    u, sigma, _ = torch.linalg.svd(directions.double().T, full_matrices=False)
+    keep = sigma > 1e-8 * sigma.max().clamp_min(1e-30)
+    return u.T[keep]
 
 
 def project_out(features: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
@@ -60,18 +66,18 @@ def project_out(features: torch.Tensor, directions: torch.Tensor) -> torch.Tenso
     return (f - (f @ basis.T) @ basis).to(features.dtype)
 
 
-def logit_gap(logits: torch.Tensor, target: int, foil: int | None = None) -> torch.Tensor:
-    """What an explanation explains: the target logit, or its gap to the foil's (``z_target - z_foil``)."""
-    return logits[..., target] - (logits[..., foil] if foil is not None else 0.0)
-
-
 def measured_drop(
-    classifier: Classifier, features: torch.Tensor, directions: torch.Tensor, target: int, foil: int | None = None
+    classifier: Classifier,
+    features: torch.Tensor,
+    directions: torch.Tensor,
+    target: Target | int,
+    foil: int | None = None,
 ) -> float:
-    """Drop of :func:`logit_gap` when the span of ``directions`` is removed from ``features`` [d] and the head is
-    re-run (float64): the number the closed form must match."""
-    before = logit_gap(classifier.head(features.double()), target, foil)
-    return float(before - logit_gap(classifier.head(project_out(features, directions).double()), target, foil))
+    """Drop of the explained quantity (a :class:`~nlexnb.targets.Target`, or a class index with an optional foil)
+    when the span of ``directions`` is removed from ``features`` [d] and the head is re-run (float64): the number the
+    closed form must match."""
+    target = as_target(target, foil)
+    return target.measure(classifier, features.double(), project_out(features, directions).double())
 
 
 def input_view(classifier: Classifier, image: ImageLike | torch.Tensor) -> Image.Image:
@@ -100,7 +106,7 @@ def _normalisation(transform) -> tuple[list[float] | None, list[float] | None]:
     return None, None
 
 
-def _upsample(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def upsample_map(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Bilinear upsampling of maps [..., h, w] to ``size`` (cell centres stay at patch centres)."""
     lead = grid.shape[:-2]
     flat = grid.reshape(-1, 1, *grid.shape[-2:]).float()
@@ -155,6 +161,8 @@ class Explanation:
         measured: the same drop measured by re-running the head on the ablated feature.
         sentence: the explanation in one sentence.
         heatmaps: one :class:`HeatMap` per named concept, in order.
+        explained: the quantity the concepts explain: the logit, or ``z_A - z_B`` with a foil.
+        explains: that quantity as a :class:`~nlexnb.targets.Target`.
     """
 
     target: int
@@ -169,15 +177,24 @@ class Explanation:
     foil_name: str | None = None
     foil_probability: float | None = None
     heatmaps: list[HeatMap] = field(default_factory=list, repr=False)
+    explained: float | None = None
+    explains: Target | None = None
+
+    def __post_init__(self) -> None:
+        if self.explained is None:
+            self.explained = self.logit
 
     @property
-    def explained(self) -> float:
-        """The quantity the concepts explain: the logit, or ``z_A - z_B`` with a foil."""
-        return float(self.concepts.attrs.get("explained", self.logit))
+    def table(self) -> pd.DataFrame:
+        """The named concepts, one row each (the same as ``concepts``)."""
+        return self.concepts
 
     @property
     def sentence(self) -> str:
-        head = f"Predicted \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f})"
+        if isinstance(self.explains, Direction):
+            head = f"The score of \u201c{self.explains.label}\u201d ({self.explained:.2f}) is high"
+        else:
+            head = f"Predicted \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f})"
         if self.foil is not None:
             head += f" rather than \u201c{primary_name(self.foil_name)}\u201d (p {self.foil_probability:.2f})"
         table = self.concepts
@@ -228,16 +245,19 @@ class Explainer:
     """Explains a classifier's predictions with the concepts of a bank, through a fitted mapper.
 
     Args:
-        classifier: the model to explain.
+        classifier: the model to explain, or a :class:`~nlexnb.space.ConceptSpace` (then no mapper or concepts).
         mapper: a mapper fitted on this classifier's head (any method).
         concepts: a :class:`ConceptBank`, a list of strings, a text file, a built-in name, or None (the default
             visual bank, about 3,400 concepts; encoded once and cached on disk).
-        shortlist: how many concepts (best by their separate contribution) the joint selection considers (at least
+        selector: how the named concepts are chosen among the shortlist: ``"greedy"`` (default: joint greedy on the
+            explained quantity), ``"nonnegative"`` (sparse non-negative decomposition of the image), or a
+            :class:`~nlexnb.selection.Selector`. Contributions are computed the same way for every method.
+        shortlist: how many concepts (best by their separate contribution) the selection considers (at least
             ``k``). Small keeps explanations to what the image and the class share most: the joint selection over a
             long list fills the residual with unrelated objects ("pork", "arsenal"). Measured on the 50
             plausibility photos (``benchmarks/bench_plausibility.py``): 256 -> 20 lifts the judged plausible share
             from 0.10 to 0.14 while the named concepts still remove 41% of the margin (44% at 256).
-        max_alignment: concepts whose direction has a cosine above this with the explained row (``W[c]``, or
+        max_alignment: concepts whose direction has a cosine above this with the explained direction (``W[c]``, or
             ``W[c] - W[foil]``) are paraphrases of the class ("academic costume" for "academic gown"), not evidence
             for it, and are left out. Measured on the sample photos with the kernel mapper: 1.0 names paraphrases
             (82% of the margin removed), 0.5 names attributes and parts while still removing 71% (random words: 2%).
@@ -263,10 +283,11 @@ class Explainer:
 
     def __init__(
         self,
-        classifier: Classifier,
-        mapper,
+        classifier: Classifier | ConceptSpace,
+        mapper=None,
         concepts: ConceptBank | Sequence[str] | str | None = None,
         *,
+        selector: Selector | str = "greedy",
         shortlist: int = 20,
         max_alignment: float = 0.5,
         echo_margin: float | None = 0.1,
@@ -274,45 +295,43 @@ class Explainer:
         glosses: Sequence[str] | None = None,
         progress: bool | None = None,
     ) -> None:
-        check_fits(mapper, classifier, "Explainer")
-        self.classifier = classifier
-        self.mapper = mapper
-        self.bank = load_concepts(concepts)
-        self.shortlist = int(shortlist)
+        if isinstance(classifier, ConceptSpace):
+            if mapper is not None or concepts is not None or glosses is not None:
+                raise ValueError("Explainer(space) takes the space's classifier, mapper, bank and glosses")
+            self.space = classifier
+        else:
+            if mapper is None:
+                raise TypeError(
+                    "Explainer needs a mapper: Explainer(classifier, nlexnb.fit_mapper(classifier, encoder))"
+                )
+            check_fits(mapper, classifier, "Explainer")
+            self.space = ConceptSpace(classifier, mapper, concepts, glosses=glosses, progress=progress)
+        self.selector = get_selector(selector)
+        self.shortlist = positive_int(shortlist, "shortlist", "concepts")
         if not 0 < max_alignment <= 1:
             raise ValueError(f"max_alignment must be in (0, 1], got {max_alignment!r}")
         self.max_alignment = float(max_alignment)
-        device = classifier.device
-        self.vectors = self.bank.encode(mapper, progress=progress).to(device, torch.float32)  # raw mapped [T, d]
-        self.offset = self.vectors.mean(0) if len(self.bank) > 1 else torch.zeros_like(self.vectors[0])
-        centred = self.vectors - self.offset
-        self.directions = centred.div_(centred.norm(dim=1, keepdim=True).clamp_min_(1e-12))  # unit [T, d]
-        self._class_words = _LazyPatterns(classifier.class_names)
-        names = class_name_set(classifier.class_names)
-        # never used as explanations: class names (of any class) and names of peoples
-        excluded = [t.lower() in names or names_a_people(t) for t in self.bank.texts]
-        self._excluded = torch.tensor(excluded, device=device)
-        self._lower = [t.lower() for t in self.bank.texts]
         self.echo_margin = None if echo_margin is None else float(echo_margin)
         self.echo_floor = float(echo_floor)
-        if glosses is None and list(classifier.class_names) == imagenet_class_names():
-            glosses = imagenet_glosses()
-        if glosses is not None and len(glosses) != classifier.num_classes:
-            raise ValueError(f"glosses must give one text per class ({classifier.num_classes}), got {len(glosses)}")
-        self.glosses = None if glosses is None else list(glosses)
-        self._text_matrix: torch.Tensor | None = None
-        self._class_text: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
+
+    # the space's parts, under the names users already call
+    classifier = property(lambda self: self.space.classifier)
+    mapper = property(lambda self: self.space.mapper)
+    bank = property(lambda self: self.space.bank)
+    vectors = property(lambda self: self.space.vectors, doc="raw mapped concept vectors [T, d]")
+    offset = property(lambda self: self.space.offset, doc="the bank's mean mapped vector [d]")
+    directions = property(lambda self: self.space.directions, doc="unit concept directions [T, d]")
 
     def __repr__(self) -> str:
         return (
-            f"Explainer({self.classifier.name!r}, {len(self.bank)} concepts, mapper={self.mapper.meta.get('method')})"
+            f"Explainer({self.classifier.name!r}, {len(self.bank)} concepts, mapper={self.mapper.method}, "
+            f"selector={self.selector.name!r})"
         )
 
     # ---- scores and maps -----------------------------------------------------------------------------------------
     def scores(self, images: ImageInput, texts: Sequence[str] | str) -> torch.Tensor:
         """Classifier-space scores [N, T]: ``mapped(text) . f(image)``, in the units of the logits."""
-        vectors = self.mapper.encode(texts, cache=True).to(self.classifier.device, torch.float32)
-        return self.classifier.features(images) @ vectors.T
+        return self.classifier.features(images) @ self.space.encode(texts).T
 
     def heatmap(self, image: ImageLike | torch.Tensor, text: str | int) -> HeatMap:
         """Per-location map of a concept text, or of a class (an int: the class row ``W[c]``, i.e. a CAM).
@@ -320,69 +339,85 @@ class Explainer:
         The map is ``feature_map[l] . v`` per location, upsampled bilinearly to the input resolution; it covers the
         preprocessed image (``HeatMap.image``).
         """
-        x = self._preprocess(image if isinstance(image, torch.Tensor) else [image])[:1]
+        x = self.space.preprocess_one(image)
         out = self.classifier.forward_all(x)
         vector, label = self._map_vector(text)
-        heat = self._heatmap(label, out["feature_map"][0] @ vector, x[0])
-        heat.score = float(out["features"][0] @ vector)
+        heat = self._heatmap(label, out.feature_map[0] @ vector, x[0])
+        heat.score = float(out.features[0] @ vector)
         return heat
 
     def _map_vector(self, text: str | int) -> tuple[torch.Tensor, str]:
         if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
-            index = self._check_class(int(text), "text (a class index)")
+            index = self.space.class_index(int(text), "text (a class index)")
             return self.classifier.head_weight[index], self.classifier.class_names[index]
         if not isinstance(text, str):
             raise TypeError(f"text must be a concept string or a class index, got {type(text).__name__}")
-        return self.mapper.encode([text], cache=True)[0].to(self.classifier.device, torch.float32), text
+        return self.space.encode([text])[0], text
 
     def _heatmap(self, label: str, grid: torch.Tensor, x: torch.Tensor) -> HeatMap:
-        up = _upsample(grid, tuple(x.shape[-2:]))
+        up = upsample_map(grid, tuple(x.shape[-2:]))
         return HeatMap(label, up.cpu().numpy(), grid.float().cpu().numpy(), input_view(self.classifier, x))
 
     # ---- explanations --------------------------------------------------------------------------------------------
+    def target(self, target: Target | int | str | None, foil: int | str | None = None, predicted: int | None = None):
+        """The explained quantity (a :class:`~nlexnb.targets.Target`) from a Target, a class index or name (with an
+        optional foil class), or None for the ``predicted`` class; class indices and names are checked."""
+        if isinstance(target, Target):
+            return as_target(target, foil)
+        index = predicted if target is None else self.space.class_index(target, "target")
+        if foil is None:
+            return as_target(index)
+        foil = self.space.class_index(foil, "foil")
+        if foil == index:
+            name = self.classifier.class_names[foil]
+            if target is None:
+                raise ValueError(
+                    f"foil must differ from target: the image is predicted as the foil {foil} ({name!r}); "
+                    "pass target= to explain another class against it"
+                )
+            raise ValueError(f"foil must differ from target (both are {foil}, {name!r})")
+        return as_target(index, foil)
+
     def explain(
         self,
         image: ImageInput,
-        target: int | None = None,
+        target: Target | int | str | None = None,
         k: int = 5,
-        foil: int | None = None,
+        foil: int | str | None = None,
         heatmaps: bool = True,
     ) -> Explanation | list[Explanation]:
         """Explain the prediction (or ``target``) for one image, or for each image of a list (one forward pass).
 
         Args:
             image: an image (PIL, array, path), a list of them, or a preprocessed tensor [N, 3, H, W].
-            target: class to explain; default the predicted class.
+            target: what to explain: a class index or name (default the predicted class), or a
+                :class:`~nlexnb.targets.Target` (``LogitGap(a, b)``, ``Direction(v)``).
             k: how many concepts to name (capped at the bank's size, with a warning).
             foil: a contrast class: explains ``z_target - z_foil`` with ``W[target] - W[foil]``.
             heatmaps: compute a heat map per named concept (for plots; cheap).
         """
-        k = self._check_k(k)
-        if target is not None:
-            target = self._check_class(target, "target")
-        if foil is not None:
-            foil = self._check_class(foil, "foil")
-            if foil == target:
-                raise ValueError(
-                    f"foil must differ from target (both are {foil}, {self.classifier.class_names[foil]!r})"
-                )
+        k = self.space.check_k(k)
+        if foil is not None:  # check the arguments before the forward pass
+            self.target(target, foil, predicted=None if target is not None else -1)
+        elif target is not None:
+            self.target(target)
         single = not isinstance(image, (list, tuple)) and not (isinstance(image, torch.Tensor) and image.ndim == 4)
-        x = self._preprocess(image if not single or isinstance(image, torch.Tensor) else [image])
+        x = self.space.preprocess(image, "image" if single else "images")
         out = self.classifier.forward_all(x)
-        targets = out["logits"].argmax(1).tolist() if target is None else [target] * x.shape[0]
+        predicted = out.logits.argmax(1).tolist()
+        targets = [self.target(target, foil, predicted=p) for p in predicted]
         # one pass over the bank for all images: [T, 2N] presence (f . v) and alignment (w_hat . v) columns
-        objectives = torch.stack([self._objective(t, foil) for t in targets])
-        columns = torch.cat([out["features"], objectives / objectives.norm(dim=1, keepdim=True)]).T
+        weights = torch.stack([t.weight(self.classifier) for t in targets])
+        columns = torch.cat([out.features, weights / weights.norm(dim=1, keepdim=True)]).T
         projections = self.directions @ columns
         n = x.shape[0]
         explanations = [
             self._explain_one(
-                out["features"][i],
-                out["logits"][i],
-                out["feature_map"][i],
+                out.features[i],
+                out.logits[i],
+                out.feature_map[i],
                 x[i],
                 targets[i],
-                foil,
                 k,
                 heatmaps,
                 projections[:, [i, n + i]],
@@ -394,126 +429,84 @@ class Explainer:
     def select(
         self,
         features: torch.Tensor,
-        target: int,
+        target: Target | int,
         k: int = 5,
         foil: int | None = None,
         *,
-        objective: torch.Tensor | None = None,
         projections: torch.Tensor | None = None,
+        objective: torch.Tensor | None = None,
     ) -> tuple[list[int], list[float]]:
-        """The jointly chosen concepts for one feature vector [d]: bank indices and marginal contributions.
+        """The named concepts for one feature vector [d]: bank indices and their marginal contributions.
 
-        Greedy: each step adds the shortlisted concept whose direction, made orthogonal to those already chosen,
-        adds most to ``w . P_S f`` (``w = W[target]``, or ``W[target] - W[foil]``). Stops early when no concept adds
-        anything. ``objective`` replaces ``w`` (the randomisation check uses it); the target's and foil's names
-        stay excluded. ``projections`` [T, 2] are the bank's ``f . v`` and ``w_hat . v`` when already computed.
+        The selector picks among the shortlist (:meth:`candidates`); each concept's contribution is what its direction
+        adds to ``w . P_S f`` when it joins those before it (:func:`nlexnb.selection.marginal_gains`), so the
+        contributions add up to the drop of the explained quantity when all are removed. ``projections`` [T, 2] are
+        the bank's ``f . v`` and ``w_hat . v`` when already computed. (``objective=v`` is the former spelling of
+        ``target=Direction(v)``.)
         """
+        if objective is not None:
+            warnings.warn("select(objective=v) is now select(target=Direction(v))", DeprecationWarning, stacklevel=2)
+            target = Direction(objective, "objective", classes=self.target(target, foil).classes)
+        target = self.target(target, foil)
         f = features.to(self.directions.device, torch.float32)
-        w = self._objective(target, foil) if objective is None else objective.to(f.device, torch.float32)
-        candidates = self._candidates(f, w, target, foil, projections, size=max(self.shortlist, k))
-        residual = self.directions[candidates].double()
-        f64, w64 = f.double(), w.double()
-        chosen, gains = [], []
-        alive = torch.ones(len(candidates), dtype=torch.bool, device=residual.device)
-        for _ in range(min(k, len(candidates))):
-            norms = residual.norm(dim=1)
-            unit = residual / norms.clamp_min(1e-12).unsqueeze(1)
-            gain = (unit @ f64) * (unit @ w64)
-            gain = torch.where(alive & (norms > 1e-6), gain, torch.full_like(gain, -torch.inf))
-            best = int(gain.argmax())
-            if not gain[best] > 0:
-                break
-            chosen.append(candidates[best])
-            gains.append(float(gain[best]))
-            alive[best] = False
-            q = unit[best]
-            residual = residual - (residual @ q).unsqueeze(1) * q
-        return chosen, gains
+        w = target.weight(self.classifier).to(f.device, torch.float32)
+        candidates = self.candidates(f, target, size=max(self.shortlist, k), projections=projections)
+        if not candidates:
+            return [], []
+        dirs = self.directions[candidates]
+        chosen = [candidates[i] for i in self.selector.choose(dirs, f, w, k)]
+        return chosen, marginal_gains(self.directions[chosen], f, w)
 
-    def _objective(self, target: int, foil: int | None) -> torch.Tensor:
-        w = self.classifier.head_weight[target]
-        return w - self.classifier.head_weight[foil] if foil is not None else w
-
-    def _candidates(
+    def candidates(
         self,
-        f: torch.Tensor,
-        w: torch.Tensor,
-        target: int,
-        foil: int | None,
-        both: torch.Tensor | None = None,
+        features: torch.Tensor,
+        target: Target | int,
         size: int | None = None,
+        *,
+        projections: torch.Tensor | None = None,
     ) -> list[int]:
         """Shortlist by separate contribution ``(f . v)(w . v)`` among concepts both present (``f . v > 0``) and aligned
-        with the class (``w . v > 0``), without class names (and the target's/foil's words)."""
-        if both is None:
-            both = self.directions @ torch.stack([f, w / w.norm()], 1)
+        with the target (``w . v > 0``, below ``max_alignment``), without class names, peoples, the target's (and
+        foil's) words and echoes of their names. Best first."""
+        target = self.target(target)
+        f = features.to(self.directions.device, torch.float32)
+        w = target.weight(self.classifier).to(f.device, torch.float32)
+        both = projections if projections is not None else self.directions @ torch.stack([f, w / w.norm()], 1)
         paraphrase = both[:, 1] > self.max_alignment
-        single = both.prod(1).masked_fill(self._excluded | paraphrase | (both <= 0).any(1), -torch.inf)
+        single = both.prod(1).masked_fill(self.space.excluded | paraphrase | (both <= 0).any(1), -torch.inf)
         size = self.shortlist if size is None else size
         top = single.topk(min(max(4 * size, size + 64), len(single)))
         order = [i for i, v in zip(top.indices.tolist(), top.values.tolist()) if v > -float("inf")]  # one sync
-        patterns = [self._class_words[target]] + ([self._class_words[foil]] if foil is not None else [])
-        keep = [i for i in order if not any(p.search(self._lower[i]) for p in patterns)]
+        keep = [i for i, named in zip(order, self.space.mentions(order, target.classes)) if not named]
         if self.echo_margin is not None and keep:
-            echo = self.echoes(keep, target) | (self.echoes(keep, foil) if foil is not None else False)
+            echo = torch.zeros(len(keep), dtype=torch.bool, device=self.directions.device)
+            for c in target.classes:
+                echo |= self.echoes(keep, c)
             keep = [i for i, e in zip(keep, echo.tolist()) if not e]
         return keep[:size]
 
-    # ---- echoes of the class name ----------------------------------------------------------------------------------
-    def _texts(self) -> torch.Tensor:
-        """Unit text embeddings of the bank [T, m] (the encoder's disk cache makes this a load after the first run)."""
-        if self._text_matrix is None:
-            emb = self.mapper.text_encoder.encode(self.bank.texts).float()
-            self._text_matrix = F.normalize(emb, dim=1).to(self.directions.device)
-        return self._text_matrix
-
-    def _names_and_gloss(self, c: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if c not in self._class_text:
-            encoder = self.mapper.text_encoder
-            names = [s for s in bare_synonyms(self.classifier.class_names[c]) if s]
-            vectors = F.normalize(encoder.encode(names).float(), dim=1).to(self.directions.device)
-            gloss = None
-            if self.glosses is not None and self.glosses[c]:
-                gloss = F.normalize(encoder.encode([self.glosses[c]]).float(), dim=1)[0].to(self.directions.device)
-            self._class_text[c] = (vectors, gloss)
-        return self._class_text[c]
-
     def echoes(self, indices: Sequence[int], c: int) -> torch.Tensor:
         """Which bank concepts (by index) echo class ``c``'s name rather than describe it (see ``echo_margin``)."""
-        texts = self._texts()[list(indices)]
-        names, gloss = self._names_and_gloss(c)
-        to_name = (texts @ names.T).max(1).values
-        if gloss is None:
-            return to_name >= self.echo_floor + self.echo_margin
-        return (to_name >= self.echo_floor) & (to_name > texts @ gloss + self.echo_margin)
+        margin = 0.1 if self.echo_margin is None else self.echo_margin
+        return self.space.echoes(indices, c, margin, self.echo_floor)
 
     def text_neighbours(self, c: int | str, k: int = 5) -> list[str]:
-        """The ``k`` bank concepts nearest class ``c``'s names in text space (class names and peoples left out): the
-        explanation a text encoder alone would give, a baseline for plausibility."""
-        index = c if isinstance(c, int) else self.classifier.class_names.index(c)
-        names, _ = self._names_and_gloss(index)
-        score = (self._texts() @ names.T).max(1).values.masked_fill(self._excluded, -torch.inf)
-        pattern = self._class_words[index]
-        order = [i for i in score.argsort(descending=True).tolist() if not pattern.search(self._lower[i])]
-        return [self.bank.texts[i] for i in order[:k]]
+        """The ``k`` bank concepts nearest class ``c``'s names in text space (a plausibility baseline; see
+        :meth:`nlexnb.space.ConceptSpace.text_neighbours`)."""
+        return self.space.text_neighbours(c, k)
 
-    def _explain_one(self, f, logits, fmap, x, target, foil, k, want_maps, projections=None) -> Explanation:
+    def _explain_one(self, f, logits, fmap, x, target: Target, k, want_maps, projections=None) -> Explanation:
         clf = self.classifier
-        if foil == target:
-            raise ValueError(
-                f"foil must differ from target: the image is predicted as the foil {foil} ({clf.class_names[foil]!r}); "
-                "pass target= to explain another class against it"
-            )
-        chosen, gains = self.select(f, target, k, foil, projections=projections)
-        w = self._objective(target, foil)
+        chosen, gains = self.select(f, target, k, projections=projections)
+        w = target.weight(clf)
         probs = logits.softmax(-1)
-        explained = float(logits[target] - (logits[foil] if foil is not None else 0.0))
+        explained = float(target.value(clf, f.double()))
         dirs = self.directions[chosen]
-        base = logit_gap(clf.head(f.double()), target, foil)
         # single-direction ablations for every named concept at once: f - (f . v) v
         single = f.double() - (dirs.double() @ f.double()).unsqueeze(1) * dirs.double()
-        drops = (base - logit_gap(clf.head(single), target, foil)).tolist() if chosen else []
-        measured = measured_drop(clf, f, dirs, target, foil) if chosen else 0.0
+        base = target.value(clf, f.double())
+        drops = (base - target.value(clf, single)).tolist() if chosen else []
+        measured = measured_drop(clf, f, dirs, target) if chosen else 0.0
         table = pd.DataFrame(
             {
                 "concept": [self.bank.texts[i] for i in chosen],
@@ -524,17 +517,18 @@ class Explainer:
                 "drop": drops,
             }
         )
-        table.attrs["explained"] = explained
         maps = []
         if want_maps and chosen:
             grids = torch.einsum("hwd,kd->khw", fmap, self.vectors[chosen])
             maps = [self._heatmap(self.bank.texts[i], g, x) for i, g in zip(chosen, grids)]
+        index = getattr(target, "index", int(logits.argmax()))
+        foil = getattr(target, "foil", None)
         return Explanation(
-            target=target,
-            target_name=clf.class_names[target],
-            probability=float(probs[target]),
-            logit=float(logits[target]),
-            margin=float(logits[target] - logits.mean()),
+            target=index,
+            target_name=clf.class_names[index],
+            probability=float(probs[index]),
+            logit=float(logits[index]),
+            margin=float(logits[index] - logits.mean()),
             concepts=table,
             total=float(sum(gains)),
             measured=measured,
@@ -542,46 +536,6 @@ class Explainer:
             foil_name=clf.class_names[foil] if foil is not None else None,
             foil_probability=float(probs[foil]) if foil is not None else None,
             heatmaps=maps,
+            explained=explained,
+            explains=target,
         )
-
-    # ---- checks ------------------------------------------------------------------------------------------------------
-    def _preprocess(self, images: ImageInput) -> torch.Tensor:
-        return preprocessed(images, self.classifier.transform)
-
-    def _check_class(self, index, what: str) -> int:
-        n = self.classifier.num_classes
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"{what} must be a class index (int in [0, {n})), got {type(index).__name__}")
-        if not 0 <= int(index) < n:
-            raise ValueError(f"{what} {index} is out of range: {self.classifier.name} has classes 0..{n - 1}")
-        return int(index)
-
-    def _check_k(self, k: int) -> int:
-        k = positive_int(k, "k", "concepts")
-        if k > len(self.bank):
-            warnings.warn(
-                f"k={k} is larger than the {len(self.bank)} concepts in the bank; using k={len(self.bank)}",
-                stacklevel=3,
-            )
-            return len(self.bank)
-        return int(k)
-
-
-class _LazyPatterns:
-    """Name patterns of the classes, compiled on first use (all 1,000 up front would cost a fraction of a second)."""
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.names = list(names)
-        self._compiled: dict[int, re.Pattern] = {}
-
-    def __getitem__(self, index: int) -> re.Pattern:
-        if index not in self._compiled:
-            self._compiled[index] = _name_pattern(self.names[index])
-        return self._compiled[index]
-
-
-def _name_pattern(name: str) -> re.Pattern:
-    """Whole-word (plural-tolerant) match of any synonym of a class name."""
-    words = sorted({s.lower() for s in bare_synonyms(name) if s}, key=len, reverse=True)
-    alternatives = "|".join(re.escape(s) for s in words)
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?:s|es)?(?!\w)")

@@ -18,7 +18,16 @@ from ._checks import positive_int
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 ImageInput = ImageLike | Sequence[ImageLike] | torch.Tensor
 
-__all__ = ["ImageInput", "ImageLike", "to_pil", "as_image_list", "iter_batches", "preprocessed", "sample_images"]
+__all__ = [
+    "ImageInput",
+    "ImageLike",
+    "UnreadableImageError",
+    "to_pil",
+    "as_image_list",
+    "iter_batches",
+    "preprocessed",
+    "sample_images",
+]
 
 
 MAX_ASPECT = 50
@@ -26,8 +35,23 @@ MAX_ASPECT = 50
 the classifier's input would make the long side enormous (a 100000x1 image needs ~18 GB)."""
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
+ACCEPTED = "a PIL image, a numpy array (HxW or HxWxC), a uint8 tensor [3,H,W] or a file path"
+"""What one image may be, as error messages say it."""
 
-def to_pil(image: ImageLike) -> Image.Image:
+
+class UnreadableImageError(ValueError):
+    """An image file that exists but cannot be decoded: corrupt, truncated, or not an image at all.
+
+    Attributes:
+        path: the file. reason: why it could not be read (Pillow's words).
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"Cannot read image file {path!r}: it is corrupt, truncated or not an image ({reason})")
+        self.path, self.reason = path, reason
+
+
+def to_pil(image: ImageLike, name: str = "image") -> Image.Image:
     """Convert one image to an RGB PIL image: the one input path of every model-facing function.
 
     Takes a PIL image, a file path, an HxW[xC] numpy array, or an *integer* (uint8/uint16) torch tensor [C,H,W] or
@@ -35,11 +59,16 @@ def to_pil(image: ImageLike) -> Image.Image:
     RGBA (composited on white), palette, CMYK and 16-bit images are converted, 16-bit by their bit depth (not by the
     image's own maximum); float arrays must lie in [0, 1] and be finite.
 
+    Args:
+        image: the image.
+        name: what the caller calls it (``"image"``, ``"images[3]"``), for the error messages.
+
     Raises:
         FileNotFoundError: the path does not exist.
-        ValueError: the file is not a readable image, a folder or a URL was given, the array has an unsupported
-            shape, dtype or non-finite values, or the image is too elongated (:data:`MAX_ASPECT`) or too large.
-        TypeError: the object is not an image at all (None, bytes, a list...).
+        UnreadableImageError: (a ValueError) the file is corrupt, truncated or not an image.
+        ValueError: a folder or a URL was given, the array has an unsupported shape, dtype or non-finite values, or
+            the image is too elongated (:data:`MAX_ASPECT`) or too large.
+        TypeError: the object is not an image at all (None, bytes, a list...); the message names ``name``.
     """
     if isinstance(image, (str, os.PathLike)):
         return _read_file(image)
@@ -49,13 +78,16 @@ def to_pil(image: ImageLike) -> Image.Image:
         return _checked(_array_to_pil(image))
     if isinstance(image, torch.Tensor):
         return _checked(_array_to_pil(_tensor_to_array(image)))
+    if image is None:
+        raise TypeError(f"{name} is None, not an image: expected {ACCEPTED}")
     if isinstance(image, (bytes, bytearray, memoryview)):
         raise TypeError(
-            "Got raw bytes, not an image: open them first (PIL.Image.open(io.BytesIO(data))) or save them to a file"
+            f"{name} is raw bytes, not an image: open them first (PIL.Image.open(io.BytesIO(data))) or save them to "
+            "a file"
         )
     raise TypeError(
-        f"Expected a PIL image, a numpy array (HxW or HxWxC), a uint8 tensor [3,H,W] or a file path, got "
-        f"{type(image).__name__}. Preprocessed batches must be a float torch.Tensor of shape [N, 3, H, W]."
+        f"Expected {ACCEPTED} as {name}, got {type(image).__name__}. Preprocessed batches must be a float "
+        "torch.Tensor of shape [N, 3, H, W]."
     )
 
 
@@ -73,10 +105,10 @@ def _read_file(image: str | os.PathLike) -> Image.Image:
             _check_size(img.size, str(path))
             img.load()
             return _pil_to_rgb(_upright(img))  # size checked above, before decoding
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValueError(
-            f"Cannot read image file {str(path)!r}: it is corrupt, truncated or not an image ({exc})"
-        ) from exc
+    except UnidentifiedImageError:
+        raise UnreadableImageError(str(path), "Pillow does not recognise its format") from None
+    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise UnreadableImageError(str(path), str(exc)) from exc
 
 
 def _upright(img: Image.Image) -> Image.Image:
@@ -173,39 +205,50 @@ def _array_to_pil(arr: np.ndarray) -> Image.Image:
     return _pil_to_rgb(Image.fromarray(np.ascontiguousarray(arr)))
 
 
-def as_image_list(images: ImageInput) -> list[ImageLike]:
-    """Normalise a single image or a sequence of images to a list (float tensors are not accepted here)."""
-    if isinstance(images, (Image.Image, np.ndarray, str, os.PathLike)):
+def as_image_list(images: ImageInput, name: str = "images") -> list[ImageLike]:
+    """Normalise a single image or a sequence of images to a list (float tensors are not accepted here).
+
+    ``name`` is what the caller calls the argument; TypeErrors and ValueErrors name it.
+    """
+    if _is_one_image(images):
         return [images]
     if isinstance(images, torch.Tensor):
         if images.is_floating_point():
             raise TypeError("as_image_list does not take float tensors; pass the tensor batch to the classifier")
-        return list(images) if images.ndim == 4 else [images]
+        return list(images)
     if images is None:
-        raise TypeError("Got None instead of an image (a PIL image, an array, a file path or a list of them)")
-    if isinstance(images, (bytes, bytearray)):
-        return [images]  # to_pil says what to do with bytes
-    if isinstance(images, Sequence) or isinstance(images, Iterator):
+        raise TypeError(f"{name} is None, not an image: expected {ACCEPTED}, or a list of them")
+    if isinstance(images, (Sequence, Iterator)):
         items = list(images)
         if not items:
-            raise ValueError("Got an empty list of images")
+            raise ValueError(f"{name} is an empty list: give at least one image")
         return items
-    raise TypeError(f"Expected an image, a file path or a list of them, got {type(images).__name__}")
+    raise TypeError(f"Expected {ACCEPTED}, or a list of them, as {name}, got {type(images).__name__}")
 
 
-def preprocessed(images: ImageInput, transform: Callable[[Image.Image], torch.Tensor]) -> torch.Tensor:
+def _is_one_image(images) -> bool:
+    """One image (bytes count: :func:`to_pil` says what to do with them), not a list or a batch of them."""
+    if isinstance(images, torch.Tensor):
+        return not images.is_floating_point() and images.ndim != 4
+    return isinstance(images, (Image.Image, np.ndarray, str, os.PathLike, bytes, bytearray, memoryview))
+
+
+def preprocessed(
+    images: ImageInput, transform: Callable[[Image.Image], torch.Tensor], name: str = "images"
+) -> torch.Tensor:
     """All images as one preprocessed float batch [N,3,H,W] (see :func:`iter_batches`)."""
-    return torch.cat(list(iter_batches(images, transform, batch_size=1 << 30)))
+    return torch.cat(list(iter_batches(images, transform, batch_size=1 << 30, name=name)))
 
 
 def iter_batches(
-    images: ImageInput, transform: Callable[[Image.Image], torch.Tensor], batch_size: int
+    images: ImageInput, transform: Callable[[Image.Image], torch.Tensor], batch_size: int, name: str = "images"
 ) -> Iterator[torch.Tensor]:
     """Yield preprocessed float [B,3,H,W] batches.
 
     A *float* tensor [N,C,H,W] (or [C,H,W]) is taken as already preprocessed and must be finite. An *integer* tensor
     (uint8, as ``torchvision.io.read_image`` returns) is an image or a batch of images, converted and preprocessed
-    like any other image.
+    like any other image. ``name`` is what the caller calls the argument: errors about it, or about one of its items
+    (``images[3]``), say so.
     """
     batch_size = positive_int(batch_size, "batch_size", "images per batch")
     if isinstance(images, torch.Tensor) and images.is_floating_point():
@@ -227,9 +270,11 @@ def iter_batches(
         for start in range(0, images.shape[0], batch_size):
             yield images[start : start + batch_size]
         return
-    items = as_image_list(images)
+    one = _is_one_image(images)
+    items = as_image_list(images, name)
     for start in range(0, len(items), batch_size):
-        yield torch.stack([transform(to_pil(item)) for item in items[start : start + batch_size]])
+        chunk = enumerate(items[start : start + batch_size], start)
+        yield torch.stack([transform(to_pil(item, name if one else f"{name}[{i}]")) for i, item in chunk])
 
 
 def sample_images() -> dict[str, Image.Image]:

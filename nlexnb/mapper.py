@@ -87,6 +87,32 @@ class Mapper:
             out.update({f"memory.{k}": v for k, v in self.memory.state_dict().items()})
         return out
 
+    # what other modules read of ``meta``, typed (``meta`` itself is what is saved with the mapper)
+    @property
+    def method(self) -> str:
+        """The map's name in ``nlexnb.maps.MAPS`` ("kernel", "ridge", "mlp")."""
+        return str(self.meta.get("method", type(self.net).__name__))
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of the classifier space it maps into."""
+        return int(self.meta["feature_dim"])
+
+    @property
+    def classifier_name(self) -> str | None:
+        """Name of the classifier it was fitted on."""
+        return self.meta.get("classifier")
+
+    @property
+    def classifier_fingerprint(self) -> str | None:
+        """Fingerprint of the head it was fitted on (:attr:`nlexnb.Classifier.fingerprint`)."""
+        return self.meta.get("classifier_fingerprint")
+
+    @property
+    def seen_penalty(self) -> float:
+        """Generalized zero-shot seen-class penalty chosen when fitting (0 when not calibrated)."""
+        return float(self.meta.get("seen_penalty", 0.0))
+
     @property
     def device(self) -> torch.device:
         return next(iter(self.net.state_dict().values())).device
@@ -116,7 +142,7 @@ class Mapper:
         if not cache:
             return self.map_embeddings(self.text_encoder.encode(items, progress=progress))
         store = TensorCache(f"mapped/{self.fingerprint}")
-        d = int(self.meta["feature_dim"])
+        d = self.feature_dim
         out = store.get_or_compute(
             items, lambda todo: self.map_embeddings(self.text_encoder.encode(todo, progress=progress)).cpu(), d
         )
@@ -130,7 +156,7 @@ class Mapper:
         items = check_texts(names, "names")
         temps = self.templates if templates is None else check_templates(templates)
         if not items:
-            return torch.empty(0, int(self.meta["feature_dim"]), device=self.device)
+            return torch.empty(0, self.feature_dim, device=self.device)
         texts, groups = training_texts(items, temps)
         embeddings = self.text_encoder.encode(texts).to(self.device)
         index = torch.tensor(groups, device=self.device)
@@ -186,16 +212,16 @@ def check_templates(templates: Sequence[str]) -> tuple[str, ...]:
 def check_fits(mapper: Mapper, classifier: Classifier, who: str) -> None:
     """The mapper must map into this classifier's feature space (error), and should have been fitted on its head
     (warning: results are then not faithful to this classifier)."""
-    width = int(mapper.meta.get("feature_dim", classifier.num_features))
+    width = int(mapper.meta.get("feature_dim", classifier.num_features))  # a hand-made Mapper may not say
     if width != classifier.num_features:
         raise ValueError(
-            f"{who}: the mapper maps into {width} dimensions ({mapper.meta.get('classifier')!r}), but "
+            f"{who}: the mapper maps into {width} dimensions ({mapper.classifier_name!r}), but "
             f"{classifier.name!r} has {classifier.num_features}-dimensional features; fit a mapper on this classifier"
         )
-    fitted_on = mapper.meta.get("classifier_fingerprint")
+    fitted_on = mapper.classifier_fingerprint
     if fitted_on is not None and fitted_on != classifier.fingerprint:
         warnings.warn(
-            f"{who}: the mapper was fitted on head {fitted_on} ({mapper.meta.get('classifier')!r}), not on this "
+            f"{who}: the mapper was fitted on head {fitted_on} ({mapper.classifier_name!r}), not on this "
             f"classifier's head {classifier.fingerprint}: results will not be faithful to this classifier",
             stacklevel=3,
         )
@@ -307,7 +333,8 @@ def load_mapper(
         meta = json.loads(header["nlexnb"])
     except Exception as exc:
         raise ValueError(
-            f"{str(path)!r} is not a readable nlexnb mapper file (damaged, truncated or another format): {exc}"
+            f"{str(path)!r} is not a readable nlexnb mapper file (damaged, truncated or another format): {exc}. "
+            "Expected a complete safetensors file written by Mapper.save; save or fit the mapper again"
         ) from exc
     if meta.get("format") != FORMAT_VERSION or meta.get("method") not in MAPS:
         raise ValueError(f"{str(path)!r} has mapper format {meta.get('format')!r}/{meta.get('method')!r}, unsupported")

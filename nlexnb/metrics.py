@@ -10,6 +10,7 @@ Baselines are always reported beside the explanation: ``random`` (k concepts dra
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Sequence
 
@@ -18,8 +19,10 @@ import pandas as pd
 import torch
 
 from ._checks import positive_int
-from .explain import Explainer, _upsample, measured_drop, orthonormal_basis
+from .explain import Explainer, measured_drop, orthonormal_basis, upsample_map
 from .images import ImageLike
+from .selection import Selector, get_selector
+from .targets import ClassLogit, Direction, as_target
 
 __all__ = ["ablation_drop", "concept_ablation", "deletion_insertion", "randomization_check", "faithfulness"]
 
@@ -36,10 +39,10 @@ def ablation_drop(
     clf = explainer.classifier
     f = features.to(clf.device, torch.float32)
     dirs = explainer.directions[list(concepts)]
-    w = clf.head_weight[target].double() - (clf.head_weight[foil].double() if foil is not None else 0.0)
+    explained = as_target(target, foil)
     basis = orthonormal_basis(dirs)
-    closed = float(w @ (basis.T @ (basis @ f.double())))
-    return closed, measured_drop(clf, f, dirs, target, foil)
+    closed = float(explained.weight(clf).double() @ (basis.T @ (basis @ f.double())))
+    return closed, measured_drop(clf, f, dirs, explained)
 
 
 def _separate(explainer: Explainer, f: torch.Tensor, target: int, k: int, allow_class_names: bool) -> list[int]:
@@ -49,10 +52,9 @@ def _separate(explainer: Explainer, f: torch.Tensor, target: int, k: int, allow_
     only difference from the named concepts is choosing one by one instead of jointly. With class names: the naive
     ranking of every concept in the bank.
     """
-    w = explainer.classifier.head_weight[target]
     if not allow_class_names:
-        return explainer._candidates(f, w, target, None)[:k]
-    d = explainer.directions
+        return explainer.candidates(f, ClassLogit(target))[:k]
+    d, w = explainer.directions, explainer.classifier.head_weight[target]
     return ((d @ f) * (d @ w)).topk(min(len(d), k)).indices.tolist()
 
 
@@ -63,12 +65,15 @@ def concept_ablation(
     n_random: int = 20,
     random_source: str = "words",
     seed: int = 0,
+    selectors: Sequence[Selector | str] = (),
 ) -> pd.DataFrame:
     """Remove k concept directions from each image's feature and measure how much the predicted logit drops.
 
-    Methods: ``named`` (the explanation's jointly chosen concepts), ``separate`` (top-k by separate scores, class
-    names excluded), ``naive`` (top-k by separate scores, class names allowed), ``frequent`` (the k concepts named
-    most often over these images), ``random`` (k concepts of ``random_source``, mean over ``n_random`` draws).
+    Methods: ``named`` (the explanation's concepts, chosen by the explainer's selector), ``separate`` (top-k by
+    separate scores, class names excluded), ``naive`` (top-k by separate scores, class names allowed), ``frequent``
+    (the k concepts named most often over these images), ``random`` (k concepts of ``random_source``, mean over
+    ``n_random`` draws), and ``named (NAME)`` for each other selection method in ``selectors`` (same space,
+    shortlist and filters: only the choice differs).
 
     Returns:
         One row per image and method: ``image, target, target_name, method, k, logit, margin, drop_closed,
@@ -76,21 +81,27 @@ def concept_ablation(
     """
     names, items = _named_images(images)
     clf = explainer.classifier
-    x = explainer._preprocess(items)
+    space = explainer.space
     with torch.inference_mode():
-        feats = clf.features(x)
+        feats = clf.features(space.preprocess(items))
     logits = clf.head(feats.double()).float()
-    k = explainer._check_k(k)
+    k = space.check_k(k)
     pool = explainer.bank.indices(random_source) or list(range(len(explainer.bank)))
-    pool = [i for i in pool if not bool(explainer._excluded[i])]
+    pool = [i for i in pool if not bool(space.excluded[i])]
     rng = np.random.default_rng(seed)
     targets = logits.argmax(1).tolist()
     named = [explainer.select(feats[i], targets[i], k)[0] for i in range(len(items))]
     frequent = [c for c, _ in Counter(c for sel in named for c in sel).most_common(k)]
+    others = {}
+    for selector in selectors:
+        other = copy.copy(explainer)
+        other.selector = get_selector(selector)
+        others[f"named ({other.selector.name})"] = [other.select(f, t, k)[0] for f, t in zip(feats, targets)]
     rows = []
     for i, (name, f, target) in enumerate(zip(names, feats, targets)):
         sets = {
             "named": [named[i]],
+            **{method: [chosen[i]] for method, chosen in others.items()},
             "separate": [_separate(explainer, f, target, k, allow_class_names=False)],
             "naive": [_separate(explainer, f, target, k, allow_class_names=True)],
             "frequent": [frequent],
@@ -147,14 +158,14 @@ def deletion_insertion(
     steps = positive_int(steps, "steps", "deletion/insertion steps")
     n_random = positive_int(n_random, "n_random", "random maps")
     clf = explainer.classifier
-    x = explainer._preprocess(image if isinstance(image, torch.Tensor) else [image])[:1]
+    x = explainer.space.preprocess_one(image)
     out = clf.forward_all(x)
-    f, logits, fmap = out["features"][0], out["logits"][0], out["feature_map"][0]
-    target = int(logits.argmax()) if target is None else explainer._check_class(target, "target")
+    f, logits, fmap = out.features[0], out.logits[0], out.feature_map[0]
+    target = int(logits.argmax()) if target is None else explainer.space.class_index(target, "target")
     if concept is None:
         chosen, _ = explainer.select(f, target, 1)
         concept = explainer.bank.texts[chosen[0]]
-    v = explainer.mapper.encode([concept], cache=True)[0].to(clf.device, torch.float32)
+    v = explainer.space.encode([concept])[0]
     w = clf.head_weight[target]
     size = tuple(x.shape[-2:])
     gen = torch.Generator().manual_seed(seed)
@@ -172,7 +183,7 @@ def deletion_insertion(
 
     rows = []
     for map_name, grid in [("concept", maps["concept"]), ("class", maps["class"])] + [("random", r) for r in randoms]:
-        order = _upsample(grid, size).flatten().argsort(descending=True)
+        order = upsample_map(grid, size).flatten().argsort(descending=True)
         for curve in ("deletion", "insertion"):
             batch = _progressive(x[0], base[0], order, steps, curve)
             for score_name, values in scores(batch).items():
@@ -221,8 +232,7 @@ def randomization_check(
     """
     names, items = _named_images(images)
     clf = explainer.classifier
-    x = explainer._preprocess(items)
-    feats = clf.features(x)
+    feats = clf.features(explainer.space.preprocess(items))
     targets = clf.head(feats.double()).argmax(1).tolist()
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(clf.head_weight.shape, generator=gen).to(clf.device) * clf.head_weight.std()
@@ -232,7 +242,8 @@ def randomization_check(
         real = (d @ f) * (d @ clf.head_weight[target])
         fake = (d @ f) * (d @ noise[target])
         named = set(explainer.select(f, target, k)[0])
-        named_random = set(explainer.select(f, target, k, objective=noise[target])[0])
+        randomised = Direction(noise[target], "randomised row", classes=(target,))
+        named_random = set(explainer.select(f, randomised, k)[0])
         rows.append(
             {
                 "image": name,

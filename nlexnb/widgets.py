@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import html
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import ipywidgets as widgets
 import pandas as pd
@@ -58,10 +58,18 @@ def read_upload(value: Sequence[dict]) -> dict[str, Image.Image]:
     """Decode the files of a ``FileUpload.value`` (ipywidgets 8: dicts with ``name`` and ``content``) as RGB images.
 
     Raises:
+        TypeError: ``value`` is not a list of such dicts.
         ValueError: a file is not a readable image (named).
     """
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise TypeError(f"value must be a FileUpload's value (a list of dicts), got {type(value).__name__}")
     images = {}
-    for item in value:
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping) or "content" not in item:
+            raise TypeError(
+                f"value[{i}] must be a dict with the file's 'name' and 'content' (as FileUpload gives), "
+                f"got {type(item).__name__}"
+            )
         name = item.get("name") or f"upload {len(images) + 1}"
         try:
             with Image.open(io.BytesIO(bytes(item["content"]))) as img:
@@ -158,7 +166,8 @@ class _ImagePicker(_App):
                 f"images must be a dict {{name: image}} (e.g. {{'cat': 'cat.jpg'}}), got {type(images).__name__}; "
                 "for a list use dict(enumerate(images))"
             )
-        self.images = {str(n): to_pil(img) for n, img in (images if images is not None else sample_images()).items()}
+        given = images if images is not None else sample_images()
+        self.images = {str(n): to_pil(img, f"images[{n!r}]") for n, img in given.items()}
         if not self.images:
             raise ValueError("images is empty: give at least one {name: image}, or None for the sample photos")
         self.image = widgets.Dropdown(options=list(self.images), description="image")
@@ -181,9 +190,12 @@ class _ImagePicker(_App):
             self.image.value = name  # the image callback refreshes
 
     def _current(self, name: str | None) -> Image.Image:
+        """The image called ``name`` (a ``static(image_name=...)``), or the selected one for None."""
         name = self.image.value if name is None else name
+        if not isinstance(name, str):
+            raise TypeError(f"image_name must be the name of one of the images {list(self.images)}, got {name!r}")
         if name not in self.images:
-            raise KeyError(f"No image named {name!r}; available: {list(self.images)}")
+            raise ValueError(f"image_name {name!r} is not one of the images: {list(self.images)}")
         return self.images[name]
 
 
@@ -279,6 +291,8 @@ class ExplainerApp(_ImagePicker):
         """
         import matplotlib.pyplot as plt
 
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"text must be a string (any text to map on the image) or None, got {type(text).__name__}")
         image = self._current(image_name)
         text = (self.text.value if text is None else text).strip()
         target = _class_or_none(self.explainer.classifier, self.target.value)

@@ -161,7 +161,11 @@ class ZeroShotClassifier:
             ValueError: neither or both of ``images`` and ``features``, no images, or features of the wrong width.
         """
         if (images is None) == (features is None):
-            raise ValueError("center_on needs the unlabelled images or their features (features=), exactly one of them")
+            given = "both None" if images is None else "both given"
+            raise ValueError(
+                f"images and features are {given}: center_on needs the unlabelled images or their features "
+                "(features=), exactly one of them"
+            )
         f = self.classifier.features(images, progress=progress) if features is None else features
         dim = self.head_weight.shape[1]
         if f.ndim != 2 or len(f) == 0 or f.shape[1] != dim:
@@ -231,10 +235,21 @@ class ZeroShotEvaluation:
         per_class: DataFrame with columns label, n, correct, accuracy (one row per true label present).
         confusion: DataFrame, true labels (rows) x predicted labels (columns), counts.
         predictions: DataFrame with columns item, true, predicted, probability.
+        skipped: ``(path, reason)`` of the image files left out because they could not be read (corrupt, truncated,
+            not images); every number above is over the other images.
     """
 
-    def __init__(self, true: list[str], predicted: list[str], probability: list[float], labels: list[str]) -> None:
+    def __init__(
+        self,
+        true: list[str],
+        predicted: list[str],
+        probability: list[float],
+        labels: list[str],
+        skipped: Sequence[tuple[str, str]] = (),
+    ) -> None:
         import pandas as pd
+
+        self.skipped: list[tuple[str, str]] = list(skipped)
 
         self.predictions = pd.DataFrame(
             {"item": range(len(true)), "true": true, "predicted": predicted, "probability": probability}
@@ -283,12 +298,14 @@ class ZeroShotEvaluation:
     plot_confusion = plot
 
     def _repr_html_(self) -> str:
-        head = f"<b>Zero-shot accuracy {self.accuracy:.3f}</b> on {len(self.predictions)} images<br>"
+        left_out = f" ({len(self.skipped)} unreadable files skipped)" if self.skipped else ""
+        head = f"<b>Zero-shot accuracy {self.accuracy:.3f}</b> on {len(self.predictions)} images{left_out}<br>"
         return head + self.per_class.to_html(index=False, float_format="{:.3f}".format)
 
     def __repr__(self) -> str:
         n, labels = len(self.predictions), len(self.per_class)
-        return f"ZeroShotEvaluation(accuracy={self.accuracy:.3f}, items={n}, labels={labels})"
+        left_out = f", skipped={len(self.skipped)}" if self.skipped else ""
+        return f"ZeroShotEvaluation(accuracy={self.accuracy:.3f}, items={n}, labels={labels}{left_out})"
 
 
 def top1_name_baseline(

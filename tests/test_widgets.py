@@ -135,7 +135,7 @@ def test_concept_explorer_class_and_contrast(classifier, mapper):
     assert "Unknown class" in app.message.value and app.table.value == ""
 
     table = app.static("Siberian husky", "malamute", k=3)
-    assert isinstance(table, pd.DataFrame) and len(table) == 6
+    assert isinstance(table.table, pd.DataFrame) and len(table) == 6
     assert set(table["favours"]) == {"Siberian husky", "malamute"}
 
 

@@ -1,0 +1,213 @@
+"""The concept space: a classifier, a mapper fitted on its head, and a concept bank, in one object.
+
+Everything that reads concepts in the classifier's space goes through a :class:`ConceptSpace`: explanations, discovery,
+metrics, zero-shot and the widgets. It owns the one definition of a concept's *direction* (its mapped vector minus
+the bank's mean mapped vector, which every mapped text shares and which says "some concept" rather than which one,
+scaled to unit length), which concepts may never explain anything (any class name of the classifier, names of
+peoples), which concepts mention or echo a given class, and the disk caches behind them.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ._checks import positive_int
+from .classifier import Classifier
+from .concepts import ConceptBank, load_concepts, names_a_people
+from .images import ImageInput, preprocessed
+from .labels import bare_synonyms, class_name_set, imagenet_class_names, imagenet_glosses
+from .mapper import Mapper, check_fits
+
+__all__ = ["ConceptSpace", "concept_space"]
+
+
+class ConceptSpace:
+    """A classifier, a mapper and a bank of concepts mapped into the classifier's feature space.
+
+    Args:
+        classifier: the model whose space it is.
+        mapper: a mapper fitted on this classifier's head (a mapper of another width is refused, one fitted on
+            another head warns).
+        concepts: a :class:`~nlexnb.ConceptBank`, a list of strings, a text file, a built-in name, or None (the
+            default visual bank); encoded once and cached on disk.
+        glosses: one short definition per class (the echo test compares a concept with a class's names and its
+            gloss); default ImageNet's WordNet glosses when the class names are ImageNet-1k's.
+        progress: show a progress bar while encoding the bank (default: for large banks).
+
+    Attributes:
+        vectors: raw mapped vectors [T, d] (``vectors @ f`` is in logit units).
+        offset: the bank's mean mapped vector [d].
+        directions: unit concept directions [T, d] (``vectors - offset``, normalised): what explanations select
+            and ablate and what discovery ranks.
+        excluded: [T] bool, concepts that never explain anything (any class name of the classifier, peoples).
+    """
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        mapper: Mapper,
+        concepts: ConceptBank | Sequence[str] | str | None = None,
+        *,
+        glosses: Sequence[str] | None = None,
+        progress: bool | None = None,
+    ) -> None:
+        check_fits(mapper, classifier, "ConceptSpace")
+        self.classifier = classifier
+        self.mapper = mapper
+        self.bank = load_concepts(concepts)
+        device = classifier.device
+        self.vectors = self.bank.encode(mapper, progress=progress).to(device, torch.float32)
+        self.offset = self.vectors.mean(0) if len(self.bank) > 1 else torch.zeros_like(self.vectors[0])
+        centred = self.vectors - self.offset
+        self.directions = centred.div_(centred.norm(dim=1, keepdim=True).clamp_min_(1e-12))
+        names = class_name_set(classifier.class_names)
+        self.excluded = torch.tensor(
+            [t.lower() in names or names_a_people(t) for t in self.bank.texts], dtype=torch.bool, device=device
+        )
+        if glosses is None and list(classifier.class_names) == imagenet_class_names():
+            glosses = imagenet_glosses()
+        if glosses is not None and len(glosses) != classifier.num_classes:
+            raise ValueError(f"glosses must give one text per class ({classifier.num_classes}), got {len(glosses)}")
+        self.glosses = None if glosses is None else list(glosses)
+        self._lower = [t.lower() for t in self.bank.texts]
+        self._patterns: dict[int, re.Pattern] = {}
+        self._text_matrix: torch.Tensor | None = None
+        self._class_text: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
+
+    def __len__(self) -> int:
+        return len(self.bank)
+
+    def __repr__(self) -> str:
+        return (
+            f"ConceptSpace({self.classifier.name!r}, {len(self.bank)} concepts from {self.bank.name!r}, "
+            f"mapper={self.mapper.method})"
+        )
+
+    @property
+    def texts(self) -> list[str]:
+        return self.bank.texts
+
+    # ---- inputs ----------------------------------------------------------------------------------------------------
+    def class_index(self, c: int | str, what: str = "class") -> int:
+        """A class index from an index or a name (see :meth:`nlexnb.Classifier.class_index`)."""
+        return self.classifier.class_index(c, what)
+
+    def preprocess(self, images: ImageInput, name: str = "image") -> torch.Tensor:
+        """Images -> the classifier's input batch [N, 3, H, W] (one image becomes a batch of one); errors call the
+        argument ``name``."""
+        return preprocessed(images, self.classifier.transform, name)
+
+    def preprocess_one(self, image: ImageInput, name: str = "image") -> torch.Tensor:
+        """One image -> a batch of one [1, 3, H, W]; a list or batch of several is an error naming ``name``."""
+        x = self.preprocess(image, name)
+        if x.shape[0] != 1:
+            raise ValueError(f"{name} must be one image, got {x.shape[0]}: call once per image")
+        return x
+
+    def check_k(self, k: int) -> int:
+        """``k`` concepts to name: a positive int, capped at the bank's size with a warning."""
+        k = positive_int(k, "k", "concepts")
+        if k > len(self.bank):
+            warnings.warn(
+                f"k={k} is larger than the {len(self.bank)} concepts in the bank; using k={len(self.bank)}",
+                stacklevel=3,
+            )
+            return len(self.bank)
+        return k
+
+    def encode(self, texts: Sequence[str] | str) -> torch.Tensor:
+        """Raw mapped vectors [n, d] of any texts (cached on disk), on the classifier's device."""
+        return self.mapper.encode(texts, cache=True).to(self.classifier.device, torch.float32)
+
+    def direction(self, text: str) -> torch.Tensor:
+        """The unit direction [d] of any text, defined as for the bank's concepts (relative to the bank's mean)."""
+        return F.normalize(self.encode([text])[0] - self.offset, dim=0)
+
+    # ---- which concepts may explain a class --------------------------------------------------------------------------
+    def mentions(self, indices: Sequence[int], classes: Sequence[int]) -> list[bool]:
+        """Whether each bank concept (by index) names one of ``classes`` in whole words ("tabby cats" for tabby)."""
+        patterns = [self._pattern(c) for c in classes]
+        return [any(p.search(self._lower[i]) for p in patterns) for i in indices]
+
+    def _pattern(self, c: int) -> re.Pattern:
+        if c not in self._patterns:
+            words = sorted(
+                {s.lower() for s in bare_synonyms(self.classifier.class_names[c]) if s}, key=len, reverse=True
+            )
+            self._patterns[c] = re.compile(rf"(?<!\w)(?:{'|'.join(re.escape(s) for s in words)})(?:s|es)?(?!\w)")
+        return self._patterns[c]
+
+    def text_embeddings(self) -> torch.Tensor:
+        """Unit text embeddings of the bank [T, m] (the encoder's disk cache makes this a load after the first run)."""
+        if self._text_matrix is None:
+            emb = self.mapper.text_encoder.encode(self.bank.texts).float()
+            self._text_matrix = F.normalize(emb, dim=1).to(self.directions.device)
+        return self._text_matrix
+
+    def _names_and_gloss(self, c: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if c not in self._class_text:
+            encoder = self.mapper.text_encoder
+            names = [s for s in bare_synonyms(self.classifier.class_names[c]) if s]
+            vectors = F.normalize(encoder.encode(names).float(), dim=1).to(self.directions.device)
+            gloss = None
+            if self.glosses is not None and self.glosses[c]:
+                gloss = F.normalize(encoder.encode([self.glosses[c]]).float(), dim=1)[0].to(self.directions.device)
+            self._class_text[c] = (vectors, gloss)
+        return self._class_text[c]
+
+    def echoes(self, indices: Sequence[int], c: int, margin: float = 0.1, floor: float = 0.35) -> torch.Tensor:
+        """Which bank concepts (by index) echo class ``c``'s name rather than describe it: in the text encoder's own
+        space, at least ``floor`` close to one of its bare names and closer to the names than to the class's gloss by
+        more than ``margin`` ("gaboon viper" for baboon). Without a gloss: at least ``floor + margin`` close."""
+        texts = self.text_embeddings()[list(indices)]
+        names, gloss = self._names_and_gloss(c)
+        to_name = (texts @ names.T).max(1).values
+        if gloss is None:
+            return to_name >= floor + margin
+        return (to_name >= floor) & (to_name > texts @ gloss + margin)
+
+    def text_neighbours(self, c: int | str, k: int = 5) -> list[str]:
+        """The ``k`` bank concepts nearest class ``c``'s names in text space (class names and peoples left out): what a
+        text encoder alone would say about the class, a baseline for plausibility."""
+        index = self.class_index(c, "c")
+        names, _ = self._names_and_gloss(index)
+        score = (self.text_embeddings() @ names.T).max(1).values.masked_fill(self.excluded, -torch.inf)
+        order = score.argsort(descending=True).tolist()
+        keep = [i for i, m in zip(order, self.mentions(order, [index])) if not m]
+        return [self.bank.texts[i] for i in keep[: positive_int(k, "k", "concepts")]]
+
+
+_SPACES: OrderedDict[tuple, ConceptSpace] = OrderedDict()
+
+
+def concept_space(classifier: Classifier | ConceptSpace, mapper: Mapper | None = None, concepts=None) -> ConceptSpace:
+    """The concept space of (classifier, mapper, bank), reused across calls (the last four are kept), or ``classifier``
+    itself when it already is one. Lets functions take ``(classifier, mapper, bank)`` or a space alike."""
+    if isinstance(classifier, ConceptSpace):
+        if mapper is not None or concepts is not None:
+            raise ValueError("Pass a ConceptSpace alone, or a classifier with a mapper and a bank")
+        return classifier
+    if mapper is None:
+        raise TypeError("A concept space needs a mapper: concept_space(classifier, mapper, concepts)")
+    if isinstance(concepts, ConceptBank):
+        bank_key = ("bank", id(concepts))
+    elif concepts is None or isinstance(concepts, str):
+        bank_key = ("name", concepts)
+    else:
+        bank_key = ("texts", tuple(getattr(concepts, "texts", concepts)))
+    key = (id(classifier), id(mapper), mapper.fingerprint, bank_key)
+    if key not in _SPACES:
+        plain = concepts is None or isinstance(concepts, (str, ConceptBank))
+        _SPACES[key] = ConceptSpace(
+            classifier, mapper, concepts if plain else list(getattr(concepts, "texts", concepts))
+        )
+        while len(_SPACES) > 4:
+            _SPACES.popitem(last=False)
+    _SPACES.move_to_end(key)
+    return _SPACES[key]

@@ -1,0 +1,158 @@
+"""The concept space, targets, selection methods and registries: the pieces every method plugs into."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+import nlexnb
+from nlexnb import discover, metrics
+from nlexnb.explain import Explainer, measured_drop
+from nlexnb.selection import Selector, marginal_gains
+from nlexnb.space import ConceptSpace, concept_space
+from nlexnb.targets import ClassLogit, Direction, LogitGap
+
+CONCEPTS = [
+    "cat", "striped fur", "whiskers", "green eyes", "pointed ears", "a small cup", "dark brown liquid", "foam",
+    "a saucer", "coffee", "a spoon", "a blue sky", "grass", "a car wheel", "snow", "a brick wall", "water",
+    "tabby", "espresso", "Herero",
+]  # fmt: skip
+ESPRESSO, CUP, TABBY = 967, 968, 281
+
+
+@pytest.fixture(scope="module")
+def space(classifier, ridge_mapper):
+    return ConceptSpace(classifier, ridge_mapper, CONCEPTS)
+
+
+def test_a_concept_direction_is_its_mapped_vector_minus_the_bank_mean_at_unit_length(space):
+    expected = F.normalize(space.vectors - space.vectors.mean(0), dim=1)
+    assert torch.allclose(space.directions, expected, atol=1e-6)
+    assert torch.allclose(space.direction("foam"), space.directions[space.texts.index("foam")], atol=1e-5)
+
+
+def test_class_names_and_peoples_never_explain(space):
+    excluded = {t for t, e in zip(space.texts, space.excluded.tolist()) if e}
+    assert excluded == {"tabby", "espresso", "Herero"}
+    i = space.texts.index
+    assert space.mentions([i("cat"), i("coffee")], [TABBY]) == [False, False]
+
+
+def test_discovery_and_explanations_rank_by_the_same_directions(space, classifier):
+    table = discover.class_concepts(space, "espresso", k=3)
+    row = F.normalize(classifier.head_weight[ESPRESSO], dim=0)
+    expected = (space.directions @ row).masked_fill(space.excluded, -1).topk(3)
+    assert list(table["concept"]) == [space.texts[j] for j in expected.indices.tolist()]
+    assert table.table["cosine"].to_numpy() == pytest.approx(expected.values.numpy(), abs=1e-6)
+
+
+def test_discovery_takes_a_space_or_a_classifier_and_a_mapper(space, classifier, ridge_mapper):
+    by_space = discover.contrast(space, "Siberian husky", "malamute", k=2)
+    by_parts = discover.contrast(classifier, ridge_mapper, "Siberian husky", "malamute", bank=CONCEPTS, k=2)
+    pd.testing.assert_frame_equal(by_space.table, by_parts.table)
+    assert isinstance(by_space, discover.ConceptTable) and len(by_space) == 4 and by_space.kind == "contrast"
+    assert by_space.plot().axes  # a Figure
+    with pytest.raises(ValueError, match="already holds its bank"):
+        discover.class_concepts(space, "espresso", bank=CONCEPTS)
+    with pytest.raises(TypeError, match="ConceptTable"):
+        discover.plot(by_space.table)
+
+
+def test_concept_space_is_reused_per_classifier_mapper_and_bank(classifier, ridge_mapper):
+    first = concept_space(classifier, ridge_mapper, CONCEPTS)
+    assert concept_space(classifier, ridge_mapper, list(CONCEPTS)) is first
+    assert concept_space(first) is first
+
+
+def test_targets_are_linear_functions_of_the_features(classifier, photos):
+    f = classifier.features([photos["coffee"]])[0].double()
+    logits = classifier.head(f)
+    assert float(ClassLogit(ESPRESSO).value(classifier, f)) == pytest.approx(float(logits[ESPRESSO]))
+    gap = LogitGap(ESPRESSO, CUP)
+    assert float(gap.value(classifier, f)) == pytest.approx(float(logits[ESPRESSO] - logits[CUP]))
+    w = gap.weight(classifier).double()
+    assert float(w @ f + gap.bias(classifier)) == pytest.approx(float(gap.value(classifier, f)), rel=1e-6)
+    with pytest.raises(ValueError, match="two different classes"):
+        LogitGap(CUP, CUP)
+    with pytest.raises(ValueError, match="1280 numbers"):
+        Direction(torch.ones(3)).weight(classifier)
+
+
+@pytest.mark.parametrize("selector", ["greedy", "nonnegative"])
+def test_every_selector_is_credited_the_same_way(space, photos, selector):
+    explainer = Explainer(space, selector=selector, echo_margin=None)
+    e = explainer.explain(photos["coffee"], k=3)
+    chosen = [space.texts.index(c) for c in e.table["concept"]]
+    f = space.classifier.features([photos["coffee"]])[0]
+    w = space.classifier.head_weight[e.target]
+    assert e.table["contribution"].tolist() == pytest.approx(marginal_gains(space.directions[chosen], f, w), abs=1e-6)
+    assert e.total == pytest.approx(measured_drop(space.classifier, f, space.directions[chosen], e.target), abs=1e-5)
+
+
+class FirstCandidates(Selector):
+    """A third method in a few lines: the shortlist's best separate scores, in order."""
+
+    name = "first"
+
+    def choose(self, directions, features, weight, k):
+        return list(range(min(k, len(directions))))
+
+
+def test_a_new_selection_method_is_one_class_compared_by_the_same_metrics(space, photos):
+    explainer = Explainer(space, echo_margin=None)
+    frame = metrics.concept_ablation(
+        explainer, {"coffee": photos["coffee"]}, k=3, n_random=4, selectors=[FirstCandidates()]
+    )
+    methods = set(frame["method"])
+    assert {"named", "named (first)", "random"} <= methods
+    drops = frame.set_index("method")["drop_pct_margin"]
+    assert drops["named (first)"] > drops["random"] and (frame["abs_error"] < 1e-4).all()
+
+
+def test_an_explanation_of_a_direction_names_what_carries_its_score(space, photos):
+    explainer = Explainer(space, echo_margin=None)
+    probe = Direction(space.direction("striped fur"), "striped fur")
+    e = explainer.explain(photos["chelsea"], target=probe, k=2)
+    assert e.explains is probe and e.sentence.startswith("The score of \u201cstriped fur\u201d")
+    assert e.total == pytest.approx(e.measured, abs=1e-5)
+
+
+def test_unknown_names_list_the_choices():
+    with pytest.raises(ValueError, match="greedy"):
+        nlexnb.selection.get_selector("lasso")
+    with pytest.raises(ValueError, match="maps"):
+        nlexnb.available("models")
+    listed = nlexnb.available()
+    assert {"kernel", "ridge", "mlp"} == set(listed["maps"]) and "visual" in listed["banks"]
+    assert {"greedy", "nonnegative"} == set(listed["selectors"]) and "stamps" in listed["labelled_sets"]
+
+
+def test_a_forward_pass_is_typed_and_still_reads_by_key(classifier, photos):
+    out = classifier.forward_all([photos["coffee"]])
+    assert out["logits"] is out.logits and out.feature_map.shape[-1] == out.features.shape[-1]
+    with pytest.raises(KeyError, match="features, logits and feature_map"):
+        out["pooled"]
+
+
+def test_free_text_takes_classifier_then_mapper_and_the_old_order_warns(classifier, ridge_mapper):
+    new = nlexnb.evaluate.free_text(classifier, ridge_mapper)
+    with pytest.warns(DeprecationWarning, match="free_text\\(classifier, mapper\\)"):
+        old = nlexnb.evaluate.free_text(ridge_mapper, classifier)
+    pd.testing.assert_frame_equal(new, old)
+
+
+def test_no_module_reaches_into_another_modules_private_names():
+    offences = []
+    for path in sorted(pathlib.Path(nlexnb.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level and any(a.name.startswith("_") for a in node.names):
+                offences.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
+            private = isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.endswith("__")
+            if private and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                offences.append(f"{path.name}:{node.lineno} {ast.unparse(node)}")
+    assert not offences, offences
