@@ -15,6 +15,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageOps
 
@@ -33,6 +34,8 @@ __all__ = [
     "labelled_set_labels",
     "LABELLED_SETS",
     "imagenet_folder",
+    "with_label",
+    "picture_names",
 ]
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -378,3 +381,25 @@ def _known_set_or_folder(source: str | os.PathLike) -> str | Path:
         f"Unknown labelled set {str(source)!r}: it must be one of {list(LABELLED_SETS)} or an ImageFolder directory "
         f"({known})"
     )
+
+
+def with_label(data: Sequence[tuple[Any, str]], label: str | None) -> list[tuple[Any, str]]:
+    """The pairs of a labelled set (:func:`nlexnb.datasets.labelled_set`) that have one label, in their order;
+    ``label=None`` keeps them all.
+
+    Raises:
+        ValueError: no pair has the label (the message lists the labels there are).
+    """
+    if label is None:
+        return list(data)
+    kept = [(image, lab) for image, lab in data if lab == label]
+    if not kept:
+        present = sorted({lab for _, lab in data})
+        raise ValueError(f"No image has the label {label!r}; the labels are {present} (or None for every image)")
+    return kept
+
+
+def picture_names(data: Sequence[tuple[Any, str]]) -> list[str]:
+    """A short name per pair of a labelled set, to show which pictures ended up where: the file name without its
+    extension for an image given as a path, else its label."""
+    return [Path(image).stem if isinstance(image, (str, os.PathLike)) else label for image, label in data]

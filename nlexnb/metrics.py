@@ -24,7 +24,16 @@ from .images import ImageLike
 from .selection import Selector, get_selector
 from .targets import ClassLogit, Direction, as_target
 
-__all__ = ["ablation_drop", "concept_ablation", "deletion_insertion", "randomization_check", "faithfulness"]
+__all__ = [
+    "ablation_drop",
+    "concept_ablation",
+    "deletion_insertion",
+    "randomization_check",
+    "faithfulness",
+    "ablation_table",
+    "curve_table",
+    "randomization_table",
+]
 
 
 def ablation_drop(
@@ -270,8 +279,11 @@ def faithfulness(
     deletion: bool = True,
     steps: int = 16,
     seed: int = 0,
+    selectors: Sequence[Selector | str] = (),
 ) -> pd.DataFrame:
     """All the faithfulness checks in one long, tidy frame: ``image, metric, method, value``.
+
+    ``selectors``: other selection methods to measure beside the explainer's own (ablation rows ``named (NAME)``).
 
     Metrics: ``drop_pct_margin``, ``drop_closed``, ``abs_error`` (closed form vs measured ablation) per method of
     :func:`concept_ablation`; ``deletion_auc`` / ``insertion_auc`` per map (``concept map``, ``random map (concept)``,
@@ -281,7 +293,7 @@ def faithfulness(
     names, items = _named_images(images)
     named = dict(zip(names, items))
     parts = []
-    ablation = concept_ablation(explainer, named, k=k, n_random=n_random, seed=seed)
+    ablation = concept_ablation(explainer, named, k=k, n_random=n_random, seed=seed, selectors=selectors)
     for metric in ("drop_pct_margin", "drop_closed", "abs_error"):
         parts.append(ablation[["image", "method"]].assign(metric=metric, value=ablation[metric]))
     if deletion:
@@ -309,3 +321,46 @@ def _named_images(images) -> tuple[list[str], list]:
     if isinstance(images, (list, tuple)):
         return [f"image {i}" for i in range(len(images))], list(images)
     return ["image 0"], [images]
+
+
+# ---- tables of a faithfulness frame, for reports --------------------------------------------------------------------
+ABLATION_METHODS = ("named", "separate", "naive", "frequent", "random")
+CURVE_METHODS = ("concept map", "random map (concept)", "class map", "random map (class)")
+
+
+def ablation_table(frame: pd.DataFrame, metric: str = "drop_pct_margin") -> pd.DataFrame:
+    """One ablation metric of :func:`nlexnb.metrics.faithfulness`: image x method (``named``, ``separate``,
+    ``naive``, ``frequent``, ``random``, then any other selection method), with a last row ``mean``."""
+    table = _pivot(frame.query("metric == @metric"), "method", metric)
+    others = [m for m in dict.fromkeys(frame["method"]) if m in table.columns and m not in ABLATION_METHODS]
+    table = table[[m for m in ABLATION_METHODS if m in table.columns] + others]  # other selectors after the baselines
+    table.loc["mean"] = table.mean()
+    return table
+
+
+def curve_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Deletion and insertion AUC of :func:`nlexnb.metrics.faithfulness`, mean over images: one row per map
+    (concept map, its random maps, class map, its random maps), columns ``deletion_auc`` and ``insertion_auc``.
+    """
+    curves = frame[frame["metric"].isin(["deletion_auc", "insertion_auc"])]
+    if curves.empty:
+        raise ValueError("The frame holds no deletion/insertion rows: run metrics.faithfulness with deletion=True")
+    table = curves.pivot_table(index="method", columns="metric", values="value", aggfunc="mean")
+    table.columns.name = None
+    return table.reindex([m for m in CURVE_METHODS if m in table.index])
+
+
+def randomization_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The randomised-head check of :func:`nlexnb.metrics.faithfulness`: image x (``rank_correlation``,
+    ``topk_overlap``), with a last row ``mean``."""
+    table = _pivot(frame.query("method == 'randomised head'"), "metric", "randomised head")
+    table.loc["mean"] = table.mean()
+    return table
+
+
+def _pivot(rows: pd.DataFrame, columns: str, what: str) -> pd.DataFrame:
+    if rows.empty:
+        raise ValueError(f"The frame holds no {what!r} rows; is it the frame of nlexnb.metrics.faithfulness?")
+    table = rows.pivot(index="image", columns=columns, values="value")
+    table.columns.name = None
+    return table.loc[list(dict.fromkeys(rows["image"]))]  # the images in their own order, not sorted

@@ -1,4 +1,10 @@
-"""Plotting functions (matplotlib + seaborn). Every function works headless (Agg) and returns the Figure."""
+"""Every figure nlexnb draws (matplotlib + seaborn), under one policy.
+
+Each function builds a ``matplotlib.figure.Figure`` with the object API, never through pyplot: nothing is registered
+in pyplot's global list, so nothing accumulates in loops or widgets, nothing shows twice, and headless runs need no
+backend. A notebook shows a returned figure as a cell's value (or with ``display(fig)``); functions that draw one
+panel take ``ax=`` to draw into a figure of yours instead.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,16 @@ __all__ = [
     "faithfulness_figure",
     "plausibility_figure",
     "concept_table_figure",
+    "confusion_figure",
+    "zero_shot_comparison_figure",
 ]
+
+
+def _figure(figsize: tuple[float, float], layout: str | None = None):
+    """A new Figure outside pyplot (see the module's policy)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout=layout)
 
 
 def _normalise(values: np.ndarray) -> np.ndarray:
@@ -33,10 +48,9 @@ def overlay_image(image: Image.Image, values: np.ndarray, alpha: float = 0.5, cm
 
 def heatmap_overlay(image: Image.Image, values: np.ndarray, title: str | None = None, ax=None, alpha=0.5, cmap="jet"):
     """Show a heat map over the image it covers; returns the Figure (of ``ax`` when given)."""
-    import matplotlib.pyplot as plt
-
     if ax is None:
-        fig, ax = plt.subplots(figsize=(4, 4))
+        fig = _figure((4, 4))
+        ax = fig.subplots()
     else:
         fig = ax.figure
     ax.imshow(image)
@@ -49,10 +63,10 @@ def heatmap_overlay(image: Image.Image, values: np.ndarray, title: str | None = 
 
 def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4)):
     """The image with the top concept's heat map, beside a bar chart of each concept's contribution to the logit."""
-    import matplotlib.pyplot as plt
     import seaborn as sns
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=figsize, gridspec_kw={"width_ratios": [1, 1.6]})
+    fig = _figure(figsize)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
     if explanation.heatmaps:
         top = explanation.heatmaps[0]
         heatmap_overlay(top.image, top.values, title=f"where: \u201c{top.label}\u201d", ax=left)
@@ -80,13 +94,13 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4)):
 
 def faithfulness_figure(frame, metric: str = "drop_pct_margin", figsize: tuple[float, float] = (7, 4)):
     """Bar chart of one metric of :func:`nlexnb.metrics.faithfulness` per method (mean and spread over images)."""
-    import matplotlib.pyplot as plt
     import seaborn as sns
 
     rows = frame[frame["metric"] == metric]
     if rows.empty:
         raise ValueError(f"No rows with metric {metric!r}; available: {sorted(frame['metric'].unique())}")
-    fig, ax = plt.subplots(figsize=figsize)
+    fig = _figure(figsize)
+    ax = fig.subplots()
     sns.barplot(data=rows, x="value", y="method", ax=ax, errorbar="sd", orient="h")
     sns.stripplot(data=rows, x="value", y="method", ax=ax, color="black", size=3, orient="h")
     ax.set_xlabel(metric)
@@ -97,10 +111,10 @@ def faithfulness_figure(frame, metric: str = "drop_pct_margin", figsize: tuple[f
 
 def plausibility_figure(summary, figsize: tuple[float, float] = (10, 3.5)):
     """Plausible share and leak rate per method (one row per method), side by side; returns the Figure."""
-    import matplotlib.pyplot as plt
     import seaborn as sns
 
-    fig, axes = plt.subplots(1, 2, figsize=figsize, sharey=True)
+    fig = _figure(figsize)
+    axes = fig.subplots(1, 2, sharey=True)
     for ax, column in zip(axes, ["plausible share", "leak rate"]):
         sns.barplot(data=summary, x=column, y="method", ax=ax, orient="h", color="tab:blue")
         ax.set_xlim(0, 1)
@@ -119,11 +133,10 @@ def concept_table_figure(result, max_rows: int = 20):
     """A discovery result (:class:`nlexnb.discover.ConceptTable`) drawn: ranked tables as horizontal bar charts (a
     contrast coloured by the class each concept favours), sub-concepts as a cluster x concept heat map."""
     import seaborn as sns
-    from matplotlib.figure import Figure
 
     if result.kind == "subconcepts":
         heat = result.profile
-        fig = Figure(figsize=(1.2 + 0.45 * heat.shape[1], 1.5 + 0.5 * heat.shape[0]), layout="constrained")
+        fig = _figure((1.2 + 0.45 * heat.shape[1], 1.5 + 0.5 * heat.shape[0]), layout="constrained")
         ax = fig.subplots()
         sns.heatmap(
             heat,
@@ -138,7 +151,7 @@ def concept_table_figure(result, max_rows: int = 20):
         return fig
     shown = result.table.head(max_rows * (2 if result.kind == "contrast" else 1))
     label = "class_name" if result.kind == "nearest_classes" else "concept"
-    fig = Figure(figsize=(7, 0.35 * len(shown) + 1.2), layout="constrained")
+    fig = _figure((7, 0.35 * len(shown) + 1.2), layout="constrained")
     ax = fig.subplots()
     hue = "favours" if result.kind == "contrast" else None
     sns.barplot(
@@ -155,4 +168,68 @@ def concept_table_figure(result, max_rows: int = 20):
     ax.set_title(result.title)
     ax.set_ylabel("")
     ax.set_xlabel(result.value.replace("_", " "))
+    return fig
+
+
+def confusion_figure(confusion, title: str, normalize: bool = True, max_labels: int = 40):
+    """A confusion matrix (DataFrame, rows true, columns predicted) as a heat map, rows normalised to fractions by
+    default."""
+    import seaborn as sns
+
+    table = confusion.iloc[:max_labels, :max_labels]
+    if normalize:
+        table = table.div(table.sum(axis=1).replace(0, 1), axis=0)
+    size = 1.2 + 0.45 * max(len(table.columns), 4)
+    fig = _figure((size + 1.5, 0.45 * max(len(table), 4) + 1.5), layout="constrained")
+    ax = fig.subplots()
+    sns.heatmap(
+        table, ax=ax, annot=len(table.columns) <= 20, fmt=".2f" if normalize else "d", cmap="Blues", vmin=0, cbar=True
+    )
+    ax.set_title(title)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    return fig
+
+
+def zero_shot_comparison_figure(
+    comparison,
+    chance: float | None = None,
+    title: str | None = None,
+    figsize: tuple[float, float] = (12, 3),
+):
+    """The table of :func:`nlexnb.evaluate.compare_zero_shot` as a figure: each method's accuracy (bars), beside the
+    first method's lead over each of the others with its paired bootstrap interval (error bars; above zero: ahead).
+
+    Args:
+        comparison: columns method, accuracy, and difference, low, high (empty for the first method).
+        chance: accuracy of guessing (``1 / number of labels``), drawn as a dashed line.
+        title: over the accuracy bars.
+
+    Returns:
+        The Figure.
+    """
+    import seaborn as sns
+
+    missing = {"method", "accuracy", "difference", "low", "high"} - set(comparison.columns)
+    if missing:
+        raise ValueError(f"Expected the table of evaluate.compare_zero_shot; it lacks {sorted(missing)}")
+    first, others = comparison["method"].iloc[0], comparison.iloc[1:]
+    fig = _figure(figsize, layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=(3, 2))
+    sns.barplot(data=comparison, x="accuracy", y="method", orient="h", ax=left)
+    left.bar_label(left.containers[0], fmt="%.2f")
+    left.set_xlim(0, 1)
+    left.set_ylabel("")
+    if chance is not None:
+        left.axvline(chance, color="grey", lw=1, ls="--", label=f"chance {chance:.2f}")
+        left.legend(loc="lower right", fontsize=8)
+    if title:
+        left.set_title(title)
+    y = list(range(len(others)))
+    errors = [others["difference"] - others["low"], others["high"] - others["difference"]]
+    right.errorbar(others["difference"], y, xerr=errors, fmt="o", capsize=4)
+    right.axvline(0, color="grey", lw=1)
+    right.set_yticks(y, [f"vs {method}" for method in others["method"]])
+    right.set_ylim(-0.5, max(len(others), 1) - 0.5)
+    right.set_title(f"lead of {first}: accuracy difference, 95% paired bootstrap interval", fontsize=10)
     return fig

@@ -36,6 +36,7 @@ from .explain import Explainer
 from .images import sample_images, to_pil
 from .mapper import Mapper
 from .plots import overlay_image
+from .space import ConceptSpace, concept_space
 from .zeroshot import ZeroShotClassifier, check_labels
 
 __all__ = ["ExplainerApp", "ZeroShotApp", "ConceptExplorer", "read_upload"]
@@ -81,15 +82,12 @@ def read_upload(value: Sequence[dict]) -> dict[str, Image.Image]:
 
 
 def _png(image_or_figure) -> bytes:
-    """PNG bytes of a PIL image, or of a matplotlib figure (closed afterwards, so nothing accumulates)."""
+    """PNG bytes of a PIL image, or of a matplotlib figure."""
     buf = io.BytesIO()
     if isinstance(image_or_figure, Image.Image):
         image_or_figure.save(buf, format="PNG")
-    else:
-        import matplotlib.pyplot as plt
-
+    else:  # nlexnb's figures live outside pyplot (nlexnb.plots): nothing to close
         image_or_figure.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-        plt.close(image_or_figure)
     return buf.getvalue()
 
 
@@ -287,10 +285,8 @@ class ExplainerApp(_ImagePicker):
             text: any text; default the typed one (none: the explanation figure alone).
 
         Returns:
-            A matplotlib Figure (closed in pyplot, so a notebook shows it once).
+            A matplotlib Figure (outside pyplot, like every nlexnb figure: a notebook shows it once).
         """
-        import matplotlib.pyplot as plt
-
         if text is not None and not isinstance(text, str):
             raise TypeError(f"text must be a string (any text to map on the image) or None, got {type(text).__name__}")
         image = self._current(image_name)
@@ -306,7 +302,6 @@ class ExplainerApp(_ImagePicker):
             self.explainer.heatmap(image, text).plot(ax=axes)
             axes.set_title(f"where: \u201c{text}\u201d", fontsize=10)
             fig.tight_layout()
-        plt.close(fig)
         return fig
 
 
@@ -402,7 +397,7 @@ class ConceptExplorer(_App):
     """Browse what a class's row encodes, or (with a second class) what separates the two.
 
     Args:
-        classifier, mapper: the model and a mapper fitted on it.
+        classifier, mapper: the model and a mapper fitted on it, or a :class:`~nlexnb.ConceptSpace` alone.
         bank: concepts to rank (anything :func:`nlexnb.load_concepts` takes); default the default bank.
 
     Attributes:
@@ -410,11 +405,10 @@ class ConceptExplorer(_App):
         table: the ranked concepts (HTML); plot: their bar chart (PNG Image); message: the last error, if any.
     """
 
-    def __init__(self, classifier: Classifier, mapper: Mapper, bank=None) -> None:
-        from .concepts import load_concepts
-
-        self.classifier, self.mapper = classifier, mapper
-        self.bank = load_concepts(bank)
+    def __init__(self, classifier: Classifier | ConceptSpace, mapper: Mapper | None = None, bank=None) -> None:
+        self.space = concept_space(classifier, mapper, bank)
+        self.classifier, self.mapper, self.bank = self.space.classifier, self.space.mapper, self.space.bank
+        classifier = self.classifier
         self.class_a = _class_box(classifier, "class", "a class name")
         self.class_a.value = classifier.class_names[0]
         self.class_b = _class_box(classifier, "versus", "optional second class")
@@ -434,14 +428,16 @@ class ConceptExplorer(_App):
         self.table.value = ""
         _show_png(self.plot)
         table = self.static()
-        self.table.value = _table_html(table)
-        _show_png(self.plot, discover.plot(table))
+        self.table.value = _table_html(table.table)
+        _show_png(self.plot, table.plot())
 
-    def static(self, c1: int | str | None = None, c2: int | str | None = None, k: int | None = None) -> pd.DataFrame:
+    def static(
+        self, c1: int | str | None = None, c2: int | str | None = None, k: int | None = None
+    ) -> discover.ConceptTable:
         """The concepts of ``c1``, or of ``c1`` against ``c2``; None takes the widget's current value.
 
         Returns:
-            :func:`nlexnb.discover.class_concepts` or :func:`nlexnb.discover.contrast`'s DataFrame.
+            :func:`nlexnb.discover.class_concepts` or :func:`nlexnb.discover.contrast`'s :class:`ConceptTable`.
         """
         a = _class_or_none(self.classifier, self.class_a.value) if c1 is None else c1
         b = _class_or_none(self.classifier, self.class_b.value) if c2 is None else c2
@@ -449,5 +445,5 @@ class ConceptExplorer(_App):
         if a is None:
             raise ValueError("Choose a class: type a class name, a synonym or an index")
         if b is None:
-            return discover.class_concepts(self.classifier, self.mapper, a, self.bank, k)
-        return discover.contrast(self.classifier, self.mapper, a, b, self.bank, k)
+            return discover.class_concepts(self.space, a, k=k)
+        return discover.contrast(self.space, a, b, k=k)

@@ -271,29 +271,10 @@ class ZeroShotEvaluation:
 
     def plot(self, normalize: bool = True, max_labels: int = 40):
         """Confusion-matrix heat map (rows: true labels, normalised to fractions by default). Returns the Figure."""
-        import seaborn as sns
-        from matplotlib.figure import Figure
+        from .plots import confusion_figure
 
-        table = self.confusion.iloc[:max_labels, :max_labels]
-        if normalize:
-            table = table.div(table.sum(axis=1).replace(0, 1), axis=0)
-        size = 1.2 + 0.45 * max(len(table.columns), 4)
-        fig = Figure(figsize=(size + 1.5, 0.45 * max(len(table), 4) + 1.5), layout="constrained")
-        ax = fig.subplots()
-        sns.heatmap(
-            table,
-            ax=ax,
-            annot=len(table.columns) <= 20,
-            fmt=".2f" if normalize else "d",
-            cmap="Blues",
-            vmin=0,
-            cbar=True,
-            square=False,
-        )
-        ax.set_title(f"Zero-shot accuracy {self.accuracy:.3f} ({len(self.predictions)} images)")
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        return fig
+        title = f"Zero-shot accuracy {self.accuracy:.3f} ({len(self.predictions)} images)"
+        return confusion_figure(self.confusion, title, normalize=normalize, max_labels=max_labels)
 
     plot_confusion = plot
 

@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+import nlexnb
 from nlexnb.datasets import LABELLED_SETS, STAMP_LABELS, find_stamps, labelled_set, stamp_photo_set
 from nlexnb.evaluate import paired_difference
 from nlexnb.labels import class_name_set
@@ -85,3 +86,13 @@ def test_notebook_parameters_for_labelled_sets_are_checked_before_any_work(tmp_p
     monkeypatch.setenv("NLEXNB_STAMPS", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="LABELLED_SET is 'stamps'.*fetch_stamps.sh"):
         validate_parameters(LABELLED_SET="stamps")
+
+
+def test_label_filter_and_picture_names(tmp_path):
+    data = [(tmp_path / "cow.png", "mammal"), ("x/owl.jpg", "bird"), (object(), "mammal")]
+    kept = nlexnb.datasets.with_label(data, "mammal")
+    assert [label for _, label in kept] == ["mammal", "mammal"] and kept[0] == data[0]
+    assert nlexnb.datasets.with_label(data, None) == data
+    with pytest.raises(ValueError, match=r"No image has the label 'fish'; the labels are \['bird', 'mammal'\]"):
+        nlexnb.datasets.with_label(data, "fish")
+    assert nlexnb.datasets.picture_names(data) == ["cow", "owl", "mammal"]

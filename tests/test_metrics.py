@@ -7,6 +7,7 @@ import math
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -130,3 +131,39 @@ def test_default_bank_meets_the_faithfulness_targets(classifier, mapper, photos)
     for target, concepts in zip(named["target"], named["concepts"]):
         indices = [explainer.bank.texts.index(c) for c in concepts.split("; ")]
         assert not any(explainer.space.mentions(indices, [target])), concepts
+
+
+# ---- tables of a faithfulness frame ------------------------------------------------------------------------------
+def _faithfulness_frame() -> pd.DataFrame:
+    rows = []
+    for image, base in (("zebra", 1.0), ("apple", 2.0)):  # not in sorted order: the tables keep the images' order
+        for i, method in enumerate(["random", "named", "frequent", "naive", "separate"]):
+            rows.append({"image": image, "metric": "drop_pct_margin", "method": method, "value": base * (i + 1)})
+            rows.append({"image": image, "metric": "abs_error", "method": method, "value": 1e-7})
+        for i, method in enumerate(["random map (class)", "class map", "random map (concept)", "concept map"]):
+            rows.append({"image": image, "metric": "deletion_auc", "method": method, "value": base * i})
+            rows.append({"image": image, "metric": "insertion_auc", "method": method, "value": -base * i})
+        rows.append({"image": image, "metric": "rank_correlation", "method": "randomised head", "value": base / 10})
+        rows.append({"image": image, "metric": "topk_overlap", "method": "randomised head", "value": base / 4})
+    return pd.DataFrame(rows)
+
+
+def test_faithfulness_tables():
+    frame = _faithfulness_frame()
+    drop = metrics.ablation_table(frame)
+    assert list(drop.columns) == ["named", "separate", "naive", "frequent", "random"]
+    other = frame[frame["method"] == "named"].assign(method="named (nonnegative)")
+    assert list(metrics.ablation_table(pd.concat([frame, other])).columns)[-1] == "named (nonnegative)"
+    assert list(drop.index) == ["zebra", "apple", "mean"]
+    assert drop.loc["mean", "named"] == pytest.approx(3.0) and drop.loc["apple", "random"] == 2.0
+    auc = metrics.curve_table(frame)
+    assert list(auc.index) == ["concept map", "random map (concept)", "class map", "random map (class)"]
+    assert list(auc.columns) == ["deletion_auc", "insertion_auc"]
+    assert auc.loc["concept map", "deletion_auc"] == pytest.approx(4.5)
+    sanity = metrics.randomization_table(frame)
+    assert list(sanity.index) == ["zebra", "apple", "mean"]
+    assert sanity.loc["mean", "rank_correlation"] == pytest.approx(0.15)
+    with pytest.raises(ValueError, match="no deletion/insertion rows"):
+        metrics.curve_table(frame[~frame["metric"].str.endswith("_auc")])
+    with pytest.raises(ValueError, match="metrics.faithfulness"):
+        metrics.randomization_table(frame[frame["method"] != "randomised head"])

@@ -1,8 +1,9 @@
 """The notebooks as reports: each runs top to bottom in a fresh kernel with papermill, and the numbers it records
 (held-out table, zero-shot accuracy, faithfulness ratios) are read back from the executed notebook and checked.
 
-All six run once per module (in order, sharing the session's ``NLEXNB_CACHE``, so the concept bank is encoded once);
-about 6-8 minutes on two CPU cores.
+All six run once per module (in order, sharing the session's ``NLEXNB_CACHE``, so the concept bank is encoded once and
+notebooks 02-06 load the mapper notebook 01 saved); about 6-8 minutes on two CPU cores. The notebooks' set-up step
+(``reports.setup``) and the table and figure helpers they use are tested fast, on tiny hand-written classifiers.
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
+import torch
+from torch import nn
 
-from nlexnb.reports import read_records, run_notebooks
+import nlexnb
+from nlexnb import reports
+from nlexnb.reports import read_records, run_notebooks, setup
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -62,6 +68,19 @@ def test_parameters_cell_then_validation(path):
     for cell in code:  # every widget is behind INTERACTIVE, with a static fallback
         if "App(" in cell.source or "Explorer(" in cell.source:
             assert "if INTERACTIVE else" in cell.source and ".static(" in cell.source
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.stem)
+def test_set_up_comes_from_the_package(path):
+    """The third code cell is the shared set-up step: no notebook loads models or fits its mapper by hand there."""
+    nb = nbformat.read(str(path), as_version=4)
+    cell = [c for c in nb.cells if c.cell_type == "code"][2].source
+    assert cell.startswith("%matplotlib inline") and "setup(MODEL, ENCODER, DEVICE" in cell
+    assert "sns.set_theme" not in cell and "fit_mapper" not in cell and "load_classifier" not in cell
+    if not path.stem.startswith("01"):  # 01 fits the mapper the others load
+        assert "mapper=MAPPER_PATH" in cell
+    source = "\n".join(c.source for c in nb.cells)
+    assert "tempfile" not in source and "~23,000" not in source
 
 
 def test_reports_cli_help():
@@ -236,3 +255,151 @@ def test_wrong_type_fails_in_validation_cell_from_the_cli(tmp_path):
     executed = json.loads((tmp_path / "01_fit_mapper.ipynb").read_text(encoding="utf-8"))
     errors = [c for c in executed["cells"] if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
     assert len(errors) == 1 and "validate_parameters(" in "".join(errors[0]["source"])
+
+
+# ---- the set-up step (fast: tiny hand-written classifiers, the session's text encoder) ----------------------------
+class _Tiny(nn.Module):
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Conv2d(3, 8, 3, stride=4), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.trunk(x)).flatten(1))
+
+
+CLASS_NAMES = ["cat", "cup of coffee", "rocket", "flower", "bicycle", "teapot"]
+
+
+def _tiny(seed: int, names=CLASS_NAMES):
+    torch.manual_seed(seed)
+    return nlexnb.load_classifier(
+        _Tiny(len(names)), head="fc", class_names=list(names), transform=lambda im: torch.zeros(3, 16, 16), device="cpu"
+    )
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty nlexnb cache for mappers (the encoder's embeddings stay in the session's cache)."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("NLEXNB_CACHE", str(folder))
+    return folder
+
+
+def test_setup_fits_and_saves_then_the_next_call_loads(cache, encoder):
+    clf = _tiny(0)
+    first = setup(clf, encoder, style=False)
+    assert first.mapper_source == "fitted"
+    assert first.mapper_path == reports.mapper_path(clf, encoder) and first.mapper_path.is_file()
+    assert first.mapper_path.is_relative_to(cache / "mappers")
+    assert "fitted and saved to" in first.summary and "none was saved there" in first.summary
+    second = setup(clf, encoder, style=False)
+    assert second.mapper_source == "loaded" and second.mapper_path == first.mapper_path
+    assert second.summary.startswith(f"{clf.name} + {encoder.name}, mapper loaded from ")
+    assert "fitted by nlexnb.reports.setup, just now" in second.summary
+    assert second.mapper.meta["classifier_fingerprint"] == clf.fingerprint
+    assert second.mapper.fingerprint == first.mapper.fingerprint  # the same map: the concept-vector cache is shared
+    texts = ["a striped cat", "a hot drink"]
+    torch.testing.assert_close(second.mapper.encode(texts), first.mapper.encode(texts))
+    lines = repr(second).splitlines()
+    assert lines[0] == second.summary and [line.split(":")[0].strip() for line in lines[1:]] == [
+        "classifier",
+        "encoder",
+        "mapper",
+    ]
+    # what notebook 01 does: save its own fit there, and the next set-up says whose it is
+    refit = nlexnb.fit_mapper(clf, encoder)
+    assert reports.save_mapper(refit, clf, by="notebook 01") == first.mapper_path
+    third = setup(clf, encoder, style=False)
+    assert third.mapper_source == "loaded" and "(fitted by notebook 01, just now)" in third.summary
+
+
+def test_setup_never_uses_a_mapper_of_another_classifier(cache, encoder):
+    a, b = _tiny(0), _tiny(1)
+    assert a.fingerprint != b.fingerprint
+    saved_a = setup(a, encoder, style=False)
+    on_b = setup(b, encoder, style=False)  # another head: another file, a new fit
+    assert on_b.mapper_source == "fitted" and on_b.mapper_path != saved_a.mapper_path
+    assert on_b.mapper.meta["classifier_fingerprint"] == b.fingerprint
+    # a's mapper put where b's belongs (a stale or copied file) is refused by the loader and replaced
+    on_b.mapper_path.write_bytes(saved_a.mapper_path.read_bytes())
+    again = setup(b, encoder, style=False)
+    assert again.mapper_source == "fitted" and "could not be used" in again.summary
+    assert again.mapper.meta["classifier_fingerprint"] == b.fingerprint
+    assert nlexnb.load_mapper(again.mapper_path, b).meta["classifier_fingerprint"] == b.fingerprint
+    # a file given by path that holds another head's mapper is an error, and the file is left as it was
+    before = saved_a.mapper_path.read_bytes()
+    with pytest.raises(ValueError, match="cannot be used with .* not overwritten"):
+        setup(b, encoder, mapper=str(saved_a.mapper_path), style=False)
+    assert saved_a.mapper_path.read_bytes() == before
+    with pytest.raises(ValueError, match="fitted on head"):  # a fitted mapper of a, given for b
+        setup(b, encoder, mapper=saved_a.mapper, style=False)
+    # the same weights under other class names are another classifier too
+    renamed = _tiny(0, ["dog", "tea", "plane", "tree", "car", "kettle"])
+    assert renamed.fingerprint == a.fingerprint
+    assert setup(renamed, encoder, style=False).mapper_path != saved_a.mapper_path
+    # and another seed is another fit
+    seeded = setup(a, encoder, seed=1, style=False)
+    assert seeded.mapper_source == "fitted" and "seed1" in seeded.mapper_path.name
+
+
+def test_setup_with_a_path_a_mapper_or_none(cache, tmp_path, encoder):
+    clf = _tiny(2)
+    target = tmp_path / "mine" / "mapper"  # Mapper.save's rule: ".safetensors" is added
+    first = setup(clf, encoder, mapper=target, style=False)
+    assert first.mapper_source == "fitted" and first.mapper_path == target.with_suffix(".safetensors")
+    assert setup(clf, encoder, mapper=str(first.mapper_path), style=False).mapper_source == "loaded"
+    assert not (cache / "mappers").exists()  # a path given is the only place written
+    given = setup(clf, encoder, mapper=first.mapper, style=False)
+    assert given.mapper is first.mapper and given.mapper_source == "given" and given.mapper_path is None
+    none = setup(clf, encoder, mapper=False, style=False)
+    assert none.mapper is None and none.mapper_source == "none" and "no mapper" in repr(none)
+    with pytest.raises(TypeError, match="mapper must be"):
+        setup(clf, encoder, mapper=3, style=False)
+
+
+def test_setup_does_not_save_the_mapper_of_random_weights(cache, encoder, monkeypatch):
+    clf = _tiny(3)
+    monkeypatch.setattr(clf, "weights_source", "random")  # as load_classifier(name, pretrained=False) gives
+    ready = setup(clf, encoder, style=False)
+    assert ready.mapper_source == "fitted" and ready.mapper_path is None and "not saved" in ready.summary
+    assert not (cache / "mappers").exists()
+
+
+def test_setup_by_name_applies_the_notebook_style(cache, encoder):
+    import seaborn as sns
+
+    sns.reset_orig()
+    pd.reset_option("display.precision")
+    ready = setup("tf_efficientnet_lite0", encoder, "cpu", mapper=False)
+    assert ready.classifier.weights_source.startswith("package:") and "loaded" in ready.notes["classifier"]
+    assert pd.get_option("display.precision") == 3
+    import matplotlib
+
+    assert matplotlib.rcParams["axes.grid"]  # seaborn's whitegrid
+    sns.reset_orig()
+    pd.reset_option("display.precision")
+
+
+def test_mapper_path_parameter_is_validated(tmp_path):
+    reports.validate_parameters(MAPPER_PATH=None)
+    reports.validate_parameters(MAPPER_PATH=str(tmp_path / "m.safetensors"))
+    with pytest.raises(TypeError, match="Parameter MAPPER_PATH must be str or None"):
+        reports.validate_parameters(MAPPER_PATH=3)
+    with pytest.raises(ValueError, match="must name a .safetensors file"):
+        reports.validate_parameters(MAPPER_PATH=str(tmp_path / "m.pt"))
+    (tmp_path / "d.safetensors").mkdir()
+    with pytest.raises(ValueError, match="is a folder"):
+        reports.validate_parameters(MAPPER_PATH=str(tmp_path / "d.safetensors"))
+
+
+def test_save_mapper_refuses_another_classifier_and_non_default_fits_without_a_path(cache, encoder, tmp_path):
+    a, b = _tiny(0), _tiny(1)
+    mapper = nlexnb.fit_mapper(a, encoder)
+    with pytest.raises(ValueError, match="not on"):
+        reports.save_mapper(mapper, b)
+    partial = nlexnb.fit_mapper(a, encoder, classes=[0, 1, 2, 3])
+    with pytest.raises(ValueError, match="default fits only"):
+        reports.save_mapper(partial, a)
+    assert reports.save_mapper(partial, a, tmp_path / "partial.safetensors").is_file()

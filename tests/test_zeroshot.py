@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -186,3 +187,22 @@ def test_original_classes_keep_their_photos_unless_a_new_label_names_them_better
     coarse = ZeroShotClassifier(classifier, mapper, ["cat", "vehicle"], include_original_classes=True)
     assert coarse.predict(photos["chelsea"]) == ["cat"]
     assert coarse.predict(photos["coffee"]) == ["espresso"]
+
+
+def test_zero_shot_comparison_figure():
+    table = pd.DataFrame(
+        {
+            "method": ["mapper (kernel, default)", "mapper (ridge)", "top-1 name (no mapper)"],
+            "accuracy": [0.57, 0.48, 0.42],
+            "balanced accuracy": [0.5, 0.4, 0.3],
+            "difference": [float("nan"), 0.09, 0.15],
+            "low": [float("nan"), 0.04, 0.09],
+            "high": [float("nan"), 0.14, 0.21],
+        }
+    )
+    fig = nlexnb.plots.zero_shot_comparison_figure(table, chance=1 / 17, title="accuracy")
+    left, right = fig.axes
+    assert [t.get_text() for t in right.get_yticklabels()] == ["vs mapper (ridge)", "vs top-1 name (no mapper)"]
+    assert left.get_title() == "accuracy"
+    with pytest.raises(ValueError, match="compare_zero_shot"):
+        nlexnb.plots.zero_shot_comparison_figure(table.drop(columns="low"))
