@@ -79,6 +79,12 @@ class ConceptTable:
             raise AttributeError(name)
         return getattr(self.table, name)
 
+    @property
+    def attrs(self) -> dict:
+        """What the DataFrames of earlier versions carried in ``attrs`` (kind, title, value, assignment, profile)."""
+        keys = ("kind", "title", "value", "assignment", "profile")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+
     def __getitem__(self, key):
         return self.table[key]
 

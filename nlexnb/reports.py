@@ -52,29 +52,12 @@ RECORD_MIME = "application/vnd.nlexnb.record+json"
 
 # Parameter names shared by the notebooks, and the types they must have.
 PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
-    "MODEL": (str,),
-    "ENCODER": (str, type(None)),
-    "DEVICE": (str, type(None)),
-    "INTERACTIVE": (bool,),
-    "FOLDS": (int,),
-    "SEED": (int,),
-    "K": (int,),
-    "IMAGE_DIR": (str, type(None)),
-    "MAX_IMAGES": (int,),
-    "LABELS": (list, type(None)),
-    "VIEWS": (int,),
-    "N_RANDOM": (int,),
-    "STEPS": (int,),
-    "N_CLUSTERS": (int,),
-    "TIMM_MODEL": (str,),
-    "TORCHVISION_MODEL": (str,),
-    "HUB_MODEL": (str,),
-    "PRETRAINED": (bool,),
-    "LABELLED_SET": (str,),
-    "SUBCONCEPT_LABEL": (str, type(None)),
-    "PLAUSIBILITY_PHOTOS": (int,),
-    "JUDGE": (str, type(None)),
-    "MAPPER_PATH": (str, type(None)),
+    **dict.fromkeys(["MODEL", "TIMM_MODEL", "TORCHVISION_MODEL", "HUB_MODEL", "LABELLED_SET"], (str,)),
+    **dict.fromkeys(["ENCODER", "DEVICE", "IMAGE_DIR", "SUBCONCEPT_LABEL", "JUDGE", "MAPPER_PATH"], (str, type(None))),
+    **dict.fromkeys(["INTERACTIVE", "PRETRAINED"], (bool,)),
+    **dict.fromkeys(["SEED", "FOLDS", "K", "MAX_IMAGES", "VIEWS", "N_RANDOM", "STEPS", "N_CLUSTERS"], (int,)),
+    **dict.fromkeys(["PLAUSIBILITY_PHOTOS"], (int,)),
+    **dict.fromkeys(["LABELS"], (list, type(None))),
 }
 POSITIVE = ("FOLDS", "K", "MAX_IMAGES", "VIEWS", "N_RANDOM", "STEPS", "N_CLUSTERS", "PLAUSIBILITY_PHOTOS")
 
@@ -361,18 +344,15 @@ def setup(
     if style:
         notebook_style()
     notes, seconds = {}, {}
-    start = time.perf_counter()
-    if isinstance(model, Classifier):
-        classifier, notes["classifier"] = model, "given"
-    else:
-        classifier, notes["classifier"] = load_classifier(model, device=device), "loaded"
-    seconds["classifier"] = time.perf_counter() - start
-    start = time.perf_counter()
-    if isinstance(encoder, TextEncoder):
-        text_encoder, notes["encoder"] = encoder, "given"
-    else:
-        text_encoder, notes["encoder"] = load_text_encoder(encoder, device=device), "loaded"
-    seconds["encoder"] = time.perf_counter() - start
+
+    def given_or_loaded(part: str, value, kind: type, load):
+        start = time.perf_counter()
+        result, notes[part] = (value, "given") if isinstance(value, kind) else (load(value, device=device), "loaded")
+        seconds[part] = time.perf_counter() - start
+        return result
+
+    classifier = given_or_loaded("classifier", model, Classifier, load_classifier)
+    text_encoder = given_or_loaded("encoder", encoder, TextEncoder, load_text_encoder)
     start = time.perf_counter()
     fitted, source, path, notes["mapper"] = _setup_mapper(classifier, text_encoder, mapper, seed)
     seconds["mapper"] = time.perf_counter() - start

@@ -61,7 +61,7 @@ def test_nearest_classes_of_a_free_text(classifier, ridge_mapper):
 def test_class_concepts_by_index_or_name(classifier, ridge_mapper):
     by_name = discover.class_concepts(classifier, ridge_mapper, "espresso", BANK, k=3)
     by_index = discover.class_concepts(classifier, ridge_mapper, classifier.class_names.index("espresso"), BANK, k=3)
-    assert by_name.equals(by_index)
+    assert by_name.table.equals(by_index.table)
     assert "a cup of coffee" in by_name.concept.tolist()
     assert by_name.cosine.is_monotonic_decreasing
 
@@ -80,7 +80,7 @@ def test_image_concepts_and_subconcepts(classifier, ridge_mapper, photos):
     assert list(table.columns) == ["rank", "concept", "mean_contribution", "images_in_top_k", "top_class"]
     assert table.mean_contribution.is_monotonic_decreasing
     clusters = discover.subconcepts(classifier, ridge_mapper, features, BANK, n_clusters=3, features=True)
-    assert clusters["size"].sum() == len(images) and len(clusters.attrs["assignment"]) == len(images)
+    assert clusters["size"].sum() == len(images) and len(clusters.assignment) == len(images)
     assert sorted(i for members in clusters.images for i in members) == list(range(len(images)))
     assert isinstance(discover.plot(clusters), Figure)
     assert isinstance(discover.plot(table), Figure)

@@ -28,16 +28,8 @@ from nlexnb.explain import Explainer, measured_drop, orthonormal_basis, project_
 from nlexnb.text import TextEncoder
 
 CONCEPTS = [
-    "cat",
-    "striped fur",
-    "whiskers",
-    "a small cup",
-    "dark brown liquid",
-    "foam",
-    "a saucer",
-    "a spoon",
-    "grass",
-]
+    "cat", "striped fur", "whiskers", "a small cup", "dark brown liquid", "foam", "a saucer", "a spoon", "grass",
+]  # fmt: skip
 
 
 # ---- independent oracles ---------------------------------------------------------------------------------------------
