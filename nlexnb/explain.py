@@ -354,9 +354,10 @@ class Explainer:
             raise TypeError(f"text must be a concept string or a class index, got {type(text).__name__}")
         return self.space.encode([text])[0], text
 
-    def _heatmap(self, label: str, grid: torch.Tensor, x: torch.Tensor) -> HeatMap:
+    def _heatmap(self, label: str, grid: torch.Tensor, x: torch.Tensor, view: Image.Image | None = None) -> HeatMap:
         up = upsample_map(grid, tuple(x.shape[-2:]))
-        return HeatMap(label, up.cpu().numpy(), grid.float().cpu().numpy(), input_view(self.classifier, x))
+        image = input_view(self.classifier, x) if view is None else view
+        return HeatMap(label, up.cpu().numpy(), grid.float().cpu().numpy(), image)
 
     # ---- explanations --------------------------------------------------------------------------------------------
     def target(self, target: Target | int | str | None, foil: int | str | None = None, predicted: int | None = None):
@@ -500,11 +501,11 @@ class Explainer:
         chosen, gains = self.select(f, target, k, projections=projections)
         w = target.weight(clf)
         probs = logits.softmax(-1)
-        explained = float(target.value(clf, f.double()))
+        base = target.value(clf, f.double())
+        explained = float(base)
         dirs = self.directions[chosen]
         # single-direction ablations for every named concept at once: f - (f . v) v
         single = f.double() - (dirs.double() @ f.double()).unsqueeze(1) * dirs.double()
-        base = target.value(clf, f.double())
         drops = (base - target.value(clf, single)).tolist() if chosen else []
         measured = measured_drop(clf, f, dirs, target) if chosen else 0.0
         table = pd.DataFrame(
@@ -520,7 +521,8 @@ class Explainer:
         maps = []
         if want_maps and chosen:
             grids = torch.einsum("hwd,kd->khw", fmap, self.vectors[chosen])
-            maps = [self._heatmap(self.bank.texts[i], g, x) for i, g in zip(chosen, grids)]
+            view = input_view(clf, x)  # one picture for all the maps
+            maps = [self._heatmap(self.bank.texts[i], g, x, view) for i, g in zip(chosen, grids)]
         index = getattr(target, "index", int(logits.argmax()))
         foil = getattr(target, "foil", None)
         return Explanation(
