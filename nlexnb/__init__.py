@@ -6,6 +6,7 @@ classifier-space vectors), then scores -> explanations, zero-shot heads, concept
 
 from . import datasets, discover, evaluate, metrics, plots, selection, targets
 from .classifier import Classifier, Prediction, load_classifier
+from .collection import explain_collection, read_explanations
 from .concepts import ConceptBank, load_concepts
 from .explain import Explainer, Explanation, HeatMap
 from .images import sample_images
@@ -18,6 +19,8 @@ from .zeroshot import ZeroShotClassifier
 __version__ = "0.1.0"
 
 __all__ = [
+    "explain_collection",
+    "read_explanations",
     "Classifier",
     "ConceptBank",
     "ConceptSpace",
