@@ -4,11 +4,11 @@
     python benchmarks/bench_plausibility.py --encoder all-mpnet-base-v2 --judge all-MiniLM-L6-v2
 
 On the 50 evidence photos (`nlexnb/data/plausibility_evidence.json`: 8 sample photos and 42 Tux Paint stamps, each
-with a list of what a person can point at, written by looking at it) prints, for the default explainer (visual
-bank, echo test), the previous default (broad bank, no echo test) and three baselines measured in the same run
-(random bank concepts, the most frequent named concepts, the class's nearest concepts in text space): the share of
-named concepts the judge matches to the photo's evidence (at several judge thresholds), the leak rate (spelling or
-other-sense neighbours of the explained class's names), concepts naming peoples, and the faithfulness of the same
+with a list of what a person can point at, written by looking at it) prints, for the default explainer (visual bank,
+echo test, relevance to the class's definition), earlier defaults, variants and three baselines measured in the same
+run (random bank concepts, the most frequent named concepts, the class's nearest concepts in text space): the share
+of named concepts the judge matches to the photo's evidence (at several judge thresholds), the leak rate (spelling
+or other-sense neighbours of the explained class's names), concepts naming peoples, and the faithfulness of the same
 explanations (named directions' share of the prediction's margin, and 5 random bank concepts beside it).
 """
 
@@ -43,12 +43,15 @@ def main() -> None:
     start = time.perf_counter()
     explainer = nlexnb.Explainer(clf, mapper)
     print(f"explainer start-up (visual bank, {len(explainer.bank)} concepts): {time.perf_counter() - start:.2f} s")
-    previous = nlexnb.Explainer(clf, mapper, "broad", echo_margin=None, shortlist=256)
     extra = {
-        "previous default": previous,
-        "visual bank, no echo test": nlexnb.Explainer(clf, mapper, echo_margin=None),
-        "default with shortlist 256": nlexnb.Explainer(clf, mapper, shortlist=256),
-        "broad bank, echo test": nlexnb.Explainer(clf, mapper, "broad"),
+        "previous default (no relevance, shortlist 20)": nlexnb.Explainer(clf, mapper, relevance=0, shortlist=20),
+        "first default (broad bank, no echo test, shortlist 256)": nlexnb.Explainer(
+            clf, mapper, "broad", echo_margin=None, relevance=0, shortlist=256
+        ),
+        "relevance, shortlist 20": nlexnb.Explainer(clf, mapper, shortlist=20),
+        "relevance 2": nlexnb.Explainer(clf, mapper, relevance=2),
+        "no echo test": nlexnb.Explainer(clf, mapper, echo_margin=None),
+        "broad bank": nlexnb.Explainer(clf, mapper, "broad"),
     }
     judge = plausibility.Judge(args.judge)
     report = plausibility.plausibility_report(explainer, judge, k=args.k, extra=extra)

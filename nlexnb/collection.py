@@ -480,7 +480,8 @@ class _BatchExplainer:
         w = clf.head_weight[predicted]
         if foil is not None:
             w = w - clf.head_weight[foil]  # zero where the image is predicted as the foil: nothing is selected
-        classes = predicted.unique().tolist() + ([foil] if foil is not None else [])  # the one sync before the end
+        labels = predicted.tolist()  # the one sync before the end
+        classes = list(dict.fromkeys(labels)) + ([foil] if foil is not None else [])
         self._block(classes)
         unit_w = w / w.norm(dim=1, keepdim=True).clamp_min(1e-30)
         n = f.shape[0]
@@ -488,7 +489,7 @@ class _BatchExplainer:
         if self.batched:
             presence, alignment = projections[:, :n].T, projections[:, n:].T
             candidates = self._candidates(presence, alignment, predicted)
-            chosen = self._greedy(candidates, f, w)
+            chosen = self._greedy(candidates, f, w, self._prior(candidates, labels))
         else:
             chosen = self._select_each(f, predicted, projections)
         gains, basis = _marginal_gains(self.directions, chosen, f, w)
@@ -527,7 +528,17 @@ class _BatchExplainer:
         out.scatter_(1, slot, torch.where(keep, top.indices, torch.full_like(top.indices, -1)))
         return out[:, : self.size]
 
-    def _greedy(self, candidates: torch.Tensor, f: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def _prior(self, candidates: torch.Tensor, predicted: list[int]) -> torch.Tensor | None:
+        """[B, S]: :meth:`Explainer.prior` of each image's candidates (their relevance to its predicted class)."""
+        power = self.explainer.relevance
+        if power == 0:
+            return None
+        rows = torch.stack([self.space.relevance(c) for c in predicted])  # cached per class
+        return rows.gather(1, candidates.clamp_min(0)) ** power
+
+    def _greedy(
+        self, candidates: torch.Tensor, f: torch.Tensor, w: torch.Tensor, prior: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """:class:`~nlexnb.selection.GreedySelector` for the whole batch: bank indices [B, k], -1 after the last."""
         b, s = candidates.shape
         residual = self.directions[candidates.clamp_min(0)].double()  # [B, S, d]
@@ -540,9 +551,10 @@ class _BatchExplainer:
             norms = residual.norm(dim=2)
             unit = residual / norms.clamp_min(1e-12).unsqueeze(2)
             gain = torch.einsum("bsd,bd->bs", unit, fd) * torch.einsum("bsd,bd->bs", unit, wd)
-            gain = gain.masked_fill(~(alive & (norms > 1e-6)), -torch.inf)
-            best = gain.argmax(1)
-            active = active & (gain[rows, best] > 0)
+            usable = alive & (norms > 1e-6) & (gain > 0)
+            score = gain if prior is None else gain * prior.double()
+            best = score.masked_fill(~usable, -torch.inf).argmax(1)
+            active = active & usable[rows, best]
             chosen[:, step] = torch.where(active, candidates[rows, best], -1)
             alive[rows, best] &= ~active
             q = unit[rows, best] * active.unsqueeze(1)  # zero for finished images: their residual stays

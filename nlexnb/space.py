@@ -79,6 +79,7 @@ class ConceptSpace:
         self._patterns: dict[int, re.Pattern] = {}
         self._text_matrix: torch.Tensor | None = None
         self._class_text: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        self._relevance: dict[int, torch.Tensor] = {}
 
     def __len__(self) -> int:
         return len(self.bank)
@@ -160,6 +161,19 @@ class ConceptSpace:
                 gloss = F.normalize(encoder.encode([self.glosses[c]]).float(), dim=1)[0].to(self.directions.device)
             self._class_text[c] = (vectors, gloss)
         return self._class_text[c]
+
+    def relevance(self, c: int) -> torch.Tensor:
+        """How well each bank concept's text fits class ``c``'s definition [T]: the text encoder's cosine between the
+        concept and the class's gloss (its bare names' mean when there is no gloss), floored at 0.01.
+
+        The map sends any text near a class row when the *text* is near the class's name, so "payload" or "gulf" can
+        carry a missile's logit; preferring concepts that fit what the class is keeps the explanation to things a
+        person expects to see in such a photo."""
+        if c not in self._relevance:
+            names, gloss = self._names_and_gloss(c)
+            reference = gloss if gloss is not None else F.normalize(names.mean(0), dim=0)
+            self._relevance[c] = (self.text_embeddings() @ reference).clamp_min(0.01)
+        return self._relevance[c]
 
     def echoes(self, indices: Sequence[int], c: int, margin: float = 0.1, floor: float = 0.35) -> torch.Tensor:
         """Which bank concepts (by index) echo class ``c``'s name rather than describe it: in the text encoder's own

@@ -288,7 +288,7 @@ def test_ablation_drop_of_a_repeated_concept_is_least_squares(explainer, feature
 def test_contributions_are_successive_least_squares_gains(photo, foil, explainer, classifier, photos, real_head):
     """Gain j = (lstsq drop of the first j named directions) - (lstsq drop of the first j - 1); and the order of the
     default (greedy) selection: at step j, the concept named j gains at least as much as any concept named later would
-    have gained there."""
+    have gained there, each gain weighted by the concept's prior (its relevance to the explained class)."""
     f = classifier.features([photos[photo]])[0]
     if foil == "second":
         foil = int(classifier.logits([photos[photo]])[0].topk(2).indices[1])
@@ -302,6 +302,7 @@ def test_contributions_are_successive_least_squares_gains(photo, foil, explainer
     def drop(concepts: list[int]) -> float:
         return oracle_drop(real_head, f, dirs[concepts], target, foil)[0] if concepts else 0.0
 
+    prior = dict(zip(chosen, explainer.prior(target, chosen).tolist()))
     scale = max(1.0, abs(explanation.explained))
     for j in range(len(chosen)):
         before = drop(chosen[:j])
@@ -309,7 +310,8 @@ def test_contributions_are_successive_least_squares_gains(photo, foil, explainer
         assert abs(gain - gains[j]) <= 1e-4 * scale, (j, gain, gains[j])
         assert gain > 0
         for later in chosen[j + 1 :]:
-            assert drop(chosen[:j] + [later]) - before <= gain + 1e-6 * scale, (j, explainer.bank.texts[later])
+            later_gain = drop(chosen[:j] + [later]) - before
+            assert later_gain * prior[later] <= gain * prior[chosen[j]] + 1e-6 * scale, explainer.bank.texts[later]
     assert abs(drop(chosen) - explanation.total) <= 1e-4 * scale
 
 

@@ -114,6 +114,41 @@ def test_a_new_selection_method_is_one_class_compared_by_the_same_metrics(space,
     assert drops["named (first)"] > drops["random"] and (frame["abs_error"] < 1e-4).all()
 
 
+def test_greedy_with_a_prior_prefers_what_the_prior_favours_among_equal_gains():
+    # two candidates that carry the target equally (mirror images about w), a third that carries nothing
+    w = torch.tensor([1.0, 0.0, 0.0])
+    f = torch.tensor([2.0, 0.0, 0.0])
+    directions = F.normalize(torch.tensor([[1.0, 1.0, 0.0], [1.0, -1.0, 0.0], [0.0, 0.0, 1.0]]), dim=1)
+    greedy = nlexnb.selection.GreedySelector()
+    assert greedy.choose(directions, f, w, 1, prior=torch.tensor([0.2, 0.9, 1.0])) == [1]
+    assert greedy.choose(directions, f, w, 1, prior=torch.tensor([0.9, 0.2, 1.0])) == [0]
+    # a prior never makes a concept that adds nothing eligible
+    assert 2 not in greedy.choose(directions, f, w, 3, prior=torch.tensor([0.01, 0.01, 1.0]))
+
+
+def test_relevance_is_the_text_cosine_with_the_class_gloss(space):
+    relevance = space.relevance(ESPRESSO)
+    assert relevance.shape == (len(space),) and float(relevance.min()) == pytest.approx(0.01)
+    ranked = [space.texts[i] for i in relevance.argsort(descending=True).tolist()]
+    assert ranked.index("coffee") < ranked.index("a car wheel")  # "strong black coffee made by forcing steam ..."
+
+
+def test_relevance_zero_is_the_plain_greedy_and_a_selector_without_prior_still_works(space, photos):
+    f = space.classifier.features([photos["coffee"]])[0]
+    plain = Explainer(space, relevance=0, echo_margin=None)
+    candidates = plain.candidates(f, ESPRESSO)
+    expected = [candidates[i] for i in nlexnb.selection.GreedySelector().choose(
+        space.directions[candidates], f, space.classifier.head_weight[ESPRESSO], 3)]  # fmt: skip
+    assert plain.select(f, ESPRESSO, 3)[0] == expected
+    assert plain.prior(ESPRESSO, candidates) is None
+    weighted = Explainer(space, relevance=2, echo_margin=None)
+    assert weighted.prior(ESPRESSO, candidates) == pytest.approx(space.relevance(ESPRESSO)[candidates] ** 2)
+    assert Explainer(space, selector=FirstCandidates(), echo_margin=None).select(f, ESPRESSO, 2)[0] == candidates[:2]
+    for bad in (-1, float("nan"), "high", True):
+        with pytest.raises(ValueError, match="relevance must be a number >= 0"):
+            Explainer(space, relevance=bad)
+
+
 def test_an_explanation_of_a_direction_names_what_carries_its_score(space, photos):
     explainer = Explainer(space, echo_margin=None)
     probe = Direction(space.direction("striped fur"), "striped fur")
