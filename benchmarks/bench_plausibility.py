@@ -5,7 +5,7 @@
 
 On the 50 evidence photos (`nlexnb/data/plausibility_evidence.json`: 8 sample photos and 42 Tux Paint stamps, each
 with a list of what a person can point at, written by looking at it) prints, for the default explainer (visual bank,
-echo test, relevance to the class's definition), earlier defaults, variants and three baselines measured in the same
+echo test), the first default, variants (relevance to the class's definition) and three baselines measured in the same
 run (random bank concepts, the most frequent named concepts, the class's nearest concepts in text space): the share
 of named concepts the judge matches to the photo's evidence (at several judge thresholds), the leak rate (spelling
 or other-sense neighbours of the explained class's names), concepts naming peoples, and the faithfulness of the same
@@ -44,12 +44,11 @@ def main() -> None:
     explainer = nlexnb.Explainer(clf, mapper)
     print(f"explainer start-up (visual bank, {len(explainer.bank)} concepts): {time.perf_counter() - start:.2f} s")
     extra = {
-        "previous default (no relevance, shortlist 20)": nlexnb.Explainer(clf, mapper, relevance=0, shortlist=20),
+        "relevance 1, shortlist 50": nlexnb.Explainer(clf, mapper, relevance=1, shortlist=50),
+        "relevance 2, shortlist 50": nlexnb.Explainer(clf, mapper, relevance=2, shortlist=50),
         "first default (broad bank, no echo test, shortlist 256)": nlexnb.Explainer(
-            clf, mapper, "broad", echo_margin=None, relevance=0, shortlist=256
+            clf, mapper, "broad", echo_margin=None, shortlist=256
         ),
-        "relevance, shortlist 20": nlexnb.Explainer(clf, mapper, shortlist=20),
-        "relevance 2": nlexnb.Explainer(clf, mapper, relevance=2),
         "no echo test": nlexnb.Explainer(clf, mapper, echo_margin=None),
         "broad bank": nlexnb.Explainer(clf, mapper, "broad"),
     }

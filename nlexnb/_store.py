@@ -125,6 +125,11 @@ class TensorCache:
         self.enabled = enabled
         self._index: dict[bytes, torch.Tensor] | None = None
 
+    def __getstate__(self) -> dict:
+        """Pickled (sent to a worker process or a Ray actor) without the in-memory index: it is read again from disk
+        there (each row is a view of a whole shard, so pickling them would copy every shard once per row)."""
+        return {**self.__dict__, "_index": None}
+
     def _load(self) -> dict[bytes, torch.Tensor]:
         if self._index is not None:
             return self._index

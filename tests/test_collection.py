@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -45,16 +46,16 @@ def same_as_explain(explainer, images, frame, k=5, foil=None, tol=1e-5):
         assert row.probability == pytest.approx(e.probability, abs=tol)
 
 
-def same_rows(a: pd.DataFrame, b: pd.DataFrame) -> None:
+def same_rows(a: pd.DataFrame, b: pd.DataFrame, tol: float = 1e-6) -> None:
     assert list(a.columns) == list(b.columns) and len(a) == len(b)
     for column in a.columns:
         if column in ("concepts", "path", "label", "predicted_name", "id", "predicted"):
             assert a[column].tolist() == b[column].tolist(), column
         elif column in ("contributions", "shares"):
             for x, y in zip(a[column], b[column]):
-                np.testing.assert_allclose(x, y, atol=1e-6)
+                np.testing.assert_allclose(x, y, atol=tol)
         else:
-            np.testing.assert_allclose(a[column], b[column], atol=1e-6)
+            np.testing.assert_allclose(a[column], b[column], atol=tol)
 
 
 def save(image, path, fmt=None):
@@ -101,6 +102,12 @@ def test_another_selection_method_runs_per_image_with_the_same_answers(explainer
     nonnegative = Explainer(explainer.space, selector="nonnegative")
     run = explain_collection(nonnegative, pictures[:4], tmp_path / "nn.parquet", k=4, progress=False)
     same_as_explain(nonnegative, pictures[:4], run.read(), k=4)
+
+
+def test_a_preference_for_relevant_concepts_is_batched_with_the_same_answers(explainer, pictures, tmp_path):
+    relevant = Explainer(explainer.space, relevance=1, shortlist=50)
+    run = explain_collection(relevant, pictures, tmp_path / "relevant.parquet", progress=False)
+    same_as_explain(relevant, pictures, run.read())
 
 
 def test_a_torchvision_image_folder_with_a_broken_file_decoded_in_workers(explainer, photos, tmp_path):
@@ -235,15 +242,45 @@ def test_one_run_at_a_time_writes_a_file_and_a_killed_runs_lock_is_taken_over(ex
     assert not lock.exists()
 
 
-def test_the_ray_engine_names_the_extra_to_install(explainer, pictures, tmp_path):
-    try:
-        import ray  # noqa: F401
-
-        pytest.skip("Ray is installed here")
-    except ImportError:
-        pass
+def test_the_ray_engine_names_the_extra_to_install(explainer, pictures, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed: `import ray` raises ImportError
     with pytest.raises(ImportError, match=r"pip install nlexnb\[ray\]"):
         explain_collection(explainer, pictures, tmp_path / "x.parquet", engine="ray")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local Ray instance for this module's Ray tests (CI installs nlexnb[ray]); shut down afterwards."""
+    ray = pytest.importorskip("ray", reason="the Ray engine is tested where nlexnb[ray] is installed")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_writes_the_same_rows_as_one_process(explainer, stamp_set, local_ray, tmp_path):
+    pairs = stamp_set[::15] + [(tmp_path / "broken.jpg", "none")]
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    one = explain_collection(explainer, pairs, tmp_path / "local.parquet", batch_size=4, progress=False)
+    with pytest.warns(UserWarning, match="skipped 1 image"):
+        on_ray = explain_collection(
+            explainer, pairs, tmp_path / "ray.parquet", batch_size=4, num_workers=2, engine="ray", progress=False
+        )
+    # same concepts; numbers within 1e-5 (a Ray actor runs the convolutions on one thread, summing in another order)
+    ordered = [run.read().sort_values("id", ignore_index=True) for run in (one, on_ray)]
+    same_rows(*ordered, tol=1e-5)
+    assert read_errors(on_ray.path)["path"].tolist() == [str(tmp_path / "broken.jpg")]
+    # the same file layout: a local run finds nothing left to do in the Ray run's file
+    again = explain_collection(explainer, pairs, on_ray.path, progress=False)
+    assert again.written == 0 and again.rows == len(pairs) - 1
+
+
+def test_ray_needs_images_it_can_read_by_position(explainer, pictures, local_ray, tmp_path):
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(pictures)
+
+    with pytest.raises(ValueError, match="not an IterableDataset"):
+        explain_collection(explainer, Stream(), tmp_path / "x.parquet", engine="ray")
 
 
 @pytest.mark.parametrize(

@@ -302,7 +302,8 @@ def test_contributions_are_successive_least_squares_gains(photo, foil, explainer
     def drop(concepts: list[int]) -> float:
         return oracle_drop(real_head, f, dirs[concepts], target, foil)[0] if concepts else 0.0
 
-    prior = dict(zip(chosen, explainer.prior(target, chosen).tolist()))
+    weights = explainer.prior(target, chosen)  # None unless the explainer prefers relevant concepts
+    prior = dict(zip(chosen, [1.0] * len(chosen) if weights is None else weights.tolist()))
     scale = max(1.0, abs(explanation.explained))
     for j in range(len(chosen)):
         before = drop(chosen[:j])
