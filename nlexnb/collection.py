@@ -50,7 +50,15 @@ from .explain import Explainer
 from .images import ImageLike, to_pil
 from .selection import GreedySelector
 
-__all__ = ["explain_collection", "read_explanations", "read_errors", "CollectionRun", "ENGINES", "errors_path"]
+__all__ = [
+    "explain_collection",
+    "read_explanations",
+    "read_errors",
+    "remove_explanations",
+    "CollectionRun",
+    "ENGINES",
+    "errors_path",
+]
 
 FORMAT = 1
 """Version of the file layout below; part of every file's identity."""
@@ -130,6 +138,15 @@ def errors_path(out: str | os.PathLike) -> Path:
 
 def _partial_dir(out: Path) -> Path:
     return out.with_name(out.name + ".partial")
+
+
+def remove_explanations(out: str | os.PathLike) -> None:
+    """Remove an explanations file, its errors file and the parts of an unfinished run written to ``out`` (nothing
+    else), so that the next :func:`explain_collection` starts afresh."""
+    out = Path(out)
+    for file in (out, errors_path(out)):
+        file.unlink(missing_ok=True)
+    shutil.rmtree(_partial_dir(out), ignore_errors=True)
 
 
 # ---- the result of a run ---------------------------------------------------------------------------------------------

@@ -30,6 +30,9 @@ __all__ = [
     "stamp_photo_set",
     "find_stamps",
     "STAMP_LABELS",
+    "STAMP_LABEL_CLASSES",
+    "COARSE_LABEL_CLASSES",
+    "label_classes",
     "labelled_set",
     "labelled_set_labels",
     "LABELLED_SETS",
@@ -337,6 +340,92 @@ def stamp_photo_set(root: str | os.PathLike | None = None, min_size: int = 48) -
     if not pairs:
         raise ValueError(f"No photo stamps under {str(folder)!r}: expected PNG files in folders such as animals/birds")
     return pairs
+
+
+_MUSICAL_INSTRUMENTS = (401, 402, 420, 432, 486, 494, 513, 541, 546, 558, 566, 577, 579, 593, 594, 641, 642, 683, 684)
+_MUSICAL_INSTRUMENTS += (687, 699, 776, 822, 875, 881, 889)
+
+STAMP_LABEL_CLASSES: dict[str, tuple[int, ...]] = {
+    "bird": (*range(7, 25), *range(80, 101), *range(127, 147)),
+    "fish": (*range(0, 7), *range(389, 398)),
+    "insect": tuple(range(300, 327)),
+    "mammal": (*range(101, 107), *range(147, 300), *range(330, 389)),
+    "fruit": tuple(range(948, 958)),
+    "vegetable": tuple(range(936, 948)),
+    "flower": (985, 986),
+    "musical instrument": _MUSICAL_INSTRUMENTS,
+    "road sign": (919, 920),
+    "coin": (),
+    "planet": (),
+    "chess piece": (),
+}
+"""Stamp label -> the ImageNet-1k class indices that are a right prediction for a photo with that label.
+
+Where ImageNet-1k's class order keeps a whole WordNet subtree together the ranges are that subtree: birds (7-24, 80-100,
+127-146), fish (sharks and rays 0-6, bony fish 389-397), insects (300-326, beetles to butterflies; spiders, ticks and
+crabs are not insects), mammals (101-106, 147-299, 330-388), edible fruit (948-957, Granny Smith to pomegranate),
+vegetables (936-947, head cabbage to mushroom); flowers are daisy and yellow lady's slipper, musical instruments the
+26 classes of WordNet's musical instrument, road signs street sign and traffic light (the stamps' road-sign folder
+holds traffic lights). ImageNet-1k has no class for a coin, a planet or a chess piece, so every prediction for those
+is wrong. Labels not listed (vehicle, tool, hat, flag, tree) have no agreed set of classes here and are not judged
+(:func:`label_classes` gives the table with class names).
+"""
+
+
+COARSE_LABEL_CLASSES: dict[str, tuple[int, ...]] = {
+    "cat": tuple(range(281, 286)),
+    "drink": (966, 967, 969),
+    "person": (981, 982, 983),
+    "rocket": (657,),
+    "flower": (985, 986),
+    "horse": (339,),
+    "clock": (409, 530, 892),
+    "money": (),
+    "moon": (),
+    "galaxy": (),
+}
+"""Label of :func:`coarse_photo_set` -> the ImageNet-1k class indices that are a right prediction for it: domestic cats
+(tabby to Egyptian cat), beverages (red wine, espresso, eggnog), the three classes that are people (ballplayer, groom,
+scuba diver), missile (a rocket carrying a warhead), daisy and yellow lady's slipper, sorrel (ImageNet-1k's one
+horse), analog, digital and wall clocks; none for money, the moon or a galaxy. Vehicle, building, text, wall, grass
+and gift are not judged."""
+
+_LABEL_CLASSES = {"stamps": STAMP_LABEL_CLASSES, "photos": COARSE_LABEL_CLASSES}
+
+
+def label_classes(source: str = "stamps", class_names: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """Label -> the ImageNet-1k classes whose prediction is right for it, for a built-in labelled set.
+
+    What :func:`nlexnb.discover.error_concepts` takes as ``correct=`` to judge the classifier's predictions at the
+    coarse level of the set's labels ("lemon" for an orange is right: both are fruit; "face powder" for a coin is
+    wrong). Labels that are not keys are not judged; a key with no classes (a coin, a planet) makes every prediction
+    for it wrong. The tables and where they come from: :data:`STAMP_LABEL_CLASSES`, :data:`COARSE_LABEL_CLASSES`.
+
+    Args:
+        source: ``"stamps"`` (:func:`stamp_photo_set`) or ``"photos"`` (:func:`coarse_photo_set`).
+        class_names: the classifier's 1,000 class names, in ImageNet-1k order (default
+            :func:`nlexnb.labels.imagenet_class_names`, the names the default classifier uses).
+
+    Raises:
+        ValueError: another source (a folder's labels are its own: if they are class names, ``error_concepts`` needs
+            no mapping), or ``class_names`` that are not 1,000 names (the tables hold ImageNet-1k class indices).
+    """
+    if not isinstance(source, str) or source not in _LABEL_CLASSES:
+        raise ValueError(
+            f"label_classes knows the labels of {sorted(_LABEL_CLASSES)}, got {source!r}; for an ImageNet folder whose "
+            "labels are class names, discover.error_concepts needs no mapping"
+        )
+    if class_names is None:
+        from .labels import imagenet_class_names
+
+        class_names = imagenet_class_names()
+    names = list(class_names)
+    if len(names) != 1000:
+        raise ValueError(
+            f"label_classes maps labels to ImageNet-1k class indices: class_names must be the 1,000 ImageNet-1k class "
+            f"names in their order, got {len(names)} names"
+        )
+    return {label: [names[i] for i in indices] for label, indices in _LABEL_CLASSES[source].items()}
 
 
 LABELLED_SETS: dict[str, str] = {

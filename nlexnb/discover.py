@@ -9,12 +9,22 @@ all rows (:func:`nearest_classes`). Class names and names of peoples are left ou
 Each function takes a classifier and a mapper (and ``bank=``), or a concept space alone in their place
 (``class_concepts(space, "espresso")``), and returns a :class:`ConceptTable`: ``.table`` (a DataFrame), ``.plot()``
 and a rich display; it also behaves as its table (``result["concept"]``, ``len(result)``).
+
+Three more read a whole explained collection (the rows :func:`nlexnb.explain_collection` writes and
+:func:`nlexnb.read_explanations` reads back) rather than the model: :func:`collection_concepts` (the concepts each
+predicted class's explanations lean on), :func:`error_concepts` (concepts named more often on wrong predictions than on
+right ones, given a definition of right) and :func:`context_reliance` (how much of each explanation is carried by
+concepts of the surroundings rather than the object). They return a :class:`ConceptTable` too.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -34,6 +44,9 @@ __all__ = [
     "image_concepts",
     "subconcepts",
     "nearest_classes",
+    "collection_concepts",
+    "error_concepts",
+    "context_reliance",
     "plot",
 ]
 
@@ -45,12 +58,15 @@ class ConceptTable:
 
     Attributes:
         kind: which function made it ("class_concepts", "contrast", "image_concepts", "subconcepts",
-            "nearest_classes").
+            "nearest_classes", "collection_concepts", "error_concepts", "context_reliance").
         title: a title for plots and reports.
         value: the table's main score column.
         table: the rows (a pandas DataFrame).
         assignment: for :func:`subconcepts`, each image's cluster.
-        profile: for :func:`subconcepts`, a cluster x concept table (what :meth:`plot` draws).
+        profile: for :func:`subconcepts`, a cluster x concept table (what :meth:`plot` draws); for
+            :func:`collection_concepts`, a group x concept table of how often each concept is named.
+        per_image: for :func:`error_concepts` and :func:`context_reliance`, one row per explained image (its verdict,
+            or its reliance on the surroundings).
     """
 
     kind: str
@@ -59,10 +75,21 @@ class ConceptTable:
     table: pd.DataFrame
     assignment: list[int] | None = None
     profile: pd.DataFrame | None = field(default=None, repr=False)
+    per_image: pd.DataFrame | None = field(default=None, repr=False)
 
-    def plot(self, max_rows: int = 20):
-        """Bar chart of the ranking (a contrast coloured by the class each concept favours), or the cluster x concept
-        heat map of sub-concepts (seaborn, headless). Returns the matplotlib Figure."""
+    def plot(self, max_rows: int | None = None):
+        """The result drawn (seaborn, headless): a bar chart of a ranking (a contrast coloured by the class each
+        concept favours), the cluster x concept heat map of sub-concepts, one panel of concepts per class for
+        :func:`collection_concepts`, concepts over-represented on each side for :func:`error_concepts`, and the
+        reliance on surroundings per image, per class and per concept for :func:`context_reliance`.
+
+        Args:
+            max_rows: the most bars (or, for :func:`collection_concepts` and :func:`context_reliance`, classes) shown;
+                None: 20 for a ranking, 12 classes for the collection views.
+
+        Returns:
+            The matplotlib Figure.
+        """
         from .plots import concept_table_figure
 
         return concept_table_figure(self, max_rows=max_rows)
@@ -75,14 +102,15 @@ class ConceptTable:
 
     # behaves as its table, as the DataFrames discovery returned before
     def __getattr__(self, name: str):
-        if name.startswith("__") or name in {"table", "kind", "title", "value", "assignment", "profile"}:
+        if name.startswith("__") or name in {"table", "kind", "title", "value", "assignment", "profile", "per_image"}:
             raise AttributeError(name)
         return getattr(self.table, name)
 
     @property
     def attrs(self) -> dict:
-        """What the DataFrames of earlier versions carried in ``attrs`` (kind, title, value, assignment, profile)."""
-        keys = ("kind", "title", "value", "assignment", "profile")
+        """What the DataFrames of earlier versions carried in ``attrs`` (kind, title, value, assignment, profile), and
+        ``per_image`` where there is one."""
+        keys = ("kind", "title", "value", "assignment", "profile", "per_image")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
     def __getitem__(self, key):
@@ -374,8 +402,607 @@ def _kmeans(x: torch.Tensor, k: int, seed: int, iters: int = 50) -> torch.Tensor
     return labels
 
 
+# ---- explained collections -------------------------------------------------------------------------------------------
+_LISTS = ("concepts", "contributions", "shares")
+_NUMBERS = ("contributions", "shares")
+_BY_WORDS = {"predicted_name": ("predicted class", "predicted classes"), "label": ("label", "labels")}
+
+
+def _explanations(explanations: Any, needs: Sequence[str], what: str) -> pd.DataFrame:
+    """The explanations of a collection as a DataFrame, checked: ``needs`` are there, rows are there, and the list
+    columns hold lists of the right types and matching lengths. Accepts :func:`nlexnb.read_explanations`'s DataFrame,
+    the :class:`~nlexnb.collection.CollectionRun` of :func:`nlexnb.explain_collection`, or the file's path."""
+    from .collection import COLUMNS, CollectionRun, read_explanations
+
+    if isinstance(explanations, CollectionRun):
+        frame = explanations.read()
+    elif isinstance(explanations, (str, os.PathLike)):
+        frame = read_explanations(explanations)
+    elif isinstance(explanations, pd.DataFrame):
+        frame = explanations
+    else:
+        raise TypeError(
+            f"{what}: explanations must be the DataFrame nlexnb.read_explanations(out) returns (or the CollectionRun "
+            f"of nlexnb.explain_collection, or the explanations file's path), got {type(explanations).__name__}"
+        )
+    missing = [c for c in needs if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{what}: explanations lacks the column(s) {missing}; it needs {list(needs)}. A frame read with "
+            f"nlexnb.read_explanations has {list(COLUMNS)}"
+        )
+    if frame.empty:
+        raise ValueError(
+            f"{what}: explanations has no rows, so there is nothing to summarise (explain a collection with "
+            "nlexnb.explain_collection, then read it with nlexnb.read_explanations)"
+        )
+    lists = [c for c in _LISTS if c in needs]
+    ids = frame["id"].tolist() if "id" in frame.columns else list(frame.index)
+    length: list[int] | None = None
+    for column in lists:
+        sizes = []
+        for row, value in zip(ids, frame[column]):
+            if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
+                raise TypeError(
+                    f"{what}: column {column!r} must hold a list per image (as read_explanations gives); the image "
+                    f"with id {row} has {type(value).__name__} {value!r}"
+                )
+            if column in _NUMBERS:
+                if not all(
+                    isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in value
+                ):
+                    raise TypeError(
+                        f"{what}: column {column!r} must hold lists of numbers; the image with id {row} has "
+                        f"{list(value)!r}"
+                    )
+            elif not all(isinstance(v, str) for v in value):
+                raise TypeError(
+                    f"{what}: column {column!r} must hold lists of concept texts (str); the image with id {row} "
+                    f"has {list(value)!r}"
+                )
+            sizes.append(len(value))
+        if length is None:
+            length = sizes
+        elif sizes != length:
+            row = next(r for r, a, b in zip(ids, length, sizes) if a != b)
+            raise ValueError(
+                f"{what}: the lists of {lists[0]!r} and {column!r} must be as long as each other (one number per named "
+                f"concept); the image with id {row} has {length[ids.index(row)]} and {sizes[ids.index(row)]}"
+            )
+    return frame
+
+
+def _named(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """One row per (image, named concept): ``image`` (row position in ``frame``), ``concept``, ``rank`` (1 = named
+    first) and the per-concept ``columns`` (contributions, shares) as floats."""
+    sizes = frame["concepts"].map(len).to_numpy()
+    long = pd.DataFrame(
+        {
+            "image": np.repeat(np.arange(len(frame)), sizes),
+            "concept": [c for row in frame["concepts"] for c in row],
+            "rank": np.concatenate([np.arange(1, n + 1) for n in sizes]) if sizes.sum() else np.zeros(0, dtype=int),
+        }
+    )
+    for column in columns:
+        long[column] = np.array([float(v) for row in frame[column] for v in row], dtype=np.float64)
+    return long
+
+
+def _by_column(frame: pd.DataFrame, by: Any, what: str) -> str:
+    if not isinstance(by, str):
+        raise TypeError(f"{what}: by must be a column name (str), such as 'predicted_name' or 'label'; got {by!r}")
+    if by not in frame.columns:
+        raise ValueError(
+            f"{what}: by={by!r} is not a column of explanations ({list(frame.columns)}); group by 'predicted_name' "
+            "(the class explained) or 'label' (the collection's labels)"
+        )
+    return by
+
+
+def _by_words(by: str) -> tuple[str, str]:
+    return _BY_WORDS.get(by, (by, f"{by} values"))
+
+
+def collection_concepts(
+    explanations: Any, by: str = "predicted_name", top: int = 10, min_images: int = 3
+) -> ConceptTable:
+    """The concepts each predicted class's explanations lean on, across an explained collection.
+
+    For every class (every value of the ``by`` column) with at least ``min_images`` explained images, each concept
+    named in their explanations gets: how many of the class's images name it (``named_in``) and that as a share of
+    them (``frequency``: 0.5 = half the class's explanations name it), and, over the images that name it, the mean
+    of its contribution to the explained logit (``mean_contribution``, in logits) and of its share of that logit
+    (``mean_share``). The ``top`` concepts of each class are kept, most often named first (ties: larger mean
+    contribution first, then alphabetical).
+
+    A concept named for most of a class's images is what the classifier's evidence for that class looks like on this
+    collection; one named rarely is specific to a few images. Only named concepts count: an explanation names ``k``
+    concepts, so a concept that carries a little of many images' logits without ever being among their ``k`` does
+    not appear.
+
+    Args:
+        explanations: the DataFrame of :func:`nlexnb.read_explanations` (or the
+            :class:`~nlexnb.collection.CollectionRun` :func:`nlexnb.explain_collection` returned, or the file's
+            path); needs the ``by`` column and
+            ``concepts``, ``contributions``, ``shares``.
+        by: the column to group by: ``"predicted_name"`` (the class explained) or ``"label"`` (the collection's
+            labels; images without one are left out), or any other column.
+        top: concepts kept per class.
+        min_images: classes with fewer explained images are left out (the title says how many).
+
+    Returns:
+        A :class:`ConceptTable` (kind ``"collection_concepts"``, value ``frequency``) with columns ``<by>``,
+        ``group_size``, ``rank``, ``concept``, ``named_in``, ``frequency``, ``mean_contribution``, ``mean_share``:
+        the largest classes first. ``profile`` holds a class x concept table of ``frequency`` (0 where not named).
+        ``plot()`` draws one panel of bars per class.
+
+    Raises:
+        TypeError / ValueError: explanations that are not such a frame, lack a column, are empty, or hold something
+            else than lists in the list columns; a ``by`` that is not a column; no class with ``min_images`` images.
+    """
+    what = "collection_concepts"
+    top = positive_int(top, "top", "concepts per class")
+    min_images = positive_int(min_images, "min_images", "images")
+    if not isinstance(explanations, pd.DataFrame):
+        explanations = _explanations(explanations, ("concepts",), what)
+    by = _by_column(explanations, by, what)
+    frame = _explanations(explanations, (by, "concepts", "contributions", "shares"), what)
+    one, many = _by_words(by)
+    kept = frame[frame[by].notna()].reset_index(drop=True)
+    if kept.empty:
+        raise ValueError(f"{what}: column {by!r} holds no values (every one is null): group by another column")
+    sizes = kept[by].value_counts()
+    sizes = sizes[sizes >= min_images]
+    if sizes.empty:
+        raise ValueError(
+            f"{what}: no {one} has min_images={min_images} explained images (the most is "
+            f"{int(kept[by].value_counts().max())}); lower min_images"
+        )
+    order = sorted(sizes.index, key=lambda g: (-int(sizes[g]), str(g)))
+    long = _named(kept, ("contributions", "shares"))
+    long[by] = kept[by].to_numpy()[long["image"].to_numpy()]
+    long = long[long[by].isin(set(order))]
+    stats = (
+        long.groupby([by, "concept"], sort=False)
+        .agg(
+            named_in=("image", "nunique"),
+            mean_contribution=("contributions", "mean"),
+            mean_share=("shares", "mean"),
+        )
+        .reset_index()
+    )
+    stats["group_size"] = stats[by].map(sizes).astype(int)
+    stats["frequency"] = stats["named_in"] / stats["group_size"]
+    parts = []
+    for group in order:
+        rows = stats[stats[by] == group].sort_values(
+            ["named_in", "mean_contribution", "concept"], ascending=[False, False, True], kind="stable"
+        )
+        rows = rows.head(top).assign(rank=np.arange(1, min(top, len(rows)) + 1))
+        if rows.empty:  # a class whose explanations name nothing
+            continue
+        parts.append(rows)
+    columns = [by, "group_size", "rank", "concept", "named_in", "frequency", "mean_contribution", "mean_share"]
+    table = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    profile = (
+        table.pivot_table(index=by, columns="concept", values="frequency", fill_value=0.0, sort=False)
+        .reindex(index=[g for g in order if g in set(table[by])])
+        .reindex(columns=list(dict.fromkeys(table["concept"])))
+    )
+    profile.columns.name = None
+    left = int(kept[by].nunique()) - len(order)
+    note = f"; {left} {many} with fewer than {min_images} images left out" if left else ""
+    title = f"Concepts the explanations name, per {one} ({len(order)} {many}, {int(sizes.sum())} images{note})"
+    return ConceptTable("collection_concepts", title, "frequency", table.reset_index(drop=True), profile=profile)
+
+
+def _correct_rule(correct: Any, classes: Any, frame: pd.DataFrame, what: str) -> Callable[[str, str], bool | None]:
+    """``correct`` as a function (label, predicted_name) -> True / False / None (not judged)."""
+    if correct is None:
+        known = _class_names(classes, frame, what)
+        labels = sorted({str(v) for v in frame["label"].dropna()})
+        unknown = [label for label in labels if label not in known]
+        if unknown:
+            where = "the classifier's class names" if classes is not None else "among the classes predicted here"
+            raise ValueError(
+                f"{what}: the labels are not the classifier's class names ({unknown[:5]}"
+                f"{' ...' if len(unknown) > 5 else ''} are not {where}), so whether a prediction is right cannot be "
+                "read off them. Say what counts as right: correct={label: [the class names that are right for it]} "
+                "(for the stamp photos: nlexnb.datasets.label_classes('stamps')), or correct=a function (label, "
+                "predicted_name) -> True, False, or None to leave the image out"
+                + ("" if classes is not None else "; if the labels are class names, pass classes=the classifier")
+            )
+        return lambda label, predicted: label == predicted
+    if isinstance(correct, Mapping):
+        rights: dict[str, set[str]] = {}
+        for label, names in correct.items():
+            if not isinstance(label, str):
+                raise TypeError(f"{what}: the keys of correct= must be labels (str), got {label!r}")
+            if isinstance(names, str):
+                names = [names]
+            if not isinstance(names, (list, tuple, set, frozenset)) or not all(isinstance(n, str) for n in names):
+                raise TypeError(
+                    f"{what}: correct[{label!r}] must be the class name, or a list of the class names, that are a "
+                    f"right prediction for label {label!r}; got {names!r}"
+                )
+            rights[label] = set(names)
+        return lambda label, predicted: (predicted in rights[label]) if label in rights else None
+    if callable(correct):
+        return correct
+    raise TypeError(
+        f"{what}: correct must be None (labels are class names), a mapping {{label: class names right for it}} or a "
+        f"function (label, predicted_name) -> bool or None; got {type(correct).__name__}"
+    )
+
+
+def _class_names(classes: Any, frame: pd.DataFrame, what: str) -> set[str]:
+    if classes is None:
+        return set(frame["predicted_name"].astype(str))
+    if isinstance(classes, Classifier):
+        return set(classes.class_names)
+    if isinstance(classes, str) or not isinstance(classes, Sequence) or not all(isinstance(c, str) for c in classes):
+        raise TypeError(f"{what}: classes must be a Classifier or its list of class names, got {classes!r}"[:300])
+    return set(classes)
+
+
+def _verdicts(frame: pd.DataFrame, rule: Callable, what: str) -> np.ndarray:
+    """Per image: 1.0 right, 0.0 wrong, NaN not judged (no label, or the rule says None)."""
+    out = np.full(len(frame), np.nan)
+    for i, (label, predicted) in enumerate(zip(frame["label"], frame["predicted_name"])):
+        if label is None or (not isinstance(label, str) and pd.isna(label)):
+            continue
+        verdict = rule(label, predicted)
+        if verdict is None:
+            continue
+        if not isinstance(verdict, (bool, np.bool_)):
+            raise TypeError(
+                f"{what}: correct({label!r}, {predicted!r}) returned {verdict!r}; it must return True (right), False "
+                "(wrong) or None (leave the image out)"
+            )
+        out[i] = float(verdict)
+    return out
+
+
+def _surprise(hits: np.ndarray, named: np.ndarray, side: np.ndarray, total: int) -> np.ndarray:
+    """One-sided Fisher exact test: the chance that ``hits`` or more of the ``named`` images fall on a side of
+    ``side`` images out of ``total`` when the side is drawn at random (hypergeometric upper tail)."""
+    from scipy.stats import hypergeom
+
+    return hypergeom.sf(hits - 1, total, side, named)
+
+
+def error_concepts(
+    explanations: Any,
+    correct: Mapping[str, Any] | Callable[[str, str], bool | None] | None = None,
+    *,
+    by: str | None = None,
+    top: int = 10,
+    min_images: int = 3,
+    classes: Classifier | Sequence[str] | None = None,
+) -> ConceptTable:
+    """Concepts named more often on wrong predictions than on right ones (and the other way round).
+
+    Each image with a label is judged right or wrong; then, for each concept, the share of the wrong predictions whose
+    explanation names it (``error_share``) is compared with the share of the right ones that do (``right_share``).
+    ``difference = error_share - right_share``: a concept at +0.3 is named on 30 points more of the errors than of
+    the right predictions. The ``top`` concepts on each side are kept: ``side`` "errors" (over-represented among
+    errors, largest difference first) and "right" (over-represented among right predictions).
+
+    **What counts as right must be said.** Labels such as the stamp set's ("bird", "fruit", "coin") are not the
+    classifier's class names, so a prediction cannot be compared with them by name; the default refuses such labels
+    with a ValueError rather than guessing. Pass ``correct=``:
+
+    - a mapping ``{label: class names that are right for it}`` (for the stamp photos,
+      :func:`nlexnb.datasets.label_classes`: "lemon" is right for "fruit", "face powder" is wrong for "coin").
+      Images whose label is not a key are not judged (left out and counted), so a partial mapping does not count the
+      labels it does not know as errors; a key with no class names makes every prediction for that label wrong;
+    - a function ``correct(label, predicted_name)`` returning True, False, or None to leave that image out;
+    - nothing, when the labels are the classifier's class names (an ImageNet validation folder): right means the label
+      is the predicted class's name. The labels are checked against ``classes`` (the classifier or its class names;
+      default the classes predicted in the collection).
+
+    **How to read it.** Explanations name concepts aligned with the *predicted* class, so over the whole collection
+    (``by=None``) the comparison mostly shows which classes are predicted wrongly (every "face powder" prediction names
+    "cosmetic"), not why: a concept over-represented among errors is a symptom to look at, not a cause. ``by=
+    "predicted_name"`` compares right and wrong predictions *of the same class* (classes with both, and at least
+    ``min_images`` images), which holds the class fixed: what a class's wrong predictions lean on that its right ones
+    do not. ``p_value`` is a one-sided Fisher exact test of each count (how often a concept named on that many images
+    would fall that unevenly on this side by chance); it is not corrected for the many concepts compared, so among
+    hundreds a few fall below 0.05 by chance. Counts are in the table: a difference over three images means little.
+
+    Args:
+        explanations: the DataFrame of :func:`nlexnb.read_explanations` (or the CollectionRun, or the file's path);
+            needs ``label``, ``predicted_name`` and ``concepts``.
+        correct: what counts as a right prediction (see above).
+        by: None (all judged images together) or ``"predicted_name"`` (within each predicted class).
+        top: concepts kept on each side (per class with ``by``).
+        min_images: a concept must be named on at least this many judged images to be compared (and, with ``by``, a
+            class must have this many judged images).
+        classes: with ``correct=None``, the classifier (or its class names) the labels must be names of.
+
+    Returns:
+        A :class:`ConceptTable` (kind ``"error_concepts"``, value ``difference``) with columns (``predicted_name``
+        with ``by``), ``side``, ``concept``, ``errors``, ``right`` (images naming it), ``error_share``,
+        ``right_share``, ``difference``, ``error_rate`` (of the judged images naming it, the share that are wrong),
+        ``p_value``. ``per_image`` holds every image's ``id``, ``label``, ``predicted_name`` and ``correct`` (True,
+        False, or None when not judged). The title gives the numbers of wrong, right and unjudged images (and, with
+        ``by``, of the classes compared).
+
+    Raises:
+        TypeError / ValueError: explanations that are not such a frame, lack a column or are empty; labels that are
+            not class names with ``correct=None``; a ``correct`` of another type or returning something else than
+            True / False / None; no image judged, or every judged image on one side (with ``by``, a collection where
+            no class has both gives an empty table, and the title says so).
+    """
+    what = "error_concepts"
+    top = positive_int(top, "top", "concepts per side")
+    min_images = positive_int(min_images, "min_images", "images")
+    if by is not None and by != "predicted_name":
+        raise ValueError(f"{what}: by must be None (all images together) or 'predicted_name' (per class), got {by!r}")
+    frame = _explanations(explanations, ("label", "predicted_name", "concepts"), what).reset_index(drop=True)
+    if frame["label"].isna().all():
+        raise ValueError(
+            f"{what}: no image has a label, so no prediction can be judged right or wrong: explain a labelled "
+            "collection ((image, label) pairs, such as nlexnb.datasets.stamp_photo_set(), or a labelled Dataset)"
+        )
+    verdict = _verdicts(frame, _correct_rule(correct, classes, frame, what), what)
+    judged = ~np.isnan(verdict)
+    n_right, n_wrong = int((verdict == 1).sum()), int((verdict == 0).sum())
+    unjudged = len(frame) - n_right - n_wrong
+    if not judged.any():
+        labels = sorted({str(v) for v in frame["label"].dropna()})
+        keys = sorted(correct)[:8] if isinstance(correct, Mapping) else None
+        hint = f" the keys of correct= ({keys}) must be labels of the collection;" if keys is not None else ""
+        raise ValueError(
+            f"{what}: no image could be judged right or wrong (labels here: {labels[:8]});{hint} correct= says what "
+            "is right for each label"
+        )
+    per_image = pd.DataFrame(
+        {
+            "id": frame["id"] if "id" in frame.columns else frame.index,
+            "label": frame["label"],
+            "predicted_name": frame["predicted_name"],
+            "correct": [None if np.isnan(v) else bool(v) for v in verdict],
+        }
+    )
+    if by is None:
+        if not n_right or not n_wrong:
+            raise ValueError(
+                f"{what}: every one of the {n_right + n_wrong} judged predictions is "
+                f"{'right' if n_right else 'wrong'}: there is nothing to compare"
+            )
+        table = _error_table(frame[judged], verdict[judged], top, min_images)
+    else:
+        parts, compared = [], 0
+        for name, rows in frame[judged].groupby("predicted_name", sort=True):
+            v = verdict[rows.index.to_numpy()]
+            if len(rows) >= min_images and 0 < v.sum() < len(v):
+                compared += 1
+                part = _error_table(rows, v, top, min_images)
+                if len(part):
+                    parts.append(part.assign(predicted_name=name))
+        columns = ["predicted_name", *_ERROR_COLUMNS]
+        table = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    left = f", {unjudged} not judged" if unjudged else ""
+    scope = "" if by is None else f", within each of {compared} predicted classes with both"
+    if by is not None and not compared:
+        scope = f"; no predicted class has both among at least {min_images} judged images"
+    title = f"Concepts named on wrong vs right predictions ({n_wrong} wrong, {n_right} right{left}{scope})"
+    return ConceptTable("error_concepts", title, "difference", table.reset_index(drop=True), per_image=per_image)
+
+
+_ERROR_COLUMNS = ["side", "concept", "errors", "right", "error_share", "right_share", "difference", "error_rate"]
+_ERROR_COLUMNS += ["p_value"]
+
+
+def _error_table(frame: pd.DataFrame, verdict: np.ndarray, top: int, min_images: int) -> pd.DataFrame:
+    """The two-sided comparison of :func:`error_concepts` over the images of ``frame`` (verdict 1 right, 0 wrong)."""
+    n_right, n_wrong = int(verdict.sum()), int(len(verdict) - verdict.sum())
+    long = _named(frame.reset_index(drop=True), ())
+    long["right"] = verdict[long["image"].to_numpy()] == 1
+    long = long.drop_duplicates(["image", "concept"])
+    counts = long.groupby("concept").agg(right=("right", "sum"), named=("image", "size"))
+    counts["errors"] = counts["named"] - counts["right"]
+    counts = counts[counts["named"] >= min_images].reset_index()
+    columns = _ERROR_COLUMNS
+    if counts.empty:
+        return pd.DataFrame(columns=columns)
+    counts["error_share"] = counts["errors"] / n_wrong
+    counts["right_share"] = counts["right"] / n_right
+    counts["difference"] = counts["error_share"] - counts["right_share"]
+    counts["error_rate"] = counts["errors"] / counts["named"]
+    errors_side = counts[counts["difference"] > 0].sort_values(
+        ["difference", "errors", "concept"], ascending=[False, False, True], kind="stable"
+    )
+    right_side = counts[counts["difference"] < 0].sort_values(
+        ["difference", "right", "concept"], ascending=[True, False, True], kind="stable"
+    )
+    errors_side = errors_side.head(top).assign(side="errors")
+    right_side = right_side.head(top).assign(side="right")
+    total = n_right + n_wrong
+    errors_side["p_value"] = _surprise(
+        errors_side["errors"].to_numpy(), errors_side["named"].to_numpy(), n_wrong, total
+    )
+    right_side["p_value"] = _surprise(right_side["right"].to_numpy(), right_side["named"].to_numpy(), n_right, total)
+    table = pd.concat([errors_side, right_side], ignore_index=True)
+    table[["errors", "right"]] = table[["errors", "right"]].astype(int)
+    return table[columns]
+
+
+def _key(text: str) -> str:
+    """How concepts are compared: case-insensitively, whitespace collapsed (as a ConceptBank deduplicates them)."""
+    return " ".join(text.split()).lower()
+
+
+def _surroundings(
+    bank: Any, surroundings: Any, kinds: Any, named: set[str], frame: pd.DataFrame, what: str
+) -> tuple[set[str], str]:
+    """The concept keys that count as surroundings, and a phrase saying where they came from."""
+    from .concepts import ConceptBank, load_concepts
+
+    if surroundings is not None:
+        if bank is not None:
+            raise ValueError(f"{what}: pass bank= (its concepts of kind {kinds!r}) or surroundings=, not both")
+        if isinstance(surroundings, str) or not isinstance(surroundings, (list, tuple, set, frozenset)):
+            raise TypeError(
+                f"{what}: surroundings must be a list of concept texts (such as ['snow', 'grass', 'sky']), got "
+                f"{type(surroundings).__name__}"
+            )
+        if not surroundings or not all(isinstance(t, str) and t.strip() for t in surroundings):
+            raise ValueError(f"{what}: surroundings must be a non-empty list of non-empty concept texts")
+        return {_key(t) for t in surroundings}, f"{len(set(map(_key, surroundings)))} concepts listed as surroundings"
+    kinds = (kinds,) if isinstance(kinds, str) else kinds
+    if not isinstance(kinds, (list, tuple, set, frozenset)) or not kinds or not all(isinstance(k, str) for k in kinds):
+        raise TypeError(f"{what}: kinds must be a kind of concept or a list of them (such as ['scene']), got {kinds!r}")
+    if bank is None:
+        bank = ConceptBank.visual()
+    elif isinstance(bank, ConceptSpace) or isinstance(getattr(bank, "space", None), ConceptSpace):
+        bank = bank.bank
+    elif not isinstance(bank, ConceptBank):
+        if not isinstance(bank, (str, os.PathLike)):
+            raise TypeError(
+                f"{what}: bank must be a ConceptBank, a bank's name ('visual'), an Explainer or a ConceptSpace, got "
+                f"{type(bank).__name__}; or pass surroundings=[concept texts]"
+            )
+        bank = load_concepts(bank)
+    wanted = set(kinds)
+    if not wanted & set(bank.sources):
+        present = sorted(set(bank.sources))
+        raise ValueError(
+            f"{what}: bank {bank.name!r} records no concept of kind {sorted(wanted)} (its kinds: {present[:8]}"
+            f"{' ...' if len(present) > 8 else ''}); a bank made from a list or a file records none. Pass "
+            "surroundings=[the concept texts that are surroundings], or the bank the explanations were written with "
+            "if it records kinds (the visual bank: 'scene')"
+        )
+    known = {_key(t) for t in bank.texts}
+    unknown = sorted(c for c in named if _key(c) not in known)
+    if unknown:
+        wrote = frame.attrs.get("nlexnb", {}).get("bank")
+        source = f" (they were written with bank {wrote!r})" if wrote and wrote != bank.name else ""
+        raise ValueError(
+            f"{what}: {len(unknown)} concept(s) the explanations name are not in bank {bank.name!r}{source}, e.g. "
+            f"{unknown[:4]}: pass the bank the explanations were written with (bank=explainer.bank), or "
+            "surroundings=[the concept texts that are surroundings]"
+        )
+    keys = {_key(t) for t, kind in zip(bank.texts, bank.sources) if kind in wanted}
+    return keys, f"concepts of kind {'/'.join(sorted(wanted))} in the {bank.name!r} bank"
+
+
+def context_reliance(
+    explanations: Any,
+    bank: Any = None,
+    *,
+    surroundings: Sequence[str] | None = None,
+    kinds: str | Sequence[str] = ("scene",),
+    by: str = "predicted_name",
+    min_images: int = 1,
+) -> ConceptTable:
+    """How much of each explanation is carried by concepts of the surroundings (snow, grass, water, sky) rather than
+    the object.
+
+    **What the number is.** For one explanation, ``reliance`` = the summed contributions of its named concepts that
+    are surroundings / the summed contributions of all its named concepts (``total``): 0.25 means a quarter of what the
+    explanation accounts for comes from surroundings. ``logit_share`` divides the same sum by the explained logit
+    instead (the named concepts together account for only part of it). A class's row averages its images.
+
+    **What counts as surroundings.** By default the concepts of kind ``"scene"`` in the default visual bank
+    (``nlexnb/data/visual_concepts.tsv``, column 2; ``scripts/build_visual_bank.py`` gives that kind to WordNet's
+    landforms, bodies of water and land, and to a list of scene words: sky, snow, grass, water, forest, beach, sunset,
+    white background, ... 71 concepts); ``kinds=`` picks other kinds of a bank that records them, and
+    ``surroundings=`` takes your own list of concept texts instead. Concepts are compared case-insensitively.
+
+    **Limits.** Only named concepts count: context that carries a prediction without being among its ``k`` named
+    concepts is invisible here. An explanation names a concept only when the image shows it *and* the explained
+    class's row is aligned with it, so a surroundings concept appears where the classifier's notion of the class
+    includes it ("snow" for a husky): that is the reliance this measures, and a low number is not proof that the
+    classifier ignores the background (ablate the features, or occlude the background, to test that). A kind is a
+    property of the word, not of where it is in the photo: "sunlight" named for a solar dish counts as surroundings
+    even if it describes what the dish is for, and a few WordNet scene words read otherwise ("draw" is a gully,
+    "spit" a point of land, "bank" a river bank). Explanations that name nothing, or whose contributions sum to zero
+    or less, have no reliance (NaN) and are left out of the means.
+
+    Args:
+        explanations: the DataFrame of :func:`nlexnb.read_explanations` (or the CollectionRun, or the file's path);
+            needs ``concepts``, ``contributions``, ``explained`` and the ``by`` column.
+        bank: where the kinds come from: a :class:`~nlexnb.ConceptBank` that records them (its ``sources``), a bank's
+            name, or the Explainer / ConceptSpace the explanations came from; None: the default visual bank. Every
+            named concept must be in it.
+        surroundings: the concept texts that are surroundings, instead of a bank's kinds.
+        kinds: the bank kinds that are surroundings.
+        by: the column the summary groups by (``"predicted_name"``, or ``"label"``).
+        min_images: classes with fewer explained images are left out of the summary (not of ``per_image``).
+
+    Returns:
+        A :class:`ConceptTable` (kind ``"context_reliance"``, value ``mean_reliance``): ``table`` has one row per class
+        (``<by>``, ``images``, ``naming_surroundings`` (images whose explanation names at least one),
+        ``mean_reliance``, ``mean_logit_share``, ``surroundings`` (the surroundings concepts named, most frequent
+        first, with counts)), most reliant first; ``per_image`` has one row per image (``id``, ``path``, ``label``,
+        ``<by>``, ``surroundings`` (list), ``context_contribution``, ``total``, ``reliance``, ``logit_share``).
+        The title gives the mean reliance over all images.
+
+    Raises:
+        TypeError / ValueError: explanations that are not such a frame, lack a column or are empty; a bank that records
+            no concept of ``kinds`` (pass ``surroundings=``), or that lacks concepts the explanations name; both
+            ``bank`` and ``surroundings``; a ``by`` that is not a column.
+    """
+    what = "context_reliance"
+    min_images = positive_int(min_images, "min_images", "images")
+    if not isinstance(explanations, pd.DataFrame):
+        explanations = _explanations(explanations, ("concepts",), what)
+    by = _by_column(explanations, by, what)
+    frame = _explanations(explanations, (by, "concepts", "contributions", "explained"), what).reset_index(drop=True)
+    named = {c for row in frame["concepts"] for c in row}
+    keys, source = _surroundings(bank, surroundings, kinds, named, frame, what)
+    long = _named(frame, ("contributions",))
+    long["surroundings"] = long["concept"].map(lambda c: _key(c) in keys).astype(bool)
+    n = len(frame)
+    index = long["image"].to_numpy()
+    total = np.bincount(index, weights=long["contributions"].to_numpy(), minlength=n)
+    context = np.bincount(index, weights=np.where(long["surroundings"], long["contributions"], 0.0), minlength=n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reliance = np.where(total > 0, context / total, np.nan)
+        explained = frame["explained"].to_numpy(dtype=np.float64)
+        logit_share = np.where(explained != 0, context / explained, np.nan)
+    lists: list[list[str]] = [[] for _ in range(n)]
+    for i, concept in zip(index[long["surroundings"].to_numpy()], long.loc[long["surroundings"], "concept"]):
+        lists[i].append(concept)
+    per_image = pd.DataFrame({c: frame[c] for c in ("id", "path", "label") if c in frame.columns and c != by})
+    per_image[by] = frame[by]
+    per_image["surroundings"] = lists
+    per_image["context_contribution"] = context
+    per_image["total"] = total
+    per_image["reliance"] = reliance
+    per_image["logit_share"] = logit_share
+    rows = []
+    for group, part in per_image[per_image[by].notna()].groupby(by, sort=False):
+        if len(part) < min_images:
+            continue
+        counts = pd.Series([c for row in part["surroundings"] for c in dict.fromkeys(row)]).value_counts()
+        rows.append(
+            {
+                by: group,
+                "images": len(part),
+                "naming_surroundings": int(part["surroundings"].map(bool).sum()),
+                "mean_reliance": float(part["reliance"].mean()) if part["reliance"].notna().any() else np.nan,
+                "mean_logit_share": float(part["logit_share"].mean()) if part["logit_share"].notna().any() else np.nan,
+                "surroundings": "; ".join(f"{c} ({k})" for c, k in counts.items()),
+            }
+        )
+    columns = [by, "images", "naming_surroundings", "mean_reliance", "mean_logit_share", "surroundings"]
+    table = pd.DataFrame(rows, columns=columns)
+    if len(table):
+        table = table.sort_values(["mean_reliance", "images", by], ascending=[False, False, True], kind="stable")
+    naming = int(per_image["surroundings"].map(bool).sum())
+    mean = float(np.nanmean(reliance)) if np.isfinite(reliance).any() else float("nan")
+    title = (
+        f"Reliance on surroundings ({source}): {mean:.1%} of the named contribution on average; "
+        f"{naming} of {n} explanations name any"
+    )
+    return ConceptTable("context_reliance", title, "mean_reliance", table.reset_index(drop=True), per_image=per_image)
+
+
 # ---- plots -----------------------------------------------------------------------------------------------------------
-def plot(table: ConceptTable, max_rows: int = 20):
+def plot(table: ConceptTable, max_rows: int | None = None):
     """Draw any result of this module (the same as ``table.plot()``). Returns the matplotlib Figure."""
     if not isinstance(table, ConceptTable):
         raise TypeError(

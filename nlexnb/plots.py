@@ -18,6 +18,9 @@ __all__ = [
     "faithfulness_figure",
     "plausibility_figure",
     "concept_table_figure",
+    "collection_concepts_figure",
+    "error_concepts_figure",
+    "context_reliance_figure",
     "confusion_figure",
     "zero_shot_comparison_figure",
 ]
@@ -129,11 +132,21 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(text, width))
 
 
-def concept_table_figure(result, max_rows: int = 20):
+def concept_table_figure(result, max_rows: int | None = None):
     """A discovery result (:class:`nlexnb.discover.ConceptTable`) drawn: ranked tables as horizontal bar charts (a
-    contrast coloured by the class each concept favours), sub-concepts as a cluster x concept heat map."""
+    contrast coloured by the class each concept favours), sub-concepts as a cluster x concept heat map, and the views
+    of an explained collection by :func:`collection_concepts_figure`, :func:`error_concepts_figure` and
+    :func:`context_reliance_figure`. ``max_rows``: the most bars, or classes, shown (None: each kind's default)."""
     import seaborn as sns
 
+    views = {
+        "collection_concepts": lambda n: collection_concepts_figure(result, max_groups=n or 12),
+        "error_concepts": lambda n: error_concepts_figure(result, max_rows=n or 20),
+        "context_reliance": lambda n: context_reliance_figure(result, max_rows=n or 12),
+    }
+    if result.kind in views:
+        return views[result.kind](max_rows)
+    max_rows = 20 if max_rows is None else max_rows
     if result.kind == "subconcepts":
         heat = result.profile
         fig = _figure((1.2 + 0.45 * heat.shape[1], 1.5 + 0.5 * heat.shape[0]), layout="constrained")
@@ -168,6 +181,167 @@ def concept_table_figure(result, max_rows: int = 20):
     ax.set_title(result.title)
     ax.set_ylabel("")
     ax.set_xlabel(result.value.replace("_", " "))
+    return fig
+
+
+def _short_name(name) -> str:
+    """A class name's first synonym, shortened for a panel title or a tick label."""
+    from .labels import primary_name
+
+    text = primary_name(str(name))
+    return text if len(text) <= 32 else text[:31].rstrip() + "\u2026"
+
+
+def _empty_panel(ax, message: str) -> None:
+    ax.text(0.5, 0.5, _wrap(message, 40), ha="center", va="center", transform=ax.transAxes, fontsize=10, color="0.35")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def collection_concepts_figure(result, max_groups: int = 12, max_concepts: int = 6, columns: int = 3):
+    """:func:`nlexnb.discover.collection_concepts` drawn: one panel per class (the largest first), a bar per concept
+    for the share of the class's images whose explanation names it, labelled with the mean share of the logit it
+    carries when named."""
+    import seaborn as sns
+
+    table = result.table
+    by = table.columns[0]
+    groups = list(dict.fromkeys(table[by]))[:max_groups]
+    if not groups:
+        fig = _figure((6, 2))
+        _empty_panel(fig.subplots(), "no concept is named")
+        return fig
+    columns = min(columns, len(groups))
+    rows = -(-len(groups) // columns)
+    height = 0.32 * max_concepts + 0.9
+    fig = _figure((5.2 * columns, height * rows + 0.9), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, columns, sharex=True, squeeze=False)).ravel()
+    colour = sns.color_palette()[0]
+    for ax, group in zip(axes, groups):
+        part = table[table[by] == group].head(max_concepts)
+        sns.barplot(data=part, x="frequency", y="concept", ax=ax, orient="h", color=colour)
+        for patch, share in zip(ax.patches, part["mean_share"]):
+            ax.annotate(
+                f"{share:.0%}",
+                (patch.get_width(), patch.get_y() + patch.get_height() / 2),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+                color="0.3",
+            )
+        ax.set_title(f"{_short_name(group)} ({int(part['group_size'].iloc[0])} images)", fontsize=10)
+        ax.set_xlim(0, 1.12)
+        ax.set_ylabel("")
+        ax.set_xlabel("")
+        ax.tick_params(axis="y", labelsize=9)
+    for ax in axes[len(groups) :]:
+        ax.set_axis_off()
+    group = {"predicted_name": "class", "label": "label"}.get(by, "group")
+    fig.supxlabel(
+        f"share of the {group}'s images whose explanation names the concept (beside the bar: mean share of the logit)"
+    )
+    fig.suptitle(_wrap(result.title, 120), fontsize=11)
+    return fig
+
+
+def error_concepts_figure(result, max_rows: int = 20):
+    """:func:`nlexnb.discover.error_concepts` drawn: for each concept, how much more often it is named on wrong
+    predictions than on right ones (bars to the right: errors; to the left: right predictions), with the counts."""
+    import pandas as pd
+    import seaborn as sns
+
+    table = result.table.copy()
+    if "predicted_name" in table.columns:
+        table["concept"] = [f"{_short_name(c)}: {t}" for c, t in zip(table["predicted_name"], table["concept"])]
+    half = max(1, max_rows // 2)
+    errors = table[table["side"] == "errors"].sort_values("difference", ascending=False, kind="stable").head(half)
+    right = table[table["side"] == "right"].sort_values("difference", kind="stable").head(half)
+    shown = pd.concat([errors, right.iloc[::-1]], ignore_index=True)
+    fig = _figure((8.5, 0.32 * max(len(shown), 3) + 1.6), layout="constrained")
+    ax = fig.subplots()
+    ax.set_title(_wrap(result.title, 90), fontsize=10)
+    if shown.empty:
+        _empty_panel(ax, "no concept to show (see the title)")
+        return fig
+    palette = {"errors": "#c44e52", "right": "#4c72b0"}
+    sns.barplot(data=shown, x="difference", y="concept", hue="side", palette=palette, dodge=False, ax=ax, orient="h")
+    for y, row in enumerate(shown.itertuples()):
+        ax.annotate(
+            f"{row.errors} wrong \u00b7 {row.right} right",
+            (row.difference, y),
+            xytext=(4 if row.difference >= 0 else -4, 0),
+            textcoords="offset points",
+            ha="left" if row.difference >= 0 else "right",
+            va="center",
+            fontsize=8,
+            color="0.3",
+        )
+    low, high = min(float(shown["difference"].min()), 0.0), max(float(shown["difference"].max()), 0.0)
+    room = 0.5 * (high - low)  # space for the counts beside the bars
+    ax.set_xlim(low - (room if low < 0 else 0), high + (room if high > 0 else 0))
+    ax.axvline(0, color="0.4", lw=1)
+    ax.set_xlabel("share of the wrong predictions naming it \u2212 share of the right ones naming it")
+    ax.set_ylabel("")
+    if ax.get_legend() is not None:
+        ax.get_legend().set_title("named more on")
+    return fig
+
+
+def context_reliance_figure(result, max_rows: int = 12):
+    """:func:`nlexnb.discover.context_reliance` drawn in three panels: how many explanations rely on their
+    surroundings how much (in bands, counted), the classes that rely most, and the surroundings concepts named most
+    often."""
+    import pandas as pd
+    import seaborn as sns
+    from matplotlib.ticker import MaxNLocator
+
+    per_image, table = result.per_image, result.table
+    by = table.columns[0] if len(table.columns) else "predicted_name"
+    fig = _figure((15, 0.3 * max_rows + 2.2), layout="constrained")
+    left, middle, right = fig.subplots(1, 3, width_ratios=(1, 1.3, 1.1))
+    values = per_image["reliance"].dropna()
+    bands = ["none", "under 10%", "10-25%", "25-50%", "over 50%"]
+    banded = pd.cut(values, [-np.inf, 0, 0.1, 0.25, 0.5, np.inf], labels=bands).value_counts().reindex(bands)
+    left.bar(bands, banded.to_numpy(), color=sns.color_palette()[0])
+    left.bar_label(left.containers[0], fontsize=9)
+    left.set_ylim(0, max(1, int(banded.max())) * 1.12)
+    left.set_xlabel("reliance: surroundings' share of the named contribution")
+    left.set_ylabel("explanations")
+    left.tick_params(axis="x", labelsize=9)
+    left.set_title(f"per explanation ({len(values)})", fontsize=10)
+    relying = table[table["mean_reliance"] > 0].head(max_rows)
+    if relying.empty:
+        _empty_panel(middle, "no class's explanations name a surroundings concept")
+    else:
+        shown = relying.assign(name=[f"{_short_name(g)} ({n})" for g, n in zip(relying[by], relying["images"])])
+        sns.barplot(data=shown, x="mean_reliance", y="name", ax=middle, orient="h", color=sns.color_palette()[1])
+        middle.set_xlim(0, min(1, max(0.1, float(shown["mean_reliance"].max()) * 1.15)))
+        middle.set_ylabel("")
+        middle.set_xlabel("mean reliance over the class's images")
+    middle.set_title(
+        f"the {'classes' if by == 'predicted_name' else by + ' values'} that rely most (images)", fontsize=10
+    )
+    counts = pd.Series([c for row in per_image["surroundings"] for c in dict.fromkeys(row)]).value_counts()
+    if counts.empty:
+        _empty_panel(right, "no explanation names a surroundings concept")
+    else:
+        top = counts.head(max_rows).rename_axis("concept").reset_index(name="explanations")
+        sns.barplot(data=top, x="explanations", y="concept", ax=right, orient="h", color=sns.color_palette()[2])
+        for y, (concept, n) in enumerate(zip(top["concept"], top["explanations"])):
+            classes = per_image.loc[per_image["surroundings"].map(lambda row, c=concept: c in row), by]
+            named_for = ", ".join(_short_name(c) for c in classes.value_counts().index[:2])
+            more = " ..." if classes.nunique() > 2 else ""
+            text = f"for {named_for}{more}"
+            right.annotate(
+                text, (n, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8, color="0.3"
+            )
+        right.set_xlim(0, float(top["explanations"].max()) * 1.9)
+        right.set_ylabel("")
+        right.set_xlabel("explanations naming it")
+        right.xaxis.set_major_locator(MaxNLocator(integer=True))
+    right.set_title("surroundings concepts named, and for which classes", fontsize=10)
+    fig.suptitle(_wrap(result.title, 150), fontsize=11)
     return fig
 
 

@@ -6,7 +6,8 @@ Run all notebooks with ``python -m nlexnb.reports --out reports``.
 
 The notebooks share their first cells through this module: :func:`validate_parameters` checks the papermill
 parameters, :func:`setup` loads the classifier and text encoder and the mapper notebook 01 saved (fitting and saving
-one where none fits), :func:`notebook_images` gives the photos, and a few table helpers keep pandas code out of the
+one where none fits), :func:`notebook_images` gives the photos (:func:`spread` a share of a labelled set, and
+:func:`fresh_output` a file for what a notebook writes), and a few table helpers keep pandas code out of the
 notebooks.
 """
 
@@ -40,6 +41,8 @@ __all__ = [
     "run_notebooks",
     "validate_parameters",
     "notebook_images",
+    "spread",
+    "fresh_output",
     "notebook_style",
     "setup",
     "NotebookSetup",
@@ -54,12 +57,14 @@ RECORD_MIME = "application/vnd.nlexnb.record+json"
 PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     **dict.fromkeys(["MODEL", "TIMM_MODEL", "TORCHVISION_MODEL", "HUB_MODEL", "LABELLED_SET"], (str,)),
     **dict.fromkeys(["ENCODER", "DEVICE", "IMAGE_DIR", "SUBCONCEPT_LABEL", "JUDGE", "MAPPER_PATH"], (str, type(None))),
+    **dict.fromkeys(["OUT_DIR"], (str, type(None))),
     **dict.fromkeys(["INTERACTIVE", "PRETRAINED"], (bool,)),
     **dict.fromkeys(["SEED", "FOLDS", "K", "MAX_IMAGES", "VIEWS", "N_RANDOM", "STEPS", "N_CLUSTERS"], (int,)),
-    **dict.fromkeys(["PLAUSIBILITY_PHOTOS"], (int,)),
+    **dict.fromkeys(["PLAUSIBILITY_PHOTOS", "BATCH_SIZE", "MIN_IMAGES"], (int,)),
     **dict.fromkeys(["LABELS"], (list, type(None))),
 }
 POSITIVE = ("FOLDS", "K", "MAX_IMAGES", "VIEWS", "N_RANDOM", "STEPS", "N_CLUSTERS", "PLAUSIBILITY_PHOTOS")
+POSITIVE += ("BATCH_SIZE", "MIN_IMAGES")
 
 
 def _jsonable(value: Any) -> Any:
@@ -133,6 +138,10 @@ def validate_parameters(**params: Any) -> None:
             _check_model_name(value, name)
     if params.get("IMAGE_DIR") is not None and not Path(params["IMAGE_DIR"]).is_dir():
         raise ValueError(f"Parameter IMAGE_DIR must be an existing folder of images, got {params['IMAGE_DIR']!r}")
+    if params.get("OUT_DIR") is not None and Path(params["OUT_DIR"]).exists() and not Path(params["OUT_DIR"]).is_dir():
+        raise ValueError(
+            f"Parameter OUT_DIR must be a folder (it is made when missing), got the file {params['OUT_DIR']!r}"
+        )
     if params.get("DEVICE") is not None:
         _check_device(params["DEVICE"])
     if params.get("MAPPER_PATH") is not None:
@@ -214,6 +223,37 @@ def notebook_images(image_dir: str | Path | None = None, limit: int | None = Non
         photos = {p.stem: to_pil(p) for p in files}
     names = list(photos)[:limit] if limit is not None else list(photos)
     return {name: photos[name] for name in names}
+
+
+def spread(items: Sequence[Any], limit: int | None = None) -> list[Any]:
+    """At most ``limit`` of ``items``, evenly spaced through them (all of them when ``limit`` is None or not smaller).
+
+    A labelled set comes grouped by label (all the birds, then the fish, ...): its first ``limit`` pairs would be
+    birds only, while an even spread keeps every label's share.
+    """
+    items = list(items)
+    if limit is None or limit >= len(items):
+        return items
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be a positive number of items or None, got {limit!r}")
+    return [items[i * len(items) // limit] for i in range(limit)]
+
+
+def fresh_output(name: str, folder: str | Path | None = None) -> Path:
+    """A file for what a notebook writes, ``folder/name`` (default: ``$NLEXNB_CACHE/notebooks/``), with what an earlier
+    run left under that name removed, so that each run of the notebook starts afresh and one copy is kept.
+
+    For an explanations file (:func:`nlexnb.explain_collection`) that is the file, its errors file and the parts of an
+    unfinished run; nothing else in the folder is touched.
+    """
+    from .collection import remove_explanations
+
+    if not isinstance(name, str) or not name or Path(name).name != name:
+        raise ValueError(f"name must be a file name (no folder), got {name!r}")
+    target = (Path(folder).expanduser() if folder is not None else cache_dir() / "notebooks") / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_explanations(target)
+    return target
 
 
 def _check_model_name(name: str, parameter: str = "MODEL") -> None:

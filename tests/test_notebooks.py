@@ -1,8 +1,8 @@
 """The notebooks as reports: each runs top to bottom in a fresh kernel with papermill, and the numbers it records
 (held-out table, zero-shot accuracy, faithfulness ratios) are read back from the executed notebook and checked.
 
-All six run once per module (in order, sharing the session's ``NLEXNB_CACHE``, so the concept bank is encoded once and
-notebooks 02-06 load the mapper notebook 01 saved); about 6-8 minutes on two CPU cores. The notebooks' set-up step
+All seven run once per module (in order, sharing the session's ``NLEXNB_CACHE``, so the concept bank is encoded once
+and notebooks 02-07 load the mapper notebook 01 saved); about 8-10 minutes on two CPU cores. The notebooks' set-up step
 (``reports.setup``) and the table and figure helpers they use are tested fast, on tiny hand-written classifiers.
 """
 
@@ -32,6 +32,7 @@ NAMES = [
     "04_concept_discovery",
     "05_faithfulness",
     "06_bring_your_own_classifier",
+    "07_explain_a_collection",
 ]
 
 
@@ -40,7 +41,7 @@ def _notebooks() -> list[Path]:
 
 
 # ---- static checks (fast) ----------------------------------------------------------------------------------------
-def test_the_six_notebooks_exist():
+def test_the_seven_notebooks_exist():
     assert [p.stem for p in _notebooks()] == NAMES
 
 
@@ -220,6 +221,27 @@ def test_06_bring_your_own(records):
     assert models["timm"]["weights"] == "random" and models["torchvision"]["weights"] == "random"
     assert models["nn.Module"]["classes"] == 10
     assert "Could not load pretrained weights" in r["hub_message"]  # HF_HUB_OFFLINE=1 in the tests
+
+
+@pytest.mark.slow
+def test_07_collection(records, stamps_folder):
+    r = records["07_explain_a_collection"]
+    images = 290 if stamps_folder is not None else 76  # the stamps, or the bundled photos in four views
+    run = r["collection"]
+    assert (run["images"], run["rows"], run["skipped"]) == (images, images, 0)
+    assert r["rerun"]["written"] == 0 and r["rerun"]["resumed"] == images  # the same call again recomputes nothing
+    assert r["rerun"]["seconds"] < 0.2 * run["seconds"]
+    judged = r["judged"]
+    assert judged["right"] + judged["wrong"] + judged["not_judged"] == images
+    assert judged["right"] > 0 and judged["wrong"] > 0
+    assert {row["side"] for row in r["error_concepts"]["records"]} == {"errors", "right"}
+    assert r["largest_class"]["photos"] >= 3 and r["largest_class"]["concepts"]
+    if stamps_folder is None:
+        return
+    assert judged["not_judged"] == 46  # vehicles, tools, hats, flags and trees: no agreed set of ImageNet classes
+    assert 0.4 < judged["right"] / (judged["right"] + judged["wrong"]) < 0.8  # measured 138 of 244
+    # cut-outs on a white background have no surroundings to lean on (measured 0.007, 11 explanations of 290)
+    assert 0 <= r["context_reliance_mean"] < 0.05 and r["naming_surroundings"] < 0.1 * images
 
 
 # ---- bad parameters fail in the validation cell ------------------------------------------------------------------
@@ -403,3 +425,39 @@ def test_save_mapper_refuses_another_classifier_and_non_default_fits_without_a_p
     with pytest.raises(ValueError, match="default fits only"):
         reports.save_mapper(partial, a)
     assert reports.save_mapper(partial, a, tmp_path / "partial.safetensors").is_file()
+
+
+def test_spread_keeps_every_labels_share():
+    pairs = [(f"{label}{i}", label) for label in "abc" for i in range(10)]  # grouped by label, as labelled sets are
+    picked = reports.spread(pairs, 6)
+    assert [label for _, label in picked] == ["a", "a", "b", "b", "c", "c"]
+    assert reports.spread(pairs, 30) == pairs and reports.spread(pairs, 100) == pairs and reports.spread(pairs) == pairs
+    with pytest.raises(ValueError, match="limit must be a positive number"):
+        reports.spread(pairs, 0)
+
+
+def test_fresh_output_removes_what_an_earlier_run_left(tmp_path, monkeypatch):
+    monkeypatch.setenv("NLEXNB_CACHE", str(tmp_path / "cache"))
+    out = reports.fresh_output("07.parquet")
+    assert out == tmp_path / "cache" / "notebooks" / "07.parquet" and out.parent.is_dir()
+    out.write_bytes(b"old rows")
+    (tmp_path / "cache" / "notebooks" / "07.errors.parquet").write_bytes(b"old errors")
+    (tmp_path / "cache" / "notebooks" / "07.parquet.partial").mkdir()
+    (tmp_path / "cache" / "notebooks" / "other.parquet").write_bytes(b"kept")
+    assert reports.fresh_output("07.parquet") == out
+    assert sorted(p.name for p in out.parent.iterdir()) == ["other.parquet"]
+    assert reports.fresh_output("07.parquet", tmp_path / "mine") == tmp_path / "mine" / "07.parquet"
+    with pytest.raises(ValueError, match="must be a file name"):
+        reports.fresh_output("sub/07.parquet")
+
+
+def test_collection_parameters_are_validated(tmp_path):
+    reports.validate_parameters(OUT_DIR=None, BATCH_SIZE=4, MIN_IMAGES=3)
+    reports.validate_parameters(OUT_DIR=str(tmp_path / "not yet"))  # made when the notebook writes there
+    with pytest.raises(ValueError, match="Parameter BATCH_SIZE must be positive"):
+        reports.validate_parameters(BATCH_SIZE=0)
+    with pytest.raises(TypeError, match="Parameter MIN_IMAGES must be int"):
+        reports.validate_parameters(MIN_IMAGES="3")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="Parameter OUT_DIR must be a folder"):
+        reports.validate_parameters(OUT_DIR=str(tmp_path / "file"))
