@@ -4,6 +4,8 @@
     python benchmarks/bench_collection.py --device cuda      # GPU
     python benchmarks/bench_collection.py --views 10         # 290 stamp photos vs 2,900 views of them (memory)
 
+With nlexnb[ray] installed, it also times engine="ray" on a local Ray instance beside the single process.
+
 Prints the machine and the date, then images/s for (a) the classifier's forward pass alone and (b) explain_collection
 (default visual bank, default kernel mapper, k=5, writing Parquet), at the same batch sizes: from pre-decoded tensors
 (no decoding) and end to end from the files (Tux Paint's photo stamps, ``nlexnb.datasets.stamp_photo_set()``). The
@@ -202,6 +204,23 @@ def main() -> None:
         print(f"           (b) explain_collection          {rate(len(paths), time.perf_counter() - start)}")
     print(f"           {run!r}; file {os.path.getsize(run.path) / 1e3:.0f} kB")
     bs = sizes[0]
+
+    try:
+        import ray
+    except ImportError:
+        print("\n-- Ray: not installed (pip install nlexnb[ray]) --")
+    else:
+        actors = max(1, args.workers)
+        print(f"\n-- Ray Data, local instance, {actors} actors, batch {bs}: from files, beside one process --")
+        start = time.perf_counter()
+        ray.init(include_dashboard=False, log_to_driver=False, logging_level="warning")
+        print(f"ray.init: {time.perf_counter() - start:.1f} s")
+        for engine, workers in (("local", args.workers), ("ray", actors), ("ray", actors)):
+            out = tmp / f"{engine}{time.monotonic_ns()}.parquet"
+            start = time.perf_counter()
+            explain_collection(explainer, data, out, batch_size=bs, num_workers=workers, engine=engine, progress=False)
+            print(f"engine {engine:5s}: {rate(len(paths), time.perf_counter() - start)} (actor start-up included)")
+        ray.shutdown()
 
     print(f"\n-- memory, fresh process per run (views of the stamps as JPEG, batch {bs}, {args.workers} workers) --")
     for count in sorted({1, args.views}):
