@@ -33,6 +33,20 @@ def _figure(figsize: tuple[float, float], layout: str | None = None):
     return Figure(figsize=figsize, layout=layout)
 
 
+def _label_bars(ax, shares, fontsize: int = 9, color: str | None = None) -> None:
+    """Write each horizontal bar's share (as a percentage) just past its end."""
+    for patch, share in zip(ax.patches, shares):
+        ax.annotate(
+            f"{share:.0%}",
+            (patch.get_width(), patch.get_y() + patch.get_height() / 2),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=fontsize,
+            color=color,
+        )
+
+
 def _normalise(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     low, high = np.nanmin(values), np.nanmax(values)
@@ -78,15 +92,7 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4)):
     table = explanation.concepts
     if len(table):
         sns.barplot(data=table, x="contribution", y="concept", ax=right, color=sns.color_palette()[0], orient="h")
-        for patch, share in zip(right.patches, table["share"]):
-            right.annotate(
-                f"{share:.0%}",
-                (patch.get_width(), patch.get_y() + patch.get_height() / 2),
-                xytext=(3, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=9,
-            )
+        _label_bars(right, table["share"], fontsize=9)
     what = "logit" if explanation.foil is None else "logit difference"
     right.set_xlabel(f"contribution to the {what} (share in %)")
     right.set_ylabel("")
@@ -220,16 +226,7 @@ def collection_concepts_figure(result, max_groups: int = 12, max_concepts: int =
     for ax, group in zip(axes, groups):
         part = table[table[by] == group].head(max_concepts)
         sns.barplot(data=part, x="frequency", y="concept", ax=ax, orient="h", color=colour)
-        for patch, share in zip(ax.patches, part["mean_share"]):
-            ax.annotate(
-                f"{share:.0%}",
-                (patch.get_width(), patch.get_y() + patch.get_height() / 2),
-                xytext=(3, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=8,
-                color="0.3",
-            )
+        _label_bars(ax, part["mean_share"], fontsize=8, color="0.3")
         ax.set_title(f"{_short_name(group)} ({int(part['group_size'].iloc[0])} images)", fontsize=10)
         ax.set_xlim(0, 1.12)
         ax.set_ylabel("")
