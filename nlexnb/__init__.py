@@ -4,7 +4,7 @@ Data flows one way: ``load_classifier`` (adapter -> features), ``load_text_encod
 classifier-space vectors), then scores -> explanations, zero-shot heads, concept discovery, plots and widgets.
 """
 
-from . import datasets, discover, evaluate, metrics, plots, selection, targets
+from . import bottleneck, datasets, discover, evaluate, metrics, plots, selection, targets
 from .classifier import Classifier, Prediction, load_classifier
 from .collection import explain_collection, read_explanations
 from .concepts import ConceptBank, load_concepts
@@ -32,6 +32,7 @@ __all__ = [
     "TextEncoder",
     "ZeroShotClassifier",
     "available",
+    "bottleneck",
     "datasets",
     "discover",
     "evaluate",
