@@ -18,7 +18,7 @@ import time
 import torch
 
 import nlexnb
-from nlexnb.bottleneck import ConceptBottleneck, concept_bottleneck, sparse_nonnegative_fit
+from nlexnb.bottleneck import ConceptBottleneck, concept_bottleneck
 from nlexnb.datasets import stamp_photo_set
 from nlexnb.space import ConceptSpace
 
@@ -29,11 +29,7 @@ def random_bottleneck(space: ConceptSpace, n: int, seed: int = 0) -> ConceptBott
     pick = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]]
     allowed = torch.zeros(len(space), dtype=torch.bool)
     allowed[pick] = True
-    weight = space.classifier.head_weight.double()
-    rows = weight - weight.mean(0)
-    weights = sparse_nonnegative_fit(rows, space.directions, n, allowed=allowed)
-    residual = (rows - weights @ space.directions.double()).norm(dim=1) / rows.norm(dim=1)
-    return ConceptBottleneck(space, weights, n, residual.float())
+    return concept_bottleneck(space, n_concepts=n, allowed=allowed)
 
 
 def main() -> None:

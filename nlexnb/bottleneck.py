@@ -143,13 +143,16 @@ class ConceptBottleneck:
         )
 
 
-def concept_bottleneck(classifier, mapper=None, concepts=None, *, n_concepts: int = 32) -> ConceptBottleneck:
+def concept_bottleneck(
+    classifier, mapper=None, concepts=None, *, n_concepts: int = 32, allowed: torch.Tensor | None = None
+) -> ConceptBottleneck:
     """Fit a data-free concept bottleneck: every class row as at most ``n_concepts`` concepts (see the module).
 
     Args:
         classifier: a classifier (then ``mapper`` and optionally ``concepts``, as for :class:`nlexnb.Explainer`), or a
             :class:`~nlexnb.space.ConceptSpace`.
         n_concepts: the budget per class (at most the number of concepts the bank allows).
+        allowed: [T] bool, the bank concepts the recipes may use (default all; class names and peoples never).
 
     Example:
         >>> cbm = nlexnb.bottleneck.concept_bottleneck(clf, mapper, n_concepts=32)
@@ -158,7 +161,8 @@ def concept_bottleneck(classifier, mapper=None, concepts=None, *, n_concepts: in
     """
     space = concept_space(classifier, mapper, concepts)
     n = positive_int(n_concepts, "n_concepts", "concepts per class")
-    allowed = ~space.excluded
+    usable = ~space.excluded
+    allowed = usable if allowed is None else usable & torch.as_tensor(allowed, dtype=torch.bool).to(usable.device)
     if not bool(allowed.any()):
         raise ValueError("Every concept of the bank is a class name or names a people: a bottleneck needs others")
     weight = space.classifier.head_weight.to(space.directions.device, torch.float64)

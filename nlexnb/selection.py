@@ -1,13 +1,13 @@
 """How the named concepts are chosen: a public interface, two methods, one way to score them.
 
 A selection method gets the candidate concepts' unit directions ``V`` [n, d], an image's features ``f`` [d], the
-target's direction ``w`` [d] (see :mod:`nlexnb.targets`) and, optionally, a ``prior`` [n] in (0, 1] (how much to prefer
-each candidate: the explainer passes how well its text fits the explained class, see ``Explainer(relevance=)``), and
-returns up to ``k`` candidate positions, in order. What a
-choice is worth is computed once for every method by :func:`marginal_gains`: concept ``i`` carries
-``w . (P_{S_i} - P_{S_{i-1}}) f``, the drop it adds when its direction joins the span of those before it, so the
-contributions of any method add up to the drop measured when all named directions are removed at once, and methods
-are compared by the same metrics (``nlexnb.metrics``).
+target's direction ``w`` [d] (see :mod:`nlexnb.targets`) and, optionally, a ``prior`` [n] in (0, 1] (how much to
+prefer each candidate: the explainer passes how well its text fits the explained class, see
+``Explainer(relevance=)``), and returns up to ``k`` candidate positions, in order. What a choice is worth is
+computed once for every method by :func:`marginal_gains`: concept ``i`` carries ``w . (P_{S_i} - P_{S_{i-1}}) f``,
+the drop it adds when its direction joins the span of those before it, so the contributions of any method add up to
+the drop measured when all named directions are removed at once, and methods are compared by the same metrics
+(``nlexnb.metrics``).
 
 A new method is one class with a ``name`` and a ``choose`` method; register it in :data:`SELECTORS` to pick it by
 name (``Explainer(selector="nonnegative")``). A ``choose`` without a ``prior`` argument is called without one.

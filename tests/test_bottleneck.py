@@ -59,6 +59,9 @@ def test_a_larger_budget_leaves_less_of_the_rows_out_and_recipes_read_as_tables(
     assert list(recipe.columns) == ["concept", "weight", "share"] and 0 < len(recipe) <= 8
     assert recipe["share"].sum() == pytest.approx(1.0) and recipe["weight"].is_monotonic_decreasing
     assert "espresso" not in set(recipe["concept"]) and "8 concepts per class" in repr(large)
+    first_half = torch.arange(len(space)) < len(space) // 2
+    restricted = concept_bottleneck(space, n_concepts=4, allowed=first_half)
+    assert not (restricted.weights[:, ~first_half] > 0).any() and (restricted.weights > 0).any()
 
 
 def test_mistakes_are_named(space, classifier, ridge_mapper):
