@@ -5,7 +5,7 @@ classifier-space vectors), then scores -> explanations, zero-shot heads, concept
 """
 
 from . import bottleneck, datasets, discover, evaluate, metrics, plots, selection, targets
-from .classifier import Classifier, Prediction, load_classifier
+from .classifier import Classifier, LabelPrediction, Prediction, load_classifier
 from .collection import explain_collection, read_explanations
 from .concepts import ConceptBank, load_concepts
 from .explain import Explainer, Explanation, HeatMap
@@ -27,6 +27,7 @@ __all__ = [
     "Explainer",
     "Explanation",
     "HeatMap",
+    "LabelPrediction",
     "Mapper",
     "Prediction",
     "TextEncoder",

