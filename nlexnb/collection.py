@@ -45,7 +45,7 @@ import torch
 from PIL import Image
 
 from ._checks import positive_int
-from .datasets import IMAGE_EXTENSIONS
+from .datasets import IMAGE_EXTENSIONS, image_files
 from .explain import Explainer
 from .images import ImageLike, to_pil
 from .selection import GreedySelector
@@ -371,16 +371,14 @@ def _as_source(images: Any, transform, num_workers: int) -> _Source:
                 f"images is one file ({str(folder)!r}); pass a folder, a list of paths or a Dataset "
                 "(for one image use Explainer.explain)"
             )
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-        found = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
+        found, others = image_files(folder)
         if not found:
             raise ValueError(
                 f"images: no image files in {str(folder)!r} or below (extensions {', '.join(IMAGE_EXTENSIONS)})"
             )
-        if len(found) < len(files):
+        if others:
             warnings.warn(
-                f"images: left out {len(files) - len(found)} file(s) that are not images by extension, e.g. "
-                f"{str(next(p for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS))!r}",
+                f"images: left out {len(others)} file(s) that are not images by extension, e.g. {str(others[0])!r}",
                 stacklevel=3,
             )
         paths = [str(p) for p in found]

@@ -15,7 +15,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from PIL import Image, ImageOps
 
@@ -23,6 +23,8 @@ from .images import ImageLike, to_pil
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "ImageFiles",
+    "image_files",
     "image_folder",
     "as_labelled",
     "coarse_photo_set",
@@ -42,6 +44,40 @@ __all__ = [
 ]
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+"""What counts as an image file (by extension, in any case): every folder of images is listed by :func:`image_files`."""
+
+
+class ImageFiles(NamedTuple):
+    """What :func:`image_files` finds in a folder, each list sorted by path."""
+
+    images: list[Path]
+    """The image files (by extension)."""
+    others: list[Path]
+    """The other visible files, left out (callers warn about them)."""
+
+
+def image_files(folder: str | os.PathLike, *, recursive: bool = True) -> ImageFiles:
+    """The image files of a folder, sorted by path, and the other files it holds: the one place that decides which
+    files of a folder are images (:data:`IMAGE_EXTENSIONS`) and in which order they come.
+
+    Hidden files (names starting with ".", such as ``.DS_Store`` or macOS's ``._photo.jpg``) are neither. Images are
+    not opened here.
+
+    Args:
+        folder: the folder.
+        recursive: also list the files of its sub-folders, at any depth.
+
+    Raises:
+        FileNotFoundError: ``folder`` is not a directory.
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        raise FileNotFoundError(f"Image folder not found (or not a directory): {str(path)!r}")
+    entries = path.rglob("*") if recursive else path.iterdir()
+    files = sorted(p for p in entries if p.is_file() and not p.name.startswith("."))
+    images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
+    return ImageFiles(images, [p for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS])
+
 
 Labelled = list[tuple[ImageLike, str]]
 
@@ -75,9 +111,8 @@ def image_folder(root: str | os.PathLike, labels: Mapping[str, str] | Sequence[s
     pairs: Labelled = []
     skipped: list[Path] = []
     for folder in folders:
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-        images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
-        skipped += [p for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS]
+        images, others = image_files(folder)
+        skipped += others
         if not images:
             raise ValueError(f"Class folder {str(folder)!r} holds no images (extensions {', '.join(IMAGE_EXTENSIONS)})")
         pairs += [(p, mapping[folder.name]) for p in images]

@@ -62,9 +62,11 @@ PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     **dict.fromkeys(["SEED", "FOLDS", "K", "MAX_IMAGES", "VIEWS", "N_RANDOM", "STEPS", "N_CLUSTERS"], (int,)),
     **dict.fromkeys(["PLAUSIBILITY_PHOTOS", "BATCH_SIZE", "MIN_IMAGES"], (int,)),
     **dict.fromkeys(["LABELS"], (list, type(None))),
+    **dict.fromkeys(["N_CONCEPTS"], (int,)),
+    **dict.fromkeys(["BUDGETS", "MODELS", "CLASSES"], (list,)),
 }
 POSITIVE = ("FOLDS", "K", "MAX_IMAGES", "VIEWS", "N_RANDOM", "STEPS", "N_CLUSTERS", "PLAUSIBILITY_PHOTOS")
-POSITIVE += ("BATCH_SIZE", "MIN_IMAGES")
+POSITIVE += ("BATCH_SIZE", "MIN_IMAGES", "N_CONCEPTS")
 
 
 def _jsonable(value: Any) -> Any:
@@ -201,23 +203,21 @@ def notebook_images(image_dir: str | Path | None = None, limit: int | None = Non
     """The images a notebook works on: files of ``image_dir`` (by name, sorted), or the bundled sample photos.
 
     Args:
-        image_dir: a folder of images (every file with an image extension, not recursive); None: the sample photos
-            of :func:`nlexnb.sample_images` (no network).
+        image_dir: a folder of images (its image files, as :func:`nlexnb.datasets.image_files` lists them, not
+            recursive); None: the sample photos of :func:`nlexnb.sample_images` (no network).
         limit: keep at most this many.
 
     Returns:
         Name -> RGB PIL image, in a stable order.
     """
-    from .datasets import IMAGE_EXTENSIONS
+    from .datasets import IMAGE_EXTENSIONS, image_files
     from .images import sample_images, to_pil
 
     if image_dir is None:
         photos = sample_images()
     else:
         folder = Path(image_dir)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"Image folder not found (or not a directory): {str(folder)!r}")
-        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        files = image_files(folder, recursive=False).images
         if not files:
             raise ValueError(f"No images in {str(folder)!r} (extensions {', '.join(IMAGE_EXTENSIONS)})")
         photos = {p.stem: to_pil(p) for p in files}

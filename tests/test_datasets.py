@@ -96,3 +96,28 @@ def test_label_filter_and_picture_names(tmp_path):
     with pytest.raises(ValueError, match=r"No image has the label 'fish'; the labels are \['bird', 'mammal'\]"):
         nlexnb.datasets.with_label(data, "fish")
     assert nlexnb.datasets.picture_names(data) == ["cow", "owl", "mammal"]
+
+
+def test_one_lister_decides_which_files_of_a_folder_are_images(tmp_path):
+    """image_files is what image_folder, the notebooks' images and explain_collection see of a folder."""
+    import warnings
+
+    from PIL import Image
+
+    from nlexnb.datasets import image_files, image_folder
+    from nlexnb.reports import notebook_images
+
+    for name in ["cat/b.jpg", "cat/A.PNG", "cat/deeper/c.webp", "cat/.hidden.jpg", "cat/._b.jpg"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), "red").save(tmp_path / name, format="PNG")
+    (tmp_path / "cat" / "notes.txt").write_text("not an image")
+    cat = tmp_path / "cat"
+    assert image_files(cat) == ([cat / "A.PNG", cat / "b.jpg", cat / "deeper" / "c.webp"], [cat / "notes.txt"])
+    assert image_files(cat, recursive=False).images == [cat / "A.PNG", cat / "b.jpg"]
+    with pytest.warns(UserWarning, match="Skipped 1 file.*notes.txt"):
+        assert [path for path, _ in image_folder(tmp_path)] == image_files(cat).images
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(notebook_images(cat)) == ["A", "b"]
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        image_files(cat / "b.jpg")
