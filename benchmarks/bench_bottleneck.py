@@ -18,18 +18,9 @@ import time
 import torch
 
 import nlexnb
-from nlexnb.bottleneck import ConceptBottleneck, concept_bottleneck
+from nlexnb.bottleneck import ConceptBottleneck, concept_bottleneck, random_bottleneck
 from nlexnb.datasets import stamp_photo_set
 from nlexnb.space import ConceptSpace
-
-
-def random_bottleneck(space: ConceptSpace, n: int, seed: int = 0) -> ConceptBottleneck:
-    """The same fit, allowed only ``n`` concepts drawn at random among those the bottleneck may use."""
-    pool = torch.nonzero(~space.excluded).flatten()
-    pick = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]]
-    allowed = torch.zeros(len(space), dtype=torch.bool)
-    allowed[pick] = True
-    return concept_bottleneck(space, n_concepts=n, allowed=allowed)
 
 
 def main() -> None:
@@ -60,7 +51,7 @@ def main() -> None:
             f"{float(rnd.residual.mean()):.2f} | {agreement(rnd):.3f} |"
         )
     for name in ("espresso", "tiger cat", "daisy", "fire engine"):
-        recipe = fitted[32].recipe(name).head(6)
+        recipe = fitted[32].recipe(name).table.head(6)
         print(f"{name}: " + ", ".join(f"{c} ({s:.0%})" for c, s in zip(recipe["concept"], recipe["share"])))
 
 

@@ -16,16 +16,41 @@ concepts given the same budget. No images are used to fit it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+import hashlib
+import html
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
 from ._checks import positive_int
-from .images import ImageInput
+from ._store import atomic_save_safetensors, atomic_write_bytes
+from .explain import HeatMap, input_view, upsample_map
+from .images import ImageInput, ImageLike
+from .labels import primary_name
 from .space import ConceptSpace, concept_space
 
-__all__ = ["ConceptBottleneck", "concept_bottleneck", "sparse_nonnegative_fit"]
+__all__ = [
+    "ConceptBottleneck",
+    "concept_bottleneck",
+    "sparse_nonnegative_fit",
+    "Recipe",
+    "BottleneckExplanation",
+    "Intervention",
+    "Tradeoff",
+    "PoorFitWarning",
+    "RESIDUAL_WARNING",
+    "load_bottleneck",
+    "random_bottleneck",
+    "recipe_residual",
+    "tradeoff",
+]
 
 
 def sparse_nonnegative_fit(
@@ -76,6 +101,209 @@ def sparse_nonnegative_fit(
     return weights
 
 
+RESIDUAL_WARNING = 0.9
+"""A class whose recipe leaves out more than this share of its centred row is named in a :class:`PoorFitWarning`."""
+
+FORMAT_VERSION = 1
+
+
+class PoorFitWarning(UserWarning):
+    """Some classes are poorly written by their recipes (see :data:`RESIDUAL_WARNING`); they are kept, not dropped."""
+
+
+# ---- typed results ---------------------------------------------------------------------------------------------------
+@dataclass
+class Recipe:
+    """One class's recipe: the concepts its bottleneck row is made of, heaviest first.
+
+    Attributes:
+        class_index, class_name: the class.
+        table: ``concept``, ``weight`` (its non-negative weight in the row) and ``share`` (of the recipe's weight).
+        residual: the share of the class's centred row the recipe leaves out (0 = all of it written).
+        n_concepts: the bottleneck's budget per class.
+
+    ``recipe["concept"]``, ``len(recipe)``, ``recipe.columns`` and ``recipe.head(n)`` read the table, as when a recipe
+    was a DataFrame.
+    """
+
+    class_index: int
+    class_name: str
+    table: pd.DataFrame
+    residual: float
+    n_concepts: int
+
+    def __getitem__(self, key):
+        return self.table[key]
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def columns(self) -> pd.Index:
+        return self.table.columns
+
+    def head(self, n: int = 5) -> pd.DataFrame:
+        return self.table.head(n)
+
+    @property
+    def title(self) -> str:
+        return (
+            f"\u201c{primary_name(self.class_name)}\u201d as {len(self.table)} concepts "
+            f"(budget {self.n_concepts}; {self.residual:.0%} of its row left out)"
+        )
+
+    def plot(self, max_rows: int = 12, ax=None):
+        """Horizontal bars of each concept's weight, labelled with its share; returns the Figure."""
+        from .plots import recipe_figure
+
+        return recipe_figure(self, max_rows=max_rows, ax=ax)
+
+    def __repr__(self) -> str:
+        top = ", ".join(f"{c} {s:.0%}" for c, s in zip(self.table["concept"][:5], self.table["share"][:5]))
+        return f"Recipe({primary_name(self.class_name)!r}: {top}{', ...' if len(self.table) > 5 else ''})"
+
+    def _repr_html_(self) -> str:
+        table = self.table.to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0)
+        return f"<div><p><b>{html.escape(self.title)}</b></p>{table}</div>"
+
+
+@dataclass
+class BottleneckExplanation:
+    """Why the bottleneck gives class ``target`` its logit for one image: faithful by construction.
+
+    The bottleneck logit is ``sum_j A[c, j] (V f)_j + shared``, so each recipe concept's ``contribution`` (its
+    ``activation`` ``(V f)_j`` times its ``weight`` ``A[c, j]``) is exactly its part of the logit, and the
+    contributions add up to ``logit - shared``.
+
+    Attributes:
+        target, target_name: the explained class (default the bottleneck's top-1).
+        logit, probability: the bottleneck's logit and softmax probability for it.
+        shared: ``mean(W) . f + b[c]``, the part of the logit that does not come from concepts.
+        table: one row per recipe concept, largest contribution first: ``concept``, ``activation``, ``weight``,
+            ``contribution`` and ``share`` (of ``logit - shared``).
+        predicted_name: the bottleneck's top-1 class; original_name: the original head's, from the same features.
+        heatmaps: where each of the top concepts contributes (``weight * feature_map[l] . v``, logit units), in order.
+    """
+
+    target: int
+    target_name: str
+    logit: float
+    probability: float
+    shared: float
+    table: pd.DataFrame
+    predicted_name: str
+    original_name: str
+    heatmaps: list[HeatMap] = field(default_factory=list, repr=False)
+
+    @property
+    def total(self) -> float:
+        """The concepts' part of the logit: the sum of the contributions (= ``logit - shared``)."""
+        return float(self.table["contribution"].sum())
+
+    @property
+    def sentence(self) -> str:
+        head = f"The bottleneck gives \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f})"
+        if self.predicted_name != self.original_name:
+            head += f"; the original head predicts \u201c{primary_name(self.original_name)}\u201d"
+        positive = self.table[self.table["contribution"] > 0].head(3)
+        if positive.empty:
+            return head + ": no concept of its recipe is present in the image."
+        listed = ", ".join(f"{c} ({s:.0%})" for c, s in zip(positive["concept"], positive["share"]))
+        return f"{head} mostly through {listed}."
+
+    def plot(self, max_rows: int = 10, figsize: tuple[float, float] = (11, 4)):
+        """The image with the top concept's heat map, beside each concept's contribution; returns the Figure."""
+        from .plots import bottleneck_explanation_figure
+
+        return bottleneck_explanation_figure(self, max_rows=max_rows, figsize=figsize)
+
+    def __repr__(self) -> str:
+        return f"BottleneckExplanation({self.sentence!r})"
+
+    def _repr_html_(self) -> str:
+        table = self.table.head(10).to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0)
+        note = (
+            f"logit {self.logit:.2f} = concepts {self.total:.2f} + shared term {self.shared:.2f}; "
+            f"{len(self.table)} recipe concepts, 10 largest shown"
+        )
+        return (
+            f"<div><p><b>{html.escape(self.sentence)}</b></p>{table}"
+            f"<p style='font-size:smaller'>{html.escape(note)}</p></div>"
+        )
+
+
+@dataclass
+class Intervention:
+    """One image's bottleneck prediction before and after concept activations were set by hand.
+
+    Attributes:
+        changes: concept -> ``(activation before, activation after)``.
+        table: the classes in the top ``k`` before or after: ``class_name``, ``logit_before``, ``logit_after``,
+            ``probability_before``, ``probability_after``, most probable after first.
+        before, after: the bottleneck's top-1 class name before and after.
+    """
+
+    changes: dict[str, tuple[float, float]]
+    table: pd.DataFrame
+    before: str
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        """Whether the top-1 class changed."""
+        return self.before != self.after
+
+    @property
+    def sentence(self) -> str:
+        what = ", ".join(f"{c} {a:.2f} \u2192 {b:.2f}" for c, (a, b) in self.changes.items())
+        before, after = primary_name(self.before), primary_name(self.after)
+        if self.changed:
+            return f"Setting {what} changes \u201c{before}\u201d to \u201c{after}\u201d."
+        return f"Setting {what} keeps \u201c{before}\u201d."
+
+    def plot(self, figsize: tuple[float, float] = (8, 3.5)):
+        """Probabilities of the top classes before and after, side by side; returns the Figure."""
+        from .plots import intervention_figure
+
+        return intervention_figure(self, figsize=figsize)
+
+    def __repr__(self) -> str:
+        return f"Intervention({self.sentence!r})"
+
+    def _repr_html_(self) -> str:
+        table = self.table.to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0)
+        return f"<div><p><b>{html.escape(self.sentence)}</b></p>{table}</div>"
+
+
+@dataclass
+class Tradeoff:
+    """Agreement with the original head against the number of concepts per class (:func:`tradeoff`).
+
+    Attributes:
+        table: one row per budget and kind (``"recipes"``: the fitted bottleneck; ``"random concepts"``: the same fit
+            allowed only as many concepts drawn at random): ``concepts per class``, ``kind``, ``agreement``,
+            ``mean residual`` and ``concepts used`` (distinct concepts over all recipes).
+        images: how many images the agreement is measured on.
+    """
+
+    table: pd.DataFrame
+    images: int
+
+    def plot(self, figsize: tuple[float, float] = (10, 3.5)):
+        """Agreement and mean residual against the budget, recipes beside random concepts; returns the Figure."""
+        from .plots import tradeoff_figure
+
+        return tradeoff_figure(self, figsize=figsize)
+
+    def __repr__(self) -> str:
+        return f"Tradeoff({self.images} images, budgets {sorted(set(self.table['concepts per class']))})"
+
+    def _repr_html_(self) -> str:
+        table = self.table.to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0)
+        return f"<div><p><b>Sparsity against agreement on {self.images} images</b></p>{table}</div>"
+
+
+# ---- the bottleneck --------------------------------------------------------------------------------------------------
 @dataclass
 class ConceptBottleneck:
     """A head that sees an image only through its concept scores. Built by :func:`concept_bottleneck`.
@@ -99,17 +327,26 @@ class ConceptBottleneck:
             f"{used} concepts in all, mean residual {float(self.residual.mean()):.2f})"
         )
 
+    # ---- logits: one definition -------------------------------------------------------------------------------------
     def concept_scores(self, features: torch.Tensor) -> torch.Tensor:
         """The bottleneck layer [N, T]: each concept direction's score ``V f`` for features [N, d]."""
         return features.to(self.space.directions.device, torch.float32) @ self.space.directions.T
 
-    def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
-        """[N, K]: ``A @ (V f) + mean(W) . f + b`` (the shared term moves every class alike)."""
+    def shared_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """[N, K]: ``mean(W) . f + b``, the part of every logit that does not pass through the concepts."""
         f = features.to(self.space.directions.device, torch.float32)
         clf = self.space.classifier
         shared = f @ clf.head_weight.mean(0).to(f.device, torch.float32)
         bias = clf.head_bias.to(f.device, torch.float32) if clf.head_bias is not None else 0.0
-        return self.concept_scores(f) @ self.weights.T.float() + shared[:, None] + bias
+        return shared[:, None] + bias
+
+    def logits_from_features(self, features: torch.Tensor, scores: torch.Tensor | None = None) -> torch.Tensor:
+        """[N, K]: ``A @ (V f) + mean(W) . f + b`` (the shared term moves every class alike).
+
+        ``scores`` [N, T] replaces the concept scores ``V f`` (what an intervention sets); the shared term still
+        comes from ``features``."""
+        scores = self.concept_scores(features) if scores is None else scores.to(self.weights.device, torch.float32)
+        return scores @ self.weights.T.float() + self.shared_logits(features)
 
     def logits(self, images: ImageInput) -> torch.Tensor:
         """The bottleneck's logits [N, K] for images (anything :meth:`nlexnb.Classifier.features` takes)."""
@@ -121,26 +358,380 @@ class ConceptBottleneck:
         names = self.space.classifier.class_names
         return [names[i] for i in self.logits(images).argmax(1).tolist()]
 
-    def agreement(self, images: ImageInput) -> float:
-        """The share of images whose top-1 class is the same under the bottleneck and the original head."""
+    def agreement(self, images: ImageInput | None = None, *, features: torch.Tensor | None = None) -> float:
+        """The share of images whose top-1 class is the same under the bottleneck and the original head
+        (``features`` [N, d]: the images' features, when already computed)."""
         with torch.inference_mode():
-            f = self.space.classifier.features(images)
+            f = _features(self.space, images, features)
             original = self.space.classifier.head(f).argmax(1).cpu()
             return float((self.logits_from_features(f).argmax(1).cpu() == original).float().mean())
 
-    def recipe(self, c: int | str) -> pd.DataFrame:
-        """Class ``c``'s concepts, heaviest first: ``concept``, ``weight`` and ``share`` (of the recipe's weight)."""
+    # ---- reading it ------------------------------------------------------------------------------------------------
+    def recipe(self, c: int | str) -> Recipe:
+        """Class ``c``'s concepts, heaviest first (a :class:`Recipe`: ``.table`` with ``concept``, ``weight`` and
+        ``share`` of the recipe's weight, ``.plot()``)."""
         index = self.space.class_index(c, "c")
         row = self.weights[index]
         order = [i for i in row.argsort(descending=True).tolist() if row[i] > 0]
         total = float(row.sum()) or 1.0
-        return pd.DataFrame(
+        table = pd.DataFrame(
             {
                 "concept": [self.space.texts[i] for i in order],
                 "weight": [float(row[i]) for i in order],
                 "share": [float(row[i]) / total for i in order],
             }
         )
+        name = self.space.classifier.class_names[index]
+        return Recipe(index, name, table, float(self.residual[index]), self.n_concepts)
+
+    def poorly_written(self, threshold: float = RESIDUAL_WARNING) -> pd.DataFrame:
+        """The classes whose recipe leaves out more than ``threshold`` of their centred row, worst first:
+        ``class_name``, ``residual``."""
+        order = self.residual.argsort(descending=True).tolist()
+        names = self.space.classifier.class_names
+        rows = [(names[i], float(self.residual[i])) for i in order if float(self.residual[i]) > threshold]
+        return pd.DataFrame(rows, columns=["class_name", "residual"])
+
+    def explain(self, image: ImageLike | torch.Tensor, target: int | str | None = None, k: int = 5):
+        """Each recipe concept's part of class ``target``'s bottleneck logit for one image (default: the bottleneck's
+        top-1), with heat maps of the ``k`` largest from the same forward pass: a :class:`BottleneckExplanation`."""
+        clf, space = self.space.classifier, self.space
+        index = None if target is None else space.class_index(target, "target")
+        k = positive_int(k, "k", "heat maps")
+        x = space.preprocess_one(image)
+        out = clf.forward_all(x)
+        f = out.features
+        with torch.inference_mode():
+            logits = self.logits_from_features(f)[0]
+            scores = self.concept_scores(f)[0]
+        predicted = int(logits.argmax())
+        index = predicted if index is None else index
+        row = self.weights[index]
+        used = torch.nonzero(row > 0).flatten()
+        activation = scores[used].double()
+        contribution = activation * row[used].double()
+        part = float(logits[index] - self.shared_logits(f)[0, index])
+        order = contribution.argsort(descending=True)
+        used, activation, contribution = used[order], activation[order], contribution[order]
+        table = pd.DataFrame(
+            {
+                "concept": [space.texts[i] for i in used.tolist()],
+                "activation": activation.tolist(),
+                "weight": row[used].double().tolist(),
+                "contribution": contribution.tolist(),
+                "share": (contribution / part).tolist() if part else [float("nan")] * len(used),
+            }
+        )
+        top = used[:k]
+        grids = torch.einsum("hwd,kd->khw", out.feature_map[0].float(), space.directions[top])
+        grids = grids * row[top].float()[:, None, None]
+        view = input_view(clf, x)  # one picture for all the maps
+        up = upsample_map(grids, tuple(x.shape[-2:]))
+        maps = [
+            HeatMap(space.texts[i], u.cpu().numpy(), g.cpu().numpy(), view, score=float(c))
+            for i, u, g, c in zip(top.tolist(), up, grids, contribution[:k].tolist())
+        ]
+        names = clf.class_names
+        return BottleneckExplanation(
+            target=index,
+            target_name=names[index],
+            logit=float(logits[index]),
+            probability=float(logits.softmax(0)[index]),
+            shared=float(self.shared_logits(f)[0, index]),
+            table=table,
+            predicted_name=names[predicted],
+            original_name=names[int(out.logits[0].argmax())],
+            heatmaps=maps,
+        )
+
+    # ---- interventions ---------------------------------------------------------------------------------------------
+    def concept_index(self, concept: str) -> int:
+        """The bank index of a concept text (exact, else ignoring case); a ValueError with close matches if none."""
+        if not isinstance(concept, str):
+            raise TypeError(f"A concept must be a text of the bank, got {type(concept).__name__} ({concept!r})")
+        texts = self.space.texts
+        if concept in texts:
+            return texts.index(concept)
+        lower = [t.lower() for t in texts]
+        if concept.strip().lower() in lower:
+            return lower.index(concept.strip().lower())
+        close = difflib.get_close_matches(concept, texts, n=5, cutoff=0.6)
+        hint = f"; close: {close}" if close else "; see cbm.space.texts"
+        raise ValueError(f"{concept!r} is not a concept of the bank {self.space.bank.name!r}{hint}")
+
+    def intervene(self, image: ImageLike | torch.Tensor, values: Mapping[str, float], k: int = 5) -> Intervention:
+        """Set concept activations ``(V f)_j`` by hand for one image and see the bottleneck's prediction change.
+
+        Args:
+            image: one image.
+            values: concept text -> the activation to use (``0.0`` switches the concept off: the score of an image
+                that shows it no more than the bank's average concept).
+            k: how many top classes, before and after, the table lists.
+        """
+        chosen = self._chosen(values)
+        k = positive_int(k, "k", "classes")
+        with torch.inference_mode():
+            f = self.space.classifier.features(self.space.preprocess_one(image))
+            scores = self.concept_scores(f)
+            changed = scores.clone()
+            for i, value in chosen.items():
+                changed[0, i] = value
+            before = self.logits_from_features(f)[0].double()
+            after = self.logits_from_features(f, changed)[0].double()
+        p_before, p_after = before.softmax(0), after.softmax(0)
+        top = dict.fromkeys(p_after.topk(k).indices.tolist() + p_before.topk(k).indices.tolist())
+        names = self.space.classifier.class_names
+        table = pd.DataFrame(
+            {
+                "class_name": [names[i] for i in top],
+                "logit_before": [float(before[i]) for i in top],
+                "logit_after": [float(after[i]) for i in top],
+                "probability_before": [float(p_before[i]) for i in top],
+                "probability_after": [float(p_after[i]) for i in top],
+            }
+        ).sort_values("probability_after", ascending=False, ignore_index=True, kind="stable")
+        changes = {self.space.texts[i]: (float(scores[0, i]), float(v)) for i, v in chosen.items()}
+        return Intervention(changes, table, names[int(before.argmax())], names[int(after.argmax())])
+
+    def _chosen(self, values: Mapping[str, float]) -> dict[int, float]:
+        if not isinstance(values, Mapping) or not values:
+            raise TypeError(f"values must be a dict of concept -> activation, e.g. {{'foam': 0.0}}, got {values!r}")
+        chosen = {}
+        for concept, value in values.items():
+            index = self.concept_index(concept)
+            ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            if not ok or not np.isfinite(value):
+                raise ValueError(f"The activation for {concept!r} must be a finite number, got {value!r}")
+            if not bool((self.weights[:, index] > 0).any()):
+                warnings.warn(
+                    f"{concept!r} is in no class's recipe: setting its activation changes nothing", stacklevel=3
+                )
+            chosen[index] = float(value)
+        return chosen
+
+    def without(self, concepts: str | Sequence[str], classes: int | str | Sequence[int | str] | None = None):
+        """A new bottleneck with ``concepts`` removed from the recipes of ``classes`` (default every class); the
+        other weights are kept as fitted (not refitted), and the residuals say how much more each row now leaves out.
+        """
+        items = [concepts] if isinstance(concepts, str) else list(concepts)
+        if not items:
+            raise ValueError("concepts is empty: name at least one concept to remove")
+        columns = [self.concept_index(c) for c in items]
+        if classes is None:
+            rows = list(range(self.weights.shape[0]))
+        else:
+            listed = [classes] if isinstance(classes, (str, int, np.integer)) else list(classes)
+            rows = [self.space.class_index(c, "classes") for c in listed]
+        weights = self.weights.clone()
+        block = weights[rows][:, columns]
+        absent = [items[j] for j in range(len(columns)) if not bool((block[:, j] > 0).any())]
+        if absent:
+            where = "any class's recipe" if classes is None else "the recipes of those classes"
+            warnings.warn(f"{absent} are not in {where}: nothing removed for them", stacklevel=2)
+        weights[torch.tensor(rows)[:, None], torch.tensor(columns)[None, :]] = 0
+        return ConceptBottleneck(self.space, weights, self.n_concepts, recipe_residual(self.space, weights))
+
+    # ---- saving ----------------------------------------------------------------------------------------------------
+    def identity(self) -> dict:
+        """What a saved bottleneck must match to be loaded: the classifier, its class names, the bank, the budget."""
+        clf, bank = self.space.classifier, self.space.bank
+        return {
+            "format": FORMAT_VERSION,
+            "classifier": clf.name,
+            "classifier_fingerprint": clf.fingerprint,
+            "num_classes": clf.num_classes,
+            "num_features": clf.num_features,
+            "class_names_sha256": _text_hash(clf.class_names),
+            "bank": bank.name,
+            "bank_size": len(bank),
+            "bank_sha256": _text_hash(bank.texts),
+            "mapper_fingerprint": self.space.mapper.fingerprint,
+            "n_concepts": self.n_concepts,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``weights`` and ``residual`` as safetensors, and beside it a JSON sidecar (``<name>.json``) with
+        :meth:`identity` and the tensors' file hash, both atomically; returns the safetensors path."""
+        path = Path(path)
+        if path.suffix != ".safetensors":
+            path = path.with_name(path.name + ".safetensors")
+        meta = self.identity()
+        atomic_save_safetensors(path, {"weights": self.weights, "residual": self.residual}, {"nlexnb": "bottleneck"})
+        sidecar = {**meta, "tensors_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        atomic_write_bytes(_sidecar(path), (json.dumps(sidecar, indent=1) + "\n").encode("utf-8"))
+        return path
+
+
+def recipe_residual(space: ConceptSpace, weights: torch.Tensor) -> torch.Tensor:
+    """[K]: the share of each centred class row ``W[c] - mean(W)`` that recipes ``weights`` [K, T] leave out."""
+    w = space.classifier.head_weight.to(space.directions.device, torch.float64)
+    rows = w - w.mean(0)
+    left = rows - weights.to(rows.device, torch.float64) @ space.directions.double()
+    return (left.norm(dim=1) / rows.norm(dim=1).clamp_min(1e-12)).float()
+
+
+def _features(space: ConceptSpace, images, features: torch.Tensor | None) -> torch.Tensor:
+    if (images is None) == (features is None):
+        raise ValueError("Pass images or their features (features=), one of the two")
+    if features is None:
+        return space.classifier.features(images)
+    if features.ndim != 2 or features.shape[1] != space.classifier.num_features:
+        raise ValueError(
+            f"features must be [N, {space.classifier.num_features}] ({space.classifier.name}'s features), "
+            f"got {list(features.shape)}"
+        )
+    return features
+
+
+def _text_hash(texts: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()[:16]
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) -> ConceptBottleneck:
+    """Load a bottleneck saved with :meth:`ConceptBottleneck.save` into the space of (classifier, mapper, bank).
+
+    Raises:
+        FileNotFoundError: no such file, or its JSON sidecar is missing.
+        ValueError: a damaged file, a sidecar of another save, or a bottleneck made for another classifier (name,
+            head weights, classes, feature width) or another bank (name, size, texts), each named with what was found.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if path.suffix != ".safetensors" and not path.is_file():
+        path = path.with_name(path.name + ".safetensors")
+    if not path.is_file():
+        raise FileNotFoundError(f"Bottleneck file not found: {str(path)!r}")
+    if not _sidecar(path).is_file():
+        raise FileNotFoundError(
+            f"{str(path)!r} has no sidecar {str(_sidecar(path))!r}: a bottleneck is saved as both; save it again"
+        )
+    try:
+        saved = json.loads(_sidecar(path).read_text(encoding="utf-8"))
+        with safe_open(str(path), framework="pt") as fh:
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+        weights, residual = tensors["weights"], tensors["residual"]
+    except Exception as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a readable nlexnb bottleneck (damaged, truncated or another format): {exc}"
+        ) from exc
+    if saved.get("tensors_sha256") != hashlib.sha256(path.read_bytes()).hexdigest():
+        raise ValueError(
+            f"The sidecar {str(_sidecar(path))!r} belongs to another save than {str(path)!r} (its tensors' hash "
+            "differs): save the bottleneck again"
+        )
+    space = concept_space(classifier, mapper, concepts)
+    here = ConceptBottleneck(space, weights, int(saved.get("n_concepts", 0)), residual).identity()
+    if saved.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{str(path)!r} has bottleneck format {saved.get('format')!r}; this version reads 1")
+    checks = [
+        ("classifier", "classifier", "made for another classifier"),
+        ("classifier_fingerprint", "classifier", "made for other head weights"),
+        ("num_classes", "classifier", "made for another number of classes"),
+        ("num_features", "classifier", "made for another feature width"),
+        ("class_names_sha256", "classifier", "made for other class names"),
+        ("bank", "bank", "made with another concept bank"),
+        ("bank_size", "bank", "made with a bank of another size"),
+        ("bank_sha256", "bank", "made with other concept texts"),
+    ]
+    for key, part, reason in checks:
+        if saved.get(key) != here[key]:
+            found = here["classifier"] if part == "classifier" else f"{here['bank']!r} ({here['bank_size']} concepts)"
+            made = (
+                saved.get("classifier")
+                if part == "classifier"
+                else f"{saved.get('bank')!r} ({saved.get('bank_size')} concepts)"
+            )
+            raise ValueError(
+                f"{str(path)!r} was {reason} ({key}: saved {saved.get(key)!r}, here {here[key]!r}): it was fitted for "
+                f"{made}, not {found}. Load it with the {part} it was made for, or fit a new one"
+            )
+    if tuple(weights.shape) != (here["num_classes"], here["bank_size"]) or residual.shape != (here["num_classes"],):
+        raise ValueError(f"{str(path)!r} holds tensors of the wrong shape {list(weights.shape)}: the file is damaged")
+    if not (torch.isfinite(weights).all() and (weights >= 0).all() and torch.isfinite(residual).all()):
+        raise ValueError(f"{str(path)!r} holds negative, NaN or infinite weights: the file is damaged; save it again")
+    if saved.get("mapper_fingerprint") != here["mapper_fingerprint"]:
+        warnings.warn(
+            f"{str(path)!r} was fitted with another mapper (fingerprint {saved.get('mapper_fingerprint')}, here "
+            f"{here['mapper_fingerprint']}): its recipes name the same concepts, but their directions differ here, "
+            "so its logits will not be those it was judged by",
+            stacklevel=2,
+        )
+    device = space.directions.device
+    return ConceptBottleneck(space, weights.to(device), int(saved["n_concepts"]), residual.to(device))
+
+
+def random_bottleneck(space: ConceptSpace, n_concepts: int, seed: int = 0) -> ConceptBottleneck:
+    """The bottleneck's fit allowed only ``n_concepts`` concepts drawn at random (the same for every class) among
+    those a bottleneck may use: the baseline its agreement is read against.
+
+    Equal to ``concept_bottleneck(space, n_concepts=n, allowed=<the drawn concepts>)``, fitted on the drawn concepts
+    alone (the fit then scores ``n`` directions per step instead of the whole bank)."""
+    n = positive_int(n_concepts, "n_concepts", "concepts per class")
+    pool = torch.nonzero(~space.excluded.cpu()).flatten()
+    if n > len(pool):
+        raise ValueError(f"n_concepts={n} is more than the {len(pool)} concepts of the bank a bottleneck may use")
+    pick = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]].to(
+        space.directions.device
+    )
+    w = space.classifier.head_weight.to(space.directions.device, torch.float64)
+    sub = sparse_nonnegative_fit(w - w.mean(0), space.directions[pick], n)
+    weights = torch.zeros(w.shape[0], len(space), dtype=torch.float64, device=w.device)
+    weights[:, pick] = sub
+    return ConceptBottleneck(space, weights, n, recipe_residual(space, weights))
+
+
+def tradeoff(
+    space,
+    images: ImageInput | None = None,
+    budgets: Sequence[int] = (4, 8, 16, 32, 64),
+    *,
+    features: torch.Tensor | None = None,
+    fitted: Sequence[ConceptBottleneck] = (),
+    seed: int = 0,
+) -> Tradeoff:
+    """How agreement with the original head grows with the number of concepts per class, beside random concepts.
+
+    Args:
+        space: a :class:`~nlexnb.space.ConceptSpace` (or a bottleneck, for its space).
+        images: the images agreement is measured on (or ``features=`` [N, d], already computed).
+        budgets: concepts per class to fit (each a full fit: 64 takes minutes on two CPU cores).
+        fitted: bottlenecks of this space already fitted, reused for their budgets.
+        seed: draws the random concepts (:func:`random_bottleneck`).
+
+    Returns:
+        A :class:`Tradeoff`. Poorly written classes at small budgets are expected here: their warnings are not
+        repeated, the ``mean residual`` column says it.
+    """
+    space = space.space if isinstance(space, ConceptBottleneck) else space
+    if not isinstance(space, ConceptSpace):
+        raise TypeError(f"tradeoff takes a ConceptSpace (or a bottleneck), got {type(space).__name__}")
+    budgets = [positive_int(b, "budgets", "concepts per class") for b in budgets]
+    if not budgets:
+        raise ValueError("budgets is empty: give at least one number of concepts per class, e.g. (8, 16, 32)")
+    known = {cbm.n_concepts: cbm for cbm in fitted if cbm.space is space}
+    with torch.inference_mode():
+        f = _features(space, images, features)
+    rows = []
+    for n in sorted(set(budgets)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PoorFitWarning)
+            cbm = known.get(n) or concept_bottleneck(space, n_concepts=n)
+        for kind, model in (("recipes", cbm), ("random concepts", random_bottleneck(space, n, seed))):
+            rows.append(
+                {
+                    "concepts per class": n,
+                    "kind": kind,
+                    "agreement": model.agreement(features=f),
+                    "mean residual": float(model.residual.mean()),
+                    "concepts used": int((model.weights > 0).any(0).sum()),
+                }
+            )
+    return Tradeoff(pd.DataFrame(rows), f.shape[0])
 
 
 def concept_bottleneck(
@@ -165,8 +756,31 @@ def concept_bottleneck(
     allowed = usable if allowed is None else usable & torch.as_tensor(allowed, dtype=torch.bool).to(usable.device)
     if not bool(allowed.any()):
         raise ValueError("Every concept of the bank is a class name or names a people: a bottleneck needs others")
+    if n > int(allowed.sum()):
+        raise ValueError(
+            f"n_concepts={n} is more than the {int(allowed.sum())} concepts of the bank a recipe may use (class names, "
+            f"peoples and concepts not allowed left out): give at most {int(allowed.sum())}, or a larger bank"
+        )
     weight = space.classifier.head_weight.to(space.directions.device, torch.float64)
     rows = weight - weight.mean(0)
     weights = sparse_nonnegative_fit(rows, space.directions, n, allowed=allowed)
     residual = (rows - weights @ space.directions.double()).norm(dim=1) / rows.norm(dim=1).clamp_min(1e-12)
-    return ConceptBottleneck(space, weights, n, residual.float())
+    cbm = ConceptBottleneck(space, weights, n, residual.float())
+    _warn_poorly_written(cbm)
+    return cbm
+
+
+def _warn_poorly_written(cbm: ConceptBottleneck) -> None:
+    """One :class:`PoorFitWarning` naming the classes whose recipe leaves out more than :data:`RESIDUAL_WARNING` of
+    their row (the ten worst with their residuals, and how many in all); they stay in the bottleneck."""
+    poor = cbm.poorly_written()
+    if poor.empty:
+        return
+    worst = ", ".join(f"{primary_name(c)!r} {r:.2f}" for c, r in zip(poor["class_name"][:10], poor["residual"][:10]))
+    more = f" and {len(poor) - 10} more" if len(poor) > 10 else ""
+    warnings.warn(
+        f"{len(poor)} classes are poorly written by {cbm.n_concepts} concepts (residual above {RESIDUAL_WARNING}): "
+        f"{worst}{more}. They are kept; cbm.poorly_written() lists them all. A larger n_concepts or bank writes more",
+        PoorFitWarning,
+        stacklevel=3,
+    )

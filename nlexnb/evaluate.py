@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import torch
@@ -30,6 +30,7 @@ __all__ = [
     "zero_shot",
     "paired_difference",
     "head_replacement",
+    "bottleneck_accuracy",
     "compare_zero_shot",
     "labelled_features",
 ]
@@ -342,6 +343,104 @@ def head_replacement(
         )
     table = pd.DataFrame(rows)
     table.attrs["skipped"] = skipped
+    return table
+
+
+def bottleneck_accuracy(
+    cbm,
+    data,
+    labels=None,
+    *,
+    correct: Mapping[str, Sequence[str]] | None = None,
+    progress: bool | None = None,
+    features: torch.Tensor | None = None,
+) -> pd.DataFrame:
+    """Accuracy of the classifier's own head beside its concept bottleneck on labelled images, and their agreement.
+
+    The user-side check of a :class:`nlexnb.bottleneck.ConceptBottleneck` on ImageNet: with the validation images sorted
+    into synset folders, ``bottleneck_accuracy(cbm, datasets.imagenet_folder(val_dir))``. Both heads are scored on the
+    same features (one forward pass).
+
+    Args:
+        cbm: the bottleneck (its space's classifier gives the features).
+        data: ``(image, label)`` pairs or an ImageFolder directory.
+        labels: for a directory, how folder names become labels (see :func:`nlexnb.datasets.image_folder`).
+        correct: for coarse labels, label -> the class names that are right for it (e.g.
+            :func:`nlexnb.datasets.label_classes`); images whose label has no entry are not judged (left out and
+            counted). Default: the labels must be the classifier's class names.
+        progress: progress bar over batches (default: for more than a few batches).
+        features: the images' features [N, d] in the order of ``data``, when already computed (no image is read).
+
+    Returns:
+        DataFrame, one row per head (``"original head"``, then ``"bottleneck (n concepts per class)"``): head, top1,
+        top5, agreement (with the original head's top-1), n. ``attrs["skipped"]``: unreadable files left out, as
+        ``(path, reason)``; ``attrs["not_judged"]``: how many images had a label without an entry in ``correct``.
+
+    Raises:
+        ValueError: a label that is not a class name (without ``correct``), a class name in ``correct`` the classifier
+            does not have (both named, with close matches), no image to judge, or no readable image.
+    """
+    import difflib
+
+    from .datasets import as_labelled
+
+    classifier = cbm.space.classifier
+    names = classifier.class_names
+    pairs = as_labelled(data, labels)
+    if correct is None:
+        what = f"a class name of {classifier.name} (for coarse labels pass correct=, e.g. datasets.label_classes(...))"
+        _require_known_labels(pairs, names, what)
+        right = {name: [name] for name in names}
+    else:
+        right = {label: list(classes) for label, classes in correct.items()}
+        known = set(names)
+        for label, classes in right.items():
+            for name in classes:
+                if name not in known:
+                    close = difflib.get_close_matches(name, names, n=3)
+                    raise ValueError(
+                        f"correct[{label!r}] names {name!r}, not a class of {classifier.name}; close: {close}"
+                    )
+    keep = [label in right for _, label in pairs]
+    judged = [pair for pair, kept in zip(pairs, keep) if kept]
+    if not judged:
+        raise ValueError(f"No image has a label that correct= judges: labels {sorted({lb for _, lb in pairs})[:10]}")
+    not_judged = len(pairs) - len(judged)
+    if features is None:
+        features, judged, skipped = labelled_features(classifier, judged, progress, "table.attrs['skipped']")
+    elif features.shape != (len(pairs), classifier.num_features):
+        raise ValueError(
+            f"features must be [{len(pairs)}, {classifier.num_features}] (one row per image of data, in order), "
+            f"got {list(features.shape)}"
+        )
+    else:
+        features, skipped = features[torch.tensor(keep, device=features.device)], []
+    index = {name: k for k, name in enumerate(names)}
+    truth = torch.zeros(len(judged), len(names), dtype=torch.bool)
+    for row, (_, label) in enumerate(judged):
+        truth[row, [index[name] for name in right[label]]] = True
+    with torch.inference_mode():
+        heads = {
+            "original head": classifier.head(features),
+            f"bottleneck ({cbm.n_concepts} concepts per class)": cbm.logits_from_features(features),
+        }
+    original = heads["original head"].argmax(1).cpu()
+    rows = []
+    for name, logits in heads.items():
+        top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices.cpu()
+        hits = truth.gather(1, top5)
+        rows.append(
+            {
+                "head": name,
+                "top1": float(hits[:, 0].float().mean()),
+                "top5": float(hits.any(1).float().mean()),
+                "agreement": float((top5[:, 0] == original).float().mean()),
+                "n": len(judged),
+            }
+        )
+    table = pd.DataFrame(rows)
+    table.attrs["skipped"] = skipped
+    table.attrs["not_judged"] = not_judged
     return table
 
 

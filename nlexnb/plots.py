@@ -23,6 +23,10 @@ __all__ = [
     "context_reliance_figure",
     "confusion_figure",
     "zero_shot_comparison_figure",
+    "recipe_figure",
+    "bottleneck_explanation_figure",
+    "intervention_figure",
+    "tradeoff_figure",
 ]
 
 
@@ -403,4 +407,100 @@ def zero_shot_comparison_figure(
     right.set_yticks(y, [f"vs {method}" for method in others["method"]])
     right.set_ylim(-0.5, max(len(others), 1) - 0.5)
     right.set_title(f"lead of {first}: accuracy difference, 95% paired bootstrap interval", fontsize=10)
+    return fig
+
+
+# ---- the concept bottleneck (nlexnb.bottleneck) --------------------------------------------------------------------
+def recipe_figure(recipe, max_rows: int = 12, ax=None):
+    """A class's recipe (:class:`nlexnb.bottleneck.Recipe`): a bar per concept for its weight, labelled with its share
+    of the recipe; returns the Figure (of ``ax`` when given)."""
+    import seaborn as sns
+
+    shown = recipe.table.head(max_rows)
+    if ax is None:
+        fig = _figure((6.5, 0.32 * max(len(shown), 3) + 1.0), layout="constrained")
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
+    if shown.empty:
+        _empty_panel(ax, "the recipe is empty: no concept correlates positively with this class's row")
+    else:
+        sns.barplot(data=shown, x="weight", y="concept", ax=ax, orient="h", color=sns.color_palette()[0])
+        _label_bars(ax, shown["share"], fontsize=8, color="0.3")
+        ax.set_xlim(0, float(shown["weight"].max()) * 1.18)
+    more = f" ({len(recipe.table) - len(shown)} more not shown)" if len(recipe.table) > len(shown) else ""
+    ax.set_xlabel(f"weight in the class row (beside the bar: share of the recipe){more}", fontsize=9)
+    ax.set_ylabel("")
+    ax.set_title(_wrap(recipe.title, 70), fontsize=10)
+    return fig
+
+
+def bottleneck_explanation_figure(explanation, max_rows: int = 10, figsize: tuple[float, float] = (11, 4)):
+    """A :class:`nlexnb.bottleneck.BottleneckExplanation`: the image with the top concept's heat map, beside each
+    recipe concept's contribution to the bottleneck logit (largest ``max_rows`` by size, negative ones in red)."""
+    import seaborn as sns
+
+    fig = _figure(figsize)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
+    if explanation.heatmaps:
+        top = explanation.heatmaps[0]
+        heatmap_overlay(top.image, top.values, title=f"where: \u201c{top.label}\u201d", ax=left)
+    else:
+        left.set_axis_off()
+    table = explanation.table
+    shown = table.loc[table["contribution"].abs().sort_values(ascending=False).index[:max_rows]]
+    if len(shown):
+        colours = [sns.color_palette()[0] if c >= 0 else "#c44e52" for c in shown["contribution"]]
+        sns.barplot(data=shown, x="contribution", y="concept", hue="concept", palette=colours, legend=False, ax=right)
+        _label_bars(right, shown["share"], fontsize=9)
+        right.axvline(0, color="0.4", lw=1)
+    right.set_xlabel(
+        f"contribution = activation x weight (share of {explanation.total:.2f}; shared term {explanation.shared:.2f})"
+    )
+    right.set_ylabel("")
+    fig.suptitle(_wrap(explanation.sentence, 110), fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def intervention_figure(intervention, figsize: tuple[float, float] = (8, 3.5)):
+    """A :class:`nlexnb.bottleneck.Intervention`: each listed class's probability before and after, side by side."""
+    import pandas as pd
+    import seaborn as sns
+
+    table = intervention.table
+    names = [_short_name(c) for c in table["class_name"]]
+    long = pd.DataFrame(
+        {
+            "class": names * 2,
+            "probability": list(table["probability_before"]) + list(table["probability_after"]),
+            "when": ["before"] * len(table) + ["after"] * len(table),
+        }
+    )
+    fig = _figure(figsize, layout="constrained")
+    ax = fig.subplots()
+    sns.barplot(data=long, x="probability", y="class", hue="when", palette=["0.65", sns.color_palette()[0]], ax=ax)
+    ax.set_xlim(0, 1)
+    ax.set_ylabel("")
+    ax.set_xlabel("bottleneck probability")
+    ax.set_title(_wrap(intervention.sentence, 90), fontsize=10)
+    return fig
+
+
+def tradeoff_figure(tradeoff, figsize: tuple[float, float] = (10, 3.5)):
+    """A :class:`nlexnb.bottleneck.Tradeoff`: agreement with the original head (left) and the share of the class rows
+    left out (right) against concepts per class, the fitted recipes beside random concepts."""
+    import seaborn as sns
+
+    fig = _figure(figsize, layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for ax, column in ((left, "agreement"), (right, "mean residual")):
+        sns.lineplot(data=tradeoff.table, x="concepts per class", y=column, hue="kind", marker="o", ax=ax)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(set(tradeoff.table["concepts per class"])))
+        ax.set_xticklabels([str(b) for b in sorted(set(tradeoff.table["concepts per class"]))])
+        ax.set_ylim(0, 1.02)
+        ax.legend(title=None, fontsize=9)
+    left.set_title(f"top-1 agreement with the original head ({tradeoff.images} images)", fontsize=10)
+    right.set_title("share of the centred class rows left out (mean)", fontsize=10)
     return fig

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import warnings
+
 import pytest
 import torch
 
-from nlexnb.bottleneck import concept_bottleneck, sparse_nonnegative_fit
+from nlexnb.bottleneck import (
+    RESIDUAL_WARNING,
+    Intervention,
+    PoorFitWarning,
+    Recipe,
+    concept_bottleneck,
+    load_bottleneck,
+    random_bottleneck,
+    sparse_nonnegative_fit,
+    tradeoff,
+)
 from nlexnb.concepts import ConceptBank
+from nlexnb.evaluate import bottleneck_accuracy
+from nlexnb.labels import primary_name
 from nlexnb.space import ConceptSpace
+
+# a bank of 400 concepts writes most class rows poorly: the warning is the subject of one test below, noise elsewhere
+pytestmark = pytest.mark.filterwarnings("ignore::nlexnb.bottleneck.PoorFitWarning")
 
 
 def test_the_fit_recovers_a_sparse_non_negative_combination_exactly():
@@ -55,7 +73,7 @@ def test_a_bottleneck_predicts_through_concept_scores_alone(space, photos):
 def test_a_larger_budget_leaves_less_of_the_rows_out_and_recipes_read_as_tables(space):
     small, large = concept_bottleneck(space, n_concepts=2), concept_bottleneck(space, n_concepts=8)
     assert float(large.residual.mean()) < float(small.residual.mean()) <= 1.0
-    recipe = large.recipe("espresso")
+    recipe = large.recipe("espresso").table
     assert list(recipe.columns) == ["concept", "weight", "share"] and 0 < len(recipe) <= 8
     assert recipe["share"].sum() == pytest.approx(1.0) and recipe["weight"].is_monotonic_decreasing
     assert "espresso" not in set(recipe["concept"]) and "8 concepts per class" in repr(large)
@@ -72,3 +90,230 @@ def test_mistakes_are_named(space, classifier, ridge_mapper):
         concept_bottleneck(classifier, ridge_mapper, ["espresso", "tabby cat"], n_concepts=2)
     with pytest.raises(ValueError, match="not a class"):
         concept_bottleneck(space, n_concepts=2).recipe("not a class at all")
+
+
+# ---- reading a bottleneck: recipes, explanations, interventions ------------------------------------------------------
+@pytest.fixture(scope="module")
+def cbm(space):
+    return concept_bottleneck(space, n_concepts=6)
+
+
+def test_a_recipe_is_a_table_with_a_bar_chart(cbm):
+    recipe = cbm.recipe("espresso")
+    assert isinstance(recipe, Recipe) and recipe.class_name == "espresso" and recipe.n_concepts == 6
+    row = cbm.weights[967]
+    expected = sorted((float(w), cbm.space.texts[i]) for i, w in enumerate(row.tolist()) if w > 0)[::-1]
+    assert list(recipe.table["concept"]) == [c for _, c in expected]
+    assert recipe.table["weight"].tolist() == pytest.approx([w for w, _ in expected])
+    assert recipe.residual == pytest.approx(float(cbm.residual[967]))
+    assert list(recipe["concept"]) == list(recipe.table["concept"]) and len(recipe) == len(expected)  # as a DataFrame
+    fig = recipe.plot()
+    bars = fig.axes[0].patches
+    assert len(bars) == len(expected) and bars[0].get_width() == pytest.approx(expected[0][0])
+    assert recipe.table["concept"][0] in recipe._repr_html_() and "espresso" in fig.axes[0].get_title()
+
+
+def test_an_explanation_adds_up_exactly_to_the_bottleneck_logit(cbm, photos):
+    clf, space = cbm.space.classifier, cbm.space
+    explanation = cbm.explain(photos["coffee"])
+    # the oracle, from the head and the directions alone (float64)
+    f = clf.features(photos["coffee"])[0].double()
+    w = clf.head_weight.double()
+    activations = space.directions.double() @ f
+    logits = cbm.weights @ activations + w.mean(0) @ f + clf.head_bias.double()
+    c = int(logits.argmax())
+    assert explanation.target == c and explanation.target_name == clf.class_names[c]
+    assert explanation.logit == pytest.approx(float(logits[c]), abs=1e-4)
+    assert explanation.shared == pytest.approx(float(w.mean(0) @ f + clf.head_bias[c]), abs=1e-4)
+    table = explanation.table.set_index("concept")
+    for i in torch.nonzero(cbm.weights[c]).flatten().tolist():
+        row = table.loc[space.texts[i]]
+        assert row.activation == pytest.approx(float(activations[i]), abs=1e-4)
+        assert row.contribution == pytest.approx(float(cbm.weights[c, i] * activations[i]), abs=1e-4)
+    assert len(table) == int((cbm.weights[c] > 0).sum())
+    assert explanation.total + explanation.shared == pytest.approx(explanation.logit, abs=1e-4)
+    assert explanation.table["share"].sum() == pytest.approx(1.0)
+    # each heat map is the concept's contribution per location: its mean over the grid is the contribution
+    assert 0 < len(explanation.heatmaps) <= 5
+    for heat, contribution in zip(explanation.heatmaps, explanation.table["contribution"]):
+        assert float(heat.grid.mean()) == pytest.approx(contribution, abs=1e-3)
+        assert heat.values.shape == (224, 224)
+    assert explanation.plot().axes and "bottleneck" in explanation._repr_html_()
+    other = cbm.explain(photos["coffee"], target="tabby cat")
+    assert other.target == 281 and other.total + other.shared == pytest.approx(float(logits[281]), abs=1e-4)
+    with pytest.raises(ValueError, match=r"Unknown target 'expresso machine room'.*close matches: \['espresso maker'"):
+        cbm.explain(photos["coffee"], target="expresso machine room")
+
+
+def test_switching_concepts_off_changes_the_prediction_as_the_recipe_says(cbm, photos):
+    before = cbm.explain(photos["coffee"])
+    off = {c: 0.0 for c in before.table["concept"]}  # every concept of the predicted class's recipe
+    result = cbm.intervene(photos["coffee"], off)
+    assert isinstance(result, Intervention) and result.before == before.target_name
+    row = result.table.set_index("class_name").loc[before.target_name]
+    assert row.logit_before == pytest.approx(before.logit, abs=1e-4)
+    assert row.logit_after == pytest.approx(before.shared, abs=1e-4)  # nothing left but the shared term
+    assert set(result.changes) == set(off) and all(after == 0.0 for _, after in result.changes.values())
+    # the other classes move by their own weights on those concepts (the oracle, by hand)
+    f = cbm.space.classifier.features(photos["coffee"])
+    scores = cbm.concept_scores(f)[0]
+    used = [cbm.concept_index(c) for c in off]
+    for name, got in zip(result.table["class_name"], result.table["logit_after"]):
+        k = cbm.space.classifier.class_index(name)
+        expected = float(cbm.logits_from_features(f)[0, k]) - float((cbm.weights[k, used] * scores[used]).sum())
+        assert got == pytest.approx(expected, abs=1e-4)
+    assert result.changed == (result.before != result.after) and result.plot().axes
+    with pytest.raises(ValueError, match="not a concept of the bank.*close"):
+        cbm.intervene(photos["coffee"], {before.table["concept"][0] + "x": 0.0})
+    with pytest.raises(ValueError, match="finite number"):
+        cbm.intervene(photos["coffee"], {before.table["concept"][0]: float("nan")})
+
+
+def test_a_concept_removed_from_a_class_recipe_leaves_the_other_classes_as_they_were(cbm, photos):
+    recipe = cbm.recipe("espresso")
+    top = recipe.table["concept"][0]
+    j = cbm.concept_index(top)
+    edited = cbm.without(top, classes=["espresso"])
+    assert edited is not cbm and float(cbm.weights[967, j]) > 0  # the original is untouched
+    assert float(edited.weights[967, j]) == 0 and top not in set(edited.recipe("espresso")["concept"])
+    others = torch.ones(cbm.weights.shape[0], dtype=torch.bool)
+    others[967] = False
+    assert torch.equal(edited.weights[others], cbm.weights[others])
+    assert float(edited.residual[967]) > float(cbm.residual[967])
+    assert torch.allclose(edited.residual[others], cbm.residual[others], atol=1e-6)
+    f = cbm.space.classifier.features(photos["coffee"])
+    drop = cbm.logits_from_features(f) - edited.logits_from_features(f)
+    assert float(drop[0, 967]) == pytest.approx(float(cbm.weights[967, j] * cbm.concept_scores(f)[0, j]), abs=1e-4)
+    assert float(drop[0, others].abs().max()) < 1e-5
+    everywhere = cbm.without([top])
+    assert not (everywhere.weights[:, j] > 0).any()
+    with pytest.warns(UserWarning, match="not in the recipes of those classes"):
+        edited.without(top, classes="espresso")
+    with pytest.raises(ValueError, match="not a concept of the bank"):
+        cbm.without("no such concept anywhere")
+
+
+# ---- the sparsity / agreement trade-off ------------------------------------------------------------------------------
+def test_the_tradeoff_table_beside_random_concepts(space, photos):
+    images = list(photos.values())
+    f = space.classifier.features(images)
+    two = concept_bottleneck(space, n_concepts=2)
+    result = tradeoff(space, features=f, budgets=(2, 4), fitted=[two])
+    table = result.table
+    assert result.images == len(images) and len(table) == 4
+    assert list(table["kind"]) == ["recipes", "random concepts"] * 2
+    recipes = table[table["kind"] == "recipes"].set_index("concepts per class")
+    assert recipes.loc[2, "agreement"] == pytest.approx(two.agreement(images))
+    assert recipes.loc[2, "mean residual"] == pytest.approx(float(two.residual.mean()))
+    random = table[table["kind"] == "random concepts"].set_index("concepts per class")
+    assert (random["concepts used"] <= [2, 4]).all()
+    # the random baseline is the bottleneck's own fit, allowed only the drawn concepts
+    baseline = random_bottleneck(space, 4, seed=0)
+    allowed = (baseline.weights > 0).any(0)
+    assert torch.allclose(concept_bottleneck(space, n_concepts=4, allowed=allowed).weights, baseline.weights, atol=1e-8)
+    assert random.loc[4, "agreement"] == pytest.approx(baseline.agreement(features=f))
+    assert len(result.plot().axes) == 2
+    with pytest.raises(ValueError, match="images or their features"):
+        tradeoff(space, budgets=(2,))
+
+
+# ---- saving ----------------------------------------------------------------------------------------------------------
+def test_a_saved_bottleneck_loads_only_where_it_was_made(cbm, space, photos, tmp_path, classifier, ridge_mapper):
+    path = cbm.save(tmp_path / "espresso-and-friends")
+    assert path.name == "espresso-and-friends.safetensors" and path.read_bytes()[8:9] == b"{"  # safetensors, no pickle
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    assert sidecar["classifier"] == "tf_efficientnet_lite0" and sidecar["num_classes"] == 1000
+    assert sidecar["num_features"] == 1280 and sidecar["bank_size"] == len(space) and sidecar["n_concepts"] == 6
+    loaded = load_bottleneck(path, space)
+    assert torch.equal(loaded.weights.cpu(), cbm.weights.cpu()) and torch.equal(loaded.residual, cbm.residual)
+    images = list(photos.values())
+    assert torch.equal(loaded.logits(images), cbm.logits(images))
+    other_bank = ConceptSpace(classifier, ridge_mapper, space.texts[:-1])
+    with pytest.raises(ValueError, match="another concept bank|bank of another size"):
+        load_bottleneck(path, other_bank)
+    renamed = ConceptSpace(classifier, ridge_mapper, space.texts[:-1] + ["a brand new concept"])
+    with pytest.raises(ValueError, match="other concept texts"):
+        load_bottleneck(path, renamed)
+    sidecar["classifier"] = "resnet50"
+    path.with_suffix(".json").write_text(json.dumps(sidecar))
+    with pytest.raises(ValueError, match="made for another classifier.*saved 'resnet50', here 'tf_efficientnet_lite0'"):
+        load_bottleneck(path, space)
+    other = cbm.without(cbm.recipe("espresso")["concept"][0]).save(tmp_path / "other")
+    path.with_suffix(".json").write_bytes(other.with_suffix(".json").read_bytes())
+    with pytest.raises(ValueError, match="belongs to another save"):  # a sidecar of another save is not trusted
+        load_bottleneck(path, space)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_bottleneck(tmp_path / "missing.safetensors", space)
+
+
+def test_a_bottleneck_of_another_classifier_is_refused(space, tmp_path, encoder):
+    import nlexnb
+
+    torch.manual_seed(0)
+    tiny = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=4), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    model = torch.nn.Sequential(tiny, torch.nn.Linear(8, 4))
+    names = ["cat", "cup of coffee", "rocket", "flower"]
+    clf = nlexnb.load_classifier(model, head="1", class_names=names, transform=lambda im: torch.zeros(3, 16, 16))
+    mapper = nlexnb.fit_mapper(clf, encoder)
+    small = ConceptSpace(clf, mapper, ["striped fur", "steam", "flame", "petals", "whiskers"])
+    path = concept_bottleneck(small, n_concepts=2).save(tmp_path / "tiny.safetensors")
+    with pytest.raises(ValueError, match="made for another classifier.*Load it with the classifier it was made for"):
+        load_bottleneck(path, space)
+
+
+# ---- mistakes and poorly written classes -----------------------------------------------------------------------------
+def test_a_budget_beyond_the_bank_is_an_error(space):
+    usable = int((~space.excluded).sum())
+    with pytest.raises(ValueError, match=f"n_concepts={usable + 1} is more than the {usable} concepts"):
+        concept_bottleneck(space, n_concepts=usable + 1)
+    with pytest.raises(ValueError, match="more than the"):
+        random_bottleneck(space, usable + 1)
+
+
+def test_poorly_written_classes_are_named_once_and_kept(space):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cbm = concept_bottleneck(space, n_concepts=1)
+    poor = [w for w in caught if issubclass(w.category, PoorFitWarning)]
+    assert len(poor) == 1
+    listed = cbm.poorly_written()
+    expected = sorted((float(r), i) for i, r in enumerate(cbm.residual.tolist()) if r > RESIDUAL_WARNING)[::-1]
+    assert list(listed["residual"]) == pytest.approx([r for r, _ in expected]) and len(listed) > 0
+    worst = space.classifier.class_names[expected[0][1]]
+    message = str(poor[0].message)
+    assert f"{len(expected)} classes are poorly written" in message and primary_name(worst) in message
+    assert cbm.weights.shape[0] == 1000  # never dropped: every class keeps its row
+
+
+# ---- accuracy on labelled images -------------------------------------------------------------------------------------
+def test_bottleneck_accuracy_on_an_imagenet_style_folder_and_on_coarse_labels(cbm, photos, tmp_path):
+    from timm.data import ImageNetInfo
+
+    from nlexnb.datasets import coarse_photo_set, imagenet_folder, label_classes
+
+    clf = cbm.space.classifier
+    wnids = ImageNetInfo().label_names()
+    truth = {"coffee": "espresso", "chelsea": "tabby, tabby cat", "motorcycle": "moped"}
+    for photo, name in truth.items():
+        folder = tmp_path / wnids[clf.class_names.index(name)]
+        folder.mkdir()
+        photos[photo].save(folder / f"{photo}.png")
+    table = bottleneck_accuracy(cbm, imagenet_folder(tmp_path)).set_index("head")
+    original, bottleneck = table.loc["original head"], table.loc["bottleneck (6 concepts per class)"]
+    assert original.top1 == pytest.approx(2 / 3) and original.top5 == 1.0 and original.agreement == 1.0
+    f = clf.features([photos[p] for p in truth])
+    predicted = cbm.logits_from_features(f).argmax(1)
+    expected = [clf.class_names[int(i)] for i in predicted]
+    assert bottleneck.top1 == pytest.approx(sum(e == t for e, t in zip(expected, truth.values())) / 3)
+    assert bottleneck.agreement == pytest.approx(float((predicted == clf.head(f).argmax(1)).float().mean()))
+    # coarse labels: a prediction is right when it is one of the classes the label allows
+    data = coarse_photo_set(views=1)
+    right = label_classes("photos")
+    coarse = bottleneck_accuracy(cbm, data, correct=right).set_index("head")
+    judged = [(image, label) for image, label in data if label in right]
+    assert coarse.attrs["not_judged"] == len(data) - len(judged) and (coarse["n"] == len(judged)).all()
+    head = clf.logits([image for image, _ in judged]).argmax(1).tolist()
+    hits = [clf.class_names[p] in right[label] for p, (_, label) in zip(head, judged)]
+    assert coarse.loc["original head", "top1"] == pytest.approx(sum(hits) / len(judged))
+    with pytest.raises(ValueError, match="'a cat' .*not a class name"):
+        bottleneck_accuracy(cbm, [(photos["chelsea"], "a cat")])
