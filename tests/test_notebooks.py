@@ -1,8 +1,8 @@
 """The notebooks as reports: each runs top to bottom in a fresh kernel with papermill, and the numbers it records
 (held-out table, zero-shot accuracy, faithfulness ratios) are read back from the executed notebook and checked.
 
-All seven run once per module (in order, sharing the session's ``NLEXNB_CACHE``, so the concept bank is encoded once
-and notebooks 02-07 load the mapper notebook 01 saved); about 8-10 minutes on two CPU cores. The notebooks' set-up step
+All eight run once per module (in order, sharing the session's ``NLEXNB_CACHE``, so the concept bank is encoded once
+and notebooks 02-08 load the mapper notebook 01 saved); about 10-12 minutes on two CPU cores. The notebooks' set-up step
 (``reports.setup``) and the table and figure helpers they use are tested fast, on tiny hand-written classifiers.
 """
 
@@ -33,6 +33,7 @@ NAMES = [
     "05_faithfulness",
     "06_bring_your_own_classifier",
     "07_explain_a_collection",
+    "08_concept_bottleneck",
 ]
 
 
@@ -41,7 +42,7 @@ def _notebooks() -> list[Path]:
 
 
 # ---- static checks (fast) ----------------------------------------------------------------------------------------
-def test_the_seven_notebooks_exist():
+def test_the_numbered_notebooks_exist():
     assert [p.stem for p in _notebooks()] == NAMES
 
 
@@ -242,6 +243,44 @@ def test_07_collection(records, stamps_folder):
     assert 0.4 < judged["right"] / (judged["right"] + judged["wrong"]) < 0.8  # measured 138 of 244
     # cut-outs on a white background have no surroundings to lean on (measured 0.007, 11 explanations of 290)
     assert 0 <= r["context_reliance_mean"] < 0.05 and r["naming_surroundings"] < 0.1 * images
+
+
+@pytest.mark.slow
+def test_08_concept_bottleneck(records, stamps_folder):
+    r = records["08_concept_bottleneck"]
+    assert r["fit"]["poorly_written"] == 0 and r["fit"]["mean_residual"] < 0.7  # 32 concepts: measured 0.64, none > 0.9
+    assert "coffee" in r["recipes"]["espresso"][:3] and "cat" in r["recipes"]["tiger cat"][:3]
+    explanation = r["explanation"]
+    assert explanation["sum_error"] < 1e-4  # contributions + shared term = the bottleneck logit
+    assert explanation["total"] + explanation["shared"] == pytest.approx(explanation["logit"], abs=1e-4)
+    intervention = r["intervention"]
+    assert intervention["before"] == explanation["target"] and len(intervention["concepts"]) == 3
+    assert intervention["changed"] == (intervention["before"] != intervention["after"])
+    assert r["class_intervention"]["residual_after"] > r["class_intervention"]["residual_before"]
+    curve = r["tradeoff"]["records"]
+    recipes = {row["concepts per class"]: row for row in curve if row["kind"] == "recipes"}
+    random = {row["concepts per class"]: row for row in curve if row["kind"] == "random concepts"}
+    assert sorted(recipes) == sorted(random) == [4, 8, 16, 32]
+    for n in recipes:  # every budget: the fitted recipes beat as many random concepts
+        assert (
+            recipes[n]["agreement"] > random[n]["agreement"]
+            and recipes[n]["mean residual"] < random[n]["mean residual"]
+        )
+    assert (
+        recipes[32]["agreement"] > recipes[4]["agreement"]
+        and recipes[32]["mean residual"] < recipes[4]["mean residual"]
+    )
+    assert recipes[32]["agreement"] > 0.3  # measured 0.51 on all 298 photos (benchmarks/RESULTS.md)
+    accuracy = _table(r["accuracy"])
+    assert accuracy["original head"]["agreement"] == 1.0 and accuracy["original head"]["n"] > 0
+    assert 0 < accuracy["bottleneck (32 concepts per class)"]["agreement"] < 1
+    assert r["reload_max_difference"] == 0.0
+    assert "made with another concept bank" in r["refused"]
+    models = _table(r["models"])
+    assert list(models) == ["tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"]
+    assert models["tf_efficientnet_lite0"]["agreement"] == pytest.approx(recipes[32]["agreement"])
+    for row in models.values():
+        assert row["agreement"] > random[32]["agreement"] and row["leans on"]
 
 
 # ---- bad parameters fail in the validation cell ------------------------------------------------------------------
