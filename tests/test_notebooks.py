@@ -270,7 +270,8 @@ def test_08_concept_bottleneck(records, stamps_folder):
         recipes[32]["agreement"] > recipes[4]["agreement"]
         and recipes[32]["mean residual"] < recipes[4]["mean residual"]
     )
-    assert recipes[32]["agreement"] > 0.3  # measured 0.51 on all 298 photos (benchmarks/RESULTS.md)
+    if stamps_folder is not None:
+        assert recipes[32]["agreement"] > 0.3  # 0.47 on these 48 photos, 0.51 on all 298 (benchmarks/RESULTS.md)
     accuracy = _table(r["accuracy"])
     assert accuracy["original head"]["agreement"] == 1.0 and accuracy["original head"]["n"] > 0
     assert 0 < accuracy["bottleneck (32 concepts per class)"]["agreement"] < 1
