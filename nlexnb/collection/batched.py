@@ -1,0 +1,259 @@
+"""The batched explanation: a batch of images explained at once on the classifier's device, as Arrow rows.
+
+The default greedy selection is computed for the whole batch (candidates, shortlist and Gram-Schmidt greedy as
+``[B, S, d]`` tensors; a few host synchronisations per batch, none per image) and gives the concepts and contributions
+:meth:`nlexnb.Explainer.explain` gives for each image. Another selection method runs per image through
+:meth:`nlexnb.Explainer.select`; the rest of the batch stays batched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..explain import Explainer
+from ..selection import GreedySelector
+from .files import arrow, error_schema, row_schema
+from .sources import Batch
+
+__all__ = ["BatchExplainer", "explain_batch"]
+
+
+class BatchExplainer:
+    """Explains a batch of preprocessed images at once, exactly as :meth:`Explainer.explain` does one by one."""
+
+    def __init__(self, explainer: Explainer, k: int, foil: int | None) -> None:
+        self.explainer, self.k, self.foil = explainer, k, foil
+        space = explainer.space
+        self.space, self.clf = space, space.classifier
+        self.directions = space.directions
+        self.device = self.directions.device
+        t = len(space)
+        self.size = max(explainer.shortlist, k)
+        self.first = min(max(4 * self.size, self.size + 64), t)  # Explainer.candidates looks at this many, then filters
+        self.batched = type(explainer.selector) is GreedySelector
+        # per class seen: which concepts name it or echo it (the per-class filters of Explainer.candidates), one row
+        # each in ``table``; ``slot[c]`` is class c's row (-1 until seen). Grows with the classes, not [K, T] upfront
+        self.slot = torch.full((self.clf.num_classes,), -1, dtype=torch.long, device=self.device)
+        self.table = torch.zeros(0, t, dtype=torch.bool, device=self.device)
+        self.known: dict[int, int] = {}
+        pa, _ = arrow()
+        self.texts, self.names = pa.array(space.texts), pa.array(self.clf.class_names)
+
+    def _block(self, classes: list[int]) -> None:
+        new = [c for c in dict.fromkeys(classes) if c not in self.known]
+        if not new:
+            return
+        everything = range(len(self.space))
+        rows = []
+        for c in new:
+            row = torch.tensor(self.space.mentions(everything, [c]), dtype=torch.bool, device=self.device)
+            if self.explainer.echo_margin is not None:
+                row |= self.explainer.echoes(everything, c).to(self.device)
+            rows.append(row)
+            self.known[c] = len(self.known)
+        self.table = torch.cat([self.table, torch.stack(rows)])
+        self.slot[torch.tensor(new, device=self.device)] = torch.tensor(
+            [self.known[c] for c in new], device=self.device
+        )
+
+    def blocked(self, classes: torch.Tensor) -> torch.Tensor:
+        """[B, T]: the concepts that name or echo each of ``classes`` [B] (all of them seen by :meth:`_block`)."""
+        return self.table[self.slot[classes]]
+
+    def __call__(self, x: torch.Tensor) -> dict[str, np.ndarray]:
+        with torch.inference_mode():
+            return self._explain(x)
+
+    def _explain(self, x: torch.Tensor) -> dict[str, np.ndarray]:
+        clf, foil = self.clf, self.foil
+        f = clf.features(x.to(clf.device, non_blocking=True), progress=False)
+        logits = clf.head(f)
+        predicted = logits.argmax(1)
+        probability = logits.softmax(-1).gather(1, predicted[:, None])[:, 0]
+        w = clf.head_weight[predicted]
+        if foil is not None:
+            w = w - clf.head_weight[foil]  # zero where the image is predicted as the foil: nothing is selected
+        labels = predicted.tolist()  # the one sync before the end
+        classes = list(dict.fromkeys(labels)) + ([foil] if foil is not None else [])
+        self._block(classes)
+        unit_w = w / w.norm(dim=1, keepdim=True).clamp_min(1e-30)
+        n = f.shape[0]
+        projections = self.directions @ torch.cat([f, unit_w]).T  # [T, 2B], as Explainer.explain computes them
+        if self.batched:
+            presence, alignment = projections[:, :n].T, projections[:, n:].T
+            candidates = self._candidates(presence, alignment, predicted)
+            chosen = self._greedy(candidates, f, w, self._prior(candidates, labels))
+        else:
+            chosen = self._select_each(f, predicted, projections)
+        gains, basis = _marginal_gains(self.directions, chosen, f, w)
+        value = self._value(f.double(), predicted)
+        ablated = (f.double() - torch.einsum("bk,bkd->bd", torch.einsum("bkd,bd->bk", basis, f.double()), basis)).to(
+            f.dtype
+        )  # float32, as nlexnb.explain.project_out returns it
+        measured = value - self._value(ablated.double(), predicted)
+        keep = chosen >= 0
+        measured = torch.where(keep.any(1), measured, torch.zeros_like(measured))
+        out = {
+            "predicted": predicted,
+            "probability": probability.double(),
+            "chosen": chosen,
+            "gains": gains,
+            "explained": value,
+            "measured": measured,
+        }
+        return {key: v.cpu().numpy() for key, v in out.items()}
+
+    def _candidates(self, presence: torch.Tensor, alignment: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+        """The shortlist of every image [B, S] (bank indices, -1 where shorter), as :meth:`Explainer.candidates`."""
+        ex = self.explainer
+        single = (presence * alignment).masked_fill(
+            self.space.excluded | (alignment > ex.max_alignment) | (presence <= 0) | (alignment <= 0), -torch.inf
+        )
+        top = single.topk(self.first, dim=1)
+        blocked = self.blocked(predicted)
+        if self.foil is not None:
+            blocked = blocked | self.table[self.known[self.foil]]
+        valid = (top.values > -torch.inf) & ~blocked.gather(1, top.indices)
+        rank = valid.cumsum(1) - 1
+        keep = valid & (rank < self.size)
+        slot = torch.where(keep, rank, torch.full_like(rank, self.size))
+        out = torch.full((len(single), self.size + 1), -1, dtype=torch.long, device=single.device)
+        out.scatter_(1, slot, torch.where(keep, top.indices, torch.full_like(top.indices, -1)))
+        return out[:, : self.size]
+
+    def _prior(self, candidates: torch.Tensor, predicted: list[int]) -> torch.Tensor | None:
+        """[B, S]: :meth:`Explainer.prior` of each image's candidates (their relevance to its predicted class)."""
+        power = self.explainer.relevance
+        if power == 0:
+            return None
+        rows = torch.stack([self.space.relevance(c) for c in predicted])  # cached per class
+        return rows.gather(1, candidates.clamp_min(0)) ** power
+
+    def _greedy(
+        self, candidates: torch.Tensor, f: torch.Tensor, w: torch.Tensor, prior: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """:class:`~nlexnb.selection.GreedySelector` for the whole batch: bank indices [B, k], -1 after the last."""
+        b, s = candidates.shape
+        residual = self.directions[candidates.clamp_min(0)].double()  # [B, S, d]
+        fd, wd = f.double(), w.double()
+        alive = candidates >= 0
+        active = torch.ones(b, dtype=torch.bool, device=f.device)
+        chosen = torch.full((b, self.k), -1, dtype=torch.long, device=f.device)
+        rows = torch.arange(b, device=f.device)
+        for step in range(min(self.k, s)):
+            norms = residual.norm(dim=2)
+            unit = residual / norms.clamp_min(1e-12).unsqueeze(2)
+            gain = torch.einsum("bsd,bd->bs", unit, fd) * torch.einsum("bsd,bd->bs", unit, wd)
+            usable = alive & (norms > 1e-6) & (gain > 0)
+            score = gain if prior is None else gain * prior.double()
+            best = score.masked_fill(~usable, -torch.inf).argmax(1)
+            active = active & usable[rows, best]
+            chosen[:, step] = torch.where(active, candidates[rows, best], -1)
+            alive[rows, best] &= ~active
+            q = unit[rows, best] * active.unsqueeze(1)  # zero for finished images: their residual stays
+            residual = residual - torch.einsum("bsd,bd->bs", residual, q).unsqueeze(2) * q.unsqueeze(1)
+        return chosen
+
+    def _select_each(self, f: torch.Tensor, predicted: torch.Tensor, projections: torch.Tensor) -> torch.Tensor:
+        """Any other selection method: :meth:`Explainer.select` per image."""
+        n = f.shape[0]
+        chosen = torch.full((n, self.k), -1, dtype=torch.long, device=f.device)
+        for i, c in enumerate(predicted.tolist()):
+            if c == self.foil:
+                continue
+            picked, _ = self.explainer.select(f[i], c, self.k, self.foil, projections=projections[:, [i, n + i]])
+            chosen[i, : len(picked)] = torch.tensor(picked, dtype=torch.long, device=f.device)
+        return chosen
+
+    def _value(self, features: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+        """The explained quantity from float64 features [B, d], re-running the head (``Target.value``)."""
+        logits = self.clf.head(features)
+        value = logits.gather(1, predicted[:, None])[:, 0]
+        return value - logits[:, self.foil] if self.foil is not None else value
+
+
+def _marginal_gains(
+    directions: torch.Tensor, chosen: torch.Tensor, f: torch.Tensor, w: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`nlexnb.selection.marginal_gains` for a batch: gains [B, k] (0 where none) and the orthonormal basis
+    [B, k, d] of each image's named directions (zero rows where a direction adds nothing)."""
+    b, k = chosen.shape
+    dirs = directions[chosen.clamp_min(0)].double()
+    fd, wd = f.double(), w.double()
+    basis = torch.zeros_like(dirs)
+    gains = torch.zeros(b, k, dtype=torch.float64, device=dirs.device)
+    for j in range(k):
+        v = dirs[:, j]
+        for i in range(j):
+            q = basis[:, i]
+            v = v - (v * q).sum(1, keepdim=True) * q
+        norm = v.norm(dim=1)
+        ok = (chosen[:, j] >= 0) & (norm > 1e-8)
+        q = torch.where(ok.unsqueeze(1), v / norm.clamp_min(1e-30).unsqueeze(1), torch.zeros_like(v))
+        basis[:, j] = q
+        gains[:, j] = (q * fd).sum(1) * (q * wd).sum(1)
+    return gains, basis
+
+
+def explain_batch(batch: Batch, run: BatchExplainer) -> tuple[Any, Any, int]:
+    """One decoded batch -> (its rows, its errors: Arrow tables or None, images it held)."""
+    errors = list(batch.errors)
+    table = None
+    if batch.x is not None:
+        table, foiled = _rows(batch, run(batch.x), run)
+        errors += foiled
+    return table, _error_table(errors) if errors else None, batch.size
+
+
+def _rows(batch: Batch, result: dict[str, np.ndarray], run: BatchExplainer):
+    """The Arrow table of a batch's explanations, and the images predicted as the foil (errors)."""
+    pa, _ = arrow()
+    explainer, foil = run.explainer, run.foil
+    predicted = result["predicted"]
+    ok = np.ones(len(predicted), dtype=bool) if foil is None else predicted != foil
+    foiled = [
+        (batch.ids[i], batch.paths[i], batch.labels[i], _foil_reason(explainer, foil))
+        for i in np.flatnonzero(~ok).tolist()
+    ]
+    chosen, gains = result["chosen"][ok], result["gains"][ok]
+    explained = result["explained"][ok]
+    named = chosen >= 0
+    offsets = pa.array(np.concatenate([[0], np.cumsum(named.sum(1))]).astype(np.int32))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(explained[:, None] != 0, gains / explained[:, None], np.nan)
+    kept = np.flatnonzero(ok).tolist()
+    table = pa.Table.from_arrays(
+        [
+            pa.array([batch.ids[i] for i in kept], pa.int64()),
+            pa.array([batch.paths[i] for i in kept], pa.string()),
+            pa.array([batch.labels[i] for i in kept], pa.string()),
+            pa.array(predicted[ok].astype(np.int64)),
+            run.names.take(pa.array(predicted[ok].astype(np.int64))),
+            pa.array(result["probability"][ok]),
+            pa.ListArray.from_arrays(offsets, run.texts.take(pa.array(chosen[named]))),
+            pa.ListArray.from_arrays(offsets, pa.array(gains[named])),
+            pa.ListArray.from_arrays(offsets, pa.array(shares[named])),
+            pa.array(np.where(named, gains, 0.0).sum(1)),
+            pa.array(result["measured"][ok]),
+            pa.array(explained),
+        ],
+        schema=row_schema(),
+    )
+    return table, foiled
+
+
+def _foil_reason(explainer: Explainer, foil: int | None) -> str:
+    name = explainer.classifier.class_names[foil]
+    return f"predicted as the foil {foil} ({name!r}): there is no gap to explain"
+
+
+def _error_table(errors: list[tuple]):
+    pa, _ = arrow()
+    ids, paths, labels, reasons = zip(*errors)
+    return pa.Table.from_arrays(
+        [pa.array(ids, pa.int64()), pa.array(paths, pa.string()), pa.array(labels, pa.string()), pa.array(reasons)],
+        schema=error_schema(),
+    )

@@ -1,0 +1,251 @@
+"""The explanations file: its columns, what wrote it, where its parts wait, and reading it back.
+
+One row per image (:data:`COLUMNS`) in ``out``, the skipped images in ``<out stem>.errors.parquet``
+(:func:`errors_path`), the parts of an unfinished run in ``<out>.partial/``. Every file records which classifier,
+mapper, bank and settings wrote it (:func:`run_identity`), so that a resumed run never mixes rows of two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..explain import Explainer
+
+__all__ = [
+    "FORMAT",
+    "COLUMNS",
+    "arrow",
+    "row_schema",
+    "error_schema",
+    "errors_path",
+    "partial_dir",
+    "remove_explanations",
+    "run_identity",
+    "run_info",
+    "file_metadata",
+    "read_identity",
+    "refuse_if_different",
+    "read_explanations",
+    "read_errors",
+]
+
+FORMAT = 1
+"""Version of the file layout below; part of every file's identity."""
+
+COLUMNS: dict[str, str] = {
+    "id": "position of the image in the collection (int); the key a resumed run skips by",
+    "path": "the image's file, or null for an in-memory image",
+    "label": "the collection's label for it, or null",
+    "predicted": "the class explained: the predicted class index",
+    "predicted_name": "its name",
+    "probability": "the classifier's softmax probability of it",
+    "concepts": "the named concepts, most important first (list<str>)",
+    "contributions": "what each adds to the drop of the explained quantity when its direction joins the span (list)",
+    "shares": "contribution / explained (list)",
+    "total": "the closed-form drop when all named directions are removed (sum of the contributions)",
+    "measured": "the same drop measured by re-running the head on the ablated features",
+    "explained": "the quantity explained: the predicted logit, or logit - foil logit with a foil",
+}
+"""The columns of an explanations file, in order, with what each holds."""
+
+_META_IDENTITY = b"nlexnb.identity"
+_META_INFO = b"nlexnb.info"
+
+
+# ---- Arrow schemas (pyarrow is imported when first used) -------------------------------------------------------------
+def arrow():
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:  # pragma: no cover - pyarrow is a dependency
+        raise ImportError("explain_collection writes Parquet with pyarrow: pip install 'pyarrow>=14'") from exc
+    return pa, pq
+
+
+def row_schema():
+    pa, _ = arrow()
+    return pa.schema(
+        [
+            ("id", pa.int64()),
+            ("path", pa.string()),
+            ("label", pa.string()),
+            ("predicted", pa.int64()),
+            ("predicted_name", pa.string()),
+            ("probability", pa.float64()),
+            ("concepts", pa.list_(pa.string())),
+            ("contributions", pa.list_(pa.float64())),
+            ("shares", pa.list_(pa.float64())),
+            ("total", pa.float64()),
+            ("measured", pa.float64()),
+            ("explained", pa.float64()),
+        ]
+    )
+
+
+def error_schema():
+    pa, _ = arrow()
+    return pa.schema([("id", pa.int64()), ("path", pa.string()), ("label", pa.string()), ("reason", pa.string())])
+
+
+# ---- where things are written ----------------------------------------------------------------------------------------
+def errors_path(out: str | os.PathLike) -> Path:
+    """The errors file beside an explanations file: ``x.parquet`` -> ``x.errors.parquet``."""
+    out = Path(out)
+    stem = out.stem if out.suffix == ".parquet" else out.name
+    return out.with_name(f"{stem}.errors.parquet")
+
+
+def partial_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".partial")
+
+
+def remove_explanations(out: str | os.PathLike) -> None:
+    """Remove an explanations file, its errors file and the parts of an unfinished run written to ``out`` (nothing
+    else), so that the next :func:`explain_collection` starts afresh."""
+    out = Path(out)
+    for file in (out, errors_path(out)):
+        file.unlink(missing_ok=True)
+    shutil.rmtree(partial_dir(out), ignore_errors=True)
+
+
+# ---- identity of a run -----------------------------------------------------------------------------------------------
+def _digest(texts: Sequence[str]) -> str:
+    return hashlib.blake2b("\n".join(texts).encode("utf-8"), digest_size=12).hexdigest()
+
+
+def run_identity(explainer: Explainer, k: int, foil: int | None) -> dict[str, Any]:
+    """What makes two runs' rows comparable: the models, the bank and every setting that changes a row."""
+    import nlexnb
+
+    space, clf = explainer.space, explainer.classifier
+    return {
+        "format": FORMAT,
+        "nlexnb_version": nlexnb.__version__,
+        "classifier": clf.name,
+        "classifier_fingerprint": clf.fingerprint,
+        "mapper_fingerprint": explainer.mapper.fingerprint,
+        "bank_digest": _digest(space.texts),
+        "k": k,
+        "foil": foil,
+        "selector": explainer.selector.name,
+        "shortlist": explainer.shortlist,
+        "max_alignment": explainer.max_alignment,
+        "echo_margin": explainer.echo_margin,
+        "echo_floor": explainer.echo_floor,
+        "glosses_digest": None if space.glosses is None else _digest(space.glosses),
+    }
+
+
+def run_info(explainer: Explainer, foil: int | None) -> dict[str, Any]:
+    clf = explainer.classifier
+    return {
+        "mapper": explainer.mapper.method,
+        "bank": explainer.bank.name,
+        "bank_size": len(explainer.bank),
+        "foil_name": None if foil is None else clf.class_names[foil],
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "columns": COLUMNS,
+    }
+
+
+def file_metadata(identity: dict, info: dict) -> dict[bytes, bytes]:
+    return {_META_IDENTITY: json.dumps(identity).encode(), _META_INFO: json.dumps(info).encode()}
+
+
+def read_identity(path: Path) -> dict[str, Any]:
+    """The identity stored in an nlexnb Parquet file; a ValueError when it is not one."""
+    _, pq = arrow()
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except Exception as exc:
+        raise ValueError(
+            f"{str(path)!r} exists and is not a Parquet file ({type(exc).__name__}: {exc}); explain_collection will "
+            "not overwrite it: choose another out="
+        ) from None
+    if _META_IDENTITY not in meta:
+        raise ValueError(
+            f"{str(path)!r} exists and was not written by explain_collection (no nlexnb metadata); it will not be "
+            "overwritten: choose another out="
+        )
+    return json.loads(meta[_META_IDENTITY])
+
+
+def refuse_if_different(path: Path, found: dict, wanted: dict, out: Path) -> None:
+    keys = sorted(set(found) | set(wanted), key=lambda key: list(wanted).index(key) if key in wanted else 99)
+    differ = [key for key in keys if found.get(key) != wanted.get(key)]
+    if differ:
+        what = "; ".join(f"{key}: {found.get(key)!r} there, {wanted.get(key)!r} now" for key in differ)
+        raise ValueError(
+            f"{str(path)!r} holds explanations from a different classifier, mapper, bank or settings ({what}). "
+            f"Rows from both would be mixed in one file: write to another out=, or delete {str(out)!r}, "
+            f"{str(errors_path(out))!r} and {str(partial_dir(out))!r} to start again"
+        )
+
+
+# ---- reading back ----------------------------------------------------------------------------------------------------
+def _read_table(path: Path, kind: str, partial: bool):
+    pa, pq = arrow()
+    final = path if kind == "rows" else errors_path(path)
+    files = [final] if final.is_file() else []
+    folder = partial_dir(path)
+    if partial and folder.is_dir():
+        files += sorted(folder.glob(f"{kind}-*.parquet"))
+    if not files:
+        if kind == "errors" and path.is_file():
+            return error_schema().empty_table()
+        if folder.is_dir():
+            raise FileNotFoundError(
+                f"{str(path)!r} is not finished: an interrupted run left {str(folder)!r}. Run explain_collection again "
+                "with the same arguments to finish it, or pass partial=True to read what is done"
+            )
+        raise FileNotFoundError(f"No explanations file at {str(path)!r} (explain_collection writes it)")
+    tables = [pq.read_table(f) for f in files]
+    meta = tables[0].schema.metadata
+    table = pa.concat_tables([t.replace_schema_metadata(None) for t in tables])
+    return table.replace_schema_metadata(meta)
+
+
+def _frame(table, sort: bool = True) -> pd.DataFrame:
+    frame = table.to_pandas()
+    for column in ("concepts", "contributions", "shares"):
+        if column in frame:
+            frame[column] = [list(v) for v in frame[column]]
+    if sort and len(frame):
+        frame = frame.drop_duplicates("id").sort_values("id", kind="stable").reset_index(drop=True)
+    meta = table.schema.metadata or {}
+    if _META_IDENTITY in meta:
+        frame.attrs["nlexnb"] = json.loads(meta[_META_IDENTITY])
+        frame.attrs["nlexnb"].update(json.loads(meta.get(_META_INFO, b"{}")))
+    return frame
+
+
+def read_explanations(path: str | os.PathLike, *, partial: bool = False) -> pd.DataFrame:
+    """An explanations file (:func:`explain_collection`) as a DataFrame, one row per image, sorted by ``id``.
+
+    List columns (``concepts``, ``contributions``, ``shares``) hold Python lists; ``frame.attrs["nlexnb"]`` holds what
+    wrote the file (classifier and mapper fingerprints, bank digest, k, foil, version, ...).
+
+    Args:
+        path: the file given as ``out=``.
+        partial: also read the parts of an unfinished run (otherwise an unfinished run is an error saying so).
+    """
+    return _frame(_read_table(Path(path), "rows", partial))
+
+
+def read_errors(path: str | os.PathLike, *, partial: bool = False) -> pd.DataFrame:
+    """The images an :func:`explain_collection` run skipped: ``id``, ``path``, ``label`` and ``reason``.
+
+    Args:
+        path: the explanations file (``out=``), not the errors file itself.
+        partial: also read the parts of an unfinished run.
+    """
+    return _frame(_read_table(Path(path), "errors", partial))

@@ -1,0 +1,289 @@
+"""The collection as a DataLoader source: a folder, a list of images or of ``(image, label)`` pairs, or a torch
+``Dataset``, read and decoded item by item (in worker processes when asked). An image that cannot be read becomes an
+error item, listed with its reason, never a failed run."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..datasets import IMAGE_EXTENSIONS, image_files
+from ..images import UnreadableImageError, to_pil
+
+__all__ = ["Source", "as_source", "Batch", "collate", "data_loader"]
+
+# what reading or decoding one image may raise when the image (not the code) is at fault
+_IMAGE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, UnreadableImageError) else f"{type(exc).__name__}: {exc}"
+
+
+def _prepare(image: Any, transform, name: str) -> torch.Tensor:
+    """One image -> the classifier's input [3, H, W]; a float tensor [3, H, W] is taken as already preprocessed."""
+    if isinstance(image, torch.Tensor) and image.is_floating_point():
+        if image.ndim != 3:
+            raise TypeError(
+                f"{name} is a float tensor of shape {tuple(image.shape)}: a preprocessed image must be [3, H, W] "
+                "(or give a uint8 image, a PIL image, an array or a path)"
+            )
+        return image
+    return transform(to_pil(image, name))
+
+
+def _label_text(label: Any, classes: Sequence[str] | None, name: str) -> str | None:
+    if label is None or isinstance(label, str):
+        return label
+    if isinstance(label, torch.Tensor) and label.numel() == 1:
+        label = label.item()
+    if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+        return str(classes[int(label)]) if classes is not None else str(int(label))
+    raise TypeError(f"{name} has label {label!r}: a label must be a string, a class index or None")
+
+
+def _path_text(image: Any) -> str | None:
+    return os.fspath(image) if isinstance(image, (str, os.PathLike)) else None
+
+
+class _ListItems(torch.utils.data.Dataset):
+    """A folder's files, a list of images or ``(image, label)`` pairs: item ``i`` -> (id, tensor or None, path, label,
+    reason)."""
+
+    def __init__(self, items: Sequence[Any], labels: Sequence[str | None] | None, transform) -> None:
+        self.items, self.labels, self.transform = items, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int):
+        image = self.items[i]
+        path, label = _path_text(image), None if self.labels is None else self.labels[i]
+        try:
+            return (i, _prepare(image, self.transform, f"images[{i}]"), path, label, None)
+        except _IMAGE_ERRORS as exc:
+            return (i, None, path, label, _reason(exc))
+
+
+def _dataset_paths(ds) -> list[str] | None:
+    """File paths of a torchvision ``DatasetFolder`` / ``ImageFolder`` (``samples``), else None."""
+    samples = getattr(ds, "samples", None) or getattr(ds, "imgs", None)
+    if isinstance(samples, list) and len(samples) == len(ds) and all(isinstance(s, tuple) for s in samples[:1]):
+        return [os.fspath(s[0]) for s in samples]
+    return None
+
+
+def _unpack(raw: Any) -> tuple[Any, Any]:
+    """A dataset item -> (image, label): an image, an ``(image, label, ...)`` tuple, or a dict with "image"."""
+    if isinstance(raw, Mapping):
+        if "image" not in raw:
+            raise TypeError(f"A dataset item that is a dict needs an 'image' key (and optionally 'label'): {list(raw)}")
+        return raw["image"], raw.get("label")
+    if isinstance(raw, (tuple, list)):
+        if not raw:
+            raise TypeError("A dataset item is an empty tuple: give an image, or (image, label)")
+        return raw[0], raw[1] if len(raw) > 1 else None
+    return raw, None
+
+
+def _dataset_item(i: int, ds, transform, classes, paths) -> tuple:
+    path = None if paths is None else paths[i]
+    try:
+        image, label = _unpack(ds[i])
+    except _IMAGE_ERRORS as exc:  # the dataset's own loader failed on this file (torchvision's ImageFolder does)
+        return (i, None, path, None, _reason(exc))
+    label = _label_text(label, classes, f"images[{i}]")
+    path = _path_text(image) or path
+    try:
+        return (i, _prepare(image, transform, f"images[{i}]"), path, label, None)
+    except _IMAGE_ERRORS as exc:
+        return (i, None, path, label, _reason(exc))
+
+
+class _DatasetItems(torch.utils.data.Dataset):
+    """A user's map-style Dataset, item by item (its images may be paths, PIL images, arrays or tensors)."""
+
+    def __init__(self, ds, transform) -> None:
+        self.ds, self.transform = ds, transform
+        self.classes = getattr(ds, "classes", None)
+        self.paths = _dataset_paths(ds)
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, i: int):
+        return _dataset_item(i, self.ds, self.transform, self.classes, self.paths)
+
+
+class _IterableItems(torch.utils.data.IterableDataset):
+    """A user's IterableDataset, numbered in the order it yields (ids already written are skipped)."""
+
+    def __init__(self, ds, transform, done: np.ndarray) -> None:
+        self.ds, self.transform, self.done = ds, transform, done
+        self.classes = getattr(ds, "classes", None)
+
+    def __iter__(self) -> Iterator[tuple]:
+        for i, raw in enumerate(self.ds):
+            if i < len(self.done) and self.done[i]:
+                continue
+            yield _dataset_item(i, _One(raw), self.transform, self.classes, None)
+
+
+class _One:
+    """Makes one yielded item look like ``ds[i]`` for :func:`_dataset_item`."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def __getitem__(self, i: int) -> Any:
+        return self.raw
+
+
+@dataclass
+class Batch:
+    ids: list[int]
+    x: torch.Tensor | None
+    paths: list[str | None]
+    labels: list[str | None]
+    errors: list[tuple[int, str | None, str | None, str]]
+    size: int
+
+
+def collate(items: list[tuple]) -> Batch:
+    good = [it for it in items if it[1] is not None]
+    errors = [(it[0], it[2], it[3], it[4]) for it in items if it[1] is None]
+    x = None
+    if good:
+        shapes = {tuple(it[1].shape) for it in good}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"Images {[it[0] for it in good][:5]} have different shapes after preprocessing ({sorted(shapes)[:3]}):"
+                " a Dataset must return images of one size; return PIL images or paths (the classifier's transform "
+                "is applied), or apply explainer.classifier.transform yourself"
+            )
+        x = torch.stack([it[1] for it in good])
+    return Batch([it[0] for it in good], x, [it[2] for it in good], [it[3] for it in good], errors, len(items))
+
+
+class _Positions(torch.utils.data.Sampler):
+    """The ids still to explain, in order, as Python ints."""
+
+    def __init__(self, positions: np.ndarray) -> None:
+        self.positions = positions
+
+    def __iter__(self) -> Iterator[int]:
+        return (int(i) for i in self.positions)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+
+@dataclass
+class Source:
+    dataset: torch.utils.data.Dataset | None  # None for an iterable dataset (built once the ids done are known)
+    size: int | None
+    paths: list[str | None] | None  # known before reading any image: checked against a resumed file
+    iterable: Any = None
+    transform: Any = None
+
+
+def as_source(images: Any, transform, num_workers: int) -> Source:
+    """A folder, a list of images or of ``(image, label)`` pairs, or a torch Dataset -> a :class:`Source`."""
+    if isinstance(images, (str, os.PathLike)):
+        folder = Path(images)
+        if not folder.exists():
+            raise FileNotFoundError(f"images: folder not found: {str(folder)!r}")
+        if not folder.is_dir():
+            raise ValueError(
+                f"images is one file ({str(folder)!r}); pass a folder, a list of paths or a Dataset "
+                "(for one image use Explainer.explain)"
+            )
+        found, others = image_files(folder)
+        if not found:
+            raise ValueError(
+                f"images: no image files in {str(folder)!r} or below (extensions {', '.join(IMAGE_EXTENSIONS)})"
+            )
+        if others:
+            warnings.warn(
+                f"images: left out {len(others)} file(s) that are not images by extension, e.g. {str(others[0])!r}",
+                stacklevel=3,
+            )
+        paths = [str(p) for p in found]
+        return Source(_ListItems(paths, None, transform), len(paths), paths)
+    if isinstance(images, torch.utils.data.IterableDataset):
+        if num_workers:
+            raise ValueError(
+                "num_workers must be 0 for an IterableDataset: its items are numbered in the order it yields them, "
+                "which worker processes would change (use a map-style Dataset to decode in workers)"
+            )
+        size = len(images) if hasattr(images, "__len__") else None
+        return Source(None, size, None, iterable=images, transform=transform)
+    if isinstance(images, torch.utils.data.Dataset):
+        try:
+            size = len(images)
+        except TypeError:
+            raise TypeError("images: a map-style Dataset must have a length (define __len__)") from None
+        if size == 0:
+            raise ValueError("images is an empty Dataset: give at least one image")
+        items = _DatasetItems(images, transform)
+        return Source(items, size, items.paths)
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise ValueError("images is an empty list: give at least one image (or a folder, or a Dataset)")
+        pairs = [isinstance(it, (tuple, list)) and len(it) == 2 and not _is_image(it) for it in images]
+        if any(pairs) and not all(pairs):
+            i = pairs.index(not pairs[0])
+            raise TypeError(
+                f"images mixes (image, label) pairs and bare images (images[0] is {'a pair' if pairs[0] else 'not'}, "
+                f"images[{i}] is {'a pair' if pairs[i] else 'not'}): give one kind"
+            )
+        labelled = all(pairs)
+        items = [it[0] for it in images] if labelled else list(images)
+        labels = None
+        if labelled:
+            labels = []
+            for i, (_, label) in enumerate(images):
+                if not isinstance(label, str) or not label.strip():
+                    raise ValueError(f"images[{i}] has label {label!r}: labels must be non-empty strings")
+                labels.append(label)
+        for i, item in enumerate(items):
+            if not _is_image(item):
+                raise TypeError(
+                    f"images[{i}] is a {type(item).__name__}: each image must be a path, a PIL image, a numpy array "
+                    "or a uint8 tensor [3, H, W] (or a float tensor [3, H, W] already preprocessed)"
+                )
+        return Source(_ListItems(items, labels, transform), len(items), [_path_text(it) for it in items])
+    if isinstance(images, Iterator):
+        raise TypeError(
+            "images is an iterator: it cannot be resumed. Pass a list (list(images)), a folder or a torch Dataset"
+        )
+    raise TypeError(
+        f"images must be a folder, a list of images or of (image, label) pairs, or a torch Dataset; got "
+        f"{type(images).__name__}"
+    )
+
+
+def _is_image(item: Any) -> bool:
+    return isinstance(item, (str, os.PathLike, Image.Image, np.ndarray, torch.Tensor))
+
+
+def data_loader(source: Source, done, remaining, batch_size: int, workers: int, pin: bool):
+    if source.iterable is not None:
+        dataset = _IterableItems(source.iterable, source.transform, done)
+        return torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=collate, pin_memory=pin)
+    return torch.utils.data.DataLoader(
+        source.dataset,
+        batch_size=batch_size,
+        sampler=_Positions(remaining),
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=pin,
+    )
