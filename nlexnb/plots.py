@@ -23,6 +23,8 @@ __all__ = [
     "context_reliance_figure",
     "confusion_figure",
     "zero_shot_comparison_figure",
+    "heldout_figure",
+    "deletion_insertion_figure",
     "recipe_figure",
     "bottleneck_explanation_figure",
     "intervention_figure",
@@ -105,8 +107,11 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4)):
     return fig
 
 
-def faithfulness_figure(frame, metric: str = "drop_pct_margin", figsize: tuple[float, float] = (7, 4)):
-    """Bar chart of one metric of :func:`nlexnb.metrics.faithfulness` per method (mean and spread over images)."""
+def faithfulness_figure(
+    frame, metric: str = "drop_pct_margin", figsize: tuple[float, float] = (7, 4), xlabel: str | None = None
+):
+    """Bar chart of one metric of :func:`nlexnb.metrics.faithfulness` per method (mean and spread over images), the
+    axis labelled ``xlabel`` (default the metric's name)."""
     import seaborn as sns
 
     rows = frame[frame["metric"] == metric]
@@ -116,7 +121,7 @@ def faithfulness_figure(frame, metric: str = "drop_pct_margin", figsize: tuple[f
     ax = fig.subplots()
     sns.barplot(data=rows, x="value", y="method", ax=ax, errorbar="sd", orient="h")
     sns.stripplot(data=rows, x="value", y="method", ax=ax, color="black", size=3, orient="h")
-    ax.set_xlabel(metric)
+    ax.set_xlabel(metric if xlabel is None else xlabel)
     ax.set_ylabel("")
     fig.tight_layout()
     return fig
@@ -407,6 +412,60 @@ def zero_shot_comparison_figure(
     right.set_yticks(y, [f"vs {method}" for method in others["method"]])
     right.set_ylim(-0.5, max(len(others), 1) - 0.5)
     right.set_title(f"lead of {first}: accuracy difference, 95% paired bootstrap interval", fontsize=10)
+    return fig
+
+
+# ---- held-out classes (nlexnb.evaluate.heldout) and deletion / insertion (nlexnb.metrics.faithfulness) ---------------
+HELDOUT_METRICS = ("zsl_top1", "zsl_top5", "gzsl_top1", "gzsl_top5")
+"""The columns of :func:`nlexnb.evaluate.heldout` that :func:`heldout_figure` draws, in order."""
+
+DELETION_INSERTION_MAPS = ("concept map", "random map (concept)", "class map", "random map (class)")
+"""The maps of :func:`nlexnb.metrics.faithfulness`'s deletion and insertion curves, each beside its random baseline."""
+
+
+def heldout_figure(table, title: str | None = None, figsize: tuple[float, float] = (8, 4)):
+    """The table of :func:`nlexnb.evaluate.heldout` as grouped bars: ZSL and GZSL top-1 / top-5 accuracy on classes
+    the map never saw, one colour per method, each bar labelled with its value (mean and spread over the rows of a
+    method, when the table has one row per fold). Returns the Figure."""
+    import seaborn as sns
+
+    missing = {"method", *HELDOUT_METRICS} - set(table.columns)
+    if missing:
+        raise ValueError(f"Expected the table of evaluate.heldout; it lacks {sorted(missing)}")
+    long = table.melt(id_vars="method", value_vars=list(HELDOUT_METRICS), var_name="metric", value_name="accuracy")
+    fig = _figure(figsize, layout="constrained")
+    ax = fig.subplots()
+    sns.barplot(data=long, x="metric", y="accuracy", hue="method", errorbar="sd", ax=ax)
+    ax.set_ylim(0, 1)
+    for bars in ax.containers:
+        ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def deletion_insertion_figure(frame, figsize: tuple[float, float] = (9, 3.2)):
+    """Deletion and insertion AUC of :func:`nlexnb.metrics.faithfulness`, one panel each, a bar per map (mean and
+    spread over images) beside its random maps: lower deletion and higher insertion AUC are better. Returns the
+    Figure."""
+    import seaborn as sns
+
+    curves = frame[frame["metric"].isin(["deletion_auc", "insertion_auc"])]
+    if curves.empty:
+        raise ValueError(
+            "No deletion_auc / insertion_auc rows: expected the frame of metrics.faithfulness run with deletion=True"
+        )
+    present = list(dict.fromkeys(curves["method"]))
+    order = [m for m in DELETION_INSERTION_MAPS if m in present] + [
+        m for m in present if m not in DELETION_INSERTION_MAPS
+    ]
+    fig = _figure(figsize, layout="constrained")
+    for ax, (metric, better) in zip(fig.subplots(1, 2, sharey=True), [("deletion", "lower"), ("insertion", "higher")]):
+        rows = curves[curves["metric"] == f"{metric}_auc"]
+        sns.barplot(data=rows, x="value", y="method", order=order, errorbar="sd", orient="h", ax=ax)
+        ax.set_title(f"{metric} ({better} is better)", fontsize=10)
+        ax.set_xlabel("AUC")
+        ax.set_ylabel("")
     return fig
 
 

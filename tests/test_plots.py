@@ -1,0 +1,61 @@
+"""Figures the notebooks show, drawn from hand-written tables (no models): each bar is the number it stands for."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from nlexnb.plots import deletion_insertion_figure, faithfulness_figure, heldout_figure
+
+
+def test_heldout_figure_draws_every_method_and_metric_with_its_value():
+    table = pd.DataFrame(
+        {
+            "method": ["kernel", "ridge"],
+            "zsl_top1": [0.55, 0.48],
+            "zsl_top5": [0.85, 0.80],
+            "gzsl_top1": [0.20, 0.15],
+            "gzsl_top5": [0.50, 0.45],
+            "fit_seconds": [1.0, 0.5],
+        }
+    )
+    fig = heldout_figure(table, title="Held-out classes")
+    (ax,) = fig.axes
+    assert isinstance(fig, Figure) and ax.get_title() == "Held-out classes" and ax.get_ylim() == (0, 1)
+    kernel, ridge = ax.containers  # one group of bars per method, one bar per metric
+    assert [bar.get_height() for bar in kernel] == pytest.approx([0.55, 0.85, 0.20, 0.50])
+    assert [bar.get_height() for bar in ridge] == pytest.approx([0.48, 0.80, 0.15, 0.45])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["zsl_top1", "zsl_top5", "gzsl_top1", "gzsl_top5"]
+    assert "0.55" in [t.get_text() for t in ax.texts]
+    with pytest.raises(ValueError, match=r"evaluate.heldout; it lacks \['gzsl_top5'\]"):
+        heldout_figure(table.drop(columns="gzsl_top5"))
+
+
+def test_deletion_insertion_figure_puts_each_map_beside_its_random_maps():
+    maps = ["random map (class)", "class map", "concept map", "random map (concept)"]  # not in the drawn order
+    rows = [
+        {"image": image, "metric": f"{curve}_auc", "method": m, "value": value}
+        for image, scale in [("cat", 1.0), ("cup", 3.0)]
+        for curve, base in [("deletion", 0.1), ("insertion", 0.5)]
+        for m, value in zip(maps, [base * scale * k for k in (4, 1, 2, 3)])
+    ]
+    frame = pd.DataFrame(rows + [{"image": "cat", "metric": "drop_pct_margin", "method": "named", "value": 50.0}])
+    fig = deletion_insertion_figure(frame)
+    deletion, insertion = fig.axes
+    order = ["concept map", "random map (concept)", "class map", "random map (class)"]
+    assert [t.get_text() for t in deletion.get_yticklabels()] == order
+    # the mean over the two images (scales 1 and 3: twice the value at scale 1)
+    assert [bar.get_width() for bar in deletion.patches] == pytest.approx([0.4, 0.6, 0.2, 0.8])
+    assert [bar.get_width() for bar in insertion.patches] == pytest.approx([2.0, 3.0, 1.0, 4.0])
+    assert (
+        deletion.get_title() == "deletion (lower is better)" and insertion.get_title() == "insertion (higher is better)"
+    )
+    with pytest.raises(ValueError, match="deletion=True"):
+        deletion_insertion_figure(frame[frame["metric"] == "drop_pct_margin"])
+
+
+def test_faithfulness_figure_takes_an_axis_label():
+    frame = pd.DataFrame({"image": ["cat", "cup"], "metric": "drop_pct_margin", "method": "named", "value": [40, 60]})
+    assert faithfulness_figure(frame).axes[0].get_xlabel() == "drop_pct_margin"
+    assert faithfulness_figure(frame, xlabel="logit drop (%)").axes[0].get_xlabel() == "logit drop (%)"
