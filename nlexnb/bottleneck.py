@@ -40,6 +40,7 @@ __all__ = [
     "ConceptBottleneck",
     "concept_bottleneck",
     "sparse_nonnegative_fit",
+    "sparse_nonnegative_path",
     "Recipe",
     "BottleneckExplanation",
     "Intervention",
@@ -48,6 +49,7 @@ __all__ = [
     "RESIDUAL_WARNING",
     "load_bottleneck",
     "random_bottleneck",
+    "neighbour_bottleneck",
     "recipe_residual",
     "tradeoff",
 ]
@@ -64,41 +66,109 @@ def sparse_nonnegative_fit(
     """Non-negative orthogonal matching pursuit for every row at once: weights ``A`` [R, T] >= 0 with at most ``n``
     non-zeros per row such that ``A @ directions`` approximates ``rows`` [R, d] in least squares.
 
-    Each step adds, per row, the allowed direction (``allowed`` [T] bool, default all) with the largest positive
-    correlation with the row's residual, then refits the row's weights on its support by projected gradient descent
-    (``steps`` iterations, non-negative). A row stops growing when no direction correlates positively with what is
-    left of it."""
+    Each step adds, per row, the allowed direction (``allowed``: [T] bool, or [R, T] for each row its own; default
+    all) with the largest positive correlation with the row's residual, then refits the row's weights on its support:
+    exact least squares where that has no negative weight, else projected gradient descent (``steps`` iterations,
+    non-negative). A row stops growing when no direction correlates positively with what is left of it. See
+    :func:`sparse_nonnegative_path` for several budgets from one pursuit."""
+    n = positive_int(n, "n", "concepts per row")
+    return sparse_nonnegative_path(rows, directions, (n,), allowed=allowed, steps=steps)[n]
+
+
+GRAM_LIMIT = 8_192
+"""Banks up to this many concepts keep every pair's cosine ([T, T], float64: 0.5 GB at the limit) during a fit:
+each step is then a sparse product instead of a pass over the features."""
+
+
+def sparse_nonnegative_path(
+    rows: torch.Tensor,
+    directions: torch.Tensor,
+    budgets: Sequence[int],
+    *,
+    allowed: torch.Tensor | None = None,
+    steps: int = 100,
+) -> dict[int, torch.Tensor]:
+    """:func:`sparse_nonnegative_fit` for several budgets at once: ``{n: A}`` for each ``n`` in ``budgets``.
+
+    The pursuit is greedy, so the first ``n`` concepts a row picks are the same whatever the final budget: one
+    pursuit to the largest budget gives every smaller one (each with its own refitted weights). Residual
+    correlations are kept in the bank's coordinates (``rows @ V.T`` minus the fitted weights times the bank's
+    cosines), so a step costs a sparse product, not a pass over every row's features."""
+    budgets = sorted({positive_int(b, "budgets", "concepts per row") for b in budgets})
+    if not budgets:
+        raise ValueError("budgets is empty: give at least one number of concepts per row")
     r, t = rows.shape[0], directions.shape[0]
-    n = min(positive_int(n, "n", "concepts per row"), t)
-    rows, v = rows.double(), directions.double()
-    allowed = torch.ones(t, dtype=torch.bool, device=v.device) if allowed is None else allowed.to(v.device)
-    support = torch.zeros(r, 0, dtype=torch.long, device=v.device)
-    coef = torch.zeros(r, 0, dtype=torch.float64, device=v.device)
-    residual = rows.clone()
-    done = torch.zeros(r, dtype=torch.bool, device=v.device)
-    for _ in range(n):
-        score = (residual @ v.T).masked_fill(~allowed, -torch.inf)
-        score.scatter_(1, support, -torch.inf)  # a direction joins a row's support once
-        best = score.max(1)
-        done |= ~(best.values > 0)
-        if bool(done.all()):
+    device = directions.device
+    v = directions.double()
+    allowed = torch.ones(t, dtype=torch.bool, device=device) if allowed is None else allowed.to(device)
+    cosines = v @ v.T if t <= GRAM_LIMIT else None
+    correlation = rows.to(device, torch.float64) @ v.T  # [R, T]
+    n = min(budgets[-1], t)
+    support = torch.zeros(r, n, dtype=torch.long, device=device)
+    coef = torch.zeros(r, n, dtype=torch.float64, device=device)  # unused slots keep weight 0 on direction 0
+    gram = torch.zeros(r, n, n, dtype=torch.float64, device=device)
+    target = torch.zeros(r, n, dtype=torch.float64, device=device)
+    blocked = (~allowed).expand(r, t).clone()  # not allowed, or already in the row's support
+    row_ids = torch.arange(r, device=device)
+    path: dict[int, torch.Tensor] = {}
+
+    def weights() -> torch.Tensor:
+        return torch.zeros(r, t, dtype=torch.float64, device=device).scatter_add_(1, support, coef)
+
+    for s in range(n):
+        fitted = torch.sparse_coo_tensor(
+            torch.stack([row_ids.repeat_interleave(s), support[:, :s].flatten()]),
+            coef[:, :s].flatten(),
+            (r, t),
+            check_invariants=False,
+        )
+        if cosines is not None:
+            score = correlation - torch.sparse.mm(fitted, cosines)
+        else:
+            score = correlation - torch.sparse.mm(fitted, v) @ v.T
+        best = score.masked_fill_(blocked, -torch.inf).max(1)
+        live = torch.nonzero(best.values > 0).flatten()
+        if not len(live):
             break
-        # finished rows repeat their first direction with a zero weight, so every row keeps the same support size
-        pick = torch.where(done, support[:, 0] if support.shape[1] else best.indices, best.indices)
-        support = torch.cat([support, pick[:, None]], 1)
-        coef = torch.cat([coef, torch.zeros(r, 1, dtype=torch.float64, device=v.device)], 1)
-        live = torch.cat([torch.ones(r, support.shape[1] - 1, dtype=torch.bool, device=v.device), ~done[:, None]], 1)
-        basis = v[support]  # [R, s, d]
-        gram = basis @ basis.transpose(1, 2)  # [R, s, s]
-        target = torch.einsum("rsd,rd->rs", basis, rows)
-        step = 1.0 / torch.linalg.eigvalsh(gram)[:, -1].clamp_min(1e-12)
+        pick = best.indices[live]
+        blocked[live, pick] = True
+        support[live, s] = pick
+        cross = cosines[pick] if cosines is not None else v[pick] @ v.T  # [L, T]
+        gram[live, s, : s + 1] = cross.gather(1, support[live, : s + 1])
+        gram[live, :s, s] = gram[live, s, :s]
+        target[live, s] = correlation[live, pick]
+        coef[live, : s + 1] = _nonnegative_refit(
+            gram[live, : s + 1, : s + 1], target[live, : s + 1], coef[live, : s + 1], steps
+        )
+        if s + 1 in budgets:
+            path[s + 1] = weights()
+    for b in budgets:  # budgets past where every row stopped growing
+        path.setdefault(b, weights())
+    return path
+
+
+def _nonnegative_refit(gram: torch.Tensor, target: torch.Tensor, coef: torch.Tensor, steps: int) -> torch.Tensor:
+    """Least squares weights on each row's support (``gram`` [L, s, s], ``target`` [L, s]), kept non-negative: the
+    exact solution where it has no negative weight, else ``steps`` of projected gradient descent from ``coef``, then
+    the exact solution on the weights the descent kept positive (where that has no negative weight)."""
+    eye = torch.eye(gram.shape[1], dtype=gram.dtype, device=gram.device)
+    exact = torch.linalg.solve(gram + 1e-10 * eye, target)
+    negative = (exact < 0).any(1)
+    coef = torch.where(negative[:, None], coef, exact)
+    if bool(negative.any()):
+        g, t, c = gram[negative], target[negative], coef[negative]
+        step = 1.0 / torch.linalg.eigvalsh(g)[:, -1].clamp_min(1e-12)
         for _ in range(steps):
-            coef = (coef + step[:, None] * (target - torch.einsum("rst,rt->rs", gram, coef))).clamp_min(0) * live
-        residual = rows - torch.einsum("rs,rsd->rd", coef, basis)
-    weights = torch.zeros(r, t, dtype=torch.float64, device=v.device)
-    if support.shape[1]:
-        weights.scatter_add_(1, support, coef)
-    return weights
+            c = (c + step[:, None] * (t - (g @ c[:, :, None])[..., 0])).clamp_min(0)
+        # polish: exact least squares on the weights the descent kept, where that stays non-negative
+        keep = c > 0
+        both = keep[:, :, None] & keep[:, None, :]
+        g_kept = torch.where(both, g, torch.diag_embed((~keep).to(g.dtype)))
+        polished = torch.linalg.solve(g_kept + 1e-10 * eye, torch.where(keep, t, 0.0))
+        good = (polished >= 0).all(1)
+        c[good] = polished[good]
+        coef[negative] = c
+    return coef
 
 
 RESIDUAL_WARNING = 0.9
@@ -666,22 +736,43 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
 
 
 def random_bottleneck(space: ConceptSpace, n_concepts: int, seed: int = 0) -> ConceptBottleneck:
-    """The bottleneck's fit allowed only ``n_concepts`` concepts drawn at random (the same for every class) among
-    those a bottleneck may use: the baseline its agreement is read against.
+    """Recipes of ``n_concepts`` concepts drawn at random for each class (among those a bottleneck may use), weighted
+    by the same non-negative fit: the chance baseline a bottleneck's agreement is read against."""
+    n = _check_budget(space, n_concepts)
+    usable = ~space.excluded
+    noise = torch.rand(len(space.classifier.class_names), len(space), generator=torch.Generator().manual_seed(seed))
+    noise = noise.to(usable.device).masked_fill(~usable, -1.0)
+    return _restricted(space, _top_mask(noise, n), n)
 
-    Equal to ``concept_bottleneck(space, n_concepts=n, allowed=<the drawn concepts>)``, fitted on the drawn concepts
-    alone (the fit then scores ``n`` directions per step instead of the whole bank)."""
+
+def neighbour_bottleneck(space: ConceptSpace, n_concepts: int) -> ConceptBottleneck:
+    """Recipes of each class's ``n_concepts`` nearest concepts in text space (:meth:`ConceptSpace.text_neighbours`,
+    what a text encoder alone would name), weighted by the same non-negative fit: the baseline that knows the words
+    but not the classifier."""
+    n = _check_budget(space, n_concepts)
+    allowed = torch.zeros(len(space.classifier.class_names), len(space), dtype=torch.bool)
+    for c in range(allowed.shape[0]):
+        allowed[c, space.text_neighbour_indices(c, n)] = True
+    return _restricted(space, allowed.to(space.directions.device), n)
+
+
+def _check_budget(space: ConceptSpace, n_concepts: int) -> int:
     n = positive_int(n_concepts, "n_concepts", "concepts per class")
-    pool = torch.nonzero(~space.excluded.cpu()).flatten()
-    if n > len(pool):
-        raise ValueError(f"n_concepts={n} is more than the {len(pool)} concepts of the bank a bottleneck may use")
-    pick = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]].to(
-        space.directions.device
-    )
+    usable = int((~space.excluded).sum())
+    if n > usable:
+        raise ValueError(f"n_concepts={n} is more than the {usable} concepts of the bank a bottleneck may use")
+    return n
+
+
+def _top_mask(score: torch.Tensor, n: int) -> torch.Tensor:
+    """[R, T] bool: each row's ``n`` highest scores."""
+    return torch.zeros_like(score, dtype=torch.bool).scatter_(1, score.topk(n, dim=1).indices, True)
+
+
+def _restricted(space: ConceptSpace, allowed: torch.Tensor, n: int) -> ConceptBottleneck:
+    """The bottleneck's fit with each class allowed only its own concepts (``allowed`` [K, T])."""
     w = space.classifier.head_weight.to(space.directions.device, torch.float64)
-    sub = sparse_nonnegative_fit(w - w.mean(0), space.directions[pick], n)
-    weights = torch.zeros(w.shape[0], len(space), dtype=torch.float64, device=w.device)
-    weights[:, pick] = sub
+    weights = sparse_nonnegative_fit(w - w.mean(0), space.directions, n, allowed=allowed)
     return ConceptBottleneck(space, weights, n, recipe_residual(space, weights))
 
 
@@ -694,12 +785,13 @@ def tradeoff(
     fitted: Sequence[ConceptBottleneck] = (),
     seed: int = 0,
 ) -> Tradeoff:
-    """How agreement with the original head grows with the number of concepts per class, beside random concepts.
+    """How agreement with the original head grows with the number of concepts per class, beside two baselines given
+    the same budget: concepts drawn at random for each class, and each class's nearest concepts in text space.
 
     Args:
         space: a :class:`~nlexnb.space.ConceptSpace` (or a bottleneck, for its space).
         images: the images agreement is measured on (or ``features=`` [N, d], already computed).
-        budgets: concepts per class to fit (each a full fit: 64 takes minutes on two CPU cores).
+        budgets: concepts per class (one pursuit to the largest gives them all: seconds on two CPU cores).
         fitted: bottlenecks of this space already fitted, reused for their budgets.
         seed: draws the random concepts (:func:`random_bottleneck`).
 
@@ -716,12 +808,17 @@ def tradeoff(
     known = {cbm.n_concepts: cbm for cbm in fitted if cbm.space is space}
     with torch.inference_mode():
         f = _features(space, images, features)
+    missing = [n for n in budgets if n not in known]
+    if missing:
+        known.update(_fit_budgets(space, missing, _usable(space, None, max(missing))))
     rows = []
     for n in sorted(set(budgets)):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PoorFitWarning)
-            cbm = known.get(n) or concept_bottleneck(space, n_concepts=n)
-        for kind, model in (("recipes", cbm), ("random concepts", random_bottleneck(space, n, seed))):
+        cbm = known[n]
+        baselines = (
+            ("random concepts", random_bottleneck(space, n, seed)),
+            ("text neighbours", neighbour_bottleneck(space, n)),
+        )
+        for kind, model in (("recipes", cbm), *baselines):
             rows.append(
                 {
                     "concepts per class": n,
@@ -752,6 +849,13 @@ def concept_bottleneck(
     """
     space = concept_space(classifier, mapper, concepts)
     n = positive_int(n_concepts, "n_concepts", "concepts per class")
+    cbm = _fit_budgets(space, (n,), _usable(space, allowed, n))[n]
+    _warn_poorly_written(cbm)
+    return cbm
+
+
+def _usable(space: ConceptSpace, allowed: torch.Tensor | None, n: int) -> torch.Tensor:
+    """[T] bool: the concepts a recipe may use (``allowed``, never class names or peoples), checked to hold ``n``."""
     usable = ~space.excluded
     allowed = usable if allowed is None else usable & torch.as_tensor(allowed, dtype=torch.bool).to(usable.device)
     if not bool(allowed.any()):
@@ -761,13 +865,14 @@ def concept_bottleneck(
             f"n_concepts={n} is more than the {int(allowed.sum())} concepts of the bank a recipe may use (class names, "
             f"peoples and concepts not allowed left out): give at most {int(allowed.sum())}, or a larger bank"
         )
+    return allowed
+
+
+def _fit_budgets(space: ConceptSpace, budgets: Sequence[int], allowed: torch.Tensor) -> dict[int, ConceptBottleneck]:
+    """One pursuit to the largest budget, a bottleneck for each budget (see :func:`sparse_nonnegative_path`)."""
     weight = space.classifier.head_weight.to(space.directions.device, torch.float64)
-    rows = weight - weight.mean(0)
-    weights = sparse_nonnegative_fit(rows, space.directions, n, allowed=allowed)
-    residual = (rows - weights @ space.directions.double()).norm(dim=1) / rows.norm(dim=1).clamp_min(1e-12)
-    cbm = ConceptBottleneck(space, weights, n, residual.float())
-    _warn_poorly_written(cbm)
-    return cbm
+    path = sparse_nonnegative_path(weight - weight.mean(0), space.directions, budgets, allowed=allowed)
+    return {n: ConceptBottleneck(space, weights, n, recipe_residual(space, weights)) for n, weights in path.items()}
 
 
 def _warn_poorly_written(cbm: ConceptBottleneck) -> None:

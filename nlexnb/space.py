@@ -13,6 +13,7 @@ import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
+from itertools import accumulate
 
 import torch
 import torch.nn.functional as F
@@ -80,6 +81,7 @@ class ConceptSpace:
         self._text_matrix: torch.Tensor | None = None
         self._class_text: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._relevance: dict[int, torch.Tensor] = {}
+        self._name_similarity: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.bank)
@@ -186,15 +188,37 @@ class ConceptSpace:
             return to_name >= floor + margin
         return (to_name >= floor) & (to_name > texts @ gloss + margin)
 
-    def text_neighbours(self, c: int | str, k: int = 5) -> list[str]:
-        """The ``k`` bank concepts nearest class ``c``'s names in text space (class names and peoples left out): what a
-        text encoder alone would say about the class, a baseline for plausibility."""
+    def name_similarity(self) -> torch.Tensor:
+        """[K, T]: each bank concept's text cosine with the nearest of each class's bare names, for every class from
+        one encoder call (what :meth:`text_neighbours` ranks by)."""
+        if self._name_similarity is None:
+            groups = [[s for s in bare_synonyms(name) if s] or [name] for name in self.classifier.class_names]
+            flat = [s for group in groups for s in group]
+            vectors = F.normalize(self.mapper.text_encoder.encode(flat).float(), dim=1).to(self.directions.device)
+            cosines = self.text_embeddings() @ vectors.T  # [T, all names]
+            ends = list(accumulate(len(group) for group in groups))
+            starts = [0, *ends[:-1]]
+            self._name_similarity = torch.stack([cosines[:, a:b].max(1).values for a, b in zip(starts, ends)])
+        return self._name_similarity
+
+    def text_neighbour_indices(self, c: int | str, k: int = 5) -> list[int]:
+        """Bank indices of the ``k`` concepts nearest class ``c``'s names in text space, nearest first: neither class
+        names nor peoples, nor concepts that name the class in other words ("tabby cats" for tabby)."""
         index = self.class_index(c, "c")
-        names, _ = self._names_and_gloss(index)
-        score = (self.text_embeddings() @ names.T).max(1).values.masked_fill(self.excluded, -torch.inf)
-        order = score.argsort(descending=True).tolist()
-        keep = [i for i, m in zip(order, self.mentions(order, [index])) if not m]
-        return [self.bank.texts[i] for i in keep[: positive_int(k, "k", "concepts")]]
+        k = positive_int(k, "k", "concepts")
+        score = self.name_similarity()[index].masked_fill(self.excluded, -torch.inf)
+        keep: list[int] = []
+        for i in score.argsort(descending=True).tolist():
+            if len(keep) == k or score[i] == -torch.inf:
+                break
+            if not self.mentions([i], [index])[0]:
+                keep.append(i)
+        return keep
+
+    def text_neighbours(self, c: int | str, k: int = 5) -> list[str]:
+        """The ``k`` bank concepts nearest class ``c``'s names in text space (:meth:`text_neighbour_indices`): what a
+        text encoder alone would say about the class, a baseline for plausibility."""
+        return [self.bank.texts[i] for i in self.text_neighbour_indices(c, k)]
 
 
 _SPACES: OrderedDict[tuple, ConceptSpace] = OrderedDict()

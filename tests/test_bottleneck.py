@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,8 +16,10 @@ from nlexnb.bottleneck import (
     Recipe,
     concept_bottleneck,
     load_bottleneck,
+    neighbour_bottleneck,
     random_bottleneck,
     sparse_nonnegative_fit,
+    sparse_nonnegative_path,
     tradeoff,
 )
 from nlexnb.concepts import ConceptBank
@@ -49,6 +52,36 @@ def test_the_fit_keeps_to_its_budget_and_to_the_allowed_directions():
     more = sparse_nonnegative_fit(rows, v, 8, allowed=allowed)
     left = [(rows.double() - w @ v.double()).norm(dim=1) for w in (weights, more)]
     assert (left[1] <= left[0] + 1e-9).all()  # a larger budget never fits worse
+
+
+def test_one_pursuit_gives_every_smaller_budget():
+    g = torch.Generator().manual_seed(2)
+    v = torch.nn.functional.normalize(torch.randn(60, 16, generator=g), dim=1)
+    rows = torch.randn(7, 16, generator=g)
+    path = sparse_nonnegative_path(rows, v, (2, 5, 9))
+    for n, weights in path.items():
+        assert torch.equal(weights, sparse_nonnegative_fit(rows, v, n))
+    # where a row's non-negative least squares has no negative weight, the refit is exact: the residual is
+    # orthogonal to every direction of the support (checked with numpy's own solver, another way)
+    weights = path[9]
+    for r in range(7):
+        support = torch.nonzero(weights[r] > 0).flatten()
+        basis = v[support].double().numpy()
+        exact = np.linalg.lstsq(basis.T, rows[r].double().numpy(), rcond=None)[0]
+        if (exact > 0).all():
+            assert np.allclose(weights[r, support].numpy(), exact, atol=1e-5)
+
+
+def test_each_row_may_have_its_own_allowed_directions():
+    g = torch.Generator().manual_seed(3)
+    v = torch.nn.functional.normalize(torch.randn(30, 10, generator=g), dim=1)
+    rows = torch.randn(4, 10, generator=g)
+    allowed = torch.rand(4, 30, generator=g) < 0.3
+    weights = sparse_nonnegative_fit(rows, v, 5, allowed=allowed)
+    assert not (weights[~allowed] > 0).any()
+    for r in range(4):  # a row fitted alone with its own directions gets the same weights
+        alone = sparse_nonnegative_fit(rows[r : r + 1], v, 5, allowed=allowed[r])
+        assert torch.allclose(alone[0], weights[r], atol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -200,18 +233,21 @@ def test_the_tradeoff_table_beside_random_concepts(space, photos):
     two = concept_bottleneck(space, n_concepts=2)
     result = tradeoff(space, features=f, budgets=(2, 4), fitted=[two])
     table = result.table
-    assert result.images == len(images) and len(table) == 4
-    assert list(table["kind"]) == ["recipes", "random concepts"] * 2
+    assert result.images == len(images) and len(table) == 6
+    assert list(table["kind"]) == ["recipes", "random concepts", "text neighbours"] * 2
     recipes = table[table["kind"] == "recipes"].set_index("concepts per class")
     assert recipes.loc[2, "agreement"] == pytest.approx(two.agreement(images))
     assert recipes.loc[2, "mean residual"] == pytest.approx(float(two.residual.mean()))
-    random = table[table["kind"] == "random concepts"].set_index("concepts per class")
-    assert (random["concepts used"] <= [2, 4]).all()
-    # the random baseline is the bottleneck's own fit, allowed only the drawn concepts
+    # the random baseline gives every class its own draw, weighted by the bottleneck's fit on those concepts alone
     baseline = random_bottleneck(space, 4, seed=0)
-    allowed = (baseline.weights > 0).any(0)
-    assert torch.allclose(concept_bottleneck(space, n_concepts=4, allowed=allowed).weights, baseline.weights, atol=1e-8)
+    per_class = (baseline.weights > 0).sum(1)
+    assert (per_class <= 4).all() and int((baseline.weights > 0).any(0).sum()) > 4
+    random = table[table["kind"] == "random concepts"].set_index("concepts per class")
     assert random.loc[4, "agreement"] == pytest.approx(baseline.agreement(features=f))
+    # the text baseline writes espresso with words near "espresso" only
+    neighbours = neighbour_bottleneck(space, 4)
+    used = set(neighbours.recipe("espresso")["concept"])
+    assert used and used <= set(space.text_neighbours("espresso", 4))
     assert len(result.plot().axes) == 2
     with pytest.raises(ValueError, match="images or their features"):
         tradeoff(space, budgets=(2,))
