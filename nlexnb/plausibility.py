@@ -48,6 +48,7 @@ __all__ = [
     "photo_ids",
     "judge_for",
     "Judge",
+    "class_evidence",
     "leak_kind",
     "names_a_people",
     "plausibility_report",
@@ -56,6 +57,7 @@ __all__ = [
 
 DATA = Path(__file__).parent / "data"
 EVIDENCE_FILE = DATA / "plausibility_evidence.json"
+CLASS_EVIDENCE_FILE = EVIDENCE_FILE.with_name("class_evidence.json")
 LABELS_FILE = DATA / "plausibility_labels.json"
 JUDGE_THRESHOLD = 0.65
 """Judge cosine (all-mpnet-base-v2) from which a concept matches an evidence item. Calibrated by reading: 762
@@ -77,6 +79,12 @@ def read_labels() -> dict[str, dict[str, int]]:
 def evidence() -> dict[str, list[str]]:
     """Photo id -> evidence list ("sample:coffee" -> ["coffee", "red cup", "saucer", ...])."""
     return json.loads(EVIDENCE_FILE.read_text(encoding="utf-8"))["photos"]
+
+
+def class_evidence() -> dict[str, list[str]]:
+    """Class name -> what a person can point at in a typical photo of it (20 classes across ImageNet's hierarchy):
+    the evidence bottleneck recipes are judged against (``benchmarks/bench_bottleneck.py``)."""
+    return json.loads(CLASS_EVIDENCE_FILE.read_text(encoding="utf-8"))["classes"]
 
 
 def evidence_photos(ids: Sequence[str] | None = None) -> dict:
