@@ -31,6 +31,7 @@ import torch
 
 from ._checks import positive_int
 from ._store import atomic_save_safetensors, atomic_write_bytes
+from .classifier import LabelPrediction
 from .explain import HeatMap, input_view, upsample_map
 from .images import ImageInput, ImageLike
 from .labels import primary_name
@@ -423,10 +424,13 @@ class ConceptBottleneck:
         with torch.inference_mode():
             return self.logits_from_features(self.space.classifier.features(images))
 
-    def predict(self, images: ImageInput) -> list[str]:
-        """The bottleneck's predicted class name for each image."""
+    def predict(self, images: ImageInput, k: int = 5) -> list[LabelPrediction]:
+        """The bottleneck's top-``k`` classes for each image, as :class:`~nlexnb.classifier.LabelPrediction`: typed
+        like :meth:`nlexnb.Classifier.predict`'s predictions, and equal to the top class name as a string."""
+        k = min(positive_int(k, "k", "classes per image"), len(self.space.classifier.class_names))
         names = self.space.classifier.class_names
-        return [names[i] for i in self.logits(images).argmax(1).tolist()]
+        top = self.logits(images).softmax(1).topk(k, dim=1)
+        return [LabelPrediction(i, [names[j] for j in i], p) for i, p in zip(top.indices.tolist(), top.values.tolist())]
 
     def agreement(self, images: ImageInput | None = None, *, features: torch.Tensor | None = None) -> float:
         """The share of images whose top-1 class is the same under the bottleneck and the original head

@@ -88,6 +88,18 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4)):
     """The image with the top concept's heat map, beside a bar chart of each concept's contribution to the logit."""
     import seaborn as sns
 
+    fig, right = _heatmap_beside_bars(explanation, figsize)
+    table = explanation.concepts
+    if len(table):
+        sns.barplot(data=table, x="contribution", y="concept", ax=right, color=sns.color_palette()[0], orient="h")
+        _label_bars(right, table["share"], fontsize=9)
+    what = "logit" if explanation.foil is None else "logit difference"
+    right.set_xlabel(f"contribution to the {what} (share in %)")
+    return _finish_explanation(fig, right, explanation)
+
+
+def _heatmap_beside_bars(explanation, figsize: tuple[float, float]):
+    """A figure with the image and the top heat map on the left; returns it and the empty axes for the bars."""
     fig = _figure(figsize)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
     if explanation.heatmaps:
@@ -95,12 +107,10 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4)):
         heatmap_overlay(top.image, top.values, title=f"where: \u201c{top.label}\u201d", ax=left)
     else:
         left.set_axis_off()
-    table = explanation.concepts
-    if len(table):
-        sns.barplot(data=table, x="contribution", y="concept", ax=right, color=sns.color_palette()[0], orient="h")
-        _label_bars(right, table["share"], fontsize=9)
-    what = "logit" if explanation.foil is None else "logit difference"
-    right.set_xlabel(f"contribution to the {what} (share in %)")
+    return fig, right
+
+
+def _finish_explanation(fig, right, explanation):
     right.set_ylabel("")
     fig.suptitle(_wrap(explanation.sentence, 110), fontsize=11)
     fig.tight_layout()
@@ -499,13 +509,7 @@ def bottleneck_explanation_figure(explanation, max_rows: int = 10, figsize: tupl
     recipe concept's contribution to the bottleneck logit (largest ``max_rows`` by size, negative ones in red)."""
     import seaborn as sns
 
-    fig = _figure(figsize)
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
-    if explanation.heatmaps:
-        top = explanation.heatmaps[0]
-        heatmap_overlay(top.image, top.values, title=f"where: \u201c{top.label}\u201d", ax=left)
-    else:
-        left.set_axis_off()
+    fig, right = _heatmap_beside_bars(explanation, figsize)
     table = explanation.table
     shown = table.loc[table["contribution"].abs().sort_values(ascending=False).index[:max_rows]]
     if len(shown):
@@ -516,10 +520,7 @@ def bottleneck_explanation_figure(explanation, max_rows: int = 10, figsize: tupl
     right.set_xlabel(
         f"contribution = activation x weight (share of {explanation.total:.2f}; shared term {explanation.shared:.2f})"
     )
-    right.set_ylabel("")
-    fig.suptitle(_wrap(explanation.sentence, 110), fontsize=11)
-    fig.tight_layout()
-    return fig
+    return _finish_explanation(fig, right, explanation)
 
 
 def intervention_figure(intervention, figsize: tuple[float, float] = (8, 3.5)):

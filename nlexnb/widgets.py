@@ -37,7 +37,7 @@ from .images import sample_images, to_pil
 from .mapper import Mapper
 from .plots import overlay_image
 from .space import ConceptSpace, concept_space
-from .zeroshot import ZeroShotClassifier, check_labels
+from .zeroshot import ZeroShotClassifier, check_labels, classifier_mapper_labels
 
 __all__ = ["ExplainerApp", "ZeroShotApp", "ConceptExplorer", "read_upload"]
 
@@ -310,7 +310,8 @@ class ZeroShotApp(_ImagePicker):
     """Type label names (one per line), see the probability of each for the chosen photo.
 
     Args:
-        classifier: gives the features; mapper: maps the labels to new class rows (fitted on ``classifier``).
+        classifier: gives the features; mapper: maps the labels to new class rows (fitted on ``classifier``). Or a
+            :class:`~nlexnb.space.ConceptSpace` alone (``ZeroShotApp(space, labels)``), which brings both.
         labels: the starting labels; default one per sample photo.
         images: name -> image; default :func:`nlexnb.sample_images`.
 
@@ -323,12 +324,12 @@ class ZeroShotApp(_ImagePicker):
 
     def __init__(
         self,
-        classifier: Classifier,
-        mapper: Mapper,
+        classifier: Classifier | ConceptSpace,
+        mapper: Mapper | None = None,
         labels: list[str] | None = None,
         images: dict[str, Image.Image] | None = None,
     ) -> None:
-        self.classifier, self.mapper = classifier, mapper
+        self.classifier, self.mapper, labels = classifier_mapper_labels(classifier, mapper, labels, "ZeroShotApp")
         self._init_images(images)
         self.labels = widgets.Textarea(
             value="\n".join(DEFAULT_LABELS if labels is None else check_labels(labels)),

@@ -79,6 +79,24 @@ def check_labels(labels: Sequence[str]) -> list[str]:
     return [t.strip() for t in items]
 
 
+def classifier_mapper_labels(first, mapper, labels, what: str) -> tuple[Classifier, Mapper, object]:
+    """``(classifier, mapper, labels)`` from the two ways zero-shot tools are called: ``(classifier, mapper, labels)``
+    or ``(space, labels)`` (a :class:`~nlexnb.space.ConceptSpace` brings its classifier and mapper); ``what`` names
+    the caller in errors."""
+    if isinstance(first, ConceptSpace):
+        if labels is None and mapper is not None and not isinstance(mapper, Mapper):
+            mapper, labels = None, mapper  # what(space, ["cat", "dog"])
+        if mapper is not None:
+            raise ValueError(f"{what}(space, labels) uses the space's mapper: pass no other mapper")
+        return first.classifier, first.mapper, labels
+    if not hasattr(mapper, "encode_labels"):
+        raise TypeError(
+            f"{what} needs a mapper after the classifier, got {type(mapper).__name__}: "
+            f"{what}(classifier, mapper, labels), or {what}(space, labels)"
+        )
+    return first, mapper, labels
+
+
 class ZeroShotClassifier:
     """A classifier over any label names, built from a mapper; no images, no training.
 
@@ -111,17 +129,7 @@ class ZeroShotClassifier:
         include_original_classes: bool | Sequence[int] = False,
         seen_penalty: float | None = None,
     ) -> None:
-        if isinstance(classifier, ConceptSpace):
-            if labels is None and mapper is not None and not isinstance(mapper, Mapper):
-                mapper, labels = None, mapper  # ZeroShotClassifier(space, ["cat", "dog"])
-            if mapper is not None:
-                raise ValueError("ZeroShotClassifier(space, labels) uses the space's mapper: pass no other mapper")
-            classifier, mapper = classifier.classifier, classifier.mapper
-        elif not hasattr(mapper, "encode_labels"):
-            raise TypeError(
-                f"ZeroShotClassifier needs a mapper after the classifier, got {type(mapper).__name__}: "
-                "ZeroShotClassifier(classifier, mapper, labels), or ZeroShotClassifier(space, labels)"
-            )
+        classifier, mapper, labels = classifier_mapper_labels(classifier, mapper, labels, "ZeroShotClassifier")
         new = check_labels(labels)
         check_fits(mapper, classifier, "ZeroShotClassifier")
         if len(new) == 1 and not include_original_classes:

@@ -111,6 +111,17 @@ def test_zero_shot_app_follows_labels_and_image(classifier, mapper, images):
     assert table["probability"].sum() == pytest.approx(1.0)
 
 
+def test_zero_shot_app_takes_a_concept_space(classifier, mapper, images):
+    from nlexnb.space import concept_space
+
+    space = concept_space(classifier, mapper, CONCEPTS)
+    app = ZeroShotApp(space, ["a cat", "a cup of coffee"], images=images)
+    assert app.classifier is classifier and app.mapper is mapper
+    assert app.bars.children[0].description == "a cat"
+    with pytest.raises(ValueError, match="uses the space's mapper"):
+        ZeroShotApp(space, mapper, ["a cat", "a dog"], images=images)
+
+
 def test_zero_shot_app_bad_labels(classifier, mapper, images):
     app = ZeroShotApp(classifier, mapper, images=images)
     app.labels.value = "  \n "
