@@ -352,7 +352,8 @@ class Tradeoff:
 
     Attributes:
         table: one row per budget and kind (``"recipes"``: the fitted bottleneck; ``"random concepts"``: the same fit
-            allowed only as many concepts drawn at random): ``concepts per class``, ``kind``, ``agreement``,
+            allowed only as many concepts drawn at random for each class; ``"text neighbours"``: allowed only each
+            class's nearest concepts in text space): ``concepts per class``, ``kind``, ``agreement``,
             ``mean residual`` and ``concepts used`` (distinct concepts over all recipes).
         images: how many images the agreement is measured on.
     """
@@ -361,7 +362,7 @@ class Tradeoff:
     images: int
 
     def plot(self, figsize: tuple[float, float] = (10, 3.5)):
-        """Agreement and mean residual against the budget, recipes beside random concepts; returns the Figure."""
+        """Agreement and mean residual against the budget, recipes beside the baselines; returns the Figure."""
         from .plots import tradeoff_figure
 
         return tradeoff_figure(self, figsize=figsize)

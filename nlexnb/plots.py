@@ -549,7 +549,7 @@ def intervention_figure(intervention, figsize: tuple[float, float] = (8, 3.5)):
 
 def tradeoff_figure(tradeoff, figsize: tuple[float, float] = (10, 3.5)):
     """A :class:`nlexnb.bottleneck.Tradeoff`: agreement with the original head (left) and the share of the class rows
-    left out (right) against concepts per class, the fitted recipes beside random concepts."""
+    left out (right) against concepts per class, the fitted recipes beside the baselines."""
     import seaborn as sns
 
     fig = _figure(figsize, layout="constrained")
