@@ -183,6 +183,13 @@ class PoorFitWarning(UserWarning):
 
 
 # ---- typed results ---------------------------------------------------------------------------------------------------
+def _html(title: str, table: pd.DataFrame, note: str = "") -> str:
+    """A result's rich display in Jupyter: a bold title, its table, an optional small note."""
+    body = table.to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0)
+    foot = f"<p style='font-size:smaller'>{html.escape(note)}</p>" if note else ""
+    return f"<div><p><b>{html.escape(title)}</b></p>{body}{foot}</div>"
+
+
 @dataclass
 class Recipe:
     """One class's recipe: the concepts its bottleneck row is made of, heaviest first.
@@ -234,8 +241,7 @@ class Recipe:
         return f"Recipe({primary_name(self.class_name)!r}: {top}{', ...' if len(self.table) > 5 else ''})"
 
     def _repr_html_(self) -> str:
-        table = self.table.to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0)
-        return f"<div><p><b>{html.escape(self.title)}</b></p>{table}</div>"
+        return _html(self.title, self.table)
 
 
 @dataclass
@@ -292,15 +298,11 @@ class BottleneckExplanation:
         return f"BottleneckExplanation({self.sentence!r})"
 
     def _repr_html_(self) -> str:
-        table = self.table.head(10).to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0)
         note = (
             f"logit {self.logit:.2f} = concepts {self.total:.2f} + shared term {self.shared:.2f}; "
             f"{len(self.table)} recipe concepts, 10 largest shown"
         )
-        return (
-            f"<div><p><b>{html.escape(self.sentence)}</b></p>{table}"
-            f"<p style='font-size:smaller'>{html.escape(note)}</p></div>"
-        )
+        return _html(self.sentence, self.table.head(10), note)
 
 
 @dataclass
@@ -342,8 +344,7 @@ class Intervention:
         return f"Intervention({self.sentence!r})"
 
     def _repr_html_(self) -> str:
-        table = self.table.to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0)
-        return f"<div><p><b>{html.escape(self.sentence)}</b></p>{table}</div>"
+        return _html(self.sentence, self.table)
 
 
 @dataclass
@@ -371,8 +372,7 @@ class Tradeoff:
         return f"Tradeoff({self.images} images, budgets {sorted(set(self.table['concepts per class']))})"
 
     def _repr_html_(self) -> str:
-        table = self.table.to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0)
-        return f"<div><p><b>Sparsity against agreement on {self.images} images</b></p>{table}</div>"
+        return _html(f"Sparsity against agreement on {self.images} images", self.table)
 
 
 # ---- the bottleneck --------------------------------------------------------------------------------------------------

@@ -87,3 +87,20 @@ def photos():
     import nlexnb
 
     return nlexnb.sample_images()
+
+
+IMAGENET_TRUTH = {"coffee": "espresso", "chelsea": "tabby, tabby cat", "motorcycle": "moped"}
+
+
+@pytest.fixture
+def imagenet_style_folder(classifier, photos, tmp_path):
+    """Three sample photos sorted into ImageNet synset folders, as ImageNet val is sorted: ``(folder, photo -> true
+    class name)``. The user-side ImageNet runs are tested on it."""
+    from timm.data import ImageNetInfo
+
+    wnids = ImageNetInfo().label_names()
+    for photo, name in IMAGENET_TRUTH.items():
+        folder = tmp_path / wnids[classifier.class_names.index(name)]
+        folder.mkdir()
+        photos[photo].save(folder / f"{photo}.png")
+    return tmp_path, dict(IMAGENET_TRUTH)

@@ -322,18 +322,11 @@ def test_poorly_written_classes_are_named_once_and_kept(space):
 
 
 # ---- accuracy on labelled images -------------------------------------------------------------------------------------
-def test_bottleneck_accuracy_on_an_imagenet_style_folder_and_on_coarse_labels(cbm, photos, tmp_path):
-    from timm.data import ImageNetInfo
-
+def test_bottleneck_accuracy_on_an_imagenet_style_folder_and_on_coarse_labels(cbm, photos, imagenet_style_folder):
     from nlexnb.datasets import coarse_photo_set, imagenet_folder, label_classes
 
     clf = cbm.space.classifier
-    wnids = ImageNetInfo().label_names()
-    truth = {"coffee": "espresso", "chelsea": "tabby, tabby cat", "motorcycle": "moped"}
-    for photo, name in truth.items():
-        folder = tmp_path / wnids[clf.class_names.index(name)]
-        folder.mkdir()
-        photos[photo].save(folder / f"{photo}.png")
+    tmp_path, truth = imagenet_style_folder
     table = bottleneck_accuracy(cbm, imagenet_folder(tmp_path)).set_index("head")
     original, bottleneck = table.loc["original head"], table.loc["bottleneck (6 concepts per class)"]
     assert original.top1 == pytest.approx(2 / 3) and original.top5 == 1.0 and original.agreement == 1.0

@@ -27,19 +27,12 @@ def test_heldout_table_has_every_method_side_by_side(classifier, encoder):
     assert ridge.zsl_top5 >= ridge.zsl_top1
 
 
-def test_head_replacement_on_an_imagenet_style_folder(classifier, encoder, mapper, photos, tmp_path):
+def test_head_replacement_on_an_imagenet_style_folder(classifier, encoder, mapper, photos, imagenet_style_folder):
     """ImageNet val sorted into synset folders is a user-side run; the same code runs here on three photos."""
-    from timm.data import ImageNetInfo
-
     from nlexnb.datasets import imagenet_folder
     from nlexnb.evaluate import head_replacement
 
-    wnids = ImageNetInfo().label_names()
-    truth = {"coffee": "espresso", "chelsea": "tabby, tabby cat", "motorcycle": "moped"}
-    for photo, name in truth.items():
-        folder = tmp_path / wnids[classifier.class_names.index(name)]
-        folder.mkdir()
-        photos[photo].save(folder / f"{photo}.png")
+    tmp_path, truth = imagenet_style_folder
     data = imagenet_folder(tmp_path)
     assert sorted(label for _, label in data) == sorted(truth.values())
 
