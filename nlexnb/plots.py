@@ -84,6 +84,26 @@ def heatmap_overlay(image: Image.Image, values: np.ndarray, title: str | None = 
     return fig
 
 
+def heatmap_row(heatmaps, titles=None, title: str | None = None, width: float = 3.3, height: float = 3.6):
+    """Heat maps side by side, one panel each (``titles`` default to each map's label), under one ``title``;
+    returns the Figure. For a photo's named concepts, the same concept across models, or any texts you typed."""
+    heatmaps = list(heatmaps)
+    if not heatmaps:
+        raise ValueError("heatmap_row needs at least one heat map")
+    titles = [h.label for h in heatmaps] if titles is None else list(titles)
+    if len(titles) != len(heatmaps):
+        raise ValueError(f"{len(titles)} titles for {len(heatmaps)} heat maps: give one title per map, or none")
+    fig = _figure((width * len(heatmaps), height))
+    axes = np.atleast_1d(fig.subplots(1, len(heatmaps)))
+    for heat, text, ax in zip(heatmaps, titles, axes):
+        heatmap_overlay(heat.image, heat.values, title=_wrap(str(text), 36), ax=ax)
+        ax.title.set_fontsize(9)
+    if title:
+        fig.suptitle(_wrap(title, 110), fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4)):
     """The image with the top concept's heat map, beside a bar chart of each concept's contribution to the logit."""
     import seaborn as sns

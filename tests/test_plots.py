@@ -59,3 +59,25 @@ def test_faithfulness_figure_takes_an_axis_label():
     frame = pd.DataFrame({"image": ["cat", "cup"], "metric": "drop_pct_margin", "method": "named", "value": [40, 60]})
     assert faithfulness_figure(frame).axes[0].get_xlabel() == "drop_pct_margin"
     assert faithfulness_figure(frame, xlabel="logit drop (%)").axes[0].get_xlabel() == "logit drop (%)"
+
+
+def test_heatmap_row_puts_each_map_in_its_own_panel_under_one_title():
+    import numpy as np
+    from PIL import Image
+
+    from nlexnb.explain import HeatMap
+    from nlexnb.plots import heatmap_row
+
+    image = Image.new("RGB", (32, 32), "white")
+    maps = [
+        HeatMap(label, np.random.default_rng(i).random((32, 32)), np.zeros((2, 2)), image)
+        for i, label in enumerate(["stripes", "whiskers", "a wooden table"])
+    ]
+    fig = heatmap_row(maps, title="chelsea: where")
+    assert [ax.get_title() for ax in fig.axes] == ["stripes", "whiskers", "a wooden table"]
+    assert fig._suptitle.get_text() == "chelsea: where" and fig.get_size_inches()[0] == pytest.approx(3 * 3.3)
+    assert [ax.get_title() for ax in heatmap_row(maps[:1], titles=["lite0: stripes"]).axes] == ["lite0: stripes"]
+    with pytest.raises(ValueError, match="2 titles for 3 heat maps"):
+        heatmap_row(maps, titles=["a", "b"])
+    with pytest.raises(ValueError, match="at least one heat map"):
+        heatmap_row([])
