@@ -908,7 +908,8 @@ def context_reliance(
     **What counts as surroundings.** By default the concepts of kind ``"scene"`` in the default visual bank
     (``nlexnb/data/visual_concepts.tsv``, column 2; ``scripts/build_visual_bank.py`` gives that kind to WordNet's
     landforms, bodies of water and land, and to a list of scene words: sky, snow, grass, water, forest, beach, sunset,
-    white background, ... 71 concepts); ``kinds=`` picks other kinds of a bank that records them, and
+    white background, ... 59 concepts; WordNet landforms a reader takes another way, such as "bank", "cape" or "spit",
+    are of kind ``"ambiguous"`` instead); ``kinds=`` picks other kinds of a bank that records them, and
     ``surroundings=`` takes your own list of concept texts instead. Concepts are compared case-insensitively.
 
     **Limits.** Only named concepts count: context that carries a prediction without being among its ``k`` named
@@ -917,8 +918,7 @@ def context_reliance(
     includes it ("snow" for a husky): that is the reliance this measures, and a low number is not proof that the
     classifier ignores the background (ablate the features, or occlude the background, to test that). A kind is a
     property of the word, not of where it is in the photo: "sunlight" named for a solar dish counts as surroundings
-    even if it describes what the dish is for, and a few WordNet scene words read otherwise ("draw" is a gully,
-    "spit" a point of land, "bank" a river bank). Explanations that name nothing, or whose contributions sum to zero
+    even if it describes what the dish is for. Explanations that name nothing, or whose contributions sum to zero
     or less, have no reliance (NaN) and are left out of the means.
 
     Args:

@@ -18,6 +18,10 @@ Sources (all install offline, versions recorded in the file's header):
   fur", "shiny metal"), scenes ("snow", "grass", "water"), actions ("flying", "swimming") and a few people one can
   see ("person", "child", "rider").
 
+Each concept has a kind (object, part, animal, plant, food, material, colour, attribute, shape, scene, action,
+person, description); "ambiguous" marks WordNet landforms that a reader takes in another sense ("bank", "cape",
+"spit"), so that they are not counted as surroundings.
+
 Filters (each keeps the bank something a person can see and read):
 - word frequency (``wordfreq``, Zipf scale): every word common enough to be known (obscure taxonomy goes);
 - the WordNet sense that makes a word visual must be its first (most frequent) sense ("system", "work" go);
@@ -213,6 +217,8 @@ def open_wordnet(folder: Path):
     categories = {"adj": 3, "adv": 4, "noun": 1, "verb": 2}
     table = "".join(f"{i:02d}\t{name}\t{categories[name.split('.')[0]]}\n" for i, name in enumerate(LEXNAMES))
     (corpus / "lexnames").write_text(table)
+    if not (corpus / "index.sense").exists():  # nltk opens it at load; wordnet-base 3.0-37 lacks it; no sense keys used
+        (corpus / "index.sense").write_text("")
     nltk.data.path.insert(0, str(root))
     from nltk.corpus import wordnet
 
@@ -299,6 +305,11 @@ def gloss_vocabulary(wn) -> set[str]:
                 words.update(re.findall(r"(?<![A-Za-z])[a-z]+(?![A-Za-z])", example))
     return words
 
+
+# WordNet's first sense of these is a landform, but a reader takes them another way first ("bank" the building,
+# "cape" the garment, "spit", "pit", "draw", "climb"): they stay in the bank with the kind "ambiguous", so that
+# nothing counts them as surroundings (read in the built bank's scene concepts)
+NOT_SURROUNDINGS = set("bank ben cape cavity climb delta dell downhill draw pit spit upgrade".split())
 
 # first-sense artifacts that name no thing one can point at (read in the built bank and removed)
 NOT_VISIBLE = set(
@@ -410,7 +421,7 @@ def build(wn) -> list[tuple[str, str]]:
         rows.setdefault(text, kind)
 
     for text, kind in nouns.items():
-        add(text, kind)
+        add(text, "ambiguous" if kind == "scene" and text in NOT_SURROUNDINGS else kind)
     for text in colours(wn):
         add(text, "colour")
     for text in ADJECTIVES:
