@@ -477,15 +477,17 @@ class ConceptBottleneck:
         out = clf.forward_all(x)
         f = out.features
         with torch.inference_mode():
-            logits = self.logits_from_features(f)[0]
-            scores = self.concept_scores(f)[0]
+            scores = self.concept_scores(f)
+            logits = self.logits_from_features(f, scores)[0]
+            shared = self.shared_logits(f)[0]
+        scores = scores[0]
         predicted = int(logits.argmax())
         index = predicted if index is None else index
         row = self.weights[index]
         used = torch.nonzero(row > 0).flatten()
         activation = scores[used].double()
         contribution = activation * row[used].double()
-        part = float(logits[index] - self.shared_logits(f)[0, index])
+        part = float(logits[index] - shared[index])
         order = contribution.argsort(descending=True)
         used, activation, contribution = used[order], activation[order], contribution[order]
         table = pd.DataFrame(
@@ -512,7 +514,7 @@ class ConceptBottleneck:
             target_name=names[index],
             logit=float(logits[index]),
             probability=float(logits.softmax(0)[index]),
-            shared=float(self.shared_logits(f)[0, index]),
+            shared=float(shared[index]),
             table=table,
             predicted_name=names[predicted],
             original_name=names[int(out.logits[0].argmax())],

@@ -324,26 +324,34 @@ def head_replacement(
     _require_known_labels(pairs, classifier.class_names, what)
     features, pairs, skipped = labelled_features(classifier, pairs, progress, "table.attrs['skipped']")
     index = {name: k for k, name in enumerate(classifier.class_names)}
-    truth = torch.tensor([index[label] for _, label in pairs])
+    truth = torch.zeros(len(pairs), len(index), dtype=torch.bool)
+    truth[torch.arange(len(pairs)), torch.tensor([index[label] for _, label in pairs], dtype=torch.long)] = True
     heads = {"real head": classifier.head(features)}
     for name, mapper in ({"mapped class names": mappers} if isinstance(mappers, Mapper) else mappers).items():
         heads[name] = features @ mapper.encode_labels(classifier.class_names).to(features.device).T
-    real_top1 = heads["real head"].argmax(1).cpu()
+    table = _heads_table(heads, truth)
+    table.attrs["skipped"] = skipped
+    return table
+
+
+def _heads_table(heads: dict[str, torch.Tensor], truth: torch.Tensor) -> pd.DataFrame:
+    """One row per head (name -> logits [N, K]): top-1 and top-5 against ``truth`` ([N, K] bool, the classes right
+    for each image), and top-1 agreement with the first head."""
+    reference = next(iter(heads.values())).argmax(1).cpu()
     rows = []
     for name, logits in heads.items():
         top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices.cpu()
+        hits = truth.gather(1, top5)
         rows.append(
             {
                 "head": name,
-                "top1": float((top5[:, 0] == truth).float().mean()),
-                "top5": float((top5 == truth[:, None]).any(1).float().mean()),
-                "agreement": float((top5[:, 0] == real_top1).float().mean()),
+                "top1": float(hits[:, 0].float().mean()),
+                "top5": float(hits.any(1).float().mean()),
+                "agreement": float((top5[:, 0] == reference).float().mean()),
                 "n": len(truth),
             }
         )
-    table = pd.DataFrame(rows)
-    table.attrs["skipped"] = skipped
-    return table
+    return pd.DataFrame(rows)
 
 
 def bottleneck_accuracy(
@@ -424,21 +432,7 @@ def bottleneck_accuracy(
             "original head": classifier.head(features),
             f"bottleneck ({cbm.n_concepts} concepts per class)": cbm.logits_from_features(features),
         }
-    original = heads["original head"].argmax(1).cpu()
-    rows = []
-    for name, logits in heads.items():
-        top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices.cpu()
-        hits = truth.gather(1, top5)
-        rows.append(
-            {
-                "head": name,
-                "top1": float(hits[:, 0].float().mean()),
-                "top5": float(hits.any(1).float().mean()),
-                "agreement": float((top5[:, 0] == original).float().mean()),
-                "n": len(judged),
-            }
-        )
-    table = pd.DataFrame(rows)
+    table = _heads_table(heads, truth)
     table.attrs["skipped"] = skipped
     table.attrs["not_judged"] = not_judged
     return table
