@@ -279,14 +279,20 @@ class BottleneckExplanation:
 
     @property
     def sentence(self) -> str:
-        head = f"The bottleneck gives \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f})"
-        if self.predicted_name != self.original_name:
-            head += f"; the original head predicts \u201c{primary_name(self.original_name)}\u201d"
+        what = f"\u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f})"
+        if self.target_name == self.predicted_name:
+            head = f"The bottleneck gives {what}"
+        else:
+            head = f"The bottleneck scores {what} (its top class is \u201c{primary_name(self.predicted_name)}\u201d)"
         positive = self.table[self.table["contribution"] > 0].head(3)
         if positive.empty:
-            return head + ": no concept of its recipe is present in the image."
-        listed = ", ".join(f"{c} ({s:.0%})" for c, s in zip(positive["concept"], positive["share"]))
-        return f"{head} mostly through {listed}."
+            body = f"{head}: no concept of its recipe is present in the image."
+        else:
+            listed = ", ".join(f"{c} ({s:.0%})" for c, s in zip(positive["concept"], positive["share"]))
+            body = f"{head} mostly through {listed}."
+        if self.predicted_name != self.original_name:
+            body += f" The original head predicts \u201c{primary_name(self.original_name)}\u201d."
+        return body
 
     def plot(self, max_rows: int = 10, figsize: tuple[float, float] = (11, 4)):
         """The image with the top concept's heat map, beside each concept's contribution; returns the Figure."""

@@ -172,8 +172,16 @@ def test_an_explanation_adds_up_exactly_to_the_bottleneck_logit(cbm, photos):
         assert float(heat.grid.mean()) == pytest.approx(contribution, abs=1e-3)
         assert heat.values.shape == (224, 224)
     assert explanation.plot().axes and "bottleneck" in explanation._repr_html_()
+    # the sentence names what it explains; the original head's answer only where it differs
+    top = primary_name(clf.class_names[c])
+    assert explanation.sentence.startswith(f"The bottleneck gives \u201c{top}\u201d (p ")
+    differs = explanation.original_name != explanation.predicted_name
+    assert ("The original head predicts" in explanation.sentence) == differs
     other = cbm.explain(photos["coffee"], target="tabby cat")
     assert other.target == 281 and other.total + other.shared == pytest.approx(float(logits[281]), abs=1e-4)
+    assert other.sentence.startswith(
+        f"The bottleneck scores \u201ctabby\u201d (p {other.probability:.2f}) (its top class"
+    )
     with pytest.raises(ValueError, match=r"Unknown target 'expresso machine room'.*close matches: \['espresso maker'"):
         cbm.explain(photos["coffee"], target="expresso machine room")
 
