@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..explain import Explainer
+from ..labels import bare_synonyms
 from ..selection import GreedySelector
 from .files import arrow, error_schema, row_schema
 from .sources import Batch
@@ -41,6 +42,8 @@ class BatchExplainer:
         self.known: dict[int, int] = {}
         pa, _ = arrow()
         self.texts, self.names = pa.array(space.texts), pa.array(self.clf.class_names)
+        if explainer.echo_margin is not None or explainer.relevance != 0:
+            _encode_class_texts(space)
 
     def _block(self, classes: list[int]) -> None:
         new = [c for c in dict.fromkeys(classes) if c not in self.known]
@@ -257,3 +260,19 @@ def _error_table(errors: list[tuple]):
         [pa.array(ids, pa.int64()), pa.array(paths, pa.string()), pa.array(labels, pa.string()), pa.array(reasons)],
         schema=error_schema(),
     )
+
+
+def _encode_class_texts(space) -> None:
+    """Encode, in one call before the first batch, the texts of every class that the echo filter and the relevance
+    prior read (``ConceptSpace._names_and_gloss``: its bare names and its gloss), so that the text encoder's cache
+    holds them all before the run: a look-up when they are there (about 2,800 texts with the default classifier), one
+    encoder pass and one cache file when some are not (the first run on a machine).
+
+    Left to each class as the run first predicted it, a class missing from the cache ran the text encoder mid-run (its
+    first pass keeps about 45 MB) and wrote a cache file of its own, and every 32 such files the cache was merged
+    while a second copy of it was held (about 50 MB more): a larger collection, meeting more new classes, peaked
+    higher than a small one (``benchmarks/bench_collection.py``, memory runs)."""
+    names, glosses = space.classifier.class_names, space.glosses
+    texts = [s for name in names for s in bare_synonyms(name) if s]
+    texts += [g for g in glosses or () if g]
+    space.mapper.text_encoder.encode(list(dict.fromkeys(texts)))
