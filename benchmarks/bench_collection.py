@@ -211,7 +211,7 @@ def main() -> None:
         print("\n-- Ray: not installed (pip install nlexnb[ray]) --")
     else:
         actors = max(1, args.workers)
-        print(f"\n-- Ray actors, local instance, {actors} actors, batch {bs}: from files, beside one process --")
+        print(f"\n-- Ray Data, local instance, {actors} actors, batch {bs}: from files, beside one process --")
         start = time.perf_counter()
         ray.init(include_dashboard=False, log_to_driver=False, logging_level="warning")
         print(f"ray.init: {time.perf_counter() - start:.1f} s")
