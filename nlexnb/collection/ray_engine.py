@@ -1,10 +1,9 @@
-"""Engine "ray": the same batches explained by a pool of Ray actors, on one machine or a cluster
+"""Engine "ray": the same batches explained by a Ray Data actor pool, on one machine or a cluster
 (``pip install nlexnb[ray]``). Each actor holds one explainer and reads, decodes and explains its batches exactly as
 the local engine does; the calling process writes the rows."""
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,7 @@ import torch
 
 from ..explain import Explainer
 from .batched import BatchExplainer, explain_batch
+from .files import arrow
 from .sources import Source, collate
 
 if TYPE_CHECKING:
@@ -20,57 +20,67 @@ if TYPE_CHECKING:
 
 __all__ = ["ray_stream"]
 
-_IN_FLIGHT = 2
-"""Batches sent ahead to each actor: one explained while the next waits, so an actor never idles between two."""
-
 
 class _RayExplainer:
-    """A Ray actor: holds one explainer (and the collection's reader), explains a batch of ids at a time."""
+    """A Ray Data actor: holds one explainer (and the collection's reader), explains a batch of ids at a time."""
 
     def __init__(self, payload, k: int, foil: int | None) -> None:
         import ray
 
-        explainer, dataset = payload  # Ray fetches the object once per actor, before this constructor runs
+        explainer, dataset = ray.get(payload[0])  # a reference inside a list: fetched here, once per actor
         torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
         self.dataset = dataset
         self.run = BatchExplainer(explainer, k, foil)
 
-    def explain(self, ids: np.ndarray) -> tuple:
-        """(rows, errors: Arrow tables or None, images in the batch), as :func:`explain_batch` returns them."""
-        return explain_batch(collate([self.dataset[int(i)] for i in ids]), self.run)
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        decoded = collate([self.dataset[int(i)] for i in batch["id"]])
+        table, errors, size = explain_batch(decoded, self.run)
+        return {
+            "rows": np.array([_to_ipc(table)], dtype=object),
+            "errors": np.array([_to_ipc(errors)], dtype=object),
+            "size": np.array([size]),
+        }
+
+
+def _to_ipc(table) -> bytes:
+    if table is None:
+        return b""
+    pa, _ = arrow()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _from_ipc(data: bytes):
+    if not data:
+        return None
+    pa, _ = arrow()
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
 def ray_stream(explainer: Explainer, source: Source, remaining, settings: Settings) -> Iterator[tuple]:
-    """Engine "ray": ``settings.workers`` actors (at least one; one GPU each when the explainer is on a GPU) each
-    receive the explainer once, then batches of the ids still to explain, in turn, at most two batches ahead; each
-    reads, decodes and explains its batch exactly as the local engine does, and this process writes the rows in the
-    order of the ids.
-
-    The actors are created with ``max_restarts=0`` (Ray's own default for an actor): an actor that dies (its process
-    killed, its node lost) is not restarted and its batch is not retried; the run stops with Ray's error, keeping every
-    batch already written, and the same call explains the rest. (Ray Data's actor pools restart dead actors, but
-    their constructor arguments live in the object store, where a restart cannot count on finding them: Ray logs an
-    error for every such pool, and ``map_batches`` takes ``max_restarts`` only through its ``**ray_remote_args``,
-    deprecated in Ray 2.60.)
-    """
+    """Engine "ray": Ray Data sends the ids still to explain, in batches, to an actor pool (``settings.workers``
+    actors, at least one; one GPU each when the explainer is on a GPU); each actor reads, decodes and explains its
+    batch exactly as the local engine does, and this process writes the rows as they come back."""
     import ray
 
     if not ray.is_initialized():  # RAY_ADDRESS, when set, joins that cluster
         ray.init(include_dashboard=False, log_to_driver=False, logging_level="warning")
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the collection's own bar counts images
+    context.print_on_execution_start = False
     gpus = 1 if explainer.classifier.device.type == "cuda" else 0
-    actor = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=0)(_RayExplainer)
     payload = ray.put((explainer, source.dataset))
-    actors = [actor.remote(payload, settings.k, settings.foil) for _ in range(max(1, settings.workers))]
-    del payload  # each actor's creation holds it until that actor has it; then the object store frees it
-    size = settings.batch_size
-    pending: deque = deque()
-    try:
-        for j, start in enumerate(range(0, len(remaining), size)):
-            if len(pending) >= _IN_FLIGHT * len(actors):
-                yield ray.get(pending.popleft())
-            pending.append(actors[j % len(actors)].explain.remote(np.asarray(remaining[start : start + size])))
-        while pending:
-            yield ray.get(pending.popleft())
-    finally:
-        for a in actors:
-            ray.kill(a)
+    ids = ray.data.from_items([{"id": int(i)} for i in remaining])
+    results = ids.map_batches(
+        _RayExplainer,
+        fn_constructor_args=([payload], settings.k, settings.foil),
+        batch_size=settings.batch_size,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=max(1, settings.workers)),
+        num_cpus=1,
+        num_gpus=gpus,
+    )
+    for row in results.iter_rows():
+        yield _from_ipc(row["rows"]), _from_ipc(row["errors"]), int(row["size"])

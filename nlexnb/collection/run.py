@@ -38,7 +38,7 @@ __all__ = ["explain_collection", "CollectionRun", "ENGINES", "Settings"]
 
 ENGINES: dict[str, str] = {
     "local": "this process: a DataLoader decodes in workers, the classifier's device explains batch by batch",
-    "ray": "Ray: a pool of actors holds one explainer per CPU or GPU slot, on one machine or a cluster "
+    "ray": "Ray Data: an actor pool holds one explainer per CPU or GPU slot, on one machine or a cluster "
     "(pip install nlexnb[ray])",
 }
 """Ways to run :func:`explain_collection`, by name."""
@@ -117,14 +117,12 @@ def explain_collection(
             (``benchmarks/bench_collection.py`` on 2 cores: 49 images/s at 4 against 25 at 32, from decoded tensors).
         num_workers: DataLoader processes that read and decode images (0: in this process); with
             ``engine="ray"``, the number of Ray actors, each holding one explainer (0 or 1: one).
-        engine: ``"local"`` (this process) or ``"ray"`` (Ray actors, on this machine or a cluster; see
+        engine: ``"local"`` (this process) or ``"ray"`` (Ray Data, on this machine or a cluster; see
             :data:`ENGINES`). Both write the same rows in the same file layout, and either can resume the other's
             file. With Ray, call ``ray.init(address=...)`` first (or set ``RAY_ADDRESS``) to use a running cluster;
             otherwise a local Ray instance is started (and left running for the next call). The explainer is sent
             to every actor once (about 160 MB with the default classifier and text encoder); on a cluster, ``images``
-            must be paths every node can read (a shared file system) or in-memory images. An actor that dies (its
-            process killed, its node lost) is not restarted: the run stops with Ray's error, keeping every batch
-            written, and the same call explains the rest.
+            must be paths every node can read (a shared file system) or in-memory images.
         checkpoint_every: images between two part files: at most this many are explained again after the process is
             killed (an exception or Ctrl-C keeps every finished batch).
         progress: show a progress bar (default yes).
@@ -147,6 +145,7 @@ def explain_collection(
     if engine == "ray":
         try:
             import ray  # noqa: F401
+            import ray.data  # noqa: F401
         except ImportError:
             raise ImportError(
                 "engine='ray' needs Ray, which is not installed: pip install nlexnb[ray] (or use engine='local')"
