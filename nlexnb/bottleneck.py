@@ -7,7 +7,8 @@ row ``W[c] - mean(W)`` is approximated by a sparse non-negative combination ``su
 refit the weights on the support with non-negative least squares, repeat). The bottleneck's logits are then
 ``A @ (V f) + mean(W) . f + b``: the image enters only through its concept scores ``V f`` (the bottleneck layer) and
 a term shared by every class, so predictions are decided by the concepts alone. Class names and peoples are never
-concepts (:attr:`~nlexnb.space.ConceptSpace.excluded`), so a class cannot be its own recipe.
+concepts (:attr:`~nlexnb.space.ConceptSpace.excluded`), and a class's recipe never names the class in other words
+(its head noun: "camel" for Arabian camel, "sand cat" for tiger cat), so a class cannot be its own recipe.
 
 Judge it by :meth:`ConceptBottleneck.agreement` (top-1 agreement with the original head on images you have) and by
 reading its recipes (:meth:`ConceptBottleneck.recipe`); ``benchmarks/bench_bottleneck.py`` prints both beside random
@@ -752,7 +753,7 @@ def random_bottleneck(space: ConceptSpace, n_concepts: int, seed: int = 0) -> Co
     """Recipes of ``n_concepts`` concepts drawn at random for each class (among those a bottleneck may use), weighted
     by the same non-negative fit: the chance baseline a bottleneck's agreement is read against."""
     n = _check_budget(space, n_concepts)
-    usable = ~space.excluded
+    usable = ~space.excluded & ~space.naming_mask()
     noise = torch.rand(len(space.classifier.class_names), len(space), generator=torch.Generator().manual_seed(seed))
     noise = noise.to(usable.device).masked_fill(~usable, -1.0)
     return _restricted(space, _top_mask(noise, n), n)
@@ -845,7 +846,13 @@ def tradeoff(
 
 
 def concept_bottleneck(
-    classifier, mapper=None, concepts=None, *, n_concepts: int = 32, allowed: torch.Tensor | None = None
+    classifier,
+    mapper=None,
+    concepts=None,
+    *,
+    n_concepts: int = 32,
+    allowed: torch.Tensor | None = None,
+    allow_kinds: bool = False,
 ) -> ConceptBottleneck:
     """Fit a data-free concept bottleneck: every class row as at most ``n_concepts`` concepts (see the module).
 
@@ -854,6 +861,9 @@ def concept_bottleneck(
             :class:`~nlexnb.space.ConceptSpace`.
         n_concepts: the budget per class (at most the number of concepts the bank allows).
         allowed: [T] bool, the bank concepts the recipes may use (default all; class names and peoples never).
+        allow_kinds: let a class's recipe use kinds of the class ("camel" for Arabian camel, "sand cat" for tiger
+            cat; :meth:`~nlexnb.space.ConceptSpace.naming_mask`). Off by default: such recipes agree more with the
+            original head (0.51 against 0.46 at 32 concepts on lite0) because they repeat the class in other words.
 
     Example:
         >>> cbm = nlexnb.bottleneck.concept_bottleneck(clf, mapper, n_concepts=32)
@@ -862,7 +872,7 @@ def concept_bottleneck(
     """
     space = concept_space(classifier, mapper, concepts)
     n = positive_int(n_concepts, "n_concepts", "concepts per class")
-    cbm = _fit_budgets(space, (n,), _usable(space, allowed, n))[n]
+    cbm = _fit_budgets(space, (n,), _usable(space, allowed, n), allow_kinds)[n]
     _warn_poorly_written(cbm)
     return cbm
 
@@ -881,9 +891,15 @@ def _usable(space: ConceptSpace, allowed: torch.Tensor | None, n: int) -> torch.
     return allowed
 
 
-def _fit_budgets(space: ConceptSpace, budgets: Sequence[int], allowed: torch.Tensor) -> dict[int, ConceptBottleneck]:
-    """One pursuit to the largest budget, a bottleneck for each budget (see :func:`sparse_nonnegative_path`)."""
+def _fit_budgets(
+    space: ConceptSpace, budgets: Sequence[int], allowed: torch.Tensor, allow_kinds: bool = False
+) -> dict[int, ConceptBottleneck]:
+    """One pursuit to the largest budget, a bottleneck for each budget (see :func:`sparse_nonnegative_path`). A class's
+    recipe never uses a concept that names it (:meth:`~nlexnb.space.ConceptSpace.naming_mask`: "camel" for Arabian
+    camel, "sand cat" for tiger cat) unless ``allow_kinds``; whole class names never."""
     weight = space.classifier.head_weight.to(space.directions.device, torch.float64)
+    if not allow_kinds:
+        allowed = allowed & ~space.naming_mask()
     path = sparse_nonnegative_path(weight - weight.mean(0), space.directions, budgets, allowed=allowed)
     return {n: ConceptBottleneck(space, weights, n, recipe_residual(space, weights)) for n, weights in path.items()}
 

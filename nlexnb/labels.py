@@ -21,6 +21,9 @@ __all__ = [
     "imagenet_synsets",
     "disambiguate",
     "primary_name",
+    "singular",
+    "head_word",
+    "name_heads",
 ]
 
 
@@ -70,6 +73,29 @@ def bare_synonyms(name: str) -> list[str]:
 def class_name_set(class_names: Sequence[str]) -> set[str]:
     """Every synonym of every class, lower-cased: concepts equal to one of these name a class, not evidence for it."""
     return {s.lower() for name in class_names for s in bare_synonyms(name) if s}
+
+
+def singular(word: str) -> str:
+    """A lower-case English noun in the singular, by suffix ("cherries" -> "cherry", "leaves" -> "leaf"). Crude on
+    purpose ("glass" -> "glas"): it is only used to compare two words that both go through it, the rule
+    ``scripts/build_visual_bank.py`` writes its word lists with."""
+    for suffix, repl in (("ies", "y"), ("ves", "f"), ("sses", "ss"), ("shes", "sh"), ("ches", "ch"), ("s", "")):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            return word[: -len(suffix)] + repl
+    return word
+
+
+def head_word(text: str) -> str:
+    """The head noun of a short noun phrase: its last word, lower-case, singular ("slender wild cats" -> "cat"); ""
+    when it has no word. A phrase names a kind of what its head names, so "sand cat" is a kind of cat."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return singular(words[-1]) if words else ""
+
+
+def name_heads(name: str) -> set[str]:
+    """Head nouns of a class name's synonyms of two words or more ("Arabian camel" -> {"camel"}; "tiger cat" ->
+    {"cat"}); a one-word synonym is its own whole name and gives none."""
+    return {head_word(s) for s in bare_synonyms(name) if len(re.findall(r"[a-z]+", s.lower())) > 1} - {""}
 
 
 def primary_name(name: str) -> str:

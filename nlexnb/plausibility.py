@@ -37,7 +37,7 @@ import pandas as pd
 import torch.nn.functional as F
 
 from .concepts import names_a_people
-from .labels import bare_synonyms, primary_name
+from .labels import bare_synonyms, primary_name, singular
 
 __all__ = [
     "EVIDENCE_FILE",
@@ -219,17 +219,9 @@ def leak_kind(concept: str, class_names: Sequence[str]) -> str | None:
         if any(_spelling_neighbours(w, n) for w in words for n in name_words):
             return "spelling"
     for name in class_names:
-        if any(_singular(w) in _sense_vocabulary(name) for w in words):
+        if any(singular(w) in _sense_vocabulary(name) for w in words):
             return "sense"
     return None
-
-
-def _singular(word: str) -> str:
-    """The word list of ``other_senses.json`` is singular (as ``scripts/build_visual_bank.py`` writes it)."""
-    for suffix, repl in (("ies", "y"), ("ves", "f"), ("sses", "ss"), ("shes", "sh"), ("ches", "ch"), ("s", "")):
-        if word.endswith(suffix) and len(word) > len(suffix) + 2:
-            return word[: -len(suffix)] + repl
-    return word
 
 
 @lru_cache(maxsize=1)

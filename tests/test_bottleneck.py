@@ -115,6 +115,21 @@ def test_a_larger_budget_leaves_less_of_the_rows_out_and_recipes_read_as_tables(
     assert not (restricted.weights[:, ~first_half] > 0).any() and (restricted.weights > 0).any()
 
 
+def test_a_recipe_never_names_its_class_in_other_words_unless_asked(classifier, ridge_mapper):
+    bank = ConceptBank.visual().texts[::16] + ["camel", "dromedary hump", "sand cat", "slender wild cat", "tabby cat"]
+    space = ConceptSpace(classifier, ridge_mapper, bank)
+    camel, tiger_cat = space.class_index("Arabian camel"), space.class_index("tiger cat")
+    kinds = {camel: ["camel"], tiger_cat: ["sand cat", "slender wild cat"]}
+    strict = concept_bottleneck(space, n_concepts=16)
+    loose = concept_bottleneck(space, n_concepts=16, allow_kinds=True)
+    for c, refused in kinds.items():
+        columns = [space.texts.index(t) for t in refused]
+        assert not (strict.weights[c, columns] > 0).any()  # kinds of the class: "camel" for Arabian camel
+        assert not set(refused) & set(strict.recipe(c).table["concept"])
+    assert (loose.weights[camel, space.texts.index("camel")] > 0) or (loose.weights[tiger_cat, columns] > 0).any()
+    assert not (loose.weights[:, space.excluded] > 0).any()  # whole class names ("tabby cat") never
+
+
 def test_mistakes_are_named(space, classifier, ridge_mapper):
     for bad in (0, -3, 2.5, "many"):
         with pytest.raises((ValueError, TypeError), match="n_concepts"):

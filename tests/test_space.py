@@ -41,6 +41,30 @@ def test_class_names_and_peoples_never_explain(space):
     assert excluded == {"tabby", "espresso", "Herero"}
     i = space.texts.index
     assert space.mentions([i("cat"), i("coffee")], [TABBY]) == [False, False]
+    # as a kind of thing, "cat" names tabby ("tabby cat") in other words; whiskers and coffee do not
+    assert space.mentions([i("cat"), i("whiskers"), i("coffee")], [TABBY], kinds=True) == [True, False, False]
+
+
+def test_a_class_is_named_by_its_names_and_by_kinds_of_its_head_noun(classifier, ridge_mapper):
+    bank = ["sand cat", "slender wild cats", "cat whiskers", "striped fur", "camel", "camel hump", "espresso cup"]
+    space = ConceptSpace(classifier, ridge_mapper, bank)
+    named = {
+        c: [t for t, n in zip(bank, space.naming_mask()[space.class_index(c)].tolist()) if n]
+        for c in ("tabby", "Arabian camel", "espresso", "cup")
+    }
+    assert named == {
+        "tabby": ["sand cat", "slender wild cats"],
+        "Arabian camel": ["camel"],
+        "espresso": ["espresso cup"],
+        "cup": ["espresso cup"],
+    }
+    classes = [space.class_index("tiger cat"), space.class_index("Arabian camel")]
+    assert space.mentions([0, 2, 4], classes) == [False, False, False]
+    assert space.mentions([0, 2, 4], classes, kinds=True) == [
+        True,
+        False,
+        True,
+    ]
 
 
 def test_discovery_and_explanations_rank_by_the_same_directions(space, classifier):
