@@ -280,7 +280,9 @@ class Explainer:
         progress: show a progress bar while encoding the bank (default: for large banks).
 
     Concepts that name a people, nationality, ethnic or religious group are never used, whatever the bank
-    (:func:`nlexnb.concepts.names_a_people`).
+    (:func:`nlexnb.concepts.names_a_people`). A contrast ("A rather than B") also refuses kinds of either class
+    ("wild cat" for tiger cat vs Egyptian cat, "trucks" for fire engine vs police van;
+    :meth:`nlexnb.space.ConceptSpace.mentions`): they name what the two share, or one of them in other words.
 
     Example:
         >>> explainer = nlexnb.Explainer(clf, mapper)
@@ -489,7 +491,8 @@ class Explainer:
     ) -> list[int]:
         """Shortlist by separate contribution ``(f . v)(w . v)`` among concepts both present (``f . v > 0``) and aligned
         with the target (``w . v > 0``, below ``max_alignment``), without class names, peoples, the target's (and
-        foil's) words and echoes of their names. Best first."""
+        foil's) words and echoes of their names, and, in a contrast, kinds of either class (``mentions(kinds=True)``:
+        "wild cat" says nothing about tiger cat rather than Egyptian cat). Best first."""
         target = self.target(target)
         f = features.to(self.directions.device, torch.float32)
         w = target.weight(self.classifier).to(f.device, torch.float32)
@@ -499,7 +502,9 @@ class Explainer:
         size = self.shortlist if size is None else size
         top = single.topk(min(max(4 * size, size + 64), len(single)))
         order = [i for i, v in zip(top.indices.tolist(), top.values.tolist()) if v > -float("inf")]  # one sync
-        keep = [i for i, named in zip(order, self.space.mentions(order, target.classes)) if not named]
+        # in a contrast, a kind of either class ("wild cat" for tiger cat vs Egyptian cat) cannot say why one
+        kinds = len(target.classes) > 1
+        keep = [i for i, named in zip(order, self.space.mentions(order, target.classes, kinds)) if not named]
         if self.echo_margin is not None and keep:
             echo = torch.zeros(len(keep), dtype=torch.bool, device=self.directions.device)
             for c in target.classes:

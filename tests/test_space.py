@@ -22,7 +22,7 @@ CONCEPTS = [
     "a saucer", "coffee", "a spoon", "a blue sky", "grass", "a car wheel", "snow", "a brick wall", "water",
     "tabby", "espresso", "Herero",
 ]  # fmt: skip
-ESPRESSO, CUP, TABBY = 967, 968, 281
+ESPRESSO, CUP, TABBY, TIGER_CAT, EGYPTIAN_CAT = 967, 968, 281, 282, 285
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +219,15 @@ def test_no_module_reaches_into_another_modules_private_names():
             if private and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
                 offences.append(f"{name}:{node.lineno} {ast.unparse(node)}")
     assert not offences, offences
+
+
+def test_a_contrast_refuses_kinds_of_either_class(space, photos):
+    # Egyptian cat rather than tiger cat: "cat" is what the two share, so it cannot say why one
+    f = space.classifier.features([photos["chelsea"]])[0]
+    explainer = Explainer(space, echo_margin=None, shortlist=len(space))
+    cat = space.texts.index("cat")
+    assert cat in explainer.candidates(f, explainer.target(EGYPTIAN_CAT))
+    contrast = explainer.target(EGYPTIAN_CAT, foil=TIGER_CAT)
+    w = contrast.weight(space.classifier)
+    assert space.directions[cat] @ f > 0 and space.directions[cat] @ w > 0  # present and aligned: refused as a kind
+    assert cat not in explainer.candidates(f, contrast)

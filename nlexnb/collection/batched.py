@@ -52,7 +52,8 @@ class BatchExplainer:
         everything = range(len(self.space))
         rows = []
         for c in new:
-            row = torch.tensor(self.space.mentions(everything, [c]), dtype=torch.bool, device=self.device)
+            named = self.space.mentions(everything, [c], kinds=self.foil is not None)  # as Explainer.candidates
+            row = torch.tensor(named, dtype=torch.bool, device=self.device)
             if self.explainer.echo_margin is not None:
                 row |= self.explainer.echoes(everything, c).to(self.device)
             rows.append(row)
