@@ -248,8 +248,10 @@ def test_07_collection(records, stamps_folder):
 @pytest.mark.slow
 def test_08_concept_bottleneck(records, stamps_folder):
     r = records["08_concept_bottleneck"]
-    assert r["fit"]["poorly_written"] == 0 and r["fit"]["mean_residual"] < 0.7  # 32 concepts: measured 0.64, none > 0.9
-    assert "coffee" in r["recipes"]["espresso"][:3] and "cat" in r["recipes"]["tiger cat"][:3]
+    # 32 concepts: measured 0.69 (0.64 when recipes may name kinds of their class), none > 0.9
+    assert r["fit"]["poorly_written"] == 0 and r["fit"]["mean_residual"] < 0.75
+    assert "coffee" in r["recipes"]["espresso"][:3] and "kitten" in r["recipes"]["tiger cat"][:3]
+    assert not [c for c in r["recipes"]["tiger cat"] if c.split()[-1] in ("cat", "cats")]  # no kind of the class
     explanation = r["explanation"]
     assert explanation["sum_error"] < 1e-4  # contributions + shared term = the bottleneck logit
     assert explanation["total"] + explanation["shared"] == pytest.approx(explanation["logit"], abs=1e-4)
