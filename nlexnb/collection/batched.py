@@ -52,8 +52,7 @@ class BatchExplainer:
         everything = range(len(self.space))
         rows = []
         for c in new:
-            named = self.space.mentions(everything, [c], kinds=self.foil is not None)  # as Explainer.candidates
-            row = torch.tensor(named, dtype=torch.bool, device=self.device)
+            row = torch.tensor(self.space.mentions(everything, [c]), dtype=torch.bool, device=self.device)
             if self.explainer.echo_margin is not None:
                 row |= self.explainer.echoes(everything, c).to(self.device)
             rows.append(row)
@@ -88,7 +87,10 @@ class BatchExplainer:
         projections = self.directions @ torch.cat([f, unit_w]).T  # [T, 2B], as Explainer.explain computes them
         if self.batched:
             presence, alignment = projections[:, :n].T, projections[:, n:].T
-            candidates = self._candidates(presence, alignment, predicted)
+            if foil is None:
+                candidates = self._shortlist(presence, alignment, self.blocked(predicted))
+            else:
+                candidates = self._contrast(presence, alignment, predicted, f)
             chosen = self._greedy(candidates, f, w, self._prior(candidates, labels))
         else:
             chosen = self._select_each(f, predicted, projections)
@@ -110,16 +112,14 @@ class BatchExplainer:
         }
         return {key: v.cpu().numpy() for key, v in out.items()}
 
-    def _candidates(self, presence: torch.Tensor, alignment: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
-        """The shortlist of every image [B, S] (bank indices, -1 where shorter), as :meth:`Explainer.candidates`."""
+    def _shortlist(self, presence: torch.Tensor, alignment: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor:
+        """The shortlist of every image [B, S] (bank indices, -1 where shorter) by ``presence * alignment`` [B, T],
+        without ``blocked`` [B, T] concepts, as ``Explainer._shortlist``."""
         ex = self.explainer
         single = (presence * alignment).masked_fill(
             self.space.excluded | (alignment > ex.max_alignment) | (presence <= 0) | (alignment <= 0), -torch.inf
         )
         top = single.topk(self.first, dim=1)
-        blocked = self.blocked(predicted)
-        if self.foil is not None:
-            blocked = blocked | self.table[self.known[self.foil]]
         valid = (top.values > -torch.inf) & ~blocked.gather(1, top.indices)
         rank = valid.cumsum(1) - 1
         keep = valid & (rank < self.size)
@@ -127,6 +127,24 @@ class BatchExplainer:
         out = torch.full((len(single), self.size + 1), -1, dtype=torch.long, device=single.device)
         out.scatter_(1, slot, torch.where(keep, top.indices, torch.full_like(top.indices, -1)))
         return out[:, : self.size]
+
+    def _contrast(
+        self, presence: torch.Tensor, alignment: torch.Tensor, predicted: torch.Tensor, f: torch.Tensor
+    ) -> torch.Tensor:
+        """A contrast's shortlist [B, S], as :meth:`Explainer.candidates`: among each image's evidence for its
+        predicted class (the factual shortlist), the concepts aligned with the gap, ranked by their contribution to
+        it, without the foil's words and echoes and without kinds of either class."""
+        rows = self.clf.head_weight[predicted]
+        row_alignment = (self.directions @ (rows / rows.norm(dim=1, keepdim=True)).T).T  # [B, T]
+        evidence = self._shortlist(presence, row_alignment, self.blocked(predicted))
+        at = evidence.clamp_min(0)
+        naming = self.space.naming_mask()
+        refused = naming[predicted] | naming[self.foil] | self.table[self.known[self.foil]]
+        gap, here = alignment.gather(1, at), presence.gather(1, at)
+        ok = (evidence >= 0) & (here > 0) & (gap > 0) & (gap <= self.explainer.max_alignment) & ~refused.gather(1, at)
+        score = torch.where(ok, here * gap, torch.full_like(gap, -torch.inf))
+        order = score.sort(dim=1, descending=True, stable=True)
+        return torch.where(order.values > -torch.inf, evidence.gather(1, order.indices), torch.full_like(evidence, -1))
 
     def _prior(self, candidates: torch.Tensor, predicted: list[int]) -> torch.Tensor | None:
         """[B, S]: :meth:`Explainer.prior` of each image's candidates (their relevance to its predicted class)."""
