@@ -756,18 +756,17 @@ def random_bottleneck(space: ConceptSpace, n_concepts: int, seed: int = 0) -> Co
     usable = ~space.excluded & ~space.naming_mask()
     noise = torch.rand(len(space.classifier.class_names), len(space), generator=torch.Generator().manual_seed(seed))
     noise = noise.to(usable.device).masked_fill(~usable, -1.0)
-    return _restricted(space, _top_mask(noise, n), n)
+    return _restricted(space, _top_mask(noise, n) & usable, n)
 
 
 def neighbour_bottleneck(space: ConceptSpace, n_concepts: int) -> ConceptBottleneck:
-    """Recipes of each class's ``n_concepts`` nearest concepts in text space (:meth:`ConceptSpace.text_neighbours`,
+    """Recipes of each class's ``n_concepts`` nearest concepts in text space (:meth:`ConceptSpace.name_similarity`,
     what a text encoder alone would name), weighted by the same non-negative fit: the baseline that knows the words
-    but not the classifier."""
+    but not the classifier. Like the fitted recipes it never uses a concept naming the class or a kind of it."""
     n = _check_budget(space, n_concepts)
-    allowed = torch.zeros(len(space.classifier.class_names), len(space), dtype=torch.bool)
-    for c in range(allowed.shape[0]):
-        allowed[c, space.text_neighbour_indices(c, n)] = True
-    return _restricted(space, allowed.to(space.directions.device), n)
+    refused = space.excluded | space.naming_mask()  # what a recipe may not use, as for the fitted recipes
+    nearest = _top_mask(space.name_similarity().masked_fill(refused, -torch.inf), n) & ~refused
+    return _restricted(space, nearest, n)
 
 
 def _check_budget(space: ConceptSpace, n_concepts: int) -> int:
