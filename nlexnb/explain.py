@@ -515,9 +515,9 @@ class Explainer:
         fits = ((gap > 0).all(1) & (gap[:, 1] <= self.max_alignment)).tolist()
         named = self.space.mentions(evidence, target.classes, kinds=True)
         echo = self.echoes(evidence, target.foil).tolist() if self.echo_margin is not None else [False] * len(fits)
-        score = gap.prod(1).tolist()
-        keep = [i for i, ok, n, e in zip(evidence, fits, named, echo) if ok and not n and not e]
-        return sorted(keep, key=lambda i: -score[evidence.index(i)])
+        scores = gap.prod(1).tolist()
+        keep = [(s, i) for i, s, ok, n, e in zip(evidence, scores, fits, named, echo) if ok and not (n or e)]
+        return [i for _, i in sorted(keep, key=lambda pair: -pair[0])]  # best first; ties keep A's order
 
     def _shortlist(self, both: torch.Tensor, classes: Sequence[int], size: int) -> list[int]:
         """The ``size`` best concepts by ``both.prod(1)`` ([T, 2]: presence and alignment), present, aligned below
