@@ -143,9 +143,10 @@ class ConceptSpace:
         With ``kinds``, also a kind of the same thing: a concept whose head noun is the head of one of the class's
         names of two words or more ("sand cat" and "slender wild cat" for tiger cat, "camel" for Arabian camel). Such
         a concept says the class again in other words; "cat whiskers" (head "whisker") is evidence and stays.
-        Bottleneck recipes refuse kinds (:meth:`naming_mask`). Explanations do not: there the joint selection would
-        remove 38% of the margin instead of 41% on the plausibility photos, below the 40% kept for faithfulness,
-        for no clear gain in plausibility (``benchmarks/RESULTS.md``)."""
+        Bottleneck recipes (:meth:`naming_mask`) and contrasts (:meth:`nlexnb.Explainer.candidates`) refuse kinds.
+        Factual explanations do not: there the joint selection would remove 38% of the margin instead of 41% on the
+        plausibility photos, below the 40% kept for faithfulness, for no clear gain in plausibility
+        (``benchmarks/RESULTS.md``)."""
         patterns = [self._pattern(c) for c in classes]
         heads = set().union(*(self._heads_of(c) for c in classes)) if kinds and classes else set()
         return [self._heads[i] in heads or any(p.search(self._lower[i]) for p in patterns) for i in indices]

@@ -122,11 +122,11 @@ def test_a_recipe_never_names_its_class_in_other_words_unless_asked(classifier, 
     kinds = {camel: ["camel"], tiger_cat: ["sand cat", "slender wild cat"]}
     strict = concept_bottleneck(space, n_concepts=16)
     loose = concept_bottleneck(space, n_concepts=16, allow_kinds=True)
+    columns = {c: [space.texts.index(t) for t in refused] for c, refused in kinds.items()}
     for c, refused in kinds.items():
-        columns = [space.texts.index(t) for t in refused]
-        assert not (strict.weights[c, columns] > 0).any()  # kinds of the class: "camel" for Arabian camel
+        assert not (strict.weights[c, columns[c]] > 0).any()  # kinds of the class: "camel" for Arabian camel
         assert not set(refused) & set(strict.recipe(c).table["concept"])
-    assert (loose.weights[camel, space.texts.index("camel")] > 0) or (loose.weights[tiger_cat, columns] > 0).any()
+    assert any((loose.weights[c, columns[c]] > 0).any() for c in kinds)  # allowed, some kind is used
     assert not (loose.weights[:, space.excluded] > 0).any()  # whole class names ("tabby cat") never
 
 

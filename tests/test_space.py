@@ -60,11 +60,7 @@ def test_a_class_is_named_by_its_names_and_by_kinds_of_its_head_noun(classifier,
     }
     classes = [space.class_index("tiger cat"), space.class_index("Arabian camel")]
     assert space.mentions([0, 2, 4], classes) == [False, False, False]
-    assert space.mentions([0, 2, 4], classes, kinds=True) == [
-        True,
-        False,
-        True,
-    ]
+    assert space.mentions([0, 2, 4], classes, kinds=True) == [True, False, True]
 
 
 def test_discovery_and_explanations_rank_by_the_same_directions(space, classifier):
