@@ -12,8 +12,11 @@ Prints the machine and the date, then images/s for (a) the classifier's forward 
 first pass over a collection also prepares the name and echo filters of every class it predicts (once per class), so
 explain_collection is timed twice; per-image ``Explainer.explain`` (warm) is timed beside. Last, the resident memory
 of a fresh process running explain_collection over the 290 photos and over ``--views`` times as many (flips, rotations
-and crops written to a temporary folder as JPEG), at the start of the run, at its peak in the first and in the second
-half of the run, and at the end (Linux, /proc/self/status): streamed to disk, it should not grow with the collection.
+and crops written to a temporary folder as JPEG), ``--repeats`` runs of each: at the start of the run, its exact peak
+(the kernel's high-water mark, reset at the start of the run), and at the end (Linux, /proc/self/status); then the
+median peak per size. Streamed to disk, the peak should not grow with the collection. One run's peak varies by up to
+about 200 MB whatever the collection's size (the start of a run, when the first batches meet a fresh process, sets
+it), so compare medians.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -93,10 +97,17 @@ def status_mb(field: str) -> float:
         return next(int(line.split()[1]) for line in fh if line.startswith(field + ":")) / 1024
 
 
+def reset_peak() -> None:
+    """Reset the kernel's record of this process's peak resident memory (VmHWM) to what it holds now, so VmHWM then
+    gives the exact peak of what follows, spikes between two samples included (Linux 4.0+: ``clear_refs`` 5)."""
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+
+
 def child(folder: str, out: str, device: str, batch: int, workers: int) -> None:
     """One explain_collection over a folder in a fresh process. Prints the resident memory at the start of the run
-    (after the models, the bank and the text cache are loaded), its peak in the first and in the second half of the run
-    (sampled every 0.1 s) and at the end: a collection streamed to disk has the same peak in both halves."""
+    (after the models, the bank and the text cache are loaded), its exact peak over the run, its peak in the first and
+    in the second half of the run (sampled every 0.1 s) and at the end."""
     clf = nlexnb.load_classifier("tf_efficientnet_lite0", device=device)
     explainer = nlexnb.Explainer(clf, nlexnb.fit_mapper(clf, nlexnb.load_text_encoder(device=device)))
     explainer.space.text_embeddings()  # loads the text encoder's disk cache, which the echo test reads
@@ -111,6 +122,7 @@ def child(folder: str, out: str, device: str, batch: int, workers: int) -> None:
 
     sampler = threading.Thread(target=sample, daemon=True)
     objects = len(gc.get_objects())
+    reset_peak()
     start_mb, start = status_mb("VmRSS"), time.perf_counter()
     sampler.start()
     run = explain_collection(explainer, folder, out, batch_size=batch, num_workers=workers, progress=False)
@@ -127,6 +139,7 @@ def child(folder: str, out: str, device: str, batch: int, workers: int) -> None:
                 "start_mb": start_mb,
                 "first_half_mb": max(m for t, m in samples if t < half),
                 "second_half_mb": max(m for t, m in samples if t >= half),
+                "peak_mb": status_mb("VmHWM"),
                 "end_mb": status_mb("VmRSS"),
                 "end_anon_file_shmem_mb": [status_mb(f) for f in ("RssAnon", "RssFile", "RssShmem")],
                 "python_objects_start_end": [objects, len(gc.get_objects())],
@@ -136,37 +149,8 @@ def child(folder: str, out: str, device: str, batch: int, workers: int) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument(
-        "--batch-sizes",
-        default=None,
-        help="comma-separated (default 4,32 on a CPU, 32,128 on a GPU); the first is also used for the memory runs",
-    )
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers for the runs from files")
-    parser.add_argument("--views", type=int, default=10, help="views per photo for the memory run (1-10)")
-    parser.add_argument("--child", nargs=2, metavar=("FOLDER", "OUT"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    cuda = args.device.startswith("cuda")
-    sizes = [int(b) for b in (args.batch_sizes or ("32,128" if cuda else "4,32")).split(",")]
-    if args.child:
-        return child(*args.child, args.device, sizes[0], args.workers)
-
-    print(f"date {datetime.datetime.now().isoformat(timespec='seconds')}")
-    print(
-        f"machine {platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {args.device}"
-        + (f" ({torch.cuda.get_device_name()})" if cuda else "")
-    )
-    clf = nlexnb.load_classifier("tf_efficientnet_lite0", device=args.device)
-    explainer = nlexnb.Explainer(clf, nlexnb.fit_mapper(clf, nlexnb.load_text_encoder(device=args.device)))
-    print(f"explainer {explainer!r}; k=5")
-    data = stamp_photo_set()
-    paths = [p for p, _ in data]
-    x = torch.stack([clf.transform(to_pil(p)) for p in paths])
-    tmp = Path(tempfile.mkdtemp(prefix="bench-collection-"))
-
+def throughput(args, clf, explainer, data, paths, x, sizes, tmp) -> None:
+    """Images/s of the forward pass beside explain_collection: pre-decoded, from files, and with Ray when installed."""
     print(f"\n-- pre-decoded tensors ({len(x)} stamp photos, {tuple(x.shape[1:])}) --")
     for bs in sizes:
         clf.features(x[:bs])  # warm-up
@@ -188,7 +172,6 @@ def main() -> None:
         explainer.explain(x[i : i + 1], heatmaps=False)
     sync(args.device)
     print(f"batch   1:     Explainer.explain per image {rate(n, time.perf_counter() - start)}")
-    del x
 
     print(f"\n-- end to end from files ({len(paths)} PNG stamp photos, {args.workers} decoding workers) --")
     for bs in sizes:
@@ -222,23 +205,80 @@ def main() -> None:
             print(f"engine {engine:5s}: {rate(len(paths), time.perf_counter() - start)} (actor start-up included)")
         ray.shutdown()
 
-    print(f"\n-- memory, fresh process per run (views of the stamps as JPEG, batch {bs}, {args.workers} workers) --")
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--batch-sizes",
+        default=None,
+        help="comma-separated (default 4,32 on a CPU, 32,128 on a GPU); the first is also used for the memory runs",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers for the runs from files")
+    parser.add_argument("--views", type=int, default=10, help="views per photo for the memory run (1-10)")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh-process memory runs per collection size")
+    parser.add_argument("--memory-only", action="store_true", help="skip the throughput runs")
+    parser.add_argument("--child", nargs=2, metavar=("FOLDER", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    cuda = args.device.startswith("cuda")
+    sizes = [int(b) for b in (args.batch_sizes or ("32,128" if cuda else "4,32")).split(",")]
+    if args.child:
+        return child(*args.child, args.device, sizes[0], args.workers)
+
+    print(f"date {datetime.datetime.now().isoformat(timespec='seconds')}")
+    print(
+        f"machine {platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {args.device}"
+        + (f" ({torch.cuda.get_device_name()})" if cuda else "")
+    )
+    clf = nlexnb.load_classifier("tf_efficientnet_lite0", device=args.device)
+    explainer = nlexnb.Explainer(clf, nlexnb.fit_mapper(clf, nlexnb.load_text_encoder(device=args.device)))
+    print(f"explainer {explainer!r}; k=5")
+    data = stamp_photo_set()
+    paths = [p for p, _ in data]
+    x = torch.stack([clf.transform(to_pil(p)) for p in paths])
+    tmp = Path(tempfile.mkdtemp(prefix="bench-collection-"))
+
+    if not args.memory_only:
+        throughput(args, clf, explainer, data, paths, x, sizes, tmp)
+    del x
+
+    bs = sizes[0]
+    print(
+        f"\n-- memory, a fresh process per run, {args.repeats} runs per size (views of the stamps as JPEG, batch {bs}, "
+        f"{args.workers} workers); peak = the kernel's exact high-water mark over the run --"
+    )
+    peaks: dict[int, list[float]] = {}
     for count in sorted({1, args.views}):
         folder = tmp / f"views{count}"
         folder.mkdir()
         for i, p in enumerate(paths):
             for j, view in enumerate(views(to_pil(p), count)):
                 view.save(folder / f"{i:04d}_{j}.jpg", quality=90)
-        command = [sys.executable, __file__, "--child", str(folder), str(tmp / f"views{count}.parquet")]
-        command += ["--device", args.device, "--batch-sizes", str(bs), "--workers", str(args.workers)]
-        result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
-        print(
-            f"{result['rows']:6d} images: RSS {result['start_mb']:5.0f} MB at the start, peak "
-            f"{result['first_half_mb']:5.0f} MB in the first half of the run and {result['second_half_mb']:5.0f} MB in "
-            "the second, "
-            f"{result['end_mb']:5.0f} MB at the end (workers {result['children_peak_mb']:.0f} MB at most); "
-            f"{rate(result['rows'], result['seconds']).strip()}"
+        for repeat in range(args.repeats):
+            out = tmp / f"views{count}-{repeat}.parquet"
+            command = [sys.executable, __file__, "--child", str(folder), str(out)]
+            command += ["--device", args.device, "--batch-sizes", str(bs), "--workers", str(args.workers)]
+            run = subprocess.run(command, capture_output=True, text=True, check=True)
+            result = json.loads(run.stdout.splitlines()[-1])
+            peaks.setdefault(result["rows"], []).append(result["peak_mb"])
+            r = result
+            print(
+                f"{r['rows']:6d} images: RSS {r['start_mb']:5.0f} MB at the start, peak {r['peak_mb']:5.0f} MB "
+                f"(sampled every 0.1 s: {r['first_half_mb']:5.0f} MB in the first half, "
+                f"{r['second_half_mb']:5.0f} MB in the second), {r['end_mb']:5.0f} MB at the end "
+                f"(workers {r['children_peak_mb']:.0f} MB at most); {rate(r['rows'], r['seconds']).strip()}"
+            )
+    medians = {rows: statistics.median(values) for rows, values in peaks.items()}
+    small, large = medians[min(medians)], medians[max(medians)]
+    print(
+        "median peak: "
+        + ", ".join(
+            f"{rows} images {mb:.0f} MB (runs {min(peaks[rows]):.0f}-{max(peaks[rows]):.0f})"
+            for rows, mb in medians.items()
         )
+        + f"; largest / smallest collection {large / small:.3f}"
+    )
 
 
 if __name__ == "__main__":
