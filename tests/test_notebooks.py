@@ -221,6 +221,7 @@ def test_06_bring_your_own(records):
     assert models["packaged weights"]["weights"].startswith("package:")
     assert models["timm"]["weights"] == "random" and models["torchvision"]["weights"] == "random"
     assert models["nn.Module"]["classes"] == 10
+    assert models["packaged weights"]["explained share"] > 0.3  # the real model, on the default visual bank
     assert "Could not load pretrained weights" in r["hub_message"]  # HF_HUB_OFFLINE=1 in the tests
 
 
