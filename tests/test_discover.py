@@ -6,6 +6,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from nlexnb import discover
+from nlexnb.space import concept_space
 
 pytestmark = pytest.mark.slow
 
@@ -44,11 +45,23 @@ BANK = [
 def test_contrast_husky_vs_malamute(classifier, ridge_mapper):
     table = discover.contrast(classifier, ridge_mapper, "Siberian husky", "malamute", BANK, k=5)
     assert list(table.columns) == ["favours", "concept", "score", "cosine_c1", "cosine_c2"]
-    assert len(table) == 10
     husky, malamute = table[table.favours == "Siberian husky"], table[table.favours.str.startswith("malamute")]
+    assert len(husky) and len(malamute) and len(husky) + len(malamute) == len(table) <= 10
+    assert not set(husky.concept) & set(malamute.concept)  # a concept leans one way
     assert (husky.score > 0).all() and (malamute.score < 0).all()
     assert (husky.cosine_c1 - husky.cosine_c2 > 0).all()
     assert isinstance(discover.plot(table), Figure)
+
+
+def test_a_contrast_of_two_cats_names_no_kind_of_cat_and_draws_from_each_class(classifier, mapper):
+    space = concept_space(classifier, mapper)
+    table = discover.contrast(space, "tiger cat", "Egyptian cat", k=8)
+    assert not [c for c in table.concept if c.split()[-1] in ("cat", "cats")]  # "wild cat" says nothing here
+    for side, c in (("tiger cat", "tiger cat"), ("Egyptian cat", "Egyptian cat")):
+        near = set(discover.class_concepts(space, c, k=50).concept)
+        assert set(table[table.favours == side].concept) <= near
+    whole_bank = discover.contrast(space, "tiger cat", "Egyptian cat", k=8, among=None)
+    assert len(whole_bank) == 16 and (whole_bank.score.iloc[:8] > 0).all()
 
 
 def test_nearest_classes_of_a_free_text(classifier, ridge_mapper):
