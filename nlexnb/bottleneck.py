@@ -730,9 +730,10 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
                 if part == "classifier"
                 else f"{saved.get('bank')!r} ({saved.get('bank_size')} concepts)"
             )
+            which = f": it was fitted for {made}, not {found}" if made != found else ""  # same name: say no more
             raise ValueError(
-                f"{str(path)!r} was {reason} ({key}: saved {saved.get(key)!r}, here {here[key]!r}): it was fitted for "
-                f"{made}, not {found}. Load it with the {part} it was made for, or fit a new one"
+                f"{str(path)!r} was {reason} ({key}: saved {saved.get(key)!r}, here {here[key]!r}){which}. "
+                f"Load it with the {part} it was made for, or fit a new one"
             )
     if tuple(weights.shape) != (here["num_classes"], here["bank_size"]) or residual.shape != (here["num_classes"],):
         raise ValueError(f"{str(path)!r} holds tensors of the wrong shape {list(weights.shape)}: the file is damaged")
