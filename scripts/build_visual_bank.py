@@ -25,8 +25,9 @@ person, description); "ambiguous" marks WordNet landforms that a reader takes in
 Filters (each keeps the bank something a person can see and read):
 - word frequency (``wordfreq``, Zipf scale): every word common enough to be known (obscure taxonomy goes);
 - the WordNet sense that makes a word visual must be its first (most frequent) sense ("system", "work" go);
-- at most two words for WordNet nouns, four for description phrases, never a negation ("no external shell");
-  lower case letters, spaces and hyphens only (proper nouns and Latin names go: WordNet writes them capitalised);
+- at most two words for WordNet nouns, four for description phrases, never a negation ("no external shell") or a
+  fragment ("shaped cups", "displaying plants"); lower case letters, spaces and hyphens only (proper nouns and Latin
+  names go: WordNet writes them capitalised);
 - never: peoples, nationalities, ethnic or religious groups, person names, slurs. Every word that WordNet uses for
   a person or group under those headings, or marks as an ethnic slur, disparagement or obscenity, is refused in any
   concept (as a whole word), and no person noun enters except the listed ones;
@@ -181,6 +182,9 @@ BAD_USAGE = "ethnic_slur.n.01 disparagement.n.01 obscenity.n.02 vulgarism.n.01".
 TAXON_ROOTS = "taxonomic_group.n.01 genus.n.02 family.n.06 order.n.07 class.n.07 phylum.n.01".split()
 LATIN_ENDINGS = re.compile(r"(idae|aceae|ales|inae|iformes|oidea|phyta|opsida)$")
 NEGATIONS = {"no", "not", "non", "without", "lacking", "never"}
+CUT_OPENINGS = {"shaped", "sized", "displaying", "showing", "storing", "throwing", "matching", "contrasting", "refined"}
+"""First words that mark a phrase cut out of a longer one: the tail of a compound ("cone-shaped cups") or a verb
+whose subject was left behind ("displaying plants", "showing dark vertical bars")."""
 VAGUE = set(
     "than like and or of to in on with other additional overall multiple various several many more most some any "
     "such same different certain typical characteristic distinctive visible notable usual possible main general "
@@ -407,6 +411,8 @@ def description_noun_phrases(heads: set[str], wn) -> list[str]:
             if any(w in VAGUE for w in words) or singular(words[-1]) in GENERIC_HEADS:
                 continue
             if words[0] in NEGATIONS:  # "no external shell": an absence is nothing a person can point at
+                continue
+            if words[0] in CUT_OPENINGS:  # "shaped cups" (of "cone-shaped"), "displaying plants": fragments
                 continue
             out.append(" ".join(words))
     return out
