@@ -51,6 +51,7 @@ def main() -> None:
         ),
         "no echo test": nlexnb.Explainer(clf, mapper, echo_margin=None),
         "broad bank": nlexnb.Explainer(clf, mapper, "broad"),
+        "map fitted on glosses too": nlexnb.Explainer(clf, nlexnb.fit_mapper(clf, encoder, glosses=True)),
     }
     judge = plausibility.Judge(args.judge)
     report = plausibility.plausibility_report(explainer, judge, k=args.k, extra=extra)

@@ -107,6 +107,34 @@ def test_label_memory_changes_known_names_only(classifier, encoder):
     torch.testing.assert_close(remembered.encode(new), plain.encode(new))  # free text never uses the memory
 
 
+def test_a_map_fitted_on_glosses_too_still_maps_class_names_onto_their_rows(classifier, encoder):
+    glossed = nlexnb.fit_mapper(classifier, encoder, glosses=True)
+    assert glossed.meta["glosses"] and nlexnb.fit_mapper(classifier, encoder).meta["glosses"] is None
+    known = glossed.encode_labels(classifier.class_names[:50])  # labels are mapped from their names alone
+    torch.testing.assert_close(known, classifier.head_weight[:50], rtol=1e-3, atol=1e-3)
+    # the bird kite's gloss ("any of several small graceful hawks ...") lands on vulture when the map knows names only
+    kite = classifier.class_names.index("kite")
+    gloss = nlexnb.labels.imagenet_glosses()[kite]
+    rows = F.normalize(classifier.head_weight.float(), dim=1)
+    assert int((rows @ F.normalize(glossed.encode(gloss)[0], dim=0)).argmax()) == kite
+
+
+def test_glosses_must_be_one_per_class(classifier, encoder):
+    with pytest.raises(ValueError, match="one text per class \\(1000\\), got 2"):
+        nlexnb.fit_mapper(classifier, encoder, glosses=["a cat", "a dog"])
+    with pytest.raises(TypeError, match="list of strings"):
+        nlexnb.fit_mapper(classifier, encoder, glosses="a cat")
+
+
+def test_glosses_true_needs_imagenet_class_names(encoder):
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+    clf = nlexnb.load_classifier(model, head="1", class_names=["cat", "dog", "boat"], transform=lambda im: im)
+    with pytest.raises(ValueError, match="glosses=True reads ImageNet-1k's WordNet glosses.*one short definition"):
+        nlexnb.fit_mapper(clf, encoder, glosses=True)
+    glossed = nlexnb.fit_mapper(clf, encoder, glosses=["a small feline", "", "a vessel on water"])
+    assert glossed.meta["glosses"]
+
+
 def test_free_text_descriptions_retrieve_their_class_at_least_as_well_as_ridge(mapper, ridge_mapper, classifier):
     ours = nlexnb.evaluate.free_text(classifier, mapper)
     ridge = nlexnb.evaluate.free_text(classifier, ridge_mapper)
