@@ -47,8 +47,8 @@ def training_texts(class_names: Sequence[str], templates: Sequence[str]) -> tupl
 def gloss_texts(
     class_names: Sequence[str], glosses: Sequence[str], templates: Sequence[str]
 ) -> tuple[list[str], list[int]]:
-    """Each class's *glossed name* through every template ("a photo of a kite, diurnal bird of prey ..."), and the
-    class index of each text; a class with an empty gloss has none."""
+    """Each class's *glossed name* through every template ("a photo of a kite, any of several small graceful hawks
+    ..."), and the class index of each text; a class with an empty gloss has none."""
     texts, groups = [], []
     for k, (name, gloss) in enumerate(zip(class_names, glosses)):
         if gloss and gloss.strip():
@@ -71,7 +71,7 @@ def _check_glosses(glosses, classifier: Classifier) -> list[str] | None:
                 f"pass one short definition per class ({classifier.num_classes} strings, '' where there is none)"
             )
         return imagenet_glosses()
-    if isinstance(glosses, str) or not all(isinstance(g, str) for g in glosses):
+    if isinstance(glosses, str) or not hasattr(glosses, "__iter__") or not all(isinstance(g, str) for g in glosses):
         raise TypeError(f"glosses must be None, True or a list of strings (one per class), got {glosses!r:.80}")
     glosses = list(glosses)
     if len(glosses) != classifier.num_classes:
@@ -290,10 +290,10 @@ def fit_mapper(
             units) on pseudo-unseen splits of the training classes (two extra fits on 90% of them).
         memorize: add a :class:`~nlexnb.maps.LabelMemory` so the fitted class names map exactly onto their rows
             (the mapped-name head then reproduces the real one); new labels and free text are unaffected.
-        glosses: also fit on each class's *glossed name* ("a photo of a kite, diurnal bird of prey ..."), so that a
-            text lands near the classes whose meaning it shares and not only those whose names it resembles: True for
-            ImageNet-1k's WordNet glosses, or one short definition per class ('' for none). Labels are still mapped
-            from their names alone. Measured with the default classifier and encoder (``benchmarks/RESULTS.md``):
+        glosses: also fit on each class's *glossed name* ("a photo of a kite, any of several small graceful hawks
+            ..."), so that a text lands near the classes whose meaning it shares and not only those whose names it
+            resembles: True for ImageNet-1k's WordNet glosses, or one short definition per class ('' for none).
+            Labels are still mapped from their names alone. Measured with the default classifier and encoder (``benchmarks/RESULTS.md``):
             held-out ZSL top-1 0.553 -> 0.590, explanations judged plausible 0.148 -> 0.192 with 44% of the margin
             instead of 41%, but a factual leak rate of 7.6% instead of 4.0% and stamp zero-shot accuracy 0.545
             instead of 0.569; off by default.

@@ -124,6 +124,8 @@ def test_glosses_must_be_one_per_class(classifier, encoder):
         nlexnb.fit_mapper(classifier, encoder, glosses=["a cat", "a dog"])
     with pytest.raises(TypeError, match="list of strings"):
         nlexnb.fit_mapper(classifier, encoder, glosses="a cat")
+    with pytest.raises(TypeError, match="list of strings"):
+        nlexnb.fit_mapper(classifier, encoder, glosses=5)
 
 
 def test_glosses_true_needs_imagenet_class_names(encoder):
