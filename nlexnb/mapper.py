@@ -293,10 +293,10 @@ def fit_mapper(
         glosses: also fit on each class's *glossed name* ("a photo of a kite, any of several small graceful hawks
             ..."), so that a text lands near the classes whose meaning it shares and not only those whose names it
             resembles: True for ImageNet-1k's WordNet glosses, or one short definition per class ('' for none).
-            Labels are still mapped from their names alone. Measured with the default classifier and encoder (``benchmarks/RESULTS.md``):
-            held-out ZSL top-1 0.553 -> 0.590, explanations judged plausible 0.148 -> 0.192 with 44% of the margin
-            instead of 41%, but a factual leak rate of 7.6% instead of 4.0% and stamp zero-shot accuracy 0.545
-            instead of 0.569; off by default.
+            Labels are still mapped from their names alone. Measured with the default classifier and encoder
+            (``benchmarks/RESULTS.md``): held-out ZSL top-1 0.553 -> 0.590, explanations judged plausible 0.148 ->
+            0.192 with 44% of the margin instead of 41%, but a factual leak rate of 7.6% instead of 4.0% and stamp
+            zero-shot accuracy 0.545 instead of 0.569; off by default.
         **hparams: method hyper-parameters (see ``nlexnb.maps``); unknown names raise TypeError.
     """
     if method not in MAPS:
