@@ -15,8 +15,8 @@ of a fresh process running explain_collection over the 290 photos and over ``--v
 and crops written to a temporary folder as JPEG), ``--repeats`` runs of each: at the start of the run, its exact peak
 (the kernel's high-water mark, reset at the start of the run), and at the end (Linux, /proc/self/status); then the
 median peak per size. Streamed to disk, the peak should not grow with the collection. One run's peak varies by up to
-about 200 MB whatever the collection's size (the start of a run, when the first batches meet a fresh process, sets
-it), so compare medians.
+about 200 MB whatever the collection's size (where glibc places the forward pass's buffers; see benchmarks/RESULTS.md),
+so compare medians.
 """
 
 from __future__ import annotations
@@ -149,8 +149,9 @@ def child(folder: str, out: str, device: str, batch: int, workers: int) -> None:
     )
 
 
-def throughput(args, clf, explainer, data, paths, x, sizes, tmp) -> None:
+def throughput(args, clf, explainer, data, paths, sizes, tmp) -> None:
     """Images/s of the forward pass beside explain_collection: pre-decoded, from files, and with Ray when installed."""
+    x = torch.stack([clf.transform(to_pil(p)) for p in paths])
     print(f"\n-- pre-decoded tensors ({len(x)} stamp photos, {tuple(x.shape[1:])}) --")
     for bs in sizes:
         clf.features(x[:bs])  # warm-up
@@ -236,12 +237,10 @@ def main() -> None:
     print(f"explainer {explainer!r}; k=5")
     data = stamp_photo_set()
     paths = [p for p, _ in data]
-    x = torch.stack([clf.transform(to_pil(p)) for p in paths])
     tmp = Path(tempfile.mkdtemp(prefix="bench-collection-"))
 
     if not args.memory_only:
-        throughput(args, clf, explainer, data, paths, x, sizes, tmp)
-    del x
+        throughput(args, clf, explainer, data, paths, sizes, tmp)
 
     bs = sizes[0]
     print(

@@ -254,8 +254,9 @@ def _side(space: ConceptSpace, closeness: torch.Tensor, lean: torch.Tensor, pair
     and "furry face" for Siberian husky.)"""
     shortlist = _ranked(space, closeness, among)
     named = space.mentions(shortlist, pair, kinds=True)
-    keep = [i for i, n in zip(shortlist, named) if not n and lean[i] > 0]
-    return sorted(keep, key=lambda i: -float(lean[i]))[:k]
+    leans = lean[shortlist].tolist()  # one transfer, not one per concept
+    keep = [(-v, i) for i, n, v in zip(shortlist, named, leans) if not n and v > 0]
+    return [i for _, i in sorted(keep, key=lambda pair: pair[0])[:k]]  # ties keep the shortlist's order
 
 
 def nearest_classes(*args, **kwargs) -> ConceptTable:

@@ -58,7 +58,7 @@ def gloss_texts(
     return texts, groups
 
 
-def _check_glosses(glosses, classifier: Classifier) -> list[str] | None:
+def _check_glosses(glosses: Sequence[str] | bool | None, classifier: Classifier) -> list[str] | None:
     """``fit_mapper(glosses=...)``: None, True (ImageNet-1k's WordNet glosses) or one text per class."""
     if glosses is None or glosses is False:
         return None
