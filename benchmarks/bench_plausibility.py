@@ -4,8 +4,9 @@
     python benchmarks/bench_plausibility.py --encoder all-mpnet-base-v2 --judge all-MiniLM-L6-v2
 
 On the 50 evidence photos (`nlexnb/data/plausibility_evidence.json`: 8 sample photos and 42 Tux Paint stamps, each
-with a list of what a person can point at, written by looking at it) prints, for the default explainer (visual bank,
-echo test), the first default, variants (relevance to the class's definition) and three baselines measured in the same
+with a list of what a person can point at, written by looking at it) prints, for the default explainer (map fitted on
+names and glosses, visual bank, echo and other-sense tests), the previous and first defaults, variants (one test off,
+relevance to the class's definition) and three baselines measured in the same
 run (random bank concepts, the most frequent named concepts, the class's nearest concepts in text space): the share
 of named concepts the judge matches to the photo's evidence (at several judge thresholds), the leak rate (spelling
 or other-sense neighbours of the explained class's names), concepts naming peoples, and the faithfulness of the same
@@ -43,15 +44,18 @@ def main() -> None:
     start = time.perf_counter()
     explainer = nlexnb.Explainer(clf, mapper)
     print(f"explainer start-up (visual bank, {len(explainer.bank)} concepts): {time.perf_counter() - start:.2f} s")
+    names_only = nlexnb.fit_mapper(clf, encoder, glosses=False)
     extra = {
+        "previous default (map on names alone, no other-sense test)": nlexnb.Explainer(
+            clf, names_only, sense_margin=None
+        ),
+        "map on names alone": nlexnb.Explainer(clf, names_only),
+        "no other-sense test": nlexnb.Explainer(clf, mapper, sense_margin=None),
         "relevance 1, shortlist 50": nlexnb.Explainer(clf, mapper, relevance=1, shortlist=50),
-        "relevance 2, shortlist 50": nlexnb.Explainer(clf, mapper, relevance=2, shortlist=50),
-        "first default (broad bank, no echo test, shortlist 256)": nlexnb.Explainer(
-            clf, mapper, "broad", echo_margin=None, shortlist=256
+        "first default (broad bank, map on names alone, no echo or other-sense test, shortlist 256)": (
+            nlexnb.Explainer(clf, names_only, "broad", echo_margin=None, sense_margin=None, shortlist=256)
         ),
         "no echo test": nlexnb.Explainer(clf, mapper, echo_margin=None),
-        "broad bank": nlexnb.Explainer(clf, mapper, "broad"),
-        "map fitted on glosses too": nlexnb.Explainer(clf, nlexnb.fit_mapper(clf, encoder, glosses=True)),
     }
     judge = plausibility.Judge(args.judge)
     report = plausibility.plausibility_report(explainer, judge, k=args.k, extra=extra)

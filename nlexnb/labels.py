@@ -7,14 +7,17 @@ short gloss, because collapsing duplicates would give two different class rows t
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 __all__ = [
     "imagenet_class_names",
     "imagenet_glosses",
+    "imagenet_other_senses",
     "split_synonyms",
     "bare_synonyms",
     "class_name_set",
@@ -48,6 +51,14 @@ def imagenet_glosses(subset: str = "imagenet-1k") -> list[str]:
         detailed = info.index_to_description(i, detailed=True)
         out.append(detailed.split(": ", 1)[1] if ": " in detailed else "")
     return out
+
+
+def imagenet_other_senses() -> list[list[str]]:
+    """For each ImageNet-1k class, in class order, the WordNet definitions of the *other* senses of its names (the
+    toy kite's "plaything consisting of a light frame ... flown in the wind" for the bird kite). Written from WordNet
+    3.0 by ``scripts/build_visual_bank.py`` into ``nlexnb/data/other_sense_glosses.json``; no network."""
+    table = json.loads((Path(__file__).parent / "data" / "other_sense_glosses.json").read_text(encoding="utf-8"))
+    return [list(table.get(wnid, [])) for wnid in imagenet_synsets()]
 
 
 def imagenet_class_names(subset: str = "imagenet-1k") -> list[str]:

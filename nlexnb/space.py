@@ -23,7 +23,15 @@ from ._checks import positive_int
 from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, preprocessed
-from .labels import bare_synonyms, class_name_set, head_word, imagenet_class_names, imagenet_glosses, name_heads
+from .labels import (
+    bare_synonyms,
+    class_name_set,
+    head_word,
+    imagenet_class_names,
+    imagenet_glosses,
+    imagenet_other_senses,
+    name_heads,
+)
 from .mapper import Mapper, check_fits
 
 __all__ = ["ConceptSpace", "concept_space"]
@@ -40,6 +48,9 @@ class ConceptSpace:
             default visual bank); encoded once and cached on disk.
         glosses: one short definition per class (the echo test compares a concept with a class's names and its
             gloss); default ImageNet's WordNet glosses when the class names are ImageNet-1k's.
+        other_senses: for each class, the definitions of the *other* senses of its names (for the bird kite, the toy
+            "flown in wind at end of a string"), read by :meth:`other_sense`; default WordNet's when the class names
+            are ImageNet-1k's, else none.
         progress: show a progress bar while encoding the bank (default: for large banks).
 
     Attributes:
@@ -57,6 +68,7 @@ class ConceptSpace:
         concepts: ConceptBank | Sequence[str] | str | None = None,
         *,
         glosses: Sequence[str] | None = None,
+        other_senses: Sequence[Sequence[str]] | None = None,
         progress: bool | None = None,
     ) -> None:
         check_fits(mapper, classifier, "ConceptSpace")
@@ -72,11 +84,15 @@ class ConceptSpace:
         self.excluded = torch.tensor(
             [t.lower() in names or names_a_people(t) for t in self.bank.texts], dtype=torch.bool, device=device
         )
-        if glosses is None and list(classifier.class_names) == imagenet_class_names():
+        imagenet = list(classifier.class_names) == imagenet_class_names()
+        if glosses is None and imagenet:
             glosses = imagenet_glosses()
         if glosses is not None and len(glosses) != classifier.num_classes:
             raise ValueError(f"glosses must give one text per class ({classifier.num_classes}), got {len(glosses)}")
         self.glosses = None if glosses is None else list(glosses)
+        if other_senses is None and imagenet:
+            other_senses = imagenet_other_senses()
+        self.other_senses = None if other_senses is None else _check_other_senses(other_senses, classifier.num_classes)
         self._lower = [t.lower() for t in self.bank.texts]
         self._patterns: dict[int, re.Pattern] = {}
         self._heads = [head_word(t) for t in self.bank.texts]
@@ -84,6 +100,7 @@ class ConceptSpace:
         self._naming: torch.Tensor | None = None
         self._text_matrix: torch.Tensor | None = None
         self._class_text: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        self._other_text: dict[int, torch.Tensor | None] = {}
         self._relevance: dict[int, torch.Tensor] = {}
         self._name_similarity: torch.Tensor | None = None
 
@@ -223,6 +240,30 @@ class ConceptSpace:
             return to_name >= floor + margin
         return (to_name >= floor) & (to_name > texts @ gloss + margin)
 
+    def other_sense(self, indices: Sequence[int], c: int, margin: float = 0.05, floor: float = 0.3) -> torch.Tensor:
+        """Which bank concepts (by index) fit *another* sense of class ``c``'s names better than the class itself: in
+        the text encoder's own space, at least ``floor`` close to the definition of one of those senses and closer to
+        it than to the class's gloss by more than ``margin`` ("wind" for the bird kite: the toy kite is "flown in
+        wind"; "glue" for a ring binder, whose other sense is a binding agent). All False without other senses or a
+        gloss for ``c``."""
+        out = torch.zeros(len(indices), dtype=torch.bool, device=self.directions.device)
+        others = self._other_senses_of(c)
+        _, gloss = self._names_and_gloss(c)
+        if others is None or gloss is None or not len(indices):
+            return out
+        texts = self.text_embeddings()[list(indices)]
+        to_other = (texts @ others.T).max(1).values
+        return (to_other >= floor) & (to_other > texts @ gloss + margin)
+
+    def _other_senses_of(self, c: int) -> torch.Tensor | None:
+        if c not in self._other_text:
+            texts = [] if self.other_senses is None else self.other_senses[c]
+            vectors = None
+            if texts:
+                vectors = F.normalize(self.mapper.text_encoder.encode(texts).float(), dim=1).to(self.directions.device)
+            self._other_text[c] = vectors
+        return self._other_text[c]
+
     def name_similarity(self) -> torch.Tensor:
         """[K, T]: each bank concept's text cosine with the nearest of each class's bare names, for every class from
         one encoder call (what :meth:`text_neighbours` ranks by)."""
@@ -254,6 +295,25 @@ class ConceptSpace:
         """The ``k`` bank concepts nearest class ``c``'s names in text space (:meth:`text_neighbour_indices`): what a
         text encoder alone would say about the class, a baseline for plausibility."""
         return [self.bank.texts[i] for i in self.text_neighbour_indices(c, k)]
+
+
+def _check_other_senses(other_senses: Sequence[Sequence[str]], num_classes: int) -> list[list[str]]:
+    """``other_senses``: one list of definitions per class (empty where there is none)."""
+    if isinstance(other_senses, str) or not hasattr(other_senses, "__len__"):
+        raise TypeError(f"other_senses must be a list with one list of definitions per class, got {other_senses!r:.80}")
+    if len(other_senses) != num_classes:
+        raise ValueError(
+            f"other_senses must give one list of definitions per class ({num_classes}), got {len(other_senses)}"
+        )
+    out = []
+    for c, texts in enumerate(other_senses):
+        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+            raise TypeError(
+                f"other_senses[{c}] must be a list of strings (the definitions of other senses of class {c}'s names), "
+                f"got {texts!r:.80}"
+            )
+        out.append([t for t in texts if t.strip()])
+    return out
 
 
 _SPACES: OrderedDict[tuple, ConceptSpace] = OrderedDict()

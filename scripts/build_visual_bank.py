@@ -453,7 +453,9 @@ def build(wn) -> list[tuple[str, str]]:
 def write_other_senses(wn, path: Path) -> None:
     """For each ImageNet-1k class (by WordNet id): the words of the *other* WordNet synsets named by one of its names
     ("kite", the bird: the toy kite's "plaything ... flown in wind at end of a string", the verb "get credit on a bad
-    check"). The plausibility benchmark counts a named concept that uses one of them as a sense leak."""
+    check"). The plausibility benchmark counts a named concept that uses one of them as a sense leak. Also writes
+    ``other_sense_glosses.json``: the definitions of those other synsets, in WordNet's order, which the explainer
+    reads to refuse concepts that fit another sense of a class's name better than its own."""
     import json
 
     from timm.data import ImageNetInfo
@@ -463,23 +465,28 @@ def write_other_senses(wn, path: Path) -> None:
         "a an the of and or in on at to for with by from as is are be its it this that any one two some such other "
         "used having made small large kind type various usually often very genus family species especially".split()
     )
-    out = {}
+    out, glosses = {}, {}
     for i in range(info.num_classes()):
         wnid = info.index_to_label_name(i)
         own = wn.synset_from_pos_and_offset("n", int(wnid[1:]))
         own_words = set(re.findall(r"[a-z]+", " ".join(own.lemma_names()).lower() + " " + own.definition().lower()))
         words: set[str] = set()
+        others: list[str] = []
         for name in own.lemma_names():
             for other in wn.synsets(name):
                 if other != own:
                     text = " ".join(other.lemma_names()) + " " + other.definition()
                     words |= set(re.findall(r"[a-z]+", text.lower()))
+                    if other.definition() not in others:
+                        others.append(other.definition())
         own_words |= {singular(w) for w in own_words}
         words = {singular(w) for w in words}
         out[wnid] = " ".join(sorted(words - own_words - stop))
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=0, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+        glosses[wnid] = others
+    for target, data in ((path, out), (path.with_name("other_sense_glosses.json"), glosses)):
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=0, sort_keys=True), encoding="utf-8")
+        tmp.replace(target)
 
 
 def main(argv: list[str] | None = None) -> int:

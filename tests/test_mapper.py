@@ -107,9 +107,12 @@ def test_label_memory_changes_known_names_only(classifier, encoder):
     torch.testing.assert_close(remembered.encode(new), plain.encode(new))  # free text never uses the memory
 
 
-def test_a_map_fitted_on_glosses_too_still_maps_class_names_onto_their_rows(classifier, encoder):
+def test_a_map_fitted_on_glosses_too_still_maps_class_names_onto_their_rows(classifier, encoder, mapper):
     glossed = nlexnb.fit_mapper(classifier, encoder, glosses=True)
-    assert glossed.meta["glosses"] and nlexnb.fit_mapper(classifier, encoder).meta["glosses"] is None
+    # ImageNet class names: the default fit reads their WordNet glosses; glosses=False fits on the names alone
+    assert glossed.meta["glosses"] == mapper.meta["glosses"] is not None
+    assert glossed.fingerprint == mapper.fingerprint
+    assert nlexnb.fit_mapper(classifier, encoder, glosses=False).meta["glosses"] is None
     known = glossed.encode_labels(classifier.class_names[:50])  # labels are mapped from their names alone
     torch.testing.assert_close(known, classifier.head_weight[:50], rtol=1e-3, atol=1e-3)
     # the bird kite's gloss ("any of several small graceful hawks ...") lands on vulture when the map knows names only
@@ -135,6 +138,7 @@ def test_glosses_true_needs_imagenet_class_names(encoder):
         nlexnb.fit_mapper(clf, encoder, glosses=True)
     glossed = nlexnb.fit_mapper(clf, encoder, glosses=["a small feline", "", "a vessel on water"])
     assert glossed.meta["glosses"]
+    assert nlexnb.fit_mapper(clf, encoder).meta["glosses"] is None  # other class names: no glosses unless given
 
 
 def test_free_text_descriptions_retrieve_their_class_at_least_as_well_as_ridge(mapper, ridge_mapper, classifier):

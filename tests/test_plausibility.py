@@ -1,4 +1,5 @@
-"""Plausibility: the visual bank, peoples never named, echoes of the class name refused, and the judge's report."""
+"""Plausibility: the visual bank, peoples never named, echoes and other senses of the class name refused, and the
+judge's report."""
 
 import re
 
@@ -8,7 +9,7 @@ import nlexnb
 from nlexnb import plausibility
 from nlexnb.concepts import ConceptBank, load_concepts, names_a_people
 
-BABOON, KITE_BIRD, GRANNY_SMITH = 372, 21, 948
+BABOON, KITE_BIRD, GRANNY_SMITH, COCK, BINDER = 372, 21, 948, 7, 446
 
 
 def test_visual_bank_is_the_default_short_grammatical_and_clean():
@@ -66,6 +67,27 @@ def test_echoes_of_the_class_name_are_refused_but_descriptions_are_not(classifie
     assert echo[texts.index("gaboon viper")] and not echo[texts.index("dog-like muzzle")]
     echo = explainer.echoes(range(len(texts)), KITE_BIRD).tolist()
     assert echo[texts.index("paper kite")] and not echo[texts.index("hooked beak")]
+
+
+def test_concepts_that_fit_another_sense_of_the_class_name_are_refused(classifier, mapper):
+    bank = ["glue", "paper sheets", "faucet", "water tap", "hooked beak", "feathers"]
+    explainer = nlexnb.Explainer(classifier, mapper, bank)
+    refused = dict(zip(bank, explainer.refused(range(len(bank)), BINDER).tolist()))
+    assert refused["glue"] and not refused["paper sheets"]  # a binder is also a binding agent; the folder is not
+    refused = dict(zip(bank, explainer.refused(range(len(bank)), COCK).tolist()))
+    assert refused["faucet"] and refused["water tap"]  # a cock is also a tap
+    assert not refused["hooked beak"] and not refused["feathers"]
+    lenient = nlexnb.Explainer(explainer.space, sense_margin=None)
+    assert not lenient.refused(range(len(bank)), COCK)[bank.index("faucet")]
+
+
+def test_other_senses_default_to_wordnet_for_imagenet_names_and_are_checked(classifier, mapper):
+    space = nlexnb.Explainer(classifier, mapper, ["glue"]).space
+    assert any("adhesion" in d for d in space.other_senses[BINDER])  # "something used to bind separate particles"
+    with pytest.raises(ValueError, match="one list of definitions per class \\(1000\\), got 1"):
+        nlexnb.Explainer(classifier, mapper, ["glue"], other_senses=[["a tap"]])
+    with pytest.raises(TypeError, match="other_senses\\[0\\] must be a list of strings"):
+        nlexnb.Explainer(classifier, mapper, ["glue"], other_senses=["a tap"] * 1000)
 
 
 def test_a_bank_whose_concepts_are_all_refused_says_so(classifier, mapper, photos):
