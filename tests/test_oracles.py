@@ -243,7 +243,7 @@ def test_explanation_total_matches_lstsq_and_the_real_classifier_layer(
 
 
 def test_a_broken_basis_passes_the_tautology_but_fails_the_oracle(explainer, classifier, photos, real_head):
-    """Negative control: with a basis that is not orthonormal (the named directions themselves) or that spans the
+    """Negative control: with a basis that is not orthonormal (the named directions, skewed) or that spans the
     wrong subspace (one direction missing), ``w . P f`` still equals ``head(f) - head(f - P f)`` (the old check
     passes), while the oracle comparison used above fails by a wide margin."""
     f = classifier.features([photos["coffee"]])[0].double()
@@ -253,12 +253,13 @@ def test_a_broken_basis_passes_the_tautology_but_fails_the_oracle(explainer, cla
     oracle, _ = oracle_drop(real_head, f, dirs, target)
     weight = real_head.weight.detach()
     good = orthonormal_basis(dirs)
+    skewed = dirs + 0.5 * dirs[:1]  # the same span, rows made far from orthonormal whatever the named directions
     broken = {
-        "non-orthonormal rows": dirs,
+        "non-orthonormal rows": skewed,
         "scaled basis": 1.5 * good,
         "one direction missing": orthonormal_basis(dirs[:-1]),
     }
-    gram = dirs @ dirs.T
+    gram = skewed @ skewed.T
     assert (gram - torch.eye(len(dirs), dtype=gram.dtype)).abs().max() > 0.1  # the rows really are not orthonormal
     for name, basis in broken.items():
         p = basis.T @ basis

@@ -35,14 +35,15 @@ class BatchExplainer:
         self.size = max(explainer.shortlist, k)
         self.first = min(max(4 * self.size, self.size + 64), t)  # Explainer.candidates looks at this many, then filters
         self.batched = type(explainer.selector) is GreedySelector
-        # per class seen: which concepts name it or echo it (the per-class filters of Explainer.candidates), one row
+        # per class seen: which concepts name it, echo it or fit another sense of its names (the per-class filters of
+        # Explainer.candidates), one row
         # each in ``table``; ``slot[c]`` is class c's row (-1 until seen). Grows with the classes, not [K, T] upfront
         self.slot = torch.full((self.clf.num_classes,), -1, dtype=torch.long, device=self.device)
         self.table = torch.zeros(0, t, dtype=torch.bool, device=self.device)
         self.known: dict[int, int] = {}
         pa, _ = arrow()
         self.texts, self.names = pa.array(space.texts), pa.array(self.clf.class_names)
-        if explainer.echo_margin is not None or explainer.relevance != 0:
+        if explainer.echo_margin is not None or explainer.sense_margin is not None or explainer.relevance != 0:
             _encode_class_texts(space)
 
     def _block(self, classes: list[int]) -> None:
@@ -53,8 +54,7 @@ class BatchExplainer:
         rows = []
         for c in new:
             row = torch.tensor(self.space.mentions(everything, [c]), dtype=torch.bool, device=self.device)
-            if self.explainer.echo_margin is not None:
-                row |= self.explainer.echoes(everything, c).to(self.device)
+            row |= self.explainer.refused(everything, c).to(self.device)  # echoes and other senses
             rows.append(row)
             self.known[c] = len(self.known)
         self.table = torch.cat([self.table, torch.stack(rows)])
@@ -63,7 +63,8 @@ class BatchExplainer:
         )
 
     def blocked(self, classes: torch.Tensor) -> torch.Tensor:
-        """[B, T]: the concepts that name or echo each of ``classes`` [B] (all of them seen by :meth:`_block`)."""
+        """[B, T]: the concepts that name, echo or fit another sense of each of ``classes`` [B] (all of them seen by
+        :meth:`_block`)."""
         return self.table[self.slot[classes]]
 
     def __call__(self, x: torch.Tensor) -> dict[str, np.ndarray]:
@@ -282,10 +283,10 @@ def _error_table(errors: list[tuple]):
 
 
 def _encode_class_texts(space) -> None:
-    """Encode, in one call before the first batch, the texts of every class that the echo filter and the relevance
-    prior read (``ConceptSpace._names_and_gloss``: its bare names and its gloss), so that the text encoder's cache
-    holds them all before the run: a look-up when they are there (about 2,800 texts with the default classifier), one
-    encoder pass and one cache file when some are not (the first run on a machine).
+    """Encode, in one call before the first batch, the texts of every class that the echo and other-sense filters and
+    the relevance prior read (its bare names, its gloss, the definitions of its names' other senses), so that the text
+    encoder's cache holds them all before the run: a look-up when they are there (about 4,600 texts with the default
+    classifier), one encoder pass and one cache file when some are not (the first run on a machine).
 
     Left to each class as the run first predicted it, a class missing from the cache ran the text encoder mid-run (its
     first pass keeps about 45 MB) and wrote a cache file of its own, and every 32 such files the cache was merged
@@ -294,4 +295,5 @@ def _encode_class_texts(space) -> None:
     names, glosses = space.classifier.class_names, space.glosses
     texts = [s for name in names for s in bare_synonyms(name) if s]
     texts += [g for g in glosses or () if g]
+    texts += [d for senses in space.other_senses or () for d in senses]  # what the other-sense test reads
     space.mapper.text_encoder.encode(list(dict.fromkeys(texts)))
