@@ -508,16 +508,17 @@ class Explainer:
         projections: torch.Tensor | None = None,
     ) -> list[int]:
         """Shortlist by separate contribution ``(f . v)(w . v)`` among concepts both present (``f . v > 0``) and aligned
-        with the target (``w . v > 0``, below ``max_alignment``), without class names, peoples, the target's words
-        and echoes of its names. Best first.
+        with the target (``w . v > 0``, below ``max_alignment``), without class names, peoples, the target's words,
+        echoes of its names and concepts that fit another sense of them (:meth:`refused`). Best first.
 
         A contrast (A rather than B) draws from what the model sees as evidence for A (A's own shortlist, as a
         factual explanation of A has it) the concepts that also separate A from B (aligned with ``W[A] - W[B]``),
-        ranked by their contribution to the gap, without B's words and echoes and without kinds of either class
-        (``mentions(kinds=True)``: "wild cat" says nothing about tiger cat rather than Egyptian cat). Ranking the
-        whole bank by the gap instead names whatever happens to separate two close rows ("console, grazing, juice"
-        for a tabby photo's tiger cat rather than Egyptian cat): measured on the 50 plausibility photos, drawing from
-        A's evidence lifts the judged share of contrastive concepts from 0.11 to 0.16 (``benchmarks/RESULTS.md``)."""
+        ranked by their contribution to the gap, without B's words, echoes and other senses, and without kinds of
+        either class (``mentions(kinds=True)``: "wild cat" says nothing about tiger cat rather than Egyptian cat).
+        Ranking the whole bank by the gap instead names whatever happens to separate two close rows ("console,
+        grazing, juice" for a tabby photo's tiger cat rather than Egyptian cat): measured on the 50 plausibility
+        photos, drawing from A's evidence lifts the judged share of contrastive concepts from 0.11 to 0.16
+        (``benchmarks/RESULTS.md``)."""
         target = self.target(target)
         f = features.to(self.directions.device, torch.float32)
         w = target.weight(self.classifier).to(f.device, torch.float32)

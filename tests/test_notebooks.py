@@ -168,13 +168,13 @@ def test_03_zero_shot_accuracy(records, stamps_folder):
         assert r["zero_shot_images"] >= 60 and default["accuracy"] > 0.45
         return
     assert r["zero_shot_images"] >= 250
-    assert default["accuracy"] > 0.5 > 8 / 17  # measured 0.57, 17 coarse labels
+    assert default["accuracy"] > 0.5 > 8 / 17  # measured 0.545 (0.569 with the map on names alone), 17 coarse labels
     for baseline in ("mapper (ridge)", "top-1 name (no mapper)"):
         assert default["accuracy"] > accuracy[baseline]["accuracy"], baseline
         assert default["balanced accuracy"] > accuracy[baseline]["balanced accuracy"], baseline
     for row in r["zero_shot_differences"]["records"]:
         assert row["low"] > 0, row  # the paired bootstrap interval lies above zero
-    assert r["zero_shot_centred_accuracy"] > default["accuracy"]  # opt-in centring (measured 0.61 vs 0.57)
+    assert r["zero_shot_centred_accuracy"] > default["accuracy"]  # opt-in centring (measured 0.583 vs 0.545)
 
 
 @pytest.mark.slow
