@@ -47,13 +47,15 @@ def training_texts(class_names: Sequence[str], templates: Sequence[str]) -> tupl
 def gloss_texts(
     class_names: Sequence[str], glosses: Sequence[str], templates: Sequence[str]
 ) -> tuple[list[str], list[int]]:
-    """Each class's *glossed name* through every template ("a photo of a kite, any of several small graceful hawks
-    ..."), and the class index of each text; a class with an empty gloss has none."""
+    """Each class's *glossed name* in the first template ("a photo of a kite, any of several small graceful hawks
+    ..."), once per template so that it weighs as much as a name (the encoder sees it once: a gloss is long, and
+    encoding it through every template tripled the first fit's cost for the same map); and the class index of each
+    text. A class with an empty gloss has none."""
     texts, groups = [], []
     for k, (name, gloss) in enumerate(zip(class_names, glosses)):
         if gloss and gloss.strip():
-            glossed = f"{split_synonyms(name)[0]}, {gloss.strip()}"
-            texts += [template.format(glossed) for template in templates]
+            glossed = templates[0].format(f"{split_synonyms(name)[0]}, {gloss.strip()}")
+            texts += [glossed] * len(templates)
             groups += [k] * len(templates)
     return texts, groups
 

@@ -36,6 +36,8 @@ from .mapper import Mapper, check_fits
 
 __all__ = ["ConceptSpace", "concept_space"]
 
+_WORD = re.compile(r"[a-z]+")
+
 
 class ConceptSpace:
     """A classifier, a mapper and a bank of concepts mapped into the classifier's feature space.
@@ -101,6 +103,7 @@ class ConceptSpace:
         self._text_matrix: torch.Tensor | None = None
         self._class_text: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._other_text: dict[int, torch.Tensor | None] = {}
+        self._words: set[str] | None = None
         self._relevance: dict[int, torch.Tensor] = {}
         self._name_similarity: torch.Tensor | None = None
 
@@ -232,13 +235,46 @@ class ConceptSpace:
     def echoes(self, indices: Sequence[int], c: int, margin: float = 0.1, floor: float = 0.35) -> torch.Tensor:
         """Which bank concepts (by index) echo class ``c``'s name rather than describe it: in the text encoder's own
         space, at least ``floor`` close to one of its bare names and closer to the names than to the class's gloss by
-        more than ``margin`` ("gaboon viper" for baboon). Without a gloss: at least ``floor + margin`` close."""
+        more than ``margin`` ("gaboon viper" for baboon; without a gloss: at least ``floor + margin`` close), or made of
+        a compound part of its names (:meth:`compounds`: "tall upright pole" for flagpole)."""
         texts = self.text_embeddings()[list(indices)]
         names, gloss = self._names_and_gloss(c)
         to_name = (texts @ names.T).max(1).values
+        parts = torch.tensor(self.compounds(indices, c), dtype=torch.bool, device=texts.device)
         if gloss is None:
-            return to_name >= floor + margin
-        return (to_name >= floor) & (to_name > texts @ gloss + margin)
+            return (to_name >= floor + margin) | parts
+        return ((to_name >= floor) & (to_name > texts @ gloss + margin)) | parts
+
+    def compounds(self, indices: Sequence[int], c: int) -> list[bool]:
+        """Whether each bank concept (by index) is made of a compound part of class ``c``'s names: one of its words is
+        a word of the names plus another word ("fireplace" for fire engine, "softball" for ping-pong ball), or the
+        names' word is one of its words plus another ("tall upright pole" for flagpole, "white head" for headland).
+        Parts have at least four letters, the other word at least three and known (:meth:`_vocabulary`); a part
+        ending in "ing" is a suffix more often than a word ("shopping" is not "shop" + "ping"); "golden fur" for
+        golden retriever (the same word) stays."""
+        names = {w for s in bare_synonyms(self.classifier.class_names[c]) for w in _WORD.findall(s.lower())}
+        names = {w for w in names if len(w) >= 4}
+        vocabulary = self._vocabulary()
+
+        def joined(whole: str, part: str) -> bool:
+            if whole == part or len(part) < 4 or part.endswith("ing"):  # "walking" is not "wal" + "king"
+                return False
+            rest = whole[len(part) :] if whole.startswith(part) else whole[: -len(part)] if whole.endswith(part) else ""
+            return len(rest) >= 3 and rest in vocabulary
+
+        out = []
+        for i in indices:
+            words = {w for w in _WORD.findall(self._lower[i])}
+            out.append(any(joined(a, b) or joined(b, a) for a in words for b in names))
+        return out
+
+    def _vocabulary(self) -> set[str]:
+        """The words :meth:`compounds` knows: the default visual bank's, this bank's and the class names'."""
+        if self._words is None:
+            names = [s.lower() for name in self.classifier.class_names for s in bare_synonyms(name)]
+            texts = [t.lower() for t in ConceptBank.visual().texts] + self._lower + names
+            self._words = {w for t in texts for w in _WORD.findall(t)}
+        return self._words
 
     def other_sense(self, indices: Sequence[int], c: int, margin: float = 0.05, floor: float = 0.3) -> torch.Tensor:
         """Which bank concepts (by index) fit *another* sense of class ``c``'s names better than the class itself: in

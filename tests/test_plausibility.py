@@ -69,6 +69,17 @@ def test_echoes_of_the_class_name_are_refused_but_descriptions_are_not(classifie
     assert echo[texts.index("paper kite")] and not echo[texts.index("hooked beak")]
 
 
+def test_concepts_made_of_a_compound_part_of_the_class_name_are_echoes(classifier, mapper):
+    bank = ["tall upright pole", "softball", "fireplace", "jumping", "golden fur", "striped cloth"]
+    explainer = nlexnb.Explainer(classifier, mapper, bank)
+    echo = {c: dict(zip(bank, explainer.echoes(range(len(bank)), classifier.class_index(c)).tolist())) for c in
+            ("flagpole", "ping-pong ball", "fire engine", "golden retriever")}  # fmt: skip
+    assert echo["flagpole"]["tall upright pole"] and not echo["flagpole"]["striped cloth"]  # flag + pole
+    assert echo["ping-pong ball"]["softball"] and not echo["ping-pong ball"]["jumping"]  # not "jum" + "ping"
+    assert echo["fire engine"]["fireplace"]
+    assert not echo["golden retriever"]["golden fur"]  # the same whole word is evidence
+
+
 def test_concepts_that_fit_another_sense_of_the_class_name_are_refused(classifier, mapper):
     bank = ["glue", "paper sheets", "faucet", "water tap", "hooked beak", "feathers"]
     explainer = nlexnb.Explainer(classifier, mapper, bank)
