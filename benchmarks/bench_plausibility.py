@@ -46,9 +46,7 @@ def main() -> None:
     print(f"explainer start-up (visual bank, {len(explainer.bank)} concepts): {time.perf_counter() - start:.2f} s")
     names_only = nlexnb.fit_mapper(clf, encoder, glosses=False)
     extra = {
-        "previous default (map on names alone, no other-sense test)": nlexnb.Explainer(
-            clf, names_only, sense_margin=None
-        ),
+        "map on names alone, no other-sense test": nlexnb.Explainer(clf, names_only, sense_margin=None),
         "map on names alone": nlexnb.Explainer(clf, names_only),
         "no other-sense test": nlexnb.Explainer(clf, mapper, sense_margin=None),
         "relevance 1, shortlist 50": nlexnb.Explainer(clf, mapper, relevance=1, shortlist=50),

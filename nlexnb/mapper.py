@@ -301,9 +301,10 @@ def fit_mapper(
             ImageNet-1k's, else none; True: ImageNet-1k's (an error for other class names); False: none; or one
             short definition per class ('' for none). Labels are still mapped from their names alone. Measured with
             the default classifier and encoder (``benchmarks/RESULTS.md``), against ``glosses=False``: held-out ZSL
-            top-1 0.553 -> 0.590; named concepts a person reads as visible in the photo 0.156 -> 0.223 (with the
-            explainer's other-sense test), carrying 44% of the margin instead of 41%; stamp zero-shot accuracy
-            0.569 -> 0.545.
+            top-1 0.553 -> 0.588; named concepts a person reads as visible in the photo 0.156 -> 0.212 (with the
+            explainer's other-sense test), carrying 43% of the margin instead of 41%; stamp zero-shot accuracy
+            0.569 -> 0.552 (inside the noise); the first fit on a machine encodes 1,000 glosses more (15 s instead
+            of 8 on two CPU cores, then cached).
         **hparams: method hyper-parameters (see ``nlexnb.maps``); unknown names raise TypeError.
     """
     if method not in MAPS:
