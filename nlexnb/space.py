@@ -104,6 +104,8 @@ class ConceptSpace:
         self._class_text: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._other_text: dict[int, torch.Tensor | None] = {}
         self._words: set[str] | None = None
+        self._with_part: dict[str, set[str]] | None = None
+        self._compound_cache: dict[int, set[str]] = {}
         self._relevance: dict[int, torch.Tensor] = {}
         self._name_similarity: torch.Tensor | None = None
 
@@ -173,17 +175,23 @@ class ConceptSpace:
 
     def naming_mask(self) -> torch.Tensor:
         """[K, T] bool: ``[c, i]`` when concept ``i`` names class ``c`` or a kind of it (:meth:`mentions` with
-        ``kinds=True``), for every class at once: what a class's bottleneck recipe may not use. Computed once."""
+        ``kinds=True``) or is made of a compound part of its names (:meth:`compounds`: "fireplace" for fire engine),
+        for every class at once: what a class's bottleneck recipe may not use. Computed once."""
         if self._naming is None:
             by_head: dict[str, list[int]] = {}
             for i, head in enumerate(self._heads):
                 by_head.setdefault(head, []).append(i)
             text = "\n".join(self._lower)  # one search per class over every concept, positions -> concept index
             starts = list(accumulate(len(t) + 1 for t in self._lower))
+            by_word: dict[str, list[int]] = {}
+            for i, t in enumerate(self._lower):
+                for w in set(_WORD.findall(t)):
+                    by_word.setdefault(w, []).append(i)
             mask = torch.zeros(self.classifier.num_classes, len(self.bank), dtype=torch.bool)
             for c in range(self.classifier.num_classes):
                 hits = [i for head in self._heads_of(c) for i in by_head.get(head, ())]
                 hits += [bisect.bisect_right(starts, m.start()) for m in self._pattern(c).finditer(text)]
+                hits += [i for w in self._compound_words(c) for i in by_word.get(w, ())]  # "fireplace", fire engine
                 mask[c, hits] = True
             self._naming = mask.to(self.directions.device)
         return self._naming
@@ -252,21 +260,24 @@ class ConceptSpace:
         Parts have at least four letters, the other word at least three and known (:meth:`_vocabulary`); a part
         ending in "ing" is a suffix more often than a word ("shopping" is not "shop" + "ping"); "golden fur" for
         golden retriever (the same word) stays."""
-        names = {w for s in bare_synonyms(self.classifier.class_names[c]) for w in _WORD.findall(s.lower())}
-        names = {w for w in names if len(w) >= 4}
-        vocabulary = self._vocabulary()
+        related = self._compound_words(c)
+        return [any(w in related for w in _WORD.findall(self._lower[i])) for i in indices]
 
-        def joined(whole: str, part: str) -> bool:
-            if whole == part or len(part) < 4 or part.endswith("ing"):  # "walking" is not "wal" + "king"
-                return False
-            rest = whole[len(part) :] if whole.startswith(part) else whole[: -len(part)] if whole.endswith(part) else ""
-            return len(rest) >= 3 and rest in vocabulary
-
-        out = []
-        for i in indices:
-            words = {w for w in _WORD.findall(self._lower[i])}
-            out.append(any(joined(a, b) or joined(b, a) for a in words for b in names))
-        return out
+    def _compound_words(self, c: int) -> set[str]:
+        """The bank's words that share a compound part with class ``c``'s names (see :meth:`compounds`)."""
+        if c not in self._compound_cache:
+            vocabulary = self._vocabulary()
+            if self._with_part is None:  # part -> the bank's words made of it and another word
+                self._with_part = {}
+                for word in {w for t in self._lower for w in _WORD.findall(t)}:
+                    for part in _parts(word, vocabulary):
+                        self._with_part.setdefault(part, set()).add(word)
+            names = {w for s in bare_synonyms(self.classifier.class_names[c]) for w in _WORD.findall(s.lower())}
+            related: set[str] = set()
+            for name in names:
+                related |= _parts(name, vocabulary) | self._with_part.get(name, set())
+            self._compound_cache[c] = related
+        return self._compound_cache[c]
 
     def _vocabulary(self) -> set[str]:
         """The words :meth:`compounds` knows: the default visual bank's, this bank's and the class names'."""
@@ -331,6 +342,19 @@ class ConceptSpace:
         """The ``k`` bank concepts nearest class ``c``'s names in text space (:meth:`text_neighbour_indices`): what a
         text encoder alone would say about the class, a baseline for plausibility."""
         return [self.bank.texts[i] for i in self.text_neighbour_indices(c, k)]
+
+
+def _parts(word: str, vocabulary: set[str]) -> set[str]:
+    """The compound parts of ``word``: ``word`` is a part (at least four letters, not ending in "ing") followed or
+    preceded by a known word of at least three letters ("fireplace" -> {"fire"}, "flagpole" -> {"flag", "pole"})."""
+    out = set()
+    for k in range(3, len(word) - 2):
+        left, right = word[:k], word[k:]
+        if len(left) >= 4 and not left.endswith("ing") and right in vocabulary:
+            out.add(left)
+        if len(right) >= 4 and not right.endswith("ing") and left in vocabulary:
+            out.add(right)
+    return out
 
 
 def _check_other_senses(other_senses: Sequence[Sequence[str]], num_classes: int) -> list[list[str]]:
