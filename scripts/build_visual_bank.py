@@ -31,7 +31,9 @@ Filters (each keeps the bank something a person can see and read):
 - never: peoples, nationalities, ethnic or religious groups, person names, slurs. Every word that WordNet uses for
   a person or group under those headings, or marks as an ethnic slur, disparagement or obscenity, is refused in any
   concept (as a whole word), and no person noun enters except the listed ones;
-- no taxonomy: words that name a genus, family or other taxonomic group are refused, as are their Latin endings.
+- no taxonomy: words that name a genus, family or other taxonomic group are refused, as are their Latin endings;
+- no narcotics (WordNet's narcotic.n.01 and below: "cocaine", "heroin", "opium"): what one sees is a powder or a
+  paste, and a reader takes the word as an accusation rather than evidence.
 """
 
 from __future__ import annotations
@@ -180,6 +182,9 @@ PEOPLES_ROOTS = (
 ).split()
 BAD_USAGE = "ethnic_slur.n.01 disparagement.n.01 obscenity.n.02 vulgarism.n.01".split()
 TAXON_ROOTS = "taxonomic_group.n.01 genus.n.02 family.n.06 order.n.07 class.n.07 phylum.n.01".split()
+NARCOTIC_ROOTS = ["narcotic.n.01"]
+"""Narcotics ("cocaine", "heroin", "opium", "dope"): a white powder or a dark paste cannot be told apart by looking,
+and a reader takes them as an accusation, not as evidence ("cocaine" for a traffic cone)."""
 LATIN_ENDINGS = re.compile(r"(idae|aceae|ales|inae|iformes|oidea|phyta|opsida)$")
 NEGATIONS = {"no", "not", "non", "without", "lacking", "never"}
 CUT_OPENINGS = {"shaped", "sized", "displaying", "showing", "storing", "throwing", "matching", "contrasting", "refined"}
@@ -337,6 +342,8 @@ def wordnet_nouns(wn) -> tuple[dict[str, str], set[str]]:
         if kind == "material" and (not under(synset, MATERIAL_ROOTS) or under(synset, CHEMISTRY_ROOTS)):
             continue
         if kind == "scene" and not under(synset, SCENE_ROOTS):
+            continue
+        if under(synset, NARCOTIC_ROOTS):
             continue
         for lemma in synset.lemmas():
             name = lemma.name()
