@@ -24,6 +24,7 @@ def test_visual_bank_is_the_default_short_grammatical_and_clean():
     assert not [t for t in bank if re.search(r"(idae|aceae|iformes)\b", t)]  # no Latin taxonomy
     assert not [t for t in bank if t.split()[0] in ("no", "not", "without")]  # an absence is not something to see
     assert not [t for t in bank if t.split()[0] in ("shaped", "displaying")]  # fragments of longer phrases
+    assert not {"cocaine", "heroin", "opium"} & set(bank.texts)  # a powder is not evidence of a narcotic
     assert load_concepts("broad").name == "broad"  # the previous default stays available by name
 
 
