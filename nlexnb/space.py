@@ -104,6 +104,7 @@ class ConceptSpace:
         self._class_text: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._other_text: dict[int, torch.Tensor | None] = {}
         self._words: set[str] | None = None
+        self._concept_words: list[frozenset[str]] | None = None
         self._with_part: dict[str, set[str]] | None = None
         self._compound_cache: dict[int, set[str]] = {}
         self._relevance: dict[int, torch.Tensor] = {}
@@ -184,8 +185,8 @@ class ConceptSpace:
             text = "\n".join(self._lower)  # one search per class over every concept, positions -> concept index
             starts = list(accumulate(len(t) + 1 for t in self._lower))
             by_word: dict[str, list[int]] = {}
-            for i, t in enumerate(self._lower):
-                for w in set(_WORD.findall(t)):
+            for i, words in enumerate(self._words_of()):
+                for w in words:
                     by_word.setdefault(w, []).append(i)
             mask = torch.zeros(self.classifier.num_classes, len(self.bank), dtype=torch.bool)
             for c in range(self.classifier.num_classes):
@@ -261,7 +262,8 @@ class ConceptSpace:
         ending in "ing" is a suffix more often than a word ("shopping" is not "shop" + "ping"); "golden fur" for
         golden retriever (the same word) stays."""
         related = self._compound_words(c)
-        return [any(w in related for w in _WORD.findall(self._lower[i])) for i in indices]
+        words = self._words_of()
+        return [not related.isdisjoint(words[i]) for i in indices]
 
     def _compound_words(self, c: int) -> set[str]:
         """The bank's words that share a compound part with class ``c``'s names (see :meth:`compounds`)."""
@@ -269,7 +271,7 @@ class ConceptSpace:
             vocabulary = self._vocabulary()
             if self._with_part is None:  # part -> the bank's words made of it and another word
                 self._with_part = {}
-                for word in {w for t in self._lower for w in _WORD.findall(t)}:
+                for word in set().union(*self._words_of()):
                     for part in _parts(word, vocabulary):
                         self._with_part.setdefault(part, set()).add(word)
             names = {w for s in bare_synonyms(self.classifier.class_names[c]) for w in _WORD.findall(s.lower())}
@@ -283,9 +285,15 @@ class ConceptSpace:
         """The words :meth:`compounds` knows: the default visual bank's, this bank's and the class names'."""
         if self._words is None:
             names = [s.lower() for name in self.classifier.class_names for s in bare_synonyms(name)]
-            texts = [t.lower() for t in ConceptBank.visual().texts] + self._lower + names
-            self._words = {w for t in texts for w in _WORD.findall(t)}
+            texts = [t.lower() for t in ConceptBank.visual().texts] + names
+            self._words = {w for t in texts for w in _WORD.findall(t)}.union(*self._words_of())
         return self._words
+
+    def _words_of(self) -> list[frozenset[str]]:
+        """The words of each bank concept (lower case), split once for :meth:`compounds` and :meth:`naming_mask`."""
+        if self._concept_words is None:
+            self._concept_words = [frozenset(_WORD.findall(t)) for t in self._lower]
+        return self._concept_words
 
     def other_sense(self, indices: Sequence[int], c: int, margin: float = 0.05, floor: float = 0.3) -> torch.Tensor:
         """Which bank concepts (by index) fit *another* sense of class ``c``'s names better than the class itself: in
