@@ -5,11 +5,11 @@
 
 On the 50 evidence photos (`nlexnb/data/plausibility_evidence.json`: 8 sample photos and 42 Tux Paint stamps, each
 with a list of what a person can point at, written by looking at it) prints, for the default explainer (map fitted on
-names and glosses, visual bank, echo and other-sense tests), the previous and first defaults, variants (one test off,
-relevance to the class's definition) and three baselines measured in the same
-run (random bank concepts, the most frequent named concepts, the class's nearest concepts in text space): the share
-of named concepts the judge matches to the photo's evidence (at several judge thresholds), the leak rate (spelling
-or other-sense neighbours of the explained class's names), concepts naming peoples, and the faithfulness of the same
+names, glosses and class descriptions, visual bank, echo and other-sense tests), the previous and first defaults,
+variants (one test off, relevance to the class's definition) and three baselines measured in the same run (random
+bank concepts, the most frequent named concepts, the class's nearest concepts in text space): the share of named
+concepts the judge matches to the photo's evidence (at several judge thresholds), the leak rate (spelling or
+other-sense neighbours of the explained class's names), concepts naming peoples, and the faithfulness of the same
 explanations (named directions' share of the prediction's margin, and 5 random bank concepts beside it).
 """
 
@@ -44,8 +44,10 @@ def main() -> None:
     start = time.perf_counter()
     explainer = nlexnb.Explainer(clf, mapper)
     print(f"explainer start-up (visual bank, {len(explainer.bank)} concepts): {time.perf_counter() - start:.2f} s")
-    names_only = nlexnb.fit_mapper(clf, encoder, glosses=False)
+    names_only = nlexnb.fit_mapper(clf, encoder, glosses=False, descriptions=False)
+    undescribed = nlexnb.fit_mapper(clf, encoder, descriptions=False)
     extra = {
+        "map without class descriptions (the previous default)": nlexnb.Explainer(clf, undescribed),
         "map on names alone, no other-sense test": nlexnb.Explainer(clf, names_only, sense_margin=None),
         "map on names alone": nlexnb.Explainer(clf, names_only),
         "no other-sense test": nlexnb.Explainer(clf, mapper, sense_margin=None),
@@ -61,13 +63,18 @@ def main() -> None:
     print(f"\nexplaining encoder {encoder.name}, judge {judge.encoder.name} (threshold {judge.threshold})")
     visible = frame.drop_duplicates("photo")["prediction visible"].sum()
     print(f"photos whose predicted class the judge finds in the evidence: {visible} of {frame['photo'].nunique()}")
-    print("| method | concepts | read (coverage) | judge @0.65 | @0.65, prediction visible | @0.5 | leak | peoples |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| method | concepts | read (coverage) | read, prediction visible | judge @0.65 | @0.65, prediction visible "
+        "| @0.5 | leak | peoples |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for method, group in frame.groupby("method", sort=False):
         read = group["read"].dropna()
         seen = group[group["prediction visible"].eq(True)]
+        seen_read = seen["read"].dropna()
         print(
             f"| {method} | {len(group)} | {read.mean():.3f} ({len(read) / len(group):.0%}) | "
+            f"{seen_read.mean():.3f} ({len(seen_read)} of {len(seen)}) | "
             f"{(group['judge'] >= judge.threshold).mean():.3f} | {(seen['judge'] >= judge.threshold).mean():.3f} | "
             f"{(group['judge'] >= 0.5).mean():.3f} | {group['leak'].notna().mean():.3f} | "
             f"{int(group['peoples'].sum())} |"

@@ -1,6 +1,6 @@
 """Zero-shot benchmark: labelled coarse-label photo sets, held-out ImageNet classes (ZSL/GZSL), cost of 1000 x 100.
 
-python benchmarks/bench_zeroshot.py                 # all 10 folds: default mapper, names alone, ridge
+python benchmarks/bench_zeroshot.py                 # all 10 folds: default, no descriptions, names alone, ridge
 python benchmarks/bench_zeroshot.py --folds 2 --methods ridge
 
 The labelled sets: Tux Paint's photo stamps (``datasets.stamp_photo_set``, ~290 photos, 17 labels; unpacked by
@@ -26,11 +26,14 @@ from nlexnb.zeroshot import ZeroShotClassifier
 
 
 def fit(clf, enc, method, classes=None):
-    """``method``: "default" (fit_mapper's default), "names alone" (the default map without glosses) or a map name."""
+    """``method``: "default" (fit_mapper's default), "no descriptions" (the default map without class descriptions),
+    "names alone" (the default map without glosses or descriptions) or a map name."""
     if method == "default":
         return nlexnb.fit_mapper(clf, enc, classes=classes)
+    if method == "no descriptions":
+        return nlexnb.fit_mapper(clf, enc, classes=classes, descriptions=False)
     if method == "names alone":
-        return nlexnb.fit_mapper(clf, enc, classes=classes, glosses=False)
+        return nlexnb.fit_mapper(clf, enc, classes=classes, glosses=False, descriptions=False)
     return nlexnb.fit_mapper(clf, enc, classes=classes, method=method)
 
 
@@ -113,8 +116,11 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=10, help="how many of the 10 held-out folds to run")
     parser.add_argument(
         "--methods",
-        default="default,names alone,ridge",
-        help="mapper methods ('default' = fit_mapper's default, 'names alone' = its map without glosses)",
+        default="default,no descriptions,names alone,ridge",
+        help=(
+            "mapper methods ('default' = fit_mapper's default, 'no descriptions' = its map without class descriptions,"
+            " 'names alone' = without glosses or descriptions)"
+        ),
     )
     parser.add_argument("--views", type=int, default=4, help="views per picture in the bundled set")
     parser.add_argument("--device", default="cpu")

@@ -61,6 +61,14 @@ def imagenet_other_senses() -> list[list[str]]:
     return [list(table.get(wnid, [])) for wnid in imagenet_synsets()]
 
 
+def imagenet_descriptions() -> list[list[str]]:
+    """For each ImageNet-1k class, in class order, six short phrases of what a person can point at in a typical photo
+    of it ("striped grey fur", "pointed ears", ... for the tabby), without the class's own names. Written for nlexnb
+    (``nlexnb/data/class_descriptions.json``, which says how); ``fit_mapper`` fits on them by default; no network."""
+    table = json.loads((Path(__file__).parent / "data" / "class_descriptions.json").read_text(encoding="utf-8"))
+    return [list(table["classes"].get(wnid, [])) for wnid in imagenet_synsets()]
+
+
 def imagenet_class_names(subset: str = "imagenet-1k") -> list[str]:
     """ImageNet class names with synonyms, unique: e.g. "tabby, tabby cat"; "crane (large long-necked wading bird)"."""
     info = _imagenet_info(subset)

@@ -123,22 +123,78 @@ def test_a_map_fitted_on_glosses_too_still_maps_class_names_onto_their_rows(clas
 
 
 def test_glosses_must_be_one_per_class(classifier, encoder):
-    with pytest.raises(ValueError, match="one text per class \\(1000\\), got 2"):
+    with pytest.raises(ValueError, match="one entry per class \\(1000\\), got 2"):
         nlexnb.fit_mapper(classifier, encoder, glosses=["a cat", "a dog"])
-    with pytest.raises(TypeError, match="list of strings"):
+    with pytest.raises(TypeError, match="glosses must be None, True, False or a list with one entry per class"):
         nlexnb.fit_mapper(classifier, encoder, glosses="a cat")
-    with pytest.raises(TypeError, match="list of strings"):
+    with pytest.raises(TypeError, match="glosses must be None, True, False or a list"):
         nlexnb.fit_mapper(classifier, encoder, glosses=5)
+    with pytest.raises(TypeError, match="glosses\\[1\\] \\(class 'goldfish.*must be one short definition"):
+        nlexnb.fit_mapper(classifier, encoder, glosses=["a fish", ["a small orange fish"]] + [""] * 998)
+
+
+def test_a_map_fitted_on_class_descriptions_puts_a_description_near_the_class_that_looks_that_way(
+    classifier, encoder, mapper
+):
+    # ImageNet class names: the default fit also reads six phrases per class of what one sees in a photo of it
+    tabby = classifier.class_names.index("tabby, tabby cat")
+    assert "striped grey fur" in nlexnb.labels.imagenet_descriptions()[tabby]
+    assert mapper.meta["descriptions"] is not None
+    plain = nlexnb.fit_mapper(classifier, encoder, descriptions=False)
+    assert plain.meta["descriptions"] is None and plain.meta["glosses"] == mapper.meta["glosses"]
+    # labels are still mapped from their names alone, exactly onto their rows
+    torch.testing.assert_close(mapper.encode_labels(classifier.class_names[:50]), classifier.head_weight[:50])
+    # a description of what one sees, never fitted on: the described map puts it on the class that looks that way
+    rows = F.normalize(classifier.head_weight.float(), dim=1)
+    espresso = classifier.class_names.index("espresso")
+    text = "a small white cup with golden foam"
+    rank = {
+        name: (rows @ F.normalize(m.encode(text)[0], dim=0)).argsort(descending=True).tolist().index(espresso)
+        for name, m in (("described", mapper), ("plain", plain))
+    }
+    assert rank["described"] == 0 < rank["plain"], rank
+
+
+def test_description_texts_name_what_one_sees_and_weigh_as_much_as_a_name():
+    texts, groups = nlexnb.mapper.description_texts([["striped grey fur", "pointed ears", "a sofa"], [], ["foam"]], 3)
+    assert (
+        texts
+        == ["a photo of something with striped grey fur, pointed ears and a sofa."] * 3
+        + ["a photo of something with foam."] * 3
+    )
+    assert groups == [0, 0, 0, 2, 2, 2]
+
+
+def test_class_descriptions_must_be_lists_of_phrases_one_per_class(classifier, encoder):
+    with pytest.raises(ValueError, match="descriptions must give one entry per class \\(1000\\), got 1"):
+        nlexnb.fit_mapper(classifier, encoder, descriptions=[["fur"]])
+    with pytest.raises(TypeError, match="descriptions must be None, True, False or a list"):
+        nlexnb.fit_mapper(classifier, encoder, descriptions="striped fur")
+    one_string = [["fur"]] * 999 + ["striped fur, pointed ears"]
+    with pytest.raises(
+        TypeError, match="descriptions\\[999\\] \\(class 'toilet tissue.*must be a list of short phrases"
+    ):
+        nlexnb.fit_mapper(classifier, encoder, descriptions=one_string)
+    with pytest.raises(TypeError, match="descriptions\\[0\\] .*must be a list of short phrases"):
+        nlexnb.fit_mapper(classifier, encoder, descriptions=[["fur", ""]] + [[]] * 999)
 
 
 def test_glosses_true_needs_imagenet_class_names(encoder):
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
     clf = nlexnb.load_classifier(model, head="1", class_names=["cat", "dog", "boat"], transform=lambda im: im)
-    with pytest.raises(ValueError, match="glosses=True reads ImageNet-1k's WordNet glosses.*one short definition"):
+    with pytest.raises(
+        ValueError,
+        match="glosses=True reads ImageNet-1k.s WordNet glosses.*3 of your own, one per class, each one short def",
+    ):
         nlexnb.fit_mapper(clf, encoder, glosses=True)
+    with pytest.raises(ValueError, match="descriptions=True reads ImageNet-1k's class descriptions.*list of short"):
+        nlexnb.fit_mapper(clf, encoder, descriptions=True)
+    described = nlexnb.fit_mapper(clf, encoder, descriptions=[["whiskers", "fur"], [], ["hull", "sail", "water"]])
+    assert described.meta["descriptions"] and described.meta["glosses"] is None
     glossed = nlexnb.fit_mapper(clf, encoder, glosses=["a small feline", "", "a vessel on water"])
     assert glossed.meta["glosses"]
-    assert nlexnb.fit_mapper(clf, encoder).meta["glosses"] is None  # other class names: no glosses unless given
+    plain = nlexnb.fit_mapper(clf, encoder)  # other class names: no glosses or descriptions unless given
+    assert plain.meta["glosses"] is None and plain.meta["descriptions"] is None
 
 
 def test_free_text_descriptions_retrieve_their_class_at_least_as_well_as_ridge(mapper, ridge_mapper, classifier):
