@@ -261,8 +261,8 @@ class Explainer:
             (:meth:`nlexnb.space.ConceptSpace.relevance`: the cosine with its gloss): each candidate's gain is
             multiplied by that cosine to this power; 0 (the default) turns the preference off. Measured on the 50
             plausibility photos (``benchmarks/RESULTS.md``): relevance 1 with a shortlist of 50 lifts the *judged*
-            plausible share from 0.14 to 0.17, but a person reading the same concepts finds no difference (0.17
-            either way): the judge favours descriptions of neighbouring classes ("very large bear" for a brown
+            plausible share from 0.14 to 0.17, but the same concepts read against their photos show no difference
+            (0.17 either way): the judge favours descriptions of neighbouring classes ("very large bear" for a brown
             bear). Off by default for that reason; kept for measuring other banks and encoders.
         max_alignment: concepts whose direction has a cosine above this with the explained direction (``W[c]``, or
             ``W[c] - W[foil]``) are paraphrases of the class ("academic costume" for "academic gown"), not evidence
@@ -280,7 +280,7 @@ class Explainer:
             one of those senses and closer to it than to the class's gloss by more than this margin ("glue" for a
             ring binder, whose other sense is a binding agent; "wind" for the bird kite). Measured on the 50
             plausibility photos with the default map (``benchmarks/RESULTS.md``): the leak rate falls from 6.4% to
-            3.6% (contrasts 9.0% to 4.4%) and a person reads as many named concepts as visible (0.21). The default
+            3.6% (contrasts 9.0% to 4.4%) and as many named concepts are read as visible (0.21). The default
             map is fitted on glosses, which pull in other senses too; this takes them back. None turns it off.
         sense_floor: see ``sense_margin``.
         glosses: one short definition per class, for the echo test; default ImageNet's WordNet glosses when the

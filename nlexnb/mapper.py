@@ -345,7 +345,7 @@ def fit_mapper(
             ImageNet-1k's, else none; True: ImageNet-1k's (an error for other class names); False: none; or one
             short definition per class ('' for none). Labels are still mapped from their names alone. Measured with
             the default classifier and encoder (``benchmarks/RESULTS.md``), against ``glosses=False``: held-out ZSL
-            top-1 0.553 -> 0.588; named concepts a person reads as visible in the photo 0.156 -> 0.212 (with the
+            top-1 0.553 -> 0.588; named concepts read as visible in the photo 0.156 -> 0.212 (with the
             explainer's other-sense test), carrying 43% of the margin instead of 41%; stamp zero-shot accuracy
             0.569 -> 0.552 (inside the noise); the first fit on a machine encodes 1,000 glosses more (15 s instead
             of 8 on two CPU cores, then cached).
@@ -355,8 +355,8 @@ def fit_mapper(
             (:func:`nlexnb.labels.imagenet_descriptions`) when the classifier's class names are ImageNet-1k's, else
             none; True: ImageNet-1k's (an error for other class names); False: none; or one list of short phrases
             per class ([] for none). Each class's sentence weighs as much as a name. Measured with the default
-            classifier and encoder (``benchmarks/RESULTS.md``), against ``descriptions=False``: named concepts a
-            person reads as visible 0.212 -> 0.224 (0.338 -> 0.388 on the photos whose predicted class is in
+            classifier and encoder (``benchmarks/RESULTS.md``), against ``descriptions=False``: named concepts read
+            as visible in their photo 0.212 -> 0.224 (0.338 -> 0.388 on the photos whose predicted class is in
             them), contrasts 0.147 -> 0.170, 46% of the margin instead of 43%, leak rate 3.6% -> 3.2%;
             free-text descriptions find their class first 0.73 -> 0.77 (top-5 0.86 -> 1.00); held-out ZSL
             unchanged (0.585 against 0.588); the first fit on a machine encodes 1,000 sentences more.

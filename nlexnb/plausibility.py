@@ -3,8 +3,8 @@
 Faithfulness (:mod:`nlexnb.metrics`) proves that named concepts carry the logit; it cannot tell evidence from an echo
 of the class name ("baboon because gaboon viper"). This module measures what a reader sees:
 
-- **read share**: where a person has read the (photo, concept) pair (``nlexnb/data/plausibility_labels.json``, 1,058
-  pairs), the share read as visible in the photo;
+- **read share**: where the (photo, concept) pair was read by looking at the photo
+  (``nlexnb/data/plausibility_labels.json``, 2,200 pairs), the share read as visible in the photo;
 - **plausible share**: each named concept is compared, by a *judge* text encoder that is not the one explaining,
   with an evidence list written by looking at its photo ("red cup", "brown foam", "wooden table": the data file
   ``nlexnb/data/plausibility_evidence.json``, 50 photos); a concept counts as plausible when its best match reaches
@@ -61,7 +61,7 @@ CLASS_EVIDENCE_FILE = EVIDENCE_FILE.with_name("class_evidence.json")
 LABELS_FILE = DATA / "plausibility_labels.json"
 JUDGE_THRESHOLD = 0.65
 """Judge cosine (all-mpnet-base-v2) from which a concept matches an evidence item. Calibrated by reading: 762
-(photo, concept) pairs were labelled by a person looking at each photo (``LABELS_FILE``: 8.5% visible); against those
+(photo, concept) pairs were labelled by looking at each photo (``LABELS_FILE``: 8.5% visible); against those
 labels the judge's F1 is best at 0.65-0.70 (0.50), and at 0.65 its plausible share (7.3%) is closest to the read share.
 At 0.5 it passes loose associations ("espadrille" ~ "espresso" 0.43, "avocado" ~ "fruit" 0.61 for a strawberry)."""
 
@@ -72,7 +72,7 @@ _STOP = set(
 
 
 def read_labels() -> dict[str, dict[str, int]]:
-    """Photo id -> {concept: 1 if a person looking at the photo sees it, else 0} (1,058 pairs, read by looking)."""
+    """Photo id -> {concept: 1 if it is visible in the photo, else 0} (about 2,200 pairs, read by looking at each)."""
     return json.loads(LABELS_FILE.read_text(encoding="utf-8"))["labels"]
 
 
@@ -236,8 +236,8 @@ class PlausibilityReport:
 
     Attributes:
         concepts: one row per (method, photo, concept): ``plausible`` (by the judge), ``judge`` (best cosine),
-            ``matched`` (the evidence item), ``leak`` (None, "spelling" or "sense"), ``peoples`` (bool), ``read`` (a
-            person's reading of the pair, 1/0, where one was recorded, else None), ``explained`` (class names).
+            ``matched`` (the evidence item), ``leak`` (None, "spelling" or "sense"), ``peoples`` (bool), ``read`` (the
+            reading of the pair, 1/0, where one was recorded, else None), ``explained`` (class names).
         summary: one row per method: plausible share (judge), the same on the photos whose predicted class the judge
             finds in the photo's evidence (explaining a wrong prediction rarely names what is in the photo), read share
             (mean reading over the read pairs) and read coverage, leak rate, peoples count, concepts named.
