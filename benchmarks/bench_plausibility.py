@@ -47,9 +47,13 @@ def main() -> None:
     names_only = nlexnb.fit_mapper(clf, encoder, glosses=False, descriptions=False)
     undescribed = nlexnb.fit_mapper(clf, encoder, descriptions=False)
     extra = {
-        "map without class descriptions (the previous default)": nlexnb.Explainer(clf, undescribed),
-        "map on names alone, no other-sense test": nlexnb.Explainer(clf, names_only, sense_margin=None),
-        "map on names alone": nlexnb.Explainer(clf, names_only),
+        "shortlist 20 (the previous default)": nlexnb.Explainer(clf, mapper, shortlist=20),
+        "map without class descriptions, shortlist 20 (the default before that)": nlexnb.Explainer(
+            clf, undescribed, shortlist=20
+        ),
+        "map on names alone, no other-sense test, shortlist 20": nlexnb.Explainer(
+            clf, names_only, sense_margin=None, shortlist=20
+        ),
         "no other-sense test": nlexnb.Explainer(clf, mapper, sense_margin=None),
         "relevance 1, shortlist 50": nlexnb.Explainer(clf, mapper, relevance=1, shortlist=50),
         "first default (broad bank, map on names alone, no echo or other-sense test, shortlist 256)": (
