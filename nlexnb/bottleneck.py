@@ -289,7 +289,7 @@ class BottleneckExplanation:
         if positive.empty:
             body = f"{head}: no concept of its recipe is present in the image."
         else:
-            listed = ", ".join(f"{c} ({s:.0%})" for c, s in zip(positive["concept"], positive["share"]))
+            listed = ", ".join(f"\u201c{c}\u201d ({s:.0%})" for c, s in zip(positive["concept"], positive["share"]))
             body = f"{head} mostly through {listed}."
         if self.predicted_name != self.original_name:
             body += f" The original head predicts \u201c{primary_name(self.original_name)}\u201d."
@@ -335,7 +335,7 @@ class Intervention:
 
     @property
     def sentence(self) -> str:
-        what = ", ".join(f"{c} {a:.2f} \u2192 {b:.2f}" for c, (a, b) in self.changes.items())
+        what = ", ".join(f"\u201c{c}\u201d {a:.2f} \u2192 {b:.2f}" for c, (a, b) in self.changes.items())
         before, after = primary_name(self.before), primary_name(self.after)
         if self.changed:
             return f"Setting {what} changes \u201c{before}\u201d to \u201c{after}\u201d."

@@ -202,7 +202,8 @@ class Explanation:
         names = list(table["concept"][table["contribution"] >= 0.25 * top])  # the sentence names the main ones
         if not names:
             return head + ", but no concept in the bank carries this decision."
-        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        quoted = [f"\u201c{n}\u201d" for n in names]  # quoted: bank entries are labels, not grammar
+        listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
         carried = float(table["contribution"][table["contribution"] >= 0.25 * top].sum())
         how = "mainly" if carried >= 0.5 * abs(self.explained) else "partly"
         return f"{head} {how} because it sees {listed}."

@@ -190,6 +190,8 @@ def test_an_explanation_adds_up_exactly_to_the_bottleneck_logit(cbm, photos):
     # the sentence names what it explains; the original head's answer only where it differs
     top = primary_name(clf.class_names[c])
     assert explanation.sentence.startswith(f"The bottleneck gives \u201c{top}\u201d (p ")
+    first = explanation.table[explanation.table["contribution"] > 0]["concept"].iloc[0]
+    assert f"mostly through \u201c{first}\u201d (" in explanation.sentence  # concepts quoted, with their share
     differs = explanation.original_name != explanation.predicted_name
     assert ("The original head predicts" in explanation.sentence) == differs
     other = cbm.explain(photos["coffee"], target="tabby cat")
@@ -210,6 +212,7 @@ def test_switching_concepts_off_changes_the_prediction_as_the_recipe_says(cbm, p
     assert row.logit_before == pytest.approx(before.logit, abs=1e-4)
     assert row.logit_after == pytest.approx(before.shared, abs=1e-4)  # nothing left but the shared term
     assert set(result.changes) == set(off) and all(after == 0.0 for _, after in result.changes.values())
+    assert result.sentence.startswith("Setting \u201c")  # 'Setting “coffee” 1.23 → 0.00, ... changes ...'
     # the other classes move by their own weights on those concepts (the oracle, by hand)
     f = cbm.space.classifier.features(photos["coffee"])
     scores = cbm.concept_scores(f)[0]

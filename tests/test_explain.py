@@ -32,6 +32,8 @@ def test_explains_the_espresso_in_a_sentence(explainer, photos):
     e = explainer.explain(photos["coffee"])
     assert isinstance(e, Explanation) and e.target_name == "espresso" and e.probability > 0.5
     assert e.sentence.startswith("Predicted \u201cespresso\u201d (p ") and "because it sees" in e.sentence
+    # the sentence quotes the main concepts, as labels: 'because it sees “small cup” and “foam”.'
+    assert f"because it sees \u201c{e.concepts['concept'][0]}\u201d" in e.sentence
     assert list(e.concepts.columns) == ["concept", "score", "alignment", "contribution", "share", "drop"]
     assert 1 <= len(e.concepts) <= 5
     # the contributions add up to the drop of the logit when all named directions are removed (closed form)...
