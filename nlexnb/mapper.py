@@ -23,7 +23,7 @@ from torch import nn
 
 from ._store import TensorCache, atomic_save_safetensors
 from .classifier import Classifier
-from .labels import split_synonyms
+from .labels import imagenet_class_names, imagenet_descriptions, imagenet_glosses, split_synonyms
 from .maps import MAPS, LabelMemory, class_means, fit_map
 from .text import TextEncoder, check_texts, load_text_encoder
 
@@ -88,8 +88,6 @@ def _per_class(value, classifier: Classifier, arg: str, what: str, imagenet, che
     ``check_one``."""
     if value is False:
         return None
-    from .labels import imagenet_class_names
-
     imagenet_names = list(classifier.class_names) == imagenet_class_names()
     if value is None:
         return imagenet() if imagenet_names else None
@@ -102,7 +100,7 @@ def _per_class(value, classifier: Classifier, arg: str, what: str, imagenet, che
         return imagenet()
     if isinstance(value, str) or not hasattr(value, "__iter__"):
         raise TypeError(f"{arg} must be None, True, False or a list with one entry per class, got {value!r:.80}")
-    value = list(value)
+    value = [e if isinstance(e, str) or not hasattr(e, "__iter__") else list(e) for e in value]  # generators once
     if len(value) != classifier.num_classes:
         raise ValueError(f"{arg} must give one entry per class ({classifier.num_classes}), got {len(value)}")
     for k, entry in enumerate(value):
@@ -110,7 +108,7 @@ def _per_class(value, classifier: Classifier, arg: str, what: str, imagenet, che
             raise TypeError(
                 f"{arg}[{k}] (class {classifier.class_names[k]!r}) must be {check_one.__doc__}, got {entry!r:.80}"
             )
-    return [entry if isinstance(entry, str) else [str(p) for p in entry] for entry in value]
+    return value
 
 
 def _a_gloss(entry) -> bool:
@@ -376,8 +374,6 @@ def fit_mapper(
             raise ValueError(f"Hyper-parameter {name} must be a positive finite number, got {value!r}")
     temps = DEFAULT_TEMPLATES if templates is None else check_templates(templates)
     index = _check_classes(classes, classifier.num_classes)
-    from .labels import imagenet_descriptions, imagenet_glosses
-
     all_glosses = _per_class(glosses, classifier, "glosses", "WordNet glosses", imagenet_glosses, _a_gloss)
     all_descriptions = _per_class(
         descriptions, classifier, "descriptions", "class descriptions", imagenet_descriptions, _phrases

@@ -191,6 +191,9 @@ def test_glosses_true_needs_imagenet_class_names(encoder):
         nlexnb.fit_mapper(clf, encoder, descriptions=True)
     described = nlexnb.fit_mapper(clf, encoder, descriptions=[["whiskers", "fur"], [], ["hull", "sail", "water"]])
     assert described.meta["descriptions"] and described.meta["glosses"] is None
+    # any iterable of phrases per class, read once (a generator is not consumed by the check)
+    lazily = nlexnb.fit_mapper(clf, encoder, descriptions=[iter(["whiskers", "fur"]), (), ("hull", "sail", "water")])
+    assert lazily.meta["descriptions"] == described.meta["descriptions"]
     glossed = nlexnb.fit_mapper(clf, encoder, glosses=["a small feline", "", "a vessel on water"])
     assert glossed.meta["glosses"]
     plain = nlexnb.fit_mapper(clf, encoder)  # other class names: no glosses or descriptions unless given
