@@ -302,7 +302,7 @@ class Explainer:
     Example:
         >>> explainer = nlexnb.Explainer(clf, mapper)
         >>> explainer.explain(photo).sentence
-        'Predicted “espresso” (p 0.95) mainly because it sees ...'
+        'Predicted “espresso” (p 0.95) partly because it sees “brew” and “small cup”.'
     """
 
     def __init__(
