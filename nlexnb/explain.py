@@ -292,6 +292,8 @@ class Explainer:
             classifier's class names are ImageNet-1k's.
         other_senses: for each class, the definitions of the other senses of its names, for ``sense_margin``;
             default WordNet's when the class names are ImageNet-1k's, else none (the test is then off).
+        weakest: the share of the bank the map places least firmly, never named (default 0.15 for banks of at least
+            200 concepts; 0 names every concept): see :class:`~nlexnb.space.ConceptSpace`.
         progress: show a progress bar while encoding the bank (default: for large banks).
 
     Concepts that name a people, nationality, ethnic or religious group are never used, whatever the bank
@@ -321,12 +323,15 @@ class Explainer:
         sense_floor: float = 0.3,
         glosses: Sequence[str] | None = None,
         other_senses: Sequence[Sequence[str]] | None = None,
+        weakest: float | None = None,
         progress: bool | None = None,
     ) -> None:
         if isinstance(classifier, ConceptSpace):
-            if mapper is not None or concepts is not None or glosses is not None or other_senses is not None:
+            given = (mapper, concepts, glosses, other_senses, weakest)
+            if any(a is not None for a in given):
                 raise ValueError(
-                    "Explainer(space) takes the space's classifier, mapper, bank, glosses and other senses"
+                    "Explainer(space) takes the space's classifier, mapper, bank, glosses, other senses and weakest "
+                    "share; set them on the ConceptSpace"
                 )
             self.space = classifier
         else:
@@ -335,8 +340,9 @@ class Explainer:
                     "Explainer needs a mapper: Explainer(classifier, nlexnb.fit_mapper(classifier, encoder))"
                 )
             check_fits(mapper, classifier, "Explainer")
+            extra = {} if weakest is None else {"weakest": weakest}
             self.space = ConceptSpace(
-                classifier, mapper, concepts, glosses=glosses, other_senses=other_senses, progress=progress
+                classifier, mapper, concepts, glosses=glosses, other_senses=other_senses, progress=progress, **extra
             )
         self.selector = get_selector(selector)
         self.shortlist = positive_int(shortlist, "shortlist", "concepts")

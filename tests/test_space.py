@@ -14,7 +14,7 @@ import nlexnb
 from nlexnb import discover, metrics
 from nlexnb.explain import Explainer, measured_drop
 from nlexnb.selection import Selector, marginal_gains
-from nlexnb.space import ConceptSpace, concept_space
+from nlexnb.space import WEAK_MIN_BANK, ConceptSpace, concept_space
 from nlexnb.targets import ClassLogit, Direction, LogitGap
 
 CONCEPTS = [
@@ -227,3 +227,34 @@ def test_a_contrast_refuses_kinds_of_either_class(space, photos):
     w = contrast.weight(space.classifier)
     assert space.directions[cat] @ f > 0 and space.directions[cat] @ w > 0  # present and aligned: refused as a kind
     assert cat not in explainer.candidates(f, contrast)
+
+
+def test_the_concepts_the_map_places_least_firmly_are_never_named(classifier, mapper):
+    space = ConceptSpace(classifier, mapper)  # the default visual bank: thousands of concepts
+    lengths = (space.vectors - space.offset).norm(dim=1)
+    assert space.strength == pytest.approx((lengths / lengths.median()).numpy(), abs=1e-5)
+    assert space.weak.float().mean().item() == pytest.approx(0.15, abs=0.01)
+    assert (space.strength[space.weak] < space.strength[~space.weak].min()).all()
+    assert space.excluded[space.weak].all()
+    husky = space.class_index("Siberian husky")
+    weak = {space.texts[i] for i in space.weak.nonzero().flatten().tolist()}
+    assert {"nutshell", "hazel", "holly"} <= weak  # near "husk" and "Siberian", not near a husky
+    assert not weak & set(discover.class_concepts(space, husky, k=20)["concept"])
+    everything = ConceptSpace(classifier, mapper, weakest=0)
+    assert not everything.weak.any() and everything.excluded.sum() < space.excluded.sum()
+
+
+def test_a_short_list_of_concepts_is_kept_whole(space):
+    assert len(space) < WEAK_MIN_BANK and not space.weak.any()
+
+
+@pytest.mark.parametrize("weakest", [-0.1, 1, 1.5, "0.15", True, None])
+def test_the_weakest_share_must_be_a_share(classifier, ridge_mapper, weakest):
+    with pytest.raises(ValueError, match=r"weakest must be a share of the bank in \[0, 1\)"):
+        ConceptSpace(classifier, ridge_mapper, CONCEPTS, weakest=weakest)
+
+
+def test_an_explainer_passes_the_weakest_share_to_its_space_or_takes_the_space_s(classifier, ridge_mapper, space):
+    assert Explainer(classifier, ridge_mapper, CONCEPTS, weakest=0).space.weakest == 0
+    with pytest.raises(ValueError, match="set them on the ConceptSpace"):
+        Explainer(space, weakest=0.1)
