@@ -4,13 +4,14 @@
     python benchmarks/bench_plausibility.py --encoder all-mpnet-base-v2 --judge all-MiniLM-L6-v2
 
 On the 50 evidence photos (`nlexnb/data/plausibility_evidence.json`: 8 sample photos and 42 Tux Paint stamps, each
-with a list of what a person can point at, written by looking at it) prints, for the default explainer (map fitted on
-names, glosses and class descriptions, visual bank, echo and other-sense tests), the previous and first defaults,
-variants (one test off, relevance to the class's definition) and three baselines measured in the same run (random
-bank concepts, the most frequent named concepts, the class's nearest concepts in text space): the share of named
-concepts the judge matches to the photo's evidence (at several judge thresholds), the leak rate (spelling or
-other-sense neighbours of the explained class's names), concepts naming peoples, and the faithfulness of the same
-explanations (named directions' share of the prediction's margin, and 5 random bank concepts beside it).
+with a list of what a person can point at, written by looking at it) prints, for the default explainer (map fitted
+on names, glosses and class descriptions, visual bank, echo and other-sense tests, the weakest 15% never named), the
+previous and first defaults, variants (one test off, relevance to the class's definition) and three baselines
+measured in the same run (random bank concepts, the most frequent named concepts, the class's nearest concepts in
+text space): the share of named concepts the judge matches to the photo's evidence (at several judge thresholds),
+the leak rate (spelling or other-sense neighbours of the explained class's names), concepts naming peoples, and the
+faithfulness of the same explanations (named directions' share of the prediction's margin, and 5 random bank
+concepts beside it).
 """
 
 from __future__ import annotations
@@ -47,17 +48,19 @@ def main() -> None:
     names_only = nlexnb.fit_mapper(clf, encoder, glosses=False, descriptions=False)
     undescribed = nlexnb.fit_mapper(clf, encoder, descriptions=False)
     extra = {
-        "shortlist 20 (the previous default)": nlexnb.Explainer(clf, mapper, shortlist=20),
-        "map without class descriptions, shortlist 20 (the default before that)": nlexnb.Explainer(
-            clf, undescribed, shortlist=20
+        "weakest 0: every concept may be named (the previous default)": nlexnb.Explainer(clf, mapper, weakest=0),
+        "weakest 0.25": nlexnb.Explainer(clf, mapper, weakest=0.25),
+        "weakest 0, shortlist 20 (the default before that)": nlexnb.Explainer(clf, mapper, shortlist=20, weakest=0),
+        "map without class descriptions, weakest 0, shortlist 20": nlexnb.Explainer(
+            clf, undescribed, shortlist=20, weakest=0
         ),
-        "map on names alone, no other-sense test, shortlist 20": nlexnb.Explainer(
-            clf, names_only, sense_margin=None, shortlist=20
+        "map on names alone, no other-sense test, weakest 0, shortlist 20": nlexnb.Explainer(
+            clf, names_only, sense_margin=None, shortlist=20, weakest=0
         ),
         "no other-sense test": nlexnb.Explainer(clf, mapper, sense_margin=None),
         "relevance 1, shortlist 50": nlexnb.Explainer(clf, mapper, relevance=1, shortlist=50),
         "first default (broad bank, map on names alone, no echo or other-sense test, shortlist 256)": (
-            nlexnb.Explainer(clf, names_only, "broad", echo_margin=None, sense_margin=None, shortlist=256)
+            nlexnb.Explainer(clf, names_only, "broad", echo_margin=None, sense_margin=None, shortlist=256, weakest=0)
         ),
         "no echo test": nlexnb.Explainer(clf, mapper, echo_margin=None),
     }
