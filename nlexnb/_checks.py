@@ -1,6 +1,8 @@
-"""Validation shared by every module that takes counts from a user (k, steps, batch sizes, ...)."""
+"""Validation shared by every module that takes counts or per-class texts from a user (k, steps, glosses, ...)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -10,3 +12,37 @@ def positive_int(value, name: str, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive number of {what}, got {value!r}")
     return int(value)
+
+
+def per_class(value, class_names: Sequence[str], arg: str, check_one: Callable, accepted: str = "a list") -> list:
+    """``value`` as a list with one entry per class, each passing ``check_one`` (whose docstring says what an entry
+    must be, in the error). Each entry is read once, so generators of phrases arrive whole. ``accepted`` says what
+    ``arg`` may be besides, for the error when it is not a list."""
+    if isinstance(value, str) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{arg} must be {accepted} with one entry per class, got {value!r:.80}")
+    value = [e if isinstance(e, str) or not hasattr(e, "__iter__") else list(e) for e in value]
+    if len(value) != len(class_names):
+        raise ValueError(f"{arg} must give one entry per class ({len(class_names)}), got {len(value)}")
+    for k, entry in enumerate(value):
+        if not check_one(entry):
+            raise TypeError(f"{arg}[{k}] (class {class_names[k]!r}) must be {check_one.__doc__}, got {entry!r:.80}")
+    return value
+
+
+def a_gloss(entry) -> bool:
+    """one short definition (a string, '' where there is none)"""
+    return isinstance(entry, str)
+
+
+def photo_phrases(entry) -> bool:
+    """a list of short phrases of what one sees in a photo of the class (strings; [] for none)"""
+    return (
+        not isinstance(entry, str)
+        and hasattr(entry, "__iter__")
+        and all(isinstance(p, str) and p.strip() for p in entry)
+    )
+
+
+def definitions(entry) -> bool:
+    """a list of the definitions of other senses of the class's names (strings; [] for none)"""
+    return not isinstance(entry, str) and hasattr(entry, "__iter__") and all(isinstance(t, str) for t in entry)

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._checks import a_gloss, per_class, photo_phrases
 from ._store import TensorCache, atomic_save_safetensors
 from .classifier import Classifier
 from .labels import imagenet_class_names, imagenet_descriptions, imagenet_glosses, split_synonyms
@@ -98,31 +99,7 @@ def _per_class(value, classifier: Classifier, arg: str, what: str, imagenet, che
                 f"{classifier.num_classes} of your own, one per class, each {check_one.__doc__}"
             )
         return imagenet()
-    if isinstance(value, str) or not hasattr(value, "__iter__"):
-        raise TypeError(f"{arg} must be None, True, False or a list with one entry per class, got {value!r:.80}")
-    value = [e if isinstance(e, str) or not hasattr(e, "__iter__") else list(e) for e in value]  # generators once
-    if len(value) != classifier.num_classes:
-        raise ValueError(f"{arg} must give one entry per class ({classifier.num_classes}), got {len(value)}")
-    for k, entry in enumerate(value):
-        if not check_one(entry):
-            raise TypeError(
-                f"{arg}[{k}] (class {classifier.class_names[k]!r}) must be {check_one.__doc__}, got {entry!r:.80}"
-            )
-    return value
-
-
-def _a_gloss(entry) -> bool:
-    """one short definition (a string, '' where there is none)"""
-    return isinstance(entry, str)
-
-
-def _phrases(entry) -> bool:
-    """a list of short phrases of what one sees in a photo of the class (strings; [] for none)"""
-    return (
-        not isinstance(entry, str)
-        and hasattr(entry, "__iter__")
-        and all(isinstance(p, str) and p.strip() for p in entry)
-    )
+    return per_class(value, classifier.class_names, arg, check_one, accepted="None, True, False or a list")
 
 
 def name_embeddings(text_encoder: TextEncoder, names: Sequence[str], templates: Sequence[str]) -> torch.Tensor:
@@ -374,9 +351,9 @@ def fit_mapper(
             raise ValueError(f"Hyper-parameter {name} must be a positive finite number, got {value!r}")
     temps = DEFAULT_TEMPLATES if templates is None else check_templates(templates)
     index = _check_classes(classes, classifier.num_classes)
-    all_glosses = _per_class(glosses, classifier, "glosses", "WordNet glosses", imagenet_glosses, _a_gloss)
+    all_glosses = _per_class(glosses, classifier, "glosses", "WordNet glosses", imagenet_glosses, a_gloss)
     all_descriptions = _per_class(
-        descriptions, classifier, "descriptions", "class descriptions", imagenet_descriptions, _phrases
+        descriptions, classifier, "descriptions", "class descriptions", imagenet_descriptions, photo_phrases
     )
     start = time.perf_counter()
     names = [classifier.class_names[k] for k in index]

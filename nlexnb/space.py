@@ -20,7 +20,7 @@ from itertools import accumulate
 import torch
 import torch.nn.functional as F
 
-from ._checks import positive_int
+from ._checks import a_gloss, definitions, per_class, positive_int
 from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, preprocessed
@@ -120,12 +120,13 @@ class ConceptSpace:
         imagenet = list(classifier.class_names) == imagenet_class_names()
         if glosses is None and imagenet:
             glosses = imagenet_glosses()
-        if glosses is not None and len(glosses) != classifier.num_classes:
-            raise ValueError(f"glosses must give one text per class ({classifier.num_classes}), got {len(glosses)}")
-        self.glosses = None if glosses is None else list(glosses)
+        self.glosses = None if glosses is None else per_class(glosses, classifier.class_names, "glosses", a_gloss)
         if other_senses is None and imagenet:
             other_senses = imagenet_other_senses()
-        self.other_senses = None if other_senses is None else _check_other_senses(other_senses, classifier.num_classes)
+        self.other_senses = None
+        if other_senses is not None:
+            checked = per_class(other_senses, classifier.class_names, "other_senses", definitions)
+            self.other_senses = [[t for t in texts if t.strip()] for texts in checked]
         self._lower = [t.lower() for t in self.bank.texts]
         self._patterns: dict[int, re.Pattern] = {}
         self._heads = [head_word(t) for t in self.bank.texts]
@@ -393,25 +394,6 @@ def _parts(word: str, vocabulary: set[str]) -> set[str]:
             out.add(left)
         if len(right) >= 4 and not right.endswith("ing") and left in vocabulary:
             out.add(right)
-    return out
-
-
-def _check_other_senses(other_senses: Sequence[Sequence[str]], num_classes: int) -> list[list[str]]:
-    """``other_senses``: one list of definitions per class (empty where there is none)."""
-    if isinstance(other_senses, str) or not hasattr(other_senses, "__len__"):
-        raise TypeError(f"other_senses must be a list with one list of definitions per class, got {other_senses!r:.80}")
-    if len(other_senses) != num_classes:
-        raise ValueError(
-            f"other_senses must give one list of definitions per class ({num_classes}), got {len(other_senses)}"
-        )
-    out = []
-    for c, texts in enumerate(other_senses):
-        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-            raise TypeError(
-                f"other_senses[{c}] must be a list of strings (the definitions of other senses of class {c}'s names), "
-                f"got {texts!r:.80}"
-            )
-        out.append([t for t in texts if t.strip()])
     return out
 
 

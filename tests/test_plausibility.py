@@ -98,9 +98,9 @@ def test_concepts_that_fit_another_sense_of_the_class_name_are_refused(classifie
 def test_other_senses_default_to_wordnet_for_imagenet_names_and_are_checked(classifier, mapper):
     space = nlexnb.Explainer(classifier, mapper, ["glue"]).space
     assert any("adhesion" in d for d in space.other_senses[BINDER])  # "something used to bind separate particles"
-    with pytest.raises(ValueError, match="one list of definitions per class \\(1000\\), got 1"):
+    with pytest.raises(ValueError, match="other_senses must give one entry per class \\(1000\\), got 1"):
         nlexnb.Explainer(classifier, mapper, ["glue"], other_senses=[["a tap"]])
-    with pytest.raises(TypeError, match="other_senses\\[0\\] must be a list of strings"):
+    with pytest.raises(TypeError, match="other_senses\\[0\\] \\(class 'tench.*must be a list of the definitions of"):
         nlexnb.Explainer(classifier, mapper, ["glue"], other_senses=["a tap"] * 1000)
 
 

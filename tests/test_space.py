@@ -258,3 +258,13 @@ def test_an_explainer_passes_the_weakest_share_to_its_space_or_takes_the_space_s
     assert Explainer(classifier, ridge_mapper, CONCEPTS, weakest=0).space.weakest == 0
     with pytest.raises(ValueError, match="set them on the ConceptSpace"):
         Explainer(space, weakest=0.1)
+
+
+def test_a_space_checks_glosses_one_per_class_as_fit_mapper_does(classifier, ridge_mapper):
+    with pytest.raises(ValueError, match=r"glosses must give one entry per class \(1000\), got 2"):
+        ConceptSpace(classifier, ridge_mapper, CONCEPTS, glosses=["a fish", "a shark"])
+    with pytest.raises(TypeError, match=r"glosses\[1\] \(class 'goldfish.*must be one short definition"):
+        ConceptSpace(classifier, ridge_mapper, CONCEPTS, glosses=["a fish", ["a small orange fish"]] + [""] * 998)
+    senses = (["a sense"] if c == 0 else [] for c in range(1000))  # a generator of lists, read once
+    space = ConceptSpace(classifier, ridge_mapper, CONCEPTS, other_senses=senses)
+    assert space.other_senses[0] == ["a sense"] and space.other_senses[1] == []
