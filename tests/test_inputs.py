@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import nlexnb
+from nlexnb._checks import a_gloss, definitions, per_class, photo_phrases
 from nlexnb.images import MAX_ASPECT, to_pil
 from nlexnb.mapper import check_templates
 from nlexnb.zeroshot import check_labels
@@ -185,6 +186,30 @@ def test_templates_hold_one_placeholder_or_are_refused(templates):
         assert "template" in str(exc).lower()
     else:
         assert out and all(t.format("cat").count("cat") == t.count("cat") + 1 for t in out)
+
+
+_TEXTS = st.one_of(st.text(max_size=12), st.integers(), st.none())
+_ENTRY = st.one_of(_TEXTS, st.lists(_TEXTS, max_size=3), st.tuples(st.text(max_size=12)))
+
+
+@given(
+    st.sampled_from([("glosses", a_gloss), ("descriptions", photo_phrases), ("other_senses", definitions)]),
+    st.one_of(_TEXTS, st.lists(_ENTRY, min_size=2, max_size=4)),
+)
+def test_per_class_texts_are_one_valid_entry_per_class_or_an_error_naming_the_entry(kind, value):
+    arg, check_one = kind
+    names = ["tabby", "goldfish", "cup"]
+    try:
+        out = per_class(value, names, arg, check_one)
+    except TypeError as exc:
+        assert str(exc).startswith(arg) and (
+            "one entry per class" in str(exc) or "must be " + check_one.__doc__ in str(exc)
+        )
+    except ValueError as exc:
+        assert str(exc) == f"{arg} must give one entry per class (3), got {len(value)}"
+    else:
+        assert len(out) == 3 and all(check_one(entry) for entry in out)
+        assert out == [e if isinstance(e, str) else list(e) for e in value]  # nothing dropped or reordered
 
 
 def test_more_parameters_that_cannot_work_are_named(classifier, mapper, encoder, photos):

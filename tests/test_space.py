@@ -242,6 +242,8 @@ def test_the_concepts_the_map_places_least_firmly_are_never_named(classifier, ma
     assert not weak & set(discover.class_concepts(space, husky, k=20)["concept"])
     everything = ConceptSpace(classifier, mapper, weakest=0)
     assert not everything.weak.any() and everything.excluded.sum() < space.excluded.sum()
+    stricter = ConceptSpace(classifier, mapper, weakest=0.3)
+    assert (stricter.weak >= space.weak).all() and stricter.weak.float().mean().item() == pytest.approx(0.3, abs=0.01)
 
 
 def test_a_short_list_of_concepts_is_kept_whole(space):
