@@ -209,8 +209,8 @@ def contrast(*args, **kwargs) -> ConceptTable:
     :func:`class_concepts` lists), keeps those closer to it than to the other class (cosine with the unit difference
     ``W[c1] - W[c2]`` above zero for c1, below for c2), and leaves out kinds of either class ("wild cat" for tiger cat
     against Egyptian cat). Ranking the whole bank along the difference instead (``among=None``) names whatever
-    separates two close rows: "doorstep, can, porcelain, sup" for Siberian husky against malamute, "broad leaves,
-    leafy" for the malamute. A side may hold fewer than ``k`` concepts.
+    separates two close rows: "doorstep", "black stone" and "cone" for Siberian husky against malamute. A side may
+    hold fewer than ``k`` concepts.
 
     Returns:
         A :class:`ConceptTable` with columns favours (the class the concept pushes towards, by its first name),
