@@ -146,8 +146,10 @@ class ConceptSpace:
         return len(self.bank)
 
     def __repr__(self) -> str:
+        weak = int(self.weak.sum())
+        left_out = f", the {weak} placed least firmly never named (weakest={self.weakest:g})" if weak else ""
         return (
-            f"ConceptSpace({self.classifier.name!r}, {len(self.bank)} concepts from {self.bank.name!r}, "
+            f"ConceptSpace({self.classifier.name!r}, {len(self.bank)} concepts from {self.bank.name!r}{left_out}, "
             f"mapper={self.mapper.method})"
         )
 

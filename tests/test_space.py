@@ -236,6 +236,7 @@ def test_the_concepts_the_map_places_least_firmly_are_never_named(classifier, ma
     assert space.weak.float().mean().item() == pytest.approx(0.15, abs=0.01)
     assert (space.strength[space.weak] < space.strength[~space.weak].min()).all()
     assert space.excluded[space.weak].all()
+    assert f"the {int(space.weak.sum())} placed least firmly never named (weakest=0.15)" in repr(space)
     husky = space.class_index("Siberian husky")
     weak = {space.texts[i] for i in space.weak.nonzero().flatten().tolist()}
     assert {"nutshell", "hazel", "holly"} <= weak  # near "husk" and "Siberian", not near a husky
