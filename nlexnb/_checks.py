@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
+
+_PACKAGE = str(Path(__file__).resolve().parent)
 
 
 def positive_int(value, name: str, what: str) -> int:
@@ -46,3 +51,12 @@ def photo_phrases(entry) -> bool:
 def definitions(entry) -> bool:
     """a list of the definitions of other senses of the class's names (strings; [] for none)"""
     return not isinstance(entry, str) and hasattr(entry, "__iter__") and all(isinstance(t, str) for t in entry)
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` pointing at the first caller outside nlexnb, however deep inside the package it is raised
+    (a bank cleaned by ``Explainer(...)`` names the user's line, not nlexnb's)."""
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is the caller of warn_user
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level)

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 
+from ._checks import warn_user
 from .text import check_texts
 
 __all__ = ["ConceptBank", "load_concepts", "description_phrases", "names_a_people"]
@@ -87,11 +87,10 @@ class ConceptBank:
         if not self.texts:
             raise ValueError(f"Concept bank {name!r} is empty: give at least one non-empty concept text")
         if (empty or dupes or long) and not quiet:
-            warnings.warn(
+            warn_user(
                 f"Concept bank {name!r}: dropped {empty} empty, {dupes} duplicate (compared case-insensitively) and "
                 f"{long} over-long (> {MAX_CONCEPT_CHARS} characters: a concept is a short phrase) concept(s); "
-                f"{len(self.texts)} remain",
-                stacklevel=2,
+                f"{len(self.texts)} remain"
             )
 
     # ---- constructors ----------------------------------------------------------------------------------------------

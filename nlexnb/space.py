@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import re
-import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from itertools import accumulate
@@ -20,7 +19,7 @@ from itertools import accumulate
 import torch
 import torch.nn.functional as F
 
-from ._checks import a_gloss, definitions, per_class, positive_int
+from ._checks import a_gloss, definitions, per_class, positive_int, warn_user
 from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, preprocessed
@@ -178,10 +177,7 @@ class ConceptSpace:
         """``k`` concepts to name: a positive int, capped at the bank's size with a warning."""
         k = positive_int(k, "k", "concepts")
         if k > len(self.bank):
-            warnings.warn(
-                f"k={k} is larger than the {len(self.bank)} concepts in the bank; using k={len(self.bank)}",
-                stacklevel=3,
-            )
+            warn_user(f"k={k} is larger than the {len(self.bank)} concepts in the bank; using k={len(self.bank)}")
             return len(self.bank)
         return k
 

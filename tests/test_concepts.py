@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import nlexnb
 from nlexnb.concepts import ConceptBank, description_phrases, load_concepts
 
 
@@ -12,6 +13,14 @@ def test_bank_from_a_list_deduplicates_with_a_warning():
         bank = ConceptBank(["striped fur", "Striped  fur", "", "whiskers", "whiskers", "long " * 40])
     assert bank.texts == ["striped fur", "whiskers"]
     assert len(bank) == 2 and list(bank) == bank.texts
+
+
+def test_a_bank_cleaned_deep_inside_an_explainer_warns_at_the_user_s_line(classifier, ridge_mapper, photos):
+    with pytest.warns(UserWarning, match="dropped 1 empty") as caught:
+        explainer = nlexnb.Explainer(classifier, ridge_mapper, ["striped fur", "", "coffee"])
+    with pytest.warns(UserWarning, match="k=5 is larger than the 2 concepts") as too_many:
+        explainer.explain(photos["coffee"], heatmaps=False)
+    assert {w.filename for w in [*caught, *too_many]} == {__file__}  # this test, not a line inside nlexnb
 
 
 def test_a_bank_needs_at_least_one_concept():
