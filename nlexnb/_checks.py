@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -56,7 +56,8 @@ def definitions(entry) -> bool:
 def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
     """``warnings.warn`` pointing at the first caller outside nlexnb, however deep inside the package it is raised
     (a bank cleaned by ``Explainer(...)`` names the user's line, not nlexnb's)."""
-    level, frame = 2, sys._getframe(1)  # stacklevel 2 is the caller of warn_user
+    here = inspect.currentframe()
+    level, frame = 2, here.f_back if here is not None else None  # stacklevel 2 is the caller of warn_user
     while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, category, stacklevel=level)

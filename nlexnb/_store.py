@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+
+from ._checks import warn_user
 
 __all__ = [
     "cache_dir",
@@ -98,10 +99,9 @@ def cache_write(write: Callable[[], None], where: Path) -> bool:
         folder = str(where)
         if folder not in _UNWRITABLE_WARNED:
             _UNWRITABLE_WARNED.add(folder)
-            warnings.warn(
+            warn_user(
                 f"nlexnb's cache {folder!r} cannot be written ({exc.strerror or exc}); results are computed but not "
-                "cached. Set NLEXNB_CACHE to a writable folder to keep them",
-                stacklevel=3,
+                "cached. Set NLEXNB_CACHE to a writable folder to keep them"
             )
         return False
 
@@ -146,9 +146,7 @@ class TensorCache:
                     if not torch.isfinite(values).all():
                         raise ValueError("non-finite values")
                 except Exception as exc:  # damaged shard: never trust it
-                    warnings.warn(
-                        f"Removing damaged cache file {shard} ({exc}); its entries will be recomputed", stacklevel=2
-                    )
+                    warn_user(f"Removing damaged cache file {shard} ({exc}); its entries will be recomputed")
                     shard.unlink(missing_ok=True)
                     continue
                 for key, row in zip(keys.numpy(), values):

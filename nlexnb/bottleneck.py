@@ -21,7 +21,6 @@ import difflib
 import hashlib
 import html
 import json
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._checks import positive_int
+from ._checks import positive_int, warn_user
 from ._store import atomic_save_safetensors, atomic_write_bytes
 from .classifier import LabelPrediction
 from .explain import HeatMap, input_view, upsample_map
@@ -587,9 +586,7 @@ class ConceptBottleneck:
             if not ok or not np.isfinite(value):
                 raise ValueError(f"The activation for {concept!r} must be a finite number, got {value!r}")
             if not bool((self.weights[:, index] > 0).any()):
-                warnings.warn(
-                    f"{concept!r} is in no class's recipe: setting its activation changes nothing", stacklevel=3
-                )
+                warn_user(f"{concept!r} is in no class's recipe: setting its activation changes nothing")
             chosen[index] = float(value)
         return chosen
 
@@ -611,7 +608,7 @@ class ConceptBottleneck:
         absent = [items[j] for j in range(len(columns)) if not bool((block[:, j] > 0).any())]
         if absent:
             where = "any class's recipe" if classes is None else "the recipes of those classes"
-            warnings.warn(f"{absent} are not in {where}: nothing removed for them", stacklevel=2)
+            warn_user(f"{absent} are not in {where}: nothing removed for them")
         weights[torch.tensor(rows)[:, None], torch.tensor(columns)[None, :]] = 0
         return ConceptBottleneck(self.space, weights, self.n_concepts, recipe_residual(self.space, weights))
 
@@ -740,11 +737,10 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
     if not (torch.isfinite(weights).all() and (weights >= 0).all() and torch.isfinite(residual).all()):
         raise ValueError(f"{str(path)!r} holds negative, NaN or infinite weights: the file is damaged; save it again")
     if saved.get("mapper_fingerprint") != here["mapper_fingerprint"]:
-        warnings.warn(
+        warn_user(
             f"{str(path)!r} was fitted with another mapper (fingerprint {saved.get('mapper_fingerprint')}, here "
             f"{here['mapper_fingerprint']}): its recipes name the same concepts, but their directions differ here, "
-            "so its logits will not be those it was judged by",
-            stacklevel=2,
+            "so its logits will not be those it was judged by"
         )
     device = space.directions.device
     return ConceptBottleneck(space, weights.to(device), int(saved["n_concepts"]), residual.to(device))
@@ -912,9 +908,8 @@ def _warn_poorly_written(cbm: ConceptBottleneck) -> None:
         return
     worst = ", ".join(f"{primary_name(c)!r} {r:.2f}" for c, r in zip(poor["class_name"][:10], poor["residual"][:10]))
     more = f" and {len(poor) - 10} more" if len(poor) > 10 else ""
-    warnings.warn(
+    warn_user(
         f"{len(poor)} classes are poorly written by {cbm.n_concepts} concepts (residual above {RESIDUAL_WARNING}): "
         f"{worst}{more}. They are kept; cbm.poorly_written() lists them all. A larger n_concepts or bank writes more",
         PoorFitWarning,
-        stacklevel=3,
     )

@@ -8,7 +8,6 @@ and its own preprocessing. ``load_classifier`` returns a :class:`Classifier` tha
 from __future__ import annotations
 
 import difflib
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import positive_int
+from ._checks import positive_int, warn_user
 from .images import ImageInput, iter_batches
 from .labels import disambiguate, imagenet_class_names, split_synonyms
 
@@ -543,10 +542,9 @@ def _wrap_module(model, head, feature_layer, class_names, transform, device, bat
     if transform is None:
         from timm.data import create_transform
 
-        warnings.warn(
+        warn_user(
             "No transform given for the wrapped module: using the standard ImageNet preprocessing "
-            "(resize 248, center crop 224, ImageNet mean/std). Pass transform=... if the model expects another.",
-            stacklevel=3,
+            "(resize 248, center crop 224, ImageNet mean/std). Pass transform=... if the model expects another."
         )
         transform = create_transform(input_size=(3, 224, 224), crop_pct=0.9, interpolation="bicubic")
     return ModuleClassifier(

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import difflib
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from PIL import Image, ImageOps
 
+from ._checks import warn_user
 from .images import ImageLike, to_pil
 
 __all__ = [
@@ -117,9 +117,7 @@ def image_folder(root: str | os.PathLike, labels: Mapping[str, str] | Sequence[s
             raise ValueError(f"Class folder {str(folder)!r} holds no images (extensions {', '.join(IMAGE_EXTENSIONS)})")
         pairs += [(p, mapping[folder.name]) for p in images]
     if skipped:
-        warnings.warn(
-            f"Skipped {len(skipped)} file(s) that are not images by extension, e.g. {str(skipped[0])!r}", stacklevel=2
-        )
+        warn_user(f"Skipped {len(skipped)} file(s) that are not images by extension, e.g. {str(skipped[0])!r}")
     return pairs
 
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ._checks import warn_user
 from .classifier import Classifier
 from .mapper import Mapper, fit_mapper, name_embeddings
 from .text import TextEncoder
@@ -282,10 +283,9 @@ def labelled_features(
             f"None of the {len(pairs)} image files could be read (corrupt, truncated or not images): {examples}"
         )
     if skipped:
-        warnings.warn(
+        warn_user(
             f"Skipped {len(skipped)} of {len(pairs)} image files that cannot be read (corrupt, truncated or not "
-            f"images); results are on the other {len(kept)}: {examples}. All are listed in {listed_in}",
-            stacklevel=3,
+            f"images); results are on the other {len(kept)}: {examples}. All are listed in {listed_in}"
         )
     return torch.cat(chunks), kept, skipped
 

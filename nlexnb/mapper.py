@@ -11,7 +11,6 @@ import hashlib
 import json
 import math
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import a_gloss, per_class, photo_phrases
+from ._checks import a_gloss, per_class, photo_phrases, warn_user
 from ._store import TensorCache, atomic_save_safetensors
 from .classifier import Classifier
 from .labels import imagenet_class_names, imagenet_descriptions, imagenet_glosses, split_synonyms
@@ -278,10 +277,9 @@ def check_fits(mapper: Mapper, classifier: Classifier, who: str) -> None:
         )
     fitted_on = mapper.classifier_fingerprint
     if fitted_on is not None and fitted_on != classifier.fingerprint:
-        warnings.warn(
+        warn_user(
             f"{who}: the mapper was fitted on head {fitted_on} ({mapper.classifier_name!r}), not on this "
-            f"classifier's head {classifier.fingerprint}: results will not be faithful to this classifier",
-            stacklevel=3,
+            f"classifier's head {classifier.fingerprint}: results will not be faithful to this classifier"
         )
 
 

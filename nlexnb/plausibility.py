@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import torch.nn.functional as F
 
+from ._checks import warn_user
 from .concepts import names_a_people
 from .labels import bare_synonyms, primary_name, singular
 
@@ -114,7 +115,6 @@ def photo_ids(n: int | None = None) -> list[str]:
     The stamp photos need Tux Paint's stamps (:func:`nlexnb.datasets.find_stamps`); without them only the sample
     photos are returned, with a warning saying so.
     """
-    import warnings
 
     from .datasets import find_stamps
 
@@ -122,7 +122,7 @@ def photo_ids(n: int | None = None) -> list[str]:
     try:
         find_stamps()
     except FileNotFoundError as exc:
-        warnings.warn(f"Plausibility on the 8 sample photos only: {exc}", stacklevel=2)
+        warn_user(f"Plausibility on the 8 sample photos only: {exc}")
         ids = [i for i in ids if i.startswith("sample:")]
     if n is None or n >= len(ids):
         return ids

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 
 import torch
 
+from ._checks import warn_user
 from ._store import TensorCache
 
 __all__ = ["TextEncoder", "load_text_encoder", "check_texts"]
@@ -63,7 +63,7 @@ class TextEncoder:
         return self._cache.get_or_compute(items, lambda todo: self._encode_now(todo, show), self.dim)
 
     def _encode_now(self, texts: list[str], progress: bool) -> torch.Tensor:
-        self.warn_if_truncated(texts, stacklevel=6)  # points at the caller of encode()
+        self.warn_if_truncated(texts)
         with torch.inference_mode():
             emb = self.model.encode(
                 texts,
@@ -74,8 +74,8 @@ class TextEncoder:
             )
         return emb.float().cpu()
 
-    def warn_if_truncated(self, texts: Sequence[str], stacklevel: int = 2) -> None:
-        """Warn when texts exceed the encoder's token limit (they are encoded truncated)."""
+    def warn_if_truncated(self, texts: Sequence[str]) -> None:
+        """Warn, at the user's line, when texts exceed the encoder's token limit (they are encoded truncated)."""
         if not self.max_seq_length:
             return
         tokenizer = getattr(self.model, "tokenizer", None)
@@ -84,10 +84,9 @@ class TextEncoder:
         long_ones = [t for t in texts if len(t) > self.max_seq_length - 2]  # a word-piece covers at least one char
         too_long = [t for t in long_ones if len(tokenizer.tokenize(t)) > self.max_seq_length - 2]
         if too_long:
-            warnings.warn(
+            warn_user(
                 f"{len(too_long)} text(s) exceed {self.name}'s limit of {self.max_seq_length} tokens and are "
-                f"truncated, e.g. {too_long[0][:60]!r}...",
-                stacklevel=stacklevel,
+                f"truncated, e.g. {too_long[0][:60]!r}..."
             )
 
     def __repr__(self) -> str:

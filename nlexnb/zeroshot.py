@@ -29,12 +29,11 @@ Calibration (measured on tf_efficientnet_lite0 + all-MiniLM-L6-v2; see ``benchma
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 
 import torch
 
-from ._checks import positive_int
+from ._checks import positive_int, warn_user
 from .classifier import Classifier, LabelPrediction, Prediction
 from .images import ImageInput
 from .mapper import Mapper, check_fits
@@ -133,14 +132,13 @@ class ZeroShotClassifier:
         new = check_labels(labels)
         check_fits(mapper, classifier, "ZeroShotClassifier")
         if len(new) == 1 and not include_original_classes:
-            warnings.warn(
+            warn_user(
                 f"One label ({new[0]!r}) and include_original_classes=False: every image gets probability 1.0. "
-                "Give at least two labels, or include_original_classes=True to compete with the classifier's classes",
-                stacklevel=2,
+                "Give at least two labels, or include_original_classes=True to compete with the classifier's classes"
             )
         if seen_penalty is not None and not (isinstance(seen_penalty, (int, float)) and math.isfinite(seen_penalty)):
             raise ValueError(f"seen_penalty must be a finite number (cosine units, e.g. 0.1), got {seen_penalty!r}")
-        mapper.text_encoder.warn_if_truncated(new, stacklevel=3)  # warned even when the labels are cached
+        mapper.text_encoder.warn_if_truncated(new)  # warned even when the labels are cached
         self.classifier = classifier
         self.mapper = mapper
         device = classifier.device

@@ -15,7 +15,6 @@ import os
 import shutil
 import socket
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import warn_user
 from .files import arrow, error_schema, errors_path, partial_dir, row_schema
 
 __all__ = ["Parts", "existing_files", "done_ids", "union", "finish", "locked", "trim_memory"]
@@ -118,9 +118,7 @@ def existing_files(out: Path) -> tuple[list[Path], list[Path]]:
             try:
                 pq.read_metadata(part)
             except Exception as exc:
-                warnings.warn(
-                    f"Removing unreadable part {str(part)!r} ({exc}); its images are explained again", stacklevel=3
-                )
+                warn_user(f"Removing unreadable part {str(part)!r} ({exc}); its images are explained again")
                 part.unlink(missing_ok=True)
                 continue
             (rows if part.name.startswith("rows-") else errors).append(part)

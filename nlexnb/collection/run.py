@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._checks import positive_int
+from .._checks import positive_int, warn_user
 from ..explain import Explainer
 from ..images import ImageLike
 from .batched import BatchExplainer, explain_batch
@@ -252,10 +251,9 @@ def _run(explainer, source: Source, out: Path, settings: Settings, checkpoint_ev
     parts.commit()
     finish(out, metadata)
     if skipped:
-        warnings.warn(
+        warn_user(
             f"explain_collection skipped {skipped} image(s) (listed with the reason in {str(errors_path(out))!r}, "
-            "read_errors)",
-            stacklevel=3,
+            "read_errors)"
         )
     return _summary(out, source.size, written, resumed, started)
 

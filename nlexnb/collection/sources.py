@@ -5,7 +5,6 @@ error item, listed with its reason, never a failed run."""
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .._checks import warn_user
 from ..datasets import IMAGE_EXTENSIONS, image_files
 from ..images import UnreadableImageError, to_pil
 
@@ -212,9 +212,8 @@ def as_source(images: Any, transform, num_workers: int) -> Source:
                 f"images: no image files in {str(folder)!r} or below (extensions {', '.join(IMAGE_EXTENSIONS)})"
             )
         if others:
-            warnings.warn(
-                f"images: left out {len(others)} file(s) that are not images by extension, e.g. {str(others[0])!r}",
-                stacklevel=3,
+            warn_user(
+                f"images: left out {len(others)} file(s) that are not images by extension, e.g. {str(others[0])!r}"
             )
         paths = [str(p) for p in found]
         return Source(_ListItems(paths, None, transform), len(paths), paths)
