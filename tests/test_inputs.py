@@ -212,6 +212,18 @@ def test_per_class_texts_are_one_valid_entry_per_class_or_an_error_naming_the_en
         assert out == [e if isinstance(e, str) else list(e) for e in value]  # nothing dropped or reordered
 
 
+@given(st.one_of(st.floats(allow_nan=True), st.integers(-2, 2), st.booleans(), st.none(), st.text(max_size=4)))
+def test_the_weakest_share_is_a_share_or_a_named_error(classifier, ridge_mapper, weakest):
+    bank = ["striped fur", "whiskers", "coffee", "foam"]  # a short list: kept whole whatever the share
+    valid = isinstance(weakest, (int, float)) and not isinstance(weakest, bool) and 0 <= weakest < 1
+    if not valid:
+        with pytest.raises(ValueError, match=r"weakest must be a share of the bank in \[0, 1\)"):
+            nlexnb.ConceptSpace(classifier, ridge_mapper, bank, weakest=weakest)
+        return
+    space = nlexnb.ConceptSpace(classifier, ridge_mapper, bank, weakest=weakest)
+    assert space.weakest == weakest and not space.weak.any() and space.strength.median() == pytest.approx(1.0)
+
+
 def test_more_parameters_that_cannot_work_are_named(classifier, mapper, encoder, photos):
     from nlexnb import metrics
     from nlexnb.widgets import ExplainerApp, ZeroShotApp
