@@ -115,6 +115,25 @@ def test_a_larger_budget_leaves_less_of_the_rows_out_and_recipes_read_as_tables(
     assert not (restricted.weights[:, ~first_half] > 0).any() and (restricted.weights > 0).any()
 
 
+def test_each_recipe_is_as_long_as_its_class_row_and_leaves_out_what_its_direction_misses(space):
+    cbm = concept_bottleneck(space, n_concepts=8)
+    w = space.classifier.head_weight.double()
+    rows = w - w.mean(0)
+    written = cbm.weights.double() @ space.directions.double()
+    has_recipe = (cbm.weights > 0).any(1)
+    assert has_recipe.float().mean() > 0.9
+    # a least-squares recipe is shorter than its row; scaled, it keeps the head's balance between classes
+    assert torch.allclose(written[has_recipe].norm(dim=1), rows[has_recipe].norm(dim=1), rtol=1e-6)
+    cosine = torch.nn.functional.cosine_similarity(rows, written, dim=1)
+    assert torch.allclose(cbm.residual[has_recipe].double(), (1 - cosine[has_recipe] ** 2).sqrt(), atol=1e-5)
+    # the scale is one number per class: the recipe's concepts and shares are those of the least-squares fit
+    fit = sparse_nonnegative_fit(rows, space.directions, 8, allowed=~space.excluded & ~space.naming_mask())
+    assert torch.equal(fit > 0, cbm.weights > 0)
+    espresso = fit[967][fit[967] > 0]
+    recipe = cbm.recipe("espresso").table
+    assert sorted(recipe["share"]) == pytest.approx(sorted((espresso / espresso.sum()).tolist()), abs=1e-6)
+
+
 def test_a_recipe_never_names_its_class_in_other_words_unless_asked(classifier, ridge_mapper):
     bank = ConceptBank.visual().texts[::16] + ["camel", "dromedary hump", "sand cat", "slender wild cat", "tabby cat"]
     space = ConceptSpace(classifier, ridge_mapper, bank)
