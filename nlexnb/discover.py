@@ -728,13 +728,14 @@ def error_concepts(
       default the classes predicted in the collection).
 
     **How to read it.** Explanations name concepts aligned with the *predicted* class, so over the whole collection
-    (``by=None``) the comparison mostly shows which classes are predicted wrongly (every "face powder" prediction names
-    "cosmetic"), not why: a concept over-represented among errors is a symptom to look at, not a cause. ``by=
-    "predicted_name"`` compares right and wrong predictions *of the same class* (classes with both, and at least
-    ``min_images`` images), which holds the class fixed: what a class's wrong predictions lean on that its right ones
-    do not. ``p_value`` is a one-sided Fisher exact test of each count (how often a concept named on that many images
-    would fall that unevenly on this side by chance); it is not corrected for the many concepts compared, so among
-    hundreds a few fall below 0.05 by chance. Counts are in the table: a difference over three images means little.
+    (``by=None``) the comparison mostly shows which classes are predicted wrongly (the concepts of a class that is
+    often predicted wrongly are named on the errors), not why: a concept over-represented among errors is a symptom
+    to look at, not a cause. ``by="predicted_name"`` compares right and wrong predictions *of the same class*
+    (classes with both, and at least ``min_images`` images), which holds the class fixed: what a class's wrong
+    predictions lean on that its right ones do not. ``p_value`` is a one-sided Fisher exact test of each count (how
+    often a concept named on that many images would fall that unevenly on this side by chance); it is not corrected
+    for the many concepts compared, so among hundreds a few fall below 0.05 by chance. Counts are in the
+    table: a difference over three images means little.
 
     Args:
         explanations: the DataFrame of :func:`nlexnb.read_explanations` (or the CollectionRun, or the file's path);

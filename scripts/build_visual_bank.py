@@ -33,7 +33,11 @@ Filters (each keeps the bank something a person can see and read):
   concept (as a whole word), and no person noun enters except the listed ones;
 - no taxonomy: words that name a genus, family or other taxonomic group are refused, as are their Latin endings;
 - no narcotics (WordNet's narcotic.n.01 and below: "cocaine", "heroin", "opium"): what one sees is a powder or a
-  paste, and a reader takes the word as an accusation rather than evidence.
+  paste, and a reader takes the word as an accusation rather than evidence;
+- words read in the built bank and removed (``NOT_VISIBLE``): those a reader takes first as a people, a person, a
+  religion or an insult ("afghan" the blanket, "rape" the plant), things too small to see or that are only a use
+  ("salmonella", "ingredient", "payload"), and words whose first reading is a verb or a function word ("thus" the
+  resin, "till"); comparisons cut from a description ("unlike true spiders", "less shaggy coat").
 """
 
 from __future__ import annotations
@@ -193,7 +197,7 @@ whose subject was left behind ("displaying plants", "showing dark vertical bars"
 VAGUE = set(
     "than like and or of to in on with other additional overall multiple various several many more most some any "
     "such same different certain typical characteristic distinctive visible notable usual possible main general "
-    "particular specific similar related remains spans".split()
+    "particular specific similar related remains spans unlike both less".split()
 )
 GENERIC_HEADS = set(
     "material shape color colour surface equipment form type version example design structure appearance space "
@@ -327,6 +331,29 @@ NOT_VISIBLE = set(
     "sights instrumentation soundtrack placebo additive overload addition shipment dose works stocks acoustic "
     "transporter standby equipment facility installation system network medium commodity product supply".split()
 )
+# Read in the built bank (2026-11-27) and removed, whatever their kind: words a reader takes first as a people, a
+# person, a religion or an insult ("afghan" the blanket, "jimmy" the crowbar, "rape" the plant); things too small to
+# see or that are only a use ("salmonella", "medication", "ingredient", "payload"); and words a reader takes as a
+# verb, a function word or an abstraction before the thing WordNet means ("thus" the resin, "till", "chess" the grass,
+# "stamp" the shape). Named as visual evidence, each reads as nonsense or as an insult.
+NOT_VISIBLE |= set(
+    # peoples, persons, religions, insults, bodily waste, drugs
+    "afghan jimmy trump voodoo rape pee urine vomit butt condom cannabis marijuana coca drug aspirin medication "
+    "cure vaccine humankind mankind humans female male fetus "
+    # too small to see, or a use rather than a thing
+    "bacteria bacterium pathogen salmonella virus parasite plankton ingredient edible generic cosmetic implant "
+    "payload botanical constituent counterfeit disposable duplicate export import infrastructure interface internet "
+    "output product produce provisions cuisine diet helping serving treat feed eats potion concentrate precursor "
+    "semiconductor fraction fallout refuse stuff builder arsenal asylum haven workings ways commuter "
+    # another sense, a verb or a function word comes first to a reader
+    "aba ani bender buck cache choke chew chuck cling combine cope coping cosy digs drone dug facing feeder fore "
+    "gather gig grab hind launch links load loading lower mend mini modeling mount overlapping override pike queen "
+    "release remake reset rudd seizing settle sham shook snipe spawn springer stays stifle stopping sub sup swallow "
+    "tidy tore trapping tuck sling mix grinder dressing coloring conserve biennial cheat chess clocks cod falls gemma "
+    "heath ling medic poke pollard rue sang thrift weld embryo ornamental aquatic shoot chad crush fell rinse thus "
+    "till lac emery conglomerate annex bullpen marcel roach specs storey lap chord dip join margin node sac scotch "
+    "sector stamp turn verge bend drop mold flare tails".split()
+)
 
 
 def wordnet_nouns(wn) -> tuple[dict[str, str], set[str]]:
@@ -432,7 +459,7 @@ def build(wn) -> list[tuple[str, str]]:
 
     def add(text: str, kind: str) -> None:
         words = re.findall(r"[a-z]+", text)
-        if any(w in refused or LATIN_ENDINGS.search(w) for w in words) or text in refused:
+        if any(w in refused or LATIN_ENDINGS.search(w) for w in words) or text in refused or text in NOT_VISIBLE:
             return
         rows.setdefault(text, kind)
 
