@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,6 +18,36 @@ def positive_int(value, name: str, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive number of {what}, got {value!r}")
     return int(value)
+
+
+def number(
+    value,
+    name: str,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    open_low: bool = False,
+    open_high: bool = False,
+    what: str = "a number",
+    note: str = "",
+) -> float:
+    """``value`` as a float, or a ValueError naming the parameter, the numbers it takes and ``note`` (what the value
+    means, its default). Never a bool, a string, NaN or an infinity: a NaN threshold compares False with everything
+    and would silently turn a test off."""
+    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    inside = real and math.isfinite(value)
+    inside = inside and (value > low if open_low else value >= low) and (value < high if open_high else value <= high)
+    if not inside:
+        if math.isinf(low) and math.isinf(high):
+            allowed = f"a finite {what.removeprefix('a ')}" if what.startswith("a ") else f"finite {what}"
+        elif math.isinf(high):
+            allowed = f"{what} {'>' if open_low else '>='} {low:g}"
+        elif math.isinf(low):
+            allowed = f"{what} {'<' if open_high else '<='} {high:g}"
+        else:
+            allowed = f"{what} in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+        raise ValueError(f"{name} must be {allowed}{f' ({note})' if note else ''}, got {value!r}")
+    return float(value)
 
 
 def per_class(value, class_names: Sequence[str], arg: str, check_one: Callable, accepted: str = "a list") -> list:

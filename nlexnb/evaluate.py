@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ._checks import warn_user
+from ._checks import number, warn_user
 from .classifier import Classifier
 from .mapper import Mapper, fit_mapper, name_embeddings
 from .text import TextEncoder
@@ -556,8 +556,7 @@ def paired_difference(
         raise ValueError(
             f"correct and baseline_correct must be two non-empty lists of the same length, got {len(a)} and {len(b)}"
         )
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie between 0 and 1, got {level}")
+    level = number(level, "level", 0, 1, open_low=True, open_high=True, what="a confidence level", note="e.g. 0.95")
     draws = torch.randint(len(a), (resamples, len(a)), generator=torch.Generator().manual_seed(seed))
     diffs = (a[draws] - b[draws]).mean(1)
     tail = (1 - level) / 2

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ._checks import positive_int
+from ._checks import number, positive_int
 from .classifier import Classifier
 from .concepts import ConceptBank
 from .images import ImageInput, ImageLike, to_pil
@@ -346,16 +346,13 @@ class Explainer:
             )
         self.selector = get_selector(selector)
         self.shortlist = positive_int(shortlist, "shortlist", "concepts")
-        if isinstance(relevance, bool) or not isinstance(relevance, (int, float)) or not 0 <= relevance < float("inf"):
-            raise ValueError(f"relevance must be a number >= 0 (0 turns the preference off), got {relevance!r}")
-        self.relevance = float(relevance)
-        if not 0 < max_alignment <= 1:
-            raise ValueError(f"max_alignment must be in (0, 1], got {max_alignment!r}")
-        self.max_alignment = float(max_alignment)
-        self.echo_margin = None if echo_margin is None else float(echo_margin)
-        self.echo_floor = float(echo_floor)
-        self.sense_margin = None if sense_margin is None else float(sense_margin)
-        self.sense_floor = float(sense_floor)
+        self.relevance = number(relevance, "relevance", 0, note="0 turns the preference off")
+        self.max_alignment = number(max_alignment, "max_alignment", 0, 1, open_low=True, what="a cosine")
+        cosines = "a difference of cosines; None turns the test off"
+        self.echo_margin = None if echo_margin is None else number(echo_margin, "echo_margin", note=cosines)
+        self.echo_floor = number(echo_floor, "echo_floor", -1, 1, what="a cosine")
+        self.sense_margin = None if sense_margin is None else number(sense_margin, "sense_margin", note=cosines)
+        self.sense_floor = number(sense_floor, "sense_floor", -1, 1, what="a cosine")
 
     # the space's parts, under the names users already call
     classifier = property(lambda self: self.space.classifier)

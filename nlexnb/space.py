@@ -19,7 +19,7 @@ from itertools import accumulate
 import torch
 import torch.nn.functional as F
 
-from ._checks import a_gloss, definitions, per_class, positive_int, warn_user
+from ._checks import a_gloss, definitions, number, per_class, positive_int, warn_user
 from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, preprocessed
@@ -93,12 +93,8 @@ class ConceptSpace:
         progress: bool | None = None,
     ) -> None:
         check_fits(mapper, classifier, "ConceptSpace")
-        if isinstance(weakest, bool) or not isinstance(weakest, (int, float)) or not 0 <= weakest < 1:
-            raise ValueError(
-                f"weakest must be a share of the bank in [0, 1) (0 names every concept; default {WEAKEST}), "
-                f"got {weakest!r}"
-            )
-        self.weakest = float(weakest)
+        note = f"0 names every concept; default {WEAKEST}"
+        self.weakest = number(weakest, "weakest", 0, 1, open_high=True, what="a share of the bank", note=note)
         self.classifier = classifier
         self.mapper = mapper
         self.bank = load_concepts(concepts)

@@ -28,12 +28,11 @@ Calibration (measured on tf_efficientnet_lite0 + all-MiniLM-L6-v2; see ``benchma
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 
-from ._checks import positive_int, warn_user
+from ._checks import number, positive_int, warn_user
 from .classifier import Classifier, LabelPrediction, Prediction
 from .images import ImageInput
 from .mapper import Mapper, check_fits
@@ -136,8 +135,8 @@ class ZeroShotClassifier:
                 f"One label ({new[0]!r}) and include_original_classes=False: every image gets probability 1.0. "
                 "Give at least two labels, or include_original_classes=True to compete with the classifier's classes"
             )
-        if seen_penalty is not None and not (isinstance(seen_penalty, (int, float)) and math.isfinite(seen_penalty)):
-            raise ValueError(f"seen_penalty must be a finite number (cosine units, e.g. 0.1), got {seen_penalty!r}")
+        if seen_penalty is not None:
+            seen_penalty = number(seen_penalty, "seen_penalty", note="cosine units, e.g. 0.1")
         mapper.text_encoder.warn_if_truncated(new)  # warned even when the labels are cached
         self.classifier = classifier
         self.mapper = mapper

@@ -5,7 +5,9 @@ parameter values; each must end in a correct result or an error that names what 
 them within a minute; HYPOTHESIS_PROFILE=long runs many more examples.
 """
 
+import math
 import os
+import re
 import warnings
 
 import numpy as np
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import nlexnb
-from nlexnb._checks import a_gloss, definitions, per_class, photo_phrases
+from nlexnb._checks import a_gloss, definitions, number, per_class, photo_phrases
 from nlexnb.images import MAX_ASPECT, to_pil
 from nlexnb.mapper import check_templates
 from nlexnb.zeroshot import check_labels
@@ -533,3 +535,38 @@ def test_four_processes_unpacking_mpnet_at_once_all_get_one_complete_folder(tmp_
     assert sorted(p.name for p in (cache / "encoders").iterdir()) == sorted({folder.name, stale.name})  # no leftovers
     if leftover:
         assert [p.name for p in stale.iterdir()] == ["config.json"]
+
+
+INTERVALS = [(0, 1, False, True), (0, math.inf, False, False), (-math.inf, math.inf, False, False), (0, 1, True, False)]
+
+
+@given(
+    st.one_of(st.floats(), st.integers(-3, 3), st.booleans(), st.none(), st.text(max_size=4)),
+    st.sampled_from(INTERVALS),
+)
+def test_a_number_is_a_finite_number_in_its_interval_or_a_named_error(value, interval):
+    low, high, open_low, open_high = interval
+    real = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    inside = real and (low < value if open_low else low <= value) and (value < high if open_high else value <= high)
+    if not inside:  # NaN, infinities, bools, strings and None included: a NaN threshold would turn a test off
+        with pytest.raises(ValueError, match=r"^threshold must be .*, got "):
+            number(value, "threshold", low, high, open_low=open_low, open_high=open_high)
+        return
+    assert number(value, "threshold", low, high, open_low=open_low, open_high=open_high) == value
+
+
+@pytest.mark.parametrize(
+    "argument, value, message",
+    [
+        ("echo_margin", float("nan"), "echo_margin must be a finite number (a difference of cosines; None turns"),
+        ("sense_margin", "0.05", "sense_margin must be a finite number"),
+        ("echo_floor", 2.0, "echo_floor must be a cosine in [-1, 1]"),
+        ("max_alignment", 0, "max_alignment must be a cosine in (0, 1]"),
+        ("relevance", -1, "relevance must be a number >= 0 (0 turns the preference off)"),
+    ],
+)
+def test_an_explainer_names_a_threshold_that_is_not_a_number_it_can_use(
+    classifier, ridge_mapper, argument, value, message
+):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        nlexnb.Explainer(classifier, ridge_mapper, ["striped fur", "whiskers", "coffee"], **{argument: value})
