@@ -249,7 +249,7 @@ class Explainer:
         classifier: the model to explain, or a :class:`~nlexnb.space.ConceptSpace` (then no mapper or concepts).
         mapper: a mapper fitted on this classifier's head (any method).
         concepts: a :class:`ConceptBank`, a list of strings, a text file, a built-in name, or None (the default
-            visual bank, about 3,400 concepts; encoded once and cached on disk).
+            visual bank, about 3,200 concepts; encoded once and cached on disk).
         selector: how the named concepts are chosen among the shortlist: ``"greedy"`` (default: joint greedy on the
             explained quantity), ``"nonnegative"`` (sparse non-negative decomposition of the image), or a
             :class:`~nlexnb.selection.Selector`. Contributions are computed the same way for every method.
