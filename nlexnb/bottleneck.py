@@ -665,7 +665,7 @@ def to_row_length(space: ConceptSpace, weights: torch.Tensor) -> torch.Tensor:
     A least-squares recipe is the row's projection onto a few concepts, so it is shorter than the row by the cosine
     between them, and a class its bank writes poorly would score lower on its own images than the original head
     scores it. Giving every recipe its row's length keeps the head's balance between classes: with no images, top-1
-    agreement at 32 concepts rises from 0.544 to 0.628 on lite0 (0.480 to 0.564 on lite1, 0.591 to 0.648 on lite2;
+    agreement at 32 concepts rises from 0.534 to 0.611 on lite0 (0.477 to 0.547 on lite1, 0.540 to 0.607 on lite2;
     benchmarks/RESULTS.md). The scale is one number per class: a recipe's concepts and their shares do not change."""
     w = space.classifier.head_weight.to(space.directions.device, torch.float64)
     rows = w - w.mean(0)
@@ -882,9 +882,9 @@ def concept_bottleneck(
         n_concepts: the budget per class (at most the number of concepts the bank allows).
         allowed: [T] bool, the bank concepts the recipes may use (default all; class names and peoples never).
         allow_kinds: let a class's recipe use kinds of the class ("camel" for Arabian camel, "sand cat" for tiger
-            cat; :meth:`~nlexnb.space.ConceptSpace.naming_mask`). Off by default: such recipes agree a little more with
-            the original head (at 32 concepts 0.63 / 0.59 / 0.67 against 0.63 / 0.56 / 0.65 on lite0 / lite1 / lite2)
-            because they repeat the class in other words.
+            cat; :meth:`~nlexnb.space.ConceptSpace.naming_mask`). Off by default: such recipes repeat the class in other
+            words, and agree with the original head no more on lite0 and lite2 (0.61 at 32 concepts) and a little
+            more on lite1 (0.59 against 0.55).
 
     Example:
         >>> cbm = nlexnb.bottleneck.concept_bottleneck(clf, mapper, n_concepts=32)
