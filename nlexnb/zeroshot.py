@@ -45,7 +45,8 @@ DEFAULT_SEEN_PENALTY = 0.1
 
 
 def check_labels(labels: Sequence[str]) -> list[str]:
-    """Validate a label list: non-empty, strings, no empty or duplicate labels.
+    """Validate a label list: non-empty, strings, no empty or duplicate labels. Returns the labels without their
+    surrounding whitespace ("cat\r" from a pasted list is "cat"); duplicates are found ignoring case and whitespace.
 
     Raises:
         TypeError: ``labels`` is a single string, or an item is not a string.
