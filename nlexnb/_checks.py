@@ -50,6 +50,36 @@ def number(
     return float(value)
 
 
+def text_list(value, name: str, what: str, one: str, example: str) -> list[str]:
+    """``value`` as a list of texts without their surrounding whitespace ("cat\\r" from a pasted list is "cat"), or an
+    error naming what was wrong: a single string, something not a list, an empty list, an item that is not a string
+    or is blank, or two items that differ only in case or whitespace (they would split one answer in two). ``what``
+    names the items ("label names"), ``one`` one of them ("label"), ``example`` a good value ("['cat', 'dog']")."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a list of {what}, got the single string {value!r}; wrap it in a list")
+    if not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a list of strings, got {type(value).__name__}")
+    items = list(value)
+    if not items:
+        raise ValueError(f"{name} is empty: give at least one {one}, e.g. {example}")
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            kind = type(item).__name__
+            raise TypeError(f"{name}[{i}] is {kind} {item!r}, not a string; every {one} must be a string")
+        if not item.strip():
+            raise ValueError(f"{name}[{i}] is empty or blank; every {one} needs some text")
+    seen: dict[str, int] = {}
+    duplicates = []
+    for i, item in enumerate(items):
+        key = item.strip().casefold()
+        if key in seen:
+            duplicates.append(f"{item!r} (positions {seen[key]} and {i})")
+        seen.setdefault(key, i)
+    if duplicates:
+        raise ValueError(f"Duplicate {name}: {', '.join(duplicates[:5])}; each {one} must be unique")
+    return [item.strip() for item in items]
+
+
 def per_class(value, class_names: Sequence[str], arg: str, check_one: Callable, accepted: str = "a list") -> list:
     """``value`` as a list with one entry per class, each passing ``check_one`` (whose docstring says what an entry
     must be, in the error). Each entry is read once, so generators of phrases arrive whole. ``accepted`` says what

@@ -32,13 +32,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ._checks import number, positive_int
+from ._checks import number, positive_int, text_list
 from .classifier import Classifier
 from .concepts import ConceptBank
 from .images import ImageInput, ImageLike, to_pil
 from .labels import primary_name
 from .mapper import check_fits
-from .selection import Selector, get_selector, marginal_gains, takes_prior
+from .selection import GreedySelector, Selector, get_selector, marginal_gains, takes_prior
 from .space import ConceptSpace
 from .targets import Direction, LogitGap, Target, as_target
 
@@ -163,6 +163,8 @@ class Explanation:
         heatmaps: one :class:`HeatMap` per named concept, in order.
         explained: the quantity the concepts explain: the logit, or ``z_A - z_B`` with a foil.
         explains: that quantity as a :class:`~nlexnb.targets.Target`.
+        weighed: True when the concepts were given by a person (:meth:`Explainer.weigh`), not chosen by the explainer:
+            the sentence then says how much each carries rather than that the classifier "sees" them.
     """
 
     target: int
@@ -179,6 +181,7 @@ class Explanation:
     heatmaps: list[HeatMap] = field(default_factory=list, repr=False)
     explained: float | None = None
     explains: Target | None = None
+    weighed: bool = False
 
     def __post_init__(self) -> None:
         if self.explained is None:
@@ -191,6 +194,8 @@ class Explanation:
 
     @property
     def sentence(self) -> str:
+        if self.weighed:
+            return self._weighed_sentence()
         if isinstance(self.explains, Direction):
             head = f"The score of \u201c{self.explains.label}\u201d ({self.explained:.2f}) is high"
         else:
@@ -207,6 +212,29 @@ class Explanation:
         carried = float(table["contribution"][table["contribution"] >= 0.25 * top].sum())
         how = "mainly" if carried >= 0.5 * abs(self.explained) else "partly"
         return f"{head} {how} because it sees {listed}."
+
+    def _weighed_sentence(self) -> str:
+        """What each given text carries of the explained quantity, and all of them together."""
+        if isinstance(self.explains, Direction):
+            of = f"Of the score of \u201c{self.explains.label}\u201d ({self.explained:.2f})"
+        elif self.foil is not None:
+            of = (
+                f"Of the gap between \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f}) and "
+                f"\u201c{primary_name(self.foil_name)}\u201d (p {self.foil_probability:.2f})"
+            )
+        else:
+            of = f"Of the logit of \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f})"
+
+        def part(share: float) -> str:
+            if share >= 0.005:
+                return f"{100 * share:.0f}%"
+            return "none" if share > -0.005 else f"none ({100 * share:.0f}%)"
+
+        parts = [f"\u201c{c}\u201d {part(s)}" for c, s in zip(self.concepts["concept"], self.concepts["share"])]
+        parts[0] = parts[0].replace("\u201d ", "\u201d carries ", 1)
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        together = f"; together {part(self.total / self.explained)}" if len(parts) > 1 and self.explained else ""
+        return f"{of}, {listed}{together}."
 
     def plot(self, figsize: tuple[float, float] = (11, 4)):
         """Contributions (seaborn bar chart) beside the image with the top concept's heat map; returns the Figure."""
@@ -467,6 +495,66 @@ class Explainer:
         ]
         return explanations[0] if single else explanations
 
+    def weigh(
+        self,
+        image: ImageLike | torch.Tensor,
+        concepts: Sequence[str],
+        target: Target | int | str | None = None,
+        foil: int | str | None = None,
+        heatmaps: bool = True,
+    ) -> Explanation:
+        """How much of the prediction (or ``target``) the texts you give carry in one image: your explanation, checked
+        by the classifier.
+
+        An explanation names what carries the logit, but nothing the explainer computes tells what a person would
+        see in the photo much better than chance (``benchmarks/RESULTS.md``, the reading ceiling). You can: write what
+        you see, and each text is mapped into the classifier's space as a bank concept is, and weighed as an
+        explanation's concepts are: its ``contribution`` is what removing its direction from the features takes
+        from the logit when it joins those before it, and ``total`` (= ``measured``) is what all of them take
+        together. Texts come most important first (the joint greedy order; texts that add nothing follow, as given).
+        Nothing is refused: a class name or a paraphrase carries a lot, and says little.
+
+        Args:
+            image: one image (PIL, array, path) or a preprocessed tensor [1, 3, H, W].
+            concepts: the texts to weigh (a list; no duplicates).
+            target, foil: what to explain, as for :meth:`explain` (default the predicted class).
+            heatmaps: a heat map per text.
+
+        Returns:
+            An :class:`Explanation` with ``weighed=True``, whose sentence says what each text carries.
+
+        Example:
+            >>> explainer.weigh(photo, ["striped fur", "whiskers", "a sofa"]).sentence
+            'Of the logit of “tiger cat” (p 0.39), “striped fur” carries 21%, “whiskers” 6% and “a sofa” none; ...'
+        """
+        texts = text_list(concepts, "concepts", "texts", "text", "['striped fur', 'whiskers']")
+        if foil is not None:  # check the arguments before the forward pass
+            self.target(target, foil, predicted=None if target is not None else -1)
+        elif target is not None:
+            self.target(target)
+        x = self.space.preprocess_one(image)
+        out = self.classifier.forward_all(x)
+        explained = self.target(target, foil, predicted=int(out.logits[0].argmax()))
+        f = out.features[0]
+        vectors = self.space.encode(texts)
+        dirs = F.normalize(vectors - self.offset, dim=1)
+        w = explained.weight(self.classifier).to(f.device, torch.float32)
+        first = GreedySelector().choose(dirs, f, w, len(texts))
+        order = first + [i for i in range(len(texts)) if i not in first]
+        labels = [texts[i] for i in order]
+        return self._explanation(
+            f,
+            out.logits[0],
+            out.feature_map[0],
+            x[0],
+            explained,
+            labels,
+            vectors[order],
+            dirs[order],
+            heatmaps,
+            weighed=True,
+        )
+
     def select(
         self,
         features: torch.Tensor,
@@ -583,21 +671,31 @@ class Explainer:
         return self.space.text_neighbours(c, k)
 
     def _explain_one(self, f, logits, fmap, x, target: Target, k, want_maps, projections=None) -> Explanation:
+        chosen, _ = self.select(f, target, k, projections=projections)
+        labels = [self.bank.texts[i] for i in chosen]
+        return self._explanation(
+            f, logits, fmap, x, target, labels, self.vectors[chosen], self.directions[chosen], want_maps
+        )
+
+    def _explanation(
+        self, f, logits, fmap, x, target: Target, labels, vectors, dirs, want_maps, **extra
+    ) -> Explanation:
+        """The explanation naming ``labels`` (mapped ``vectors`` [n, d] and unit ``dirs``, in order) for one image's
+        forward pass; ``extra`` goes to the :class:`Explanation`."""
         clf = self.classifier
-        chosen, gains = self.select(f, target, k, projections=projections)
         w = target.weight(clf)
         probs = logits.softmax(-1)
         base = target.value(clf, f.double())
         explained = float(base)
-        dirs = self.directions[chosen]
+        gains = marginal_gains(dirs, f, w) if len(labels) else []
         # single-direction ablations for every named concept at once: f - (f . v) v
         single = f.double() - (dirs.double() @ f.double()).unsqueeze(1) * dirs.double()
-        drops = (base - target.value(clf, single)).tolist() if chosen else []
-        measured = measured_drop(clf, f, dirs, target) if chosen else 0.0
+        drops = (base - target.value(clf, single)).tolist() if len(labels) else []
+        measured = measured_drop(clf, f, dirs, target) if len(labels) else 0.0
         table = pd.DataFrame(
             {
-                "concept": [self.bank.texts[i] for i in chosen],
-                "score": (self.vectors[chosen] @ f).tolist(),
+                "concept": list(labels),
+                "score": (vectors @ f).tolist(),
                 "alignment": (dirs @ (w / w.norm())).tolist(),
                 "contribution": gains,
                 "share": [g / explained if explained else float("nan") for g in gains],
@@ -605,10 +703,10 @@ class Explainer:
             }
         )
         maps = []
-        if want_maps and chosen:
-            grids = torch.einsum("hwd,kd->khw", fmap, self.vectors[chosen])
+        if want_maps and len(labels):
+            grids = torch.einsum("hwd,kd->khw", fmap, vectors)
             view = input_view(clf, x)  # one picture for all the maps
-            maps = [self._heatmap(self.bank.texts[i], g, x, view) for i, g in zip(chosen, grids)]
+            maps = [self._heatmap(label, g, x, view) for label, g in zip(labels, grids)]
         index = getattr(target, "index", int(logits.argmax()))
         foil = getattr(target, "foil", None)
         return Explanation(
@@ -626,4 +724,5 @@ class Explainer:
             heatmaps=maps,
             explained=explained,
             explains=target,
+            **extra,
         )

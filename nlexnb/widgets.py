@@ -208,7 +208,8 @@ class ExplainerApp(_ImagePicker):
     Attributes:
         image, upload, target, k, text: the controls (``target`` blank = the predicted class; a name, synonym or index).
         sentence: the explanation sentence (HTML); table: its concept table (HTML); plot: its figure (PNG Image).
-        score: the typed text's score (logit units) beside the class logit; heatmap: the text's heat map (PNG Image).
+        score: the typed text's score (logit units) and how much of the class's logit it carries
+            (:meth:`nlexnb.Explainer.weigh`); heatmap: the text's heat map (PNG Image).
         message: the last error, if any.
         explanation: the current :class:`nlexnb.Explanation`.
     """
@@ -268,11 +269,10 @@ class ExplainerApp(_ImagePicker):
             _show_png(self.heatmap)
             return
         image = self._current(None)
-        heat = self.explainer.heatmap(image, text)  # one forward pass gives the map and the score
-        score = heat.score
-        name = self.explanation.target_name.split(",")[0] if self.explanation else "class"
-        logit = f" (\u201c{name}\u201d logit {self.explanation.logit:.2f})" if self.explanation else ""
-        self.score.value = f"\u201c{text}\u201d: score {score:.2f}{logit}"
+        target = self.explanation.target if self.explanation else None
+        weighed = self.explainer.weigh(image, [text], target=target)  # one forward pass: score, share and map
+        score, heat = float(weighed.concepts["score"].iloc[0]), weighed.heatmaps[0]
+        self.score.value = f"\u201c{text}\u201d: score {score:.2f}. {weighed.sentence}"
         _show_png(self.heatmap, overlay_image(heat.image, heat.values))
 
     def static(self, image_name: str | None = None, text: str | None = None):

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ._checks import number, positive_int, warn_user
+from ._checks import number, positive_int, text_list, warn_user
 from .classifier import Classifier, LabelPrediction, Prediction
 from .images import ImageInput
 from .mapper import Mapper, check_fits
@@ -46,36 +46,14 @@ DEFAULT_SEEN_PENALTY = 0.1
 
 def check_labels(labels: Sequence[str]) -> list[str]:
     """Validate a label list: non-empty, strings, no empty or duplicate labels. Returns the labels without their
-    surrounding whitespace ("cat\r" from a pasted list is "cat"); duplicates are found ignoring case and whitespace.
+    surrounding whitespace ("cat\\r" from a pasted list is "cat"); duplicates are found ignoring case and whitespace
+    ("cat" and "Cat" would split one label's probability).
 
     Raises:
         TypeError: ``labels`` is a single string, or an item is not a string.
         ValueError: empty list, an empty label, or duplicates (named).
     """
-    if isinstance(labels, (str, bytes)):
-        raise TypeError(f"labels must be a list of label names, got the single string {labels!r}; wrap it in a list")
-    if not isinstance(labels, Sequence) and not hasattr(labels, "__iter__"):
-        raise TypeError(f"labels must be a list of strings, got {type(labels).__name__}")
-    items = list(labels)
-    if not items:
-        raise ValueError("labels is empty: give at least one label name, e.g. ['cat', 'dog']")
-    for i, label in enumerate(items):
-        if not isinstance(label, str):
-            raise TypeError(
-                f"labels[{i}] is {type(label).__name__} {label!r}, not a string; every label must be a string"
-            )
-        if not label.strip():
-            raise ValueError(f"labels[{i}] is empty or blank; every label needs some text")
-    seen: dict[str, int] = {}
-    dups = []
-    for i, label in enumerate(items):
-        key = label.strip().casefold()  # "cat" and "Cat" would split one label's probability
-        if key in seen:
-            dups.append(f"{label!r} (positions {seen[key]} and {i})")
-        seen.setdefault(key, i)
-    if dups:
-        raise ValueError(f"Duplicate labels: {', '.join(dups[:5])}; each label must be unique")
-    return [t.strip() for t in items]
+    return text_list(labels, "labels", "label names", "label", "['cat', 'dog']")
 
 
 def classifier_mapper_labels(first, mapper, labels, what: str) -> tuple[Classifier, Mapper, object]:

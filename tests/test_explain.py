@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -151,3 +153,47 @@ def test_heatmap_carries_the_image_score_of_its_text(classifier, ridge_mapper, p
     explainer = Explainer(classifier, ridge_mapper, concepts=["fur", "a small cup"])
     heat = explainer.heatmap(photos["chelsea"], "fur")
     assert heat.score == pytest.approx(float(explainer.scores(photos["chelsea"], ["fur"])[0, 0]), rel=1e-5, abs=1e-5)
+
+
+# ---- your own explanation, weighed ---------------------------------------------------------------------------------
+def test_a_person_s_own_concepts_are_weighed_like_an_explanation_s(explainer, photos):
+    named = explainer.explain(photos["coffee"])
+    # weighing the concepts the explainer chose gives back its explanation, number for number
+    again = explainer.weigh(photos["coffee"], list(named.concepts["concept"]))
+    assert again.weighed and not named.weighed and again.target == named.target
+    assert list(again.concepts["concept"]) == list(named.concepts["concept"])
+    for column in ("score", "alignment", "contribution", "share", "drop"):
+        assert again.concepts[column].tolist() == pytest.approx(named.concepts[column].tolist(), abs=1e-5)
+    # any text may be weighed; what adds nothing comes last, and the parts add up to the measured drop
+    mine = explainer.weigh(photos["coffee"], ["a blue sky", "a small cup", "foam"], heatmaps=False)
+    table = mine.concepts
+    assert table["concept"].iloc[0] == "a small cup" and table["contribution"].iloc[0] == table["contribution"].max()
+    assert table["contribution"].sum() == pytest.approx(mine.total) and abs(mine.total - mine.measured) < 1e-4
+    assert mine.heatmaps == [] and len(explainer.weigh(photos["coffee"], ["foam"]).heatmaps) == 1
+
+
+def test_the_sentence_of_weighed_concepts_says_what_each_carries(explainer, photos):
+    e = explainer.weigh(photos["coffee"], ["a small cup", "a blue sky"])
+    share = e.concepts.set_index("concept")["share"]
+    assert e.sentence.startswith("Of the logit of \u201cespresso\u201d (p ")
+    assert f"\u201ca small cup\u201d carries {100 * share['a small cup']:.0f}%" in e.sentence
+    assert "because it sees" not in e.sentence and e.sentence.endswith(f"together {100 * e.total / e.logit:.0f}%.")
+    gap = explainer.weigh(photos["coffee"], ["a small cup"], foil=CUP)
+    assert gap.sentence.startswith("Of the gap between \u201cespresso\u201d (p ")
+    assert "and \u201ccup\u201d (p " in gap.sentence
+    assert "together" not in gap.sentence  # one text: nothing to add up
+
+
+@pytest.mark.parametrize(
+    "concepts, error, message",
+    [
+        ("striped fur", TypeError, "concepts must be a list of texts, got the single string 'striped fur'; wrap it"),
+        ([], ValueError, "concepts is empty: give at least one text, e.g. ['striped fur', 'whiskers']"),
+        (["foam", 3], TypeError, "concepts[1] is int 3, not a string"),
+        (["foam", " "], ValueError, "concepts[1] is empty or blank"),
+        (["foam", "Foam "], ValueError, "Duplicate concepts: 'Foam ' (positions 0 and 1)"),
+    ],
+)
+def test_weighing_names_what_is_wrong_with_the_concepts(explainer, photos, concepts, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        explainer.weigh(photos["coffee"], concepts)

@@ -159,6 +159,9 @@ def test_02_explanations(records):
     # the visual bank and the echo test trade some faithfulness for believable concepts: the floor is 40%
     assert min(shares) > 0.2 and sum(shares) / len(shares) > 0.4
     assert all("rather than" in s for s in r["contrastive_sentences"].values())
+    weighed = r["weighed"]  # what a person sees, weighed as an explanation's concepts are
+    assert weighed["sentence"].startswith("Of the logit of") and "carries" in weighed["sentence"]
+    assert abs(weighed["total"] - weighed["measured"]) < 1e-4
 
 
 @pytest.mark.slow

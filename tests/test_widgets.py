@@ -46,6 +46,7 @@ def test_explainer_app_explains_the_prediction_and_scores_typed_text(app):
     app.text.value = "stripes"
     stripes, stripes_map = app.score.value, app.heatmap.value
     assert "stripes" in stripes and stripes_map[:4] == b"\x89PNG" and app.heatmap.layout.display is None
+    assert "\u201cstripes\u201d carries" in stripes  # ... and how much of the class's logit it carries
     app.text.value = "foam"
     assert app.score.value != stripes and app.heatmap.value != stripes_map
 
