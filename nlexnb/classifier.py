@@ -231,7 +231,8 @@ class Classifier:
             raise ValueError(f"{what} {name!r} is ambiguous: {[names[i] for i in hits]}; pass the full name or index")
         synonyms = {s: i for i, n in enumerate(names) for s in split_synonyms(n)}
         close = difflib.get_close_matches(name, list(synonyms), n=5, cutoff=0.5)
-        hint = f"; close matches: {[names[synonyms[s]] for s in close]}" if close else ""
+        matches = list(dict.fromkeys(names[synonyms[s]] for s in close))  # two synonyms of one class: listed once
+        hint = f"; close matches: {matches}" if close else ""
         raise ValueError(f"Unknown {what} {name!r} for {self.name}{hint}")
 
     def predict(self, images: ImageInput, k: int = 5) -> list[Prediction]:

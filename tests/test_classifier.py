@@ -123,6 +123,13 @@ def test_class_names_keep_synonyms_and_disambiguate_duplicates(classifier):
     assert names[134].startswith("crane (") and names[517].startswith("crane (") and names[134] != names[517]
 
 
+def test_an_unknown_class_name_lists_each_close_class_once(classifier):
+    with pytest.raises(ValueError, match="Unknown class 'binocular' for tf_efficientnet_lite0; close matches") as info:
+        classifier.class_index("binocular")
+    listed = str(info.value).split("close matches: ")[1]
+    assert listed.count("binoculars, field glasses, opera glasses") == 1  # three synonyms of one class, named once
+
+
 def test_unknown_model_name_suggests_close_matches():
     with pytest.raises(ValueError, match="Unknown model name 'resnet5O'.*resnet50"):
         nlexnb.load_classifier("resnet5O")
