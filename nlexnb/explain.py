@@ -524,8 +524,8 @@ class Explainer:
             An :class:`Explanation` with ``weighed=True``, whose sentence says what each text carries.
 
         Example:
-            >>> explainer.weigh(photo, ["striped fur", "whiskers", "a sofa"]).sentence
-            'Of the logit of “tiger cat” (p 0.39), “striped fur” carries 21%, “whiskers” 6% and “a sofa” none; ...'
+            >>> explainer.weigh(photos["chelsea"], ["striped fur", "whiskers", "a sofa"]).sentence
+            'Of the logit of “tiger cat” (p 0.39), “striped fur” carries 9%, “a sofa” 1% and “whiskers” none; ...'
         """
         texts = text_list(concepts, "concepts", "texts", "text", "['striped fur', 'whiskers']")
         if foil is not None:  # check the arguments before the forward pass
