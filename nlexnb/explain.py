@@ -260,7 +260,8 @@ class Explanation:
                 f"<figcaption style='font-size:smaller'>{caption}</figcaption></figure>"
             )
         note = (
-            f"named concepts remove {self.total:.2f} of {self.explained:.2f} (measured {self.measured:.2f}); "
+            f"{'the given texts' if self.weighed else 'named concepts'} remove {self.total:.2f} of "
+            f"{self.explained:.2f} (measured {self.measured:.2f}); "
             f"margin over the mean logit {self.margin:.2f}"
         )
         return (

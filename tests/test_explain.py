@@ -170,6 +170,7 @@ def test_a_person_s_own_concepts_are_weighed_like_an_explanation_s(explainer, ph
     assert table["concept"].iloc[0] == "a small cup" and table["contribution"].iloc[0] == table["contribution"].max()
     assert table["contribution"].sum() == pytest.approx(mine.total) and abs(mine.total - mine.measured) < 1e-4
     assert mine.heatmaps == [] and len(explainer.weigh(photos["coffee"], ["foam"]).heatmaps) == 1
+    assert "the given texts remove" in mine._repr_html_() and "named concepts remove" in named._repr_html_()
 
 
 def test_the_sentence_of_weighed_concepts_says_what_each_carries(explainer, photos):
