@@ -498,14 +498,15 @@ class Explainer:
 
     def weigh(
         self,
-        image: ImageLike | torch.Tensor,
+        image: ImageInput,
         concepts: Sequence[str],
         target: Target | int | str | None = None,
         foil: int | str | None = None,
         heatmaps: bool = True,
-    ) -> Explanation:
-        """How much of the prediction (or ``target``) the texts you give carry in one image: your explanation, checked
-        by the classifier.
+    ) -> Explanation | list[Explanation]:
+        """How much of the prediction (or ``target``) the texts you give carry in an image: your explanation, checked
+        by the classifier. For a list of images, one explanation each (one forward pass): how much "snow" carries
+        each "Siberian husky" prediction of a set, say.
 
         An explanation names what carries the logit, but nothing the explainer computes tells what a person would
         see in the photo much better than chance (``benchmarks/RESULTS.md``, the reading ceiling). You can: write what
@@ -516,13 +517,14 @@ class Explainer:
         Nothing is refused: a class name or a paraphrase carries a lot, and says little.
 
         Args:
-            image: one image (PIL, array, path) or a preprocessed tensor [1, 3, H, W].
+            image: an image (PIL, array, path), a list of them, or a preprocessed tensor [N, 3, H, W].
             concepts: the texts to weigh (a list; no duplicates).
-            target, foil: what to explain, as for :meth:`explain` (default the predicted class).
+            target, foil: what to explain, as for :meth:`explain` (default each image's predicted class).
             heatmaps: a heat map per text.
 
         Returns:
-            An :class:`Explanation` with ``weighed=True``, whose sentence says what each text carries.
+            An :class:`Explanation` with ``weighed=True`` (a list of them for a list of images), whose sentence says
+            what each text carries.
 
         Example:
             >>> explainer.weigh(photos["chelsea"], ["striped fur", "whiskers", "a sofa"]).sentence
@@ -533,28 +535,26 @@ class Explainer:
             self.target(target, foil, predicted=None if target is not None else -1)
         elif target is not None:
             self.target(target)
-        x = self.space.preprocess_one(image)
+        single = not isinstance(image, (list, tuple)) and not (isinstance(image, torch.Tensor) and image.ndim == 4)
+        x = self.space.preprocess(image, "image" if single else "images")
         out = self.classifier.forward_all(x)
-        explained = self.target(target, foil, predicted=int(out.logits[0].argmax()))
-        f = out.features[0]
         vectors = self.space.encode(texts)
         dirs = F.normalize(vectors - self.offset, dim=1)
-        w = explained.weight(self.classifier).to(f.device, torch.float32)
-        first = GreedySelector().choose(dirs, f, w, len(texts))
-        order = first + [i for i in range(len(texts)) if i not in first]
-        labels = [texts[i] for i in order]
-        return self._explanation(
-            f,
-            out.logits[0],
-            out.feature_map[0],
-            x[0],
-            explained,
-            labels,
-            vectors[order],
-            dirs[order],
-            heatmaps,
-            weighed=True,
-        )
+        weighed = []
+        for i, predicted in enumerate(out.logits.argmax(1).tolist()):
+            explained = self.target(target, foil, predicted=predicted)
+            f = out.features[i]
+            w = explained.weight(self.classifier).to(f.device, torch.float32)
+            first = GreedySelector().choose(dirs, f, w, len(texts))
+            order = first + [j for j in range(len(texts)) if j not in first]
+            labels = [texts[j] for j in order]
+            fmap, logits = out.feature_map[i], out.logits[i]
+            weighed.append(
+                self._explanation(
+                    f, logits, fmap, x[i], explained, labels, vectors[order], dirs[order], heatmaps, weighed=True
+                )
+            )
+        return weighed[0] if single else weighed
 
     def select(
         self,

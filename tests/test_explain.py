@@ -173,6 +173,19 @@ def test_a_person_s_own_concepts_are_weighed_like_an_explanation_s(explainer, ph
     assert "the given texts remove" in mine._repr_html_() and "named concepts remove" in named._repr_html_()
 
 
+def test_weighing_a_set_of_photos_gives_one_explanation_each(explainer, photos):
+    names = ["chelsea", "coffee"]
+    each = explainer.weigh([photos[n] for n in names], ["striped fur", "a small cup"], heatmaps=False)
+    assert isinstance(each, list) and [e.target_name for e in each] == ["tiger cat", "espresso"]
+    for name, e in zip(names, each):
+        alone = explainer.weigh(photos[name], ["striped fur", "a small cup"], heatmaps=False)
+        assert list(e.concepts["concept"]) == list(alone.concepts["concept"])
+        assert e.concepts["contribution"].tolist() == pytest.approx(alone.concepts["contribution"].tolist(), abs=1e-5)
+    # the cup carries the espresso and not the cat; the stripes the other way round
+    cat, cup = (e.concepts.set_index("concept")["contribution"] for e in each)
+    assert cat["striped fur"] > cat["a small cup"] and cup["a small cup"] > cup["striped fur"]
+
+
 def test_the_sentence_of_weighed_concepts_says_what_each_carries(explainer, photos):
     e = explainer.weigh(photos["coffee"], ["a small cup", "a blue sky"])
     share = e.concepts.set_index("concept")["share"]
