@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ._checks import number, positive_int, text_list
-from .classifier import Classifier
+from .classifier import Classifier, Forward
 from .concepts import ConceptBank
 from .images import ImageInput, ImageLike, to_pil
 from .labels import primary_name
@@ -467,15 +467,7 @@ class Explainer:
             heatmaps: compute a heat map per named concept (for plots; cheap).
         """
         k = self.space.check_k(k)
-        if foil is not None:  # check the arguments before the forward pass
-            self.target(target, foil, predicted=None if target is not None else -1)
-        elif target is not None:
-            self.target(target)
-        single = not isinstance(image, (list, tuple)) and not (isinstance(image, torch.Tensor) and image.ndim == 4)
-        x = self.space.preprocess(image, "image" if single else "images")
-        out = self.classifier.forward_all(x)
-        predicted = out.logits.argmax(1).tolist()
-        targets = [self.target(target, foil, predicted=p) for p in predicted]
+        single, x, out, targets = self._forward(image, target, foil)
         # one pass over the bank for all images: [T, 2N] presence (f . v) and alignment (w_hat . v) columns
         weights = torch.stack([t.weight(self.classifier) for t in targets])
         columns = torch.cat([out.features, weights / weights.norm(dim=1, keepdim=True)]).T
@@ -531,18 +523,11 @@ class Explainer:
             'Of the logit of “tiger cat” (p 0.39), “striped fur” carries 9%, “a sofa” 1% and “whiskers” none; ...'
         """
         texts = text_list(concepts, "concepts", "texts", "text", "['striped fur', 'whiskers']")
-        if foil is not None:  # check the arguments before the forward pass
-            self.target(target, foil, predicted=None if target is not None else -1)
-        elif target is not None:
-            self.target(target)
-        single = not isinstance(image, (list, tuple)) and not (isinstance(image, torch.Tensor) and image.ndim == 4)
-        x = self.space.preprocess(image, "image" if single else "images")
-        out = self.classifier.forward_all(x)
+        single, x, out, targets = self._forward(image, target, foil)
         vectors = self.space.encode(texts)
         dirs = F.normalize(vectors - self.offset, dim=1)
         weighed = []
-        for i, predicted in enumerate(out.logits.argmax(1).tolist()):
-            explained = self.target(target, foil, predicted=predicted)
+        for i, explained in enumerate(targets):
             f = out.features[i]
             w = explained.weight(self.classifier).to(f.device, torch.float32)
             first = GreedySelector().choose(dirs, f, w, len(texts))
@@ -555,6 +540,18 @@ class Explainer:
                 )
             )
         return weighed[0] if single else weighed
+
+    def _forward(self, image: ImageInput, target, foil) -> tuple[bool, torch.Tensor, Forward, list[Target]]:
+        """Check ``target`` and ``foil`` (before the forward pass), then run it: (whether ``image`` is one image, the
+        input batch, the forward pass, each image's explained quantity)."""
+        if foil is not None:
+            self.target(target, foil, predicted=None if target is not None else -1)
+        elif target is not None:
+            self.target(target)
+        single = not isinstance(image, (list, tuple)) and not (isinstance(image, torch.Tensor) and image.ndim == 4)
+        x = self.space.preprocess(image, "image" if single else "images")
+        out = self.classifier.forward_all(x)
+        return single, x, out, [self.target(target, foil, predicted=p) for p in out.logits.argmax(1).tolist()]
 
     def select(
         self,
