@@ -4,7 +4,8 @@
     python benchmarks/bench_explain.py --device cuda    # GPU, batches of 32
     python benchmarks/bench_explain.py --mapper ridge   # the fast closed-form mapper
 
-Prints the machine, the date, ms per explanation (median over the sample photos) next to the forward pass alone, and
+Prints the machine, the date, ms per explanation (median over the sample photos) next to the forward pass alone and
+to ``weigh`` with four texts, and
 the drop of the predicted logit when 5 named / 5 random common words / the 5 most frequent concepts are removed, as %
 of the prediction's margin (its logit minus the mean logit).
 """
@@ -65,13 +66,17 @@ def main() -> None:
     print(f"model {clf.name} | mapper {mapper.meta['method']} | bank {len(explainer.bank)} concepts")
     print(f"explainer start-up with a warm cache: {1000 * startup:.0f} ms")
 
+    seen = ["striped fur", "whiskers", "a small cup", "foam"]  # what a person might write, weighed (warm cache)
     if batch == 1:
-        explain_ms, forward_ms = [], []
+        explain_ms, forward_ms, weigh_ms = [], [], []
         for image in items:
             explainer.explain(image, heatmaps=False)  # warm-up
+            explainer.weigh(image, seen, heatmaps=False)
             explain_ms.append(_median_ms(lambda im=image: explainer.explain(im, heatmaps=False), args.repeats, cuda))
             forward_ms.append(_median_ms(lambda im=image: clf.forward_all([im]), args.repeats, cuda))
+            weigh_ms.append(_median_ms(lambda im=image: explainer.weigh(im, seen, heatmaps=False), args.repeats, cuda))
         per_explain, per_forward = statistics.median(explain_ms), statistics.median(forward_ms)
+        print(f"ms per weigh (4 texts, batch 1, median): {statistics.median(weigh_ms):.1f}")
     else:
         images = (items * (batch // len(items) + 1))[:batch]
         explainer.explain(images, heatmaps=False)

@@ -43,6 +43,9 @@ WEAKEST = 0.15
 WEAK_MIN_BANK = 200
 """Banks shorter than this keep every concept whatever its strength: a short list is a user's own choice of words."""
 
+DISK_CACHE_FROM = 256
+"""Lists of more texts than this are mapped through the mapper's disk cache by :meth:`ConceptSpace.encode`."""
+
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -178,8 +181,12 @@ class ConceptSpace:
         return k
 
     def encode(self, texts: Sequence[str] | str) -> torch.Tensor:
-        """Raw mapped vectors [n, d] of any texts (cached on disk), on the classifier's device."""
-        return self.mapper.encode(texts, cache=True).to(self.classifier.device, torch.float32)
+        """Raw mapped vectors [n, d] of any texts, on the classifier's device. Long lists (over :data:`DISK_CACHE_FROM`
+        texts) go through the mapper's disk cache; a few texts (a typed text, a person's list to weigh) are mapped
+        directly, which takes under a millisecond once the text encoder has seen them, where opening the disk cache
+        takes about 35 ms."""
+        many = isinstance(texts, (list, tuple)) and len(texts) > DISK_CACHE_FROM
+        return self.mapper.encode(texts, cache=many).to(self.classifier.device, torch.float32)
 
     def direction(self, text: str) -> torch.Tensor:
         """The unit direction [d] of any text, defined as for the bank's concepts (relative to the bank's mean)."""
