@@ -646,13 +646,18 @@ class ConceptBottleneck:
         return path
 
 
+def _centred_rows(space: ConceptSpace) -> torch.Tensor:
+    """[K, d] float64: the head's class rows minus their mean, what recipes write (on the space's device)."""
+    w = space.classifier.head_weight.to(space.directions.device, torch.float64)
+    return w - w.mean(0)
+
+
 def recipe_residual(space: ConceptSpace, weights: torch.Tensor) -> torch.Tensor:
     """[K]: the share of each centred class row ``W[c] - mean(W)`` that lies outside its recipe's direction (the sine
     of the angle between the row and ``weights[c] @ V``; 1 for an empty recipe). Recipes are scaled to their rows'
     length (:func:`to_row_length`), so this is all a recipe leaves out; for a least-squares recipe it is also the
     relative norm of what is left."""
-    w = space.classifier.head_weight.to(space.directions.device, torch.float64)
-    rows = w - w.mean(0)
+    rows = _centred_rows(space)
     written = weights.to(rows.device, torch.float64) @ space.directions.double()
     cosine = (rows * written).sum(1) / (rows.norm(dim=1) * written.norm(dim=1)).clamp_min(1e-12)
     return (1 - cosine.clamp(0, 1) ** 2).sqrt().float()
@@ -667,8 +672,7 @@ def to_row_length(space: ConceptSpace, weights: torch.Tensor) -> torch.Tensor:
     scores it. Giving every recipe its row's length keeps the head's balance between classes: with no images, top-1
     agreement at 32 concepts rises from 0.534 to 0.611 on lite0 (0.477 to 0.547 on lite1, 0.540 to 0.607 on lite2;
     benchmarks/RESULTS.md). The scale is one number per class: a recipe's concepts and their shares do not change."""
-    w = space.classifier.head_weight.to(space.directions.device, torch.float64)
-    rows = w - w.mean(0)
+    rows = _centred_rows(space)
     weights = weights.to(rows.device, torch.float64)
     length = (weights @ space.directions.double()).norm(dim=1)
     scale = torch.where(length > 0, rows.norm(dim=1) / length.clamp_min(1e-12), torch.zeros_like(length))
@@ -805,8 +809,8 @@ def _top_mask(score: torch.Tensor, n: int) -> torch.Tensor:
 
 def _restricted(space: ConceptSpace, allowed: torch.Tensor, n: int) -> ConceptBottleneck:
     """The bottleneck's fit with each class allowed only its own concepts (``allowed`` [K, T])."""
-    w = space.classifier.head_weight.to(space.directions.device, torch.float64)
-    weights = to_row_length(space, sparse_nonnegative_fit(w - w.mean(0), space.directions, n, allowed=allowed))
+    fit = sparse_nonnegative_fit(_centred_rows(space), space.directions, n, allowed=allowed)
+    weights = to_row_length(space, fit)
     return ConceptBottleneck(space, weights, n, recipe_residual(space, weights))
 
 
@@ -918,10 +922,9 @@ def _fit_budgets(
     """One pursuit to the largest budget, a bottleneck for each budget (see :func:`sparse_nonnegative_path`). A class's
     recipe never uses a concept that names it (:meth:`~nlexnb.space.ConceptSpace.naming_mask`: "camel" for Arabian
     camel, "sand cat" for tiger cat) unless ``allow_kinds``; whole class names never."""
-    weight = space.classifier.head_weight.to(space.directions.device, torch.float64)
     if not allow_kinds:
         allowed = allowed & ~space.naming_mask()
-    path = sparse_nonnegative_path(weight - weight.mean(0), space.directions, budgets, allowed=allowed)
+    path = sparse_nonnegative_path(_centred_rows(space), space.directions, budgets, allowed=allowed)
     scaled = {n: to_row_length(space, weights) for n, weights in path.items()}
     return {n: ConceptBottleneck(space, weights, n, recipe_residual(space, weights)) for n, weights in scaled.items()}
 

@@ -525,7 +525,7 @@ class Explainer:
         texts = text_list(concepts, "concepts", "texts", "text", "['striped fur', 'whiskers']")
         single, x, out, targets = self._forward(image, target, foil)
         vectors = self.space.encode(texts)
-        dirs = F.normalize(vectors - self.offset, dim=1)
+        dirs = self.space.directions_of(vectors)
         weighed = []
         for i, explained in enumerate(targets):
             f = out.features[i]

@@ -190,7 +190,12 @@ class ConceptSpace:
 
     def direction(self, text: str) -> torch.Tensor:
         """The unit direction [d] of any text, defined as for the bank's concepts (relative to the bank's mean)."""
-        return F.normalize(self.encode([text])[0] - self.offset, dim=0)
+        return self.directions_of(self.encode([text]))[0]
+
+    def directions_of(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Unit directions [n, d] of mapped vectors [n, d] (from :meth:`encode`), defined as for the bank's concepts:
+        relative to the bank's mean, scaled to unit length."""
+        return F.normalize(vectors - self.offset, dim=1)
 
     # ---- which concepts may explain a class --------------------------------------------------------------------------
     def mentions(self, indices: Sequence[int], classes: Sequence[int], kinds: bool = False) -> list[bool]:
