@@ -9,8 +9,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import tqdm
 
 _PACKAGE = str(Path(__file__).resolve().parent)
+_SKIPPED = (_PACKAGE, str(Path(tqdm.__file__).resolve().parent))  # tqdm: a progress bar iterating nlexnb's work
 
 
 def positive_int(value, name: str, what: str) -> int:
@@ -119,6 +121,6 @@ def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
     (a bank cleaned by ``Explainer(...)`` names the user's line, not nlexnb's)."""
     here = inspect.currentframe()
     level, frame = 2, here.f_back if here is not None else None  # stacklevel 2 is the caller of warn_user
-    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_PACKAGE):
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_SKIPPED):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, category, stacklevel=level)

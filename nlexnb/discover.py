@@ -272,7 +272,8 @@ def nearest_classes(*args, **kwargs) -> ConceptTable:
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"text must be a non-empty string, got {text!r}")
     rows = F.normalize(space.classifier.head_weight.float(), dim=1)
-    top = (rows @ space.direction(text)).topk(min(a["k"], len(rows)))
+    k = positive_int(a["k"], "k", "classes")
+    top = (rows @ space.direction(text)).topk(min(k, len(rows)))
     idx = top.indices.tolist()
     df = pd.DataFrame(
         {

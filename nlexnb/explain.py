@@ -421,6 +421,8 @@ class Explainer:
             return self.classifier.head_weight[index], self.classifier.class_names[index]
         if not isinstance(text, str):
             raise TypeError(f"text must be a concept string or a class index, got {type(text).__name__}")
+        if not text.strip():
+            raise ValueError(f"text is empty or blank ({text!r}): give a concept, e.g. 'striped fur', or a class index")
         return self.space.encode([text])[0], text
 
     def _heatmap(self, label: str, grid: torch.Tensor, x: torch.Tensor, view: Image.Image | None = None) -> HeatMap:

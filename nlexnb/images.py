@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ._checks import positive_int
+from ._checks import positive_int, warn_user
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 ImageInput = ImageLike | Sequence[ImageLike] | torch.Tensor
@@ -34,6 +34,9 @@ MAX_ASPECT = 50
 """Images longer than this many times their width (or the other way round) are refused: resizing the short side to
 the classifier's input would make the long side enormous (a 100000x1 image needs ~18 GB)."""
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+MIN_SIDE = 16
+"""Images shorter than this on either side are accepted with a warning: they are enlarged to the classifier's input
+(224 pixels for the default), and what a classifier says of a few pixels means little."""
 
 ACCEPTED = "a PIL image, a numpy array (HxW or HxWxC), a uint8 tensor [3,H,W] or a file path"
 """What one image may be, as error messages say it."""
@@ -73,11 +76,11 @@ def to_pil(image: ImageLike, name: str = "image") -> Image.Image:
     if isinstance(image, (str, os.PathLike)):
         return _read_file(image)
     if isinstance(image, Image.Image):
-        return _checked(_pil_to_rgb(_upright(image)))
+        return _checked(_pil_to_rgb(_upright(image)), name)
     if isinstance(image, np.ndarray):
-        return _checked(_array_to_pil(image))
+        return _checked(_array_to_pil(image), name)
     if isinstance(image, torch.Tensor):
-        return _checked(_array_to_pil(_tensor_to_array(image)))
+        return _checked(_array_to_pil(_tensor_to_array(image)), name)
     if image is None:
         raise TypeError(f"{name} is None, not an image: expected {ACCEPTED}")
     if isinstance(image, (bytes, bytearray, memoryview)):
@@ -123,15 +126,21 @@ def _upright(img: Image.Image) -> Image.Image:
 
 def _check_size(size: tuple[int, int], what: str = "image") -> None:
     w, h = size
+    subject = "The image" if what in ("image", "images") else what  # else "images[3]", a file path
     if w < 1 or h < 1:
-        raise ValueError(f"The {what} is empty ({w}x{h} pixels)")
+        raise ValueError(f"{subject} is empty ({w}x{h} pixels)")
     if max(w, h) > MAX_ASPECT * min(w, h):
         raise ValueError(
-            f"The {what} is {w}x{h} pixels, more than {MAX_ASPECT} times longer than wide: resizing it for the "
+            f"{subject} is {w}x{h} pixels, more than {MAX_ASPECT} times longer than wide: resizing it for the "
             "classifier would need an enormous image. Crop it to the region of interest first"
         )
     if w * h > MAX_PIXELS:
-        raise ValueError(f"The {what} has {w * h} pixels, more than {MAX_PIXELS}; downscale it first")
+        raise ValueError(f"{subject} has {w * h} pixels, more than {MAX_PIXELS}; downscale it first")
+    if min(w, h) < MIN_SIDE:
+        warn_user(
+            f"{subject} is only {w}x{h} pixels: it is enlarged to the classifier's input size, and predictions and "
+            f"explanations of so few pixels mean little. Use an image at least {MIN_SIDE} pixels on each side"
+        )
 
 
 def _checked(img: Image.Image, what: str = "image") -> Image.Image:

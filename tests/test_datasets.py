@@ -109,7 +109,7 @@ def test_one_lister_decides_which_files_of_a_folder_are_images(tmp_path):
 
     for name in ["cat/b.jpg", "cat/A.PNG", "cat/deeper/c.webp", "cat/.hidden.jpg", "cat/._b.jpg"]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (8, 8), "red").save(tmp_path / name, format="PNG")
+        Image.new("RGB", (16, 16), "red").save(tmp_path / name, format="PNG")
     (tmp_path / "cat" / "notes.txt").write_text("not an image")
     cat = tmp_path / "cat"
     assert image_files(cat) == ([cat / "A.PNG", cat / "b.jpg", cat / "deeper" / "c.webp"], [cat / "notes.txt"])

@@ -19,7 +19,7 @@ from PIL import Image
 
 import nlexnb
 from nlexnb._checks import a_gloss, definitions, number, per_class, photo_phrases
-from nlexnb.images import MAX_ASPECT, to_pil
+from nlexnb.images import MAX_ASPECT, MIN_SIDE, to_pil
 from nlexnb.mapper import check_templates
 from nlexnb.zeroshot import check_labels
 
@@ -73,6 +73,18 @@ def test_sixteen_bit_images_are_scaled_by_their_bit_depth(tmp_path):
 def test_images_that_cannot_work_are_named(classifier, bad, error, message):
     with pytest.raises(error, match=message):
         classifier.predict(bad)
+
+
+def test_a_tiny_image_is_classified_with_a_warning_naming_it(classifier):
+    """A few pixels are enlarged to the classifier's input: the answer comes back, with a warning that it means little
+    (naming the item of the list, and pointing at the caller's line, not at the progress bar that iterated it)."""
+    with pytest.warns(UserWarning, match=r"images\[1\] is only 8x300 pixels") as caught:
+        predictions = classifier.predict([Image.new("RGB", (64, 64)), Image.new("RGB", (8, 300))])
+    assert len(predictions) == 2 and len(caught) == 1
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        classifier.predict(Image.new("RGB", (16, 16)))
 
 
 def test_preprocessed_batches_must_be_finite_and_channels_first(classifier):
@@ -160,12 +172,18 @@ def test_any_array_becomes_a_valid_rgb_image_or_a_named_error(array):
 
 @given(st.integers(1, 4000), st.integers(1, 4000))
 def test_image_sizes_are_accepted_exactly_when_they_can_be_resized(w, h):
+    """Too elongated: an error. Otherwise accepted as they are, with a warning when a side is under MIN_SIDE."""
     image = Image.new("RGB", (w, h))
     if max(w, h) > MAX_ASPECT * min(w, h):
         with pytest.raises(ValueError, match="longer than wide"):
             to_pil(image)
-    else:
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         assert to_pil(image).size == (w, h)
+    assert [str(warning.message).split(":")[0] for warning in caught] == (
+        [f"The image is only {w}x{h} pixels"] if min(w, h) < MIN_SIDE else []
+    )
 
 
 @given(st.lists(st.one_of(st.text(max_size=30), st.integers()), max_size=6))
@@ -242,6 +260,10 @@ def test_more_parameters_that_cannot_work_are_named(classifier, mapper, encoder,
         ZeroShotApp(classifier, mapper, labels="cat")
     with pytest.raises(TypeError, match="not a string"):
         ZeroShotApp(classifier, mapper, labels=[1, 2])
+    with pytest.raises(ValueError, match="text is empty or blank"):
+        explainer.heatmap(photos["coffee"], "  ")
+    with pytest.raises(ValueError, match="k must be a positive number of classes"):
+        nlexnb.discover.nearest_classes(classifier, mapper, "a cat", k=0)
 
 
 def test_an_unwritable_cache_warns_and_results_stay_the_same(classifier, mapper, photos, tmp_path, monkeypatch):
