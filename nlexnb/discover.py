@@ -183,16 +183,24 @@ def _bind(args: tuple, kwargs: dict, params: tuple[str, ...], defaults: dict) ->
 def class_concepts(*args, **kwargs) -> ConceptTable:
     """What class ``c``'s row encodes: concepts ranked by the cosine of their direction with ``W[c]``.
 
-    ``class_concepts(space, c, k=10)`` or ``class_concepts(classifier, mapper, c, bank=None, k=10)``.
+    ``class_concepts(space, c, k=10, echoes=False)`` or ``class_concepts(classifier, mapper, c, bank=None, k=10)``.
+
+    A concept's direction comes from the class names its text resembles, so a row also encodes the associations of
+    the words that qualify its name: "pyramid" for Egyptian cat, "reindeer" for Siberian husky. Those are left out
+    (:meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`) unless ``echoes=True``.
 
     Returns:
         A :class:`ConceptTable` with columns rank, concept, cosine (k rows, best first).
     """
-    space, a = _bind(args, kwargs, ("c", "bank", "k"), {"bank": None, "k": 10})
+    space, a = _bind(args, kwargs, ("c", "bank", "k", "echoes"), {"bank": None, "k": 10, "echoes": False})
     index = space.class_index(a["c"])
+    k = positive_int(a["k"], "k", "concepts")
     row = F.normalize(space.classifier.head_weight[index].float(), dim=0)
     scores = space.directions @ row
-    top = _ranked(space, scores, a["k"])
+    top = _ranked(space, scores, k if a["echoes"] else 4 * k)
+    if not a["echoes"]:
+        echo = space.qualifier_echoes(top, index).tolist()
+        top = [i for i, e in zip(top, echo) if not e][:k]
     df = pd.DataFrame(
         {"rank": range(1, len(top) + 1), "concept": [space.texts[i] for i in top], "cosine": scores[top].cpu().numpy()}
     )
@@ -203,21 +211,24 @@ def contrast(*args, **kwargs) -> ConceptTable:
     """What separates two classes: for each side, the concepts the model associates with that class that lean towards
     it rather than the other, the top k by how much they separate the two.
 
-    ``contrast(space, c1, c2, k=10, among=50)`` or ``contrast(classifier, mapper, c1, c2, bank=None, k=10, among=50)``.
+    ``contrast(space, c1, c2, k=10, among=50, echoes=False)``, or with ``(classifier, mapper, c1, c2, bank=None, ...)``.
 
     Each side is drawn from its class's ``among`` nearest concepts (by cosine with its row: what
     :func:`class_concepts` lists), keeps those closer to it than to the other class (cosine with the unit difference
     ``W[c1] - W[c2]`` above zero for c1, below for c2), and leaves out kinds of either class ("wild cat" for tiger cat
-    against Egyptian cat). Ranking the whole bank along the difference instead (``among=None``) names whatever
-    separates two close rows: "doorstep", "black stone" and "cone" for Siberian husky against malamute. A side may
-    hold fewer than ``k`` concepts.
+    against Egyptian cat), and echoes of the words that qualify either name ("pyramid" for Egyptian cat, "reindeer"
+    for Siberian husky, "chimney" for fire engine: :meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`) unless
+    ``echoes=True``. Ranking the whole bank along the difference instead (``among=None``) names whatever separates
+    two close rows: "doorstep", "black stone" and "cone" for Siberian husky against malamute. A side may hold fewer
+    than ``k`` concepts.
 
     Returns:
         A :class:`ConceptTable` with columns favours (the class the concept pushes towards, by its first name),
         concept, score (cosine with the unit difference direction: positive for c1, negative for c2), cosine_c1,
         cosine_c2.
     """
-    space, a = _bind(args, kwargs, ("c1", "c2", "bank", "k", "among"), {"bank": None, "k": 10, "among": 50})
+    defaults = {"bank": None, "k": 10, "among": 50, "echoes": False}
+    space, a = _bind(args, kwargs, ("c1", "c2", "bank", "k", "among", "echoes"), defaults)
     first, second = space.class_index(a["c1"], "c1"), space.class_index(a["c2"], "c2")
     names = space.classifier.class_names
     if first == second:
@@ -231,8 +242,8 @@ def contrast(*args, **kwargs) -> ConceptTable:
     if among is None:
         pos, neg = _ranked(space, score, k), _ranked(space, score, k, largest=False)
     else:
-        pos = _side(space, cos_a, score, (first, second), among, k)
-        neg = _side(space, cos_b, -score, (first, second), among, k)
+        pos = _side(space, cos_a, score, (first, second), among, k, a["echoes"])
+        neg = _side(space, cos_b, -score, (first, second), among, k, a["echoes"])
     name_a, name_b = primary_name(names[first]), primary_name(names[second])
     order = pos + neg
     df = pd.DataFrame(
@@ -247,13 +258,19 @@ def contrast(*args, **kwargs) -> ConceptTable:
     return ConceptTable("contrast", f"«{name_a}» vs «{name_b}»", "score", df)
 
 
-def _side(space: ConceptSpace, closeness: torch.Tensor, lean: torch.Tensor, pair, among: int, k: int) -> list[int]:
+def _side(
+    space: ConceptSpace, closeness: torch.Tensor, lean: torch.Tensor, pair, among: int, k: int, echoes: bool
+) -> list[int]:
     """One side of :func:`contrast`: of the ``among`` concepts nearest the class (``closeness``), those that lean
-    its way (``lean`` > 0) and name neither class of ``pair`` nor a kind of it, the ``k`` that lean most. (The echo
-    test of explanations is not applied: over 50 concepts it refuses most of what a class is, "coffee" for cup, "paw"
-    and "furry face" for Siberian husky.)"""
+    its way (``lean`` > 0), name neither class of ``pair`` nor a kind of it, and (unless ``echoes``) echo no word that
+    qualifies either name, the ``k`` that lean most. (The echo test of explanations, against whole names, is not
+    applied: over 50 concepts it refuses most of what a class is, "coffee" for cup, "paw" and "furry face" for
+    Siberian husky.)"""
     shortlist = _ranked(space, closeness, among)
     named = space.mentions(shortlist, pair, kinds=True)
+    if not echoes:
+        echo = space.qualifier_echoes(shortlist, pair[0]) | space.qualifier_echoes(shortlist, pair[1])
+        named = [n or e for n, e in zip(named, echo.tolist())]
     leans = lean[shortlist].tolist()  # one transfer, not one per concept
     keep = [(-v, i) for i, n, v in zip(shortlist, named, leans) if not n and v > 0]
     return [i for _, i in sorted(keep, key=lambda pair: pair[0])[:k]]  # ties keep the shortlist's order

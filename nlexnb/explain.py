@@ -308,6 +308,9 @@ class Explainer:
             terrestrial monkeys ... with a dog-like muzzle"; "wind" is a sense of the toy kite, not of the bird.
             Without glosses (a classifier whose class names are not ImageNet's and no ``glosses=``), a concept is an
             echo when it is at least ``echo_floor + echo_margin`` close to a name. None turns the test off.
+            (Refusing echoes of a word that qualifies a name too, as discovery does, "player" for football helmet:
+            on the 50 plausibility photos the concepts named instead are read as visible no more often, and the
+            named concepts carry less of the margin; ``benchmarks/RESULTS.md``.)
         echo_floor: see ``echo_margin``.
         sense_margin: also refuse a concept that fits *another sense* of the explained class's (or foil's) names
             better than the class: at least ``sense_floor`` close, in the text encoder's space, to the definition of

@@ -14,6 +14,7 @@ import bisect
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import accumulate
 
 import torch
@@ -28,6 +29,7 @@ from .labels import (
     class_name_set,
     head_word,
     imagenet_class_names,
+    imagenet_descriptions,
     imagenet_glosses,
     imagenet_other_senses,
     name_heads,
@@ -42,6 +44,28 @@ WEAKEST = 0.15
 
 WEAK_MIN_BANK = 200
 """Banks shorter than this keep every concept whatever its strength: a short list is a user's own choice of words."""
+
+SEEN_KINDS = frozenset({"colour", "material", "shape", "attribute"})
+"""Kinds of the visual bank whose words say what one sees: a class name qualified by one ("golden retriever", "steel
+arch bridge") is described by it, so concepts near it are not echoes (:meth:`ConceptSpace.qualifier_echoes`)."""
+
+
+@lru_cache(maxsize=1)
+def _seen_words() -> frozenset[str]:
+    bank = ConceptBank.visual()
+    return frozenset(t.lower() for t, kind in zip(bank.texts, bank.sources) if kind in SEEN_KINDS)
+
+
+def qualifier_words(name: str) -> list[str]:
+    """The words that qualify a class name's head in its synonyms of two words or more, of four letters or more and
+    not a colour, material, shape or attribute of the visual bank: "Egyptian" in Egyptian cat, "fire" in fire engine,
+    "Siberian" in Siberian husky, "police" in German police dog; none in golden retriever ("golden" is what one sees),
+    in "tabby", or where the word heads another of the names ("shepherd" in German shepherd dog: German shepherd)."""
+    synonyms = [_WORD.findall(s.lower()) for s in bare_synonyms(name)]
+    heads = {words[-1] for words in synonyms if words}  # "shepherd" in "German shepherd dog" is a head elsewhere
+    qualifiers = [w for words in synonyms for w in words[:-1] if len(w) >= 4 and w not in heads]
+    return list(dict.fromkeys(w for w in qualifiers if w not in _seen_words()))
+
 
 DISK_CACHE_FROM = 256
 """Lists of more texts than this are mapped through the mapper's disk cache by :meth:`ConceptSpace.encode`."""
@@ -133,6 +157,8 @@ class ConceptSpace:
         self._text_matrix: torch.Tensor | None = None
         self._class_text: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._other_text: dict[int, torch.Tensor | None] = {}
+        self._qualifiers: dict[int, tuple[torch.Tensor | None, torch.Tensor]] = {}
+        self._descriptions: list[list[str]] | None = None
         self._words: set[str] | None = None
         self._concept_words: list[frozenset[str]] | None = None
         self._with_part: dict[str, set[str]] | None = None
@@ -347,6 +373,45 @@ class ConceptSpace:
         texts = self.text_embeddings()[list(indices)]
         to_other = (texts @ others.T).max(1).values
         return (to_other >= floor) & (to_other > texts @ gloss + margin)
+
+    def qualifier_echoes(
+        self, indices: Sequence[int], c: int, margin: float = 0.1, floor: float = 0.35
+    ) -> torch.Tensor:
+        """Which bank concepts (by index) echo a word that *qualifies* class ``c``'s name rather than the class: in the
+        text encoder's own space, at least ``floor`` close to one such word and closer to it than to each of the
+        class's names, its gloss and its descriptions (ImageNet classes) by more than ``margin``: "pyramid" for
+        Egyptian cat, "reindeer" and "evergreen" for Siberian husky, "chimney" for fire engine, "classroom" for school
+        bus. A qualifier is a word before the head of a name of two words or more, of four letters or more, that the
+        visual bank does not hold as a colour, material, shape or attribute: "golden" in golden retriever and "steel"
+        in steel arch bridge say what one sees, so "golden coat" stays. All False for names of one word."""
+        out = torch.zeros(len(indices), dtype=torch.bool, device=self.directions.device)
+        qualifiers, references = self._qualifier_text(c)
+        if qualifiers is None or not len(indices):
+            return out
+        texts = self.text_embeddings()[list(indices)]
+        to_qualifier = (texts @ qualifiers.T).max(1).values
+        return (to_qualifier >= floor) & (to_qualifier > (texts @ references.T).max(1).values + margin)
+
+    def _qualifier_text(self, c: int) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """Class ``c``'s qualifier words and what it is (names, gloss, descriptions), encoded once (unit rows)."""
+        if c not in self._qualifiers:
+            words = qualifier_words(self.classifier.class_names[c])
+            names, gloss = self._names_and_gloss(c)
+            references = [] if gloss is None else [gloss[None]]
+            encoder = self.mapper.text_encoder
+            if self._descriptions is None:
+                imagenet = list(self.classifier.class_names) == imagenet_class_names()
+                self._descriptions = imagenet_descriptions() if imagenet else []
+            if c < len(self._descriptions) and self._descriptions[c]:
+                phrases = F.normalize(encoder.encode(self._descriptions[c]).float(), dim=1)
+                references.append(phrases.to(self.directions.device))
+            if not references:  # neither gloss nor descriptions: what the class is, is only its names
+                references.append(names)
+            vectors = None
+            if words:
+                vectors = F.normalize(encoder.encode(words).float(), dim=1).to(self.directions.device)
+            self._qualifiers[c] = (vectors, torch.cat(references))
+        return self._qualifiers[c]
 
     def _other_senses_of(self, c: int) -> torch.Tensor | None:
         if c not in self._other_text:

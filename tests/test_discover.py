@@ -64,6 +64,33 @@ def test_a_contrast_of_two_cats_names_no_kind_of_cat_and_draws_from_each_class(c
     assert len(whole_bank) == 16 and (whole_bank.score.iloc[:8] > 0).all()
 
 
+def test_discovery_leaves_out_echoes_of_the_words_that_qualify_a_class_name(classifier, mapper):
+    """ "pyramid" is in the Egyptian cat's row because of the word "Egyptian", "fireplace" in the fire engine's
+    because of "fire": listed only with echoes=True. "golden" qualifies golden retriever by what one sees: it stays."""
+    space = concept_space(classifier, mapper)
+    table = discover.contrast(space, "tiger cat", "Egyptian cat", k=10)
+    with_echoes = discover.contrast(space, "tiger cat", "Egyptian cat", k=10, echoes=True)
+    assert "pyramid" in set(with_echoes.concept) and "pyramid" not in set(table.concept)
+    assert len(table[table.favours == "Egyptian cat"]) == 10  # the next concept takes its place
+    fire = discover.class_concepts(space, "fire engine", k=20)
+    assert "fireplace" in set(discover.class_concepts(space, "fire engine", k=20, echoes=True).concept)
+    assert "fireplace" not in set(fire.concept) and len(fire) == 20 and fire.cosine.is_monotonic_decreasing
+    golden = discover.class_concepts(space, "golden retriever", k=10)
+    assert golden.table.equals(discover.class_concepts(space, "golden retriever", k=10, echoes=True).table)
+
+
+def test_the_words_that_qualify_a_class_name():
+    from nlexnb.space import qualifier_words
+
+    assert qualifier_words("Egyptian cat") == ["egyptian"]
+    assert qualifier_words("fire engine, fire truck") == ["fire"]
+    assert qualifier_words("German shepherd, German shepherd dog, German police dog, alsatian") == ["german", "police"]
+    assert qualifier_words("golden retriever") == []  # a colour: what one sees
+    assert qualifier_words("steel arch bridge") == []  # a material and a shape
+    assert qualifier_words("tabby, tabby cat") == []  # "tabby" heads a name of its own
+    assert qualifier_words("ox") == []
+
+
 def test_nearest_classes_of_a_free_text(classifier, ridge_mapper):
     table = discover.nearest_classes(classifier, ridge_mapper, "a big orange cat with black stripes", k=5)
     assert list(table.columns) == ["rank", "class_index", "class_name", "cosine"]

@@ -191,6 +191,9 @@ def test_04_discovery(records, stamps_folder):
     assert not [c for c in separating if c.split()[-1] in ("cat", "cats")]  # kinds of either cat say nothing
     tiger = [c for c, side in zip(separating, r["contrast"]["favours"]) if side == "tiger cat"]
     assert any("stripe" in c for c in tiger[:3])  # stripes against the Egyptian cat's spots and fur
+    left_out = r["echoes_left_out"]  # what the rows hold because of a word of the names: "pyramid" for "Egyptian"
+    assert "pyramid" in left_out["tiger cat vs Egyptian cat"] and "pyramid" not in separating
+    assert {"fireplace", "classroom"} <= set(left_out["fire engine vs school bus"])
     clusters = r["subconcepts"]["records"]
     assert len(clusters) == 5 and sum(c["size"] for c in clusters) >= 60  # 64 mammal photos (76 views of "photos")
     if stamps_folder is not None:
