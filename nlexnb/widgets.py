@@ -403,6 +403,8 @@ class ConceptExplorer(_App):
 
     Attributes:
         class_a, class_b, k: the controls (``class_b`` blank = the concepts of ``class_a`` alone).
+        echoes: also list echoes of the words that qualify a class name ("pyramid" for Egyptian cat; see
+            :func:`nlexnb.discover.contrast`), off by default.
         table: the ranked concepts (HTML); plot: their bar chart (PNG Image); message: the last error, if any.
     """
 
@@ -414,15 +416,15 @@ class ConceptExplorer(_App):
         self.class_a.value = classifier.class_names[0]
         self.class_b = _class_box(classifier, "versus", "optional second class")
         self.k = widgets.IntSlider(value=10, min=1, max=30, description="concepts")
+        self.echoes = widgets.Checkbox(value=False, description="echoes of name words", indent=False)
         self.message = widgets.HTML()
         self.table = widgets.HTML()
         self.plot = _picture("640px")
         show = self._guard(self._show)
-        for control in (self.class_a, self.class_b, self.k):
+        for control in (self.class_a, self.class_b, self.k, self.echoes):
             control.observe(show, "value")
-        self.widget = widgets.VBox(
-            [widgets.HBox([self.class_a, self.class_b, self.k]), self.message, widgets.HBox([self.plot, self.table])]
-        )
+        controls = widgets.HBox([self.class_a, self.class_b, self.k, self.echoes])
+        self.widget = widgets.VBox([controls, self.message, widgets.HBox([self.plot, self.table])])
         show()
 
     def _show(self) -> None:
@@ -433,7 +435,11 @@ class ConceptExplorer(_App):
         _show_png(self.plot, table.plot())
 
     def static(
-        self, c1: int | str | None = None, c2: int | str | None = None, k: int | None = None
+        self,
+        c1: int | str | None = None,
+        c2: int | str | None = None,
+        k: int | None = None,
+        echoes: bool | None = None,
     ) -> discover.ConceptTable:
         """The concepts of ``c1``, or of ``c1`` against ``c2``; None takes the widget's current value.
 
@@ -443,8 +449,9 @@ class ConceptExplorer(_App):
         a = _class_or_none(self.classifier, self.class_a.value) if c1 is None else c1
         b = _class_or_none(self.classifier, self.class_b.value) if c2 is None else c2
         k = self.k.value if k is None else k
+        echoes = self.echoes.value if echoes is None else echoes
         if a is None:
             raise ValueError("Choose a class: type a class name, a synonym or an index")
         if b is None:
-            return discover.class_concepts(self.space, a, k=k)
-        return discover.contrast(self.space, a, b, k=k)
+            return discover.class_concepts(self.space, a, k=k, echoes=echoes)
+        return discover.contrast(self.space, a, b, k=k, echoes=echoes)

@@ -152,6 +152,12 @@ def test_concept_explorer_class_and_contrast(classifier, mapper):
     assert isinstance(table.table, pd.DataFrame) and len(table) == 6
     assert set(table["favours"]) == {"Siberian husky", "malamute"}
 
+    full = ConceptExplorer(classifier, mapper)  # the default bank: "pyramid" is in the Egyptian cat's row
+    full.class_a.value, full.class_b.value = "tiger cat", "Egyptian cat"
+    assert "pyramid" not in full.table.value
+    full.echoes.value = True  # echoes of the words of the names, shown on request
+    assert "pyramid" in full.table.value and full.message.value == ""
+
 
 def test_apps_display_their_widget(app, monkeypatch):
     shown = []
