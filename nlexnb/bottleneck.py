@@ -9,7 +9,9 @@ that a class the bank writes poorly is not scored lower than the head scores it.
 ``A @ (V f) + mean(W) . f + b``: the image enters only through its concept scores ``V f`` (the bottleneck layer) and
 a term shared by every class, so predictions are decided by the concepts alone. Class names and peoples are never
 concepts (:attr:`~nlexnb.space.ConceptSpace.excluded`), and a class's recipe never names the class in other words
-(its head noun: "camel" for Arabian camel, "sand cat" for tiger cat), so a class cannot be its own recipe.
+(its head noun: "camel" for Arabian camel, "sand cat" for tiger cat), so a class cannot be its own recipe, nor echoes a
+word that qualifies its name ("pyramid" for Egyptian cat, "classroom" for school bus:
+:meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`).
 
 Judge it by :meth:`ConceptBottleneck.agreement` (top-1 agreement with the original head on images you have) and by
 reading its recipes (:meth:`ConceptBottleneck.recipe`); ``benchmarks/bench_bottleneck.py`` prints both beside random
@@ -778,7 +780,7 @@ def random_bottleneck(space: ConceptSpace, n_concepts: int, seed: int = 0) -> Co
     """Recipes of ``n_concepts`` concepts drawn at random for each class (among those a bottleneck may use), weighted
     by the same non-negative fit: the chance baseline a bottleneck's agreement is read against."""
     n = _check_budget(space, n_concepts)
-    usable = ~space.excluded & ~space.naming_mask()
+    usable = ~space.excluded & ~space.naming_mask() & ~space.qualifier_mask()
     noise = torch.rand(len(space.classifier.class_names), len(space), generator=torch.Generator().manual_seed(seed))
     noise = noise.to(usable.device).masked_fill(~usable, -1.0)
     return _restricted(space, _top_mask(noise, n) & usable, n)
@@ -789,7 +791,7 @@ def neighbour_bottleneck(space: ConceptSpace, n_concepts: int) -> ConceptBottlen
     what a text encoder alone would name), weighted by the same non-negative fit: the baseline that knows the words
     but not the classifier. Like the fitted recipes it never uses a concept naming the class or a kind of it."""
     n = _check_budget(space, n_concepts)
-    refused = space.excluded | space.naming_mask()  # what a recipe may not use, as for the fitted recipes
+    refused = space.excluded | space.naming_mask() | space.qualifier_mask()  # as for the fitted recipes
     nearest = _top_mask(space.name_similarity().masked_fill(refused, -torch.inf), n) & ~refused
     return _restricted(space, nearest, n)
 
@@ -921,9 +923,11 @@ def _fit_budgets(
 ) -> dict[int, ConceptBottleneck]:
     """One pursuit to the largest budget, a bottleneck for each budget (see :func:`sparse_nonnegative_path`). A class's
     recipe never uses a concept that names it (:meth:`~nlexnb.space.ConceptSpace.naming_mask`: "camel" for Arabian
-    camel, "sand cat" for tiger cat) unless ``allow_kinds``; whole class names never."""
+    camel, "sand cat" for tiger cat) unless ``allow_kinds``; whole class names and echoes of a word that qualifies
+    its name (:meth:`~nlexnb.space.ConceptSpace.qualifier_mask`) never."""
     if not allow_kinds:
         allowed = allowed & ~space.naming_mask()
+    allowed = allowed & ~space.qualifier_mask()
     path = sparse_nonnegative_path(_centred_rows(space), space.directions, budgets, allowed=allowed)
     scaled = {n: to_row_length(space, weights) for n, weights in path.items()}
     return {n: ConceptBottleneck(space, weights, n, recipe_residual(space, weights)) for n, weights in scaled.items()}

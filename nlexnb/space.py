@@ -159,6 +159,7 @@ class ConceptSpace:
         self._other_text: dict[int, torch.Tensor | None] = {}
         self._qualifiers: dict[int, tuple[torch.Tensor | None, torch.Tensor]] = {}
         self._descriptions: list[list[str]] | None = None
+        self._qualifier_mask: torch.Tensor | None = None
         self._words: set[str] | None = None
         self._concept_words: list[frozenset[str]] | None = None
         self._with_part: dict[str, set[str]] | None = None
@@ -392,10 +393,22 @@ class ConceptSpace:
         to_qualifier = (texts @ qualifiers.T).max(1).values
         return (to_qualifier >= floor) & (to_qualifier > (texts @ references.T).max(1).values + margin)
 
+    def qualifier_mask(self) -> torch.Tensor:
+        """[K, T] bool: ``[c, i]`` when concept ``i`` echoes a word that qualifies class ``c``'s name
+        (:meth:`qualifier_echoes`), for every class at once: what a bottleneck recipe may not use. Computed once."""
+        if self._qualifier_mask is None:
+            everything = list(range(len(self.bank)))
+            rows = [self.qualifier_echoes(everything, c) for c in range(self.classifier.num_classes)]
+            self._qualifier_mask = torch.stack(rows) if rows else torch.zeros(0, len(self.bank), dtype=torch.bool)
+        return self._qualifier_mask
+
     def _qualifier_text(self, c: int) -> tuple[torch.Tensor | None, torch.Tensor]:
         """Class ``c``'s qualifier words and what it is (names, gloss, descriptions), encoded once (unit rows)."""
         if c not in self._qualifiers:
             words = qualifier_words(self.classifier.class_names[c])
+            if not words:  # most names: nothing to encode
+                self._qualifiers[c] = (None, torch.zeros(0))
+                return self._qualifiers[c]
             names, gloss = self._names_and_gloss(c)
             references = [] if gloss is None else [gloss[None]]
             encoder = self.mapper.text_encoder
@@ -407,9 +420,7 @@ class ConceptSpace:
                 references.append(phrases.to(self.directions.device))
             if not references:  # neither gloss nor descriptions: what the class is, is only its names
                 references.append(names)
-            vectors = None
-            if words:
-                vectors = F.normalize(encoder.encode(words).float(), dim=1).to(self.directions.device)
+            vectors = F.normalize(encoder.encode(words).float(), dim=1).to(self.directions.device)
             self._qualifiers[c] = (vectors, torch.cat(references))
         return self._qualifiers[c]
 

@@ -127,7 +127,8 @@ def test_each_recipe_is_as_long_as_its_class_row_and_leaves_out_what_its_directi
     cosine = torch.nn.functional.cosine_similarity(rows, written, dim=1)
     assert torch.allclose(cbm.residual[has_recipe].double(), (1 - cosine[has_recipe] ** 2).sqrt(), atol=1e-5)
     # the scale is one number per class: the recipe's concepts and shares are those of the least-squares fit
-    fit = sparse_nonnegative_fit(rows, space.directions, 8, allowed=~space.excluded & ~space.naming_mask())
+    allowed = ~space.excluded & ~space.naming_mask() & ~space.qualifier_mask()  # what a recipe may use
+    fit = sparse_nonnegative_fit(rows, space.directions, 8, allowed=allowed)
     assert torch.equal(fit > 0, cbm.weights > 0)
     espresso = fit[967][fit[967] > 0]
     recipe = cbm.recipe("espresso").table
@@ -147,6 +148,26 @@ def test_a_recipe_never_names_its_class_in_other_words_unless_asked(classifier, 
         assert not set(refused) & set(strict.recipe(c).table["concept"])
     assert any((loose.weights[c, columns[c]] > 0).any() for c in kinds)  # allowed, some kind is used
     assert not (loose.weights[:, space.excluded] > 0).any()  # whole class names ("tabby cat") never
+
+
+def test_a_recipe_never_echoes_a_word_that_qualifies_its_class_name(classifier, ridge_mapper):
+    """ "pyramid" is near the Egyptian cat's row because of the word "Egyptian": no recipe of it, fitted or baseline,
+    uses it, even with kinds of the class allowed; other classes may."""
+    bank = ConceptBank.visual().texts[::16] + ["pyramid", "classroom", "spotted fur"]
+    space = ConceptSpace(classifier, ridge_mapper, bank)
+    cat, bus = space.class_index("Egyptian cat"), space.class_index("school bus")
+    pyramid, classroom = space.texts.index("pyramid"), space.texts.index("classroom")
+    mask = space.qualifier_mask()
+    assert mask[cat, pyramid] and mask[bus, classroom] and not mask[cat, space.texts.index("spotted fur")]
+    assert not mask[space.class_index("tabby")].any()  # a name of one word qualifies nothing
+    for cbm in (
+        concept_bottleneck(space, n_concepts=16),
+        concept_bottleneck(space, n_concepts=16, allow_kinds=True),
+        random_bottleneck(space, 16),
+        neighbour_bottleneck(space, 16),
+    ):
+        assert cbm.weights[cat, pyramid] == 0 and cbm.weights[bus, classroom] == 0
+        assert not (cbm.weights[mask] > 0).any()
 
 
 def test_mistakes_are_named(space, classifier, ridge_mapper):
