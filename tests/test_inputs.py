@@ -162,7 +162,9 @@ def arrays(draw):
 @given(arrays())
 def test_any_array_becomes_a_valid_rgb_image_or_a_named_error(array):
     try:
-        image = to_pil(array)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The image is only")  # small arrays: the subject of the next test
+            image = to_pil(array)
     except ValueError as exc:
         assert any(word in str(exc) for word in ("shape", "NaN", "[0, 1]", "[0, 255]", "dtype", "longer", "empty"))
         return
@@ -184,6 +186,22 @@ def test_image_sizes_are_accepted_exactly_when_they_can_be_resized(w, h):
     assert [str(warning.message).split(":")[0] for warning in caught] == (
         [f"The image is only {w}x{h} pixels"] if min(w, h) < MIN_SIDE else []
     )
+
+
+_NAME_WORDS = st.sampled_from(["fire", "engine", "egyptian", "cat", "golden", "retriever", "german", "dog", "ox", "a"])
+
+
+@given(st.lists(st.lists(_NAME_WORDS, min_size=1, max_size=4).map(" ".join), min_size=1, max_size=4))
+def test_the_words_that_qualify_a_class_name_are_words_of_it_and_never_its_head(synonyms):
+    """Whatever the synonyms: words of the name, four letters or more, once each, never a head of one of its
+    synonyms, never what one sees ("golden")."""
+    from nlexnb.space import qualifier_words
+
+    name = ", ".join(synonyms)
+    words = qualifier_words(name)
+    heads = {s.split()[-1] for s in synonyms}
+    assert len(words) == len(set(words)) and "golden" not in words
+    assert all(len(w) >= 4 and w not in heads and any(w in s.split()[:-1] for s in synonyms) for w in words)
 
 
 @given(st.lists(st.one_of(st.text(max_size=30), st.integers()), max_size=6))
