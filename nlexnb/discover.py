@@ -186,7 +186,7 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
     ``class_concepts(space, c, k=10, echoes=False)`` or ``class_concepts(classifier, mapper, c, bank=None, k=10)``.
 
     A concept's direction comes from the class names its text resembles, so a row also encodes the associations of
-    the words that qualify its name: "pyramid" for Egyptian cat, "reindeer" for Siberian husky. Those are left out
+    the words that qualify its name: "pyramid" for Egyptian cat, "fireplace" for fire engine. Those are left out
     (:meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`) unless ``echoes=True``.
 
     Returns:
@@ -216,8 +216,8 @@ def contrast(*args, **kwargs) -> ConceptTable:
     Each side is drawn from its class's ``among`` nearest concepts (by cosine with its row: what
     :func:`class_concepts` lists), keeps those closer to it than to the other class (cosine with the unit difference
     ``W[c1] - W[c2]`` above zero for c1, below for c2), and leaves out kinds of either class ("wild cat" for tiger cat
-    against Egyptian cat), and echoes of the words that qualify either name ("pyramid" for Egyptian cat, "reindeer"
-    for Siberian husky, "chimney" for fire engine: :meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`) unless
+    against Egyptian cat), and echoes of the words that qualify either name ("pyramid" for Egyptian cat, "classroom"
+    for school bus, "burning" for fire engine: :meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`) unless
     ``echoes=True``. Ranking the whole bank along the difference instead (``among=None``) names whatever separates
     two close rows: "doorstep", "black stone" and "cone" for Siberian husky against malamute. A side may hold fewer
     than ``k`` concepts.

@@ -379,12 +379,12 @@ class ConceptSpace:
         self, indices: Sequence[int], c: int, margin: float = 0.1, floor: float = 0.35
     ) -> torch.Tensor:
         """Which bank concepts (by index) echo a word that *qualifies* class ``c``'s name rather than the class: in the
-        text encoder's own space, at least ``floor`` close to one such word and closer to it than to each of the
-        class's names, its gloss and its descriptions (ImageNet classes) by more than ``margin``: "pyramid" for
-        Egyptian cat, "reindeer" and "evergreen" for Siberian husky, "chimney" for fire engine, "classroom" for school
-        bus. A qualifier is a word before the head of a name of two words or more, of four letters or more, that the
-        visual bank does not hold as a colour, material, shape or attribute: "golden" in golden retriever and "steel"
-        in steel arch bridge say what one sees, so "golden coat" stays. All False for names of one word."""
+        text encoder's own space, at least ``floor`` close to one such word (:func:`qualifier_words`) and closer to it
+        than to the class's gloss and to each of its descriptions (ImageNet classes; its names where it has neither)
+        by more than ``margin``: "pyramid" for Egyptian cat, "fireplace" and "burning" for fire engine, "classroom"
+        for school bus, "stadium" for football helmet. "golden" in golden retriever says what one sees, so "golden
+        coat" stays. A description can shield an echo: "reindeer" stays for Siberian husky, whose description
+        says "snow", and "chimney" for fire engine ("ladder on top"). All False for names of one word."""
         out = torch.zeros(len(indices), dtype=torch.bool, device=self.directions.device)
         qualifiers, references = self._qualifier_text(c)
         if qualifiers is None or not len(indices):
@@ -403,7 +403,8 @@ class ConceptSpace:
         return self._qualifier_mask
 
     def _qualifier_text(self, c: int) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """Class ``c``'s qualifier words and what it is (names, gloss, descriptions), encoded once (unit rows)."""
+        """Class ``c``'s qualifier words and what the class is (gloss and descriptions; its names where it has
+        neither), encoded once (unit rows); (None, empty) when no word qualifies its name."""
         if c not in self._qualifiers:
             words = qualifier_words(self.classifier.class_names[c])
             if not words:  # most names: nothing to encode
