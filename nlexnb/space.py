@@ -45,6 +45,10 @@ WEAKEST = 0.15
 WEAK_MIN_BANK = 200
 """Banks shorter than this keep every concept whatever its strength: a short list is a user's own choice of words."""
 
+QUALIFIER_MARGIN, QUALIFIER_FLOOR = 0.1, 0.35
+"""What :meth:`ConceptSpace.qualifier_echoes` (and the bottleneck's :meth:`ConceptSpace.qualifier_mask`) refuse: a
+concept at least the floor close to a qualifying word and closer to it than to the class by more than the margin."""
+
 SEEN_KINDS = frozenset({"colour", "material", "shape", "attribute"})
 """Kinds of the visual bank whose words say what one sees: a class name qualified by one ("golden retriever", "steel
 arch bridge") is described by it, so concepts near it are not echoes (:meth:`ConceptSpace.qualifier_echoes`)."""
@@ -139,7 +143,7 @@ class ConceptSpace:
         self.excluded = self.weak | torch.tensor(
             [t.lower() in names or names_a_people(t) for t in self.bank.texts], dtype=torch.bool, device=device
         )
-        imagenet = list(classifier.class_names) == imagenet_class_names()
+        imagenet = self._imagenet = list(classifier.class_names) == imagenet_class_names()
         if glosses is None and imagenet:
             glosses = imagenet_glosses()
         self.glosses = None if glosses is None else per_class(glosses, classifier.class_names, "glosses", a_gloss)
@@ -376,7 +380,7 @@ class ConceptSpace:
         return (to_other >= floor) & (to_other > texts @ gloss + margin)
 
     def qualifier_echoes(
-        self, indices: Sequence[int], c: int, margin: float = 0.1, floor: float = 0.35
+        self, indices: Sequence[int], c: int, margin: float = QUALIFIER_MARGIN, floor: float = QUALIFIER_FLOOR
     ) -> torch.Tensor:
         """Which bank concepts (by index) echo a word that *qualifies* class ``c``'s name rather than the class: in the
         text encoder's own space, at least ``floor`` close to one such word (:func:`qualifier_words`) and closer to it
@@ -385,11 +389,13 @@ class ConceptSpace:
         for school bus, "stadium" for football helmet. "golden" in golden retriever says what one sees, so "golden
         coat" stays. A description can shield an echo: "reindeer" stays for Siberian husky, whose description
         says "snow", and "chimney" for fire engine ("ladder on top"). All False for names of one word."""
-        out = torch.zeros(len(indices), dtype=torch.bool, device=self.directions.device)
+        if not len(indices) or self._qualifier_text(c)[0] is None:
+            return torch.zeros(len(indices), dtype=torch.bool, device=self.directions.device)
+        return self._echoes_qualifier(self.text_embeddings()[list(indices)], c, margin, floor)
+
+    def _echoes_qualifier(self, texts: torch.Tensor, c: int, margin: float, floor: float) -> torch.Tensor:
+        """:meth:`qualifier_echoes` for unit text embeddings ``texts`` [N, m] of concepts (a class with qualifiers)."""
         qualifiers, references = self._qualifier_text(c)
-        if qualifiers is None or not len(indices):
-            return out
-        texts = self.text_embeddings()[list(indices)]
         to_qualifier = (texts @ qualifiers.T).max(1).values
         return (to_qualifier >= floor) & (to_qualifier > (texts @ references.T).max(1).values + margin)
 
@@ -397,9 +403,12 @@ class ConceptSpace:
         """[K, T] bool: ``[c, i]`` when concept ``i`` echoes a word that qualifies class ``c``'s name
         (:meth:`qualifier_echoes`), for every class at once: what a bottleneck recipe may not use. Computed once."""
         if self._qualifier_mask is None:
-            everything = list(range(len(self.bank)))
-            rows = [self.qualifier_echoes(everything, c) for c in range(self.classifier.num_classes)]
-            self._qualifier_mask = torch.stack(rows) if rows else torch.zeros(0, len(self.bank), dtype=torch.bool)
+            texts = self.text_embeddings()  # the whole bank, not a copy per class
+            mask = torch.zeros(self.classifier.num_classes, len(self.bank), dtype=torch.bool, device=texts.device)
+            for c in range(self.classifier.num_classes):
+                if self._qualifier_text(c)[0] is not None:
+                    mask[c] = self._echoes_qualifier(texts, c, QUALIFIER_MARGIN, QUALIFIER_FLOOR)
+            self._qualifier_mask = mask
         return self._qualifier_mask
 
     def _qualifier_text(self, c: int) -> tuple[torch.Tensor | None, torch.Tensor]:
@@ -414,8 +423,7 @@ class ConceptSpace:
             references = [] if gloss is None else [gloss[None]]
             encoder = self.mapper.text_encoder
             if self._descriptions is None:
-                imagenet = list(self.classifier.class_names) == imagenet_class_names()
-                self._descriptions = imagenet_descriptions() if imagenet else []
+                self._descriptions = imagenet_descriptions() if self._imagenet else []
             if c < len(self._descriptions) and self._descriptions[c]:
                 phrases = F.normalize(encoder.encode(self._descriptions[c]).float(), dim=1)
                 references.append(phrases.to(self.directions.device))
