@@ -8,7 +8,9 @@ Default mapper (kernel ridge on all-MiniLM-L6-v2) and visual bank. Prints, with 
    leave out and the top-1 agreement with the original head on 298 photos (Tux Paint's 290 photo stamps and the 8
    sample photos), beside two baselines fitted the same way with the same budget: concepts drawn at random for each
    class, and each class's nearest concepts in text space;
-2. the same at 32 concepts for lite1 and lite2;
+2. the same at 32 concepts for lite1 and lite2, and for each model at 32 concepts the agreement split by the original
+   head's top-1 probability (with how often the head's class is among the bottleneck's five highest), recipes beside
+   the baselines;
 3. recipes as visual evidence: for 20 classes across the hierarchy (``nlexnb/data/class_evidence.json``: what a
    person can point at in a photo of each), the share of recipe concepts the plausibility judge (all-mpnet-base-v2,
    the encoder the recipes were not made with) matches to the class's evidence, unweighted and weighted by the
@@ -82,6 +84,16 @@ def main() -> None:
         print(
             f"| 32 | recipes, kinds of the class allowed | {left_out:.2f} | {kinds.agreement(features=features):.3f} |"
         )
+        print("\nAt 32 concepts, by the head's top-1 probability (same top-1 class / head's class in the top 5):")
+        print("| head's confidence | images | recipes | random concepts | text neighbours |")
+        print("|---|---|---|---|---|")
+        split = [
+            cbm.agreement_by_confidence(features=features).table
+            for cbm in (fitted, random_bottleneck(space, 32), neighbour_bottleneck(space, 32))
+        ]
+        for i, band in split[0].iterrows():
+            cells = " | ".join(f"{t.loc[i, 'agreement']:.3f} / {t.loc[i, 'in top 5']:.3f}" for t in split)
+            print(f"| {band.iloc[0]} | {band['images']} | {cells} |")
         print("\n| recipes (32 per class) | judged visual evidence | weighted by weight | naming peoples |")
         print("|---|---|---|---|")
         for kind, cbm in (

@@ -584,3 +584,28 @@ def tradeoff_figure(tradeoff, figsize: tuple[float, float] = (10, 3.5)):
     left.set_title(f"top-1 agreement with the original head ({tradeoff.images} images)", fontsize=10)
     right.set_title("share of the centred class rows left out (mean)", fontsize=10)
     return fig
+
+
+def agreement_by_confidence_figure(result, figsize: tuple[float, float] = (8, 3.5)):
+    """A :class:`nlexnb.bottleneck.AgreementByConfidence`: top-1 agreement and "in top 5" per band of the head's
+    confidence, each band labelled with its number of images."""
+    import seaborn as sns
+
+    table = result.table
+    named = table.rename(columns={"agreement": "same top-1 class", "in top 5": "head's class in its top 5"})
+    long = named.melt(
+        id_vars=["head's confidence", "images"],
+        value_vars=["same top-1 class", "head's class in its top 5"],
+        var_name="measure",
+    )
+    fig = _figure(figsize, layout="constrained")
+    ax = fig.subplots()
+    sns.barplot(data=long, x="head's confidence", y="value", hue="measure", ax=ax)
+    ax.set_xticks(range(len(table)))
+    ax.set_xticklabels([f"{band}\n({n} images)" for band, n in zip(table["head's confidence"], table["images"])])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("share of images")
+    ax.set_xlabel("the original head's top-1 probability")
+    ax.legend(title=None, fontsize=9)
+    ax.set_title("where the bottleneck agrees with the original head", fontsize=10)
+    return fig

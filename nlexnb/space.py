@@ -458,7 +458,7 @@ class ConceptSpace:
     def text_neighbour_indices(self, c: int | str, k: int = 5) -> list[int]:
         """Bank indices of the ``k`` concepts nearest class ``c``'s names in text space, nearest first: neither class
         names nor peoples, nor concepts that name the class in other words ("tabby cats" for tabby)."""
-        index = self.class_index(c, "c")
+        index = self.class_index(c)
         k = positive_int(k, "k", "concepts")
         score = self.name_similarity()[index].masked_fill(self.excluded, -torch.inf)
         keep: list[int] = []

@@ -319,6 +319,34 @@ def test_the_tradeoff_table_beside_random_concepts(space, photos):
         tradeoff(space, budgets=(2,))
 
 
+def test_agreement_split_by_how_sure_the_head_is(cbm, photos):
+    images = list(photos.values())
+    f = cbm.space.classifier.features(images)
+    result = cbm.agreement_by_confidence(features=f)
+    table = result.table
+    assert list(table["head's confidence"]) == ["< 0.2", "0.2 to 0.5", "0.5 to 0.8", ">= 0.8", "all"]
+    # the bands share out the images, and the last row is the plain agreement
+    assert table["images"].iloc[:-1].sum() == table["images"].iloc[-1] == result.images == len(images)
+    assert table["agreement"].iloc[-1] == pytest.approx(cbm.agreement(features=f))
+    # the head's class among the bottleneck's top 5 whenever it is its top 1
+    judged = table[table["images"] > 0]
+    assert (judged["in top 5"] >= judged["agreement"]).all()
+    assert repr(result).startswith(f"AgreementByConfidence({len(images)} images")
+    # a band with no image says so rather than inventing a share
+    one = cbm.agreement_by_confidence(features=f[:1], edges=(0.001, 0.999))
+    assert one.table["images"].tolist() in ([1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1])
+    assert one.table[one.table["images"] == 0]["agreement"].isna().all()
+    assert len(result.plot().axes) == 1
+    for bad, message in (
+        ((0.5, 0.2), "must increase"),
+        ((0.0, 0.5), "probability in"),
+        ((), "non-empty"),
+        ("0.5", "non-empty"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            cbm.agreement_by_confidence(features=f, edges=bad)
+
+
 # ---- saving ----------------------------------------------------------------------------------------------------------
 def test_a_saved_bottleneck_loads_only_where_it_was_made(cbm, space, photos, tmp_path, classifier, ridge_mapper):
     path = cbm.save(tmp_path / "espresso-and-friends")

@@ -287,6 +287,10 @@ def test_08_concept_bottleneck(records, stamps_folder):
     )
     if stamps_folder is not None:
         assert recipes[32]["agreement"] > 0.3  # 0.69 on these 48 photos, 0.63 on all 298 (benchmarks/RESULTS.md)
+    bands = r["agreement_by_confidence"]["records"]
+    assert [b["head's confidence"] for b in bands][-1] == "all"
+    assert sum(b["images"] for b in bands[:-1]) == bands[-1]["images"]
+    assert bands[-1]["agreement"] == pytest.approx(recipes[32]["agreement"])
     accuracy = _table(r["accuracy"])
     assert accuracy["original head"]["agreement"] == 1.0 and accuracy["original head"]["n"] > 0
     assert 0 < accuracy["bottleneck (32 concepts per class)"]["agreement"] < 1
