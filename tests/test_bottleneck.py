@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nlexnb.bottleneck import (
     RESIDUAL_WARNING,
@@ -345,6 +347,26 @@ def test_agreement_split_by_how_sure_the_head_is(cbm, photos):
     ):
         with pytest.raises(ValueError, match=message):
             cbm.agreement_by_confidence(features=f, edges=bad)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    edges=st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-1, 2)), max_size=5),
+    seed=st.integers(0, 2**16),
+)
+def test_any_edges_split_every_image_into_one_band_or_are_refused(cbm, edges, seed):
+    # features shaped like an EfficientNet's pooled activations (non-negative), some confident, some not
+    features = torch.rand(12, cbm.space.classifier.num_features, generator=torch.Generator().manual_seed(seed)) * 2
+    valid = bool(edges) and all(0 < e < 1 for e in edges) and all(a < b for a, b in zip(edges, edges[1:]))
+    if not valid:
+        with pytest.raises(ValueError, match="edges"):
+            cbm.agreement_by_confidence(features=features, edges=edges)
+        return
+    table = cbm.agreement_by_confidence(features=features, edges=edges).table
+    assert len(table) == len(edges) + 2 and table["images"].iloc[:-1].sum() == table["images"].iloc[-1] == 12
+    assert table["agreement"].iloc[-1] == pytest.approx(cbm.agreement(features=features))
+    filled = table[table["images"] > 0]
+    assert filled["agreement"].between(0, 1).all() and (filled["in top 5"] >= filled["agreement"]).all()
 
 
 # ---- saving ----------------------------------------------------------------------------------------------------------
