@@ -202,7 +202,9 @@ class Recipe:
 
     Attributes:
         class_index, class_name: the class.
-        table: ``concept``, ``weight`` (its non-negative weight in the row) and ``share`` (of the recipe's weight).
+        table: ``concept``, ``weight`` (its non-negative weight in the row), ``share`` (of the recipe's weight) and
+            ``row left out`` (the share of the class's centred row that the concepts down to this one leave out:
+            how much each further concept writes; the last is ``residual``).
         residual: the share of the class's centred row the recipe leaves out (0 = all of it written).
         n_concepts: the bottleneck's budget per class.
 
@@ -525,17 +527,19 @@ class ConceptBottleneck:
 
     # ---- reading it ------------------------------------------------------------------------------------------------
     def recipe(self, c: int | str) -> Recipe:
-        """Class ``c``'s concepts, heaviest first (a :class:`Recipe`: ``.table`` with ``concept``, ``weight`` and
-        ``share`` of the recipe's weight, ``.plot()``)."""
+        """Class ``c``'s concepts, heaviest first (a :class:`Recipe`: ``.table`` with ``concept``, ``weight``,
+        ``share`` of the recipe's weight and ``row left out`` down to each concept, ``.plot()``)."""
         index = self.space.class_index(c)
         row = self.weights[index]
         order = [i for i in row.argsort(descending=True).tolist() if row[i] > 0]
         total = float(row.sum()) or 1.0
+        partial = (row[order].double()[:, None] * self.space.directions[order].double()).cumsum(0)
         table = pd.DataFrame(
             {
                 "concept": [self.space.texts[i] for i in order],
                 "weight": [float(row[i]) for i in order],
                 "share": [float(row[i]) / total for i in order],
+                "row left out": _left_out(_centred_rows(self.space)[index : index + 1], partial).tolist(),
             }
         )
         name = self.space.classifier.class_names[index]
@@ -725,15 +729,20 @@ def _centred_rows(space: ConceptSpace) -> torch.Tensor:
     return w - w.mean(0)
 
 
+def _left_out(rows: torch.Tensor, written: torch.Tensor) -> torch.Tensor:
+    """[R]: the share of each of ``rows`` [R, d] (or one row [1, d]) outside the direction of ``written`` [R, d]: the
+    sine of the angle between them, 1 where nothing is written or the two point apart."""
+    cosine = (rows * written).sum(1) / (rows.norm(dim=1) * written.norm(dim=1)).clamp_min(1e-12)
+    return (1 - cosine.clamp(0, 1) ** 2).sqrt()
+
+
 def recipe_residual(space: ConceptSpace, weights: torch.Tensor) -> torch.Tensor:
     """[K]: the share of each centred class row ``W[c] - mean(W)`` that lies outside its recipe's direction (the sine
     of the angle between the row and ``weights[c] @ V``; 1 for an empty recipe). Recipes are scaled to their rows'
     length (:func:`to_row_length`), so this is all a recipe leaves out; for a least-squares recipe it is also the
     relative norm of what is left."""
     rows = _centred_rows(space)
-    written = weights.to(rows.device, torch.float64) @ space.directions.double()
-    cosine = (rows * written).sum(1) / (rows.norm(dim=1) * written.norm(dim=1)).clamp_min(1e-12)
-    return (1 - cosine.clamp(0, 1) ** 2).sqrt().float()
+    return _left_out(rows, weights.to(rows.device, torch.float64) @ space.directions.double()).float()
 
 
 def to_row_length(space: ConceptSpace, weights: torch.Tensor) -> torch.Tensor:

@@ -109,7 +109,7 @@ def test_a_larger_budget_leaves_less_of_the_rows_out_and_recipes_read_as_tables(
     small, large = concept_bottleneck(space, n_concepts=2), concept_bottleneck(space, n_concepts=8)
     assert float(large.residual.mean()) < float(small.residual.mean()) <= 1.0
     recipe = large.recipe("espresso").table
-    assert list(recipe.columns) == ["concept", "weight", "share"] and 0 < len(recipe) <= 8
+    assert list(recipe.columns) == ["concept", "weight", "share", "row left out"] and 0 < len(recipe) <= 8
     assert recipe["share"].sum() == pytest.approx(1.0) and recipe["weight"].is_monotonic_decreasing
     assert "espresso" not in set(recipe["concept"]) and "8 concepts per class" in repr(large)
     first_half = torch.arange(len(space)) < len(space) // 2
@@ -196,6 +196,14 @@ def test_a_recipe_is_a_table_with_a_bar_chart(cbm):
     assert list(recipe.table["concept"]) == [c for _, c in expected]
     assert recipe.table["weight"].tolist() == pytest.approx([w for w, _ in expected])
     assert recipe.residual == pytest.approx(float(cbm.residual[967]))
+    # how much of the row the concepts down to each one leave out: from the first concept alone to the whole recipe
+    left_out = recipe.table["row left out"]
+    assert left_out.between(0, 1).all() and left_out.iloc[-1] == pytest.approx(recipe.residual, abs=1e-6)
+    first = cbm.space.directions[cbm.space.texts.index(expected[0][1])].double()
+    rows = cbm.space.classifier.head_weight.double()
+    centred = rows[967] - rows.mean(0)
+    cosine = float(first @ centred / (first.norm() * centred.norm()))
+    assert left_out.iloc[0] == pytest.approx((1 - max(cosine, 0) ** 2) ** 0.5)
     assert list(recipe["concept"]) == list(recipe.table["concept"]) and len(recipe) == len(expected)  # as a DataFrame
     fig = recipe.plot()
     bars = fig.axes[0].patches
