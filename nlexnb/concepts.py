@@ -23,6 +23,7 @@ class's own names and synonyms out of that class's explanations.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -263,6 +264,15 @@ def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | No
     builtins = {name: getattr(ConceptBank, method) for name, (method, _) in BANKS.items()}
     if isinstance(concepts, str) and concepts in builtins:
         return builtins[concepts]()
+    looks_like_a_path = isinstance(concepts, str) and (os.sep in concepts or Path(concepts).suffix != "")
+    if isinstance(concepts, str) and not looks_like_a_path and not Path(concepts).is_file():
+        close = difflib.get_close_matches(concepts, list(builtins), n=1)
+        hint = f"Did you mean {close[0]!r}? " if close else ""
+        raise FileNotFoundError(
+            f"concepts={concepts!r} is neither a built-in bank ({', '.join(sorted(builtins))}) nor a file. {hint}"
+            f"Give one of those names, a text file with one concept per line, or a list of concepts ([{concepts!r}] "
+            "for that one concept)"
+        )
     if isinstance(concepts, (str, os.PathLike)):
         return ConceptBank.from_file(concepts)
     if isinstance(concepts, Iterable):

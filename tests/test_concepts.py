@@ -47,6 +47,18 @@ def test_bad_bank_files_are_named_in_the_error(tmp_path):
         ConceptBank.from_file(binary)
 
 
+def test_a_name_that_is_neither_a_bank_nor_a_file_says_what_is_accepted(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no file called "red" or "visaul" here
+    with pytest.raises(FileNotFoundError, match=r"neither a built-in bank \(broad, default.*\['red'\] for that one"):
+        load_concepts("red")  # one concept passed as a string
+    with pytest.raises(FileNotFoundError, match="Did you mean 'visual'"):
+        load_concepts("visaul")
+    with pytest.raises(FileNotFoundError, match="Concept bank file not found: 'mine.txt'"):
+        load_concepts("mine.txt")  # a file name: the file is what is missing
+    (tmp_path / "red").write_text("red\nblue\n")  # a file with that name is read
+    assert load_concepts("red").texts == ["red", "blue"]
+
+
 def test_description_phrases_are_short_attributes():
     text = (
         "A small serving of concentrated coffee, usually very dark brown, in a small cup or glass. "
