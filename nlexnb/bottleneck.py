@@ -38,6 +38,7 @@ from .classifier import LabelPrediction
 from .explain import HeatMap, input_view, upsample_map
 from .images import ImageInput, ImageLike
 from .labels import primary_name
+from .pursuit import sparse_nonnegative_fit, sparse_nonnegative_path
 from .space import ConceptSpace, concept_space
 
 __all__ = [
@@ -60,122 +61,6 @@ __all__ = [
     "to_row_length",
     "tradeoff",
 ]
-
-
-def sparse_nonnegative_fit(
-    rows: torch.Tensor,
-    directions: torch.Tensor,
-    n: int,
-    *,
-    allowed: torch.Tensor | None = None,
-    steps: int = 100,
-) -> torch.Tensor:
-    """Non-negative orthogonal matching pursuit for every row at once: weights ``A`` [R, T] >= 0 with at most ``n``
-    non-zeros per row such that ``A @ directions`` approximates ``rows`` [R, d] in least squares.
-
-    Each step adds, per row, the allowed direction (``allowed``: [T] bool, or [R, T] for each row its own; default
-    all) with the largest positive correlation with the row's residual, then refits the row's weights on its support:
-    exact least squares where that has no negative weight, else projected gradient descent (``steps`` iterations,
-    non-negative). A row stops growing when no direction correlates positively with what is left of it. See
-    :func:`sparse_nonnegative_path` for several budgets from one pursuit."""
-    n = positive_int(n, "n", "concepts per row")
-    return sparse_nonnegative_path(rows, directions, (n,), allowed=allowed, steps=steps)[n]
-
-
-GRAM_LIMIT = 8_192
-"""Banks up to this many concepts keep every pair's cosine ([T, T], float64: 0.5 GB at the limit) during a fit:
-each step is then a sparse product instead of a pass over the features."""
-
-
-def sparse_nonnegative_path(
-    rows: torch.Tensor,
-    directions: torch.Tensor,
-    budgets: Sequence[int],
-    *,
-    allowed: torch.Tensor | None = None,
-    steps: int = 100,
-) -> dict[int, torch.Tensor]:
-    """:func:`sparse_nonnegative_fit` for several budgets at once: ``{n: A}`` for each ``n`` in ``budgets``.
-
-    The pursuit is greedy, so the first ``n`` concepts a row picks are the same whatever the final budget: one
-    pursuit to the largest budget gives every smaller one (each with its own refitted weights). Residual
-    correlations are kept in the bank's coordinates (``rows @ V.T`` minus the fitted weights times the bank's
-    cosines), so a step costs a sparse product, not a pass over every row's features."""
-    budgets = sorted({positive_int(b, "budgets", "concepts per row") for b in budgets})
-    if not budgets:
-        raise ValueError("budgets is empty: give at least one number of concepts per row")
-    r, t = rows.shape[0], directions.shape[0]
-    device = directions.device
-    v = directions.double()
-    allowed = torch.ones(t, dtype=torch.bool, device=device) if allowed is None else allowed.to(device)
-    cosines = v @ v.T if t <= GRAM_LIMIT else None
-    correlation = rows.to(device, torch.float64) @ v.T  # [R, T]
-    n = min(budgets[-1], t)
-    support = torch.zeros(r, n, dtype=torch.long, device=device)
-    coef = torch.zeros(r, n, dtype=torch.float64, device=device)  # unused slots keep weight 0 on direction 0
-    gram = torch.zeros(r, n, n, dtype=torch.float64, device=device)
-    target = torch.zeros(r, n, dtype=torch.float64, device=device)
-    blocked = (~allowed).expand(r, t).clone()  # not allowed, or already in the row's support
-    row_ids = torch.arange(r, device=device)
-    path: dict[int, torch.Tensor] = {}
-
-    def weights() -> torch.Tensor:
-        return torch.zeros(r, t, dtype=torch.float64, device=device).scatter_add_(1, support, coef)
-
-    for s in range(n):
-        fitted = torch.sparse_coo_tensor(
-            torch.stack([row_ids.repeat_interleave(s), support[:, :s].flatten()]),
-            coef[:, :s].flatten(),
-            (r, t),
-            check_invariants=False,
-        )
-        if cosines is not None:
-            score = correlation - torch.sparse.mm(fitted, cosines)
-        else:
-            score = correlation - torch.sparse.mm(fitted, v) @ v.T
-        best = score.masked_fill_(blocked, -torch.inf).max(1)
-        live = torch.nonzero(best.values > 0).flatten()
-        if not len(live):
-            break
-        pick = best.indices[live]
-        blocked[live, pick] = True
-        support[live, s] = pick
-        cross = cosines[pick] if cosines is not None else v[pick] @ v.T  # [L, T]
-        gram[live, s, : s + 1] = cross.gather(1, support[live, : s + 1])
-        gram[live, :s, s] = gram[live, s, :s]
-        target[live, s] = correlation[live, pick]
-        coef[live, : s + 1] = _nonnegative_refit(
-            gram[live, : s + 1, : s + 1], target[live, : s + 1], coef[live, : s + 1], steps
-        )
-        if s + 1 in budgets:
-            path[s + 1] = weights()
-    for b in budgets:  # budgets past where every row stopped growing
-        path.setdefault(b, weights())
-    return path
-
-
-def _nonnegative_refit(gram: torch.Tensor, target: torch.Tensor, coef: torch.Tensor, steps: int) -> torch.Tensor:
-    """Least squares weights on each row's support (``gram`` [L, s, s], ``target`` [L, s]), kept non-negative: the
-    exact solution where it has no negative weight, else ``steps`` of projected gradient descent from ``coef``, then
-    the exact solution on the weights the descent kept positive (where that has no negative weight)."""
-    eye = torch.eye(gram.shape[1], dtype=gram.dtype, device=gram.device)
-    exact = torch.linalg.solve(gram + 1e-10 * eye, target)
-    negative = (exact < 0).any(1)
-    coef = torch.where(negative[:, None], coef, exact)
-    if bool(negative.any()):
-        g, t, c = gram[negative], target[negative], coef[negative]
-        step = 1.0 / torch.linalg.eigvalsh(g)[:, -1].clamp_min(1e-12)
-        for _ in range(steps):
-            c = (c + step[:, None] * (t - (g @ c[:, :, None])[..., 0])).clamp_min(0)
-        # polish: exact least squares on the weights the descent kept, where that stays non-negative
-        keep = c > 0
-        both = keep[:, :, None] & keep[:, None, :]
-        g_kept = torch.where(both, g, torch.diag_embed((~keep).to(g.dtype)))
-        polished = torch.linalg.solve(g_kept + 1e-10 * eye, torch.where(keep, t, 0.0))
-        good = (polished >= 0).all(1)
-        c[good] = polished[good]
-        coef[negative] = c
-    return coef
 
 
 RESIDUAL_WARNING = 0.9

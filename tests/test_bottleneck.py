@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import warnings
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -21,7 +20,6 @@ from nlexnb.bottleneck import (
     neighbour_bottleneck,
     random_bottleneck,
     sparse_nonnegative_fit,
-    sparse_nonnegative_path,
     tradeoff,
 )
 from nlexnb.concepts import ConceptBank
@@ -31,59 +29,6 @@ from nlexnb.space import ConceptSpace
 
 # a bank of 400 concepts writes most class rows poorly: the warning is the subject of one test below, noise elsewhere
 pytestmark = pytest.mark.filterwarnings("ignore::nlexnb.bottleneck.PoorFitWarning")
-
-
-def test_the_fit_recovers_a_sparse_non_negative_combination_exactly():
-    q, _ = torch.linalg.qr(torch.randn(16, 8, generator=torch.Generator().manual_seed(0)))
-    v = q.T  # 8 orthonormal directions
-    rows = torch.stack([2 * v[0] + 0.5 * v[3], v[5] - v[6], -v[1]])
-    weights = sparse_nonnegative_fit(rows, v, 3)
-    expected = torch.zeros(3, 8, dtype=torch.float64)
-    expected[0, 0], expected[0, 3] = 2.0, 0.5
-    expected[1, 5] = 1.0  # the negative part cannot be written with non-negative weights
-    assert torch.allclose(weights, expected, atol=1e-6)  # row 2 correlates with nothing positively: no concepts
-
-
-def test_the_fit_keeps_to_its_budget_and_to_the_allowed_directions():
-    g = torch.Generator().manual_seed(1)
-    v = torch.nn.functional.normalize(torch.randn(40, 12, generator=g), dim=1)
-    rows = torch.randn(5, 12, generator=g)
-    allowed = torch.arange(40) % 2 == 0
-    weights = sparse_nonnegative_fit(rows, v, 4, allowed=allowed)
-    assert (weights >= 0).all() and ((weights > 0).sum(1) <= 4).all() and not (weights[:, ~allowed] > 0).any()
-    more = sparse_nonnegative_fit(rows, v, 8, allowed=allowed)
-    left = [(rows.double() - w @ v.double()).norm(dim=1) for w in (weights, more)]
-    assert (left[1] <= left[0] + 1e-9).all()  # a larger budget never fits worse
-
-
-def test_one_pursuit_gives_every_smaller_budget():
-    g = torch.Generator().manual_seed(2)
-    v = torch.nn.functional.normalize(torch.randn(60, 16, generator=g), dim=1)
-    rows = torch.randn(7, 16, generator=g)
-    path = sparse_nonnegative_path(rows, v, (2, 5, 9))
-    for n, weights in path.items():
-        assert torch.equal(weights, sparse_nonnegative_fit(rows, v, n))
-    # where a row's non-negative least squares has no negative weight, the refit is exact: the residual is
-    # orthogonal to every direction of the support (checked with numpy's own solver, another way)
-    weights = path[9]
-    for r in range(7):
-        support = torch.nonzero(weights[r] > 0).flatten()
-        basis = v[support].double().numpy()
-        exact = np.linalg.lstsq(basis.T, rows[r].double().numpy(), rcond=None)[0]
-        if (exact > 0).all():
-            assert np.allclose(weights[r, support].numpy(), exact, atol=1e-5)
-
-
-def test_each_row_may_have_its_own_allowed_directions():
-    g = torch.Generator().manual_seed(3)
-    v = torch.nn.functional.normalize(torch.randn(30, 10, generator=g), dim=1)
-    rows = torch.randn(4, 10, generator=g)
-    allowed = torch.rand(4, 30, generator=g) < 0.3
-    weights = sparse_nonnegative_fit(rows, v, 5, allowed=allowed)
-    assert not (weights[~allowed] > 0).any()
-    for r in range(4):  # a row fitted alone with its own directions gets the same weights
-        alone = sparse_nonnegative_fit(rows[r : r + 1], v, 5, allowed=allowed[r])
-        assert torch.allclose(alone[0], weights[r], atol=1e-6)
 
 
 @pytest.fixture(scope="module")
