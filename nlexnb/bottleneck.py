@@ -401,12 +401,8 @@ class ConceptBottleneck:
         same = (written.argmax(1) == original).numpy()
         in_top = (written.topk(min(5, written.shape[1]), dim=1).indices == original[:, None]).any(1).numpy()
         band = np.digitize(confidence.numpy(), edges)
-        bounds = (0.0, *edges, 1.0)
-        rows = []
-        for b in range(len(bounds) - 1):
-            chosen = band == b
-            label = f"< {bounds[1]:g}" if b == 0 else f">= {bounds[b]:g}" if b == len(bounds) - 2 else ""
-            rows.append(_agreement_row(label or f"{bounds[b]:g} to {bounds[b + 1]:g}", chosen, same, in_top))
+        labels = [f"< {edges[0]:g}", *(f"{a:g} to {b:g}" for a, b in zip(edges, edges[1:])), f">= {edges[-1]:g}"]
+        rows = [_agreement_row(label, band == b, same, in_top) for b, label in enumerate(labels)]
         rows.append(_agreement_row("all", np.ones_like(same), same, in_top))
         return AgreementByConfidence(pd.DataFrame(rows), int(f.shape[0]))
 
