@@ -264,7 +264,9 @@ def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | No
     builtins = {name: getattr(ConceptBank, method) for name, (method, _) in BANKS.items()}
     if isinstance(concepts, str) and concepts in builtins:
         return builtins[concepts]()
-    looks_like_a_path = isinstance(concepts, str) and (os.sep in concepts or Path(concepts).suffix != "")
+    looks_like_a_path = isinstance(concepts, str) and (
+        "/" in concepts or os.sep in concepts or Path(concepts).suffix != ""
+    )
     if isinstance(concepts, str) and not looks_like_a_path and not Path(concepts).is_file():
         close = difflib.get_close_matches(concepts, list(builtins), n=1)
         hint = f"Did you mean {close[0]!r}? " if close else ""

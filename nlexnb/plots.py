@@ -592,10 +592,12 @@ def agreement_by_confidence_figure(result, figsize: tuple[float, float] = (8, 3.
     import seaborn as sns
 
     table = result.table
-    named = table.rename(columns={"agreement": "same top-1 class", "in top 5": "head's class in its top 5"})
+    named = table.rename(
+        columns={"agreement": "same top-1 class", "in top 5": "head's class in the bottleneck's top 5"}
+    )
     long = named.melt(
         id_vars=["head's confidence", "images"],
-        value_vars=["same top-1 class", "head's class in its top 5"],
+        value_vars=["same top-1 class", "head's class in the bottleneck's top 5"],
         var_name="measure",
     )
     fig = _figure(figsize, layout="constrained")
