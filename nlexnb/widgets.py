@@ -8,6 +8,8 @@ Each app wires ipywidgets controls to one or two package calls and nothing more:
 - :class:`ZeroShotApp`: type labels, see their probabilities (:class:`nlexnb.ZeroShotClassifier`).
 - :class:`ConceptExplorer`: what a class encodes, or what separates two classes
   (:func:`nlexnb.discover.class_concepts`, :func:`nlexnb.discover.contrast`).
+- :class:`BottleneckApp`: a photo explained through a concept bottleneck; pick concepts to switch off and see the
+  prediction follow (:meth:`nlexnb.bottleneck.ConceptBottleneck.explain` and ``.intervene``).
 
 Updates are synchronous ``observe`` callbacks. Bad input (an unknown class name, an empty label list, a file that is
 not an image) is shown in the app's ``message`` line, never raised into the kernel. Each app displays itself (its
@@ -31,6 +33,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from . import discover
+from .bottleneck import BottleneckExplanation, ConceptBottleneck, Intervention
 from .classifier import Classifier
 from .explain import Explainer
 from .images import sample_images, to_pil
@@ -39,7 +42,7 @@ from .plots import overlay_image
 from .space import ConceptSpace, concept_space
 from .zeroshot import ZeroShotClassifier, check_labels, classifier_mapper_labels
 
-__all__ = ["ExplainerApp", "ZeroShotApp", "ConceptExplorer", "read_upload"]
+__all__ = ["ExplainerApp", "ZeroShotApp", "ConceptExplorer", "BottleneckApp", "read_upload"]
 
 DEFAULT_LABELS = (
     "a cat",
@@ -455,3 +458,95 @@ class ConceptExplorer(_App):
         if b is None:
             return discover.class_concepts(self.space, a, k=k, echoes=echoes)
         return discover.contrast(self.space, a, b, k=k, echoes=echoes)
+
+
+# ---- concept bottleneck ----------------------------------------------------------------------------------------------
+class BottleneckApp(_ImagePicker):
+    """Explain a photo through a concept bottleneck, and switch concepts off to see its decision follow.
+
+    Args:
+        cbm: a :class:`~nlexnb.bottleneck.ConceptBottleneck`.
+        images: name -> image; default :func:`nlexnb.sample_images`. Uploads are added to it.
+
+    Attributes:
+        image, upload, target: the photo and the class explained (``target`` blank = the bottleneck's top class).
+        off: the explained class's recipe concepts that contribute most to it in this photo (the
+            :data:`SWITCHABLE` largest); those selected are switched off (activation 0).
+        sentence: the explanation's sentence (HTML); plot: its figure (PNG Image); outcome: what switching the
+            selected concepts off does (HTML, with the classes before and after); message: the last error, if any.
+        explanation, intervention: the current results (``intervention`` None while nothing is switched off).
+    """
+
+    SWITCHABLE = 12
+
+    def __init__(self, cbm: ConceptBottleneck, images: dict[str, Image.Image] | None = None) -> None:
+        if not isinstance(cbm, ConceptBottleneck):
+            raise TypeError(
+                f"BottleneckApp needs a ConceptBottleneck (nlexnb.bottleneck.concept_bottleneck(...)), "
+                f"got {type(cbm).__name__}"
+            )
+        self.cbm = cbm
+        self._init_images(images)
+        self.target = _class_box(cbm.space.classifier, "class", "bottleneck's top class")
+        self.off = widgets.SelectMultiple(options=[], rows=8, description="switch off")
+        self.message = widgets.HTML()
+        self.sentence = widgets.HTML()
+        self.plot = _picture("880px")
+        self.outcome = widgets.HTML()
+        self.explanation: BottleneckExplanation | None = None
+        self.intervention: Intervention | None = None
+        self._refresh = self._explain
+        explain, intervene = self._guard(self._explain), self._guard(self._intervene)
+        for control in (self.image, self.target):
+            control.observe(explain, "value")
+        self.off.observe(intervene, "value")
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.image, self.upload, self.target]),
+                self.message,
+                self.sentence,
+                self.plot,
+                widgets.HBox([self.off, self.outcome]),
+            ]
+        )
+        explain()
+
+    def _explain(self) -> None:
+        self.explanation = None
+        self.sentence.value = ""
+        _show_png(self.plot)
+        target = _class_or_none(self.cbm.space.classifier, self.target.value)
+        self.explanation = self.cbm.explain(self._current(None), target=target)
+        self.sentence.value = f"<b>{html.escape(self.explanation.sentence)}</b>"
+        figure = self.explanation.plot(figsize=(11, 3.6))
+        _show_png(self.plot, figure)
+        carried = self.explanation.table["concept"]  # largest contribution first
+        self.off.value = ()  # before the options change, so that no old choice is applied to the new photo
+        self.off.options = list(carried[: self.SWITCHABLE])
+        self._intervene()
+
+    def _intervene(self) -> None:
+        self.intervention = None
+        self.outcome.value = ""
+        if not self.off.value:
+            self.outcome.value = "<i>Select concepts to switch them off.</i>"
+            return
+        self.intervention = self.cbm.intervene(self._current(None), {c: 0.0 for c in self.off.value})
+        self.outcome.value = f"<b>{html.escape(self.intervention.sentence)}</b>" + _table_html(
+            self.intervention.table.head(5)
+        )
+
+    def static(self, image_name: str | None = None, off: Sequence[str] = ()):
+        """The explanation figure for the photo, or, with concepts to switch ``off``, the intervention's figure
+        (the classes before and after). The class is the widget's (``target``).
+
+        Returns:
+            A matplotlib Figure.
+        """
+        if isinstance(off, str):
+            raise TypeError(f"off must be a list of concepts, got the single string {off!r}; wrap it in a list")
+        image = self._current(image_name)
+        if off:
+            return self.cbm.intervene(image, {c: 0.0 for c in off}).plot()
+        target = _class_or_none(self.cbm.space.classifier, self.target.value)
+        return self.cbm.explain(image, target=target).plot()

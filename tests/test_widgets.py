@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import html
 import io
 
 import ipywidgets as widgets
@@ -12,7 +13,11 @@ import pytest
 from matplotlib.figure import Figure
 
 import nlexnb
-from nlexnb.widgets import ConceptExplorer, ExplainerApp, ZeroShotApp
+from nlexnb.bottleneck import concept_bottleneck
+from nlexnb.concepts import ConceptBank
+from nlexnb.labels import primary_name
+from nlexnb.space import ConceptSpace
+from nlexnb.widgets import BottleneckApp, ConceptExplorer, ExplainerApp, ZeroShotApp
 
 CONCEPTS = ["stripes", "whiskers", "fur", "pointed ears", "foam", "coffee beans", "saucer", "sky", "space suit", "flag"]
 
@@ -157,6 +162,43 @@ def test_concept_explorer_class_and_contrast(classifier, mapper):
     assert "pyramid" not in full.table.value
     full.echoes.value = True  # echoes of the words of the names, shown on request
     assert "pyramid" in full.table.value and full.message.value == ""
+
+
+@pytest.fixture(scope="module")
+def cbm(classifier, ridge_mapper):
+    space = ConceptSpace(classifier, ridge_mapper, ConceptBank.visual().texts[::8])
+    with pytest.warns(UserWarning):  # a bank of 400 concepts writes some classes poorly, and says so
+        return concept_bottleneck(space, n_concepts=6)
+
+
+def test_bottleneck_app_explains_and_switches_concepts_off(cbm, images):
+    app = BottleneckApp(cbm, images)
+    assert app.message.value == "" and app.plot.value[:4] == b"\x89PNG"
+    assert primary_name(app.explanation.predicted_name) in app.sentence.value
+    # the concepts offered are the explained class's largest contributors in this photo, largest first
+    assert list(app.off.options) == list(app.explanation.table["concept"][: BottleneckApp.SWITCHABLE])
+    assert app.intervention is None and "Select concepts" in app.outcome.value
+
+    app.off.value = tuple(app.off.options[:3])
+    expected = cbm.intervene(images["chelsea"], {c: 0.0 for c in app.off.options[:3]})
+    assert app.intervention.before == expected.before and app.intervention.after == expected.after
+    assert html.escape(expected.sentence) in app.outcome.value and "<table" in app.outcome.value
+
+    app.image.value = "coffee"  # a new photo: new concepts to offer, none switched off yet
+    assert app.off.value == () and app.intervention is None
+    assert list(app.off.options) == list(app.explanation.table["concept"][: BottleneckApp.SWITCHABLE])
+
+    app.target.value = "espreso"
+    assert "Unknown class" in app.message.value and app.explanation is None and app.sentence.value == ""
+    app.target.value = "cup"
+    assert app.message.value == "" and app.explanation.target_name == "cup"
+
+    assert len(app.static("chelsea").axes) >= 2 and isinstance(app.static(off=[app.off.options[0]]), Figure)
+    with pytest.raises(TypeError, match="list of concepts"):
+        app.static(off="fur")
+    with pytest.raises(TypeError, match="needs a ConceptBottleneck"):
+        BottleneckApp(cbm.space)
+    assert plt.get_fignums() == []
 
 
 def test_apps_display_their_widget(app, monkeypatch):
