@@ -605,9 +605,10 @@ def agreement_by_confidence_figure(result, figsize: tuple[float, float] = (8, 3.
     sns.barplot(data=long, x="head's confidence", y="value", hue="measure", ax=ax)
     ax.set_xticks(range(len(table)))
     ax.set_xticklabels([f"{band}\n({n} images)" for band, n in zip(table["head's confidence"], table["images"])])
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.22)  # room above the bars for the legend
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel("share of images")
     ax.set_xlabel("the original head's top-1 probability")
-    ax.legend(title=None, fontsize=9)
+    ax.legend(title=None, fontsize=9, loc="upper center", ncol=2, frameon=False)
     ax.set_title("where the bottleneck agrees with the original head", fontsize=10)
     return fig
