@@ -716,8 +716,9 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
         ) from exc
     if saved.get("tensors_sha256") != hashlib.sha256(path.read_bytes()).hexdigest():
         raise ValueError(
-            f"The sidecar {str(_sidecar(path))!r} belongs to another save than {str(path)!r} (its tensors' hash "
-            "differs): save the bottleneck again"
+            f"{str(path)!r} does not hold the tensors its sidecar {str(_sidecar(path))!r} describes (their hash "
+            "differs): the file was changed or damaged after it was saved, or the sidecar belongs to another save. "
+            "Save the bottleneck again"
         )
     space = concept_space(classifier, mapper, concepts)
     here = ConceptBottleneck(space, weights, int(saved.get("n_concepts", 0)), residual).identity()

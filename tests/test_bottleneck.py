@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -346,10 +347,31 @@ def test_a_saved_bottleneck_loads_only_where_it_was_made(cbm, space, photos, tmp
         load_bottleneck(path, space)
     other = cbm.without(cbm.recipe("espresso")["concept"][0]).save(tmp_path / "other")
     path.with_suffix(".json").write_bytes(other.with_suffix(".json").read_bytes())
-    with pytest.raises(ValueError, match="belongs to another save"):  # a sidecar of another save is not trusted
+    with pytest.raises(ValueError, match="sidecar belongs to another save"):  # a sidecar of another save is not trusted
         load_bottleneck(path, space)
     with pytest.raises(FileNotFoundError, match="not found"):
         load_bottleneck(tmp_path / "missing.safetensors", space)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    damage=st.one_of(st.tuples(st.just("truncate"), st.floats(0, 0.999)), st.tuples(st.just("flip"), st.floats(0, 1)))
+)
+def test_a_damaged_bottleneck_file_is_refused_never_loaded(cbm, space, damage):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = cbm.save(Path(folder) / "cbm")
+        data = bytearray(path.read_bytes())
+        kind, where = damage
+        at = min(int(where * len(data)), len(data) - 1)
+        if kind == "truncate":
+            data = data[:at]
+        else:
+            data[at] ^= 0xFF
+        path.write_bytes(bytes(data))
+        with pytest.raises(ValueError, match="cbm.safetensors"):
+            load_bottleneck(path, space)
 
 
 def test_a_bottleneck_of_another_classifier_is_refused(space, tmp_path, encoder):
