@@ -765,7 +765,7 @@ def random_bottleneck(space: ConceptSpace, n_concepts: int, seed: int = 0) -> Co
     """Recipes of ``n_concepts`` concepts drawn at random for each class (among those a bottleneck may use), weighted
     by the same non-negative fit: the chance baseline a bottleneck's agreement is read against."""
     n = _check_budget(space, n_concepts)
-    usable = ~space.excluded & ~space.naming_mask() & ~space.qualifier_mask()
+    usable = ~_refused(space)
     noise = torch.rand(len(space.classifier.class_names), len(space), generator=torch.Generator().manual_seed(seed))
     noise = noise.to(usable.device).masked_fill(~usable, -1.0)
     return _restricted(space, _top_mask(noise, n) & usable, n)
@@ -776,9 +776,18 @@ def neighbour_bottleneck(space: ConceptSpace, n_concepts: int) -> ConceptBottlen
     what a text encoder alone would name), weighted by the same non-negative fit: the baseline that knows the words
     but not the classifier. Like the fitted recipes it never uses a concept naming the class or a kind of it."""
     n = _check_budget(space, n_concepts)
-    refused = space.excluded | space.naming_mask() | space.qualifier_mask()  # as for the fitted recipes
+    refused = _refused(space)  # as for the fitted recipes
     nearest = _top_mask(space.name_similarity().masked_fill(refused, -torch.inf), n) & ~refused
     return _restricted(space, nearest, n)
+
+
+def _refused(space: ConceptSpace, allow_kinds: bool = False) -> torch.Tensor:
+    """[K, T] bool: what class ``c``'s recipe may never use, for the fitted recipes and both baselines alike: class
+    names and peoples (:attr:`~nlexnb.space.ConceptSpace.excluded`), echoes of a word that qualifies its name
+    (:meth:`~nlexnb.space.ConceptSpace.qualifier_mask`) and, unless ``allow_kinds``, kinds of the class
+    (:meth:`~nlexnb.space.ConceptSpace.naming_mask`)."""
+    refused = space.excluded | space.qualifier_mask()
+    return refused if allow_kinds else refused | space.naming_mask()
 
 
 def _check_budget(space: ConceptSpace, n_concepts: int) -> int:
@@ -910,9 +919,7 @@ def _fit_budgets(
     recipe never uses a concept that names it (:meth:`~nlexnb.space.ConceptSpace.naming_mask`: "camel" for Arabian
     camel, "sand cat" for tiger cat) unless ``allow_kinds``; whole class names and echoes of a word that qualifies
     its name (:meth:`~nlexnb.space.ConceptSpace.qualifier_mask`) never."""
-    if not allow_kinds:
-        allowed = allowed & ~space.naming_mask()
-    allowed = allowed & ~space.qualifier_mask()
+    allowed = allowed & ~_refused(space, allow_kinds)
     path = sparse_nonnegative_path(_centred_rows(space), space.directions, budgets, allowed=allowed)
     scaled = {n: to_row_length(space, weights) for n, weights in path.items()}
     return {n: ConceptBottleneck(space, weights, n, recipe_residual(space, weights)) for n, weights in scaled.items()}
