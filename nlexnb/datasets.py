@@ -340,6 +340,35 @@ def find_stamps(root: str | os.PathLike | None = None) -> Path:
     )
 
 
+GCOMPRIS_ENV = "NLEXNB_GCOMPRIS"
+
+
+def find_gcompris_photos(root: str | os.PathLike | None = None) -> Path:
+    """The folder of GCompris's photos (whole, uncut photos of animals, tools, buildings; the plausibility
+    benchmark's photos beside the stamp cut-outs): ``root``, else ``$NLEXNB_GCOMPRIS``, else the copy
+    ``scripts/fetch_photos.sh`` unpacks into nlexnb's data folder (``~/.local/share/nlexnb``).
+
+    Raises:
+        FileNotFoundError: the photos are not there (the message says how to get them).
+    """
+    from ._store import data_dir
+
+    if root is not None:
+        folder = Path(root)
+    elif os.environ.get(GCOMPRIS_ENV):
+        folder = Path(os.environ[GCOMPRIS_ENV])
+    else:
+        folder = data_dir() / "gcompris-photos"
+    if (folder / "explore_world_animals").is_dir():
+        return folder
+    raise FileNotFoundError(
+        f"GCompris's photos were not found in {str(folder)!r} (expected a folder holding explore_world_animals/, "
+        "erase/, ...). On Debian or Ubuntu run `bash scripts/fetch_photos.sh` (no root needed); elsewhere unpack the "
+        "WebP files of gcompris-qt-data's Qt resources with scripts/unpack_qt_resources.py and pass root= or set "
+        f"${GCOMPRIS_ENV} to that folder."
+    )
+
+
 def stamp_photo_set(root: str | os.PathLike | None = None, min_size: int = 48) -> Labelled:
     """A labelled zero-shot set of real photos: Tux Paint's photo stamps, labelled by their folder.
 

@@ -42,6 +42,7 @@ from .labels import bare_synonyms, primary_name, singular
 
 __all__ = [
     "EVIDENCE_FILE",
+    "PHOTO_SETS",
     "JUDGE_THRESHOLD",
     "evidence",
     "read_labels",
@@ -58,6 +59,11 @@ __all__ = [
 
 DATA = Path(__file__).parent / "data"
 EVIDENCE_FILE = DATA / "plausibility_evidence.json"
+WHOLE_EVIDENCE_FILE = DATA / "plausibility_whole_photos.json"
+PHOTO_SETS = {"cutouts": EVIDENCE_FILE, "whole": WHOLE_EVIDENCE_FILE}
+"""The evidence photo sets: ``cutouts``, the 8 sample photos and 42 Tux Paint stamps (cut-out photos on white; the
+model is wrong on two thirds of them), and ``whole``, 35 uncut photos from GCompris (animals in their surroundings,
+tools, a castle, a dam) whose class lite0 gets right, as photos a user brings usually are."""
 CLASS_EVIDENCE_FILE = EVIDENCE_FILE.with_name("class_evidence.json")
 LABELS_FILE = DATA / "plausibility_labels.json"
 JUDGE_THRESHOLD = 0.65
@@ -77,9 +83,14 @@ def read_labels() -> dict[str, dict[str, int]]:
     return json.loads(LABELS_FILE.read_text(encoding="utf-8"))["labels"]
 
 
-def evidence() -> dict[str, list[str]]:
-    """Photo id -> evidence list ("sample:coffee" -> ["coffee", "red cup", "saucer", ...])."""
-    return json.loads(EVIDENCE_FILE.read_text(encoding="utf-8"))["photos"]
+def evidence(photo_set: str | None = "cutouts") -> dict[str, list[str]]:
+    """Photo id -> evidence list ("sample:coffee" -> ["coffee", "red cup", "saucer", ...]) for one of
+    :data:`PHOTO_SETS` (None: both)."""
+    if photo_set is None:
+        return {k: v for name in PHOTO_SETS for k, v in evidence(name).items()}
+    if photo_set not in PHOTO_SETS:
+        raise ValueError(f"Unknown photo set {photo_set!r}: expected one of {sorted(PHOTO_SETS)} or None for both")
+    return json.loads(PHOTO_SETS[photo_set].read_text(encoding="utf-8"))["photos"]
 
 
 def class_evidence() -> dict[str, list[str]]:
@@ -88,42 +99,54 @@ def class_evidence() -> dict[str, list[str]]:
     return json.loads(CLASS_EVIDENCE_FILE.read_text(encoding="utf-8"))["classes"]
 
 
-def evidence_photos(ids: Sequence[str] | None = None) -> dict:
-    """The evidence photos as images, by id: ``sample:NAME`` from :func:`nlexnb.sample_images`, ``stamps:PATH`` from
-    the Tux Paint stamps (:func:`nlexnb.datasets.find_stamps`, which says how to install them when missing)."""
-    from .datasets import find_stamps
+def evidence_photos(ids: Sequence[str] | None = None, photo_set: str = "cutouts") -> dict:
+    """The evidence photos as images, by id (default: every photo of ``photo_set``): ``sample:NAME`` from
+    :func:`nlexnb.sample_images`, ``stamps:PATH`` from the Tux Paint stamps (:func:`nlexnb.datasets.find_stamps`),
+    ``gcompris:PATH`` from GCompris's photos (:func:`nlexnb.datasets.find_gcompris_photos`); each of the two says
+    how to install its photos when they are missing."""
+    from .datasets import find_gcompris_photos, find_stamps
     from .images import sample_images, to_pil
 
-    ids = list(evidence()) if ids is None else list(ids)
+    ids = list(evidence(photo_set)) if ids is None else list(ids)
     samples = sample_images() if any(i.startswith("sample:") for i in ids) else {}
-    stamps = find_stamps() if any(i.startswith("stamps:") for i in ids) else None
+    folders = {
+        source: find() if any(i.startswith(source + ":") for i in ids) else None
+        for source, find in (("stamps", find_stamps), ("gcompris", find_gcompris_photos))
+    }
     out = {}
     for photo in ids:
         source, _, name = photo.partition(":")
         if source == "sample":
             out[photo] = samples[name]
-        elif source == "stamps":
-            out[photo] = to_pil(stamps / name)
+        elif source in folders:
+            out[photo] = to_pil(folders[source] / name)
         else:
-            raise ValueError(f"Unknown evidence photo id {photo!r}: expected 'sample:NAME' or 'stamps:PATH'")
+            raise ValueError(
+                f"Unknown evidence photo id {photo!r}: expected 'sample:NAME', 'stamps:PATH' or 'gcompris:PATH'"
+            )
     return out
 
 
-def photo_ids(n: int | None = None) -> list[str]:
-    """Ids of the evidence photos that can be read here, ``n`` of them spread evenly over the list (None: all).
+def photo_ids(n: int | None = None, photo_set: str = "cutouts") -> list[str]:
+    """Ids of the evidence photos of ``photo_set`` that can be read here, ``n`` of them spread evenly over the list
+    (None: all).
 
     The stamp photos need Tux Paint's stamps (:func:`nlexnb.datasets.find_stamps`); without them only the sample
-    photos are returned, with a warning saying so.
+    photos are returned, with a warning saying so. The whole photos need GCompris's
+    (:func:`nlexnb.datasets.find_gcompris_photos`), and raise its FileNotFoundError without them.
     """
 
-    from .datasets import find_stamps
+    from .datasets import find_gcompris_photos, find_stamps
 
-    ids = list(evidence())
-    try:
-        find_stamps()
-    except FileNotFoundError as exc:
-        warn_user(f"Plausibility on the 8 sample photos only: {exc}")
-        ids = [i for i in ids if i.startswith("sample:")]
+    ids = list(evidence(photo_set))
+    if photo_set == "whole":
+        find_gcompris_photos()
+    else:
+        try:
+            find_stamps()
+        except FileNotFoundError as exc:
+            warn_user(f"Plausibility on the 8 sample photos only: {exc}")
+            ids = [i for i in ids if i.startswith("sample:")]
     if n is None or n >= len(ids):
         return ids
     if n < 1:
@@ -276,7 +299,7 @@ def plausibility_report(
     (other banks or settings, compared the same way).
     """
     judge = judge if isinstance(judge, Judge) else Judge(judge)
-    table = evidence()
+    table = evidence(None)
     photos = evidence_photos() if photos is None else photos
     ids = list(photos)
     explainers = {"explainer": explainer, **(extra or {})}

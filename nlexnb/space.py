@@ -24,6 +24,7 @@ from ._checks import a_gloss, definitions, number, per_class, positive_int, warn
 from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, preprocessed
+from .kinds import animal_named, another_animal, class_animals
 from .labels import (
     bare_synonyms,
     class_name_set,
@@ -170,6 +171,8 @@ class ConceptSpace:
         self._compound_cache: dict[int, set[str]] = {}
         self._relevance: dict[int, torch.Tensor] = {}
         self._name_similarity: torch.Tensor | None = None
+        self._animals: list[str | None] | None = None
+        self._class_animals: list[str | None] = []
 
     def __len__(self) -> int:
         return len(self.bank)
@@ -242,6 +245,21 @@ class ConceptSpace:
         patterns = [self._pattern(c) for c in classes]
         heads = set().union(*(self._heads_of(c) for c in classes)) if kinds and classes else set()
         return [self._heads[i] in heads or any(p.search(self._lower[i]) for p in patterns) for i in indices]
+
+    def other_animals(self, indices: Sequence[int], classes: Sequence[int]) -> list[bool]:
+        """Whether each bank concept (by index) names an animal that none of ``classes`` is a kind of, nor a kind of
+        it: "large poodle" or "compact rodent" for a gorilla, "reindeer" for a polar bear; not "bird" for a hen nor
+        "very large bear" for a polar bear (:mod:`nlexnb.kinds`). Classes that are not animals refuse nothing."""
+        if self._animals is None:
+            self._animals = [animal_named(t) for t in self.bank.texts]
+            self._class_animals = class_animals(self.classifier.class_names)
+        senses = [self._class_animals[c] for c in classes]
+        if not any(senses):
+            return [False] * len(indices)
+        return [
+            self._animals[i] is not None and all(another_animal(self._animals[i], s) for s in senses if s)
+            for i in indices
+        ]
 
     def naming_mask(self) -> torch.Tensor:
         """[K, T] bool: ``[c, i]`` when concept ``i`` names class ``c`` or a kind of it (:meth:`mentions` with

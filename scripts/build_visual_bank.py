@@ -523,6 +523,54 @@ def write_other_senses(wn, path: Path) -> None:
         tmp.replace(target)
 
 
+def write_animal_kinds(wn, path: Path) -> None:
+    """What kind of animal a word names, for ``nlexnb.kinds``: every lower-case WordNet noun of one or two words
+    whose *first* sense is an animal, below animal.n.01 ("poodle", "great ape", "bird"; not "feather"), with that
+    sense; each such sense's hypernyms up to WordNet's root (so "poodle" is a dog, a carnivore, a mammal, an
+    animal); and the sense of each ImageNet-1k class that is an animal (null for the others). An explanation of a
+    class that is an animal may then name an animal only when the class is of that kind ("bird" for a hen) or it is
+    a kind of the class, never another animal it resembles ("large poodle" for a gorilla, "reindeer" for a polar
+    bear)."""
+    import json
+
+    from timm.data import ImageNetInfo
+
+    lemmas: dict[str, str] = {}
+    for synset in wn.all_synsets("n"):
+        if synset.lexname() != "noun.animal" or not under(synset, ["animal.n.01"]):
+            continue  # WordNet files parts and coverings ("feather", "beak", "tail") with the animals
+        for lemma in synset.lemmas():
+            text = lemma.name().replace("_", " ")
+            if text == text.lower() and WORD.match(text.replace(" ", "-")) and text.count(" ") <= 1:
+                if wn.synsets(lemma.name(), "n")[0] == synset:
+                    lemmas.setdefault(text, synset.name())
+    info = ImageNetInfo("imagenet-1k")
+    classes = []
+    for i in range(info.num_classes()):
+        own = wn.synset_from_pos_and_offset("n", int(info.index_to_label_name(i)[1:]))
+        classes.append(own.name() if own.lexname() == "noun.animal" else None)
+    parents: dict[str, list[str]] = {}
+    todo = [wn.synset(name) for name in set(lemmas.values()) | {c for c in classes if c}]
+    while todo:
+        synset = todo.pop()
+        if synset.name() in parents:
+            continue
+        above = synset.hypernyms() + synset.instance_hypernyms()
+        parents[synset.name()] = sorted(s.name() for s in above)
+        todo.extend(above)
+    data = {
+        "about": "Built by scripts/build_visual_bank.py from WordNet " + wn.get_version() + "; do not edit by hand. "
+        "'lemmas': a lower-case noun of one or two words -> its first WordNet sense, where that is an animal; "
+        "'parents': a sense -> its hypernyms; 'imagenet': each ImageNet-1k class's sense where it is an animal.",
+        "lemmas": dict(sorted(lemmas.items())),
+        "parents": dict(sorted(parents.items())),
+        "imagenet": classes,
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wordnet", help="folder with WordNet 3.0's data.noun, index.noun, ...")
@@ -548,6 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(header + body, encoding="utf-8")
     tmp.replace(args.out)
     write_other_senses(wn, args.out.parent / "other_senses.json")
+    write_animal_kinds(wn, args.out.parent / "animal_kinds.json")
     counts: dict[str, int] = {}
     for _, kind in rows:
         counts[kind] = counts.get(kind, 0) + 1

