@@ -173,6 +173,7 @@ class ConceptSpace:
         self._name_similarity: torch.Tensor | None = None
         self._animals: list[str | None] | None = None
         self._class_animals: list[str | None] = []
+        self._animal_mask: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.bank)
@@ -260,6 +261,19 @@ class ConceptSpace:
             self._animals[i] is not None and all(another_animal(self._animals[i], s) for s in senses if s)
             for i in indices
         ]
+
+    def animal_mask(self) -> torch.Tensor:
+        """[K, T] bool: ``[c, i]`` when concept ``i`` names another animal than class ``c`` (:meth:`other_animals`),
+        for every class at once. Computed once."""
+        if self._animal_mask is None:
+            self.other_animals([], [])  # reads the senses
+            concepts = [i for i, sense in enumerate(self._animals) if sense is not None]
+            mask = torch.zeros(self.classifier.num_classes, len(self.bank), dtype=torch.bool)
+            for c, sense in enumerate(self._class_animals):
+                if sense is not None and concepts:
+                    mask[c, concepts] = torch.tensor([another_animal(self._animals[i], sense) for i in concepts])
+            self._animal_mask = mask.to(self.directions.device)
+        return self._animal_mask
 
     def naming_mask(self) -> torch.Tensor:
         """[K, T] bool: ``[c, i]`` when concept ``i`` names class ``c`` or a kind of it (:meth:`mentions` with

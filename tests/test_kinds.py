@@ -42,3 +42,16 @@ def test_another_animal_unless_one_is_a_kind_of_the_other():
     assert not another_animal(animal_named("very large bear"), ice_bear)  # the class is a bear
     assert not another_animal(animal_named("large poodle"), animal_named("dog"))  # a kind of the class
     assert not another_animal(None, ice_bear) and not another_animal(animal_named("reindeer"), None)
+
+
+def test_bottleneck_recipes_never_use_another_animal(classifier, mapper):
+    import nlexnb
+
+    bank = ["reindeer", "large poodle", "bear", "white fur", "snow", "black nose", "ice", "paws"]
+    space = nlexnb.space.ConceptSpace(classifier, mapper, bank)
+    mask = space.animal_mask()
+    ice_bear = classifier.class_index("ice bear")
+    assert mask.shape == (1000, len(bank)) and mask[ice_bear].tolist() == [True, True] + [False] * 6
+    assert not mask[classifier.class_index("espresso")].any()  # not an animal: nothing refused
+    cbm = nlexnb.bottleneck.concept_bottleneck(space, n_concepts=3)
+    assert not {"reindeer", "large poodle"} & set(cbm.recipe("ice bear").table["concept"])
