@@ -56,6 +56,7 @@ RECORD_MIME = "application/vnd.nlexnb.record+json"
 # Parameter names shared by the notebooks, and the types they must have.
 PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     **dict.fromkeys(["MODEL", "TIMM_MODEL", "TORCHVISION_MODEL", "HUB_MODEL", "LABELLED_SET"], (str,)),
+    **dict.fromkeys(["PLAUSIBILITY_SET"], (str,)),
     **dict.fromkeys(["ENCODER", "DEVICE", "IMAGE_DIR", "SUBCONCEPT_LABEL", "JUDGE", "MAPPER_PATH"], (str, type(None))),
     **dict.fromkeys(["OUT_DIR"], (str, type(None))),
     **dict.fromkeys(["INTERACTIVE", "PRETRAINED"], (bool,)),
@@ -121,7 +122,8 @@ def validate_parameters(**params: Any) -> None:
     positive; ``MODEL`` and every ``*_MODEL`` must name a timm or ``torchvision:`` model; ``IMAGE_DIR`` must be an
     existing folder; ``DEVICE`` must be a device torch knows (and CUDA must be there when asked for); ``LABELS``
     must be a list of unique, non-empty strings; ``LABELLED_SET`` must be a known set that is installed, or a folder,
-    and ``SUBCONCEPT_LABEL`` one of its labels; ``MAPPER_PATH`` must name a ``.safetensors`` file (not a folder).
+    and ``SUBCONCEPT_LABEL`` one of its labels; ``PLAUSIBILITY_SET`` an evidence photo set that is installed;
+    ``MAPPER_PATH`` must name a ``.safetensors`` file (not a folder).
 
     Raises:
         TypeError: a parameter of the wrong type (named, with the type wanted and the value got).
@@ -155,6 +157,8 @@ def validate_parameters(**params: Any) -> None:
                 f"Parameter SUBCONCEPT_LABEL {params['SUBCONCEPT_LABEL']!r} is not a label of "
                 f"LABELLED_SET {params['LABELLED_SET']!r}; its labels: {labels} (or None for every image)"
             )
+    if params.get("PLAUSIBILITY_SET") is not None:
+        _check_photo_set(params["PLAUSIBILITY_SET"])
     if params.get("LABELS") is not None:
         from .zeroshot import check_labels
 
@@ -162,6 +166,20 @@ def validate_parameters(**params: Any) -> None:
             check_labels(params["LABELS"])
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"Parameter LABELS: {exc}") from None
+
+
+def _check_photo_set(photo_set: str) -> None:
+    """PLAUSIBILITY_SET names an evidence photo set, and the whole photos are installed when it is "whole"."""
+    from .datasets import find_gcompris_photos
+    from .plausibility import PHOTO_SETS
+
+    if photo_set not in PHOTO_SETS:
+        raise ValueError(f"Parameter PLAUSIBILITY_SET must be one of {sorted(PHOTO_SETS)}, got {photo_set!r}")
+    if photo_set == "whole":
+        try:
+            find_gcompris_photos()
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"Parameter PLAUSIBILITY_SET is 'whole', but {exc}") from None
 
 
 def _labelled_set_labels(source: str) -> list[str]:

@@ -88,6 +88,17 @@ def test_notebook_parameters_for_labelled_sets_are_checked_before_any_work(tmp_p
         validate_parameters(LABELLED_SET="stamps")
 
 
+def test_the_plausibility_photo_set_parameter_is_checked_before_any_work(tmp_path, monkeypatch):
+    from nlexnb.reports import validate_parameters
+
+    validate_parameters(PLAUSIBILITY_SET="cutouts")
+    with pytest.raises(ValueError, match="PLAUSIBILITY_SET must be one of \\['cutouts', 'whole'\\], got 'wholes'"):
+        validate_parameters(PLAUSIBILITY_SET="wholes")
+    monkeypatch.setenv("NLEXNB_GCOMPRIS", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="PLAUSIBILITY_SET is 'whole'.*fetch_photos.sh"):
+        validate_parameters(PLAUSIBILITY_SET="whole")
+
+
 def test_label_filter_and_picture_names(tmp_path):
     data = [(tmp_path / "cow.png", "mammal"), ("x/owl.jpg", "bird"), (object(), "mammal")]
     kept = nlexnb.datasets.with_label(data, "mammal")
