@@ -530,20 +530,35 @@ def write_animal_kinds(wn, path: Path) -> None:
     animal); and the sense of each ImageNet-1k class that is an animal (null for the others). An explanation of a
     class that is an animal may then name an animal only when the class is of that kind ("bird" for a hen) or it is
     a kind of the class, never another animal it resembles ("large poodle" for a gorilla, "reindeer" for a polar
-    bear)."""
+    bear). A young animal counts as the animal it grows into ("kitten" as a domestic cat, "lamb" as a sheep)."""
     import json
 
     from timm.data import ImageNetInfo
+
+    def adult(young):
+        """The animal a young one grows into, read from its gloss ("kitten": "young domestic cat" -> domestic cat):
+        WordNet files kittens under young mammals, not under cats. None when the gloss does not say."""
+        found = re.search(
+            r"\byoung (?:of )?(?:(?:a|an|the|female|male|domestic) )*([a-z]+(?: [a-z]+)?)", young.definition()
+        )
+        for words in (found.group(1), found.group(1).split()[0]) if found else ():
+            senses = [s for s in wn.synsets(words.replace(" ", "_"), "n") if under(s, ["animal.n.01"])]
+            if senses and not under(senses[0], ["young.n.01"]):
+                return senses[0]
+        return None
 
     lemmas: dict[str, str] = {}
     for synset in wn.all_synsets("n"):
         if synset.lexname() != "noun.animal" or not under(synset, ["animal.n.01"]):
             continue  # WordNet files parts and coverings ("feather", "beak", "tail") with the animals
+        sense = adult(synset) if under(synset, ["young.n.01"]) else synset
+        if sense is None:
+            continue  # a young animal whose kind the gloss does not name: no rule about it
         for lemma in synset.lemmas():
             text = lemma.name().replace("_", " ")
             if text == text.lower() and WORD.match(text.replace(" ", "-")) and text.count(" ") <= 1:
                 if wn.synsets(lemma.name(), "n")[0] == synset:
-                    lemmas.setdefault(text, synset.name())
+                    lemmas.setdefault(text, sense.name())
     info = ImageNetInfo("imagenet-1k")
     classes = []
     for i in range(info.num_classes()):

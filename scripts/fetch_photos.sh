@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Unpack the whole (uncut) photos of Debian's gcompris-qt-data package (GCompris's activities: animals of the world
-# and of the farm, tools, monuments, castles, ...; GPL-3 and Creative Commons, credited in the package) into nlexnb's
-# data folder, where nlexnb.datasets.find_gcompris_photos() finds them: the plausibility benchmark's photos of whole
-# scenes, beside the Tux Paint cut-outs. The folder is $NLEXNB_DATA, else $XDG_DATA_HOME/nlexnb, else
-# ~/.local/share/nlexnb (as nlexnb._store.data_dir). Needs no root: `apt-get download` fetches the .deb (44 MB) into
-# a temporary folder, dpkg-deb unpacks five Qt resource bundles and scripts/unpack_qt_resources.py their WebP photos.
-# Does nothing when they were unpacked before; only warns where there is no apt.
+# and of the farm, tools, monuments, castles, ...; Creative Commons, public domain and GPL, credited in the package's
+# copyright file) into nlexnb's data folder, where nlexnb.datasets.find_gcompris_photos() finds them: the plausibility
+# benchmark's photos of whole scenes, beside the Tux Paint cut-outs. The folder is $NLEXNB_DATA, else
+# $XDG_DATA_HOME/nlexnb, else ~/.local/share/nlexnb (as nlexnb._store.data_dir). Needs no root: `apt-get download`
+# fetches the .deb (44 MB) into a temporary folder, dpkg-deb unpacks five Qt resource bundles and
+# scripts/unpack_qt_resources.py their WebP photos. Does nothing when they were unpacked before; only warns where
+# there is no apt.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 dest="${NLEXNB_DATA:-${XDG_DATA_HOME:-$HOME/.local/share}/nlexnb}/gcompris-photos"

@@ -132,3 +132,42 @@ def test_one_lister_decides_which_files_of_a_folder_are_images(tmp_path):
         assert list(notebook_images(cat)) == ["A", "b"]
     with pytest.raises(FileNotFoundError, match="not a directory"):
         image_files(cat / "b.jpg")
+
+
+def _bundle(entries: list[tuple[str, bytes, bool]]) -> bytes:
+    """A Qt resource bundle (format 2) holding files at the root: (name, content, zlib-compressed)."""
+    import struct
+    import zlib
+
+    names, blobs = b"", b""
+    tree = struct.pack(">IHII", 0, 2, len(entries), 1) + bytes(8)  # the root directory, its children next
+    for name, content, packed in entries:
+        tree += struct.pack(">IHHHI", len(names), 1 if packed else 0, 0, 0, len(blobs)) + bytes(8)
+        names += struct.pack(">HI", len(name), 0) + name.encode("utf-16-be")
+        stored = struct.pack(">I", len(content)) + zlib.compress(content) if packed else content
+        blobs += struct.pack(">I", len(stored)) + stored
+    header_size = 20
+    return (
+        b"qres"
+        + struct.pack(">IIII", 2, header_size, header_size + len(tree), header_size + len(tree) + len(blobs))
+        + tree
+        + blobs
+        + names
+    )
+
+
+def test_qt_resource_bundles_unpack_plain_and_zlib_files(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "unpack_qt_resources.py"
+    spec = importlib.util.spec_from_file_location("unpack_qt_resources", script)
+    unpack = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(unpack)
+    data = _bundle([("gibbon.webp", b"RIFF....WEBP", False), ("notes.txt", b"hello " * 50, True)])
+    assert unpack.read_bundle(data) == {"/gibbon.webp": b"RIFF....WEBP", "/notes.txt": b"hello " * 50}
+    (tmp_path / "erase.rcc").write_bytes(data)
+    assert unpack.main([str(tmp_path / "out"), str(tmp_path / "erase.rcc"), "--suffix", ".webp"]) == 0
+    assert [p.name for p in (tmp_path / "out" / "erase").iterdir()] == ["gibbon.webp"]
+    with pytest.raises(ValueError, match="not a Qt resource bundle"):
+        unpack.read_bundle(b"PK\x03\x04" + data[4:])

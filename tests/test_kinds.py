@@ -13,6 +13,8 @@ from nlexnb.labels import imagenet_class_names
         ("large poodle", "large_poodle.n.01"),  # WordNet names it: the standard poodle
         ("large great ape", "great_ape.n.01"),  # a two-word animal before its last word
         ("bird", "bird.n.01"),
+        ("kitten", "cat.n.01"),  # a young animal is the animal it grows into (WordNet files it under young mammals)
+        ("lambs", "sheep.n.01"),
         ("striped fur", None),  # a covering, filed with the animals by WordNet, is not one
         ("white tail", None),  # a tail, not the white-tailed deer
         ("long beak", None),
