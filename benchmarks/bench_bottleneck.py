@@ -15,7 +15,8 @@ Default mapper (kernel ridge on all-MiniLM-L6-v2) and visual bank. Prints, with 
    person can point at in a photo of each), the share of recipe concepts the plausibility judge (all-mpnet-base-v2,
    the encoder the recipes were not made with) matches to the class's evidence, unweighted and weighted by the
    recipe's weights, beside the baselines; and recipe concepts that name a people (must be 0);
-4. the fit time for 1,000 classes (bank already encoded) and the time of one bottleneck explanation.
+4. the fit time for 1,000 classes (bank already encoded) and the time of one bottleneck explanation;
+5. for lite0, the agreement by confidence on GCompris's 326 whole photos (``scripts/fetch_photos.sh``), where installed.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from nlexnb.bottleneck import (
     random_bottleneck,
     tradeoff,
 )
-from nlexnb.datasets import stamp_photo_set
+from nlexnb.datasets import find_gcompris_photos, stamp_photo_set
 from nlexnb.plausibility import Judge, class_evidence, judge_for, names_a_people
 from nlexnb.space import ConceptSpace
 
@@ -118,6 +119,23 @@ def main() -> None:
             for name in ("espresso", "tabby, tabby cat", "daisy", "fire engine, fire truck", "Arabian camel"):
                 recipe = fitted.recipe(name).table.head(6)
                 print(f"{name}: " + ", ".join(f"{c} ({s:.0%})" for c, s in zip(recipe["concept"], recipe["share"])))
+            whole_photos(fitted)
+
+
+def whole_photos(cbm: ConceptBottleneck) -> None:
+    """Agreement by confidence on every GCompris photo (whole, uncut; many of no ImageNet class), where installed."""
+    try:
+        paths = sorted(find_gcompris_photos().rglob("*.webp"))
+    except FileNotFoundError as exc:
+        print(f"\nGCompris's photos: skipped ({exc})")
+        return
+    with torch.inference_mode():
+        features = cbm.space.classifier.features(paths, progress=False)
+    print(f"\nThe same 32 concepts on GCompris's {len(paths)} whole photos (same top-1 / head's class in the top 5):")
+    print("| head's confidence | images | recipes |")
+    print("|---|---|---|")
+    for _, band in cbm.agreement_by_confidence(features=features).table.iterrows():
+        print(f"| {band.iloc[0]} | {band['images']} | {band['agreement']:.3f} / {band['in top 5']:.3f} |")
 
 
 if __name__ == "__main__":
