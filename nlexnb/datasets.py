@@ -364,8 +364,8 @@ def find_gcompris_photos(root: str | os.PathLike | None = None) -> Path:
     raise FileNotFoundError(
         f"GCompris's photos were not found in {str(folder)!r} (expected a folder holding explore_world_animals/, "
         "erase/, ...). On Debian or Ubuntu run `bash scripts/fetch_photos.sh` (no root needed); elsewhere unpack the "
-        "WebP files of gcompris-qt-data's Qt resources with scripts/unpack_qt_resources.py and pass root= or set "
-        f"${GCOMPRIS_ENV} to that folder."
+        f"WebP files of gcompris-qt-data's Qt resources with scripts/unpack_qt_resources.py and set ${GCOMPRIS_ENV} "
+        "to that folder."
     )
 
 

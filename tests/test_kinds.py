@@ -1,7 +1,10 @@
 """Which animal a concept names, and whether a class is of that kind: WordNet's hierarchy, packaged."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from nlexnb.concepts import ConceptBank
 from nlexnb.kinds import animal_named, another_animal, class_animals, kinds_of
 from nlexnb.labels import imagenet_class_names
 
@@ -57,3 +60,16 @@ def test_bottleneck_recipes_never_use_another_animal(classifier, mapper):
     assert not mask[classifier.class_index("espresso")].any()  # not an animal: nothing refused
     cbm = nlexnb.bottleneck.concept_bottleneck(space, n_concepts=3)
     assert not {"reindeer", "large poodle"} & set(cbm.recipe("ice bear").table["concept"])
+
+
+WORDS = ConceptBank.default().texts + ["large poodle", "kitten", "great ape", "young lambs", "white tail", "dun"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.sampled_from(WORDS), st.text(alphabet="abcdeilnoprstuwy -", max_size=30)), st.integers(0, 999))
+def test_any_text_names_at_most_one_animal_and_the_rule_is_symmetric(text, c):
+    sense = animal_named(text)
+    assert sense is None or "animal.n.01" in kinds_of(sense)  # an animal, never a feather or a tail
+    class_sense = class_animals(imagenet_class_names())[c]
+    assert another_animal(sense, class_sense) == another_animal(class_sense, sense)
+    assert not another_animal(sense, sense)  # a class is never another animal than itself
