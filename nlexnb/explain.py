@@ -321,9 +321,10 @@ class Explainer:
             map is fitted on glosses, which pull in other senses too; this takes them back. None turns it off.
         sense_floor: see ``sense_margin``.
         other_animals: let an explanation of an animal name another animal it resembles ("large poodle" for a
-            gorilla, "reindeer" for a polar bear, "large pheasant" for a Komodo dragon). Off by default: a concept
-            that names an animal is named only where the class is of that kind ("bird" for a hen) or it is a kind
-            of the class (:meth:`nlexnb.space.ConceptSpace.other_animals`). Read by looking at the photos
+            gorilla, "reindeer" for a polar bear, "large pheasant" for a Komodo dragon), or what only other animals
+            have ("spotted plumage" for a cheetah). Off by default: a concept that names an animal is named only
+            where the class is of that kind ("bird" for a hen) or it is a kind of the class
+            (:meth:`nlexnb.space.ConceptSpace.other_animals`). Read by looking at the photos
             (``benchmarks/RESULTS.md``): on 35 whole photos whose class the model gets right, 0.407 of the named
             concepts are visible instead of 0.353; on the 50 cut-out photos 0.265 instead of 0.257, at 41.2% of the
             margin instead of 41.9%.

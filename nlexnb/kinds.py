@@ -5,7 +5,8 @@ animal's name as soon as it looks a little like that animal: explained by their 
 poodle", a polar bear a "reindeer", a penguin a "large pheasant". No person would point at those in the photo. So
 an explanation of a class that is an animal names an animal only where one of the two is a kind of the other: "bird"
 or "brown hen" for a hen, "very large bear" for a polar bear, "large poodle" for the class "dog"; never a different
-animal. Built by ``scripts/build_visual_bank.py`` into ``data/animal_kinds.json``; nothing here needs WordNet.
+animal. Nor does it name what only other animals have ("spotted plumage" for a cheetah). Built by
+``scripts/build_visual_bank.py`` into ``data/animal_kinds.json``; nothing here needs WordNet.
 """
 
 from __future__ import annotations
@@ -19,6 +20,18 @@ from importlib.resources import files
 from .labels import bare_synonyms, imagenet_class_names, singular
 
 KINDS_FILE = "animal_kinds.json"
+COVERINGS: dict[str, tuple[str, ...]] = {
+    "feather": ("bird.n.01",),
+    "plumage": ("bird.n.01",),
+    "beak": ("bird.n.01",),
+    "talon": ("bird.n.01",),
+    "fur": ("mammal.n.01",),
+    "fin": ("fish.n.01", "cetacean.n.01"),
+    "shell": ("chelonian.n.01", "mollusk.n.01", "arthropod.n.01"),
+}
+"""What only some animals have, by the head noun that names it, and the kinds that have it: a cheetah has no
+"spotted plumage", a monkey no "pale beak", a goldfish no "orange beak", a lemur no "gray feathers". A reader's
+knowledge, written here because WordNet's part-of links are too sparse to say it (no animal holds a beak there)."""
 
 
 @cache
@@ -41,6 +54,13 @@ def animal_named(text: str) -> str | None:
 
 
 @cache
+def covering_named(text: str) -> tuple[str, ...] | None:
+    """The kinds of animal that have what a concept ends in (:data:`COVERINGS`: "spotted plumage" -> birds), or
+    None when its head noun is not one of those."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return COVERINGS.get(singular(words[-1])) if words else None
+
+
 def kinds_of(sense: str) -> frozenset[str]:
     """``sense`` and every sense above it ("poodle.n.01" -> poodle, dog, canine, carnivore, ..., animal)."""
     parents = _table()["parents"]
@@ -67,3 +87,11 @@ def another_animal(concept_sense: str | None, class_sense: str | None) -> bool:
     if concept_sense is None or class_sense is None:
         return False
     return concept_sense not in kinds_of(class_sense) and class_sense not in kinds_of(concept_sense)
+
+
+def another_animals_covering(owners: Sequence[str] | None, class_sense: str | None) -> bool:
+    """True when a concept names what only other animals have (``owners``, from :func:`covering_named`): plumage
+    for a cheetah."""
+    if not owners or class_sense is None:
+        return False
+    return not set(owners) & kinds_of(class_sense)

@@ -24,7 +24,7 @@ from ._checks import a_gloss, definitions, number, per_class, positive_int, warn
 from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, preprocessed
-from .kinds import animal_named, another_animal, class_animals
+from .kinds import animal_named, another_animal, another_animals_covering, class_animals, covering_named
 from .labels import (
     bare_synonyms,
     class_name_set,
@@ -173,6 +173,7 @@ class ConceptSpace:
         self._name_similarity: torch.Tensor | None = None
         self._animals: list[str | None] | None = None
         self._class_animals: list[str | None] = []
+        self._coverings: list[tuple[str, ...] | None] = []
         self._animal_mask: torch.Tensor | None = None
 
     def __len__(self) -> int:
@@ -250,28 +251,32 @@ class ConceptSpace:
     def other_animals(self, indices: Sequence[int], classes: Sequence[int]) -> list[bool]:
         """Whether each bank concept (by index) names an animal that none of ``classes`` is a kind of, nor a kind of
         it: "large poodle" or "compact rodent" for a gorilla, "reindeer" for a polar bear; not "bird" for a hen nor
-        "very large bear" for a polar bear (:mod:`nlexnb.kinds`). Classes that are not animals refuse nothing."""
+        "very large bear" for a polar bear (:mod:`nlexnb.kinds`); nor what only other animals have ("spotted
+        plumage" for a cheetah, :data:`nlexnb.kinds.COVERINGS`). Classes that are not animals refuse nothing."""
         if self._animals is None:
             self._animals = [animal_named(t) for t in self.bank.texts]
+            self._coverings = [covering_named(t) for t in self.bank.texts]
             self._class_animals = class_animals(self.classifier.class_names)
-        senses = [self._class_animals[c] for c in classes]
-        if not any(senses):
+        senses = [s for s in (self._class_animals[c] for c in classes) if s]
+        if not senses:
             return [False] * len(indices)
-        return [
-            self._animals[i] is not None and all(another_animal(self._animals[i], s) for s in senses if s)
-            for i in indices
-        ]
+        return [self._other_animal(i, senses) for i in indices]
+
+    def _other_animal(self, i: int, senses: list[str]) -> bool:
+        if self._animals[i] is not None:
+            return all(another_animal(self._animals[i], s) for s in senses)
+        return self._coverings[i] is not None and all(another_animals_covering(self._coverings[i], s) for s in senses)
 
     def animal_mask(self) -> torch.Tensor:
         """[K, T] bool: ``[c, i]`` when concept ``i`` names another animal than class ``c`` (:meth:`other_animals`),
         for every class at once. Computed once."""
         if self._animal_mask is None:
             self.other_animals([], [])  # reads the senses
-            concepts = [i for i, sense in enumerate(self._animals) if sense is not None]
+            concepts = [i for i, sense in enumerate(self._animals) if sense is not None or self._coverings[i]]
             mask = torch.zeros(self.classifier.num_classes, len(self.bank), dtype=torch.bool)
             for c, sense in enumerate(self._class_animals):
                 if sense is not None and concepts:
-                    mask[c, concepts] = torch.tensor([another_animal(self._animals[i], sense) for i in concepts])
+                    mask[c, concepts] = torch.tensor([self._other_animal(i, [sense]) for i in concepts])
             self._animal_mask = mask.to(self.directions.device)
         return self._animal_mask
 

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nlexnb.concepts import ConceptBank
-from nlexnb.kinds import animal_named, another_animal, class_animals, kinds_of
+from nlexnb.kinds import animal_named, another_animal, another_animals_covering, class_animals, covering_named, kinds_of
 from nlexnb.labels import imagenet_class_names
 
 
@@ -73,3 +73,19 @@ def test_any_text_names_at_most_one_animal_and_the_rule_is_symmetric(text, c):
     class_sense = class_animals(imagenet_class_names())[c]
     assert another_animal(sense, class_sense) == another_animal(class_sense, sense)
     assert not another_animal(sense, sense)  # a class is never another animal than itself
+
+
+def test_what_only_other_animals_have_is_another_animal_too(classifier, mapper):
+    import nlexnb
+
+    senses = class_animals(imagenet_class_names())
+    cheetah, hen = senses[classifier.class_index("cheetah")], senses[classifier.class_index("hen")]
+    assert covering_named("spotted plumage") == ("bird.n.01",) and covering_named("striped tail") is None
+    assert another_animals_covering(covering_named("spotted plumage"), cheetah)  # a cheetah has no plumage
+    assert not another_animals_covering(covering_named("brown plumage"), hen)
+    assert not another_animals_covering(covering_named("spotted fur"), cheetah)
+    bank = ["spotted plumage", "orange beak", "spotted fur", "spotted shell", "black tear marks"]
+    space = nlexnb.space.ConceptSpace(classifier, mapper, bank)
+    refused = [True, True, False, True, False]
+    assert space.other_animals(range(len(bank)), [classifier.class_index("cheetah")]) == refused
+    assert space.animal_mask()[classifier.class_index("cheetah")].tolist() == refused
