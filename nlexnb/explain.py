@@ -325,8 +325,8 @@ class Explainer:
             have ("spotted plumage" for a cheetah). Off by default: a concept that names an animal is named only
             where the class is of that kind ("bird" for a hen) or it is a kind of the class
             (:meth:`nlexnb.space.ConceptSpace.other_animals`). Read by looking at the photos
-            (``benchmarks/RESULTS.md``): on 35 whole photos whose class the model gets right, 0.407 of the named
-            concepts are visible instead of 0.353; on the 50 cut-out photos 0.265 instead of 0.257, at 41.2% of the
+            (``benchmarks/RESULTS.md``): on 35 whole photos whose class the model gets right, 0.430 of the named
+            concepts are visible instead of 0.353; on the 50 cut-out photos 0.269 instead of 0.257, at 41.2% of the
             margin instead of 41.9%.
         glosses: one short definition per class, for the echo test; default ImageNet's WordNet glosses when the
             classifier's class names are ImageNet-1k's.
