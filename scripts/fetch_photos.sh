@@ -8,6 +8,7 @@
 # scripts/unpack_qt_resources.py their WebP photos. Does nothing when they were unpacked before; only warns where
 # there is no apt.
 set -euo pipefail
+. "$(dirname "$0")/apt_download.sh"
 here="$(cd "$(dirname "$0")" && pwd)"
 dest="${NLEXNB_DATA:-${XDG_DATA_HOME:-$HOME/.local/share}/nlexnb}/gcompris-photos"
 if [ -f "$dest/.complete" ]; then
@@ -23,22 +24,18 @@ PYTHON="${PYTHON:-python3}"
 mkdir -p "$(dirname "$dest")"
 work="$(mktemp -d "$(dirname "$dest")/.gcompris-photos.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-download() { (cd "$work" && apt-get download -q gcompris-qt-data >/dev/null 2>&1); }
-if ! download; then
-    apt-get update -qq >/dev/null 2>&1 || true
-    if ! download; then
-        echo "warning: 'apt-get download gcompris-qt-data' failed; GCompris's photos are not installed (the" \
-            "benchmark and tests that need them skip them)" >&2
-        exit 0
-    fi
+if ! apt_download gcompris-qt-data "$work"; then
+    echo "warning: 'apt-get download gcompris-qt-data' failed; GCompris's photos are not installed (the" \
+        "benchmark and tests that need them skip them)" >&2
+    exit 0
 fi
 mkdir "$work/rcc" "$work/photos"
 bundles=(categorization details erase explore_farm_animals explore_world_animals)
 dpkg-deb --fsys-tarfile "$work"/gcompris-qt-data_*.deb \
     | tar -x -C "$work/rcc" --strip-components=5 $(printf -- './usr/share/gcompris-qt/rcc/%s.rcc ' "${bundles[@]}")
-"$PYTHON" "$here/unpack_qt_resources.py" "$work/photos" "$work"/rcc/*.rcc --suffix .webp
+"$PYTHON" "$here/unpack_qt_resources.py" "$work/photos" "$work"/rcc/*.rcc --suffix .webp --quiet
 dpkg-deb -f "$work"/gcompris-qt-data_*.deb Version > "$work/photos/.version"  # for reports of results
 touch "$work/photos/.complete"
 rm -rf "$dest"
 mv "$work/photos" "$dest"
-echo "GCompris photos unpacked into $dest"
+echo "GCompris photos ($(find "$dest" -name "*.webp" | wc -l)) unpacked into $dest"

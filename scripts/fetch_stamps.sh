@@ -5,6 +5,7 @@
 # Needs no root: `apt-get download` fetches the .deb into a temporary folder and dpkg-deb unpacks only the PNGs.
 # Does nothing when the stamps are installed system-wide or were unpacked before; only warns where there is no apt.
 set -euo pipefail
+. "$(dirname "$0")/apt_download.sh"
 dest="${NLEXNB_DATA:-${XDG_DATA_HOME:-$HOME/.local/share}/nlexnb}/tuxpaint-stamps"
 if [ -d /usr/share/tuxpaint/stamps ] || [ -f "$dest/.complete" ]; then
     exit 0
@@ -17,14 +18,10 @@ fi
 mkdir -p "$(dirname "$dest")"
 work="$(mktemp -d "$(dirname "$dest")/.tuxpaint-stamps.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-download() { (cd "$work" && apt-get download -q tuxpaint-stamps-default >/dev/null 2>&1); }
-if ! download; then
-    apt-get update -qq >/dev/null 2>&1 || true
-    if ! download; then
-        echo "warning: 'apt-get download tuxpaint-stamps-default' failed; the labelled zero-shot photo set is" \
-            "not installed (tests that need it are skipped; set NLEXNB_STAMPS to a stamps folder to use one)" >&2
-        exit 0
-    fi
+if ! apt_download tuxpaint-stamps-default "$work"; then
+    echo "warning: 'apt-get download tuxpaint-stamps-default' failed; the labelled zero-shot photo set is" \
+        "not installed (tests that need it are skipped; set NLEXNB_STAMPS to a stamps folder to use one)" >&2
+    exit 0
 fi
 mkdir "$work/stamps"
 # paths in the package are ./usr/share/tuxpaint/stamps/<category>/...: strip the five leading parts

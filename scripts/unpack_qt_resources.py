@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="folder to write <bundle>/<file> into")
     parser.add_argument("bundles", type=Path, nargs="+", help=".rcc files")
     parser.add_argument("--suffix", action="append", default=[], help="keep only files ending so (repeatable)")
+    parser.add_argument("--quiet", action="store_true", help="do not say how many files were unpacked")
     args = parser.parse_args(argv)
     written = 0
     for bundle in args.bundles:
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             seen.add(base)
             (folder / base).write_bytes(blob)
             written += 1
-    print(f"{written} files unpacked into {args.out}", file=sys.stderr)
+    if not args.quiet:
+        print(f"{written} files unpacked into {args.out}", file=sys.stderr)
     return 0
 
 
