@@ -629,6 +629,7 @@ def run_notebooks(
                     cwd=str(path.parent),
                     progress_bar=False,
                     report_mode=False,
+                    extra_arguments=_QUIET_KERNEL if kernel_name in (None, "python3") else [],
                 )
         finally:
             if tmp.exists():
@@ -640,6 +641,11 @@ def run_notebooks(
         done.append(target)
         print(f"executed {path.name} -> {target} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     return done
+
+
+_QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
+"""The Python kernel's own log, errors only: it warns on every start that a kernel on this machine talks to its
+notebook over local TCP ports, which a report run cannot act on. What the notebook's code prints is unaffected."""
 
 
 @contextlib.contextmanager
