@@ -40,7 +40,7 @@ def _table() -> dict:
 
 
 def animal_named(text: str) -> str | None:
-    """The WordNet sense of the animal a concept or name ends in ("large poodles" -> "poodle.n.01", "large great ape"
+    """The WordNet sense of the animal a concept or name ends in ("small poodles" -> "poodle.n.01", "large great ape"
     -> "great_ape.n.01"), or None when its head noun is not first of all an animal ("striped fur", "crane")."""
     words = re.findall(r"[a-z]+", text.lower())
     if not words:
@@ -53,7 +53,6 @@ def animal_named(text: str) -> str | None:
     return head
 
 
-@cache
 def covering_named(text: str) -> tuple[str, ...] | None:
     """The kinds of animal that have what a concept ends in (:data:`COVERINGS`: "spotted plumage" -> birds), or
     None when its head noun is not one of those."""
@@ -61,6 +60,7 @@ def covering_named(text: str) -> tuple[str, ...] | None:
     return COVERINGS.get(singular(words[-1])) if words else None
 
 
+@cache
 def kinds_of(sense: str) -> frozenset[str]:
     """``sense`` and every sense above it ("poodle.n.01" -> poodle, dog, canine, carnivore, ..., animal)."""
     parents = _table()["parents"]
