@@ -253,14 +253,18 @@ class ConceptSpace:
         it: "large poodle" or "compact rodent" for a gorilla, "reindeer" for a polar bear; not "bird" for a hen nor
         "very large bear" for a polar bear (:mod:`nlexnb.kinds`); nor what only other animals have ("spotted
         plumage" for a cheetah, :data:`nlexnb.kinds.COVERINGS`). Classes that are not animals refuse nothing."""
-        if self._animals is None:
-            self._animals = [animal_named(t) for t in self.bank.texts]
-            self._coverings = [covering_named(t) for t in self.bank.texts]
-            self._class_animals = class_animals(self.classifier.class_names)
+        self._read_animals()
         senses = [s for s in (self._class_animals[c] for c in classes) if s]
         if not senses:
             return [False] * len(indices)
         return [self._other_animal(i, senses) for i in indices]
+
+    def _read_animals(self) -> None:
+        """What animal (or animal's covering) each concept names, and each class's animal sense; read once."""
+        if self._animals is None:
+            self._animals = [animal_named(t) for t in self.bank.texts]
+            self._coverings = [covering_named(t) for t in self.bank.texts]
+            self._class_animals = class_animals(self.classifier.class_names)
 
     def _other_animal(self, i: int, senses: list[str]) -> bool:
         if self._animals[i] is not None:
@@ -271,7 +275,7 @@ class ConceptSpace:
         """[K, T] bool: ``[c, i]`` when concept ``i`` names another animal than class ``c`` (:meth:`other_animals`),
         for every class at once. Computed once."""
         if self._animal_mask is None:
-            self.other_animals([], [])  # reads the senses
+            self._read_animals()
             concepts = [i for i, sense in enumerate(self._animals) if sense is not None or self._coverings[i]]
             mask = torch.zeros(self.classifier.num_classes, len(self.bank), dtype=torch.bool)
             for c, sense in enumerate(self._class_animals):

@@ -14,21 +14,11 @@ dest="${NLEXNB_DATA:-${XDG_DATA_HOME:-$HOME/.local/share}/nlexnb}/gcompris-photo
 if [ -f "$dest/.complete" ]; then
     exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then
-    echo "note: no apt-get/dpkg-deb here, so GCompris's photos (the plausibility benchmark's whole photos) are" \
-        "not installed; set NLEXNB_GCOMPRIS to a folder unpacked from gcompris-qt-data to use them" >&2
-    exit 0
-fi
 PYTHON="${PYTHON:-python3}"
 [ -x "$here/../.venv/bin/python" ] && PYTHON="$here/../.venv/bin/python"
-mkdir -p "$(dirname "$dest")"
-work="$(mktemp -d "$(dirname "$dest")/.gcompris-photos.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-if ! apt_download gcompris-qt-data "$work"; then
-    echo "warning: 'apt-get download gcompris-qt-data' failed; GCompris's photos are not installed (the" \
-        "benchmark and tests that need them skip them)" >&2
-    exit 0
-fi
+missing="GCompris's photos (the plausibility benchmark's whole photos) are not installed (the benchmark and "
+missing+="tests that need them skip them); set NLEXNB_GCOMPRIS to a folder unpacked from gcompris-qt-data to use them"
+deb_workdir gcompris-qt-data "$dest" "$missing" || exit 0
 mkdir "$work/rcc" "$work/photos"
 bundles=(categorization details erase explore_farm_animals explore_world_animals)
 dpkg-deb --fsys-tarfile "$work"/gcompris-qt-data_*.deb \

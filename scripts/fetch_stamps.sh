@@ -10,19 +10,9 @@ dest="${NLEXNB_DATA:-${XDG_DATA_HOME:-$HOME/.local/share}/nlexnb}/tuxpaint-stamp
 if [ -d /usr/share/tuxpaint/stamps ] || [ -f "$dest/.complete" ]; then
     exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then
-    echo "note: no apt-get/dpkg-deb here, so the labelled zero-shot photo set is not installed;" \
-        "download tuxpaint-stamps from https://tuxpaint.org/download/ and set NLEXNB_STAMPS to its stamps folder" >&2
-    exit 0
-fi
-mkdir -p "$(dirname "$dest")"
-work="$(mktemp -d "$(dirname "$dest")/.tuxpaint-stamps.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-if ! apt_download tuxpaint-stamps-default "$work"; then
-    echo "warning: 'apt-get download tuxpaint-stamps-default' failed; the labelled zero-shot photo set is" \
-        "not installed (tests that need it are skipped; set NLEXNB_STAMPS to a stamps folder to use one)" >&2
-    exit 0
-fi
+missing="the labelled zero-shot photo set is not installed (tests that need it are skipped); download "
+missing+="tuxpaint-stamps from https://tuxpaint.org/download/ and set NLEXNB_STAMPS to its stamps folder"
+deb_workdir tuxpaint-stamps-default "$dest" "$missing" || exit 0
 mkdir "$work/stamps"
 # paths in the package are ./usr/share/tuxpaint/stamps/<category>/...: strip the five leading parts
 dpkg-deb --fsys-tarfile "$work"/tuxpaint-stamps-default_*.deb \
