@@ -5,7 +5,9 @@ animal's name as soon as it looks a little like that animal: explained by their 
 poodle", a polar bear a "reindeer", a penguin a "large pheasant". No person would point at those in the photo. So
 an explanation of a class that is an animal names an animal only where one of the two is a kind of the other: "bird"
 or "brown hen" for a hen, "very large bear" for a polar bear, "large poodle" for the class "dog"; never a different
-animal. Nor does it name what only other animals have ("spotted plumage" for a cheetah). Built by
+animal. Nor does it name what only other animals have ("spotted plumage" for a cheetah), nor a thing its photos do
+not show: an object, food, plant, person, shape, landform or material that the class's own names, gloss and
+descriptions do not mention ("walnut", "brace" and "bench" for a koala; "bamboo" stays for a giant panda). Built by
 ``scripts/build_visual_bank.py`` into ``data/animal_kinds.json``; nothing here needs WordNet.
 """
 
@@ -58,6 +60,42 @@ def covering_named(text: str) -> tuple[str, ...] | None:
     None when its head noun is not one of those."""
     words = re.findall(r"[a-z]+", text.lower())
     return COVERINGS.get(singular(words[-1])) if words else None
+
+
+@cache
+def _things() -> dict[str, str]:
+    return {word: kind for kind, words in _table()["things"].items() for word in words}
+
+
+def thing_named(text: str) -> str | None:
+    """The head noun of a concept when it is first of all a thing an animal's photo seldom shows: an object, food,
+    plant, person, shape, landform or material ("dark crust" -> "crust", "walnut", "wooden bench" -> "bench", "dark
+    metal" -> "metal"); None for any other ("gray fur", "curved horns", "black stripes", "olive": parts, coverings,
+    markings and colours of animals; see ``THINGS`` in ``scripts/build_visual_bank.py``)."""
+    words = re.findall(r"[a-z]+", text.lower())
+    if not words:
+        return None
+    table = _things()
+    for word in dict.fromkeys((singular(words[-1]), words[-1])):
+        if word in table:
+            return word
+    return None
+
+
+def words_of(texts: Sequence[str]) -> frozenset[str]:
+    """The words of ``texts``, lower case, each as written and in the singular ("feeds on leaves" -> feeds, feed,
+    on, leaves, leaf)."""
+    words = set()
+    for text in texts:
+        for w in re.findall(r"[a-z]+", text.lower()):
+            words.update((w, singular(w)))
+    return frozenset(words)
+
+
+def mentioned(word: str, words: frozenset[str]) -> bool:
+    """Whether ``word`` is one of ``words`` (:func:`words_of`), or begins one and has four letters or more: "tree" in
+    "tree fork", "leaf" in "feeds on leaves", "wool" in "woolly fleece"; not "fur" in "furniture"."""
+    return word in words or (len(word) >= 4 and any(w.startswith(word) for w in words))
 
 
 @cache

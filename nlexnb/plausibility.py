@@ -231,19 +231,34 @@ def _sense_vocabulary(class_name: str) -> frozenset[str]:
     return frozenset(_other_senses().get(wnid, "").split()) if wnid else frozenset()
 
 
+@lru_cache(maxsize=2048)
+def _own_gloss_words(class_name: str) -> frozenset[str]:
+    """Words of an ImageNet-1k class's own WordNet gloss, in the singular; empty for another class."""
+    from .labels import imagenet_glosses, imagenet_synsets
+
+    wnid = _imagenet_wnids().get(class_name.lower())
+    if wnid is None:
+        return frozenset()
+    gloss = dict(zip(imagenet_synsets(), imagenet_glosses()))[wnid]
+    return frozenset(singular(w) for w in _words(gloss))
+
+
 def leak_kind(concept: str, class_names: Sequence[str]) -> str | None:
     """``"spelling"`` or ``"sense"`` when ``concept`` echoes one of ``class_names`` rather than showing evidence, else
     None. Spelling: a word of the concept looks like a word of a class name ("gaboon" ~ "baboon", "espadrille" is
     not: letters 44% alike). Sense: a word of the concept comes from another WordNet sense of a class-name word
     ("wind" for the bird kite: the toy kite is "flown in wind"); other senses are the WordNet synsets named by one of
-    the class's names, other than its own."""
+    the class's names, other than its own, less the words of the own glosses of ``class_names`` (in a contrast of the
+    giant panda with the red panda each is the other's other sense of "panda": "white face" is the giant panda's own
+    colour, not an echo)."""
     words = [w for w in _words(concept) if w not in _STOP]
     for name in class_names:
         name_words = {w for s in bare_synonyms(name) for w in _words(s)} - _STOP
         if any(_spelling_neighbours(w, n) for w in words for n in name_words):
             return "spelling"
+    own = frozenset().union(*(_own_gloss_words(name) for name in class_names))
     for name in class_names:
-        if any(singular(w) in _sense_vocabulary(name) for w in words):
+        if any(singular(w) in _sense_vocabulary(name) - own for w in words):
             return "sense"
     return None
 

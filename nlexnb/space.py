@@ -24,7 +24,16 @@ from ._checks import a_gloss, definitions, number, per_class, positive_int, warn
 from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, preprocessed
-from .kinds import animal_named, another_animal, another_animals_covering, class_animals, covering_named
+from .kinds import (
+    animal_named,
+    another_animal,
+    another_animals_covering,
+    class_animals,
+    covering_named,
+    mentioned,
+    thing_named,
+    words_of,
+)
 from .labels import (
     bare_synonyms,
     class_name_set,
@@ -175,6 +184,9 @@ class ConceptSpace:
         self._class_animals: list[str | None] = []
         self._coverings: list[tuple[str, ...] | None] = []
         self._animal_mask: torch.Tensor | None = None
+        self._things: list[str | None] = []
+        self._thing_mask: torch.Tensor | None = None
+        self._said: dict[int, frozenset[str]] = {}
 
     def __len__(self) -> int:
         return len(self.bank)
@@ -264,6 +276,7 @@ class ConceptSpace:
         if self._animals is None:
             self._animals = [animal_named(t) for t in self.bank.texts]
             self._coverings = [covering_named(t) for t in self.bank.texts]
+            self._things = [thing_named(t) for t in self.bank.texts]
             self._class_animals = class_animals(self.classifier.class_names)
 
     def _other_animal(self, i: int, senses: list[str]) -> bool:
@@ -283,6 +296,49 @@ class ConceptSpace:
                     mask[c, concepts] = torch.tensor([self._other_animal(i, [sense]) for i in concepts])
             self._animal_mask = mask.to(self.directions.device)
         return self._animal_mask
+
+    def unlisted_things(self, indices: Sequence[int], classes: Sequence[int]) -> list[bool]:
+        """Whether each bank concept (by index) names a thing that no photo of ``classes`` is expected to show: a
+        concept whose head noun is first of all an object, food, plant, person, shape, landform or material
+        (:func:`nlexnb.kinds.thing_named`: "walnut", "brace", "bench" for a koala) that the names, gloss and
+        descriptions of none of those classes that are animals mention ("bamboo" stays for a giant panda, "tree" for
+        a koala, whose description says "tree fork"). Parts, coverings, markings and colours of animals are never
+        things ("curved horns", "gray coat", "black stripes"). Where no class is an animal, nothing is refused."""
+        self._read_animals()
+        said = [self._class_words(c) for c in classes if self._class_animals[c] is not None]
+        if not said:
+            return [False] * len(indices)
+        return [self._things[i] is not None and not any(mentioned(self._things[i], w) for w in said) for i in indices]
+
+    def _class_words(self, c: int) -> frozenset[str]:
+        if c not in self._said:
+            self._said[c] = words_of(self.what_class_is(c))
+        return self._said[c]
+
+    def what_class_is(self, c: int) -> list[str]:
+        """Class ``c``'s names, gloss and descriptions (ImageNet-1k's when the class names are ImageNet-1k's), as
+        text: what says which things its photos show."""
+        if self._descriptions is None:
+            self._descriptions = imagenet_descriptions() if self._imagenet else []
+        texts = [self.classifier.class_names[c]]
+        if self.glosses is not None and self.glosses[c]:
+            texts.append(self.glosses[c])
+        if c < len(self._descriptions):
+            texts.extend(self._descriptions[c])
+        return texts
+
+    def thing_mask(self) -> torch.Tensor:
+        """[K, T] bool: ``[c, i]`` when concept ``i`` names a thing that photos of class ``c`` are not expected to
+        show (:meth:`unlisted_things`), for every class at once. Computed once."""
+        if self._thing_mask is None:
+            self._read_animals()
+            concepts = [i for i, head in enumerate(self._things) if head is not None]
+            mask = torch.zeros(self.classifier.num_classes, len(self.bank), dtype=torch.bool)
+            for c, sense in enumerate(self._class_animals):
+                if sense is not None and concepts:
+                    mask[c, concepts] = torch.tensor(self.unlisted_things(concepts, [c]))
+            self._thing_mask = mask.to(self.directions.device)
+        return self._thing_mask
 
     def naming_mask(self) -> torch.Tensor:
         """[K, T] bool: ``[c, i]`` when concept ``i`` names class ``c`` or a kind of it (:meth:`mentions` with

@@ -523,6 +523,44 @@ def write_other_senses(wn, path: Path) -> None:
         tmp.replace(target)
 
 
+THINGS = {
+    "noun.artifact": "object",
+    "noun.food": "food",
+    "noun.plant": "plant",
+    "noun.person": "person",
+    "noun.shape": "shape",
+    "noun.object": "landform",
+    "noun.substance": "material",
+}
+"""WordNet's lexicographer files of things that a photo of an animal seldom shows, by the word nlexnb uses for them.
+Of the concepts read on the plausibility photos whose predicted class is an animal, 11 of 258 whose head noun is first
+of all one of these (and not mentioned by the class's names, gloss or descriptions) were visible ("walnut", "brace",
+"bench", "dark crust", "dark metal" were not), against 270 of 852 other concepts (``benchmarks/RESULTS.md``)."""
+
+
+def things(wn, min_zipf: float = 2.0) -> dict[str, list[str]]:
+    """Common one-word nouns (Zipf >= ``min_zipf``) whose first WordNet sense is in :data:`THINGS`, by kind, where
+    no sense of the word is a part or covering of an animal (noun.body, or noun.animal but not an organism: "horn",
+    "coat", "comb", "shell"), a colour or a marking ("olive", "stripe"): those stay evidence of an animal's look."""
+
+    def look(synset) -> bool:
+        if synset.lexname() == "noun.body":
+            return True
+        if synset.lexname() == "noun.animal" and not under(synset, ["organism.n.01"]):
+            return True
+        return under(synset, ["color.n.01", "marking.n.02"])
+
+    out: dict[str, list[str]] = {kind: [] for kind in THINGS.values()}
+    for lemma in sorted(wn.all_lemma_names("n")):
+        if not NOUN_WORD.match(lemma):
+            continue
+        senses = wn.synsets(lemma, "n")
+        kind = THINGS.get(senses[0].lexname())
+        if kind and zipf(lemma) >= min_zipf and not any(look(s) for s in senses):
+            out[kind].append(lemma)
+    return out
+
+
 def write_animal_kinds(wn, path: Path) -> None:
     """What kind of animal a word names, for ``nlexnb.kinds``: every lower-case WordNet noun of one or two words
     whose *first* sense is an animal, below animal.n.01 ("poodle", "great ape", "bird"; not "feather"), with that
@@ -530,7 +568,8 @@ def write_animal_kinds(wn, path: Path) -> None:
     animal); and the sense of each ImageNet-1k class that is an animal (null for the others). An explanation of a
     class that is an animal may then name an animal only when the class is of that kind ("bird" for a hen) or it is
     a kind of the class, never another animal it resembles ("large poodle" for a gorilla, "reindeer" for a polar
-    bear). A young animal counts as the animal it grows into ("kitten" as a domestic cat, "lamb" as a sheep)."""
+    bear). A young animal counts as the animal it grows into ("kitten" as a domestic cat, "lamb" as a sheep). Also
+    :func:`things`: what a photo of an animal seldom shows unless its class's text says so."""
     import json
 
     from timm.data import ImageNetInfo
@@ -576,10 +615,13 @@ def write_animal_kinds(wn, path: Path) -> None:
     data = {
         "about": "Built by scripts/build_visual_bank.py from WordNet " + wn.get_version() + "; do not edit by hand. "
         "'lemmas': a lower-case noun of one or two words -> its first WordNet sense, where that is an animal; "
-        "'parents': a sense -> its hypernyms; 'imagenet': each ImageNet-1k class's sense where it is an animal.",
+        "'parents': a sense -> its hypernyms; 'imagenet': each ImageNet-1k class's sense where it is an animal; "
+        "'things': what a common one-word noun is first of all (object, food, plant, person, shape, landform), "
+        "where no sense of it is part of an animal's body, its covering or its look.",
         "lemmas": dict(sorted(lemmas.items())),
         "parents": dict(sorted(parents.items())),
         "imagenet": classes,
+        "things": things(wn),
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")

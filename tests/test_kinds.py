@@ -5,7 +5,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nlexnb.concepts import ConceptBank
-from nlexnb.kinds import animal_named, another_animal, another_animals_covering, class_animals, covering_named, kinds_of
+from nlexnb.kinds import (
+    animal_named,
+    another_animal,
+    another_animals_covering,
+    class_animals,
+    covering_named,
+    kinds_of,
+    mentioned,
+    thing_named,
+    words_of,
+)
 from nlexnb.labels import imagenet_class_names
 
 
@@ -89,3 +99,32 @@ def test_what_only_other_animals_have_is_another_animal_too(classifier, mapper):
     refused = [True, True, False, True, False]
     assert space.other_animals(range(len(bank)), [classifier.class_index("cheetah")]) == refused
     assert space.animal_mask()[classifier.class_index("cheetah")].tolist() == refused
+
+
+@pytest.mark.parametrize(
+    ("text", "thing"),
+    [
+        ("walnut", "walnut"),  # food
+        ("wooden bench", "bench"),  # an object, by its head noun
+        ("dark crust", "crust"),  # a landform
+        ("green leaves", "leaf"),  # a plant, in the singular
+        ("farmer", "farmer"),  # a person
+        ("dark metal", "metal"),  # a material
+        ("white fleece", None),  # an animal's covering, though fleece is first of all a material
+        ("curved horns", None),  # a part of an animal, though a horn is first of all an instrument
+        ("gray coat", None),  # an animal's coat, though a coat is first of all a garment
+        ("black stripes", None),  # a marking
+        ("olive", None),  # a colour
+        ("striped fur", None),
+        ("", None),
+    ],
+)
+def test_the_thing_a_concept_names(text, thing):
+    assert thing_named(text) == thing
+
+
+def test_a_thing_is_mentioned_by_a_word_or_the_start_of_one():
+    koala = words_of(["eucalyptus branch", "tree fork", "feeds on eucalyptus leaves and bark"])
+    assert mentioned("tree", koala) and mentioned("leaf", koala) and not mentioned("bench", koala)
+    assert mentioned("wool", words_of(["woolly fleece"])) and mentioned("bench", words_of(["park benches"]))
+    assert not mentioned("fur", words_of(["furniture"]))  # a short word only as a whole word

@@ -47,6 +47,10 @@ def test_leaks_are_spelling_or_other_senses_of_the_class_name():
     assert plausibility.leak_kind("wind", ["kite"]) == "sense"  # the toy kite is flown in wind; the bird is not
     assert plausibility.leak_kind("long pointed wings", ["kite"]) is None
     assert plausibility.leak_kind("striped fur", ["tiger cat"]) is None
+    pandas = ["giant panda, panda, panda bear, coon bear, Ailuropoda melanoleuca"]
+    pandas.append("lesser panda, red panda, panda, bear cat, cat bear, Ailurus fulgens")
+    assert plausibility.leak_kind("white face", pandas[1:]) == "sense"  # the other "panda" is black and white
+    assert plausibility.leak_kind("white face", pandas) is None  # ... and is the class explained: its own colour
 
 
 def test_evidence_lists_cover_fifty_photos():
@@ -141,6 +145,29 @@ def test_an_animal_is_never_explained_by_another_animal_it_resembles(classifier,
     assert lenient.candidates(classifier.features([photos["chelsea"]])[0], "tiger cat", size=len(bank))
     with pytest.raises(TypeError, match="other_animals must be True or False, got 'yes'"):
         nlexnb.Explainer(explainer.space, other_animals="yes")
+
+
+def test_an_animal_is_never_explained_by_a_thing_its_photos_do_not_show(classifier, mapper, photos):
+    bank = ["walnut", "wooden bench", "brace", "bamboo", "tree", "eucalyptus bark", "gray coat", "curved horns", "fur"]
+    bank += ["striped fur", "rug", "sponge", "sofa", "cardboard box", "wool sweater"]
+    explainer = nlexnb.Explainer(classifier, mapper, bank)
+    koala = classifier.class_index("koala")
+    refused = dict(zip(bank, explainer.space.unlisted_things(range(len(bank)), [koala])))
+    assert refused["walnut"] and refused["wooden bench"] and refused["brace"] and refused["bamboo"]
+    assert not refused["tree"] and not refused["eucalyptus bark"]  # "tree fork", "feeds on eucalyptus leaves and bark"
+    assert not refused["gray coat"] and not refused["curved horns"] and not refused["fur"]  # coverings and parts
+    panda = dict(zip(bank, explainer.space.unlisted_things(range(len(bank)), [classifier.class_index("giant panda")])))
+    assert not panda["bamboo"]  # its description names it
+    assert not any(explainer.space.unlisted_things(range(len(bank)), [classifier.class_index("park bench")]))
+    assert explainer.space.thing_mask()[koala].tolist() == list(refused.values())
+    lenient = nlexnb.Explainer(explainer.space, unlisted_things=True)
+    f = classifier.features([photos["chelsea"]])[0]
+    everything = lenient.candidates(f, "tiger cat", size=len(bank))
+    things = explainer.space.unlisted_things(everything, [classifier.class_index("tiger cat")])
+    assert {"rug", "sofa", "cardboard box"} <= {bank[i] for i, t in zip(everything, things) if t}  # not a tiger cat's
+    assert explainer.candidates(f, "tiger cat", size=len(bank)) == [i for i, t in zip(everything, things) if not t]
+    with pytest.raises(TypeError, match="unlisted_things must be True or False, got 1"):
+        nlexnb.Explainer(explainer.space, unlisted_things=1)
 
 
 def test_other_senses_default_to_wordnet_for_imagenet_names_and_are_checked(classifier, mapper):

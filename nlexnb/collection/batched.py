@@ -35,8 +35,8 @@ class BatchExplainer:
         self.size = max(explainer.shortlist, k)
         self.first = min(max(4 * self.size, self.size + 64), t)  # Explainer.candidates looks at this many, then filters
         self.batched = type(explainer.selector) is GreedySelector
-        # per class seen: which concepts name it, echo it, fit another sense of its names or name another animal (the
-        # per-class filters of Explainer.candidates), one row
+        # per class seen: which concepts name it, echo it, fit another sense of its names, name another animal or a
+        # thing not expected with it (the per-class filters of Explainer.candidates), one row
         # each in ``table``; ``slot[c]`` is class c's row (-1 until seen). Grows with the classes, not [K, T] upfront
         self.slot = torch.full((self.clf.num_classes,), -1, dtype=torch.long, device=self.device)
         self.table = torch.zeros(0, t, dtype=torch.bool, device=self.device)
@@ -55,8 +55,12 @@ class BatchExplainer:
         for c in new:
             row = torch.tensor(self.space.mentions(everything, [c]), dtype=torch.bool, device=self.device)
             row |= self.explainer.refused(everything, c).to(self.device)  # echoes and other senses
-            if not self.explainer.other_animals:
+            # what an explanation of c may not name; a foil refuses only its words, echoes and other senses, as in
+            # Explainer.candidates (images predicted as the foil are not explained)
+            if not self.explainer.other_animals and c != self.foil:
                 row |= torch.tensor(self.space.other_animals(everything, [c]), dtype=torch.bool, device=self.device)
+            if not self.explainer.unlisted_things and c != self.foil:
+                row |= torch.tensor(self.space.unlisted_things(everything, [c]), dtype=torch.bool, device=self.device)
             rows.append(row)
             self.known[c] = len(self.known)
         self.table = torch.cat([self.table, torch.stack(rows)])
@@ -65,8 +69,8 @@ class BatchExplainer:
         )
 
     def blocked(self, classes: torch.Tensor) -> torch.Tensor:
-        """[B, T]: the concepts that name, echo, fit another sense of or name another animal than each of ``classes``
-        [B] (all of them seen by :meth:`_block`)."""
+        """[B, T]: the concepts that name, echo, fit another sense of, name another animal than, or name a thing not
+        expected with each of ``classes`` [B] (all of them seen by :meth:`_block`)."""
         return self.table[self.slot[classes]]
 
     def __call__(self, x: torch.Tensor) -> dict[str, np.ndarray]:
