@@ -538,17 +538,17 @@ of all one of these (and not mentioned by the class's names, gloss or descriptio
 "bench", "dark crust", "dark metal" were not), against 270 of 852 other concepts (``benchmarks/RESULTS.md``)."""
 
 
-def things(wn, min_zipf: float = 2.0) -> dict[str, list[str]]:
+def things(wn, min_zipf: float = 2.0, look_senses: int = 3) -> dict[str, list[str]]:
     """Common one-word nouns (Zipf >= ``min_zipf``) whose first WordNet sense is in :data:`THINGS`, by kind, where
-    no sense of the word is a part or covering of an animal (noun.body, or noun.animal but not an organism: "horn",
-    "coat", "comb", "shell"), a colour or a marking ("olive", "stripe"): those stay evidence of an animal's look."""
+    none of the word's first ``look_senses`` senses is a part or covering of an animal (noun.body, or noun.animal but
+    not an organism: "horn", "coat", "comb", "shell") and no sense is a colour or a marking ("olive", "stripe"):
+    those stay evidence of an animal's look. WordNet orders senses by how often they are meant; a body sense further
+    down is one a reader does not think of ("seed" as semen, "tube" as a duct, "can" as buttocks)."""
 
     def look(synset) -> bool:
         if synset.lexname() == "noun.body":
             return True
-        if synset.lexname() == "noun.animal" and not under(synset, ["organism.n.01"]):
-            return True
-        return under(synset, ["color.n.01", "marking.n.02"])
+        return synset.lexname() == "noun.animal" and not under(synset, ["organism.n.01"])
 
     out: dict[str, list[str]] = {kind: [] for kind in THINGS.values()}
     for lemma in sorted(wn.all_lemma_names("n")):
@@ -556,7 +556,8 @@ def things(wn, min_zipf: float = 2.0) -> dict[str, list[str]]:
             continue
         senses = wn.synsets(lemma, "n")
         kind = THINGS.get(senses[0].lexname())
-        if kind and zipf(lemma) >= min_zipf and not any(look(s) for s in senses):
+        colour = any(under(s, ["color.n.01", "marking.n.02"]) for s in senses)
+        if kind and zipf(lemma) >= min_zipf and not colour and not any(look(s) for s in senses[:look_senses]):
             out[kind].append(lemma)
     return out
 
