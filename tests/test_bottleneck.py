@@ -76,7 +76,7 @@ def test_each_recipe_is_as_long_as_its_class_row_and_leaves_out_what_its_directi
     assert torch.allclose(cbm.residual[has_recipe].double(), (1 - cosine[has_recipe] ** 2).sqrt(), atol=1e-5)
     # the scale is one number per class: the recipe's concepts and shares are those of the least-squares fit
     allowed = (
-        ~space.excluded & ~space.naming_mask() & ~space.qualifier_mask() & ~space.animal_mask()
+        ~space.excluded & ~space.naming_mask() & ~space.qualifier_mask() & ~space.animal_mask() & ~space.thing_mask()
     )  # what a recipe may use
     fit = sparse_nonnegative_fit(rows, space.directions, 8, allowed=allowed)
     assert torch.equal(fit > 0, cbm.weights > 0)
