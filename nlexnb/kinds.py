@@ -55,6 +55,13 @@ def animal_named(text: str) -> str | None:
     return head
 
 
+def animal_head(text: str) -> str:
+    """The word a concept names its animal by, in the singular ("small poodles" -> "poodle"), for
+    :func:`mentioned`."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return singular(words[-1]) if words else ""
+
+
 def covering_named(text: str) -> tuple[str, ...] | None:
     """The kinds of animal that have what a concept ends in (:data:`COVERINGS`: "spotted plumage" -> birds), or
     None when its head noun is not one of those."""
@@ -83,19 +90,21 @@ def thing_named(text: str) -> str | None:
 
 
 def words_of(texts: Sequence[str]) -> frozenset[str]:
-    """The words of ``texts``, lower case, each as written and in the singular ("feeds on leaves" -> feeds, feed,
-    on, leaves, leaf)."""
+    """The words of ``texts``, lower case, each as written and in the singular, and their beginnings of four letters
+    or more: what :func:`mentioned` looks a word up in ("feeds on leaves" -> feeds, feed, on, leaves, leaf, leav)."""
     words = set()
     for text in texts:
         for w in re.findall(r"[a-z]+", text.lower()):
-            words.update((w, singular(w)))
+            for form in (w, singular(w)):
+                words.update(form[:n] for n in range(4, len(form) + 1))
+                words.add(form)
     return frozenset(words)
 
 
 def mentioned(word: str, words: frozenset[str]) -> bool:
     """Whether ``word`` is one of ``words`` (:func:`words_of`), or begins one and has four letters or more: "tree" in
     "tree fork", "leaf" in "feeds on leaves", "wool" in "woolly fleece"; not "fur" in "furniture"."""
-    return word in words or (len(word) >= 4 and any(w.startswith(word) for w in words))
+    return word in words
 
 
 @cache

@@ -25,6 +25,7 @@ from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, preprocessed
 from .kinds import (
+    animal_head,
     animal_named,
     another_animal,
     another_animals_covering,
@@ -185,7 +186,7 @@ class ConceptSpace:
         self._coverings: list[tuple[str, ...] | None] = []
         self._animal_mask: torch.Tensor | None = None
         self._things: list[str | None] = []
-        self._thing_mask: torch.Tensor | None = None
+        self._animal_heads: list[str | None] = []
         self._said: dict[int, frozenset[str]] = {}
 
     def __len__(self) -> int:
@@ -277,6 +278,7 @@ class ConceptSpace:
             self._animals = [animal_named(t) for t in self.bank.texts]
             self._coverings = [covering_named(t) for t in self.bank.texts]
             self._things = [thing_named(t) for t in self.bank.texts]
+            self._animal_heads = [None if a is None else animal_head(t) for t, a in zip(self.bank.texts, self._animals)]
             self._class_animals = class_animals(self.classifier.class_names)
 
     def _other_animal(self, i: int, senses: list[str]) -> bool:
@@ -298,17 +300,22 @@ class ConceptSpace:
         return self._animal_mask
 
     def unlisted_things(self, indices: Sequence[int], classes: Sequence[int]) -> list[bool]:
-        """Whether each bank concept (by index) names a thing that no photo of ``classes`` is expected to show: a
+        """Whether each bank concept (by index) names a thing that no photo of ``classes`` is expected to show, unless
+        the class's names, gloss or descriptions mention it (:meth:`what_class_is`). For a class that is an animal: a
         concept whose head noun is first of all an object, food, plant, person, shape, landform or material
-        (:func:`nlexnb.kinds.thing_named`: "walnut", "brace", "bench" for a koala) that the names, gloss and
-        descriptions of none of those classes that are animals mention ("bamboo" stays for a giant panda, "tree" for
-        a koala, whose description says "tree fork"). Parts, coverings, markings and colours of animals are never
-        things ("curved horns", "gray coat", "black stripes"). Where no class is an animal, nothing is refused."""
+        (:func:`nlexnb.kinds.thing_named`: "walnut", "brace", "bench" for a koala; "bamboo" stays for a giant panda,
+        "tree" for a koala, whose description says "tree fork"); parts, coverings, markings and colours of animals are
+        never things ("curved horns", "gray coat", "black stripes"). For any other class: an animal ("nightingale" for
+        a palace, "worm" for a Petri dish; "dogs" stay for a dog sled, "a sled pulled by dogs"). Refused when every
+        one of ``classes`` refuses it."""
         self._read_animals()
-        said = [self._class_words(c) for c in classes if self._class_animals[c] is not None]
-        if not said:
+        if not classes:
             return [False] * len(indices)
-        return [self._things[i] is not None and not any(mentioned(self._things[i], w) for w in said) for i in indices]
+        return [all(self._unlisted(i, c) for c in classes) for i in indices]
+
+    def _unlisted(self, i: int, c: int) -> bool:
+        head = self._things[i] if self._class_animals[c] is not None else self._animal_heads[i]
+        return head is not None and not mentioned(head, self._class_words(c))
 
     def _class_words(self, c: int) -> frozenset[str]:
         if c not in self._said:
@@ -326,19 +333,6 @@ class ConceptSpace:
         if c < len(self._descriptions):
             texts.extend(self._descriptions[c])
         return texts
-
-    def thing_mask(self) -> torch.Tensor:
-        """[K, T] bool: ``[c, i]`` when concept ``i`` names a thing that photos of class ``c`` are not expected to
-        show (:meth:`unlisted_things`), for every class at once. Computed once."""
-        if self._thing_mask is None:
-            self._read_animals()
-            concepts = [i for i, head in enumerate(self._things) if head is not None]
-            mask = torch.zeros(self.classifier.num_classes, len(self.bank), dtype=torch.bool)
-            for c, sense in enumerate(self._class_animals):
-                if sense is not None and concepts:
-                    mask[c, concepts] = torch.tensor(self.unlisted_things(concepts, [c]))
-            self._thing_mask = mask.to(self.directions.device)
-        return self._thing_mask
 
     def naming_mask(self) -> torch.Tensor:
         """[K, T] bool: ``[c, i]`` when concept ``i`` names class ``c`` or a kind of it (:meth:`mentions` with

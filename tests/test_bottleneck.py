@@ -75,9 +75,7 @@ def test_each_recipe_is_as_long_as_its_class_row_and_leaves_out_what_its_directi
     cosine = torch.nn.functional.cosine_similarity(rows, written, dim=1)
     assert torch.allclose(cbm.residual[has_recipe].double(), (1 - cosine[has_recipe] ** 2).sqrt(), atol=1e-5)
     # the scale is one number per class: the recipe's concepts and shares are those of the least-squares fit
-    allowed = (
-        ~space.excluded & ~space.naming_mask() & ~space.qualifier_mask() & ~space.animal_mask() & ~space.thing_mask()
-    )  # what a recipe may use
+    allowed = ~space.excluded & ~space.naming_mask() & ~space.qualifier_mask() & ~space.animal_mask()  # may use
     fit = sparse_nonnegative_fit(rows, space.directions, 8, allowed=allowed)
     assert torch.equal(fit > 0, cbm.weights > 0)
     espresso = fit[967][fit[967] > 0]
