@@ -22,18 +22,36 @@ from importlib.resources import files
 from .labels import bare_synonyms, imagenet_class_names, singular
 
 KINDS_FILE = "animal_kinds.json"
+_LIMBED = ("amphibian.n.03", "reptile.n.01", "bird.n.01", "mammal.n.01", "arthropod.n.01")
 COVERINGS: dict[str, tuple[str, ...]] = {
     "feather": ("bird.n.01",),
     "plumage": ("bird.n.01",),
     "beak": ("bird.n.01",),
     "talon": ("bird.n.01",),
+    "comb": ("bird.n.01",),
+    "wing": ("bird.n.01", "insect.n.01", "bat.n.01"),
     "fur": ("mammal.n.01",),
+    "paw": ("mammal.n.01",),
+    "thumb": ("mammal.n.01",),
+    "arm": ("mammal.n.01", "cephalopod.n.01", "echinoderm.n.01"),
+    "leg": _LIMBED,
+    "limb": _LIMBED,
+    "claw": ("reptile.n.01", "bird.n.01", "mammal.n.01", "arthropod.n.01"),
+    "hoof": ("ungulate.n.01",),
+    "horn": ("bovid.n.01", "rhinoceros.n.01", "giraffe.n.01"),
+    "antler": ("deer.n.01",),
+    "tusk": ("proboscidean.n.01", "walrus.n.01", "swine.n.01", "narwhal.n.01"),
     "fin": ("fish.n.01", "cetacean.n.01"),
     "shell": ("chelonian.n.01", "mollusk.n.01", "arthropod.n.01"),
+    "antenna": ("arthropod.n.01",),
+    "antennae": ("arthropod.n.01",),
+    "tentacle": ("cephalopod.n.01", "coelenterate.n.01"),
 }
 """What only some animals have, by the head noun that names it, and the kinds that have it: a cheetah has no
-"spotted plumage", a monkey no "pale beak", a goldfish no "orange beak", a lemur no "gray feathers". A reader's
-knowledge, written here because WordNet's part-of links are too sparse to say it (no animal holds a beak there)."""
+"spotted plumage", a goldfish no "orange beak", a gar no "long muscular arms" nor "powerful limbs", a wallaby no
+"thick horns", a jaguar no "glossy wings". A reader's knowledge, written here because WordNet's part-of links are too
+sparse to say it (no animal holds a beak there). A class whose own names, gloss or descriptions mention the part
+keeps it (the triceratops's "three sharp horns", a ray's "wings": :meth:`nlexnb.space.ConceptSpace.other_animals`)."""
 
 
 @cache

@@ -265,12 +265,15 @@ class ConceptSpace:
         """Whether each bank concept (by index) names an animal that none of ``classes`` is a kind of, nor a kind of
         it: "large poodle" or "compact rodent" for a gorilla, "reindeer" for a polar bear; not "bird" for a hen nor
         "very large bear" for a polar bear (:mod:`nlexnb.kinds`); nor what only other animals have ("spotted
-        plumage" for a cheetah, :data:`nlexnb.kinds.COVERINGS`). Classes that are not animals refuse nothing."""
+        plumage" for a cheetah, "long muscular arms" for a gar, "thick horns" for a wallaby:
+        :data:`nlexnb.kinds.COVERINGS`) unless the class's names, gloss or descriptions mention it
+        (:meth:`what_class_is`: the triceratops has "three sharp horns"). Classes that are not animals refuse
+        nothing."""
         self._read_animals()
-        senses = [s for s in (self._class_animals[c] for c in classes) if s]
-        if not senses:
+        animals = [c for c in classes if self._class_animals[c] is not None]
+        if not animals:
             return [False] * len(indices)
-        return [self._other_animal(i, senses) for i in indices]
+        return [self._other_animal(i, animals) for i in indices]
 
     def _read_animals(self) -> None:
         """What animal (or animal's covering) each concept names, and each class's animal sense; read once."""
@@ -281,10 +284,14 @@ class ConceptSpace:
             self._animal_heads = [None if a is None else animal_head(t) for t, a in zip(self.bank.texts, self._animals)]
             self._class_animals = class_animals(self.classifier.class_names)
 
-    def _other_animal(self, i: int, senses: list[str]) -> bool:
+    def _other_animal(self, i: int, animals: Sequence[int]) -> bool:
+        senses = [self._class_animals[c] for c in animals]
         if self._animals[i] is not None:
             return all(another_animal(self._animals[i], s) for s in senses)
-        return self._coverings[i] is not None and all(another_animals_covering(self._coverings[i], s) for s in senses)
+        owners = self._coverings[i]
+        if owners is None or not all(another_animals_covering(owners, s) for s in senses):
+            return False
+        return not any(mentioned(animal_head(self.bank.texts[i]), self._class_words(c)) for c in animals)
 
     def animal_mask(self) -> torch.Tensor:
         """[K, T] bool: ``[c, i]`` when concept ``i`` names another animal than class ``c`` (:meth:`other_animals`),
@@ -295,7 +302,7 @@ class ConceptSpace:
             mask = torch.zeros(self.classifier.num_classes, len(self.bank), dtype=torch.bool)
             for c, sense in enumerate(self._class_animals):
                 if sense is not None and concepts:
-                    mask[c, concepts] = torch.tensor([self._other_animal(i, [sense]) for i in concepts])
+                    mask[c, concepts] = torch.tensor([self._other_animal(i, [c]) for i in concepts])
             self._animal_mask = mask.to(self.directions.device)
         return self._animal_mask
 

@@ -72,6 +72,20 @@ def test_bottleneck_recipes_never_use_another_animal(classifier, mapper):
     assert not {"reindeer", "large poodle"} & set(cbm.recipe("ice bear").table["concept"])
 
 
+def test_parts_only_other_animals_have_unless_the_class_text_names_them(classifier, mapper):
+    import nlexnb
+
+    bank = ["long muscular arms", "powerful limbs", "thumb", "three sharp horns", "pointed wings", "conical snout"]
+    space = nlexnb.space.ConceptSpace(classifier, mapper, bank)
+    gar = classifier.class_index("gar")
+    assert space.other_animals(range(len(bank)), [gar]) == [True] * 5 + [False]  # a fish has none of those
+    gibbon = classifier.class_index("gibbon")
+    assert space.other_animals(range(len(bank)), [gibbon])[:3] == [False] * 3  # arms, limbs and thumbs: a primate's
+    triceratops = classifier.class_index("triceratops")  # "huge ceratopsian dinosaur having three horns ..."
+    assert space.other_animals(range(len(bank)), [triceratops]) == [True, False, True, False, True, False]  # limbs
+    assert space.animal_mask()[gar].tolist() == [True] * 5 + [False]
+
+
 WORDS = ConceptBank.default().texts + ["large poodle", "kitten", "great ape", "young lambs", "white tail", "dun"]
 
 
