@@ -322,7 +322,8 @@ class Explainer:
         sense_floor: see ``sense_margin``.
         other_animals: let an explanation of an animal name another animal it resembles ("large poodle" for a
             gorilla, "reindeer" for a polar bear, "large pheasant" for a Komodo dragon), or what only other animals
-            have ("spotted plumage" for a cheetah). Off by default: a concept that names an animal is named only
+            have ("spotted plumage" for a cheetah, "long muscular arms" for a gar, unless the class's own text names
+            it). Off by default: a concept that names an animal is named only
             where the class is of that kind ("bird" for a hen) or it is a kind of the class
             (:meth:`nlexnb.space.ConceptSpace.other_animals`). Read by looking at the photos
             (``benchmarks/RESULTS.md``): on 35 whole photos whose class the model gets right, 0.430 of the named

@@ -141,7 +141,7 @@ def kinds_of(sense: str) -> frozenset[str]:
 def class_animals(class_names: Sequence[str]) -> list[str | None]:
     """Each class's animal sense, in class order: ImageNet-1k's from its WordNet id when ``class_names`` are
     ImageNet-1k's, else the first synonym whose head noun names an animal ("tabby cat" -> "cat.n.01"); None for a
-    class that is not an animal (then explanations of it may name any animal: a dog sled's dogs)."""
+    class that is not an animal (an explanation of it names an animal only where its text does: a dog sled's dogs)."""
     if list(class_names) == imagenet_class_names():
         return list(_table()["imagenet"])
     return [next(filter(None, (animal_named(s) for s in bare_synonyms(name))), None) for name in class_names]

@@ -1,5 +1,7 @@
 """Which animal a concept names, and whether a class is of that kind: WordNet's hierarchy, packaged."""
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +18,7 @@ from nlexnb.kinds import (
     thing_named,
     words_of,
 )
-from nlexnb.labels import imagenet_class_names
+from nlexnb.labels import imagenet_class_names, singular
 
 
 @pytest.mark.parametrize(
@@ -143,3 +145,12 @@ def test_a_thing_is_mentioned_by_a_word_or_the_start_of_one():
     assert mentioned("tree", koala) and mentioned("leaf", koala) and not mentioned("bench", koala)
     assert mentioned("wool", words_of(["woolly fleece"])) and mentioned("bench", words_of(["park benches"]))
     assert not mentioned("fur", words_of(["furniture"]))  # a short word only as a whole word
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.sampled_from(WORDS), st.text(alphabet="abcdeilmnoprstuwy -", max_size=30)))
+def test_a_thing_is_never_an_animal_nor_an_animal_part(text):
+    thing = thing_named(text)
+    assert thing is None or (animal_named(text) is None and covering_named(text) is None)
+    last = re.findall(r"[a-z]+", text.lower())[-1:]
+    assert thing is None or thing in (last[0], singular(last[0]))  # the text's own head noun, never another word
