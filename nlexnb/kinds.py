@@ -51,7 +51,7 @@ COVERINGS: dict[str, tuple[str, ...]] = {
 "spotted plumage", a goldfish no "orange beak", a gar no "long muscular arms" nor "powerful limbs", a wallaby no
 "thick horns", a jaguar no "glossy wings". A reader's knowledge, written here because WordNet's part-of links are too
 sparse to say it (no animal holds a beak there). A class whose own names, gloss or descriptions mention the part
-keeps it (the triceratops's "three sharp horns", a ray's "wings": :meth:`nlexnb.space.ConceptSpace.other_animals`)."""
+keeps it (the triceratops's "three horns", a ray's "wings": :meth:`nlexnb.space.ConceptSpace.other_animals`)."""
 
 
 @cache
@@ -71,13 +71,6 @@ def animal_named(text: str) -> str | None:
     if head is not None and len(words) > 1:  # "great ape", "wading bird"; not "white tail" (a tail, not a deer)
         return lemmas.get(f"{words[-2]} {words[-1]}", head)
     return head
-
-
-def animal_head(text: str) -> str:
-    """The word a concept names its animal by, in the singular ("small poodles" -> "poodle"), for
-    :func:`mentioned`."""
-    words = re.findall(r"[a-z]+", text.lower())
-    return singular(words[-1]) if words else ""
 
 
 def covering_named(text: str) -> tuple[str, ...] | None:

@@ -25,7 +25,6 @@ from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, preprocessed
 from .kinds import (
-    animal_head,
     animal_named,
     another_animal,
     another_animals_covering,
@@ -186,7 +185,6 @@ class ConceptSpace:
         self._coverings: list[tuple[str, ...] | None] = []
         self._animal_mask: torch.Tensor | None = None
         self._things: list[str | None] = []
-        self._animal_heads: list[str | None] = []
         self._said: dict[int, frozenset[str]] = {}
 
     def __len__(self) -> int:
@@ -267,7 +265,7 @@ class ConceptSpace:
         "very large bear" for a polar bear (:mod:`nlexnb.kinds`); nor what only other animals have ("spotted
         plumage" for a cheetah, "long muscular arms" for a gar, "thick horns" for a wallaby:
         :data:`nlexnb.kinds.COVERINGS`) unless the class's names, gloss or descriptions mention it
-        (:meth:`what_class_is`: the triceratops has "three sharp horns"). Classes that are not animals refuse
+        (:meth:`what_class_is`: the triceratops has "three horns"). Classes that are not animals refuse
         nothing."""
         self._read_animals()
         animals = [c for c in classes if self._class_animals[c] is not None]
@@ -281,7 +279,6 @@ class ConceptSpace:
             self._animals = [animal_named(t) for t in self.bank.texts]
             self._coverings = [covering_named(t) for t in self.bank.texts]
             self._things = [thing_named(t) for t in self.bank.texts]
-            self._animal_heads = [None if a is None else animal_head(t) for t, a in zip(self.bank.texts, self._animals)]
             self._class_animals = class_animals(self.classifier.class_names)
 
     def _other_animal(self, i: int, animals: Sequence[int]) -> bool:
@@ -291,7 +288,7 @@ class ConceptSpace:
         owners = self._coverings[i]
         if owners is None or not all(another_animals_covering(owners, s) for s in senses):
             return False
-        return not any(mentioned(animal_head(self.bank.texts[i]), self._class_words(c)) for c in animals)
+        return not any(mentioned(self._heads[i], self._class_words(c)) for c in animals)
 
     def animal_mask(self) -> torch.Tensor:
         """[K, T] bool: ``[c, i]`` when concept ``i`` names another animal than class ``c`` (:meth:`other_animals`),
@@ -321,7 +318,10 @@ class ConceptSpace:
         return [all(self._unlisted(i, c) for c in classes) for i in indices]
 
     def _unlisted(self, i: int, c: int) -> bool:
-        head = self._things[i] if self._class_animals[c] is not None else self._animal_heads[i]
+        if self._class_animals[c] is not None:
+            head = self._things[i]  # for an animal, a thing
+        else:
+            head = self._heads[i] if self._animals[i] is not None else None  # for anything else, an animal
         return head is not None and not mentioned(head, self._class_words(c))
 
     def _class_words(self, c: int) -> frozenset[str]:
