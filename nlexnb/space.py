@@ -329,9 +329,10 @@ class ConceptSpace:
             self._said[c] = words_of(self.what_class_is(c))
         return self._said[c]
 
-    def what_class_is(self, c: int) -> list[str]:
-        """Class ``c``'s names, gloss and descriptions (ImageNet-1k's when the class names are ImageNet-1k's), as
-        text: what says which things its photos show."""
+    def what_class_is(self, c: int | str) -> list[str]:
+        """Class ``c``'s (an index or a name) names, gloss and descriptions (ImageNet-1k's when the class names are
+        ImageNet-1k's), as text: what says which things its photos show (:meth:`unlisted_things`)."""
+        c = self.class_index(c)
         if self._descriptions is None:
             self._descriptions = imagenet_descriptions() if self._imagenet else []
         texts = [self.classifier.class_names[c]]

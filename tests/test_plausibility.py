@@ -157,7 +157,9 @@ def test_an_animal_is_never_explained_by_a_thing_its_photos_do_not_show(classifi
     assert not refused["tree"] and not refused["eucalyptus bark"]  # "tree fork", "feeds on eucalyptus leaves and bark"
     assert not refused["gray coat"] and not refused["curved horns"] and not refused["fur"]  # coverings and parts
     panda = dict(zip(bank, explainer.space.unlisted_things(range(len(bank)), [classifier.class_index("giant panda")])))
-    assert not panda["bamboo"]  # its description names it
+    assert not panda["bamboo"] and "bamboo" in explainer.space.what_class_is("giant panda")  # its description says so
+    with pytest.raises(ValueError, match="Unknown class 'koalla'.*koala"):
+        explainer.space.what_class_is("koalla")
     bench = classifier.class_index("park bench")
     assert not any(explainer.space.unlisted_things(range(len(bank)), [bench]))  # not an animal: things stay
     others = nlexnb.Explainer(classifier, mapper, ["nightingale", "dogs", "large poodle", "red roof"]).space
