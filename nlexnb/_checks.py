@@ -22,6 +22,14 @@ def positive_int(value, name: str, what: str) -> int:
     return int(value)
 
 
+def yes_or_no(value, name: str) -> bool:
+    """``value`` when it is True or False, or a TypeError naming the parameter (1, "yes" and None are refused: a
+    switch that silently took them would hide a misplaced argument)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def number(
     value,
     name: str,

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ._checks import number, positive_int, text_list
+from ._checks import number, positive_int, text_list, yes_or_no
 from .classifier import Classifier, Forward
 from .concepts import ConceptBank
 from .images import ImageInput, ImageLike, to_pil
@@ -402,12 +402,8 @@ class Explainer:
         self.echo_floor = number(echo_floor, "echo_floor", -1, 1, what="a cosine")
         self.sense_margin = None if sense_margin is None else number(sense_margin, "sense_margin", note=cosines)
         self.sense_floor = number(sense_floor, "sense_floor", -1, 1, what="a cosine")
-        if not isinstance(other_animals, bool):
-            raise TypeError(f"other_animals must be True or False, got {other_animals!r}")
-        self.other_animals = other_animals
-        if not isinstance(unlisted_things, bool):
-            raise TypeError(f"unlisted_things must be True or False, got {unlisted_things!r}")
-        self.unlisted_things = unlisted_things
+        self.other_animals = yes_or_no(other_animals, "other_animals")
+        self.unlisted_things = yes_or_no(unlisted_things, "unlisted_things")
 
     # the space's parts, under the names users already call
     classifier = property(lambda self: self.space.classifier)
