@@ -186,8 +186,11 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
     ``class_concepts(space, c, k=10, echoes=False)`` or ``class_concepts(classifier, mapper, c, bank=None, k=10)``.
 
     A concept's direction comes from the class names its text resembles, so a row also encodes the associations of
-    the words that qualify its name: "pyramid" for Egyptian cat, "fireplace" for fire engine. Those are left out
-    (:meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`) unless ``echoes=True``.
+    the words that qualify its name ("pyramid" for Egyptian cat, "fireplace" for fire engine:
+    :meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`), the animals the class looks like ("reindeer" and "large
+    penguin" for ice bear: :meth:`~nlexnb.space.ConceptSpace.other_animals`) and the things a look-alike's row carries
+    ("walnut" and "elm" for koala: :meth:`~nlexnb.space.ConceptSpace.unlisted_things`). Those are left out, as
+    explanations leave them out, unless ``echoes=True``.
 
     Returns:
         A :class:`ConceptTable` with columns rank, concept, cosine (k rows, best first).
@@ -197,9 +200,9 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
     k = positive_int(a["k"], "k", "concepts")
     row = F.normalize(space.classifier.head_weight[index].float(), dim=0)
     scores = space.directions @ row
-    top = _ranked(space, scores, k if a["echoes"] else 4 * k)
+    top = _ranked(space, scores, k if a["echoes"] else 8 * k)
     if not a["echoes"]:
-        echo = space.qualifier_echoes(top, index).tolist()
+        echo = _look_alikes(space, top, index)
         top = [i for i, e in zip(top, echo) if not e][:k]
     df = pd.DataFrame(
         {"rank": range(1, len(top) + 1), "concept": [space.texts[i] for i in top], "cosine": scores[top].cpu().numpy()}
@@ -216,11 +219,13 @@ def contrast(*args, **kwargs) -> ConceptTable:
     Each side is drawn from its class's ``among`` nearest concepts (by cosine with its row: what
     :func:`class_concepts` lists), keeps those closer to it than to the other class (cosine with the unit difference
     ``W[c1] - W[c2]`` above zero for c1, below for c2), and leaves out kinds of either class ("wild cat" for tiger cat
-    against Egyptian cat), and echoes of the words that qualify either name ("pyramid" for Egyptian cat, "classroom"
-    for school bus, "burning" for fire engine: :meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`) unless
-    ``echoes=True``. Ranking the whole bank along the difference instead (``among=None``) names whatever separates
-    two close rows: "doorstep", "black stone" and "cone" for Siberian husky against malamute. A side may hold fewer
-    than ``k`` concepts.
+    against Egyptian cat), and, unless ``echoes=True``, echoes of the words that qualify either name ("pyramid" for
+    Egyptian cat, "classroom" for school bus, "burning" for fire engine:
+    :meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`), other animals than the side's class and things its photos
+    are not expected to show ("adult male sheep" for Egyptian cat, "herring" and "fisherman" for tench, as
+    explanations refuse them). Ranking the whole bank along the difference instead (``among=None``) names whatever
+    separates two close rows: "doorstep", "black stone" and "cone" for Siberian husky against malamute. A side may
+    hold fewer than ``k`` concepts.
 
     Returns:
         A :class:`ConceptTable` with columns favours (the class the concept pushes towards, by its first name),
@@ -243,7 +248,7 @@ def contrast(*args, **kwargs) -> ConceptTable:
         pos, neg = _ranked(space, score, k), _ranked(space, score, k, largest=False)
     else:
         pos = _side(space, cos_a, score, (first, second), among, k, a["echoes"])
-        neg = _side(space, cos_b, -score, (first, second), among, k, a["echoes"])
+        neg = _side(space, cos_b, -score, (second, first), among, k, a["echoes"])
     name_a, name_b = primary_name(names[first]), primary_name(names[second])
     order = pos + neg
     df = pd.DataFrame(
@@ -261,19 +266,30 @@ def contrast(*args, **kwargs) -> ConceptTable:
 def _side(
     space: ConceptSpace, closeness: torch.Tensor, lean: torch.Tensor, pair, among: int, k: int, echoes: bool
 ) -> list[int]:
-    """One side of :func:`contrast`: of the ``among`` concepts nearest the class (``closeness``), those that lean
-    its way (``lean`` > 0), name neither class of ``pair`` nor a kind of it, and (unless ``echoes``) echo no word that
-    qualifies either name, the ``k`` that lean most. (The echo test of explanations, against whole names, is not
+    """One side of :func:`contrast`, for the class ``pair[0]`` against ``pair[1]``: of the ``among`` concepts nearest
+    the class (``closeness``), those that lean its way (``lean`` > 0), name neither class nor a kind of it, and
+    (unless ``echoes``) echo no word that qualifies either name and are no look-alike of the class
+    (:func:`_look_alikes`), the ``k`` that lean most. (The echo test of explanations, against whole names, is not
     applied: over 50 concepts it refuses most of what a class is, "coffee" for cup, "paw" and "furry face" for
     Siberian husky.)"""
     shortlist = _ranked(space, closeness, among)
     named = space.mentions(shortlist, pair, kinds=True)
     if not echoes:
-        echo = space.qualifier_echoes(shortlist, pair[0]) | space.qualifier_echoes(shortlist, pair[1])
-        named = [n or e for n, e in zip(named, echo.tolist())]
+        echo = space.qualifier_echoes(shortlist, pair[1]).tolist()
+        alike = _look_alikes(space, shortlist, pair[0])
+        named = [n or e or o for n, e, o in zip(named, echo, alike)]
     leans = lean[shortlist].tolist()  # one transfer, not one per concept
     keep = [(-v, i) for i, n, v in zip(shortlist, named, leans) if not n and v > 0]
     return [i for _, i in sorted(keep, key=lambda pair: pair[0])[:k]]  # ties keep the shortlist's order
+
+
+def _look_alikes(space: ConceptSpace, indices: list[int], c: int) -> list[bool]:
+    """Which concepts class ``c``'s row holds because of words or resemblances rather than what its photos show:
+    echoes of a word that qualifies its name, other animals, things its photos are not expected to show."""
+    echo = space.qualifier_echoes(indices, c).tolist()
+    other = space.other_animals(indices, [c])
+    thing = space.unlisted_things(indices, [c])
+    return [e or o or t for e, o, t in zip(echo, other, thing)]
 
 
 def nearest_classes(*args, **kwargs) -> ConceptTable:

@@ -406,8 +406,10 @@ class ConceptExplorer(_App):
 
     Attributes:
         class_a, class_b, k: the controls (``class_b`` blank = the concepts of ``class_a`` alone).
-        echoes: also list echoes of the words that qualify a class name ("pyramid" for Egyptian cat; see
-            :func:`nlexnb.discover.contrast`), off by default.
+        echoes: also list what a row holds because of its words or resemblances: echoes of the words that qualify
+            a class name ("pyramid" for Egyptian cat), other animals ("reindeer" for Siberian husky) and things its
+            photos are not expected to show ("walnut" for koala; see :func:`nlexnb.discover.contrast`), off by
+            default.
         table: the ranked concepts (HTML); plot: their bar chart (PNG Image); message: the last error, if any.
     """
 
@@ -419,7 +421,7 @@ class ConceptExplorer(_App):
         self.class_a.value = classifier.class_names[0]
         self.class_b = _class_box(classifier, "versus", "optional second class")
         self.k = widgets.IntSlider(value=10, min=1, max=30, description="concepts")
-        self.echoes = widgets.Checkbox(value=False, description="echoes of name words", indent=False)
+        self.echoes = widgets.Checkbox(value=False, description="echoes and look-alikes", indent=False)
         self.message = widgets.HTML()
         self.table = widgets.HTML()
         self.plot = _picture("640px")

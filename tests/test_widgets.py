@@ -153,9 +153,11 @@ def test_concept_explorer_class_and_contrast(classifier, mapper):
     app.class_b.value = "nope"
     assert "Unknown class" in app.message.value and app.table.value == ""
 
-    table = app.static("Siberian husky", "malamute", k=3)
-    assert isinstance(table.table, pd.DataFrame) and len(table) == 6
+    table = app.static("Siberian husky", "malamute", k=3)  # what a dog's photo shows: no saucer, flag or sky
+    assert isinstance(table.table, pd.DataFrame)
+    assert set(table.concept) == {"stripes", "whiskers", "fur", "pointed ears"}
     assert set(table["favours"]) == {"Siberian husky", "malamute"}
+    assert len(app.static("Siberian husky", "malamute", k=3, echoes=True)) == 6  # everything the rows hold
 
     full = ConceptExplorer(classifier, mapper)  # the default bank: "pyramid" is in the Egyptian cat's row
     full.class_a.value, full.class_b.value = "tiger cat", "Egyptian cat"
