@@ -323,12 +323,11 @@ class Explainer:
         other_animals: let an explanation of an animal name another animal it resembles ("large poodle" for a
             gorilla, "reindeer" for a polar bear, "large pheasant" for a Komodo dragon), or what only other animals
             have ("spotted plumage" for a cheetah, "long muscular arms" for a gar, unless the class's own text names
-            it). Off by default: a concept that names an animal is named only
-            where the class is of that kind ("bird" for a hen) or it is a kind of the class
-            (:meth:`nlexnb.space.ConceptSpace.other_animals`). Read by looking at the photos
-            (``benchmarks/RESULTS.md``): on 35 whole photos whose class the model gets right, 0.430 of the named
-            concepts are visible instead of 0.353; on the 50 cut-out photos 0.269 instead of 0.257, at 41.2% of the
-            margin instead of 41.9%.
+            it). Off by default: a concept that names an animal is named only where the class is of that kind
+            ("bird" for a hen) or it is a kind of the class (:meth:`nlexnb.space.ConceptSpace.other_animals`). Read
+            by looking at the photos (``benchmarks/RESULTS.md``): on 35 whole photos whose class the model gets
+            right, 0.430 of the named concepts are visible instead of 0.353; on the 50 cut-out photos 0.269 instead
+            of 0.257, at 41.2% of the margin instead of 41.9%.
         unlisted_things: let an explanation of an animal name a thing its photos are not expected to show: an
             object, food, plant, person, shape, landform or material that none of the class's names, gloss and
             descriptions mention ("walnut", "brace" and "bench" for a koala; "bamboo" stays for a giant panda, whose
@@ -665,16 +664,24 @@ class Explainer:
         top = single.topk(min(max(4 * size, size + 64), len(single)))
         order = [i for i, v in zip(top.indices.tolist(), top.values.tolist()) if v > -float("inf")]  # one sync
         keep = [i for i, named in zip(order, self.space.mentions(order, classes)) if not named]
-        if not self.other_animals:
-            keep = [i for i, other in zip(keep, self.space.other_animals(keep, classes)) if not other]
-        if not self.unlisted_things:
-            keep = [i for i, thing in zip(keep, self.space.unlisted_things(keep, classes)) if not thing]
+        keep = [i for i, alike in zip(keep, self.resemblances(keep, classes)) if not alike]
         if keep and (self.echo_margin is not None or self.sense_margin is not None):
             refused = torch.zeros(len(keep), dtype=torch.bool, device=self.directions.device)
             for c in classes:
                 refused |= self.refused(keep, c)
             keep = [i for i, r in zip(keep, refused.tolist()) if not r]
         return keep[:size]
+
+    def resemblances(self, indices: Sequence[int], classes: Sequence[int]) -> list[bool]:
+        """Which bank concepts (by index) an explanation of ``classes`` may not name because a row holds them only
+        through the classes it resembles: other animals and what only they have (unless ``other_animals``), and
+        things the class's photos are not expected to show (unless ``unlisted_things``)."""
+        out = [False] * len(indices)
+        if not self.other_animals:
+            out = [o or r for o, r in zip(out, self.space.other_animals(indices, classes))]
+        if not self.unlisted_things:
+            out = [o or r for o, r in zip(out, self.space.unlisted_things(indices, classes))]
+        return out
 
     def refused(self, indices: Sequence[int], c: int) -> torch.Tensor:
         """Which bank concepts (by index) may not explain class ``c`` (or stand against it as a foil): echoes of its

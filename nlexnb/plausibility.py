@@ -231,16 +231,18 @@ def _sense_vocabulary(class_name: str) -> frozenset[str]:
     return frozenset(_other_senses().get(wnid, "").split()) if wnid else frozenset()
 
 
-@lru_cache(maxsize=2048)
-def _own_gloss_words(class_name: str) -> frozenset[str]:
-    """Words of an ImageNet-1k class's own WordNet gloss, in the singular; empty for another class."""
+@lru_cache(maxsize=1)
+def _gloss_words() -> dict[str, frozenset[str]]:
+    """ImageNet-1k WordNet id -> the words of its own gloss, in the singular."""
     from .labels import imagenet_glosses, imagenet_synsets
 
+    return {wnid: frozenset(singular(w) for w in _words(g)) for wnid, g in zip(imagenet_synsets(), imagenet_glosses())}
+
+
+def _own_gloss_words(class_name: str) -> frozenset[str]:
+    """Words of an ImageNet-1k class's own WordNet gloss, in the singular; empty for another class."""
     wnid = _imagenet_wnids().get(class_name.lower())
-    if wnid is None:
-        return frozenset()
-    gloss = dict(zip(imagenet_synsets(), imagenet_glosses()))[wnid]
-    return frozenset(singular(w) for w in _words(gloss))
+    return _gloss_words()[wnid] if wnid is not None else frozenset()
 
 
 def leak_kind(concept: str, class_names: Sequence[str]) -> str | None:

@@ -333,14 +333,16 @@ class ConceptSpace:
         """Class ``c``'s (an index or a name) names, gloss and descriptions (ImageNet-1k's when the class names are
         ImageNet-1k's), as text: what says which things its photos show (:meth:`unlisted_things`)."""
         c = self.class_index(c)
-        if self._descriptions is None:
-            self._descriptions = imagenet_descriptions() if self._imagenet else []
         texts = [self.classifier.class_names[c]]
         if self.glosses is not None and self.glosses[c]:
             texts.append(self.glosses[c])
-        if c < len(self._descriptions):
-            texts.extend(self._descriptions[c])
-        return texts
+        return texts + self._descriptions_of(c)
+
+    def _descriptions_of(self, c: int) -> list[str]:
+        """Class ``c``'s visible-feature descriptions (ImageNet-1k's when the class names are its own, else none)."""
+        if self._descriptions is None:
+            self._descriptions = imagenet_descriptions() if self._imagenet else []
+        return list(self._descriptions[c]) if c < len(self._descriptions) else []
 
     def naming_mask(self) -> torch.Tensor:
         """[K, T] bool: ``[c, i]`` when concept ``i`` names class ``c`` or a kind of it (:meth:`mentions` with
@@ -521,10 +523,9 @@ class ConceptSpace:
             names, gloss = self._names_and_gloss(c)
             references = [] if gloss is None else [gloss[None]]
             encoder = self.mapper.text_encoder
-            if self._descriptions is None:
-                self._descriptions = imagenet_descriptions() if self._imagenet else []
-            if c < len(self._descriptions) and self._descriptions[c]:
-                phrases = F.normalize(encoder.encode(self._descriptions[c]).float(), dim=1)
+            descriptions = self._descriptions_of(c)
+            if descriptions:
+                phrases = F.normalize(encoder.encode(descriptions).float(), dim=1)
                 references.append(phrases.to(self.directions.device))
             if not references:  # neither gloss nor descriptions: what the class is, is only its names
                 references.append(names)

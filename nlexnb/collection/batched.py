@@ -55,12 +55,10 @@ class BatchExplainer:
         for c in new:
             row = torch.tensor(self.space.mentions(everything, [c]), dtype=torch.bool, device=self.device)
             row |= self.explainer.refused(everything, c).to(self.device)  # echoes and other senses
-            # what an explanation of c may not name; a foil refuses only its words, echoes and other senses, as in
-            # Explainer.candidates (images predicted as the foil are not explained)
-            if not self.explainer.other_animals and c != self.foil:
-                row |= torch.tensor(self.space.other_animals(everything, [c]), dtype=torch.bool, device=self.device)
-            if not self.explainer.unlisted_things and c != self.foil:
-                row |= torch.tensor(self.space.unlisted_things(everything, [c]), dtype=torch.bool, device=self.device)
+            # a foil refuses only its words, echoes and other senses, as in Explainer.candidates (images predicted as
+            # the foil are not explained)
+            if c != self.foil:
+                row |= torch.tensor(self.explainer.resemblances(everything, [c]), dtype=torch.bool, device=self.device)
             rows.append(row)
             self.known[c] = len(self.known)
         self.table = torch.cat([self.table, torch.stack(rows)])
