@@ -13,7 +13,8 @@ the class's nearest concepts in text space): the share of named concepts the jud
 concepts naming peoples, and the faithfulness of the same explanations (named directions' share of the prediction's
 margin, and 5 random bank concepts beside it). Then the same for the 35 whole photos
 (`nlexnb/data/plausibility_whole_photos.json`: uncut GCompris photos whose class the model gets right; `bash
-scripts/fetch_photos.sh` installs them), for the default and the default that may name other animals.
+scripts/fetch_photos.sh` installs them), for the default and the earlier defaults that may name other animals,
+things or colours an animal's photo is not expected to show.
 """
 
 from __future__ import annotations
@@ -69,12 +70,15 @@ def main() -> None:
     judge = plausibility.Judge(args.judge)
     print(f"\nexplaining encoder {encoder.name}, judge {judge.encoder.name} (threshold {judge.threshold})")
     print("\n## The cut-out photos (8 sample photos, 42 Tux Paint stamps)")
-    extra[OTHER_ANIMALS] = nlexnb.Explainer(clf, mapper, other_animals=True, unlisted_things=True)
-    extra[UNLISTED_THINGS] = nlexnb.Explainer(clf, mapper, unlisted_things=True)
+    lenient = {"other_animals": True, "unlisted_things": True, "unlisted_colours": True}
+    extra[OTHER_ANIMALS] = nlexnb.Explainer(clf, mapper, **lenient)
+    extra[UNLISTED_THINGS] = nlexnb.Explainer(clf, mapper, unlisted_things=True, unlisted_colours=True)
+    extra[UNLISTED_COLOURS] = nlexnb.Explainer(clf, mapper, unlisted_colours=True)
     images = report_on("cutouts", explainer, extra, judge, args.k)
     print("\n## The whole photos (35 GCompris photos whose class the model gets right)")
     try:
-        report_on("whole", explainer, {k: extra[k] for k in (OTHER_ANIMALS, UNLISTED_THINGS)}, judge, args.k)
+        earlier = {k: extra[k] for k in (OTHER_ANIMALS, UNLISTED_THINGS, UNLISTED_COLOURS)}
+        report_on("whole", explainer, earlier, judge, args.k)
     except FileNotFoundError as exc:
         print(f"skipped: {exc}")
     start = time.perf_counter()
@@ -83,8 +87,9 @@ def main() -> None:
     print(f"one explanation (default, warm): {1000 * (time.perf_counter() - start) / 8:.1f} ms")
 
 
-OTHER_ANIMALS = "other animals and unlisted things may be named (the default until 2026-11-28)"
-UNLISTED_THINGS = "unlisted things may be named (objects, food, plants ... for an animal: the default until 2026-11-28)"
+OTHER_ANIMALS = "other animals, unlisted things and colours may be named (the default until 2026-11-28 02:00)"
+UNLISTED_THINGS = "unlisted things and colours may be named (objects, food ... for an animal: the default until 04:40)"
+UNLISTED_COLOURS = "colours and markings the class is not known to have may be named (the default until 09:00)"
 
 
 def report_on(photo_set: str, explainer, extra: dict, judge, k: int) -> list:

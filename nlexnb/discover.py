@@ -285,11 +285,13 @@ def _side(
 
 def _look_alikes(space: ConceptSpace, indices: list[int], c: int) -> list[bool]:
     """Which concepts class ``c``'s row holds because of words or resemblances rather than what its photos show:
-    echoes of a word that qualifies its name, other animals, things its photos are not expected to show."""
+    echoes of a word that qualifies its name, other animals, things its photos are not expected to show, colours and
+    markings it is not known to have."""
     echo = space.qualifier_echoes(indices, c).tolist()
     other = space.other_animals(indices, [c])
     thing = space.unlisted_things(indices, [c])
-    return [e or o or t for e, o, t in zip(echo, other, thing)]
+    colour = space.unlisted_colours(indices, [c])
+    return [e or o or t or u for e, o, t, u in zip(echo, other, thing, colour)]
 
 
 def nearest_classes(*args, **kwargs) -> ConceptTable:

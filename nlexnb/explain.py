@@ -334,6 +334,9 @@ class Explainer:
             description says so; :meth:`nlexnb.space.ConceptSpace.unlisted_things`). Off by default: of the concepts
             read on the plausibility photos of animals, 11 of 258 such things were visible, against 270 of 852 other
             concepts (``benchmarks/RESULTS.md``).
+        unlisted_colours: let an explanation of an animal name a colour or marking its description does not give
+            it ("fine stripes" and "pink skin" for a jaguar, "silver tail" for a chameleon;
+            :meth:`nlexnb.space.ConceptSpace.unlisted_colours`). Off by default: READ.
         glosses: one short definition per class, for the echo test; default ImageNet's WordNet glosses when the
             classifier's class names are ImageNet-1k's.
         other_senses: for each class, the definitions of the other senses of its names, for ``sense_margin``;
@@ -369,6 +372,7 @@ class Explainer:
         sense_floor: float = 0.3,
         other_animals: bool = False,
         unlisted_things: bool = False,
+        unlisted_colours: bool = False,
         glosses: Sequence[str] | None = None,
         other_senses: Sequence[Sequence[str]] | None = None,
         weakest: float | None = None,
@@ -403,6 +407,7 @@ class Explainer:
         self.sense_floor = number(sense_floor, "sense_floor", -1, 1, what="a cosine")
         self.other_animals = yes_or_no(other_animals, "other_animals")
         self.unlisted_things = yes_or_no(unlisted_things, "unlisted_things")
+        self.unlisted_colours = yes_or_no(unlisted_colours, "unlisted_colours")
 
     # the space's parts, under the names users already call
     classifier = property(lambda self: self.space.classifier)
@@ -675,12 +680,15 @@ class Explainer:
     def resemblances(self, indices: Sequence[int], classes: Sequence[int]) -> list[bool]:
         """Which bank concepts (by index) an explanation of ``classes`` may not name because a row holds them only
         through the classes it resembles: other animals and what only they have (unless ``other_animals``), and
-        things the class's photos are not expected to show (unless ``unlisted_things``)."""
+        things the class's photos are not expected to show (unless ``unlisted_things``), colours and markings it is
+        not known to have (unless ``unlisted_colours``)."""
         out = [False] * len(indices)
         if not self.other_animals:
             out = [o or r for o, r in zip(out, self.space.other_animals(indices, classes))]
         if not self.unlisted_things:
             out = [o or r for o, r in zip(out, self.space.unlisted_things(indices, classes))]
+        if not self.unlisted_colours:
+            out = [o or r for o, r in zip(out, self.space.unlisted_colours(indices, classes))]
         return out
 
     def refused(self, indices: Sequence[int], c: int) -> torch.Tensor:

@@ -31,6 +31,11 @@ COVERINGS: dict[str, tuple[str, ...]] = {
     "comb": ("bird.n.01",),
     "wing": ("bird.n.01", "insect.n.01", "bat.n.01"),
     "fur": ("mammal.n.01",),
+    "ear": ("mammal.n.01",),
+    "muzzle": ("mammal.n.01",),
+    "snout": ("mammal.n.01", "reptile.n.01", "fish.n.01", "amphibian.n.03"),
+    "beard": ("goat.n.01",),
+    "rump": ("deer.n.01", "antelope.n.01", "equine.n.01", "baboon.n.01"),
     "paw": ("mammal.n.01",),
     "thumb": ("mammal.n.01",),
     "arm": ("mammal.n.01", "cephalopod.n.01", "echinoderm.n.01"),
@@ -49,7 +54,9 @@ COVERINGS: dict[str, tuple[str, ...]] = {
 }
 """What only some animals have, by the head noun that names it, and the kinds that have it: a cheetah has no
 "spotted plumage", a goldfish no "orange beak", a gar no "long muscular arms" nor "powerful limbs", a wallaby no
-"thick horns", a jaguar no "glossy wings". A reader's knowledge, written here because WordNet's part-of links are too
+"thick horns", a jaguar no "glossy wings", a penguin no "broad rounded snout" nor "short ears"; a beard is a goat's
+(a polar bear has no "full beard"), a rump one points at a deer's, an antelope's, a horse's or a baboon's (not a
+llama's "pale rump"). A reader's knowledge, written here because WordNet's part-of links are too
 sparse to say it (no animal holds a beak there). A class whose own names, gloss or descriptions mention the part
 keeps it (the triceratops's "three horns", a ray's "wings": :meth:`nlexnb.space.ConceptSpace.other_animals`)."""
 
@@ -80,16 +87,28 @@ def covering_named(text: str) -> tuple[str, ...] | None:
     return COVERINGS.get(singular(words[-1])) if words else None
 
 
+INSIDE = frozenset(
+    "flesh muscle bone skeleton skull blood organ heart brain liver stomach gut intestine lung kidney marrow vein "
+    "artery nerve tissue entrails innards carcass".split()
+)
+"""What is inside an animal, or left of a dead one: no photo of a living animal shows it, and WordNet files these
+under the body, which keeps them out of the things of ``data/animal_kinds.json``. Read on the plausibility photos,
+"flesh" named for an animal was never visible ("white flesh" for a polar bear, "golden flesh" for a jaguar). They
+count as things (:func:`thing_named`), so a class whose text mentions one keeps it."""
+
+
 @cache
 def _things() -> dict[str, str]:
-    return {word: kind for kind, words in _table()["things"].items() for word in words}
+    table = {word: kind for kind, words in _table()["things"].items() for word in words}
+    return table | {word: "inside" for word in INSIDE}
 
 
 def thing_named(text: str) -> str | None:
     """The head noun of a concept when it is first of all a thing an animal's photo seldom shows: an object, food,
     plant, person, shape, landform or material ("dark crust" -> "crust", "walnut", "wooden bench" -> "bench", "dark
-    metal" -> "metal"); None for any other ("gray fur", "curved horns", "black stripes", "olive": parts, coverings,
-    markings and colours of animals; see ``THINGS`` in ``scripts/build_visual_bank.py``)."""
+    metal" -> "metal"), or what is inside an animal (:data:`INSIDE`: "white flesh" -> "flesh"); None for any other
+    ("gray fur", "curved horns", "black stripes", "olive": parts, coverings, markings and colours of animals; see
+    ``THINGS`` in ``scripts/build_visual_bank.py``)."""
     words = re.findall(r"[a-z]+", text.lower())
     if not words:
         return None
@@ -153,3 +172,69 @@ def another_animals_covering(owners: Sequence[str] | None, class_sense: str | No
     if not owners or class_sense is None:
         return False
     return not set(owners) & kinds_of(class_sense)
+
+
+COLOURS: dict[str, tuple[str, ...]] = {
+    family: tuple(words.split())
+    for family, words in {
+        "gray": "gray grey grayish greyish silver silvery ash ashen slate charcoal pewter",
+        "white": "white whitish snowy snow cream creamy ivory pearl pearly milky",
+        "black": "black blackish ebony jet inky sooty charcoal",
+        "brown": "brown brownish tan tawny chestnut fawn buff beige sandy sand dun hazel chocolate bronze rust rusty "
+        "coffee umber sepia mahogany cinnamon caramel khaki",
+        "yellow": "yellow yellowish gold golden amber blond blonde canary lemon mustard tawny",
+        "orange": "orange orangish orangey ginger tangerine rust rusty copper amber apricot",
+        "red": "red reddish ruddy scarlet crimson ruby cardinal maroon burgundy cherry rust rusty brick vermilion",
+        "pink": "pink pinkish rose rosy salmon coral magenta fuchsia",
+        "purple": "purple purplish violet lavender lilac magenta mauve plum",
+        "blue": "blue bluish azure navy sapphire teal aqua turquoise cobalt indigo cyan",
+        "green": "green greenish olive jade emerald lime teal khaki",
+        "stripes": "striped stripes stripe stripy banded bands barred streaked streaks ringed rings ring",
+        "spots": "spotted spots spot speckled dotted dots rosettes rosette mottled dappled blotched blotches flecked "
+        "freckled",
+    }.items()
+}
+"""Colours and markings, by family, and the words that name them. An animal's explanation names a colour or marking
+only where the class's own description has one of the same family (:func:`colours_said`): a jaguar ("golden coat",
+"large rosettes with spots") is not explained by "fine stripes" nor "pink skin", a macaw ("bright red feathers",
+"blue and yellow wings") keeps "golden plumage" and loses "gray plumage". Near colours share a family ("silver" is
+a gray, "rusty" a brown, an orange and a red), so a description's wording does not decide. Words that are first of
+all things ("sand", "salmon", "ring") name a colour only as the first words of a concept or on their own
+(:func:`colours_named`): "pink salmon" is a pink, "white sand" a white and not a brown."""
+
+_ADJECTIVES = frozenset(
+    "gray grey grayish greyish silvery ashen white whitish snowy creamy pearly milky black blackish inky sooty brown "
+    "brownish tawny sandy rusty yellow yellowish golden blond blonde orange orangish orangey red reddish ruddy scarlet "
+    "crimson maroon pink pinkish rosy magenta fuchsia purple purplish violet lavender mauve blue bluish azure green "
+    "greenish striped stripes stripe stripy banded bands barred streaked streaks ringed rings spotted spots speckled "
+    "dotted dots rosettes rosette mottled dappled blotched blotches flecked freckled".split()
+)  # colour words that are not first of all things: they name a colour or marking wherever they stand
+_FAMILIES: dict[str, frozenset[str]] = {}
+for _family, _words in COLOURS.items():
+    for _word in _words:
+        _FAMILIES[_word] = _FAMILIES.get(_word, frozenset()) | {_family}
+
+
+def colours_named(text: str) -> tuple[frozenset[str], ...]:
+    """The colours and markings a concept names, each as the families of :data:`COLOURS` its word belongs to
+    ("dense black coat" -> ({"black"},), "rusty orange fur" -> ({"brown", "orange", "red"}, {"orange"}), "white
+    sand" -> ({"white"},), "wooden bench" -> ())."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return tuple(
+        _FAMILIES[w]
+        for n, w in enumerate(words)
+        if w in _FAMILIES and (w in _ADJECTIVES or n < len(words) - 1 or len(words) == 1)
+    )
+
+
+def colours_said(texts: Sequence[str]) -> frozenset[str]:
+    """Every family of :data:`COLOURS` that ``texts`` name a word of, wherever it stands: a class's known colours
+    and markings, from its names, gloss and description ("white bear of Arctic regions", "thick white fur", "black
+    nose" -> {"white", "black"})."""
+    return frozenset(f for text in texts for w in re.findall(r"[a-z]+", text.lower()) for f in _FAMILIES.get(w, ()))
+
+
+def unknown_colour(named: Sequence[frozenset[str]], known: frozenset[str]) -> bool:
+    """True when one of the colours or markings a concept names (:func:`colours_named`) shares no family with a
+    class's known ones (:func:`colours_said`)."""
+    return any(not families & known for families in named)

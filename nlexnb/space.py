@@ -29,9 +29,12 @@ from .kinds import (
     another_animal,
     another_animals_covering,
     class_animals,
+    colours_named,
+    colours_said,
     covering_named,
     mentioned,
     thing_named,
+    unknown_colour,
     words_of,
 )
 from .labels import (
@@ -186,6 +189,8 @@ class ConceptSpace:
         self._animal_mask: torch.Tensor | None = None
         self._things: list[str | None] = []
         self._said: dict[int, frozenset[str]] = {}
+        self._colours: list[tuple[frozenset[str], ...]] = []
+        self._palettes: dict[int, frozenset[str] | None] = {}
 
     def __len__(self) -> int:
         return len(self.bank)
@@ -279,6 +284,7 @@ class ConceptSpace:
             self._animals = [animal_named(t) for t in self.bank.texts]
             self._coverings = [covering_named(t) for t in self.bank.texts]
             self._things = [thing_named(t) for t in self.bank.texts]
+            self._colours = [colours_named(t) for t in self.bank.texts]
             self._class_animals = class_animals(self.classifier.class_names)
 
     def _other_animal(self, i: int, animals: Sequence[int]) -> bool:
@@ -323,6 +329,31 @@ class ConceptSpace:
         else:
             head = self._heads[i] if self._animals[i] is not None else None  # for anything else, an animal
         return head is not None and not mentioned(head, self._class_words(c))
+
+    def unlisted_colours(self, indices: Sequence[int], classes: Sequence[int]) -> list[bool]:
+        """Whether each bank concept (by index) names a colour or marking that no class of ``classes`` is known to
+        have. For a class that is an animal and has a description (ImageNet-1k's: :meth:`what_class_is`): a colour
+        or marking none of whose family (:data:`nlexnb.kinds.COLOURS`) its names, gloss or description mention, so
+        a jaguar ("golden coat", "large rosettes with spots") refuses "fine stripes" and "pink skin" and keeps
+        "spotted tail", and a polar bear ("white bear", "black nose") refuses "golden plumage". Classes that are not
+        animals, or whose colours nothing says, refuse nothing: an object comes in any colour. Refused when every
+        one of ``classes`` refuses it."""
+        self._read_animals()
+        if not classes:
+            return [False] * len(indices)
+        palettes = [self._palette(c) for c in classes]
+        return [
+            bool(self._colours[i]) and all(p is not None and unknown_colour(self._colours[i], p) for p in palettes)
+            for i in indices
+        ]
+
+    def _palette(self, c: int) -> frozenset[str] | None:
+        """Class ``c``'s known colours and markings (:func:`nlexnb.kinds.colours_said`), or None where nothing is
+        known: a class that is not an animal, or has no description."""
+        if c not in self._palettes:
+            known = self._class_animals[c] is not None and self._descriptions_of(c)
+            self._palettes[c] = colours_said(self.what_class_is(c)) if known else None
+        return self._palettes[c]
 
     def _class_words(self, c: int) -> frozenset[str]:
         if c not in self._said:

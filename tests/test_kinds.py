@@ -8,14 +8,18 @@ from hypothesis import strategies as st
 
 from nlexnb.concepts import ConceptBank
 from nlexnb.kinds import (
+    COLOURS,
     animal_named,
     another_animal,
     another_animals_covering,
     class_animals,
+    colours_named,
+    colours_said,
     covering_named,
     kinds_of,
     mentioned,
     thing_named,
+    unknown_colour,
     words_of,
 )
 from nlexnb.labels import imagenet_class_names, singular
@@ -133,6 +137,8 @@ def test_what_only_other_animals_have_is_another_animal_too(classifier, mapper):
         ("black stripes", None),  # a marking
         ("olive", None),  # a colour
         ("striped fur", None),
+        ("white flesh", "flesh"),  # inside an animal: no photo of a living one shows it
+        ("carcass", "carcass"),
         ("", None),
     ],
 )
@@ -154,3 +160,66 @@ def test_a_thing_is_never_an_animal_nor_an_animal_part(text):
     assert thing is None or (animal_named(text) is None and covering_named(text) is None)
     last = re.findall(r"[a-z]+", text.lower())[-1:]
     assert thing is None or thing in (last[0], singular(last[0]))  # the text's own head noun, never another word
+
+
+@pytest.mark.parametrize(
+    ("text", "families"),
+    [
+        ("dense black coat", [{"black"}]),
+        ("silver tail", [{"gray"}]),  # a near colour counts as its family
+        ("rusty orange fur", [{"brown", "orange", "red"}, {"orange"}]),
+        ("fine stripes", [{"stripes"}]),
+        ("spotted tail", [{"spots"}]),
+        ("black-and-white", [{"black"}, {"white"}]),
+        ("white sand", [{"white"}]),  # "sand" names a colour only in front of a noun or on its own
+        ("sand", [{"brown"}]),
+        ("gold ring", [{"yellow"}]),  # a ring, not a ringed pattern
+        ("wooden bench", []),
+        ("pale mane", []),  # pale, dark and bright say how light, not which colour
+    ],
+)
+def test_the_colours_and_markings_a_concept_names(text, families):
+    assert [set(f) for f in colours_named(text)] == families
+
+
+def test_a_class_knows_the_colours_its_text_names():
+    jaguar = colours_said(["jaguar, panther", "a large spotted feline", "golden coat", "large rosettes with spots"])
+    assert jaguar == {"spots", "yellow"}
+    assert unknown_colour(colours_named("fine stripes"), jaguar) and unknown_colour(colours_named("pink skin"), jaguar)
+    assert not unknown_colour(colours_named("spotted tail"), jaguar) and not unknown_colour((), jaguar)
+    lemur = colours_said(["Madagascar cat, ring-tailed lemur", "grey fur", "black and white bands"])
+    assert not unknown_colour(colours_named("silver tail"), lemur)  # grey and silver are one family
+    assert not unknown_colour(colours_named("ringed tail"), lemur)  # "ring-tailed", "bands": the same marking
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.sampled_from(WORDS), st.text(alphabet="abcdegiklnoprstuwy -", max_size=30)))
+def test_a_text_always_has_its_own_colours(text):
+    named = colours_named(text)
+    assert not unknown_colour(named, colours_said([text]))
+    assert len(named) <= len(re.findall(r"[a-z]+", text.lower()))  # at most one colour per word
+    assert all(f and f <= set(COLOURS) for f in named)
+
+
+def test_an_animal_is_explained_only_in_colours_and_markings_it_is_known_to_have(classifier, mapper, encoder):
+    import torch
+
+    import nlexnb
+
+    bank = ["fine stripes", "pink skin", "spotted tail", "golden coat", "glossy skin", "silver handle", "flesh"]
+    space = nlexnb.space.ConceptSpace(classifier, mapper, bank)
+    jaguar, tiger, hammer = (classifier.class_index(n) for n in ("jaguar", "tiger", "hammer"))
+    assert space.unlisted_colours(range(len(bank)), [jaguar]) == [True, True, False, False, False, True, False]
+    assert space.unlisted_colours(range(2), [jaguar, tiger]) == [False, True]  # a contrast: either class vouches
+    assert not any(space.unlisted_colours(range(len(bank)), [hammer]))  # an object comes in any colour
+    assert space.unlisted_things(range(len(bank)), [jaguar])[-1]  # nor the inside of an animal
+    explainer = nlexnb.Explainer(space)
+    assert explainer.resemblances(range(len(bank)), [jaguar])[:2] == [True, True]
+    assert nlexnb.Explainer(space, unlisted_colours=True).resemblances(range(2), [jaguar]) == [False, False]
+    with pytest.raises(TypeError, match="unlisted_colours must be True or False, got 'no'"):
+        nlexnb.Explainer(space, unlisted_colours="no")
+    # a class of your own, with no description: nothing says which colours it has, so none is refused
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+    own = nlexnb.load_classifier(model, head="1", class_names=["tabby cat", "dog", "boat"], transform=lambda im: im)
+    own_space = nlexnb.space.ConceptSpace(own, nlexnb.fit_mapper(own, encoder), bank)
+    assert not any(own_space.unlisted_colours(range(len(bank)), [0]))
