@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from ._checks import warn_user
 from .concepts import names_a_people
+from .kinds import words_of
 from .labels import bare_synonyms, primary_name, singular
 
 __all__ = [
@@ -197,12 +198,14 @@ def _words(text: str) -> list[str]:
 
 
 def _spelling_neighbours(a: str, b: str) -> bool:
-    """Two different words that look alike: one contains the other (4+ letters), or their letters match >= 75%."""
+    """Two different words that look alike: one contains the other (4+ letters), or, both of 5 letters or more, their
+    letters match >= 75% ("gaboon" ~ "baboon"). Two words of four letters share three in order too often to say so
+    ("skin" and "wing" against "king", "bark" against "bear")."""
     if a == b or min(len(a), len(b)) < 4:
         return False
     if a in b or b in a:
         return True
-    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.75
+    return min(len(a), len(b)) >= 5 and difflib.SequenceMatcher(None, a, b).ratio() >= 0.75
 
 
 @lru_cache(maxsize=1)
@@ -233,14 +236,15 @@ def _sense_vocabulary(class_name: str) -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _gloss_words() -> dict[str, frozenset[str]]:
-    """ImageNet-1k WordNet id -> the words of its own gloss, in the singular."""
+    """ImageNet-1k WordNet id -> the words of its own gloss, as written, in the singular and their beginnings of four
+    letters or more (:func:`nlexnb.kinds.words_of`: "two-winged insects" holds "wing")."""
     from .labels import imagenet_glosses, imagenet_synsets
 
-    return {wnid: frozenset(singular(w) for w in _words(g)) for wnid, g in zip(imagenet_synsets(), imagenet_glosses())}
+    return {wnid: words_of([g]) for wnid, g in zip(imagenet_synsets(), imagenet_glosses())}
 
 
 def _own_gloss_words(class_name: str) -> frozenset[str]:
-    """Words of an ImageNet-1k class's own WordNet gloss, in the singular; empty for another class."""
+    """Words of an ImageNet-1k class's own WordNet gloss (:func:`_gloss_words`); empty for another class."""
     wnid = _imagenet_wnids().get(class_name.lower())
     return _gloss_words()[wnid] if wnid is not None else frozenset()
 
