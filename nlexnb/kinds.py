@@ -31,6 +31,9 @@ COVERINGS: dict[str, tuple[str, ...]] = {
     "comb": ("bird.n.01",),
     "wing": ("bird.n.01", "insect.n.01", "bat.n.01"),
     "fur": ("mammal.n.01",),
+    "furry": ("mammal.n.01",),
+    "coat": ("mammal.n.01", "bird.n.01"),
+    "feathered": ("bird.n.01",),
     "ear": ("mammal.n.01",),
     "muzzle": ("mammal.n.01",),
     "snout": ("mammal.n.01", "reptile.n.01", "fish.n.01", "amphibian.n.03"),
@@ -52,13 +55,14 @@ COVERINGS: dict[str, tuple[str, ...]] = {
     "antennae": ("arthropod.n.01",),
     "tentacle": ("cephalopod.n.01", "coelenterate.n.01"),
 }
-"""What only some animals have, by the head noun that names it, and the kinds that have it: a cheetah has no
-"spotted plumage", a goldfish no "orange beak", a gar no "long muscular arms" nor "powerful limbs", a wallaby no
-"thick horns", a jaguar no "glossy wings", a penguin no "broad rounded snout" nor "short ears"; a beard is a goat's
-(a polar bear has no "full beard"), a rump one points at a deer's, an antelope's, a horse's or a baboon's (not a
-llama's "pale rump"). A reader's knowledge, written here because WordNet's part-of links are too
-sparse to say it (no animal holds a beak there). A class whose own names, gloss or descriptions mention the part
-keeps it (the triceratops's "three horns", a ray's "wings": :meth:`nlexnb.space.ConceptSpace.other_animals`)."""
+"""What only some animals have, by the head noun (or adjective) that names it, and the kinds that have it: a cheetah
+has no "spotted plumage", a goldfish no "orange beak", a gar no "long muscular arms" nor "powerful limbs", a wallaby
+no "thick horns", a jaguar no "glossy wings", a tench no "waterproof coat", a meerkat is not "feathered", a penguin
+has no "broad rounded snout" nor "short ears"; a beard is a goat's (a polar bear has no "full beard"), a rump one
+points at a deer's, an antelope's, a horse's or a baboon's (not a llama's "pale rump"). A reader's knowledge,
+written here because WordNet's part-of links are too sparse to say it (no animal holds a beak there). A class whose
+own names, gloss or descriptions mention the part keeps it (the triceratops's "three horns", a ray's "wings", a
+bison's "beard": :meth:`nlexnb.space.ConceptSpace.other_animals`)."""
 
 
 @cache
@@ -95,6 +99,21 @@ INSIDE = frozenset(
 under the body, which keeps them out of the things of ``data/animal_kinds.json``. Read on the plausibility photos,
 "flesh" named for an animal was never visible ("white flesh" for a polar bear, "golden flesh" for a jaguar). They
 count as things (:func:`thing_named`), so a class whose text mentions one keeps it."""
+
+
+ANIMALS_ONLY = frozenset("mane plumage feather beak talon snout hoof antler tusk paw whisker".split())
+"""What only animals have: an object's explanation names one only where the object's own text does (a feather boa's
+feathers). Read on the plausibility photos, such concepts named for objects were never visible ("white plumage" for
+a palace, "silver beak" for a Petri dish, "mottled mane" for a moped). A muzzle, a coat, fur, legs, arms, wings,
+horns, tails and shells are left out: guns, garments, chairs, aircraft, cars and boxes have them too."""
+
+
+def animal_part_named(text: str) -> str | None:
+    """The head noun of a concept when it is what only animals have (:data:`ANIMALS_ONLY`: "white plumage" ->
+    "plumage", "silver beak" -> "beak"), else None ("wooden legs", "red coat")."""
+    words = re.findall(r"[a-z]+", text.lower())
+    head = singular(words[-1]) if words else None
+    return head if head in ANIMALS_ONLY else None
 
 
 @cache

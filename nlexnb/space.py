@@ -26,6 +26,7 @@ from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, preprocessed
 from .kinds import (
     animal_named,
+    animal_part_named,
     another_animal,
     another_animals_covering,
     class_animals,
@@ -188,6 +189,7 @@ class ConceptSpace:
         self._coverings: list[tuple[str, ...] | None] = []
         self._animal_mask: torch.Tensor | None = None
         self._things: list[str | None] = []
+        self._animal_parts: list[str | None] = []
         self._said: dict[int, frozenset[str]] = {}
         self._colours: list[tuple[frozenset[str], ...]] = []
         self._palettes: dict[int, frozenset[str] | None] = {}
@@ -284,6 +286,7 @@ class ConceptSpace:
             self._animals = [animal_named(t) for t in self.bank.texts]
             self._coverings = [covering_named(t) for t in self.bank.texts]
             self._things = [thing_named(t) for t in self.bank.texts]
+            self._animal_parts = [animal_part_named(t) for t in self.bank.texts]
             self._colours = [colours_named(t) for t in self.bank.texts]
             self._class_animals = class_animals(self.classifier.class_names)
 
@@ -316,8 +319,9 @@ class ConceptSpace:
         (:func:`nlexnb.kinds.thing_named`: "walnut", "brace", "bench" for a koala; "bamboo" stays for a giant panda,
         "tree" for a koala, whose description says "tree fork"); parts, coverings, markings and colours of animals are
         never things ("curved horns", "gray coat", "black stripes"). For any other class: an animal ("nightingale" for
-        a palace, "worm" for a Petri dish; "dogs" stay for a dog sled, "a sled pulled by dogs"). Refused when every
-        one of ``classes`` refuses it."""
+        a palace, "worm" for a Petri dish; "dogs" stay for a dog sled, "a sled pulled by dogs"), or what only animals
+        have (:data:`nlexnb.kinds.ANIMALS_ONLY`: "white plumage" for a palace, "silver beak" for a Petri dish).
+        Refused when every one of ``classes`` refuses it."""
         self._read_animals()
         if not classes:
             return [False] * len(indices)
@@ -326,8 +330,10 @@ class ConceptSpace:
     def _unlisted(self, i: int, c: int) -> bool:
         if self._class_animals[c] is not None:
             head = self._things[i]  # for an animal, a thing
+        elif self._animals[i] is not None:
+            head = self._heads[i]  # for anything else, an animal ...
         else:
-            head = self._heads[i] if self._animals[i] is not None else None  # for anything else, an animal
+            head = self._animal_parts[i]  # ... or what only animals have
         return head is not None and not mentioned(head, self._class_words(c))
 
     def unlisted_colours(self, indices: Sequence[int], classes: Sequence[int]) -> list[bool]:

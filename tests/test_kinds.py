@@ -10,6 +10,7 @@ from nlexnb.concepts import ConceptBank
 from nlexnb.kinds import (
     COLOURS,
     animal_named,
+    animal_part_named,
     another_animal,
     another_animals_covering,
     class_animals,
@@ -223,3 +224,27 @@ def test_an_animal_is_explained_only_in_colours_and_markings_it_is_known_to_have
     own = nlexnb.load_classifier(model, head="1", class_names=["tabby cat", "dog", "boat"], transform=lambda im: im)
     own_space = nlexnb.space.ConceptSpace(own, nlexnb.fit_mapper(own, encoder), bank)
     assert not any(own_space.unlisted_colours(range(len(bank)), [0]))
+
+
+def test_an_object_is_never_explained_by_what_only_animals_have(classifier, mapper):
+    import nlexnb
+
+    assert animal_part_named("white plumage") == "plumage" and animal_part_named("silver beaks") == "beak"
+    assert animal_part_named("wooden legs") is None and animal_part_named("red coat") is None  # chairs, garments
+    bank = ["white plumage", "silver beak", "mottled mane", "feathers", "wooden legs", "red roof"]
+    space = nlexnb.space.ConceptSpace(classifier, mapper, bank)
+    palace, boa = classifier.class_index("palace"), classifier.class_index("feather boa")
+    assert space.unlisted_things(range(len(bank)), [palace]) == [True, True, True, True, False, False]
+    assert space.unlisted_things(range(len(bank)), [boa])[3] is False  # "a long thin fluffy scarf of feathers"
+    assert not any(space.unlisted_things(range(4), [classifier.class_index("macaw")]))  # a bird's own
+
+
+def test_coats_are_for_mammals_and_birds_and_feathered_for_birds(classifier, mapper):
+    import nlexnb
+
+    bank = ["waterproof coat", "feathered", "furry", "short glossy black coat"]
+    space = nlexnb.space.ConceptSpace(classifier, mapper, bank)
+    tench, meerkat, stork = (classifier.class_index(n) for n in ("tench", "meerkat", "black stork"))
+    assert space.other_animals(range(4), [tench]) == [True, True, True, True]  # a fish has none of those
+    assert space.other_animals(range(4), [meerkat]) == [False, True, False, False]
+    assert space.other_animals(range(4), [stork]) == [False, False, True, False]
