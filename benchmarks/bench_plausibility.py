@@ -87,9 +87,9 @@ def main() -> None:
     print(f"one explanation (default, warm): {1000 * (time.perf_counter() - start) / 8:.1f} ms")
 
 
-OTHER_ANIMALS = "other animals, unlisted things and colours may be named (the default until 2026-11-28 02:00)"
-UNLISTED_THINGS = "unlisted things and colours may be named (objects, food ... for an animal: the default until 04:40)"
-UNLISTED_COLOURS = "colours and markings the class is not known to have may be named (the default until 09:00)"
+OTHER_ANIMALS = "other animals, unlisted things and colours may be named"
+UNLISTED_THINGS = "unlisted things and colours may be named (objects, food ... for an animal)"
+UNLISTED_COLOURS = "colours and markings the class is not known to have may be named"
 
 
 def report_on(photo_set: str, explainer, extra: dict, judge, k: int) -> list:

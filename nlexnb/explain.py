@@ -337,9 +337,9 @@ class Explainer:
         unlisted_colours: let an explanation of an animal name a colour or marking its names, gloss and
             description do not give it ("fine stripes" and "pink skin" for a jaguar, "silver tail" and "striped
             tail" for a chameleon; :meth:`nlexnb.space.ConceptSpace.unlisted_colours`; classes with no description
-            refuse none). Off by default: on the whole photos of animals, such concepts read were visible 9 times
-            in 50, those whose colours the class's text gives 21 in 61; the share of named concepts read as
-            visible rises from 0.482 to 0.524 (``benchmarks/RESULTS.md``).
+            refuse none). Off by default: of the colours and markings read on the plausibility photos of animals,
+            those the class's text does not give were visible 17 times in 131 (on the whole photos 1 in 31), the
+            others 62 in 165 (``benchmarks/RESULTS.md``).
         glosses: one short definition per class, for the echo test; default ImageNet's WordNet glosses when the
             classifier's class names are ImageNet-1k's.
         other_senses: for each class, the definitions of the other senses of its names, for ``sense_margin``;
