@@ -792,7 +792,9 @@ def _refused(space: ConceptSpace, allow_kinds: bool = False) -> torch.Tensor:
     (:meth:`~nlexnb.space.ConceptSpace.unlisted_things`): refusing them too reads better for some classes ("kitten,
     striped, charcoal, paw" for tabby instead of "kitten, sponge, gray plastic, paw") but costs agreement (0.570 on
     lite0 at 32, 0.503 on lite1; 52 of the 57 whole photos the head is sure of kept instead of all) for recipes judged
-    visual evidence 0.091 instead of 0.081 (``benchmarks/RESULTS.md``)."""
+    visual evidence 0.091 instead of 0.081; ``benchmarks/RESULTS.md``). Nor do they refuse the colours explanations
+    refuse (:meth:`~nlexnb.space.ConceptSpace.unlisted_colours`): agreement at 32 fell to 0.584 / 0.527 / 0.597 on
+    lite0/1/2 from 0.591 / 0.534 / 0.601, for recipes judged as before (0.085 on lite0)."""
     refused = space.excluded | space.qualifier_mask() | space.animal_mask()
     return refused if allow_kinds else refused | space.naming_mask()
 
