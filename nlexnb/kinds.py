@@ -65,6 +65,12 @@ own names, gloss or descriptions mention the part keeps it (the triceratops's "t
 bison's "beard": :meth:`nlexnb.space.ConceptSpace.other_animals`)."""
 
 
+def _words(text: str) -> list[str]:
+    """The lower-case words of ``text``, in order: what every reader here looks at ("Black-and-white" -> black,
+    and, white)."""
+    return re.findall(r"[a-z]+", text.lower())
+
+
 @cache
 def _table() -> dict:
     return json.loads(files("nlexnb").joinpath("data", KINDS_FILE).read_text(encoding="utf-8"))
@@ -73,7 +79,7 @@ def _table() -> dict:
 def animal_named(text: str) -> str | None:
     """The WordNet sense of the animal a concept or name ends in ("small poodles" -> "poodle.n.01", "large great ape"
     -> "great_ape.n.01"), or None when its head noun is not first of all an animal ("striped fur", "crane")."""
-    words = re.findall(r"[a-z]+", text.lower())
+    words = _words(text)
     if not words:
         return None
     words[-1] = singular(words[-1])
@@ -87,7 +93,7 @@ def animal_named(text: str) -> str | None:
 def covering_named(text: str) -> tuple[str, ...] | None:
     """The kinds of animal that have what a concept ends in (:data:`COVERINGS`: "spotted plumage" -> birds), or
     None when its head noun is not one of those."""
-    words = re.findall(r"[a-z]+", text.lower())
+    words = _words(text)
     return COVERINGS.get(singular(words[-1])) if words else None
 
 
@@ -111,7 +117,7 @@ horns, tails and shells are left out: guns, garments, chairs, aircraft, cars and
 def animal_part_named(text: str) -> str | None:
     """The head noun of a concept when it is what only animals have (:data:`ANIMALS_ONLY`: "white plumage" ->
     "plumage", "silver beak" -> "beak"), else None ("wooden legs", "red coat")."""
-    words = re.findall(r"[a-z]+", text.lower())
+    words = _words(text)
     head = singular(words[-1]) if words else None
     return head if head in ANIMALS_ONLY else None
 
@@ -128,7 +134,7 @@ def thing_named(text: str) -> str | None:
     metal" -> "metal"), or what is inside an animal (:data:`INSIDE`: "white flesh" -> "flesh"); None for any other
     ("gray fur", "curved horns", "black stripes", "olive": parts, coverings, markings and colours of animals; see
     ``THINGS`` in ``scripts/build_visual_bank.py``)."""
-    words = re.findall(r"[a-z]+", text.lower())
+    words = _words(text)
     if not words:
         return None
     table = _things()
@@ -143,7 +149,7 @@ def words_of(texts: Sequence[str]) -> frozenset[str]:
     or more: what :func:`mentioned` looks a word up in ("feeds on leaves" -> feeds, feed, on, leaves, leaf, leav)."""
     words = set()
     for text in texts:
-        for w in re.findall(r"[a-z]+", text.lower()):
+        for w in _words(text):
             for form in (w, singular(w)):
                 words.update(form[:n] for n in range(4, len(form) + 1))
                 words.add(form)
@@ -229,8 +235,8 @@ _ADJECTIVES = frozenset(
     "dotted dots rosettes rosette mottled dappled blotched blotches flecked freckled".split()
 )  # colour words that are not first of all things: they name a colour or marking wherever they stand
 _FAMILIES: dict[str, frozenset[str]] = {}
-for _family, _words in COLOURS.items():
-    for _word in _words:
+for _family, _members in COLOURS.items():
+    for _word in _members:
         _FAMILIES[_word] = _FAMILIES.get(_word, frozenset()) | {_family}
 
 
@@ -238,7 +244,7 @@ def colours_named(text: str) -> tuple[frozenset[str], ...]:
     """The colours and markings a concept names, each as the families of :data:`COLOURS` its word belongs to
     ("dense black coat" -> ({"black"},), "rusty orange fur" -> ({"brown", "orange", "red"}, {"orange"}), "white
     sand" -> ({"white"},), "wooden bench" -> ())."""
-    words = re.findall(r"[a-z]+", text.lower())
+    words = _words(text)
     return tuple(
         _FAMILIES[w]
         for n, w in enumerate(words)
@@ -250,7 +256,7 @@ def colours_said(texts: Sequence[str]) -> frozenset[str]:
     """Every family of :data:`COLOURS` that ``texts`` name a word of, wherever it stands: a class's known colours
     and markings, from its names, gloss and description ("white bear of Arctic regions", "thick white fur", "black
     nose" -> {"white", "black"})."""
-    return frozenset(f for text in texts for w in re.findall(r"[a-z]+", text.lower()) for f in _FAMILIES.get(w, ()))
+    return frozenset(f for text in texts for w in _words(text) for f in _FAMILIES.get(w, ()))
 
 
 def unknown_colour(named: Sequence[frozenset[str]], known: frozenset[str]) -> bool:

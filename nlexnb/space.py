@@ -341,7 +341,7 @@ class ConceptSpace:
         have. For a class that is an animal and has a description (ImageNet-1k's: :meth:`what_class_is`): a colour
         or marking none of whose family (:data:`nlexnb.kinds.COLOURS`) its names, gloss or description mention, so
         a jaguar ("golden coat", "large rosettes with spots") refuses "fine stripes" and "pink skin" and keeps
-        "spotted tail", and a polar bear ("white bear", "black nose") refuses "golden plumage". Classes that are not
+        "spotted tail", and a polar bear ("white bear", "black nose") refuses "golden fur". Classes that are not
         animals, or whose colours nothing says, refuse nothing: an object comes in any colour. Refused when every
         one of ``classes`` refuses it."""
         self._read_animals()
