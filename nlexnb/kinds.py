@@ -203,15 +203,16 @@ COLOURS: dict[str, tuple[str, ...]] = {
     family: tuple(words.split())
     for family, words in {
         "gray": "gray grey grayish greyish silver silvery ash ashen slate charcoal pewter",
-        "white": "white whitish snowy snow cream creamy ivory pearl pearly milky",
-        "black": "black blackish ebony jet inky sooty charcoal",
+        "white": "white whitish whiteness snowy snow cream creamy ivory pearl pearly milky chalk",
+        "black": "black blackish blackness ebony jet inky sooty charcoal",
         "brown": "brown brownish tan tawny chestnut fawn buff beige sandy sand dun hazel chocolate bronze rust rusty "
-        "coffee umber sepia mahogany cinnamon caramel khaki",
-        "yellow": "yellow yellowish gold golden amber blond blonde canary lemon mustard tawny",
-        "orange": "orange orangish orangey ginger tangerine rust rusty copper amber apricot",
-        "red": "red reddish ruddy scarlet crimson ruby cardinal maroon burgundy cherry rust rusty brick vermilion",
-        "pink": "pink pinkish rose rosy salmon coral magenta fuchsia",
-        "purple": "purple purplish violet lavender lilac magenta mauve plum",
+        "coffee umber sepia mahogany cinnamon caramel khaki drab wheat",
+        "yellow": "yellow yellowish gold golden amber blond blonde canary lemon mustard tawny saffron maize wheat "
+        "straw",
+        "orange": "orange orangish orangey ginger tangerine rust rusty copper amber apricot peach saffron",
+        "red": "red reddish ruddy scarlet crimson ruby cardinal maroon burgundy cherry rust rusty brick vermilion wine",
+        "pink": "pink pinkish rose rosy salmon coral magenta fuchsia peach heather",
+        "purple": "purple purplish violet lavender lilac magenta mauve plum heather wine",
         "blue": "blue bluish azure navy sapphire teal aqua turquoise cobalt indigo cyan",
         "green": "green greenish olive jade emerald lime teal khaki",
         "stripes": "striped stripes stripe stripy banded bands barred streaked streaks ringed rings ring",
@@ -225,7 +226,9 @@ only where the class's own description has one of the same family (:func:`colour
 "blue and yellow wings") keeps "golden plumage" and loses "gray plumage". Near colours share a family ("silver" is
 a gray, "rusty" a brown, an orange and a red), so a description's wording does not decide. Words that are first of
 all things ("sand", "salmon", "ring") name a colour only as the first words of a concept or on their own
-(:func:`colours_named`): "pink salmon" is a pink, "white sand" a white and not a brown."""
+(:func:`colours_named`): "pink salmon" is a pink, "white sand" a white and not a brown. Every colour of the visual
+bank is in a family but the colourless ("pastel", "complementary", "bleach") and "bone", which is inside an animal
+(:data:`INSIDE`), so a colour word that is also a thing ("peach", "heather", "wheat") cannot pass as neither."""
 
 _ADJECTIVES = frozenset(
     "gray grey grayish greyish silvery ashen white whitish snowy creamy pearly milky black blackish inky sooty brown "

@@ -184,6 +184,18 @@ def test_the_colours_and_markings_a_concept_names(text, families):
     assert [set(f) for f in colours_named(text)] == families
 
 
+def test_every_colour_of_the_visual_bank_has_a_family_but_the_colourless():
+    from nlexnb.concepts import VISUAL_BANK_FILE
+
+    rows = [line.split("\t") for line in VISUAL_BANK_FILE.read_text(encoding="utf-8").splitlines()[1:]]
+    colours = [concept for concept, kind in rows if kind == "colour"]
+    assert len(colours) > 50
+    unnamed = [c for c in colours if not colours_named(c)]
+    assert unnamed == ["bleach", "bone", "complementary", "pastel", "snuff-color", "snuff-colour"]
+    assert thing_named("bone") == "bone"  # inside an animal, so refused for one unless its text says so
+    assert [set(f) for f in colours_named("peach")] == [{"orange", "pink"}]  # a fruit first, and a colour
+
+
 def test_a_class_knows_the_colours_its_text_names():
     jaguar = colours_said(["jaguar, panther", "a large spotted feline", "golden coat", "large rosettes with spots"])
     assert jaguar == {"spots", "yellow"}
