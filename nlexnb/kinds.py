@@ -38,6 +38,7 @@ COVERINGS: dict[str, tuple[str, ...]] = {
     "muzzle": ("mammal.n.01",),
     "snout": ("mammal.n.01", "reptile.n.01", "fish.n.01", "amphibian.n.03"),
     "beard": ("goat.n.01",),
+    "mane": ("equine.n.01", "lion.n.01", "camel.n.01"),
     "rump": ("deer.n.01", "antelope.n.01", "equine.n.01", "baboon.n.01"),
     "paw": ("mammal.n.01",),
     "thumb": ("mammal.n.01",),
@@ -58,7 +59,8 @@ COVERINGS: dict[str, tuple[str, ...]] = {
 """What only some animals have, by the head noun (or adjective) that names it, and the kinds that have it: a cheetah
 has no "spotted plumage", a goldfish no "orange beak", a gar no "long muscular arms" nor "powerful limbs", a wallaby
 no "thick horns", a jaguar no "glossy wings", a tench no "waterproof coat", a meerkat is not "feathered", a penguin
-has no "broad rounded snout" nor "short ears"; a beard is a goat's (a polar bear has no "full beard"), a rump one
+has no "broad rounded snout" nor "short ears"; a mane is a horse's, a lion's or a camel's (not a cheetah's
+"striped mane"); a beard is a goat's (a polar bear has no "full beard"), a rump one
 points at a deer's, an antelope's, a horse's or a baboon's (not a llama's "pale rump"). A reader's knowledge,
 written here because WordNet's part-of links are too sparse to say it (no animal holds a beak there). A class whose
 own names, gloss or descriptions mention the part keeps it (the triceratops's "three horns", a ray's "wings", a

@@ -252,6 +252,16 @@ def test_an_object_is_never_explained_by_what_only_animals_have(classifier, mapp
     assert not any(space.unlisted_things(range(4), [classifier.class_index("macaw")]))  # a bird's own
 
 
+def test_a_mane_is_a_horses_a_lions_or_a_camels_unless_the_class_text_names_one(classifier, mapper):
+    import nlexnb
+
+    space = nlexnb.space.ConceptSpace(classifier, mapper, ["striped mane", "pale mane"])
+    refused = {n: space.other_animals(range(2), [classifier.class_index(n)]) for n in ("cheetah", "wallaby", "zebra")}
+    assert refused == {"cheetah": [True, True], "wallaby": [True, True], "zebra": [False, False]}
+    assert space.other_animals(range(2), [classifier.class_index("Arabian camel")]) == [False, False]
+    assert space.other_animals(range(2), [classifier.class_index("bison")]) == [False, False]  # "shaggy manes"
+
+
 def test_coats_are_for_mammals_and_birds_and_feathered_for_birds(classifier, mapper):
     import nlexnb
 
