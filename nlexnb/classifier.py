@@ -152,8 +152,32 @@ class Classifier:
             h.update(self.head_bias.cpu().numpy().tobytes())
         return h.hexdigest()[:16]
 
+    @property
+    def input_channels(self) -> int | None:
+        """How many channels the model's first convolution takes (3 for RGB models), or None without one."""
+        first = next((m for m in self.model.modules() if isinstance(m, nn.Conv2d)), None)
+        return None if first is None else first.in_channels
+
+    def _forward_checked(self, batch: torch.Tensor, want_map: bool, preprocessed: bool):
+        """:meth:`_forward`, with a preprocessed batch whose channels the model does not take named as such rather
+        than in the first convolution's words. (The error is caught, not predicted: the first convolution found in
+        a user's module need not be the one that reads the image.)"""
+        try:
+            return self._forward(batch, want_map)
+        except RuntimeError as exc:
+            if not preprocessed or "channels" not in str(exc):
+                raise
+            wanted = self.input_channels
+            takes = f"takes {wanted}: pass [N,{wanted},H,W]" if wanted else "does not take them"
+            raise ValueError(
+                f"The preprocessed image tensor has {batch.shape[1]} channels (a batch of shape {tuple(batch.shape)}); "
+                f"{self.name} {takes}, or pass the images themselves (PIL, arrays, paths) and they are preprocessed "
+                "for you"
+            ) from exc
+
     def _run(self, images: ImageInput, want_map: bool, progress: bool | None):
         batches = iter_batches(images, self.transform, self.batch_size)
+        preprocessed = isinstance(images, torch.Tensor) and images.is_floating_point()
         if isinstance(images, torch.Tensor):
             n = images.shape[0] if images.ndim == 4 else 1
         else:
@@ -163,7 +187,7 @@ class Classifier:
         outs = []
         with torch.inference_mode():
             for batch in tqdm(batches, total=total, disable=not show, desc=f"{self.name} forward", unit="batch"):
-                outs.append(self._forward(batch.to(self.device, dtype=torch.float32), want_map))
+                outs.append(self._forward_checked(batch.to(self.device, dtype=torch.float32), want_map, preprocessed))
         return outs
 
     def features(self, images: ImageInput, progress: bool | None = None) -> torch.Tensor:

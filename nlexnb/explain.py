@@ -428,7 +428,14 @@ class Explainer:
 
     # ---- scores and maps -----------------------------------------------------------------------------------------
     def scores(self, images: ImageInput, texts: Sequence[str] | str) -> torch.Tensor:
-        """Classifier-space scores [N, T]: ``mapped(text) . f(image)``, in the units of the logits."""
+        """Classifier-space scores [N, T]: ``mapped(text) . f(image)``, in the units of the logits. ``texts``: a text
+        or a list of them, none blank (a blank text maps somewhere too, and its score means nothing)."""
+        if isinstance(texts, str):
+            if not texts.strip():
+                raise ValueError(f"text is empty or blank ({texts!r}): give a concept, e.g. 'striped fur'")
+            texts = [texts.strip()]
+        else:
+            texts = text_list(texts, "texts", "texts", "text", "['striped fur', 'snow']")
         return self.classifier.features(images) @ self.space.encode(texts).T
 
     def heatmap(self, image: ImageLike | torch.Tensor, text: str | int) -> HeatMap:

@@ -76,6 +76,19 @@ def test_scores_are_mapped_text_dot_features(explainer, photos, classifier, ridg
     torch.testing.assert_close(s, expected)
 
 
+def test_scores_refuse_a_blank_text_and_an_empty_list(explainer, photos):
+    """A blank text maps somewhere too: its score would look like an answer and mean nothing."""
+    torch.testing.assert_close(
+        explainer.scores(photos["coffee"], " foam "), explainer.scores(photos["coffee"], ["foam"])
+    )
+    with pytest.raises(ValueError, match=r"text is empty or blank \(''\): give a concept, e.g. 'striped fur'"):
+        explainer.scores(photos["coffee"], "")
+    with pytest.raises(ValueError, match=r"texts\[1\] is empty or blank"):
+        explainer.scores(photos["coffee"], ["foam", "  "])
+    with pytest.raises(ValueError, match=r"texts is empty: give at least one text"):
+        explainer.scores(photos["coffee"], [])
+
+
 def test_heatmap_covers_the_preprocessed_image(explainer, photos, classifier):
     h = explainer.heatmap(photos["chelsea"], "striped fur")
     assert h.values.shape == (224, 224) and h.grid.shape == (7, 7)

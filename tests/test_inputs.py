@@ -94,6 +94,15 @@ def test_preprocessed_batches_must_be_finite_and_channels_first(classifier):
         classifier.logits(torch.zeros(1, 224, 224, 3))
 
 
+def test_a_preprocessed_batch_with_other_channels_is_named_as_such(classifier):
+    with pytest.raises(
+        ValueError, match=r"has 5 channels \(a batch of shape \(1, 5, 64, 64\)\); .* takes 3: pass \[N,3,H,W\]"
+    ):
+        classifier.logits(torch.zeros(5, 64, 64))
+    assert classifier.input_channels == 3
+    assert classifier.logits(torch.zeros(1, 3, 64, 64)).shape == (1, classifier.num_classes)
+
+
 def test_parameters_that_cannot_work_are_named(classifier, mapper, encoder, photos):
     with pytest.raises(ValueError, match="k must be a positive"):
         classifier.predict(photos["coffee"], k=0)
