@@ -145,6 +145,11 @@ def _split(args: tuple, names: tuple[str, ...]) -> tuple[ConceptSpace | Classifi
         return args[0], None, args[1:]
     if len(args) < 2:
         raise TypeError(f"Pass a ConceptSpace, or a classifier and a mapper, before {', '.join(names)}")
+    if not (hasattr(args[1], "meta") and hasattr(args[1], "encode")):
+        raise TypeError(
+            f"After a classifier comes its mapper (nlexnb.fit_mapper(classifier, encoder)), then {', '.join(names)}; "
+            f"got {type(args[1]).__name__} {args[1]!r} instead. Or pass one ConceptSpace first"
+        )
     return args[0], args[1], args[2:]
 
 
@@ -174,6 +179,11 @@ def _bind(args: tuple, kwargs: dict, params: tuple[str, ...], defaults: dict) ->
     if missing:
         raise TypeError(f"Missing argument {missing[0]!r}")
     bank = values.pop("bank", None)
+    if isinstance(bank, (int, float, np.integer)) and not isinstance(bank, bool):
+        raise TypeError(
+            f"{bank!r} was read as the bank (the argument after {params[params.index('bank') - 1]}); numbers go in by "
+            f"keyword: k={bank!r}"
+        )
     if mapper is None and bank is not None:
         raise ValueError("A ConceptSpace already holds its bank: pass bank= only with a classifier and a mapper")
     return (lead if mapper is None else _space(lead, mapper, bank)), values

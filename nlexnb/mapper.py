@@ -269,6 +269,11 @@ def check_templates(templates: Sequence[str]) -> tuple[str, ...]:
 def check_fits(mapper: Mapper, classifier: Classifier, who: str) -> None:
     """The mapper must map into this classifier's feature space (error), and should have been fitted on its head
     (warning: results are then not faithful to this classifier)."""
+    if not (hasattr(mapper, "meta") and hasattr(mapper, "encode")):
+        raise TypeError(
+            f"{who} needs a fitted mapper (nlexnb.fit_mapper(classifier, encoder) or nlexnb.load_mapper(path)), got "
+            f"{type(mapper).__name__} {mapper!r}"
+        )
     width = int(mapper.meta.get("feature_dim", classifier.num_features))  # a hand-made Mapper may not say
     if width != classifier.num_features:
         raise ValueError(

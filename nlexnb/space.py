@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from itertools import accumulate
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -633,8 +634,22 @@ def concept_space(classifier: Classifier | ConceptSpace, mapper: Mapper | None =
     itself when it already is one. Lets functions take ``(classifier, mapper, bank)`` or a space alike."""
     if isinstance(classifier, ConceptSpace):
         if mapper is not None or concepts is not None:
-            raise ValueError("Pass a ConceptSpace alone, or a classifier with a mapper and a bank")
+            given = next(v for v in (mapper, concepts) if v is not None)
+            hint = (
+                f"; numbers go in by keyword: n_concepts={given} for a bottleneck, k={given} for discovery"
+                if isinstance(given, (int, float, np.integer)) and not isinstance(given, bool)
+                else ""
+            )
+            raise ValueError(
+                f"Pass a ConceptSpace alone, or a classifier with a mapper and a bank; got a ConceptSpace and "
+                f"{type(given).__name__} {given!r}{hint}"
+            )
         return classifier
+    if isinstance(mapper, (int, float, np.integer)) and not isinstance(mapper, bool):
+        raise TypeError(
+            f"Got the number {mapper!r} where the mapper goes: pass (classifier, mapper, concepts) or a ConceptSpace, "
+            "and numbers as keyword arguments (n_concepts=..., k=...)"
+        )
     if mapper is None:
         raise TypeError("A concept space needs a mapper: concept_space(classifier, mapper, concepts)")
     if isinstance(concepts, ConceptBank):

@@ -126,6 +126,10 @@ def test_mistakes_are_named(space, classifier, ridge_mapper):
         concept_bottleneck(classifier, ridge_mapper, ["espresso", "tabby cat"], n_concepts=2)
     with pytest.raises(ValueError, match="not a class"):
         concept_bottleneck(space, n_concepts=2).recipe("not a class at all")
+    with pytest.raises(ValueError, match="got a ConceptSpace and int 8; numbers go in by keyword: n_concepts=8"):
+        concept_bottleneck(space, 8)  # the budget is a keyword: a number after the space is not a mapper
+    with pytest.raises(TypeError, match="Got the number 8 where the mapper goes"):
+        concept_bottleneck(classifier, 8)
 
 
 # ---- reading a bottleneck: recipes, explanations, interventions ------------------------------------------------------

@@ -80,6 +80,15 @@ def test_discovery_takes_a_space_or_a_classifier_and_a_mapper(space, classifier,
     assert by_space.plot().axes  # a Figure
     with pytest.raises(ValueError, match="already holds its bank"):
         discover.class_concepts(space, "espresso", bank=CONCEPTS)
+    # a number after the class is k, by keyword; a classifier needs its mapper next
+    with pytest.raises(TypeError, match=r"8 was read as the bank \(the argument after c\); .* by keyword: k=8"):
+        discover.class_concepts(space, "espresso", 8)
+    with pytest.raises(TypeError, match=r"3 was read as the bank \(the argument after c2\)"):
+        discover.contrast(classifier, ridge_mapper, "Siberian husky", "malamute", 3)
+    with pytest.raises(TypeError, match=r"After a classifier comes its mapper .* got str 'espresso' instead"):
+        discover.class_concepts(classifier, "espresso")
+    with pytest.raises(TypeError, match=r"Explainer needs a fitted mapper .* got int 5"):
+        nlexnb.Explainer(classifier, 5)
     with pytest.raises(TypeError, match="ConceptTable"):
         discover.plot(by_space.table)
 
