@@ -558,9 +558,15 @@ def _load_torchvision(name, pretrained, weights, device, class_names, batch_size
 def _wrap_module(model, head, feature_layer, class_names, transform, device, batch_size) -> Classifier:
     if head is None:
         linears = [n for n, mod in model.named_modules() if isinstance(mod, nn.Linear)]
+        found = (
+            f"Linear layers in this model: {linears}"
+            if linears
+            else "This model has no nn.Linear layer: nlexnb explains a classifier whose logits are a linear layer of "
+            "its features (logits = W f + b); a 1x1-convolution head can be rewritten as one"
+        )
         raise ValueError(
             "To wrap an nn.Module, name its final linear layer: load_classifier(model, head='<name>'"
-            f"{', feature_layer=...' if feature_layer is None else ''}). Linear layers in this model: {linears}"
+            f"{', feature_layer=...' if feature_layer is None else ''}). {found}"
         )
     n_out = _get_submodule(model, head, want_linear=True).out_features
     names = class_names or _default_class_names(n_out, None)

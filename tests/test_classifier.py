@@ -85,6 +85,11 @@ def test_module_errors_say_how_to_name_the_head():
         nlexnb.load_classifier(TinyNet(), head="head", class_names=["a", "b", "c"])
     with pytest.raises(ValueError, match="pass class_names"):
         nlexnb.load_classifier(TinyNet(), head="fc", transform=lambda im: torch.zeros(3, 32, 32))
+    pooled_conv = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    with pytest.raises(
+        ValueError, match="This model has no nn.Linear layer: nlexnb explains a classifier whose logits"
+    ):
+        nlexnb.load_classifier(pooled_conv, class_names=["a", "b", "c", "d"])
 
 
 def test_real_lite0_weights_see_cats_in_chelsea(classifier, photos):

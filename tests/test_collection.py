@@ -163,6 +163,15 @@ class Photos(torch.utils.data.Dataset):
         return self.images[i]
 
 
+def test_a_file_that_is_not_parquet_is_named_not_parsed(tmp_path):
+    notes = tmp_path / "notes.parquet"
+    notes.write_text("my notes, not explanations")
+    with pytest.raises(ValueError, match=r"notes\.parquet' cannot be read as an explanations file: .* not a Parquet"):
+        read_explanations(notes)
+    with pytest.raises(FileNotFoundError, match="No explanations file at"):
+        read_explanations(tmp_path / "missing.parquet")
+
+
 def test_an_interrupted_run_resumes_where_it_stopped(explainer, pictures, tmp_path):
     out = tmp_path / "run.parquet"
     with pytest.raises(KeyboardInterrupt):

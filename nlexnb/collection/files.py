@@ -208,10 +208,21 @@ def _read_table(path: Path, kind: str, partial: bool):
                 "with the same arguments to finish it, or pass partial=True to read what is done"
             )
         raise FileNotFoundError(f"No explanations file at {str(path)!r} (explain_collection writes it)")
-    tables = [pq.read_table(f) for f in files]
+    tables = [_read_parquet(pa, pq, f) for f in files]
     meta = tables[0].schema.metadata
     table = pa.concat_tables([t.replace_schema_metadata(None) for t in tables])
     return table.replace_schema_metadata(meta)
+
+
+def _read_parquet(pa, pq, path: Path):
+    """One Parquet file, or an error naming it when it is damaged or not Parquet at all."""
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ValueError(
+            f"{str(path)!r} cannot be read as an explanations file: it is damaged or not a Parquet file ({exc}). "
+            "explain_collection writes explanations files; run it again to write this one"
+        ) from exc
 
 
 def _frame(table, sort: bool = True) -> pd.DataFrame:
