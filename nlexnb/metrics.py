@@ -22,7 +22,7 @@ from ._checks import positive_int
 from .explain import Explainer, measured_drop, orthonormal_basis, upsample_map
 from .images import ImageLike
 from .selection import Selector, get_selector
-from .targets import ClassLogit, Direction, as_target
+from .targets import ClassLogit, Direction, Target, as_target
 
 __all__ = [
     "ablation_drop",
@@ -47,7 +47,15 @@ def ablation_drop(
     """
     clf = explainer.classifier
     f = features.to(clf.device, torch.float32)
-    dirs = explainer.directions[list(concepts)]
+    concepts = [int(c) for c in concepts]
+    outside = [c for c in concepts if not 0 <= c < len(explainer.bank)]
+    if outside:
+        raise ValueError(f"concepts {outside} are not positions in the bank (0..{len(explainer.bank) - 1})")
+    dirs = explainer.directions[concepts]
+    space = explainer.space
+    if not isinstance(target, Target):  # a class: its index checked, never wrapped round (-5 is not class 995)
+        target = space.class_index(target, "target")
+        foil = None if foil is None else space.class_index(foil, "foil")
     explained = as_target(target, foil)
     basis = orthonormal_basis(dirs)
     closed = float(explained.weight(clf).double() @ (basis.T @ (basis @ f.double())))
@@ -67,12 +75,26 @@ def _separate(explainer: Explainer, f: torch.Tensor, target: int, k: int, allow_
     return ((d @ f) * (d @ w)).topk(min(len(d), k)).indices.tolist()
 
 
+def _random_pool(bank, source: str | None) -> list[int]:
+    """The bank positions random concepts are drawn from (see :func:`concept_ablation`); a source the bank does not
+    have is an error, not the whole bank."""
+    if source is None:
+        return bank.indices("words") or list(range(len(bank)))
+    pool = bank.indices(source)
+    if not pool:
+        raise ValueError(
+            f"random_source={source!r} is not a source of the bank {bank.name!r} (its sources: "
+            f"{sorted(set(bank.sources))}); None draws from its 'words', or from every concept when it has none"
+        )
+    return pool
+
+
 def concept_ablation(
     explainer: Explainer,
     images: Sequence[ImageLike] | dict[str, ImageLike],
     k: int = 5,
     n_random: int = 20,
-    random_source: str = "words",
+    random_source: str | None = None,
     seed: int = 0,
     selectors: Sequence[Selector | str] = (),
 ) -> pd.DataFrame:
@@ -80,9 +102,10 @@ def concept_ablation(
 
     Methods: ``named`` (the explanation's concepts, chosen by the explainer's selector), ``separate`` (top-k by
     separate scores, class names excluded), ``naive`` (top-k by separate scores, class names allowed), ``frequent``
-    (the k concepts named most often over these images), ``random`` (k concepts of ``random_source``, mean over
-    ``n_random`` draws), and ``named (NAME)`` for each other selection method in ``selectors`` (same space,
-    shortlist and filters: only the choice differs).
+    (the k concepts named most often over these images), ``random`` (k concepts drawn from the bank's concepts of
+    source ``random_source``, mean over ``n_random`` draws; None: its ``"words"`` when it has them, as the ``"broad"``
+    bank does, else every concept; classes' names and peoples never), and ``named (NAME)`` for each other
+    selection method in ``selectors`` (same space, shortlist and filters: only the choice differs).
 
     Returns:
         One row per image and method: ``image, target, target_name, method, k, logit, margin, drop_closed,
@@ -95,8 +118,8 @@ def concept_ablation(
         feats = clf.features(space.preprocess(items))
     logits = clf.head(feats.double()).float()
     k = space.check_k(k)
-    pool = explainer.bank.indices(random_source) or list(range(len(explainer.bank)))
-    pool = [i for i in pool if not bool(space.excluded[i])]
+    n_random = positive_int(n_random, "n_random", "random draws")
+    pool = [i for i in _random_pool(explainer.bank, random_source) if not bool(space.excluded[i])]
     rng = np.random.default_rng(seed)
     targets = logits.argmax(1).tolist()
     named = [explainer.select(feats[i], targets[i], k)[0] for i in range(len(items))]
@@ -174,6 +197,10 @@ def deletion_insertion(
     if concept is None:
         chosen, _ = explainer.select(f, target, 1)
         concept = explainer.bank.texts[chosen[0]]
+    elif not isinstance(concept, str) or not concept.strip():
+        raise ValueError(
+            f"concept must be a concept's text, e.g. 'striped fur' (None: the explanation's first), got {concept!r}"
+        )
     v = explainer.space.encode([concept])[0]
     w = clf.head_weight[target]
     size = tuple(x.shape[-2:])
@@ -240,6 +267,7 @@ def randomization_check(
         One row per image: ``image, target, rank_correlation, topk_overlap``.
     """
     names, items = _named_images(images)
+    k = explainer.space.check_k(k)
     clf = explainer.classifier
     feats = clf.features(explainer.space.preprocess(items))
     targets = clf.head(feats.double()).argmax(1).tolist()
@@ -316,6 +344,8 @@ def faithfulness(
 
 
 def _named_images(images) -> tuple[list[str], list]:
+    if isinstance(images, (dict, list, tuple)) and not len(images):
+        raise ValueError(f"images is empty ({images!r}): give at least one image, or a dict of named images")
     if isinstance(images, dict):
         return [str(n) for n in images], list(images.values())
     if isinstance(images, (list, tuple)):

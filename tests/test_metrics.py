@@ -85,6 +85,25 @@ def test_concept_ablation_reports_every_baseline(explainer, photos, classifier):
     assert (named > 3 * rand).all()
 
 
+def test_metric_arguments_that_cannot_work_are_named(explainer, photos, classifier):
+    """Each would otherwise answer: a wrapped-round class, a silent fallback to the whole bank, an empty concept."""
+    f = classifier.features([photos["coffee"]])[0]
+    with pytest.raises(ValueError, match="target -5 is out of range"):
+        metrics.ablation_drop(explainer, f, [1, 2], -5)  # not class 995
+    with pytest.raises(ValueError, match=r"concepts \[99999\] are not positions in the bank"):
+        metrics.ablation_drop(explainer, f, [99999], 967)
+    with pytest.raises(ValueError, match=r"random_source='wordz' is not a source of the bank .*\(its sources: \["):
+        metrics.concept_ablation(explainer, [photos["coffee"]], random_source="wordz")
+    with pytest.raises(ValueError, match="n_random must be a positive number of random draws, got 0"):
+        metrics.concept_ablation(explainer, [photos["coffee"]], n_random=0)
+    with pytest.raises(ValueError, match="images is empty"):
+        metrics.concept_ablation(explainer, {})
+    with pytest.raises(ValueError, match="k must be a positive number of concepts, got 0"):
+        metrics.randomization_check(explainer, [photos["coffee"]], k=0)
+    with pytest.raises(ValueError, match="concept must be a concept's text, e.g. 'striped fur'"):
+        metrics.deletion_insertion(explainer, photos["coffee"], concept=" ")
+
+
 def test_deletion_of_a_concept_map_beats_a_random_map(explainer, photos):
     frame = metrics.deletion_insertion(explainer, photos["chelsea"], concept="a domestic cat", steps=8)
     auc = frame.set_index(["curve", "map", "score"])["auc"]
