@@ -88,6 +88,14 @@ def heldout(
     Returns:
         DataFrame with columns method, zsl_top1, zsl_top5, gzsl_top1, gzsl_top5, fit_seconds (and fold if per_fold).
     """
+    from .maps import MAPS
+
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    unknown = [m for m in methods if m != BASELINE_TEXT and m not in MAPS]
+    if unknown or not methods:  # before any fit: a typo at the end of the list would cost every fit before it
+        raise ValueError(
+            f"methods must name mapper methods {sorted(MAPS)} or {BASELINE_TEXT!r} (the text baseline); got {methods!r}"
+        )
     splits = fold_splits(classifier.num_classes, folds, seed)
     rows_all = F.normalize(classifier.head_weight.float(), dim=1)
     records = []

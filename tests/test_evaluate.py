@@ -27,6 +27,11 @@ def test_heldout_table_has_every_method_side_by_side(classifier, encoder):
     assert ridge.zsl_top5 >= ridge.zsl_top1
 
 
+def test_heldout_refuses_an_unknown_method_before_fitting_anything(classifier, encoder):
+    with pytest.raises(ValueError, match=r"methods must name mapper methods \['kernel', 'mlp', 'ridge'\] or 'text'"):
+        nlexnb.evaluate.heldout(classifier, encoder, methods=("kernel", "ridge", "rigde"), progress=False)
+
+
 def test_head_replacement_on_an_imagenet_style_folder(classifier, encoder, mapper, photos, imagenet_style_folder):
     """ImageNet val sorted into synset folders is a user-side run; the same code runs here on three photos."""
     from nlexnb.datasets import imagenet_folder
