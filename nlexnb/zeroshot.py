@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from ._checks import number, positive_int, text_list, warn_user
@@ -116,6 +117,11 @@ class ZeroShotClassifier:
             )
         if seen_penalty is not None:
             seen_penalty = number(seen_penalty, "seen_penalty", note="cosine units, e.g. 0.1")
+            if include_original_classes is False or include_original_classes is None:
+                warn_user(
+                    f"seen_penalty={seen_penalty:g} has no effect without include_original_classes: it lowers the "
+                    "classifier's own classes, and there are none among the labels"
+                )
         mapper.text_encoder.warn_if_truncated(new)  # warned even when the labels are cached
         self.classifier = classifier
         self.mapper = mapper
@@ -179,6 +185,11 @@ class ZeroShotClassifier:
         if include is True:
             index = list(range(classifier.num_classes))
         else:
+            wanted = f"True or unique class indices in [0, {classifier.num_classes})"
+            if isinstance(include, (str, bytes)) or not hasattr(include, "__iter__"):
+                raise TypeError(f"include_original_classes must be {wanted}, got {type(include).__name__} {include!r}")
+            if not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in include):
+                raise TypeError(f"include_original_classes must be {wanted}, got {include!r}")
             index = [int(k) for k in include]
             bad = [k for k in index if not 0 <= k < classifier.num_classes]
             if bad or len(set(index)) != len(index):

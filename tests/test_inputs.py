@@ -116,6 +116,12 @@ def test_parameters_that_cannot_work_are_named(classifier, mapper, encoder, phot
         )
     with pytest.raises(TypeError, match="single string"):
         nlexnb.ZeroShotClassifier(classifier, mapper, ["cat", "dog"], templates="a photo of a {}")
+    with pytest.raises(
+        TypeError, match=r"include_original_classes must be True or unique class indices .* got str 'yes'"
+    ):
+        nlexnb.ZeroShotClassifier(classifier, mapper, ["cat", "dog"], include_original_classes="yes")
+    with pytest.warns(UserWarning, match="seen_penalty=0.2 has no effect without include_original_classes"):
+        nlexnb.ZeroShotClassifier(classifier, mapper, ["cat", "dog"], seen_penalty=0.2)
 
 
 def test_a_damaged_mapper_file_is_refused(classifier, mapper, tmp_path):
