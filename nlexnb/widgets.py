@@ -218,6 +218,11 @@ class ExplainerApp(_ImagePicker):
     """
 
     def __init__(self, explainer: Explainer, images: dict[str, Image.Image] | None = None) -> None:
+        if not isinstance(explainer, Explainer):
+            raise TypeError(
+                f"ExplainerApp needs an Explainer: ExplainerApp(nlexnb.Explainer(classifier, mapper)), got "
+                f"{type(explainer).__name__}"
+            )
         self.explainer = explainer
         self._init_images(images)
         self.target = _class_box(explainer.classifier, "class", "predicted class")

@@ -78,6 +78,13 @@ def test_explainer_app_shows_bad_input_as_a_message(app):
     assert app.message.value == "" and "Predicted" in app.sentence.value
 
 
+def test_apps_are_built_from_what_they_need(classifier, mapper):
+    with pytest.raises(TypeError, match=r"ExplainerApp needs an Explainer: .* got TimmClassifier"):
+        ExplainerApp(classifier, mapper)
+    with pytest.raises(TypeError, match="BottleneckApp needs a ConceptBottleneck"):
+        BottleneckApp(classifier)
+
+
 def test_explainer_app_upload(app, photos):
     buf = io.BytesIO()
     photos["rocket"].save(buf, format="JPEG")
