@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nlexnb
 from nlexnb import discover, metrics
@@ -91,6 +93,30 @@ def test_discovery_takes_a_space_or_a_classifier_and_a_mapper(space, classifier,
         nlexnb.Explainer(classifier, 5)
     with pytest.raises(TypeError, match="ConceptTable"):
         discover.plot(by_space.table)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(st.integers(), st.floats(allow_nan=True, allow_infinity=True)))
+def test_no_number_given_by_position_is_ever_read_as_a_bank_or_a_mapper(space, number):
+    """Whatever the number, the mistake is named and nothing is computed with it."""
+    with pytest.raises(TypeError, match="numbers go in by keyword: k="):
+        discover.class_concepts(space, "espresso", number)
+    with pytest.raises(ValueError, match="numbers go in by keyword: n_concepts="):
+        nlexnb.bottleneck.concept_bottleneck(space, number)
+    with pytest.raises(TypeError, match="where the mapper goes"):
+        concept_space(space.classifier, number)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers())
+def test_an_ablation_target_outside_the_classes_is_refused_never_wrapped_round(space, target):
+    f = torch.ones(space.classifier.num_features)
+    if 0 <= target < space.classifier.num_classes:
+        closed, measured = metrics.ablation_drop(Explainer(space), f, [1, 2], target)
+        assert closed == pytest.approx(measured, rel=1e-4, abs=1e-5)
+    else:
+        with pytest.raises(ValueError, match=f"target {target} is out of range"):
+            metrics.ablation_drop(Explainer(space), f, [1, 2], target)
 
 
 def test_concept_space_is_reused_per_classifier_mapper_and_bank(classifier, ridge_mapper):
