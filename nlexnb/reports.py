@@ -597,7 +597,8 @@ def run_notebooks(
     Args:
         notebooks: a folder (every ``NN_*.ipynb`` in it, sorted) or a list of notebook paths.
         out: output folder.
-        parameters: papermill parameters injected into every notebook (each notebook ignores ones it lacks).
+        parameters: papermill parameters injected into every notebook (each notebook ignores ones it lacks; a name
+            none of them declares is an error, since a misspelt one would silently run on the default).
         kernel_name: Jupyter kernel; default the notebook's own.
 
     Returns:
@@ -612,8 +613,14 @@ def run_notebooks(
         paths = [Path(notebooks)] if isinstance(notebooks, (str, Path)) else [Path(p) for p in notebooks]
     if not paths:
         raise FileNotFoundError(f"No numbered notebooks (NN_name.ipynb) found in {str(notebooks)!r}")
+    _check_parameters(paths, parameters or {})
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(
+            f"Cannot write reports to {str(out)!r} ({exc.strerror}): give a folder that can be created"
+        ) from exc
     done = []
     for path in paths:
         target = out_dir / path.name
@@ -641,6 +648,25 @@ def run_notebooks(
         done.append(target)
         print(f"executed {path.name} -> {target} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     return done
+
+
+def _check_parameters(paths: Sequence[Path], parameters: dict[str, Any]) -> None:
+    """Refuse a parameter that none of ``paths`` declares in its parameters cell (a typo would run the default)."""
+    if not parameters:
+        return
+    import difflib
+
+    import papermill as pm
+
+    declared = sorted({name for path in paths for name in pm.inspect_notebook(str(path))})
+    unknown = [name for name in parameters if name not in declared]
+    if unknown:
+        close = {name: difflib.get_close_matches(name, declared, n=1) for name in unknown}
+        hints = "; ".join(f"{name!r}: did you mean {c[0]!r}?" for name, c in close.items() if c)
+        raise ValueError(
+            f"No notebook run here declares the parameter(s) {unknown}: they would be ignored and the notebooks run "
+            f"on their defaults. {hints + ' ' if hints else ''}These notebooks take: {', '.join(declared)}"
+        )
 
 
 _QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
@@ -683,20 +709,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
         help="papermill parameter (VALUE parsed as YAML: 3 -> int, true -> bool, '[a, b]' -> list)",
     )  # fmt: skip
-    parser.add_argument("--only", nargs="*", help="run only notebooks whose name contains one of these")
+    parser.add_argument("--only", nargs="+", help="run only notebooks whose name contains one of these (01 03 ...)")
     parser.add_argument("--no-html", action="store_true", help="skip the HTML copies")
     args = parser.parse_args(argv)
     import yaml
 
     params = {name: yaml.safe_load(value) for name, value in args.parameter}
-    paths = sorted(Path(args.notebooks).glob("[0-9][0-9]_*.ipynb"))
-    if args.only:
-        paths = [p for p in paths if any(o in p.name for o in args.only)]
+    every = sorted(Path(args.notebooks).glob("[0-9][0-9]_*.ipynb"))
+    paths = [p for p in every if any(o in p.name for o in args.only)] if args.only else every
     if not paths:
-        print(f"No numbered notebooks (NN_name.ipynb) to run in {args.notebooks!r}", file=sys.stderr)
+        have = f"; it has {', '.join(p.name for p in every)}" if every else ""
+        wanted = f" matching --only {' '.join(args.only)}" if args.only and every else ""
+        print(f"error: no numbered notebooks (NN_name.ipynb){wanted} in {args.notebooks!r}{have}", file=sys.stderr)
         return 2
     try:
         done = run_notebooks(paths, args.out, params, html=not args.no_html)
+    except (ValueError, OSError) as exc:  # what was asked cannot run: said before any notebook starts
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:
         from papermill.exceptions import PapermillExecutionError
 

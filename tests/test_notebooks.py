@@ -92,6 +92,27 @@ def test_reports_cli_help():
     assert "--out" in out.stdout and "-p" in out.stdout
 
 
+def _reports_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nlexnb.reports", "--notebooks", str(NOTEBOOK_DIR), *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_reports_cli_refuses_what_would_run_something_else_before_any_notebook(tmp_path):
+    """A misspelt parameter would run every notebook on its default; a wrong --only or --out would run nothing."""
+    typo = _reports_cli("--out", str(tmp_path), "--only", "05", "-p", "PLAUSIBILITY_SETS", "whole")
+    assert typo.returncode == 2 and not list(tmp_path.iterdir())
+    assert "declares the parameter(s) ['PLAUSIBILITY_SETS']" in typo.stderr
+    assert "did you mean 'PLAUSIBILITY_SET'?" in typo.stderr and "These notebooks take: DEVICE" in typo.stderr
+    none = _reports_cli("--out", str(tmp_path), "--only", "99")
+    assert none.returncode == 2 and "matching --only 99" in none.stderr and "01_fit_mapper.ipynb" in none.stderr
+    blocked = tmp_path / "a file"
+    blocked.write_text("")
+    nowhere = _reports_cli("--out", str(blocked / "reports"), "--only", "01")
+    assert nowhere.returncode == 2 and "Cannot write reports to" in nowhere.stderr
+
+
 # ---- executed notebooks (slow) -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory, stamps_folder):
