@@ -160,10 +160,11 @@ class Classifier:
 
     def _forward_checked(self, batch: torch.Tensor, want_map: bool, preprocessed: bool):
         """:meth:`_forward`, with a preprocessed batch whose channels the model does not take named as such rather
-        than in the first convolution's words. (The error is caught, not predicted: the first convolution found in
-        a user's module need not be the one that reads the image.)"""
+        than in the first convolution's words (the error is caught, not predicted: the first convolution found in
+        a user's module need not be the one that reads the image), and NaN or infinite outputs refused rather than
+        turned into predictions."""
         try:
-            return self._forward(batch, want_map)
+            out = self._forward(batch, want_map)
         except RuntimeError as exc:
             if not preprocessed or "channels" not in str(exc):
                 raise
@@ -174,6 +175,15 @@ class Classifier:
                 f"{self.name} {takes}, or pass the images themselves (PIL, arrays, paths) and they are preprocessed "
                 "for you"
             ) from exc
+        broken = ~(torch.isfinite(out[0]).all(1) & torch.isfinite(out[1]).all(1))
+        if bool(broken.any()):  # inputs are checked finite: the model itself computed them
+            raise ValueError(
+                f"{self.name} computed NaN or infinite features or logits for {int(broken.sum())} image"
+                f"{'s' if int(broken.sum()) > 1 else ''} of a batch of {len(batch)}: its weights or its arithmetic "
+                "(float16 overflow, say) are broken, and nothing can be predicted or explained from them. Check the "
+                "model alone: model(x).isfinite().all()"
+            )
+        return out
 
     def _run(self, images: ImageInput, want_map: bool, progress: bool | None):
         batches = iter_batches(images, self.transform, self.batch_size)

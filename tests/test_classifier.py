@@ -76,6 +76,17 @@ def test_hand_written_module_with_named_head_and_feature_layer(photos):
     assert len(pred.names) == 3 and set(pred.names) == {"cat", "cup", "rocket"}
 
 
+def test_a_model_that_computes_nan_is_refused_not_turned_into_predictions(photos):
+    broken = TinyNet()
+    with torch.no_grad():
+        broken.trunk[0].weight[0, 0, 0, 0] = float("inf")  # a damaged weight: every output is NaN
+    clf = nlexnb.load_classifier(
+        broken, head="fc", class_names=["cat", "cup", "rocket"], transform=lambda im: torch.zeros(3, 32, 32) + 0.5
+    )
+    with pytest.raises(ValueError, match="TinyNet computed NaN or infinite features or logits for 2 images of a batch"):
+        clf.predict([photos["chelsea"], photos["coffee"]])
+
+
 def test_module_errors_say_how_to_name_the_head():
     with pytest.raises(ValueError, match="name its final linear layer.*'fc'"):
         nlexnb.load_classifier(TinyNet(), class_names=["a", "b", "c"])
