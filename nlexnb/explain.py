@@ -197,7 +197,7 @@ class Explanation:
         if self.weighed:
             return self._weighed_sentence()
         if isinstance(self.explains, Direction):
-            head = f"The score of \u201c{self.explains.label}\u201d ({self.explained:.2f}) is high"
+            head = f"The score of \u201c{self.explains.label}\u201d is {self.explained:.2f}"  # not "high": any value"
         else:
             head = f"Predicted \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f})"
         if self.foil is not None:
@@ -471,6 +471,7 @@ class Explainer:
         """The explained quantity (a :class:`~nlexnb.targets.Target`) from a Target, a class index or name (with an
         optional foil class), or None for the ``predicted`` class; class indices and names are checked."""
         if isinstance(target, Target):
+            target.check(self.classifier)
             return as_target(target, foil)
         index = predicted if target is None else self.space.class_index(target, "target")
         if foil is None:

@@ -53,7 +53,9 @@ def ablation_drop(
         raise ValueError(f"concepts {outside} are not positions in the bank (0..{len(explainer.bank) - 1})")
     dirs = explainer.directions[concepts]
     space = explainer.space
-    if not isinstance(target, Target):  # a class: its index checked, never wrapped round (-5 is not class 995)
+    if isinstance(target, Target):
+        target.check(clf)
+    else:  # a class: its index checked, never wrapped round (-5 is not class 995)
         target = space.class_index(target, "target")
         foil = None if foil is None else space.class_index(foil, "foil")
     explained = as_target(target, foil)

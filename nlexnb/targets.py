@@ -37,6 +37,10 @@ class Target:
         """A short name for tables and titles."""
         raise NotImplementedError
 
+    def check(self, classifier) -> None:
+        """Raise a clear error when this target cannot be explained on ``classifier`` (a class it does not have, a
+        direction that is not one), before anything is computed from it. Nothing to check by default."""
+
     def value(self, classifier, features: torch.Tensor) -> torch.Tensor:
         """``w . f + b`` for features [..., d], computed by re-running the classifier's head where the target is made of
         logits (so an ablation is *measured*, not derived from ``w``)."""
@@ -70,6 +74,9 @@ class ClassLogit(Target):
     def describe(self, classifier) -> str:
         return f"logit of {classifier.class_names[self.index]!r}"
 
+    def check(self, classifier) -> None:
+        classifier.class_index(self.index, "ClassLogit's class")  # -1 is not the last class
+
 
 @dataclass(frozen=True)
 class LogitGap(Target):
@@ -101,6 +108,10 @@ class LogitGap(Target):
         names = classifier.class_names
         return f"gap {names[self.index]!r} - {names[self.foil]!r}"
 
+    def check(self, classifier) -> None:
+        classifier.class_index(self.index, "LogitGap's class")
+        classifier.class_index(self.foil, "LogitGap's foil")
+
 
 @dataclass(frozen=True)
 class Direction(Target):
@@ -122,6 +133,15 @@ class Direction(Target):
 
     def describe(self, classifier) -> str:
         return self.label
+
+    def check(self, classifier) -> None:
+        v = self.weight(classifier)
+        if not bool(torch.isfinite(v).all()) or float(v.norm()) == 0.0:
+            problem = "NaN or infinite values" if not bool(torch.isfinite(v).all()) else "only zeros"
+            raise ValueError(
+                f"The Direction {self.label!r} holds {problem}: it points nowhere, and any score along it would "
+                "read as an answer"
+            )
 
 
 def as_target(target: Target | int | None, foil: int | None = None, predicted: int | None = None) -> Target:

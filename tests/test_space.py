@@ -209,8 +209,23 @@ def test_an_explanation_of_a_direction_names_what_carries_its_score(space, photo
     explainer = Explainer(space, echo_margin=None)
     probe = Direction(space.direction("striped fur"), "striped fur")
     e = explainer.explain(photos["chelsea"], target=probe, k=2)
-    assert e.explains is probe and e.sentence.startswith("The score of \u201cstriped fur\u201d")
+    assert e.explains is probe and e.sentence.startswith(f"The score of \u201cstriped fur\u201d is {e.explained:.2f} ")
     assert e.total == pytest.approx(e.measured, abs=1e-5)
+
+
+def test_a_target_that_cannot_be_explained_is_refused_before_anything_is_computed(space, photos):
+    """A class index is never wrapped round (-1 is not the last class), and a direction must point somewhere."""
+    explainer = Explainer(space)
+    with pytest.raises(ValueError, match="ClassLogit's class -1 is out of range"):
+        explainer.explain(photos["coffee"], target=ClassLogit(-1))
+    with pytest.raises(ValueError, match="LogitGap's foil 5000 is out of range"):
+        explainer.weigh(photos["coffee"], ["foam"], target=LogitGap(ESPRESSO, 5000))
+    for bad, problem in (
+        (torch.zeros(space.classifier.num_features), "only zeros"),
+        (torch.full((space.classifier.num_features,), float("nan")), "NaN or infinite values"),
+    ):
+        with pytest.raises(ValueError, match=f"The Direction 'probe' holds {problem}: it points nowhere"):
+            explainer.explain(photos["coffee"], target=Direction(bad, "probe"))
 
 
 def test_unknown_names_list_the_choices():
