@@ -197,7 +197,7 @@ class Explanation:
         if self.weighed:
             return self._weighed_sentence()
         if isinstance(self.explains, Direction):
-            head = f"The score of \u201c{self.explains.label}\u201d is {self.explained:.2f}"  # not "high": any value"
+            head = f"The score of \u201c{self.explains.label}\u201d is {self.explained:.2f}"  # not "high": any value
         else:
             head = f"Predicted \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f})"
         if self.foil is not None:
