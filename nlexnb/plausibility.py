@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import torch.nn.functional as F
 
-from ._checks import warn_user
+from ._checks import positive_int, warn_user
 from .concepts import names_a_people
 from .kinds import words_of
 from .labels import bare_synonyms, primary_name, singular
@@ -321,9 +321,17 @@ def plausibility_report(
     (other banks or settings, compared the same way).
     """
     judge = judge if isinstance(judge, Judge) else Judge(judge)
+    k = positive_int(k, "k", "concepts")
     table = evidence(None)
     photos = evidence_photos() if photos is None else photos
     ids = list(photos)
+    unknown = [i for i in ids if i not in table]
+    if unknown or not ids:  # a photo is judged against what a person wrote it shows: without that list, nothing
+        raise ValueError(
+            f"photos must map evidence photo ids to their images (plausibility.evidence_photos()); "
+            f"{unknown[:3] if unknown else 'none'} {'have' if unknown else 'were given'} no evidence list. "
+            f"Ids look like {next(iter(table))!r}"
+        )
     explainers = {"explainer": explainer, **(extra or {})}
     rows = []
     named_by_main: dict[str, list[str]] = {}

@@ -216,6 +216,14 @@ def test_plausibility_report_beside_baselines(classifier, mapper, encoder, stamp
     plt.close(figure)
 
 
+def test_a_report_on_photos_without_evidence_lists_is_refused(classifier, mapper, encoder, photos):
+    explainer = nlexnb.Explainer(classifier, mapper)
+    with pytest.raises(ValueError, match=r"\['my cat'\] have no evidence list"):
+        plausibility.plausibility_report(explainer, plausibility.Judge(encoder), photos={"my cat": photos["chelsea"]})
+    with pytest.raises(ValueError, match="k must be a positive number of concepts"):
+        plausibility.plausibility_report(explainer, plausibility.Judge(encoder), k=0)
+
+
 def test_discovery_tables_never_name_peoples(classifier, mapper):
     bank = ["Herero", "Xhosa", "Eskimo", "thick double coat", "pointed ears", "sled"]
     table = nlexnb.discover.contrast(classifier, mapper, "Siberian husky", "malamute", bank=bank, k=3)
