@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ._checks import number, warn_user
+from ._checks import number, positive_int, warn_user
 from .classifier import Classifier
 from .mapper import Mapper, fit_mapper, name_embeddings
 from .text import TextEncoder
@@ -564,7 +564,12 @@ def paired_difference(
         raise ValueError(
             f"correct and baseline_correct must be two non-empty lists of the same length, got {len(a)} and {len(b)}"
         )
+    for name, values in (("correct", a), ("baseline_correct", b)):
+        if not bool(((values == 0) | (values == 1)).all()):  # counts or scores would make a "difference" above 1
+            odd = sorted({float(v) for v in values[(values != 0) & (values != 1)].tolist()})[:3]
+            raise ValueError(f"{name} must hold True/False (or 1/0) per item, got values such as {odd}")
     level = number(level, "level", 0, 1, open_low=True, open_high=True, what="a confidence level", note="e.g. 0.95")
+    resamples = positive_int(resamples, "resamples", "bootstrap draws")
     draws = torch.randint(len(a), (resamples, len(a)), generator=torch.Generator().manual_seed(seed))
     diffs = (a[draws] - b[draws]).mean(1)
     tail = (1 - level) / 2

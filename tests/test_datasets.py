@@ -56,6 +56,12 @@ def test_paired_difference_interval():
     assert same == {"difference": 0.0, "low": 0.0, "high": 0.0}
     with pytest.raises(ValueError, match="same length"):
         paired_difference([True], [True, False])
+    with pytest.raises(
+        ValueError, match=r"correct must hold True/False \(or 1/0\) per item, got values such as \[2.0\]"
+    ):
+        paired_difference([1, 0, 2], [0, 0, 0])  # a count is not a right-or-wrong: the "difference" would pass 1
+    with pytest.raises(ValueError, match="resamples must be a positive number of bootstrap draws"):
+        paired_difference(better, worse, resamples=0)
 
 
 def test_unpacked_stamps_live_in_the_data_folder_not_the_cache(tmp_path, monkeypatch):
