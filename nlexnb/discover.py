@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ._checks import positive_int
+from ._checks import positive_int, yes_or_no
 from .classifier import Classifier
 from .images import ImageInput
 from .labels import primary_name
@@ -208,6 +208,7 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
     space, a = _bind(args, kwargs, ("c", "bank", "k", "echoes"), {"bank": None, "k": 10, "echoes": False})
     index = space.class_index(a["c"])
     k = positive_int(a["k"], "k", "concepts")
+    a["echoes"] = yes_or_no(a["echoes"], "echoes")  # "no" is a true string: it would list every echo
     row = F.normalize(space.classifier.head_weight[index].float(), dim=0)
     scores = space.directions @ row
     top = _ranked(space, scores, k if a["echoes"] else 8 * k)
@@ -250,6 +251,7 @@ def contrast(*args, **kwargs) -> ConceptTable:
         raise ValueError(f"contrast needs two different classes, got {names[first]!r} twice")
     k = positive_int(a["k"], "k", "concepts")
     among = None if a["among"] is None else positive_int(a["among"], "among", "concepts")
+    a["echoes"] = yes_or_no(a["echoes"], "echoes")
     rows = space.classifier.head_weight.float()
     vectors = space.directions
     score = vectors @ F.normalize(rows[first] - rows[second], dim=0)
@@ -418,7 +420,7 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
     defaults = {"bank": None, "n_clusters": 3, "k": 5, "seed": 0, "precomputed": False}
     space, a = _bind(args, kwargs, ("images", "bank", "n_clusters", "k", "seed", "precomputed"), defaults)
     f = _features(space, a["images"], a["precomputed"])
-    n_clusters = a["n_clusters"]
+    n_clusters = positive_int(a["n_clusters"], "n_clusters", "clusters")
     if len(f) < n_clusters:
         raise ValueError(f"subconcepts needs at least n_clusters={n_clusters} images, got {len(f)}")
     profile = F.normalize(f, dim=1) @ space.directions.T

@@ -73,7 +73,7 @@ def test_discovery_and_explanations_rank_by_the_same_directions(space, classifie
     assert table.table["cosine"].to_numpy() == pytest.approx(expected.values.numpy(), abs=1e-6)
 
 
-def test_discovery_takes_a_space_or_a_classifier_and_a_mapper(space, classifier, ridge_mapper):
+def test_discovery_takes_a_space_or_a_classifier_and_a_mapper(space, classifier, ridge_mapper, photos):
     by_space = discover.contrast(space, "Siberian husky", "malamute", k=2)
     by_parts = discover.contrast(classifier, ridge_mapper, "Siberian husky", "malamute", bank=CONCEPTS, k=2)
     pd.testing.assert_frame_equal(by_space.table, by_parts.table)
@@ -91,6 +91,10 @@ def test_discovery_takes_a_space_or_a_classifier_and_a_mapper(space, classifier,
         discover.class_concepts(classifier, "espresso")
     with pytest.raises(TypeError, match=r"Explainer needs a fitted mapper .* got int 5"):
         nlexnb.Explainer(classifier, 5)
+    with pytest.raises(TypeError, match="echoes must be True or False, got 'no'"):
+        discover.class_concepts(space, "espresso", echoes="no")  # a true string: it would list every echo
+    with pytest.raises(ValueError, match="n_clusters must be a positive number of clusters, got 0"):
+        discover.subconcepts(space, [photos["coffee"]] * 3, n_clusters=0)
     with pytest.raises(TypeError, match="ConceptTable"):
         discover.plot(by_space.table)
 
