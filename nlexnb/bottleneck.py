@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._checks import number, positive_int, warn_user
+from ._checks import number, positive_int, warn_user, yes_or_no
 from ._store import atomic_save_safetensors, atomic_write_bytes
 from .classifier import LabelPrediction
 from .explain import HeatMap, input_view, upsample_map
@@ -902,6 +902,7 @@ def concept_bottleneck(
     """
     space = concept_space(classifier, mapper, concepts)
     n = positive_int(n_concepts, "n_concepts", "concepts per class")
+    allow_kinds = yes_or_no(allow_kinds, "allow_kinds")  # "no" is a true string: recipes would name their class
     cbm = _fit_budgets(space, (n,), _usable(space, allowed, n), allow_kinds)[n]
     _warn_poorly_written(cbm)
     return cbm

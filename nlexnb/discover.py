@@ -335,6 +335,7 @@ def nearest_classes(*args, **kwargs) -> ConceptTable:
 
 # ---- images ----------------------------------------------------------------------------------------------------------
 def _features(space: ConceptSpace, images: ImageInput | torch.Tensor, precomputed: bool) -> torch.Tensor:
+    precomputed = yes_or_no(precomputed, "precomputed")
     clf = space.classifier
     if precomputed:
         if not isinstance(images, torch.Tensor) or images.ndim != 2 or images.shape[1] != clf.num_features:

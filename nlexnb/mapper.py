@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import a_gloss, per_class, photo_phrases, warn_user
+from ._checks import a_gloss, per_class, photo_phrases, warn_user, yes_or_no
 from ._store import TensorCache, atomic_save_safetensors
 from .classifier import Classifier
 from .labels import imagenet_class_names, imagenet_descriptions, imagenet_glosses, split_synonyms
@@ -342,6 +342,7 @@ def fit_mapper(
     """
     if method not in MAPS:
         raise ValueError(f"Unknown mapper method {method!r}; choose one of {sorted(MAPS)}")
+    calibrate, memorize = yes_or_no(calibrate, "calibrate"), yes_or_no(memorize, "memorize")  # "no" would be true
     if isinstance(text_encoder, str):
         raise TypeError(
             f"text_encoder must be a loaded encoder, got the name {text_encoder!r}: "

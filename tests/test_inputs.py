@@ -124,6 +124,28 @@ def test_parameters_that_cannot_work_are_named(classifier, mapper, encoder, phot
         nlexnb.ZeroShotClassifier(classifier, mapper, ["cat", "dog"], seen_penalty=0.2)
 
 
+@pytest.mark.parametrize("word", ["no", "false", 0, None])
+def test_a_switch_takes_only_true_or_false(classifier, mapper, encoder, photos, tmp_path, word):
+    """ "no" is a true string: each of these would have done the opposite of what was asked, or read features as
+    images, without a word."""
+    from nlexnb import discover
+    from nlexnb.bottleneck import concept_bottleneck
+
+    bank = ["striped fur", "foam", "cup", "saucer"]
+    calls = {
+        "calibrate": lambda: nlexnb.fit_mapper(classifier, encoder, calibrate=word),
+        "memorize": lambda: nlexnb.fit_mapper(classifier, encoder, memorize=word),
+        "allow_kinds": lambda: concept_bottleneck(classifier, mapper, bank, n_concepts=2, allow_kinds=word),
+        "partial": lambda: nlexnb.read_explanations(tmp_path / "run.parquet", partial=word),
+        "precomputed": lambda: discover.image_concepts(
+            classifier, mapper, photos["coffee"], bank=bank, precomputed=word
+        ),
+    }
+    for name, call in calls.items():
+        with pytest.raises(TypeError, match=f"{name} must be True or False, got {word!r}"):
+            call()
+
+
 def test_a_damaged_mapper_file_is_refused(classifier, mapper, tmp_path):
     from safetensors.torch import load_file, save_file
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._checks import yes_or_no
 from ..explain import Explainer
 
 __all__ = [
@@ -249,7 +250,7 @@ def read_explanations(path: str | os.PathLike, *, partial: bool = False) -> pd.D
         path: the file given as ``out=``.
         partial: also read the parts of an unfinished run (otherwise an unfinished run is an error saying so).
     """
-    return _frame(_read_table(Path(path), "rows", partial))
+    return _frame(_read_table(Path(path), "rows", yes_or_no(partial, "partial")))
 
 
 def read_errors(path: str | os.PathLike, *, partial: bool = False) -> pd.DataFrame:
@@ -259,4 +260,4 @@ def read_errors(path: str | os.PathLike, *, partial: bool = False) -> pd.DataFra
         path: the explanations file (``out=``), not the errors file itself.
         partial: also read the parts of an unfinished run.
     """
-    return _frame(_read_table(Path(path), "errors", partial))
+    return _frame(_read_table(Path(path), "errors", yes_or_no(partial, "partial")))
