@@ -33,7 +33,7 @@ from ._checks import positive_int, yes_or_no
 from .classifier import Classifier
 from .images import ImageInput
 from .labels import primary_name
-from .mapper import Mapper
+from .mapper import Mapper, is_mapper
 from .space import ConceptSpace, concept_space
 
 __all__ = [
@@ -145,7 +145,7 @@ def _split(args: tuple, names: tuple[str, ...]) -> tuple[ConceptSpace | Classifi
         return args[0], None, args[1:]
     if len(args) < 2:
         raise TypeError(f"Pass a ConceptSpace, or a classifier and a mapper, before {', '.join(names)}")
-    if not (hasattr(args[1], "meta") and hasattr(args[1], "encode")):
+    if not is_mapper(args[1]):
         raise TypeError(
             f"After a classifier comes its mapper (nlexnb.fit_mapper(classifier, encoder)), then {', '.join(names)}; "
             f"got {type(args[1]).__name__} {args[1]!r} instead. Or pass one ConceptSpace first"

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -266,10 +267,16 @@ def check_templates(templates: Sequence[str]) -> tuple[str, ...]:
     return tuple(items)
 
 
+def is_mapper(value: Any) -> bool:
+    """Whether ``value`` is a fitted mapper (or quacks like one: ``meta`` and ``encode``), the test every function
+    that takes ``(classifier, mapper, ...)`` applies before it reads the second argument as one."""
+    return hasattr(value, "meta") and hasattr(value, "encode")
+
+
 def check_fits(mapper: Mapper, classifier: Classifier, who: str) -> None:
     """The mapper must map into this classifier's feature space (error), and should have been fitted on its head
     (warning: results are then not faithful to this classifier)."""
-    if not (hasattr(mapper, "meta") and hasattr(mapper, "encode")):
+    if not is_mapper(mapper):
         raise TypeError(
             f"{who} needs a fitted mapper (nlexnb.fit_mapper(classifier, encoder) or nlexnb.load_mapper(path)), got "
             f"{type(mapper).__name__} {mapper!r}"
