@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ._checks import number, positive_int, warn_user
+from ._checks import number, positive_int, warn_user, yes_or_no
 from .classifier import Classifier
 from .mapper import Mapper, fit_mapper, name_embeddings
 from .text import TextEncoder
@@ -96,6 +96,7 @@ def heldout(
         raise ValueError(
             f"methods must name mapper methods {sorted(MAPS)} or {BASELINE_TEXT!r} (the text baseline); got {methods!r}"
         )
+    per_fold = yes_or_no(per_fold, "per_fold")
     splits = fold_splits(classifier.num_classes, folds, seed)
     rows_all = F.normalize(classifier.head_weight.float(), dim=1)
     records = []

@@ -506,6 +506,7 @@ class Explainer:
             heatmaps: compute a heat map per named concept (for plots; cheap).
         """
         k = self.space.check_k(k)
+        heatmaps = yes_or_no(heatmaps, "heatmaps")
         single, x, out, targets = self._forward(image, target, foil)
         # one pass over the bank for all images: [T, 2N] presence (f . v) and alignment (w_hat . v) columns
         weights = torch.stack([t.weight(self.classifier) for t in targets])
@@ -562,6 +563,7 @@ class Explainer:
             'Of the logit of “tiger cat” (p 0.39), “striped fur” carries 9%, “a sofa” 1% and “whiskers” none; ...'
         """
         texts = text_list(concepts, "concepts", "texts", "text", "['striped fur', 'whiskers']")
+        heatmaps = yes_or_no(heatmaps, "heatmaps")
         single, x, out, targets = self._forward(image, target, foil)
         vectors = self.space.encode(texts)
         dirs = self.space.directions_of(vectors)

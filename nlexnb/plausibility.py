@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import torch.nn.functional as F
 
-from ._checks import positive_int, warn_user
+from ._checks import positive_int, warn_user, yes_or_no
 from .concepts import names_a_people
 from .kinds import words_of
 from .labels import bare_synonyms, primary_name, singular
@@ -322,6 +322,7 @@ def plausibility_report(
     """
     judge = judge if isinstance(judge, Judge) else Judge(judge)
     k = positive_int(k, "k", "concepts")
+    contrast = yes_or_no(contrast, "contrast")
     table = evidence(None)
     photos = evidence_photos() if photos is None else photos
     ids = list(photos)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._checks import yes_or_no
 from ._store import atomic_write_bytes, cache_dir, cache_write
 
 if TYPE_CHECKING:
@@ -614,6 +615,7 @@ def run_notebooks(
     if not paths:
         raise FileNotFoundError(f"No numbered notebooks (NN_name.ipynb) found in {str(notebooks)!r}")
     _check_parameters(paths, parameters or {})
+    html = yes_or_no(html, "html")
     out_dir = Path(out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ import math
 import os
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,12 +125,16 @@ def test_parameters_that_cannot_work_are_named(classifier, mapper, encoder, phot
         nlexnb.ZeroShotClassifier(classifier, mapper, ["cat", "dog"], seen_penalty=0.2)
 
 
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
 @pytest.mark.parametrize("word", ["no", "false", 0, None])
 def test_a_switch_takes_only_true_or_false(classifier, mapper, encoder, photos, tmp_path, word):
     """ "no" is a true string: each of these would have done the opposite of what was asked, or read features as
     images, without a word."""
-    from nlexnb import discover
+    from nlexnb import discover, plausibility
     from nlexnb.bottleneck import concept_bottleneck
+    from nlexnb.reports import run_notebooks
 
     bank = ["striped fur", "foam", "cup", "saucer"]
     calls = {
@@ -140,6 +145,13 @@ def test_a_switch_takes_only_true_or_false(classifier, mapper, encoder, photos, 
         "precomputed": lambda: discover.image_concepts(
             classifier, mapper, photos["coffee"], bank=bank, precomputed=word
         ),
+        # and those that change only what is shown, for one rule everywhere
+        "heatmaps": lambda: nlexnb.Explainer(classifier, mapper, bank).explain(photos["coffee"], k=2, heatmaps=word),
+        "contrast": lambda: plausibility.plausibility_report(
+            nlexnb.Explainer(classifier, mapper, bank), plausibility.Judge(encoder), contrast=word
+        ),
+        "per_fold": lambda: nlexnb.evaluate.heldout(classifier, encoder, methods=("text",), per_fold=word),
+        "html": lambda: run_notebooks([NOTEBOOKS / "01_fit_mapper.ipynb"], tmp_path, html=word),
     }
     for name, call in calls.items():
         with pytest.raises(TypeError, match=f"{name} must be True or False, got {word!r}"):
