@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import positive_int, warn_user
+from ._checks import positive_int, warn_user, yes_or_no
 from .images import ImageInput, iter_batches
 from .labels import disambiguate, imagenet_class_names, split_synonyms
 
@@ -415,6 +415,7 @@ def load_classifier(
         return _wrap_module(spec, head, feature_layer, class_names, transform, dev, batch_size)
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a model name or an nn.Module, got {type(spec).__name__}")
+    pretrained = yes_or_no(pretrained, "pretrained")  # "no" is a true string: it would download the weights
     if spec.startswith("torchvision:"):
         return _load_torchvision(spec.split(":", 1)[1], pretrained, weights, dev, class_names, batch_size)
     return _load_timm(spec, pretrained, weights, dev, class_names, batch_size)

@@ -145,6 +145,7 @@ def test_a_switch_takes_only_true_or_false(classifier, mapper, encoder, photos, 
         "precomputed": lambda: discover.image_concepts(
             classifier, mapper, photos["coffee"], bank=bank, precomputed=word
         ),
+        "pretrained": lambda: nlexnb.load_classifier("resnet18", pretrained=word, device="cpu"),
         # and those that change only what is shown, for one rule everywhere
         "heatmaps": lambda: nlexnb.Explainer(classifier, mapper, bank).explain(photos["coffee"], k=2, heatmaps=word),
         "contrast": lambda: plausibility.plausibility_report(
