@@ -15,6 +15,17 @@ _PACKAGE = str(Path(__file__).resolve().parent)
 _SKIPPED = (_PACKAGE, str(Path(tqdm.__file__).resolve().parent))  # tqdm: a progress bar iterating nlexnb's work
 
 
+def an_index(value) -> bool:
+    """Whether ``value`` is an integer (Python or numpy), not a bool: what may stand for a class or a position."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def a_number(value) -> bool:
+    """Whether ``value`` is a plain number (an integer or a float), not a bool: what a misplaced ``k=8`` looks like
+    where an object was expected."""
+    return isinstance(value, (int, float, np.integer)) and not isinstance(value, bool)
+
+
 def positive_int(value, name: str, what: str) -> int:
     """``value`` as an int, or a ValueError naming the parameter: ``name`` must be a positive number of ``what``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ._checks import positive_int, yes_or_no
+from ._checks import a_number, positive_int, yes_or_no
 from .classifier import Classifier
 from .images import ImageInput
 from .labels import primary_name
@@ -179,7 +179,7 @@ def _bind(args: tuple, kwargs: dict, params: tuple[str, ...], defaults: dict) ->
     if missing:
         raise TypeError(f"Missing argument {missing[0]!r}")
     bank = values.pop("bank", None)
-    if isinstance(bank, (int, float, np.integer)) and not isinstance(bank, bool):
+    if a_number(bank):
         raise TypeError(
             f"{bank!r} was read as the bank (the argument after {params[params.index('bank') - 1]}); numbers go in by "
             f"keyword: k={bank!r}"

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ._checks import number, positive_int, text_list, yes_or_no
+from ._checks import an_index, number, positive_int, text_list, yes_or_no
 from .classifier import Classifier, Forward
 from .concepts import ConceptBank
 from .images import ImageInput, ImageLike, to_pil
@@ -452,7 +452,7 @@ class Explainer:
         return heat
 
     def _map_vector(self, text: str | int) -> tuple[torch.Tensor, str]:
-        if isinstance(text, (int, np.integer)) and not isinstance(text, bool):
+        if an_index(text):
             index = self.space.class_index(int(text), "text (a class index)")
             return self.classifier.head_weight[index], self.classifier.class_names[index]
         if not isinstance(text, str):

@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import a_gloss, per_class, photo_phrases, warn_user, yes_or_no
+from ._checks import a_gloss, an_index, per_class, photo_phrases, warn_user, yes_or_no
 from ._store import TensorCache, atomic_save_safetensors
 from .classifier import Classifier
 from .labels import imagenet_class_names, imagenet_descriptions, imagenet_glosses, split_synonyms
@@ -537,9 +536,7 @@ def calibrate_seen_penalty(
 def _check_classes(classes: Sequence[int] | None, num_classes: int) -> list[int]:
     if classes is None:
         return list(range(num_classes))
-    if isinstance(classes, (str, bytes)) or not all(
-        isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in classes
-    ):
+    if isinstance(classes, (str, bytes)) or not all(an_index(k) for k in classes):
         raise TypeError(f"classes must be a list of integer class indices, got {list(classes)[:5]!r}")
     index = [int(k) for k in classes]
     bad = [k for k in index if not 0 <= k < num_classes]

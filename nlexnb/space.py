@@ -17,11 +17,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 from itertools import accumulate
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._checks import a_gloss, definitions, number, per_class, positive_int, warn_user
+from ._checks import a_gloss, a_number, definitions, number, per_class, positive_int, warn_user
 from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, preprocessed
@@ -637,7 +636,7 @@ def concept_space(classifier: Classifier | ConceptSpace, mapper: Mapper | None =
             given = next(v for v in (mapper, concepts) if v is not None)
             hint = (
                 f"; numbers go in by keyword: n_concepts={given} for a bottleneck, k={given} for discovery"
-                if isinstance(given, (int, float, np.integer)) and not isinstance(given, bool)
+                if a_number(given)
                 else ""
             )
             raise ValueError(
@@ -645,7 +644,7 @@ def concept_space(classifier: Classifier | ConceptSpace, mapper: Mapper | None =
                 f"{type(given).__name__} {given!r}{hint}"
             )
         return classifier
-    if isinstance(mapper, (int, float, np.integer)) and not isinstance(mapper, bool):
+    if a_number(mapper):
         raise TypeError(
             f"Got the number {mapper!r} where the mapper goes: pass (classifier, mapper, concepts) or a ConceptSpace, "
             "and numbers as keyword arguments (n_concepts=..., k=...)"

@@ -136,8 +136,9 @@ class Direction(Target):
 
     def check(self, classifier) -> None:
         v = self.weight(classifier)
-        if not bool(torch.isfinite(v).all()) or float(v.norm()) == 0.0:
-            problem = "NaN or infinite values" if not bool(torch.isfinite(v).all()) else "only zeros"
+        finite = bool(torch.isfinite(v).all())
+        if not finite or float(v.norm()) == 0.0:
+            problem = "only zeros" if finite else "NaN or infinite values"
             raise ValueError(
                 f"The Direction {self.label!r} holds {problem}: it points nowhere, and any score along it would "
                 "read as an answer"

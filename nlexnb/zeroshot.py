@@ -30,10 +30,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 
-from ._checks import number, positive_int, text_list, warn_user
+from ._checks import an_index, number, positive_int, text_list, warn_user
 from .classifier import Classifier, LabelPrediction, Prediction
 from .images import ImageInput
 from .mapper import Mapper, check_fits
@@ -188,7 +187,7 @@ class ZeroShotClassifier:
             wanted = f"True or unique class indices in [0, {classifier.num_classes})"
             if isinstance(include, (str, bytes)) or not hasattr(include, "__iter__"):
                 raise TypeError(f"include_original_classes must be {wanted}, got {type(include).__name__} {include!r}")
-            if not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in include):
+            if not all(an_index(k) for k in include):
                 raise TypeError(f"include_original_classes must be {wanted}, got {include!r}")
             index = [int(k) for k in include]
             bad = [k for k in index if not 0 <= k < classifier.num_classes]

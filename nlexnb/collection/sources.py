@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .._checks import warn_user
+from .._checks import an_index, warn_user
 from ..datasets import IMAGE_EXTENSIONS, image_files
 from ..images import UnreadableImageError, to_pil
 
@@ -45,7 +45,7 @@ def _label_text(label: Any, classes: Sequence[str] | None, name: str) -> str | N
         return label
     if isinstance(label, torch.Tensor) and label.numel() == 1:
         label = label.item()
-    if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+    if an_index(label):
         return str(classes[int(label)]) if classes is not None else str(int(label))
     raise TypeError(f"{name} has label {label!r}: a label must be a string, a class index or None")
 
