@@ -159,7 +159,11 @@ class Explanation:
             ablated, re-running the head).
         total: closed-form drop when all named directions are removed at once (= ``concepts.contribution.sum()``).
         measured: the same drop measured by re-running the head on the ablated feature.
-        sentence: the explanation in one sentence.
+        sentence: the explanation in one sentence. It calls the class "predicted" only when it is the model's top
+            class, and says "because it sees" only of a positive quantity: a logit or gap the model decided against
+            reads "The model ranks “cup” below “espresso” (gap -3.10); what speaks for “cup” all the same: ...".
+        predicted, predicted_name, predicted_probability: the model's own top class for the image, whatever is
+            explained.
         heatmaps: one :class:`HeatMap` per named concept, in order.
         explained: the quantity the concepts explain: the logit, or ``z_A - z_B`` with a foil.
         explains: that quantity as a :class:`~nlexnb.targets.Target`.
@@ -182,6 +186,9 @@ class Explanation:
     explained: float | None = None
     explains: Target | None = None
     weighed: bool = False
+    predicted: int | None = None
+    predicted_name: str | None = None
+    predicted_probability: float | None = None
 
     def __post_init__(self) -> None:
         if self.explained is None:
@@ -196,25 +203,69 @@ class Explanation:
     def sentence(self) -> str:
         if self.weighed:
             return self._weighed_sentence()
-        if isinstance(self.explains, Direction):
-            head = f"The score of \u201c{self.explains.label}\u201d is {self.explained:.2f}"  # not "high": any value
-        else:
-            head = f"Predicted \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f})"
-        if self.foil is not None:
-            head += f" rather than \u201c{primary_name(self.foil_name)}\u201d (p {self.foil_probability:.2f})"
         table = self.concepts
         top = table["contribution"].max() if len(table) else 0.0
-        names = list(table["concept"][table["contribution"] >= 0.25 * top])  # the sentence names the main ones
-        if not names:
-            return head + ", but no concept in the bank carries this decision."
-        quoted = [f"\u201c{n}\u201d" for n in names]  # quoted: bank entries are labels, not grammar
-        listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-        carried = float(table["contribution"][table["contribution"] >= 0.25 * top].sum())
-        how = "mainly" if carried >= 0.5 * abs(self.explained) else "partly"
-        return f"{head} {how} because it sees {listed}."
+        main = table[table["contribution"] >= 0.25 * top] if top > 0 else table.iloc[:0]
+        quoted = [f"\u201c{n}\u201d" for n in main["concept"]]  # quoted: bank entries are labels, not grammar
+        listed = ", ".join(quoted[:-1]) + " and " + quoted[-1] if len(quoted) > 1 else "".join(quoted)
+        if self.explained <= 0:  # nothing to explain "because": say what speaks for the target all the same
+            head = self._against_head()
+            named = f"\u201c{self._explained_name()}\u201d"
+            if not quoted:
+                return f"{head}; no concept in the bank speaks for {named}."
+            return f"{head}; what speaks for {named} all the same: {listed}."
+        head = self._head()
+        if not quoted:
+            return head.rstrip(",") + ", but no concept in the bank carries this decision."
+        how = "mainly" if float(main["contribution"].sum()) >= 0.5 * self.explained else "partly"
+        comma = "," if isinstance(self.explains, Direction) else ""
+        return f"{head}{comma} {how} because it sees {listed}."
+
+    def _explained_name(self) -> str:
+        return self.explains.label if isinstance(self.explains, Direction) else primary_name(self.target_name)
+
+    def _named(self, name: str | None, probability: float | None) -> str:
+        return f"\u201c{primary_name(name)}\u201d (p {probability:.2f})"
+
+    def _predicts(self) -> str:
+        """ "The model predicts “X” (p ..); it" where neither explained class is the prediction, else "The model"."""
+        if self.predicted is None or self.predicted in (self.target, self.foil):
+            return "The model"
+        return f"The model predicts {self._named(self.predicted_name, self.predicted_probability)}; it"
+
+    def _head(self) -> str:
+        """The start of the sentence when the explained quantity is positive (what the concepts carry)."""
+        if isinstance(self.explains, Direction):
+            return f"The score of \u201c{self.explains.label}\u201d is {self.explained:.2f}"
+        target = self._named(self.target_name, self.probability)
+        foil = self._named(self.foil_name, self.foil_probability) if self.foil is not None else ""
+        if self.predicted is None or self.predicted == self.target:
+            return f"Predicted {target} rather than {foil}" if foil else f"Predicted {target}"
+        if foil:
+            return f"{self._predicts()} ranks {target} above {foil}"
+        return f"{self._predicts()} gives {target} a logit of {self.explained:.2f},"
+
+    def _against_head(self) -> str:
+        """The start of the sentence when the explained quantity is zero or negative: the model decided against it."""
+        if isinstance(self.explains, Direction):
+            return f"The score of \u201c{self.explains.label}\u201d is {self.explained:.2f}"
+        target = self._named(self.target_name, self.probability)
+        if self.foil is not None:
+            foil = self._named(self.foil_name, self.foil_probability)
+            return f"{self._predicts()} ranks {target} below {foil} (gap {self.explained:.2f})"
+        return f"{self._predicts()} gives {target} a logit of {self.explained:.2f}"
 
     def _weighed_sentence(self) -> str:
         """What each given text carries of the explained quantity, and all of them together."""
+        if self.explained <= 0:  # no share of a quantity the model decided against: each text's push, in its units
+            pushes = [
+                f"\u201c{c}\u201d {g:+.2f}" for c, g in zip(self.concepts["concept"], self.concepts["contribution"])
+            ]
+            listed = pushes[0] if len(pushes) == 1 else ", ".join(pushes[:-1]) + " and " + pushes[-1]
+            return (
+                f"{self._against_head()}; of the texts given, each speaks for \u201c{self._explained_name()}\u201d "
+                f"by (or, negative, against it): {listed}."
+            )
         if isinstance(self.explains, Direction):
             of = f"Of the score of \u201c{self.explains.label}\u201d ({self.explained:.2f})"
         elif self.foil is not None:
@@ -228,7 +279,7 @@ class Explanation:
         def part(share: float) -> str:
             if share >= 0.005:
                 return f"{100 * share:.0f}%"
-            return "none" if share > -0.005 else f"none ({100 * share:.0f}%)"
+            return "none" if share > -0.005 else f"{100 * share:.0f}% (against it)"
 
         parts = [f"\u201c{c}\u201d {part(s)}" for c, s in zip(self.concepts["concept"], self.concepts["share"])]
         parts[0] = parts[0].replace("\u201d ", "\u201d carries ", 1)
@@ -761,7 +812,8 @@ class Explainer:
             grids = torch.einsum("hwd,kd->khw", fmap, vectors)
             view = input_view(clf, x)  # one picture for all the maps
             maps = [self._heatmap(label, g, x, view) for label, g in zip(labels, grids)]
-        index = getattr(target, "index", int(logits.argmax()))
+        predicted = int(logits.argmax())
+        index = getattr(target, "index", predicted)
         foil = getattr(target, "foil", None)
         return Explanation(
             target=index,
@@ -778,5 +830,8 @@ class Explainer:
             heatmaps=maps,
             explained=explained,
             explains=target,
+            predicted=predicted,
+            predicted_name=clf.class_names[predicted],
+            predicted_probability=float(probs[predicted]),
             **extra,
         )

@@ -211,6 +211,46 @@ def test_the_sentence_of_weighed_concepts_says_what_each_carries(explainer, phot
     assert "together" not in gap.sentence  # one text: nothing to add up
 
 
+def test_a_class_the_model_does_not_predict_is_never_called_the_prediction(explainer, photos, classifier):
+    # the coffee photo is an espresso; asked about the cup, the sentence names the prediction first
+    e = explainer.explain(photos["coffee"], target=CUP)
+    assert e.predicted_name == "espresso" and e.target_name.startswith("cup")
+    assert e.sentence.startswith("The model predicts \u201cespresso\u201d (p ")
+    assert "Predicted \u201ccup" not in e.sentence
+    assert f"it gives \u201ccup\u201d (p {e.probability:.2f}) a logit of {e.explained:.2f}" in e.sentence
+
+
+def test_a_contrast_the_model_decides_the_other_way_says_so(explainer, photos):
+    # "why cup rather than espresso?": the model ranks the cup below; the sentence says so, with the gap, and lists
+    # what speaks for the cup all the same instead of claiming the model chose it "because" of them
+    e = explainer.explain(photos["coffee"], target=CUP, foil="espresso")
+    assert e.explained < 0
+    assert e.sentence.startswith(f"The model ranks \u201ccup\u201d (p {e.probability:.2f}) below \u201cespresso\u201d")
+    assert f"(gap {e.explained:.2f})" in e.sentence and "because" not in e.sentence
+    if len(e.concepts):
+        assert "what speaks for \u201ccup\u201d all the same: \u201c" in e.sentence
+    # the same pair the model's way round is a prediction explained as usual
+    assert explainer.explain(photos["coffee"], foil=CUP).sentence.startswith("Predicted \u201cespresso\u201d")
+    # weighed, a gap the model decided against is given in logit units per text, not as shares of it
+    weighed = explainer.weigh(photos["coffee"], ["a small cup", "foam"], target=CUP, foil="espresso")
+    push = weighed.concepts.set_index("concept")["contribution"]
+    assert weighed.sentence.startswith("The model ranks \u201ccup\u201d")
+    assert f"\u201ca small cup\u201d {push['a small cup']:+.2f}" in weighed.sentence and "%" not in weighed.sentence
+
+
+def test_a_direction_with_a_negative_score_is_not_explained_as_seen(explainer, photos):
+    from nlexnb.targets import Direction
+
+    row = explainer.classifier.head_weight[CUP]
+    for sign in (1, -1):
+        e = explainer.explain(photos["chelsea"], target=Direction(sign * row, "cup-ness"))
+        if e.explained > 0:
+            assert e.sentence.startswith(f"The score of \u201ccup-ness\u201d is {e.explained:.2f}, ")
+        else:
+            assert e.sentence.startswith(f"The score of \u201ccup-ness\u201d is {e.explained:.2f}; ")
+            assert "because" not in e.sentence
+
+
 @pytest.mark.parametrize(
     "concepts, error, message",
     [

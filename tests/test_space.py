@@ -213,7 +213,7 @@ def test_an_explanation_of_a_direction_names_what_carries_its_score(space, photo
     explainer = Explainer(space, echo_margin=None)
     probe = Direction(space.direction("striped fur"), "striped fur")
     e = explainer.explain(photos["chelsea"], target=probe, k=2)
-    assert e.explains is probe and e.sentence.startswith(f"The score of \u201cstriped fur\u201d is {e.explained:.2f} ")
+    assert e.explains is probe and e.sentence.startswith(f"The score of \u201cstriped fur\u201d is {e.explained:.2f}, ")
     assert e.total == pytest.approx(e.measured, abs=1e-5)
 
 
