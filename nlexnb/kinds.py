@@ -146,21 +146,31 @@ def thing_named(text: str) -> str | None:
     return None
 
 
+_ENDINGS = frozenset({"s", "es", "ed", "d", "y", "ly", "ey", "ing", "ish", "less"})
+"""What may follow a word for a longer word to still say it: "horned", "woolly", "spotted" (the consonant doubled),
+"feathery"; not "beaker" (a beak?), "furniture", "cowl"."""
+
+
 def words_of(texts: Sequence[str]) -> frozenset[str]:
     """The words of ``texts``, lower case, each as written and in the singular, and their beginnings of four letters
-    or more: what :func:`mentioned` looks a word up in ("feeds on leaves" -> feeds, feed, on, leaves, leaf, leav)."""
+    or more that only an ending of :data:`_ENDINGS` follows: what :func:`mentioned` looks a word up in ("feeds on
+    leaves" -> feeds, feed, on, leaves, leaf, leav; "horned" -> horn; "beaker" gives no "beak")."""
     words = set()
     for text in texts:
         for w in _words(text):
             for form in (w, singular(w)):
-                words.update(form[:n] for n in range(4, len(form) + 1))
                 words.add(form)
+                for n in range(4, len(form)):
+                    rest = form[n:]
+                    if rest in _ENDINGS or (rest[0] == form[n - 1] and rest[1:] in _ENDINGS):
+                        words.add(form[:n])
     return frozenset(words)
 
 
 def mentioned(word: str, words: frozenset[str]) -> bool:
-    """Whether ``word`` is one of ``words`` (:func:`words_of`), or begins one and has four letters or more: "tree" in
-    "tree fork", "leaf" in "feeds on leaves", "wool" in "woolly fleece"; not "fur" in "furniture"."""
+    """Whether ``word`` is one of ``words`` (:func:`words_of`), or begins one with an ending and has four letters or
+    more: "tree" in "tree fork", "leaf" in "feeds on leaves", "wool" in "woolly fleece"; not "fur" in "furniture",
+    nor "beak" in "beaker"."""
     return word in words
 
 

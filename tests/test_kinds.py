@@ -153,6 +153,9 @@ def test_a_thing_is_mentioned_by_a_word_or_the_start_of_one():
     assert mentioned("tree", koala) and mentioned("leaf", koala) and not mentioned("bench", koala)
     assert mentioned("wool", words_of(["woolly fleece"])) and mentioned("bench", words_of(["park benches"]))
     assert not mentioned("fur", words_of(["furniture"]))  # a short word only as a whole word
+    # a longer word says a shorter one only through an ending: horned, spotted, feathery; a beaker has no beak
+    assert mentioned("horn", words_of(["horned"])) and mentioned("spot", words_of(["spotted coat"]))
+    assert mentioned("feather", words_of(["feathery"])) and not mentioned("beak", words_of(["glass beaker"]))
 
 
 @settings(max_examples=300, deadline=None)
