@@ -195,11 +195,26 @@ class ConceptBank:
     def __getitem__(self, i: int) -> str:
         return self.texts[i]
 
-    def __add__(self, other: ConceptBank) -> ConceptBank:
-        if not isinstance(other, ConceptBank):
-            return NotImplemented
+    def __add__(self, other: ConceptBank | Sequence[str]) -> ConceptBank:
+        """This bank and another, or a list of your own texts (source "user"), in that order; a text already in the
+        bank is kept once: ``ConceptBank.visual() + ["a red collar", "a sofa"]``."""
+        other = self._as_bank(other)
         return ConceptBank(
             self.texts + other.texts, name=f"{self.name}+{other.name}", sources=self.sources + other.sources, quiet=True
+        )
+
+    def __radd__(self, other: Sequence[str]) -> ConceptBank:
+        return self._as_bank(other) + self
+
+    @staticmethod
+    def _as_bank(other) -> ConceptBank:
+        if isinstance(other, ConceptBank):
+            return other
+        if isinstance(other, (list, tuple)):
+            return ConceptBank(other)  # checked and cleaned like any user bank, with its warning
+        raise TypeError(
+            f"A ConceptBank adds to another ConceptBank or a list of texts, not {type(other).__name__} {other!r:.40}: "
+            "e.g. bank + ['a red collar', 'a sofa']"
         )
 
     def __repr__(self) -> str:

@@ -87,6 +87,17 @@ def test_built_ins_by_name_and_addition():
     assert both.texts == ["water", "ripples", "foam"]
 
 
+def test_your_own_texts_add_to_a_bank():
+    bank = ConceptBank(["water", "ripples"], name="pond")
+    mine = bank + ["a red collar", "Water"]  # a text already there is kept once
+    assert mine.texts == ["water", "ripples", "a red collar"] and mine.indices("user") == [2]
+    assert (["a sofa"] + bank).texts == ["a sofa", "water", "ripples"]
+    with pytest.warns(UserWarning, match="dropped 1 empty"):
+        bank + ["a sofa", " "]  # checked like any bank of yours
+    with pytest.raises(TypeError, match=r"adds to another ConceptBank or a list of texts, not str 'a sofa'"):
+        bank + "a sofa"
+
+
 def test_encoding_is_cached_per_mapper(ridge_mapper):
     bank = ConceptBank(["a small cup", "foam", "striped fur"])
     first = bank.encode(ridge_mapper)
