@@ -193,28 +193,34 @@ def _bind(args: tuple, kwargs: dict, params: tuple[str, ...], defaults: dict) ->
 def class_concepts(*args, **kwargs) -> ConceptTable:
     """What class ``c``'s row encodes: concepts ranked by the cosine of their direction with ``W[c]``.
 
-    ``class_concepts(space, c, k=10, echoes=False)`` or ``class_concepts(classifier, mapper, c, bank=None, k=10)``.
+    ``class_concepts(space, c, k=10, echoes=False, per_head=1)`` or ``class_concepts(classifier, mapper, c,
+    bank=None, k=10, ...)``.
 
     A concept's direction comes from the class names its text resembles, so a row also encodes the associations of
     the words that qualify its name ("pyramid" for Egyptian cat, "fireplace" for fire engine:
     :meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`), the animals the class looks like ("reindeer" and "large
     penguin" for ice bear: :meth:`~nlexnb.space.ConceptSpace.other_animals`) and the things a look-alike's row carries
     ("walnut" and "elm" for koala: :meth:`~nlexnb.space.ConceptSpace.unlisted_things`). Those are left out, as
-    explanations leave them out, unless ``echoes=True``.
+    explanations leave them out, unless ``echoes=True``. At most ``per_head`` concepts share a head noun (the best
+    placed: "dark liquid" but not also "creamy liquid" and "white liquid" for espresso); ``per_head=None`` lists
+    them all.
 
     Returns:
         A :class:`ConceptTable` with columns rank, concept, cosine (k rows, best first).
     """
-    space, a = _bind(args, kwargs, ("c", "bank", "k", "echoes"), {"bank": None, "k": 10, "echoes": False})
+    defaults = {"bank": None, "k": 10, "echoes": False, "per_head": 1}
+    space, a = _bind(args, kwargs, ("c", "bank", "k", "echoes", "per_head"), defaults)
     index = space.class_index(a["c"])
     k = positive_int(a["k"], "k", "concepts")
     a["echoes"] = yes_or_no(a["echoes"], "echoes")  # "no" is a true string: it would list every echo
+    per_head = _per_head(a["per_head"])
     row = F.normalize(space.classifier.head_weight[index].float(), dim=0)
     scores = space.directions @ row
-    top = _ranked(space, scores, k if a["echoes"] else 8 * k)
+    top = _ranked(space, scores, k if a["echoes"] and per_head is None else 8 * k)
     if not a["echoes"]:
         echo = _look_alikes(space, top, index)
-        top = [i for i, e in zip(top, echo) if not e][:k]
+        top = [i for i, e in zip(top, echo) if not e]
+    top = _distinct(space, top, per_head)[:k]
     df = pd.DataFrame(
         {"rank": range(1, len(top) + 1), "concept": [space.texts[i] for i in top], "cosine": scores[top].cpu().numpy()}
     )
@@ -225,7 +231,8 @@ def contrast(*args, **kwargs) -> ConceptTable:
     """What separates two classes: for each side, the concepts the model associates with that class that lean towards
     it rather than the other, the top k by how much they separate the two.
 
-    ``contrast(space, c1, c2, k=10, among=50, echoes=False)``, or with ``(classifier, mapper, c1, c2, bank=None, ...)``.
+    ``contrast(space, c1, c2, k=10, among=50, echoes=False, per_head=1)``, or with ``(classifier, mapper, c1, c2,
+    bank=None, ...)``.
 
     Each side is drawn from its class's ``among`` nearest concepts (by cosine with its row: what
     :func:`class_concepts` lists), keeps those closer to it than to the other class (cosine with the unit difference
@@ -235,16 +242,18 @@ def contrast(*args, **kwargs) -> ConceptTable:
     :meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`), other animals than the side's class and things its photos
     are not expected to show ("adult male sheep" for Egyptian cat, "herring" and "fisherman" for tench, as
     explanations refuse them). Ranking the whole bank along the difference instead (``among=None``) names whatever
-    separates two close rows: "doorstep", "black stone" and "cone" for Siberian husky against malamute. A side may
-    hold fewer than ``k`` concepts.
+    separates two close rows: "doorstep", "black stone" and "cone" for Siberian husky against malamute. A side names
+    at most ``per_head`` concepts with one head noun: the malamute's side says "thick tail" once, not also "long fine
+    tail", "very long tail" and "very short tail" (``per_head=None`` lists them all). A side may hold fewer than
+    ``k`` concepts.
 
     Returns:
         A :class:`ConceptTable` with columns favours (the class the concept pushes towards, by its first name),
         concept, score (cosine with the unit difference direction: positive for c1, negative for c2), cosine_c1,
         cosine_c2.
     """
-    defaults = {"bank": None, "k": 10, "among": 50, "echoes": False}
-    space, a = _bind(args, kwargs, ("c1", "c2", "bank", "k", "among", "echoes"), defaults)
+    defaults = {"bank": None, "k": 10, "among": 50, "echoes": False, "per_head": 1}
+    space, a = _bind(args, kwargs, ("c1", "c2", "bank", "k", "among", "echoes", "per_head"), defaults)
     first, second = space.class_index(a["c1"], "c1"), space.class_index(a["c2"], "c2")
     names = space.classifier.class_names
     if first == second:
@@ -256,11 +265,14 @@ def contrast(*args, **kwargs) -> ConceptTable:
     vectors = space.directions
     score = vectors @ F.normalize(rows[first] - rows[second], dim=0)
     cos_a, cos_b = vectors @ F.normalize(rows[first], dim=0), vectors @ F.normalize(rows[second], dim=0)
+    per_head = _per_head(a["per_head"])
     if among is None:
-        pos, neg = _ranked(space, score, k), _ranked(space, score, k, largest=False)
+        wide = k if per_head is None else 8 * k
+        pos = _distinct(space, _ranked(space, score, wide), per_head)[:k]
+        neg = _distinct(space, _ranked(space, score, wide, largest=False), per_head)[:k]
     else:
-        pos = _side(space, cos_a, score, (first, second), among, k, a["echoes"])
-        neg = _side(space, cos_b, -score, (second, first), among, k, a["echoes"])
+        pos = _distinct(space, _side(space, cos_a, score, (first, second), among, among, a["echoes"]), per_head)[:k]
+        neg = _distinct(space, _side(space, cos_b, -score, (second, first), among, among, a["echoes"]), per_head)[:k]
     name_a, name_b = primary_name(names[first]), primary_name(names[second])
     order = pos + neg
     df = pd.DataFrame(
@@ -293,6 +305,28 @@ def _side(
     leans = lean[shortlist].tolist()  # one transfer, not one per concept
     keep = [(-v, i) for i, n, v in zip(shortlist, named, leans) if not n and v > 0]
     return [i for _, i in sorted(keep, key=lambda pair: pair[0])[:k]]  # ties keep the shortlist's order
+
+
+_SPELLINGS = {"grey": "gray", "colour": "color"}  # "iron-grey" is "iron-gray" said again
+
+
+def _per_head(per_head: Any) -> int | None:
+    return None if per_head is None else positive_int(per_head, "per_head", "concepts per head noun (None: any)")
+
+
+def _distinct(space: ConceptSpace, indices: list[int], per_head: int | None) -> list[int]:
+    """``indices`` in order, keeping at most ``per_head`` concepts with one head noun (None: all): a table of ten
+    kinds of tail says less than one tail and nine other things."""
+    if per_head is None:
+        return indices
+    seen: dict[str, int] = {}
+    kept = []
+    for i in indices:
+        head = _SPELLINGS.get(space.heads[i], space.heads[i])
+        if seen.get(head, 0) < per_head:
+            seen[head] = seen.get(head, 0) + 1
+            kept.append(i)
+    return kept
 
 
 def _look_alikes(space: ConceptSpace, indices: list[int], c: int) -> list[bool]:

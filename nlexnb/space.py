@@ -209,6 +209,11 @@ class ConceptSpace:
     def texts(self) -> list[str]:
         return self.bank.texts
 
+    @property
+    def heads(self) -> list[str]:
+        """Each concept's head noun ("long fine tail" -> "tail"), in bank order: what a concept is a kind of."""
+        return self._heads
+
     # ---- inputs ----------------------------------------------------------------------------------------------------
     def class_index(self, c: int | str, what: str = "class") -> int:
         """A class index from an index or a name (see :meth:`nlexnb.Classifier.class_index`)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from matplotlib.figure import Figure
 
@@ -64,12 +66,32 @@ def test_a_contrast_of_two_cats_names_no_kind_of_cat_and_draws_from_each_class(c
     assert len(whole_bank) == 16 and (whole_bank.score.iloc[:8] > 0).all()
 
 
+def test_a_discovery_table_names_each_kind_of_thing_once(classifier, mapper):
+    """Ten kinds of tail for the malamute say less than one tail and nine other things: by default a table keeps the
+    best placed concept of each head noun ("grey" and "gray" alike); per_head=None lists them all, per_head=2 two."""
+    from nlexnb.labels import head_word
+
+    space = concept_space(classifier, mapper)
+    every = discover.contrast(space, "Siberian husky", "malamute", per_head=None)
+    tails = [c for c in every[every.favours == "malamute"].concept if head_word(c) == "tail"]
+    assert len(tails) >= 3  # "thick tail", "long fine tail", "very short tail", ...
+    table = discover.contrast(space, "Siberian husky", "malamute")
+    for side, rows in table.groupby("favours"):
+        heads = [head_word(c).replace("grey", "gray") for c in rows.concept]
+        assert len(heads) == len(set(heads)), (side, list(rows.concept))
+    assert [c for c in table.concept if head_word(c) == "tail"] == tails[:1]  # the first of them stays
+    two = discover.class_concepts(space, "espresso", k=12, per_head=2)
+    assert max(Counter(head_word(c) for c in two.concept).values()) <= 2 and len(two) == 12
+    with pytest.raises(ValueError, match="per_head must be a positive number of concepts per head noun"):
+        discover.class_concepts(space, "espresso", per_head=0)
+
+
 def test_discovery_leaves_out_echoes_of_the_words_that_qualify_a_class_name(classifier, mapper):
     """ "pyramid" is in the Egyptian cat's row because of the word "Egyptian", "fireplace" in the fire engine's
     because of "fire": listed only with echoes=True. "golden" qualifies golden retriever by what one sees: it stays."""
     space = concept_space(classifier, mapper)
-    table = discover.contrast(space, "tiger cat", "Egyptian cat", k=10)
-    with_echoes = discover.contrast(space, "tiger cat", "Egyptian cat", k=10, echoes=True)
+    table = discover.contrast(space, "tiger cat", "Egyptian cat", k=10, per_head=None)
+    with_echoes = discover.contrast(space, "tiger cat", "Egyptian cat", k=10, echoes=True, per_head=None)
     assert "pyramid" in set(with_echoes.concept) and "pyramid" not in set(table.concept)
     assert len(table[table.favours == "Egyptian cat"]) == 10  # the next concept takes its place
     fire = discover.class_concepts(space, "fire engine", k=20)
@@ -85,14 +107,14 @@ def test_discovery_leaves_out_other_animals_and_things_a_photo_of_the_class_does
     """The rows hold what a look-alike class's row holds ("reindeer" for Siberian husky, "herring" and "fisherman"
     for tench, "walnut" for koala); discovery leaves those out as explanations do, and lists them with echoes=True."""
     space = concept_space(classifier, mapper)
-    table = discover.contrast(space, "Siberian husky", "malamute", k=8)
-    raw = discover.contrast(space, "Siberian husky", "malamute", k=8, echoes=True)
+    table = discover.contrast(space, "Siberian husky", "malamute", k=8, per_head=None)
+    raw = discover.contrast(space, "Siberian husky", "malamute", k=8, echoes=True, per_head=None)
     assert "reindeer" in set(raw.concept) and "reindeer" not in set(table.concept)
     assert len(table[table.favours == "Siberian husky"]) == 8  # the next concepts take their places
     tench = discover.contrast(space, "goldfish", "tench", k=8)
     assert not {"herring", "fisherman", "catfish", "tuna"} & set(tench[tench.favours == "tench"].concept)
     koala = discover.class_concepts(space, "koala", k=10)
-    raw_koala = set(discover.class_concepts(space, "koala", k=20, echoes=True).concept)
+    raw_koala = set(discover.class_concepts(space, "koala", k=20, echoes=True, per_head=None).concept)
     assert {"walnut", "bamboo", "very large bear"} <= raw_koala
     assert not {"walnut", "bamboo", "very large bear"} & set(koala.concept)
     assert "tree" in set(koala.concept) and len(koala) == 10  # its description says "tree fork"
