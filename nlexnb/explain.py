@@ -143,6 +143,19 @@ class HeatMap:
 
         return heatmap_overlay(self.image, self.values, title=self.label, ax=ax, alpha=alpha, cmap=cmap)
 
+    def __repr__(self) -> str:
+        score = "" if self.score is None else f", score {self.score:.2f}"
+        (h, w), grid = self.values.shape, "x".join(map(str, self.grid.shape))
+        return f"HeatMap({self.label!r}{score}, peak at {self.peak()} of {h}x{w}, grid {grid})"
+
+    def _repr_png_(self) -> bytes:
+        """In a notebook, a heat map shows as the image with the map over it."""
+        from .plots import overlay_image
+
+        buf = io.BytesIO()
+        overlay_image(self.image, self.values).save(buf, format="PNG")
+        return buf.getvalue()
+
 
 @dataclass
 class Explanation:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import numpy as np
@@ -95,6 +96,9 @@ def test_heatmap_covers_the_preprocessed_image(explainer, photos, classifier):
     assert h.image.size == (224, 224) and h.image.size == input_view(classifier, photos["chelsea"]).size
     cam = explainer.heatmap(photos["chelsea"], 281)  # a class index: the class map
     assert cam.label.startswith("tabby")
+    # printed, a map says what and where in one line; in a notebook it shows as the image with the map over it
+    assert repr(h) == f"HeatMap('striped fur', score {h.score:.2f}, peak at {h.peak()} of 224x224, grid 7x7)"
+    assert Image.open(io.BytesIO(h._repr_png_())).size == (224, 224)
 
 
 def test_pointing_game_cat_beside_coffee(explainer, photos, classifier):
