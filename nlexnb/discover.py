@@ -381,12 +381,13 @@ def _features(space: ConceptSpace, images: ImageInput | torch.Tensor, precompute
 def image_concepts(*args, **kwargs) -> ConceptTable:
     """What drives the predictions across a set of images (dataset level).
 
-    ``image_concepts(space, images, k=10, precomputed=False)`` or
-    ``image_concepts(classifier, mapper, images, bank=None, k=10, precomputed=False)``.
+    ``image_concepts(space, images, k=10, precomputed=False, per_head=1)`` or
+    ``image_concepts(classifier, mapper, images, bank=None, k=10, ...)``.
 
     For image ``x`` predicted as class ``c``, concept ``v`` carries ``(f . v) (W[c] . v)`` of the logit ``z_c`` (the
     exact logit change when ``v`` is projected out of ``f``, ``v`` unit). Concepts are ranked by the mean of that
-    contribution over the images.
+    contribution over the images, at most ``per_head`` with one head noun ("pink petals", not also "round petals"
+    and "broad petals"; None: all).
 
     Args:
         images: the images (anything the classifier reads), or pre-computed features [N, d] with
@@ -397,16 +398,16 @@ def image_concepts(*args, **kwargs) -> ConceptTable:
         the concept among their own top k), top_class (the most frequent predicted class among those images).
     """
     _renamed_features(kwargs)
-    space, a = _bind(
-        args, kwargs, ("images", "bank", "k", "precomputed"), {"bank": None, "k": 10, "precomputed": False}
-    )
+    defaults = {"bank": None, "k": 10, "precomputed": False, "per_head": 1}
+    space, a = _bind(args, kwargs, ("images", "bank", "k", "precomputed", "per_head"), defaults)
     f = _features(space, a["images"], a["precomputed"])
+    k, per_head = positive_int(a["k"], "k", "concepts"), _per_head(a["per_head"])
     clf = space.classifier
     pred = clf.head(f).argmax(1)
     vectors = space.directions
     contrib = ((f @ vectors.T) * (clf.head_weight.float()[pred] @ vectors.T)).masked_fill(space.excluded, -torch.inf)
     mean = contrib.mean(0)
-    top = _ranked(space, mean, a["k"])
+    top = _distinct(space, _ranked(space, mean, k if per_head is None else 8 * k), per_head)[:k]
     per_image_top = contrib.topk(len(top), dim=1).indices  # [N, n]
     rows_out = []
     for rank, j in enumerate(top, 1):

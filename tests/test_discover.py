@@ -8,6 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from nlexnb import discover
+from nlexnb.labels import head_word
 from nlexnb.space import concept_space
 
 pytestmark = pytest.mark.slow
@@ -69,8 +70,6 @@ def test_a_contrast_of_two_cats_names_no_kind_of_cat_and_draws_from_each_class(c
 def test_a_discovery_table_names_each_kind_of_thing_once(classifier, mapper):
     """Ten kinds of tail for the malamute say less than one tail and nine other things: by default a table keeps the
     best placed concept of each head noun ("grey" and "gray" alike); per_head=None lists them all, per_head=2 two."""
-    from nlexnb.labels import head_word
-
     space = concept_space(classifier, mapper)
     every = discover.contrast(space, "Siberian husky", "malamute", per_head=None)
     tails = [c for c in every[every.favours == "malamute"].concept if head_word(c) == "tail"]
@@ -160,6 +159,10 @@ def test_image_concepts_and_subconcepts(classifier, ridge_mapper, photos):
     table = discover.image_concepts(classifier, ridge_mapper, features, BANK, k=5, features=True)
     assert list(table.columns) == ["rank", "concept", "mean_contribution", "images_in_top_k", "top_class"]
     assert table.mean_contribution.is_monotonic_decreasing
+    heads = [head_word(c) for c in table.concept]  # each kind of thing once, unless asked for all
+    assert len(heads) == len(set(heads))
+    every = discover.image_concepts(classifier, ridge_mapper, features, BANK, k=5, precomputed=True, per_head=None)
+    assert every.mean_contribution.iloc[0] == table.mean_contribution.iloc[0]
     clusters = discover.subconcepts(classifier, ridge_mapper, features, BANK, n_clusters=3, features=True)
     assert clusters["size"].sum() == len(images) and len(clusters.assignment) == len(images)
     assert sorted(i for members in clusters.images for i in members) == list(range(len(images)))
