@@ -1,0 +1,101 @@
+"""How discovery functions read their arguments: ``(space, ...)`` or ``(classifier, mapper, ..., bank=)``,
+and the ranking helpers they share (usable concepts only; one concept per head noun)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .._checks import a_number, positive_int
+from ..classifier import Classifier
+from ..mapper import Mapper, is_mapper
+from ..space import ConceptSpace, concept_space
+
+
+# ---- inputs ----------------------------------------------------------------------------------------------------------
+def resolve_class(classifier: Classifier, c: int | str) -> int:
+    """A class index from an index or a name: :meth:`nlexnb.Classifier.class_index` (kept under this name)."""
+    return classifier.class_index(c)
+
+
+def _space(classifier, mapper, bank) -> ConceptSpace:
+    """The concept space of the arguments; refuses a bank with nothing left after class names and peoples."""
+    space = concept_space(classifier, mapper, bank)
+    if bool(space.excluded.all()):
+        raise ValueError(
+            "The concept bank is empty after leaving out the classifier's class names and names of peoples"
+        )
+    return space
+
+
+def _split(args: tuple, names: tuple[str, ...]) -> tuple[ConceptSpace | Classifier, Mapper | None, tuple]:
+    """(classifier, mapper, *rest) or (space, *rest): the leading objects and the rest of the positional arguments."""
+    if args and isinstance(args[0], ConceptSpace):
+        return args[0], None, args[1:]
+    if len(args) < 2:
+        raise TypeError(f"Pass a ConceptSpace, or a classifier and a mapper, before {', '.join(names)}")
+    if not is_mapper(args[1]):
+        raise TypeError(
+            f"After a classifier comes its mapper (nlexnb.fit_mapper(classifier, encoder)), then {', '.join(names)}; "
+            f"got {type(args[1]).__name__} {args[1]!r} instead. Or pass one ConceptSpace first"
+        )
+    return args[0], args[1], args[2:]
+
+
+def _ranked(space: ConceptSpace, scores: torch.Tensor, k: int, largest: bool = True) -> list[int]:
+    """Indices of the k best usable concepts by ``scores`` [T] (excluded concepts never rank)."""
+    fill = -torch.inf if largest else torch.inf
+    masked = scores.masked_fill(space.excluded, fill)
+    n = min(positive_int(k, "k", "concepts"), int((~space.excluded).sum()))
+    return masked.topk(n, largest=largest).indices.tolist()
+
+
+def _bind(args: tuple, kwargs: dict, params: tuple[str, ...], defaults: dict) -> tuple[ConceptSpace, dict]:
+    """Read ``(space, *params)`` or ``(classifier, mapper, *params)`` (with ``bank`` among the params) into a concept
+    space and the named values; a missing or repeated argument is a TypeError naming it."""
+    lead, mapper, rest = _split(args, params)
+    if len(rest) > len(params):
+        raise TypeError(f"Too many positional arguments: expected {', '.join(params)}")
+    values = dict(zip(params, rest))
+    for name, value in kwargs.items():
+        if name not in params:
+            raise TypeError(f"Unexpected argument {name!r}; this function takes {', '.join(params)}")
+        if name in values:
+            raise TypeError(f"Argument {name!r} given twice")
+        values[name] = value
+    values = {**defaults, **values}
+    missing = [p for p in params if p not in values]
+    if missing:
+        raise TypeError(f"Missing argument {missing[0]!r}")
+    bank = values.pop("bank", None)
+    if a_number(bank):
+        raise TypeError(
+            f"{bank!r} was read as the bank (the argument after {params[params.index('bank') - 1]}); numbers go in by "
+            f"keyword: k={bank!r}"
+        )
+    if mapper is None and bank is not None:
+        raise ValueError("A ConceptSpace already holds its bank: pass bank= only with a classifier and a mapper")
+    return (lead if mapper is None else _space(lead, mapper, bank)), values
+
+
+_SPELLINGS = {"grey": "gray", "colour": "color"}  # "iron-grey" is "iron-gray" said again
+
+
+def _per_head(per_head: Any) -> int | None:
+    return None if per_head is None else positive_int(per_head, "per_head", "concepts per head noun (None: any)")
+
+
+def _distinct(space: ConceptSpace, indices: list[int], per_head: int | None) -> list[int]:
+    """``indices`` in order, keeping at most ``per_head`` concepts with one head noun (None: all): a table of ten
+    kinds of tail says less than one tail and nine other things."""
+    if per_head is None:
+        return indices
+    seen: dict[str, int] = {}
+    kept = []
+    for i in indices:
+        head = _SPELLINGS.get(space.heads[i], space.heads[i])
+        if seen.get(head, 0) < per_head:
+            seen[head] = seen.get(head, 0) + 1
+            kept.append(i)
+    return kept

@@ -1,0 +1,159 @@
+"""What image features encode: the concepts that drive a set of predictions (:func:`image_concepts`) and
+clusters of images named by their concepts (:func:`subconcepts`)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .._checks import positive_int, yes_or_no
+from ..images import ImageInput
+from ..space import ConceptSpace
+from ._args import _bind, _distinct, _per_head, _ranked
+from .table import ConceptTable
+
+
+# ---- images ----------------------------------------------------------------------------------------------------------
+def _features(space: ConceptSpace, images: ImageInput | torch.Tensor, precomputed: bool) -> torch.Tensor:
+    precomputed = yes_or_no(precomputed, "precomputed")
+    clf = space.classifier
+    if precomputed:
+        if not isinstance(images, torch.Tensor) or images.ndim != 2 or images.shape[1] != clf.num_features:
+            raise ValueError(f"precomputed features must be a [N, {clf.num_features}] tensor")
+        return images.float().to(clf.device)
+    return clf.features(images)
+
+
+def image_concepts(*args, **kwargs) -> ConceptTable:
+    """What drives the predictions across a set of images (dataset level).
+
+    ``image_concepts(space, images, k=10, precomputed=False, per_head=1)`` or
+    ``image_concepts(classifier, mapper, images, bank=None, k=10, ...)``.
+
+    For image ``x`` predicted as class ``c``, concept ``v`` carries ``(f . v) (W[c] . v)`` of the logit ``z_c`` (the
+    exact logit change when ``v`` is projected out of ``f``, ``v`` unit). Concepts are ranked by the mean of that
+    contribution over the images, at most ``per_head`` with one head noun ("pink petals", not also "round petals"
+    and "broad petals"; None: all).
+
+    Args:
+        images: the images (anything the classifier reads), or pre-computed features [N, d] with
+            ``precomputed=True`` (``features=True`` is the former spelling).
+
+    Returns:
+        A :class:`ConceptTable` with columns rank, concept, mean_contribution, images_in_top_k (how many images have
+        the concept among their own top k), top_class (the most frequent predicted class among those images).
+    """
+    _renamed_features(kwargs)
+    defaults = {"bank": None, "k": 10, "precomputed": False, "per_head": 1}
+    space, a = _bind(args, kwargs, ("images", "bank", "k", "precomputed", "per_head"), defaults)
+    f = _features(space, a["images"], a["precomputed"])
+    k, per_head = positive_int(a["k"], "k", "concepts"), _per_head(a["per_head"])
+    clf = space.classifier
+    pred = clf.head(f).argmax(1)
+    vectors = space.directions
+    contrib = ((f @ vectors.T) * (clf.head_weight.float()[pred] @ vectors.T)).masked_fill(space.excluded, -torch.inf)
+    mean = contrib.mean(0)
+    top = _distinct(space, _ranked(space, mean, k if per_head is None else 8 * k), per_head)[:k]
+    per_image_top = contrib.topk(len(top), dim=1).indices  # [N, n]
+    rows_out = []
+    for rank, j in enumerate(top, 1):
+        hit = (per_image_top == j).any(1)
+        classes = pred[hit].tolist()
+        common = max(set(classes), key=classes.count) if classes else None
+        rows_out.append(
+            {
+                "rank": rank,
+                "concept": space.texts[j],
+                "mean_contribution": float(mean[j]),
+                "images_in_top_k": int(hit.sum()),
+                "top_class": clf.class_names[common] if common is not None else "",
+            }
+        )
+    return ConceptTable(
+        "image_concepts", f"What drives {len(f)} predictions", "mean_contribution", pd.DataFrame(rows_out)
+    )
+
+
+def _renamed_features(kwargs: dict) -> None:
+    if "features" in kwargs:
+        if "precomputed" in kwargs:
+            raise TypeError("Pass precomputed= (features= is its former name), not both")
+        kwargs["precomputed"] = kwargs.pop("features")
+
+
+def subconcepts(*args, **kwargs) -> ConceptTable:
+    """Cluster images (of one class) by their concept profiles and name each cluster by its distinguishing concepts.
+
+    ``subconcepts(space, images, n_clusters=3, k=5, seed=0, precomputed=False)`` or
+    ``subconcepts(classifier, mapper, images, bank=None, n_clusters=3, k=5, seed=0, precomputed=False)``.
+
+    An image's profile is the cosine of its features with every concept direction, minus that concept's mean over
+    the images; k-means (k-means++ seeding, fixed seed) groups the profiles; a cluster is named by the concepts whose
+    cosine is highest in the cluster relative to all the images. Profiles stay in cosine units on purpose:
+    standardising each concept by its spread over the images would let concepts that barely vary anywhere (tiny
+    spread, so any difference looks large) name the clusters.
+
+    Returns:
+        A :class:`ConceptTable` with one row per cluster: cluster, size, images (indices into ``images``), concepts
+        (the top-k names, joined by "; "), score (their mean cosine above the all-image mean); ``assignment`` holds
+        each image's cluster and ``profile`` a cluster x concept table (what ``plot()`` draws).
+    """
+    _renamed_features(kwargs)
+    defaults = {"bank": None, "n_clusters": 3, "k": 5, "seed": 0, "precomputed": False}
+    space, a = _bind(args, kwargs, ("images", "bank", "n_clusters", "k", "seed", "precomputed"), defaults)
+    f = _features(space, a["images"], a["precomputed"])
+    n_clusters = positive_int(a["n_clusters"], "n_clusters", "clusters")
+    if len(f) < n_clusters:
+        raise ValueError(f"subconcepts needs at least n_clusters={n_clusters} images, got {len(f)}")
+    profile = F.normalize(f, dim=1) @ space.directions.T
+    z = profile - profile.mean(0)
+    assign = _kmeans(z, n_clusters, a["seed"])
+    records, named = [], {}
+    for c in range(n_clusters):
+        members = (assign == c).nonzero().flatten()
+        mean = z[members].mean(0)
+        top = _ranked(space, mean, a["k"])
+        named[c] = top
+        records.append(
+            {
+                "cluster": c,
+                "size": len(members),
+                "images": members.tolist(),
+                "concepts": "; ".join(space.texts[j] for j in top),
+                "score": float(mean[top].mean()),
+            }
+        )
+    columns = list(dict.fromkeys(j for c in range(n_clusters) for j in named[c]))
+    heat = torch.stack([z[assign == c].mean(0)[columns] for c in range(n_clusters)]).cpu().numpy()
+    profile_table = pd.DataFrame(
+        heat, index=[f"cluster {c}" for c in range(n_clusters)], columns=[space.texts[j] for j in columns]
+    )
+    return ConceptTable(
+        "subconcepts",
+        f"Sub-concepts of {len(f)} images",
+        "score",
+        pd.DataFrame(records),
+        assignment=assign.tolist(),
+        profile=profile_table,
+    )
+
+
+def _kmeans(x: torch.Tensor, k: int, seed: int, iters: int = 50) -> torch.Tensor:
+    """Plain k-means with k-means++ seeding on the rows of ``x``; deterministic for a seed. Returns labels [N]."""
+    gen = torch.Generator().manual_seed(seed)
+    x = x.float().cpu()
+    centres = [x[torch.randint(len(x), (1,), generator=gen)].squeeze(0)]
+    for _ in range(1, k):
+        d2 = torch.cdist(x, torch.stack(centres)).min(1).values.pow(2)
+        p = d2 / d2.sum() if d2.sum() > 0 else torch.full_like(d2, 1 / len(d2))
+        centres.append(x[torch.multinomial(p, 1, generator=gen)].squeeze(0))
+    c = torch.stack(centres)
+    labels = torch.cdist(x, c).argmin(1)
+    for _ in range(iters):
+        c = torch.stack([x[labels == j].mean(0) if (labels == j).any() else c[j] for j in range(k)])
+        new = torch.cdist(x, c).argmin(1)
+        if torch.equal(new, labels):
+            break
+        labels = new
+    return labels

@@ -1,0 +1,170 @@
+"""What class rows encode: one class (:func:`class_concepts`), two against each other (:func:`contrast`), and
+the classes a free text lands nearest (:func:`nearest_classes`)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .._checks import positive_int, yes_or_no
+from ..labels import primary_name
+from ..space import ConceptSpace
+from ._args import _bind, _distinct, _per_head, _ranked
+from .table import ConceptTable
+
+
+# ---- rows ------------------------------------------------------------------------------------------------------------
+def class_concepts(*args, **kwargs) -> ConceptTable:
+    """What class ``c``'s row encodes: concepts ranked by the cosine of their direction with ``W[c]``.
+
+    ``class_concepts(space, c, k=10, echoes=False, per_head=1)`` or ``class_concepts(classifier, mapper, c,
+    bank=None, k=10, ...)``.
+
+    A concept's direction comes from the class names its text resembles, so a row also encodes the associations of
+    the words that qualify its name ("pyramid" for Egyptian cat, "fireplace" for fire engine:
+    :meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`), the animals the class looks like ("reindeer" and "large
+    penguin" for ice bear: :meth:`~nlexnb.space.ConceptSpace.other_animals`) and the things a look-alike's row carries
+    ("walnut" and "elm" for koala: :meth:`~nlexnb.space.ConceptSpace.unlisted_things`). Those are left out, as
+    explanations leave them out, unless ``echoes=True``. At most ``per_head`` concepts share a head noun (the best
+    placed: "dark liquid" but not also "creamy liquid" and "white liquid" for espresso); ``per_head=None`` lists
+    them all.
+
+    Returns:
+        A :class:`ConceptTable` with columns rank, concept, cosine (k rows, best first).
+    """
+    defaults = {"bank": None, "k": 10, "echoes": False, "per_head": 1}
+    space, a = _bind(args, kwargs, ("c", "bank", "k", "echoes", "per_head"), defaults)
+    index = space.class_index(a["c"])
+    k = positive_int(a["k"], "k", "concepts")
+    a["echoes"] = yes_or_no(a["echoes"], "echoes")  # "no" is a true string: it would list every echo
+    per_head = _per_head(a["per_head"])
+    row = F.normalize(space.classifier.head_weight[index].float(), dim=0)
+    scores = space.directions @ row
+    top = _ranked(space, scores, k if a["echoes"] and per_head is None else 8 * k)
+    if not a["echoes"]:
+        echo = _look_alikes(space, top, index)
+        top = [i for i, e in zip(top, echo) if not e]
+    top = _distinct(space, top, per_head)[:k]
+    df = pd.DataFrame(
+        {"rank": range(1, len(top) + 1), "concept": [space.texts[i] for i in top], "cosine": scores[top].cpu().numpy()}
+    )
+    return ConceptTable("class_concepts", f"What «{space.classifier.class_names[index]}» encodes", "cosine", df)
+
+
+def contrast(*args, **kwargs) -> ConceptTable:
+    """What separates two classes: for each side, the concepts the model associates with that class that lean towards
+    it rather than the other, the top k by how much they separate the two.
+
+    ``contrast(space, c1, c2, k=10, among=50, echoes=False, per_head=1)``, or with ``(classifier, mapper, c1, c2,
+    bank=None, ...)``.
+
+    Each side is drawn from its class's ``among`` nearest concepts (by cosine with its row: what
+    :func:`class_concepts` lists), keeps those closer to it than to the other class (cosine with the unit difference
+    ``W[c1] - W[c2]`` above zero for c1, below for c2), and leaves out kinds of either class ("wild cat" for tiger cat
+    against Egyptian cat), and, unless ``echoes=True``, echoes of the words that qualify either name ("pyramid" for
+    Egyptian cat, "classroom" for school bus, "burning" for fire engine:
+    :meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`), other animals than the side's class and things its photos
+    are not expected to show ("adult male sheep" for Egyptian cat, "herring" and "fisherman" for tench, as
+    explanations refuse them). Ranking the whole bank along the difference instead (``among=None``) names whatever
+    separates two close rows: "doorstep", "black stone" and "cone" for Siberian husky against malamute. A side names
+    at most ``per_head`` concepts with one head noun: the malamute's side says "thick tail" once, not also "long fine
+    tail", "very long tail" and "very short tail" (``per_head=None`` lists them all). A side may hold fewer than
+    ``k`` concepts.
+
+    Returns:
+        A :class:`ConceptTable` with columns favours (the class the concept pushes towards, by its first name),
+        concept, score (cosine with the unit difference direction: positive for c1, negative for c2), cosine_c1,
+        cosine_c2.
+    """
+    defaults = {"bank": None, "k": 10, "among": 50, "echoes": False, "per_head": 1}
+    space, a = _bind(args, kwargs, ("c1", "c2", "bank", "k", "among", "echoes", "per_head"), defaults)
+    first, second = space.class_index(a["c1"], "c1"), space.class_index(a["c2"], "c2")
+    names = space.classifier.class_names
+    if first == second:
+        raise ValueError(f"contrast needs two different classes, got {names[first]!r} twice")
+    k = positive_int(a["k"], "k", "concepts")
+    among = None if a["among"] is None else positive_int(a["among"], "among", "concepts")
+    a["echoes"] = yes_or_no(a["echoes"], "echoes")
+    rows = space.classifier.head_weight.float()
+    vectors = space.directions
+    score = vectors @ F.normalize(rows[first] - rows[second], dim=0)
+    cos_a, cos_b = vectors @ F.normalize(rows[first], dim=0), vectors @ F.normalize(rows[second], dim=0)
+    per_head = _per_head(a["per_head"])
+    if among is None:
+        wide = k if per_head is None else 8 * k
+        pos = _distinct(space, _ranked(space, score, wide), per_head)[:k]
+        neg = _distinct(space, _ranked(space, score, wide, largest=False), per_head)[:k]
+    else:
+        pos = _distinct(space, _side(space, cos_a, score, (first, second), among, among, a["echoes"]), per_head)[:k]
+        neg = _distinct(space, _side(space, cos_b, -score, (second, first), among, among, a["echoes"]), per_head)[:k]
+    name_a, name_b = primary_name(names[first]), primary_name(names[second])
+    order = pos + neg
+    df = pd.DataFrame(
+        {
+            "favours": [name_a] * len(pos) + [name_b] * len(neg),
+            "concept": [space.texts[i] for i in order],
+            "score": score[order].cpu().numpy(),
+            "cosine_c1": cos_a[order].cpu().numpy(),
+            "cosine_c2": cos_b[order].cpu().numpy(),
+        }
+    )
+    return ConceptTable("contrast", f"«{name_a}» vs «{name_b}»", "score", df)
+
+
+def _side(
+    space: ConceptSpace, closeness: torch.Tensor, lean: torch.Tensor, pair, among: int, k: int, echoes: bool
+) -> list[int]:
+    """One side of :func:`contrast`, for the class ``pair[0]`` against ``pair[1]``: of the ``among`` concepts nearest
+    the class (``closeness``), those that lean its way (``lean`` > 0), name neither class nor a kind of it, and
+    (unless ``echoes``) echo no word that qualifies either name and are no look-alike of the class
+    (:func:`_look_alikes`), the ``k`` that lean most. (The echo test of explanations, against whole names, is not
+    applied: over 50 concepts it refuses most of what a class is, "coffee" for cup, "paw" and "furry face" for
+    Siberian husky.)"""
+    shortlist = _ranked(space, closeness, among)
+    named = space.mentions(shortlist, pair, kinds=True)
+    if not echoes:
+        echo = space.qualifier_echoes(shortlist, pair[1]).tolist()
+        alike = _look_alikes(space, shortlist, pair[0])
+        named = [n or e or o for n, e, o in zip(named, echo, alike)]
+    leans = lean[shortlist].tolist()  # one transfer, not one per concept
+    keep = [(-v, i) for i, n, v in zip(shortlist, named, leans) if not n and v > 0]
+    return [i for _, i in sorted(keep, key=lambda pair: pair[0])[:k]]  # ties keep the shortlist's order
+
+
+def _look_alikes(space: ConceptSpace, indices: list[int], c: int) -> list[bool]:
+    """Which concepts class ``c``'s row holds because of words or resemblances rather than what its photos show:
+    echoes of a word that qualifies its name, other animals, things its photos are not expected to show, colours and
+    markings it is not known to have."""
+    echo = space.qualifier_echoes(indices, c).tolist()
+    other = space.other_animals(indices, [c])
+    thing = space.unlisted_things(indices, [c])
+    colour = space.unlisted_colours(indices, [c])
+    return [e or o or t or u for e, o, t, u in zip(echo, other, thing, colour)]
+
+
+def nearest_classes(*args, **kwargs) -> ConceptTable:
+    """Which of the classifier's classes a free text lands nearest to (cosine of its direction with each row).
+
+    ``nearest_classes(space, text, k=5)`` or ``nearest_classes(classifier, mapper, text, k=5)``.
+
+    Returns:
+        A :class:`ConceptTable` with columns rank, class_index, class_name, cosine.
+    """
+    space, a = _bind(args, kwargs, ("text", "k", "bank"), {"k": 5, "bank": None})
+    text = a["text"]
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"text must be a non-empty string, got {text!r}")
+    rows = F.normalize(space.classifier.head_weight.float(), dim=1)
+    k = positive_int(a["k"], "k", "classes")
+    top = (rows @ space.direction(text)).topk(min(k, len(rows)))
+    idx = top.indices.tolist()
+    df = pd.DataFrame(
+        {
+            "rank": range(1, len(idx) + 1),
+            "class_index": idx,
+            "class_name": [space.classifier.class_names[i] for i in idx],
+            "cosine": top.values.cpu().numpy(),
+        }
+    )
+    return ConceptTable("nearest_classes", f"Classes nearest to «{text}»", "cosine", df)

@@ -1,0 +1,89 @@
+"""What every discovery function returns: a ranked :class:`ConceptTable`, with its plot and rich display."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+# ---- results ---------------------------------------------------------------------------------------------------------
+@dataclass
+class ConceptTable:
+    """A discovery result: a ranked table with what it shows.
+
+    Attributes:
+        kind: which function made it ("class_concepts", "contrast", "image_concepts", "subconcepts",
+            "nearest_classes", "collection_concepts", "error_concepts", "context_reliance").
+        title: a title for plots and reports.
+        value: the table's main score column.
+        table: the rows (a pandas DataFrame).
+        assignment: for :func:`subconcepts`, each image's cluster.
+        profile: for :func:`subconcepts`, a cluster x concept table (what :meth:`plot` draws); for
+            :func:`collection_concepts`, a group x concept table of how often each concept is named.
+        per_image: for :func:`error_concepts` and :func:`context_reliance`, one row per explained image (its verdict,
+            or its reliance on the surroundings).
+    """
+
+    kind: str
+    title: str
+    value: str
+    table: pd.DataFrame
+    assignment: list[int] | None = None
+    profile: pd.DataFrame | None = field(default=None, repr=False)
+    per_image: pd.DataFrame | None = field(default=None, repr=False)
+
+    def plot(self, max_rows: int | None = None):
+        """The result drawn (seaborn, headless): a bar chart of a ranking (a contrast coloured by the class each
+        concept favours), the cluster x concept heat map of sub-concepts, one panel of concepts per class for
+        :func:`collection_concepts`, concepts over-represented on each side for :func:`error_concepts`, and the
+        reliance on surroundings per image, per class and per concept for :func:`context_reliance`.
+
+        Args:
+            max_rows: the most bars (or, for :func:`collection_concepts` and :func:`context_reliance`, classes) shown;
+                None: 20 for a ranking, 12 classes for the collection views.
+
+        Returns:
+            The matplotlib Figure.
+        """
+        from ..plots import concept_table_figure
+
+        return concept_table_figure(self, max_rows=max_rows)
+
+    def __repr__(self) -> str:
+        return f"{self.title}\n{self.table.to_string(index=False)}"
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>{self.title}</b></p>" + self.table.to_html(index=False, float_format=lambda v: f"{v:.3g}")
+
+    # behaves as its table, as the DataFrames discovery returned before
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name in {"table", "kind", "title", "value", "assignment", "profile", "per_image"}:
+            raise AttributeError(name)
+        return getattr(self.table, name)
+
+    @property
+    def attrs(self) -> dict:
+        """What the DataFrames of earlier versions carried in ``attrs`` (kind, title, value, assignment, profile), and
+        ``per_image`` where there is one."""
+        keys = ("kind", "title", "value", "assignment", "profile", "per_image")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+
+    def __getitem__(self, key):
+        return self.table[key]
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __iter__(self):
+        return iter(self.table)
+
+
+# ---- plots -----------------------------------------------------------------------------------------------------------
+def plot(table: ConceptTable, max_rows: int | None = None):
+    """Draw any result of this module (the same as ``table.plot()``). Returns the matplotlib Figure."""
+    if not isinstance(table, ConceptTable):
+        raise TypeError(
+            f"plot() draws the results of nlexnb.discover functions (a ConceptTable), got {type(table).__name__}"
+        )
+    return table.plot(max_rows=max_rows)
