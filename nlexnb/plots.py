@@ -104,11 +104,12 @@ def heatmap_row(heatmaps, titles=None, title: str | None = None, width: float = 
     return fig
 
 
-def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4)):
-    """The image with the top concept's heat map, beside a bar chart of each concept's contribution to the logit."""
+def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4), also=None):
+    """The image with the top concept's heat map, beside a bar chart of each concept's contribution to the logit;
+    with ``also`` (a :class:`~nlexnb.explain.HeatMap`, e.g. of a text you typed), that map as a third panel."""
     import seaborn as sns
 
-    fig, right = _heatmap_beside_bars(explanation, figsize)
+    fig, right = _heatmap_beside_bars(explanation, figsize, also)
     table = explanation.concepts
     if len(table):
         sns.barplot(data=table, x="contribution", y="concept", ax=right, color=sns.color_palette()[0], orient="h")
@@ -118,10 +119,15 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4)):
     return _finish_explanation(fig, right, explanation)
 
 
-def _heatmap_beside_bars(explanation, figsize: tuple[float, float]):
-    """A figure with the image and the top heat map on the left; returns it and the empty axes for the bars."""
-    fig = _figure(figsize)
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
+def _heatmap_beside_bars(explanation, figsize: tuple[float, float], also=None):
+    """A figure with the image and the top heat map on the left (and ``also``, a heat map, on the right); returns it
+    and the empty axes for the bars."""
+    fig = _figure(figsize, layout="constrained")  # spaces each gap by its own labels (tight_layout spaces all alike)
+    if also is None:
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
+    else:
+        left, right, third = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.6, 1]})
+        heatmap_overlay(also.image, also.values, title=f"where: \u201c{also.label}\u201d", ax=third)
     if explanation.heatmaps:
         top = explanation.heatmaps[0]
         heatmap_overlay(top.image, top.values, title=f"where: \u201c{top.label}\u201d", ax=left)
@@ -133,7 +139,6 @@ def _heatmap_beside_bars(explanation, figsize: tuple[float, float]):
 def _finish_explanation(fig, right, explanation):
     right.set_ylabel("")
     fig.suptitle(_wrap(explanation.sentence, 110), fontsize=11)
-    fig.tight_layout()
     return fig
 
 

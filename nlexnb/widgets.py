@@ -38,7 +38,7 @@ from .classifier import Classifier
 from .explain import Explainer
 from .images import sample_images, to_pil
 from .mapper import Mapper
-from .plots import overlay_image
+from .plots import explanation_figure, overlay_image
 from .space import ConceptSpace, concept_space
 from .zeroshot import ZeroShotClassifier, check_labels, classifier_mapper_labels
 
@@ -301,16 +301,9 @@ class ExplainerApp(_ImagePicker):
         text = (self.text.value if text is None else text).strip()
         target = _class_or_none(self.explainer.classifier, self.target.value)
         explanation = self.explainer.explain(image, target=target, k=self.k.value)
-        fig = explanation.plot(figsize=(15, 4) if text else (11, 4))
-        if text:
-            grid = fig.add_gridspec(1, 3, width_ratios=[1, 1.6, 1])
-            for panel, cell in zip(fig.axes[:2], grid):  # make room for a third panel
-                panel.set_subplotspec(cell)
-            axes = fig.add_subplot(grid[2])
-            self.explainer.heatmap(image, text).plot(ax=axes)
-            axes.set_title(f"where: \u201c{text}\u201d", fontsize=10)
-            fig.tight_layout()
-        return fig
+        if not text:
+            return explanation.plot(figsize=(11, 4))
+        return explanation_figure(explanation, figsize=(12.5, 4), also=self.explainer.heatmap(image, text))
 
 
 # ---- zero-shot -------------------------------------------------------------------------------------------------------
