@@ -164,6 +164,9 @@ def test_image_concepts_and_subconcepts(classifier, ridge_mapper, photos):
     every = discover.image_concepts(classifier, ridge_mapper, features, BANK, k=5, precomputed=True, per_head=None)
     assert every.mean_contribution.iloc[0] == table.mean_contribution.iloc[0]
     clusters = discover.subconcepts(classifier, ridge_mapper, features, BANK, n_clusters=3, features=True)
+    for names in clusters.concepts:  # each cluster named by different kinds of thing
+        heads = [head_word(c) for c in names.split("; ")]
+        assert len(heads) == len(set(heads)), names
     assert clusters["size"].sum() == len(images) and len(clusters.assignment) == len(images)
     assert sorted(i for members in clusters.images for i in members) == list(range(len(images)))
     assert isinstance(discover.plot(clusters), Figure)

@@ -85,12 +85,14 @@ def _renamed_features(kwargs: dict) -> None:
 def subconcepts(*args, **kwargs) -> ConceptTable:
     """Cluster images (of one class) by their concept profiles and name each cluster by its distinguishing concepts.
 
-    ``subconcepts(space, images, n_clusters=3, k=5, seed=0, precomputed=False)`` or
-    ``subconcepts(classifier, mapper, images, bank=None, n_clusters=3, k=5, seed=0, precomputed=False)``.
+    ``subconcepts(space, images, n_clusters=3, k=5, seed=0, precomputed=False, per_head=1)`` or
+    ``subconcepts(classifier, mapper, images, bank=None, n_clusters=3, k=5, ...)``.
 
     An image's profile is the cosine of its features with every concept direction, minus that concept's mean over
     the images; k-means (k-means++ seeding, fixed seed) groups the profiles; a cluster is named by the concepts whose
-    cosine is highest in the cluster relative to all the images. Profiles stay in cosine units on purpose:
+    cosine is highest in the cluster relative to all the images, at most ``per_head`` with one head noun ("very
+    large bear", not also "heavy-bodied bear" and "medium-sized black bear"; None: all). Profiles stay in cosine
+    units on purpose:
     standardising each concept by its spread over the images would let concepts that barely vary anywhere (tiny
     spread, so any difference looks large) name the clusters.
 
@@ -100,8 +102,10 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
         each image's cluster and ``profile`` a cluster x concept table (what ``plot()`` draws).
     """
     _renamed_features(kwargs)
-    defaults = {"bank": None, "n_clusters": 3, "k": 5, "seed": 0, "precomputed": False}
-    space, a = _bind(args, kwargs, ("images", "bank", "n_clusters", "k", "seed", "precomputed"), defaults)
+    defaults = {"bank": None, "n_clusters": 3, "k": 5, "seed": 0, "precomputed": False, "per_head": 1}
+    params = ("images", "bank", "n_clusters", "k", "seed", "precomputed", "per_head")
+    space, a = _bind(args, kwargs, params, defaults)
+    k, per_head = positive_int(a["k"], "k", "concepts"), _per_head(a["per_head"])
     f = _features(space, a["images"], a["precomputed"])
     n_clusters = positive_int(a["n_clusters"], "n_clusters", "clusters")
     if len(f) < n_clusters:
@@ -113,7 +117,7 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
     for c in range(n_clusters):
         members = (assign == c).nonzero().flatten()
         mean = z[members].mean(0)
-        top = _ranked(space, mean, a["k"])
+        top = _distinct(space, _ranked(space, mean, k if per_head is None else 8 * k), per_head)[:k]
         named[c] = top
         records.append(
             {
