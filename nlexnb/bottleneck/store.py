@@ -1,0 +1,88 @@
+"""Loading a saved bottleneck, refused with the reason when it was made for another classifier or bank."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from .._checks import warn_user
+from ..space import concept_space
+from .model import FORMAT_VERSION, ConceptBottleneck, _sidecar
+
+
+def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) -> ConceptBottleneck:
+    """Load a bottleneck saved with :meth:`ConceptBottleneck.save` into the space of (classifier, mapper, bank).
+
+    Raises:
+        FileNotFoundError: no such file, or its JSON sidecar is missing.
+        ValueError: a damaged file, a sidecar of another save, or a bottleneck made for another classifier (name,
+            head weights, classes, feature width) or another bank (name, size, texts), each named with what was found.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if path.suffix != ".safetensors" and not path.is_file():
+        path = path.with_name(path.name + ".safetensors")
+    if not path.is_file():
+        raise FileNotFoundError(f"Bottleneck file not found: {str(path)!r}")
+    if not _sidecar(path).is_file():
+        raise FileNotFoundError(
+            f"{str(path)!r} has no sidecar {str(_sidecar(path))!r}: a bottleneck is saved as both; save it again"
+        )
+    try:
+        saved = json.loads(_sidecar(path).read_text(encoding="utf-8"))
+        with safe_open(str(path), framework="pt") as fh:
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+        weights, residual = tensors["weights"], tensors["residual"]
+    except Exception as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a readable nlexnb bottleneck (damaged, truncated or another format): {exc}"
+        ) from exc
+    if saved.get("tensors_sha256") != hashlib.sha256(path.read_bytes()).hexdigest():
+        raise ValueError(
+            f"{str(path)!r} does not hold the tensors its sidecar {str(_sidecar(path))!r} describes (their hash "
+            "differs): the file was changed or damaged after it was saved, or the sidecar belongs to another save. "
+            "Save the bottleneck again"
+        )
+    space = concept_space(classifier, mapper, concepts)
+    here = ConceptBottleneck(space, weights, int(saved.get("n_concepts", 0)), residual).identity()
+    if saved.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{str(path)!r} has bottleneck format {saved.get('format')!r}; this version reads 1")
+    checks = [
+        ("classifier", "classifier", "made for another classifier"),
+        ("classifier_fingerprint", "classifier", "made for other head weights"),
+        ("num_classes", "classifier", "made for another number of classes"),
+        ("num_features", "classifier", "made for another feature width"),
+        ("class_names_sha256", "classifier", "made for other class names"),
+        ("bank", "bank", "made with another concept bank"),
+        ("bank_size", "bank", "made with a bank of another size"),
+        ("bank_sha256", "bank", "made with other concept texts"),
+    ]
+    for key, part, reason in checks:
+        if saved.get(key) != here[key]:
+            found = here["classifier"] if part == "classifier" else f"{here['bank']!r} ({here['bank_size']} concepts)"
+            made = (
+                saved.get("classifier")
+                if part == "classifier"
+                else f"{saved.get('bank')!r} ({saved.get('bank_size')} concepts)"
+            )
+            which = f": it was fitted for {made}, not {found}" if made != found else ""  # same name: say no more
+            raise ValueError(
+                f"{str(path)!r} was {reason} ({key}: saved {saved.get(key)!r}, here {here[key]!r}){which}. "
+                f"Load it with the {part} it was made for, or fit a new one"
+            )
+    if tuple(weights.shape) != (here["num_classes"], here["bank_size"]) or residual.shape != (here["num_classes"],):
+        raise ValueError(f"{str(path)!r} holds tensors of the wrong shape {list(weights.shape)}: the file is damaged")
+    if not (torch.isfinite(weights).all() and (weights >= 0).all() and torch.isfinite(residual).all()):
+        raise ValueError(f"{str(path)!r} holds negative, NaN or infinite weights: the file is damaged; save it again")
+    if saved.get("mapper_fingerprint") != here["mapper_fingerprint"]:
+        warn_user(
+            f"{str(path)!r} was fitted with another mapper (fingerprint {saved.get('mapper_fingerprint')}, here "
+            f"{here['mapper_fingerprint']}): its recipes name the same concepts, but their directions differ here, "
+            "so its logits will not be those it was judged by"
+        )
+    device = space.directions.device
+    return ConceptBottleneck(space, weights.to(device), int(saved["n_concepts"]), residual.to(device))
