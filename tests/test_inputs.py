@@ -661,3 +661,24 @@ def test_an_explainer_names_a_threshold_that_is_not_a_number_it_can_use(
 ):
     with pytest.raises(ValueError, match=re.escape(message)):
         nlexnb.Explainer(classifier, ridge_mapper, ["striped fur", "whiskers", "coffee"], **{argument: value})
+
+
+@pytest.fixture(scope="module")
+def small_explainer(classifier, ridge_mapper):
+    bank = ["striped fur", "whiskers", "a small cup", "foam", "grass", "a car wheel", "snow", "a brick wall"]
+    return nlexnb.Explainer(classifier, ridge_mapper, bank)
+
+
+@given(st.integers(0, 999), st.one_of(st.none(), st.integers(0, 999)))
+def test_a_sentence_never_calls_a_class_predicted_that_the_model_does_not_predict(small_explainer, photos, c, foil):
+    """Whatever class (and foil) a user asks about, the sentence is true to the model: "Predicted" only of its top
+    class, "because it sees" only of a logit or gap above zero, and the model's own prediction named otherwise."""
+    if foil == c:
+        foil = None
+    e = small_explainer.explain(photos["coffee"], target=c, foil=foil, k=3, heatmaps=False)
+    predicted = e.target == e.predicted
+    assert e.sentence.startswith("Predicted \u201c") == (predicted and e.explained > 0)
+    if e.explained <= 0:
+        assert "because" not in e.sentence and "speaks for" in e.sentence
+    if e.predicted not in (e.target, e.foil):
+        assert e.sentence.startswith("The model predicts \u201cespresso\u201d (p ")
