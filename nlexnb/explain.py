@@ -19,12 +19,8 @@ bilinearly to the classifier's input resolution: they cover the preprocessed (re
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -35,8 +31,8 @@ from PIL import Image
 from ._checks import an_index, number, positive_int, text_list, yes_or_no
 from .classifier import Classifier, Forward
 from .concepts import ConceptBank
+from .explanation import Explanation, HeatMap
 from .images import ImageInput, ImageLike, to_pil
-from .labels import primary_name
 from .mapper import check_fits
 from .selection import GreedySelector, Selector, get_selector, marginal_gains, takes_prior
 from .space import ConceptSpace
@@ -115,226 +111,6 @@ def upsample_map(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 # ---- results -------------------------------------------------------------------------------------------------------
-@dataclass
-class HeatMap:
-    """Where on the image a concept (or class) is expressed.
-
-    Attributes:
-        label: the concept text, or the class name for a class map.
-        values: the map at the classifier's input resolution [H, W], in logit units (``feature_map . v``).
-        grid: the same on the feature map's own grid [h, w].
-        image: the preprocessed image the map covers (see :func:`input_view`).
-        score: the image-level score ``f . v`` from the same forward pass (:meth:`Explainer.heatmap` sets it).
-    """
-
-    label: str
-    values: np.ndarray
-    grid: np.ndarray
-    image: Image.Image
-    score: float | None = None
-
-    def peak(self) -> tuple[int, int]:
-        """(row, column) of the maximum, in ``values`` (input-resolution) coordinates."""
-        return tuple(int(i) for i in np.unravel_index(np.argmax(self.values), self.values.shape))
-
-    def plot(self, ax=None, alpha: float = 0.5, cmap: str = "jet"):
-        """Overlay on the image; returns the matplotlib Figure."""
-        from .plots import heatmap_overlay
-
-        return heatmap_overlay(self.image, self.values, title=self.label, ax=ax, alpha=alpha, cmap=cmap)
-
-    def __repr__(self) -> str:
-        score = "" if self.score is None else f", score {self.score:.2f}"
-        (h, w), grid = self.values.shape, "x".join(map(str, self.grid.shape))
-        return f"HeatMap({self.label!r}{score}, peak at {self.peak()} of {h}x{w}, grid {grid})"
-
-    def _repr_png_(self) -> bytes:
-        """In a notebook, a heat map shows as the image with the map over it."""
-        from .plots import overlay_image
-
-        buf = io.BytesIO()
-        overlay_image(self.image, self.values).save(buf, format="PNG")
-        return buf.getvalue()
-
-
-@dataclass
-class Explanation:
-    """Why the classifier predicted ``target`` for one image, in concepts from a bank.
-
-    Attributes:
-        target, target_name, probability, logit: the explained class and the model's own numbers for it.
-        margin: the logit minus the mean logit over classes.
-        foil, foil_name, foil_probability: the contrast class ("why A rather than B"), else None.
-        concepts: one row per named concept: ``concept``, ``score`` (its mapped vector . f, logit units),
-            ``alignment`` (cosine of its direction with the class row, or with ``W[A] - W[B]``), ``contribution``
-            (marginal drop of the logit, or of ``z_A - z_B``, when its direction joins the span), ``share``
-            (contribution / logit, or / ``z_A - z_B``) and ``drop`` (measured drop when only its direction is
-            ablated, re-running the head).
-        total: closed-form drop when all named directions are removed at once (= ``concepts.contribution.sum()``).
-        measured: the same drop measured by re-running the head on the ablated feature.
-        sentence: the explanation in one sentence. It calls the class "predicted" only when it is the model's top
-            class, and says "because it sees" only of a positive quantity: a logit or gap the model decided against
-            reads "The model ranks “cup” below “espresso” (gap -3.10); what speaks for “cup” all the same: ...".
-        predicted, predicted_name, predicted_probability: the model's own top class for the image, whatever is
-            explained.
-        heatmaps: one :class:`HeatMap` per named concept, in order.
-        explained: the quantity the concepts explain: the logit, or ``z_A - z_B`` with a foil.
-        explains: that quantity as a :class:`~nlexnb.targets.Target`.
-        weighed: True when the concepts were given by a person (:meth:`Explainer.weigh`), not chosen by the explainer:
-            the sentence then says how much each carries rather than that the classifier "sees" them.
-    """
-
-    target: int
-    target_name: str
-    probability: float
-    logit: float
-    margin: float
-    concepts: pd.DataFrame
-    total: float
-    measured: float
-    foil: int | None = None
-    foil_name: str | None = None
-    foil_probability: float | None = None
-    heatmaps: list[HeatMap] = field(default_factory=list, repr=False)
-    explained: float | None = None
-    explains: Target | None = None
-    weighed: bool = False
-    predicted: int | None = None
-    predicted_name: str | None = None
-    predicted_probability: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.explained is None:
-            self.explained = self.logit
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """The named concepts, one row each (the same as ``concepts``)."""
-        return self.concepts
-
-    @property
-    def sentence(self) -> str:
-        if self.weighed:
-            return self._weighed_sentence()
-        table = self.concepts
-        top = table["contribution"].max() if len(table) else 0.0
-        main = table[table["contribution"] >= 0.25 * top] if top > 0 else table.iloc[:0]
-        quoted = [f"\u201c{n}\u201d" for n in main["concept"]]  # quoted: bank entries are labels, not grammar
-        listed = ", ".join(quoted[:-1]) + " and " + quoted[-1] if len(quoted) > 1 else "".join(quoted)
-        if self.explained <= 0:  # nothing to explain "because": say what speaks for the target all the same
-            head = self._against_head()
-            named = f"\u201c{self._explained_name()}\u201d"
-            if not quoted:
-                return f"{head}; no concept in the bank speaks for {named}."
-            return f"{head}; what speaks for {named} all the same: {listed}."
-        head = self._head()
-        if not quoted:
-            return head.rstrip(",") + ", but no concept in the bank carries this decision."
-        how = "mainly" if float(main["contribution"].sum()) >= 0.5 * self.explained else "partly"
-        comma = "," if isinstance(self.explains, Direction) else ""
-        return f"{head}{comma} {how} because it sees {listed}."
-
-    def _explained_name(self) -> str:
-        return self.explains.label if isinstance(self.explains, Direction) else primary_name(self.target_name)
-
-    def _named(self, name: str | None, probability: float | None) -> str:
-        return f"\u201c{primary_name(name)}\u201d (p {probability:.2f})"
-
-    def _predicts(self) -> str:
-        """ "The model predicts “X” (p ..); it" where neither explained class is the prediction, else "The model"."""
-        if self.predicted is None or self.predicted in (self.target, self.foil):
-            return "The model"
-        return f"The model predicts {self._named(self.predicted_name, self.predicted_probability)}; it"
-
-    def _head(self) -> str:
-        """The start of the sentence when the explained quantity is positive (what the concepts carry)."""
-        if isinstance(self.explains, Direction):
-            return f"The score of \u201c{self.explains.label}\u201d is {self.explained:.2f}"
-        target = self._named(self.target_name, self.probability)
-        foil = self._named(self.foil_name, self.foil_probability) if self.foil is not None else ""
-        if self.predicted is None or self.predicted == self.target:
-            return f"Predicted {target} rather than {foil}" if foil else f"Predicted {target}"
-        if foil:
-            return f"{self._predicts()} ranks {target} above {foil}"
-        return f"{self._predicts()} gives {target} a logit of {self.explained:.2f},"
-
-    def _against_head(self) -> str:
-        """The start of the sentence when the explained quantity is zero or negative: the model decided against it."""
-        if isinstance(self.explains, Direction):
-            return f"The score of \u201c{self.explains.label}\u201d is {self.explained:.2f}"
-        target = self._named(self.target_name, self.probability)
-        if self.foil is not None:
-            foil = self._named(self.foil_name, self.foil_probability)
-            return f"{self._predicts()} ranks {target} below {foil} (gap {self.explained:.2f})"
-        return f"{self._predicts()} gives {target} a logit of {self.explained:.2f}"
-
-    def _weighed_sentence(self) -> str:
-        """What each given text carries of the explained quantity, and all of them together."""
-        if self.explained <= 0:  # no share of a quantity the model decided against: each text's push, in its units
-            pushes = [
-                f"\u201c{c}\u201d {g:+.2f}" for c, g in zip(self.concepts["concept"], self.concepts["contribution"])
-            ]
-            listed = pushes[0] if len(pushes) == 1 else ", ".join(pushes[:-1]) + " and " + pushes[-1]
-            return (
-                f"{self._against_head()}; of the texts given, each speaks for \u201c{self._explained_name()}\u201d "
-                f"by (or, negative, against it): {listed}."
-            )
-        if isinstance(self.explains, Direction):
-            of = f"Of the score of \u201c{self.explains.label}\u201d ({self.explained:.2f})"
-        elif self.foil is not None:
-            of = (
-                f"Of the gap between \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f}) and "
-                f"\u201c{primary_name(self.foil_name)}\u201d (p {self.foil_probability:.2f})"
-            )
-        else:
-            of = f"Of the logit of \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f})"
-
-        def part(share: float) -> str:
-            if share >= 0.005:
-                return f"{100 * share:.0f}%"
-            return "none" if share > -0.005 else f"{100 * share:.0f}% (against it)"
-
-        parts = [f"\u201c{c}\u201d {part(s)}" for c, s in zip(self.concepts["concept"], self.concepts["share"])]
-        parts[0] = parts[0].replace("\u201d ", "\u201d carries ", 1)
-        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-        together = f"; together {part(self.total / self.explained)}" if len(parts) > 1 and self.explained else ""
-        return f"{of}, {listed}{together}."
-
-    def plot(self, figsize: tuple[float, float] = (11, 4)):
-        """Contributions (seaborn bar chart) beside the image with the top concept's heat map; returns the Figure."""
-        from .plots import explanation_figure
-
-        return explanation_figure(self, figsize=figsize)
-
-    def __repr__(self) -> str:
-        return f"Explanation({self.sentence!r})"
-
-    def _repr_html_(self) -> str:
-        table = self.concepts.to_html(index=False, float_format=lambda v: f"{v:.3g}", border=0)
-        thumb = ""
-        if self.heatmaps:
-            from .plots import overlay_image
-
-            buf = io.BytesIO()
-            overlay_image(self.heatmaps[0].image, self.heatmaps[0].values).save(buf, format="PNG")
-            src = base64.b64encode(buf.getvalue()).decode()
-            caption = html.escape(self.heatmaps[0].label)
-            thumb = (
-                f'<figure style="float:left;margin:0 1em 0 0"><img src="data:image/png;base64,{src}" width="160"/>'
-                f"<figcaption style='font-size:smaller'>{caption}</figcaption></figure>"
-            )
-        note = (
-            f"{'the given texts' if self.weighed else 'named concepts'} remove {self.total:.2f} of "
-            f"{self.explained:.2f} (measured {self.measured:.2f}); "
-            f"margin over the mean logit {self.margin:.2f}"
-        )
-        return (
-            f"<div>{thumb}<p><b>{html.escape(self.sentence)}</b></p>{table}"
-            f"<p style='font-size:smaller'>{html.escape(note)}</p><div style='clear:both'></div></div>"
-        )
-
-
-# ---- the explainer -------------------------------------------------------------------------------------------------
 class Explainer:
     """Explains a classifier's predictions with the concepts of a bank, through a fitted mapper.
 

@@ -17,8 +17,8 @@ from .model import (
     RESIDUAL_WARNING,
     ConceptBottleneck,
     PoorFitWarning,
-    _centred_rows,
-    _features,
+    centred_rows,
+    features_of,
     recipe_residual,
     to_row_length,
 )
@@ -78,7 +78,7 @@ def _top_mask(score: torch.Tensor, n: int) -> torch.Tensor:
 
 def _restricted(space: ConceptSpace, allowed: torch.Tensor, n: int) -> ConceptBottleneck:
     """The bottleneck's fit with each class allowed only its own concepts (``allowed`` [K, T])."""
-    fit = sparse_nonnegative_fit(_centred_rows(space), space.directions, n, allowed=allowed)
+    fit = sparse_nonnegative_fit(centred_rows(space), space.directions, n, allowed=allowed)
     weights = to_row_length(space, fit)
     return ConceptBottleneck(space, weights, n, recipe_residual(space, weights))
 
@@ -114,7 +114,7 @@ def tradeoff(
         raise ValueError("budgets is empty: give at least one number of concepts per class, e.g. (8, 16, 32)")
     known = {cbm.n_concepts: cbm for cbm in fitted if cbm.space is space}
     with torch.inference_mode():
-        f = _features(space, images, features)
+        f = features_of(space, images, features)
     missing = [n for n in budgets if n not in known]
     if missing:
         known.update(_fit_budgets(space, missing, _usable(space, None, max(missing))))
@@ -194,7 +194,7 @@ def _fit_budgets(
     camel, "sand cat" for tiger cat) unless ``allow_kinds``; whole class names and echoes of a word that qualifies
     its name (:meth:`~nlexnb.space.ConceptSpace.qualifier_mask`) never."""
     allowed = allowed & ~_refused(space, allow_kinds)
-    path = sparse_nonnegative_path(_centred_rows(space), space.directions, budgets, allowed=allowed)
+    path = sparse_nonnegative_path(centred_rows(space), space.directions, budgets, allowed=allowed)
     scaled = {n: to_row_length(space, weights) for n, weights in path.items()}
     return {n: ConceptBottleneck(space, weights, n, recipe_residual(space, weights)) for n, weights in scaled.items()}
 

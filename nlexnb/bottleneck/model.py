@@ -17,7 +17,8 @@ import torch
 from .._checks import number, positive_int, warn_user
 from .._store import atomic_save_safetensors, atomic_write_bytes
 from ..classifier import LabelPrediction
-from ..explain import HeatMap, input_view, upsample_map
+from ..explain import input_view, upsample_map
+from ..explanation import HeatMap
 from ..images import ImageInput, ImageLike
 from ..space import ConceptSpace
 from .results import CONFIDENCE_EDGES, AgreementByConfidence, BottleneckExplanation, Intervention, Recipe
@@ -95,7 +96,7 @@ class ConceptBottleneck:
         """The share of images whose top-1 class is the same under the bottleneck and the original head
         (``features`` [N, d]: the images' features, when already computed)."""
         with torch.inference_mode():
-            f = _features(self.space, images, features)
+            f = features_of(self.space, images, features)
             original = self.space.classifier.head(f).argmax(1).cpu()
             return float((self.logits_from_features(f).argmax(1).cpu() == original).float().mean())
 
@@ -115,7 +116,7 @@ class ConceptBottleneck:
         (``benchmarks/RESULTS.md``)."""
         edges = _confidence_edges(edges)
         with torch.inference_mode():
-            f = _features(self.space, images, features)
+            f = features_of(self.space, images, features)
             head = self.space.classifier.head(f).float().cpu()
             written = self.logits_from_features(f).cpu()
         confidence, original = head.softmax(1).max(1)
@@ -141,7 +142,7 @@ class ConceptBottleneck:
                 "concept": [self.space.texts[i] for i in order],
                 "weight": [float(row[i]) for i in order],
                 "share": [float(row[i]) / total for i in order],
-                "row left out": _left_out(_centred_rows(self.space)[index : index + 1], partial).tolist(),
+                "row left out": _left_out(centred_rows(self.space)[index : index + 1], partial).tolist(),
             }
         )
         name = self.space.classifier.class_names[index]
@@ -321,11 +322,11 @@ class ConceptBottleneck:
         meta = self.identity()
         atomic_save_safetensors(path, {"weights": self.weights, "residual": self.residual}, {"nlexnb": "bottleneck"})
         sidecar = {**meta, "tensors_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
-        atomic_write_bytes(_sidecar(path), (json.dumps(sidecar, indent=1) + "\n").encode("utf-8"))
+        atomic_write_bytes(sidecar_path(path), (json.dumps(sidecar, indent=1) + "\n").encode("utf-8"))
         return path
 
 
-def _centred_rows(space: ConceptSpace) -> torch.Tensor:
+def centred_rows(space: ConceptSpace) -> torch.Tensor:
     """[K, d] float64: the head's class rows minus their mean, what recipes write (on the space's device)."""
     w = space.classifier.head_weight.to(space.directions.device, torch.float64)
     return w - w.mean(0)
@@ -343,7 +344,7 @@ def recipe_residual(space: ConceptSpace, weights: torch.Tensor) -> torch.Tensor:
     of the angle between the row and ``weights[c] @ V``; 1 for an empty recipe). Recipes are scaled to their rows'
     length (:func:`to_row_length`), so this is all a recipe leaves out; for a least-squares recipe it is also the
     relative norm of what is left."""
-    rows = _centred_rows(space)
+    rows = centred_rows(space)
     return _left_out(rows, weights.to(rows.device, torch.float64) @ space.directions.double()).float()
 
 
@@ -356,14 +357,15 @@ def to_row_length(space: ConceptSpace, weights: torch.Tensor) -> torch.Tensor:
     scores it. Giving every recipe its row's length keeps the head's balance between classes: with no images, top-1
     agreement at 32 concepts rises from 0.534 to 0.611 on lite0 (0.477 to 0.547 on lite1, 0.540 to 0.607 on lite2;
     benchmarks/RESULTS.md). The scale is one number per class: a recipe's concepts and their shares do not change."""
-    rows = _centred_rows(space)
+    rows = centred_rows(space)
     weights = weights.to(rows.device, torch.float64)
     length = (weights @ space.directions.double()).norm(dim=1)
     scale = torch.where(length > 0, rows.norm(dim=1) / length.clamp_min(1e-12), torch.zeros_like(length))
     return weights * scale[:, None]
 
 
-def _features(space: ConceptSpace, images, features: torch.Tensor | None) -> torch.Tensor:
+def features_of(space: ConceptSpace, images, features: torch.Tensor | None) -> torch.Tensor:
+    """The classifier's features [N, d] of ``images``, or ``features`` checked, exactly one of the two given."""
     if (images is None) == (features is None):
         raise ValueError("Pass images or their features (features=), one of the two")
     if features is None:
@@ -403,5 +405,6 @@ def _text_hash(texts: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()[:16]
 
 
-def _sidecar(path: Path) -> Path:
+def sidecar_path(path: Path) -> Path:
+    """Where a saved bottleneck's JSON identity lies: beside its safetensors file, ``<name>.json``."""
     return path.with_suffix(".json")

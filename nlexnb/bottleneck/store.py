@@ -10,7 +10,7 @@ import torch
 
 from .._checks import warn_user
 from ..space import concept_space
-from .model import FORMAT_VERSION, ConceptBottleneck, _sidecar
+from .model import FORMAT_VERSION, ConceptBottleneck, sidecar_path
 
 
 def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) -> ConceptBottleneck:
@@ -28,12 +28,12 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
         path = path.with_name(path.name + ".safetensors")
     if not path.is_file():
         raise FileNotFoundError(f"Bottleneck file not found: {str(path)!r}")
-    if not _sidecar(path).is_file():
+    if not sidecar_path(path).is_file():
         raise FileNotFoundError(
-            f"{str(path)!r} has no sidecar {str(_sidecar(path))!r}: a bottleneck is saved as both; save it again"
+            f"{str(path)!r} has no sidecar {str(sidecar_path(path))!r}: a bottleneck is saved as both; save it again"
         )
     try:
-        saved = json.loads(_sidecar(path).read_text(encoding="utf-8"))
+        saved = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
         with safe_open(str(path), framework="pt") as fh:
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
         weights, residual = tensors["weights"], tensors["residual"]
@@ -43,7 +43,7 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
         ) from exc
     if saved.get("tensors_sha256") != hashlib.sha256(path.read_bytes()).hexdigest():
         raise ValueError(
-            f"{str(path)!r} does not hold the tensors its sidecar {str(_sidecar(path))!r} describes (their hash "
+            f"{str(path)!r} does not hold the tensors its sidecar {str(sidecar_path(path))!r} describes (their hash "
             "differs): the file was changed or damaged after it was saved, or the sidecar belongs to another save. "
             "Save the bottleneck again"
         )

@@ -43,7 +43,7 @@ def _split(args: tuple, names: tuple[str, ...]) -> tuple[ConceptSpace | Classifi
     return args[0], args[1], args[2:]
 
 
-def _ranked(space: ConceptSpace, scores: torch.Tensor, k: int, largest: bool = True) -> list[int]:
+def ranked(space: ConceptSpace, scores: torch.Tensor, k: int, largest: bool = True) -> list[int]:
     """Indices of the k best usable concepts by ``scores`` [T] (excluded concepts never rank)."""
     fill = -torch.inf if largest else torch.inf
     masked = scores.masked_fill(space.excluded, fill)
@@ -51,7 +51,7 @@ def _ranked(space: ConceptSpace, scores: torch.Tensor, k: int, largest: bool = T
     return masked.topk(n, largest=largest).indices.tolist()
 
 
-def _bind(args: tuple, kwargs: dict, params: tuple[str, ...], defaults: dict) -> tuple[ConceptSpace, dict]:
+def bind_arguments(args: tuple, kwargs: dict, params: tuple[str, ...], defaults: dict) -> tuple[ConceptSpace, dict]:
     """Read ``(space, *params)`` or ``(classifier, mapper, *params)`` (with ``bank`` among the params) into a concept
     space and the named values; a missing or repeated argument is a TypeError naming it."""
     lead, mapper, rest = _split(args, params)
@@ -82,11 +82,11 @@ def _bind(args: tuple, kwargs: dict, params: tuple[str, ...], defaults: dict) ->
 _SPELLINGS = {"grey": "gray", "colour": "color"}  # "iron-grey" is "iron-gray" said again
 
 
-def _per_head(per_head: Any) -> int | None:
+def per_head_limit(per_head: Any) -> int | None:
     return None if per_head is None else positive_int(per_head, "per_head", "concepts per head noun (None: any)")
 
 
-def _distinct(space: ConceptSpace, indices: list[int], per_head: int | None) -> list[int]:
+def one_per_head(space: ConceptSpace, indices: list[int], per_head: int | None) -> list[int]:
     """``indices`` in order, keeping at most ``per_head`` concepts with one head noun (None: all): a table of ten
     kinds of tail says less than one tail and nine other things."""
     if per_head is None:

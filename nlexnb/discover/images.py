@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .._checks import positive_int, yes_or_no
 from ..images import ImageInput
 from ..space import ConceptSpace
-from ._args import _bind, _distinct, _per_head, _ranked
+from ._args import bind_arguments, one_per_head, per_head_limit, ranked
 from .table import ConceptTable
 
 
@@ -46,15 +46,15 @@ def image_concepts(*args, **kwargs) -> ConceptTable:
     """
     _renamed_features(kwargs)
     defaults = {"bank": None, "k": 10, "precomputed": False, "per_head": 1}
-    space, a = _bind(args, kwargs, ("images", "bank", "k", "precomputed", "per_head"), defaults)
+    space, a = bind_arguments(args, kwargs, ("images", "bank", "k", "precomputed", "per_head"), defaults)
     f = _features(space, a["images"], a["precomputed"])
-    k, per_head = positive_int(a["k"], "k", "concepts"), _per_head(a["per_head"])
+    k, per_head = positive_int(a["k"], "k", "concepts"), per_head_limit(a["per_head"])
     clf = space.classifier
     pred = clf.head(f).argmax(1)
     vectors = space.directions
     contrib = ((f @ vectors.T) * (clf.head_weight.float()[pred] @ vectors.T)).masked_fill(space.excluded, -torch.inf)
     mean = contrib.mean(0)
-    top = _distinct(space, _ranked(space, mean, k if per_head is None else 8 * k), per_head)[:k]
+    top = one_per_head(space, ranked(space, mean, k if per_head is None else 8 * k), per_head)[:k]
     per_image_top = contrib.topk(len(top), dim=1).indices  # [N, n]
     rows_out = []
     for rank, j in enumerate(top, 1):
@@ -104,8 +104,8 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
     _renamed_features(kwargs)
     defaults = {"bank": None, "n_clusters": 3, "k": 5, "seed": 0, "precomputed": False, "per_head": 1}
     params = ("images", "bank", "n_clusters", "k", "seed", "precomputed", "per_head")
-    space, a = _bind(args, kwargs, params, defaults)
-    k, per_head = positive_int(a["k"], "k", "concepts"), _per_head(a["per_head"])
+    space, a = bind_arguments(args, kwargs, params, defaults)
+    k, per_head = positive_int(a["k"], "k", "concepts"), per_head_limit(a["per_head"])
     f = _features(space, a["images"], a["precomputed"])
     n_clusters = positive_int(a["n_clusters"], "n_clusters", "clusters")
     if len(f) < n_clusters:
@@ -117,7 +117,7 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
     for c in range(n_clusters):
         members = (assign == c).nonzero().flatten()
         mean = z[members].mean(0)
-        top = _distinct(space, _ranked(space, mean, k if per_head is None else 8 * k), per_head)[:k]
+        top = one_per_head(space, ranked(space, mean, k if per_head is None else 8 * k), per_head)[:k]
         named[c] = top
         records.append(
             {

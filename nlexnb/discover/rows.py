@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .._checks import positive_int, yes_or_no
 from ..labels import primary_name
 from ..space import ConceptSpace
-from ._args import _bind, _distinct, _per_head, _ranked
+from ._args import bind_arguments, one_per_head, per_head_limit, ranked
 from .table import ConceptTable
 
 
@@ -34,18 +34,18 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
         A :class:`ConceptTable` with columns rank, concept, cosine (k rows, best first).
     """
     defaults = {"bank": None, "k": 10, "echoes": False, "per_head": 1}
-    space, a = _bind(args, kwargs, ("c", "bank", "k", "echoes", "per_head"), defaults)
+    space, a = bind_arguments(args, kwargs, ("c", "bank", "k", "echoes", "per_head"), defaults)
     index = space.class_index(a["c"])
     k = positive_int(a["k"], "k", "concepts")
     a["echoes"] = yes_or_no(a["echoes"], "echoes")  # "no" is a true string: it would list every echo
-    per_head = _per_head(a["per_head"])
+    per_head = per_head_limit(a["per_head"])
     row = F.normalize(space.classifier.head_weight[index].float(), dim=0)
     scores = space.directions @ row
-    top = _ranked(space, scores, k if a["echoes"] and per_head is None else 8 * k)
+    top = ranked(space, scores, k if a["echoes"] and per_head is None else 8 * k)
     if not a["echoes"]:
         echo = _look_alikes(space, top, index)
         top = [i for i, e in zip(top, echo) if not e]
-    top = _distinct(space, top, per_head)[:k]
+    top = one_per_head(space, top, per_head)[:k]
     df = pd.DataFrame(
         {"rank": range(1, len(top) + 1), "concept": [space.texts[i] for i in top], "cosine": scores[top].cpu().numpy()}
     )
@@ -78,7 +78,7 @@ def contrast(*args, **kwargs) -> ConceptTable:
         cosine_c2.
     """
     defaults = {"bank": None, "k": 10, "among": 50, "echoes": False, "per_head": 1}
-    space, a = _bind(args, kwargs, ("c1", "c2", "bank", "k", "among", "echoes", "per_head"), defaults)
+    space, a = bind_arguments(args, kwargs, ("c1", "c2", "bank", "k", "among", "echoes", "per_head"), defaults)
     first, second = space.class_index(a["c1"], "c1"), space.class_index(a["c2"], "c2")
     names = space.classifier.class_names
     if first == second:
@@ -90,14 +90,14 @@ def contrast(*args, **kwargs) -> ConceptTable:
     vectors = space.directions
     score = vectors @ F.normalize(rows[first] - rows[second], dim=0)
     cos_a, cos_b = vectors @ F.normalize(rows[first], dim=0), vectors @ F.normalize(rows[second], dim=0)
-    per_head = _per_head(a["per_head"])
+    per_head = per_head_limit(a["per_head"])
     if among is None:
         wide = k if per_head is None else 8 * k
-        pos = _distinct(space, _ranked(space, score, wide), per_head)[:k]
-        neg = _distinct(space, _ranked(space, score, wide, largest=False), per_head)[:k]
+        pos = one_per_head(space, ranked(space, score, wide), per_head)[:k]
+        neg = one_per_head(space, ranked(space, score, wide, largest=False), per_head)[:k]
     else:
-        pos = _distinct(space, _side(space, cos_a, score, (first, second), among, among, a["echoes"]), per_head)[:k]
-        neg = _distinct(space, _side(space, cos_b, -score, (second, first), among, among, a["echoes"]), per_head)[:k]
+        pos = one_per_head(space, _side(space, cos_a, score, (first, second), among, among, a["echoes"]), per_head)[:k]
+        neg = one_per_head(space, _side(space, cos_b, -score, (second, first), among, among, a["echoes"]), per_head)[:k]
     name_a, name_b = primary_name(names[first]), primary_name(names[second])
     order = pos + neg
     df = pd.DataFrame(
@@ -121,7 +121,7 @@ def _side(
     (:func:`_look_alikes`), the ``k`` that lean most. (The echo test of explanations, against whole names, is not
     applied: over 50 concepts it refuses most of what a class is, "coffee" for cup, "paw" and "furry face" for
     Siberian husky.)"""
-    shortlist = _ranked(space, closeness, among)
+    shortlist = ranked(space, closeness, among)
     named = space.mentions(shortlist, pair, kinds=True)
     if not echoes:
         echo = space.qualifier_echoes(shortlist, pair[1]).tolist()
@@ -151,7 +151,7 @@ def nearest_classes(*args, **kwargs) -> ConceptTable:
     Returns:
         A :class:`ConceptTable` with columns rank, class_index, class_name, cosine.
     """
-    space, a = _bind(args, kwargs, ("text", "k", "bank"), {"k": 5, "bank": None})
+    space, a = bind_arguments(args, kwargs, ("text", "k", "bank"), {"k": 5, "bank": None})
     text = a["text"]
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"text must be a non-empty string, got {text!r}")
