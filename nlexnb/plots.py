@@ -39,11 +39,11 @@ def _figure(figsize: tuple[float, float], layout: str | None = None):
     return Figure(figsize=figsize, layout=layout)
 
 
-def _label_bars(ax, shares, fontsize: int = 9, color: str | None = None) -> None:
-    """Write each horizontal bar's share (as a percentage) just past its end."""
+def _label_bars(ax, shares, fontsize: int = 9, color: str | None = None, fmt: str = "{:.0%}") -> None:
+    """Write each horizontal bar's share (as a percentage, or as ``fmt`` says) just past its end."""
     for patch, share in zip(ax.patches, shares):
         ax.annotate(
-            f"{share:.0%}",
+            fmt.format(share),
             (patch.get_width(), patch.get_y() + patch.get_height() / 2),
             xytext=(3, 0),
             textcoords="offset points",
@@ -111,11 +111,17 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4), also
 
     fig, right = _heatmap_beside_bars(explanation, figsize, also)
     table = explanation.concepts
+    against = explanation.explained is not None and explanation.explained <= 0  # no share of what the model refused
     if len(table):
         sns.barplot(data=table, x="contribution", y="concept", ax=right, color=sns.color_palette()[0], orient="h")
-        _label_bars(right, table["share"], fontsize=9)
+        right.margins(x=0.1)  # room for the labels past the longest bar
+        if against:
+            _label_bars(right, table["contribution"], fontsize=9, fmt="{:+.2f}")
+        else:
+            _label_bars(right, table["share"], fontsize=9)
     what = "logit" if explanation.foil is None else "logit difference"
-    right.set_xlabel(f"contribution to the {what} (share in %)")
+    unit = f"logits; the {what} is {explanation.explained:.2f}" if against else "share in %"
+    right.set_xlabel(f"contribution to the {what} ({unit})")
     return _finish_explanation(fig, right, explanation)
 
 

@@ -233,6 +233,8 @@ def test_a_contrast_the_model_decides_the_other_way_says_so(explainer, photos):
     assert f"(gap {e.explained:.2f})" in e.sentence and "because" not in e.sentence
     if len(e.concepts):
         assert "what speaks for \u201ccup\u201d all the same: \u201c" in e.sentence
+    # its figure labels each bar with its push in logits, not a share of a negative gap
+    assert f"(logits; the logit difference is {e.explained:.2f})" in e.plot().axes[1].get_xlabel()
     # the same pair the model's way round is a prediction explained as usual
     assert explainer.explain(photos["coffee"], foil=CUP).sentence.startswith("Predicted \u201cespresso\u201d")
     # weighed, a gap the model decided against is given in logit units per text, not as shares of it
