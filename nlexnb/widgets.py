@@ -409,8 +409,8 @@ class ConceptExplorer(_App):
             a class name ("pyramid" for Egyptian cat), other animals ("reindeer" for Siberian husky) and things its
             photos are not expected to show ("walnut" for koala; see :func:`nlexnb.discover.contrast`), off by
             default.
-        every_kind: list every concept of a kind ("thick tail", "long fine tail", "very short tail", ...) instead
-            of the best placed of each head noun, off by default.
+        repeats: list every concept, also those that say a word again ("thick tail", "long fine tail", "golden
+            coat", "golden tail", ...) instead of the best placed that says each word, off by default.
         table: the ranked concepts (HTML); plot: their bar chart (PNG Image); message: the last error, if any.
     """
 
@@ -423,14 +423,14 @@ class ConceptExplorer(_App):
         self.class_b = _class_box(classifier, "versus", "optional second class")
         self.k = widgets.IntSlider(value=10, min=1, max=30, description="concepts")
         self.echoes = widgets.Checkbox(value=False, description="echoes and look-alikes", indent=False)
-        self.every_kind = widgets.Checkbox(value=False, description="every concept of a kind", indent=False)
+        self.repeats = widgets.Checkbox(value=False, description="words said again", indent=False)
         self.message = widgets.HTML()
         self.table = widgets.HTML()
         self.plot = _picture("640px")
         show = self._guard(self._show)
-        for control in (self.class_a, self.class_b, self.k, self.echoes, self.every_kind):
+        for control in (self.class_a, self.class_b, self.k, self.echoes, self.repeats):
             control.observe(show, "value")
-        controls = widgets.HBox([self.class_a, self.class_b, self.k, self.echoes, self.every_kind])
+        controls = widgets.HBox([self.class_a, self.class_b, self.k, self.echoes, self.repeats])
         self.widget = widgets.VBox([controls, self.message, widgets.HBox([self.plot, self.table])])
         show()
 
@@ -447,7 +447,7 @@ class ConceptExplorer(_App):
         c2: int | str | None = None,
         k: int | None = None,
         echoes: bool | None = None,
-        every_kind: bool | None = None,
+        repeats: bool | None = None,
     ) -> discover.ConceptTable:
         """The concepts of ``c1``, or of ``c1`` against ``c2``; None takes the widget's current value.
 
@@ -458,13 +458,13 @@ class ConceptExplorer(_App):
         b = _class_or_none(self.classifier, self.class_b.value) if c2 is None else c2
         k = self.k.value if k is None else k
         echoes = self.echoes.value if echoes is None else echoes
-        every_kind = yes_or_no(self.every_kind.value if every_kind is None else every_kind, "every_kind")
-        per_head = None if every_kind else 1
+        repeats = yes_or_no(self.repeats.value if repeats is None else repeats, "repeats")
+        per_word = None if repeats else 1
         if a is None:
             raise ValueError("Choose a class: type a class name, a synonym or an index")
         if b is None:
-            return discover.class_concepts(self.space, a, k=k, echoes=echoes, per_head=per_head)
-        return discover.contrast(self.space, a, b, k=k, echoes=echoes, per_head=per_head)
+            return discover.class_concepts(self.space, a, k=k, echoes=echoes, per_word=per_word)
+        return discover.contrast(self.space, a, b, k=k, echoes=echoes, per_word=per_word)
 
 
 # ---- concept bottleneck ----------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from nlexnb import discover
+from nlexnb.discover import concept_words
 from nlexnb.labels import head_word
 from nlexnb.space import concept_space
 
@@ -61,43 +62,54 @@ def test_a_contrast_of_two_cats_names_no_kind_of_cat_and_draws_from_each_class(c
     table = discover.contrast(space, "tiger cat", "Egyptian cat", k=8)
     assert not [c for c in table.concept if c.split()[-1] in ("cat", "cats")]  # "wild cat" says nothing here
     for side, c in (("tiger cat", "tiger cat"), ("Egyptian cat", "Egyptian cat")):
-        near = set(discover.class_concepts(space, c, k=50).concept)
+        near = set(discover.class_concepts(space, c, k=50, per_word=None).concept)
         assert set(table[table.favours == side].concept) <= near
     whole_bank = discover.contrast(space, "tiger cat", "Egyptian cat", k=8, among=None)
     assert len(whole_bank) == 16 and (whole_bank.score.iloc[:8] > 0).all()
 
 
-def test_a_discovery_table_names_each_kind_of_thing_once(classifier, mapper):
-    """Ten kinds of tail for the malamute say less than one tail and nine other things: by default a table keeps the
-    best placed concept of each head noun ("grey" and "gray" alike); per_head=None lists them all, per_head=2 two."""
+def test_a_discovery_table_says_each_word_once(classifier, mapper):
+    """Ten kinds of tail for the malamute, or ten golden things for the golden retriever, say less than one of each
+    and the next things the row holds: by default a table keeps the best placed concept that says each word (in any
+    of its forms: "stripes" is "striped"; "grey" is "gray"); per_word=None lists them all, per_word=2 two."""
     space = concept_space(classifier, mapper)
-    every = discover.contrast(space, "Siberian husky", "malamute", per_head=None)
+    every = discover.contrast(space, "Siberian husky", "malamute", per_word=None)
     tails = [c for c in every[every.favours == "malamute"].concept if head_word(c) == "tail"]
     assert len(tails) >= 3  # "thick tail", "long fine tail", "very short tail", ...
     table = discover.contrast(space, "Siberian husky", "malamute")
     for side, rows in table.groupby("favours"):
-        heads = [head_word(c).replace("grey", "gray") for c in rows.concept]
-        assert len(heads) == len(set(heads)), (side, list(rows.concept))
+        words = [w for c in rows.concept for w in concept_words(c)]
+        assert len(words) == len(set(words)), (side, list(rows.concept))
     assert [c for c in table.concept if head_word(c) == "tail"] == tails[:1]  # the first of them stays
-    two = discover.class_concepts(space, "espresso", k=12, per_head=2)
-    assert max(Counter(head_word(c) for c in two.concept).values()) <= 2 and len(two) == 12
-    with pytest.raises(ValueError, match="per_head must be a positive number of concepts per head noun"):
-        discover.class_concepts(space, "espresso", per_head=0)
+    golden = discover.class_concepts(space, "golden retriever", k=8)
+    assert sum("golden" in c for c in golden.concept) == 1 and len(golden) == 8  # not "golden tail, golden eyes, ..."
+    cats = discover.contrast(space, "tiger cat", "Egyptian cat", k=8)
+    assert sum("stripe" in c for c in cats.concept) == 1  # "striped", not also "fine stripes" and "striped coat"
+    two = discover.class_concepts(space, "espresso", k=12, per_word=2)
+    assert max(Counter(w for c in two.concept for w in concept_words(c)).values()) <= 2 and len(two) == 12
+    with pytest.raises(ValueError, match="per_word must be a positive number of concepts that share a word"):
+        discover.class_concepts(space, "espresso", per_word=0)
+
+
+def test_the_words_a_concept_says():
+    assert "stripe" in concept_words("striped fur") & concept_words("fine stripes")  # one word, two forms
+    assert concept_words("iron-grey coat") >= {"iron", "gray", "coat"}
+    assert "very" not in concept_words("very short tail") and "of" not in concept_words("cup of coffee")
 
 
 def test_discovery_leaves_out_echoes_of_the_words_that_qualify_a_class_name(classifier, mapper):
     """ "pyramid" is in the Egyptian cat's row because of the word "Egyptian", "fireplace" in the fire engine's
     because of "fire": listed only with echoes=True. "golden" qualifies golden retriever by what one sees: it stays."""
     space = concept_space(classifier, mapper)
-    table = discover.contrast(space, "tiger cat", "Egyptian cat", k=10, per_head=None)
-    with_echoes = discover.contrast(space, "tiger cat", "Egyptian cat", k=10, echoes=True, per_head=None)
+    table = discover.contrast(space, "tiger cat", "Egyptian cat", k=10, per_word=None)
+    with_echoes = discover.contrast(space, "tiger cat", "Egyptian cat", k=10, echoes=True, per_word=None)
     assert "pyramid" in set(with_echoes.concept) and "pyramid" not in set(table.concept)
     assert len(table[table.favours == "Egyptian cat"]) == 10  # the next concept takes its place
     fire = discover.class_concepts(space, "fire engine", k=20)
     assert "fireplace" in set(discover.class_concepts(space, "fire engine", k=20, echoes=True).concept)
     assert "fireplace" not in set(fire.concept) and len(fire) == 20 and fire.cosine.is_monotonic_decreasing
-    golden = set(discover.class_concepts(space, "golden retriever", k=10).concept)
-    raw = set(discover.class_concepts(space, "golden retriever", k=10, echoes=True).concept)
+    golden = set(discover.class_concepts(space, "golden retriever", k=10, per_word=None).concept)
+    raw = set(discover.class_concepts(space, "golden retriever", k=10, echoes=True, per_word=None).concept)
     coverings = {"golden shell", "golden plumage", "golden mane"}  # other animals' coverings, not a dog's
     assert raw - coverings <= golden  # "golden ..." stays
 
@@ -106,14 +118,14 @@ def test_discovery_leaves_out_other_animals_and_things_a_photo_of_the_class_does
     """The rows hold what a look-alike class's row holds ("reindeer" for Siberian husky, "herring" and "fisherman"
     for tench, "walnut" for koala); discovery leaves those out as explanations do, and lists them with echoes=True."""
     space = concept_space(classifier, mapper)
-    table = discover.contrast(space, "Siberian husky", "malamute", k=8, per_head=None)
-    raw = discover.contrast(space, "Siberian husky", "malamute", k=8, echoes=True, per_head=None)
+    table = discover.contrast(space, "Siberian husky", "malamute", k=8, per_word=None)
+    raw = discover.contrast(space, "Siberian husky", "malamute", k=8, echoes=True, per_word=None)
     assert "reindeer" in set(raw.concept) and "reindeer" not in set(table.concept)
     assert len(table[table.favours == "Siberian husky"]) == 8  # the next concepts take their places
     tench = discover.contrast(space, "goldfish", "tench", k=8)
     assert not {"herring", "fisherman", "catfish", "tuna"} & set(tench[tench.favours == "tench"].concept)
     koala = discover.class_concepts(space, "koala", k=10)
-    raw_koala = set(discover.class_concepts(space, "koala", k=20, echoes=True, per_head=None).concept)
+    raw_koala = set(discover.class_concepts(space, "koala", k=20, echoes=True, per_word=None).concept)
     assert {"walnut", "bamboo", "very large bear"} <= raw_koala
     assert not {"walnut", "bamboo", "very large bear"} & set(koala.concept)
     assert "tree" in set(koala.concept) and len(koala) == 10  # its description says "tree fork"
@@ -161,7 +173,7 @@ def test_image_concepts_and_subconcepts(classifier, ridge_mapper, photos):
     assert table.mean_contribution.is_monotonic_decreasing
     heads = [head_word(c) for c in table.concept]  # each kind of thing once, unless asked for all
     assert len(heads) == len(set(heads))
-    every = discover.image_concepts(classifier, ridge_mapper, features, BANK, k=5, precomputed=True, per_head=None)
+    every = discover.image_concepts(classifier, ridge_mapper, features, BANK, k=5, precomputed=True, per_word=None)
     assert every.mean_contribution.iloc[0] == table.mean_contribution.iloc[0]
     clusters = discover.subconcepts(classifier, ridge_mapper, features, BANK, n_clusters=3, features=True)
     for names in clusters.concepts:  # each cluster named by different kinds of thing

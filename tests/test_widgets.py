@@ -173,7 +173,7 @@ def test_concept_explorer_class_and_contrast(classifier, mapper):
     assert "pyramid" in full.table.value and full.message.value == ""
     full.class_a.value, full.class_b.value, full.echoes.value = "Siberian husky", "malamute", False
     assert full.table.value.count(" tail</td>") == 1  # one tail for the malamute: each kind of thing once ...
-    full.every_kind.value = True  # ... unless asked for every concept of a kind
+    full.repeats.value = True  # ... unless asked for the concepts that say a word again
     assert full.table.value.count(" tail</td>") > 1 and full.message.value == ""
 
 

@@ -4,7 +4,8 @@ Every function ranks the concepts of a :class:`~nlexnb.space.ConceptSpace` by th
 explanations select and ablate) against a vector of the classifier's own space: a class row ``W[c]``
 (:func:`class_concepts`), the difference of two rows (:func:`contrast`: what separates husky from malamute), the
 features of a set of images (:func:`image_concepts`, :func:`subconcepts`), or the other way round, a free text against
-all rows (:func:`nearest_classes`). Class names and names of peoples are left out, as in explanations.
+all rows (:func:`nearest_classes`). Class names and names of peoples are left out, as in explanations, and a table
+says each word once (:func:`concept_words`; ``per_word=None`` lists every concept).
 
 Each function takes a classifier and a mapper (and ``bank=``), or a concept space alone in their place
 (``class_concepts(space, "espresso")``), and returns a :class:`ConceptTable`: ``.table`` (a DataFrame), ``.plot()``
@@ -19,7 +20,7 @@ concepts of the surroundings rather than the object). They return a :class:`Conc
 
 from __future__ import annotations
 
-from ._args import resolve_class
+from ._args import concept_words, resolve_class
 from .explained import collection_concepts, context_reliance, error_concepts
 from .images import image_concepts, subconcepts
 from .rows import class_concepts, contrast, nearest_classes
@@ -28,6 +29,7 @@ from .table import ConceptTable, plot
 __all__ = [
     "ConceptTable",
     "resolve_class",
+    "concept_words",
     "class_concepts",
     "contrast",
     "image_concepts",

@@ -1,5 +1,5 @@
 """How discovery functions read their arguments: ``(space, ...)`` or ``(classifier, mapper, ..., bank=)``,
-and the ranking helpers they share (usable concepts only; one concept per head noun)."""
+and the ranking helpers they share (usable concepts only; each word said once)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch
 
 from .._checks import a_number, positive_int
 from ..classifier import Classifier
+from ..kinds import words_of
 from ..mapper import Mapper, is_mapper
 from ..space import ConceptSpace, concept_space
 
@@ -80,22 +81,34 @@ def bind_arguments(args: tuple, kwargs: dict, params: tuple[str, ...], defaults:
 
 
 _SPELLINGS = {"grey": "gray", "colour": "color"}  # "iron-grey" is "iron-gray" said again
+WIDE = 40
+"""Candidates ranked per row of a table before concepts that repeat a word are dropped."""
+_FUNCTION_WORDS = frozenset("a an the of and or with in on at to for by from very".split())
 
 
-def per_head_limit(per_head: Any) -> int | None:
-    return None if per_head is None else positive_int(per_head, "per_head", "concepts per head noun (None: any)")
+def concept_words(text: str) -> frozenset[str]:
+    """The words a concept says, in all their forms (:func:`nlexnb.kinds.words_of`: "stripes" and "striped" both say
+    "stripe"), one spelling each ("grey" is "gray"), without function words ("with", "very")."""
+    forms = words_of([text])
+    return frozenset(_SPELLINGS.get(w, w) for w in forms) - _FUNCTION_WORDS
 
 
-def one_per_head(space: ConceptSpace, indices: list[int], per_head: int | None) -> list[int]:
-    """``indices`` in order, keeping at most ``per_head`` concepts with one head noun (None: all): a table of ten
-    kinds of tail says less than one tail and nine other things."""
-    if per_head is None:
+def per_word_limit(per_word: Any) -> int | None:
+    return None if per_word is None else positive_int(per_word, "per_word", "concepts that share a word (None: any)")
+
+
+def once_per_word(space: ConceptSpace, indices: list[int], per_word: int | None) -> list[int]:
+    """``indices`` in order, keeping a concept only while each of its words has been said by fewer than
+    ``per_word`` concepts kept before it (None: all). A table of ten golden things ("golden coat", "golden tail",
+    "golden eyes", ...) or six kinds of stripes says less than one of each and the next things the row holds."""
+    if per_word is None:
         return indices
-    seen: dict[str, int] = {}
+    said: dict[str, int] = {}
     kept = []
     for i in indices:
-        head = _SPELLINGS.get(space.heads[i], space.heads[i])
-        if seen.get(head, 0) < per_head:
-            seen[head] = seen.get(head, 0) + 1
+        words = concept_words(space.texts[i])
+        if all(said.get(w, 0) < per_word for w in words):
+            for w in words:
+                said[w] = said.get(w, 0) + 1
             kept.append(i)
     return kept

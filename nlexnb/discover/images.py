@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .._checks import positive_int, yes_or_no
 from ..images import ImageInput
 from ..space import ConceptSpace
-from ._args import bind_arguments, one_per_head, per_head_limit, ranked
+from ._args import WIDE, bind_arguments, once_per_word, per_word_limit, ranked
 from .table import ConceptTable
 
 
@@ -28,13 +28,13 @@ def _features(space: ConceptSpace, images: ImageInput | torch.Tensor, precompute
 def image_concepts(*args, **kwargs) -> ConceptTable:
     """What drives the predictions across a set of images (dataset level).
 
-    ``image_concepts(space, images, k=10, precomputed=False, per_head=1)`` or
+    ``image_concepts(space, images, k=10, precomputed=False, per_word=1)`` or
     ``image_concepts(classifier, mapper, images, bank=None, k=10, ...)``.
 
     For image ``x`` predicted as class ``c``, concept ``v`` carries ``(f . v) (W[c] . v)`` of the logit ``z_c`` (the
     exact logit change when ``v`` is projected out of ``f``, ``v`` unit). Concepts are ranked by the mean of that
-    contribution over the images, at most ``per_head`` with one head noun ("pink petals", not also "round petals"
-    and "broad petals"; None: all).
+    contribution over the images, at most ``per_word`` that say one word ("pink petals", not also "round petals"
+    and "pink flowers"; None: all).
 
     Args:
         images: the images (anything the classifier reads), or pre-computed features [N, d] with
@@ -45,16 +45,16 @@ def image_concepts(*args, **kwargs) -> ConceptTable:
         the concept among their own top k), top_class (the most frequent predicted class among those images).
     """
     _renamed_features(kwargs)
-    defaults = {"bank": None, "k": 10, "precomputed": False, "per_head": 1}
-    space, a = bind_arguments(args, kwargs, ("images", "bank", "k", "precomputed", "per_head"), defaults)
+    defaults = {"bank": None, "k": 10, "precomputed": False, "per_word": 1}
+    space, a = bind_arguments(args, kwargs, ("images", "bank", "k", "precomputed", "per_word"), defaults)
     f = _features(space, a["images"], a["precomputed"])
-    k, per_head = positive_int(a["k"], "k", "concepts"), per_head_limit(a["per_head"])
+    k, per_word = positive_int(a["k"], "k", "concepts"), per_word_limit(a["per_word"])
     clf = space.classifier
     pred = clf.head(f).argmax(1)
     vectors = space.directions
     contrib = ((f @ vectors.T) * (clf.head_weight.float()[pred] @ vectors.T)).masked_fill(space.excluded, -torch.inf)
     mean = contrib.mean(0)
-    top = one_per_head(space, ranked(space, mean, k if per_head is None else 8 * k), per_head)[:k]
+    top = once_per_word(space, ranked(space, mean, k if per_word is None else WIDE * k), per_word)[:k]
     per_image_top = contrib.topk(len(top), dim=1).indices  # [N, n]
     rows_out = []
     for rank, j in enumerate(top, 1):
@@ -85,13 +85,13 @@ def _renamed_features(kwargs: dict) -> None:
 def subconcepts(*args, **kwargs) -> ConceptTable:
     """Cluster images (of one class) by their concept profiles and name each cluster by its distinguishing concepts.
 
-    ``subconcepts(space, images, n_clusters=3, k=5, seed=0, precomputed=False, per_head=1)`` or
+    ``subconcepts(space, images, n_clusters=3, k=5, seed=0, precomputed=False, per_word=1)`` or
     ``subconcepts(classifier, mapper, images, bank=None, n_clusters=3, k=5, ...)``.
 
     An image's profile is the cosine of its features with every concept direction, minus that concept's mean over
     the images; k-means (k-means++ seeding, fixed seed) groups the profiles; a cluster is named by the concepts whose
-    cosine is highest in the cluster relative to all the images, at most ``per_head`` with one head noun ("very
-    large bear", not also "heavy-bodied bear" and "medium-sized black bear"; None: all). Profiles stay in cosine
+    cosine is highest in the cluster relative to all the images, at most ``per_word`` that say one word ("very
+    large bear", not also "heavy-bodied bear" and "red wheels" after "red leaves"; None: all). Profiles stay in cosine
     units on purpose:
     standardising each concept by its spread over the images would let concepts that barely vary anywhere (tiny
     spread, so any difference looks large) name the clusters.
@@ -102,10 +102,10 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
         each image's cluster and ``profile`` a cluster x concept table (what ``plot()`` draws).
     """
     _renamed_features(kwargs)
-    defaults = {"bank": None, "n_clusters": 3, "k": 5, "seed": 0, "precomputed": False, "per_head": 1}
-    params = ("images", "bank", "n_clusters", "k", "seed", "precomputed", "per_head")
+    defaults = {"bank": None, "n_clusters": 3, "k": 5, "seed": 0, "precomputed": False, "per_word": 1}
+    params = ("images", "bank", "n_clusters", "k", "seed", "precomputed", "per_word")
     space, a = bind_arguments(args, kwargs, params, defaults)
-    k, per_head = positive_int(a["k"], "k", "concepts"), per_head_limit(a["per_head"])
+    k, per_word = positive_int(a["k"], "k", "concepts"), per_word_limit(a["per_word"])
     f = _features(space, a["images"], a["precomputed"])
     n_clusters = positive_int(a["n_clusters"], "n_clusters", "clusters")
     if len(f) < n_clusters:
@@ -117,7 +117,7 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
     for c in range(n_clusters):
         members = (assign == c).nonzero().flatten()
         mean = z[members].mean(0)
-        top = one_per_head(space, ranked(space, mean, k if per_head is None else 8 * k), per_head)[:k]
+        top = once_per_word(space, ranked(space, mean, k if per_word is None else WIDE * k), per_word)[:k]
         named[c] = top
         records.append(
             {

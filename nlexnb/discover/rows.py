@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .._checks import positive_int, yes_or_no
 from ..labels import primary_name
 from ..space import ConceptSpace
-from ._args import bind_arguments, one_per_head, per_head_limit, ranked
+from ._args import WIDE, bind_arguments, once_per_word, per_word_limit, ranked
 from .table import ConceptTable
 
 
@@ -18,7 +18,7 @@ from .table import ConceptTable
 def class_concepts(*args, **kwargs) -> ConceptTable:
     """What class ``c``'s row encodes: concepts ranked by the cosine of their direction with ``W[c]``.
 
-    ``class_concepts(space, c, k=10, echoes=False, per_head=1)`` or ``class_concepts(classifier, mapper, c,
+    ``class_concepts(space, c, k=10, echoes=False, per_word=1)`` or ``class_concepts(classifier, mapper, c,
     bank=None, k=10, ...)``.
 
     A concept's direction comes from the class names its text resembles, so a row also encodes the associations of
@@ -26,26 +26,26 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
     :meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`), the animals the class looks like ("reindeer" and "large
     penguin" for ice bear: :meth:`~nlexnb.space.ConceptSpace.other_animals`) and the things a look-alike's row carries
     ("walnut" and "elm" for koala: :meth:`~nlexnb.space.ConceptSpace.unlisted_things`). Those are left out, as
-    explanations leave them out, unless ``echoes=True``. At most ``per_head`` concepts share a head noun (the best
-    placed: "dark liquid" but not also "creamy liquid" and "white liquid" for espresso); ``per_head=None`` lists
-    them all.
+    explanations leave them out, unless ``echoes=True``. At most ``per_word`` concepts say one word (the best
+    placed: "dark liquid" but not also "creamy liquid" for espresso; "golden coat" but not also "golden tail" and
+    "golden eyes" for golden retriever); ``per_word=None`` lists them all.
 
     Returns:
         A :class:`ConceptTable` with columns rank, concept, cosine (k rows, best first).
     """
-    defaults = {"bank": None, "k": 10, "echoes": False, "per_head": 1}
-    space, a = bind_arguments(args, kwargs, ("c", "bank", "k", "echoes", "per_head"), defaults)
+    defaults = {"bank": None, "k": 10, "echoes": False, "per_word": 1}
+    space, a = bind_arguments(args, kwargs, ("c", "bank", "k", "echoes", "per_word"), defaults)
     index = space.class_index(a["c"])
     k = positive_int(a["k"], "k", "concepts")
     a["echoes"] = yes_or_no(a["echoes"], "echoes")  # "no" is a true string: it would list every echo
-    per_head = per_head_limit(a["per_head"])
+    per_word = per_word_limit(a["per_word"])
     row = F.normalize(space.classifier.head_weight[index].float(), dim=0)
     scores = space.directions @ row
-    top = ranked(space, scores, k if a["echoes"] and per_head is None else 8 * k)
+    top = ranked(space, scores, k if a["echoes"] and per_word is None else WIDE * k)
     if not a["echoes"]:
         echo = _look_alikes(space, top, index)
         top = [i for i, e in zip(top, echo) if not e]
-    top = one_per_head(space, top, per_head)[:k]
+    top = once_per_word(space, top, per_word)[:k]
     df = pd.DataFrame(
         {"rank": range(1, len(top) + 1), "concept": [space.texts[i] for i in top], "cosine": scores[top].cpu().numpy()}
     )
@@ -56,7 +56,7 @@ def contrast(*args, **kwargs) -> ConceptTable:
     """What separates two classes: for each side, the concepts the model associates with that class that lean towards
     it rather than the other, the top k by how much they separate the two.
 
-    ``contrast(space, c1, c2, k=10, among=50, echoes=False, per_head=1)``, or with ``(classifier, mapper, c1, c2,
+    ``contrast(space, c1, c2, k=10, among=50, echoes=False, per_word=1)``, or with ``(classifier, mapper, c1, c2,
     bank=None, ...)``.
 
     Each side is drawn from its class's ``among`` nearest concepts (by cosine with its row: what
@@ -68,8 +68,9 @@ def contrast(*args, **kwargs) -> ConceptTable:
     are not expected to show ("adult male sheep" for Egyptian cat, "herring" and "fisherman" for tench, as
     explanations refuse them). Ranking the whole bank along the difference instead (``among=None``) names whatever
     separates two close rows: "doorstep", "black stone" and "cone" for Siberian husky against malamute. A side names
-    at most ``per_head`` concepts with one head noun: the malamute's side says "thick tail" once, not also "long fine
-    tail", "very long tail" and "very short tail" (``per_head=None`` lists them all). A side may hold fewer than
+    at most ``per_word`` concepts that say one word: the malamute's side says "thick tail" once, not also "long fine
+    tail" and "very short tail", and the tiger cat's says "striped" once, not also "fine stripes" and "striped coat"
+    (``per_word=None`` lists them all). A side may hold fewer than
     ``k`` concepts.
 
     Returns:
@@ -77,8 +78,8 @@ def contrast(*args, **kwargs) -> ConceptTable:
         concept, score (cosine with the unit difference direction: positive for c1, negative for c2), cosine_c1,
         cosine_c2.
     """
-    defaults = {"bank": None, "k": 10, "among": 50, "echoes": False, "per_head": 1}
-    space, a = bind_arguments(args, kwargs, ("c1", "c2", "bank", "k", "among", "echoes", "per_head"), defaults)
+    defaults = {"bank": None, "k": 10, "among": 50, "echoes": False, "per_word": 1}
+    space, a = bind_arguments(args, kwargs, ("c1", "c2", "bank", "k", "among", "echoes", "per_word"), defaults)
     first, second = space.class_index(a["c1"], "c1"), space.class_index(a["c2"], "c2")
     names = space.classifier.class_names
     if first == second:
@@ -90,14 +91,15 @@ def contrast(*args, **kwargs) -> ConceptTable:
     vectors = space.directions
     score = vectors @ F.normalize(rows[first] - rows[second], dim=0)
     cos_a, cos_b = vectors @ F.normalize(rows[first], dim=0), vectors @ F.normalize(rows[second], dim=0)
-    per_head = per_head_limit(a["per_head"])
+    per_word = per_word_limit(a["per_word"])
     if among is None:
-        wide = k if per_head is None else 8 * k
-        pos = one_per_head(space, ranked(space, score, wide), per_head)[:k]
-        neg = one_per_head(space, ranked(space, score, wide, largest=False), per_head)[:k]
+        wide = k if per_word is None else WIDE * k
+        pos = once_per_word(space, ranked(space, score, wide), per_word)[:k]
+        neg = once_per_word(space, ranked(space, score, wide, largest=False), per_word)[:k]
     else:
-        pos = one_per_head(space, _side(space, cos_a, score, (first, second), among, among, a["echoes"]), per_head)[:k]
-        neg = one_per_head(space, _side(space, cos_b, -score, (second, first), among, among, a["echoes"]), per_head)[:k]
+        side_a = _side(space, cos_a, score, (first, second), among, among, a["echoes"])
+        side_b = _side(space, cos_b, -score, (second, first), among, among, a["echoes"])
+        pos, neg = once_per_word(space, side_a, per_word)[:k], once_per_word(space, side_b, per_word)[:k]
     name_a, name_b = primary_name(names[first]), primary_name(names[second])
     order = pos + neg
     df = pd.DataFrame(
