@@ -143,3 +143,8 @@ def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
     while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(_SKIPPED):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, category, stacklevel=level)
+
+
+def in_a_sentence(exc: BaseException) -> str:
+    """What an exception says, without the full stop it may end in, to quote inside a sentence of our own."""
+    return str(exc).rstrip().rstrip(".")

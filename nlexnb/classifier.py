@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import positive_int, warn_user, yes_or_no
+from ._checks import in_a_sentence, positive_int, warn_user, yes_or_no
 from .images import ImageInput, iter_batches
 from .labels import disambiguate, imagenet_class_names, split_synonyms
 
@@ -463,7 +463,7 @@ def _load_timm(name, pretrained, weights, device, class_names, batch_size) -> Cl
             model = timm.create_model(name, pretrained=True)
         except Exception as exc:  # hub unreachable, no weights for this tag, ...
             raise RuntimeError(
-                f"Could not load pretrained weights for {name!r}: {type(exc).__name__}: {exc}. "
+                f"Could not load pretrained weights for {name!r}: {type(exc).__name__}: {in_a_sentence(exc)}. "
                 "Connect to the Hugging Face hub, pass weights='path/to/checkpoint', "
                 "or use pretrained=False for random weights."
             ) from exc
@@ -538,7 +538,8 @@ def _load_torchvision(name, pretrained, weights, device, class_names, batch_size
             model = torchvision.models.get_model(name, weights=default_weights)
         except Exception as exc:
             raise RuntimeError(
-                f"Could not download torchvision weights {default_weights} for {name!r}: {type(exc).__name__}: {exc}. "
+                f"Could not download torchvision weights {default_weights} for {name!r}: "
+                f"{type(exc).__name__}: {in_a_sentence(exc)}. "
                 "Connect to the internet, pass weights='path/to/checkpoint', or use pretrained=False."
             ) from exc
         source = "hub"

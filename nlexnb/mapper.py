@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import a_gloss, an_index, per_class, photo_phrases, warn_user, yes_or_no
+from ._checks import a_gloss, an_index, in_a_sentence, per_class, photo_phrases, warn_user, yes_or_no
 from ._store import TensorCache, atomic_save_safetensors
 from .classifier import Classifier
 from .labels import imagenet_class_names, imagenet_descriptions, imagenet_glosses, split_synonyms
@@ -448,7 +448,8 @@ def load_mapper(
         meta = json.loads(header["nlexnb"])
     except Exception as exc:
         raise ValueError(
-            f"{str(path)!r} is not a readable nlexnb mapper file (damaged, truncated or another format): {exc}. "
+            f"{str(path)!r} is not a readable nlexnb mapper file (damaged, truncated or another format): "
+            f"{in_a_sentence(exc)}. "
             "Expected a complete safetensors file written by Mapper.save; save or fit the mapper again"
         ) from exc
     if meta.get("format") != FORMAT_VERSION or meta.get("method") not in MAPS:

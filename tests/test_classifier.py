@@ -157,8 +157,9 @@ def test_unknown_model_name_suggests_close_matches():
 
 def test_pretrained_without_reachable_weights_is_an_error_not_a_random_model():
     # HF_HUB_OFFLINE=1 (conftest): the real hub loading code runs up to the download and must fail loudly.
-    with pytest.raises(RuntimeError, match="Could not load pretrained weights for 'resnet18'"):
+    with pytest.raises(RuntimeError, match="Could not load pretrained weights for 'resnet18'") as refused:
         nlexnb.load_classifier("resnet18", pretrained=True)
+    assert ".." not in str(refused.value)  # the hub's own sentence is quoted inside ours, one full stop
 
 
 def test_local_checkpoint_round_trip(tmp_path):
