@@ -20,6 +20,14 @@ def an_index(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+def a_seed(value, name: str = "seed") -> int:
+    """``value`` as an int seed, or a TypeError naming the parameter: a whole number >= 0. A string would seed
+    Python's ``random`` with other draws than the number it spells, and numpy and torch refuse it in their words."""
+    if not an_index(value) or value < 0:
+        raise TypeError(f"{name} must be a whole number >= 0 (e.g. 0), got {value!r}")
+    return int(value)
+
+
 def a_number(value) -> bool:
     """Whether ``value`` is a plain number (an integer or a float), not a bool: what a misplaced ``k=8`` looks like
     where an object was expected."""

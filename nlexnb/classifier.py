@@ -204,6 +204,21 @@ class Classifier:
         """Pre-logits features ``f`` [N, d], such that ``logits = f @ head_weight.T + head_bias``."""
         return torch.cat([o[0] for o in self._run(images, False, progress)])
 
+    def checked_features(self, features, name: str = "features", rows: int | None = None) -> torch.Tensor:
+        """``features`` as given, once checked to be what :meth:`features` returns: a tensor [N, d] of finite
+        numbers, ``rows`` of them when given. A ValueError naming ``name`` otherwise: features from another model (a
+        width other than d), a single vector, or NaN would give answers without meaning, not an error."""
+        d = self.num_features
+        if not isinstance(features, torch.Tensor):
+            raise TypeError(f"{name} must be a tensor [N, {d}] ({self.name}'s features), got {type(features).__name__}")
+        if features.ndim != 2 or features.shape[1] != d or (rows is not None and len(features) != rows):
+            want = f"[{rows}, {d}] (one row per image, in order)" if rows is not None else f"[N, {d}]"
+            hint = " (one image? use features[None])" if features.ndim == 1 and len(features) == d else ""
+            raise ValueError(f"{name} must be {want} ({self.name}'s features), got {list(features.shape)}{hint}")
+        if not features.is_floating_point() or not bool(torch.isfinite(features).all()):
+            raise ValueError(f"{name} must hold finite floating-point numbers ({self.name}'s features): no NaN or inf")
+        return features
+
     def head(self, features: torch.Tensor) -> torch.Tensor:
         """Re-run the linear head on features [..., d]: ``f @ W.T + b``, in the features' dtype (float64 for exact
         ablation comparisons)."""

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ._checks import number, positive_int, warn_user, yes_or_no
+from ._checks import a_seed, number, positive_int, warn_user, yes_or_no
 from .classifier import Classifier
 from .mapper import Mapper, fit_mapper, name_embeddings
 from .text import TextEncoder
@@ -97,7 +97,7 @@ def heldout(
             f"methods must name mapper methods {sorted(MAPS)} or {BASELINE_TEXT!r} (the text baseline); got {methods!r}"
         )
     per_fold = yes_or_no(per_fold, "per_fold")
-    splits = fold_splits(classifier.num_classes, folds, seed)
+    splits = fold_splits(classifier.num_classes, folds, a_seed(seed))
     rows_all = F.normalize(classifier.head_weight.float(), dim=1)
     records = []
     jobs = [(f, m) for f in range(len(splits)) for m in methods]
@@ -425,12 +425,8 @@ def bottleneck_accuracy(
     not_judged = len(pairs) - len(judged)
     if features is None:
         features, judged, skipped = labelled_features(classifier, judged, progress, "table.attrs['skipped']")
-    elif features.shape != (len(pairs), classifier.num_features):
-        raise ValueError(
-            f"features must be [{len(pairs)}, {classifier.num_features}] (one row per image of data, in order), "
-            f"got {list(features.shape)}"
-        )
     else:
+        features = classifier.checked_features(features, rows=len(pairs))
         features, skipped = features[torch.tensor(keep, device=features.device)], []
     index = {name: k for k, name in enumerate(names)}
     truth = torch.zeros(len(judged), len(names), dtype=torch.bool)
@@ -475,8 +471,8 @@ def zero_shot(zs, data, labels=None, progress: bool | None = None, features: tor
     skipped: list[tuple[str, str]] = []
     if features is None:
         features, pairs, skipped = labelled_features(zs.classifier, pairs, progress, "the evaluation's .skipped")
-    elif len(features) != len(pairs):
-        raise ValueError(f"features has {len(features)} rows for {len(pairs)} labelled images")
+    else:
+        features = zs.classifier.checked_features(features, rows=len(pairs))
     top = zs.logits_from_features(features).softmax(-1).max(1)
     predicted = [zs.labels[i] for i in top.indices.tolist()]
     truth = [label for _, label in pairs]
@@ -571,7 +567,7 @@ def paired_difference(
             raise ValueError(f"{name} must hold True/False (or 1/0) per item, got values such as {odd}")
     level = number(level, "level", 0, 1, open_low=True, open_high=True, what="a confidence level", note="e.g. 0.95")
     resamples = positive_int(resamples, "resamples", "bootstrap draws")
-    draws = torch.randint(len(a), (resamples, len(a)), generator=torch.Generator().manual_seed(seed))
+    draws = torch.randint(len(a), (resamples, len(a)), generator=torch.Generator().manual_seed(a_seed(seed)))
     diffs = (a[draws] - b[draws]).mean(1)
     tail = (1 - level) / 2
     return {

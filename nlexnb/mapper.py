@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import a_gloss, an_index, in_a_sentence, per_class, photo_phrases, warn_user, yes_or_no
+from ._checks import a_gloss, a_seed, an_index, in_a_sentence, per_class, photo_phrases, warn_user, yes_or_no
 from ._store import TensorCache, atomic_save_safetensors
 from .classifier import Classifier
 from .labels import imagenet_class_names, imagenet_descriptions, imagenet_glosses, split_synonyms
@@ -195,7 +195,7 @@ class Mapper:
             texts: a string or a list of strings; empty list -> [0, d].
             cache: keep the mapped vectors on disk, keyed by this mapper's fingerprint (for large concept banks).
         """
-        items = check_texts(texts)
+        items = check_texts(texts, blank=False)
         if not cache:
             return self.map_embeddings(self.text_encoder.encode(items, progress=progress))
         store = TensorCache(f"mapped/{self.fingerprint}")
@@ -210,7 +210,7 @@ class Mapper:
 
         This is how zero-shot heads and held-out evaluation turn a label into a class row.
         """
-        items = check_texts(names, "names")
+        items = check_texts(names, "names", blank=False)
         temps = self.templates if templates is None else check_templates(templates)
         if not items:
             return torch.empty(0, self.feature_dim, device=self.device)
@@ -348,6 +348,7 @@ def fit_mapper(
     """
     if method not in MAPS:
         raise ValueError(f"Unknown mapper method {method!r}; choose one of {sorted(MAPS)}")
+    seed = a_seed(seed)
     calibrate, memorize = yes_or_no(calibrate, "calibrate"), yes_or_no(memorize, "memorize")  # "no" would be true
     if isinstance(text_encoder, str):
         raise TypeError(

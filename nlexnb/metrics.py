@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._checks import positive_int
+from ._checks import a_seed, positive_int
 from .explain import Explainer, measured_drop, orthonormal_basis, upsample_map
 from .images import ImageLike
 from .selection import Selector, get_selector
@@ -122,7 +122,7 @@ def concept_ablation(
     k = space.check_k(k)
     n_random = positive_int(n_random, "n_random", "random draws")
     pool = [i for i in _random_pool(explainer.bank, random_source) if not bool(space.excluded[i])]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(a_seed(seed))
     targets = logits.argmax(1).tolist()
     named = [explainer.select(feats[i], targets[i], k)[0] for i in range(len(items))]
     frequent = [c for c, _ in Counter(c for sel in named for c in sel).most_common(k)]
@@ -206,7 +206,7 @@ def deletion_insertion(
     v = explainer.space.encode([concept])[0]
     w = clf.head_weight[target]
     size = tuple(x.shape[-2:])
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(a_seed(seed))
     maps = {"concept": fmap @ v, "class": fmap @ w}
     randoms = [torch.rand(fmap.shape[:2], generator=gen).to(clf.device) for _ in range(n_random)]
     base = _baseline(x, baseline)
@@ -273,7 +273,7 @@ def randomization_check(
     clf = explainer.classifier
     feats = clf.features(explainer.space.preprocess(items))
     targets = clf.head(feats.double()).argmax(1).tolist()
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(a_seed(seed))
     noise = torch.randn(clf.head_weight.shape, generator=gen).to(clf.device) * clf.head_weight.std()
     d = explainer.directions
     rows = []

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import torch.nn.functional as F
 
-from ._checks import positive_int, warn_user, yes_or_no
+from ._checks import a_seed, positive_int, warn_user, yes_or_no
 from .concepts import names_a_people
 from .kinds import words_of
 from .labels import bare_synonyms, primary_name, singular
@@ -358,7 +358,7 @@ def plausibility_report(
                     table[photo],
                 )
     # baselines, same photos and bank as the main explainer
-    rng = random.Random(seed)
+    rng = random.Random(a_seed(seed))
     bank = explainer.bank.texts
     frequent = [c for c, _ in Counter(c for cs in named_by_main.values() for c in cs).most_common(k)]
     predicted = {r["photo"]: r["explained"] for r in rows if r["method"] == "explainer"}

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._checks import yes_or_no
+from ._checks import a_seed, yes_or_no
 from ._store import atomic_write_bytes, cache_dir, cache_write
 
 if TYPE_CHECKING:
@@ -413,7 +413,7 @@ def setup(
     classifier = given_or_loaded("classifier", model, Classifier, load_classifier)
     text_encoder = given_or_loaded("encoder", encoder, TextEncoder, load_text_encoder)
     start = time.perf_counter()
-    fitted, source, path, notes["mapper"] = _setup_mapper(classifier, text_encoder, mapper, seed)
+    fitted, source, path, notes["mapper"] = _setup_mapper(classifier, text_encoder, mapper, a_seed(seed))
     seconds["mapper"] = time.perf_counter() - start
     return NotebookSetup(classifier, text_encoder, fitted, source, path, notes, seconds)
 

@@ -18,8 +18,9 @@ __all__ = ["TextEncoder", "load_text_encoder", "check_texts"]
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 
 
-def check_texts(texts: Sequence[str] | str, what: str = "texts") -> list[str]:
-    """Validate a list of texts: a single string is wrapped; non-strings raise TypeError naming the first offender."""
+def check_texts(texts: Sequence[str] | str, what: str = "texts", blank: bool = True) -> list[str]:
+    """Validate a list of texts: a single string is wrapped; non-strings raise TypeError naming the first offender,
+    and without ``blank`` an empty or blank text is a ValueError (mapped, it would land somewhere all the same)."""
     if isinstance(texts, str):
         return [texts]
     if isinstance(texts, (bytes, torch.Tensor)) or not hasattr(texts, "__iter__"):
@@ -28,6 +29,8 @@ def check_texts(texts: Sequence[str] | str, what: str = "texts") -> list[str]:
     for i, t in enumerate(out):
         if not isinstance(t, str):
             raise TypeError(f"{what}[{i}] is a {type(t).__name__} ({t!r}); every item must be a str")
+        if not blank and not t.strip():
+            raise ValueError(f"{what}[{i}] is empty or blank ({t!r}); every text needs some words, e.g. 'striped fur'")
     return out
 
 

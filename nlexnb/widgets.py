@@ -423,7 +423,7 @@ class ConceptExplorer(_App):
         self.class_b = _class_box(classifier, "versus", "optional second class")
         self.k = widgets.IntSlider(value=10, min=1, max=30, description="concepts")
         self.echoes = widgets.Checkbox(value=False, description="echoes and look-alikes", indent=False)
-        self.repeats = widgets.Checkbox(value=False, description="words said again", indent=False)
+        self.repeats = widgets.Checkbox(value=False, description="repeated words", indent=False)
         self.message = widgets.HTML()
         self.table = widgets.HTML()
         self.plot = _picture("640px")

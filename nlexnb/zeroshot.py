@@ -203,7 +203,7 @@ class ZeroShotClassifier:
     def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
         """Logits [N, L] from pre-logits features [N, d]: one matrix product (plus the per-image seen penalty; minus
         the centre first, if :meth:`center_on` set one)."""
-        f = features.to(self.head_weight.device, dtype=torch.float32)
+        f = self.classifier.checked_features(features).to(self.head_weight.device, dtype=torch.float32)
         centred = f if self.center is None else f - self.center
         logits = centred @ self.head_weight.T + self.head_bias
         if self.seen_penalty and self.original:

@@ -308,6 +308,7 @@ def test_ray_needs_images_it_can_read_by_position(explainer, pictures, local_ray
         (dict(engine="spark"), ValueError, "engine must be one of"),
         (dict(foil="no such class"), ValueError, "Unknown foil"),
         (dict(out="DIR"), ValueError, "out is a folder"),
+        (dict(out="CSV"), ValueError, "out must be a .parquet file"),
         (dict(explainer="CLASSIFIER"), TypeError, "explainer must be an nlexnb.Explainer"),
     ],
 )
@@ -320,6 +321,7 @@ def test_mistakes_name_the_parameter(explainer, classifier, pictures, tmp_path, 
         "PHOTO_AND_NUMBER": [pictures[0], 3],
         "PAIR_AND_PHOTO": [(pictures[0], "cat"), pictures[1]],
         "DIR": tmp_path,
+        "CSV": tmp_path / "explanations.csv",
         "CLASSIFIER": classifier,
     }
     args = {key: special.get(v, v) if isinstance(v, str) else v for key, v in args.items()}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 from nlexnb import discover
@@ -89,6 +91,26 @@ def test_a_discovery_table_says_each_word_once(classifier, mapper):
     assert max(Counter(w for c in two.concept for w in concept_words(c)).values()) <= 2 and len(two) == 12
     with pytest.raises(ValueError, match="per_word must be a positive number of concepts that share a word"):
         discover.class_concepts(space, "espresso", per_word=0)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 999), st.integers(0, 999), st.integers(1, 2))
+def test_no_table_says_a_word_more_often_than_asked_and_none_loses_its_order(classifier, mapper, c1, c2, per_word):
+    """Whatever classes are asked about: a row's table and each side of a contrast say each word at most
+    ``per_word`` times, and what they keep comes in the order of the full listing (only repeats are taken out)."""
+    space = concept_space(classifier, mapper)
+    tables = [discover.class_concepts(space, c1, k=8, per_word=per_word)]
+    every = [discover.class_concepts(space, c1, k=400, per_word=None)]
+    if c1 != c2:
+        pair = discover.contrast(space, c1, c2, k=8, per_word=per_word)
+        whole = discover.contrast(space, c1, c2, k=50, per_word=None)
+        tables += [pair[pair.favours == side] for side in dict.fromkeys(pair.favours)]
+        every += [whole[whole.favours == side] for side in dict.fromkeys(pair.favours)]
+    for table, full in zip(tables, every):
+        said = Counter(w for c in table.concept for w in concept_words(c))
+        assert not said or max(said.values()) <= per_word, list(table.concept)
+        order = list(full.concept)
+        assert [order.index(c) for c in table.concept] == sorted(order.index(c) for c in table.concept)
 
 
 def test_the_words_a_concept_says():

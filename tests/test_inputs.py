@@ -682,3 +682,84 @@ def test_a_sentence_never_calls_a_class_predicted_that_the_model_does_not_predic
         assert "because" not in e.sentence and "speaks for" in e.sentence
     if e.predicted not in (e.target, e.foil):
         assert e.sentence.startswith("The model predicts \u201cespresso\u201d (p ")
+
+
+# ---- features given by the user -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def feature_calls(classifier, ridge_mapper, photos):
+    """Every public call that takes features computed beforehand, by the name its error gives them."""
+    from nlexnb import bottleneck, discover
+
+    space = nlexnb.ConceptSpace(classifier, ridge_mapper, ["striped fur", "whiskers", "a small cup", "foam", "grass"])
+    with pytest.warns(UserWarning):  # five concepts write most classes poorly, and the fit says so
+        cbm = bottleneck.concept_bottleneck(space, n_concepts=2)
+    zs = nlexnb.ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink"])
+    pairs = [(photos["coffee"], "drink"), (photos["chelsea"], "cat")]
+    return {
+        "bottleneck logits": (lambda f: cbm.logits_from_features(f), "features"),
+        "bottleneck agreement": (lambda f: cbm.agreement(features=f), "features"),
+        "trade-off": (lambda f: bottleneck.tradeoff(space, features=f, budgets=[1]), "features"),
+        "image concepts": (lambda f: discover.image_concepts(space, f, precomputed=True), "precomputed features"),
+        "sub-concepts": (
+            lambda f: discover.subconcepts(space, f, n_clusters=1, precomputed=True),
+            "precomputed features",
+        ),
+        "zero-shot logits": (lambda f: zs.logits_from_features(f), "features"),
+        "zero-shot evaluation": (lambda f: nlexnb.evaluate.zero_shot(zs, pairs, features=f), "features"),
+    }
+
+
+@pytest.mark.parametrize(
+    "make, why",
+    [
+        (lambda d: torch.zeros(2, d + 1), "must be \\["),  # features of another model
+        (lambda d: torch.zeros(d), "use features\\[None\\]"),  # one image's vector, not a batch
+        (lambda d: torch.full((2, d), float("nan")), "finite"),
+        (lambda d: torch.full((2, d), float("inf")), "finite"),
+        (lambda d: torch.zeros(2, d, dtype=torch.long), "floating-point"),
+        (lambda d: np.zeros((2, d), dtype=np.float32), "must be a tensor"),
+    ],
+    ids=["other width", "one vector", "NaN", "inf", "integers", "numpy"],
+)
+def test_features_given_by_the_user_are_checked_by_every_call_that_takes_them(classifier, feature_calls, make, why):
+    """Features of another model, a single vector or NaN would give an answer without meaning: each call names the
+    argument and what it should be ([N, d] finite floating-point numbers of this classifier)."""
+    bad = make(classifier.num_features)
+    for call, (run, name) in feature_calls.items():
+        with pytest.raises((TypeError, ValueError), match=f"^{name} {why}|{name} must") as caught:
+            run(bad)
+        assert re.search(why, str(caught.value)), (call, str(caught.value))
+    good = classifier.features([nlexnb.sample_images()["coffee"]] * 2)
+    assert classifier.checked_features(good) is good
+    with pytest.raises(ValueError, match=r"must be \[3, \d+\] \(one row per image, in order\)"):
+        classifier.checked_features(good, rows=3)
+
+
+@pytest.mark.parametrize("seed", ["0", -1, 1.5, True], ids=["string", "negative", "float", "bool"])
+def test_a_seed_is_a_whole_number_or_a_named_error(classifier, encoder, ridge_mapper, photos, seed):
+    """A string seed would give Python's random other draws than the number it spells, silently; numpy and torch
+    refuse one in their own words. Every public call that takes a seed says what it must be."""
+    from nlexnb import discover, evaluate, metrics
+
+    explainer = nlexnb.Explainer(classifier, ridge_mapper, ["striped fur", "whiskers", "a small cup", "foam"])
+    calls = {
+        "fit_mapper": lambda: nlexnb.fit_mapper(classifier, encoder, method="ridge", seed=seed),
+        "paired_difference": lambda: evaluate.paired_difference([1, 0], [0, 0], seed=seed),
+        "concept_ablation": lambda: metrics.concept_ablation(explainer, [photos["coffee"]], k=2, seed=seed),
+        "randomization_check": lambda: metrics.randomization_check(explainer, [photos["coffee"]], k=2, seed=seed),
+        "subconcepts": lambda: discover.subconcepts(
+            explainer.space, list(photos.values())[:2], n_clusters=1, seed=seed
+        ),
+    }
+    for call, run in calls.items():
+        with pytest.raises(TypeError, match=r"seed must be a whole number >= 0 \(e\.g\. 0\)") as caught:
+            run()
+        assert repr(seed) in str(caught.value), call
+
+
+def test_a_blank_text_is_not_mapped(mapper):
+    with pytest.raises(ValueError, match=r"texts\[1\] is empty or blank"):
+        mapper.encode(["striped fur", "  "])
+    with pytest.raises(ValueError, match=r"names\[0\] is empty or blank"):
+        mapper.encode_labels([""])
+    assert mapper.encode([]).shape == (0, mapper.feature_dim)  # an empty list is no mistake: no rows

@@ -76,6 +76,7 @@ class ConceptBottleneck:
 
         ``scores`` [N, T] replaces the concept scores ``V f`` (what an intervention sets); the shared term still
         comes from ``features``."""
+        features = self.space.classifier.checked_features(features)
         scores = self.concept_scores(features) if scores is None else scores.to(self.weights.device, torch.float32)
         return scores @ self.weights.T.float() + self.shared_logits(features)
 
@@ -370,12 +371,7 @@ def features_of(space: ConceptSpace, images, features: torch.Tensor | None) -> t
         raise ValueError("Pass images or their features (features=), one of the two")
     if features is None:
         return space.classifier.features(images)
-    if features.ndim != 2 or features.shape[1] != space.classifier.num_features:
-        raise ValueError(
-            f"features must be [N, {space.classifier.num_features}] ({space.classifier.name}'s features), "
-            f"got {list(features.shape)}"
-        )
-    return features
+    return space.classifier.checked_features(features)
 
 
 def _confidence_edges(edges) -> tuple[float, ...]:

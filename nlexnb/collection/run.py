@@ -169,6 +169,11 @@ def explain_collection(
         raise ValueError(
             f"out is a folder ({str(out)!r}); give a file path such as {str(out / 'explanations.parquet')!r}"
         )
+    if out.suffix != ".parquet":  # "explanations.csv" would be a Parquet file under a CSV's name
+        raise ValueError(
+            f"out must be a .parquet file (explain_collection writes Parquet), got {str(out)!r}; for a CSV, "
+            f"write {str(out.with_suffix('.parquet'))!r} and read_explanations(...).to_csv(...)"
+        )
     source = as_source(images, explainer.classifier.transform, 0 if engine == "ray" else int(num_workers))
     if engine == "ray" and source.dataset is None:
         raise ValueError(

@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .._checks import positive_int, yes_or_no
+from .._checks import a_seed, positive_int, yes_or_no
 from ..images import ImageInput
 from ..space import ConceptSpace
 from ._args import WIDE, bind_arguments, once_per_word, per_word_limit, ranked
@@ -19,9 +19,7 @@ def _features(space: ConceptSpace, images: ImageInput | torch.Tensor, precompute
     precomputed = yes_or_no(precomputed, "precomputed")
     clf = space.classifier
     if precomputed:
-        if not isinstance(images, torch.Tensor) or images.ndim != 2 or images.shape[1] != clf.num_features:
-            raise ValueError(f"precomputed features must be a [N, {clf.num_features}] tensor")
-        return images.float().to(clf.device)
+        return clf.checked_features(images, "precomputed features").float().to(clf.device)
     return clf.features(images)
 
 
@@ -112,7 +110,7 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
         raise ValueError(f"subconcepts needs at least n_clusters={n_clusters} images, got {len(f)}")
     profile = F.normalize(f, dim=1) @ space.directions.T
     z = profile - profile.mean(0)
-    assign = _kmeans(z, n_clusters, a["seed"])
+    assign = _kmeans(z, n_clusters, a_seed(a["seed"]))
     records, named = [], {}
     for c in range(n_clusters):
         members = (assign == c).nonzero().flatten()
