@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 import tqdm
 
 _PACKAGE = str(Path(__file__).resolve().parent)
@@ -156,3 +157,25 @@ def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
 def in_a_sentence(exc: BaseException) -> str:
     """What an exception says, without the full stop it may end in, to quote inside a sentence of our own."""
     return str(exc).rstrip().rstrip(".")
+
+
+def a_device(device, name: str = "device") -> torch.device:
+    """``device`` as a torch.device this machine has (None: CUDA when available, else the CPU), or a ValueError saying
+    what it may be. A name torch does not know ("gpu") or a device this machine lacks ("cuda" with no GPU, "cuda:3"
+    with two) would otherwise fail in torch's words, at the first tensor moved there."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        allowed = "'cpu', 'cuda', 'cuda:N', 'mps' or None (CUDA when available)"
+        raise ValueError(f"{name} must be {allowed}, got {device!r}") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"{name}={device!r}, but torch sees no CUDA GPU on this machine; use 'cpu' or None")
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"{name}={device!r}, but this machine has {count} CUDA GPU(s): cuda:0 to cuda:{count - 1}")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{name}={device!r}, but torch has no MPS (Apple GPU) here; use 'cpu' or None")
+    return dev

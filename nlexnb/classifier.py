@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import in_a_sentence, positive_int, warn_user, yes_or_no
+from ._checks import a_device, in_a_sentence, positive_int, warn_user, yes_or_no
 from .images import ImageInput, iter_batches
 from .labels import disambiguate, imagenet_class_names, split_synonyms
 
@@ -425,7 +425,7 @@ def load_classifier(
         transform: preprocessing for a wrapped module; default the standard ImageNet 224 px transform (with a warning).
         batch_size: images per forward pass.
     """
-    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = a_device(device)
     if isinstance(spec, nn.Module):
         return _wrap_module(spec, head, feature_layer, class_names, transform, dev, batch_size)
     if not isinstance(spec, str):

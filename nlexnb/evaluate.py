@@ -211,7 +211,9 @@ def free_text(classifier: Classifier, mapper: Mapper, probes=None) -> pd.DataFra
             stacklevel=2,
         )
         classifier, mapper = mapper, classifier
-    probes = [p for p in (probes or FREE_TEXT_PROBES) if p[1]]
+    if probes is not None and not len(probes):  # an empty list would otherwise mean "the built-in probes"
+        raise ValueError("probes is empty: give (text, [intended class names]) pairs, or None for the built-in 22")
+    probes = [p for p in (FREE_TEXT_PROBES if probes is None else probes) if p[1]]
     names = classifier.class_names
     rows = F.normalize(classifier.head_weight.float(), dim=1)
     vectors = F.normalize(mapper.encode([text for text, _ in probes]).float().to(rows.device), dim=1)

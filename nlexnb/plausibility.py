@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import torch.nn.functional as F
 
-from ._checks import a_seed, positive_int, warn_user, yes_or_no
+from ._checks import a_seed, number, positive_int, warn_user, yes_or_no
 from .concepts import names_a_people
 from .kinds import words_of
 from .labels import bare_synonyms, primary_name, singular
@@ -174,8 +174,10 @@ class Judge:
     def __init__(self, encoder, threshold: float = JUDGE_THRESHOLD) -> None:
         from .text import TextEncoder, load_text_encoder
 
+        self.threshold = number(
+            threshold, "threshold", -1, 1, open_low=True, what="a cosine", note=f"default {JUDGE_THRESHOLD}"
+        )
         self.encoder = encoder if isinstance(encoder, TextEncoder) else load_text_encoder(encoder)
-        self.threshold = float(threshold)
 
     def best_match(self, concepts: Sequence[str], items: Sequence[str]) -> tuple[np.ndarray, list[str]]:
         """For each concept, its best cosine with an evidence item, and that item."""

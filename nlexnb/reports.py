@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._checks import a_seed, yes_or_no
+from ._checks import a_device, a_seed, yes_or_no
 from ._store import atomic_write_bytes, cache_dir, cache_write
 
 if TYPE_CHECKING:
@@ -208,14 +208,7 @@ def _check_mapper_path(path: str) -> None:
 
 
 def _check_device(device: str) -> None:
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"Parameter DEVICE {device!r} is not a torch device ('cpu', 'cuda', ...): {exc}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"Parameter DEVICE is {device!r} but CUDA is not available here; use 'cpu' or None (auto)")
+    a_device(device, "Parameter DEVICE")
 
 
 def notebook_images(image_dir: str | Path | None = None, limit: int | None = None) -> dict[str, Any]:

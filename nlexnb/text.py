@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ._checks import warn_user
+from ._checks import a_device, warn_user
 from ._store import TensorCache
 
 __all__ = ["TextEncoder", "load_text_encoder", "check_texts"]
@@ -211,7 +211,7 @@ def load_text_encoder(
 
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a sentence-transformers model name or folder, got {type(name).__name__}")
-    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = a_device(device)
     label = name or DEFAULT_ENCODER
     source = label
     if label.removeprefix("sentence-transformers/") in PACKAGED_ENCODERS:

@@ -763,3 +763,28 @@ def test_a_blank_text_is_not_mapped(mapper):
     with pytest.raises(ValueError, match=r"names\[0\] is empty or blank"):
         mapper.encode_labels([""])
     assert mapper.encode([]).shape == (0, mapper.feature_dim)  # an empty list is no mistake: no rows
+
+
+def test_a_device_this_machine_lacks_is_named_before_anything_loads(encoder):
+    """ "gpu" is no torch device, and a GPU the machine lacks would fail in torch's words at the first tensor moved."""
+    from nlexnb import plausibility
+    from nlexnb.reports import validate_parameters
+
+    with pytest.raises(ValueError, match=r"device must be 'cpu', 'cuda', 'cuda:N', 'mps' or None .*got 'gpu'"):
+        nlexnb.load_classifier("tf_efficientnet_lite0", device="gpu")
+    missing = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
+    with pytest.raises(ValueError, match=rf"device='{missing}', but"):
+        nlexnb.load_text_encoder(device=missing)
+    with pytest.raises(ValueError, match=r"Parameter DEVICE must be 'cpu'"):
+        validate_parameters(DEVICE="gpu")
+    with pytest.raises(ValueError, match=r"threshold must be a cosine in \(-1, 1\] \(default 0\.65\), got 2"):
+        plausibility.Judge(encoder, threshold=2)
+
+
+def test_an_empty_list_of_probes_is_not_the_built_in_probes(classifier, mapper):
+    with pytest.raises(ValueError, match="probes is empty"):
+        nlexnb.evaluate.free_text(classifier, mapper, [])
+    mine = nlexnb.evaluate.free_text(
+        classifier, mapper, [("a small cup of dark coffee with foam on top", ["espresso"])]
+    )
+    assert list(mine["nearest_class"]) == ["espresso"]
