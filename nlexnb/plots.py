@@ -236,8 +236,19 @@ def concept_table_figure(result, max_rows: int | None = None):
     )
     ax.set_title(result.title)
     ax.set_ylabel("")
-    ax.set_xlabel(result.value.replace("_", " "))
+    ax.set_xlabel(_ranking_axis(result.kind, list(dict.fromkeys(shown["favours"])) if hue else [], result.value))
     return fig
+
+
+def _ranking_axis(kind: str, sides: list[str], value: str) -> str:
+    """What a ranking's bars measure, in words: "score" alone says nothing of which way a contrast points."""
+    if kind == "contrast" and len(sides) == 2:
+        return f"cosine with the difference of the two rows\n\u2190 {sides[1]}    {sides[0]} \u2192"
+    return {
+        "class_concepts": "cosine with the class row",
+        "image_concepts": "mean contribution to the predicted logit (logits)",
+        "nearest_classes": "cosine of the class row with the mapped text",
+    }.get(kind, value.replace("_", " "))
 
 
 def _short_name(name) -> str:

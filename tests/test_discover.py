@@ -56,7 +56,8 @@ def test_contrast_husky_vs_malamute(classifier, ridge_mapper):
     assert not set(husky.concept) & set(malamute.concept)  # a concept leans one way
     assert (husky.score > 0).all() and (malamute.score < 0).all()
     assert (husky.cosine_c1 - husky.cosine_c2 > 0).all()
-    assert isinstance(discover.plot(table), Figure)
+    figure = discover.plot(table)  # the axis says which way each class lies, not just "score"
+    assert figure.axes[0].get_xlabel().endswith("\u2190 malamute    Siberian husky \u2192")
 
 
 def test_a_contrast_of_two_cats_names_no_kind_of_cat_and_draws_from_each_class(classifier, mapper):
