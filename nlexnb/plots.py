@@ -40,13 +40,16 @@ def _figure(figsize: tuple[float, float], layout: str | None = None):
 
 
 def _label_bars(ax, shares, fontsize: int = 9, color: str | None = None, fmt: str = "{:.0%}") -> None:
-    """Write each horizontal bar's share (as a percentage, or as ``fmt`` says) just past its end."""
+    """Write each horizontal bar's share (as a percentage, or as ``fmt`` says) just past its end: to the right of a
+    bar that grows right, to the left of one that grows left (not over the bar and the names beside it)."""
     for patch, share in zip(ax.patches, shares):
+        end, left = patch.get_x() + patch.get_width(), patch.get_width() < 0
         ax.annotate(
             fmt.format(share),
-            (patch.get_width(), patch.get_y() + patch.get_height() / 2),
-            xytext=(3, 0),
+            (end, patch.get_y() + patch.get_height() / 2),
+            xytext=(-3 if left else 3, 0),
             textcoords="offset points",
+            ha="right" if left else "left",
             va="center",
             fontsize=fontsize,
             color=color,
@@ -559,6 +562,7 @@ def bottleneck_explanation_figure(explanation, max_rows: int = 10, figsize: tupl
         sns.barplot(data=shown, x="contribution", y="concept", hue="concept", palette=colours, legend=False, ax=right)
         _label_bars(right, shown["share"], fontsize=9)
         right.axvline(0, color="0.4", lw=1)
+        right.margins(x=0.1)  # room for the labels past the bars' ends
     right.set_xlabel(
         f"contribution = activation x weight (share of {explanation.total:.2f}; shared term {explanation.shared:.2f})"
     )
