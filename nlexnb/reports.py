@@ -69,6 +69,8 @@ PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
 }
 POSITIVE = ("FOLDS", "K", "MAX_IMAGES", "VIEWS", "N_RANDOM", "STEPS", "N_CLUSTERS", "PLAUSIBILITY_PHOTOS")
 POSITIVE += ("BATCH_SIZE", "MIN_IMAGES", "N_CONCEPTS")
+RANGES = {"SEED": (0, None, "a seed"), "FOLDS": (2, None, "held-out folds"), "VIEWS": (1, 6, "views per picture")}
+"""Parameters with bounds of their own: (lowest, highest or None, what they count)."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -120,11 +122,12 @@ def validate_parameters(**params: Any) -> None:
     """Check notebook parameters early, with the library's clear errors (a bad ``-p`` fails in the first cell).
 
     Known names are type-checked (see ``PARAMETER_TYPES``; unknown names are accepted as they are). Counts must be
-    positive; ``MODEL`` and every ``*_MODEL`` must name a timm or ``torchvision:`` model; ``IMAGE_DIR`` must be an
-    existing folder; ``DEVICE`` must be a device torch knows (and CUDA must be there when asked for); ``LABELS``
-    must be a list of unique, non-empty strings; ``LABELLED_SET`` must be a known set that is installed, or a folder,
-    and ``SUBCONCEPT_LABEL`` one of its labels; ``PLAUSIBILITY_SET`` an evidence photo set that is installed;
-    ``MAPPER_PATH`` must name a ``.safetensors`` file (not a folder).
+    positive; ``SEED`` >= 0, ``FOLDS`` >= 2, ``VIEWS`` from 1 to 6; ``MODEL`` and every ``*_MODEL`` must name a timm
+    or ``torchvision:`` model, and so must each of ``MODELS``; ``BUDGETS``, ``CLASSES`` and ``MODELS`` must not be
+    empty, and budgets must be positive; ``IMAGE_DIR`` must be an existing folder; ``DEVICE`` must be a device torch
+    knows (and this machine has); ``LABELS`` must be a list of unique, non-empty strings; ``LABELLED_SET`` must be a
+    known set that is installed, or a folder, and ``SUBCONCEPT_LABEL`` one of its labels; ``PLAUSIBILITY_SET`` an
+    evidence photo set that is installed; ``MAPPER_PATH`` must name a ``.safetensors`` file (not a folder).
 
     Raises:
         TypeError: a parameter of the wrong type (named, with the type wanted and the value got).
@@ -138,6 +141,20 @@ def validate_parameters(**params: Any) -> None:
             raise TypeError(f"Parameter {name} must be {wanted}, got {type(value).__name__} ({value!r})")
         if name in POSITIVE and value < 1:
             raise ValueError(f"Parameter {name} must be positive, got {value}")
+        if name in RANGES:
+            low, high, what = RANGES[name]
+            if value < low or (high is not None and value > high):
+                bounds = f">= {low}" if high is None else f"between {low} and {high}"
+                raise ValueError(f"Parameter {name} ({what}) must be {bounds}, got {value}")
+        if name in ("BUDGETS", "CLASSES", "MODELS") and not value:
+            raise ValueError(f"Parameter {name} is an empty list: give at least one")
+        if name == "BUDGETS" and not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in value):
+            raise ValueError(f"Parameter BUDGETS must list positive numbers of concepts per class, got {value}")
+        if name == "MODELS":
+            for model in value:
+                if not isinstance(model, str):
+                    raise TypeError(f"Parameter MODELS must list model names, got {type(model).__name__} ({model!r})")
+                _check_model_name(model, "MODELS")
     for name, value in params.items():
         if (name == "MODEL" or name.endswith("_MODEL")) and isinstance(value, str):
             _check_model_name(value, name)

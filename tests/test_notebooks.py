@@ -541,3 +541,19 @@ def test_collection_parameters_are_validated(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="Parameter OUT_DIR must be a folder"):
         reports.validate_parameters(OUT_DIR=str(tmp_path / "file"))
+
+
+def test_parameters_with_bounds_of_their_own_are_validated():
+    """A seed, a number of folds or views, the budgets and the models of notebooks 01, 03 and 08 fail in the first
+    cell, not minutes later in the cell that uses them."""
+    reports.validate_parameters(SEED=0, FOLDS=10, VIEWS=4, BUDGETS=[4, 8], MODELS=["tf_efficientnet_lite0"])
+    for bad, message in [
+        (dict(SEED=-1), r"Parameter SEED \(a seed\) must be >= 0, got -1"),
+        (dict(FOLDS=1), r"Parameter FOLDS \(held-out folds\) must be >= 2"),
+        (dict(VIEWS=7), r"Parameter VIEWS \(views per picture\) must be between 1 and 6"),
+        (dict(BUDGETS=[0, 4]), "Parameter BUDGETS must list positive numbers"),
+        (dict(BUDGETS=[]), "Parameter BUDGETS is an empty list"),
+        (dict(MODELS=["resnet5O"]), "Parameter MODELS: unknown model name 'resnet5O'"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            reports.validate_parameters(**bad)
