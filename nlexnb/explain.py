@@ -33,6 +33,7 @@ from .classifier import Classifier, Forward
 from .concepts import ConceptBank
 from .explanation import Explanation, HeatMap
 from .images import ImageInput, ImageLike, to_pil
+from .kinds import concept_words
 from .mapper import check_fits
 from .selection import GreedySelector, Selector, get_selector, marginal_gains, takes_prior
 from .space import ConceptSpace
@@ -501,7 +502,8 @@ class Explainer:
         both = projections if projections is not None else self.directions @ torch.stack([f, w / w.norm()], 1)
         size = self.shortlist if size is None else size
         if not isinstance(target, LogitGap):
-            return self._shortlist(both, target.classes, size)
+            said = concept_words(target.label) if isinstance(target, Direction) else frozenset()
+            return self._shortlist(both, target.classes, size, said)
         row = self.classifier.head_weight[target.index].to(f.device, torch.float32)
         evidence = self._shortlist(self.directions @ torch.stack([f, row / row.norm()], 1), (target.index,), size)
         if not evidence:
@@ -514,14 +516,19 @@ class Explainer:
         keep = [(s, i) for i, s, ok, n, e in zip(evidence, scores, fits, named, echo) if ok and not (n or e)]
         return [i for _, i in sorted(keep, key=lambda pair: -pair[0])]  # best first; ties keep A's order
 
-    def _shortlist(self, both: torch.Tensor, classes: Sequence[int], size: int) -> list[int]:
+    def _shortlist(
+        self, both: torch.Tensor, classes: Sequence[int], size: int, said: frozenset[str] = frozenset()
+    ) -> list[int]:
         """The ``size`` best concepts by ``both.prod(1)`` ([T, 2]: presence and alignment), present, aligned below
-        ``max_alignment``, and neither naming nor echoing one of ``classes``."""
+        ``max_alignment``, neither naming nor echoing one of ``classes``, and saying none of the words ``said`` (a
+        free direction's label: "striped feathers" says nothing new about the score of "striped fur")."""
         paraphrase = both[:, 1] > self.max_alignment
         single = both.prod(1).masked_fill(self.space.excluded | paraphrase | (both <= 0).any(1), -torch.inf)
         top = single.topk(min(max(4 * size, size + 64), len(single)))
         order = [i for i, v in zip(top.indices.tolist(), top.values.tolist()) if v > -float("inf")]  # one sync
         keep = [i for i, named in zip(order, self.space.mentions(order, classes)) if not named]
+        if said:
+            keep = [i for i in keep if not concept_words(self.space.texts[i]) & said]
         keep = [i for i, alike in zip(keep, self.resemblances(keep, classes)) if not alike]
         if keep and (self.echo_margin is not None or self.sense_margin is not None):
             refused = torch.zeros(len(keep), dtype=torch.bool, device=self.directions.device)

@@ -167,6 +167,17 @@ def words_of(texts: Sequence[str]) -> frozenset[str]:
     return frozenset(words)
 
 
+_SPELLINGS = {"grey": "gray", "colour": "color"}  # "iron-grey" is "iron-gray" said again
+_FUNCTION_WORDS = frozenset("a an the of and or with in on at to for by from very".split())
+
+
+def concept_words(text: str) -> frozenset[str]:
+    """The words a concept says, in all their forms (:func:`words_of`: "stripes" and "striped" both say "stripe"),
+    one spelling each ("grey" is "gray"), without function words ("with", "very"): what a discovery table says once,
+    and what a concept may not repeat of a free direction's label."""
+    return frozenset(_SPELLINGS.get(w, w) for w in words_of([text])) - _FUNCTION_WORDS
+
+
 def mentioned(word: str, words: frozenset[str]) -> bool:
     """Whether ``word`` is one of ``words`` (:func:`words_of`), or begins one with an ending and has four letters or
     more: "tree" in "tree fork", "leaf" in "feeds on leaves", "wool" in "woolly fleece"; not "fur" in "furniture",

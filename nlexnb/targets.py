@@ -119,6 +119,8 @@ class Direction(Target):
 
     vector: torch.Tensor = field(compare=False)
     label: str = "direction"
+    """What the direction is, in words (a mapped text's own text): shown in the sentence, and no concept that says
+    one of its words explains it ("striped feathers" for the score of "striped fur")."""
     classes: tuple[int, ...] = ()
     """Classes whose names must not explain it (e.g. the class whose row was randomised)."""
 

@@ -257,6 +257,19 @@ def test_a_direction_with_a_negative_score_is_not_explained_as_seen(explainer, p
             assert "because" not in e.sentence
 
 
+def test_a_free_direction_is_not_explained_by_its_own_words(classifier, ridge_mapper, photos):
+    """The score of "striped fur" is no more explained by "striped" or "fur" in other words than a class by its name:
+    a direction's label words are refused as the class's names are ("stripes" says "striped" again)."""
+    from nlexnb.targets import Direction
+
+    explainer = Explainer(classifier, ridge_mapper, CONCEPTS + ["fine stripes", "striped feathers", "brown fur"])
+    text = "striped fur"
+    e = explainer.explain(photos["chelsea"], target=Direction(ridge_mapper.encode([text])[0], text), k=5)
+    assert len(e.concepts) and not {"striped fur", "fine stripes", "striped feathers", "brown fur"} & set(
+        e.concepts.concept
+    )
+
+
 @pytest.mark.parametrize(
     "concepts, error, message",
     [

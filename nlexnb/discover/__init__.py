@@ -20,7 +20,8 @@ concepts of the surroundings rather than the object). They return a :class:`Conc
 
 from __future__ import annotations
 
-from ._args import concept_words, resolve_class
+from ..kinds import concept_words
+from ._args import resolve_class
 from .explained import collection_concepts, context_reliance, error_concepts
 from .images import image_concepts, subconcepts
 from .rows import class_concepts, contrast, nearest_classes

@@ -9,7 +9,7 @@ import torch
 
 from .._checks import a_number, positive_int
 from ..classifier import Classifier
-from ..kinds import words_of
+from ..kinds import concept_words
 from ..mapper import Mapper, is_mapper
 from ..space import ConceptSpace, concept_space
 
@@ -80,17 +80,8 @@ def bind_arguments(args: tuple, kwargs: dict, params: tuple[str, ...], defaults:
     return (lead if mapper is None else _space(lead, mapper, bank)), values
 
 
-_SPELLINGS = {"grey": "gray", "colour": "color"}  # "iron-grey" is "iron-gray" said again
 WIDE = 40
 """Candidates ranked per row of a table before concepts that repeat a word are dropped."""
-_FUNCTION_WORDS = frozenset("a an the of and or with in on at to for by from very".split())
-
-
-def concept_words(text: str) -> frozenset[str]:
-    """The words a concept says, in all their forms (:func:`nlexnb.kinds.words_of`: "stripes" and "striped" both say
-    "stripe"), one spelling each ("grey" is "gray"), without function words ("with", "very")."""
-    forms = words_of([text])
-    return frozenset(_SPELLINGS.get(w, w) for w in forms) - _FUNCTION_WORDS
 
 
 def per_word_limit(per_word: Any) -> int | None:
