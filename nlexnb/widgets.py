@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import html
 import io
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import ipywidgets as widgets
@@ -115,6 +116,10 @@ def _error_html(exc: Exception) -> str:
     return f"<span style='color:#b00020'>\u26a0 {html.escape(str(exc))}</span>"
 
 
+def _warning_html(messages: Sequence[str]) -> str:
+    return "<br>".join(f"<span style='color:#8a6d00'>\u26a0 {html.escape(m)}</span>" for m in dict.fromkeys(messages))
+
+
 def _class_box(classifier: Classifier, description: str, placeholder: str) -> widgets.Combobox:
     """A text box with the class names as suggestions (any synonym or an index also works)."""
     return widgets.Combobox(
@@ -145,9 +150,15 @@ class _App:
         def callback(change: dict | None = None) -> None:
             self.message.value = ""
             try:
-                update()
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    update()
             except Exception as exc:  # shown in the app: a widget callback has no caller to raise to
                 self.message.value = _error_html(exc)
+                return
+            # nor has a warning ("one label: every image gets probability 1.0"): it would be lost, not seen
+            shown = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+            self.message.value = _warning_html(shown) if shown else ""
 
         return callback
 

@@ -125,6 +125,11 @@ def test_zero_shot_app_follows_labels_and_image(classifier, mapper, images):
     assert isinstance(table, pd.DataFrame) and list(table.columns) == ["label", "probability"]
     assert table["probability"].sum() == pytest.approx(1.0)
 
+    app.labels.value = "a tiger"  # one label: the library warns, and a widget shows the warning where it is seen
+    assert "every image gets probability 1.0" in app.message.value
+    app.labels.value = "a tiger\na dog"
+    assert app.message.value == ""
+
 
 def test_zero_shot_app_takes_a_concept_space(classifier, mapper, images):
     from nlexnb.space import concept_space
