@@ -26,7 +26,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -85,6 +85,11 @@ class ConceptBank:
                 seen.add(key)
                 self.texts.append(text)
                 self.sources.append(tag)
+        if not self.texts and long:
+            raise ValueError(
+                f"Concept bank {name!r} has no concept left: all {long + empty} were empty or over-long (> "
+                f"{MAX_CONCEPT_CHARS} characters); a concept is a short phrase, e.g. 'striped fur'"
+            )
         if not self.texts:
             raise ValueError(f"Concept bank {name!r} is empty: give at least one non-empty concept text")
         if (empty or dupes or long) and not quiet:
@@ -270,7 +275,8 @@ def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | No
 
     ``None`` or ``"default"``: the default (visual) bank; ``"visual"``, ``"broad"``, ``"wordnet"``, ``"descriptions"``,
     ``"words"``: a built-in; another
-    string or path: a text file; a list of strings: those concepts.
+    string or path: a text file; a list of strings: those concepts (a set: sorted, so that the bank is the same in
+    every run; a dict is refused, as its keys alone would be taken).
     """
     if concepts is None:
         return ConceptBank.default()
@@ -292,6 +298,12 @@ def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | No
         )
     if isinstance(concepts, (str, os.PathLike)):
         return ConceptBank.from_file(concepts)
+    if isinstance(concepts, Mapping):  # {concept: weight}? its keys alone would be taken, silently
+        raise TypeError(
+            f"concepts must be a list of texts, got a {type(concepts).__name__}; pass list(concepts) for its keys"
+        )
+    if isinstance(concepts, (set, frozenset)):  # no order of its own: the bank would differ from run to run
+        return ConceptBank(sorted(concepts))
     if isinstance(concepts, Iterable):
         return ConceptBank(list(concepts))
     raise TypeError(

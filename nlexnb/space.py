@@ -447,6 +447,7 @@ class ConceptSpace:
         The map sends any text near a class row when the *text* is near the class's name, so "payload" or "gulf" can
         carry a missile's logit; preferring concepts that fit what the class is keeps the explanation to things a
         person expects to see in such a photo."""
+        c = self.class_index(c)
         if c not in self._relevance:
             names, gloss = self._names_and_gloss(c)
             reference = gloss if gloss is not None else F.normalize(names.mean(0), dim=0)

@@ -15,6 +15,13 @@ def test_bank_from_a_list_deduplicates_with_a_warning():
     assert len(bank) == 2 and list(bank) == bank.texts
 
 
+def test_a_bank_of_only_over_long_texts_says_so_not_that_it_is_empty():
+    with pytest.raises(ValueError, match=r"no concept left: all 2 were empty or over-long \(> 120 characters\)"):
+        ConceptBank(["a paragraph " * 20, ""])
+    with pytest.raises(ValueError, match="is empty: give at least one non-empty concept text"):
+        ConceptBank(["", "  "])
+
+
 def test_a_bank_cleaned_deep_inside_an_explainer_warns_at_the_user_s_line(classifier, ridge_mapper, photos):
     with pytest.warns(UserWarning, match="dropped 1 empty") as caught:
         explainer = nlexnb.Explainer(classifier, ridge_mapper, ["striped fur", "", "coffee"])
@@ -104,3 +111,11 @@ def test_encoding_is_cached_per_mapper(ridge_mapper):
     again = bank.encode(ridge_mapper)
     assert first.shape == (3, ridge_mapper.meta["feature_dim"])
     assert (first == again).all()
+
+
+def test_a_set_of_concepts_is_one_bank_in_every_run_and_a_dict_is_refused():
+    from nlexnb.concepts import load_concepts
+
+    assert load_concepts({"whiskers", "striped fur", "a sofa"}).texts == ["a sofa", "striped fur", "whiskers"]
+    with pytest.raises(TypeError, match="got a dict; pass list\\(concepts\\) for its keys"):
+        load_concepts({"striped fur": 0.9, "whiskers": 0.1})

@@ -781,6 +781,13 @@ def test_a_device_this_machine_lacks_is_named_before_anything_loads(encoder):
         plausibility.Judge(encoder, threshold=2)
 
 
+def test_a_class_out_of_range_is_named_by_the_space(classifier, ridge_mapper):
+    space = nlexnb.ConceptSpace(classifier, ridge_mapper, ["striped fur", "whiskers"])
+    with pytest.raises(ValueError, match="class 5000 is out of range: tf_efficientnet_lite0 has classes 0..999"):
+        space.relevance(5000)
+    assert space.relevance("espresso").shape == (2,)  # a name works as everywhere else
+
+
 def test_an_empty_list_of_probes_is_not_the_built_in_probes(classifier, mapper):
     with pytest.raises(ValueError, match="probes is empty"):
         nlexnb.evaluate.free_text(classifier, mapper, [])
