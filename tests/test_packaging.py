@@ -71,3 +71,14 @@ def test_readme_quick_start_runs_as_written():
     plt.close("all")
     assert namespace["explanation"].sentence.startswith("Predicted “espresso”")
     assert namespace["zs"].predict([namespace["photos"]["chelsea"]]) == ["cat"]
+    # every sentence the quick start shows (in a comment on its line, or on the next) is the one the code says
+    lines, shown = code.splitlines(), 0
+    for i, line in enumerate(lines):
+        expression, _, comment = line.partition("#")
+        if ".sentence" not in expression:
+            continue
+        said = comment.strip() if comment.strip().startswith("'") else lines[i + 1].strip().removeprefix("#").strip()
+        assert said.startswith("'") and said.endswith("'"), f"README shows no sentence for {expression.strip()}"
+        assert eval(expression, namespace) == said[1:-1], expression.strip()
+        shown += 1
+    assert shown == 3
