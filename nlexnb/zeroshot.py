@@ -88,7 +88,8 @@ class ZeroShotClassifier:
         include_original_classes: also keep the classifier's own classes (generalised zero-shot): ``True`` for all,
             or a list of class indices (e.g. the seen classes of a held-out evaluation). They come after the new
             labels in :attr:`labels`.
-        seen_penalty: cosine-unit penalty on the original classes; default :data:`DEFAULT_SEEN_PENALTY`.
+        seen_penalty: cosine-unit penalty on the original classes; default :data:`DEFAULT_SEEN_PENALTY`. A negative
+            value is a bonus: the original classes then win more often than their scores alone would make them.
 
     Attributes:
         labels: output columns: the new labels, then (optionally) the original class names.
