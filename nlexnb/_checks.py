@@ -22,10 +22,13 @@ def an_index(value) -> bool:
 
 
 def a_seed(value, name: str = "seed") -> int:
-    """``value`` as an int seed, or a TypeError naming the parameter: a whole number >= 0. A string would seed
-    Python's ``random`` with other draws than the number it spells, and numpy and torch refuse it in their words."""
-    if not an_index(value) or value < 0:
+    """``value`` as an int seed, or an error naming the parameter: a whole number >= 0 (a TypeError for another type,
+    a ValueError for a negative number). A string would seed Python's ``random`` with other draws than the number it
+    spells, and numpy and torch refuse it in their words."""
+    if not an_index(value):
         raise TypeError(f"{name} must be a whole number >= 0 (e.g. 0), got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be a whole number >= 0 (e.g. 0), got {value!r}")
     return int(value)
 
 

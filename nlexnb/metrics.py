@@ -113,6 +113,7 @@ def concept_ablation(
         One row per image and method: ``image, target, target_name, method, k, logit, margin, drop_closed,
         drop_measured, abs_error, drop_pct_margin, concepts`` (margin: the logit minus the mean logit).
     """
+    seed = a_seed(seed)
     names, items = _named_images(images)
     clf = explainer.classifier
     space = explainer.space
@@ -122,7 +123,7 @@ def concept_ablation(
     k = space.check_k(k)
     n_random = positive_int(n_random, "n_random", "random draws")
     pool = [i for i in _random_pool(explainer.bank, random_source) if not bool(space.excluded[i])]
-    rng = np.random.default_rng(a_seed(seed))
+    rng = np.random.default_rng(seed)
     targets = logits.argmax(1).tolist()
     named = [explainer.select(feats[i], targets[i], k)[0] for i in range(len(items))]
     frequent = [c for c, _ in Counter(c for sel in named for c in sel).most_common(k)]
@@ -191,6 +192,7 @@ def deletion_insertion(
     """
     steps = positive_int(steps, "steps", "deletion/insertion steps")
     n_random = positive_int(n_random, "n_random", "random maps")
+    seed = a_seed(seed)
     clf = explainer.classifier
     x = explainer.space.preprocess_one(image)
     out = clf.forward_all(x)
@@ -206,7 +208,7 @@ def deletion_insertion(
     v = explainer.space.encode([concept])[0]
     w = clf.head_weight[target]
     size = tuple(x.shape[-2:])
-    gen = torch.Generator().manual_seed(a_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     maps = {"concept": fmap @ v, "class": fmap @ w}
     randoms = [torch.rand(fmap.shape[:2], generator=gen).to(clf.device) for _ in range(n_random)]
     base = _baseline(x, baseline)
@@ -268,12 +270,13 @@ def randomization_check(
     Returns:
         One row per image: ``image, target, rank_correlation, topk_overlap``.
     """
+    seed = a_seed(seed)
     names, items = _named_images(images)
     k = explainer.space.check_k(k)
     clf = explainer.classifier
     feats = clf.features(explainer.space.preprocess(items))
     targets = clf.head(feats.double()).argmax(1).tolist()
-    gen = torch.Generator().manual_seed(a_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(clf.head_weight.shape, generator=gen).to(clf.device) * clf.head_weight.std()
     d = explainer.directions
     rows = []

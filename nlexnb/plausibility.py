@@ -335,6 +335,7 @@ def plausibility_report(
             f"{unknown[:3] if unknown else 'none'} {'have' if unknown else 'were given'} no evidence list. "
             f"Ids look like {next(iter(table))!r}"
         )
+    seed = a_seed(seed)  # before the explanations, not after them
     explainers = {"explainer": explainer, **(extra or {})}
     rows = []
     named_by_main: dict[str, list[str]] = {}
@@ -360,7 +361,7 @@ def plausibility_report(
                     table[photo],
                 )
     # baselines, same photos and bank as the main explainer
-    rng = random.Random(a_seed(seed))
+    rng = random.Random(seed)
     bank = explainer.bank.texts
     frequent = [c for c, _ in Counter(c for cs in named_by_main.values() for c in cs).most_common(k)]
     predicted = {r["photo"]: r["explained"] for r in rows if r["method"] == "explainer"}

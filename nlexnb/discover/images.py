@@ -104,13 +104,13 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
     params = ("images", "bank", "n_clusters", "k", "seed", "precomputed", "per_word")
     space, a = bind_arguments(args, kwargs, params, defaults)
     k, per_word = positive_int(a["k"], "k", "concepts"), per_word_limit(a["per_word"])
+    n_clusters, seed = positive_int(a["n_clusters"], "n_clusters", "clusters"), a_seed(a["seed"])
     f = _features(space, a["images"], a["precomputed"])
-    n_clusters = positive_int(a["n_clusters"], "n_clusters", "clusters")
     if len(f) < n_clusters:
         raise ValueError(f"subconcepts needs at least n_clusters={n_clusters} images, got {len(f)}")
     profile = F.normalize(f, dim=1) @ space.directions.T
     z = profile - profile.mean(0)
-    assign = _kmeans(z, n_clusters, a_seed(a["seed"]))
+    assign = _kmeans(z, n_clusters, seed)
     records, named = [], {}
     for c in range(n_clusters):
         members = (assign == c).nonzero().flatten()
