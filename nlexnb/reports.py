@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._checks import a_device, a_seed, yes_or_no
+from ._checks import a_device, a_seed, an_index, yes_or_no
 from ._store import atomic_write_bytes, cache_dir, cache_write
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def validate_parameters(**params: Any) -> None:
                 raise ValueError(f"Parameter {name} ({what}) must be {bounds}, got {value}")
         if name in ("BUDGETS", "CLASSES", "MODELS") and not value:
             raise ValueError(f"Parameter {name} is an empty list: give at least one")
-        if name == "BUDGETS" and not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in value):
+        if name == "BUDGETS" and not all(an_index(b) and b >= 1 for b in value):
             raise ValueError(f"Parameter BUDGETS must list positive numbers of concepts per class, got {value}")
         if name == "MODELS":
             for model in value:

@@ -22,7 +22,7 @@ def check_texts(texts: Sequence[str] | str, what: str = "texts", blank: bool = T
     """Validate a list of texts: a single string is wrapped; non-strings raise TypeError naming the first offender,
     and without ``blank`` an empty or blank text is a ValueError (mapped, it would land somewhere all the same)."""
     if isinstance(texts, str):
-        return [texts]
+        texts = [texts]  # one text is checked as a list of one
     if isinstance(texts, (bytes, torch.Tensor)) or not hasattr(texts, "__iter__"):
         raise TypeError(f"{what} must be a string or a list of strings, got {type(texts).__name__}")
     out = list(texts)

@@ -141,7 +141,8 @@ def _class_or_none(classifier: Classifier, value: str) -> int | None:
 
 
 class _App:
-    """Common parts: ``widget``, ``message`` and an ``_guard`` that shows a callback's error instead of raising it."""
+    """Common parts: ``widget``, ``message`` and an ``_guard`` that shows a callback's error instead of raising it,
+    and the library's warnings it raised, which would otherwise be lost."""
 
     widget: widgets.Widget
     message: widgets.HTML
@@ -225,7 +226,7 @@ class ExplainerApp(_ImagePicker):
         sentence: the explanation sentence (HTML); table: its concept table (HTML); plot: its figure (PNG Image).
         score: the typed text's score (logit units) and how much of the class's logit it carries
             (:meth:`nlexnb.Explainer.weigh`); heatmap: the text's heat map (PNG Image).
-        message: the last error, if any.
+        message: the last error or warnings, if any.
         explanation: the current :class:`nlexnb.Explanation`.
     """
 
@@ -332,7 +333,7 @@ class ZeroShotApp(_ImagePicker):
         image, upload, labels: the controls (``labels`` is a text area: one label per line; commas join synonyms).
         preview: the chosen photo (a thumbnail). bars: one progress bar per label; table: label and probability,
             most likely first (HTML).
-        message: the last error, if any. zeroshot: the current :class:`nlexnb.ZeroShotClassifier`.
+        message: the last error or warnings, if any. zeroshot: the current :class:`nlexnb.ZeroShotClassifier`.
     """
 
     def __init__(
@@ -422,7 +423,8 @@ class ConceptExplorer(_App):
             default.
         repeats: list every concept, also those that say a word again ("thick tail", "long fine tail", "golden
             coat", "golden tail", ...) instead of the best placed that says each word, off by default.
-        table: the ranked concepts (HTML); plot: their bar chart (PNG Image); message: the last error, if any.
+        table: the ranked concepts (HTML); plot: their bar chart (PNG Image).
+        message: the last error or warnings, if any.
     """
 
     def __init__(self, classifier: Classifier | ConceptSpace, mapper: Mapper | None = None, bank=None) -> None:
@@ -491,7 +493,8 @@ class BottleneckApp(_ImagePicker):
         off: the explained class's recipe concepts that contribute most to it in this photo (the
             :data:`SWITCHABLE` largest); those selected are switched off (activation 0).
         sentence: the explanation's sentence (HTML); plot: its figure (PNG Image); outcome: what switching the
-            selected concepts off does (HTML, with the classes before and after); message: the last error, if any.
+            selected concepts off does (HTML, with the classes before and after).
+        message: the last error or warnings, if any.
         explanation, intervention: the current results (``intervention`` None while nothing is switched off).
     """
 

@@ -761,6 +761,8 @@ def test_a_seed_is_a_whole_number_or_a_named_error(classifier, encoder, ridge_ma
 def test_a_blank_text_is_not_mapped(mapper):
     with pytest.raises(ValueError, match=r"texts\[1\] is empty or blank"):
         mapper.encode(["striped fur", "  "])
+    with pytest.raises(ValueError, match=r"texts\[0\] is empty or blank"):
+        mapper.encode("")  # one text, not in a list, is checked the same way
     with pytest.raises(ValueError, match=r"names\[0\] is empty or blank"):
         mapper.encode_labels([""])
     assert mapper.encode([]).shape == (0, mapper.feature_dim)  # an empty list is no mistake: no rows
