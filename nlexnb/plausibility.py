@@ -4,7 +4,7 @@ Faithfulness (:mod:`nlexnb.metrics`) proves that named concepts carry the logit;
 of the class name ("baboon because gaboon viper"). This module measures what a reader sees:
 
 - **read share**: where the (photo, concept) pair was read by looking at the photo
-  (``nlexnb/data/plausibility_labels.json``, about 3,600 pairs), the share read as visible in the photo;
+  (``nlexnb/data/plausibility_labels.json``, about 3,800 pairs), the share read as visible in the photo;
 - **plausible share**: each named concept is compared, by a *judge* text encoder that is not the one explaining,
   with an evidence list written by looking at its photo ("red cup", "brown foam", "wooden table": the data file
   ``nlexnb/data/plausibility_evidence.json``, 50 cut-out photos, and ``plausibility_whole_photos.json``, 35 whole
@@ -81,7 +81,7 @@ _STOP = set(
 
 
 def read_labels() -> dict[str, dict[str, int]]:
-    """Photo id -> {concept: 1 if it is visible in the photo, else 0} (about 3,600 pairs, read by looking at each)."""
+    """Photo id -> {concept: 1 if it is visible in the photo, else 0} (about 3,800 pairs, read by looking at each)."""
     return json.loads(LABELS_FILE.read_text(encoding="utf-8"))["labels"]
 
 
