@@ -197,7 +197,7 @@ class Explainer:
     Example:
         >>> explainer = nlexnb.Explainer(clf, mapper)
         >>> explainer.explain(photo).sentence
-        'Predicted “espresso” (p 0.95) partly because it sees “brew” and “small cup”.'
+        'Predicted “espresso” (p 0.95) partly because it sees “brew” and “small cup” (together 43% of its logit).'
     """
 
     def __init__(

@@ -15,7 +15,11 @@ from PIL import Image
 from .labels import primary_name
 from .targets import Direction, Target
 
-__all__ = ["Explanation", "HeatMap"]
+__all__ = ["Explanation", "HeatMap", "LITTLE"]
+
+LITTLE = 0.1
+"""Below this share of the explained quantity, the concepts a sentence names carry "little of it", and the sentence
+says so instead of "because it sees": a gorilla's five best concepts of the bank carry 6% of its logit together."""
 
 
 @dataclass
@@ -78,6 +82,8 @@ class Explanation:
         sentence: the explanation in one sentence. It calls the class "predicted" only when it is the model's top
             class, and says "because it sees" only of a positive quantity: a logit or gap the model decided against
             reads "The model ranks “cup” below “espresso” (gap -3.10); what speaks for “cup” all the same: ...".
+            It says how much of the quantity the concepts it names carry ("(together 23% of its logit)"), and
+            where that is under :data:`LITTLE`, that the bank's concepts carry little of it rather than "because".
         predicted, predicted_name, predicted_probability: the model's own top class for the image, whatever is
             explained.
         heatmaps: one :class:`HeatMap` per named concept, in order.
@@ -133,9 +139,20 @@ class Explanation:
         head = self._head()
         if not quoted:
             return head.rstrip(",") + ", but no concept in the bank carries this decision."
-        how = "mainly" if float(main["contribution"].sum()) >= 0.5 * self.explained else "partly"
+        percent = round(100 * float(main["contribution"].sum()) / self.explained)  # the words follow the number shown
+        if percent < 100 * LITTLE:
+            carry = f"carry {percent}% together" if len(quoted) > 1 else f"carries {percent}%"
+            return f"{head.rstrip(',')}; the concepts of the bank carry little of {self._quantity()}: {listed} {carry}."
+        amount = f"{'together ' if len(quoted) > 1 else ''}{percent}% of {self._quantity()}"
+        how = "mainly" if percent >= 50 else "partly"
         comma = "," if isinstance(self.explains, Direction) else ""
-        return f"{head}{comma} {how} because it sees {listed}."
+        return f"{head}{comma} {how} because it sees {listed} ({amount})."
+
+    def _quantity(self) -> str:
+        """What the shares are of, in words: the logit, the gap to the foil, or a direction's score."""
+        if isinstance(self.explains, Direction):
+            return "the score"
+        return "the gap" if self.foil is not None else "its logit"
 
     def _explained_name(self) -> str:
         return self.explains.label if isinstance(self.explains, Direction) else primary_name(self.target_name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 
@@ -44,6 +45,42 @@ def test_explains_the_espresso_in_a_sentence(explainer, photos):
     # ...which re-running the head on the ablated feature confirms
     assert abs(e.total - e.measured) < 1e-4
     assert (e.concepts["contribution"] > 0).all() and (e.concepts["alignment"] > 0).all()
+
+
+def test_the_sentence_says_how_much_its_concepts_carry(explainer, photos):
+    e = explainer.explain(photos["coffee"])
+    top = e.concepts["contribution"].max()
+    said = e.concepts[e.concepts["contribution"] >= 0.25 * top]  # the concepts the sentence names
+    percent = round(100 * said["share"].sum())
+    # 'Predicted “espresso” (p 0.95) partly because it sees “small cup” and “foam” (together 43% of its logit).'
+    assert e.sentence.endswith(f"{percent}% of its logit).")
+    assert ("mainly" if percent >= 50 else "partly") + " because it sees" in e.sentence
+
+    # Concepts that carry little of the logit are not called its cause: a gorilla's five best concepts of the
+    # default bank carry 6% of its logit together. The same explanation with every contribution a twentieth:
+    weak = e.concepts.assign(contribution=e.concepts["contribution"] / 20, share=e.concepts["share"] / 20)
+    little = dataclasses.replace(e, concepts=weak, total=e.total / 20)
+    assert "because" not in little.sentence
+    assert little.sentence.startswith("Predicted \u201cespresso\u201d (p ")
+    assert "; the concepts of the bank carry little of its logit: \u201c" in little.sentence
+    weak_percent = round(100 * said["share"].sum() / 20)
+    carry = f"carries {weak_percent}%." if len(said) == 1 else f"carry {weak_percent}% together."
+    assert little.sentence.endswith(f"\u201d {carry}"), little.sentence
+
+
+def test_a_contrast_says_its_share_of_the_gap(explainer, photos):
+    # 'Predicted “espresso” (p 0.95) rather than “cup” (p 0.02); the concepts of the bank carry little of the gap:
+    # “golden-brown crema on top” carries 3%.' (this small bank; with a share of 10% or more: '... (12% of the gap).')
+    e = explainer.explain(photos["coffee"], foil=CUP, k=3)
+    top = e.concepts["contribution"].max()
+    named = e.concepts[e.concepts["contribution"] >= 0.25 * top]
+    percent, one = round(100 * named["share"].sum()), len(named) == 1
+    if percent < 10:
+        said = f"carries {percent}%." if one else f"carry {percent}% together."
+    else:
+        said = f"{'' if one else 'together '}{percent}% of the gap)."
+    assert e.sentence.startswith("Predicted \u201cespresso\u201d (p 0.95) rather than \u201ccup\u201d (p 0.02)")
+    assert e.sentence.endswith(said), e.sentence
 
 
 def test_class_names_never_explain_their_class(explainer, photos):
