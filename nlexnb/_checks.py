@@ -21,14 +21,18 @@ def an_index(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+SEED_LIMIT = 2**32
+"""Seeds are below this (numpy's and scikit-learn's limit; torch fails on numbers above 2**63 in its own words)."""
+
+
 def a_seed(value, name: str = "seed") -> int:
-    """``value`` as an int seed, or an error naming the parameter: a whole number >= 0 (a TypeError for another type,
-    a ValueError for a negative number). A string would seed Python's ``random`` with other draws than the number it
-    spells, and numpy and torch refuse it in their words."""
+    """``value`` as an int seed, or an error naming the parameter: a whole number from 0 to 2**32 - 1 (a TypeError for
+    another type, a ValueError for a number out of that range). A string would seed Python's ``random`` with other
+    draws than the number it spells, and numpy and torch refuse it in their words."""
     if not an_index(value):
         raise TypeError(f"{name} must be a whole number >= 0 (e.g. 0), got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be a whole number >= 0 (e.g. 0), got {value!r}")
+    if not 0 <= value < SEED_LIMIT:
+        raise ValueError(f"{name} must be a whole number from 0 to {SEED_LIMIT - 1} (e.g. 0), got {value!r}")
     return int(value)
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ._checks import an_index
+
 __all__ = ["Target", "ClassLogit", "LogitGap", "Direction", "as_target"]
 
 
@@ -52,11 +54,24 @@ class Target:
         return float(self.value(classifier, features.double()) - self.value(classifier, ablated.double()))
 
 
+def _class_number(value, what: str, example: str) -> None:
+    """A TypeError unless ``value`` is a class index: a name would be looked up as a row number ("tabby" failed in
+    torch's words, an IndexError)."""
+    if not an_index(value):
+        raise TypeError(
+            f"{what} takes a class index (an int), got {value!r}; for a name, {example} gives it, or pass the name "
+            f"itself as explain(image, target=..., foil=...)"
+        )
+
+
 @dataclass(frozen=True)
 class ClassLogit(Target):
     """The logit of one class: ``z_c = W[c] . f + b[c]``."""
 
     index: int
+
+    def __post_init__(self) -> None:
+        _class_number(self.index, "ClassLogit", "ClassLogit(classifier.class_index('tabby'))")
 
     @property
     def classes(self) -> tuple[int, ...]:
@@ -86,6 +101,9 @@ class LogitGap(Target):
     foil: int
 
     def __post_init__(self) -> None:
+        example = "LogitGap(classifier.class_index('tabby'), classifier.class_index('tiger cat'))"
+        _class_number(self.index, "LogitGap", example)
+        _class_number(self.foil, "LogitGap's foil", example)
         if self.index == self.foil:
             raise ValueError(f"A logit gap needs two different classes, got {self.index} twice")
 

@@ -735,11 +735,11 @@ def test_features_given_by_the_user_are_checked_by_every_call_that_takes_them(cl
         classifier.checked_features(good, rows=3)
 
 
-@pytest.mark.parametrize("seed", ["0", -1, 1.5, True], ids=["string", "negative", "float", "bool"])
+@pytest.mark.parametrize("seed", ["0", -1, 1.5, True, 2**70], ids=["string", "negative", "float", "bool", "huge"])
 def test_a_seed_is_a_whole_number_or_a_named_error(classifier, encoder, ridge_mapper, photos, seed):
     """A string seed would give Python's random other draws than the number it spells, silently; numpy and torch
     refuse one in their own words. Every public call that takes a seed says what it must be (a TypeError for another
-    type, a ValueError for a negative number), before any work."""
+    type, a ValueError for a number below 0 or from 2**32: numpy's limit, and torch's overflow), before any work."""
     from nlexnb import discover, evaluate, metrics
 
     explainer = nlexnb.Explainer(classifier, ridge_mapper, ["striped fur", "whiskers", "a small cup", "foam"])
@@ -753,7 +753,8 @@ def test_a_seed_is_a_whole_number_or_a_named_error(classifier, encoder, ridge_ma
         ),
     }
     for call, run in calls.items():
-        with pytest.raises((TypeError, ValueError), match=r"seed must be a whole number >= 0 \(e\.g\. 0\)") as caught:
+        expected = r"seed must be a whole number (>= 0|from 0 to 4294967295) \(e\.g\. 0\)"
+        with pytest.raises((TypeError, ValueError), match=expected) as caught:
             run()
         assert repr(seed) in str(caught.value), call
 
@@ -798,3 +799,16 @@ def test_an_empty_list_of_probes_is_not_the_built_in_probes(classifier, mapper):
         classifier, mapper, [("a small cup of dark coffee with foam on top", ["espresso"])]
     )
     assert list(mine["nearest_class"]) == ["espresso"]
+
+
+def test_a_target_is_built_from_class_indices_not_names(classifier, ridge_mapper, photos):
+    """ClassLogit("tabby") was accepted and failed in torch's words (an IndexError) when explained: a target holds
+    class indices; a name goes to explain(target=...) itself."""
+    from nlexnb.targets import ClassLogit, LogitGap
+
+    with pytest.raises(TypeError, match=r"ClassLogit takes a class index \(an int\), got 'tabby'"):
+        ClassLogit("tabby")
+    with pytest.raises(TypeError, match=r"LogitGap's foil takes a class index \(an int\), got 'tiger cat'"):
+        LogitGap(281, "tiger cat")
+    explainer = nlexnb.Explainer(classifier, ridge_mapper, ["striped fur", "whiskers", "foam"])
+    assert explainer.explain(photos["chelsea"], target=ClassLogit(281), k=2).target_name.startswith("tabby")
