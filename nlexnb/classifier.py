@@ -206,11 +206,14 @@ class Classifier:
 
     def checked_features(self, features, name: str = "features", rows: int | None = None) -> torch.Tensor:
         """``features`` as given, once checked to be what :meth:`features` returns: a tensor [N, d] of finite
-        numbers, ``rows`` of them when given. A ValueError naming ``name`` otherwise: features from another model (a
-        width other than d), a single vector, or NaN would give answers without meaning, not an error."""
+        numbers, N >= 1, ``rows`` of them when given. A ValueError naming ``name`` otherwise: features from another
+        model (a width other than d), a single vector, no rows, or NaN would give answers without meaning, not an
+        error."""
         d = self.num_features
         if not isinstance(features, torch.Tensor):
             raise TypeError(f"{name} must be a tensor [N, {d}] ({self.name}'s features), got {type(features).__name__}")
+        if features.ndim == 2 and features.shape[1] == d and not len(features) and rows is None:
+            raise ValueError(f"{name} has no rows: give the features [N, {d}] of at least one image")
         if features.ndim != 2 or features.shape[1] != d or (rows is not None and len(features) != rows):
             want = f"[{rows}, {d}] (one row per image, in order)" if rows is not None else f"[N, {d}]"
             hint = " (one image? use features[None])" if features.ndim == 1 and len(features) == d else ""
@@ -370,7 +373,28 @@ class ModuleClassifier(Classifier):
         if isinstance(logits, (tuple, list)):
             logits = logits[0]
         f = captured["f"].flatten(1).float()
+        self._check_head_is_last(f, logits.float())
         return f, logits.float(), self._arrange_map(captured["map"]) if want_map else None
+
+    def _check_head_is_last(self, features: torch.Tensor, logits: torch.Tensor) -> None:
+        """A ValueError unless the model's output is its head applied to the head's input: a softmax or another
+        layer after the head would make every explanation, zero-shot head and bottleneck describe ``head(f)``,
+        which is not what the model outputs (and its "probabilities" would be a softmax of a softmax)."""
+        expected = self.head(features)
+        if logits.shape != expected.shape:
+            differs = f"it outputs {list(logits.shape)}, the head {list(expected.shape)}"
+        elif not logits.numel() or not bool(torch.isfinite(logits).all() & torch.isfinite(expected).all()):
+            return  # nothing to compare, or NaN: _forward_checked names a model that computes NaN
+        else:
+            gap = float((logits - expected).abs().max())
+            if gap <= 1e-2 * (1.0 + float(expected.abs().max())):
+                return
+            differs = f"they differ by up to {gap:.3g}"
+        raise ValueError(
+            f"{self.name}'s output is not its head {self.head_path!r} applied to the head's input ({differs}): "
+            f"{self.head_path!r} must be the model's last step, with nothing after it (no softmax, no other layer). "
+            "Wrap a model whose forward ends in the head: nlexnb reads the logits as W f + b"
+        )
 
     def _arrange_map(self, out) -> torch.Tensor:
         if isinstance(out, (tuple, list)):
@@ -426,10 +450,25 @@ def load_classifier(
         batch_size: images per forward pass.
     """
     dev = a_device(device)
+    batch_size = positive_int(batch_size, "batch_size", "images per forward pass")
+    class_names = _checked_class_names(class_names)
     if isinstance(spec, nn.Module):
+        if transform is not None and not callable(transform):
+            raise TypeError(
+                f"transform must be a callable (PIL image -> [3, H, W] tensor), e.g. a torchvision transform, got "
+                f"{type(transform).__name__} {transform!r}"
+            )
         return _wrap_module(spec, head, feature_layer, class_names, transform, dev, batch_size)
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a model name or an nn.Module, got {type(spec).__name__}")
+    options = {"head": head, "feature_layer": feature_layer, "transform": transform}
+    given = [name for name, value in options.items() if value is not None]
+    if given:
+        raise ValueError(
+            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for a wrapped nn.Module; {spec!r} is loaded by "
+            "name with its own head, feature layer and preprocessing. Leave them out, or build the model yourself "
+            "and pass it: load_classifier(model, head=..., feature_layer=..., transform=...)"
+        )
     pretrained = yes_or_no(pretrained, "pretrained")  # "no" is a true string: it would download the weights
     if spec.startswith("torchvision:"):
         return _load_torchvision(spec.split(":", 1)[1], pretrained, weights, dev, class_names, batch_size)
@@ -619,6 +658,34 @@ def _wrap_module(model, head, feature_layer, class_names, transform, device, bat
     )
 
 
+def _checked_class_names(class_names) -> list[str] | None:
+    """``class_names`` as a list of strings, or an error naming what was wrong: a single string (its letters would
+    be the classes), an empty list (it would silently mean the ImageNet names), a name that is not a string or is
+    blank, or two names that differ only in case or surrounding whitespace (one class would answer to both).
+    Identical names are kept: they are told apart by their index ("crane (class 517)")."""
+    if class_names is None:
+        return None
+    if isinstance(class_names, str) or not isinstance(class_names, Sequence):
+        raise TypeError(
+            f"class_names must be a list of strings, one per class in head order, got {type(class_names).__name__} "
+            f"{class_names!r:.60}"
+        )
+    if not len(class_names):
+        raise ValueError("class_names is empty: give one name per class, in head order (or None for ImageNet's)")
+    seen: dict[str, int] = {}
+    for i, name in enumerate(class_names):
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"class_names[{i}] is {name!r}: every class name must be a non-blank string")
+        key = " ".join(name.split()).casefold()
+        if key in seen and class_names[seen[key]] != name:
+            raise ValueError(
+                f"class_names[{seen[key]}] {class_names[seen[key]]!r} and class_names[{i}] {name!r} differ only in "
+                "case or whitespace: name each class once, or the same way"
+            )
+        seen.setdefault(key, i)
+    return list(class_names)
+
+
 def _default_class_names(num_classes: int, model: nn.Module | None) -> list[str]:
     if model is not None:
         try:
@@ -675,8 +742,12 @@ def _read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
             ) from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"Cannot read checkpoint {str(path)!r} as a weights-only state dict: {exc}") from exc
+    except Exception as exc:  # torch's message advises weights_only=False: unsafe for a file of unknown origin
+        raise ValueError(
+            f"Cannot read checkpoint {str(path)!r} as a weights-only state dict: it is not a "
+            "torch.save'd state dict of tensors, or it holds other objects, which nlexnb never unpickles. Save the "
+            "weights with safetensors.torch.save_file(model.state_dict(), 'model.safetensors') and pass that file"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -812,3 +812,64 @@ def test_a_target_is_built_from_class_indices_not_names(classifier, ridge_mapper
         LogitGap(281, "tiger cat")
     explainer = nlexnb.Explainer(classifier, ridge_mapper, ["striped fur", "whiskers", "foam"])
     assert explainer.explain(photos["chelsea"], target=ClassLogit(281), k=2).target_name.startswith("tabby")
+
+
+def _small_model(after_head=None):
+    """A pooled convolution and a linear head of 3 classes, with ``after_head`` applied to the logits."""
+    layers = [torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 3)]
+    return torch.nn.Sequential(*layers, *([after_head] if after_head is not None else []))
+
+
+def test_a_wrapped_module_whose_head_is_not_its_last_step_is_refused(photos):
+    """A softmax after the named head was wrapped silently: predictions were a softmax of a softmax (every
+    probability about 1/3), and explanations, zero-shot heads and bottlenecks described head(f), not the model."""
+    options = dict(head="3", class_names=["cat", "cup", "rocket"], transform=lambda im: torch.rand(3, 16, 16))
+    clf = nlexnb.load_classifier(_small_model(torch.nn.Softmax(dim=1)), **options)
+    with pytest.raises(ValueError, match=r"'3' must be the model's last step, with nothing after it \(no softmax"):
+        clf.predict([photos["chelsea"]])
+    clf = nlexnb.load_classifier(_small_model(torch.nn.Linear(3, 3)), **options)
+    with pytest.raises(ValueError, match=r"not its head '3' applied to the head's input \(they differ by up to"):
+        clf.logits([photos["chelsea"]])
+    assert nlexnb.load_classifier(_small_model(), **options).logits([photos["chelsea"]]).shape == (1, 3)
+
+
+def test_load_classifier_checks_what_it_is_given_before_loading():
+    """A model loaded by name used to ignore transform=, head= and feature_layer= without a word; class names given
+    as one string were split into letters, an empty list meant ImageNet's names, and batch_size=0 and a transform
+    that is a string failed only at the first prediction."""
+    with pytest.raises(ValueError, match=r"transform is for a wrapped nn.Module; 'tf_efficientnet_lite0' is loaded by"):
+        nlexnb.load_classifier("tf_efficientnet_lite0", pretrained=False, transform=lambda im: im)
+    with pytest.raises(ValueError, match=r"head, feature_layer are for a wrapped nn.Module"):
+        nlexnb.load_classifier("torchvision:resnet18", pretrained=False, head="fc", feature_layer="layer4")
+    small = {"head": "3", "transform": lambda im: torch.rand(3, 16, 16)}
+    with pytest.raises(TypeError, match=r"class_names must be a list of strings, one per class in head order, got str"):
+        nlexnb.load_classifier(_small_model(), class_names="abc", **small)
+    with pytest.raises(ValueError, match=r"class_names is empty: give one name per class"):
+        nlexnb.load_classifier("tf_efficientnet_lite0", pretrained=False, class_names=[])
+    with pytest.raises(ValueError, match=r"class_names\[1\] is None: every class name must be a non-blank string"):
+        nlexnb.load_classifier(_small_model(), class_names=["cat", None, "boat"], **small)
+    with pytest.raises(ValueError, match=r"class_names\[0\] 'cat' and class_names\[2\] 'Cat ' differ only in case"):
+        nlexnb.load_classifier(_small_model(), class_names=["cat", "dog", "Cat "], **small)
+    with pytest.raises(ValueError, match=r"batch_size must be a positive number of images per forward pass, got 0"):
+        nlexnb.load_classifier(_small_model(), class_names=["cat", "dog", "boat"], batch_size=0, **small)
+    with pytest.raises(TypeError, match=r"transform must be a callable \(PIL image -> \[3, H, W\] tensor\)"):
+        nlexnb.load_classifier(_small_model(), head="3", class_names=["cat", "dog", "boat"], transform="imagenet")
+    # the same name twice is allowed: ImageNet has two "crane"s, told apart by their index
+    twice = nlexnb.load_classifier(_small_model(), class_names=["crane", "dog", "crane"], **small)
+    assert twice.class_names == ["crane (class 0)", "dog", "crane (class 2)"]
+
+
+def test_features_with_no_rows_are_refused(classifier):
+    """Features [0, d] gave NaN tables (image_concepts said "What drives 0 predictions") and NaN agreement."""
+    with pytest.raises(ValueError, match=r"features has no rows: give the features \[N, 1280\] of at least one image"):
+        classifier.checked_features(torch.zeros(0, classifier.num_features))
+
+
+def test_a_checkpoint_that_is_not_a_state_dict_is_refused_without_unsafe_advice(tmp_path):
+    """torch's own message for a file it cannot read weights-only advises weights_only=False, which would unpickle
+    a file of unknown origin."""
+    junk = tmp_path / "model.pth"
+    junk.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match=r"which nlexnb never unpickles\. Save the weights with safetensors") as caught:
+        nlexnb.load_classifier("resnet18", pretrained=False, weights=junk)
+    assert "weights_only=False" not in str(caught.value)
