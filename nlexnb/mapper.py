@@ -225,11 +225,17 @@ class Mapper:
 
     def save(self, path: str | Path) -> Path:
         """Write the mapper as one safetensors file (tensors + JSON metadata), atomically."""
+        if not isinstance(path, (str, Path)):
+            raise TypeError(f"path must be a file path (str or Path), got {type(path).__name__}")
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"path is a folder ({str(path)!r}); give a file path such as {str(path / 'mapper')!r}")
         if path.suffix != ".safetensors":
             path = path.with_suffix(path.suffix + ".safetensors") if path.suffix else path.with_suffix(".safetensors")
-        header = {"nlexnb": json.dumps({**self.meta, "templates": list(self.templates), "format": FORMAT_VERSION})}
-        atomic_save_safetensors(path, self.state_dict(), header)
+        state = self.state_dict()
+        meta = {**self.meta, "templates": list(self.templates), "format": FORMAT_VERSION}
+        header = {"nlexnb": json.dumps(meta), "tensors_sha256": tensors_digest(state)}
+        atomic_save_safetensors(path, state, header)
         return path
 
     def __repr__(self) -> str:
@@ -350,16 +356,24 @@ def fit_mapper(
         raise ValueError(f"Unknown mapper method {method!r}; choose one of {sorted(MAPS)}")
     seed = a_seed(seed)
     calibrate, memorize = yes_or_no(calibrate, "calibrate"), yes_or_no(memorize, "memorize")  # "no" would be true
+    if not isinstance(classifier, Classifier):
+        raise TypeError(
+            f"fit_mapper takes a classifier first (nlexnb.load_classifier(...)), then its text encoder; got "
+            f"{type(classifier).__name__} as the classifier"
+        )
     if isinstance(text_encoder, str):
         raise TypeError(
             f"text_encoder must be a loaded encoder, got the name {text_encoder!r}: "
             f"fit_mapper(classifier, nlexnb.load_text_encoder({text_encoder!r}))"
         )
+    if not isinstance(text_encoder, TextEncoder):
+        raise TypeError(
+            f"text_encoder must be a TextEncoder (nlexnb.load_text_encoder()), got {type(text_encoder).__name__}"
+            + (": a mapper holds its encoder as mapper.text_encoder" if isinstance(text_encoder, Mapper) else "")
+        )
     if classifier.num_classes < 2 and classes is None:
         raise ValueError(f"{classifier.name!r} has {classifier.num_classes} class: a map needs at least two class rows")
-    for name, value in hparams.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and not (math.isfinite(value) and value > 0):
-            raise ValueError(f"Hyper-parameter {name} must be a positive finite number, got {value!r}")
+    hparams = _hyper_parameters(hparams)
     temps = DEFAULT_TEMPLATES if templates is None else check_templates(templates)
     index = _check_classes(classes, classifier.num_classes)
     all_glosses = _per_class(glosses, classifier, "glosses", "WordNet glosses", imagenet_glosses, a_gloss)
@@ -381,6 +395,12 @@ def fit_mapper(
     targets = classifier.head_weight[index].float()
     x, group_index = x.to(classifier.device), torch.tensor(groups, device=classifier.device)
     net = fit_map(method, x, group_index, targets, seed, hparams)
+    with torch.inference_mode():
+        if not bool(torch.isfinite(net.eval()(x[:plain])).all()):
+            raise ValueError(
+                f"The {method} map fitted with {hparams or 'the default hyper-parameters'} sends the class names to "
+                "NaN or infinite vectors: nothing mapped through it would mean anything. Try other hyper-parameters"
+            )
     # labels are mapped from their names alone: the penalty and the memory are set on the names' own texts
     names_x, names_groups = x[:plain], group_index[:plain]
     penalty = (
@@ -439,7 +459,11 @@ def load_mapper(
     """
     from safetensors import safe_open
 
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be the mapper's file (str or Path), got {type(path).__name__}")
     path = Path(path)
+    if not path.is_file() and path.suffix != ".safetensors" and path.with_name(path.name + ".safetensors").is_file():
+        path = path.with_name(path.name + ".safetensors")  # what Mapper.save("m") wrote
     if not path.is_file():
         raise FileNotFoundError(f"Mapper file not found: {str(path)!r}")
     try:
@@ -467,6 +491,11 @@ def load_mapper(
             f"Mapper {str(path)!r} reads embeddings of {meta['encoder_identity']!r}, but the text encoder given is "
             f"{encoder.identity!r}"
         )
+    if "tensors_sha256" in header and header["tensors_sha256"] != tensors_digest(tensors):
+        raise ValueError(
+            f"{str(path)!r} holds other tensors than the ones it was saved with (their checksum differs): the file is "
+            "damaged. Save or fit the mapper again"
+        )
     bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise ValueError(f"{str(path)!r} holds NaN or infinite values in {bad}: the file is damaged; refit the mapper")
@@ -480,6 +509,17 @@ def load_mapper(
     device = classifier.device if classifier is not None else torch.device("cpu")
     memory = memory.to(device) if memory is not None else None
     return Mapper(net=net.to(device).eval(), text_encoder=encoder, templates=templates, meta=meta, memory=memory)
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of named tensors (names, dtypes, shapes and bytes, in name order): a flipped byte in a saved file's
+    data would otherwise load as a mapper with other numbers (files saved before it was kept load unchecked)."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}|{t.dtype}|{list(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
 
 
 def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -535,11 +575,36 @@ def calibrate_seen_penalty(
     return float(gammas[int(total.argmax())])
 
 
+WHOLE_HYPER_PARAMETERS = ("hidden", "epochs")
+"""Hyper-parameters that count something (the MLP's width and its epochs): whole numbers."""
+
+
+def _hyper_parameters(hparams: dict) -> dict:
+    """``hparams`` with numpy and one-element torch numbers made Python numbers, each checked to be a positive finite
+    number (a whole one for :data:`WHOLE_HYPER_PARAMETERS`): ``sigma=np.float32('nan')`` slipped past a check of
+    Python floats and gave a map whose every output was NaN, which zero-shot heads then ranked as "cat"."""
+    out = {}
+    for name, value in hparams.items():
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        if hasattr(value, "item") and not isinstance(value, torch.Tensor) and getattr(value, "shape", None) == ():
+            value = value.item()  # a numpy scalar
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"Hyper-parameter {name} must be a number, got {type(value).__name__} {value!r}")
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"Hyper-parameter {name} must be a positive finite number, got {value!r}")
+        if name in WHOLE_HYPER_PARAMETERS and value != int(value):
+            raise ValueError(f"Hyper-parameter {name} must be a whole number, got {value!r}")
+        out[name] = int(value) if name in WHOLE_HYPER_PARAMETERS else value
+    return out
+
+
 def _check_classes(classes: Sequence[int] | None, num_classes: int) -> list[int]:
     if classes is None:
         return list(range(num_classes))
-    if isinstance(classes, (str, bytes)) or not all(an_index(k) for k in classes):
-        raise TypeError(f"classes must be a list of integer class indices, got {list(classes)[:5]!r}")
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence) or not all(an_index(k) for k in classes):
+        shown = list(classes)[:5] if isinstance(classes, Sequence) else classes
+        raise TypeError(f"classes must be a list of integer class indices, got {shown!r}")
     index = [int(k) for k in classes]
     bad = [k for k in index if not 0 <= k < num_classes]
     if bad:

@@ -873,3 +873,47 @@ def test_a_checkpoint_that_is_not_a_state_dict_is_refused_without_unsafe_advice(
     with pytest.raises(ValueError, match=r"which nlexnb never unpickles\. Save the weights with safetensors") as caught:
         nlexnb.load_classifier("resnet18", pretrained=False, weights=junk)
     assert "weights_only=False" not in str(caught.value)
+
+
+def test_fit_mapper_refuses_what_would_give_a_map_without_meaning(classifier, encoder, ridge_mapper):
+    """sigma=np.float32('nan') slipped past a check of Python floats: the map sent every text to NaN, and a zero-shot
+    head then answered "cat" for every image, with probability nan. The arguments' order and types are checked."""
+    import numpy as np
+
+    with pytest.raises(ValueError, match=r"Hyper-parameter sigma must be a positive finite number, got nan"):
+        nlexnb.fit_mapper(classifier, encoder, sigma=np.float32("nan"))
+    with pytest.raises(ValueError, match=r"Hyper-parameter alpha must be a positive finite number, got 0.0"):
+        nlexnb.fit_mapper(classifier, encoder, method="ridge", alpha=torch.tensor(0.0))
+    with pytest.raises(TypeError, match=r"Hyper-parameter sigma must be a number, got str '0.5'"):
+        nlexnb.fit_mapper(classifier, encoder, sigma="0.5")
+    with pytest.raises(ValueError, match=r"Hyper-parameter hidden must be a whole number, got 64.5"):
+        nlexnb.fit_mapper(classifier, encoder, method="mlp", hidden=64.5)
+    with pytest.raises(TypeError, match=r"fit_mapper takes a classifier first .* got TextEncoder as the classifier"):
+        nlexnb.fit_mapper(encoder, classifier)
+    with pytest.raises(TypeError, match=r"got Mapper: a mapper holds its encoder as mapper.text_encoder"):
+        nlexnb.fit_mapper(classifier, ridge_mapper)
+    with pytest.raises(TypeError, match=r"classes must be a list of integer class indices, got True"):
+        nlexnb.fit_mapper(classifier, encoder, classes=True)
+    fitted = nlexnb.fit_mapper(classifier, encoder, method="ridge", alpha=np.float64(1.0), calibrate=False)
+    assert fitted.meta["hparams"] == {"alpha": 1.0} and type(fitted.meta["hparams"]["alpha"]) is float  # JSON-able
+
+
+def test_a_saved_mapper_is_checked_byte_for_byte_and_found_by_the_name_it_was_saved_under(
+    classifier, ridge_mapper, tmp_path
+):
+    """A flipped byte in a mapper file's tensors loaded as a mapper with other numbers; save("m") wrote m.safetensors,
+    which load_mapper("m") did not find; saving to a folder wrote a file beside it."""
+    from nlexnb.mapper import load_mapper
+
+    path = ridge_mapper.save(tmp_path / "m")
+    assert path.name == "m.safetensors"
+    assert load_mapper(tmp_path / "m", classifier).meta["method"] == "ridge"
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF  # one byte of the last tensor's data
+    (tmp_path / "flipped.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"holds other tensors than the ones it was saved with \(their checksum"):
+        load_mapper(tmp_path / "flipped.safetensors", classifier)
+    with pytest.raises(ValueError, match=r"path is a folder .*; give a file path such as"):
+        ridge_mapper.save(tmp_path)
+    with pytest.raises(TypeError, match=r"path must be the mapper's file \(str or Path\), got NoneType"):
+        load_mapper(None)
