@@ -25,6 +25,8 @@ __all__ = [
     "to_pil",
     "as_image_list",
     "iter_batches",
+    "check_preprocessed",
+    "normalisation",
     "preprocessed",
     "sample_images",
 ]
@@ -249,6 +251,58 @@ def preprocessed(
     return torch.cat(list(iter_batches(images, transform, batch_size=1 << 30, name=name)))
 
 
+def normalisation(transform) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The (mean, std) [C] a preprocessing pipeline normalises with (a torchvision ``Normalize`` inside a
+    ``Compose``, or a weights' ``ImageClassification`` transform), or None when it has none that can be read."""
+    stack = [transform]
+    while stack:
+        step = stack.pop()
+        mean, std = getattr(step, "mean", None), getattr(step, "std", None)
+        if mean is not None and std is not None and not callable(mean):
+            try:
+                return torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+            except (TypeError, ValueError):
+                return None
+        stack.extend(getattr(step, "transforms", []) or [])
+    return None
+
+
+LOOSE = 10.0
+"""How far (in normalised units) a preprocessed value may lie outside what an image in [0, 1] normalises to before
+the batch is refused: far enough for resampling's overshoot and for ``torch.randn`` test inputs, not for pixel
+values 0-255 (about 1,000 units out)."""
+
+
+def check_preprocessed(batch: torch.Tensor, transform, name: str = "images") -> None:
+    """Refuse a float batch [N,C,H,W] that cannot be the classifier's own preprocessing of an image, and warn on one
+    that looks like an image not yet normalised. With the transform's (mean, std) known, a preprocessed value lies
+    in [(0 - mean) / std, (1 - mean) / std] per channel: pixel values 0-255 lie far outside it (a ValueError beyond
+    :data:`LOOSE`), and a
+    batch whose every value is in [0, 1] with a wide spread is most likely ``ToTensor()`` output without
+    ``Normalize`` (a warning: a faint photo, normalised, can also lie there). Both were classified silently."""
+    norm = normalisation(transform)
+    if norm is None or batch.shape[1] != len(norm[0]):
+        return
+    mean, std = (v.to(batch.device).view(1, -1, 1, 1) for v in norm)
+    low, high = (0 - mean) / std - LOOSE, (1 - mean) / std + LOOSE
+    outside = (batch < low) | (batch > high)
+    if bool(outside.any()):
+        raise ValueError(
+            f"{name} is a float tensor taken as preprocessed, but its values ({float(batch.min()):.3g} to "
+            f"{float(batch.max()):.3g}) are not what the classifier's preprocessing gives an image (about "
+            f"{float(low.min() + LOOSE):.2f} to {float(high.max() - LOOSE):.2f}: normalised with mean "
+            f"{[round(float(m), 3) for m in norm[0]]} and std {[round(float(v), 3) for v in norm[1]]}). Pixel values "
+            "0-255? Pass the images themselves (PIL, uint8 tensors, arrays, paths) and they are preprocessed for you, "
+            "or preprocess with classifier.transform"
+        )
+    if float(batch.min()) >= 0 and float(batch.max()) <= 1 and float(batch.max() - batch.min()) > 0.65:
+        warn_user(
+            f"{name} is a float tensor taken as preprocessed, but every value is in [0, 1]: it looks like "
+            "ToTensor() output without Normalize, which this classifier's preprocessing applies. Pass the images "
+            "themselves (PIL, uint8 tensors, arrays, paths), or preprocess with classifier.transform"
+        )
+
+
 def iter_batches(
     images: ImageInput, transform: Callable[[Image.Image], torch.Tensor], batch_size: int, name: str = "images"
 ) -> Iterator[torch.Tensor]:
@@ -276,6 +330,7 @@ def iter_batches(
             raise ValueError(f"Got an empty image tensor of shape {tuple(images.shape)}")
         if not torch.isfinite(images).all():
             raise ValueError("The preprocessed image tensor holds NaN or infinite values")
+        check_preprocessed(images, transform, name)
         for start in range(0, images.shape[0], batch_size):
             yield images[start : start + batch_size]
         return

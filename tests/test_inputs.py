@@ -917,3 +917,17 @@ def test_a_saved_mapper_is_checked_byte_for_byte_and_found_by_the_name_it_was_sa
         ridge_mapper.save(tmp_path)
     with pytest.raises(TypeError, match=r"path must be the mapper's file \(str or Path\), got NoneType"):
         load_mapper(None)
+
+
+def test_a_float_tensor_that_cannot_be_preprocessed_input_is_named(classifier, photos):
+    """A float tensor is taken as preprocessed. Pixel values 0-255 were classified silently; ToTensor() output
+    without the model's Normalize was too (the chelsea photo read as "Egyptian cat" instead of "tiger cat")."""
+    from torchvision.transforms import ToTensor
+
+    unnormalised = ToTensor()(photos["chelsea"].resize((224, 224)))
+    with pytest.raises(ValueError, match=r"its values \(0 to 2\d\d\) are not what the classifier's preprocessing gives"):
+        classifier.predict(unnormalised * 255)
+    with pytest.warns(UserWarning, match=r"every value is in \[0, 1\]: it looks like ToTensor\(\) output without"):
+        classifier.predict(unnormalised)
+    assert classifier.predict(classifier.transform(photos["chelsea"]))[0] == classifier.predict(photos["chelsea"])[0]
+    classifier.predict(torch.randn(1, 3, 224, 224))  # a dummy input of normal noise is no mistake
