@@ -175,6 +175,11 @@ def concept_words(text: str) -> frozenset[str]:
     """The words a concept says, in all their forms (:func:`words_of`: "stripes" and "striped" both say "stripe"),
     one spelling each ("grey" is "gray"), without function words ("with", "very"): what a discovery table says once,
     and what a concept may not repeat of a free direction's label."""
+    if not isinstance(text, str):  # a list would be read as one text, None fail deep inside
+        raise TypeError(
+            f"concept_words takes one concept text (a str, such as 'striped fur'), got {type(text).__name__} "
+            f"{text!r:.80}; for a list, call it once per text"
+        )
     return frozenset(_SPELLINGS.get(w, w) for w in words_of([text])) - _FUNCTION_WORDS
 
 

@@ -49,7 +49,7 @@ def same_as_explain(explainer, images, frame, k=5, foil=None, tol=1e-5):
 def same_rows(a: pd.DataFrame, b: pd.DataFrame, tol: float = 1e-6) -> None:
     assert list(a.columns) == list(b.columns) and len(a) == len(b)
     for column in a.columns:
-        if column in ("concepts", "path", "label", "predicted_name", "id", "predicted"):
+        if column in ("concepts", "path", "label", "predicted_name", "id", "predicted", "fingerprint"):
             assert a[column].tolist() == b[column].tolist(), column
         elif column in ("contributions", "shares"):
             for x, y in zip(a[column], b[column]):
@@ -184,7 +184,8 @@ def test_an_interrupted_run_resumes_where_it_stopped(explainer, pictures, tmp_pa
 
     rest = Photos(pictures)
     run = explain_collection(explainer, rest, out, batch_size=3, progress=False)
-    assert sorted(rest.asked) == list(range(3, len(pictures)))  # only the rest was read again
+    assert rest.asked[:3] == [0, 1, 2]  # the written images read again: still the collection's (fingerprints)
+    assert sorted(rest.asked[3:]) == list(range(3, len(pictures)))  # only the rest was explained
     assert (run.resumed, run.written, run.rows) == (3, len(pictures) - 3, len(pictures))
     assert not (tmp_path / "run.parquet.partial").exists()
 

@@ -33,6 +33,7 @@ def collection(rows: list[tuple]) -> pd.DataFrame:
             "total": [float(sum(r[3])) for r in rows],
             "measured": [float(sum(r[3])) for r in rows],
             "explained": [float(r[4]) for r in rows],
+            "fingerprint": [f"{i:016x}" for i in range(len(rows))],
         }
     )
     assert list(frame.columns) == list(nlexnb.collection.COLUMNS)
@@ -211,7 +212,7 @@ def test_coarse_labels_are_refused_without_a_definition_of_right():
         (PETS, {"correct": {"husky": ["dog"]}}, ValueError, r"no image could be judged.*keys of correct="),
         (PETS, {"correct": {"dog": ["husky", "malamute", "tabby"]}}, ValueError, "every one of the 4 judged"),
         (PETS, {"correct": RIGHT_FOR, "by": "label"}, ValueError, "by must be None"),
-        (PETS, {"correct": RIGHT_FOR, "classes": "husky"}, None, None),  # classes only matters without correct
+        (PETS, {"correct": RIGHT_FOR, "classes": "husky"}, TypeError, "classes must be a Classifier"),
         (PETS, {"classes": "husky"}, TypeError, "classes must be a Classifier or its list of class names"),
     ],
 )

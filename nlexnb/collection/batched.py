@@ -17,7 +17,7 @@ from ..explain import Explainer
 from ..labels import bare_synonyms
 from ..selection import GreedySelector
 from .files import arrow, error_schema, row_schema
-from .sources import Batch
+from .sources import Batch, fingerprint
 
 __all__ = ["BatchExplainer", "explain_batch"]
 
@@ -266,6 +266,7 @@ def _rows(batch: Batch, result: dict[str, np.ndarray], run: BatchExplainer):
             pa.array(np.where(named, gains, 0.0).sum(1)),
             pa.array(result["measured"][ok]),
             pa.array(explained),
+            pa.array([fingerprint(batch.x[i]) for i in kept], pa.string()),
         ],
         schema=row_schema(),
     )

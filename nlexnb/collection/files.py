@@ -39,8 +39,9 @@ __all__ = [
     "read_errors",
 ]
 
-FORMAT = 1
-"""Version of the file layout below; part of every file's identity."""
+FORMAT = 2
+"""Version of the file layout below; part of every file's identity (2: the ``fingerprint`` column). A run refuses to
+resume a file of another format; :func:`read_explanations` reads both."""
 
 COLUMNS: dict[str, str] = {
     "id": "position of the image in the collection (int); the key a resumed run skips by",
@@ -55,6 +56,8 @@ COLUMNS: dict[str, str] = {
     "total": "the closed-form drop when all named directions are removed (sum of the contributions)",
     "measured": "the same drop measured by re-running the head on the ablated features",
     "explained": "the quantity explained: the predicted logit, or logit - foil logit with a foil",
+    "fingerprint": "16 hex digits of the SHA-1 of the image as the classifier received it (the preprocessed tensor): "
+    "a resumed run re-reads a few written images and refuses a collection whose images changed",
 }
 """The columns of an explanations file, in order, with what each holds."""
 
@@ -88,6 +91,7 @@ def row_schema():
             ("total", pa.float64()),
             ("measured", pa.float64()),
             ("explained", pa.float64()),
+            ("fingerprint", pa.string()),
         ]
     )
 
@@ -112,7 +116,7 @@ def partial_dir(out: Path) -> Path:
 def remove_explanations(out: str | os.PathLike) -> None:
     """Remove an explanations file, its errors file and the parts of an unfinished run written to ``out`` (nothing
     else), so that the next :func:`explain_collection` starts afresh."""
-    out = Path(out)
+    out = _a_path(out, "remove_explanations", "out")
     for file in (out, errors_path(out)):
         file.unlink(missing_ok=True)
     shutil.rmtree(partial_dir(out), ignore_errors=True)
@@ -153,6 +157,7 @@ def run_info(explainer: Explainer, foil: int | None) -> dict[str, Any]:
         "bank": explainer.bank.name,
         "bank_size": len(explainer.bank),
         "foil_name": None if foil is None else clf.class_names[foil],
+        "class_names": list(clf.class_names),  # what discover.error_concepts checks the names of correct= against
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "columns": COLUMNS,
     }
@@ -181,18 +186,74 @@ def read_identity(path: Path) -> dict[str, Any]:
 
 
 def refuse_if_different(path: Path, found: dict, wanted: dict, out: Path) -> None:
+    """A ValueError saying what differs when ``path`` was written by another explainer, settings or file format."""
+    start_again = (
+        f"write to another out=, or delete {str(out)!r}, {str(errors_path(out))!r} and {str(partial_dir(out))!r} "
+        "to start again"
+    )
+    if found.get("format") != wanted.get("format"):
+        raise ValueError(
+            f"{str(path)!r} was written in explanations file format {found.get('format')!r} (nlexnb "
+            f"{found.get('nlexnb_version')}); this version writes format {wanted.get('format')!r} (with a "
+            "'fingerprint' column that lets a resumed run check its images) and will not add rows to an older file. "
+            f"read_explanations still reads it; to explain this collection, {start_again}"
+        )
     keys = sorted(set(found) | set(wanted), key=lambda key: list(wanted).index(key) if key in wanted else 99)
     differ = [key for key in keys if found.get(key) != wanted.get(key)]
     if differ:
         what = "; ".join(f"{key}: {found.get(key)!r} there, {wanted.get(key)!r} now" for key in differ)
         raise ValueError(
             f"{str(path)!r} holds explanations from a different classifier, mapper, bank or settings ({what}). "
-            f"Rows from both would be mixed in one file: write to another out=, or delete {str(out)!r}, "
-            f"{str(errors_path(out))!r} and {str(partial_dir(out))!r} to start again"
+            f"Rows from both would be mixed in one file: {start_again}"
         )
 
 
 # ---- reading back ----------------------------------------------------------------------------------------------------
+def _a_path(path: Any, call: str, name: str = "path") -> Path:
+    """``path`` as a Path, or a TypeError saying what ``call`` takes (None or a list would fail in pathlib's words)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"{call}({name}): {name} must be the explanations file given to explain_collection as out= (a str or "
+            f"Path), got {type(path).__name__} {path!r:.80}"
+        )
+    return Path(path)
+
+
+def _explanations_beside(path: Path) -> Path:
+    """The explanations file an errors file belongs to: ``x.errors.parquet`` -> ``x.parquet``."""
+    name = path.name
+    return path.with_name(name[: -len(".errors.parquet")] + ".parquet") if name.endswith(".errors.parquet") else path
+
+
+def _check_ours(path: Path, call: str) -> None:
+    """Refuse, before reading, a file that explain_collection did not write as explanations: its errors file (the
+    images it skipped, which would read as an empty or wrong table) or a Parquet file of someone else's."""
+    pa, pq = arrow()
+    if not path.is_file():
+        return
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowInvalid, OSError):
+        return  # _read_parquet names a damaged or non-Parquet file
+    meta = schema.metadata or {}
+    if "reason" in schema.names and "predicted" not in schema.names and _META_IDENTITY in meta:
+        explanations = _explanations_beside(path)
+        also = (
+            "read_errors finds the errors file beside it"
+            if call == "read_errors"
+            else f"and read_errors({str(explanations)!r}) for the skipped images"
+        )
+        raise ValueError(
+            f"{str(path)!r} is the errors file of an explain_collection run (the images it skipped), not its "
+            f"explanations: pass the explanations file, {call}({str(explanations)!r}) ({also})"
+        )
+    if _META_IDENTITY not in meta:
+        raise ValueError(
+            f"{str(path)!r} was not written by explain_collection (no nlexnb metadata): {call} reads the explanations "
+            "files it writes; read another Parquet file with pandas.read_parquet"
+        )
+
+
 def _read_table(path: Path, kind: str, partial: bool):
     pa, pq = arrow()
     final = path if kind == "rows" else errors_path(path)
@@ -244,13 +305,22 @@ def read_explanations(path: str | os.PathLike, *, partial: bool = False) -> pd.D
     """An explanations file (:func:`explain_collection`) as a DataFrame, one row per image, sorted by ``id``.
 
     List columns (``concepts``, ``contributions``, ``shares``) hold Python lists; ``frame.attrs["nlexnb"]`` holds what
-    wrote the file (classifier and mapper fingerprints, bank digest, k, foil, version, ...).
+    wrote the file (classifier and mapper fingerprints, bank digest, k, foil, version, the class names, ...). Files of
+    an earlier format (without ``fingerprint``) are read too.
+
+    Raises:
+        TypeError: ``path`` is not a str or Path. FileNotFoundError: no file there (or an unfinished run, without
+            ``partial``). ValueError: a damaged file, the errors file instead of the explanations, or a Parquet file
+            explain_collection did not write.
 
     Args:
         path: the file given as ``out=``.
         partial: also read the parts of an unfinished run (otherwise an unfinished run is an error saying so).
     """
-    return _frame(_read_table(Path(path), "rows", yes_or_no(partial, "partial")))
+    path = _a_path(path, "read_explanations")
+    partial = yes_or_no(partial, "partial")
+    _check_ours(path, "read_explanations")
+    return _frame(_read_table(path, "rows", partial))
 
 
 def read_errors(path: str | os.PathLike, *, partial: bool = False) -> pd.DataFrame:
@@ -260,4 +330,7 @@ def read_errors(path: str | os.PathLike, *, partial: bool = False) -> pd.DataFra
         path: the explanations file (``out=``), not the errors file itself.
         partial: also read the parts of an unfinished run.
     """
-    return _frame(_read_table(Path(path), "errors", yes_or_no(partial, "partial")))
+    path = _a_path(path, "read_errors")
+    partial = yes_or_no(partial, "partial")
+    _check_ours(path, "read_errors")
+    return _frame(_read_table(path, "errors", partial))

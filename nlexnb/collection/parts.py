@@ -24,8 +24,15 @@ import numpy as np
 
 from .._checks import warn_user
 from .files import arrow, error_schema, errors_path, partial_dir, row_schema
+from .sources import fingerprint
 
-__all__ = ["Parts", "existing_files", "done_ids", "union", "finish", "locked", "trim_memory"]
+__all__ = ["Parts", "existing_files", "done_ids", "same_images", "union", "finish", "locked", "trim_memory"]
+
+LOCK_GRACE_S = 60.0
+"""Seconds an empty or unreadable lock file is taken as a run still writing it; older, as left by a killed run."""
+
+SAMPLED = 8
+"""Written images a resumed run reads again to check they are still the collection's (spread over the ids)."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -125,12 +132,19 @@ def existing_files(out: Path) -> tuple[list[Path], list[Path]]:
     return rows, errors
 
 
-def done_ids(files: list[Path], paths: list[str | None] | None, size: int | None, out: Path) -> np.ndarray:
-    """Ids written in ``files`` as a bitmap; refuses a file whose ids or paths do not match the collection."""
+def done_ids(
+    files: list[Path],
+    paths: list[str | None] | None,
+    labels: list[str | None] | None,
+    size: int | None,
+    out: Path,
+) -> np.ndarray:
+    """Ids written in ``files`` as a bitmap; refuses a file whose ids, paths or labels do not match the collection's
+    (``paths`` and ``labels``: what the collection gives before any image is read, or None where it is not known)."""
     _, pq = arrow()
     done = np.zeros(size or 0, dtype=bool)
     for file in files:
-        table = pq.read_table(file, columns=["id", "path"])
+        table = pq.read_table(file, columns=["id", "path", "label"])
         ids = table.column("id").to_numpy()
         if not len(ids):
             continue
@@ -139,18 +153,61 @@ def done_ids(files: list[Path], paths: list[str | None] | None, size: int | None
                 f"{str(file)!r} holds image id {int(ids.max())}, but the collection has {size} images: it was written "
                 f"for another collection. Write to another out=, or delete {str(out)!r} and its partial files"
             )
-        if paths is not None:
-            written = table.column("path").to_pylist()
-            for i, p in zip(ids.tolist(), written):
-                if p != paths[i]:
+        checks = [
+            (paths, "path", "is {!r} there and {!r} here"),
+            (labels, "label", "is labelled {!r} there and {!r} here"),
+        ]
+        for given, column, differ in checks:
+            if given is None:
+                continue
+            for i, value in zip(ids.tolist(), table.column(column).to_pylist()):
+                if value != given[i]:
                     raise ValueError(
-                        f"{str(file)!r} was written for another collection: image id {i} is {p!r} there and "
-                        f"{paths[i]!r} here. Write to another out=, or delete {str(out)!r} and its partial files"
+                        f"{str(file)!r} was written for another collection: image id {i} "
+                        f"{differ.format(value, given[i])}. Write to another out=, or delete {str(out)!r} and its "
+                        "partial files"
                     )
         if ids.max() >= len(done):
             done = np.concatenate([done, np.zeros(int(ids.max()) + 1 - len(done), dtype=bool)])
         done[ids] = True
     return done
+
+
+def same_images(files: list[Path], done: np.ndarray, dataset, out: Path) -> None:
+    """Read again up to :data:`SAMPLED` of the images already written in ``files`` (ids spread evenly over ``done``),
+    through ``dataset`` (the collection's map-style reader: item ``i`` -> (id, tensor or None, path, label, reason)),
+    and refuse the file when one's fingerprint or label differs from what is written: in-memory images replaced by
+    others, files replaced under the same names, or labels changed would otherwise keep their stale rows."""
+    _, pq = arrow()
+    ids = np.flatnonzero(done)
+    if not len(ids):
+        return
+    picked = set(ids[np.unique(np.linspace(0, len(ids) - 1, min(SAMPLED, len(ids))).round().astype(int))].tolist())
+    written: dict[int, tuple[Path, str | None, str | None]] = {}
+    for file in files:
+        table = pq.read_table(file, columns=["id", "label", "fingerprint"])
+        for i, label, mark in zip(*(table.column(c).to_pylist() for c in ("id", "label", "fingerprint"))):
+            if i in picked and i not in written:
+                written[i] = (file, label, mark)
+    start_again = f"Write to another out=, or delete {str(out)!r} and its partial files"
+    for i in sorted(written):
+        file, label, mark = written[i]
+        _, x, _, now, reason = dataset[i]
+        if x is None:
+            raise ValueError(
+                f"{str(file)!r} was written for another collection: image {i} is not the image it holds now (it cannot "
+                f"be read now: {reason}). {start_again}"
+            )
+        if mark is not None and fingerprint(x) != mark:
+            raise ValueError(
+                f"{str(file)!r} was written for another collection: image {i} is not the image it holds now (its "
+                f"pixels differ). {start_again}"
+            )
+        if label != now:
+            raise ValueError(
+                f"{str(file)!r} was written for another collection: image id {i} is labelled {label!r} there and "
+                f"{now!r} here. {start_again}"
+            )
 
 
 def union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -227,7 +284,8 @@ def _alive(pid: Any) -> bool:
 @contextmanager
 def locked(out: Path) -> Iterator[None]:
     """One run at a time per output: a lock file beside it holds the writer's host and pid; the lock of a process
-    that no longer runs (killed) is taken over."""
+    that no longer runs (killed) is taken over, and so is an empty or unreadable one older than
+    :data:`LOCK_GRACE_S` (a run killed between creating it and writing it; a younger one is a run starting)."""
     lock = out.with_name(f".{out.name}.lock")
     me = {"host": socket.gethostname(), "pid": os.getpid()}
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -237,8 +295,22 @@ def locked(out: Path) -> Iterator[None]:
         except FileExistsError:
             try:
                 holder = json.loads(lock.read_text())
+                age = time.time() - lock.stat().st_mtime
+            except FileNotFoundError:  # released meanwhile
+                continue
             except (OSError, ValueError):
-                holder = {}
+                holder, age = {}, _age(lock)
+            if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int) or "host" not in holder:
+                if age is None:  # released meanwhile
+                    continue
+                if age > LOCK_GRACE_S:  # left by a run killed before it wrote its pid
+                    lock.unlink(missing_ok=True)
+                    continue
+                raise RuntimeError(
+                    f"Another explain_collection run is starting to write {str(out)!r}: its lock file {str(lock)!r} "
+                    f"is {age:.0f} s old and not yet written. Wait for it to finish (a lock left empty is taken over "
+                    f"after {LOCK_GRACE_S:.0f} s), or delete {str(lock)!r} if no run is"
+                ) from None
             if holder.get("host") == me["host"] and not _alive(holder.get("pid")):
                 lock.unlink(missing_ok=True)  # left by a killed run
                 continue
@@ -249,7 +321,19 @@ def locked(out: Path) -> Iterator[None]:
         with os.fdopen(fd, "w") as fh:
             json.dump(me, fh)
         break
+    else:
+        raise RuntimeError(
+            f"Could not take the lock file {str(lock)!r} for {str(out)!r}: another run took it first; try again"
+        )
     try:
         yield
     finally:
         lock.unlink(missing_ok=True)
+
+
+def _age(path: Path) -> float | None:
+    """Seconds since ``path`` was last written, or None when it is gone."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return None

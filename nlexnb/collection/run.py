@@ -29,7 +29,7 @@ from .files import (
     run_identity,
     run_info,
 )
-from .parts import Parts, done_ids, existing_files, finish, locked, trim_memory, union
+from .parts import Parts, done_ids, existing_files, finish, locked, same_images, trim_memory, union
 from .ray_engine import ray_stream
 from .sources import Source, as_source, data_loader
 
@@ -124,7 +124,7 @@ def explain_collection(
             must be paths every node can read (a shared file system) or in-memory images.
         checkpoint_every: images between two part files: at most this many are explained again after the process is
             killed (an exception or Ctrl-C keeps every finished batch).
-        progress: show a progress bar (default yes).
+        progress: show a progress bar: True, False, or None (the default: shown).
 
     Returns:
         A :class:`CollectionRun` (``.read()`` gives the DataFrame, ``.read_errors()`` the skipped images).
@@ -135,6 +135,14 @@ def explain_collection(
             differs).
         ImportError: ``engine="ray"`` without Ray installed.
         RuntimeError: another run is writing ``out`` (a lock file beside it names its process).
+
+    **A resumed run checks it is the same collection.** Paths and the labels of ``(image, label)`` pairs are compared
+    with the file's for every written id; then up to 8 written images, spread over the ids, are read again and their
+    fingerprints (a hash of the preprocessed image, column ``fingerprint``) and labels compared with the file's, so that
+    in-memory images replaced by others, files replaced under the same names or a Dataset whose labels changed are
+    refused rather than kept as stale rows. An ``IterableDataset`` cannot be read by position: its written rows are
+    not checked (resume it only with the same stream). A Dataset that draws random augmentations gives other pixels
+    each time, so it cannot be resumed. A file of an earlier format is refused (``read_explanations`` still reads it).
 
     One run at a time may write a given ``out`` (a second one is refused while the first is alive; the lock of a
     killed run is taken over).
@@ -160,6 +168,8 @@ def explain_collection(
         batch_size = 32 if explainer.classifier.device.type == "cuda" else 4
     batch_size = positive_int(batch_size, "batch_size", "images per batch")
     checkpoint_every = positive_int(checkpoint_every, "checkpoint_every", "images")
+    if progress is not None and not isinstance(progress, bool):  # "no" is a true string: it would show the bar
+        raise TypeError(f"progress must be True, False or None (the default: shown), got {progress!r}")
     if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
         raise ValueError(f"num_workers must be a number of worker processes (0 or more), got {num_workers!r}")
     if not isinstance(out, (str, os.PathLike)):
@@ -205,8 +215,10 @@ def _run(explainer, source: Source, out: Path, settings: Settings, checkpoint_ev
     rows_files, error_files = existing_files(out)
     for file in rows_files + error_files:
         refuse_if_different(file, read_identity(file), identity, out)
-    done_rows = done_ids(rows_files, source.paths, source.size, out)
-    done = union(done_rows, done_ids(error_files, source.paths, source.size, out))
+    done_rows = done_ids(rows_files, source.paths, source.labels, source.size, out)
+    done = union(done_rows, done_ids(error_files, source.paths, source.labels, source.size, out))
+    if source.dataset is not None:  # an IterableDataset cannot be read again by position
+        same_images(rows_files, done_rows, source.dataset, out)
     resumed = int(done_rows.sum())
     if source.size is not None:
         done = np.pad(done, (0, max(0, source.size - len(done))))
@@ -253,6 +265,11 @@ def _run(explainer, source: Source, out: Path, settings: Settings, checkpoint_ev
         raise
     finally:
         bar.close()
+    if not batches and not done.any():  # an IterableDataset that yielded nothing: no file is written
+        raise ValueError(
+            f"images is an empty IterableDataset: it yielded no item, so there is nothing to explain ({str(out)!r} was "
+            "not written); give at least one image"
+        )
     parts.commit()
     finish(out, metadata)
     if skipped:

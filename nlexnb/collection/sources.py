@@ -4,6 +4,7 @@ error item, listed with its reason, never a failed run."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,9 +17,9 @@ from PIL import Image
 
 from .._checks import an_index, warn_user
 from ..datasets import IMAGE_EXTENSIONS, image_files
-from ..images import UnreadableImageError, to_pil
+from ..images import UnreadableImageError, check_preprocessed, to_pil
 
-__all__ = ["Source", "as_source", "Batch", "collate", "data_loader"]
+__all__ = ["Source", "as_source", "Batch", "collate", "data_loader", "fingerprint"]
 
 # what reading or decoding one image may raise when the image (not the code) is at fault
 _IMAGE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
@@ -36,17 +37,34 @@ def _prepare(image: Any, transform, name: str) -> torch.Tensor:
                 f"{name} is a float tensor of shape {tuple(image.shape)}: a preprocessed image must be [3, H, W] "
                 "(or give a uint8 image, a PIL image, an array or a path)"
             )
+        check_preprocessed(image[None], transform, name)  # pixel values 0-255, or ToTensor() without Normalize
         return image
     return transform(to_pil(image, name))
 
 
+def fingerprint(x: torch.Tensor) -> str:
+    """A short hash (16 hex digits of SHA-1) of one prepared image [3, H, W] as the classifier receives it (float32):
+    what a resumed run compares to tell whether a written row is still about the image the collection holds."""
+    data = x.detach().to("cpu", torch.float32).contiguous().numpy().tobytes()
+    return hashlib.sha1(data).hexdigest()[:16]
+
+
 def _label_text(label: Any, classes: Sequence[str] | None, name: str) -> str | None:
+    """A dataset's label as text: a string as is, a class index named by the dataset's ``classes`` (or written as
+    its number when it has none). An index outside ``classes`` is an error: Python would read -1 as the last class."""
     if label is None or isinstance(label, str):
         return label
     if isinstance(label, torch.Tensor) and label.numel() == 1:
         label = label.item()
     if an_index(label):
-        return str(classes[int(label)]) if classes is not None else str(int(label))
+        if classes is None:
+            return str(int(label))
+        if not 0 <= int(label) < len(classes):
+            raise ValueError(
+                f"label {int(label)} of {name} is not an index into the dataset's {len(classes)} classes "
+                f"(0 to {len(classes) - 1}); fix the dataset's labels or its classes"
+            )
+        return str(classes[int(label)])
     raise TypeError(f"{name} has label {label!r}: a label must be a string, a class index or None")
 
 
@@ -193,6 +211,7 @@ class Source:
     paths: list[str | None] | None  # known before reading any image: checked against a resumed file
     iterable: Any = None
     transform: Any = None
+    labels: list[str | None] | None = None  # known before reading any image (lists, folders): checked the same way
 
 
 def as_source(images: Any, transform, num_workers: int) -> Source:
@@ -216,7 +235,7 @@ def as_source(images: Any, transform, num_workers: int) -> Source:
                 f"images: left out {len(others)} file(s) that are not images by extension, e.g. {str(others[0])!r}"
             )
         paths = [str(p) for p in found]
-        return Source(_ListItems(paths, None, transform), len(paths), paths)
+        return Source(_ListItems(paths, None, transform), len(paths), paths, labels=[None] * len(paths))
     if isinstance(images, torch.utils.data.IterableDataset):
         if num_workers:
             raise ValueError(
@@ -224,6 +243,8 @@ def as_source(images: Any, transform, num_workers: int) -> Source:
                 "which worker processes would change (use a map-style Dataset to decode in workers)"
             )
         size = len(images) if hasattr(images, "__len__") else None
+        if size == 0:
+            raise ValueError("images is an empty IterableDataset (its length is 0): give at least one image")
         return Source(None, size, None, iterable=images, transform=transform)
     if isinstance(images, torch.utils.data.Dataset):
         try:
@@ -234,6 +255,12 @@ def as_source(images: Any, transform, num_workers: int) -> Source:
             raise ValueError("images is an empty Dataset: give at least one image")
         items = _DatasetItems(images, transform)
         return Source(items, size, items.paths)
+    if _one_pair(images):
+        shown = repr(os.fspath(images[0])) if isinstance(images[0], (str, os.PathLike)) else "image"
+        raise TypeError(
+            f"images is one (image, label) pair; pass a list of pairs: [({shown}, {images[1]!r})] (a tuple of two "
+            "items whose second is a text and not a file is read as one pair, not as two images)"
+        )
     if isinstance(images, (list, tuple)):
         if not images:
             raise ValueError("images is an empty list: give at least one image (or a folder, or a Dataset)")
@@ -259,7 +286,8 @@ def as_source(images: Any, transform, num_workers: int) -> Source:
                     f"images[{i}] is a {type(item).__name__}: each image must be a path, a PIL image, a numpy array "
                     "or a uint8 tensor [3, H, W] (or a float tensor [3, H, W] already preprocessed)"
                 )
-        return Source(_ListItems(items, labels, transform), len(items), [_path_text(it) for it in items])
+        paths = [_path_text(it) for it in items]
+        return Source(_ListItems(items, labels, transform), len(items), paths, labels=labels or [None] * len(items))
     if isinstance(images, Iterator):
         raise TypeError(
             "images is an iterator: it cannot be resumed. Pass a list (list(images)), a folder or a torch Dataset"
@@ -272,6 +300,14 @@ def as_source(images: Any, transform, num_workers: int) -> Source:
 
 def _is_image(item: Any) -> bool:
     return isinstance(item, (str, os.PathLike, Image.Image, np.ndarray, torch.Tensor))
+
+
+def _one_pair(images: Any) -> bool:
+    """Whether ``images`` is one ``(image, label)`` pair rather than a collection: a tuple of two whose first item is
+    an image or a path and whose second is a text that names no file (so it cannot be a second image's path)."""
+    if not (isinstance(images, tuple) and len(images) == 2 and isinstance(images[1], str)):
+        return False
+    return _is_image(images[0]) and not Path(images[1]).is_file()
 
 
 def data_loader(source: Source, done, remaining, batch_size: int, workers: int, pin: bool):

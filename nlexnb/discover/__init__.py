@@ -8,8 +8,9 @@ all rows (:func:`nearest_classes`). Class names and names of peoples are left ou
 says each word once (:func:`concept_words`; ``per_word=None`` lists every concept).
 
 Each function takes a classifier and a mapper (and ``bank=``), or a concept space alone in their place
-(``class_concepts(space, "espresso")``), and returns a :class:`ConceptTable`: ``.table`` (a DataFrame), ``.plot()``
-and a rich display; it also behaves as its table (``result["concept"]``, ``len(result)``).
+(``class_concepts(space, "espresso")``), or an :class:`~nlexnb.Explainer`, which stands for its space (its classifier,
+mapper and bank: ``class_concepts(explainer, "espresso")``), and returns a :class:`ConceptTable`: ``.table`` (a
+DataFrame), ``.plot()`` and a rich display; it also behaves as its table (``result["concept"]``, ``len(result)``).
 
 Three more read a whole explained collection (the rows :func:`nlexnb.explain_collection` writes and
 :func:`nlexnb.read_explanations` reads back) rather than the model: :func:`collection_concepts` (the concepts each

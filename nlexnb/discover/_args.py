@@ -1,5 +1,5 @@
-"""How discovery functions read their arguments: ``(space, ...)`` or ``(classifier, mapper, ..., bank=)``,
-and the ranking helpers they share (usable concepts only; each word said once)."""
+"""How discovery functions read their arguments: ``(space, ...)``, ``(explainer, ...)`` (its space) or
+``(classifier, mapper, ..., bank=)``, and the ranking helpers they share (usable concepts only; each word said once)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 
 import torch
 
+from .. import kinds
 from .._checks import a_number, positive_int
 from ..classifier import Classifier
-from ..kinds import concept_words
+from ..explain import Explainer
 from ..mapper import Mapper, is_mapper
 from ..space import ConceptSpace, concept_space
 
@@ -31,15 +32,18 @@ def _space(classifier, mapper, bank) -> ConceptSpace:
 
 
 def _split(args: tuple, names: tuple[str, ...]) -> tuple[ConceptSpace | Classifier, Mapper | None, tuple]:
-    """(classifier, mapper, *rest) or (space, *rest): the leading objects and the rest of the positional arguments."""
+    """(classifier, mapper, *rest), (space, *rest) or (explainer, *rest): the leading objects and the rest of the
+    positional arguments. An Explainer stands for its space (its classifier, mapper and bank)."""
+    if args and isinstance(args[0], Explainer):
+        return args[0].space, None, args[1:]
     if args and isinstance(args[0], ConceptSpace):
         return args[0], None, args[1:]
     if len(args) < 2:
-        raise TypeError(f"Pass a ConceptSpace, or a classifier and a mapper, before {', '.join(names)}")
+        raise TypeError(f"Pass a ConceptSpace or an Explainer, or a classifier and a mapper, before {', '.join(names)}")
     if not is_mapper(args[1]):
         raise TypeError(
             f"After a classifier comes its mapper (nlexnb.fit_mapper(classifier, encoder)), then {', '.join(names)}; "
-            f"got {type(args[1]).__name__} {args[1]!r} instead. Or pass one ConceptSpace first"
+            f"got {type(args[1]).__name__} {args[1]!r} instead. Or pass one ConceptSpace or Explainer first"
         )
     return args[0], args[1], args[2:]
 
@@ -76,7 +80,8 @@ def bind_arguments(args: tuple, kwargs: dict, params: tuple[str, ...], defaults:
             f"keyword: k={bank!r}"
         )
     if mapper is None and bank is not None:
-        raise ValueError("A ConceptSpace already holds its bank: pass bank= only with a classifier and a mapper")
+        held = "An Explainer" if isinstance(args[0], Explainer) else "A ConceptSpace"
+        raise ValueError(f"{held} already holds its bank: pass bank= only with a classifier and a mapper")
     return (lead if mapper is None else _space(lead, mapper, bank)), values
 
 
@@ -97,7 +102,7 @@ def once_per_word(space: ConceptSpace, indices: list[int], per_word: int | None)
     said: dict[str, int] = {}
     kept = []
     for i in indices:
-        words = concept_words(space.texts[i])
+        words = kinds.concept_words(space.texts[i])
         if all(said.get(w, 0) < per_word for w in words):
             for w in words:
                 said[w] = said.get(w, 0) + 1

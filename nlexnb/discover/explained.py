@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -10,8 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._checks import positive_int
+from .._checks import positive_int, warn_user
 from ..classifier import Classifier
+from ..labels import split_synonyms
 from ..space import ConceptSpace
 from .table import ConceptTable
 
@@ -109,6 +112,13 @@ def _by_column(frame: pd.DataFrame, by: Any, what: str) -> str:
             f"{what}: by={by!r} is not a column of explanations ({list(frame.columns)}); group by 'predicted_name' "
             "(the class explained) or 'label' (the collection's labels)"
         )
+    ids = frame["id"].tolist() if "id" in frame.columns else list(frame.index)
+    for row, value in zip(ids, frame[by]):
+        if isinstance(value, (list, tuple, np.ndarray, set, frozenset, dict)):
+            raise TypeError(
+                f"{what}: by={by!r} holds a {type(value).__name__} per image (the image with id {row} has "
+                f"{value!r:.60}); by must name a column with one value per image, such as 'predicted_name' or 'label'"
+            )
     return by
 
 
@@ -211,36 +221,55 @@ def collection_concepts(
 
 def _correct_rule(correct: Any, classes: Any, frame: pd.DataFrame, what: str) -> Callable[[str, str], bool | None]:
     """``correct`` as a function (label, predicted_name) -> True / False / None (not judged)."""
+    names = _known_class_names(classes, frame, what)
     if correct is None:
-        known = _class_names(classes, frame, what)
+        known = set(names) if names is not None else set(frame["predicted_name"].astype(str))
         labels = sorted({str(v) for v in frame["label"].dropna()})
         unknown = [label for label in labels if label not in known]
         if unknown:
-            where = "the classifier's class names" if classes is not None else "among the classes predicted here"
+            where = "among its class names" if names is not None else "among the classes predicted here"
             raise ValueError(
                 f"{what}: the labels are not the classifier's class names ({unknown[:5]}"
                 f"{' ...' if len(unknown) > 5 else ''} are not {where}), so whether a prediction is right cannot be "
                 "read off them. Say what counts as right: correct={label: [the class names that are right for it]} "
                 "(for the stamp photos: nlexnb.datasets.label_classes('stamps')), or correct=a function (label, "
                 "predicted_name) -> True, False, or None to leave the image out"
-                + ("" if classes is not None else "; if the labels are class names, pass classes=the classifier")
+                + ("" if names is not None else "; if the labels are class names, pass classes=the classifier")
             )
         return lambda label, predicted: label == predicted
     if isinstance(correct, Mapping):
         rights: dict[str, set[str]] = {}
-        for label, names in correct.items():
+        for label, given in correct.items():
             if not isinstance(label, str):
                 raise TypeError(f"{what}: the keys of correct= must be labels (str), got {label!r}")
-            if isinstance(names, str):
-                names = [names]
-            if not isinstance(names, (list, tuple, set, frozenset)) or not all(isinstance(n, str) for n in names):
+            if isinstance(given, str):
+                given = [given]
+            if not isinstance(given, (list, tuple, set, frozenset)) or not all(isinstance(n, str) for n in given):
                 raise TypeError(
                     f"{what}: correct[{label!r}] must be the class name, or a list of the class names, that are a "
-                    f"right prediction for label {label!r}; got {names!r}"
+                    f"right prediction for label {label!r}; got {given!r}"
                 )
-            rights[label] = set(names)
+            rights[label] = set(given)
+        if names is not None:
+            lookup = _name_lookup(names)
+            rights = {
+                label: {_class_name(n, lookup, f"correct[{label!r}]", what) for n in given}
+                for label, given in rights.items()
+            }
+        else:
+            _warn_unchecked(rights, frame, what)
         return lambda label, predicted: (predicted in rights[label]) if label in rights else None
     if callable(correct):
+        try:
+            inspect.signature(correct).bind("label", "predicted_name")
+        except TypeError:
+            raise TypeError(
+                f"{what}: correct must take (label, predicted_name) and return True, False or None; "
+                f"{getattr(correct, '__name__', type(correct).__name__)}{inspect.signature(correct)} does not take "
+                "those two arguments"
+            ) from None
+        except ValueError:  # no signature to read (some built-ins): it is called as it is
+            pass
         return correct
     raise TypeError(
         f"{what}: correct must be None (labels are class names), a mapping {{label: class names right for it}} or a "
@@ -248,14 +277,64 @@ def _correct_rule(correct: Any, classes: Any, frame: pd.DataFrame, what: str) ->
     )
 
 
-def _class_names(classes: Any, frame: pd.DataFrame, what: str) -> set[str]:
-    if classes is None:
-        return set(frame["predicted_name"].astype(str))
-    if isinstance(classes, Classifier):
-        return set(classes.class_names)
-    if isinstance(classes, str) or not isinstance(classes, Sequence) or not all(isinstance(c, str) for c in classes):
-        raise TypeError(f"{what}: classes must be a Classifier or its list of class names, got {classes!r}"[:300])
-    return set(classes)
+def _known_class_names(classes: Any, frame: pd.DataFrame, what: str) -> list[str] | None:
+    """The classifier's class names: ``classes`` (a Classifier or its names) when given, else those the explanations
+    file records (explain_collection writes them with the rows); None when neither says."""
+    if classes is not None:
+        if isinstance(classes, Classifier):
+            return list(classes.class_names)
+        names = isinstance(classes, Sequence) and not isinstance(classes, str)
+        if not names or not all(isinstance(c, str) for c in classes):
+            raise TypeError(f"{what}: classes must be a Classifier or its list of class names, got {classes!r}"[:300])
+        return list(classes)
+    stored = frame.attrs.get("nlexnb", {}).get("class_names")
+    return list(stored) if isinstance(stored, list) and all(isinstance(c, str) for c in stored) else None
+
+
+def _name_lookup(names: list[str]) -> dict[str, list[str]]:
+    """Every way a class may be named, as :meth:`nlexnb.Classifier.class_index` reads a name (its full name, or one of
+    its comma-separated synonyms, in any case, without surrounding spaces) -> the full names it stands for; each full
+    name is also under ``"=" + name``, matched exactly first."""
+    lookup: dict[str, list[str]] = {}
+    for name in names:
+        lookup.setdefault("=" + name, []).append(name)
+        for key in dict.fromkeys([name.lower(), *(s.lower() for s in split_synonyms(name))]):
+            lookup.setdefault(key, []).append(name)
+    return lookup
+
+
+def _class_name(name: str, lookup: dict[str, list[str]], where: str, what: str) -> str:
+    """The full class name ``name`` stands for ("tabby" -> "tabby, tabby cat"), or a ValueError naming ``where`` it
+    came from, with close matches: a misspelt name would silently count every prediction for its label as wrong."""
+    if "=" + name in lookup:
+        return name
+    hits = lookup.get(name.strip().lower(), [])
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise ValueError(f"{what}: {where} names {name!r}, which is ambiguous: {hits}; give the full class name")
+    synonyms = {key: full[0] for key, full in lookup.items() if not key.startswith("=")}
+    close = difflib.get_close_matches(name.strip().lower(), list(synonyms), n=5, cutoff=0.6)
+    matches = list(dict.fromkeys(synonyms[key] for key in close))
+    hint = f"; close matches: {matches}" if matches else ""
+    raise ValueError(
+        f"{what}: {where} names {name!r}, which is not one of the classifier's class names{hint}. A prediction is "
+        "right when its class name is listed: a misspelt or unknown name would count the right predictions as wrong"
+    )
+
+
+def _warn_unchecked(rights: dict[str, set[str]], frame: pd.DataFrame, what: str) -> None:
+    """Without the class names (a frame built by hand, or a file of an earlier nlexnb), the names in correct= that no
+    image here is predicted as cannot be checked: say so rather than count a misspelt one silently."""
+    predicted = set(frame["predicted_name"].astype(str))
+    unseen = sorted({n for given in rights.values() for n in given} - predicted)
+    if unseen:
+        warn_user(
+            f"{what}: correct= names {len(unseen)} class(es) that no image here is predicted as ({unseen[:5]}"
+            f"{' ...' if len(unseen) > 5 else ''}), and the explanations do not record the classifier's class names, "
+            "so they cannot be checked (a misspelt one counts right predictions as wrong): pass classes=the "
+            "classifier to check them"
+        )
 
 
 def _verdicts(frame: pd.DataFrame, rule: Callable, what: str) -> np.ndarray:
@@ -308,8 +387,14 @@ def error_concepts(
     - a mapping ``{label: class names that are right for it}`` (for the stamp photos,
       :func:`nlexnb.datasets.label_classes`: "lemon" is right for "fruit", "face powder" is wrong for "coin").
       Images whose label is not a key are not judged (left out and counted), so a partial mapping does not count the
-      labels it does not know as errors; a key with no class names makes every prediction for that label wrong;
-    - a function ``correct(label, predicted_name)`` returning True, False, or None to leave that image out;
+      labels it does not know as errors; a key with no class names makes every prediction for that label wrong.
+      Each class name is checked against the classifier's (``classes=``, or those the explanations file records) and
+      read as :meth:`nlexnb.Classifier.class_index` reads one: the full name, or one of its comma-separated synonyms
+      in any case ("tabby" for "tabby, tabby cat"); an unknown name is a ValueError with close matches, as a misspelt
+      one would count right predictions as wrong. Where neither gives the class names (a frame built by hand), names
+      that no image is predicted as are warned about;
+    - a function ``correct(label, predicted_name)`` of two arguments returning True, False, or None to leave that
+      image out;
     - nothing, when the labels are the classifier's class names (an ImageNet validation folder): right means the label
       is the predicted class's name. The labels are checked against ``classes`` (the classifier or its class names;
       default the classes predicted in the collection).
@@ -332,7 +417,9 @@ def error_concepts(
         top: concepts kept on each side (per class with ``by``).
         min_images: a concept must be named on at least this many judged images to be compared (and, with ``by``, a
             class must have this many judged images).
-        classes: with ``correct=None``, the classifier (or its class names) the labels must be names of.
+        classes: the classifier (or its class names): with ``correct=None``, the labels must be names of its classes;
+            with a mapping, the names it lists must be. Default: the class names the explanations file records (or,
+            for a frame without them, the classes predicted in it).
 
     Returns:
         A :class:`ConceptTable` (kind ``"error_concepts"``, value ``difference``) with columns (``predicted_name``
@@ -344,9 +431,10 @@ def error_concepts(
 
     Raises:
         TypeError / ValueError: explanations that are not such a frame, lack a column or are empty; labels that are
-            not class names with ``correct=None``; a ``correct`` of another type or returning something else than
-            True / False / None; no image judged, or every judged image on one side (with ``by``, a collection where
-            no class has both gives an empty table, and the title says so).
+            not class names with ``correct=None``; a mapping naming a class the classifier does not have; a
+            ``correct`` of another type, a function that does not take (label, predicted_name), or one returning
+            something else than True / False / None; no image judged, or every judged image on one side (with ``by``, a
+            collection where no class has both gives an empty table, and the title says so).
     """
     what = "error_concepts"
     top = positive_int(top, "top", "concepts per side")
@@ -464,6 +552,7 @@ def _surroundings(
             )
         if not surroundings or not all(isinstance(t, str) and t.strip() for t in surroundings):
             raise ValueError(f"{what}: surroundings must be a non-empty list of non-empty concept texts")
+        _known_surroundings(surroundings, named, frame, what)
         return {_key(t) for t in surroundings}, f"{len(set(map(_key, surroundings)))} concepts listed as surroundings"
     kinds = (kinds,) if isinstance(kinds, str) else kinds
     if not isinstance(kinds, (list, tuple, set, frozenset)) or not kinds or not all(isinstance(k, str) for k in kinds):
@@ -480,10 +569,11 @@ def _surroundings(
             )
         bank = load_concepts(bank)
     wanted = set(kinds)
-    if not wanted & set(bank.sources):
+    if wanted - set(bank.sources):  # a misspelt kind beside a right one would silently count for nothing
         present = sorted(set(bank.sources))
         raise ValueError(
-            f"{what}: bank {bank.name!r} records no concept of kind {sorted(wanted)} (its kinds: {present[:8]}"
+            f"{what}: bank {bank.name!r} records no concept of kind {sorted(wanted - set(bank.sources))} (its kinds: "
+            f"{present[:8]}"
             f"{' ...' if len(present) > 8 else ''}); a bank made from a list or a file records none. Pass "
             "surroundings=[the concept texts that are surroundings], or the bank the explanations were written with "
             "if it records kinds (the visual bank: 'scene')"
@@ -500,6 +590,36 @@ def _surroundings(
         )
     keys = {_key(t) for t, kind in zip(bank.texts, bank.sources) if kind in wanted}
     return keys, f"concepts of kind {'/'.join(sorted(wanted))} in the {bank.name!r} bank"
+
+
+def _known_surroundings(surroundings: Sequence[str], named: set[str], frame: pd.DataFrame, what: str) -> None:
+    """Refuse a list of surroundings none of which any explanation names or any bank holds (a typo: the reliance
+    would be 0 for every image), and warn about the ones of a list that are unknown while others are known. Known:
+    named by an explanation, or a concept of the default visual bank or of the built-in bank the file was written
+    with."""
+    from ..concepts import BANKS, ConceptBank, load_concepts
+
+    known = {_key(c) for c in named} | {_key(t) for t in ConceptBank.visual().texts}
+    wrote = frame.attrs.get("nlexnb", {}).get("bank")
+    if isinstance(wrote, str) and wrote in BANKS and wrote not in ("visual", "default"):
+        known |= {_key(t) for t in load_concepts(wrote).texts}
+    unknown = [t for t in dict.fromkeys(surroundings) if _key(t) not in known]
+    if not unknown:
+        return
+    close = {t: difflib.get_close_matches(_key(t), sorted(known), n=3, cutoff=0.75) for t in unknown}
+    hints = "; ".join(f"{t!r}: did you mean {m}?" for t, m in close.items() if m)
+    it = "it" if len(unknown) == 1 else "them"
+    where = f"no explanation names {it} and no bank holds {it}"
+    if len(unknown) == len(set(surroundings)):
+        raise ValueError(
+            f"{what}: surroundings {unknown} {'is not a concept' if len(unknown) == 1 else 'are not concepts'}: "
+            f"{where}, so the reliance would be 0 for every image"
+            f"{f' ({hints})' if hints else ''}. List concept texts the explanations name (or the bank's)"
+        )
+    warn_user(
+        f"{what}: surroundings {unknown} {'is' if len(unknown) == 1 else 'are'} not a concept: {where}, so "
+        f"{'it counts' if len(unknown) == 1 else 'they count'} for nothing{f' ({hints})' if hints else ''}"
+    )
 
 
 def context_reliance(
@@ -524,7 +644,10 @@ def context_reliance(
     landforms, bodies of water and land, and to a list of scene words: sky, snow, grass, water, forest, beach, sunset,
     white background, ... 59 concepts; WordNet landforms a reader takes another way, such as "bank", "cape" or "spit",
     are of kind ``"ambiguous"`` instead); ``kinds=`` picks other kinds of a bank that records them, and
-    ``surroundings=`` takes your own list of concept texts instead. Concepts are compared case-insensitively.
+    ``surroundings=`` takes your own list of concept texts instead. Concepts are compared case-insensitively. A listed
+    text that no explanation names and no bank holds (the default visual bank, or the built-in bank the file was
+    written with) can never count: a list of only such texts is a ValueError (a typo would report 0%), and such texts
+    beside known ones are named in a warning. Every kind in ``kinds`` must be one the bank records.
 
     **Limits.** Only named concepts count: context that carries a prediction without being among its ``k`` named
     concepts is invisible here. An explanation names a concept only when the image shows it *and* the explained
@@ -556,8 +679,9 @@ def context_reliance(
 
     Raises:
         TypeError / ValueError: explanations that are not such a frame, lack a column or are empty; a bank that records
-            no concept of ``kinds`` (pass ``surroundings=``), or that lacks concepts the explanations name; both
-            ``bank`` and ``surroundings``; a ``by`` that is not a column.
+            no concept of one of ``kinds`` (pass ``surroundings=``), or that lacks concepts the explanations name; both
+            ``bank`` and ``surroundings``; surroundings that are none of them concepts; a ``by`` that is not a column
+            or holds a list per image.
     """
     what = "context_reliance"
     min_images = positive_int(min_images, "min_images", "images")

@@ -86,6 +86,9 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
     ``subconcepts(space, images, n_clusters=3, k=5, seed=0, precomputed=False, per_word=1)`` or
     ``subconcepts(classifier, mapper, images, bank=None, n_clusters=3, k=5, ...)``.
 
+    The images must hold at least ``n_clusters`` distinct ones (a ValueError says how many there are): copies of one
+    image would leave clusters empty, with no concept to name them.
+
     An image's profile is the cosine of its features with every concept direction, minus that concept's mean over
     the images; k-means (k-means++ seeding, fixed seed) groups the profiles; a cluster is named by the concepts whose
     cosine is highest in the cluster relative to all the images, at most ``per_word`` that say one word ("very
@@ -108,6 +111,18 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
     f = _features(space, a["images"], a["precomputed"])
     if len(f) < n_clusters:
         raise ValueError(f"subconcepts needs at least n_clusters={n_clusters} images, got {len(f)}")
+    distinct = _distinct(f, n_clusters)
+    if distinct == 1:
+        which = "one image alone" if len(f) == 1 else f"the {len(f)} images are one and the same (identical features)"
+        raise ValueError(
+            f"subconcepts: {which}: nothing varies between images to cluster (every profile is the mean); give "
+            "different images"
+        )
+    if distinct < n_clusters:
+        raise ValueError(
+            f"subconcepts: the {len(f)} images hold only {distinct} distinct images (the others have identical "
+            f"features), so n_clusters must be at most {distinct}, got {n_clusters}"
+        )
     profile = F.normalize(f, dim=1) @ space.directions.T
     z = profile - profile.mean(0)
     assign = _kmeans(z, n_clusters, seed)
@@ -139,6 +154,20 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
         assignment=assign.tolist(),
         profile=profile_table,
     )
+
+
+def _distinct(f: torch.Tensor, enough: int) -> int:
+    """How many distinct rows ``f`` [N, d] holds, counted up to ``enough`` (rows closer than 1e-5 of the largest norm
+    are one: the same image computed in another batch position may differ in the last bits)."""
+    x = f.float().cpu()
+    tol = 1e-5 * float(x.norm(dim=1).max().clamp_min(1e-30))
+    kept = x[:1]
+    for row in x[1:]:
+        if len(kept) >= enough:
+            break
+        if bool((kept - row).norm(dim=1).min() > tol):
+            kept = torch.cat([kept, row[None]])
+    return len(kept)
 
 
 def _kmeans(x: torch.Tensor, k: int, seed: int, iters: int = 50) -> torch.Tensor:

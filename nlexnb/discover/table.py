@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .._checks import positive_int
+
 
 # ---- results ---------------------------------------------------------------------------------------------------------
 @dataclass
@@ -48,6 +50,8 @@ class ConceptTable:
         """
         from ..plots import concept_table_figure
 
+        if max_rows is not None:
+            max_rows = positive_int(max_rows, "max_rows", "rows (or classes) to draw")
         return concept_table_figure(self, max_rows=max_rows)
 
     def __repr__(self) -> str:
