@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ._checks import a_seed, number, positive_int, warn_user, yes_or_no
+from ._checks import a_seed, an_index, in_a_sentence, number, positive_int, warn_user, yes_or_no
 from .classifier import Classifier
-from .mapper import Mapper, fit_mapper, name_embeddings
+from .mapper import Mapper, check_fits, fit_mapper, is_mapper, name_embeddings
 from .text import TextEncoder
 
 __all__ = [
@@ -41,12 +41,30 @@ TOP1_NAME = "top-1 name (no mapper)"
 BASELINE_TEXT = "text"
 
 
+def a_classifier(value, who: str, then: str) -> Classifier:
+    """``value`` when it is a :class:`~nlexnb.classifier.Classifier`, or a TypeError saying what ``who`` takes first
+    and ``then`` what comes after it (a mapper or an encoder there would otherwise fail deep inside, in torch's or
+    Python's words)."""
+    if not isinstance(value, Classifier):
+        raise TypeError(
+            f"{who} takes a classifier first (nlexnb.load_classifier(...)), then {then}; got {type(value).__name__}"
+        )
+    return value
+
+
 def fold_splits(num_classes: int, folds: int, seed: int = 0) -> list[list[int]]:
-    """Random, disjoint held-out class sets covering all classes (the same for every method with the same seed)."""
-    if not 2 <= folds <= num_classes:
-        raise ValueError(f"folds must be between 2 and the number of classes ({num_classes}), got {folds}")
-    perm = torch.randperm(num_classes, generator=torch.Generator().manual_seed(seed)).tolist()
-    return [sorted(chunk.tolist()) for chunk in torch.tensor(perm).chunk(folds)]
+    """Random, disjoint held-out class sets covering all classes (the same for every method with the same seed):
+    exactly ``folds`` of them, their sizes differing by at most one, each of at least 2 classes (with one class
+    held out, ranking it among the held-out rows is always right: ZSL top-1 would read 1.0)."""
+    folds = positive_int(folds, "folds", "held-out class sets")
+    most = num_classes // 2
+    if not 2 <= folds <= most:
+        raise ValueError(
+            f"folds must be between 2 and {most} (half the {num_classes} classes, so that each fold holds at least 2 "
+            f"classes to rank), got {folds}"
+        )
+    perm = torch.randperm(num_classes, generator=torch.Generator().manual_seed(seed))
+    return [sorted(chunk.tolist()) for chunk in perm.tensor_split(folds)]
 
 
 def rank_of_true(scores: torch.Tensor, true_columns: torch.Tensor) -> torch.Tensor:
@@ -79,7 +97,7 @@ def heldout(
 
     Args:
         classifier, text_encoder: what to evaluate.
-        folds: number of disjoint held-out class sets.
+        folds: number of disjoint held-out class sets, from 2 to half the number of classes (each holds at least 2).
         seed: fixes the folds (and each fit's seed).
         methods: mapper methods (see ``nlexnb.maps.MAPS``) and/or ``"text"`` (nearest class name in text space).
         per_fold: return one row per (method, fold) instead of the mean over folds.
@@ -88,15 +106,35 @@ def heldout(
     Returns:
         DataFrame with columns method, zsl_top1, zsl_top5, gzsl_top1, gzsl_top5, fit_seconds (and fold if per_fold).
     """
+    from collections import Counter
+
     from .maps import MAPS
 
+    a_classifier(classifier, "heldout", "its text encoder (nlexnb.load_text_encoder())")
+    if not isinstance(text_encoder, TextEncoder):
+        raise TypeError(
+            f"text_encoder must be a TextEncoder (nlexnb.load_text_encoder()), got {type(text_encoder).__name__}"
+            + (
+                ": heldout fits its own mapper on each fold's classes (a fitted mapper has seen every class); a "
+                "mapper holds its encoder as mapper.text_encoder"
+                if is_mapper(text_encoder)
+                else ""
+            )
+        )
     methods = [methods] if isinstance(methods, str) else list(methods)
-    unknown = [m for m in methods if m != BASELINE_TEXT and m not in MAPS]
+    unknown = [m for m in methods if not isinstance(m, str) or (m != BASELINE_TEXT and m not in MAPS)]
     if unknown or not methods:  # before any fit: a typo at the end of the list would cost every fit before it
         raise ValueError(
             f"methods must name mapper methods {sorted(MAPS)} or {BASELINE_TEXT!r} (the text baseline); got {methods!r}"
         )
+    repeated = [m for m, n in Counter(methods).items() if n > 1]
+    if repeated:
+        raise ValueError(
+            f"methods names {repeated} more than once, got {methods!r}: give each method once (a repeated method is "
+            "evaluated again and its folds counted twice)"
+        )
     per_fold = yes_or_no(per_fold, "per_fold")
+    progress = yes_or_no(progress, "progress")
     splits = fold_splits(classifier.num_classes, folds, a_seed(seed))
     rows_all = F.normalize(classifier.head_weight.float(), dim=1)
     records = []
@@ -201,8 +239,17 @@ FREE_TEXT_PROBES: list[tuple[str, tuple[str, ...]]] = [
 def free_text(classifier: Classifier, mapper: Mapper, probes=None) -> pd.DataFrame:
     """Rank of the intended class when plain-word descriptions are mapped (not class names): free text must map too.
 
-    Returns one row per probe with a scored target: text, nearest class, best rank of any intended class (0 = top-1).
+    ``probes``: ``(text, intended classes)`` pairs (or a dict text -> intended classes); the classes of a probe are a
+    list of class names, each as :meth:`Classifier.class_index` reads it (the full name, one synonym such as
+    "tabby", or an index), or one such name alone. None: the built-in probes of ImageNet classes
+    (:data:`FREE_TEXT_PROBES`; those naming no ImageNet-1k class are left out).
+
+    Returns one row per probe: text, nearest class, best rank of any intended class (0 = top-1).
     (``free_text(mapper, classifier)``, the former order, still works and warns.)
+
+    Raises:
+        TypeError: not a classifier and a mapper, probes that are not pairs of a text and classes.
+        ValueError: a mapper of another width, no probes, a blank text, a probe naming no class or an unknown one.
     """
     if isinstance(classifier, Mapper) and isinstance(mapper, Classifier):
         warnings.warn(
@@ -211,39 +258,100 @@ def free_text(classifier: Classifier, mapper: Mapper, probes=None) -> pd.DataFra
             stacklevel=2,
         )
         classifier, mapper = mapper, classifier
-    if probes is not None and not len(probes):  # an empty list would otherwise mean "the built-in probes"
-        raise ValueError("probes is empty: give (text, [intended class names]) pairs, or None for the built-in 22")
-    probes = [p for p in (FREE_TEXT_PROBES if probes is None else probes) if p[1]]
+    a_classifier(classifier, "free_text", "its mapper and the probes")
+    check_fits(mapper, classifier, "free_text")
+    if probes is None:
+        pairs = [(text, list(classes)) for text, classes in FREE_TEXT_PROBES if classes]
+        whose = [f"class of the built-in probe {text!r} (for other classes pass probes=)" for text, _ in pairs]
+    else:
+        pairs = _probe_pairs(probes)
+        whose = [f"probes[{i}] class" for i in range(len(pairs))]
+    targets = [[classifier.class_index(c, what) for c in classes] for (_, classes), what in zip(pairs, whose)]
     names = classifier.class_names
     rows = F.normalize(classifier.head_weight.float(), dim=1)
-    vectors = F.normalize(mapper.encode([text for text, _ in probes]).float().to(rows.device), dim=1)
+    vectors = F.normalize(mapper.encode([text for text, _ in pairs]).float().to(rows.device), dim=1)
     scores = vectors @ rows.T
     records = []
-    for (text, targets), row in zip(probes, scores):
-        missing = [t for t in targets if t not in names]
-        if missing:
-            raise ValueError(f"Probe {text!r} names classes this classifier does not have: {missing}")
-        best = min(int((row > row[names.index(t)]).sum()) for t in targets)
+    for (text, _), wanted, row in zip(pairs, targets, scores):
+        best = min(int((row > row[t]).sum()) for t in wanted)
         records.append({"text": text, "nearest_class": names[int(row.argmax())], "rank": best})
     return pd.DataFrame.from_records(records)
 
 
+def _probe_pairs(probes) -> list[tuple[str, list]]:
+    """A user's probes as ``(text, [classes])`` pairs, or an error naming the probe: one string, a list of texts
+    without classes, a blank text or no class at all would otherwise fail in Python's words or score nothing."""
+    pair = "(text, [intended class names]) pairs, e.g. [('a small cup of dark coffee', ['espresso'])]"
+    if isinstance(probes, (str, bytes)):
+        raise TypeError(f"probes must be a list of {pair}, got the single string {probes!r}")
+    if isinstance(probes, Mapping):
+        probes = list(probes.items())
+    elif not hasattr(probes, "__iter__"):
+        raise TypeError(f"probes must be a list of {pair}, got {type(probes).__name__}")
+    items = list(probes)
+    if not items:  # an empty list would otherwise mean "the built-in probes"
+        raise ValueError("probes is empty: give (text, [intended class names]) pairs, or None for the built-in 22")
+    pairs = []
+    for i, item in enumerate(items):
+        if isinstance(item, (str, bytes)) or not isinstance(item, Sequence) or len(item) != 2:
+            raise TypeError(f"probes[{i}] must be a (text, [intended class names]) pair, got {item!r:.80}")
+        text, classes = item
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"probes[{i}] has the text {text!r}: each probe needs a non-blank text to map")
+        if isinstance(classes, str) or an_index(classes):
+            classes = [classes]  # one class, by name or index
+        elif isinstance(classes, bytes) or not hasattr(classes, "__iter__"):
+            raise TypeError(f"probes[{i}] ({text!r}) must give its classes as a list of class names, got {classes!r}")
+        classes = list(classes)
+        if not classes:
+            raise ValueError(
+                f"probes[{i}] ({text!r}) names no class: give the classes it describes, e.g. ['espresso'] (a probe "
+                "with no class has no rank to report)"
+            )
+        pairs.append((text, classes))
+    return pairs
+
+
 def head_agreement(classifier: Classifier, mapper: Mapper, images) -> float:
-    """Fraction of images whose top-1 under the mapped-name head (all class names, mapped) equals the real top-1."""
+    """Fraction of images whose top-1 under the mapped-name head (all class names, mapped) equals the real top-1.
+    The mapper must be fitted on this classifier (as for :class:`nlexnb.ZeroShotClassifier`: another width is an
+    error, another head of the same width a warning)."""
+    a_classifier(classifier, "head_agreement", "its mapper and the images")
+    check_fits(mapper, classifier, "head_agreement")
     features = classifier.features(images)
     mapped_head = mapper.encode_labels(classifier.class_names).to(features.device)
     return (classifier.head(features).argmax(1) == (features @ mapped_head.T).argmax(1)).float().mean().item()
 
 
+def _image_of(image) -> str:
+    """`` (image 'path')`` for an error about a labelled image that has a path, else ``""``."""
+    import os
+
+    return f" (image {str(image)!r})" if isinstance(image, (str, os.PathLike)) else ""
+
+
+def _label_classes(pairs, classifier: Classifier, why: str) -> list[int]:
+    """The class index of each pair's label, read as :meth:`Classifier.class_index` reads a class name (the full name,
+    or one synonym in any case: "tabby"); a label it cannot read is a ValueError with the image's path, ``why``
+    labels must be class names, and class_index's close matches."""
+    found: dict[str, int] = {}
+    for image, label in pairs:
+        if label not in found:
+            try:
+                found[label] = classifier.class_index(label, "label")
+            except ValueError as exc:
+                raise ValueError(f"{in_a_sentence(exc)}{_image_of(image)}. {why}") from None
+    return [found[label] for _, label in pairs]
+
+
 def _require_known_labels(pairs, known: Sequence[str], what: str) -> None:
     """Every true label must be in ``known``; else a ValueError naming it, its image's path and close matches."""
     import difflib
-    import os
 
     allowed = set(known)
     for image, label in pairs:
         if label not in allowed:
-            where = f" (image {str(image)!r})" if isinstance(image, (str, os.PathLike)) else ""
+            where = _image_of(image)
             close = difflib.get_close_matches(label, list(known), n=3)
             hint = f"; close: {close}" if close else f" {list(known)[:10]}"
             raise ValueError(f"Unknown label {label!r}{where} is not {what}{hint}")
@@ -313,9 +421,11 @@ def head_replacement(
     pass ``fit_mapper(..., memorize=False)`` too to see the map alone.
 
     Args:
-        classifier: the classifier; the true labels must be its class names (see
+        classifier: the classifier; the true labels must be its class names, each as
+            :meth:`Classifier.class_index` reads it (the full name or one synonym: "tabby"; see
             :func:`nlexnb.datasets.imagenet_folder` for ImageNet's synset folders).
-        mappers: one mapper, or name -> mapper for several rows.
+        mappers: one mapper (the row "mapped class names"), or a dict name -> mapper for several rows; each fitted
+            on this classifier (another width is an error, another head of the same width a warning).
         data: ``(image, class name)`` pairs or an ImageFolder directory.
         labels: for a directory, how folder names become class names (see :func:`nlexnb.datasets.image_folder`).
 
@@ -325,24 +435,47 @@ def head_replacement(
         :func:`labelled_features`).
 
     Raises:
-        ValueError: a true label that is not one of the classifier's class names (named, with close matches), or no
-            readable image.
+        TypeError: not a classifier first, or mappers that are neither a mapper nor a dict of them.
+        ValueError: a true label that is not one of the classifier's class names (named, with close matches), a
+            mapper of another width, or no readable image.
     """
     from .datasets import as_labelled
 
+    a_classifier(classifier, "head_replacement", "its mapper(s) and the labelled images")
+    named = _named_mappers(mappers, classifier, "head_replacement", "mapped class names", "real head")
     pairs = as_labelled(data, labels)
-    what = f"a class name of {classifier.name} (head replacement needs the classifier's own class names)"
-    _require_known_labels(pairs, classifier.class_names, what)
+    why = f"Head replacement scores {classifier.name}'s own classes: a label that is not a class name cannot be judged"
+    _label_classes(pairs, classifier, why)
     features, pairs, skipped = labelled_features(classifier, pairs, progress, "table.attrs['skipped']")
-    index = {name: k for k, name in enumerate(classifier.class_names)}
-    truth = torch.zeros(len(pairs), len(index), dtype=torch.bool)
-    truth[torch.arange(len(pairs)), torch.tensor([index[label] for _, label in pairs], dtype=torch.long)] = True
+    truth = torch.zeros(len(pairs), classifier.num_classes, dtype=torch.bool)
+    right = torch.tensor(_label_classes(pairs, classifier, why), dtype=torch.long)
+    truth[torch.arange(len(pairs)), right] = True
     heads = {"real head": classifier.head(features)}
-    for name, mapper in ({"mapped class names": mappers} if isinstance(mappers, Mapper) else mappers).items():
+    for name, mapper in named.items():
         heads[name] = features @ mapper.encode_labels(classifier.class_names).to(features.device).T
     table = _heads_table(heads, truth)
     table.attrs["skipped"] = skipped
     return table
+
+
+def _named_mappers(mappers, classifier: Classifier, who: str, one: str, taken: str) -> dict:
+    """``mappers`` as name -> mapper, each checked to fit ``classifier``: one mapper is ``{one: mapper}``; a list
+    (its rows would have no names) or anything else is a TypeError, a name equal to ``taken`` (the baseline's row)
+    a ValueError."""
+    if is_mapper(mappers):
+        mappers = {one: mappers}
+    if not isinstance(mappers, Mapping):
+        raise TypeError(
+            f"mappers must be a mapper or a dict name -> mapper (e.g. {{'kernel': mapper, 'ridge': ridge}}), got "
+            f"{type(mappers).__name__}"
+        )
+    if not mappers:
+        raise ValueError(f"{who} needs at least one mapper (a mapper, or a dict name -> mapper)")
+    if taken in mappers:
+        raise ValueError(f"mappers: {taken!r} is the name of the baseline's row; give the mapper another name")
+    for name, mapper in mappers.items():
+        check_fits(mapper, classifier, f"{who} (mapper {name!r})")
+    return dict(mappers)
 
 
 def _heads_table(heads: dict[str, torch.Tensor], truth: torch.Tensor) -> pd.DataFrame:
@@ -384,9 +517,12 @@ def bottleneck_accuracy(
         cbm: the bottleneck (its space's classifier gives the features).
         data: ``(image, label)`` pairs or an ImageFolder directory.
         labels: for a directory, how folder names become labels (see :func:`nlexnb.datasets.image_folder`).
-        correct: for coarse labels, label -> the class names that are right for it (e.g.
-            :func:`nlexnb.datasets.label_classes`); images whose label has no entry are not judged (left out and
-            counted). Default: the labels must be the classifier's class names.
+        correct: for coarse labels, a dict label -> the class names that are right for it (e.g.
+            :func:`nlexnb.datasets.label_classes`), each as :meth:`Classifier.class_index` reads it (full name or one
+            synonym: "tabby"), a single name standing for a list of one; an empty list means no class is right for
+            the label (a coin: every prediction for it counts as wrong, as ``label_classes`` says for coins and
+            planets). Images whose label has no entry are not judged (left out and counted). Default: the labels
+            must be the classifier's class names (or synonyms of them).
         progress: progress bar over batches (default: for more than a few batches).
         features: the images' features [N, d] in the order of ``data``, when already computed (no image is read).
 
@@ -396,30 +532,26 @@ def bottleneck_accuracy(
         ``(path, reason)``; ``attrs["not_judged"]``: how many images had a label without an entry in ``correct``.
 
     Raises:
+        TypeError: not a bottleneck first, or ``correct`` that is not a dict of class names.
         ValueError: a label that is not a class name (without ``correct``), a class name in ``correct`` the classifier
             does not have (both named, with close matches), no image to judge, or no readable image.
     """
-    import difflib
-
+    from .bottleneck import ConceptBottleneck
     from .datasets import as_labelled
 
+    if not isinstance(cbm, ConceptBottleneck):
+        raise TypeError(
+            "bottleneck_accuracy takes a ConceptBottleneck first (nlexnb.bottleneck.concept_bottleneck(classifier, "
+            f"mapper)), then the labelled images; got {type(cbm).__name__}"
+        )
     classifier = cbm.space.classifier
     names = classifier.class_names
     pairs = as_labelled(data, labels)
     if correct is None:
-        what = f"a class name of {classifier.name} (for coarse labels pass correct=, e.g. datasets.label_classes(...))"
-        _require_known_labels(pairs, names, what)
-        right = {name: [name] for name in names}
+        why = f"A label that is not a class name of {classifier.name} needs correct=, e.g. datasets.label_classes(...)"
+        right = {label: [k] for label, k in zip((label for _, label in pairs), _label_classes(pairs, classifier, why))}
     else:
-        right = {label: list(classes) for label, classes in correct.items()}
-        known = set(names)
-        for label, classes in right.items():
-            for name in classes:
-                if name not in known:
-                    close = difflib.get_close_matches(name, names, n=3)
-                    raise ValueError(
-                        f"correct[{label!r}] names {name!r}, not a class of {classifier.name}; close: {close}"
-                    )
+        right = _right_classes(correct, classifier)
     keep = [label in right for _, label in pairs]
     judged = [pair for pair, kept in zip(pairs, keep) if kept]
     if not judged:
@@ -430,10 +562,9 @@ def bottleneck_accuracy(
     else:
         features = classifier.checked_features(features, rows=len(pairs))
         features, skipped = features[torch.tensor(keep, device=features.device)], []
-    index = {name: k for k, name in enumerate(names)}
     truth = torch.zeros(len(judged), len(names), dtype=torch.bool)
     for row, (_, label) in enumerate(judged):
-        truth[row, [index[name] for name in right[label]]] = True
+        truth[row, right[label]] = True
     with torch.inference_mode():
         heads = {
             "original head": classifier.head(features),
@@ -443,6 +574,28 @@ def bottleneck_accuracy(
     table.attrs["skipped"] = skipped
     table.attrs["not_judged"] = not_judged
     return table
+
+
+def _right_classes(correct, classifier: Classifier) -> dict[str, list[int]]:
+    """``correct=`` as label -> the indices of the classes right for it: a dict whose values are class names (read by
+    :meth:`Classifier.class_index`) or lists of them; one string is one name, never its characters."""
+    if not isinstance(correct, Mapping):
+        raise TypeError(
+            "correct must be a dict label -> the class names right for it (e.g. datasets.label_classes('stamps'), "
+            f"or {{'cat': ['tabby', 'tiger cat']}}), got {type(correct).__name__} {correct!r:.80}"
+        )
+    right = {}
+    for label, classes in correct.items():
+        if not isinstance(label, str):
+            raise TypeError(f"the keys of correct must be labels (str), got {label!r}")
+        if isinstance(classes, str) or an_index(classes):
+            classes = [classes]
+        elif isinstance(classes, bytes) or not hasattr(classes, "__iter__"):
+            raise TypeError(
+                f"correct[{label!r}] must be a class name or a list of the class names right for it, got {classes!r}"
+            )
+        right[label] = [classifier.class_index(c, f"correct[{label!r}] class") for c in classes]
+    return right
 
 
 def zero_shot(zs, data, labels=None, progress: bool | None = None, features: torch.Tensor | None = None):
@@ -462,12 +615,18 @@ def zero_shot(zs, data, labels=None, progress: bool | None = None, features: tor
         truncated, not images), as ``(path, reason)``, left out with one warning (see :func:`labelled_features`).
 
     Raises:
+        TypeError: not a ZeroShotClassifier first.
         ValueError: empty data, no images in a folder, no readable image, a true label that is not one of the
             classifier's labels (named, with the image's path when it has one), or features of another length.
     """
     from .datasets import as_labelled
-    from .zeroshot import ZeroShotEvaluation
+    from .zeroshot import ZeroShotClassifier, ZeroShotEvaluation
 
+    if not isinstance(zs, ZeroShotClassifier):
+        raise TypeError(
+            "zero_shot takes a ZeroShotClassifier first (nlexnb.ZeroShotClassifier(classifier, mapper, labels)), then "
+            f"the labelled images; got {type(zs).__name__}"
+        )
     pairs = as_labelled(data, labels)
     _require_known_labels(pairs, zs.labels, "one of the zero-shot labels")
     skipped: list[tuple[str, str]] = []
@@ -483,7 +642,7 @@ def zero_shot(zs, data, labels=None, progress: bool | None = None, features: tor
 
 def compare_zero_shot(
     classifier: Classifier,
-    mappers: dict[str, Mapper],
+    mappers: Mapper | dict[str, Mapper],
     data,
     labels=None,
     progress: bool | None = None,
@@ -497,7 +656,8 @@ def compare_zero_shot(
 
     Args:
         classifier: gives the features.
-        mappers: name -> mapper, the first being the one compared with the rest (e.g. the default, then ridge).
+        mappers: name -> mapper, the first being the one compared with the rest (e.g. the default, then ridge); or
+            one mapper (the row "mapper", compared with the baseline alone). Each fitted on this classifier.
         data, labels, progress: as for :func:`zero_shot`.
         features: the images' features, when already computed.
 
@@ -510,8 +670,8 @@ def compare_zero_shot(
     from .datasets import as_labelled
     from .zeroshot import ZeroShotClassifier, top1_name_baseline
 
-    if not mappers:
-        raise ValueError("compare_zero_shot needs at least one mapper (name -> Mapper)")
+    a_classifier(classifier, "compare_zero_shot", "a dict name -> mapper and the labelled images")
+    mappers = _named_mappers(mappers, classifier, "compare_zero_shot", "mapper", TOP1_NAME)
     pairs = as_labelled(data, labels)
     names = sorted({label for _, label in pairs})  # before skipping: an unreadable file never changes the heads
     skipped: list[tuple[str, str]] = []
@@ -520,7 +680,10 @@ def compare_zero_shot(
     truth = [label for _, label in pairs]
     correct = {}
     for name, mapper in mappers.items():
-        predicted = zero_shot(ZeroShotClassifier(classifier, mapper, names), pairs, features=features).predictions
+        with warnings.catch_warnings():  # _named_mappers has warned of a mapper fitted on another head, once
+            warnings.filterwarnings("ignore", message="ZeroShotClassifier: the mapper was fitted on head")
+            zs = ZeroShotClassifier(classifier, mapper, names)
+        predicted = zero_shot(zs, pairs, features=features).predictions
         correct[name] = (predicted["true"] == predicted["predicted"]).tolist()
     first = next(iter(mappers.values()))
     baseline = top1_name_baseline(classifier, first.text_encoder, names, features)
@@ -557,8 +720,8 @@ def paired_difference(
     Returns:
         ``{"difference", "low", "high"}`` (accuracy of the method minus the baseline's).
     """
-    a = torch.as_tensor(list(correct), dtype=torch.float64)
-    b = torch.as_tensor(list(baseline_correct), dtype=torch.float64)
+    a = torch.as_tensor(_hits(correct, "correct"), dtype=torch.float64)
+    b = torch.as_tensor(_hits(baseline_correct, "baseline_correct"), dtype=torch.float64)
     if a.ndim != 1 or a.shape != b.shape or len(a) == 0:
         raise ValueError(
             f"correct and baseline_correct must be two non-empty lists of the same length, got {len(a)} and {len(b)}"
@@ -577,3 +740,17 @@ def paired_difference(
         "low": float(diffs.quantile(tail)),
         "high": float(diffs.quantile(1 - tail)),
     }
+
+
+def _hits(values, name: str) -> list[float]:
+    """Per-item right-or-wrong as floats: True/False (Python, numpy or a tensor of them) or numbers; a string ("True"
+    and "False" alike would count as right) or another object is a TypeError naming the item."""
+    import numpy as np
+
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a list of True/False (or 1/0) per item, got {type(values).__name__}")
+    items = values.tolist() if isinstance(values, (torch.Tensor, np.ndarray)) else list(values)
+    for i, value in enumerate(items):
+        if not isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)):
+            raise TypeError(f"{name}[{i}] is {type(value).__name__} {value!r:.40}, not True/False (or 1/0)")
+    return [float(v) for v in items]

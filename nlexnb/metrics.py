@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._checks import a_seed, positive_int
+from ._checks import a_seed, an_index, positive_int, yes_or_no
 from .explain import Explainer, measured_drop, orthonormal_basis, upsample_map
 from .images import ImageLike
 from .selection import Selector, get_selector
@@ -41,16 +41,20 @@ def ablation_drop(
 ) -> tuple[float, float]:
     """Drop of the target logit (or of ``z_target - z_foil``) when the span of some concepts is removed from ``f``.
 
+    Args:
+        explainer: gives the classifier and the concepts' directions.
+        features: one image's features [d] (finite floats, the classifier's width).
+        concepts: positions in the explainer's bank (whole numbers, not floats, strings or bools).
+        target, foil: classes (an index or a name) or a :class:`~nlexnb.targets.Target`.
+
     Returns:
         ``(closed_form, measured)``: ``w . P f`` with the float64 projector ``P`` onto the concepts' directions, and
         the drop measured by re-running the head on ``f - P f``. For a linear head they agree to float precision.
     """
+    explainer = _an_explainer(explainer, "ablation_drop")
     clf = explainer.classifier
-    f = features.to(clf.device, torch.float32)
-    concepts = [int(c) for c in concepts]
-    outside = [c for c in concepts if not 0 <= c < len(explainer.bank)]
-    if outside:
-        raise ValueError(f"concepts {outside} are not positions in the bank (0..{len(explainer.bank) - 1})")
+    f = _one_feature(clf, features).to(clf.device, torch.float32)
+    concepts = _positions(concepts, len(explainer.bank))
     dirs = explainer.directions[concepts]
     space = explainer.space
     if isinstance(target, Target):
@@ -62,6 +66,45 @@ def ablation_drop(
     basis = orthonormal_basis(dirs)
     closed = float(explained.weight(clf).double() @ (basis.T @ (basis @ f.double())))
     return closed, measured_drop(clf, f, dirs, explained)
+
+
+def _an_explainer(value, who: str) -> Explainer:
+    """``value`` when it is an :class:`~nlexnb.explain.Explainer`, or a TypeError saying how to make one (a classifier
+    or a space there would otherwise fail on a missing attribute)."""
+    if not isinstance(value, Explainer):
+        raise TypeError(
+            f"{who} takes an Explainer first (nlexnb.Explainer(classifier, mapper), or nlexnb.Explainer(space)), got "
+            f"{type(value).__name__}"
+        )
+    return value
+
+
+def _one_feature(classifier, features) -> torch.Tensor:
+    """One image's features [d], checked as :meth:`Classifier.checked_features` checks a batch (a tensor of finite
+    floats of the classifier's width): NaN would give a NaN drop, not an error."""
+    d = classifier.num_features
+    if not isinstance(features, torch.Tensor):
+        raise TypeError(f"features must be a tensor [{d}] (one image's features), got {type(features).__name__}")
+    if features.shape != (d,):
+        hint = " (one row of a batch: features[0])" if features.ndim == 2 and features.shape[1] == d else ""
+        raise ValueError(f"features must be one image's features [{d}], got {list(features.shape)}{hint}")
+    return classifier.checked_features(features[None])[0]
+
+
+def _positions(concepts, size: int) -> list[int]:
+    """``concepts`` as bank positions, or an error naming the bad ones: a float (1.9 would be read as 1), a string
+    or a bool is a TypeError, a position outside 0..size-1 a ValueError."""
+    if isinstance(concepts, (str, bytes)) or an_index(concepts) or not hasattr(concepts, "__iter__"):
+        raise TypeError(f"concepts must be a list of positions in the bank (ints), got {concepts!r:.80}")
+    concepts = concepts.tolist() if isinstance(concepts, (torch.Tensor, np.ndarray)) else list(concepts)
+    odd = [c for c in concepts if not an_index(c)]
+    if odd:
+        among = f" among {concepts!r:.80}" if len(odd) < len(concepts) else ""
+        raise TypeError(f"concepts must be positions in the bank (whole numbers), got {odd[:5]!r}{among}")
+    outside = [int(c) for c in concepts if not 0 <= c < size]
+    if outside:
+        raise ValueError(f"concepts {outside} are not positions in the bank (0..{size - 1})")
+    return [int(c) for c in concepts]
 
 
 def _separate(explainer: Explainer, f: torch.Tensor, target: int, k: int, allow_class_names: bool) -> list[int]:
@@ -113,6 +156,7 @@ def concept_ablation(
         One row per image and method: ``image, target, target_name, method, k, logit, margin, drop_closed,
         drop_measured, abs_error, drop_pct_margin, concepts`` (margin: the logit minus the mean logit).
     """
+    explainer = _an_explainer(explainer, "concept_ablation")
     seed = a_seed(seed)
     names, items = _named_images(images)
     clf = explainer.classifier
@@ -190,6 +234,7 @@ def deletion_insertion(
     Returns:
         Rows ``curve`` (deletion/insertion), ``map`` (concept/class/random), ``score`` (concept/class), ``auc``.
     """
+    explainer = _an_explainer(explainer, "deletion_insertion")
     steps = positive_int(steps, "steps", "deletion/insertion steps")
     n_random = positive_int(n_random, "n_random", "random maps")
     seed = a_seed(seed)
@@ -270,6 +315,7 @@ def randomization_check(
     Returns:
         One row per image: ``image, target, rank_correlation, topk_overlap``.
     """
+    explainer = _an_explainer(explainer, "randomization_check")
     seed = a_seed(seed)
     names, items = _named_images(images)
     k = explainer.space.check_k(k)
@@ -323,6 +369,8 @@ def faithfulness(
     ``class map``, ``random map (class)``) when ``deletion``; ``rank_correlation`` and ``topk_overlap`` of
     :func:`randomization_check` (method ``randomised head``).
     """
+    explainer = _an_explainer(explainer, "faithfulness")
+    deletion = yes_or_no(deletion, "deletion")
     names, items = _named_images(images)
     named = dict(zip(names, items))
     parts = []
@@ -349,10 +397,21 @@ def faithfulness(
 
 
 def _named_images(images) -> tuple[list[str], list]:
+    """``(names, images)``: a dict's keys as text, or ``"image i"``. Two keys with one text (1 and "1") are an error:
+    the rows of both would carry one name, and :func:`faithfulness` would keep only one of the images."""
     if isinstance(images, (dict, list, tuple)) and not len(images):
         raise ValueError(f"images is empty ({images!r}): give at least one image, or a dict of named images")
     if isinstance(images, dict):
-        return [str(n) for n in images], list(images.values())
+        names = [str(n) for n in images]
+        seen: dict[str, object] = {}
+        for key in images:
+            if str(key) in seen:
+                raise ValueError(
+                    f"images has the keys {seen[str(key)]!r} and {key!r}, which both name an image {str(key)!r} in the "
+                    "results; give each image its own name"
+                )
+            seen[str(key)] = key
+        return names, list(images.values())
     if isinstance(images, (list, tuple)):
         return [f"image {i}" for i in range(len(images))], list(images)
     return ["image 0"], [images]
@@ -366,6 +425,7 @@ CURVE_METHODS = ("concept map", "random map (concept)", "class map", "random map
 def ablation_table(frame: pd.DataFrame, metric: str = "drop_pct_margin") -> pd.DataFrame:
     """One ablation metric of :func:`nlexnb.metrics.faithfulness`: image x method (``named``, ``separate``,
     ``naive``, ``frequent``, ``random``, then any other selection method), with a last row ``mean``."""
+    _check_frame(frame)
     table = _pivot(frame.query("metric == @metric"), "method", metric)
     others = [m for m in dict.fromkeys(frame["method"]) if m in table.columns and m not in ABLATION_METHODS]
     table = table[[m for m in ABLATION_METHODS if m in table.columns] + others]  # other selectors after the baselines
@@ -377,6 +437,7 @@ def curve_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Deletion and insertion AUC of :func:`nlexnb.metrics.faithfulness`, mean over images: one row per map
     (concept map, its random maps, class map, its random maps), columns ``deletion_auc`` and ``insertion_auc``.
     """
+    _check_frame(frame)
     curves = frame[frame["metric"].isin(["deletion_auc", "insertion_auc"])]
     if curves.empty:
         raise ValueError("The frame holds no deletion/insertion rows: run metrics.faithfulness with deletion=True")
@@ -388,9 +449,27 @@ def curve_table(frame: pd.DataFrame) -> pd.DataFrame:
 def randomization_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The randomised-head check of :func:`nlexnb.metrics.faithfulness`: image x (``rank_correlation``,
     ``topk_overlap``), with a last row ``mean``."""
+    _check_frame(frame)
     table = _pivot(frame.query("method == 'randomised head'"), "metric", "randomised head")
     table.loc["mean"] = table.mean()
     return table
+
+
+FRAME_COLUMNS = ("image", "metric", "method", "value")
+"""The columns of :func:`faithfulness`'s frame, which the tables read."""
+
+
+def _check_frame(frame) -> None:
+    """A TypeError or ValueError naming what the tables expect, for anything but a frame of :func:`faithfulness`
+    (another table would fail in pandas' words, on a query of a missing column)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"Expected the DataFrame of metrics.faithfulness, got {type(frame).__name__}")
+    missing = [c for c in FRAME_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"Expected the frame of metrics.faithfulness, with columns {list(FRAME_COLUMNS)}; it lacks {missing} "
+            f"(its columns: {list(frame.columns)[:8]})"
+        )
 
 
 def _pivot(rows: pd.DataFrame, columns: str, what: str) -> pd.DataFrame:

@@ -62,18 +62,51 @@ def _normalise(values: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low) if high > low else np.zeros_like(values)
 
 
-def overlay_image(image: Image.Image, values: np.ndarray, alpha: float = 0.5, cmap: str = "jet") -> Image.Image:
-    """Blend a heat map (any range, min-max scaled) over an image of the same size, as a PIL image (no figure)."""
+def _an_image(image) -> Image.Image:
+    """``image`` as an RGB PIL image through the package's one image path (:func:`nlexnb.images.to_pil`: a PIL image,
+    an array, a uint8 tensor or a file), or its error naming ``image``. A PIL image is drawn as it is (only made RGB):
+    it is shown, not classified, so no size check applies."""
+    from .images import to_pil
+
+    return image.convert("RGB") if isinstance(image, Image.Image) else to_pil(image, "image")
+
+
+def _a_map(values) -> np.ndarray:
+    """``values`` as a 2-D float array [h, w], or an error naming ``values``: a heat map has one value per location."""
+    wanted = "a 2-D array of numbers [h, w] (a heat map)"
+    try:
+        grid = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"values must be {wanted}, got {type(values).__name__}") from None
+    if grid.ndim != 2 or 0 in grid.shape:
+        raise ValueError(f"values must be {wanted}, got shape {grid.shape}")
+    return grid
+
+
+def overlay_image(image, values, alpha: float = 0.5, cmap: str = "jet") -> Image.Image:
+    """Blend a heat map (any range, min-max scaled) over an image, as a PIL image of the image's size (no figure).
+
+    ``image``: anything :func:`nlexnb.images.to_pil` takes (a PIL image, an array, a uint8 tensor, a file). A map on
+    a coarser grid than the image (the feature map's 7x7) is upsampled to it, bilinearly, as
+    :meth:`nlexnb.Explainer.heatmap` upsamples its maps; the image is never shrunk to the map.
+    """
     from matplotlib import colormaps
 
-    heat = colormaps[cmap](_normalise(values))[..., :3]
-    base = np.asarray(image.convert("RGB").resize(heat.shape[1::-1]), dtype=np.float64) / 255.0
+    picture = _an_image(image)
+    grid = _a_map(values)
+    if grid.shape != (picture.height, picture.width):
+        resized = Image.fromarray(grid.astype(np.float32)).resize(picture.size, Image.Resampling.BILINEAR)
+        grid = np.asarray(resized, dtype=np.float64)
+    heat = colormaps[cmap](_normalise(grid))[..., :3]
+    base = np.asarray(picture, dtype=np.float64) / 255.0
     blended = ((1 - alpha) * base + alpha * heat).clip(0, 1)
     return Image.fromarray((blended * 255).round().astype(np.uint8))
 
 
-def heatmap_overlay(image: Image.Image, values: np.ndarray, title: str | None = None, ax=None, alpha=0.5, cmap="jet"):
-    """Show a heat map over the image it covers; returns the Figure (of ``ax`` when given)."""
+def heatmap_overlay(image, values, title: str | None = None, ax=None, alpha=0.5, cmap="jet"):
+    """Show a heat map over the image it covers (stretched to the whole image); returns the Figure (of ``ax`` when
+    given). ``image``: anything :func:`nlexnb.images.to_pil` takes."""
+    image, values = _an_image(image), _a_map(values)
     if ax is None:
         fig = _figure((4, 4))
         ax = fig.subplots()
@@ -89,10 +122,20 @@ def heatmap_overlay(image: Image.Image, values: np.ndarray, title: str | None = 
 
 def heatmap_row(heatmaps, titles=None, title: str | None = None, width: float = 3.3, height: float = 3.6):
     """Heat maps side by side, one panel each (``titles`` default to each map's label), under one ``title``;
-    returns the Figure. For a photo's named concepts, the same concept across models, or any texts you typed."""
+    returns the Figure. For a photo's named concepts, the same concept across models, or any texts you typed. One
+    :class:`~nlexnb.explanation.HeatMap` alone is a row of one."""
+    from .explanation import HeatMap
+
+    if isinstance(heatmaps, HeatMap):
+        heatmaps = [heatmaps]
+    if isinstance(heatmaps, (str, bytes)) or not hasattr(heatmaps, "__iter__"):
+        raise TypeError(f"heatmaps must be a list of HeatMaps (explainer.heatmap(...)), got {type(heatmaps).__name__}")
     heatmaps = list(heatmaps)
     if not heatmaps:
         raise ValueError("heatmap_row needs at least one heat map")
+    odd = [f"{i}: {type(h).__name__}" for i, h in enumerate(heatmaps) if not isinstance(h, HeatMap)]
+    if odd:
+        raise TypeError(f"heatmaps must be HeatMaps (explainer.heatmap(...)); not at positions {odd[:5]}")
     titles = [h.label for h in heatmaps] if titles is None else list(titles)
     if len(titles) != len(heatmaps):
         raise ValueError(f"{len(titles)} titles for {len(heatmaps)} heat maps: give one title per map, or none")
@@ -408,9 +451,21 @@ def context_reliance_figure(result, max_rows: int = 12):
 
 def confusion_figure(confusion, title: str, normalize: bool = True, max_labels: int = 40):
     """A confusion matrix (DataFrame, rows true, columns predicted) as a heat map, rows normalised to fractions by
-    default."""
+    default; at most ``max_labels`` rows and columns (a positive whole number)."""
+    import pandas as pd
     import seaborn as sns
 
+    from ._checks import positive_int, yes_or_no
+
+    if not isinstance(confusion, pd.DataFrame):
+        raise TypeError(f"confusion must be a DataFrame (true labels x predicted), got {type(confusion).__name__}")
+    if confusion.empty:
+        raise ValueError(
+            f"confusion is empty ({confusion.shape[0]} rows x {confusion.shape[1]} columns): there is nothing to "
+            "draw; it needs at least one true and one predicted label (evaluate.zero_shot(...).confusion)"
+        )
+    max_labels = positive_int(max_labels, "max_labels", "labels to show")
+    normalize = yes_or_no(normalize, "normalize")
     table = confusion.iloc[:max_labels, :max_labels]
     if normalize:
         table = table.div(table.sum(axis=1).replace(0, 1), axis=0)
@@ -445,9 +500,13 @@ def zero_shot_comparison_figure(
     """
     import seaborn as sns
 
+    from ._checks import number
+
     missing = {"method", "accuracy", "difference", "low", "high"} - set(comparison.columns)
     if missing:
         raise ValueError(f"Expected the table of evaluate.compare_zero_shot; it lacks {sorted(missing)}")
+    if chance is not None:
+        chance = number(chance, "chance", 0, 1, what="an accuracy", note="1 / the number of labels, e.g. 0.25")
     first, others = comparison["method"].iloc[0], comparison.iloc[1:]
     fig = _figure(figsize, layout="constrained")
     left, right = fig.subplots(1, 2, width_ratios=(3, 2))

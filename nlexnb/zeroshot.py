@@ -28,11 +28,12 @@ Calibration (measured on tf_efficientnet_lite0 + all-MiniLM-L6-v2; see ``benchma
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 import torch
 
-from ._checks import an_index, number, positive_int, text_list, warn_user
+from ._checks import an_index, number, positive_int, text_list, warn_user, yes_or_no
 from .classifier import Classifier, LabelPrediction, Prediction
 from .images import ImageInput
 from .mapper import Mapper, check_fits
@@ -44,16 +45,71 @@ DEFAULT_SEEN_PENALTY = 0.1
 """Seen-class penalty (cosine units) on images: see the module docstring for how it was chosen."""
 
 
-def check_labels(labels: Sequence[str]) -> list[str]:
+def _progress(value) -> bool | None:
+    """``progress`` when it is True, False or None (the default: a bar for many batches); a number there is a
+    misplaced argument (``zs.predict_proba(images, 2)``), refused rather than read as "show a bar"."""
+    return None if value is None else yes_or_no(value, "progress")
+
+
+def check_labels(labels: Sequence[str], class_names: Sequence[str] = ()) -> list[str]:
     """Validate a label list: non-empty, strings, no empty or duplicate labels. Returns the labels without their
     surrounding whitespace ("cat\\r" from a pasted list is "cat"); duplicates are found ignoring case and whitespace
-    ("cat" and "Cat" would split one label's probability).
+    ("cat" and "Cat" would split one label's probability), and also ignoring the punctuation around each
+    comma-separated synonym: "cat" and "cat," are one label, and so are "cat" and "kitty, cat" (a one-name label
+    that is a synonym of another label): the images of a cat would split between them. Labels that are both
+    ``class_names`` (a classifier's own, which may share a synonym: ImageNet's two "partridge" classes) are compared
+    as given.
 
     Raises:
         TypeError: ``labels`` is a single string, or an item is not a string.
-        ValueError: empty list, an empty label, or duplicates (named).
+        ValueError: empty list, an empty label (or one of punctuation only), or duplicates (named, both of them).
     """
-    return text_list(labels, "labels", "label names", "label", "['cat', 'dog']")
+    items = text_list(labels, "labels", "label names", "label", "['cat', 'dog']")
+    names = [synonym_keys(label) for label in items]
+    for i, (label, keys) in enumerate(zip(items, names)):
+        if not keys:
+            raise ValueError(f"labels[{i}] {label!r} is empty once its punctuation is left out; a label needs words")
+    own = set(class_names)
+    having: dict[str, list[int]] = {}  # synonym -> the earlier labels that have it: only those can name one thing
+    for j, keys in enumerate(names):
+        for i in sorted({i for key in keys for i in having.get(key, [])}):
+            shared = None if items[i] in own and items[j] in own else same_thing(names[i], keys)
+            if shared:
+                raise ValueError(
+                    f"Duplicate labels: {items[i]!r} and {items[j]!r} (positions {i} and {j}) both name {shared!r}, "
+                    "so the images of it would split between them; drop one, or write them as one label with "
+                    "commas between synonyms ('kitty, cat')"
+                )
+        for key in keys:
+            having.setdefault(key, []).append(j)
+    return items
+
+
+def synonym_keys(name: str) -> list[str]:
+    """The comma-separated synonyms of a label or class name as compared for duplicates: case folded, inner spaces
+    single, without the spaces and punctuation around them ("Cat." -> "cat"); in order, once each."""
+    keys = []
+    for part in name.split(","):
+        key = " ".join(part.split())
+        start, end = 0, len(key)
+        while start < end and unicodedata.category(key[start]).startswith("P"):
+            start += 1
+        while end > start and unicodedata.category(key[end - 1]).startswith("P"):
+            end -= 1
+        key = key[start:end].strip().casefold()
+        if key and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def same_thing(a: list[str], b: list[str]) -> str | None:
+    """The synonym two names (as :func:`synonym_keys`) share when they name the same thing: the same synonyms, or one
+    name alone that is a synonym of the other; None otherwise ("a cat" and "cat" are not one thing)."""
+    if set(a) == set(b) or (len(a) == 1 and a[0] in b):
+        return a[0]
+    if len(b) == 1 and b[0] in a:
+        return b[0]
+    return None
 
 
 def classifier_mapper_labels(first, mapper, labels, what: str) -> tuple[Classifier, Mapper, object]:
@@ -83,11 +139,13 @@ class ZeroShotClassifier:
             ``ZeroShotClassifier(space, labels)``), as for :class:`nlexnb.Explainer`, discovery and the metrics.
         mapper: maps label names to classifier space (fitted on this classifier's head).
         labels: any list of unique, non-empty label names ("cat", "a red double-decker bus", ...). Commas separate
-            synonyms that are averaged ("sofa, couch").
+            synonyms that are averaged ("sofa, couch"). Labels that name one thing ("cat", "Cat.", "kitty, cat") are
+            refused (see :func:`check_labels`): they would split its images.
         templates: prompt templates for the labels; default the mapper's.
         include_original_classes: also keep the classifier's own classes (generalised zero-shot): ``True`` for all,
             or a list of class indices (e.g. the seen classes of a held-out evaluation). They come after the new
-            labels in :attr:`labels`.
+            labels in :attr:`labels`. A label that names one of them, in any case, by its name or one of its
+            synonyms ("Espresso", "tabby"), is refused.
         seen_penalty: cosine-unit penalty on the original classes; default :data:`DEFAULT_SEEN_PENALTY`. A negative
             value is a bonus: the original classes then win more often than their scores alone would make them.
 
@@ -108,7 +166,12 @@ class ZeroShotClassifier:
         seen_penalty: float | None = None,
     ) -> None:
         classifier, mapper, labels = classifier_mapper_labels(classifier, mapper, labels, "ZeroShotClassifier")
-        new = check_labels(labels)
+        if not isinstance(classifier, Classifier):
+            raise TypeError(
+                "ZeroShotClassifier takes a classifier (nlexnb.load_classifier(...)) or a ConceptSpace first, got "
+                f"{type(classifier).__name__}"
+            )
+        new = check_labels(labels, classifier.class_names)
         check_fits(mapper, classifier, "ZeroShotClassifier")
         if len(new) == 1 and not include_original_classes:
             warn_user(
@@ -122,6 +185,7 @@ class ZeroShotClassifier:
                     f"seen_penalty={seen_penalty:g} has no effect without include_original_classes: it lowers the "
                     "classifier's own classes, and there are none among the labels"
                 )
+        self.original = self._original_indices(include_original_classes, classifier, new)  # before any encoding
         mapper.text_encoder.warn_if_truncated(new)  # warned even when the labels are cached
         self.classifier = classifier
         self.mapper = mapper
@@ -132,7 +196,6 @@ class ZeroShotClassifier:
         vectors = mapper.encode_labels(new, templates).float().to(device)
         vectors = torch.nn.functional.normalize(vectors, dim=1) * self.row_norm
         new_bias = torch.full((len(new),), float(bias.mean()), device=device)
-        self.original = self._original_indices(include_original_classes, classifier, new)
         if seen_penalty is None:
             seen_penalty = DEFAULT_SEEN_PENALTY
         self.seen_penalty = float(seen_penalty) if self.original else 0.0
@@ -154,16 +217,21 @@ class ZeroShotClassifier:
         the images are (it is transductive), so this is opt-in and never automatic: it changes results. Measured on
         the 290 stamp photos: default map 0.569 -> 0.607 (benchmarks/RESULTS.md).
 
+        The set must hold at least 2 images: the "mean" of one image is the image itself, which would then score 0
+        for every label (only the biases left), and every other image would be scored against that one photo.
+
         Args:
             images: the unlabelled images (anything ``Classifier.features`` takes); or
-            features: their pre-logits features [N, d], when already computed.
+            features: their pre-logits features [N, d], when already computed (checked as
+                :meth:`Classifier.checked_features` checks them: a tensor of finite floats, the classifier's width).
             progress: progress bar over batches.
 
         Returns:
             ``self``, centred (a second call replaces the centre; ``zs.center = None`` removes it).
 
         Raises:
-            ValueError: neither or both of ``images`` and ``features``, no images, or features of the wrong width.
+            ValueError: neither or both of ``images`` and ``features``, fewer than 2 images, or features of the
+                wrong width or with NaN. TypeError: features that are not a tensor.
         """
         if (images is None) == (features is None):
             given = "both None" if images is None else "both given"
@@ -171,10 +239,18 @@ class ZeroShotClassifier:
                 f"images and features are {given}: center_on needs the unlabelled images or their features "
                 "(features=), exactly one of them"
             )
-        f = self.classifier.features(images, progress=progress) if features is None else features
         dim = self.head_weight.shape[1]
-        if f.ndim != 2 or len(f) == 0 or f.shape[1] != dim:
-            raise ValueError(f"center_on needs features of shape [N >= 1, {dim}], got {tuple(f.shape)}")
+        if features is None:
+            f = self.classifier.features(images, progress=_progress(progress))
+        elif isinstance(features, torch.Tensor) and (features.ndim != 2 or features.shape[1] != dim):
+            raise ValueError(f"center_on needs features of shape [N >= 1, {dim}], got {tuple(features.shape)}")
+        else:
+            f = self.classifier.checked_features(features)
+        if len(f) < 2:
+            raise ValueError(
+                f"center_on needs at least 2 images (usually the whole set to classify), got {len(f)}: the mean of "
+                "one image is that image, and subtracting it would leave that image no score for any label"
+            )
         self.center = f.to(self.head_weight.device, dtype=torch.float32).mean(0)
         return self
 
@@ -196,9 +272,23 @@ class ZeroShotClassifier:
                 raise ValueError(
                     f"include_original_classes must be True or unique class indices in [0, {classifier.num_classes})"
                 )
-        clash = sorted(set(new) & {classifier.class_names[k] for k in index})
+        names = classifier.class_names
+        exact = set(names)
+        clash = [f"{label!r} (class {names[k]!r})" for label in new for k in index if label == names[k]]
+        if not clash:  # a label that is some other class's own name is that class, not a synonym of an included one
+            keys = {k: synonym_keys(names[k]) for k in index}
+            clash = [
+                f"{label!r} (class {names[k]!r})"
+                for label in new
+                if label not in exact
+                for k in index
+                if same_thing(synonym_keys(label), keys[k])
+            ]
         if clash:
-            raise ValueError(f"Labels {clash[:5]} are already classes of the classifier; drop them from labels")
+            raise ValueError(
+                f"Labels {', '.join(clash[:5])} are already classes of the classifier, and include_original_classes "
+                "keeps those: the images of each would split between the two; drop them from labels"
+            )
         return index
 
     def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
@@ -213,14 +303,16 @@ class ZeroShotClassifier:
 
     def logits(self, images: ImageInput, progress: bool | None = None) -> torch.Tensor:
         """Logits [N, L] for images (anything ``Classifier.features`` takes), features computed in batches."""
-        return self.logits_from_features(self.classifier.features(images, progress=progress))
+        return self.logits_from_features(self.classifier.features(images, progress=_progress(progress)))
 
     def predict_proba(self, images: ImageInput, progress: bool | None = None) -> torch.Tensor:
         """Label probabilities [N, L] (columns in the order of :attr:`labels`)."""
         return self.logits(images, progress).softmax(-1)
 
-    def predict(self, images: ImageInput, progress: bool | None = None, *, k: int = 5) -> list[LabelPrediction]:
+    def predict(self, images: ImageInput, k: int = 5, progress: bool | None = None) -> list[LabelPrediction]:
         """The most likely label of each image, with the top-k labels and their probabilities.
+
+        ``k`` comes second, as in :meth:`top_k` and :meth:`Classifier.predict`: ``zs.predict(images, 2)``.
 
         Each result is a :class:`~nlexnb.classifier.LabelPrediction`: a :class:`~nlexnb.classifier.Prediction` (as
         :meth:`Classifier.predict` gives: ``.label``, ``.probability``, ``.names``, ``.probabilities``) that is also
@@ -318,7 +410,7 @@ def top1_name_baseline(
     """
     from .mapper import DEFAULT_TEMPLATES, name_embeddings
 
-    items = check_labels(labels)
+    items = check_labels(labels, classifier.class_names)
     temps = tuple(templates) if templates is not None else DEFAULT_TEMPLATES
     top1 = classifier.head(features.to(classifier.device, dtype=torch.float32)).argmax(1).cpu()
     classes = sorted(set(top1.tolist()))
