@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +96,11 @@ def text_list(value, name: str, what: str, one: str, example: str) -> list[str]:
         raise TypeError(f"{name} must be a list of {what}, got the single string {value!r}; wrap it in a list")
     if not hasattr(value, "__iter__"):
         raise TypeError(f"{name} must be a list of strings, got {type(value).__name__}")
+    if isinstance(value, Mapping):  # its keys alone would be taken, its values dropped without a word
+        kind = type(value).__name__
+        raise TypeError(f"{name} must be a list of {what}, got a {kind}; pass list({name}) for its keys")
+    if isinstance(value, (set, frozenset)):  # no order: the results' order would change from run to run
+        raise TypeError(f"{name} must be a list of {what}, got a set (no order); pass sorted({name})")
     items = list(value)
     if not items:
         raise ValueError(f"{name} is empty: give at least one {one}, e.g. {example}")

@@ -742,7 +742,7 @@ def _read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
             ) from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch's message advises weights_only=False: unsafe for a file of unknown origin
+    except Exception:  # torch's message advises weights_only=False: unsafe for a file of unknown origin
         raise ValueError(
             f"Cannot read checkpoint {str(path)!r} as a weights-only state dict: it is not a "
             "torch.save'd state dict of tensors, or it holds other objects, which nlexnb never unpickles. Save the "

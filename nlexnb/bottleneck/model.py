@@ -23,6 +23,10 @@ from ..images import ImageInput, ImageLike
 from ..space import ConceptSpace
 from .results import CONFIDENCE_EDGES, AgreementByConfidence, BottleneckExplanation, Intervention, Recipe
 
+ACTIVATION_LIMIT = 1e4
+"""The largest activation an intervention may set (concept scores are a few units; 1e308 overflowed in torch's
+words)."""
+
 RESIDUAL_WARNING = 0.9
 """A class whose recipe leaves out more than this share of its centred row is named in a :class:`PoorFitWarning`."""
 
@@ -77,7 +81,18 @@ class ConceptBottleneck:
         ``scores`` [N, T] replaces the concept scores ``V f`` (what an intervention sets); the shared term still
         comes from ``features``."""
         features = self.space.classifier.checked_features(features)
-        scores = self.concept_scores(features) if scores is None else scores.to(self.weights.device, torch.float32)
+        if scores is None:
+            scores = self.concept_scores(features)
+        else:
+            wanted = (len(features), len(self.space))
+            if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != wanted:
+                got = list(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
+                raise ValueError(
+                    f"scores must be a tensor {list(wanted)} (a row of concept scores per image), got {got}"
+                )
+            if not bool(torch.isfinite(scores).all()):
+                raise ValueError("scores must be finite: no NaN or inf (a concept switched off is 0.0)")
+            scores = scores.to(self.weights.device, torch.float32)
         return scores @ self.weights.T.float() + self.shared_logits(features)
 
     def logits(self, images: ImageInput) -> torch.Tensor:
@@ -152,6 +167,7 @@ class ConceptBottleneck:
     def poorly_written(self, threshold: float = RESIDUAL_WARNING) -> pd.DataFrame:
         """The classes whose recipe leaves out more than ``threshold`` of their centred row, worst first:
         ``class_name``, ``residual``."""
+        threshold = number(threshold, "threshold", low=0.0, high=1.0, what="a share of the row")
         order = self.residual.argsort(descending=True).tolist()
         names = self.space.classifier.class_names
         rows = [(names[i], float(self.residual[i])) for i in order if float(self.residual[i]) > threshold]
@@ -263,12 +279,19 @@ class ConceptBottleneck:
     def _chosen(self, values: Mapping[str, float]) -> dict[int, float]:
         if not isinstance(values, Mapping) or not values:
             raise TypeError(f"values must be a dict of concept -> activation, e.g. {{'foam': 0.0}}, got {values!r}")
-        chosen = {}
+        chosen: dict[int, float] = {}
+        named: dict[int, str] = {}
         for concept, value in values.items():
             index = self.concept_index(concept)
+            if index in named:  # "foam" and "Foam" are one concept: which value was meant?
+                raise ValueError(f"{named[index]!r} and {concept!r} name the same concept: give it one value")
+            named[index] = concept
             ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-            if not ok or not np.isfinite(value):
-                raise ValueError(f"The activation for {concept!r} must be a finite number, got {value!r}")
+            if not ok or not np.isfinite(value) or abs(value) > ACTIVATION_LIMIT:
+                raise ValueError(
+                    f"The activation for {concept!r} must be a finite number within +-{ACTIVATION_LIMIT:g} (a "
+                    f"concept's score on an image is a few units; 0.0 switches it off), got {value!r}"
+                )
             if not bool((self.weights[:, index] > 0).any()):
                 warn_user(f"{concept!r} is in no class's recipe: setting its activation changes nothing")
             chosen[index] = float(value)
@@ -278,6 +301,8 @@ class ConceptBottleneck:
         """A new bottleneck with ``concepts`` removed from the recipes of ``classes`` (default every class); the
         other weights are kept as fitted (not refitted), and the residuals say how much more each row now leaves out.
         """
+        if not isinstance(concepts, (str, Sequence)):
+            raise TypeError(f"concepts must be a concept text or a list of them, got {type(concepts).__name__}")
         items = [concepts] if isinstance(concepts, str) else list(concepts)
         if not items:
             raise ValueError("concepts is empty: name at least one concept to remove")
@@ -285,7 +310,13 @@ class ConceptBottleneck:
         if classes is None:
             rows = list(range(self.weights.shape[0]))
         else:
+            if isinstance(classes, torch.Tensor) and classes.ndim == 0:
+                classes = int(classes)
+            if not isinstance(classes, (str, int, np.integer, Sequence)):
+                raise TypeError(f"classes must be a class (name or index) or a list of them, got {classes!r}")
             listed = [classes] if isinstance(classes, (str, int, np.integer)) else list(classes)
+            if not listed:
+                raise ValueError("classes is empty: name at least one class, or None for every class")
             rows = [self.space.class_index(c, "classes") for c in listed]
         weights = self.weights.clone()
         block = weights[rows][:, columns]

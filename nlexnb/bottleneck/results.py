@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .._checks import positive_int
 from ..explain import HeatMap
 from ..labels import primary_name
 
@@ -67,7 +68,7 @@ class Recipe:
         """Horizontal bars of each concept's weight, labelled with its share; returns the Figure."""
         from ..plots import recipe_figure
 
-        return recipe_figure(self, max_rows=max_rows, ax=ax)
+        return recipe_figure(self, max_rows=positive_int(max_rows, "max_rows", "concepts to draw"), ax=ax)
 
     def __repr__(self) -> str:
         top = ", ".join(f"{c} {s:.0%}" for c, s in zip(self.table["concept"][:5], self.table["share"][:5]))
@@ -131,6 +132,7 @@ class BottleneckExplanation:
         """The image with the top concept's heat map, beside each concept's contribution; returns the Figure."""
         from ..plots import bottleneck_explanation_figure
 
+        max_rows = positive_int(max_rows, "max_rows", "concepts to draw")
         return bottleneck_explanation_figure(self, max_rows=max_rows, figsize=figsize)
 
     def __repr__(self) -> str:

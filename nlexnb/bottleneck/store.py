@@ -34,6 +34,10 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
         )
     try:
         saved = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
+        if not isinstance(saved, dict):
+            raise ValueError(
+                f"its sidecar holds a JSON {type(saved).__name__}, not the object ConceptBottleneck.save writes"
+            )
         with safe_open(str(path), framework="pt") as fh:
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
         weights, residual = tensors["weights"], tensors["residual"]
