@@ -57,6 +57,14 @@ def yes_or_no(value, name: str) -> bool:
     return value
 
 
+def yes_no_or_none(value, name: str, default: str) -> bool | None:
+    """``value`` when it is True, False or None (``default`` says what None does), or a TypeError naming the
+    parameter: ``zs.predict_proba(images, 2)`` would have read the 2 as "show a bar", "no" likewise."""
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"{name} must be True, False or None ({default}), got {value!r}")
+    return value
+
+
 def number(
     value,
     name: str,

@@ -8,6 +8,7 @@ and its own preprocessing. ``load_classifier`` returns a :class:`Classifier` tha
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,6 +278,8 @@ class Classifier:
             return names.index(name)
         wanted = name.strip().lower()
         hits = [i for i, n in enumerate(names) if wanted in (n.lower(), *(s.lower() for s in split_synonyms(n)))]
+        if not hits:  # a name made unique by disambiguate ("crane (class 134)") still answers to "crane": ambiguous
+            hits = [i for i, n in enumerate(names) if _DISAMBIGUATED.sub("", n).lower() == wanted and n.endswith(")")]
         if len(hits) == 1:
             return hits[0]
         if len(hits) > 1:
@@ -473,6 +476,21 @@ def load_classifier(
     if spec.startswith("torchvision:"):
         return _load_torchvision(spec.split(":", 1)[1], pretrained, weights, dev, class_names, batch_size)
     return _load_timm(spec, pretrained, weights, dev, class_names, batch_size)
+
+
+def a_classifier(value, who: str, then: str) -> Classifier:
+    """``value`` when it is a :class:`~nlexnb.classifier.Classifier`, or a TypeError saying what ``who`` takes first
+    and ``then`` what comes after it (a mapper or an encoder there would otherwise fail deep inside, in torch's or
+    Python's words)."""
+    if not isinstance(value, Classifier):
+        raise TypeError(
+            f"{who} takes a classifier first (nlexnb.load_classifier(...)), then {then}; got {type(value).__name__}"
+        )
+    return value
+
+
+_DISAMBIGUATED = re.compile(r" \([^()]*\)$")
+"""What :func:`~nlexnb.labels.disambiguate` adds to a name two classes share: " (class 517)" or a gloss's clause."""
 
 
 def check_model_name(spec: str) -> None:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ._checks import a_seed, an_index, in_a_sentence, number, positive_int, warn_user, yes_or_no
-from .classifier import Classifier
+from .classifier import Classifier, a_classifier
 from .mapper import Mapper, check_fits, fit_mapper, is_mapper, name_embeddings
 from .text import TextEncoder
 
@@ -39,17 +39,6 @@ __all__ = [
 TOP1_NAME = "top-1 name (no mapper)"
 
 BASELINE_TEXT = "text"
-
-
-def a_classifier(value, who: str, then: str) -> Classifier:
-    """``value`` when it is a :class:`~nlexnb.classifier.Classifier`, or a TypeError saying what ``who`` takes first
-    and ``then`` what comes after it (a mapper or an encoder there would otherwise fail deep inside, in torch's or
-    Python's words)."""
-    if not isinstance(value, Classifier):
-        raise TypeError(
-            f"{who} takes a classifier first (nlexnb.load_classifier(...)), then {then}; got {type(value).__name__}"
-        )
-    return value
 
 
 def fold_splits(num_classes: int, folds: int, seed: int = 0) -> list[list[int]]:

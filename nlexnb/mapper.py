@@ -22,7 +22,7 @@ from torch import nn
 
 from ._checks import a_gloss, a_seed, an_index, in_a_sentence, per_class, photo_phrases, warn_user, yes_or_no
 from ._store import TensorCache, atomic_save_safetensors
-from .classifier import Classifier
+from .classifier import Classifier, a_classifier
 from .labels import imagenet_class_names, imagenet_descriptions, imagenet_glosses, split_synonyms
 from .maps import MAPS, LabelMemory, class_means, fit_map
 from .text import TextEncoder, check_texts, load_text_encoder
@@ -356,11 +356,7 @@ def fit_mapper(
         raise ValueError(f"Unknown mapper method {method!r}; choose one of {sorted(MAPS)}")
     seed = a_seed(seed)
     calibrate, memorize = yes_or_no(calibrate, "calibrate"), yes_or_no(memorize, "memorize")  # "no" would be true
-    if not isinstance(classifier, Classifier):
-        raise TypeError(
-            f"fit_mapper takes a classifier first (nlexnb.load_classifier(...)), then its text encoder; got "
-            f"{type(classifier).__name__} as the classifier"
-        )
+    a_classifier(classifier, "fit_mapper", "its text encoder")
     if isinstance(text_encoder, str):
         raise TypeError(
             f"text_encoder must be a loaded encoder, got the name {text_encoder!r}: "

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ._checks import an_index, number, positive_int, text_list, warn_user, yes_or_no
+from ._checks import an_index, number, positive_int, text_list, warn_user, yes_no_or_none
 from .classifier import Classifier, LabelPrediction, Prediction
 from .images import ImageInput
 from .mapper import Mapper, check_fits
@@ -41,14 +41,11 @@ from .space import ConceptSpace
 
 __all__ = ["ZeroShotClassifier", "ZeroShotEvaluation", "check_labels", "top1_name_baseline", "DEFAULT_SEEN_PENALTY"]
 
+BAR = "the default: a progress bar for many batches"
+"""What ``progress=None`` does, in the message for a ``progress`` that is not True, False or None."""
+
 DEFAULT_SEEN_PENALTY = 0.1
 """Seen-class penalty (cosine units) on images: see the module docstring for how it was chosen."""
-
-
-def _progress(value) -> bool | None:
-    """``progress`` when it is True, False or None (the default: a bar for many batches); a number there is a
-    misplaced argument (``zs.predict_proba(images, 2)``), refused rather than read as "show a bar"."""
-    return None if value is None else yes_or_no(value, "progress")
 
 
 def check_labels(labels: Sequence[str], class_names: Sequence[str] = ()) -> list[str]:
@@ -241,7 +238,7 @@ class ZeroShotClassifier:
             )
         dim = self.head_weight.shape[1]
         if features is None:
-            f = self.classifier.features(images, progress=_progress(progress))
+            f = self.classifier.features(images, progress=yes_no_or_none(progress, "progress", BAR))
         elif isinstance(features, torch.Tensor) and (features.ndim != 2 or features.shape[1] != dim):
             raise ValueError(f"center_on needs features of shape [N >= 1, {dim}], got {tuple(features.shape)}")
         else:
@@ -303,7 +300,9 @@ class ZeroShotClassifier:
 
     def logits(self, images: ImageInput, progress: bool | None = None) -> torch.Tensor:
         """Logits [N, L] for images (anything ``Classifier.features`` takes), features computed in batches."""
-        return self.logits_from_features(self.classifier.features(images, progress=_progress(progress)))
+        return self.logits_from_features(
+            self.classifier.features(images, progress=yes_no_or_none(progress, "progress", BAR))
+        )
 
     def predict_proba(self, images: ImageInput, progress: bool | None = None) -> torch.Tensor:
         """Label probabilities [N, L] (columns in the order of :attr:`labels`)."""

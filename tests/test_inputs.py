@@ -893,7 +893,7 @@ def test_fit_mapper_refuses_what_would_give_a_map_without_meaning(classifier, en
         nlexnb.fit_mapper(classifier, encoder, sigma="0.5")
     with pytest.raises(ValueError, match=r"Hyper-parameter hidden must be a whole number, got 64.5"):
         nlexnb.fit_mapper(classifier, encoder, method="mlp", hidden=64.5)
-    with pytest.raises(TypeError, match=r"fit_mapper takes a classifier first .* got TextEncoder as the classifier"):
+    with pytest.raises(TypeError, match=r"fit_mapper takes a classifier first .* its text encoder; got TextEncoder"):
         nlexnb.fit_mapper(encoder, classifier)
     with pytest.raises(TypeError, match=r"got Mapper: a mapper holds its encoder as mapper.text_encoder"):
         nlexnb.fit_mapper(classifier, ridge_mapper)
@@ -1012,3 +1012,11 @@ def test_texts_given_as_a_dict_or_a_set_are_refused(classifier, ridge_mapper, ph
         explainer.weigh(photos["chelsea"], {"striped fur": 1, "a sofa": 2})
     with pytest.raises(TypeError, match=r"labels must be a list of label names, got a set \(no order\); pass sorted"):
         nlexnb.ZeroShotClassifier(classifier, ridge_mapper, {"cat", "dog"})
+
+
+def test_a_name_two_classes_share_is_ambiguous_not_unknown(classifier):
+    """ImageNet has two cranes, named apart by a clause of their glosses; "crane" was "Unknown class", with
+    "crate" and "canoe" as close matches."""
+    with pytest.raises(ValueError, match=r"class 'crane' is ambiguous: \['crane \(large long-necked wading bird"):
+        classifier.class_index("crane")
+    assert classifier.class_index("crane (lifts and moves heavy objects)") == 517

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._checks import positive_int, warn_user
+from .._checks import positive_int, warn_user, yes_no_or_none
 from ..explain import Explainer
 from ..images import ImageLike
 from .batched import BatchExplainer, explain_batch
@@ -168,8 +168,7 @@ def explain_collection(
         batch_size = 32 if explainer.classifier.device.type == "cuda" else 4
     batch_size = positive_int(batch_size, "batch_size", "images per batch")
     checkpoint_every = positive_int(checkpoint_every, "checkpoint_every", "images")
-    if progress is not None and not isinstance(progress, bool):  # "no" is a true string: it would show the bar
-        raise TypeError(f"progress must be True, False or None (the default: shown), got {progress!r}")
+    progress = yes_no_or_none(progress, "progress", "the default: shown")  # "no" is a true string: a bar
     if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
         raise ValueError(f"num_workers must be a number of worker processes (0 or more), got {num_workers!r}")
     if not isinstance(out, (str, os.PathLike)):
