@@ -245,9 +245,9 @@ class Explainer:
         self.relevance = number(relevance, "relevance", 0, note="0 turns the preference off")
         self.max_alignment = number(max_alignment, "max_alignment", 0, 1, open_low=True, what="a cosine")
         cosines = "a difference of cosines; None turns the test off"
-        self.echo_margin = None if echo_margin is None else number(echo_margin, "echo_margin", note=cosines)
+        self.echo_margin = None if echo_margin is None else number(echo_margin, "echo_margin", -2, 2, note=cosines)
         self.echo_floor = number(echo_floor, "echo_floor", -1, 1, what="a cosine")
-        self.sense_margin = None if sense_margin is None else number(sense_margin, "sense_margin", note=cosines)
+        self.sense_margin = None if sense_margin is None else number(sense_margin, "sense_margin", -2, 2, note=cosines)
         self.sense_floor = number(sense_floor, "sense_floor", -1, 1, what="a cosine")
         self.other_animals = yes_or_no(other_animals, "other_animals")
         self.unlisted_things = yes_or_no(unlisted_things, "unlisted_things")

@@ -28,7 +28,7 @@ import json
 import random
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -149,10 +149,9 @@ def photo_ids(n: int | None = None, photo_set: str = "cutouts") -> list[str]:
         except FileNotFoundError as exc:
             warn_user(f"Plausibility on the 8 sample photos only: {exc}")
             ids = [i for i in ids if i.startswith("sample:")]
+    n = None if n is None else positive_int(n, "n", "photos")
     if n is None or n >= len(ids):
         return ids
-    if n < 1:
-        raise ValueError(f"n must be a positive number of photos, got {n}")
     return [ids[int(j * len(ids) / n)] for j in range(n)]
 
 
@@ -181,6 +180,11 @@ class Judge:
 
     def best_match(self, concepts: Sequence[str], items: Sequence[str]) -> tuple[np.ndarray, list[str]]:
         """For each concept, its best cosine with an evidence item, and that item."""
+        for name, texts in (("concepts", concepts), ("items", items)):
+            if isinstance(texts, str) or not isinstance(texts, Sequence):  # a string would be judged letter by letter
+                raise TypeError(f"{name} must be a list of texts, got {texts!r:.60}; wrap one text in a list")
+        if not items:
+            raise ValueError("items is empty: give what a person sees in the photo, e.g. ['red cup', 'saucer']")
         if not concepts:
             return np.zeros(0), []
         a = F.normalize(self.encoder.encode(list(concepts)).float(), dim=1)
@@ -259,6 +263,10 @@ def leak_kind(concept: str, class_names: Sequence[str]) -> str | None:
     the class's names, other than its own, less the words of the own glosses of ``class_names`` (in a contrast of the
     giant panda with the red panda each is the other's other sense of "panda": "white face" is the giant panda's own
     colour, not an echo)."""
+    if not isinstance(concept, str):
+        raise TypeError(f"concept must be a text, got {type(concept).__name__} {concept!r:.60}")
+    if isinstance(class_names, str) or not all(isinstance(n, str) for n in class_names):
+        raise TypeError(f"class_names must be a list of class names (str), got {class_names!r:.60}")
     words = [w for w in _words(concept) if w not in _STOP]
     for name in class_names:
         name_words = {w for s in bare_synonyms(name) for w in _words(s)} - _STOP
@@ -327,6 +335,10 @@ def plausibility_report(
     contrast = yes_or_no(contrast, "contrast")
     table = evidence(None)
     photos = evidence_photos() if photos is None else photos
+    if not isinstance(photos, Mapping):
+        raise TypeError(
+            f"photos must be a dict of evidence photo id -> image (evidence_photos()), got {type(photos).__name__}"
+        )
     ids = list(photos)
     unknown = [i for i in ids if i not in table]
     if unknown or not ids:  # a photo is judged against what a person wrote it shows: without that list, nothing
@@ -336,7 +348,20 @@ def plausibility_report(
             f"Ids look like {next(iter(table))!r}"
         )
     seed = a_seed(seed)  # before the explanations, not after them
-    explainers = {"explainer": explainer, **(extra or {})}
+    extra = {} if extra is None else extra
+    if not isinstance(extra, Mapping):
+        raise TypeError(f"extra must be a dict of method name -> explainer, got {type(extra).__name__}")
+    if "explainer" in extra:  # it would have replaced the explainer judged
+        raise ValueError(
+            f"extra must map other names than 'explainer' (the explainer judged) to explainers, got {list(extra)}"
+        )
+    explainers = {"explainer": explainer, **extra}
+    from .explain import Explainer
+
+    wrong = {label: ex for label, ex in explainers.items() if not isinstance(ex, Explainer)}
+    if wrong:
+        label, ex = next(iter(wrong.items()))
+        raise TypeError(f"{label!r} must be an nlexnb.Explainer, got {type(ex).__name__}")
     rows = []
     named_by_main: dict[str, list[str]] = {}
     images = [photos[i] for i in ids]
@@ -367,7 +392,7 @@ def plausibility_report(
     predicted = {r["photo"]: r["explained"] for r in rows if r["method"] == "explainer"}
     for photo in ids:
         explained = predicted[photo]
-        rows += _judged("random", photo, rng.sample(bank, k), explained, judge, table[photo])
+        rows += _judged("random", photo, rng.sample(bank, min(k, len(bank))), explained, judge, table[photo])
         rows += _judged("most frequent", photo, frequent, explained, judge, table[photo])
         rows += _judged(
             "text neighbours", photo, explainer.text_neighbours(explained[0], k), explained, judge, table[photo]

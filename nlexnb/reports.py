@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._checks import a_device, a_seed, an_index, yes_or_no
+from ._checks import SEED_LIMIT, a_device, a_seed, an_index, positive_int, yes_or_no
 from ._store import atomic_write_bytes, cache_dir, cache_write
 
 if TYPE_CHECKING:
@@ -69,7 +69,11 @@ PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
 }
 POSITIVE = ("FOLDS", "K", "MAX_IMAGES", "VIEWS", "N_RANDOM", "STEPS", "N_CLUSTERS", "PLAUSIBILITY_PHOTOS")
 POSITIVE += ("BATCH_SIZE", "MIN_IMAGES", "N_CONCEPTS")
-RANGES = {"SEED": (0, None, "a seed"), "FOLDS": (2, None, "held-out folds"), "VIEWS": (1, 6, "views per picture")}
+RANGES = {
+    "SEED": (0, SEED_LIMIT - 1, "a seed"),
+    "FOLDS": (2, None, "held-out folds"),
+    "VIEWS": (1, 6, "views per picture"),
+}
 """Parameters with bounds of their own: (lowest, highest or None, what they count)."""
 
 
@@ -242,6 +246,7 @@ def notebook_images(image_dir: str | Path | None = None, limit: int | None = Non
     from .datasets import IMAGE_EXTENSIONS, image_files
     from .images import sample_images, to_pil
 
+    limit = None if limit is None else positive_int(limit, "limit", "images")  # -1 dropped the last one
     if image_dir is None:
         photos = sample_images()
     else:

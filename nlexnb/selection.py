@@ -20,6 +20,8 @@ import inspect
 
 import torch
 
+from ._checks import positive_int
+
 __all__ = [
     "Selector",
     "GreedySelector",
@@ -94,7 +96,7 @@ class NonNegativeSelector(Selector):
     description = "sparse non-negative decomposition of the image, ranked by the target each part carries"
 
     def __init__(self, steps: int = 200) -> None:
-        self.steps = int(steps)
+        self.steps = positive_int(steps, "steps", "iterations")  # 0 chose nothing: "no concept carries this"
 
     def choose(self, directions, features, weight, k, prior=None):
         v, f, w = directions.double(), features.double(), weight.double()

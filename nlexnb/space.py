@@ -20,7 +20,17 @@ from itertools import accumulate
 import torch
 import torch.nn.functional as F
 
-from ._checks import a_gloss, a_number, definitions, number, per_class, positive_int, warn_user
+from ._checks import (
+    a_gloss,
+    a_number,
+    an_index,
+    definitions,
+    number,
+    per_class,
+    positive_int,
+    warn_user,
+    yes_no_or_none,
+)
 from .classifier import Classifier
 from .concepts import ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, preprocessed
@@ -144,6 +154,7 @@ class ConceptSpace:
         self.mapper = mapper
         self.bank = load_concepts(concepts)
         device = classifier.device
+        progress = yes_no_or_none(progress, "progress", "the default: a bar for large banks")
         self.vectors = self.bank.encode(mapper, progress=progress).to(device, torch.float32)
         self.offset = self.vectors.mean(0) if len(self.bank) > 1 else torch.zeros_like(self.vectors[0])
         centred = self.vectors - self.offset
@@ -267,6 +278,7 @@ class ConceptSpace:
         Factual explanations do not: there the joint selection would remove 38% of the margin instead of 41% on the
         plausibility photos, below the 40% kept for faithfulness, for no clear gain in plausibility
         (``benchmarks/RESULTS.md``)."""
+        indices, classes = self._positions(indices), [self.class_index(c, "classes") for c in classes]
         patterns = [self._pattern(c) for c in classes]
         heads = set().union(*(self._heads_of(c) for c in classes)) if kinds and classes else set()
         return [self._heads[i] in heads or any(p.search(self._lower[i]) for p in patterns) for i in indices]
@@ -440,6 +452,18 @@ class ConceptSpace:
             self._class_text[c] = (vectors, gloss)
         return self._class_text[c]
 
+    def _positions(self, indices: Sequence[int]) -> list[int]:
+        """``indices`` as a list of bank positions, or an error naming the first that is not one (a class name or a
+        number beyond the bank failed in list's or torch's words; -1 would have been the last concept)."""
+        if isinstance(indices, (str, bytes)) or not isinstance(indices, (Sequence, torch.Tensor)):
+            raise TypeError(f"indices must be a list of bank positions (ints), got {indices!r:.60}")
+        items = indices.tolist() if isinstance(indices, torch.Tensor) else indices
+        out = [int(i) if an_index(i) else i for i in items]
+        bad = [i for i in out if not an_index(i) or not 0 <= i < len(self.texts)]
+        if bad:
+            raise ValueError(f"indices must be positions in the bank (0 to {len(self.texts) - 1}), got {bad[0]!r}")
+        return out
+
     def relevance(self, c: int) -> torch.Tensor:
         """How well each bank concept's text fits class ``c``'s definition [T]: the text encoder's cosine between the
         concept and the class's gloss (its bare names' mean when there is no gloss), floored at 0.01.
@@ -459,7 +483,8 @@ class ConceptSpace:
         space, at least ``floor`` close to one of its bare names and closer to the names than to the class's gloss by
         more than ``margin`` ("gaboon viper" for baboon; without a gloss: at least ``floor + margin`` close), or made of
         a compound part of its names (:meth:`compounds`: "tall upright pole" for flagpole)."""
-        texts = self.text_embeddings()[list(indices)]
+        indices, c = self._positions(indices), self.class_index(c)
+        texts = self.text_embeddings()[indices]
         names, gloss = self._names_and_gloss(c)
         to_name = (texts @ names.T).max(1).values
         parts = torch.tensor(self.compounds(indices, c), dtype=torch.bool, device=texts.device)
@@ -474,6 +499,7 @@ class ConceptSpace:
         Parts have at least four letters, the other word at least three and known (:meth:`_vocabulary`); a part
         ending in "ing" is a suffix more often than a word ("shopping" is not "shop" + "ping"); "golden fur" for
         golden retriever (the same word) stays."""
+        indices, c = self._positions(indices), self.class_index(c)
         related = self._compound_words(c)
         words = self._words_of()
         return [not related.isdisjoint(words[i]) for i in indices]
@@ -514,6 +540,7 @@ class ConceptSpace:
         it than to the class's gloss by more than ``margin`` ("wind" for the bird kite: the toy kite is "flown in
         wind"; "glue" for a ring binder, whose other sense is a binding agent). All False without other senses or a
         gloss for ``c``."""
+        indices, c = self._positions(indices), self.class_index(c)
         out = torch.zeros(len(indices), dtype=torch.bool, device=self.directions.device)
         others = self._other_senses_of(c)
         _, gloss = self._names_and_gloss(c)

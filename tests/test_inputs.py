@@ -654,8 +654,8 @@ def test_a_number_is_a_finite_number_in_its_interval_or_a_named_error(value, int
 @pytest.mark.parametrize(
     "argument, value, message",
     [
-        ("echo_margin", float("nan"), "echo_margin must be a finite number (a difference of cosines; None turns"),
-        ("sense_margin", "0.05", "sense_margin must be a finite number"),
+        ("echo_margin", float("nan"), "echo_margin must be a number in [-2, 2] (a difference of cosines; None turns"),
+        ("sense_margin", "0.05", "sense_margin must be a number in [-2, 2]"),
         ("echo_floor", 2.0, "echo_floor must be a cosine in [-1, 1]"),
         ("max_alignment", 0, "max_alignment must be a cosine in (0, 1]"),
         ("relevance", -1, "relevance must be a number >= 0 (0 turns the preference off)"),
@@ -1020,3 +1020,56 @@ def test_a_name_two_classes_share_is_ambiguous_not_unknown(classifier):
     with pytest.raises(ValueError, match=r"class 'crane' is ambiguous: \['crane \(large long-necked wading bird"):
         classifier.class_index("crane")
     assert classifier.class_index("crane (lifts and moves heavy objects)") == 517
+
+
+def test_explainer_options_and_concept_space_lookups_are_checked(classifier, ridge_mapper, photos):
+    """A selector of 0 steps chose nothing, and the sentence blamed the bank ("no concept in the bank carries this
+    decision"); a class index of -1 was read as the last class by the space's echo and sense tests; an echo margin
+    of 100 turned the test off though a difference of cosines lies in [-2, 2]."""
+    from nlexnb.selection import NonNegativeSelector
+
+    with pytest.raises(ValueError, match=r"steps must be a positive number of iterations, got 0"):
+        NonNegativeSelector(steps=0)
+    with pytest.raises(ValueError, match=r"echo_margin must be a number in \[-2, 2\]"):
+        nlexnb.Explainer(classifier, ridge_mapper, ["foam", "small cup"], echo_margin=100)
+    with pytest.raises(TypeError, match=r"progress must be True, False or None \(the default: a bar for large banks\)"):
+        nlexnb.Explainer(classifier, ridge_mapper, ["foam", "small cup"], progress="no")
+    space = nlexnb.Explainer(classifier, ridge_mapper, ["foam", "small cup", "wheel"]).space
+    with pytest.raises(ValueError, match=r"class -1 is out of range"):
+        space.echoes([0, 1], -1)
+    with pytest.raises(ValueError, match=r"indices must be positions in the bank \(0 to 2\), got 5000"):
+        space.other_sense([5000], 967)
+    with pytest.raises(TypeError, match=r"indices must be a list of bank positions \(ints\), got 'foam'"):
+        space.mentions("foam", [967])
+    assert space.echoes([0, 1], "espresso").tolist() == space.echoes([0, 1], 967).tolist()  # a name is a class
+
+
+def test_plausibility_and_report_helpers_refuse_what_would_judge_the_wrong_thing(encoder, classifier, ridge_mapper):
+    """extra={"explainer": other} replaced the explainer being judged; a string where a list of texts goes was judged
+    letter by letter; leak_kind('gaboon viper', 'baboon') read the name as letters and found no leak; limit=-1 and
+    SEED=2**40 passed the notebooks' early checks."""
+    from nlexnb import plausibility
+    from nlexnb.reports import notebook_images, validate_parameters
+
+    judge = plausibility.Judge(encoder)
+    with pytest.raises(TypeError, match=r"items must be a list of texts, got 'red cup'; wrap one text in a list"):
+        judge.plausible(["red cup"], "red cup")
+    with pytest.raises(ValueError, match=r"items is empty: give what a person sees in the photo"):
+        judge.plausible(["red cup"], [])
+    with pytest.raises(TypeError, match=r"class_names must be a list of class names \(str\), got 'baboon'"):
+        plausibility.leak_kind("gaboon viper", "baboon")
+    assert plausibility.leak_kind("gaboon viper", ["baboon"]) == "spelling"
+    explainer = nlexnb.Explainer(classifier, ridge_mapper, ["foam", "small cup", "wheel"])
+    photos = plausibility.evidence_photos(["sample:coffee"])
+    with pytest.raises(ValueError, match=r"extra must map other names than .explainer. \(the explainer judged\)"):
+        plausibility.plausibility_report(explainer, judge, photos=photos, extra={"explainer": explainer})
+    with pytest.raises(TypeError, match=r"'other' must be an nlexnb.Explainer, got str"):
+        plausibility.plausibility_report(explainer, judge, photos=photos, extra={"other": "oops"})
+    with pytest.raises(TypeError, match=r"photos must be a dict of evidence photo id -> image"):
+        plausibility.plausibility_report(explainer, judge, photos=list(photos))
+    with pytest.raises(ValueError, match=r"n must be a positive number of photos, got True"):
+        plausibility.photo_ids(True)
+    with pytest.raises(ValueError, match=r"limit must be a positive number of images, got -1"):
+        notebook_images(limit=-1)
+    with pytest.raises(ValueError, match=r"Parameter SEED \(a seed\) must be between 0 and 4294967295"):
+        validate_parameters(SEED=2**40)

@@ -548,7 +548,7 @@ def test_parameters_with_bounds_of_their_own_are_validated():
     cell, not minutes later in the cell that uses them."""
     reports.validate_parameters(SEED=0, FOLDS=10, VIEWS=4, BUDGETS=[4, 8], MODELS=["tf_efficientnet_lite0"])
     for bad, message in [
-        (dict(SEED=-1), r"Parameter SEED \(a seed\) must be >= 0, got -1"),
+        (dict(SEED=-1), r"Parameter SEED \(a seed\) must be between 0 and 4294967295, got -1"),
         (dict(FOLDS=1), r"Parameter FOLDS \(held-out folds\) must be >= 2"),
         (dict(VIEWS=7), r"Parameter VIEWS \(views per picture\) must be between 1 and 6"),
         (dict(BUDGETS=[0, 4]), "Parameter BUDGETS must list positive numbers"),
