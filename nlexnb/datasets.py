@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from PIL import Image, ImageOps
 
-from ._checks import warn_user
+from ._checks import positive_int, warn_user
 from .images import ImageLike, to_pil
 
 __all__ = [
@@ -386,6 +386,7 @@ def stamp_photo_set(root: str | os.PathLike | None = None, min_size: int = 48) -
     Returns:
         ``(path, label)`` pairs, sorted by path.
     """
+    min_size = positive_int(min_size, "min_size", "pixels")  # NaN, -5 and True kept every picture
     folder = find_stamps(root)
     pairs: Labelled = []
     for path in sorted(folder.rglob("*.png")):

@@ -109,6 +109,8 @@ def evidence_photos(ids: Sequence[str] | None = None, photo_set: str = "cutouts"
     from .datasets import find_gcompris_photos, find_stamps
     from .images import sample_images, to_pil
 
+    if isinstance(ids, str):  # its letters would be the ids
+        raise TypeError(f"ids must be a list of evidence photo ids, got the single string {ids!r}; wrap it in a list")
     ids = list(evidence(photo_set)) if ids is None else list(ids)
     samples = sample_images() if any(i.startswith("sample:") for i in ids) else {}
     folders = {
@@ -119,6 +121,9 @@ def evidence_photos(ids: Sequence[str] | None = None, photo_set: str = "cutouts"
     for photo in ids:
         source, _, name = photo.partition(":")
         if source == "sample":
+            if name not in samples:
+                close = difflib.get_close_matches(name, list(samples), n=3)
+                raise ValueError(f"Unknown sample photo {photo!r}: the samples are {sorted(samples)}, close: {close}")
             out[photo] = samples[name]
         elif source in folders:
             out[photo] = to_pil(folders[source] / name)

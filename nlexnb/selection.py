@@ -132,6 +132,8 @@ def get_selector(selector: Selector | str) -> Selector:
     """A selection method from its name (see :data:`SELECTORS`) or an instance."""
     if isinstance(selector, Selector):
         return selector
+    if isinstance(selector, type) and issubclass(selector, Selector):
+        raise TypeError(f"selector is the class {selector.__name__}: pass an instance, {selector.__name__}()")
     if selector not in SELECTORS:
         raise ValueError(f"Unknown selector {selector!r}; choose one of {sorted(SELECTORS)} or pass a Selector")
     return SELECTORS[selector]()

@@ -1073,3 +1073,19 @@ def test_plausibility_and_report_helpers_refuse_what_would_judge_the_wrong_thing
         notebook_images(limit=-1)
     with pytest.raises(ValueError, match=r"Parameter SEED \(a seed\) must be between 0 and 4294967295"):
         validate_parameters(SEED=2**40)
+
+
+def test_sample_ids_stamp_sizes_and_selector_classes_are_named(classifier, ridge_mapper):
+    """A misspelt sample photo raised a bare KeyError, min_size=-5 kept every stamp picture, and a selector class
+    given for an instance was an "Unknown selector" with no hint."""
+    from nlexnb import plausibility
+    from nlexnb.selection import GreedySelector
+
+    with pytest.raises(ValueError, match=r"Unknown sample photo 'sample:cofee': the samples are .*close: \['coffee'\]"):
+        plausibility.evidence_photos(["sample:cofee"])
+    with pytest.raises(TypeError, match=r"ids must be a list of evidence photo ids, got the single string"):
+        plausibility.evidence_photos("sample:coffee")
+    with pytest.raises(ValueError, match=r"min_size must be a positive number of pixels, got -5"):
+        nlexnb.datasets.stamp_photo_set(min_size=-5)
+    with pytest.raises(TypeError, match=r"selector is the class GreedySelector: pass an instance, GreedySelector\(\)"):
+        nlexnb.Explainer(classifier, ridge_mapper, ["foam", "small cup"], selector=GreedySelector)
