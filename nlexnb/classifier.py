@@ -8,7 +8,6 @@ and its own preprocessing. ``load_classifier`` returns a :class:`Classifier` tha
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ._checks import a_device, in_a_sentence, positive_int, warn_user, yes_or_no
 from .images import ImageInput, iter_batches
-from .labels import disambiguate, imagenet_class_names, split_synonyms
+from .labels import bare_synonyms, disambiguate, imagenet_class_names, split_synonyms
 
 __all__ = ["Classifier", "Forward", "load_classifier", "check_model_name", "Prediction", "LabelPrediction"]
 
@@ -279,7 +278,7 @@ class Classifier:
         wanted = name.strip().lower()
         hits = [i for i, n in enumerate(names) if wanted in (n.lower(), *(s.lower() for s in split_synonyms(n)))]
         if not hits:  # a name made unique by disambiguate ("crane (class 134)") still answers to "crane": ambiguous
-            hits = [i for i, n in enumerate(names) if _DISAMBIGUATED.sub("", n).lower() == wanted and n.endswith(")")]
+            hits = [i for i, n in enumerate(names) if n.endswith(")") and wanted in map(str.lower, bare_synonyms(n))]
         if len(hits) == 1:
             return hits[0]
         if len(hits) > 1:
@@ -487,10 +486,6 @@ def a_classifier(value, who: str, then: str) -> Classifier:
             f"{who} takes a classifier first (nlexnb.load_classifier(...)), then {then}; got {type(value).__name__}"
         )
     return value
-
-
-_DISAMBIGUATED = re.compile(r" \([^()]*\)$")
-"""What :func:`~nlexnb.labels.disambiguate` adds to a name two classes share: " (class 517)" or a gloss's clause."""
 
 
 def check_model_name(spec: str) -> None:
