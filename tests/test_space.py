@@ -202,7 +202,11 @@ def test_relevance_zero_is_the_plain_greedy_and_a_selector_without_prior_still_w
     assert plain.select(f, ESPRESSO, 3)[0] == expected
     assert plain.prior(ESPRESSO, candidates) is None
     weighted = Explainer(space, relevance=2, echo_margin=None)
-    assert weighted.prior(ESPRESSO, candidates) == pytest.approx(space.relevance(ESPRESSO)[candidates] ** 2)
+    fit = space.relevance(ESPRESSO)[candidates].double()
+    assert weighted.prior(ESPRESSO, candidates) == pytest.approx((fit / fit.max()) ** 2)  # the best candidate is 1
+    # a strong preference no longer rounds every weak candidate to 0 (relevance 60 did, in float32, so it chose nothing)
+    strong = Explainer(space, relevance=60, echo_margin=None)
+    assert float(strong.prior(ESPRESSO, candidates).max()) == 1.0 and strong.select(f, ESPRESSO, 3)[0]
     assert Explainer(space, selector=FirstCandidates(), echo_margin=None).select(f, ESPRESSO, 2)[0] == candidates[:2]
     for bad in (-1, float("nan"), "high", True):
         with pytest.raises(ValueError, match="relevance must be a number >= 0"):

@@ -46,6 +46,9 @@ def test_cache_returns_identical_vectors_and_recovers_from_damage(encoder):
 def test_unknown_encoder_name_is_a_clear_error():
     with pytest.raises(RuntimeError, match="Could not load text encoder 'no-such-encoder-xyz'"):
         nlexnb.load_text_encoder("no-such-encoder-xyz", device="cpu")
+    # a packaged encoder's name in other letters (the hub is not reachable here) is pointed to the packaged one
+    with pytest.raises(RuntimeError, match=r"Did you mean 'all-MiniLM-L6-v2' \(packaged: loads offline\)"):
+        nlexnb.load_text_encoder("all-minilm-l6-v2", device="cpu")
 
 
 def test_mpnet_loads_offline_from_its_packages_and_is_unpacked_once():

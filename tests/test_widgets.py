@@ -93,9 +93,24 @@ def test_explainer_app_upload(app, photos):
     assert app.message.value == "" and "Predicted" in app.sentence.value
     assert app.upload.value == ()  # cleared, ready for the next file
 
+    # the same file again selects it; another photo of the same name is kept beside it, never replacing it
+    count = len(app.image.options)
+    app.upload.value = _uploaded("my rocket.jpg", buf.getvalue())
+    assert len(app.image.options) == count and app.image.value == "my rocket.jpg"
+    other = io.BytesIO()
+    photos["coffee"].save(other, format="JPEG")
+    app.upload.value = _uploaded("my rocket.jpg", other.getvalue())
+    assert app.image.value == "my rocket.jpg (2)" and "my rocket.jpg" in app.image.options
+
     app.upload.value = _uploaded("notes.txt", b"not an image")
     assert "notes.txt" in app.message.value and "not an image" in app.message.value
     assert "notes.txt" not in app.image.options
+
+
+def test_image_names_that_read_the_same_are_refused(explainer, photos):
+    """The dropdown shows names as text, so 1 and "1" would leave one of the two images out."""
+    with pytest.raises(ValueError, match=r"images has keys that read the same as text \('1'"):
+        ExplainerApp(explainer, images={1: photos["coffee"], "1": photos["chelsea"]})
 
 
 def test_explainer_app_static_fallback(app):

@@ -220,6 +220,8 @@ def test_image_folder_errors_name_the_path(classifier, ridge_mapper, photos, tmp
         nlexnb.evaluate.zero_shot(zs, root)
     with pytest.raises(ValueError, match="Folder .*dog.* has no entry in labels="):
         image_folder(root, labels={"cat": "cat", "drink": "drink", "person": "person"})
+    with pytest.raises(ValueError, match=r"keys close to its name: \['dgo'\]"):  # a misspelt key is pointed out
+        image_folder(root, labels={"cat": "cat", "dgo": "dog", "drink": "drink", "person": "person"})
 
 
 def test_original_classes_keep_their_photos_unless_a_new_label_names_them_better(classifier, mapper, photos):
