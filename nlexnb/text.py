@@ -196,7 +196,7 @@ def packaged_encoder_installed(name: str) -> bool:
 
 
 def _packaged_hint(name: str) -> str:
-    """" Did you mean ...?" when a name that failed to load is close to an encoder that loads offline."""
+    """The sentence "Did you mean ...?" when a name that failed to load is close to an encoder that loads offline."""
     names = {n.lower(): n for n in PACKAGED_ENCODERS}
     close = difflib.get_close_matches(name.removeprefix("sentence-transformers/").lower(), list(names), n=2, cutoff=0.8)
     return f" Did you mean {' or '.join(repr(names[c]) for c in close)} (packaged: loads offline)?" if close else ""

@@ -223,7 +223,9 @@ def test_any_array_becomes_a_valid_rgb_image_or_a_named_error(array):
             warnings.filterwarnings("ignore", "The image is only")  # small arrays: the subject of the next test
             image = to_pil(array)
     except ValueError as exc:
-        assert any(word in str(exc) for word in ("shape", "NaN", "[0, 1]", "[0, 255]", "dtype", "longer", "empty", "16-bit"))
+        assert any(
+            word in str(exc) for word in ("shape", "NaN", "[0, 1]", "[0, 255]", "dtype", "longer", "empty", "16-bit")
+        )
         return
     assert image.mode == "RGB" and image.size == (array.shape[1], array.shape[0])
     assert max(image.size) <= MAX_ASPECT * min(image.size)
