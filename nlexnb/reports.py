@@ -128,10 +128,12 @@ def validate_parameters(**params: Any) -> None:
     Known names are type-checked (see ``PARAMETER_TYPES``; unknown names are accepted as they are). Counts must be
     positive; ``SEED`` >= 0, ``FOLDS`` >= 2, ``VIEWS`` from 1 to 6; ``MODEL`` and every ``*_MODEL`` must name a timm
     or ``torchvision:`` model, and so must each of ``MODELS``; ``BUDGETS``, ``CLASSES`` and ``MODELS`` must not be
-    empty, and budgets must be positive; ``IMAGE_DIR`` must be an existing folder; ``DEVICE`` must be a device torch
-    knows (and this machine has); ``LABELS`` must be a list of unique, non-empty strings; ``LABELLED_SET`` must be a
-    known set that is installed, or a folder, and ``SUBCONCEPT_LABEL`` one of its labels; ``PLAUSIBILITY_SET`` an
-    evidence photo set that is installed; ``MAPPER_PATH`` must name a ``.safetensors`` file (not a folder).
+    empty, budgets must be positive and classes names or indices; ``IMAGE_DIR`` must be a folder holding images;
+    ``ENCODER`` a packaged encoder, a folder or a hub name (a packaged name misspelt is refused); ``DEVICE`` a
+    device torch knows (and this machine has); ``LABELS`` must be a list of unique, non-empty strings;
+    ``LABELLED_SET`` must be a known set that is installed, or a folder, and ``SUBCONCEPT_LABEL`` one of its labels;
+    ``PLAUSIBILITY_SET`` an evidence photo set that is installed; ``MAPPER_PATH`` must name a ``.safetensors`` file
+    (not a folder).
 
     Raises:
         TypeError: a parameter of the wrong type (named, with the type wanted and the value got).
@@ -154,6 +156,13 @@ def validate_parameters(**params: Any) -> None:
             raise ValueError(f"Parameter {name} is an empty list: give at least one")
         if name == "BUDGETS" and not all(an_index(b) and b >= 1 for b in value):
             raise ValueError(f"Parameter BUDGETS must list positive numbers of concepts per class, got {value}")
+        if name == "CLASSES":
+            for c in value:
+                if not ((isinstance(c, str) and c.strip()) or (an_index(c) and c >= 0)):
+                    raise TypeError(
+                        f"Parameter CLASSES must list class names or indices, e.g. ['espresso', 'tiger cat'], got "
+                        f"{type(c).__name__} ({c!r})"
+                    )
         if name == "MODELS":
             for model in value:
                 if not isinstance(model, str):
@@ -162,8 +171,10 @@ def validate_parameters(**params: Any) -> None:
     for name, value in params.items():
         if (name == "MODEL" or name.endswith("_MODEL")) and isinstance(value, str):
             _check_model_name(value, name)
-    if params.get("IMAGE_DIR") is not None and not Path(params["IMAGE_DIR"]).is_dir():
-        raise ValueError(f"Parameter IMAGE_DIR must be an existing folder of images, got {params['IMAGE_DIR']!r}")
+    if params.get("IMAGE_DIR") is not None:
+        _check_image_dir(params["IMAGE_DIR"])
+    if params.get("ENCODER") is not None:
+        _check_encoder(params["ENCODER"])
     if params.get("OUT_DIR") is not None and Path(params["OUT_DIR"]).exists() and not Path(params["OUT_DIR"]).is_dir():
         raise ValueError(
             f"Parameter OUT_DIR must be a folder (it is made when missing), got the file {params['OUT_DIR']!r}"
@@ -188,6 +199,40 @@ def validate_parameters(**params: Any) -> None:
             check_labels(params["LABELS"])
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"Parameter LABELS: {exc}") from None
+
+
+def _check_image_dir(image_dir: str) -> None:
+    """IMAGE_DIR is a folder holding image files ("" is not the current folder, and a folder of none fails here)."""
+    from .datasets import IMAGE_EXTENSIONS, image_files
+
+    if not image_dir.strip():
+        raise ValueError("Parameter IMAGE_DIR is blank: give a folder of images, or None for the sample photos")
+    if not Path(image_dir).expanduser().is_dir():
+        raise ValueError(f"Parameter IMAGE_DIR must be an existing folder of images, got {image_dir!r}")
+    if not image_files(Path(image_dir).expanduser(), recursive=False).images:
+        raise ValueError(
+            f"Parameter IMAGE_DIR {image_dir!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)}; sub-folders are "
+            "not read): give the folder the images are in"
+        )
+
+
+def _check_encoder(encoder: str) -> None:
+    """ENCODER is a packaged encoder, a local folder, or reads as a hub name (which only loading can confirm)."""
+    from .text import PACKAGED_ENCODERS, packaged_hint
+
+    name = encoder.removeprefix("sentence-transformers/")
+    if not encoder.strip():
+        raise ValueError("Parameter ENCODER is blank: give a sentence-transformers name, or None for the default")
+    if name in PACKAGED_ENCODERS or Path(encoder).expanduser().is_dir():
+        return
+    if not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", encoder):
+        raise ValueError(
+            f"Parameter ENCODER {encoder!r} is neither a folder nor a hub name (owner/name, of letters, digits, "
+            f"'-', '_' and '.').{packaged_hint(encoder)} Encoders that load offline: {', '.join(PACKAGED_ENCODERS)}"
+        )
+    hint = packaged_hint(encoder)
+    if hint:  # a packaged name in other letters would go to the hub (and fail offline)
+        raise ValueError(f"Parameter ENCODER {encoder!r} is not a packaged encoder.{hint}")
 
 
 def _check_photo_set(photo_set: str) -> None:

