@@ -401,7 +401,7 @@ class Explainer:
 
         Example:
             >>> explainer.weigh(photos["chelsea"], ["striped fur", "whiskers", "a sofa"]).sentence
-            'Of the logit of “tiger cat” (p 0.39), “striped fur” carries 9%, “a sofa” 1% and “whiskers” none; ...'
+            'Of the logit of “tiger cat” (p 0.39), “striped fur” carries 9%, “a sofa” 1% and “whiskers” under 1% ...'
         """
         texts = text_list(concepts, "concepts", "texts", "text", "['striped fur', 'whiskers']")
         heatmaps = yes_or_no(heatmaps, "heatmaps")

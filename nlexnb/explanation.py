@@ -15,7 +15,7 @@ from PIL import Image
 from .labels import primary_name
 from .targets import Direction, Target
 
-__all__ = ["Explanation", "HeatMap", "LITTLE"]
+__all__ = ["Explanation", "HeatMap", "LITTLE", "probability_text"]
 
 LITTLE = 0.1
 """Below this share of the explained quantity, the concepts a sentence names carry "little of it", and the sentence
@@ -64,6 +64,25 @@ class HeatMap:
         return buf.getvalue()
 
 
+def probability_text(probability: float) -> str:
+    """A probability as a sentence shows it: "p 0.95", and "p < 0.01" or "p > 0.99" where two decimals would round
+    it to a certainty it is not ("Predicted “megalith” (p 0.00)" read as if the model gave it no chance)."""
+    if probability < 0.005:
+        return "p < 0.01"
+    if probability >= 0.995:
+        return "p > 0.99"
+    return f"p {probability:.2f}"
+
+
+def share_text(share: float) -> str:
+    """A share of the explained quantity in words: "12%", "under 1%", "none", "-3% (against it)"."""
+    percent = 100 * share
+    if abs(percent) < 0.05:
+        return "none"
+    against = " (against it)" if percent < 0 else ""
+    return f"under 1%{against}" if abs(percent) < 0.5 else f"{percent:.0f}%{against}"
+
+
 @dataclass
 class Explanation:
     """Why the classifier predicted ``target`` for one image, in concepts from a bank.
@@ -83,7 +102,9 @@ class Explanation:
             class, and says "because it sees" only of a positive quantity: a logit or gap the model decided against
             reads "The model ranks “cup” below “espresso” (gap -3.10); what speaks for “cup” all the same: ...".
             It says how much of the quantity the concepts it names carry ("(together 23% of its logit)"), and
-            where that is under :data:`LITTLE`, that the bank's concepts carry little of it rather than "because".
+            where that is under :data:`LITTLE`, that the bank's concepts carry little of it rather than "because";
+            above the whole, as a multiple ("2.2 times the gap: the rest of what it sees favours “vulture”").
+            Probabilities that two decimals would round to 0 or 1 read "p < 0.01" and "p > 0.99".
         predicted, predicted_name, predicted_probability: the model's own top class for the image, whatever is
             explained.
         heatmaps: one :class:`HeatMap` per named concept, in order.
@@ -139,11 +160,17 @@ class Explanation:
         head = self._head()
         if not quoted:
             return head.rstrip(",") + ", but no concept in the bank carries this decision."
-        percent = round(100 * float(main["contribution"].sum()) / self.explained)  # the words follow the number shown
+        share = float(main["contribution"].sum()) / self.explained
+        percent = round(100 * share)  # the words follow the number shown
+        together = "together " if len(quoted) > 1 else ""
         if percent < 100 * LITTLE:
-            carry = f"carry {percent}% together" if len(quoted) > 1 else f"carries {percent}%"
+            amount = "under 1%" if percent < 1 else f"{percent}%"
+            carry = f"carry {amount} together" if len(quoted) > 1 else f"carries {amount}"
             return f"{head.rstrip(',')}; the concepts of the bank carry little of {self._quantity()}: {listed} {carry}."
-        amount = f"{'together ' if len(quoted) > 1 else ''}{percent}% of {self._quantity()}"
+        if percent > 100:  # "690% of the gap" said nothing a reader could use: the rest pulls the other way
+            amount = f"{together}{share:.1f} times {self._quantity()}: {self._rest_against()}"
+        else:
+            amount = f"{together}{percent}% of {self._quantity()}"
         how = "mainly" if percent >= 50 else "partly"
         comma = "," if isinstance(self.explains, Direction) else ""
         return f"{head}{comma} {how} because it sees {listed} ({amount})."
@@ -154,11 +181,17 @@ class Explanation:
             return "the score"
         return "the gap" if self.foil is not None else "its logit"
 
+    def _rest_against(self) -> str:
+        """What a share above 100% means: the rest of the features pull the explained quantity down."""
+        if self.foil is not None and not isinstance(self.explains, Direction):
+            return f"the rest of what it sees favours \u201c{primary_name(self.foil_name)}\u201d"
+        return "the rest of what it sees lowers it"
+
     def _explained_name(self) -> str:
         return self.explains.label if isinstance(self.explains, Direction) else primary_name(self.target_name)
 
     def _named(self, name: str | None, probability: float | None) -> str:
-        return f"\u201c{primary_name(name)}\u201d (p {probability:.2f})"
+        return f"\u201c{primary_name(name)}\u201d ({probability_text(probability)})"
 
     def _predicts(self) -> str:
         """ "The model predicts “X” (p ..); it" where neither explained class is the prediction, else "The model"."""
@@ -203,17 +236,13 @@ class Explanation:
             of = f"Of the score of \u201c{self.explains.label}\u201d ({self.explained:.2f})"
         elif self.foil is not None:
             of = (
-                f"Of the gap between \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f}) and "
-                f"\u201c{primary_name(self.foil_name)}\u201d (p {self.foil_probability:.2f})"
+                f"Of the gap between {self._named(self.target_name, self.probability)} and "
+                f"{self._named(self.foil_name, self.foil_probability)}"
             )
         else:
-            of = f"Of the logit of \u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f})"
+            of = f"Of the logit of {self._named(self.target_name, self.probability)}"
 
-        def part(share: float) -> str:
-            if share >= 0.005:
-                return f"{100 * share:.0f}%"
-            return "none" if share > -0.005 else f"{100 * share:.0f}% (against it)"
-
+        part = share_text  # "none" only for what carries nothing: three of -0.4% are "under 1% (against it)"
         parts = [f"\u201c{c}\u201d {part(s)}" for c, s in zip(self.concepts["concept"], self.concepts["share"])]
         parts[0] = parts[0].replace("\u201d ", "\u201d carries ", 1)
         listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -282,9 +282,9 @@ def check_preprocessed(batch: torch.Tensor, transform, name: str = "images") -> 
     """Refuse a float batch [N,C,H,W] that cannot be the classifier's own preprocessing of an image, and warn on one
     that looks like an image not yet normalised. With the transform's (mean, std) known, a preprocessed value lies
     in [(0 - mean) / std, (1 - mean) / std] per channel: pixel values 0-255 lie far outside it (a ValueError beyond
-    :data:`LOOSE`), and a
-    batch whose every value is in [0, 1] with a wide spread is most likely ``ToTensor()`` output without
-    ``Normalize`` (a warning: a faint photo, normalised, can also lie there). Both were classified silently."""
+    :data:`LOOSE`), and a batch whose every value is in [0, 1] with a wide spread is most likely ``ToTensor()``
+    output without ``Normalize`` (a warning: a very bright, washed-out photo, normalised, can also lie there). Both
+    were classified silently."""
     norm = normalisation(transform)
     if norm is None or batch.shape[1] != len(norm[0]):
         return
@@ -304,7 +304,8 @@ def check_preprocessed(batch: torch.Tensor, transform, name: str = "images") -> 
         warn_user(
             f"{name} is a float tensor taken as preprocessed, but every value is in [0, 1]: it looks like "
             "ToTensor() output without Normalize, which this classifier's preprocessing applies. Pass the images "
-            "themselves (PIL, uint8 tensors, arrays, paths), or preprocess with classifier.transform"
+            "themselves (PIL, uint8 tensors, arrays, paths), or preprocess with classifier.transform. (A very bright, "
+            "washed-out photo that was normalised can also lie there: then this warning does not apply.)"
         )
 
 

@@ -83,6 +83,31 @@ def test_a_contrast_says_its_share_of_the_gap(explainer, photos):
     assert e.sentence.endswith(said), e.sentence
 
 
+def test_a_share_beyond_the_whole_says_the_rest_pulls_the_other_way(explainer, photos):
+    """Concepts can carry more than the gap when the rest of the features favour the foil: a constant red square taken
+    for velvet rather than a theatre curtain read "(690% of the gap)". Such a share reads as a multiple."""
+    e = explainer.explain(photos["coffee"], foil=CUP, k=3)
+    top = e.concepts["contribution"].max()
+    named = e.concepts["contribution"] >= 0.25 * top
+    scale = 2.5 / float(e.concepts.loc[named, "share"].sum())  # the named concepts now carry 2.5 times the gap
+    strong = e.concepts.assign(contribution=e.concepts["contribution"] * scale, share=e.concepts["share"] * scale)
+    beyond = dataclasses.replace(e, concepts=strong, total=e.total * scale)
+    assert "mainly because it sees" in beyond.sentence
+    assert beyond.sentence.endswith("2.5 times the gap: the rest of what it sees favours \u201ccup\u201d)."), beyond
+    factual = dataclasses.replace(beyond, foil=None, foil_name=None, foil_probability=None)
+    assert factual.sentence.endswith("2.5 times its logit: the rest of what it sees lowers it).")
+
+
+def test_probabilities_are_never_rounded_to_certainty(explainer, photos):
+    """A top class of p 0.003 (a grey square) read "(p 0.00)", as if the model gave it no chance."""
+    e = explainer.explain(photos["coffee"])
+    assert "(p < 0.01)" in dataclasses.replace(e, probability=0.003).sentence
+    assert "(p > 0.99)" in dataclasses.replace(e, probability=0.9991).sentence
+    assert [nlexnb.explanation.probability_text(p) for p in (0.004, 0.005, 0.5, 0.994, 0.995)] == [
+        "p < 0.01", "p 0.01", "p 0.50", "p 0.99", "p > 0.99",
+    ]  # fmt: skip
+
+
 def test_class_names_never_explain_their_class(explainer, photos):
     for name in ("coffee", "chelsea"):
         e = explainer.explain(photos[name], k=8)
@@ -250,6 +275,12 @@ def test_the_sentence_of_weighed_concepts_says_what_each_carries(explainer, phot
     assert gap.sentence.startswith("Of the gap between \u201cespresso\u201d (p ")
     assert "and \u201ccup\u201d (p " in gap.sentence
     assert "together" not in gap.sentence  # one text: nothing to add up
+
+
+def test_a_weighed_share_is_none_only_when_it_is_nothing():
+    """Three texts of -0.4% each read "“fur” carries none, “red” none and “sky” none; together -1% (against it)"."""
+    words = [nlexnb.explanation.share_text(s) for s in (0.0, 0.0003, 0.004, -0.004, 0.12, -0.03)]
+    assert words == ["none", "none", "under 1%", "under 1% (against it)", "12%", "-3% (against it)"]
 
 
 def test_a_class_the_model_does_not_predict_is_never_called_the_prediction(explainer, photos, classifier):

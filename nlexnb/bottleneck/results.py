@@ -11,6 +11,7 @@ import pandas as pd
 
 from .._checks import positive_int
 from ..explain import HeatMap
+from ..explanation import probability_text
 from ..labels import primary_name
 
 
@@ -113,7 +114,7 @@ class BottleneckExplanation:
 
     @property
     def sentence(self) -> str:
-        what = f"\u201c{primary_name(self.target_name)}\u201d (p {self.probability:.2f})"
+        what = f"\u201c{primary_name(self.target_name)}\u201d ({probability_text(self.probability)})"
         if self.target_name == self.predicted_name:
             head = f"The bottleneck gives {what}"
         else:
