@@ -196,9 +196,10 @@ def test_an_explanation_adds_up_exactly_to_the_bottleneck_logit(cbm, photos):
     assert ("The original head predicts" in explanation.sentence) == differs
     other = cbm.explain(photos["coffee"], target="tabby cat")
     assert other.target == 281 and other.total + other.shared == pytest.approx(float(logits[281]), abs=1e-4)
-    assert other.sentence.startswith(
-        f"The bottleneck scores \u201ctabby\u201d (p {other.probability:.2f}) (its top class"
-    )
+    assert other.sentence.startswith("The bottleneck scores \u201ctabby\u201d (p < 0.01) (its top class")
+    # a logit its concepts lower in all: no shares of a negative total ("mottled fur (-215%)"), what each adds
+    assert other.total < 0 and "%" not in other.sentence
+    assert f"its recipe's concepts lower the logit by {-other.total:.2f} in all, though \u201c" in other.sentence
     with pytest.raises(ValueError, match=r"Unknown target 'expresso machine room'.*close matches: \['espresso maker'"):
         cbm.explain(photos["coffee"], target="expresso machine room")
 

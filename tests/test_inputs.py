@@ -693,6 +693,39 @@ def test_a_sentence_never_calls_a_class_predicted_that_the_model_does_not_predic
         assert e.sentence.startswith("The model predicts \u201cespresso\u201d (p ")
 
 
+@st.composite
+def plain_images(draw):
+    """Images a classifier is unsure of: a flat colour, noise, stripes, or a photo washed out towards a colour."""
+    kind = draw(st.sampled_from(["flat", "noise", "stripes", "washed"]))
+    colour = draw(st.tuples(*[st.integers(0, 255)] * 3))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    if kind == "flat":
+        return Image.new("RGB", (96, 96), colour)
+    if kind == "noise":
+        return Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8))
+    if kind == "stripes":
+        width = draw(st.integers(1, 24))
+        row = (np.arange(96) // width % 2).astype(np.uint8)[None, :, None] * np.array(colour, np.uint8)
+        return Image.fromarray(np.ascontiguousarray(np.broadcast_to(row, (96, 96, 3))))
+    return draw(st.sampled_from(["coffee", "chelsea"])), colour  # a sample photo, blended in the test
+
+
+@given(plain_images(), st.booleans())
+def test_any_image_gets_a_sentence_whose_numbers_read_right(small_explainer, photos, image, contrast):
+    """Whatever the image, the sentence never shows a number a reader would misread: no "p 0.00" or "p 1.00" for a
+    class, no share above 100% or of "-0%", no NaN; and its concepts' contributions add up to the measured drop."""
+    if isinstance(image, tuple):
+        name, colour = image
+        image = Image.blend(Image.new("RGB", photos[name].size, colour), photos[name], 0.3)
+    foil = int(small_explainer.classifier.logits([image])[0].topk(2).indices[1]) if contrast else None
+    e = small_explainer.explain(image, foil=foil, k=3, heatmaps=False)
+    assert not re.search(r"\(p [01]\.00\)|nan|inf\b|-0%|\b\d{3,}%", e.sentence), e.sentence
+    assert abs(e.total - e.measured) <= 1e-4 * max(1.0, abs(e.explained))
+    assert e.concepts["contribution"].sum() == pytest.approx(e.total, abs=1e-5)
+    if "times the gap" in e.sentence or "times its logit" in e.sentence:  # a share beyond the whole says why
+        assert "the rest of what it sees" in e.sentence
+
+
 # ---- features given by the user -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def feature_calls(classifier, ridge_mapper, photos):
