@@ -69,6 +69,10 @@ def test_a_contrast_of_two_cats_names_no_kind_of_cat_and_draws_from_each_class(c
         assert set(table[table.favours == side].concept) <= near
     whole_bank = discover.contrast(space, "tiger cat", "Egyptian cat", k=8, among=None)
     assert len(whole_bank) == 16 and (whole_bank.score.iloc[:8] > 0).all()
+    # a concept about as close to both classes is no reason for either ("kitten": cosines 0.420 and 0.414)
+    every = discover.contrast(space, "tiger cat", "Egyptian cat", k=50)
+    assert (every.score.abs() >= discover.rows.LEAN_FLOOR * every.score.abs().max()).all()
+    assert "kitten" not in set(every.concept)
 
 
 def test_a_discovery_table_says_each_word_once(classifier, mapper):
