@@ -1,0 +1,69 @@
+"""What a notebook works on and writes: its photos (:func:`notebook_images`), a spread of a labelled set
+(:func:`spread`) and a fresh output file (:func:`fresh_output`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .._checks import positive_int
+from .._store import cache_dir
+
+
+def notebook_images(image_dir: str | Path | None = None, limit: int | None = None) -> dict[str, Any]:
+    """The images a notebook works on: files of ``image_dir`` (by name, sorted), or the bundled sample photos.
+
+    Args:
+        image_dir: a folder of images (its image files, as :func:`nlexnb.datasets.image_files` lists them, not
+            recursive); None: the sample photos of :func:`nlexnb.sample_images` (no network).
+        limit: keep at most this many.
+
+    Returns:
+        Name -> RGB PIL image, in a stable order.
+    """
+    from ..datasets import IMAGE_EXTENSIONS, image_files
+    from ..images import sample_images, to_pil
+
+    limit = None if limit is None else positive_int(limit, "limit", "images")  # -1 dropped the last one
+    if image_dir is None:
+        photos = sample_images()
+    else:
+        folder = Path(image_dir)
+        files = image_files(folder, recursive=False).images
+        if not files:
+            raise ValueError(f"No images in {str(folder)!r} (extensions {', '.join(IMAGE_EXTENSIONS)})")
+        photos = {p.stem: to_pil(p) for p in files}
+    names = list(photos)[:limit] if limit is not None else list(photos)
+    return {name: photos[name] for name in names}
+
+
+def spread(items: Sequence[Any], limit: int | None = None) -> list[Any]:
+    """At most ``limit`` of ``items``, evenly spaced through them (all of them when ``limit`` is None or not smaller).
+
+    A labelled set comes grouped by label (all the birds, then the fish, ...): its first ``limit`` pairs would be
+    birds only, while an even spread keeps every label's share.
+    """
+    items = list(items)
+    if limit is None or limit >= len(items):
+        return items
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be a positive number of items or None, got {limit!r}")
+    return [items[i * len(items) // limit] for i in range(limit)]
+
+
+def fresh_output(name: str, folder: str | Path | None = None) -> Path:
+    """A file for what a notebook writes, ``folder/name`` (default: ``$NLEXNB_CACHE/notebooks/``), with what an earlier
+    run left under that name removed, so that each run of the notebook starts afresh and one copy is kept.
+
+    For an explanations file (:func:`nlexnb.explain_collection`) that is the file, its errors file and the parts of an
+    unfinished run; nothing else in the folder is touched.
+    """
+    from ..collection import remove_explanations
+
+    if not isinstance(name, str) or not name or Path(name).name != name:
+        raise ValueError(f"name must be a file name (no folder), got {name!r}")
+    target = (Path(folder).expanduser() if folder is not None else cache_dir() / "notebooks") / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_explanations(target)
+    return target
