@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from ._checks import number
+
 __all__ = [
     "heatmap_overlay",
     "overlay_image",
@@ -33,10 +35,32 @@ __all__ = [
 
 
 def _figure(figsize: tuple[float, float], layout: str | None = None):
-    """A new Figure outside pyplot (see the module's policy)."""
+    """A new Figure outside pyplot (see the module's policy), of a size checked first: ``figsize=10`` failed in
+    matplotlib's words, and ``(0, 4)`` drew a figure no one can see."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=figsize, layout=layout)
+    numbers = (int, float, np.integer, np.floating)
+    sized = isinstance(figsize, (tuple, list)) and len(figsize) == 2
+    sized = sized and all(isinstance(v, numbers) and not isinstance(v, (bool, np.bool_)) for v in figsize)
+    if not sized or not all(0 < float(v) < float("inf") for v in figsize):
+        raise ValueError(
+            f"figsize must be (width, height) in inches, two positive numbers such as (11, 4); got {figsize!r}"
+        )
+    return Figure(figsize=tuple(float(v) for v in figsize), layout=layout)
+
+
+def _axes_or_new(ax, figsize: tuple[float, float], layout: str | None = None):
+    """(figure, axes): ``ax``'s own when one is given (checked to be matplotlib Axes), else a new figure's."""
+    from matplotlib.axes import Axes
+
+    if ax is None:
+        fig = _figure(figsize, layout=layout)
+        return fig, fig.subplots()
+    if not isinstance(ax, Axes):
+        raise TypeError(
+            f"ax must be matplotlib Axes to draw into (e.g. fig.add_subplot()), or None; got {type(ax).__name__}"
+        )
+    return ax.figure, ax
 
 
 def _label_bars(ax, shares, fontsize: int = 9, color: str | None = None, fmt: str = "{:.0%}") -> None:
@@ -107,11 +131,7 @@ def heatmap_overlay(image, values, title: str | None = None, ax=None, alpha=0.5,
     """Show a heat map over the image it covers (stretched to the whole image); returns the Figure (of ``ax`` when
     given). ``image``: anything :func:`nlexnb.images.to_pil` takes."""
     image, values = _an_image(image), _a_map(values)
-    if ax is None:
-        fig = _figure((4, 4))
-        ax = fig.subplots()
-    else:
-        fig = ax.figure
+    fig, ax = _axes_or_new(ax, (4, 4))
     ax.imshow(image)
     ax.imshow(_normalise(values), cmap=cmap, alpha=alpha, extent=(0, image.width, image.height, 0))
     ax.set_axis_off()
@@ -139,6 +159,9 @@ def heatmap_row(heatmaps, titles=None, title: str | None = None, width: float = 
     titles = [h.label for h in heatmaps] if titles is None else list(titles)
     if len(titles) != len(heatmaps):
         raise ValueError(f"{len(titles)} titles for {len(heatmaps)} heat maps: give one title per map, or none")
+    width, height = (
+        number(v, name, 0, open_low=True, what="inches") for v, name in ((width, "width"), (height, "height"))
+    )
     fig = _figure((width * len(heatmaps), height))
     axes = np.atleast_1d(fig.subplots(1, len(heatmaps)))
     for heat, text, ax in zip(heatmaps, titles, axes):
@@ -590,11 +613,7 @@ def recipe_figure(recipe, max_rows: int = 12, ax=None):
     import seaborn as sns
 
     shown = recipe.table.head(max_rows)
-    if ax is None:
-        fig = _figure((6.5, 0.32 * max(len(shown), 3) + 1.0), layout="constrained")
-        ax = fig.subplots()
-    else:
-        fig = ax.figure
+    fig, ax = _axes_or_new(ax, (6.5, 0.32 * max(len(shown), 3) + 1.0), layout="constrained")
     if shown.empty:
         _empty_panel(ax, "the recipe is empty: no concept correlates positively with this class's row")
     else:

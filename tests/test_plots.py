@@ -81,3 +81,23 @@ def test_heatmap_row_puts_each_map_in_its_own_panel_under_one_title():
         heatmap_row(maps, titles=["a", "b"])
     with pytest.raises(ValueError, match="at least one heat map"):
         heatmap_row([])
+
+
+def test_a_figure_size_or_axes_that_cannot_draw_is_named():
+    """figsize=10 failed in matplotlib's words, (0, 4) drew a figure no one can see, and ax='x' an AttributeError."""
+    import numpy as np
+    from PIL import Image
+
+    from nlexnb.explain import HeatMap
+    from nlexnb.plots import heatmap_row
+
+    frame = pd.DataFrame({"image": ["cat", "cup"], "metric": "drop_pct_margin", "method": "named", "value": [40, 60]})
+    assert faithfulness_figure(frame, figsize=(np.float32(5), 3)).get_size_inches().tolist() == [5, 3]
+    for bad in (10, (0, 4), (-1, 4), (float("nan"), 4), ("5", 3), (5, 3, 1)):
+        with pytest.raises(ValueError, match=r"figsize must be \(width, height\) in inches, two positive numbers"):
+            faithfulness_figure(frame, figsize=bad)
+    heat = HeatMap("stripes", np.zeros((8, 8)), np.zeros((2, 2)), Image.new("RGB", (8, 8)))
+    with pytest.raises(TypeError, match=r"ax must be matplotlib Axes to draw into \(e.g. fig.add_subplot\(\)\)"):
+        heat.plot(ax="x")
+    with pytest.raises(ValueError, match="width must be inches > 0"):
+        heatmap_row([heat], width=0)
