@@ -624,9 +624,10 @@ def zero_shot(zs, data, labels=None, progress: bool | None = None, features: tor
     else:
         features = zs.classifier.checked_features(features, rows=len(pairs))
     top = zs.logits_from_features(features).softmax(-1).max(1)
-    predicted = [zs.labels[i] for i in top.indices.tolist()]
+    names = zs.labels  # a copy each time it is read: read once
+    predicted = [names[i] for i in top.indices.tolist()]
     truth = [label for _, label in pairs]
-    return ZeroShotEvaluation(truth, predicted, top.values.tolist(), list(zs.labels), skipped)
+    return ZeroShotEvaluation(truth, predicted, top.values.tolist(), names, skipped)
 
 
 def compare_zero_shot(

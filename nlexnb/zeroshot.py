@@ -200,8 +200,22 @@ class ZeroShotClassifier:
         self.head_weight = torch.cat([vectors, rows[index]])
         self.head_bias = torch.cat([new_bias, bias.float()[index]])
         self.num_new = len(new)
-        self.labels: list[str] = new + [classifier.class_names[k] for k in self.original]
+        self._labels: tuple[str, ...] = tuple(new + [classifier.class_names[k] for k in self.original])
         self.center: torch.Tensor | None = None
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels, in the order of the logits (new labels first, then the classifier's own classes if kept): a
+        copy, so that changing it cannot leave the labels out of step with the heads they were encoded into."""
+        return list(self._labels)
+
+    @labels.setter
+    def labels(self, value) -> None:
+        raise AttributeError(
+            "A ZeroShotClassifier's labels cannot be replaced: each was encoded into the head when it was made, and "
+            "new names would be scored with the old labels' vectors. Make a new one: "
+            "nlexnb.ZeroShotClassifier(classifier, mapper, labels)"
+        )
 
     def center_on(
         self, images: ImageInput | None = None, *, features: torch.Tensor | None = None, progress: bool | None = None
@@ -325,10 +339,10 @@ class ZeroShotClassifier:
         return self._top(images, k, progress, Prediction)
 
     def _top(self, images: ImageInput, k: int, progress: bool | None, kind: type[Prediction]) -> list:
-        k = min(positive_int(k, "k", "labels"), len(self.labels))
+        k = min(positive_int(k, "k", "labels"), len(self._labels))
         top = self.predict_proba(images, progress).topk(k, dim=-1)
         return [
-            kind(i.tolist(), [self.labels[j] for j in i.tolist()], p.tolist())
+            kind(i.tolist(), [self._labels[j] for j in i.tolist()], p.tolist())
             for i, p in zip(top.indices.cpu(), top.values.cpu())
         ]
 

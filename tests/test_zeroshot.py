@@ -128,6 +128,11 @@ def test_a_concept_space_gives_its_classifier_and_mapper(classifier, ridge_mappe
 def test_original_classes_keep_the_classifiers_own_ranking(classifier, ridge_mapper, photos):
     zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink"], include_original_classes=True)
     assert zs.labels[:2] == ["cat", "drink"] and len(zs.labels) == 2 + classifier.num_classes
+    # the labels were encoded into the head: renaming them would score new names with old vectors
+    with pytest.raises(AttributeError, match="labels cannot be replaced: each was encoded into the head"):
+        zs.labels = ["dog", "food"] + zs.labels[2:]
+    zs.labels[0] = "dog"  # a copy: the classifier keeps its own
+    assert zs.labels[0] == "cat"
     f = classifier.features([photos["chelsea"], photos["rocket"]])
     logits = zs.logits_from_features(f)
     own = f @ classifier.head_weight.T + classifier.head_bias
