@@ -23,6 +23,7 @@ __all__ = [
     "safe_extract",
     "atomic_write_bytes",
     "atomic_save_safetensors",
+    "safetensors_path",
     "TensorCache",
     "text_key",
 ]
@@ -76,6 +77,19 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             os.fsync(fh.fileno())
 
     _atomic(Path(path), write)
+
+
+def safetensors_path(path, example: str) -> Path:
+    """The file a ``save(path)`` writes: ``path`` with ``.safetensors`` added when it lacks it. A folder is refused
+    (``save("results/")`` wrote ``results.safetensors`` beside it), and so is anything but a path; ``example`` names
+    a file in it for the message."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or Path), got {type(path).__name__}")
+    folder = isinstance(path, str) and path.endswith(("/", os.sep))  # a folder that does not exist yet
+    path = Path(path)
+    if folder or path.is_dir():
+        raise ValueError(f"path is a folder ({str(path)!r}); give a file path such as {str(path / example)!r}")
+    return path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
 
 
 def atomic_save_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:

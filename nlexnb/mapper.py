@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import a_gloss, a_seed, an_index, in_a_sentence, per_class, photo_phrases, warn_user, yes_or_no
-from ._store import TensorCache, atomic_save_safetensors
+from ._store import TensorCache, atomic_save_safetensors, safetensors_path
 from .classifier import Classifier, a_classifier
 from .labels import imagenet_class_names, imagenet_descriptions, imagenet_glosses, split_synonyms
 from .maps import MAPS, LabelMemory, class_means, fit_map
@@ -225,13 +225,7 @@ class Mapper:
 
     def save(self, path: str | Path) -> Path:
         """Write the mapper as one safetensors file (tensors + JSON metadata), atomically."""
-        if not isinstance(path, (str, Path)):
-            raise TypeError(f"path must be a file path (str or Path), got {type(path).__name__}")
-        path = Path(path)
-        if path.is_dir():
-            raise ValueError(f"path is a folder ({str(path)!r}); give a file path such as {str(path / 'mapper')!r}")
-        if path.suffix != ".safetensors":
-            path = path.with_suffix(path.suffix + ".safetensors") if path.suffix else path.with_suffix(".safetensors")
+        path = safetensors_path(path, "mapper")
         state = self.state_dict()
         meta = {**self.meta, "templates": list(self.templates), "format": FORMAT_VERSION}
         header = {"nlexnb": json.dumps(meta), "tensors_sha256": tensors_digest(state)}

@@ -332,6 +332,9 @@ def test_any_edges_split_every_image_into_one_band_or_are_refused(cbm, edges, se
 def test_a_saved_bottleneck_loads_only_where_it_was_made(cbm, space, photos, tmp_path, classifier, ridge_mapper):
     path = cbm.save(tmp_path / "espresso-and-friends")
     assert path.name == "espresso-and-friends.safetensors" and path.read_bytes()[8:9] == b"{"  # safetensors, no pickle
+    for folder in (tmp_path, f"{tmp_path / 'not yet'}/"):  # save(folder) wrote '<folder>.safetensors' beside it
+        with pytest.raises(ValueError, match=r"path is a folder .*; give a file path such as .*bottleneck'"):
+            cbm.save(folder)
     sidecar = json.loads(path.with_suffix(".json").read_text())
     assert sidecar["classifier"] == "tf_efficientnet_lite0" and sidecar["num_classes"] == 1000
     assert sidecar["num_features"] == 1280 and sidecar["bank_size"] == len(space) and sidecar["n_concepts"] == 6

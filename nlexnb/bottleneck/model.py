@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from .._checks import number, positive_int, warn_user
-from .._store import atomic_save_safetensors, atomic_write_bytes
+from .._store import atomic_save_safetensors, atomic_write_bytes, safetensors_path
 from ..classifier import LabelPrediction
 from ..explain import input_view, upsample_map
 from ..explanation import HeatMap
@@ -348,9 +348,7 @@ class ConceptBottleneck:
     def save(self, path: str | Path) -> Path:
         """Write ``weights`` and ``residual`` as safetensors, and beside it a JSON sidecar (``<name>.json``) with
         :meth:`identity` and the tensors' file hash, both atomically; returns the safetensors path."""
-        path = Path(path)
-        if path.suffix != ".safetensors":
-            path = path.with_name(path.name + ".safetensors")
+        path = safetensors_path(path, "bottleneck")
         meta = self.identity()
         atomic_save_safetensors(path, {"weights": self.weights, "residual": self.residual}, {"nlexnb": "bottleneck"})
         sidecar = {**meta, "tensors_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._checks import a_seed
-from .._store import cache_dir, cache_write
+from .._store import cache_dir, cache_write, safetensors_path
 
 if TYPE_CHECKING:
     from ..classifier import Classifier
@@ -163,7 +163,10 @@ def _setup_mapper(classifier, encoder, mapper, seed: int) -> tuple[Mapper | None
         _check_given_mapper(mapper, classifier, encoder)
         return mapper, "given", None, "given"
     explicit = mapper is not None
-    path = _safetensors_path(Path(mapper).expanduser()) if explicit else mapper_path(classifier, encoder, seed=seed)
+    if explicit:
+        path = safetensors_path(Path(mapper).expanduser(), "mapper")
+    else:
+        path = mapper_path(classifier, encoder, seed=seed)
     if path.is_file():
         try:
             loaded = load_mapper(path, classifier, encoder)
@@ -233,7 +236,7 @@ def save_mapper(
             )
         path = mapper_path(classifier, mapper.text_encoder, method=meta["method"], seed=meta["seed"])
     extra = {"class_names_sha": _names_hash(classifier), **({"saved_by": by} if by else {})}
-    return dataclasses.replace(mapper, meta={**meta, **extra}).save(_safetensors_path(Path(path).expanduser()))
+    return dataclasses.replace(mapper, meta={**meta, **extra}).save(safetensors_path(Path(path).expanduser(), "mapper"))
 
 
 def _check_given_mapper(mapper: Mapper, classifier, encoder) -> None:
@@ -287,13 +290,6 @@ def _short(path: Path) -> str:
     """The path with the home folder written ``~``."""
     home = Path.home()
     return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
-
-
-def _safetensors_path(path: Path) -> Path:
-    """The name :meth:`nlexnb.Mapper.save` writes for ``path`` (it adds ``.safetensors`` when missing)."""
-    if path.suffix == ".safetensors":
-        return path
-    return path.with_suffix(path.suffix + ".safetensors") if path.suffix else path.with_suffix(".safetensors")
 
 
 def _file_safe(name: str) -> str:
