@@ -64,6 +64,8 @@ def test_a_contrast_of_two_cats_names_no_kind_of_cat_and_draws_from_each_class(c
     space = concept_space(classifier, mapper)
     table = discover.contrast(space, "tiger cat", "Egyptian cat", k=8)
     assert not [c for c in table.concept if c.split()[-1] in ("cat", "cats")]  # "wild cat" says nothing here
+    assert table.title == "\u201ctiger cat\u201d vs \u201cEgyptian cat\u201d"  # quoted as the sentences quote
+    assert discover.class_concepts(space, "tabby", k=3).title == "What \u201ctabby\u201d encodes"  # its first name
     for side, c in (("tiger cat", "tiger cat"), ("Egyptian cat", "Egyptian cat")):
         near = set(discover.class_concepts(space, c, k=50, per_word=None).concept)
         assert set(table[table.favours == side].concept) <= near

@@ -53,7 +53,8 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
     df = pd.DataFrame(
         {"rank": range(1, len(top) + 1), "concept": [space.texts[i] for i in top], "cosine": scores[top].cpu().numpy()}
     )
-    return ConceptTable("class_concepts", f"What «{space.classifier.class_names[index]}» encodes", "cosine", df)
+    name = primary_name(space.classifier.class_names[index])
+    return ConceptTable("class_concepts", f"What \u201c{name}\u201d encodes", "cosine", df)
 
 
 def contrast(*args, **kwargs) -> ConceptTable:
@@ -118,7 +119,7 @@ def contrast(*args, **kwargs) -> ConceptTable:
             "cosine_c2": cos_b[order].cpu().numpy(),
         }
     )
-    return ConceptTable("contrast", f"«{name_a}» vs «{name_b}»", "score", df)
+    return ConceptTable("contrast", f"\u201c{name_a}\u201d vs \u201c{name_b}\u201d", "score", df)
 
 
 def _side(
@@ -176,4 +177,4 @@ def nearest_classes(*args, **kwargs) -> ConceptTable:
             "cosine": top.values.cpu().numpy(),
         }
     )
-    return ConceptTable("nearest_classes", f"Classes nearest to «{text}»", "cosine", df)
+    return ConceptTable("nearest_classes", f"Classes nearest to \u201c{text}\u201d", "cosine", df)
