@@ -247,7 +247,8 @@ class Explanation:
         parts[0] = parts[0].replace("\u201d ", "\u201d carries ", 1)
         listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         together = f"; together {part(self.total / self.explained)}" if len(parts) > 1 and self.explained else ""
-        return f"{of}, {listed}{together}."
+        beyond = f"; {self._rest_against()}" if self.total > self.explained else ""  # "480%": the rest pulls back
+        return f"{of}, {listed}{together}{beyond}."
 
     def plot(self, figsize: tuple[float, float] = (11, 4)):
         """Contributions (seaborn bar chart) beside the image with the top concept's heat map; returns the Figure."""

@@ -96,6 +96,11 @@ def test_a_share_beyond_the_whole_says_the_rest_pulls_the_other_way(explainer, p
     assert beyond.sentence.endswith("2.5 times the gap: the rest of what it sees favours \u201ccup\u201d)."), beyond
     factual = dataclasses.replace(beyond, foil=None, foil_name=None, foil_probability=None)
     assert factual.sentence.endswith("2.5 times its logit: the rest of what it sees lowers it).")
+    # what a person weighs says so too: 'Of the gap between “tiger cat” (p 0.39) and “Egyptian cat” (p 0.36),
+    # “fine stripes” carries 481%; the rest of what it sees favours “Egyptian cat”.'
+    weighed = explainer.weigh(photos["coffee"], ["a small cup"], foil=CUP)
+    more = dataclasses.replace(weighed, concepts=weighed.concepts.assign(share=4.81), total=4.81 * weighed.explained)
+    assert more.sentence.endswith("carries 481%; the rest of what it sees favours \u201ccup\u201d."), more.sentence
 
 
 def test_probabilities_are_never_rounded_to_certainty(explainer, photos):
