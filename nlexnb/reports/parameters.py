@@ -188,7 +188,7 @@ def _check_device(device: str) -> None:
 
 
 def _check_model_name(name: str, parameter: str = "MODEL") -> None:
-    from ..classifier import check_model_name
+    from ..loading import check_model_name
 
     try:
         check_model_name(name)

@@ -126,7 +126,8 @@ def setup(
             is not a readable mapper.
         TypeError: ``mapper`` of another type.
     """
-    from ..classifier import Classifier, load_classifier
+    from ..classifier import Classifier
+    from ..loading import load_classifier
     from ..mapper import Mapper
     from ..text import TextEncoder, load_text_encoder
 
