@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .labels import primary_name
+from .labels import joined, primary_name
 from .targets import Direction, Target
 
-__all__ = ["Explanation", "HeatMap", "LITTLE", "probability_text"]
+__all__ = ["Explanation", "HeatMap", "LITTLE", "probability_text", "share_text"]
 
 LITTLE = 0.1
 """Below this share of the explained quantity, the concepts a sentence names carry "little of it", and the sentence
@@ -150,7 +150,7 @@ class Explanation:
         top = table["contribution"].max() if len(table) else 0.0
         main = table[table["contribution"] >= 0.25 * top] if top > 0 else table.iloc[:0]
         quoted = [f"\u201c{n}\u201d" for n in main["concept"]]  # quoted: bank entries are labels, not grammar
-        listed = ", ".join(quoted[:-1]) + " and " + quoted[-1] if len(quoted) > 1 else "".join(quoted)
+        listed = joined(quoted)
         if self.explained <= 0:  # nothing to explain "because": say what speaks for the target all the same
             head = self._against_head()
             named = f"\u201c{self._explained_name()}\u201d"
@@ -227,7 +227,7 @@ class Explanation:
             pushes = [
                 f"\u201c{c}\u201d {g:+.2f}" for c, g in zip(self.concepts["concept"], self.concepts["contribution"])
             ]
-            listed = pushes[0] if len(pushes) == 1 else ", ".join(pushes[:-1]) + " and " + pushes[-1]
+            listed = joined(pushes)
             return (
                 f"{self._against_head()}; of the texts given, each speaks for \u201c{self._explained_name()}\u201d "
                 f"by (or, negative, against it): {listed}."
@@ -242,11 +242,11 @@ class Explanation:
         else:
             of = f"Of the logit of {self._named(self.target_name, self.probability)}"
 
-        part = share_text  # "none" only for what carries nothing: three of -0.4% are "under 1% (against it)"
-        parts = [f"\u201c{c}\u201d {part(s)}" for c, s in zip(self.concepts["concept"], self.concepts["share"])]
+        # "none" only for what carries nothing: three of -0.4% are "under 1% (against it)"
+        parts = [f"\u201c{c}\u201d {share_text(s)}" for c, s in zip(self.concepts["concept"], self.concepts["share"])]
         parts[0] = parts[0].replace("\u201d ", "\u201d carries ", 1)
-        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-        together = f"; together {part(self.total / self.explained)}" if len(parts) > 1 and self.explained else ""
+        listed = joined(parts)
+        together = f"; together {share_text(self.total / self.explained)}" if len(parts) > 1 and self.explained else ""
         beyond = f"; {self._rest_against()}" if self.total > self.explained else ""  # "480%": the rest pulls back
         return f"{of}, {listed}{together}{beyond}."
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 __all__ = [
+    "joined",
     "imagenet_class_names",
     "imagenet_glosses",
     "imagenet_other_senses",
@@ -115,6 +116,12 @@ def name_heads(name: str) -> set[str]:
     """Head nouns of a class name's synonyms of two words or more ("Arabian camel" -> {"camel"}; "tiger cat" ->
     {"cat"}); a one-word synonym is its own whole name and gives none."""
     return {head_word(s) for s in bare_synonyms(name) if len(re.findall(r"[a-z]+", s.lower())) > 1} - {""}
+
+
+def joined(items: Sequence[str]) -> str:
+    """Items as a sentence lists them: "a", "a and b", "a, b and c" ("" for none)."""
+    items = list(items)
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
 
 
 def primary_name(name: str) -> str:

@@ -23,7 +23,7 @@ from torch import nn
 from ._checks import a_gloss, a_seed, an_index, in_a_sentence, per_class, photo_phrases, warn_user, yes_or_no
 from ._store import TensorCache, atomic_save_safetensors, safetensors_path
 from .classifier import Classifier, a_classifier
-from .labels import imagenet_class_names, imagenet_descriptions, imagenet_glosses, split_synonyms
+from .labels import imagenet_class_names, imagenet_descriptions, imagenet_glosses, joined, split_synonyms
 from .maps import MAPS, LabelMemory, class_means, fit_map
 from .text import TextEncoder, check_texts, load_text_encoder
 
@@ -76,8 +76,7 @@ def description_texts(descriptions: Sequence[Sequence[str]], repeats: int) -> tu
     for k, phrases in enumerate(descriptions):
         phrases = [p.strip() for p in phrases if p.strip()]
         if phrases:
-            listed = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
-            texts += [f"a photo of something with {listed}."] * repeats
+            texts += [f"a photo of something with {joined(phrases)}."] * repeats
             groups += [k] * repeats
     return texts, groups
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -200,6 +201,9 @@ def test_an_explanation_adds_up_exactly_to_the_bottleneck_logit(cbm, photos):
     # a logit its concepts lower in all: no shares of a negative total ("mottled fur (-215%)"), what each adds
     assert other.total < 0 and "%" not in other.sentence
     assert f"its recipe's concepts lower the logit by {-other.total:.2f} in all, though \u201c" in other.sentence
+    # a recipe none of whose concepts the image holds says so (it raised an IndexError listing no concepts)
+    none = dataclasses.replace(other, table=other.table.assign(contribution=-other.table["contribution"].abs()))
+    assert ": no concept of its recipe is present in the image." in none.sentence
     with pytest.raises(ValueError, match=r"Unknown target 'expresso machine room'.*close matches: \['espresso maker'"):
         cbm.explain(photos["coffee"], target="expresso machine room")
 

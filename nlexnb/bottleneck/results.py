@@ -12,7 +12,7 @@ import pandas as pd
 from .._checks import positive_int
 from ..explain import HeatMap
 from ..explanation import probability_text, share_text
-from ..labels import primary_name
+from ..labels import joined, primary_name
 
 
 # ---- typed results ---------------------------------------------------------------------------------------------------
@@ -79,11 +79,6 @@ class Recipe:
         return _html(self.title, self.table)
 
 
-def _and(items: list[str]) -> str:
-    """Items joined as "a", "a and b" or "a, b and c"."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 @dataclass
 class BottleneckExplanation:
     """Why the bottleneck gives class ``target`` its logit for one image: faithful by construction.
@@ -125,7 +120,7 @@ class BottleneckExplanation:
         else:
             head = f"The bottleneck scores {what} (its top class is \u201c{primary_name(self.predicted_name)}\u201d)"
         positive = self.table[self.table["contribution"] > 0].head(3)
-        pushes = _and([f"\u201c{c}\u201d ({g:+.2f})" for c, g in zip(positive["concept"], positive["contribution"])])
+        pushes = joined(f"\u201c{c}\u201d ({g:+.2f})" for c, g in zip(positive["concept"], positive["contribution"]))
         if positive.empty:
             body = f"{head}: no concept of its recipe is present in the image."
         elif self.total <= 0:  # shares of a negative total read "mottled fur (-215%)": say what each adds instead
@@ -136,8 +131,8 @@ class BottleneckExplanation:
             rest = float(positive["contribution"].sum()) - self.total
             body = f"{head} mostly through {pushes} (in logits; the rest of its recipe takes {rest:.2f} away)."
         else:
-            listed = _and(
-                [f"\u201c{c}\u201d ({share_text(s)})" for c, s in zip(positive["concept"], positive["share"])]
+            listed = joined(
+                f"\u201c{c}\u201d ({share_text(s)})" for c, s in zip(positive["concept"], positive["share"])
             )
             body = f"{head} mostly through {listed}."
         if self.predicted_name != self.original_name:
