@@ -347,6 +347,13 @@ def iter_batches(
         yield torch.stack([transform(to_pil(item, name if one else f"{name}[{i}]")) for i, item in chunk])
 
 
+class SamplePhotos(dict):
+    """The sample photos by name: a dict whose missing name says which names there are."""
+
+    def __missing__(self, name):
+        raise KeyError(f"No sample photo {name!r}; the sample photos are: {', '.join(map(repr, self))}")
+
+
 def sample_images() -> dict[str, Image.Image]:
     """Real photos that install with the package's dependencies (no network): skimage, scikit-learn, matplotlib.
 
@@ -357,7 +364,7 @@ def sample_images() -> dict[str, Image.Image]:
     import matplotlib
     from skimage import data
 
-    photos: dict[str, Image.Image] = {}
+    photos: dict[str, Image.Image] = SamplePhotos()
     for name in ("chelsea", "coffee", "astronaut", "rocket"):
         photos[name] = to_pil(getattr(data, name)())
     photos["motorcycle"] = to_pil(data.stereo_motorcycle()[0])

@@ -1120,6 +1120,10 @@ def test_sample_ids_stamp_sizes_and_selector_classes_are_named(classifier, ridge
 
     with pytest.raises(ValueError, match=r"Unknown sample photo 'sample:cofee': the samples are .*close: \['coffee'\]"):
         plausibility.evidence_photos(["sample:cofee"])
+    photos = nlexnb.sample_images()  # a dict of the photos, whose missing name lists the names there are
+    with pytest.raises(KeyError, match=r"No sample photo 'cofee'; the sample photos are: 'chelsea', 'coffee'"):
+        photos["cofee"]
+    assert photos.get("cofee") is None and isinstance(photos, dict)
     with pytest.raises(TypeError, match=r"ids must be a list of evidence photo ids, got the single string"):
         plausibility.evidence_photos("sample:coffee")
     with pytest.raises(ValueError, match=r"min_size must be a positive number of pixels, got -5"):
