@@ -199,3 +199,46 @@ def a_device(device, name: str = "device") -> torch.device:
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"{name}={device!r}, but torch has no MPS (Apple GPU) here; use 'cpu' or None")
     return dev
+
+
+class Setting:
+    """A public option checked wherever it is set, in the constructor and on any later assignment.
+
+    ``explainer.relevance = 'high'`` used to be stored as given and fail (or silently do something else) at the next
+    explanation; with ``relevance = Setting(check)`` on the class, it is refused as ``Explainer(relevance='high')``
+    is. ``check(value, name)`` returns the value to store or raises. The value lives in the instance's ``__dict__``
+    under the same name (a data descriptor is looked up first, so every read and write goes through this one).
+    """
+
+    def __init__(self, check: Callable[[object, str], object]) -> None:
+        self.check = check
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj, owner: type | None = None):
+        return self if obj is None else obj.__dict__[self.name]
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self.name] = self.check(value, self.name)
+
+
+class Fixed:
+    """A public value set once, in the constructor, and read-only after: what other state was derived from.
+
+    ``space.weakest = 0.3`` after the space was built changed the number shown and not the concepts it refuses (the
+    refused set is computed in the constructor); it is now refused with ``advice``, which says how to get the value
+    wanted (usually: build a new object with it). The constructor sets ``self._<name>``.
+    """
+
+    def __init__(self, advice: str) -> None:
+        self.advice = advice
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name, self.slot, self.owner = name, f"_{name}", owner.__name__
+
+    def __get__(self, obj, owner: type | None = None):
+        return self if obj is None else getattr(obj, self.slot)
+
+    def __set__(self, obj, value) -> None:
+        raise AttributeError(f"{self.owner}.{self.name} is fixed when the object is built: {self.advice}")

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import positive_int
+from ._checks import Setting, positive_int
 from .images import ImageInput, iter_batches
 from .labels import bare_synonyms, disambiguate, split_synonyms
 
@@ -121,6 +121,8 @@ class Classifier:
         if len(class_names) != self.num_classes:
             raise ValueError(f"Got {len(class_names)} class names for a head with {self.num_classes} classes")
         self.class_names = disambiguate(list(class_names))
+
+    batch_size = Setting(lambda value, name: positive_int(value, name, "images per forward pass"))
 
     # ---- what subclasses provide -------------------------------------------------------------------------------
     def _forward(self, x: torch.Tensor, want_map: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:

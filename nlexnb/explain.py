@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ._checks import an_index, number, positive_int, text_list, yes_or_no
+from ._checks import Setting, an_index, number, positive_int, text_list, yes_or_no
 from .classifier import Classifier, Forward
 from .concepts import ConceptBank
 from .explanation import Explanation, HeatMap
@@ -109,6 +109,12 @@ def upsample_map(grid: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     flat = grid.reshape(-1, 1, *grid.shape[-2:]).float()
     up = F.interpolate(flat, size=size, mode="bilinear", align_corners=False)
     return up.reshape(*lead, *size)
+
+
+def _cosine_margin(value, name: str) -> float | None:
+    """A margin between two cosines (in [-2, 2]), or None for a test turned off."""
+    cosines = "a difference of cosines; None turns the test off"
+    return None if value is None else number(value, name, -2, 2, note=cosines)
 
 
 # ---- results -------------------------------------------------------------------------------------------------------
@@ -240,18 +246,28 @@ class Explainer:
             self.space = ConceptSpace(
                 classifier, mapper, concepts, glosses=glosses, other_senses=other_senses, progress=progress, **extra
             )
-        self.selector = get_selector(selector)
-        self.shortlist = positive_int(shortlist, "shortlist", "concepts")
-        self.relevance = number(relevance, "relevance", 0, note="0 turns the preference off")
-        self.max_alignment = number(max_alignment, "max_alignment", 0, 1, open_low=True, what="a cosine")
-        cosines = "a difference of cosines; None turns the test off"
-        self.echo_margin = None if echo_margin is None else number(echo_margin, "echo_margin", -2, 2, note=cosines)
-        self.echo_floor = number(echo_floor, "echo_floor", -1, 1, what="a cosine")
-        self.sense_margin = None if sense_margin is None else number(sense_margin, "sense_margin", -2, 2, note=cosines)
-        self.sense_floor = number(sense_floor, "sense_floor", -1, 1, what="a cosine")
-        self.other_animals = yes_or_no(other_animals, "other_animals")
-        self.unlisted_things = yes_or_no(unlisted_things, "unlisted_things")
-        self.unlisted_colours = yes_or_no(unlisted_colours, "unlisted_colours")
+        self.selector = selector  # each setting is checked here and on any later assignment (the class's Settings)
+        self.shortlist = shortlist
+        self.relevance = relevance
+        self.max_alignment = max_alignment
+        self.echo_margin, self.echo_floor = echo_margin, echo_floor
+        self.sense_margin, self.sense_floor = sense_margin, sense_floor
+        self.other_animals = other_animals
+        self.unlisted_things = unlisted_things
+        self.unlisted_colours = unlisted_colours
+
+    # the options, checked in the constructor and on any later assignment (``explainer.relevance = 'high'`` too)
+    selector = Setting(lambda value, name: get_selector(value))
+    shortlist = Setting(lambda value, name: positive_int(value, name, "concepts"))
+    relevance = Setting(lambda value, name: number(value, name, 0, note="0 turns the preference off"))
+    max_alignment = Setting(lambda value, name: number(value, name, 0, 1, open_low=True, what="a cosine"))
+    echo_margin = Setting(_cosine_margin)
+    echo_floor = Setting(lambda value, name: number(value, name, -1, 1, what="a cosine"))
+    sense_margin = Setting(_cosine_margin)
+    sense_floor = Setting(lambda value, name: number(value, name, -1, 1, what="a cosine"))
+    other_animals = Setting(yes_or_no)
+    unlisted_things = Setting(yes_or_no)
+    unlisted_colours = Setting(yes_or_no)
 
     # the space's parts, under the names users already call
     classifier = property(lambda self: self.space.classifier)

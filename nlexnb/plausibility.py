@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import torch.nn.functional as F
 
-from ._checks import a_seed, number, positive_int, warn_user, yes_or_no
+from ._checks import Setting, a_seed, number, positive_int, warn_user, yes_or_no
 from .concepts import names_a_people
 from .kinds import words_of
 from .labels import bare_synonyms, primary_name, singular
@@ -175,12 +175,16 @@ class Judge:
         threshold: the cosine from which a concept matches an evidence item.
     """
 
+    threshold = Setting(
+        lambda value, name: number(
+            value, name, -1, 1, open_low=True, what="a cosine", note=f"default {JUDGE_THRESHOLD}"
+        )
+    )
+
     def __init__(self, encoder, threshold: float = JUDGE_THRESHOLD) -> None:
         from .text import TextEncoder, load_text_encoder
 
-        self.threshold = number(
-            threshold, "threshold", -1, 1, open_low=True, what="a cosine", note=f"default {JUDGE_THRESHOLD}"
-        )
+        self.threshold = threshold
         self.encoder = encoder if isinstance(encoder, TextEncoder) else load_text_encoder(encoder)
 
     def best_match(self, concepts: Sequence[str], items: Sequence[str]) -> tuple[np.ndarray, list[str]]:

@@ -20,7 +20,7 @@ import inspect
 
 import torch
 
-from ._checks import positive_int
+from ._checks import Setting, positive_int
 
 __all__ = [
     "Selector",
@@ -95,8 +95,10 @@ class NonNegativeSelector(Selector):
     name = "nonnegative"
     description = "sparse non-negative decomposition of the image, ranked by the target each part carries"
 
+    steps = Setting(lambda value, name: positive_int(value, name, "iterations"))
+
     def __init__(self, steps: int = 200) -> None:
-        self.steps = positive_int(steps, "steps", "iterations")  # 0 chose nothing: "no concept carries this"
+        self.steps = steps  # 0 chose nothing: "no concept carries this"
 
     def choose(self, directions, features, weight, k, prior=None):
         v, f, w = directions.double(), features.double(), weight.double()

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ._checks import (
+    Fixed,
     a_gloss,
     a_number,
     an_index,
@@ -136,6 +137,11 @@ class ConceptSpace:
             concepts).
     """
 
+    weakest = Fixed(
+        "give it when building, Explainer(clf, mapper, weakest=0.3) or ConceptSpace(..., weakest=0.3); "
+        "the concepts it leaves out are chosen from it then"
+    )
+
     def __init__(
         self,
         classifier: Classifier,
@@ -149,7 +155,7 @@ class ConceptSpace:
     ) -> None:
         check_fits(mapper, classifier, "ConceptSpace")
         note = f"0 names every concept; default {WEAKEST}"
-        self.weakest = number(weakest, "weakest", 0, 1, open_high=True, what="a share of the bank", note=note)
+        self._weakest = number(weakest, "weakest", 0, 1, open_high=True, what="a share of the bank", note=note)
         self.classifier = classifier
         self.mapper = mapper
         self.bank = load_concepts(concepts)

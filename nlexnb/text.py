@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ._checks import a_device, warn_user
+from ._checks import Setting, a_device, positive_int, warn_user
 from ._store import TensorCache
 
 __all__ = ["TextEncoder", "load_text_encoder", "check_texts"]
@@ -42,6 +42,8 @@ class TextEncoder:
         name: identity of the encoder (hub name or folder), part of every cache key and saved mapper.
         dim: embedding size.
     """
+
+    batch_size = Setting(lambda value, name: positive_int(value, name, "texts per batch"))
 
     def __init__(self, model, name: str, device: torch.device, cache: bool = True, batch_size: int = 128) -> None:
         self.model = model

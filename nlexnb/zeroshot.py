@@ -33,7 +33,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ._checks import an_index, number, positive_int, text_list, warn_user, yes_no_or_none
+from ._checks import Setting, an_index, number, positive_int, text_list, warn_user, yes_no_or_none
 from .classifier import Classifier, LabelPrediction, Prediction
 from .images import ImageInput
 from .mapper import Mapper, check_fits
@@ -153,6 +153,8 @@ class ZeroShotClassifier:
         center: None, or the mean feature [d] subtracted from every image (see :meth:`center_on`).
     """
 
+    seen_penalty = Setting(lambda value, name: number(value, name, note="cosine units, e.g. 0.1"))
+
     def __init__(
         self,
         classifier: Classifier | ConceptSpace,
@@ -195,7 +197,7 @@ class ZeroShotClassifier:
         new_bias = torch.full((len(new),), float(bias.mean()), device=device)
         if seen_penalty is None:
             seen_penalty = DEFAULT_SEEN_PENALTY
-        self.seen_penalty = float(seen_penalty) if self.original else 0.0
+        self.seen_penalty = seen_penalty if self.original else 0.0
         index = torch.tensor(self.original, dtype=torch.long, device=device)
         self.head_weight = torch.cat([vectors, rows[index]])
         self.head_bias = torch.cat([new_bias, bias.float()[index]])

@@ -672,6 +672,55 @@ def test_an_explainer_names_a_threshold_that_is_not_a_number_it_can_use(
         nlexnb.Explainer(classifier, ridge_mapper, ["striped fur", "whiskers", "coffee"], **{argument: value})
 
 
+EXPLAINER_OPTIONS = [
+    "selector", "shortlist", "relevance", "max_alignment", "echo_margin", "echo_floor", "sense_margin",
+    "sense_floor", "other_animals", "unlisted_things", "unlisted_colours",
+]  # fmt: skip
+
+
+@given(
+    st.sampled_from(EXPLAINER_OPTIONS),
+    st.one_of(
+        st.none(), st.booleans(), st.integers(-3, 30), st.floats(-3, 3), st.floats(allow_nan=True),
+        st.sampled_from(["high", "greedy", "nonnegative", "0.5", ""]),
+    ),
+)  # fmt: skip
+def test_an_option_set_after_building_is_checked_as_in_the_constructor(classifier, ridge_mapper, option, value):
+    """``explainer.relevance = 'high'`` used to be stored as given and fail, or silently change the results, at the
+    next explanation. Setting an option now takes exactly the values the constructor takes, with the same error."""
+    bank = ["striped fur", "whiskers", "coffee"]
+    explainer = nlexnb.Explainer(classifier, ridge_mapper, bank)
+    try:
+        built = nlexnb.Explainer(classifier, ridge_mapper, bank, **{option: value})
+    except (TypeError, ValueError) as refused:
+        with pytest.raises(type(refused), match=re.escape(str(refused))):
+            setattr(explainer, option, value)
+        return
+    setattr(explainer, option, value)
+    assert repr(getattr(explainer, option)) == repr(getattr(built, option))
+
+
+def test_settings_of_other_objects_are_checked_too_and_derived_ones_are_fixed(
+    classifier, encoder, ridge_mapper, photos
+):
+    zero_shot = nlexnb.ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink"], include_original_classes=True)
+    for thing, option, value, message in [
+        (classifier, "batch_size", 0, "batch_size must be a positive number of images per forward pass, got 0"),
+        (encoder, "batch_size", -1, "batch_size must be a positive number of texts per batch, got -1"),
+        (zero_shot, "seen_penalty", float("nan"), "seen_penalty must be a finite number (cosine units, e.g. 0.1)"),
+        (nlexnb.selection.NonNegativeSelector(), "steps", 0, "steps must be a positive number of iterations"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            setattr(thing, option, value)
+    zero_shot.seen_penalty = 0  # a valid value is taken, and used
+    assert zero_shot.seen_penalty == 0.0 and zero_shot.predict(photos["coffee"], k=1)[0].names == ["espresso"]
+
+    space = nlexnb.ConceptSpace(classifier, ridge_mapper, ["striped fur", "whiskers", "coffee"])
+    with pytest.raises(AttributeError, match=r"ConceptSpace.weakest is fixed .* ConceptSpace\(\.\.\., weakest=0.3\)"):
+        space.weakest = 0.3  # the refused concepts were chosen from it when the space was built
+    assert space.weakest == 0.15
+
+
 @pytest.fixture(scope="module")
 def small_explainer(classifier, ridge_mapper):
     bank = ["striped fur", "whiskers", "a small cup", "foam", "grass", "a car wheel", "snow", "a brick wall"]
