@@ -74,9 +74,9 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
                 else f"{saved.get('bank')!r} ({saved.get('bank_size')} concepts)"
             )
             which = f": it was fitted for {made}, not {found}" if made != found else ""  # same name: say no more
+            values = "" if which and key == part else f" ({key}: saved {saved.get(key)!r}, here {here[key]!r})"
             raise ValueError(
-                f"{str(path)!r} was {reason} ({key}: saved {saved.get(key)!r}, here {here[key]!r}){which}. "
-                f"Load it with the {part} it was made for, or fit a new one"
+                f"{str(path)!r} was {reason}{values}{which}. Load it with the {part} it was made for, or fit a new one"
             )
     if tuple(weights.shape) != (here["num_classes"], here["bank_size"]) or residual.shape != (here["num_classes"],):
         raise ValueError(f"{str(path)!r} holds tensors of the wrong shape {list(weights.shape)}: the file is damaged")
