@@ -286,7 +286,8 @@ class Classifier:
         raise ValueError(f"Unknown {what} {name!r} for {self.name}{hint}")
 
     def predict(self, images: ImageInput, k: int = 5) -> list[Prediction]:
-        """Top-k classes with softmax probabilities, one :class:`Prediction` per image."""
+        """Top-k classes with softmax probabilities, one :class:`Prediction` per image (every class, in order, where
+        the head has fewer than ``k``: the default 5 works for a head of 3 classes too)."""
         k = min(positive_int(k, "k", "classes"), self.num_classes)
         probs = self.logits(images).softmax(-1)
         top = probs.topk(k, dim=-1)

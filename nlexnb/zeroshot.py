@@ -327,7 +327,8 @@ class ZeroShotClassifier:
     def predict(self, images: ImageInput, k: int = 5, progress: bool | None = None) -> list[LabelPrediction]:
         """The most likely label of each image, with the top-k labels and their probabilities.
 
-        ``k`` comes second, as in :meth:`top_k` and :meth:`Classifier.predict`: ``zs.predict(images, 2)``.
+        ``k`` comes second, as in :meth:`top_k` and :meth:`Classifier.predict`: ``zs.predict(images, 2)``. With fewer
+        labels than ``k``, every label is listed, in order.
 
         Each result is a :class:`~nlexnb.classifier.LabelPrediction`: a :class:`~nlexnb.classifier.Prediction` (as
         :meth:`Classifier.predict` gives: ``.label``, ``.probability``, ``.names``, ``.probabilities``) that is also
