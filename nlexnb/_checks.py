@@ -39,7 +39,7 @@ def a_seed(value, name: str = "seed") -> int:
 def a_number(value) -> bool:
     """Whether ``value`` is a plain number (an integer or a float), not a bool: what a misplaced ``k=8`` looks like
     where an object was expected."""
-    return isinstance(value, (int, float, np.integer)) and not isinstance(value, bool)
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def positive_int(value, name: str, what: str) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ._checks import number
+from ._checks import number, positive_int, yes_or_no
 
 __all__ = [
     "heatmap_overlay",
@@ -104,6 +104,9 @@ def _a_map(values) -> np.ndarray:
         raise TypeError(f"values must be {wanted}, got {type(values).__name__}") from None
     if grid.ndim != 2 or 0 in grid.shape:
         raise ValueError(f"values must be {wanted}, got shape {grid.shape}")
+    if not np.isfinite(grid).all():  # one inf scaled the rest of the map to nothing: no heat drawn anywhere
+        bad = int((~np.isfinite(grid)).sum())
+        raise ValueError(f"values must be finite: {bad} of the {grid.size} cells are NaN or infinite")
     return grid
 
 
@@ -116,6 +119,7 @@ def overlay_image(image, values, alpha: float = 0.5, cmap: str = "jet") -> Image
     """
     from matplotlib import colormaps
 
+    alpha = number(alpha, "alpha", 0, 1, what="an opacity", note="0 shows the image alone, 1 the map alone")
     picture = _an_image(image)
     grid = _a_map(values)
     if grid.shape != (picture.height, picture.width):
@@ -178,6 +182,12 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4), also
     with ``also`` (a :class:`~nlexnb.explain.HeatMap`, e.g. of a text you typed), that map as a third panel."""
     import seaborn as sns
 
+    from .explanation import Explanation
+
+    if not isinstance(explanation, Explanation):
+        raise TypeError(
+            f"explanation must be an Explanation (explainer.explain(image)), got {type(explanation).__name__}"
+        )
     fig, right = _heatmap_beside_bars(explanation, figsize, also)
     table = explanation.concepts
     against = explanation.explained is not None and explanation.explained <= 0  # no share of what the model refused
@@ -197,6 +207,11 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4), also
 def _heatmap_beside_bars(explanation, figsize: tuple[float, float], also=None):
     """A figure with the image and the top heat map on the left (and ``also``, a heat map, on the right); returns it
     and the empty axes for the bars."""
+    from .explanation import HeatMap
+
+    if also is not None and not isinstance(also, HeatMap):
+        typed = f": for a text, also=explainer.heatmap(image, {also!r})" if isinstance(also, str) else ""
+        raise TypeError(f"also must be a HeatMap or None, got {type(also).__name__}{typed}")
     fig = _figure(figsize, layout="constrained")  # spaces each gap by its own labels (tight_layout spaces all alike)
     if also is None:
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
@@ -264,6 +279,8 @@ def concept_table_figure(result, max_rows: int | None = None):
     :func:`context_reliance_figure`. ``max_rows``: the most bars, or classes, shown (None: each kind's default)."""
     import seaborn as sns
 
+    if max_rows is not None:  # 0 was read as the default, -2 dropped the last two bars
+        max_rows = positive_int(max_rows, "max_rows", "bars (or classes) to show; None for the default")
     views = {
         "collection_concepts": lambda n: collection_concepts_figure(result, max_groups=n or 12),
         "error_concepts": lambda n: error_concepts_figure(result, max_rows=n or 20),
@@ -287,7 +304,10 @@ def concept_table_figure(result, max_rows: int | None = None):
         )
         ax.set_title(result.title)
         return fig
-    shown = result.table.head(max_rows * (2 if result.kind == "contrast" else 1))
+    if result.kind == "contrast":  # up to max_rows a side: the head of the table could hold one side only
+        shown = result.table.groupby("favours", sort=False).head(max_rows)
+    else:
+        shown = result.table.head(max_rows)
     label = "class_name" if result.kind == "nearest_classes" else "concept"
     fig = _figure((7, 0.35 * len(shown) + 1.2), layout="constrained")
     ax = fig.subplots()
@@ -340,6 +360,9 @@ def collection_concepts_figure(result, max_groups: int = 12, max_concepts: int =
     carries when named."""
     import seaborn as sns
 
+    max_groups = positive_int(max_groups, "max_groups", "classes (panels) to show")
+    max_concepts = positive_int(max_concepts, "max_concepts", "concepts per panel")
+    columns = positive_int(columns, "columns", "panels per row")
     table = result.table
     by = table.columns[0]
     groups = list(dict.fromkeys(table[by]))[:max_groups]
@@ -378,12 +401,13 @@ def error_concepts_figure(result, max_rows: int = 20):
     import pandas as pd
     import seaborn as sns
 
+    max_rows = positive_int(max_rows, "max_rows", "bars to show")
     table = result.table.copy()
     if "predicted_name" in table.columns:
         table["concept"] = [f"{_short_name(c)}: {t}" for c, t in zip(table["predicted_name"], table["concept"])]
-    half = max(1, max_rows // 2)
+    half = -(-max_rows // 2)  # errors first: 1 bar is the most telling error concept
     errors = table[table["side"] == "errors"].sort_values("difference", ascending=False, kind="stable").head(half)
-    right = table[table["side"] == "right"].sort_values("difference", kind="stable").head(half)
+    right = table[table["side"] == "right"].sort_values("difference", kind="stable").head(max_rows - half)
     shown = pd.concat([errors, right.iloc[::-1]], ignore_index=True)
     fig = _figure((8.5, 0.32 * max(len(shown), 3) + 1.6), layout="constrained")
     ax = fig.subplots()
@@ -423,6 +447,7 @@ def context_reliance_figure(result, max_rows: int = 12):
     import seaborn as sns
     from matplotlib.ticker import MaxNLocator
 
+    max_rows = positive_int(max_rows, "max_rows", "classes and concepts to show")
     per_image, table = result.per_image, result.table
     by = table.columns[0] if len(table.columns) else "predicted_name"
     fig = _figure((15, 0.3 * max_rows + 2.2), layout="constrained")
@@ -474,11 +499,11 @@ def context_reliance_figure(result, max_rows: int = 12):
 
 def confusion_figure(confusion, title: str, normalize: bool = True, max_labels: int = 40):
     """A confusion matrix (DataFrame, rows true, columns predicted) as a heat map, rows normalised to fractions by
-    default; at most ``max_labels`` rows and columns (a positive whole number)."""
+    default; at most ``max_labels`` labels (a positive whole number), the same ones as rows and as columns, so the
+    diagonal pairs each label with itself. Fractions are of all of a row's images, shown or not: a row's cells add up
+    to less than 1 where some of its images went to a label cut from the figure (the title says how many are)."""
     import pandas as pd
     import seaborn as sns
-
-    from ._checks import positive_int, yes_or_no
 
     if not isinstance(confusion, pd.DataFrame):
         raise TypeError(f"confusion must be a DataFrame (true labels x predicted), got {type(confusion).__name__}")
@@ -489,15 +514,18 @@ def confusion_figure(confusion, title: str, normalize: bool = True, max_labels: 
         )
     max_labels = positive_int(max_labels, "max_labels", "labels to show")
     normalize = yes_or_no(normalize, "normalize")
-    table = confusion.iloc[:max_labels, :max_labels]
-    if normalize:
-        table = table.div(table.sum(axis=1).replace(0, 1), axis=0)
+    table = confusion.div(confusion.sum(axis=1).replace(0, 1), axis=0) if normalize else confusion
+    labels = list(dict.fromkeys([*confusion.index, *confusion.columns]))
+    kept = set(labels[:max_labels])
+    table = table.loc[[r for r in table.index if r in kept], [c for c in table.columns if c in kept]]
+    if len(labels) > max_labels:
+        title = f"{title} (the first {max_labels} of {len(labels)} labels)"
+    whole = all(float(v).is_integer() for v in np.asarray(table, dtype=np.float64).ravel())
+    fmt = ".2f" if normalize else ".0f" if whole else ".3g"  # counts as whole numbers, "d" refused float counts
     size = 1.2 + 0.45 * max(len(table.columns), 4)
     fig = _figure((size + 1.5, 0.45 * max(len(table), 4) + 1.5), layout="constrained")
     ax = fig.subplots()
-    sns.heatmap(
-        table, ax=ax, annot=len(table.columns) <= 20, fmt=".2f" if normalize else "d", cmap="Blues", vmin=0, cbar=True
-    )
+    sns.heatmap(table, ax=ax, annot=len(table.columns) <= 20, fmt=fmt, cmap="Blues", vmin=0, cbar=True)
     ax.set_title(title)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
@@ -612,7 +640,7 @@ def recipe_figure(recipe, max_rows: int = 12, ax=None):
     of the recipe; returns the Figure (of ``ax`` when given)."""
     import seaborn as sns
 
-    shown = recipe.table.head(max_rows)
+    shown = recipe.table.head(positive_int(max_rows, "max_rows", "concepts to show"))
     fig, ax = _axes_or_new(ax, (6.5, 0.32 * max(len(shown), 3) + 1.0), layout="constrained")
     if shown.empty:
         _empty_panel(ax, "the recipe is empty: no concept correlates positively with this class's row")
@@ -632,6 +660,7 @@ def bottleneck_explanation_figure(explanation, max_rows: int = 10, figsize: tupl
     recipe concept's contribution to the bottleneck logit (largest ``max_rows`` by size, negative ones in red)."""
     import seaborn as sns
 
+    max_rows = positive_int(max_rows, "max_rows", "concepts to show")
     fig, right = _heatmap_beside_bars(explanation, figsize)
     table = explanation.table
     shown = table.loc[table["contribution"].abs().sort_values(ascending=False).index[:max_rows]]

@@ -147,7 +147,8 @@ def _class_or_none(classifier: Classifier, value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    return discover.resolve_class(classifier, int(value) if value.isdigit() else value)
+    # isdecimal, not isdigit: "²" is a digit that int() refuses
+    return discover.resolve_class(classifier, int(value) if value.isdecimal() else value)
 
 
 class _App:

@@ -4,6 +4,7 @@ collection written by explain_collection."""
 
 from __future__ import annotations
 
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -440,3 +441,20 @@ def test_label_classes_of_the_built_in_sets():
         nlexnb.datasets.label_classes("imagenet")
     with pytest.raises(ValueError, match="must be the 1,000 ImageNet-1k class names"):
         nlexnb.datasets.label_classes("stamps", class_names=["cat", "dog"])
+
+
+def test_a_key_of_correct_that_matches_no_label_is_named_with_the_label_it_left_unjudged():
+    misspelt = {"dgo": ["husky", "malamute"], "cat": "tabby"}  # the dog images silently left the comparison
+    with pytest.warns(UserWarning, match=r"no entry for the label\(s\) \['bird', 'dog'\].*\('dgo' for 'dog'\?\)"):
+        result = discover.error_concepts(PETS, correct=misspelt, min_images=1)
+    assert result.per_image.loc[PETS["label"] == "dog", "correct"].isna().all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a mapping wider than the collection says nothing
+        discover.error_concepts(PETS, correct={**RIGHT_FOR, "bird": ["husky"], "fish": ["husky"]}, min_images=1)
+
+
+def test_a_min_images_that_leaves_nothing_is_an_error_not_an_empty_table():
+    with pytest.raises(ValueError, match=r"no concept is named on min_images=50 judged images \(the most is \d\)"):
+        discover.error_concepts(PETS, correct=RIGHT_FOR, min_images=50)
+    with pytest.raises(ValueError, match=r"min_images=100 explained images \(the most is \d\); lower min_images"):
+        discover.context_reliance(ANIMALS, bank=KINDS, min_images=100)

@@ -236,3 +236,24 @@ def test_subconcepts_group_the_stamp_photos_by_what_they_show(classifier, mapper
         start += size
     found, chance = purity(clusters["images"]), purity(random_groups)
     assert found > 0.5 and found > 2 * chance, (found, chance)
+
+
+def test_asking_for_more_rows_than_there_are_says_how_many_there_are(classifier, mapper, photos):
+    space = concept_space(classifier, mapper)
+    with pytest.warns(UserWarning, match=r"class_concepts: k=100000, but only \d+ concepts of the bank may describe"):
+        listed = discover.class_concepts(space, "espresso", k=100000)
+    assert 0 < len(listed.table) < 100000
+    with pytest.warns(UserWarning, match="nearest_classes: k=5000, but only 1000 classes are in the classifier"):
+        assert len(discover.nearest_classes(space, "snow", k=5000).table) == 1000
+
+
+def test_one_image_has_every_concept_of_its_table_in_its_own_top_k(classifier, mapper, photos):
+    """The count was taken over the image's ranking before one concept per word was kept: "pet" and "carpet", ranks
+    4 and 5 of the chelsea photo's own table, counted 0 images."""
+    table = discover.image_concepts(concept_space(classifier, mapper), photos["chelsea"], k=5).table
+    assert table["images_in_top_k"].tolist() == [1] * 5
+
+
+def test_one_cluster_is_refused_for_what_it_is_not_called_identical_images(classifier, mapper, photos):
+    with pytest.raises(ValueError, match="n_clusters of at least 2, got 1: one cluster holds every image"):
+        discover.subconcepts(concept_space(classifier, mapper), list(photos.values()), n_clusters=1)

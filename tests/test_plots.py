@@ -101,3 +101,49 @@ def test_a_figure_size_or_axes_that_cannot_draw_is_named():
         heat.plot(ax="x")
     with pytest.raises(ValueError, match="width must be inches > 0"):
         heatmap_row([heat], width=0)
+
+
+def test_a_cut_confusion_keeps_each_rows_fractions_and_pairs_each_label_with_itself():
+    """Cut to 40 of 50 labels, a row half right and half predicted as the 50th label drew 1.0 on its diagonal."""
+    from nlexnb.plots import confusion_figure
+
+    labels = [f"l{i}" for i in range(50)]
+    confusion = pd.DataFrame(0, index=labels, columns=labels[::-1])  # columns in another order than the rows
+    for label in labels:
+        confusion.loc[label, label] += 5
+        confusion.loc[label, "l49"] += 5
+    ax = confusion_figure(confusion, "zero-shot", max_labels=40).axes[0]
+    assert ax.get_title() == "zero-shot (the first 40 of 50 labels)"
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    columns = [t.get_text() for t in ax.get_xticklabels()]
+    assert set(rows) == set(columns) == set(labels[:40])
+    drawn = ax.collections[0].get_array().reshape(40, 40)
+    assert drawn[rows.index("l0"), columns.index("l0")] == pytest.approx(0.5)  # of all of l0's images
+    counts = confusion_figure(pd.DataFrame([[1.5, 2], [3, 4]]), "scores", normalize=False).axes[0]
+    assert [t.get_text() for t in counts.texts] == ["1.5", "2", "3", "4"]  # float counts drew a seaborn error
+
+
+def test_plot_limits_and_overlays_that_cannot_draw_are_named():
+    import numpy as np
+    from PIL import Image
+
+    from nlexnb.discover import ConceptTable
+    from nlexnb.plots import concept_table_figure, overlay_image
+
+    image = Image.new("RGB", (14, 14), (200, 100, 50))
+    with pytest.raises(ValueError, match=r"alpha must be an opacity in \[0, 1\]"):
+        overlay_image(image, np.zeros((7, 7)), alpha=1.5)
+    spike = np.zeros((7, 7))
+    spike[0, 0] = np.inf  # scaled the rest of the map to nothing: no heat drawn anywhere
+    with pytest.raises(ValueError, match="values must be finite: 1 of the 49 cells are NaN or infinite"):
+        overlay_image(image, spike)
+    sides = pd.DataFrame(
+        {"favours": ["tabby"] * 6 + ["tiger cat"] * 2, "concept": list("abcdefgh"), "score": [6, 5, 4, 3, 2, 1, -1, -2]}
+    )
+    contrast = ConceptTable("contrast", "“tabby” vs “tiger cat”", "score", sides)
+    ax = concept_table_figure(contrast, max_rows=3).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c", "g", "h"]  # up to 3 a side, both sides
+    assert "tiger cat" in ax.get_xlabel() and "tabby" in ax.get_xlabel()
+    for bad in (0, -2):
+        with pytest.raises(ValueError, match="max_rows must be a positive number of bars"):
+            concept_table_figure(contrast, max_rows=bad)

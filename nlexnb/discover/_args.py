@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from .. import kinds
-from .._checks import a_number, positive_int
+from .._checks import a_number, positive_int, warn_user
 from ..classifier import Classifier
 from ..explain import Explainer
 from ..mapper import Mapper, is_mapper
@@ -108,3 +108,10 @@ def once_per_word(space: ConceptSpace, indices: list[int], per_word: int | None)
                 said[w] = said.get(w, 0) + 1
             kept.append(i)
     return kept
+
+
+def say_if_fewer(what: str, k: int, listed: int, rows: str) -> None:
+    """Warn when a table lists fewer than the ``k`` rows asked for (``k=100000`` of a bank of 3,176 concepts): it
+    returned 915 rows and said nothing. ``rows`` says what could be listed, e.g. "concepts may name this class"."""
+    if listed < k:
+        warn_user(f"{what}: k={k}, but only {listed} {rows}; the table lists {listed}")

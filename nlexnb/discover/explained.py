@@ -258,6 +258,7 @@ def _correct_rule(correct: Any, classes: Any, frame: pd.DataFrame, what: str) ->
             }
         else:
             _warn_unchecked(rights, frame, what)
+        _warn_unmatched_keys(rights, frame, what)
         return lambda label, predicted: (predicted in rights[label]) if label in rights else None
     if callable(correct):
         try:
@@ -274,6 +275,27 @@ def _correct_rule(correct: Any, classes: Any, frame: pd.DataFrame, what: str) ->
     raise TypeError(
         f"{what}: correct must be None (labels are class names), a mapping {{label: class names right for it}} or a "
         f"function (label, predicted_name) -> bool or None; got {type(correct).__name__}"
+    )
+
+
+def _warn_unmatched_keys(rights: Mapping[str, Any], frame: pd.DataFrame, what: str) -> None:
+    """Warn when labels of the collection go unjudged while keys of ``correct=`` match no label ("dgo" for "dog",
+    "Dog" for "dog"): those images silently left the comparison. A mapping wider than the collection (the stamp
+    photos' whole mapping for a few of its labels) leaves no label unjudged, and says nothing."""
+    labels = sorted({str(v) for v in frame["label"].dropna()})
+    missing = [label for label in labels if label not in rights]
+    stray = sorted(key for key in rights if key not in set(labels))
+    if not missing or not stray:
+        return
+    images = int(frame["label"].astype(str).isin(set(missing)).sum())
+    lowered = {key.lower(): key for key in stray}
+    close = {
+        m: [lowered[m.lower()]] if m.lower() in lowered else difflib.get_close_matches(m, stray, 1) for m in missing
+    }
+    hints = "; ".join(f"{k[0]!r} for {m!r}?" for m, k in close.items() if k)
+    warn_user(
+        f"{what}: correct= has no entry for the label(s) {missing[:8]}, so their {images} image(s) are not judged, "
+        f"and its key(s) {stray[:8]} are no label of this collection{f' ({hints})' if hints else ''}"
     )
 
 
@@ -485,6 +507,14 @@ def error_concepts(
                     parts.append(part.assign(predicted_name=name))
         columns = ["predicted_name", *_ERROR_COLUMNS]
         table = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    if table.empty and (by is None or compared):  # the title would say "3 wrong, 4 right" over an empty table
+        long = _named(frame[judged].reset_index(drop=True), ()).drop_duplicates(["image", "concept"])
+        most = int(long.groupby("concept").size().max()) if len(long) else 0
+        if most < min_images:
+            raise ValueError(
+                f"{what}: no concept is named on min_images={min_images} judged images (the most is {most}); "
+                "lower min_images"
+            )
     left = f", {unjudged} not judged" if unjudged else ""
     scope = "" if by is None else f", within each of {compared} predicted classes with both"
     if by is not None and not compared:
@@ -727,6 +757,12 @@ def context_reliance(
             }
         )
     columns = [by, "images", "naming_surroundings", "mean_reliance", "mean_logit_share", "surroundings"]
+    if not rows and per_image[by].notna().any():  # the title's mean would stand over an empty table
+        most = int(per_image[by].value_counts().max())
+        raise ValueError(
+            f"{what}: no {_by_words(by)[0]} has min_images={min_images} explained images (the most is {most}); "
+            "lower min_images"
+        )
     table = pd.DataFrame(rows, columns=columns)
     if len(table):
         table = table.sort_values(["mean_reliance", "images", by], ascending=[False, False, True], kind="stable")

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .._checks import positive_int, yes_or_no
 from ..labels import primary_name
 from ..space import ConceptSpace
-from ._args import WIDE, bind_arguments, once_per_word, per_word_limit, ranked
+from ._args import WIDE, bind_arguments, once_per_word, per_word_limit, ranked, say_if_fewer
 from .table import ConceptTable
 
 LEAN_FLOOR = 0.1
@@ -50,6 +50,8 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
         echo = _look_alikes(space, top, index)
         top = [i for i, e in zip(top, echo) if not e]
     top = once_per_word(space, top, per_word)[:k]
+    once = f", {per_word} per word" if per_word is not None else ""
+    say_if_fewer("class_concepts", k, len(top), f"concepts of the bank may describe this class{once}")
     df = pd.DataFrame(
         {"rank": range(1, len(top) + 1), "concept": [space.texts[i] for i in top], "cosine": scores[top].cpu().numpy()}
     )
@@ -167,6 +169,7 @@ def nearest_classes(*args, **kwargs) -> ConceptTable:
         raise ValueError(f"text must be a non-empty string, got {text!r}")
     rows = F.normalize(space.classifier.head_weight.float(), dim=1)
     k = positive_int(a["k"], "k", "classes")
+    say_if_fewer("nearest_classes", k, len(rows), "classes are in the classifier")
     top = (rows @ space.direction(text)).topk(min(k, len(rows)))
     idx = top.indices.tolist()
     df = pd.DataFrame(
