@@ -236,6 +236,27 @@ def test_a_file_that_is_not_ours_is_never_overwritten(explainer, pictures, tmp_p
     assert out.read_text() == "someone's notes"
 
 
+def test_remove_explanations_removes_a_run_and_nothing_else(explainer, pictures, tmp_path):
+    """It deleted whatever path it was given: a CSV of results, a photo, someone else's Parquet file."""
+    from nlexnb.collection import remove_explanations
+
+    out = tmp_path / "run.parquet"
+    with pytest.warns(UserWarning, match="skipped 1 image"):
+        explain_collection(explainer, [*pictures[:2], tmp_path / "missing.jpg"], out, progress=False)
+    assert out.exists() and errors_path(out).exists()
+    remove_explanations(out)
+    assert not out.exists() and not errors_path(out).exists()
+    results = tmp_path / "results.csv"
+    results.write_text("image,accuracy\n1,0.9\n")
+    pd.DataFrame({"a": [1]}).to_parquet(theirs := tmp_path / "theirs.parquet")
+    for path in (results, theirs):
+        with pytest.raises(ValueError, match="was not written by explain_collection .* nothing removed"):
+            remove_explanations(path)
+        assert path.exists()
+    with pytest.raises(ValueError, match="is a folder, not an explanations file; nothing removed"):
+        remove_explanations(tmp_path)
+
+
 def test_one_run_at_a_time_writes_a_file_and_a_killed_runs_lock_is_taken_over(explainer, pictures, tmp_path):
     import json
     import socket

@@ -117,7 +117,22 @@ def remove_explanations(out: str | os.PathLike) -> None:
     """Remove an explanations file, its errors file and the parts of an unfinished run written to ``out`` (nothing
     else), so that the next :func:`explain_collection` starts afresh."""
     out = _a_path(out, "remove_explanations", "out")
-    for file in (out, errors_path(out)):
+    files = (out, errors_path(out))
+    for file in files:  # every file checked before any is removed: it deleted a CSV or a photo given by mistake
+        if file.is_dir():
+            raise ValueError(
+                f"remove_explanations: {str(file)!r} is a folder, not an explanations file; nothing removed"
+            )
+        if file.exists():
+            try:
+                read_identity(file)
+            except ValueError:
+                raise ValueError(
+                    f"remove_explanations: {str(file)!r} was not written by explain_collection (it is not a Parquet "
+                    "file with nlexnb's metadata), and only such files are removed; nothing removed. Delete it "
+                    "yourself if you mean to"
+                ) from None
+    for file in files:
         file.unlink(missing_ok=True)
     shutil.rmtree(partial_dir(out), ignore_errors=True)
 
