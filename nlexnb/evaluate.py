@@ -45,7 +45,8 @@ def fold_splits(num_classes: int, folds: int, seed: int = 0) -> list[list[int]]:
     """Random, disjoint held-out class sets covering all classes (the same for every method with the same seed):
     exactly ``folds`` of them, their sizes differing by at most one, each of at least 2 classes (with one class
     held out, ranking it among the held-out rows is always right: ZSL top-1 would read 1.0)."""
-    folds = positive_int(folds, "folds", "held-out class sets")
+    num_classes = positive_int(num_classes, "num_classes", "classes")
+    folds, seed = positive_int(folds, "folds", "held-out class sets"), a_seed(seed)
     most = num_classes // 2
     if not 2 <= folds <= most:
         raise ValueError(
@@ -57,9 +58,27 @@ def fold_splits(num_classes: int, folds: int, seed: int = 0) -> list[list[int]]:
 
 
 def rank_of_true(scores: torch.Tensor, true_columns: torch.Tensor) -> torch.Tensor:
-    """0-based rank of each row's true column among its scores (0 = top-1)."""
-    true_scores = scores.gather(1, true_columns.unsqueeze(1))
-    return (scores > true_scores).sum(1)
+    """0-based rank of each row's true column among its scores [N, C] (0 = top-1), ties counted against it: a map
+    that gives every class the same score ranks no class first (counting only higher scores gave it top-1 1.0).
+    Scores must be finite (a NaN compares False with everything, and so ranked first too)."""
+    if not isinstance(scores, torch.Tensor) or scores.ndim != 2:
+        raise TypeError(f"scores must be a 2-D tensor [images, classes], got {_shape_or_type(scores)}")
+    if not torch.isfinite(scores).all():
+        raise ValueError("scores hold NaN or infinite values: no rank can be read off them (is the map collapsed?)")
+    if not isinstance(true_columns, torch.Tensor) or true_columns.shape != (scores.shape[0],):
+        raise TypeError(
+            f"true_columns must be a 1-D tensor of {scores.shape[0]} column indices (one per row of scores), got "
+            f"{_shape_or_type(true_columns)}"
+        )
+    inside = len(true_columns) == 0 or (int(true_columns.min()) >= 0 and int(true_columns.max()) < scores.shape[1])
+    if true_columns.is_floating_point() or true_columns.dtype == torch.bool or not inside:  # -1 is not the last
+        raise ValueError(f"true_columns must be whole numbers from 0 to {scores.shape[1] - 1} (columns of scores)")
+    true_scores = scores.gather(1, true_columns.long().unsqueeze(1))
+    return (scores >= true_scores).sum(1) - 1
+
+
+def _shape_or_type(value) -> str:
+    return f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
 
 
 def _text_baseline(
@@ -262,7 +281,7 @@ def free_text(classifier: Classifier, mapper: Mapper, probes=None) -> pd.DataFra
     scores = vectors @ rows.T
     records = []
     for (text, _), wanted, row in zip(pairs, targets, scores):
-        best = min(int((row > row[t]).sum()) for t in wanted)
+        best = min(int((row >= row[t]).sum()) - 1 for t in wanted)  # ties count against it, as in rank_of_true
         records.append({"text": text, "nearest_class": names[int(row.argmax())], "rank": best})
     return pd.DataFrame.from_records(records)
 

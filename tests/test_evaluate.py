@@ -17,6 +17,24 @@ def test_folds_are_disjoint_and_cover_every_class():
         fold_splits(10, 1)
 
 
+def test_a_rank_counts_ties_against_the_true_class_and_reads_no_rank_off_nan():
+    """A map that scores every class alike (collapsed, all zeros) was ranked top-1 on every row."""
+    import torch
+
+    from nlexnb.evaluate import rank_of_true
+
+    assert rank_of_true(torch.tensor([[0.1, 0.9, 0.5], [0.2, 0.1, 0.0]]), torch.tensor([2, 0])).tolist() == [1, 0]
+    assert rank_of_true(torch.zeros(3, 1000), torch.tensor([5, 17, 999])).tolist() == [999, 999, 999]
+    with pytest.raises(ValueError, match="scores hold NaN or infinite values"):
+        rank_of_true(torch.tensor([[0.3, float("nan"), 0.1]]), torch.tensor([1]))
+    with pytest.raises(ValueError, match="true_columns must be whole numbers from 0 to 2"):
+        rank_of_true(torch.zeros(1, 3), torch.tensor([-1]))  # not the last column
+    with pytest.raises(TypeError, match="true_columns must be a 1-D tensor of 2 column indices"):
+        rank_of_true(torch.zeros(2, 3), [0, 1])
+    with pytest.raises(ValueError, match="seed must be a whole number from 0"):
+        fold_splits(10, 2, seed=-1)
+
+
 def test_heldout_table_has_every_method_side_by_side(classifier, encoder):
     table = nlexnb.evaluate.heldout(classifier, encoder, folds=10, methods=("ridge", "text"), progress=False)
     assert list(table["method"]) == ["ridge", "text"]
