@@ -163,7 +163,9 @@ def _folder_labels(names: list[str], labels, root: Path) -> dict[str, str]:
                 f"Folder {str(root / unknown[0])!r} has no entry in labels= (folders without one: {unknown[:5]}; "
                 f"the mapping's keys are {list(labels)[:10]}{hint})"
             )
-        return {n: labels[n] for n in names}
+        chosen = {n: labels[n] for n in names}
+        _check_label_values(chosen)
+        return chosen
     if isinstance(labels, str) or not isinstance(labels, Sequence):
         raise TypeError(f"labels must be a mapping folder -> label or a list of labels, got {type(labels).__name__}")
     allowed = set(labels)
@@ -173,6 +175,22 @@ def _folder_labels(names: list[str], labels, root: Path) -> dict[str, str]:
             hint = f"; close: {close}" if close else ""
             raise ValueError(f"Folder {str(root / n)!r} is not one of the labels {list(labels)[:10]}{hint}")
     return {n: n for n in names}
+
+
+def _check_label_values(chosen: Mapping[str, Any]) -> None:
+    """The labels a mapping gives folders: non-empty strings, no two that differ only by case or spaces ("cat" and
+    "Cat " would split one class in two)."""
+    seen: dict[str, str] = {}
+    for folder, label in chosen.items():
+        if not isinstance(label, str) or not label.strip():
+            raise ValueError(f"labels[{folder!r}] is {label!r}: the label for a folder must be a non-empty string")
+        key = " ".join(label.split()).casefold()
+        if key in seen and seen[key] != label:
+            raise ValueError(
+                f"labels= gives the labels {seen[key]!r} and {label!r}, which differ only by case or spaces: they "
+                "would count as two classes; write them alike"
+            )
+        seen[key] = label
 
 
 def as_labelled(data, labels: Mapping[str, str] | Sequence[str] | None = None) -> Labelled:
@@ -197,7 +215,27 @@ def as_labelled(data, labels: Mapping[str, str] | Sequence[str] | None = None) -
         if not isinstance(label, str) or not label.strip():
             raise ValueError(f"data[{i}] has label {label!r}: labels must be non-empty strings")
         pairs.append((image, label))
+    if labels is not None:  # it was ignored: accuracy over every pair, whatever labels= said
+        _check_pair_labels(pairs, labels)
     return pairs
+
+
+def _check_pair_labels(pairs: Labelled, labels) -> None:
+    """``labels=`` with (image, label) pairs: the labels they may hold (a list), each pair's checked against it. A
+    mapping renames the folders of a directory; pairs carry their own labels, so it is refused."""
+    if isinstance(labels, Mapping):
+        raise TypeError(
+            "labels= as a mapping renames the folders of an ImageFolder directory; (image, label) pairs carry their "
+            "own labels: rename them in the pairs, or pass the list of labels they may hold"
+        )
+    if isinstance(labels, str) or not isinstance(labels, Sequence):
+        raise TypeError(f"labels must be a list of the labels the pairs may hold, got {type(labels).__name__}")
+    allowed = set(labels)
+    for i, (_, label) in enumerate(pairs):
+        if label not in allowed:
+            close = difflib.get_close_matches(label, [str(x) for x in labels], n=3)
+            hint = f"; close: {close}" if close else ""
+            raise ValueError(f"data[{i}] has label {label!r}, which is not one of labels= {list(labels)[:10]}{hint}")
 
 
 # ---- the coarse photo set ------------------------------------------------------------------------------------------
@@ -267,7 +305,8 @@ def coarse_photo_set(views: int = 4) -> Labelled:
     Returns:
         ``(PIL image, label)`` pairs, grouped by picture.
     """
-    if not 1 <= views <= 6:
+    views = positive_int(views, "views", "versions per picture (1 to 6)")  # True was read as 1, 2.5 failed in slicing
+    if views > 6:
         raise ValueError(f"views must be between 1 and 6, got {views}")
     return [(v, COARSE_LABELS[name]) for name, img in _coarse_sources().items() for v in _views(img, views)]
 
@@ -529,6 +568,10 @@ def _known_set_or_folder(source: str | os.PathLike) -> str | Path:
     """A key of :data:`LABELLED_SETS`, or an existing directory; else a ValueError listing both options."""
     if isinstance(source, str) and source in LABELLED_SETS:
         return source
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(
+            f"A labelled set is a name ({list(LABELLED_SETS)}) or an ImageFolder directory, got {type(source).__name__}"
+        )
     if Path(source).is_dir():
         return Path(source)
     known = "; ".join(f"{k!r}: {v}" for k, v in LABELLED_SETS.items())

@@ -388,8 +388,10 @@ def labelled_features(
     Raises:
         ValueError: not one image could be read.
     """
+    from .datasets import as_labelled
     from .images import UnreadableImageError, to_pil
 
+    pairs = as_labelled(pairs)  # a folder, pairs or a mistake named (it failed unpacking a bare image)
     size = classifier.batch_size
     show = progress if progress is not None else len(pairs) > 4 * size
     kept, skipped, chunks = [], [], []

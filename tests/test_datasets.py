@@ -46,6 +46,32 @@ def test_labelled_set_by_name_or_folder(photos, tmp_path):
     assert set(LABELLED_SETS) == {"stamps", "photos"}
 
 
+def test_labels_given_with_pairs_are_checked_and_a_folders_labels_are_one_per_class(photos, tmp_path):
+    """labels= was ignored with (image, label) pairs (an accuracy over every pair), and a mapping for folders could
+    give 1 or split "cat" and "Cat " into two classes."""
+    from nlexnb.datasets import as_labelled, image_folder
+
+    pairs = [(photos["chelsea"], "cat"), (photos["coffee"], "drink")]
+    assert as_labelled(pairs, ["cat", "drink", "dog"]) == pairs
+    with pytest.raises(ValueError, match=r"data\[1\] has label 'drink', which is not one of labels= \['cat'\]"):
+        as_labelled(pairs, ["cat"])
+    with pytest.raises(TypeError, match="labels= as a mapping renames the folders of an ImageFolder directory"):
+        as_labelled(pairs, {"cat": "feline"})
+    for name in ("cat", "kitty"):
+        (tmp_path / name).mkdir()
+        photos["chelsea"].save(tmp_path / name / "chelsea.png")
+    with pytest.raises(ValueError, match=r"labels\['kitty'\] is 1: the label for a folder must be a non-empty"):
+        image_folder(tmp_path, {"cat": "cat", "kitty": 1})
+    with pytest.raises(ValueError, match="labels 'cat' and 'Cat ', which differ only by case or spaces"):
+        image_folder(tmp_path, {"cat": "cat", "kitty": "Cat "})
+    assert {label for _, label in image_folder(tmp_path, {"cat": "cat", "kitty": "cat"})} == {"cat"}
+    for views in (True, 2.5, "2"):
+        with pytest.raises(ValueError, match="views must be a positive number of versions per picture"):
+            nlexnb.datasets.coarse_photo_set(views=views)
+    with pytest.raises(TypeError, match="A labelled set is a name"):
+        labelled_set(5)
+
+
 def test_paired_difference_interval():
     better = [True] * 80 + [False] * 20
     worse = [True] * 50 + [False] * 50
