@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ._checks import a_seed, an_index, in_a_sentence, number, positive_int, warn_user, yes_or_no
 from .classifier import Classifier, a_classifier
+from .labels import warn_unmatched_keys
 from .mapper import Mapper, check_fits, fit_mapper, is_mapper, name_embeddings
 from .text import TextEncoder
 
@@ -562,6 +563,7 @@ def bottleneck_accuracy(
         right = {label: [k] for label, k in zip((label for _, label in pairs), _label_classes(pairs, classifier, why))}
     else:
         right = _right_classes(correct, classifier)
+        warn_unmatched_keys(right, [label for _, label in pairs], "bottleneck_accuracy")
     keep = [label in right for _, label in pairs]
     judged = [pair for pair, kept in zip(pairs, keep) if kept]
     if not judged:

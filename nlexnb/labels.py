@@ -16,6 +16,7 @@ from pathlib import Path
 
 __all__ = [
     "joined",
+    "warn_unmatched_keys",
     "imagenet_class_names",
     "imagenet_glosses",
     "imagenet_other_senses",
@@ -148,3 +149,27 @@ def disambiguate(names: Sequence[str], glosses: Sequence[str] | None = None) -> 
         again = Counter(out)
         out = [f"{n} (class {i})" if again[n] > 1 else n for i, n in enumerate(out)]
     return out
+
+
+def warn_unmatched_keys(keys, labels: Sequence[str], what: str) -> None:
+    """Warn when labels of the images (one per image) have no entry among ``keys`` (of a ``correct=`` mapping) while
+    some keys match no label ("dgo" for "dog", "Dog" for "dog"): those images silently left the judgement. A mapping
+    wider than the data (the stamp photos' whole mapping for a few of its labels) leaves no label out: no warning."""
+    import difflib
+
+    from ._checks import warn_user
+
+    counts = Counter(labels)
+    missing = sorted(label for label in counts if label not in keys)
+    stray = sorted(str(key) for key in keys if key not in counts)
+    if not missing or not stray:
+        return
+    lowered = {key.lower(): key for key in stray}
+    close = {
+        m: [lowered[m.lower()]] if m.lower() in lowered else difflib.get_close_matches(m, stray, 1) for m in missing
+    }
+    hints = "; ".join(f"{k[0]!r} for {m!r}?" for m, k in close.items() if k)
+    warn_user(
+        f"{what}: correct= has no entry for the label(s) {missing[:8]}, so their {sum(counts[m] for m in missing)} "
+        f"image(s) are not judged, and its key(s) {stray[:8]} are no label here{f' ({hints})' if hints else ''}"
+    )

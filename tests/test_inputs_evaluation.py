@@ -257,6 +257,10 @@ def test_bottleneck_accuracy_reads_correct_as_class_names(explainer, photos, fea
     assert tabby.loc[0, "top1"] == 0.0 and tabby.loc[0, "top5"] == 1.0  # the head says tiger cat, then tabby
     with pytest.raises(ValueError, match=r"'a cat' .*A label that is not a class name .*needs correct="):
         evaluate.bottleneck_accuracy(cbm, [(photos["chelsea"], "a cat")], features=features[:1])
+    misspelt = {"Cat": ["tiger cat"], "drink": "espresso"}  # the cat photo silently left the accuracy
+    with pytest.warns(UserWarning, match=r"no entry for the label\(s\) \['cat'\], so their 1 image\(s\) .*'Cat' for"):
+        table = evaluate.bottleneck_accuracy(cbm, data, correct=misspelt, features=features)
+    assert table.attrs["not_judged"] == 1
 
 
 def test_paired_difference_takes_true_or_false_not_their_names():

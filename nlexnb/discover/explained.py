@@ -14,7 +14,7 @@ import pandas as pd
 
 from .._checks import positive_int, warn_user
 from ..classifier import Classifier
-from ..labels import split_synonyms
+from ..labels import split_synonyms, warn_unmatched_keys
 from ..space import ConceptSpace
 from .table import ConceptTable
 
@@ -258,7 +258,7 @@ def _correct_rule(correct: Any, classes: Any, frame: pd.DataFrame, what: str) ->
             }
         else:
             _warn_unchecked(rights, frame, what)
-        _warn_unmatched_keys(rights, frame, what)
+        warn_unmatched_keys(rights, [str(v) for v in frame["label"].dropna()], what)
         return lambda label, predicted: (predicted in rights[label]) if label in rights else None
     if callable(correct):
         try:
@@ -275,27 +275,6 @@ def _correct_rule(correct: Any, classes: Any, frame: pd.DataFrame, what: str) ->
     raise TypeError(
         f"{what}: correct must be None (labels are class names), a mapping {{label: class names right for it}} or a "
         f"function (label, predicted_name) -> bool or None; got {type(correct).__name__}"
-    )
-
-
-def _warn_unmatched_keys(rights: Mapping[str, Any], frame: pd.DataFrame, what: str) -> None:
-    """Warn when labels of the collection go unjudged while keys of ``correct=`` match no label ("dgo" for "dog",
-    "Dog" for "dog"): those images silently left the comparison. A mapping wider than the collection (the stamp
-    photos' whole mapping for a few of its labels) leaves no label unjudged, and says nothing."""
-    labels = sorted({str(v) for v in frame["label"].dropna()})
-    missing = [label for label in labels if label not in rights]
-    stray = sorted(key for key in rights if key not in set(labels))
-    if not missing or not stray:
-        return
-    images = int(frame["label"].astype(str).isin(set(missing)).sum())
-    lowered = {key.lower(): key for key in stray}
-    close = {
-        m: [lowered[m.lower()]] if m.lower() in lowered else difflib.get_close_matches(m, stray, 1) for m in missing
-    }
-    hints = "; ".join(f"{k[0]!r} for {m!r}?" for m, k in close.items() if k)
-    warn_user(
-        f"{what}: correct= has no entry for the label(s) {missing[:8]}, so their {images} image(s) are not judged, "
-        f"and its key(s) {stray[:8]} are no label of this collection{f' ({hints})' if hints else ''}"
     )
 
 
