@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._checks import a_seed, an_index, positive_int, yes_or_no
+from ._checks import a_seed, an_index, positive_int, warn_user, yes_or_no
 from .explain import Explainer, measured_drop, orthonormal_basis, upsample_map
 from .images import ImageLike
 from .selection import Selector, get_selector
@@ -158,6 +158,11 @@ def concept_ablation(
     """
     explainer = _an_explainer(explainer, "concept_ablation")
     seed = a_seed(seed)
+    if isinstance(selectors, str):  # read one letter at a time: "Unknown selector 'n'"
+        raise TypeError(
+            f"selectors must be a list of selection methods, got the single string {selectors!r}; wrap it in a "
+            f"list: selectors=[{selectors!r}]"
+        )
     names, items = _named_images(images)
     clf = explainer.classifier
     space = explainer.space
@@ -167,6 +172,12 @@ def concept_ablation(
     k = space.check_k(k)
     n_random = positive_int(n_random, "n_random", "random draws")
     pool = [i for i in _random_pool(explainer.bank, random_source) if not bool(space.excluded[i])]
+    if len(pool) < k:  # the rows would say k while the draws hold fewer
+        where = f"random_source={random_source!r}" if random_source is not None else "the bank's words (the default)"
+        warn_user(
+            f"The random concepts, from {where}, are {len(pool)} that may be named, fewer than k={k}: each random "
+            f"draw removes {len(pool)} (the 'random' rows say so in their k)"
+        )
     rng = np.random.default_rng(seed)
     targets = logits.argmax(1).tolist()
     named = [explainer.select(feats[i], targets[i], k)[0] for i in range(len(items))]
@@ -196,7 +207,7 @@ def concept_ablation(
                     "target": target,
                     "target_name": clf.class_names[target],
                     "method": method,
-                    "k": k,
+                    "k": min(k, len(pool)) if method == "random" else k,
                     "logit": float(logits[i, target]),
                     "margin": margin,
                     "drop_closed": closed,
@@ -475,6 +486,14 @@ def _check_frame(frame) -> None:
 def _pivot(rows: pd.DataFrame, columns: str, what: str) -> pd.DataFrame:
     if rows.empty:
         raise ValueError(f"The frame holds no {what!r} rows; is it the frame of nlexnb.metrics.faithfulness?")
+    repeated = rows.duplicated(["image", columns])
+    if repeated.any():  # pandas: "Index contains duplicate entries, cannot reshape"
+        name = rows.loc[repeated, "image"].iloc[0]
+        raise ValueError(
+            f"The image name {name!r} appears in more than one run of the frame: frames of runs on lists name their "
+            "images 'image 0', 'image 1', ... alike. Pass the images as a dict {name: image}, or rename the 'image' "
+            "column of one frame before joining them"
+        )
     table = rows.pivot(index="image", columns=columns, values="value")
     table.columns.name = None
     return table.loc[list(dict.fromkeys(rows["image"]))]  # the images in their own order, not sorted

@@ -102,6 +102,18 @@ def test_metric_arguments_that_cannot_work_are_named(explainer, photos, classifi
         metrics.randomization_check(explainer, [photos["coffee"]], k=0)
     with pytest.raises(ValueError, match="concept must be a concept's text, e.g. 'striped fur'"):
         metrics.deletion_insertion(explainer, photos["coffee"], concept=" ")
+    with pytest.raises(TypeError, match=r"selectors must be a list .*single string 'nonnegative'"):
+        metrics.concept_ablation(explainer, [photos["coffee"]], selectors="nonnegative")  # "Unknown selector 'n'"
+
+
+def test_a_random_source_smaller_than_k_says_so_in_a_warning_and_in_its_rows(explainer, photos):
+    texts = [*CONCEPTS, "table", "chair", "window"]
+    bank = ConceptBank(texts, name="three words", sources=["concept"] * len(CONCEPTS) + ["words"] * 3)
+    small = Explainer(explainer.space.classifier, explainer.space.mapper, bank)  # random draws come from its words
+    with pytest.warns(UserWarning, match=r"from the bank's words \(the default\), are 3 that may be named, fewer than k=8"):
+        rows = metrics.concept_ablation(small, [photos["coffee"]], k=8, n_random=2)
+    random = rows[rows["method"] == "random"]
+    assert (random["k"] < 8).all() and (rows.loc[rows["method"] == "named", "k"] == 8).all()
 
 
 def test_deletion_of_a_concept_map_beats_a_random_map(explainer, photos):
@@ -186,3 +198,5 @@ def test_faithfulness_tables():
         metrics.curve_table(frame[~frame["metric"].str.endswith("_auc")])
     with pytest.raises(ValueError, match="metrics.faithfulness"):
         metrics.randomization_table(frame[frame["method"] != "randomised head"])
+    with pytest.raises(ValueError, match=r"The image name 'zebra' appears in more than one run .*dict \{name: image\}"):
+        metrics.ablation_table(pd.concat([frame, frame]))  # two runs on lists both name "image 0"
