@@ -110,7 +110,8 @@ def test_a_random_source_smaller_than_k_says_so_in_a_warning_and_in_its_rows(exp
     texts = [*CONCEPTS, "table", "chair", "window"]
     bank = ConceptBank(texts, name="three words", sources=["concept"] * len(CONCEPTS) + ["words"] * 3)
     small = Explainer(explainer.space.classifier, explainer.space.mapper, bank)  # random draws come from its words
-    with pytest.warns(UserWarning, match=r"from the bank's words \(the default\), are 3 that may be named, fewer than k=8"):
+    fewer = r"from the bank's words \(the default\), are 3 that may be named, fewer than k=8"
+    with pytest.warns(UserWarning, match=fewer):
         rows = metrics.concept_ablation(small, [photos["coffee"]], k=8, n_random=2)
     random = rows[rows["method"] == "random"]
     assert (random["k"] < 8).all() and (rows.loc[rows["method"] == "named", "k"] == 8).all()
