@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from PIL import Image, ImageOps
 
-from ._checks import positive_int, warn_user
+from ._checks import positive_int, warn_user, yes_or_no
 from .images import ImageLike, to_pil
 
 __all__ = [
@@ -70,6 +70,7 @@ def image_files(folder: str | os.PathLike, *, recursive: bool = True) -> ImageFi
     Raises:
         FileNotFoundError: ``folder`` is not a directory.
     """
+    recursive = yes_or_no(recursive, "recursive")  # "no" is a true string: it listed the sub-folders
     path = Path(folder)
     if not path.is_dir():
         raise FileNotFoundError(f"Image folder not found (or not a directory): {str(path)!r}")

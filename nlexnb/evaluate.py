@@ -187,6 +187,12 @@ def heldout(
 
 def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
     """Mean over folds per method, in the order the methods were given."""
+    missing = [c for c in ("method", "fold") if not isinstance(per_fold, pd.DataFrame) or c not in per_fold.columns]
+    if missing:
+        raise ValueError(
+            f"summarize takes the per-fold table of heldout(..., per_fold=True), with columns 'method' and 'fold'; "
+            f"missing: {missing}"
+        )
     order = list(dict.fromkeys(per_fold["method"]))
     out = per_fold.drop(columns="fold").groupby("method", sort=False).mean().reindex(order).reset_index()
     out.insert(1, "folds", per_fold.groupby("method", sort=False)["fold"].count().reindex(order).to_numpy())

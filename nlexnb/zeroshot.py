@@ -185,6 +185,9 @@ class ZeroShotClassifier:
                     "classifier's own classes, and there are none among the labels"
                 )
         self.original = self._original_indices(include_original_classes, classifier, new)  # before any encoding
+        given = include_original_classes is not False and include_original_classes is not None  # [] names no class
+        if seen_penalty is not None and given and not self.original:
+            warn_user(f"seen_penalty={seen_penalty:g} has no effect: include_original_classes names no class")
         mapper.text_encoder.warn_if_truncated(new)  # warned even when the labels are cached
         self.classifier = classifier
         self.mapper = mapper
@@ -424,10 +427,11 @@ def top1_name_baseline(
     Both sides are embedded with the same prompt ensemble (template x synonym, averaged). Takes pre-computed features
     [N, d] so that it can share one forward pass with the zero-shot head.
     """
-    from .mapper import DEFAULT_TEMPLATES, name_embeddings
+    from .mapper import DEFAULT_TEMPLATES, check_templates, name_embeddings
 
     items = check_labels(labels, classifier.class_names)
-    temps = tuple(templates) if templates is not None else DEFAULT_TEMPLATES
+    temps = check_templates(templates) if templates is not None else DEFAULT_TEMPLATES  # "a photo": one prompt for all
+    features = classifier.checked_features(features)  # NaN features answered "cat"
     top1 = classifier.head(features.to(classifier.device, dtype=torch.float32)).argmax(1).cpu()
     classes = sorted(set(top1.tolist()))
     class_text = name_embeddings(text_encoder, [classifier.class_names[k] for k in classes], temps)

@@ -313,3 +313,22 @@ def test_figures_refuse_values_they_cannot_draw():
             evaluation.plot(max_labels=bad)
     with pytest.raises(ValueError, match=r"confusion is empty \(0 rows x 0 columns\)"):
         plots.confusion_figure(pd.DataFrame(), "t")
+
+
+def test_the_no_mapper_baseline_and_small_helpers_name_what_they_cannot_take(
+    classifier, encoder, ridge_mapper, tmp_path
+):
+    from nlexnb.datasets import image_files
+    from nlexnb.zeroshot import top1_name_baseline
+
+    features = torch.randn(2, classifier.num_features)
+    with pytest.raises(ValueError, match="features"):  # NaN features answered "cat"
+        top1_name_baseline(classifier, encoder, ["cat", "dog"], torch.full_like(features, float("nan")))
+    with pytest.raises(ValueError, match=r"\{\}"):  # one prompt for every label
+        top1_name_baseline(classifier, encoder, ["cat", "dog"], features, templates=["a photo"])
+    with pytest.raises(TypeError, match="recursive must be True or False, got 'no'"):
+        image_files(tmp_path, recursive="no")  # a true string: it listed the sub-folders
+    with pytest.raises(ValueError, match=r"summarize takes the per-fold table .*missing: \['fold'\]"):
+        evaluate.summarize(pd.DataFrame({"method": ["ridge"], "zsl_top1": [0.5]}))
+    with pytest.warns(UserWarning, match="seen_penalty=0.5 has no effect: include_original_classes names no class"):
+        ZeroShotClassifier(classifier, ridge_mapper, ["cat", "dog"], include_original_classes=[], seen_penalty=0.5)
