@@ -67,6 +67,15 @@ class ConceptBank:
     def __init__(
         self, texts: Sequence[str] | str, name: str = "user", sources: Sequence[str] | None = None, *, quiet=False
     ):
+        if isinstance(texts, Mapping):  # {concept: weight}: its keys alone were taken, the weights dropped
+            raise TypeError(
+                "concepts must be a list of texts, got a mapping; for its keys, ConceptBank(list(mapping)). A weight "
+                "per concept is not part of a bank: weigh texts with explainer.weigh(image, texts)"
+            )
+        if isinstance(texts, (set, frozenset)):  # no order of its own: the bank would differ from run to run
+            texts = sorted(texts)
+        if isinstance(sources, (str, bytes)):  # "mine" was four sources, 'm', 'i', 'n', 'e'
+            raise TypeError(f"sources must be a list with one source per concept, got the single string {sources!r}")
         items = check_texts(texts, "concepts")
         tags = list(sources) if sources is not None else [name] * len(items)
         if len(tags) != len(items):
@@ -148,6 +157,7 @@ class ConceptBank:
             glosses: add each synset's definition ("a small cup for serving black coffee").
             all_lemmas: every lemma of a synset rather than its first ("tabby", "queen" rather than "tabby").
         """
+        glosses, all_lemmas = yes_or_no(glosses, "glosses"), yes_or_no(all_lemmas, "all_lemmas")  # "no" is true
         lemmas, definitions = _wordnet_tables()
         ids = lemmas if synsets == "imagenet22k" else _synset_list(synsets)
         texts, tags = [], []
@@ -253,7 +263,11 @@ class ConceptBank:
         return f"ConceptBank({self.name!r}, {len(self)} concepts: {counts})"
 
     def indices(self, source: str) -> list[int]:
-        """Positions of the concepts that came from ``source``."""
+        """Positions of the concepts that came from ``source``; a source the bank does not have is an error naming
+        those it has ("color" found nothing in a bank whose kind is "colour")."""
+        if source not in self.sources:
+            have = sorted(set(self.sources))
+            raise ValueError(f"The bank {self.name!r} has no source {source!r}; its sources: {have}")
         return [i for i, s in enumerate(self.sources) if s == source]
 
     def encode(self, mapper, progress: bool | None = None) -> torch.Tensor:

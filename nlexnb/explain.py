@@ -74,6 +74,7 @@ def measured_drop(
     when the span of ``directions`` is removed from ``features`` [d] and the head is re-run (float64): the number the
     closed form must match."""
     target = as_target(target, foil)
+    target.check(classifier)  # -1 read as the last class, 1000 failed in torch's words
     return target.measure(classifier, features.double(), project_out(features, directions).double())
 
 
@@ -296,7 +297,9 @@ class Explainer:
         return self.classifier.features(images) @ self.space.encode(texts).T
 
     def heatmap(self, image: ImageLike | torch.Tensor, text: str | int) -> HeatMap:
-        """Per-location map of a concept text, or of a class (an int: the class row ``W[c]``, i.e. a CAM).
+        """Per-location map of a concept text, or of a class (an index, or a text that is one of its names: the class
+        row ``W[c]``, i.e. a CAM, as ``explain(target="tiger cat")`` reads the name; the mapped text of a class name
+        only approximates its row, and both maps carried the same label).
 
         The map is ``feature_map[l] . v`` per location, upsampled bilinearly to the input resolution; it covers the
         preprocessed image (``HeatMap.image``).
@@ -316,7 +319,11 @@ class Explainer:
             raise TypeError(f"text must be a concept string or a class index, got {type(text).__name__}")
         if not text.strip():
             raise ValueError(f"text is empty or blank ({text!r}): give a concept, e.g. 'striped fur', or a class index")
-        return self.space.encode([text])[0], text
+        try:
+            index = self.space.class_index(text)
+        except ValueError:  # not a class's name (or one two classes share): a concept
+            return self.space.encode([text])[0], text
+        return self.classifier.head_weight[index], self.classifier.class_names[index]
 
     def _heatmap(self, label: str, grid: torch.Tensor, x: torch.Tensor, view: Image.Image | None = None) -> HeatMap:
         up = upsample_map(grid, tuple(x.shape[-2:]))
@@ -358,7 +365,9 @@ class Explainer:
             image: an image (PIL, array, path), a list of them, or a preprocessed tensor [N, 3, H, W].
             target: what to explain: a class index or name (default the predicted class), or a
                 :class:`~nlexnb.targets.Target` (``LogitGap(a, b)``, ``Direction(v)``).
-            k: how many concepts to name (capped at the bank's size, with a warning).
+            k: how many concepts to name at most (capped at the bank's size, with a warning). Fewer are named where
+                fewer candidates carry the quantity (the shortlist is ``max(shortlist, k)`` concepts both present
+                and aligned, and the selection stops where the next adds nothing).
             foil: a contrast class: explains ``z_target - z_foil`` with ``W[target] - W[foil]``.
             heatmaps: compute a heat map per named concept (for plots; cheap).
         """
@@ -473,7 +482,8 @@ class Explainer:
             warnings.warn("select(objective=v) is now select(target=Direction(v))", DeprecationWarning, stacklevel=2)
             target = Direction(objective, "objective", classes=self.target(target, foil).classes)
         target = self.target(target, foil)
-        f = features.to(self.directions.device, torch.float32)
+        k = self.space.check_k(k)  # k=0 chose nothing, k=-1 too, without a word
+        f = self._one_vector(features)
         w = target.weight(self.classifier).to(f.device, torch.float32)
         candidates = self.candidates(f, target, size=max(self.shortlist, k), projections=projections)
         if not candidates:
@@ -482,6 +492,14 @@ class Explainer:
         extra = {"prior": self.prior(target, candidates)} if takes_prior(self.selector) else {}
         chosen = [candidates[i] for i in self.selector.choose(dirs, f, w, k, **extra)]
         return chosen, marginal_gains(self.directions[chosen], f, w)
+
+    def _one_vector(self, features) -> torch.Tensor:
+        """One image's features as a vector [d] on the bank's device: [d], or the [1, d] ``classifier.features(image)``
+        returns; anything else named (a numpy array failed on ``.to``, two rows in torch's words)."""
+        if isinstance(features, torch.Tensor) and features.ndim == 1:
+            features = features[None]
+        one = self.classifier.checked_features(features, "features", rows=1)[0]
+        return one.to(self.directions.device, torch.float32)
 
     def prior(self, target: Target | int, indices: Sequence[int]) -> torch.Tensor | None:
         """How much the selection prefers each of these bank concepts when explaining ``target``: their
@@ -492,7 +510,7 @@ class Explainer:
         target = self.target(target)
         if self.relevance == 0 or not target.classes or not len(indices):
             return None
-        fit = self.space.relevance(target.classes[0])[list(indices)].double()
+        fit = self.space.relevance(target.classes[0])[self.space.positions(indices)].double()
         return (fit / fit.max()) ** self.relevance
 
     def candidates(
@@ -516,10 +534,10 @@ class Explainer:
         photos, drawing from A's evidence lifts the judged share of contrastive concepts from 0.11 to 0.16
         (``benchmarks/RESULTS.md``)."""
         target = self.target(target)
-        f = features.to(self.directions.device, torch.float32)
+        f = self._one_vector(features)
         w = target.weight(self.classifier).to(f.device, torch.float32)
         both = projections if projections is not None else self.directions @ torch.stack([f, w / w.norm()], 1)
-        size = self.shortlist if size is None else size
+        size = self.shortlist if size is None else positive_int(size, "size", "concepts")  # -1 dropped the last one
         if not isinstance(target, LogitGap):
             said = concept_words(target.label) if isinstance(target, Direction) else frozenset()
             return self._shortlist(both, target.classes, size, said)
@@ -618,7 +636,8 @@ class Explainer:
                 "score": (vectors @ f).tolist(),
                 "alignment": (dirs @ (w / w.norm())).tolist(),
                 "contribution": gains,
-                "share": [g / explained if explained else float("nan") for g in gains],
+                # no share of what the model decided against: a logit of -3.96 gave a push for it a share of -9%
+                "share": [g / explained if explained > 0 else float("nan") for g in gains],
                 "drop": drops,
             }
         )

@@ -94,7 +94,8 @@ class Explanation:
         concepts: one row per named concept: ``concept``, ``score`` (its mapped vector . f, logit units),
             ``alignment`` (cosine of its direction with the class row, or with ``W[A] - W[B]``), ``contribution``
             (marginal drop of the logit, or of ``z_A - z_B``, when its direction joins the span), ``share``
-            (contribution / logit, or / ``z_A - z_B``) and ``drop`` (measured drop when only its direction is
+            (contribution / logit, or / ``z_A - z_B``; NaN where that is 0 or below: no share of what the model
+            decided against) and ``drop`` (measured drop when only its direction is
             ablated, re-running the head).
         total: closed-form drop when all named directions are removed at once (= ``concepts.contribution.sum()``).
         measured: the same drop measured by re-running the head on the ablated feature.

@@ -124,14 +124,13 @@ def _random_pool(bank, source: str | None) -> list[int]:
     """The bank positions random concepts are drawn from (see :func:`concept_ablation`); a source the bank does not
     have is an error, not the whole bank."""
     if source is None:
-        return bank.indices("words") or list(range(len(bank)))
-    pool = bank.indices(source)
-    if not pool:
+        return bank.indices("words") if "words" in bank.sources else list(range(len(bank)))
+    if source not in bank.sources:
         raise ValueError(
             f"random_source={source!r} is not a source of the bank {bank.name!r} (its sources: "
             f"{sorted(set(bank.sources))}); None draws from its 'words', or from every concept when it has none"
         )
-    return pool
+    return bank.indices(source)
 
 
 def concept_ablation(

@@ -198,7 +198,12 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4), also
             _label_bars(right, table["contribution"], fontsize=9, fmt="{:+.2f}")
         else:
             _label_bars(right, table["share"], fontsize=9)
-    what = "logit" if explanation.foil is None else "logit difference"
+    from .targets import Direction
+
+    if isinstance(explanation.explains, Direction):  # a direction's score, not a logit
+        what = f"score of \u201c{explanation.explains.label}\u201d"
+    else:
+        what = "logit" if explanation.foil is None else "logit difference"
     unit = f"logits; the {what} is {explanation.explained:.2f}" if against else "share in %"
     right.set_xlabel(f"contribution to the {what} ({unit})")
     return _finish_explanation(fig, right, explanation)

@@ -284,7 +284,7 @@ class ConceptSpace:
         Factual explanations do not: there the joint selection would remove 38% of the margin instead of 41% on the
         plausibility photos, below the 40% kept for faithfulness, for no clear gain in plausibility
         (``benchmarks/RESULTS.md``)."""
-        indices, classes = self._positions(indices), [self.class_index(c, "classes") for c in classes]
+        indices, classes = self.positions(indices), self.class_list(classes)
         patterns = [self._pattern(c) for c in classes]
         heads = set().union(*(self._heads_of(c) for c in classes)) if kinds and classes else set()
         return [self._heads[i] in heads or any(p.search(self._lower[i]) for p in patterns) for i in indices]
@@ -297,6 +297,7 @@ class ConceptSpace:
         :data:`nlexnb.kinds.COVERINGS`) unless the class's names, gloss or descriptions mention it
         (:meth:`what_class_is`: the triceratops has "three horns"). Classes that are not animals refuse
         nothing."""
+        indices, classes = self.positions(indices), self.class_list(classes)
         self._read_animals()
         animals = [c for c in classes if self._class_animals[c] is not None]
         if not animals:
@@ -345,6 +346,7 @@ class ConceptSpace:
         a palace, "worm" for a Petri dish; "dogs" stay for a dog sled, "a sled pulled by dogs"), or what only animals
         have (:data:`nlexnb.kinds.ANIMALS_ONLY`: "white plumage" for a palace, "silver beak" for a Petri dish).
         Refused when every one of ``classes`` refuses it."""
+        indices, classes = self.positions(indices), self.class_list(classes)
         self._read_animals()
         if not classes:
             return [False] * len(indices)
@@ -367,6 +369,7 @@ class ConceptSpace:
         "spotted tail", and a polar bear ("white bear", "black nose") refuses "golden fur". Classes that are not
         animals, or whose colours nothing says, refuse nothing: an object comes in any colour. Refused when every
         one of ``classes`` refuses it."""
+        indices, classes = self.positions(indices), self.class_list(classes)
         self._read_animals()
         if not classes:
             return [False] * len(indices)
@@ -458,7 +461,13 @@ class ConceptSpace:
             self._class_text[c] = (vectors, gloss)
         return self._class_text[c]
 
-    def _positions(self, indices: Sequence[int]) -> list[int]:
+    def class_list(self, classes: Sequence[int]) -> list[int]:
+        """``classes`` as a list of class indices, each checked (:meth:`class_index`: -1 is not the last class)."""
+        if isinstance(classes, (str, bytes)) or an_index(classes) or not hasattr(classes, "__iter__"):
+            raise TypeError(f"classes must be a list of classes (indices or names), got {classes!r:.60}")
+        return [self.class_index(c, "classes") for c in classes]
+
+    def positions(self, indices: Sequence[int]) -> list[int]:
         """``indices`` as a list of bank positions, or an error naming the first that is not one (a class name or a
         number beyond the bank failed in list's or torch's words; -1 would have been the last concept)."""
         if isinstance(indices, (str, bytes)) or not isinstance(indices, (Sequence, torch.Tensor)):
@@ -489,7 +498,7 @@ class ConceptSpace:
         space, at least ``floor`` close to one of its bare names and closer to the names than to the class's gloss by
         more than ``margin`` ("gaboon viper" for baboon; without a gloss: at least ``floor + margin`` close), or made of
         a compound part of its names (:meth:`compounds`: "tall upright pole" for flagpole)."""
-        indices, c = self._positions(indices), self.class_index(c)
+        indices, c = self.positions(indices), self.class_index(c)
         texts = self.text_embeddings()[indices]
         names, gloss = self._names_and_gloss(c)
         to_name = (texts @ names.T).max(1).values
@@ -505,7 +514,7 @@ class ConceptSpace:
         Parts have at least four letters, the other word at least three and known (:meth:`_vocabulary`); a part
         ending in "ing" is a suffix more often than a word ("shopping" is not "shop" + "ping"); "golden fur" for
         golden retriever (the same word) stays."""
-        indices, c = self._positions(indices), self.class_index(c)
+        indices, c = self.positions(indices), self.class_index(c)
         related = self._compound_words(c)
         words = self._words_of()
         return [not related.isdisjoint(words[i]) for i in indices]
@@ -546,7 +555,7 @@ class ConceptSpace:
         it than to the class's gloss by more than ``margin`` ("wind" for the bird kite: the toy kite is "flown in
         wind"; "glue" for a ring binder, whose other sense is a binding agent). All False without other senses or a
         gloss for ``c``."""
-        indices, c = self._positions(indices), self.class_index(c)
+        indices, c = self.positions(indices), self.class_index(c)
         out = torch.zeros(len(indices), dtype=torch.bool, device=self.directions.device)
         others = self._other_senses_of(c)
         _, gloss = self._names_and_gloss(c)
@@ -566,9 +575,10 @@ class ConceptSpace:
         for school bus, "stadium" for football helmet. "golden" in golden retriever says what one sees, so "golden
         coat" stays. A description can shield an echo: "reindeer" stays for Siberian husky, whose description
         says "snow", and "chimney" for fire engine ("ladder on top"). All False for names of one word."""
+        indices, c = self.positions(indices), self.class_index(c)  # -715 was class 285, a name failed in list's words
         if not len(indices) or self._qualifier_text(c)[0] is None:
             return torch.zeros(len(indices), dtype=torch.bool, device=self.directions.device)
-        return self._echoes_qualifier(self.text_embeddings()[list(indices)], c, margin, floor)
+        return self._echoes_qualifier(self.text_embeddings()[indices], c, margin, floor)
 
     def _echoes_qualifier(self, texts: torch.Tensor, c: int, margin: float, floor: float) -> torch.Tensor:
         """:meth:`qualifier_echoes` for unit text embeddings ``texts`` [N, m] of concepts (a class with qualifiers)."""

@@ -155,6 +155,16 @@ class Direction(Target):
         return self.label
 
     def check(self, classifier) -> None:
+        if isinstance(self.classes, (str, bytes)) or not isinstance(self.classes, (tuple, list)):
+            raise TypeError(
+                f"A Direction's classes must be a tuple of class indices, e.g. classes=(281,), got {self.classes!r}"
+            )
+        for c in self.classes:
+            if not an_index(c):
+                raise TypeError(
+                    f"A Direction's classes are class indices, got {c!r}; classifier.class_index({c!r}) gives a name's"
+                )
+            classifier.class_index(c, "A Direction's class")  # -1 is not the last class
         v = self.weight(classifier)
         finite = bool(torch.isfinite(v).all())
         if not finite or float(v.norm()) == 0.0:
@@ -175,4 +185,8 @@ def as_target(target: Target | int | None, foil: int | None = None, predicted: i
     index = predicted if target is None else target
     if index is None:
         raise ValueError("No target: pass a class index or a Target")
-    return ClassLogit(int(index)) if foil is None else LogitGap(int(index), int(foil))
+
+    def whole(value):  # numpy ints as ints; anything else left for the target's own check (3.7 was class 3)
+        return int(value) if an_index(value) else value
+
+    return ClassLogit(whole(index)) if foil is None else LogitGap(whole(index), whole(foil))

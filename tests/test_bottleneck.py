@@ -231,6 +231,8 @@ def test_switching_concepts_off_changes_the_prediction_as_the_recipe_says(cbm, p
         cbm.intervene(photos["coffee"], {before.table["concept"][0] + "x": 0.0})
     with pytest.raises(ValueError, match="finite number"):
         cbm.intervene(photos["coffee"], {before.table["concept"][0]: float("nan")})
+    every = cbm.intervene(photos["coffee"], off, k=5000)  # capped at the classes, as predict caps it
+    assert every.after == result.after
 
 
 def test_a_concept_removed_from_a_class_recipe_leaves_the_other_classes_as_they_were(cbm, photos):

@@ -128,3 +128,16 @@ def test_a_set_of_concepts_is_one_bank_in_every_run_and_a_dict_is_refused():
     assert load_concepts({"whiskers", "striped fur", "a sofa"}).texts == ["a sofa", "striped fur", "whiskers"]
     with pytest.raises(TypeError, match="got a dict; pass list\\(concepts\\) for its keys"):
         load_concepts({"striped fur": 0.9, "whiskers": 0.1})
+
+
+def test_a_bank_refuses_weights_sources_spelt_as_one_string_and_sources_it_lacks():
+    with pytest.raises(TypeError, match="got a mapping; for its keys, ConceptBank"):
+        ConceptBank({"striped fur": 0.9, "sofa": 0.1})  # the weights were dropped without a word
+    assert ConceptBank({"sofa", "striped fur", "fur"}).texts == ["fur", "sofa", "striped fur"]  # one order
+    with pytest.raises(TypeError, match="sources must be a list with one source per concept, got the single string"):
+        ConceptBank(["a", "b", "c", "d"], sources="mine")
+    bank = ConceptBank(["red", "stripes"], sources=["colour", "pattern"])
+    with pytest.raises(ValueError, match=r"has no source 'color'; its sources: \['colour', 'pattern'\]"):
+        bank.indices("color")
+    with pytest.raises(TypeError, match="glosses must be True or False, got 'no'"):
+        ConceptBank.wordnet(glosses="no")

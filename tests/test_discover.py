@@ -240,7 +240,8 @@ def test_subconcepts_group_the_stamp_photos_by_what_they_show(classifier, mapper
 
 def test_asking_for_more_rows_than_there_are_says_how_many_there_are(classifier, mapper, photos):
     space = concept_space(classifier, mapper)
-    with pytest.warns(UserWarning, match=r"class_concepts: k=100000, but only \d+ concepts of the bank may describe"):
+    more = r"class_concepts: k=100000, but only \d+ concepts of the bank may be named; the table lists \d+"
+    with pytest.warns(UserWarning, match=more):
         listed = discover.class_concepts(space, "espresso", k=100000)
     assert 0 < len(listed.table) < 100000
     with pytest.warns(UserWarning, match="nearest_classes: k=5000, but only 1000 classes are in the classifier"):

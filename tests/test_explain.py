@@ -219,6 +219,44 @@ def test_bad_targets_and_k(explainer, photos):
     assert len(e.concepts) <= 29
 
 
+def test_the_lower_level_calls_check_classes_counts_and_features_as_explain_does(explainer, photos, classifier):
+    """measured_drop(-1) measured the last class, select(k=0) chose nothing, candidates(size=-1) dropped the last
+    candidate, a name as a Direction's class failed in list's words."""
+    from nlexnb.explain import measured_drop
+    from nlexnb.targets import Direction
+
+    features = classifier.features(photos["chelsea"])  # [1, d], as features() returns it for one image
+    directions = explainer.directions[:3]
+    for target, error, message in [
+        (-1, ValueError, "class -1 is out of range"),
+        (281.9, TypeError, "takes a class index"),
+        (True, TypeError, "takes a class index"),
+    ]:
+        with pytest.raises(error, match=message):
+            measured_drop(classifier, features[0], directions, target)
+    with pytest.raises(ValueError, match="k must be a positive number of concepts, got 0"):
+        explainer.select(features[0], 282, k=0)
+    assert explainer.select(features, 282, k=3) == explainer.select(features[0], 282, k=3)
+    with pytest.raises(TypeError, match=r"features must be a tensor \[N, 1280\]"):
+        explainer.select(features[0].numpy(), 282)
+    with pytest.raises(ValueError, match="size must be a positive number of concepts, got -1"):
+        explainer.candidates(features[0], 282, size=-1)
+    with pytest.raises(TypeError, match=r"classes must be a tuple of class indices, e.g. classes=\(281,\)"):
+        explainer.explain(photos["chelsea"], target=Direction(explainer.directions[0], "x", classes=281))
+    with pytest.raises(ValueError, match="out of range"):
+        explainer.explain(photos["chelsea"], target=Direction(explainer.directions[0], "x", classes=(-1,)))
+    with pytest.raises(ValueError, match="indices must be positions in the bank"):
+        explainer.space.other_animals([-1], [282])  # -1 was the last concept
+
+
+def test_a_class_name_maps_the_class_and_a_logit_decided_against_has_no_share(explainer, photos):
+    by_name, by_index = explainer.heatmap(photos["chelsea"], "tiger cat"), explainer.heatmap(photos["chelsea"], 282)
+    np.testing.assert_allclose(by_name.values, by_index.values)  # the class's own map, not the mapped name's
+    against = explainer.explain(photos["chelsea"], target=275)  # a class the model gives a negative logit
+    assert against.explained < 0 and against.concepts["share"].isna().all()  # not "-9%" beside "speaks for"
+    assert (against.concepts["contribution"] > 0).all() and "speaks for" in against.sentence
+
+
 def test_refused_images_pass_their_error_through(explainer, tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.jpg"):
         explainer.explain(tmp_path / "missing.jpg")

@@ -252,7 +252,7 @@ class ConceptBottleneck:
             k: how many top classes, before and after, the table lists.
         """
         chosen = self._chosen(values)
-        k = positive_int(k, "k", "classes")
+        k = min(positive_int(k, "k", "classes"), len(self.space.classifier.class_names))  # as predict caps it
         with torch.inference_mode():
             f = self.space.classifier.features(self.space.preprocess_one(image))
             scores = self.concept_scores(f)

@@ -250,7 +250,7 @@ def _rows(batch: Batch, result: dict[str, np.ndarray], run: BatchExplainer):
     named = chosen >= 0
     offsets = pa.array(np.concatenate([[0], np.cumsum(named.sum(1))]).astype(np.int32))
     with np.errstate(divide="ignore", invalid="ignore"):
-        shares = np.where(explained[:, None] != 0, gains / explained[:, None], np.nan)
+        shares = np.where(explained[:, None] > 0, gains / explained[:, None], np.nan)  # as Explainer's shares
     kept = np.flatnonzero(ok).tolist()
     table = pa.Table.from_arrays(
         [

@@ -110,8 +110,9 @@ def once_per_word(space: ConceptSpace, indices: list[int], per_word: int | None)
     return kept
 
 
-def say_if_fewer(what: str, k: int, listed: int, rows: str) -> None:
-    """Warn when a table lists fewer than the ``k`` rows asked for (``k=100000`` of a bank of 3,176 concepts): it
-    returned 915 rows and said nothing. ``rows`` says what could be listed, e.g. "concepts may name this class"."""
-    if listed < k:
-        warn_user(f"{what}: k={k}, but only {listed} {rows}; the table lists {listed}")
+def say_if_fewer(what: str, k: int, there: int, listed: int, things: str = "concepts of the bank may be named") -> None:
+    """Warn when ``k`` asks for more rows than there are (``there``): ``k=100000`` of a bank of 3,176 concepts
+    returned 915 rows and said nothing. A table thinned below ``k`` by its own rules (one concept per word, no echo)
+    says nothing: that is what it is for."""
+    if k > there:
+        warn_user(f"{what}: k={k}, but only {there} {things}; the table lists {listed}")

@@ -53,8 +53,7 @@ def image_concepts(*args, **kwargs) -> ConceptTable:
     contrib = ((f @ vectors.T) * (clf.head_weight.float()[pred] @ vectors.T)).masked_fill(space.excluded, -torch.inf)
     mean = contrib.mean(0)
     top = once_per_word(space, ranked(space, mean, k if per_word is None else WIDE * k), per_word)[:k]
-    once = f", {per_word} per word" if per_word is not None else ""
-    say_if_fewer("image_concepts", k, len(top), f"concepts of the bank may be named{once}")
+    say_if_fewer("image_concepts", k, int((~space.excluded).sum()), len(top))
     n, wide = max(len(top), 1), max(len(top), 1) * (1 if per_word is None else WIDE)
     # each image's own top k, ranked and thinned per word as the table is (else a concept the table shows could
     # count 0 images: one image's list held "striped fur" behind a hidden "fine stripes"); -1 pads a short list
@@ -115,13 +114,13 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
     space, a = bind_arguments(args, kwargs, params, defaults)
     k, per_word = positive_int(a["k"], "k", "concepts"), per_word_limit(a["per_word"])
     n_clusters, seed = positive_int(a["n_clusters"], "n_clusters", "clusters"), a_seed(a["seed"])
+    f = _features(space, a["images"], a["precomputed"])  # the images first: what is wrong with them comes first
     if n_clusters == 1:  # one cluster is all the images: its profile is the all-image mean it is measured against
         raise ValueError(
             "subconcepts needs n_clusters of at least 2, got 1: one cluster holds every image, and its profile is the "
             "all-image mean every cluster is measured against (0 for every concept); for what a set of images holds "
             "in common, use image_concepts(space, images)"
         )
-    f = _features(space, a["images"], a["precomputed"])
     if len(f) < n_clusters:
         raise ValueError(f"subconcepts needs at least n_clusters={n_clusters} images, got {len(f)}")
     distinct = _distinct(f, n_clusters)

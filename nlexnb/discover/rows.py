@@ -50,8 +50,7 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
         echo = _look_alikes(space, top, index)
         top = [i for i, e in zip(top, echo) if not e]
     top = once_per_word(space, top, per_word)[:k]
-    once = f", {per_word} per word" if per_word is not None else ""
-    say_if_fewer("class_concepts", k, len(top), f"concepts of the bank may describe this class{once}")
+    say_if_fewer("class_concepts", k, int((~space.excluded).sum()), len(top))
     df = pd.DataFrame(
         {"rank": range(1, len(top) + 1), "concept": [space.texts[i] for i in top], "cosine": scores[top].cpu().numpy()}
     )
@@ -169,7 +168,7 @@ def nearest_classes(*args, **kwargs) -> ConceptTable:
         raise ValueError(f"text must be a non-empty string, got {text!r}")
     rows = F.normalize(space.classifier.head_weight.float(), dim=1)
     k = positive_int(a["k"], "k", "classes")
-    say_if_fewer("nearest_classes", k, len(rows), "classes are in the classifier")
+    say_if_fewer("nearest_classes", k, len(rows), len(rows), "classes are in the classifier")
     top = (rows @ space.direction(text)).topk(min(k, len(rows)))
     idx = top.indices.tolist()
     df = pd.DataFrame(

@@ -57,13 +57,22 @@ def fresh_output(name: str, folder: str | Path | None = None) -> Path:
     run left under that name removed, so that each run of the notebook starts afresh and one copy is kept.
 
     For an explanations file (:func:`nlexnb.explain_collection`) that is the file, its errors file and the parts of an
-    unfinished run; nothing else in the folder is touched.
+    unfinished run; nothing else in the folder is touched. In a folder of the user's, only files explain_collection
+    wrote are removed (:func:`nlexnb.collection.remove_explanations`); in nlexnb's cache, whatever holds those names.
     """
-    from ..collection import remove_explanations
+    import shutil
+
+    from ..collection import errors_path, remove_explanations
+    from ..collection.files import partial_dir
 
     if not isinstance(name, str) or not name or Path(name).name != name:
         raise ValueError(f"name must be a file name (no folder), got {name!r}")
     target = (Path(folder).expanduser() if folder is not None else cache_dir() / "notebooks") / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_explanations(target)
+    if folder is not None:
+        remove_explanations(target)
+    else:  # nlexnb's own folder: a damaged file left there is nlexnb's too
+        for file in (target, errors_path(target)):
+            file.unlink(missing_ok=True)
+        shutil.rmtree(partial_dir(target), ignore_errors=True)
     return target
