@@ -396,7 +396,7 @@ def labelled_features(
         ValueError: not one image could be read.
     """
     from .datasets import as_labelled
-    from .images import UnreadableImageError, to_pil
+    from .images import UnreadableImageError, apply_transform, to_pil
 
     pairs = as_labelled(pairs)  # a folder, pairs or a mistake named (it failed unpacking a bare image)
     size = classifier.batch_size
@@ -406,7 +406,7 @@ def labelled_features(
         batch = []
         for i, (image, label) in enumerate(pairs[start : start + size], start):
             try:
-                batch.append(classifier.transform(to_pil(image, f"the image of data[{i}]")))
+                batch.append(apply_transform(classifier.transform, to_pil(image, f"the image of data[{i}]")))
             except UnreadableImageError as exc:
                 skipped.append((exc.path, exc.reason))
                 continue

@@ -32,7 +32,7 @@ from ._checks import Setting, an_index, number, positive_int, text_list, yes_or_
 from .classifier import Classifier, Forward
 from .concepts import ConceptBank
 from .explanation import Explanation, HeatMap
-from .images import ImageInput, ImageLike, to_pil
+from .images import ImageInput, ImageLike, apply_transform, to_pil
 from .kinds import concept_words
 from .mapper import check_fits
 from .selection import GreedySelector, Selector, get_selector, marginal_gains, takes_prior
@@ -83,7 +83,7 @@ def input_view(classifier: Classifier, image: ImageLike | torch.Tensor) -> Image
 
     Undoes the transform's normalisation when its mean/std can be found, else rescales to [0, 1].
     """
-    x = image if isinstance(image, torch.Tensor) else classifier.transform(to_pil(image))
+    x = image if isinstance(image, torch.Tensor) else apply_transform(classifier.transform, to_pil(image))
     x = x.detach().float().cpu()
     x = x[0] if x.ndim == 4 else x
     mean, std = _normalisation(classifier.transform)

@@ -171,6 +171,12 @@ def _pil_to_rgb(img: Image.Image) -> Image.Image:
         if img.mode == "F":
             return _array_to_pil(arr.astype(np.float64))
         depth = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) <= 65535 else float(2**32 - 1)
+        if 0 < arr.max(initial=0) <= 255:  # read by its depth it is black: an 8-bit picture saved as 16-bit
+            raise ValueError(
+                f"A {img.mode} ({'16' if depth == 65535.0 else '32'}-bit) image holds values only up to "
+                f"{int(arr.max())}: read by its bit depth it is black. If it holds 8-bit values, convert it first: "
+                "Image.fromarray(np.asarray(image).astype(np.uint8))"
+            )
         return _array_to_pil(np.clip(arr.astype(np.float64), 0, None) / depth)
     if img.mode == "P":
         img = img.convert("RGBA")
@@ -309,6 +315,32 @@ def check_preprocessed(batch: torch.Tensor, transform, name: str = "images") -> 
         )
 
 
+def apply_transform(transform: Callable[[Image.Image], torch.Tensor], picture: Image.Image) -> torch.Tensor:
+    """``transform(picture)``, checked to be what a classifier takes: a float tensor [C, H, W]. A transform of a
+    user's own (``load_classifier(model, transform=...)``) that gives uint8 values 0-255 was fed to the model as
+    they were and answered with confidence; one that gives channels last, a batch, or a PIL image failed in torch's
+    words."""
+    out = transform(picture)
+    fix = "a classifier's transform must turn a PIL image into a float tensor [3, H, W]"
+    if not isinstance(out, torch.Tensor):
+        kind = type(out).__name__
+        raise TypeError(f"The transform returned a {kind}, not a tensor: {fix} (end it with ToTensor(), Normalize)")
+    if out.ndim != 3:
+        batch = " (a batch? return one image's tensor)" if out.ndim == 4 else ""
+        raise ValueError(f"The transform returned a tensor of shape {tuple(out.shape)}{batch}: {fix}")
+    if out.shape[0] not in (1, 3, 4) and out.shape[-1] in (1, 3, 4):
+        raise ValueError(
+            f"The transform returned shape {tuple(out.shape)}, channels last: {fix}, channels first (as ToTensor() "
+            "gives)"
+        )
+    if not out.is_floating_point():
+        raise ValueError(
+            f"The transform returned {out.dtype} values ({int(out.min())} to {int(out.max())}): {fix}, scaled to "
+            "[0, 1] and normalised (ToTensor() or ToDtype(torch.float32, scale=True), then Normalize)"
+        )
+    return out
+
+
 def iter_batches(
     images: ImageInput, transform: Callable[[Image.Image], torch.Tensor], batch_size: int, name: str = "images"
 ) -> Iterator[torch.Tensor]:
@@ -344,7 +376,8 @@ def iter_batches(
     items = as_image_list(images, name)
     for start in range(0, len(items), batch_size):
         chunk = enumerate(items[start : start + batch_size], start)
-        yield torch.stack([transform(to_pil(item, name if one else f"{name}[{i}]")) for i, item in chunk])
+        pictures = [to_pil(item, name if one else f"{name}[{i}]") for i, item in chunk]
+        yield torch.stack([apply_transform(transform, picture) for picture in pictures])
 
 
 class SamplePhotos(dict):

@@ -63,6 +63,12 @@ def load_classifier(
     batch_size = positive_int(batch_size, "batch_size", "images per forward pass")
     class_names = _checked_class_names(class_names)
     if isinstance(spec, nn.Module):
+        if weights is not None or pretrained is not True:  # ignored: the module came back with its own weights
+            given = "weights=" if weights is not None else f"pretrained={pretrained!r}"
+            raise ValueError(
+                f"{given} is for a model loaded by name; a wrapped nn.Module keeps the weights it holds. Load a "
+                "checkpoint into it first (model.load_state_dict(torch.load(path, weights_only=True))), then wrap it"
+            )
         if transform is not None and not callable(transform):
             raise TypeError(
                 f"transform must be a callable (PIL image -> [3, H, W] tensor), e.g. a torchvision transform, got "

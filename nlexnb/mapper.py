@@ -291,6 +291,18 @@ def check_fits(mapper: Mapper, classifier: Classifier, who: str) -> None:
             f"{who}: the mapper was fitted on head {fitted_on} ({mapper.classifier_name!r}), not on this "
             f"classifier's head {classifier.fingerprint}: results will not be faithful to this classifier"
         )
+    elif _other_class_names(mapper.meta, classifier):
+        warn_user(
+            f"{who}: the mapper was fitted on this head under other class names: each name was mapped to the row "
+            "it named then, which this classifier calls otherwise. Fit a mapper with these names"
+        )
+
+
+def _other_class_names(meta: dict, classifier: Classifier) -> bool:
+    """Whether a mapper's metadata records class names other than ``classifier``'s (files of earlier versions record
+    none: no answer, False)."""
+    saved = meta.get("class_names")
+    return saved is not None and saved != _digest(list(classifier.class_names))
 
 
 def fit_mapper(
@@ -406,6 +418,7 @@ def fit_mapper(
         "seed": seed,
         "classifier": classifier.name,
         "classifier_fingerprint": classifier.fingerprint,
+        "class_names": _digest(list(classifier.class_names)),  # the same head under other names: other classes
         "num_classes": classifier.num_classes,
         "num_fit_classes": len(index),
         "fit_classes": index if classes is not None else None,
@@ -473,6 +486,12 @@ def load_mapper(
             f"Mapper {str(path)!r} was fitted on {meta['classifier']!r} with head fingerprint "
             f"{meta['classifier_fingerprint']}, but this classifier ({classifier.name!r}) has "
             f"{classifier.fingerprint}: its class rows differ. Fit a new mapper with fit_mapper()."
+        )
+    if classifier is not None and _other_class_names(meta, classifier):
+        raise ValueError(
+            f"Mapper {str(path)!r} was fitted on this head ({meta['classifier']!r}) under other class names: it maps "
+            "each name to the row it named then, which this classifier calls otherwise. Fit a new mapper with "
+            "fit_mapper()"
         )
     encoder = text_encoder or load_text_encoder(meta["encoder"], device="cpu")
     if encoder.identity != meta["encoder_identity"]:

@@ -925,6 +925,40 @@ def test_a_wrapped_module_whose_head_is_not_its_last_step_is_refused(photos):
     assert nlexnb.load_classifier(_small_model(), **options).logits([photos["chelsea"]]).shape == (1, 3)
 
 
+def test_a_wrapped_modules_transform_and_weights_are_what_it_can_use(classifier, ridge_mapper, photos, tmp_path):
+    """A transform giving uint8 values 0-255 was fed to the model as they were (a confident wrong answer); weights=
+    and pretrained= were ignored for a module (random weights, no word); a 16-bit file of 8-bit values read black; a
+    mapper of the same head under other class names was taken."""
+    from torchvision import transforms
+
+    def wrap(transform):
+        names = ["cat", "cup", "rocket"]
+        return nlexnb.load_classifier(_small_model(), head="3", class_names=names, transform=transform)
+
+    resized = [transforms.Resize(16), transforms.CenterCrop(16)]
+    for transform, error, message in [
+        (transforms.Compose([*resized, transforms.PILToTensor()]), ValueError, "returned torch.uint8 values"),
+        (transforms.Compose(resized), TypeError, "returned a Image, not a tensor"),
+        (lambda im: torch.zeros(1, 3, 16, 16), ValueError, r"shape \(1, 3, 16, 16\) \(a batch\?"),
+        (lambda im: torch.zeros(16, 16, 3), ValueError, "channels last"),
+    ]:
+        with pytest.raises(error, match=message):
+            wrap(transform).predict(photos["chelsea"])
+    for option in ({"weights": tmp_path / "model.pth"}, {"pretrained": "no"}, {"pretrained": False}):
+        with pytest.raises(ValueError, match="is for a model loaded by name; a wrapped nn.Module keeps the weights"):
+            nlexnb.load_classifier(_small_model(), head="3", class_names=["cat", "cup", "rocket"], **option)
+    dim = (np.asarray(photos["chelsea"].convert("L")).astype(np.uint16) * 3) // 4  # 8-bit values, saved as 16-bit
+    Image.fromarray(dim).save(tmp_path / "dim16.png")
+    with pytest.raises(ValueError, match=r"16-bit\) image holds values only up to \d+: read by its bit depth"):
+        classifier.predict(tmp_path / "dim16.png")
+    renamed = nlexnb.load_classifier("tf_efficientnet_lite0", class_names=list(reversed(classifier.class_names)))
+    saved = ridge_mapper.save(tmp_path / "mapper")
+    with pytest.raises(ValueError, match="fitted on this head .* under other class names"):
+        nlexnb.load_mapper(saved, renamed)
+    with pytest.warns(UserWarning, match="fitted on this head under other class names"):
+        nlexnb.Explainer(renamed, ridge_mapper, ["striped fur", "foam"])
+
+
 def test_load_classifier_checks_what_it_is_given_before_loading():
     """A model loaded by name used to ignore transform=, head= and feature_layer= without a word; class names given
     as one string were split into letters, an empty list meant ImageNet's names, and batch_size=0 and a transform

@@ -17,7 +17,7 @@ from PIL import Image
 
 from .._checks import an_index, warn_user
 from ..datasets import IMAGE_EXTENSIONS, image_files
-from ..images import UnreadableImageError, check_preprocessed, to_pil
+from ..images import UnreadableImageError, apply_transform, check_preprocessed, to_pil
 
 __all__ = ["Source", "as_source", "Batch", "collate", "data_loader", "fingerprint"]
 
@@ -39,7 +39,7 @@ def _prepare(image: Any, transform, name: str) -> torch.Tensor:
             )
         check_preprocessed(image[None], transform, name)  # pixel values 0-255, or ToTensor() without Normalize
         return image
-    return transform(to_pil(image, name))
+    return apply_transform(transform, to_pil(image, name))
 
 
 def fingerprint(x: torch.Tensor) -> str:
