@@ -86,7 +86,7 @@ def safetensors_path(path, example: str) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a file path (str or Path), got {type(path).__name__}")
     folder = isinstance(path, str) and path.endswith(("/", os.sep))  # a folder that does not exist yet
-    path = Path(path)
+    path = Path(path).expanduser()  # "~/m" wrote a folder named "~" in the working directory
     if folder or path.is_dir():
         raise ValueError(f"path is a folder ({str(path)!r}); give a file path such as {str(path / example)!r}")
     return path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")

@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,9 @@ __all__ = [
 ]
 
 DEFAULT_TEMPLATES: tuple[str, ...] = ("a photo of a {}.", "an image of a {}.", "a {}.")
+COLLAPSED = 1e-3
+"""A fitted map whose outputs for the class names spread less than this share of the class rows' spread sends every
+text to about one vector (an over-strong ``alpha``, a tiny ``sigma``): refused, as a NaN map is."""
 FORMAT_VERSION = 1
 
 
@@ -248,9 +251,14 @@ def check_templates(templates: Sequence[str]) -> tuple[str, ...]:
     """
     if isinstance(templates, str):
         raise TypeError(f"templates must be a list of strings, got the single string {templates!r}; wrap it in a list")
+    if isinstance(templates, (Mapping, set, frozenset)):  # a dict's keys, a set's order: other prompts each run
+        raise TypeError(f"templates must be a list of strings, got a {type(templates).__name__}")
     items = list(templates)
     if not items:
         raise ValueError("templates is empty: give at least one, e.g. ['a photo of a {}.']")
+    if len(set(items)) != len(items):
+        twice = next(t for t in items if items.count(t) > 1)
+        raise ValueError(f"Template {twice!r} is given twice: it would count twice in the average of the prompts")
     for t in items:
         if not isinstance(t, str):
             raise TypeError(f"Each template must be a string, got {type(t).__name__} ({t!r})")
@@ -397,10 +405,18 @@ def fit_mapper(
     x, group_index = x.to(classifier.device), torch.tensor(groups, device=classifier.device)
     net = fit_map(method, x, group_index, targets, seed, hparams)
     with torch.inference_mode():
-        if not bool(torch.isfinite(net.eval()(x[:plain])).all()):
+        mapped = net.eval()(x[:plain])
+        if not bool(torch.isfinite(mapped).all()):
             raise ValueError(
                 f"The {method} map fitted with {hparams or 'the default hyper-parameters'} sends the class names to "
                 "NaN or infinite vectors: nothing mapped through it would mean anything. Try other hyper-parameters"
+            )
+        spread = float(mapped.std(0).norm() / targets.std(0).norm().clamp_min(1e-12)) if len(mapped) > 1 else 1.0
+        if spread < COLLAPSED:  # alpha=1e6 or sigma=1e-4: every text landed on one vector, every answer the same
+            raise ValueError(
+                f"The {method} map fitted with {hparams or 'the default hyper-parameters'} sends every class name to "
+                f"about the same vector (their spread is {spread:.1e} of the class rows'): any text would score alike "
+                "against every class. Try a smaller alpha (or a wider sigma)"
             )
     # labels are mapped from their names alone: the penalty and the memory are set on the names' own texts
     names_x, names_groups = x[:plain], group_index[:plain]
@@ -463,7 +479,17 @@ def load_mapper(
 
     if not isinstance(path, (str, Path)):
         raise TypeError(f"path must be the mapper's file (str or Path), got {type(path).__name__}")
-    path = Path(path)
+    if classifier is not None and not isinstance(classifier, Classifier):  # swapped arguments: AttributeErrors
+        raise TypeError(
+            f"load_mapper(path, classifier, text_encoder): classifier must be a Classifier (nlexnb.load_classifier), "
+            f"got {type(classifier).__name__}"
+        )
+    if text_encoder is not None and not isinstance(text_encoder, TextEncoder):
+        raise TypeError(
+            "load_mapper(path, classifier, text_encoder): text_encoder must be a TextEncoder "
+            f"(nlexnb.load_text_encoder), got {type(text_encoder).__name__}"
+        )
+    path = Path(path).expanduser()
     if not path.is_file() and path.suffix != ".safetensors" and path.with_name(path.name + ".safetensors").is_file():
         path = path.with_name(path.name + ".safetensors")  # what Mapper.save("m") wrote
     if not path.is_file():
@@ -599,6 +625,11 @@ def _hyper_parameters(hparams: dict) -> dict:
             value = value.item()  # a numpy scalar
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"Hyper-parameter {name} must be a number, got {type(value).__name__} {value!r}")
+        if name == "dropout":  # a probability: 0 is none, 1 drops everything (torch's words beyond it)
+            if not (math.isfinite(value) and 0 <= value < 1):
+                raise ValueError(f"Hyper-parameter dropout must be a probability in [0, 1), got {value!r}")
+            out[name] = float(value)
+            continue
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"Hyper-parameter {name} must be a positive finite number, got {value!r}")
         if name in WHOLE_HYPER_PARAMETERS and value != int(value):

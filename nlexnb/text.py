@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -26,6 +26,12 @@ def check_texts(texts: Sequence[str] | str, what: str = "texts", blank: bool = T
         texts = [texts]  # one text is checked as a list of one
     if isinstance(texts, (bytes, torch.Tensor)) or not hasattr(texts, "__iter__"):
         raise TypeError(f"{what} must be a string or a list of strings, got {type(texts).__name__}")
+    if isinstance(texts, (Mapping, set, frozenset)):  # keys taken, values dropped; rows in no order to match back
+        kind = "a mapping (its keys would be taken, its values dropped)" if isinstance(texts, Mapping) else "a set"
+        raise TypeError(
+            f"{what} must be a list of strings, got {kind}: the rows come back in the list's order, so give one "
+            f"(e.g. sorted({what}))"
+        )
     out = list(texts)
     for i, t in enumerate(out):
         if not isinstance(t, str):

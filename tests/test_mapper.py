@@ -218,3 +218,33 @@ def test_mlp_map_fits_and_round_trips(classifier, encoder, tmp_path):
     assert (nearest == torch.arange(len(classes))).float().mean() > 0.9  # training names land on their own rows
     loaded = nlexnb.load_mapper(mlp.save(tmp_path / "mlp"), classifier, text_encoder=encoder)
     torch.testing.assert_close(loaded.encode(["a red fox"]), mlp.encode(["a red fox"]))
+
+
+def test_a_map_that_sends_every_name_to_one_vector_is_refused(classifier, encoder):
+    """alpha=1e6 gave a map under which every text scored alike against every class: zero-shot called a cat
+    "espresso" without a word."""
+    with pytest.raises(ValueError, match="sends every class name to about the same vector"):
+        nlexnb.fit_mapper(classifier, encoder, method="ridge", alpha=1e6)
+    with pytest.raises(ValueError, match=r"dropout must be a probability in \[0, 1\), got 1.0"):
+        nlexnb.fit_mapper(classifier, encoder, method="mlp", dropout=1.0)
+
+
+def test_texts_and_templates_come_as_lists_and_files_as_they_are_named(
+    ridge_mapper, classifier, encoder, tmp_path, monkeypatch
+):
+    for texts in ({"striped fur", "wheels"}, {"striped fur": 1}):  # rows in no order to match back; values dropped
+        with pytest.raises(TypeError, match="must be a list of strings, got a"):
+            ridge_mapper.encode(texts)
+    with pytest.raises(TypeError, match="templates must be a list of strings, got a set"):
+        ridge_mapper.encode_labels(["cat"], templates={"a {}.", "an {}."})
+    with pytest.raises(ValueError, match="Template 'a {}.' is given twice"):
+        ridge_mapper.encode_labels(["cat"], templates=["a {}.", "a {}."])
+    saved = ridge_mapper.save(tmp_path / "m")
+    with pytest.raises(TypeError, match="classifier must be a Classifier .* got TextEncoder"):
+        nlexnb.load_mapper(saved, encoder)  # swapped: it failed on a missing attribute
+    with pytest.raises(TypeError, match="text_encoder must be a TextEncoder .* got str"):
+        nlexnb.load_mapper(saved, classifier, "all-MiniLM-L6-v2")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    written = ridge_mapper.save("~/mine")  # wrote a folder named "~" in the working directory
+    assert written == tmp_path / "mine.safetensors" and written.is_file()
+    assert nlexnb.load_mapper("~/mine", classifier, encoder).method == "ridge"

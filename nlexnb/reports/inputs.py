@@ -29,7 +29,7 @@ def notebook_images(image_dir: str | Path | None = None, limit: int | None = Non
     if image_dir is None:
         photos = sample_images()
     else:
-        folder = Path(image_dir)
+        folder = Path(image_dir).expanduser()  # the first cell's check reads "~/photos" so
         files = image_files(folder, recursive=False).images
         if not files:
             raise ValueError(f"No images in {str(folder)!r} (extensions {', '.join(IMAGE_EXTENSIONS)})")
@@ -45,10 +45,10 @@ def spread(items: Sequence[Any], limit: int | None = None) -> list[Any]:
     birds only, while an even spread keeps every label's share.
     """
     items = list(items)
+    if limit is not None:  # checked before it is compared: "3" failed in Python's words, True was 1
+        limit = positive_int(limit, "limit", "items (or None)")
     if limit is None or limit >= len(items):
         return items
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit must be a positive number of items or None, got {limit!r}")
     return [items[i * len(items) // limit] for i in range(limit)]
 
 
