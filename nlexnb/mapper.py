@@ -444,6 +444,7 @@ def fit_mapper(
         "feature_dim": classifier.num_features,
         "seen_penalty": penalty,
         "memorize": memorize,
+        "calibrate": calibrate,
         "glosses": _digest(all_glosses),
         "descriptions": _digest(all_descriptions),
         "fit_seconds": time.perf_counter() - start,
@@ -451,6 +452,16 @@ def fit_mapper(
         "versions": _versions(),
     }
     return Mapper(net=net.eval(), text_encoder=text_encoder, templates=temps, meta=meta, memory=memory)
+
+
+def default_text_digests(classifier: Classifier) -> dict[str, str | None]:
+    """What a fit with the default ``glosses`` and ``descriptions`` records of them for ``classifier`` (ImageNet-1k's
+    for its class names, else none): how a saved mapper is told to be the default fit or another."""
+    glosses = _per_class(None, classifier, "glosses", "WordNet glosses", imagenet_glosses, a_gloss)
+    descriptions = _per_class(
+        None, classifier, "descriptions", "class descriptions", imagenet_descriptions, photo_phrases
+    )
+    return {"glosses": _digest(glosses), "descriptions": _digest(descriptions)}
 
 
 def _digest(entries: list | None) -> str | None:

@@ -505,6 +505,9 @@ def test_save_mapper_refuses_another_classifier_and_non_default_fits_without_a_p
     with pytest.raises(ValueError, match="default fits only"):
         reports.save_mapper(partial, a)
     assert reports.save_mapper(partial, a, tmp_path / "partial.safetensors").is_file()
+    uncalibrated = nlexnb.fit_mapper(a, encoder, calibrate=False)  # setup() loaded it as the default fit
+    with pytest.raises(ValueError, match="default fits only"):
+        reports.save_mapper(uncalibrated, a)
 
 
 def test_spread_keeps_every_labels_share():

@@ -221,7 +221,6 @@ def save_mapper(
     Returns:
         The path written.
     """
-    from ..mapper import DEFAULT_TEMPLATES
 
     meta = mapper.meta
     if meta.get("classifier_fingerprint") != classifier.fingerprint:
@@ -230,10 +229,10 @@ def save_mapper(
             f"on {classifier.name!r} ({classifier.fingerprint})"
         )
     if path is None:
-        if meta.get("fit_classes") is not None or tuple(mapper.templates) != DEFAULT_TEMPLATES or meta.get("hparams"):
+        if _other_fit(mapper, classifier, meta.get("seed", 0), method=meta.get("method")):
             raise ValueError(
-                "save_mapper(path=None) keeps default fits only (all classes, default templates and hyper-parameters),"
-                " which setup() loads; give a path for this one"
+                "save_mapper(path=None) keeps default fits only (all classes, default templates, hyper-parameters, "
+                "glosses, descriptions and seen-class penalty), which setup() loads; give a path for this one"
             )
         path = mapper_path(classifier, mapper.text_encoder, method=meta["method"], seed=meta["seed"])
     extra = {"class_names_sha": _names_hash(classifier), **({"saved_by": by} if by else {})}
@@ -254,13 +253,17 @@ def _check_given_mapper(mapper: Mapper, classifier, encoder) -> None:
         )
 
 
-def _other_fit(mapper: Mapper, classifier, seed: int) -> str | None:
-    """Why a mapper loaded from the default path is not the fit :func:`setup` wants; None when it is."""
-    from ..mapper import DEFAULT_TEMPLATES
+def _other_fit(mapper: Mapper, classifier, seed: int, method: str | None = "kernel") -> str | None:
+    """Why a mapper loaded from the default path is not the fit :func:`setup` wants; None when it is. Files of
+    earlier versions that do not record whether the penalty was calibrated are taken as calibrated."""
+    from ..mapper import DEFAULT_TEMPLATES, default_text_digests
 
     meta = mapper.meta
-    wanted = {"method": "kernel", "seed": seed, "fit_classes": None, "memorize": True, "hparams": {}}
+    wanted = {"method": method, "seed": seed, "fit_classes": None, "memorize": True, "hparams": {}}
+    wanted |= default_text_digests(classifier)  # glosses and descriptions as a default fit reads them
     other = {k: meta.get(k) for k, v in wanted.items() if meta.get(k) != v}
+    if meta.get("calibrate", True) is not True:
+        other["calibrate"] = meta["calibrate"]
     if tuple(mapper.templates) != DEFAULT_TEMPLATES:
         other["templates"] = list(mapper.templates)
     if meta.get("class_names_sha") not in (None, _names_hash(classifier)):
