@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -582,3 +583,21 @@ def test_images_classes_and_encoder_parameters_fail_in_the_first_cell(tmp_path, 
             reports.validate_parameters(**bad)
     with pytest.raises(ValueError, match="name is blank"):  # "" used to load the default encoder silently
         nlexnb.load_text_encoder("")
+
+
+def test_a_recorded_value_keeps_its_names_and_its_infinities(monkeypatch):
+    """A table's class names (its index) were dropped, inf became null as NaN does, a Series lost its index, and
+    numpy's NaN stayed a float while Python's became "nan"."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda payload, raw: shown.append(payload))
+    table = pd.DataFrame({"top1": [0.5, float("inf")]}, index=pd.Index(["tabby", "espresso"], name="class"))
+    reports.record("table", table)
+    reports.record("series", pd.Series([1, 2], index=["a", "b"]))
+    reports.record("numbers", {"nan": np.float64("nan"), "set": {"b", "a"}, "path": Path("x/y")})
+    values = [payload["application/vnd.nlexnb.record+json"]["value"] for payload in shown]
+    assert values[0] == {"columns": ["class", "top1"], "records": [{"class": "tabby", "top1": 0.5},
+                                                                   {"class": "espresso", "top1": "inf"}]}  # fmt: skip
+    assert values[1] == {"a": 1, "b": 2}
+    assert values[2] == {"nan": "nan", "set": ["a", "b"], "path": "x/y"}
