@@ -321,7 +321,9 @@ def _default_class_names(num_classes: int, model: nn.Module | None) -> list[str]
 
 
 def _read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    path = Path(path)
+    path = Path(path).expanduser()
+    if path.is_dir():  # it said "not found" of a folder that is there
+        raise ValueError(f"weights is a folder ({str(path)!r}); give the checkpoint file in it (.safetensors, .pth)")
     if not path.is_file():
         raise FileNotFoundError(f"Checkpoint not found: {str(path)!r}")
     if path.suffix == ".safetensors":

@@ -944,6 +944,8 @@ def test_a_wrapped_modules_transform_and_weights_are_what_it_can_use(classifier,
     ]:
         with pytest.raises(error, match=message):
             wrap(transform).predict(photos["chelsea"])
+    with pytest.raises(ValueError, match=r"weights is a folder \(.*\); give the checkpoint file in it"):
+        nlexnb.load_classifier("resnet18", weights=tmp_path)  # "Checkpoint not found" of a folder that is there
     for option in ({"weights": tmp_path / "model.pth"}, {"pretrained": "no"}, {"pretrained": False}):
         with pytest.raises(ValueError, match="is for a model loaded by name; a wrapped nn.Module keeps the weights"):
             nlexnb.load_classifier(_small_model(), head="3", class_names=["cat", "cup", "rocket"], **option)

@@ -601,3 +601,8 @@ def test_a_recorded_value_keeps_its_names_and_its_infinities(monkeypatch):
                                                                    {"class": "espresso", "top1": "inf"}]}  # fmt: skip
     assert values[1] == {"a": 1, "b": 2}
     assert values[2] == {"nan": "nan", "set": ["a", "b"], "path": "x/y"}
+
+
+def test_a_device_for_models_given_as_objects_is_refused_not_ignored(cache, encoder):
+    with pytest.raises(ValueError, match="device='meta' is for models loaded by name; the classifier given is on cpu"):
+        setup(_tiny(0), encoder, device="meta", style=False)

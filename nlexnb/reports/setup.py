@@ -136,6 +136,19 @@ def setup(
             f"mapper must be None (nlexnb's cache), a .safetensors path, a fitted Mapper or False (none), "
             f"got {type(mapper).__name__} ({mapper!r})"
         )
+    if device is not None:  # it was ignored for a model given as an object, which stays where it is
+        import torch
+
+        from .._checks import a_device
+
+        wanted = a_device(device)
+        for part, value in (("classifier", model), ("encoder", encoder)):
+            there = getattr(value, "device", None)
+            if isinstance(value, (Classifier, TextEncoder)) and torch.device(there).type != wanted.type:
+                raise ValueError(
+                    f"device={device!r} is for models loaded by name; the {part} given is on {there}. Leave device "
+                    "out, or load it there"
+                )
     if style:
         notebook_style()
     notes, seconds = {}, {}
