@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import Setting, positive_int
+from ._checks import Setting, positive_int, warn_user
 from .images import ImageInput, iter_batches
 from .labels import bare_synonyms, disambiguate, split_synonyms
 
@@ -373,7 +373,26 @@ class ModuleClassifier(Classifier):
             logits = logits[0]
         f = captured["f"].flatten(1).float()
         self._check_head_is_last(f, logits.float())
-        return f, logits.float(), self._arrange_map(captured["map"]) if want_map else None
+        fmap = self._arrange_map(captured["map"]) if want_map else None
+        if fmap is not None and not getattr(self, "_map_checked", False):
+            self._map_checked = True
+            self._check_map_pools_to_features(captured["map"], fmap, f)
+        return f, logits.float(), fmap
+
+    def _check_map_pools_to_features(self, raw, fmap: torch.Tensor, features: torch.Tensor) -> None:
+        """Warn, once, when a spatial feature layer's average is not the head's input: "layer4.0" of a ResNet has the
+        right width but is not what is pooled into the head, and every heat map came from it without a word."""
+        raw = raw[0] if isinstance(raw, (tuple, list)) else raw
+        if raw.ndim != 4 or not len(features):  # token sequences pool by a class token, not by their mean
+            return
+        pooled = fmap.mean((1, 2))
+        gap = float((pooled - features).abs().max())
+        if gap > 1e-3 * max(float(features.abs().max()), 1e-6):  # float32 pooling differs by about 1e-7 of it
+            warn_user(
+                f"The average of feature layer {self.feature_layer!r} is not {self.name}'s head input (they differ by "
+                f"up to {gap:.3g}): heat maps show that layer, not the features the head reads. Name the layer whose "
+                "output is pooled into the head (feature_post= for steps between them)"
+            )
 
     def _check_head_is_last(self, features: torch.Tensor, logits: torch.Tensor) -> None:
         """A ValueError unless the model's output is its head applied to the head's input: a softmax or another

@@ -188,3 +188,20 @@ def test_corrupt_image_error_names_the_file(classifier, tmp_path, photos):
         classifier.features(tmp_path / "nope.png")
     with pytest.raises(TypeError, match="Expected a PIL image"):
         classifier.features([42])
+
+
+def test_a_feature_layer_that_is_not_what_the_head_pools_is_named_once(photos):
+    """ "layer4.0" of a ResNet has the head's width, but its average is not the head's input: every heat map came from
+    it without a word."""
+    import warnings
+
+    import torchvision
+
+    model = torchvision.models.resnet18(weights=None)  # no zero-initialised blocks: layer4.1 changes its input
+    options = dict(head="fc", transform=nlexnb.load_classifier("torchvision:resnet18", pretrained=False).transform)
+    with pytest.warns(UserWarning, match="The average of feature layer 'layer4.0' is not ResNet's head input"):
+        nlexnb.load_classifier(model, feature_layer="layer4.0", **options).feature_map(photos["chelsea"])
+    right = nlexnb.load_classifier(model, feature_layer="layer4", **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert right.feature_map(photos["chelsea"]).mean(1).sub(right.features(photos["chelsea"])).abs().max() < 1e-4
