@@ -485,7 +485,7 @@ class Explainer:
         k = self.space.check_k(k)  # k=0 chose nothing, k=-1 too, without a word
         f = self._one_vector(features)
         w = target.weight(self.classifier).to(f.device, torch.float32)
-        candidates = self.candidates(f, target, size=max(self.shortlist, k), projections=projections)
+        candidates = self._candidates(f, target, max(self.shortlist, k), projections)
         if not candidates:
             return [], []
         dirs = self.directions[candidates]
@@ -533,11 +533,13 @@ class Explainer:
         grazing, juice" for a tabby photo's tiger cat rather than Egyptian cat): measured on the 50 plausibility
         photos, drawing from A's evidence lifts the judged share of contrastive concepts from 0.11 to 0.16
         (``benchmarks/RESULTS.md``)."""
-        target = self.target(target)
-        f = self._one_vector(features)
+        size = self.shortlist if size is None else positive_int(size, "size", "concepts")  # -1 dropped the last one
+        return self._candidates(self._one_vector(features), self.target(target), size, projections)
+
+    def _candidates(self, f: torch.Tensor, target: Target, size: int, projections: torch.Tensor | None) -> list[int]:
+        """:meth:`candidates` for a checked feature vector ``f`` [d] and target."""
         w = target.weight(self.classifier).to(f.device, torch.float32)
         both = projections if projections is not None else self.directions @ torch.stack([f, w / w.norm()], 1)
-        size = self.shortlist if size is None else positive_int(size, "size", "concepts")  # -1 dropped the last one
         if not isinstance(target, LogitGap):
             said = concept_words(target.label) if isinstance(target, Direction) else frozenset()
             return self._shortlist(both, target.classes, size, said)
