@@ -171,11 +171,16 @@ def _folder_labels(names: list[str], labels, root: Path) -> dict[str, str]:
         raise TypeError(f"labels must be a mapping folder -> label or a list of labels, got {type(labels).__name__}")
     allowed = set(labels)
     for n in names:
-        if n not in allowed:
-            close = difflib.get_close_matches(n, [str(x) for x in labels], n=3)
-            hint = f"; close: {close}" if close else ""
-            raise ValueError(f"Folder {str(root / n)!r} is not one of the labels {list(labels)[:10]}{hint}")
+        _among(n, labels, allowed, f"Folder {str(root / n)!r} is not one of the labels")
     return {n: n for n in names}
+
+
+def _among(label: str, labels: Sequence[str], allowed: set, refusal: str) -> None:
+    """A ValueError, ``refusal`` then the labels and close matches, unless ``label`` is in ``allowed``."""
+    if label not in allowed:
+        close = difflib.get_close_matches(label, [str(x) for x in labels], n=3)
+        hint = f"; close: {close}" if close else ""
+        raise ValueError(f"{refusal} {list(labels)[:10]}{hint}")
 
 
 def _check_label_values(chosen: Mapping[str, Any]) -> None:
@@ -233,10 +238,7 @@ def _check_pair_labels(pairs: Labelled, labels) -> None:
         raise TypeError(f"labels must be a list of the labels the pairs may hold, got {type(labels).__name__}")
     allowed = set(labels)
     for i, (_, label) in enumerate(pairs):
-        if label not in allowed:
-            close = difflib.get_close_matches(label, [str(x) for x in labels], n=3)
-            hint = f"; close: {close}" if close else ""
-            raise ValueError(f"data[{i}] has label {label!r}, which is not one of labels= {list(labels)[:10]}{hint}")
+        _among(label, labels, allowed, f"data[{i}] has label {label!r}, which is not one of labels=")
 
 
 # ---- the coarse photo set ------------------------------------------------------------------------------------------
