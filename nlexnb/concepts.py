@@ -69,8 +69,8 @@ class ConceptBank:
     ):
         if isinstance(texts, Mapping):  # {concept: weight}: its keys alone were taken, the weights dropped
             raise TypeError(
-                "concepts must be a list of texts, got a mapping; for its keys, ConceptBank(list(mapping)). A weight "
-                "per concept is not part of a bank: weigh texts with explainer.weigh(image, texts)"
+                f"concepts must be a list of texts, got a {type(texts).__name__}; pass list(concepts) for its keys. A "
+                "weight per concept is not part of a bank: weigh texts with explainer.weigh(image, texts)"
             )
         if isinstance(texts, (set, frozenset)):  # no order of its own: the bank would differ from run to run
             texts = sorted(texts)
@@ -338,14 +338,8 @@ def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | No
         )
     if isinstance(concepts, (str, os.PathLike)):
         return ConceptBank.from_file(concepts)
-    if isinstance(concepts, Mapping):  # {concept: weight}? its keys alone would be taken, silently
-        raise TypeError(
-            f"concepts must be a list of texts, got a {type(concepts).__name__}; pass list(concepts) for its keys"
-        )
-    if isinstance(concepts, (set, frozenset)):  # no order of its own: the bank would differ from run to run
-        return ConceptBank(sorted(concepts))
-    if isinstance(concepts, Iterable):
-        return ConceptBank(list(concepts))
+    if isinstance(concepts, Iterable):  # a mapping is refused and a set sorted by the bank itself
+        return ConceptBank(concepts)
     raise TypeError(
         f"concepts must be a ConceptBank, a list of strings, a file path or one of {sorted(builtins)}, "
         f"got {type(concepts).__name__}"

@@ -131,7 +131,8 @@ def test_a_set_of_concepts_is_one_bank_in_every_run_and_a_dict_is_refused():
 
 
 def test_a_bank_refuses_weights_sources_spelt_as_one_string_and_sources_it_lacks():
-    with pytest.raises(TypeError, match="got a mapping; for its keys, ConceptBank"):
+    weights = r"got a dict; pass list\(concepts\) for its keys. A weight per concept is not part of a bank"
+    with pytest.raises(TypeError, match=weights):
         ConceptBank({"striped fur": 0.9, "sofa": 0.1})  # the weights were dropped without a word
     assert ConceptBank({"sofa", "striped fur", "fur"}).texts == ["fur", "sofa", "striped fur"]  # one order
     with pytest.raises(TypeError, match="sources must be a list with one source per concept, got the single string"):
