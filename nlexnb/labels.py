@@ -134,20 +134,29 @@ def disambiguate(names: Sequence[str], glosses: Sequence[str] | None = None) -> 
     """Make class names unique without losing meaning.
 
     A name that occurs more than once gets its gloss's first clause in parentheses when glosses are given
-    ("crane (large long-necked wading bird)"), otherwise its class index ("crane (class 517)").
+    ("crane (large long-necked wading bird)"), otherwise its class index ("crane (class 517)"). Each name is
+    suffixed once, from its own text: where glosses collide, or a suffixed name is another class's name already,
+    that class gets its index instead ("crane (class 134)"), never a second suffix.
     """
     counts = Counter(names)
-    out = []
-    for i, name in enumerate(names):
-        if counts[name] == 1:
-            out.append(name)
-            continue
+    out = list(names)
+    changed = [i for i, name in enumerate(names) if counts[name] > 1]
+    for i in changed:
         gloss = glosses[i] if glosses is not None and i < len(glosses) else ""
         short = " ".join(re.split(r"[;,]", gloss)[0].split()[:6]) if gloss else ""
-        out.append(f"{name} ({short})" if short else f"{name} (class {i})")
-    if len(set(out)) != len(out):  # glosses themselves collide: fall back to indices for those
-        again = Counter(out)
-        out = [f"{n} (class {i})" if again[n] > 1 else n for i, n in enumerate(out)]
+        out[i] = f"{names[i]} ({short})" if short else f"{names[i]} (class {i})"
+    again = Counter(out)
+    for i in changed:  # glosses that collide, or that make another class's name: the index tells them apart
+        if again[out[i]] > 1:
+            out[i] = f"{names[i]} (class {i})"
+    taken = Counter(out)
+    for i in changed:  # a class already named "crane (class 134)": the position among the names, as a last resort
+        n = 2
+        while taken[out[i]] > 1:
+            taken[out[i]] -= 1
+            out[i] = f"{names[i]} (class {i}, {n})"
+            n += 1
+            taken[out[i]] += 1
     return out
 
 

@@ -276,6 +276,23 @@ def test_label_lists_are_accepted_or_refused_with_the_reason(labels):
         assert len(set(out)) == len(out) and all(isinstance(x, str) and x for x in out)
 
 
+_CLASS_NAMES = st.sampled_from(["crane", "crane (bird)", "crane (class 1)", "crane (class 1, 2)", "mouse", "a"])
+
+
+@given(st.lists(_CLASS_NAMES, min_size=1, max_size=8), st.lists(st.sampled_from(["bird", "machine", ""]), max_size=8))
+def test_class_names_are_made_unique_each_by_one_suffix_of_its_own_name(names, glosses):
+    from nlexnb.labels import disambiguate
+
+    out = disambiguate(names, glosses)
+    assert len(out) == len(names) and len(set(out)) == len(out)
+    for name, made in zip(names, out):
+        if names.count(name) == 1:
+            assert made == name  # a name no other class has is left alone
+        else:
+            suffix = made[len(name) :]
+            assert made.startswith(name + " (") and suffix.count("(") == 1, made  # one suffix, never two
+
+
 @given(st.one_of(st.text(max_size=20), st.lists(st.text(max_size=20), max_size=4)))
 def test_templates_hold_one_placeholder_or_are_refused(templates):
     try:
