@@ -244,9 +244,11 @@ class Explainer:
                 )
             check_fits(mapper, classifier, "Explainer")
             extra = {} if weakest is None else {"weakest": weakest}
-            self.space = ConceptSpace(
-                classifier, mapper, concepts, glosses=glosses, other_senses=other_senses, progress=progress, **extra
-            )
+            with warnings.catch_warnings():  # the space checks the same fit: the user hears it once, as Explainer's
+                warnings.filterwarnings("ignore", message="ConceptSpace: the mapper was fitted")
+                self.space = ConceptSpace(
+                    classifier, mapper, concepts, glosses=glosses, other_senses=other_senses, progress=progress, **extra
+                )
         self.selector = selector  # each setting is checked here and on any later assignment (the class's Settings)
         self.shortlist = shortlist
         self.relevance = relevance

@@ -4,6 +4,8 @@ accepted: one mapper for a dict of them, one class name for a list of one, "tabb
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -57,6 +59,16 @@ def test_evaluations_check_the_mapper_was_fitted_on_this_classifier(
             call(other_head)
         with pytest.raises(ValueError, match=rf"{who}.*maps into 1280 dimensions .*'resnet18' has 512-dimensional"):
             call(other_width)
+
+
+def test_an_explainer_on_another_head_says_so_once_in_its_own_name(ridge_mapper, other_head):
+    """Explainer checked the fit and so did the space it builds: the user read the same warning twice, once under
+    a name (ConceptSpace) they never called."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nlexnb.Explainer(other_head, ridge_mapper, concepts=["dark liquid", "white foam", "handle"])
+    about_fit = [str(w.message) for w in caught if "the mapper was fitted on head" in str(w.message)]
+    assert len(about_fit) == 1 and about_fit[0].startswith("Explainer: "), about_fit
 
 
 # ---- 2. what comes first, and the text encoder -------------------------------------------------------------------
