@@ -223,6 +223,15 @@ class Setting:
         obj.__dict__[self.name] = self.check(value, self.name)
 
 
+def settings_of(obj: object) -> dict[str, object]:
+    """Every :class:`Setting` of ``obj`` by name, in the order its classes declare them: what a record of how a
+    result was made must hold (an option added later joins such records by being a Setting)."""
+    names = dict.fromkeys(
+        name for cls in reversed(type(obj).__mro__) for name, attr in vars(cls).items() if isinstance(attr, Setting)
+    )
+    return {name: getattr(obj, name) for name in names}
+
+
 class Fixed:
     """A public value set once, in the constructor, and read-only after: what other state was derived from.
 

@@ -220,6 +220,30 @@ def test_a_file_from_another_mapper_or_setting_is_refused(explainer, classifier,
     assert read_explanations(out)["id"].tolist() == [0, 1]  # untouched
 
 
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("relevance", 2.0),
+        ("sense_margin", 0.2),
+        ("sense_floor", 0.5),
+        ("other_animals", True),
+        ("unlisted_things", True),
+        ("unlisted_colours", True),
+        ("max_alignment", 0.4),
+        ("selector", "nonnegative"),
+    ],
+)
+def test_resuming_with_any_other_explainer_option_is_refused(explainer, pictures, tmp_path, option, value):
+    """A resumed run took another relevance, sense test or animal rule without a word, and mixed rows made both
+    ways in one file; every option of the explainer is now part of what a file was made with."""
+    out = tmp_path / "one.parquet"
+    explain_collection(explainer, pictures[:2], out, progress=False)
+    other = Explainer(explainer.space, **{option: value})
+    with pytest.raises(ValueError, match=rf"{option}: .* there, .* now"):
+        explain_collection(other, pictures[:3], out, progress=False)
+    assert read_explanations(out)["id"].tolist() == [0, 1]  # untouched
+
+
 def test_a_file_for_another_collection_is_refused(explainer, photos, tmp_path):
     a, b = save(photos["coffee"], tmp_path / "a.jpg"), save(photos["rocket"], tmp_path / "b.jpg")
     out = tmp_path / "ab.parquet"

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .._checks import yes_or_no
+from .._checks import settings_of, yes_or_no
 from ..explain import Explainer
 
 __all__ = [
@@ -147,6 +147,9 @@ def run_identity(explainer: Explainer, k: int, foil: int | None) -> dict[str, An
     import nlexnb
 
     space, clf = explainer.space, explainer.classifier
+    settings = settings_of(explainer)  # every option, so that an option added later cannot be left out here
+    settings["selector"] = explainer.selector.name
+    senses = None if space.other_senses is None else _digest(["\t".join(s) for s in space.other_senses])
     return {
         "format": FORMAT,
         "nlexnb_version": nlexnb.__version__,
@@ -156,12 +159,10 @@ def run_identity(explainer: Explainer, k: int, foil: int | None) -> dict[str, An
         "bank_digest": _digest(space.texts),
         "k": k,
         "foil": foil,
-        "selector": explainer.selector.name,
-        "shortlist": explainer.shortlist,
-        "max_alignment": explainer.max_alignment,
-        "echo_margin": explainer.echo_margin,
-        "echo_floor": explainer.echo_floor,
+        **settings,
+        "weakest": space.weakest,
         "glosses_digest": None if space.glosses is None else _digest(space.glosses),
+        "other_senses_digest": senses,
     }
 
 
