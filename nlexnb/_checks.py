@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import unicodedata
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -95,11 +96,19 @@ def number(
     return float(value)
 
 
+def folded(text: str) -> str:
+    """``text`` as compared for sameness: one Unicode form (NFKC: "cafe\u0301" is "café", full-width "ｃａｔ" is
+    "cat"), without invisible format characters (a zero-width space pasted from the web), case folded."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").casefold()
+
+
 def text_list(value, name: str, what: str, one: str, example: str) -> list[str]:
     """``value`` as a list of texts without their surrounding whitespace ("cat\\r" from a pasted list is "cat"), or an
     error naming what was wrong: a single string, something not a list, an empty list, an item that is not a string
-    or is blank, or two items that differ only in case or whitespace (they would split one answer in two). ``what``
-    names the items ("label names"), ``one`` one of them ("label"), ``example`` a good value ("['cat', 'dog']")."""
+    or is blank, or two items that differ only in case, whitespace or Unicode form (they would split one answer in
+    two). ``what`` names the items ("label names"), ``one`` one of them ("label"), ``example`` a good value
+    ("['cat', 'dog']")."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be a list of {what}, got the single string {value!r}; wrap it in a list")
     if not hasattr(value, "__iter__"):
@@ -121,7 +130,7 @@ def text_list(value, name: str, what: str, one: str, example: str) -> list[str]:
     seen: dict[str, int] = {}
     duplicates = []
     for i, item in enumerate(items):
-        key = item.strip().casefold()
+        key = " ".join(folded(item).split())
         if key in seen:
             duplicates.append(f"{item!r} (positions {seen[key]} and {i})")
         seen.setdefault(key, i)

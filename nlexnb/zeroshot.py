@@ -33,7 +33,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ._checks import Setting, an_index, number, positive_int, text_list, warn_user, yes_no_or_none
+from ._checks import Setting, an_index, folded, number, positive_int, text_list, warn_user, yes_no_or_none
 from .classifier import Classifier, LabelPrediction, Prediction
 from .images import ImageInput
 from .mapper import Mapper, check_fits
@@ -84,16 +84,17 @@ def check_labels(labels: Sequence[str], class_names: Sequence[str] = ()) -> list
 
 def synonym_keys(name: str) -> list[str]:
     """The comma-separated synonyms of a label or class name as compared for duplicates: case folded, inner spaces
-    single, without the spaces and punctuation around them ("Cat." -> "cat"); in order, once each."""
+    single, in one Unicode form without invisible characters (:func:`nlexnb._checks.folded`), without the spaces and
+    punctuation around them ("Cat." -> "cat"); in order, once each."""
     keys = []
-    for part in name.split(","):
+    for part in folded(name).split(","):
         key = " ".join(part.split())
         start, end = 0, len(key)
         while start < end and unicodedata.category(key[start]).startswith("P"):
             start += 1
         while end > start and unicodedata.category(key[end - 1]).startswith("P"):
             end -= 1
-        key = key[start:end].strip().casefold()
+        key = key[start:end].strip()
         if key and key not in keys:
             keys.append(key)
     return keys

@@ -276,6 +276,25 @@ def test_label_lists_are_accepted_or_refused_with_the_reason(labels):
         assert len(set(out)) == len(out) and all(isinstance(x, str) and x for x in out)
 
 
+@given(
+    st.sampled_from(["café", "cat", "Naïve bee", "tabby, tiger cat"]),
+    st.sampled_from(["NFD", "NFKD", "zero-width", "full-width"]),
+)
+def test_labels_that_differ_only_in_unicode_form_are_one_label_and_refused(label, spelling):
+    """ "café" typed and "café" from a file name (NFD), or "cat" with a zero-width space pasted from the web, were two
+    labels of one text: each took half the probability of their images."""
+    import unicodedata
+
+    other = {
+        "NFD": lambda t: unicodedata.normalize("NFD", t),
+        "NFKD": lambda t: unicodedata.normalize("NFKD", t),
+        "zero-width": lambda t: t[:1] + "\u200b" + t[1:],
+        "full-width": lambda t: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in t),
+    }[spelling](label)
+    with pytest.raises(ValueError, match="Duplicate"):
+        check_labels([label, "dog", other])
+
+
 _CLASS_NAMES = st.sampled_from(["crane", "crane (bird)", "crane (class 1)", "crane (class 1, 2)", "mouse", "a"])
 
 
