@@ -114,10 +114,23 @@ def _separate(explainer: Explainer, f: torch.Tensor, target: int, k: int, allow_
     only difference from the named concepts is choosing one by one instead of jointly. With class names: the naive
     ranking of every concept in the bank.
     """
-    if not allow_class_names:
-        return explainer.candidates(f, ClassLogit(target))[:k]
+    if not allow_class_names:  # as wide a shortlist as select's, so that k above it is k here too
+        return explainer.candidates(f, ClassLogit(target), size=max(explainer.shortlist, k))[:k]
     d, w = explainer.directions, explainer.classifier.head_weight[target]
     return ((d @ f) * (d @ w)).topk(min(len(d), k)).indices.tolist()
+
+
+def most_named(chosen: Sequence[tuple[list[int], list[float]]], k: int) -> list[int]:
+    """The ``k`` concepts named most often in ``chosen`` (each image's positions and contributions); ties go to the
+    larger total contribution, then the earlier bank position, so the answer does not depend on the images' order
+    (with a few images most counts are 1, and first-seen would be the first image's own explanation)."""
+    count: Counter = Counter()
+    total: dict[int, float] = {}
+    for positions, gains in chosen:
+        for c, g in zip(positions, gains):
+            count[c] += 1
+            total[c] = total.get(c, 0.0) + float(g)
+    return sorted(count, key=lambda c: (-count[c], -round(total[c], 9), c))[:k]
 
 
 def _random_pool(bank, source: str | None) -> list[int]:
@@ -153,7 +166,9 @@ def concept_ablation(
 
     Returns:
         One row per image and method: ``image, target, target_name, method, k, logit, margin, drop_closed,
-        drop_measured, abs_error, drop_pct_margin, concepts`` (margin: the logit minus the mean logit).
+        drop_measured, abs_error, drop_pct_margin, concepts`` (k: how many concepts the row removed, fewer than asked
+        where a method finds fewer, as the explainer does when no more concepts carry the logit; margin: the logit
+        minus the mean logit).
     """
     explainer = _an_explainer(explainer, "concept_ablation")
     seed = a_seed(seed)
@@ -179,8 +194,14 @@ def concept_ablation(
         )
     rng = np.random.default_rng(seed)
     targets = logits.argmax(1).tolist()
-    named = [explainer.select(feats[i], targets[i], k)[0] for i in range(len(items))]
-    frequent = [c for c, _ in Counter(c for sel in named for c in sel).most_common(k)]
+    chosen = [explainer.select(feats[i], targets[i], k) for i in range(len(items))]
+    named = [positions for positions, _ in chosen]
+    frequent = most_named(chosen, k)
+    if len(items) < 2:
+        warn_user(
+            "concept_ablation over one image: its 'frequent' concepts are its own named concepts, so that baseline "
+            "tells nothing; give several images"
+        )
     others = {}
     for selector in selectors:
         other = copy.copy(explainer)
@@ -206,7 +227,7 @@ def concept_ablation(
                     "target": target,
                     "target_name": clf.class_names[target],
                     "method": method,
-                    "k": min(k, len(pool)) if method == "random" else k,
+                    "k": len(draws[0]),  # what the row removed: fewer than asked where a method found fewer
                     "logit": float(logits[i, target]),
                     "margin": margin,
                     "drop_closed": closed,
@@ -235,7 +256,8 @@ def deletion_insertion(
     the order of a map, most important first, in ``steps`` equal steps. A concept map is scored by the concept's
     score ``v . f`` (what the map sums over locations), divided by its value on the full image; the class
     map by the class probability. Random maps are uniform noise on the feature grid, upsampled like the real ones.
-    Lower deletion AUC and higher insertion AUC are better.
+    Lower deletion AUC and higher insertion AUC are better. A concept the image does not hold (its score, or its
+    presence relative to the bank's mean, at most 0) is refused: its curves would read backwards.
 
     Args:
         concept: default: the top concept of the image's explanation. target: default: the predicted class.
@@ -267,12 +289,19 @@ def deletion_insertion(
     maps = {"concept": fmap @ v, "class": fmap @ w}
     randoms = [torch.rand(fmap.shape[:2], generator=gen).to(clf.device) for _ in range(n_random)]
     base = _baseline(x, baseline)
-    full = float(f @ v)
+    full, presence = float(f @ v), float(f @ explainer.space.direction(concept))
+    if full <= 0 or presence <= 0:  # the curves divide by the full image's score: they would read backwards
+        raise ValueError(
+            f"deletion_insertion: the concept {concept!r} is not present in this image (its score {full:.3g}, "
+            f"{presence:.3g} relative to the bank's mean): deleting the pixels its map ranks first cannot show "
+            "anything about it, and its curves, divided by that score, would read backwards. Choose a concept the "
+            "image holds (one of explainer.explain(image).table), or leave concept=None for the explanation's first"
+        )
 
     def scores(batch: torch.Tensor) -> dict[str, np.ndarray]:
         feats = clf.features(batch)
         return {
-            "concept": (feats @ v).cpu().numpy() / (full if abs(full) > 1e-12 else 1.0),
+            "concept": (feats @ v).cpu().numpy() / full,
             "class": clf.head(feats.double()).softmax(-1)[:, target].float().cpu().numpy(),
         }
 
