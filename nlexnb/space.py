@@ -11,6 +11,7 @@ caches behind them.
 from __future__ import annotations
 
 import bisect
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -33,7 +34,7 @@ from ._checks import (
     yes_no_or_none,
 )
 from .classifier import Classifier
-from .concepts import ConceptBank, load_concepts, names_a_people
+from .concepts import BANKS, ConceptBank, load_concepts, names_a_people
 from .images import ImageInput, preprocessed
 from .kinds import (
     animal_named,
@@ -702,7 +703,10 @@ def concept_space(classifier: Classifier | ConceptSpace, mapper: Mapper | None =
         raise TypeError("A concept space needs a mapper: concept_space(classifier, mapper, concepts)")
     if isinstance(concepts, Iterator):
         concepts = list(concepts)  # a generator, once: the key below would use it up and leave the bank empty
-    if isinstance(concepts, ConceptBank):
+    if isinstance(concepts, (str, os.PathLike)) and str(concepts) not in BANKS and concepts != "default":
+        concepts = load_concepts(concepts)  # a file: what it holds now, wherever it is (an edited file is new texts)
+        bank_key = ("file", concepts.name, tuple(concepts.texts))
+    elif isinstance(concepts, ConceptBank):
         bank_key = ("bank", id(concepts))
     elif concepts is None or isinstance(concepts, str):
         bank_key = ("name", concepts)

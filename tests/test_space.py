@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -127,6 +128,21 @@ def test_concept_space_is_reused_per_classifier_mapper_and_bank(classifier, ridg
     first = concept_space(classifier, ridge_mapper, CONCEPTS)
     assert concept_space(classifier, ridge_mapper, list(CONCEPTS)) is first
     assert concept_space(first) is first
+
+
+def test_a_bank_file_is_read_again_when_it_changes_and_wherever_it_is(classifier, ridge_mapper, tmp_path, monkeypatch):
+    """The space was kept under the file's name as typed: an edited file, or "./c.txt" in another folder, gave the
+    concepts of the first file read, without a word."""
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "c.txt").write_text("striped fur\nwhiskers\n")
+    (tmp_path / "b" / "c.txt").write_text("ladder\nhose\n")
+    monkeypatch.chdir(tmp_path / "a")
+    first = concept_space(classifier, ridge_mapper, "./c.txt")
+    assert first.texts == ["striped fur", "whiskers"] and concept_space(classifier, ridge_mapper, "c.txt") is first
+    monkeypatch.chdir(tmp_path / "b")
+    assert concept_space(classifier, ridge_mapper, "./c.txt").texts == ["ladder", "hose"]
+    (tmp_path / "b" / "c.txt").write_text("ladder\nsiren\n")
+    assert concept_space(classifier, ridge_mapper, Path("c.txt")).texts == ["ladder", "siren"]
 
 
 def test_targets_are_linear_functions_of_the_features(classifier, photos):
