@@ -81,7 +81,7 @@ def number(
     means, its default). Never a bool, a string, NaN or an infinity: a NaN threshold compares False with everything
     and would silently turn a test off."""
     real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-    inside = real and math.isfinite(value)
+    inside = real and abs(value) < 1e308 and math.isfinite(value)  # an int of 10**400 has no float: out of range
     inside = inside and (value > low if open_low else value >= low) and (value < high if open_high else value <= high)
     if not inside:
         if math.isinf(low) and math.isinf(high):

@@ -230,7 +230,8 @@ class Mapper:
         path = safetensors_path(path, "mapper")
         state = self.state_dict()
         meta = {**self.meta, "templates": list(self.templates), "format": FORMAT_VERSION}
-        header = {"nlexnb": json.dumps(meta), "tensors_sha256": tensors_digest(state)}
+        text = json.dumps(meta)
+        header = {"nlexnb": text, "tensors_sha256": tensors_digest(state), "nlexnb_sha256": _text_digest(text)}
         atomic_save_safetensors(path, state, header)
         return path
 
@@ -510,6 +511,13 @@ def load_mapper(
             header = fh.metadata() or {}
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
         meta = json.loads(header["nlexnb"])
+        if not isinstance(meta, dict):
+            raise ValueError(f"its nlexnb header is a {type(meta).__name__}, not a JSON object")
+        missing = [key for key in _REQUIRED_META if key not in meta]
+        if missing:
+            raise ValueError(f"its nlexnb header lacks {missing}")
+        if "nlexnb_sha256" in header and header["nlexnb_sha256"] != _text_digest(header["nlexnb"]):
+            raise ValueError("its nlexnb header is not the one it was saved with (its checksum differs)")
     except Exception as exc:
         raise ValueError(
             f"{str(path)!r} is not a readable nlexnb mapper file (damaged, truncated or another format): "
@@ -546,6 +554,13 @@ def load_mapper(
         raise ValueError(f"{str(path)!r} holds NaN or infinite values in {bad}: the file is damaged; refit the mapper")
     templates = check_templates(meta.pop("templates"))
     meta.pop("format", None)
+    has_memory = any(name.startswith("memory.") for name in tensors)
+    if bool(meta.get("memorize")) != has_memory:  # the label memory would be dropped, or looked for in vain
+        said = "memorize" if meta.get("memorize") else "no label memory"
+        raise ValueError(
+            f"{str(path)!r} says {said} but {'holds' if has_memory else 'lacks'} the label memory's tensors: the file "
+            "is damaged. Save or fit the mapper again"
+        )
     try:
         net = MAPS[meta["method"]].from_state(_strip(tensors, "net."))
         memory = LabelMemory.from_state(_strip(tensors, "memory.")) if meta.get("memorize") else None
@@ -565,6 +580,23 @@ def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
         digest.update(f"{name}|{t.dtype}|{list(t.shape)}|".encode())
         digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return digest.hexdigest()
+
+
+_REQUIRED_META = (
+    "format",
+    "method",
+    "classifier",
+    "classifier_fingerprint",
+    "encoder",
+    "encoder_identity",
+    "templates",
+)
+
+
+def _text_digest(text: str) -> str:
+    """SHA-256 of a saved file's JSON header: templates, the seen-class penalty and the memory switch change what a
+    mapper answers, and live there rather than in its tensors."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
