@@ -335,7 +335,9 @@ def test_any_edges_split_every_image_into_one_band_or_are_refused(cbm, edges, se
 
 
 # ---- saving ----------------------------------------------------------------------------------------------------------
-def test_a_saved_bottleneck_loads_only_where_it_was_made(cbm, space, photos, tmp_path, classifier, ridge_mapper):
+def test_a_saved_bottleneck_loads_only_where_it_was_made(
+    cbm, space, photos, tmp_path, classifier, ridge_mapper, monkeypatch
+):
     path = cbm.save(tmp_path / "espresso-and-friends")
     assert path.name == "espresso-and-friends.safetensors" and path.read_bytes()[8:9] == b"{"  # safetensors, no pickle
     for folder in (tmp_path, f"{tmp_path / 'not yet'}/"):  # save(folder) wrote '<folder>.safetensors' beside it
@@ -346,6 +348,8 @@ def test_a_saved_bottleneck_loads_only_where_it_was_made(cbm, space, photos, tmp
     assert sidecar["num_features"] == 1280 and sidecar["bank_size"] == len(space) and sidecar["n_concepts"] == 6
     loaded = load_bottleneck(path, space)
     assert torch.equal(loaded.weights.cpu(), cbm.weights.cpu()) and torch.equal(loaded.residual, cbm.residual)
+    monkeypatch.setenv("HOME", str(tmp_path))  # "~/..." is read as save wrote it (not in a folder named "~")
+    assert torch.equal(load_bottleneck("~/espresso-and-friends", space).weights.cpu(), cbm.weights.cpu())
     images = list(photos.values())
     assert torch.equal(loaded.logits(images), cbm.logits(images))
     other_bank = ConceptSpace(classifier, ridge_mapper, space.texts[:-1])

@@ -23,7 +23,7 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
     """
     from safetensors import safe_open
 
-    path = Path(path)
+    path = Path(path).expanduser()  # "~/cbm.safetensors", as ConceptBottleneck.save and load_mapper read it
     if path.suffix != ".safetensors" and not path.is_file():
         path = path.with_name(path.name + ".safetensors")
     if not path.is_file():
