@@ -586,8 +586,8 @@ def test_images_classes_and_encoder_parameters_fail_in_the_first_cell(tmp_path, 
 
 
 def test_a_recorded_value_keeps_its_names_and_its_infinities(monkeypatch):
-    """A table's class names (its index) were dropped, inf became null as NaN does, a Series lost its index, and
-    numpy's NaN stayed a float while Python's became "nan"."""
+    """A table's class names (its index) were dropped, inf became null as NaN does, a Series lost its index, NaN
+    read as null in a table and as "nan" elsewhere, and keys that read the same as text lost all values but one."""
     import IPython.display
 
     shown = []
@@ -600,7 +600,18 @@ def test_a_recorded_value_keeps_its_names_and_its_infinities(monkeypatch):
     assert values[0] == {"columns": ["class", "top1"], "records": [{"class": "tabby", "top1": 0.5},
                                                                    {"class": "espresso", "top1": "inf"}]}  # fmt: skip
     assert values[1] == {"a": 1, "b": 2}
-    assert values[2] == {"nan": "nan", "set": ["a", "b"], "path": "x/y"}
+    assert values[2] == {"nan": None, "set": ["a", "b"], "path": "x/y"}
+    kept = pd.DataFrame({"top1": [0.5, 0.25]}, index=[281, 282]).rename_axis("index")  # class indices, named
+    reports.record("kept", kept)
+    reports.record("missing", pd.Series([float("nan"), 1.0], index=["a", "b"]))
+    assert shown[3]["application/vnd.nlexnb.record+json"]["value"] == {
+        "columns": ["index", "top1"],
+        "records": [{"index": 281, "top1": 0.5}, {"index": 282, "top1": 0.25}],
+    }
+    assert shown[4]["application/vnd.nlexnb.record+json"]["value"] == {"a": None, "b": 1.0}
+    for twice in ({1: "a", "1": "b"}, pd.Series([1, 2], index=["x", "x"]), pd.DataFrame([[1, 2]], columns=[1, "1"])):
+        with pytest.raises(ValueError, match=r"record: .*\['(1|x)'\] each stand for more than one entry"):
+            reports.record("twice", twice)
 
 
 def test_a_device_for_models_given_as_objects_is_refused_not_ignored(cache, encoder):

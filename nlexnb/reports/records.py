@@ -12,28 +12,32 @@ RECORD_MIME = "application/vnd.nlexnb.record+json"
 
 
 def _jsonable(value: Any) -> Any:
-    """``value`` as JSON: a DataFrame as ``{"columns", "records"}`` with an index of names (or a named one) kept as
-    its first column (class names were dropped), a Series as a dict by its index, numpy values as Python ones, a
-    non-finite number as its name ("inf", not null, which reads as missing), a set sorted, a path as its text."""
+    """``value`` as JSON: a DataFrame as ``{"columns", "records"}`` with an index that says something (names, or a
+    named one: class indices as ``df.rename_axis("class")``) kept as its first column, a Series as a dict by its
+    index, numpy values as Python ones, NaN as null (missing) wherever it sits, an infinity by its name ("inf": null
+    would read as missing), a set sorted, a path as its text. Keys that would read the same as text (1 and "1", an
+    index label twice) are refused: one of their values would be dropped without a word."""
     try:
         import pandas as pd
 
         if isinstance(value, pd.DataFrame):
-            # an index that says something (class names, a named one) is kept; row numbers are not
+            # an index of names, or a named one, is kept; integers are row numbers (sorted, filtered or
+            # concatenated, they are still no data): name the index to keep class indices
             telling = value.index.name is not None or not pd.api.types.is_integer_dtype(value.index)
             frame = value.reset_index() if telling else value
-            records = [{str(k): _cell(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
-            return {"columns": list(map(str, frame.columns)), "records": records}
+            columns = _distinct_keys(frame.columns, "a recorded table's columns")
+            records = [dict(zip(columns, map(_jsonable, row))) for row in frame.itertuples(index=False, name=None)]
+            return {"columns": columns, "records": records}
         if isinstance(value, pd.Series):
-            return {str(k): _jsonable(v) for k, v in value.items()}
+            return dict(zip(_distinct_keys(value.index, "a recorded Series' index"), map(_jsonable, value.tolist())))
     except ImportError:
         pass
     if hasattr(value, "tolist"):
         return _jsonable(value.tolist())  # a numpy scalar or array, then as the Python value it is
     if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+        return None if math.isnan(value) else str(value)
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return dict(zip(_distinct_keys(value, "a recorded dict's keys"), map(_jsonable, value.values())))
     if isinstance(value, (set, frozenset)):
         return [_jsonable(v) for v in sorted(value, key=str)]
     if isinstance(value, (list, tuple)):
@@ -43,13 +47,16 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _cell(value: Any) -> Any:
-    """One cell of a recorded table: missing values (NaN, None) as null, as tables have always read; infinities by
-    name."""
-    value = value.tolist() if hasattr(value, "tolist") else value
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return _jsonable(value)
+def _distinct_keys(keys, what: str) -> list[str]:
+    """``keys`` as text, or a ValueError naming those that read the same (JSON keys are text)."""
+    text = [str(k.tolist() if hasattr(k, "tolist") else k) for k in keys]
+    twice = sorted({t for t in text if text.count(t) > 1})
+    if twice:
+        raise ValueError(
+            f"record: {what} {twice[:5]} each stand for more than one entry once written as text, so all but one "
+            "would be lost; give them distinct names"
+        )
+    return text
 
 
 def record(name: str, value: Any) -> None:
