@@ -5,9 +5,19 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the hub; loading code is tested up to the download
 REQUIRE_STAMPS = os.environ.get("NLEXNB_REQUIRE_STAMPS") == "1"  # CI: the stamp photo set must be there
+
+# Property tests (Hypothesis): the "ci" profile keeps each within seconds; HYPOTHESIS_PROFILE=long runs many more
+settings.register_profile(
+    "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+settings.register_profile(
+    "long", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _stamps_folder():

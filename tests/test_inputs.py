@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -23,14 +23,6 @@ from nlexnb._checks import a_gloss, definitions, number, per_class, photo_phrase
 from nlexnb.images import MAX_ASPECT, MIN_SIDE, to_pil
 from nlexnb.mapper import check_templates
 from nlexnb.zeroshot import check_labels
-
-settings.register_profile(
-    "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-settings.register_profile(
-    "long", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 # ---- examples: the most common ways to hold an image ---------------------------------------------------------------
