@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -48,12 +49,25 @@ def _split(args: tuple, names: tuple[str, ...]) -> tuple[ConceptSpace | Classifi
     return args[0], args[1], args[2:]
 
 
-def ranked(space: ConceptSpace, scores: torch.Tensor, k: int, largest: bool = True) -> list[int]:
-    """Indices of the k best usable concepts by ``scores`` [T] (excluded concepts never rank)."""
+def ranked(
+    space: ConceptSpace, scores: torch.Tensor, k: int, largest: bool = True, naming: Sequence[int] = ()
+) -> list[int]:
+    """Indices of the k best usable concepts by ``scores`` [T]: excluded concepts never rank, nor concepts that name
+    one of the classes ``naming`` in whole words ("ballistic missiles" for missile, "shopping carts" for shopping
+    cart: :meth:`~nlexnb.space.ConceptSpace.mentions`, as explanations refuse them)."""
     fill = -torch.inf if largest else torch.inf
     masked = scores.masked_fill(space.excluded, fill)
-    n = min(positive_int(k, "k", "concepts"), int((~space.excluded).sum()))
-    return masked.topk(n, largest=largest).indices.tolist()
+    usable = int((~space.excluded).sum())
+    n = min(positive_int(k, "k", "concepts"), usable)
+    if not naming:
+        return masked.topk(n, largest=largest).indices.tolist()
+    classes, wide = sorted(set(naming)), n
+    while True:  # a few more than k, then more while the names took too many
+        wide = min(2 * wide + 16, usable)
+        order = masked.topk(wide, largest=largest).indices.tolist()
+        kept = [i for i, named in zip(order, space.mentions(order, classes)) if not named]
+        if len(kept) >= n or wide == usable:
+            return kept[:n]
 
 
 def bind_arguments(args: tuple, kwargs: dict, params: tuple[str, ...], defaults: dict) -> tuple[ConceptSpace, dict]:

@@ -52,12 +52,13 @@ def image_concepts(*args, **kwargs) -> ConceptTable:
     vectors = space.directions
     contrib = ((f @ vectors.T) * (clf.head_weight.float()[pred] @ vectors.T)).masked_fill(space.excluded, -torch.inf)
     mean = contrib.mean(0)
-    top = once_per_word(space, ranked(space, mean, k if per_word is None else WIDE * k), per_word)[:k]
+    said = pred.unique().tolist()  # no concept that names a class these images are taken for
+    top = once_per_word(space, ranked(space, mean, k if per_word is None else WIDE * k, naming=said), per_word)[:k]
     say_if_fewer("image_concepts", k, int((~space.excluded).sum()), len(top))
     n, wide = max(len(top), 1), max(len(top), 1) * (1 if per_word is None else WIDE)
     # each image's own top k, ranked and thinned per word as the table is (else a concept the table shows could
     # count 0 images: one image's list held "striped fur" behind a hidden "fine stripes"); -1 pads a short list
-    own = [once_per_word(space, ranked(space, row, wide), per_word)[:n] for row in contrib]
+    own = [once_per_word(space, ranked(space, row, wide, naming=said), per_word)[:n] for row in contrib]
     own = [mine + [-1] * (n - len(mine)) for mine in own]
     per_image_top = torch.tensor(own, dtype=torch.long, device=contrib.device)
     rows_out = []
@@ -137,12 +138,13 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
         )
     profile = F.normalize(f, dim=1) @ space.directions.T
     z = profile - profile.mean(0)
+    said = space.classifier.head(f).argmax(1).unique().tolist()  # no concept that names a class they are taken for
     assign = _kmeans(z, n_clusters, seed)
     records, named = [], {}
     for c in range(n_clusters):
         members = (assign == c).nonzero().flatten()
         mean = z[members].mean(0)
-        top = once_per_word(space, ranked(space, mean, k if per_word is None else WIDE * k), per_word)[:k]
+        top = once_per_word(space, ranked(space, mean, k if per_word is None else WIDE * k, naming=said), per_word)[:k]
         named[c] = top
         records.append(
             {
@@ -182,10 +184,27 @@ def _distinct(f: torch.Tensor, enough: int) -> int:
     return len(kept)
 
 
-def _kmeans(x: torch.Tensor, k: int, seed: int, iters: int = 50) -> torch.Tensor:
-    """Plain k-means with k-means++ seeding on the rows of ``x``; deterministic for a seed. Returns labels [N]."""
+def _kmeans(x: torch.Tensor, k: int, seed: int, iters: int = 50, starts: int = 10) -> torch.Tensor:
+    """k-means on the rows of ``x`` with k-means++ seeding, the best of ``starts`` runs (least within-cluster squared
+    distance); deterministic for a seed and blind to the order of the rows (they are clustered in an order of their
+    own, and clusters are numbered by their first member in the order given). Returns labels [N]."""
     gen = torch.Generator().manual_seed(seed)
     x = x.float().cpu()
+    order = (x @ torch.randn(x.shape[1], generator=gen, dtype=torch.float64).float()).argsort(stable=True)
+    rows = x[order]
+    best, best_error = None, float("inf")
+    for _ in range(starts):
+        labels, error = _one_kmeans(rows, k, gen, iters)
+        if best is None or error < best_error - 1e-9 * max(best_error, 1.0):  # a tie keeps the earlier run
+            best, best_error = labels, error
+    labels = torch.empty_like(best)
+    labels[order] = best
+    first = {int(c): n for n, c in enumerate(dict.fromkeys(labels.tolist()))}
+    return torch.tensor([first[int(c)] for c in labels.tolist()], dtype=torch.long)
+
+
+def _one_kmeans(x: torch.Tensor, k: int, gen: torch.Generator, iters: int) -> tuple[torch.Tensor, float]:
+    """One k-means run from k-means++ seeds drawn with ``gen``: labels [N] and the within-cluster squared distance."""
     centres = [x[torch.randint(len(x), (1,), generator=gen)].squeeze(0)]
     for _ in range(1, k):
         d2 = torch.cdist(x, torch.stack(centres)).min(1).values.pow(2)
@@ -199,4 +218,4 @@ def _kmeans(x: torch.Tensor, k: int, seed: int, iters: int = 50) -> torch.Tensor
         if torch.equal(new, labels):
             break
         labels = new
-    return labels
+    return labels, float((x - c[labels]).pow(2).sum())

@@ -45,7 +45,7 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
     per_word = per_word_limit(a["per_word"])
     row = F.normalize(space.classifier.head_weight[index].float(), dim=0)
     scores = space.directions @ row
-    top = ranked(space, scores, k if a["echoes"] and per_word is None else WIDE * k)
+    top = ranked(space, scores, k if a["echoes"] and per_word is None else WIDE * k, naming=[index])
     if not a["echoes"]:
         echo = _look_alikes(space, top, index)
         top = [i for i, e in zip(top, echo) if not e]
@@ -100,8 +100,9 @@ def contrast(*args, **kwargs) -> ConceptTable:
     per_word = per_word_limit(a["per_word"])
     if among is None:
         wide = k if per_word is None else WIDE * k
-        pos = once_per_word(space, ranked(space, score, wide), per_word)[:k]
-        neg = once_per_word(space, ranked(space, score, wide, largest=False), per_word)[:k]
+        pair = (first, second)
+        pos = once_per_word(space, ranked(space, score, wide, naming=pair), per_word)[:k]
+        neg = once_per_word(space, ranked(space, score, wide, largest=False, naming=pair), per_word)[:k]
     else:
         side_a = _side(space, cos_a, score, (first, second), among, among, a["echoes"])
         side_b = _side(space, cos_b, -score, (second, first), among, among, a["echoes"])
