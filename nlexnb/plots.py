@@ -313,6 +313,15 @@ def concept_table_figure(result, max_rows: int | None = None):
         shown = result.table.groupby("favours", sort=False).head(max_rows)
     else:
         shown = result.table.head(max_rows)
+    title = result.title
+    if len(shown) < len(result.table):  # a table of 26 drawn as 20 bars must say so
+        title = f"{title} (the first {len(shown)} of {len(result.table)})"
+    if shown.empty:  # a labelled empty panel, as the collection views draw one, not a blank axis
+        fig = _figure((7, 2), layout="constrained")
+        ax = fig.subplots()
+        ax.set_title(title)
+        _empty_panel(ax, "no concept in this table: nothing to draw")
+        return fig
     label = "class_name" if result.kind == "nearest_classes" else "concept"
     fig = _figure((7, 0.35 * len(shown) + 1.2), layout="constrained")
     ax = fig.subplots()
@@ -328,7 +337,7 @@ def concept_table_figure(result, max_rows: int | None = None):
         palette="vlag" if hue else None,
         color=None if hue else "#4c72b0",
     )
-    ax.set_title(result.title)
+    ax.set_title(title)
     ax.set_ylabel("")
     ax.set_xlabel(_ranking_axis(result.kind, list(dict.fromkeys(shown["favours"])) if hue else [], result.value))
     return fig
@@ -523,6 +532,12 @@ def confusion_figure(confusion, title: str, normalize: bool = True, max_labels: 
     labels = list(dict.fromkeys([*confusion.index, *confusion.columns]))
     kept = set(labels[:max_labels])
     table = table.loc[[r for r in table.index if r in kept], [c for c in table.columns if c in kept]]
+    if table.empty:
+        raise ValueError(
+            f"confusion_figure: the first max_labels={max_labels} labels ({', '.join(map(repr, labels[:max_labels]))}"
+            f") leave {table.shape[0]} true and {table.shape[1]} predicted labels to draw; raise max_labels (the "
+            f"table has {len(labels)} labels in all)"
+        )
     if len(labels) > max_labels:
         title = f"{title} (the first {max_labels} of {len(labels)} labels)"
     whole = all(float(v).is_integer() for v in np.asarray(table, dtype=np.float64).ravel())

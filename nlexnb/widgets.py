@@ -160,17 +160,27 @@ class _App:
 
     def _guard(self, update: Callable[[], None]) -> Callable[[dict | None], None]:
         def callback(change: dict | None = None) -> None:
-            self.message.value = ""
+            # a callback may set a control whose own callback runs inside it (an upload selects the new image): what
+            # the inner one says is kept, not wiped when the outer one ends
+            said: list[str] | None = getattr(self, "_said", None)
+            outer = said is None
+            if outer:
+                said = self._said = []
+                self.message.value = ""
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     update()
+                # nor has a warning ("one label: every image gets probability 1.0"): it would be lost, not seen
+                shown = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+                if shown:
+                    said.append(_warning_html(shown))
             except Exception as exc:  # shown in the app: a widget callback has no caller to raise to
-                self.message.value = _error_html(exc)
-                return
-            # nor has a warning ("one label: every image gets probability 1.0"): it would be lost, not seen
-            shown = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-            self.message.value = _warning_html(shown) if shown else ""
+                said.append(_error_html(exc))
+            finally:
+                if outer:
+                    self._said = None
+            self.message.value = "".join(dict.fromkeys(said))
 
         return callback
 
@@ -292,8 +302,9 @@ class ExplainerApp(_ImagePicker):
 
     def _explain(self) -> None:
         self.explanation = None
-        self.sentence.value, self.table.value = "", ""
+        self.sentence.value, self.table.value, self.score.value = "", "", ""
         _show_png(self.plot)
+        _show_png(self.heatmap)  # a score and map of the last explanation would stay beside an error
         image = self._current(None)
         target = _class_or_none(self.explainer.classifier, self.target.value)
         self.explanation = self.explainer.explain(image, target=target, k=self.k.value)
@@ -311,7 +322,10 @@ class ExplainerApp(_ImagePicker):
             _show_png(self.heatmap)
             return
         image = self._current(None)
-        target = self.explanation.target if self.explanation else None
+        if self.explanation is not None:
+            target = self.explanation.target
+        else:  # no explanation: the class box may hold what is not a class; say so rather than score another class
+            target = _class_or_none(self.explainer.classifier, self.target.value)
         weighed = self.explainer.weigh(image, [text], target=target)  # one forward pass: score, share and map
         score, heat = float(weighed.concepts["score"].iloc[0]), weighed.heatmaps[0]
         self.score.value = f"\u201c{text}\u201d: score {score:.2f}. {weighed.sentence}"

@@ -121,6 +121,20 @@ def test_a_cut_confusion_keeps_each_rows_fractions_and_pairs_each_label_with_its
     assert drawn[rows.index("l0"), columns.index("l0")] == pytest.approx(0.5)  # of all of l0's images
     counts = confusion_figure(pd.DataFrame([[1.5, 2], [3, 4]]), "scores", normalize=False).axes[0]
     assert [t.get_text() for t in counts.texts] == ["1.5", "2", "3", "4"]  # float counts drew a seaborn error
+    no_column = pd.DataFrame([[3], [1]], index=["cat", "dog"], columns=["tabby"])  # numpy's words before
+    with pytest.raises(ValueError, match=r"the first max_labels=2 labels \('cat', 'dog'\) leave 2 true and 0"):
+        confusion_figure(no_column, "zero-shot", max_labels=2)
+
+
+def test_a_ranking_drawn_shorter_than_its_table_says_so_and_an_empty_one_says_why():
+    """A table of 26 concepts drew 20 bars, titled as if they were all; an empty one drew a blank axis."""
+    from nlexnb.discover.table import ConceptTable
+
+    table = pd.DataFrame({"rank": range(1, 27), "concept": [f"c{i}" for i in range(26)], "cosine": [0.5] * 26})
+    ax = ConceptTable("class_concepts", "What \u201cespresso\u201d encodes", "cosine", table).plot().axes[0]
+    assert ax.get_title() == "What \u201cespresso\u201d encodes (the first 20 of 26)" and len(ax.patches) == 20
+    empty = ConceptTable("class_concepts", "What \u201cespresso\u201d encodes", "cosine", table.head(0)).plot()
+    assert "nothing to draw" in " ".join(empty.axes[0].texts[0].get_text().split())
 
 
 def test_plot_limits_and_overlays_that_cannot_draw_are_named():

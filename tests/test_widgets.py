@@ -78,6 +78,22 @@ def test_explainer_app_shows_bad_input_as_a_message(app):
     assert app.message.value == "" and "Predicted" in app.sentence.value
 
 
+def test_an_error_stays_shown_through_an_upload_and_a_typed_text(explainer, photos):
+    """An upload selects the new image, whose refresh runs inside the upload's: its error ("Unknown class") was
+    wiped when the upload's ended, leaving a blank panel; and a text typed under that error was scored against the
+    predicted class, beside the last text's stale score."""
+    app = ExplainerApp(explainer)
+    app.text.value = "foam"
+    app.target.value = "not a class"
+    assert "Unknown class" in app.message.value and app.score.value == ""  # no stale score beside the error
+    buf = io.BytesIO()
+    photos["rocket"].save(buf, format="JPEG")
+    app.upload.value = _uploaded("rocket.jpg", buf.getvalue())
+    assert app.image.value == "rocket.jpg" and "Unknown class" in app.message.value
+    app.text.value = "smoke"
+    assert "Unknown class" in app.message.value and app.score.value == ""
+
+
 def test_apps_are_built_from_what_they_need(classifier, mapper):
     with pytest.raises(TypeError, match=r"ExplainerApp needs an Explainer: .* got TimmClassifier"):
         ExplainerApp(classifier, mapper)

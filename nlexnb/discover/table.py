@@ -42,8 +42,9 @@ class ConceptTable:
         reliance on surroundings per image, per class and per concept for :func:`context_reliance`.
 
         Args:
-            max_rows: the most bars (or, for :func:`collection_concepts` and :func:`context_reliance`, classes) shown;
-                None: 20 for a ranking, 12 classes for the collection views.
+            max_rows: the most bars (a contrast: on each side; :func:`collection_concepts` and
+                :func:`context_reliance`: classes) shown, the title saying "the first N of M" when the table holds
+                more; None: 20 for a ranking, 12 classes for the collection views.
 
         Returns:
             The matplotlib Figure.
