@@ -9,6 +9,7 @@ that provides them.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -296,6 +297,30 @@ class Classifier:
             for idx, p in zip(top.indices.cpu(), top.values.cpu())
         ]
 
+    def _check_head_is_last(self, features: torch.Tensor, logits: torch.Tensor) -> None:
+        """A ValueError unless the model's output is its head applied to the head's input: a softmax or another
+        layer after the head (or, in timm, a ``forward_head`` that adds more than the classifier, as VOLO's auxiliary
+        head does) would make every explanation, zero-shot head and bottleneck describe ``head(f)``, which is not what
+        the model outputs (and its "probabilities" would be a softmax of a softmax)."""
+        expected = self.head(features)
+        if logits.shape != expected.shape:
+            differs = f"it outputs {list(logits.shape)}, the head {list(expected.shape)}"
+        elif not logits.numel() or not bool(torch.isfinite(logits).all() & torch.isfinite(expected).all()):
+            return  # nothing to compare, or NaN: _forward_checked names a model that computes NaN
+        else:
+            gap = float((logits - expected).abs().max())
+            if gap <= 1e-2 * (1.0 + float(expected.abs().max())):
+                return
+            differs = f"they differ by up to {gap:.3g}"
+        raise ValueError(self._not_the_head(differs))
+
+    def _not_the_head(self, differs: str) -> str:
+        return (
+            f"{self.name}'s logits are not its classifier applied to its pre-logits features ({differs}): its "
+            "forward_head adds more than the linear classifier (VOLO adds an auxiliary head's maximum). nlexnb reads "
+            "the logits as W f + b, so it cannot explain this architecture faithfully; choose another model"
+        )
+
     def __repr__(self) -> str:
         return (
             f"Classifier({self.name!r}, classes={self.num_classes}, features={self.num_features}, "
@@ -311,6 +336,7 @@ class TimmClassifier(Classifier):
         fm = m.forward_features(x)
         f = m.forward_head(fm, pre_logits=True)
         logits = m.forward_head(fm)
+        self._check_head_is_last(f.float().flatten(1), logits.float())
         loc = self._per_location(fm) if want_map else None
         return f.float(), logits.float(), loc
 
@@ -394,21 +420,8 @@ class ModuleClassifier(Classifier):
                 "output is pooled into the head (feature_post= for steps between them)"
             )
 
-    def _check_head_is_last(self, features: torch.Tensor, logits: torch.Tensor) -> None:
-        """A ValueError unless the model's output is its head applied to the head's input: a softmax or another
-        layer after the head would make every explanation, zero-shot head and bottleneck describe ``head(f)``,
-        which is not what the model outputs (and its "probabilities" would be a softmax of a softmax)."""
-        expected = self.head(features)
-        if logits.shape != expected.shape:
-            differs = f"it outputs {list(logits.shape)}, the head {list(expected.shape)}"
-        elif not logits.numel() or not bool(torch.isfinite(logits).all() & torch.isfinite(expected).all()):
-            return  # nothing to compare, or NaN: _forward_checked names a model that computes NaN
-        else:
-            gap = float((logits - expected).abs().max())
-            if gap <= 1e-2 * (1.0 + float(expected.abs().max())):
-                return
-            differs = f"they differ by up to {gap:.3g}"
-        raise ValueError(
+    def _not_the_head(self, differs: str) -> str:
+        return (
             f"{self.name}'s output is not its head {self.head_path!r} applied to the head's input ({differs}): "
             f"{self.head_path!r} must be the model's last step, with nothing after it (no softmax, no other layer). "
             "Wrap a model whose forward ends in the head: nlexnb reads the logits as W f + b"
@@ -426,7 +439,14 @@ class ModuleClassifier(Classifier):
             return out.float()
         if out.ndim == 3 and out.shape[-1] == d:
             length = out.shape[1]
-            side = int(length**0.5)
+            side = math.isqrt(length) if math.isqrt(length) ** 2 == length else math.isqrt(length - 1)
+            if side * side not in (length, length - 1):  # 33 tokens are a class token and a 4 x 8 grid, not 5 x 5
+                raise ValueError(
+                    f"Feature layer {self.feature_layer!r} of {self.name} gives {length} tokens, which are not a "
+                    "square grid (with or without one class token first), and the grid cannot be told from their "
+                    "number: pass feature_post= a function that arranges them, e.g. "
+                    "feature_post=lambda t: t[:, 1:].reshape(len(t), 4, 8, -1)"
+                )
             tokens = out[:, length - side * side :]
             return tokens.reshape(out.shape[0], side, side, d).float()
         raise ValueError(

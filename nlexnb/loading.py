@@ -37,6 +37,7 @@ def load_classifier(
     weights: str | Path | None = None,
     head: str | None = None,
     feature_layer: str | None = None,
+    feature_post: Callable | None = None,
     class_names: Sequence[str] | None = None,
     transform: Callable | None = None,
     batch_size: int = 32,
@@ -55,6 +56,9 @@ def load_classifier(
         head: for an ``nn.Module``: dotted name of the final ``nn.Linear`` (``"fc"``, ``"heads.head"``).
         feature_layer: for an ``nn.Module``: dotted name of the layer whose output is the spatial map or token
             sequence that is pooled into the head's input (``"layer4"``). Needed for heat maps only.
+        feature_post: for an ``nn.Module``: a function applied to that layer's output before it is read as a map,
+            for steps between the layer and the pooling (a norm), or tokens that are no square grid
+            (``lambda t: t[:, 1:].reshape(len(t), 4, 8, -1)``: a class token, then a 4 x 8 grid).
         class_names: one per class; default the ImageNet-1k names when the head has 1000 outputs.
         transform: preprocessing for a wrapped module; default the standard ImageNet 224 px transform (with a warning).
         batch_size: images per forward pass.
@@ -69,15 +73,20 @@ def load_classifier(
                 f"{given} is for a model loaded by name; a wrapped nn.Module keeps the weights it holds. Load a "
                 "checkpoint into it first (model.load_state_dict(torch.load(path, weights_only=True))), then wrap it"
             )
+        if feature_post is not None and not callable(feature_post):
+            raise TypeError(
+                f"feature_post must be a callable (the feature layer's output -> [N, H, W, d] or [N, d, H, W] map), "
+                f"got {type(feature_post).__name__} {feature_post!r:.80}"
+            )
         if transform is not None and not callable(transform):
             raise TypeError(
                 f"transform must be a callable (PIL image -> [3, H, W] tensor), e.g. a torchvision transform, got "
                 f"{type(transform).__name__} {transform!r}"
             )
-        return _wrap_module(spec, head, feature_layer, class_names, transform, dev, batch_size)
+        return _wrap_module(spec, head, feature_layer, feature_post, class_names, transform, dev, batch_size)
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a model name or an nn.Module, got {type(spec).__name__}")
-    options = {"head": head, "feature_layer": feature_layer, "transform": transform}
+    options = {"head": head, "feature_layer": feature_layer, "feature_post": feature_post, "transform": transform}
     given = [name for name, value in options.items() if value is not None]
     if given:
         raise ValueError(
@@ -237,7 +246,7 @@ def _load_torchvision(name, pretrained, weights, device, class_names, batch_size
     )
 
 
-def _wrap_module(model, head, feature_layer, class_names, transform, device, batch_size) -> Classifier:
+def _wrap_module(model, head, feature_layer, feature_post, class_names, transform, device, batch_size) -> Classifier:
     if head is None:
         linears = [n for n, mod in model.named_modules() if isinstance(mod, nn.Linear)]
         found = (
@@ -264,7 +273,7 @@ def _wrap_module(model, head, feature_layer, class_names, transform, device, bat
         model,
         head,
         feature_layer,
-        None,
+        feature_post,
         class_names=names,
         transform=transform,
         name=type(model).__name__,

@@ -205,3 +205,43 @@ def test_a_feature_layer_that_is_not_what_the_head_pools_is_named_once(photos):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert right.feature_map(photos["chelsea"]).mean(1).sub(right.features(photos["chelsea"])).abs().max() < 1e-4
+
+
+def test_a_timm_model_whose_logits_are_more_than_its_classifier_is_refused():
+    """VOLO's forward_head adds an auxiliary head's maximum to the classifier's output: every explanation would have
+    described W f + b, which differs from its logits by up to 0.7."""
+    volo = nlexnb.load_classifier("volo_d1_224", pretrained=False, device="cpu")
+    with pytest.raises(ValueError, match="volo_d1_224's logits are not its classifier applied to its pre-logits"):
+        volo.logits(torch.randn(1, 3, 224, 224))
+
+
+class TinyViT(nn.Module):
+    """Patch tokens of a 32 x 64 image (a 4 x 8 grid) after a class token; the head reads the patch tokens' mean."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patches = nn.Conv2d(3, 8, 8, 8)
+        self.cls = nn.Parameter(torch.zeros(1, 1, 8))
+        self.enc = nn.Identity()
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        tokens = self.patches(x).flatten(2).transpose(1, 2)
+        tokens = self.enc(torch.cat([self.cls.expand(len(x), -1, -1), tokens], 1))
+        return self.head(tokens[:, 1:].mean(1))
+
+
+def test_tokens_that_are_no_square_grid_are_refused_or_arranged_by_the_user(photos):
+    """33 tokens were cut to their last 25 and laid out 5 x 5: heat maps of a 4 x 8 grid, wrong without a word."""
+    import torchvision.transforms as T
+
+    options = dict(head="head", feature_layer="enc", class_names=list("abc"), device="cpu")
+    transform = T.Compose([T.Resize((32, 64)), T.ToTensor()])
+    clf = nlexnb.load_classifier(TinyViT(), transform=transform, **options)
+    with pytest.raises(ValueError, match="gives 33 tokens, which are not a square grid .* pass feature_post="):
+        clf.feature_map(photos["chelsea"])
+    arranged = nlexnb.load_classifier(
+        TinyViT(), transform=transform, feature_post=lambda t: t[:, 1:].reshape(len(t), 4, 8, -1), **options
+    )
+    per_location, grid = arranged.feature_map(photos["chelsea"], return_grid=True)
+    assert grid == (4, 8) and per_location.mean(1).sub(arranged.features(photos["chelsea"])).abs().max() < 1e-5
