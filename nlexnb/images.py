@@ -164,6 +164,10 @@ def _tensor_to_array(t: torch.Tensor) -> np.ndarray:
 
 
 def _pil_to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode in ("RGB", "L") and "transparency" in img.info:  # a colour key (PNG tRNS): transparent, as alpha is
+        img = img.convert("RGBA")
+    if img.mode == "RGBa":  # premultiplied alpha: undo it, then composite on white as any alpha is
+        img = img.convert("RGBA")
     if img.mode == "RGB":
         return img.copy()
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):

@@ -70,6 +70,22 @@ def test_images_that_cannot_work_are_named(classifier, bad, error, message):
         classifier.predict(bad)
 
 
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_a_colour_keyed_transparent_png_is_on_white_as_any_transparent_image(mode, tmp_path):
+    """A PNG whose transparency is a colour key (tRNS) came out black where the same picture with an alpha channel
+    came out white: two copies of one picture, two answers."""
+    from nlexnb.images import to_pil
+
+    pixels = np.zeros((40, 40, 3) if mode == "RGB" else (40, 40), np.uint8)
+    pixels[10:30, 10:30] = 128
+    Image.fromarray(pixels, mode).save(tmp_path / "keyed.png", transparency=(0, 0, 0) if mode == "RGB" else 0)
+    alpha = Image.fromarray(pixels, mode).convert("RGBA")
+    alpha.putalpha(Image.fromarray(np.where(pixels.reshape(40, 40, -1)[..., 0] > 0, 255, 0).astype(np.uint8)))
+    keyed = np.asarray(to_pil(tmp_path / "keyed.png"))
+    assert keyed[0, 0].tolist() == [255, 255, 255] and keyed[20, 20].tolist() == [128, 128, 128]
+    assert np.array_equal(keyed, np.asarray(to_pil(alpha)))
+
+
 def test_a_tiny_image_is_classified_with_a_warning_naming_it(classifier):
     """A few pixels are enlarged to the classifier's input: the answer comes back, with a warning that it means little
     (naming the item of the list, and pointing at the caller's line, not at the progress bar that iterated it)."""
