@@ -60,8 +60,8 @@ def image_files(folder: str | os.PathLike, *, recursive: bool = True) -> ImageFi
     """The image files of a folder, sorted by path, and the other files it holds: the one place that decides which
     files of a folder are images (:data:`IMAGE_EXTENSIONS`) and in which order they come.
 
-    Hidden files (names starting with ".", such as ``.DS_Store`` or macOS's ``._photo.jpg``) are neither. Images are
-    not opened here.
+    Hidden files (names starting with ".", such as ``.DS_Store`` or macOS's ``._photo.jpg``) are neither, nor the
+    files of hidden sub-folders (``.thumbnails/``, ``.ipynb_checkpoints/``). Images are not opened here.
 
     Args:
         folder: the folder.
@@ -75,9 +75,14 @@ def image_files(folder: str | os.PathLike, *, recursive: bool = True) -> ImageFi
     if not path.is_dir():
         raise FileNotFoundError(f"Image folder not found (or not a directory): {str(path)!r}")
     entries = path.rglob("*") if recursive else path.iterdir()
-    files = sorted(p for p in entries if p.is_file() and not p.name.startswith("."))
+    files = sorted(p for p in entries if p.is_file() and not _hidden(p, path))
     images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
     return ImageFiles(images, [p for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS])
+
+
+def _hidden(file: Path, folder: Path) -> bool:
+    """Whether ``file`` or a folder it is in below ``folder`` is hidden (``.thumbnails/``, ``.ipynb_checkpoints/``)."""
+    return any(part.startswith(".") for part in file.relative_to(folder).parts)
 
 
 Labelled = list[tuple[ImageLike, str]]

@@ -150,7 +150,8 @@ def test_one_lister_decides_which_files_of_a_folder_are_images(tmp_path):
     from nlexnb.datasets import image_files, image_folder
     from nlexnb.reports import notebook_images
 
-    for name in ["cat/b.jpg", "cat/A.PNG", "cat/deeper/c.webp", "cat/.hidden.jpg", "cat/._b.jpg"]:
+    hidden_folders = ["cat/.thumbnails/b.jpg", "cat/.ipynb_checkpoints/A.PNG"]  # copies: they were extra cats
+    for name in ["cat/b.jpg", "cat/A.PNG", "cat/deeper/c.webp", "cat/.hidden.jpg", "cat/._b.jpg", *hidden_folders]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (16, 16), "red").save(tmp_path / name, format="PNG")
     (tmp_path / "cat" / "notes.txt").write_text("not an image")
