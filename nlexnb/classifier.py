@@ -253,6 +253,9 @@ class Classifier:
     def class_index(self, c, what: str = "class") -> int:
         """A class index from an index or a name (the full name, or any one synonym: "Siberian husky").
 
+        A name as written (case too) that one class has wins: ImageNet's "cardigan" is the sweater and "Cardigan" the
+        corgi. Otherwise case is ignored, and a name several classes share ("CARDIGAN", "crane") is ambiguous.
+
         The one check of a user's class everywhere (explanations, discovery, zero-shot, mappers, widgets).
 
         Raises:
@@ -272,6 +275,9 @@ class Classifier:
         names = self.class_names
         if name in names:
             return names.index(name)
+        exact = [i for i, n in enumerate(names) if name.strip() in split_synonyms(n)]
+        if len(exact) == 1:  # as written, case too: "Cardigan" is the corgi's synonym, "cardigan" the sweater's name
+            return exact[0]
         wanted = name.strip().lower()
         hits = [i for i, n in enumerate(names) if wanted in (n.lower(), *(s.lower() for s in split_synonyms(n)))]
         if not hits:  # a name made unique by disambiguate ("crane (class 134)") still answers to "crane": ambiguous
@@ -280,8 +286,8 @@ class Classifier:
             return hits[0]
         if len(hits) > 1:
             raise ValueError(f"{what} {name!r} is ambiguous: {[names[i] for i in hits]}; pass the full name or index")
-        synonyms = {s: i for i, n in enumerate(names) for s in split_synonyms(n)}
-        close = difflib.get_close_matches(name, list(synonyms), n=5, cutoff=0.5)
+        synonyms = {s.lower(): i for i, n in enumerate(names) for s in split_synonyms(n)}  # "SIBERIAN HUSKEY" too
+        close = difflib.get_close_matches(wanted, list(synonyms), n=5, cutoff=0.5)
         matches = list(dict.fromkeys(names[synonyms[s]] for s in close))  # two synonyms of one class: listed once
         hint = f"; close matches: {matches}" if close else ""
         raise ValueError(f"Unknown {what} {name!r} for {self.name}{hint}")

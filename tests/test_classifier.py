@@ -146,6 +146,19 @@ def test_an_unknown_class_name_lists_each_close_class_once(classifier):
     assert listed.count("binoculars, field glasses, opera glasses") == 1  # three synonyms of one class, named once
 
 
+def test_a_class_name_as_written_wins_and_case_alone_never_decides_otherwise(classifier):
+    """ "cardigan" gave the sweater while "Cardigan", the corgi's synonym as ImageNet writes it, was ambiguous; close
+    matches were looked for in the case typed, so "SIBERIAN HUSKEY" had none."""
+    names = classifier.class_names
+    assert names[classifier.class_index("cardigan")] == "cardigan"
+    assert names[classifier.class_index("Cardigan")] == "Cardigan, Cardigan Welsh corgi"
+    assert names[classifier.class_index("siberian HUSKY")] == "Siberian husky"
+    with pytest.raises(ValueError, match=r"'CARDIGAN' is ambiguous: \['Cardigan, Cardigan Welsh corgi', 'cardigan'\]"):
+        classifier.class_index("CARDIGAN")
+    with pytest.raises(ValueError, match=r"Unknown class 'SIBERIAN HUSKEY' .*close matches: \['Siberian husky'"):
+        classifier.class_index("SIBERIAN HUSKEY")
+
+
 def test_unknown_model_name_suggests_close_matches():
     with pytest.raises(ValueError, match="Unknown model name 'resnet5O'.*resnet50"):
         nlexnb.load_classifier("resnet5O")
