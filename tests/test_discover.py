@@ -247,6 +247,8 @@ def test_asking_for_more_rows_than_there_are_says_how_many_there_are(classifier,
     assert 0 < len(listed.table) < 100000
     with pytest.warns(UserWarning, match="nearest_classes: k=5000, but only 1000 classes are in the classifier"):
         assert len(discover.nearest_classes(space, "snow", k=5000).table) == 1000
+    with pytest.warns(UserWarning, match=r"subconcepts: k=5000, but only \d+ concepts of the bank may be named"):
+        discover.subconcepts(space, list(photos.values()), n_clusters=2, k=5000)
 
 
 def test_one_image_has_every_concept_of_its_table_in_its_own_top_k(classifier, mapper, photos):

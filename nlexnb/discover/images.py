@@ -155,6 +155,7 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
                 "score": float(mean[top].mean()),
             }
         )
+    say_if_fewer("subconcepts", k, int((~space.excluded).sum()), min(len(top) for top in named.values()))
     columns = list(dict.fromkeys(j for c in range(n_clusters) for j in named[c]))
     heat = torch.stack([z[assign == c].mean(0)[columns] for c in range(n_clusters)]).cpu().numpy()
     profile_table = pd.DataFrame(
