@@ -158,8 +158,8 @@ def _tensor_to_array(t: torch.Tensor) -> np.ndarray:
             "classifier or explainer; as one image pass a uint8 tensor [3,H,W], a PIL image or an array"
         )
     arr = t.detach().cpu().numpy()
-    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 3, 4):
-        arr = np.moveaxis(arr, 0, -1)
+    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and (arr.shape[-1] not in (1, 3, 4) or arr.shape[1] > 4):
+        arr = np.moveaxis(arr, 0, -1)  # torch's channels first; [3, 40, 4] is 40 x 4 RGB, not 3 x 40 RGBA
     return arr
 
 

@@ -34,6 +34,17 @@ def test_a_uint8_tensor_from_read_image_is_an_image_not_a_preprocessed_batch(cla
     assert [p.names[0] for p in batch] == ["espresso", "espresso"]
 
 
+def test_a_narrow_uint8_tensor_is_read_channels_first_as_torch_writes_images():
+    """[3, 40, 4] (40 high, 4 wide, RGB) was read as 3 x 40 RGBA, because its last side was 4."""
+    from nlexnb.images import to_pil
+
+    chw = torch.zeros(3, 40, 4, dtype=torch.uint8)
+    chw[0] = 200  # red
+    with pytest.warns(UserWarning, match="only 4x40 pixels"):
+        image = to_pil(chw)
+    assert image.size == (4, 40) and image.getpixel((0, 0)) == (200, 0, 0)
+
+
 def test_exif_orientation_is_applied(classifier, photos, tmp_path):
     upright = photos["coffee"]
     exif = Image.Exif()
