@@ -282,6 +282,10 @@ def normalisation(transform) -> tuple[torch.Tensor, torch.Tensor] | None:
     return None
 
 
+DIM_SPREAD = 0.25
+"""The spread of values (max - min) above which a float batch all in [0, 1] is warned about as ``ToTensor()`` output
+without ``Normalize``: a dim photo's (0 to 0.6) too; a uniform grey or constant test input (no spread) is not."""
+
 LOOSE = 10.0
 """How far (in normalised units) a preprocessed value may lie outside what an image in [0, 1] normalises to before
 the batch is refused: far enough for resampling's overshoot and for ``torch.randn`` test inputs, not for pixel
@@ -310,7 +314,9 @@ def check_preprocessed(batch: torch.Tensor, transform, name: str = "images") -> 
             "0-255? Pass the images themselves (PIL, uint8 tensors, arrays, paths) and they are preprocessed for you, "
             "or preprocess with classifier.transform"
         )
-    if float(batch.min()) >= 0 and float(batch.max()) <= 1 and float(batch.max() - batch.min()) > 0.65:
+    # a normalised photo nearly always holds pixels darker than the mean (negative values); a dim one not yet
+    # normalised (0 to 0.6) lies in [0, 1] as a bright one does, so the spread asked of it is small
+    if float(batch.min()) >= 0 and float(batch.max()) <= 1 and float(batch.max() - batch.min()) > DIM_SPREAD:
         warn_user(
             f"{name} is a float tensor taken as preprocessed, but every value is in [0, 1]: it looks like "
             "ToTensor() output without Normalize, which this classifier's preprocessing applies. Pass the images "

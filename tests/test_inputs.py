@@ -1161,8 +1161,9 @@ def test_a_float_tensor_that_cannot_be_preprocessed_input_is_named(classifier, p
     unnormalised = ToTensor()(photos["chelsea"].resize((224, 224)))
     with pytest.raises(ValueError, match=r"its values \(0 to 2\d\d\) are not what the classifier.s preprocessing"):
         classifier.predict(unnormalised * 255)
-    with pytest.warns(UserWarning, match=r"every value is in \[0, 1\]: it looks like ToTensor\(\) output without"):
-        classifier.predict(unnormalised)
+    for dimmed in (1.0, 0.6, 0.4):  # a dim photo (0 to 0.6) was classified unnormalised without a word
+        with pytest.warns(UserWarning, match=r"every value is in \[0, 1\]: it looks like ToTensor\(\) output"):
+            classifier.predict(unnormalised * dimmed)
     assert classifier.predict(classifier.transform(photos["chelsea"]))[0] == classifier.predict(photos["chelsea"])[0]
     classifier.predict(torch.randn(1, 3, 224, 224))  # a dummy input of normal noise is no mistake
 
