@@ -376,10 +376,23 @@ class TimmClassifier(Classifier):
 class ModuleClassifier(Classifier):
     """Any ``nn.Module``: the head's input (pre-logits) and a feature layer's output are read with scoped hooks."""
 
-    def __init__(self, model, head_path: str, feature_layer: str | None, feature_post: Callable | None, **kw):
+    def __init__(
+        self,
+        model,
+        head_path: str,
+        feature_layer: str | None,
+        feature_post: Callable | None,
+        *,
+        check_map: bool = True,
+        **kw,
+    ):
+        """``check_map=False`` for a model loaded by name, whose feature layer is the known one: its map may be
+        normalised per location before pooling (torchvision's ConvNeXt), and a warning about it would ask the user
+        for a layer they did not choose."""
         self.head_path = head_path
         self.feature_layer = feature_layer
         self.feature_post = feature_post
+        self._map_checked = not check_map
         self._head_module = get_submodule(model, head_path, want_linear=True)
         self._feature_module = get_submodule(model, feature_layer) if feature_layer else None
         super().__init__(model, self._head_module, **kw)

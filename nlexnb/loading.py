@@ -237,6 +237,7 @@ def _load_torchvision(name, pretrained, weights, device, class_names, batch_size
         head_path,
         feature_layer,
         post(model) if post else None,
+        check_map=False,  # the family's own layer: nothing for a user to name otherwise
         class_names=class_names or _default_class_names(n_out, None),
         transform=default_weights.transforms(),
         name=f"torchvision:{name}",

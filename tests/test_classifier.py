@@ -258,3 +258,14 @@ def test_tokens_that_are_no_square_grid_are_refused_or_arranged_by_the_user(phot
     )
     per_location, grid = arranged.feature_map(photos["chelsea"], return_grid=True)
     assert grid == (4, 8) and per_location.mean(1).sub(arranged.features(photos["chelsea"])).abs().max() < 1e-5
+
+
+def test_a_model_loaded_by_name_is_not_warned_about_a_feature_layer_the_user_never_chose():
+    """torchvision's ConvNeXt normalises each location before pooling, so its map's mean is not its head input; the
+    warning asked for another feature layer, which a model loaded by name gives no way to name."""
+    import warnings
+
+    convnext = nlexnb.load_classifier("torchvision:convnext_tiny", pretrained=False, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert convnext.feature_map(torch.randn(1, 3, 224, 224)).shape == (1, 49, 768)
