@@ -349,6 +349,12 @@ class TimmClassifier(Classifier):
     def _per_location(self, fm: torch.Tensor) -> torch.Tensor:
         """Apply the head's pre-logits path to every location by presenting each one as a 1x1 map (or 1 token)."""
         m, d = self.model, self.num_features
+        if not isinstance(fm, torch.Tensor):  # CoaT's forward_features gives one tensor per branch
+            raise ValueError(
+                f"{self.name}'s forward_features returns a {type(fm).__name__} of {len(fm)} outputs, not one feature "
+                "map, so nlexnb cannot place its features: what needs a feature map (explanations, with their heat "
+                "maps) is not available for it; predictions, features and zero-shot are"
+            )
         if fm.ndim == 4:
             nhwc = getattr(getattr(m, "head", None), "input_fmt", None) == "NHWC" or (
                 fm.shape[-1] == getattr(m, "num_features", d) and fm.shape[1] != getattr(m, "num_features", d)

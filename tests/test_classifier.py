@@ -269,3 +269,12 @@ def test_a_model_loaded_by_name_is_not_warned_about_a_feature_layer_the_user_nev
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert convnext.feature_map(torch.randn(1, 3, 224, 224)).shape == (1, 49, 768)
+
+
+def test_a_timm_model_whose_features_are_several_maps_says_what_it_cannot_do():
+    """CoaT's forward_features gives one tensor per branch: asking for its map failed on 'list' has no 'ndim'."""
+    coat = nlexnb.load_classifier("coat_tiny", pretrained=False, device="cpu")
+    x = torch.randn(1, 3, 224, 224)
+    assert coat.logits(x).shape == (1, 1000)  # what needs no map works
+    with pytest.raises(ValueError, match="coat_tiny's forward_features returns a list of 3 outputs, not one feature"):
+        coat.feature_map(x)
