@@ -74,10 +74,25 @@ def image_files(folder: str | os.PathLike, *, recursive: bool = True) -> ImageFi
     path = Path(folder)
     if not path.is_dir():
         raise FileNotFoundError(f"Image folder not found (or not a directory): {str(path)!r}")
-    entries = path.rglob("*") if recursive else path.iterdir()
+    entries = _walk(path) if recursive else path.iterdir()
     files = sorted(p for p in entries if p.is_file() and not _hidden(p, path))
     images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
     return ImageFiles(images, [p for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS])
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Every entry below ``folder``, through linked sub-folders too (``rglob`` skips them before Python 3.13, so a
+    class's photos linked in from elsewhere were left out without a word), each real folder once (a link to a parent
+    would loop)."""
+    seen, found = set(), []
+    for here, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        found += [Path(here) / name for name in (*dirs, *names)]
+    return found
 
 
 def _hidden(file: Path, folder: Path) -> bool:
@@ -124,6 +139,12 @@ def image_folder(root: str | os.PathLike, labels: Mapping[str, str] | Sequence[s
         pairs += [(p, mapping[folder.name]) for p in images]
     if skipped:
         warn_user(f"Skipped {len(skipped)} file(s) that are not images by extension, e.g. {str(skipped[0])!r}")
+    loose = image_files(root_path, recursive=False).images
+    if loose:  # root/cat.jpg beside root/cat/: in no class folder, so in no class
+        warn_user(
+            f"Left out {len(loose)} image(s) directly in {str(root_path)!r}, e.g. {loose[0].name!r}: an image's "
+            "class is the folder it is in (root/<class>/<image>); move them into their class's folder"
+        )
     return pairs
 
 

@@ -167,6 +167,29 @@ def test_one_lister_decides_which_files_of_a_folder_are_images(tmp_path):
         image_files(cat / "b.jpg")
 
 
+def test_linked_sub_folders_are_read_once_and_loose_images_are_named(tmp_path):
+    """A sub-folder linked into a class folder was skipped without a word (rglob does not follow links before Python
+    3.13), and images directly under the root, in no class, too."""
+    import os
+
+    from PIL import Image
+
+    from nlexnb.datasets import image_folder
+
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    for name in [root / "cat" / "a.jpg", elsewhere / "more" / "b.jpg", root / "loose.jpg"]:
+        name.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (16, 16), "red").save(name)
+    os.symlink(elsewhere / "more", root / "cat" / "linked")
+    os.symlink(root / "cat", root / "cat" / "loop")  # a link to a parent is read once, not forever
+    with pytest.warns(UserWarning, match=r"Left out 1 image\(s\) directly in .*'loose.jpg'"):
+        pairs = image_folder(root)
+    assert [(path.relative_to(root).as_posix(), label) for path, label in pairs] == [
+        ("cat/a.jpg", "cat"),
+        ("cat/linked/b.jpg", "cat"),
+    ]
+
+
 def _bundle(entries: list[tuple[str, bytes, bool]]) -> bytes:
     """A Qt resource bundle (format 2) holding files at the root: (name, content, zlib-compressed)."""
     import struct
