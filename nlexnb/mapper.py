@@ -300,14 +300,14 @@ def check_fits(mapper: Mapper, classifier: Classifier, who: str) -> None:
             f"{who}: the mapper was fitted on head {fitted_on} ({mapper.classifier_name!r}), not on this "
             f"classifier's head {classifier.fingerprint}: results will not be faithful to this classifier"
         )
-    elif _other_class_names(mapper.meta, classifier):
+    elif fitted_under_other_names(mapper.meta, classifier):
         warn_user(
             f"{who}: the mapper was fitted on this head under other class names: each name was mapped to the row "
             "it named then, which this classifier calls otherwise. Fit a mapper with these names"
         )
 
 
-def _other_class_names(meta: dict, classifier: Classifier) -> bool:
+def fitted_under_other_names(meta: dict, classifier: Classifier) -> bool:
     """Whether a mapper's metadata records class names other than ``classifier``'s (files of earlier versions record
     none: no answer, False)."""
     saved = meta.get("class_names")
@@ -532,7 +532,7 @@ def load_mapper(
             f"{meta['classifier_fingerprint']}, but this classifier ({classifier.name!r}) has "
             f"{classifier.fingerprint}: its class rows differ. Fit a new mapper with fit_mapper()."
         )
-    if classifier is not None and _other_class_names(meta, classifier):
+    if classifier is not None and fitted_under_other_names(meta, classifier):
         raise ValueError(
             f"Mapper {str(path)!r} was fitted on this head ({meta['classifier']!r}) under other class names: it maps "
             "each name to the row it named then, which this classifier calls otherwise. Fit a new mapper with "

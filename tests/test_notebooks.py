@@ -443,6 +443,8 @@ def test_setup_never_uses_a_mapper_of_another_classifier(cache, encoder):
     renamed = _tiny(0, ["dog", "tea", "plane", "tree", "car", "kettle"])
     assert renamed.fingerprint == a.fingerprint
     assert setup(renamed, encoder, style=False).mapper_path != saved_a.mapper_path
+    with pytest.raises(ValueError, match="given was fitted on this head .* under other class names"):
+        setup(renamed, encoder, mapper=saved_a.mapper, style=False)  # given as an object: accepted silently before
     # and another seed is another fit
     seeded = setup(a, encoder, seed=1, style=False)
     assert seeded.mapper_source == "fitted" and "seed1" in seeded.mapper_path.name

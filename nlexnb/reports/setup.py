@@ -253,6 +253,8 @@ def save_mapper(
 
 
 def _check_given_mapper(mapper: Mapper, classifier, encoder) -> None:
+    from ..mapper import fitted_under_other_names
+
     fitted_on = mapper.meta.get("classifier_fingerprint")
     if fitted_on != classifier.fingerprint:
         raise ValueError(
@@ -263,6 +265,12 @@ def _check_given_mapper(mapper: Mapper, classifier, encoder) -> None:
         raise ValueError(
             f"The mapper given reads {mapper.text_encoder.identity!r} embeddings, not {encoder.identity!r}'s; "
             "pass its encoder, or mapper=None"
+        )
+    if fitted_under_other_names(mapper.meta, classifier):  # as load_mapper refuses it
+        raise ValueError(
+            f"The mapper given was fitted on this head ({mapper.meta.get('classifier')!r}) under other class names: "
+            "it maps each name to the row it named then, which this classifier calls otherwise. Fit one with these "
+            "names (nlexnb.fit_mapper), or pass mapper=None"
         )
 
 
