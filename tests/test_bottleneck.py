@@ -349,6 +349,11 @@ def test_a_saved_bottleneck_loads_only_where_it_was_made(
     loaded = load_bottleneck(path, space)
     assert torch.equal(loaded.weights.cpu(), cbm.weights.cpu()) and torch.equal(loaded.residual, cbm.residual)
     monkeypatch.setenv("HOME", str(tmp_path))  # "~/..." is read as save wrote it (not in a folder named "~")
+    (tmp_path / "results.json").write_text('{"my": "experiment results"}')  # a user's, beside the name given
+    with pytest.raises(ValueError, match=r"sidecar to .*results.json', which exists and was not written by a bott"):
+        cbm.save(tmp_path / "results.safetensors")
+    assert json.loads((tmp_path / "results.json").read_text()) == {"my": "experiment results"}
+    assert cbm.save(path) == path  # its own sidecar is replaced, as saving again should
     assert torch.equal(load_bottleneck("~/espresso-and-friends", space).weights.cpu(), cbm.weights.cpu())
     images = list(photos.values())
     assert torch.equal(loaded.logits(images), cbm.logits(images))

@@ -349,11 +349,29 @@ class ConceptBottleneck:
         """Write ``weights`` and ``residual`` as safetensors, and beside it a JSON sidecar (``<name>.json``) with
         :meth:`identity` and the tensors' file hash, both atomically; returns the safetensors path."""
         path = safetensors_path(path, "bottleneck")
+        _check_sidecar_is_ours(sidecar_path(path))
         meta = self.identity()
         atomic_save_safetensors(path, {"weights": self.weights, "residual": self.residual}, {"nlexnb": "bottleneck"})
         sidecar = {**meta, "tensors_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
         atomic_write_bytes(sidecar_path(path), (json.dumps(sidecar, indent=1) + "\n").encode("utf-8"))
         return path
+
+
+def _check_sidecar_is_ours(sidecar: Path) -> None:
+    """A ValueError when a file named as the sidecar exists and is not one a bottleneck wrote: the user named the
+    ``.safetensors`` file, not ``results.json`` beside it, which would be overwritten without a word."""
+    if not sidecar.exists():
+        return
+    try:
+        held = json.loads(sidecar.read_text(encoding="utf-8"))
+        ours = isinstance(held, dict) and {"tensors_sha256", "bank_sha256", "classifier_fingerprint"} <= set(held)
+    except (OSError, UnicodeDecodeError, ValueError):
+        ours = False
+    if not ours:
+        raise ValueError(
+            f"ConceptBottleneck.save writes its sidecar to {str(sidecar)!r}, which exists and was not written by a "
+            "bottleneck; it is left as it is. Save under another name"
+        )
 
 
 def centred_rows(space: ConceptSpace) -> torch.Tensor:
