@@ -279,6 +279,22 @@ def test_remove_explanations_removes_a_run_and_nothing_else(explainer, pictures,
         assert path.exists()
     with pytest.raises(ValueError, match="is a folder, not an explanations file; nothing removed"):
         remove_explanations(tmp_path)
+    mine = tmp_path / "new.parquet.partial"  # a user's folder that happens to have a run's parts' name
+    mine.mkdir()
+    (mine / "mydata.txt").write_text("x")
+    with pytest.raises(ValueError, match="holds files explain_collection did not write .*'mydata.txt'"):
+        remove_explanations(tmp_path / "new.parquet")
+    assert (mine / "mydata.txt").exists()
+    parts = tmp_path / "old.parquet.partial"  # what an interrupted run leaves: its parts go, and the folder
+    parts.mkdir()
+    for name in (
+        "rows-18c5a2b3f-4242-00000.parquet",
+        "errors-18c5a2b3f-4242-00000.parquet",
+        ".rows-1-2-00001.parquet.tmp",
+    ):
+        (parts / name).write_bytes(b"")
+    remove_explanations(tmp_path / "old.parquet")
+    assert not parts.exists()
 
 
 def test_one_run_at_a_time_writes_a_file_and_a_killed_runs_lock_is_taken_over(explainer, pictures, tmp_path):

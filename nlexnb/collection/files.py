@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -132,9 +132,24 @@ def remove_explanations(out: str | os.PathLike) -> None:
                     "file with nlexnb's metadata), and only such files are removed; nothing removed. Delete it "
                     "yourself if you mean to"
                 ) from None
+    folder = partial_dir(out)
+    parts = sorted(folder.iterdir()) if folder.is_dir() else []
+    others = [p for p in parts if not _PART.fullmatch(p.name)]
+    if others:  # a folder of the user's under that name: theirs, not a run's parts
+        raise ValueError(
+            f"remove_explanations: {str(folder)!r} holds files explain_collection did not write (e.g. "
+            f"{others[0].name!r}), so it is not the parts folder of a run; nothing removed"
+        )
     for file in files:
         file.unlink(missing_ok=True)
-    shutil.rmtree(partial_dir(out), ignore_errors=True)
+    for part in parts:
+        part.unlink(missing_ok=True)
+    if folder.is_dir():
+        folder.rmdir()
+
+
+_PART = re.compile(r"\.?(rows|errors)-[0-9a-zA-Z_.-]+-\d{5}\.parquet(\.tmp)?")
+"""The name of a part file an unfinished run writes (:class:`nlexnb.collection.parts.Parts`), or its temporary."""
 
 
 # ---- identity of a run -----------------------------------------------------------------------------------------------
