@@ -163,6 +163,9 @@ def test_one_lister_decides_which_files_of_a_folder_are_images(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert list(notebook_images(cat)) == ["A", "b"]
+        Image.new("RGB", (16, 16), "blue").save(cat / "b.png")  # one name, two photos: both kept, by file name
+        assert list(notebook_images(cat)) == ["A", "b.jpg", "b.png"]
+        (cat / "b.png").unlink()
     with pytest.raises(FileNotFoundError, match="not a directory"):
         image_files(cat / "b.jpg")
 

@@ -33,7 +33,8 @@ def notebook_images(image_dir: str | Path | None = None, limit: int | None = Non
         files = image_files(folder, recursive=False).images
         if not files:
             raise ValueError(f"No images in {str(folder)!r} (extensions {', '.join(IMAGE_EXTENSIONS)})")
-        photos = {p.stem: to_pil(p) for p in files}
+        stems = [p.stem for p in files]  # "cat.jpg" and "cat.png" are two photos: the second is named "cat.png"
+        photos = {p.stem if stems.count(p.stem) == 1 else p.name: to_pil(p) for p in files}
     names = list(photos)[:limit] if limit is not None else list(photos)
     return {name: photos[name] for name in names}
 
