@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
@@ -69,8 +70,8 @@ bison's "beard": :meth:`nlexnb.space.ConceptSpace.other_animals`)."""
 
 def _words(text: str) -> list[str]:
     """The lower-case words of ``text``, in order: what every reader here looks at ("Black-and-white" -> black,
-    and, white)."""
-    return re.findall(r"[a-z]+", text.lower())
+    and, white; "crème brûlée" -> crème, brûlée, not cr, me, br, l, e)."""
+    return re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", text).lower())
 
 
 @cache
@@ -263,7 +264,7 @@ _ADJECTIVES = frozenset(
     "brownish tawny sandy rusty yellow yellowish golden blond blonde orange orangish orangey red reddish ruddy scarlet "
     "crimson maroon pink pinkish rosy magenta fuchsia purple purplish violet lavender mauve blue bluish azure green "
     "greenish striped stripes stripe stripy banded bands barred streaked streaks ringed rings spotted spots speckled "
-    "dotted dots rosettes rosette mottled dappled blotched blotches flecked freckled".split()
+    "dotted dots rosettes rosette mottled dappled blotched blotches flecked freckled beige cyan".split()
 )  # colour words that are not first of all things: they name a colour or marking wherever they stand
 _FAMILIES: dict[str, frozenset[str]] = {}
 for _family, _members in COLOURS.items():

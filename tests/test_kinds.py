@@ -274,3 +274,13 @@ def test_coats_are_for_mammals_and_birds_and_feathered_for_birds(classifier, map
     assert space.other_animals(range(4), [tench]) == [True, True, True, True]  # a fish has none of those
     assert space.other_animals(range(4), [meerkat]) == [False, True, False, False]
     assert space.other_animals(range(4), [stork]) == [False, False, True, False]
+
+
+def test_words_with_accents_are_words_and_plain_colour_words_name_colours():
+    """ "crème brûlée" was read as the words cr, me, br, l, e; "light beige" and "pale cyan" named no colour, so an
+    animal could be explained by a colour its description does not give."""
+    from nlexnb.kinds import colours_named, concept_words
+
+    assert concept_words("Crème brûlée") == {"crème", "brûlée"}
+    assert colours_named("light beige") == (frozenset({"brown"}),)
+    assert colours_named("pale cyan fur") == (frozenset({"blue"}),)
