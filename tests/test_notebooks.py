@@ -548,6 +548,9 @@ def test_collection_parameters_are_validated(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="Parameter OUT_DIR must be a folder"):
         reports.validate_parameters(OUT_DIR=str(tmp_path / "file"))
+    for blank in ("", " "):  # the current folder, without a word
+        with pytest.raises(ValueError, match="Parameter OUT_DIR is blank"):
+            reports.validate_parameters(OUT_DIR=blank)
 
 
 def test_parameters_with_bounds_of_their_own_are_validated():

@@ -85,6 +85,8 @@ def validate_parameters(**params: Any) -> None:
         _check_image_dir(params["IMAGE_DIR"])
     if params.get("ENCODER") is not None:
         _check_encoder(params["ENCODER"])
+    if params.get("OUT_DIR") is not None and not params["OUT_DIR"].strip():  # "" wrote into the current folder
+        raise ValueError("Parameter OUT_DIR is blank: give a folder for the outputs, or None for the default")
     if params.get("OUT_DIR") is not None and Path(params["OUT_DIR"]).exists() and not Path(params["OUT_DIR"]).is_dir():
         raise ValueError(
             f"Parameter OUT_DIR must be a folder (it is made when missing), got the file {params['OUT_DIR']!r}"
