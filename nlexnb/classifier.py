@@ -307,7 +307,10 @@ class Classifier:
         """A ValueError unless the model's output is its head applied to the head's input: a softmax or another
         layer after the head (or, in timm, a ``forward_head`` that adds more than the classifier, as VOLO's auxiliary
         head does) would make every explanation, zero-shot head and bottleneck describe ``head(f)``, which is not what
-        the model outputs (and its "probabilities" would be a softmax of a softmax)."""
+        the model outputs (and its "probabilities" would be a softmax of a softmax). It is the architecture's, so
+        the first forward pass that can tell checks it, and later ones (a GPU's batches) skip it."""
+        if self.__dict__.get("_head_checked"):
+            return
         expected = self.head(features)
         if logits.shape != expected.shape:
             differs = f"it outputs {list(logits.shape)}, the head {list(expected.shape)}"
@@ -316,6 +319,7 @@ class Classifier:
         else:
             gap = float((logits - expected).abs().max())
             if gap <= 1e-2 * (1.0 + float(expected.abs().max())):
+                self._head_checked = True
                 return
             differs = f"they differ by up to {gap:.3g}"
         raise ValueError(self._not_the_head(differs))
