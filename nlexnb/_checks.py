@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 import unicodedata
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -81,7 +82,7 @@ def number(
     means, its default). Never a bool, a string, NaN or an infinity: a NaN threshold compares False with everything
     and would silently turn a test off."""
     real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-    inside = real and abs(value) < 1e308 and math.isfinite(value)  # an int of 10**400 has no float: out of range
+    inside = real and abs(value) <= sys.float_info.max and math.isfinite(value)  # 10**400 has no float: out of range
     inside = inside and (value > low if open_low else value >= low) and (value < high if open_high else value <= high)
     if not inside:
         if math.isinf(low) and math.isinf(high):
@@ -125,7 +126,7 @@ def text_list(value, name: str, what: str, one: str, example: str) -> list[str]:
         if not isinstance(item, str):
             kind = type(item).__name__
             raise TypeError(f"{name}[{i}] is {kind} {item!r}, not a string; every {one} must be a string")
-        if not item.strip():
+        if not folded(item).strip():  # a zero-width space alone is blank too
             raise ValueError(f"{name}[{i}] is empty or blank; every {one} needs some text")
     seen: dict[str, int] = {}
     duplicates = []

@@ -429,7 +429,7 @@ class ModuleClassifier(Classifier):
         f = captured["f"].flatten(1).float()
         self._check_head_is_last(f, logits.float())
         fmap = self._arrange_map(captured["map"]) if want_map else None
-        if fmap is not None and not getattr(self, "_map_checked", False):
+        if fmap is not None and not self._map_checked:
             self._map_checked = True
             self._check_map_pools_to_features(captured["map"], fmap, f)
         return f, logits.float(), fmap

@@ -91,6 +91,7 @@ def _walk(folder: Path) -> list[Path]:
             dirs[:] = []
             continue
         seen.add(real)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]  # hidden folders (.git) are not read at all
         found += [Path(here) / name for name in (*dirs, *names)]
     return found
 

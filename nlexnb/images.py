@@ -164,9 +164,7 @@ def _tensor_to_array(t: torch.Tensor) -> np.ndarray:
 
 
 def _pil_to_rgb(img: Image.Image) -> Image.Image:
-    if img.mode in ("RGB", "L") and "transparency" in img.info:  # a colour key (PNG tRNS): transparent, as alpha is
-        img = img.convert("RGBA")
-    if img.mode == "RGBa":  # premultiplied alpha: undo it, then composite on white as any alpha is
+    if img.mode in ("RGB", "L", "P") and "transparency" in img.info:  # a colour key (PNG tRNS): as alpha is
         img = img.convert("RGBA")
     if img.mode == "RGB":
         return img.copy()
@@ -184,7 +182,7 @@ def _pil_to_rgb(img: Image.Image) -> Image.Image:
         return _array_to_pil(np.clip(arr.astype(np.float64), 0, None) / depth)
     if img.mode == "P":
         img = img.convert("RGBA")
-    if img.mode in ("RGBA", "LA", "PA"):
+    if img.mode in ("RGBA", "LA", "PA", "RGBa"):  # RGBa: premultiplied, undone by the conversion
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")

@@ -582,9 +582,7 @@ def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-_REQUIRED_META = (
-    "format",
-    "method",
+_REQUIRED_META = (  # the format and method have a check and a message of their own
     "classifier",
     "classifier_fingerprint",
     "encoder",

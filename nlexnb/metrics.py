@@ -289,13 +289,13 @@ def deletion_insertion(
     maps = {"concept": fmap @ v, "class": fmap @ w}
     randoms = [torch.rand(fmap.shape[:2], generator=gen).to(clf.device) for _ in range(n_random)]
     base = _baseline(x, baseline)
-    full, presence = float(f @ v), float(f @ explainer.space.direction(concept))
+    full, presence = float(f @ v), float(f @ explainer.space.directions_of(v[None])[0])
     if full <= 0 or presence <= 0:  # the curves divide by the full image's score: they would read backwards
         raise ValueError(
             f"deletion_insertion: the concept {concept!r} is not present in this image (its score {full:.3g}, "
             f"{presence:.3g} relative to the bank's mean): deleting the pixels its map ranks first cannot show "
             "anything about it, and its curves, divided by that score, would read backwards. Choose a concept the "
-            "image holds (one of explainer.explain(image).table), or leave concept=None for the explanation's first"
+            "image holds (one of explainer.explain(image).table)"
         )
 
     def scores(batch: torch.Tensor) -> dict[str, np.ndarray]:

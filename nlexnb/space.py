@@ -703,7 +703,7 @@ def concept_space(classifier: Classifier | ConceptSpace, mapper: Mapper | None =
         raise TypeError("A concept space needs a mapper: concept_space(classifier, mapper, concepts)")
     if isinstance(concepts, Iterator):
         concepts = list(concepts)  # a generator, once: the key below would use it up and leave the bank empty
-    if isinstance(concepts, (str, os.PathLike)) and str(concepts) not in BANKS and concepts != "default":
+    if isinstance(concepts, os.PathLike) or (isinstance(concepts, str) and concepts not in BANKS):
         concepts = load_concepts(concepts)  # a file: what it holds now, wherever it is (an edited file is new texts)
         bank_key = ("file", concepts.name, tuple(concepts.texts))
     elif isinstance(concepts, ConceptBank):

@@ -289,7 +289,7 @@ def test_remove_explanations_removes_a_run_and_nothing_else(explainer, pictures,
     parts.mkdir()
     for name in (
         "rows-18c5a2b3f-4242-00000.parquet",
-        "errors-18c5a2b3f-4242-00000.parquet",
+        "errors-18c5a2b3f-4242-123456.parquet",
         ".rows-1-2-00001.parquet.tmp",
     ):
         (parts / name).write_bytes(b"")

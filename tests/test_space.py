@@ -143,6 +143,8 @@ def test_a_bank_file_is_read_again_when_it_changes_and_wherever_it_is(classifier
     assert concept_space(classifier, ridge_mapper, "./c.txt").texts == ["ladder", "hose"]
     (tmp_path / "b" / "c.txt").write_text("ladder\nsiren\n")
     assert concept_space(classifier, ridge_mapper, Path("c.txt")).texts == ["ladder", "siren"]
+    (tmp_path / "b" / "visual").write_text("hose\n")  # a Path is a file, even one named like a built-in bank
+    assert concept_space(classifier, ridge_mapper, Path("visual")).texts == ["hose"]
 
 
 def test_targets_are_linear_functions_of_the_features(classifier, photos):

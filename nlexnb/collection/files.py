@@ -148,8 +148,9 @@ def remove_explanations(out: str | os.PathLike) -> None:
         folder.rmdir()
 
 
-_PART = re.compile(r"\.?(rows|errors)-[0-9a-zA-Z_.-]+-\d{5}\.parquet(\.tmp)?")
-"""The name of a part file an unfinished run writes (:class:`nlexnb.collection.parts.Parts`), or its temporary."""
+_PART = re.compile(r"\.?(rows|errors)-[0-9a-zA-Z_.-]+-\d{5,}\.parquet(\.tmp)?")
+"""The name of a part file an unfinished run writes, or its temporary: what :class:`nlexnb.collection.parts.Parts`
+names ``{kind}-{token}-{count:05d}.parquet`` (keep the two together)."""
 
 
 # ---- identity of a run -----------------------------------------------------------------------------------------------

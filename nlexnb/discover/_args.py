@@ -50,24 +50,21 @@ def _split(args: tuple, names: tuple[str, ...]) -> tuple[ConceptSpace | Classifi
 
 
 def ranked(
-    space: ConceptSpace, scores: torch.Tensor, k: int, largest: bool = True, naming: Sequence[int] = ()
+    space: ConceptSpace, scores: torch.Tensor, k: int, largest: bool = True, refused: torch.Tensor | None = None
 ) -> list[int]:
-    """Indices of the k best usable concepts by ``scores`` [T]: excluded concepts never rank, nor concepts that name
-    one of the classes ``naming`` in whole words ("ballistic missiles" for missile, "shopping carts" for shopping
-    cart: :meth:`~nlexnb.space.ConceptSpace.mentions`, as explanations refuse them)."""
-    fill = -torch.inf if largest else torch.inf
-    masked = scores.masked_fill(space.excluded, fill)
-    usable = int((~space.excluded).sum())
-    n = min(positive_int(k, "k", "concepts"), usable)
-    if not naming:
-        return masked.topk(n, largest=largest).indices.tolist()
-    classes, wide = sorted(set(naming)), n
-    while True:  # a few more than k, then more while the names took too many
-        wide = min(2 * wide + 16, usable)
-        order = masked.topk(wide, largest=largest).indices.tolist()
-        kept = [i for i, named in zip(order, space.mentions(order, classes)) if not named]
-        if len(kept) >= n or wide == usable:
-            return kept[:n]
+    """Indices of the k best usable concepts by ``scores`` [T]: excluded concepts never rank, nor those ``refused``
+    marks ([T] bool, e.g. :func:`naming`)."""
+    out = space.excluded if refused is None else space.excluded | refused
+    masked = scores.masked_fill(out, -torch.inf if largest else torch.inf)
+    n = min(positive_int(k, "k", "concepts"), int((~out).sum()))
+    return masked.topk(n, largest=largest).indices.tolist()
+
+
+def naming(space: ConceptSpace, classes: Sequence[int]) -> torch.Tensor:
+    """[T] bool: the concepts that name one of ``classes`` in whole words ("ballistic missiles" for missile,
+    "shopping carts" for shopping cart: :meth:`~nlexnb.space.ConceptSpace.mentions`), as explanations refuse them."""
+    named = space.mentions(range(len(space.texts)), sorted(set(classes)))
+    return torch.tensor(named, dtype=torch.bool, device=space.excluded.device)
 
 
 def bind_arguments(args: tuple, kwargs: dict, params: tuple[str, ...], defaults: dict) -> tuple[ConceptSpace, dict]:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .._checks import a_seed, positive_int, yes_or_no
 from ..images import ImageInput
 from ..space import ConceptSpace
-from ._args import WIDE, bind_arguments, once_per_word, per_word_limit, ranked, say_if_fewer
+from ._args import WIDE, bind_arguments, naming, once_per_word, per_word_limit, ranked, say_if_fewer
 from .table import ConceptTable
 
 
@@ -52,13 +52,13 @@ def image_concepts(*args, **kwargs) -> ConceptTable:
     vectors = space.directions
     contrib = ((f @ vectors.T) * (clf.head_weight.float()[pred] @ vectors.T)).masked_fill(space.excluded, -torch.inf)
     mean = contrib.mean(0)
-    said = pred.unique().tolist()  # no concept that names a class these images are taken for
-    top = once_per_word(space, ranked(space, mean, k if per_word is None else WIDE * k, naming=said), per_word)[:k]
+    said = naming(space, pred.unique().tolist())  # no concept that names a class these images are taken for
+    top = once_per_word(space, ranked(space, mean, k if per_word is None else WIDE * k, refused=said), per_word)[:k]
     say_if_fewer("image_concepts", k, int((~space.excluded).sum()), len(top))
     n, wide = max(len(top), 1), max(len(top), 1) * (1 if per_word is None else WIDE)
     # each image's own top k, ranked and thinned per word as the table is (else a concept the table shows could
     # count 0 images: one image's list held "striped fur" behind a hidden "fine stripes"); -1 pads a short list
-    own = [once_per_word(space, ranked(space, row, wide, naming=said), per_word)[:n] for row in contrib]
+    own = [once_per_word(space, ranked(space, row, wide, refused=said), per_word)[:n] for row in contrib]
     own = [mine + [-1] * (n - len(mine)) for mine in own]
     per_image_top = torch.tensor(own, dtype=torch.long, device=contrib.device)
     rows_out = []
@@ -138,13 +138,13 @@ def subconcepts(*args, **kwargs) -> ConceptTable:
         )
     profile = F.normalize(f, dim=1) @ space.directions.T
     z = profile - profile.mean(0)
-    said = space.classifier.head(f).argmax(1).unique().tolist()  # no concept that names a class they are taken for
+    said = naming(space, space.classifier.head(f).argmax(1).unique().tolist())  # nor a class they are taken for
     assign = _kmeans(z, n_clusters, seed)
     records, named = [], {}
     for c in range(n_clusters):
         members = (assign == c).nonzero().flatten()
         mean = z[members].mean(0)
-        top = once_per_word(space, ranked(space, mean, k if per_word is None else WIDE * k, naming=said), per_word)[:k]
+        top = once_per_word(space, ranked(space, mean, k if per_word is None else WIDE * k, refused=said), per_word)[:k]
         named[c] = top
         records.append(
             {

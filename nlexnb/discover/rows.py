@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .._checks import positive_int, yes_or_no
 from ..labels import primary_name
 from ..space import ConceptSpace
-from ._args import WIDE, bind_arguments, once_per_word, per_word_limit, ranked, say_if_fewer
+from ._args import WIDE, bind_arguments, naming, once_per_word, per_word_limit, ranked, say_if_fewer
 from .table import ConceptTable
 
 LEAN_FLOOR = 0.1
@@ -45,7 +45,7 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
     per_word = per_word_limit(a["per_word"])
     row = F.normalize(space.classifier.head_weight[index].float(), dim=0)
     scores = space.directions @ row
-    top = ranked(space, scores, k if a["echoes"] and per_word is None else WIDE * k, naming=[index])
+    top = ranked(space, scores, k if a["echoes"] and per_word is None else WIDE * k, refused=naming(space, [index]))
     if not a["echoes"]:
         echo = _look_alikes(space, top, index)
         top = [i for i, e in zip(top, echo) if not e]
@@ -100,9 +100,9 @@ def contrast(*args, **kwargs) -> ConceptTable:
     per_word = per_word_limit(a["per_word"])
     if among is None:
         wide = k if per_word is None else WIDE * k
-        pair = (first, second)
-        pos = once_per_word(space, ranked(space, score, wide, naming=pair), per_word)[:k]
-        neg = once_per_word(space, ranked(space, score, wide, largest=False, naming=pair), per_word)[:k]
+        named = naming(space, (first, second))
+        pos = once_per_word(space, ranked(space, score, wide, refused=named), per_word)[:k]
+        neg = once_per_word(space, ranked(space, score, wide, largest=False, refused=named), per_word)[:k]
     else:
         side_a = _side(space, cos_a, score, (first, second), among, among, a["echoes"])
         side_b = _side(space, cos_b, -score, (second, first), among, among, a["echoes"])

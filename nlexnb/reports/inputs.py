@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,8 @@ def notebook_images(image_dir: str | Path | None = None, limit: int | None = Non
         files = image_files(folder, recursive=False).images
         if not files:
             raise ValueError(f"No images in {str(folder)!r} (extensions {', '.join(IMAGE_EXTENSIONS)})")
-        stems = [p.stem for p in files]  # "cat.jpg" and "cat.png" are two photos: the second is named "cat.png"
-        photos = {p.stem if stems.count(p.stem) == 1 else p.name: to_pil(p) for p in files}
+        stems = Counter(p.stem for p in files)  # "cat.jpg" and "cat.png" are two photos, each named by its file
+        photos = {p.stem if stems[p.stem] == 1 else p.name: to_pil(p) for p in files}
     names = list(photos)[:limit] if limit is not None else list(photos)
     return {name: photos[name] for name in names}
 

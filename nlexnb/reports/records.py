@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def _jsonable(value: Any) -> Any:
 def _distinct_keys(keys, what: str) -> list[str]:
     """``keys`` as text, or a ValueError naming those that read the same (JSON keys are text)."""
     text = [str(k.tolist() if hasattr(k, "tolist") else k) for k in keys]
-    twice = sorted({t for t in text if text.count(t) > 1})
+    twice = sorted(t for t, n in Counter(text).items() if n > 1)
     if twice:
         raise ValueError(
             f"record: {what} {twice[:5]} each stand for more than one entry once written as text, so all but one "
