@@ -26,6 +26,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +34,7 @@ from pathlib import Path
 import torch
 
 from ._checks import an_index, positive_int, warn_user, yes_or_no
+from .labels import words
 from .text import check_texts
 
 __all__ = ["ConceptBank", "load_concepts", "description_phrases", "names_a_people"]
@@ -470,10 +472,15 @@ def _refused_words() -> frozenset[str]:
     return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
+def _without_accents(text: str) -> str:
+    """``text`` with its letters' accents dropped ("Māori", "Québécois" -> "Maori", "Quebecois")."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
 def names_a_people(concept: str) -> bool:
     """Does ``concept`` name a people, nationality, ethnic or religious group, or use a slur ("Herero", "Xhosa
     cattle", "German spiked helmet")? Whole words and multi-word names whose first WordNet meaning is such a group
     (``nlexnb/data/refused_words.txt``, written by ``scripts/build_visual_bank.py``). Explanations never name these."""
     refused = _refused_words()
-    words = re.findall(r"[a-z]+", concept.lower())
-    return any(" ".join(words[i : i + n]) in refused for n in (1, 2, 3) for i in range(len(words) - n + 1))
+    found = words(_without_accents(concept))  # the list is written unaccented: "Māori" is "maori"
+    return any(" ".join(found[i : i + n]) in refused for n in (1, 2, 3) for i in range(len(found) - n + 1))

@@ -14,13 +14,12 @@ descriptions do not mention ("walnut", "brace" and "bench" for a koala; "bamboo"
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
 
 from .labels import bare_synonyms, imagenet_class_names, singular
+from .labels import words as _words
 
 KINDS_FILE = "animal_kinds.json"
 _LIMBED = ("amphibian.n.03", "reptile.n.01", "bird.n.01", "mammal.n.01", "arthropod.n.01")
@@ -66,12 +65,6 @@ points at a deer's, an antelope's, a horse's or a baboon's (not a llama's "pale 
 written here because WordNet's part-of links are too sparse to say it (no animal holds a beak there). A class whose
 own names, gloss or descriptions mention the part keeps it (the triceratops's "three horns", a ray's "wings", a
 bison's "beard": :meth:`nlexnb.space.ConceptSpace.other_animals`)."""
-
-
-def _words(text: str) -> list[str]:
-    """The lower-case words of ``text``, in order: what every reader here looks at ("Black-and-white" -> black,
-    and, white; "crème brûlée" -> crème, brûlée, not cr, me, br, l, e)."""
-    return re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", text).lower())
 
 
 @cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
@@ -27,6 +28,7 @@ __all__ = [
     "disambiguate",
     "primary_name",
     "singular",
+    "words",
     "head_word",
     "name_heads",
 ]
@@ -106,17 +108,23 @@ def singular(word: str) -> str:
     return word
 
 
+def words(text: str) -> list[str]:
+    """The lower-case words of ``text``, in order, letters of any script ("Black-and-white" -> black, and, white;
+    "crème brûlée" -> crème, brûlée, not cr, me, br, l, e). Every reader of names and concepts splits this way."""
+    return re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", text).lower())
+
+
 def head_word(text: str) -> str:
     """The head noun of a short noun phrase: its last word, lower-case, singular ("slender wild cats" -> "cat"); ""
     when it has no word. A phrase names a kind of what its head names, so "sand cat" is a kind of cat."""
-    words = re.findall(r"[a-z]+", text.lower())
-    return singular(words[-1]) if words else ""
+    found = words(text)
+    return singular(found[-1]) if found else ""
 
 
 def name_heads(name: str) -> set[str]:
     """Head nouns of a class name's synonyms of two words or more ("Arabian camel" -> {"camel"}; "tiger cat" ->
     {"cat"}); a one-word synonym is its own whole name and gives none."""
-    return {head_word(s) for s in bare_synonyms(name) if len(re.findall(r"[a-z]+", s.lower())) > 1} - {""}
+    return {head_word(s) for s in bare_synonyms(name) if len(words(s)) > 1} - {""}
 
 
 def joined(items: Sequence[str]) -> str:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import difflib
 import json
 import random
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ import torch.nn.functional as F
 from ._checks import Setting, a_seed, number, positive_int, warn_user, yes_or_no
 from .concepts import names_a_people
 from .kinds import words_of
-from .labels import bare_synonyms, primary_name, singular
+from .labels import bare_synonyms, primary_name, singular, words
 
 __all__ = [
     "EVIDENCE_FILE",
@@ -208,10 +207,6 @@ class Judge:
 
 
 # ---- leaks and peoples -----------------------------------------------------------------------------------------------
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z]+", text.lower())
-
-
 def _spelling_neighbours(a: str, b: str) -> bool:
     """Two different words that look alike: one contains the other (4+ letters), or, both of 5 letters or more, their
     letters match >= 75% ("gaboon" ~ "baboon"). Two words of four letters share three in order too often to say so
@@ -276,14 +271,14 @@ def leak_kind(concept: str, class_names: Sequence[str]) -> str | None:
         raise TypeError(f"concept must be a text, got {type(concept).__name__} {concept!r:.60}")
     if isinstance(class_names, str) or not all(isinstance(n, str) for n in class_names):
         raise TypeError(f"class_names must be a list of class names (str), got {class_names!r:.60}")
-    words = [w for w in _words(concept) if w not in _STOP]
+    said = [w for w in words(concept) if w not in _STOP]
     for name in class_names:
-        name_words = {w for s in bare_synonyms(name) for w in _words(s)} - _STOP
-        if any(_spelling_neighbours(w, n) for w in words for n in name_words):
+        name_words = {w for s in bare_synonyms(name) for w in words(s)} - _STOP
+        if any(_spelling_neighbours(w, n) for w in said for n in name_words):
             return "spelling"
     own = frozenset().union(*(_own_gloss_words(name) for name in class_names))
     for name in class_names:
-        if any(singular(w) in _sense_vocabulary(name) - own for w in words):
+        if any(singular(w) in _sense_vocabulary(name) - own for w in said):
             return "sense"
     return None
 

@@ -59,6 +59,7 @@ from .labels import (
     imagenet_glosses,
     imagenet_other_senses,
     name_heads,
+    words,
 )
 from .mapper import Mapper, check_fits
 
@@ -91,16 +92,14 @@ def qualifier_words(name: str) -> list[str]:
     not a colour, material, shape or attribute of the visual bank: "Egyptian" in Egyptian cat, "fire" in fire engine,
     "Siberian" in Siberian husky, "police" in German police dog; none in golden retriever ("golden" is what one sees),
     in "tabby", or where the word heads another of the names ("shepherd" in German shepherd dog: German shepherd)."""
-    synonyms = [_WORD.findall(s.lower()) for s in bare_synonyms(name)]
-    heads = {words[-1] for words in synonyms if words}  # "shepherd" in "German shepherd dog" is a head elsewhere
-    qualifiers = [w for words in synonyms for w in words[:-1] if len(w) >= 4 and w not in heads]
+    synonyms = [words(s) for s in bare_synonyms(name)]
+    heads = {said[-1] for said in synonyms if said}  # "shepherd" in "German shepherd dog" is a head elsewhere
+    qualifiers = [w for said in synonyms for w in said[:-1] if len(w) >= 4 and w not in heads]
     return list(dict.fromkeys(w for w in qualifiers if w not in _seen_words()))
 
 
 DISK_CACHE_FROM = 256
 """Lists of more texts than this are mapped through the mapper's disk cache by :meth:`ConceptSpace.encode`."""
-
-_WORD = re.compile(r"[a-z]+")
 
 
 class ConceptSpace:
@@ -438,10 +437,10 @@ class ConceptSpace:
 
     def _pattern(self, c: int) -> re.Pattern:
         if c not in self._patterns:
-            words = sorted(
+            synonyms = sorted(
                 {s.lower() for s in bare_synonyms(self.classifier.class_names[c]) if s}, key=len, reverse=True
             )
-            self._patterns[c] = re.compile(rf"(?<!\w)(?:{'|'.join(re.escape(s) for s in words)})(?:s|es)?(?!\w)")
+            self._patterns[c] = re.compile(rf"(?<!\w)(?:{'|'.join(re.escape(s) for s in synonyms)})(?:s|es)?(?!\w)")
         return self._patterns[c]
 
     def text_embeddings(self) -> torch.Tensor:
@@ -517,8 +516,8 @@ class ConceptSpace:
         golden retriever (the same word) stays."""
         indices, c = self.positions(indices), self.class_index(c)
         related = self._compound_words(c)
-        words = self._words_of()
-        return [not related.isdisjoint(words[i]) for i in indices]
+        said = self._words_of()
+        return [not related.isdisjoint(said[i]) for i in indices]
 
     def _compound_words(self, c: int) -> set[str]:
         """The bank's words that share a compound part with class ``c``'s names (see :meth:`compounds`)."""
@@ -529,7 +528,7 @@ class ConceptSpace:
                 for word in set().union(*self._words_of()):
                     for part in _parts(word, vocabulary):
                         self._with_part.setdefault(part, set()).add(word)
-            names = {w for s in bare_synonyms(self.classifier.class_names[c]) for w in _WORD.findall(s.lower())}
+            names = {w for s in bare_synonyms(self.classifier.class_names[c]) for w in words(s)}
             related: set[str] = set()
             for name in names:
                 related |= _parts(name, vocabulary) | self._with_part.get(name, set())
@@ -541,13 +540,13 @@ class ConceptSpace:
         if self._words is None:
             names = [s.lower() for name in self.classifier.class_names for s in bare_synonyms(name)]
             texts = [t.lower() for t in ConceptBank.visual().texts] + names
-            self._words = {w for t in texts for w in _WORD.findall(t)}.union(*self._words_of())
+            self._words = {w for t in texts for w in words(t)}.union(*self._words_of())
         return self._words
 
     def _words_of(self) -> list[frozenset[str]]:
         """The words of each bank concept (lower case), split once for :meth:`compounds` and :meth:`naming_mask`."""
         if self._concept_words is None:
-            self._concept_words = [frozenset(_WORD.findall(t)) for t in self._lower]
+            self._concept_words = [frozenset(words(t)) for t in self._lower]
         return self._concept_words
 
     def other_sense(self, indices: Sequence[int], c: int, margin: float = 0.05, floor: float = 0.3) -> torch.Tensor:
@@ -603,8 +602,8 @@ class ConceptSpace:
         """Class ``c``'s qualifier words and what the class is (gloss and descriptions; its names where it has
         neither), encoded once (unit rows); (None, empty) when no word qualifies its name."""
         if c not in self._qualifiers:
-            words = qualifier_words(self.classifier.class_names[c])
-            if not words:  # most names: nothing to encode
+            qualifiers = qualifier_words(self.classifier.class_names[c])
+            if not qualifiers:  # most names: nothing to encode
                 self._qualifiers[c] = (None, torch.zeros(0))
                 return self._qualifiers[c]
             names, gloss = self._names_and_gloss(c)
@@ -616,7 +615,7 @@ class ConceptSpace:
                 references.append(phrases.to(self.directions.device))
             if not references:  # neither gloss nor descriptions: what the class is, is only its names
                 references.append(names)
-            vectors = F.normalize(encoder.encode(words).float(), dim=1).to(self.directions.device)
+            vectors = F.normalize(encoder.encode(qualifiers).float(), dim=1).to(self.directions.device)
             self._qualifiers[c] = (vectors, torch.cat(references))
         return self._qualifiers[c]
 

@@ -284,3 +284,14 @@ def test_words_with_accents_are_words_and_plain_colour_words_name_colours():
     assert concept_words("Crème brûlée") == {"crème", "brûlée"}
     assert colours_named("light beige") == (frozenset({"brown"}),)
     assert colours_named("pale cyan fur") == (frozenset({"blue"}),)
+
+
+def test_every_reader_of_names_splits_words_of_any_script_alike():
+    """Head nouns, qualifiers and the words of a bank were read as ASCII runs: "crème brûlée" had the head "e"."""
+    from nlexnb.labels import head_word, name_heads, words
+    from nlexnb.space import qualifier_words
+
+    assert words("Black-and-white 4x4 café") == ["black", "and", "white", "x", "café"]
+    assert head_word("crème brûlées") == "brûlée"
+    assert name_heads("crème brûlée, caramel custard") == {"brûlée", "custard"}
+    assert qualifier_words("Égyptian cat") == ["égyptian"]

@@ -31,7 +31,9 @@ def test_visual_bank_is_the_default_short_grammatical_and_clean():
     assert load_concepts("broad").name == "broad"  # the previous default stays available by name
 
 
-@pytest.mark.parametrize("text", ["Herero", "Xhosa", "Zulu", "Eskimo", "gringo", "a rigid German spiked helmet"])
+@pytest.mark.parametrize(
+    "text", ["Herero", "Xhosa", "Zulu", "Eskimo", "gringo", "a rigid German spiked helmet", "Māori carving", "Québécois"]
+)
 def test_peoples_nationalities_and_religions_are_recognised(text):
     assert names_a_people(text)
 
@@ -56,6 +58,8 @@ def test_leaks_are_spelling_or_other_senses_of_the_class_name():
     assert plausibility.leak_kind("white bark", ["koala, koala bear, kangaroo bear"]) is None  # bark, bear
     assert plausibility.leak_kind("pale wings", ["fly"]) is None  # "two-winged insects", not a flight's wings
     assert plausibility.leak_kind("gaboon", ["baboon"]) == "spelling"  # six letters, five alike
+    assert plausibility.leak_kind("crème fraîche", ["crème brûlée"]) is None  # words of any script are whole words
+    assert plausibility.leak_kind("brûlées", ["crème brûlée"]) == "spelling"
 
 
 def test_evidence_lists_cover_fifty_photos():
