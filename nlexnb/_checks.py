@@ -97,11 +97,12 @@ def number(
     return float(value)
 
 
-def folded(text: str) -> str:
+def folded(text: str, case: bool = True) -> str:
     """``text`` as compared for sameness: one Unicode form (NFKC: "cafe\u0301" is "café", full-width "ｃａｔ" is
-    "cat"), without invisible format characters (a zero-width space pasted from the web), case folded."""
-    text = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").casefold()
+    "cat"), without invisible format characters (a zero-width space pasted from the web), case folded unless
+    ``case=False`` (where case tells classes apart: ImageNet's "Cardigan" corgi and "cardigan" sweater)."""
+    text = "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
+    return text.casefold() if case else text
 
 
 def text_list(value, name: str, what: str, one: str, example: str) -> list[str]:

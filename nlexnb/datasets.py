@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from PIL import Image, ImageOps
 
-from ._checks import positive_int, warn_user, yes_or_no
+from ._checks import folded, positive_int, warn_user, yes_or_no
 from .images import ImageLike, to_pil
 
 __all__ = [
@@ -180,6 +180,7 @@ def imagenet_folder(root: str | os.PathLike, class_names: Sequence[str] | None =
 
 def _folder_labels(names: list[str], labels, root: Path) -> dict[str, str]:
     if labels is None:
+        _check_label_values({n: n for n in names}, f"The class folders of {str(root)!r} give", case=False)
         return {n: n for n in names}
     if isinstance(labels, Mapping):
         unknown = [n for n in names if n not in labels]
@@ -210,18 +211,22 @@ def _among(label: str, labels: Sequence[str], allowed: set, refusal: str) -> Non
         raise ValueError(f"{refusal} {list(labels)[:10]}{hint}")
 
 
-def _check_label_values(chosen: Mapping[str, Any]) -> None:
-    """The labels a mapping gives folders: non-empty strings, no two that differ only by case or spaces ("cat" and
-    "Cat " would split one class in two)."""
+def _check_label_values(chosen: Mapping[str, Any], source: str = "labels= gives", case: bool = True) -> None:
+    """The labels of folders or pairs (``chosen``: where -> label): non-empty strings, no two that differ only by
+    case, spaces, Unicode form or an invisible character ("cat" and "Cat ", or "café" typed and "café" from a
+    macOS file name, would split one class in two). ``source`` says where they came from, for the message;
+    ``case=False`` lets labels differ by case alone (ImageNet's "Cardigan" and "cardigan" are two classes)."""
     seen: dict[str, str] = {}
-    for folder, label in chosen.items():
-        if not isinstance(label, str) or not label.strip():
-            raise ValueError(f"labels[{folder!r}] is {label!r}: the label for a folder must be a non-empty string")
-        key = " ".join(label.split()).casefold()
+    for where, label in chosen.items():
+        if not isinstance(label, str) or not folded(label).strip():
+            raise ValueError(f"labels[{where!r}] is {label!r}: the label for a folder must be a non-empty string")
+        key = " ".join(folded(label, case).split())
         if key in seen and seen[key] != label:
+            show = ascii if folded(seen[key], False) == folded(label, False) else repr  # alike on screen: escaped
             raise ValueError(
-                f"labels= gives the labels {seen[key]!r} and {label!r}, which differ only by case or spaces: they "
-                "would count as two classes; write them alike"
+                f"{source} the labels {show(seen[key])} and {show(label)}, which differ only by "
+                f"{'case, ' if case else ''}spaces, Unicode form or an invisible character: they would count as two "
+                "classes; write them alike"
             )
         seen[key] = label
 
@@ -245,9 +250,10 @@ def as_labelled(data, labels: Mapping[str, str] | Sequence[str] | None = None) -
         if not isinstance(item, (tuple, list)) or len(item) != 2:
             raise ValueError(f"data[{i}] must be an (image, label) pair, got {type(item).__name__}")
         image, label = item
-        if not isinstance(label, str) or not label.strip():
+        if not isinstance(label, str) or not folded(label).strip():
             raise ValueError(f"data[{i}] has label {label!r}: labels must be non-empty strings")
         pairs.append((image, label))
+    _check_label_values({f"data[{i}]": label for i, (_, label) in enumerate(pairs)}, "data holds", case=False)
     if labels is not None:  # it was ignored: accuracy over every pair, whatever labels= said
         _check_pair_labels(pairs, labels)
     return pairs

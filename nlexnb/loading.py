@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ._checks import a_device, in_a_sentence, positive_int, warn_user, yes_or_no
+from ._checks import a_device, folded, in_a_sentence, positive_int, warn_user, yes_or_no
 from .classifier import Classifier, ModuleClassifier, TimmClassifier, get_submodule
 from .labels import imagenet_class_names
 
@@ -287,7 +287,8 @@ def _wrap_module(model, head, feature_layer, feature_post, class_names, transfor
 def _checked_class_names(class_names) -> list[str] | None:
     """``class_names`` as a list of strings, or an error naming what was wrong: a single string (its letters would
     be the classes), an empty list (it would silently mean the ImageNet names), a name that is not a string or is
-    blank, or two names that differ only in case or surrounding whitespace (one class would answer to both).
+    blank, or two names that differ only in case, whitespace, Unicode form ("café" typed, or from a macOS file name)
+    or an invisible character (one class would answer to both).
     Identical names are kept: they are told apart by their index ("crane (class 517)")."""
     if class_names is None:
         return None
@@ -300,13 +301,13 @@ def _checked_class_names(class_names) -> list[str] | None:
         raise ValueError("class_names is empty: give one name per class, in head order (or None for ImageNet's)")
     seen: dict[str, int] = {}
     for i, name in enumerate(class_names):
-        if not isinstance(name, str) or not name.strip():
+        if not isinstance(name, str) or not folded(name).strip():  # a zero-width space alone is blank too
             raise ValueError(f"class_names[{i}] is {name!r}: every class name must be a non-blank string")
-        key = " ".join(name.split()).casefold()
+        key = " ".join(folded(name).split())
         if key in seen and class_names[seen[key]] != name:
             raise ValueError(
                 f"class_names[{seen[key]}] {class_names[seen[key]]!r} and class_names[{i}] {name!r} differ only in "
-                "case or whitespace: name each class once, or the same way"
+                "case, whitespace, Unicode form or an invisible character: name each class once, or the same way"
             )
         seen.setdefault(key, i)
     return list(class_names)

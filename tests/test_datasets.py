@@ -62,9 +62,18 @@ def test_labels_given_with_pairs_are_checked_and_a_folders_labels_are_one_per_cl
         photos["chelsea"].save(tmp_path / name / "chelsea.png")
     with pytest.raises(ValueError, match=r"labels\['kitty'\] is 1: the label for a folder must be a non-empty"):
         image_folder(tmp_path, {"cat": "cat", "kitty": 1})
-    with pytest.raises(ValueError, match="labels 'cat' and 'Cat ', which differ only by case or spaces"):
+    with pytest.raises(ValueError, match="labels 'cat' and 'Cat ', which differ only by case, spaces, Unicode form"):
         image_folder(tmp_path, {"cat": "cat", "kitty": "Cat "})
     assert {label for _, label in image_folder(tmp_path, {"cat": "cat", "kitty": "cat"})} == {"cat"}
+    # a label pasted with a zero-width space, or a folder named on a Mac, would be a second class of the same name
+    with pytest.raises(ValueError, match=r"data holds the labels 'cat' and 'cat\\u200b', which differ only by spaces"):
+        as_labelled([(photos["chelsea"], "cat"), (photos["coffee"], "cat\u200b")])
+    assert len(as_labelled([(photos["chelsea"], "Cardigan"), (photos["coffee"], "cardigan")])) == 2  # a corgi, a coat
+    for name in ("café", "cafe\u0301"):
+        (tmp_path / "drinks" / name).mkdir(parents=True)
+        photos["coffee"].save(tmp_path / "drinks" / name / "coffee.png")
+    with pytest.raises(ValueError, match=r"folders of .*drinks' give the labels 'cafe\\u0301' and 'caf\\xe9'"):
+        image_folder(tmp_path / "drinks")
     for views in (True, 2.5, "2"):
         with pytest.raises(ValueError, match="views must be a positive number of versions per picture"):
             nlexnb.datasets.coarse_photo_set(views=views)

@@ -1087,6 +1087,10 @@ def test_load_classifier_checks_what_it_is_given_before_loading():
         nlexnb.load_classifier(_small_model(), class_names=["cat", None, "boat"], **small)
     with pytest.raises(ValueError, match=r"class_names\[0\] 'cat' and class_names\[2\] 'Cat ' differ only in case"):
         nlexnb.load_classifier(_small_model(), class_names=["cat", "dog", "Cat "], **small)
+    with pytest.raises(ValueError, match=r"differ only in case, whitespace, Unicode form or an invisible character"):
+        nlexnb.load_classifier(_small_model(), class_names=["café", "dog", "cafe\u0301"], **small)
+    with pytest.raises(ValueError, match=r"class_names\[1\] is '\\u200b': every class name must be a non-blank"):
+        nlexnb.load_classifier(_small_model(), class_names=["cat", "\u200b", "boat"], **small)
     with pytest.raises(ValueError, match=r"batch_size must be a positive number of images per forward pass, got 0"):
         nlexnb.load_classifier(_small_model(), class_names=["cat", "dog", "boat"], batch_size=0, **small)
     with pytest.raises(TypeError, match=r"transform must be a callable \(PIL image -> \[3, H, W\] tensor\)"):

@@ -31,9 +31,10 @@ def test_visual_bank_is_the_default_short_grammatical_and_clean():
     assert load_concepts("broad").name == "broad"  # the previous default stays available by name
 
 
-@pytest.mark.parametrize(
-    "text", ["Herero", "Xhosa", "Zulu", "Eskimo", "gringo", "a rigid German spiked helmet", "Māori carving", "Québécois"]
-)
+PEOPLES = ["Herero", "Xhosa", "Zulu", "Eskimo", "gringo", "a rigid German spiked helmet", "Māori carving", "Québécois"]
+
+
+@pytest.mark.parametrize("text", PEOPLES)
 def test_peoples_nationalities_and_religions_are_recognised(text):
     assert names_a_people(text)
 
