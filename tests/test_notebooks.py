@@ -534,8 +534,12 @@ def test_fresh_output_removes_what_an_earlier_run_left(tmp_path, monkeypatch):
     assert reports.fresh_output("07.parquet") == out
     assert sorted(p.name for p in out.parent.iterdir()) == ["other.parquet"]
     assert reports.fresh_output("07.parquet", tmp_path / "mine") == tmp_path / "mine" / "07.parquet"
-    with pytest.raises(ValueError, match="must be a file name"):
-        reports.fresh_output("sub/07.parquet")
+    for not_a_file in ("sub/07.parquet", "..", " "):
+        with pytest.raises(ValueError, match="must be a file name"):
+            reports.fresh_output(not_a_file)
+    (tmp_path / "mine" / "07.parquet").mkdir()  # a folder of the user's under that name is never emptied
+    with pytest.raises(IsADirectoryError, match=r"07.parquet' is a folder: name a file to write"):
+        reports.fresh_output("07.parquet", tmp_path / "mine")
 
 
 def test_collection_parameters_are_validated(tmp_path):

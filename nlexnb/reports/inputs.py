@@ -67,9 +67,11 @@ def fresh_output(name: str, folder: str | Path | None = None) -> Path:
     from ..collection import errors_path, remove_explanations
     from ..collection.files import partial_dir
 
-    if not isinstance(name, str) or not name or Path(name).name != name:
+    if not isinstance(name, str) or not name.strip() or Path(name).name != name or name in (".", ".."):
         raise ValueError(f"name must be a file name (no folder), got {name!r}")
     target = (Path(folder).expanduser() if folder is not None else cache_dir() / "notebooks") / name
+    if target.is_dir():
+        raise IsADirectoryError(f"{str(target)!r} is a folder: name a file to write, e.g. 'explanations.parquet'")
     target.parent.mkdir(parents=True, exist_ok=True)
     if folder is not None:
         remove_explanations(target)
