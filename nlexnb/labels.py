@@ -110,8 +110,14 @@ def singular(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """The lower-case words of ``text``, in order, letters of any script ("Black-and-white" -> black, and, white;
-    "crème brûlée" -> crème, brûlée, not cr, me, br, l, e). Every reader of names and concepts splits this way."""
-    return re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", text).lower())
+    "crème brûlée" -> crème, brûlée, not cr, me, br, l, e; accents kept with their letter, digits and "²" no letters).
+    Every reader of names and concepts splits this way."""
+    text = unicodedata.normalize("NFC", text).lower()
+    kept, in_word = [], False
+    for ch in text:  # a letter, or an accent on the letter before it
+        in_word = ch.isalpha() or (in_word and unicodedata.combining(ch) > 0)
+        kept.append(ch if in_word else " ")
+    return "".join(kept).split()
 
 
 def head_word(text: str) -> str:

@@ -6,7 +6,6 @@ import difflib
 import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
-from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -57,22 +56,63 @@ class TextEncoder:
         self.device = device
         self.batch_size = batch_size
         self.dim = int(model.get_embedding_dimension())
-        self.max_seq_length = int(getattr(model, "max_seq_length", 0) or 0)
-        self._cache = TensorCache(f"text/{self.identity}", enabled=cache)
+        self._cache_enabled = cache
+        self._stamp: tuple | None = None
+        self._identity = ""
 
-    @cached_property
+    @property
+    def max_seq_length(self) -> int:
+        """The encoder's token limit, as the model has it now (0 when it has none)."""
+        return int(getattr(self.model, "max_seq_length", 0) or 0)
+
+    @property
     def identity(self) -> str:
-        """Stable id: the name plus a hash of the model's first weights (two different folders never collide)."""
-        first = next(self.model.parameters()).detach().float().cpu()
-        digest = hashlib.sha256(first.numpy().tobytes()).hexdigest()[:12]
+        """Stable id: the name plus a hash of every weight and buffer of the model and of how it reads and pools text
+        (its modules' settings, its token limit). Part of every cache key and saved mapper, so it must change with
+        anything that changes an embedding: two folders of one base model fine-tuned apart, a model edited in place
+        after loading (an optimiser step), a shorter token limit. Recomputed when a weight was written to or
+        replaced since the last time (torch counts writes), so reading it costs a pass over the parameters."""
+        stamp = self._current_stamp()
+        if stamp != self._stamp:
+            self._identity = self._content_identity()
+            self._cache = TensorCache(f"text/{self._identity}", enabled=self._cache_enabled)
+            self._stamp = stamp
+        return self._identity
+
+    def _cache_now(self) -> TensorCache:
+        """The embedding cache of the model as it is now: one edited since the last call gets its own."""
+        _ = self.identity
+        return self._cache
+
+    def _current_stamp(self) -> tuple:
+        tensors = [*self.model.parameters(), *self.model.buffers()]
+        return (tuple((id(t), _writes(t), t.dtype) for t in tensors), self._settings())
+
+    def _settings(self) -> str:
+        """How the model reads and pools text, as text: each module's type and configuration, the token limit."""
+        import json
+
+        parts = [str(self.max_seq_length)]
+        for module in getattr(self.model, "_modules", {}).values():
+            config = module.get_config_dict() if hasattr(module, "get_config_dict") else {}
+            parts.append(f"{type(module).__name__}:{json.dumps(config, sort_keys=True, default=str)}")
+        return "|".join(parts)
+
+    def _content_identity(self) -> str:
+        digest = hashlib.sha256(self._settings().encode())
+        for key, value in self.model.state_dict().items():
+            tensor = value.detach().cpu().contiguous()
+            digest.update(f"{key}{tuple(tensor.shape)}{tensor.dtype}".encode())
+            digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
         base = Path(self.name).name if os.path.sep in self.name else self.name
-        return f"{base.replace('/', '__')}-{digest}"
+        return f"{base.replace('/', '__')}-{digest.hexdigest()[:12]}"
 
     def encode(self, texts: Sequence[str] | str, progress: bool | None = None) -> torch.Tensor:
         """Unit-norm embeddings [n, dim] (float32, CPU). Empty input gives [0, dim]; non-strings raise TypeError."""
         items = check_texts(texts)
         show = progress if progress is not None else len(items) > 2000
-        return self._cache.get_or_compute(items, lambda todo: self._encode_now(todo, show), self.dim)
+        cache = self._cache_now()
+        return cache.get_or_compute(items, lambda todo: self._encode_now(todo, show), self.dim)
 
     def _encode_now(self, texts: list[str], progress: bool) -> torch.Tensor:
         self.warn_if_truncated(texts)
@@ -103,6 +143,14 @@ class TextEncoder:
 
     def __repr__(self) -> str:
         return f"TextEncoder({self.name!r}, dim={self.dim}, device={str(self.device)!r})"
+
+
+def _writes(tensor: torch.Tensor) -> int | None:
+    """How many times ``tensor`` was written in place (torch's version counter); None for an inference tensor."""
+    try:
+        return tensor._version
+    except RuntimeError:  # tensors made under inference_mode keep no count
+        return None
 
 
 def _packaged_minilm() -> str | None:

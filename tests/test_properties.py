@@ -83,3 +83,18 @@ def test_the_map_sends_each_text_to_one_place_whatever_comes_with_it(ridge_mappe
     together = ridge_mapper.encode(texts)
     alone = torch.cat([ridge_mapper.encode([t]) for t in texts])
     assert torch.allclose(together, alone, atol=1e-4)  # duplicates and order change nothing for the others
+
+
+@given(st.text(max_size=40))
+def test_a_text_has_the_same_words_however_its_letters_are_encoded(text):
+    """Words are runs of letters of any script, lower case, the same whether accents come composed or decomposed,
+    so a people named with accents, a class name's head and a concept's colours are read alike everywhere."""
+    import unicodedata
+
+    from nlexnb.concepts import names_a_people
+    from nlexnb.labels import words
+
+    found = words(text)
+    assert all(w[0].isalpha() and all(ch.isalpha() or unicodedata.combining(ch) for ch in w) for w in found)
+    assert found == words(unicodedata.normalize("NFD", text)) == words(unicodedata.normalize("NFC", text))
+    assert names_a_people(text) == names_a_people(unicodedata.normalize("NFD", text))

@@ -43,6 +43,25 @@ def test_cache_returns_identical_vectors_and_recovers_from_damage(encoder):
     torch.testing.assert_close(recomputed, first, rtol=1e-5, atol=1e-5)
 
 
+def test_an_encoder_edited_after_loading_is_another_encoder(encoder):
+    """A model fine-tuned in place, or given a shorter token limit, encodes differently: it gets an identity, and so a
+    disk cache and saved mappers, of its own, and never the base model's cached embeddings (nor gives it its own)."""
+    texts = ["striped fur", "a red double-decker bus"]
+    before = encoder.encode(texts)
+    edited = nlexnb.load_text_encoder(device="cpu")  # a model of its own, to edit
+    assert edited.identity == encoder.identity  # the same weights, the same identity
+    with torch.no_grad():
+        for weight in edited.model[0].auto_model.encoder.layer[-1].parameters():
+            weight.mul_(0.5)
+    assert edited.identity != encoder.identity
+    truth = edited.model.encode(texts, convert_to_tensor=True, normalize_embeddings=True).float().cpu()
+    torch.testing.assert_close(edited.encode(texts), truth)  # not the cached embeddings of the model as loaded
+    torch.testing.assert_close(nlexnb.load_text_encoder(device="cpu").encode(texts), before)  # nor given to it
+    limited = nlexnb.load_text_encoder(device="cpu")
+    limited.model.max_seq_length = 8
+    assert limited.identity not in (encoder.identity, edited.identity)
+
+
 def test_unknown_encoder_name_is_a_clear_error():
     with pytest.raises(RuntimeError, match="Could not load text encoder 'no-such-encoder-xyz'"):
         nlexnb.load_text_encoder("no-such-encoder-xyz", device="cpu")
