@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import Setting, positive_int, warn_user
+from ._checks import Fixed, Setting, positive_int, warn_user
 from .images import ImageInput, iter_batches
 from .labels import bare_synonyms, disambiguate, split_synonyms
 
@@ -84,6 +84,15 @@ class LabelPrediction(str, Prediction):
     __repr__ = Prediction.__repr__
 
 
+def _head_tensors(head: nn.Module) -> list[torch.Tensor]:
+    return [t for t in (head.weight, getattr(head, "bias", None)) if t is not None]
+
+
+def _written(head: nn.Module) -> tuple:
+    """Which tensors the head holds and how often each was written in place (torch's version counter)."""
+    return tuple((id(t), t._version, t.dtype, t.device) for t in _head_tensors(head))
+
+
 class Classifier:
     """A pretrained classifier seen through its linear head.
 
@@ -119,9 +128,15 @@ class Classifier:
         self.head_bias = (
             head.bias.detach().to(device=device, dtype=torch.float32).clone() if head.bias is not None else None
         )
+        self._head, self._head_stamp = head, _written(head)
         if len(class_names) != self.num_classes:
             raise ValueError(f"Got {len(class_names)} class names for a head with {self.num_classes} classes")
-        self.class_names = disambiguate(list(class_names))
+        self._class_names = tuple(disambiguate(list(class_names)))
+
+    class_names = Fixed(
+        "the mapper, the concept spaces and every check were made for the names the classifier was loaded with; "
+        "load it again with the names wanted: load_classifier(..., class_names=[...])"
+    )
 
     batch_size = Setting(lambda value, name: positive_int(value, name, "images per forward pass"))
 
@@ -144,6 +159,7 @@ class Classifier:
         """A short hash of the head weights: identifies which class rows a mapper was fitted on."""
         import hashlib
 
+        self._check_head_unchanged()
         h = hashlib.sha256(self.head_weight.cpu().numpy().tobytes())
         if self.head_bias is not None:
             h.update(self.head_bias.cpu().numpy().tobytes())
@@ -160,6 +176,7 @@ class Classifier:
         than in the first convolution's words (the error is caught, not predicted: the first convolution found in
         a user's module need not be the one that reads the image), and NaN or infinite outputs refused rather than
         turned into predictions."""
+        self._check_head_unchanged()
         try:
             out = self._forward(batch, want_map)
         except RuntimeError as exc:
@@ -302,6 +319,23 @@ class Classifier:
             Prediction(idx.tolist(), [self.class_names[i] for i in idx.tolist()], p.tolist())
             for idx, p in zip(top.indices.cpu(), top.values.cpu())
         ]
+
+    def _check_head_unchanged(self) -> None:
+        """A ValueError when the model's head was edited in place after loading (an optimiser step, a swapped row):
+        nlexnb read its class rows once, so explanations, mapper checks and fingerprints would describe the old head
+        while the model outputs the new one. Moving the model (another device or dtype, same values) is not an edit."""
+        stamp = _written(self._head)
+        if stamp == self._head_stamp:
+            return
+        now = [t.detach().to(device=self.head_weight.device, dtype=torch.float32) for t in _head_tensors(self._head)]
+        then = [t for t in (self.head_weight, self.head_bias) if t is not None]
+        if len(now) != len(then) or not all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(now, then)):
+            raise ValueError(
+                f"{self.name}'s head was changed after it was loaded (its weights were edited in place): nlexnb read "
+                "its class rows when it was loaded, so it would explain the old head while the model outputs the new "
+                "one. Load it again from the edited model: load_classifier(model, head=...), and fit a mapper to it"
+            )
+        self._head_stamp = stamp
 
     def _check_head_is_last(self, features: torch.Tensor, logits: torch.Tensor) -> None:
         """A ValueError unless the model's output is its head applied to the head's input: a softmax or another

@@ -76,6 +76,25 @@ def test_hand_written_module_with_named_head_and_feature_layer(photos):
     assert len(pred.names) == 3 and set(pred.names) == {"cat", "cup", "rocket"}
 
 
+def test_a_head_edited_after_loading_is_refused_and_class_names_stay_as_loaded(photos):
+    """nlexnb reads the class rows and names once: a head edited in place (a fine-tuning step, two rows swapped) or
+    a renamed class would be explained with the old rows or against the old names, so both are refused."""
+    small = {"head": "fc", "class_names": ["cat", "cup", "rocket"], "device": "cpu"}
+    clf = nlexnb.load_classifier(TinyNet(), transform=lambda im: torch.rand(3, 16, 16), **small)
+    fingerprint = clf.fingerprint
+    clf.model.double().float()  # moved to another dtype and back: the same values, not an edit
+    assert clf.fingerprint == fingerprint and clf.logits(photos["chelsea"]).shape == (1, 3)
+    with pytest.raises(AttributeError, match="class_names is fixed when the object is built"):
+        clf.class_names = ["cat", "cup", "missile"]
+    with pytest.raises(TypeError):
+        clf.class_names[2] = "missile"
+    with torch.no_grad():
+        clf.model.fc.weight[[0, 1]] = clf.model.fc.weight[[1, 0]].clone()
+    for read in (lambda: clf.logits(photos["chelsea"]), lambda: clf.fingerprint):
+        with pytest.raises(ValueError, match="head was changed after it was loaded .* Load it again from the edited"):
+            read()
+
+
 def test_a_model_that_computes_nan_is_refused_not_turned_into_predictions(photos):
     broken = TinyNet()
     with torch.no_grad():

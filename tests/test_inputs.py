@@ -1097,7 +1097,7 @@ def test_load_classifier_checks_what_it_is_given_before_loading():
         nlexnb.load_classifier(_small_model(), head="3", class_names=["cat", "dog", "boat"], transform="imagenet")
     # the same name twice is allowed: ImageNet has two "crane"s, told apart by their index
     twice = nlexnb.load_classifier(_small_model(), class_names=["crane", "dog", "crane"], **small)
-    assert twice.class_names == ["crane (class 0)", "dog", "crane (class 2)"]
+    assert twice.class_names == ("crane (class 0)", "dog", "crane (class 2)")
 
 
 def test_features_with_no_rows_are_refused(classifier):
