@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
 import nlexnb
 from nlexnb.collection import COLUMNS, errors_path, explain_collection, read_errors, read_explanations
@@ -114,15 +115,22 @@ def test_a_torchvision_image_folder_with_a_broken_file_decoded_in_workers(explai
     torchvision = pytest.importorskip("torchvision")
     (tmp_path / "cat").mkdir(), (tmp_path / "drink").mkdir()
     cat = save(photos["chelsea"], tmp_path / "cat" / "chelsea.jpg")
-    coffee = save(photos["coffee"], tmp_path / "drink" / "coffee.png")
-    (tmp_path / "drink" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    see_through = photos["coffee"].convert("RGBA")  # a PNG with transparency: torchvision's loader drops it
+    see_through.putalpha(Image.linear_gradient("L").resize(see_through.size))
+    coffee = save(see_through, tmp_path / "drink" / "coffee.png")
+    broken = tmp_path / "drink" / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     data = torchvision.datasets.ImageFolder(tmp_path)
     with pytest.warns(UserWarning, match="skipped 1 image"):
         run = explain_collection(explainer, data, tmp_path / "out.parquet", num_workers=2, progress=False)
     frame = run.read()
     assert frame["label"].tolist() == ["cat", "drink"] and frame["path"].tolist() == [cat, coffee]
-    same_as_explain(explainer, [cat, coffee], frame.assign(id=[0, 1]))
-    assert run.read_errors()["path"].tolist() == [str(tmp_path / "drink" / "broken.png")]
+    same_as_explain(explainer, [cat, coffee], frame.assign(id=[0, 1]))  # each row is about the file it names
+    assert run.read_errors()["path"].tolist() == [str(broken)]
+    save(photos["rocket"], broken)  # repaired: the image skipped gets its row when the run is resumed
+    again = explain_collection(explainer, data, tmp_path / "out.parquet", progress=False)
+    assert (again.written, again.resumed, again.errors) == (1, 2, 0)
+    assert again.read()["path"].tolist() == [cat, str(broken), coffee] and again.read_errors().empty
 
 
 # ---- bad images are skipped, counted and listed ---------------------------------------------------------------------
@@ -241,6 +249,18 @@ def test_resuming_with_any_other_explainer_option_is_refused(explainer, pictures
     other = Explainer(explainer.space, **{option: value})
     with pytest.raises(ValueError, match=rf"{option}: .* there, .* now"):
         explain_collection(other, pictures[:3], out, progress=False)
+    assert read_explanations(out)["id"].tolist() == [0, 1]  # untouched
+
+
+def test_resuming_with_another_selector_setting_is_refused(explainer, pictures, tmp_path):
+    """Two selectors of one name chose differently and the resumed run kept the first one's rows: a selector's
+    class and settings are part of what a file was made with."""
+    from nlexnb.selection import NonNegativeSelector
+
+    out = tmp_path / "one.parquet"
+    explain_collection(Explainer(explainer.space, selector=NonNegativeSelector(steps=5)), pictures[:2], out)
+    with pytest.raises(ValueError, match=r"selector: .*'steps': 5\} there, .*'steps': 400\} now"):
+        explain_collection(Explainer(explainer.space, selector=NonNegativeSelector(steps=400)), pictures[:3], out)
     assert read_explanations(out)["id"].tolist() == [0, 1]  # untouched
 
 

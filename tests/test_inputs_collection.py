@@ -68,6 +68,12 @@ def test_resuming_with_other_in_memory_images_is_refused(explainer, photos, tmp_
     again = explain_collection(explainer, [photos["coffee"], photos["chelsea"]], out, progress=False)
     assert (again.written, again.resumed) == (0, 2)  # the same images resume as before
     assert read_explanations(out)["fingerprint"].str.fullmatch("[0-9a-f]{16}").all()
+    # every in-memory image is read again, not a sample of 8: two swapped among twelve are found
+    twelve = [im.rotate(angle) for im in photos.values() for angle in (0, 90)][:12]
+    explain_collection(explainer, twelve, tmp_path / "twelve.parquet", progress=False)
+    twelve[1], twelve[4] = twelve[4], twelve[1]
+    with pytest.raises(ValueError, match=r"image 1 is not the image it holds now \(its pixels differ"):
+        explain_collection(explainer, twelve, tmp_path / "twelve.parquet", progress=False)
 
 
 def test_a_file_replaced_under_the_same_name_is_refused(explainer, photos, tmp_path):

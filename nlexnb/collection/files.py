@@ -164,7 +164,7 @@ def run_identity(explainer: Explainer, k: int, foil: int | None) -> dict[str, An
 
     space, clf = explainer.space, explainer.classifier
     settings = settings_of(explainer)  # every option, so that an option added later cannot be left out here
-    settings["selector"] = explainer.selector.name
+    settings["selector"] = selector_identity(explainer.selector)
     senses = None if space.other_senses is None else _digest(["\t".join(s) for s in space.other_senses])
     return {
         "format": FORMAT,
@@ -179,6 +179,18 @@ def run_identity(explainer: Explainer, k: int, foil: int | None) -> dict[str, An
         "weakest": space.weakest,
         "glosses_digest": None if space.glosses is None else _digest(space.glosses),
         "other_senses_digest": senses,
+    }
+
+
+def selector_identity(selector) -> dict[str, Any]:
+    """What tells two selectors' choices apart: the class (two subclasses both called "selector" are two methods)
+    and its settings and public attributes (``NonNegativeSelector(steps=1)`` is not ``steps=400``)."""
+    values = {**{k: v for k, v in vars(selector).items() if not k.startswith("_")}, **settings_of(selector)}
+    plain = (str, int, float, bool, type(None))
+    return {
+        "class": f"{type(selector).__module__}.{type(selector).__qualname__}",
+        "name": selector.name,
+        **{k: v if isinstance(v, plain) else repr(v) for k, v in sorted(values.items())},
     }
 
 

@@ -26,7 +26,7 @@ from .._checks import warn_user
 from .files import arrow, error_schema, errors_path, partial_dir, row_schema
 from .sources import fingerprint
 
-__all__ = ["Parts", "existing_files", "done_ids", "same_images", "union", "finish", "locked", "trim_memory"]
+__all__ = ["Parts", "existing_files", "done_ids", "same_images", "finish", "locked", "trim_memory"]
 
 LOCK_GRACE_S = 60.0
 """Seconds an empty or unreadable lock file is taken as a run still writing it; older, as left by a killed run."""
@@ -173,16 +173,20 @@ def done_ids(
     return done
 
 
-def same_images(files: list[Path], done: np.ndarray, dataset, out: Path) -> None:
-    """Read again up to :data:`SAMPLED` of the images already written in ``files`` (ids spread evenly over ``done``),
-    through ``dataset`` (the collection's map-style reader: item ``i`` -> (id, tensor or None, path, label, reason)),
-    and refuse the file when one's fingerprint or label differs from what is written: in-memory images replaced by
-    others, files replaced under the same names, or labels changed would otherwise keep their stale rows."""
+def same_images(files: list[Path], done: np.ndarray, dataset, out: Path, paths: list[str | None] | None = None) -> None:
+    """Read again the images already written in ``files`` (the ids in ``done``) that are held in memory (no entry in
+    ``paths``: cheap to prepare again) and :data:`SAMPLED` of the others, spread evenly (files and a dataset's items
+    are decoded again: a sample keeps a resume quick), through ``dataset`` (the collection's map-style reader: item
+    ``i`` -> (id, tensor or None, path, label, reason)), and refuse the file when one's fingerprint or label differs
+    from what is written: in-memory images replaced by others, files replaced under the same names, or labels
+    changed would otherwise keep their stale rows."""
     _, pq = arrow()
     ids = np.flatnonzero(done)
     if not len(ids):
         return
     picked = set(ids[np.unique(np.linspace(0, len(ids) - 1, min(SAMPLED, len(ids))).round().astype(int))].tolist())
+    if paths is not None:
+        picked |= {i for i in ids.tolist() if i < len(paths) and paths[i] is None}
     written: dict[int, tuple[Path, str | None, str | None]] = {}
     for file in files:
         table = pq.read_table(file, columns=["id", "label", "fingerprint"])
@@ -208,11 +212,6 @@ def same_images(files: list[Path], done: np.ndarray, dataset, out: Path) -> None
                 f"{str(file)!r} was written for another collection: image id {i} is labelled {label!r} there and "
                 f"{now!r} here. {start_again}"
             )
-
-
-def union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    n = max(len(a), len(b))
-    return np.pad(a, (0, n - len(a))) | np.pad(b, (0, n - len(b)))
 
 
 def _merge(sources: list[Path], target: Path, schema, skip: np.ndarray | None = None) -> tuple[int, np.ndarray]:

@@ -29,7 +29,7 @@ from .files import (
     run_identity,
     run_info,
 )
-from .parts import Parts, done_ids, existing_files, finish, locked, same_images, trim_memory, union
+from .parts import Parts, done_ids, existing_files, finish, locked, same_images, trim_memory
 from .ray_engine import ray_stream
 from .sources import Source, as_source, data_loader
 
@@ -215,9 +215,10 @@ def _run(explainer, source: Source, out: Path, settings: Settings, checkpoint_ev
     for file in rows_files + error_files:
         refuse_if_different(file, read_identity(file), identity, out)
     done_rows = done_ids(rows_files, source.paths, source.labels, source.size, out)
-    done = union(done_rows, done_ids(error_files, source.paths, source.labels, source.size, out))
+    done_ids(error_files, source.paths, source.labels, source.size, out)  # checked; its images are tried again
+    done = done_rows  # an image skipped before (a damaged file since repaired) gets its row now if it can
     if source.dataset is not None:  # an IterableDataset cannot be read again by position
-        same_images(rows_files, done_rows, source.dataset, out)
+        same_images(rows_files, done_rows, source.dataset, out, source.paths)
     resumed = int(done_rows.sum())
     if source.size is not None:
         done = np.pad(done, (0, max(0, source.size - len(done))))

@@ -133,12 +133,27 @@ class _DatasetItems(torch.utils.data.Dataset):
         self.ds, self.transform = ds, transform
         self.classes = getattr(ds, "classes", None)
         self.paths = _dataset_paths(ds)
+        # a folder read with torchvision's own loader and no transform is a list of (path, class): read each file as
+        # nlexnb reads every path, so that a row is about the file its path names (torchvision's loader drops a
+        # PNG's transparency, where nlexnb puts it on white: two different pictures)
+        self.reader = ds.samples if _plain_folder(ds) else ds
 
     def __len__(self) -> int:
         return len(self.ds)
 
     def __getitem__(self, i: int):
-        return _dataset_item(i, self.ds, self.transform, self.classes, self.paths)
+        return _dataset_item(i, self.reader, self.transform, self.classes, self.paths)
+
+
+def _plain_folder(ds) -> bool:
+    """Is ``ds`` an ``ImageFolder``-like dataset that only reads its files (default loader, no transforms)?"""
+    try:
+        from torchvision.datasets.folder import default_loader, pil_loader
+    except ImportError:
+        return False
+    plain = getattr(ds, "loader", None) in (default_loader, pil_loader)
+    untransformed = getattr(ds, "transform", 0) is None and getattr(ds, "target_transform", 0) is None
+    return plain and untransformed and _dataset_paths(ds) is not None
 
 
 class _IterableItems(torch.utils.data.IterableDataset):
