@@ -468,8 +468,14 @@ def ablation_table(frame: pd.DataFrame, metric: str = "drop_pct_margin") -> pd.D
     table = _pivot(frame.query("metric == @metric"), "method", metric)
     others = [m for m in dict.fromkeys(frame["method"]) if m in table.columns and m not in ABLATION_METHODS]
     table = table[[m for m in ABLATION_METHODS if m in table.columns] + others]  # other selectors after the baselines
-    table.loc["mean"] = table.mean()
-    return table
+    return _with_mean(table)
+
+
+def _with_mean(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with a last row of its column means, named ``mean`` (``mean of all images`` where an image is
+    itself named "mean": writing the means under its name replaced that image's row)."""
+    label = "mean of all images" if "mean" in table.index else "mean"
+    return pd.concat([table, table.mean().to_frame(label).T.rename_axis(table.index.name)])
 
 
 def curve_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -490,8 +496,7 @@ def randomization_table(frame: pd.DataFrame) -> pd.DataFrame:
     ``topk_overlap``), with a last row ``mean``."""
     _check_frame(frame)
     table = _pivot(frame.query("method == 'randomised head'"), "metric", "randomised head")
-    table.loc["mean"] = table.mean()
-    return table
+    return _with_mean(table)
 
 
 FRAME_COLUMNS = ("image", "metric", "method", "value")

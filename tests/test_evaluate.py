@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 import nlexnb
 from nlexnb.evaluate import fold_splits
@@ -43,11 +44,27 @@ def test_heldout_table_has_every_method_side_by_side(classifier, encoder):
     assert 0.35 < ridge.zsl_top1 < 0.7  # METHOD.md: about 0.43-0.48 on lite0 + MiniLM
     assert ridge.zsl_top1 > text.zsl_top1
     assert ridge.zsl_top5 >= ridge.zsl_top1
+    # generalised: held-out and seen names among all classes, and their harmonic mean; the text baseline names a seen
+    # class's own row for every held-out name, so it has no GZSL score (it read 0.000, by construction)
+    assert 0 < ridge.gzsl_top1 <= ridge.zsl_top1 and 0 < ridge.gzsl_seen_top1 <= 1
+    h = 2 * ridge.gzsl_top1 * ridge.gzsl_seen_top1 / (ridge.gzsl_top1 + ridge.gzsl_seen_top1)
+    assert ridge.gzsl_h == pytest.approx(h, rel=0.2)  # a mean over folds of each fold's harmonic mean
+    assert text[["gzsl_top1", "gzsl_top5", "gzsl_seen_top1", "gzsl_h"]].isna().all()
 
 
 def test_heldout_refuses_an_unknown_method_before_fitting_anything(classifier, encoder):
     with pytest.raises(ValueError, match=r"methods must name mapper methods \['kernel', 'mlp', 'ridge'\] or 'text'"):
         nlexnb.evaluate.heldout(classifier, encoder, methods=("kernel", "ridge", "rigde"), progress=False)
+
+
+def test_a_mapped_head_replaces_the_rows_and_keeps_the_bias(classifier, mapper, photos):
+    """With its label memory the map reproduces the rows, so the mapped head is the real one: without the bias it
+    disagreed wherever the bias decides between the top two classes."""
+    from nlexnb.evaluate import head_agreement, mapped_head
+
+    features = classifier.features(list(photos.values()))
+    torch.testing.assert_close(mapped_head(classifier, mapper, features), classifier.head(features), atol=1e-3, rtol=0)
+    assert head_agreement(classifier, mapper, list(photos.values())) == 1.0
 
 
 def test_head_replacement_on_an_imagenet_style_folder(classifier, encoder, mapper, photos, imagenet_style_folder):

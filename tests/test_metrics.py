@@ -232,3 +232,6 @@ def test_faithfulness_tables():
         metrics.randomization_table(frame[frame["method"] != "randomised head"])
     with pytest.raises(ValueError, match=r"The image name 'zebra' appears in more than one run .*dict \{name: image\}"):
         metrics.ablation_table(pd.concat([frame, frame]))  # two runs on lists both name "image 0"
+    named_mean = metrics.ablation_table(frame.replace({"image": {"apple": "mean"}}))  # a photo of a dict named "mean"
+    assert list(named_mean.index) == ["zebra", "mean", "mean of all images"]
+    assert named_mean.loc["mean", "random"] == 2.0 and named_mean.loc["mean of all images", "named"] == pytest.approx(3)
