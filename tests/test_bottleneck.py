@@ -282,6 +282,12 @@ def test_the_tradeoff_table_beside_random_concepts(space, photos):
     used = set(neighbours.recipe("espresso")["concept"])
     assert used and used <= set(space.text_neighbours("espresso", 4))
     assert len(result.plot().axes) == 2
+    # a baseline or an edited bottleneck given as fitted= is not the curve's recipes: they are fitted afresh
+    edited = two.without(list(two.recipe("espresso")["concept"]))
+    assert two.default_fit and not baseline.default_fit and not edited.default_fit
+    with pytest.warns(UserWarning, match=r"at \[4\] concepts per class given as fitted= were not fitted with the"):
+        again = tradeoff(space, features=f, budgets=(4,), fitted=[baseline]).table
+    assert again.set_index("kind").loc["recipes", "agreement"] == recipes.loc[4, "agreement"]
     with pytest.raises(ValueError, match="images or their features"):
         tradeoff(space, budgets=(2,))
 
@@ -348,6 +354,7 @@ def test_a_saved_bottleneck_loads_only_where_it_was_made(
     assert sidecar["num_features"] == 1280 and sidecar["bank_size"] == len(space) and sidecar["n_concepts"] == 6
     loaded = load_bottleneck(path, space)
     assert torch.equal(loaded.weights.cpu(), cbm.weights.cpu()) and torch.equal(loaded.residual, cbm.residual)
+    assert loaded.default_fit == cbm.default_fit  # so that tradeoff(fitted=[loaded]) knows it for the curve's recipes
     monkeypatch.setenv("HOME", str(tmp_path))  # "~/..." is read as save wrote it (not in a folder named "~")
     (tmp_path / "results.json").write_text('{"my": "experiment results"}')  # a user's, beside the name given
     with pytest.raises(ValueError, match=r"sidecar to .*results.json', which exists and was not written by a bott"):

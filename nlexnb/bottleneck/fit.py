@@ -119,12 +119,26 @@ def tradeoff(
     budgets = [positive_int(b, "budgets", "concepts per class") for b in budgets]
     if not budgets:
         raise ValueError("budgets is empty: give at least one number of concepts per class, e.g. (8, 16, 32)")
-    known = {cbm.n_concepts: cbm for cbm in fitted if cbm.space is space}
+    others = [cbm for cbm in fitted if not isinstance(cbm, ConceptBottleneck) or cbm.space is not space]
+    if others:
+        raise TypeError(
+            f"fitted must hold bottlenecks of this space, got {type(others[0]).__name__}"
+            + (" of another space" if isinstance(others[0], ConceptBottleneck) else "")
+            + ": their recipes would not be this curve's"
+        )
+    edited = [cbm.n_concepts for cbm in fitted if not cbm.default_fit]
+    if edited:  # a baseline, an edited bottleneck or another fit's options are not the curve's recipes
+        warn_user(
+            f"tradeoff: the bottleneck(s) at {edited} concepts per class given as fitted= were not fitted with the "
+            "defaults (other allowed concepts or kinds, a baseline, or edited with .without): the curve's recipes at "
+            "those budgets are fitted afresh"
+        )
+    known = {cbm.n_concepts: cbm for cbm in fitted if cbm.default_fit}
     with torch.inference_mode():
         f = features_of(space, images, features)
     missing = [n for n in budgets if n not in known]
     if missing:
-        known.update(_fit_budgets(space, missing, _usable(space, None, max(missing))))
+        known.update(_fit_budgets(space, missing, _usable(space, None, max(missing)), default=True))
     rows = []
     for n in sorted(set(budgets)):
         cbm = known[n]
@@ -174,7 +188,7 @@ def concept_bottleneck(
     space = concept_space(classifier, mapper, concepts)
     n = positive_int(n_concepts, "n_concepts", "concepts per class")
     allow_kinds = yes_or_no(allow_kinds, "allow_kinds")  # "no" is a true string: recipes would name their class
-    cbm = _fit_budgets(space, (n,), _usable(space, allowed, n), allow_kinds)[n]
+    cbm = _fit_budgets(space, (n,), _usable(space, allowed, n), allow_kinds, allowed is None and not allow_kinds)[n]
     _warn_poorly_written(cbm)
     return cbm
 
@@ -221,16 +235,20 @@ def _allowed_mask(space: ConceptSpace, allowed) -> torch.Tensor:
 
 
 def _fit_budgets(
-    space: ConceptSpace, budgets: Sequence[int], allowed: torch.Tensor, allow_kinds: bool = False
+    space: ConceptSpace, budgets: Sequence[int], allowed: torch.Tensor, allow_kinds: bool = False, default: bool = False
 ) -> dict[int, ConceptBottleneck]:
     """One pursuit to the largest budget, a bottleneck for each budget (see :func:`sparse_nonnegative_path`). A class's
     recipe never uses a concept that names it (:meth:`~nlexnb.space.ConceptSpace.naming_mask`: "camel" for Arabian
     camel, "sand cat" for tiger cat) unless ``allow_kinds``; whole class names and echoes of a word that qualifies
-    its name (:meth:`~nlexnb.space.ConceptSpace.qualifier_mask`) never."""
+    its name (:meth:`~nlexnb.space.ConceptSpace.qualifier_mask`) never. ``default``: these are the default options
+    (every concept allowed, no kinds), recorded as each bottleneck's ``default_fit``."""
     allowed = allowed & ~_refused(space, allow_kinds)
     path = sparse_nonnegative_path(centred_rows(space), space.directions, budgets, allowed=allowed)
     scaled = {n: to_row_length(space, weights) for n, weights in path.items()}
-    return {n: ConceptBottleneck(space, weights, n, recipe_residual(space, weights)) for n, weights in scaled.items()}
+    return {
+        n: ConceptBottleneck(space, weights, n, recipe_residual(space, weights), default)
+        for n, weights in scaled.items()
+    }
 
 
 def _warn_poorly_written(cbm: ConceptBottleneck) -> None:

@@ -48,12 +48,16 @@ class ConceptBottleneck:
         n_concepts: the budget per class.
         residual: [K] how much of each centred class row the recipe leaves out: the share outside the recipe's
             direction (0 = all of it written; :func:`recipe_residual`).
+        default_fit: fitted by :func:`concept_bottleneck` with its defaults (every concept allowed, no kinds), so
+            that :func:`tradeoff` may use it as its recipes at its budget; False for a baseline, an edited
+            bottleneck or a fit with other options.
     """
 
     space: ConceptSpace
     weights: torch.Tensor
     n_concepts: int
     residual: torch.Tensor
+    default_fit: bool = False
 
     def __repr__(self) -> str:
         used = int((self.weights > 0).any(0).sum())
@@ -352,7 +356,11 @@ class ConceptBottleneck:
         _check_sidecar_is_ours(sidecar_path(path))
         meta = self.identity()
         atomic_save_safetensors(path, {"weights": self.weights, "residual": self.residual}, {"nlexnb": "bottleneck"})
-        sidecar = {**meta, "tensors_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        sidecar = {
+            **meta,
+            "default_fit": self.default_fit,
+            "tensors_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        }
         atomic_write_bytes(sidecar_path(path), (json.dumps(sidecar, indent=1) + "\n").encode("utf-8"))
         return path
 
@@ -389,9 +397,10 @@ def _left_out(rows: torch.Tensor, written: torch.Tensor) -> torch.Tensor:
 
 def recipe_residual(space: ConceptSpace, weights: torch.Tensor) -> torch.Tensor:
     """[K]: the share of each centred class row ``W[c] - mean(W)`` that lies outside its recipe's direction (the sine
-    of the angle between the row and ``weights[c] @ V``; 1 for an empty recipe). Recipes are scaled to their rows'
-    length (:func:`to_row_length`), so this is all a recipe leaves out; for a least-squares recipe it is also the
-    relative norm of what is left."""
+    of the angle between the row and ``weights[c] @ V``; 1 for an empty recipe): what no scale of the recipe can
+    write. For a least-squares recipe it is the relative norm of what is left; a recipe scaled to its row's length
+    (:func:`to_row_length`, as fitted recipes are) misses the row by ``sqrt(2 - 2 cos)`` of its length, more than
+    this, and by more than the whole row once the angle passes 60 degrees (a sine of 0.87)."""
     rows = centred_rows(space)
     return _left_out(rows, weights.to(rows.device, torch.float64) @ space.directions.double()).float()
 

@@ -30,9 +30,11 @@ class Recipe:
     Attributes:
         class_index, class_name: the class.
         table: ``concept``, ``weight`` (its non-negative weight in the row), ``share`` (of the recipe's weight) and
-            ``row left out`` (the share of the class's centred row that the concepts down to this one leave out:
-            how much each further concept writes; the last is ``residual``).
-        residual: the share of the class's centred row the recipe leaves out (0 = all of it written).
+            ``row left out`` (the share of the class's centred row outside the direction the concepts down to this
+            one write: how much each further concept adds; the last is ``residual``).
+        residual: the share of the class's centred row outside the recipe's direction, the sine of the angle
+            between them (0 = the row's direction exactly, 1 = at right angles). The recipe, scaled to the row's
+            length, misses the row by more than this: by sqrt(2 - 2 cos) of its length.
         n_concepts: the bottleneck's budget per class.
 
     ``recipe["concept"]``, ``len(recipe)``, ``recipe.columns`` and ``recipe.head(n)`` read the table, as when a recipe
@@ -62,7 +64,7 @@ class Recipe:
     def title(self) -> str:
         return (
             f"\u201c{primary_name(self.class_name)}\u201d as {len(self.table)} concepts "
-            f"(budget {self.n_concepts}; {self.residual:.0%} of its row left out)"
+            f"(budget {self.n_concepts}; {self.residual:.0%} of its row outside the recipe's direction)"
         )
 
     def plot(self, max_rows: int = 12, ax=None):

@@ -89,4 +89,5 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
             "so its logits will not be those it was judged by"
         )
     device = space.directions.device
-    return ConceptBottleneck(space, weights.to(device), int(saved["n_concepts"]), residual.to(device))
+    default_fit = saved.get("default_fit") is True
+    return ConceptBottleneck(space, weights.to(device), int(saved["n_concepts"]), residual.to(device), default_fit)
