@@ -542,7 +542,8 @@ def load_mapper(
     if encoder.identity != meta["encoder_identity"]:
         raise ValueError(
             f"Mapper {str(path)!r} reads embeddings of {meta['encoder_identity']!r}, but the text encoder given is "
-            f"{encoder.identity!r}"
+            f"{encoder.identity!r} (other weights or settings, or a file saved before an encoder's identity covered "
+            "all of its weights): fit the mapper again with this encoder"
         )
     if "tensors_sha256" in header and header["tensors_sha256"] != tensors_digest(tensors):
         raise ValueError(

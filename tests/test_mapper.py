@@ -57,6 +57,10 @@ def test_load_refuses_damaged_files_and_other_heads(ridge_mapper, encoder, tmp_p
     other = nlexnb.load_classifier("tf_efficientnet_lite0", pretrained=False, device="cpu")
     with pytest.raises(ValueError, match="its class rows differ"):
         nlexnb.load_mapper(path, other, text_encoder=encoder)
+    shorter = nlexnb.load_text_encoder(device="cpu")  # the same weights, reading fewer tokens: other embeddings
+    shorter.model.max_seq_length = 16
+    with pytest.raises(ValueError, match=r"reads embeddings of 'all-MiniLM-L6-v2-.*' \(other weights or settings"):
+        nlexnb.load_mapper(path, text_encoder=shorter)
 
 
 def test_save_is_atomic_and_never_leaves_a_half_written_file(ridge_mapper, tmp_path, monkeypatch):
