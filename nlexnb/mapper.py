@@ -178,8 +178,9 @@ class Mapper:
 
     @property
     def fingerprint(self) -> str:
-        """Hash of the map's tensors and templates: keys the mapped-vector cache."""
-        h = hashlib.sha256(json.dumps(list(self.templates)).encode())
+        """Hash of the map's tensors and templates and of its text encoder's identity (a text's vector depends on
+        both): keys the mapped-vector caches, the concept spaces and what saved results were made with."""
+        h = hashlib.sha256(json.dumps([list(self.templates), self.text_encoder.identity]).encode())
         for key, value in sorted(self.state_dict().items()):
             h.update(key.encode())
             h.update(value.detach().float().cpu().numpy().tobytes())
@@ -220,7 +221,7 @@ class Mapper:
         embeddings = self.text_encoder.encode(texts).to(self.device)
         index = torch.tensor(groups, device=self.device)
         vectors = label_vectors(self.map_embeddings(embeddings), index, len(items))
-        if self.memory is not None and temps == self.templates:
+        if self.memory is not None and sorted(temps) == sorted(self.templates):  # a mean: their order is no matter
             with torch.inference_mode():
                 vectors = vectors + self.memory(class_means(embeddings, index, len(items)))
         return vectors
@@ -509,7 +510,7 @@ def load_mapper(
     try:
         with safe_open(str(path), framework="pt") as fh:
             header = fh.metadata() or {}
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+            tensors = {k: fh.get_tensor(k).clone() for k in fh.keys()}  # aligned: the sums of a fit, bit for bit
         meta = json.loads(header["nlexnb"])
         if not isinstance(meta, dict):
             raise ValueError(f"its nlexnb header is a {type(meta).__name__}, not a JSON object")

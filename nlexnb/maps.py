@@ -55,8 +55,8 @@ class KernelMap(nn.Module):
         offset = t.mean(0)
         gram = torch.exp((anchors @ anchors.T - 1.0) / sigma)
         eye = torch.eye(num, dtype=gram.dtype, device=gram.device)
-        coef = torch.linalg.solve(gram + alpha * eye, t - offset)
-        return cls(anchors.float(), coef.float(), offset.float(), sigma, scale.float())
+        coef = torch.linalg.solve(gram + alpha * eye, t - offset)  # column-major: made contiguous, as a file reads it
+        return cls(anchors.float(), coef.float().contiguous(), offset.float(), sigma, scale.float())
 
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor]) -> KernelMap:
@@ -81,7 +81,7 @@ class RidgeMap(nn.Module):
         x_mean, y_mean = x.mean(0), y.mean(0)
         xc, yc = x - x_mean, y - y_mean
         gram = xc.T @ xc + alpha * torch.eye(x.shape[1], device=x.device, dtype=x.dtype)
-        weight = torch.linalg.solve(gram, xc.T @ yc).T
+        weight = torch.linalg.solve(gram, xc.T @ yc).T.contiguous()  # as a file reads it: the same sums, bit for bit
         return cls(weight, y_mean - x_mean @ weight.T)
 
     @classmethod
@@ -181,7 +181,7 @@ class LabelMemory(nn.Module):
         gram = torch.exp((a @ a.T - 1.0) / sigma)
         eye = torch.eye(len(a), dtype=gram.dtype, device=gram.device)
         coef = torch.linalg.solve(gram + 1e-6 * eye, residual.double())
-        return cls(a.float(), coef.float(), sigma)
+        return cls(a.float(), coef.float().contiguous(), sigma)  # as a file reads it: the same sums, bit for bit
 
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor]) -> LabelMemory:

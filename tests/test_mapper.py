@@ -40,10 +40,36 @@ def test_save_and_load_round_trip(mapper, classifier, encoder, tmp_path):
     path = mapper.save(tmp_path / "lite0")
     assert path.suffix == ".safetensors"
     loaded = nlexnb.load_mapper(path, classifier, text_encoder=encoder)
-    torch.testing.assert_close(loaded.encode(["a tabby cat"]), mapper.encode(["a tabby cat"]))
+    # bit for bit: the same fingerprint must mean the same vectors, or whichever fills a cache first decides
+    assert torch.equal(loaded.encode(["a tabby cat"]), mapper.encode(["a tabby cat"]))
+    assert torch.equal(loaded.encode_labels(["tabby", "a red fox"]), mapper.encode_labels(["tabby", "a red fox"]))
+    assert loaded.fingerprint == mapper.fingerprint
     assert loaded.meta["classifier_fingerprint"] == classifier.fingerprint
     assert loaded.templates == mapper.templates
     assert {"torch", "timm", "sentence-transformers"} <= set(loaded.meta["versions"])
+
+
+def test_the_label_memory_holds_for_its_templates_in_any_order(mapper, classifier):
+    """A label is a mean over the templates: the same three in another order turned the memory off, and "espresso"
+    landed at cosine 0.87 to its own row."""
+    espresso = classifier.class_index("espresso")
+    reordered = mapper.encode_labels("espresso", templates=list(mapper.templates)[::-1])
+    torch.testing.assert_close(reordered, mapper.encode_labels("espresso"), atol=1e-4, rtol=1e-4)
+    assert torch.nn.functional.cosine_similarity(reordered, classifier.head_weight[[espresso]]).item() > 0.999
+
+
+def test_mapped_vectors_are_cached_for_the_encoder_as_it_is(classifier):
+    """The mapped-vector cache was keyed by the map alone: an encoder given a shorter token limit (or new weights)
+    kept receiving the vectors of the encoder as it was."""
+    encoder = nlexnb.load_text_encoder(device="cpu")
+    small = nlexnb.fit_mapper(classifier, encoder, classes=list(range(0, 1000, 10)))
+    text = "a small fluffy grey and white kitten asleep, curled up on a soft red woollen blanket by a sunny window"
+    before, fingerprint = small.encode(text, cache=True), small.fingerprint
+    encoder.model.max_seq_length = 8
+    assert small.fingerprint != fingerprint
+    with pytest.warns(UserWarning, match="truncated"):
+        now = small.encode(text, cache=True)
+    assert torch.equal(now, small.encode(text, cache=False)) and not torch.allclose(now, before)
 
 
 def test_load_refuses_damaged_files_and_other_heads(ridge_mapper, encoder, tmp_path):

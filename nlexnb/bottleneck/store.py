@@ -39,7 +39,7 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
                 f"its sidecar holds a JSON {type(saved).__name__}, not the object ConceptBottleneck.save writes"
             )
         with safe_open(str(path), framework="pt") as fh:
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+            tensors = {k: fh.get_tensor(k).clone() for k in fh.keys()}  # aligned: the sums of a fit, bit for bit
         weights, residual = tensors["weights"], tensors["residual"]
     except Exception as exc:
         raise ValueError(
