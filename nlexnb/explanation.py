@@ -101,7 +101,7 @@ class Explanation:
         measured: the same drop measured by re-running the head on the ablated feature.
         sentence: the explanation in one sentence. It calls the class "predicted" only when it is the model's top
             class, and says "because it sees" only of a positive quantity: a logit or gap the model decided against
-            reads "The model ranks “cup” below “espresso” (gap -3.10); what speaks for “cup” all the same: ...".
+            reads "The model ranks “cup” below “espresso”, a gap of -3.10; what speaks for “cup” all the same: ...".
             It says how much of the quantity the concepts it names carry ("(together 23% of its logit)"), and
             where that is under :data:`LITTLE`, that the bank's concepts carry little of it rather than "because";
             above the whole, as a multiple ("2.2 times the gap: the rest of what it sees favours “vulture”").
@@ -169,11 +169,13 @@ class Explanation:
             carry = f"carry {amount} together" if len(quoted) > 1 else f"carries {amount}"
             return f"{head.rstrip(',')}; the concepts of the bank carry little of {self._quantity()}: {listed} {carry}."
         if percent > 100:  # "690% of the gap" said nothing a reader could use: the rest pulls the other way
-            amount = f"{together}{share:.1f} times {self._quantity()}: {self._rest_against()}"
+            multiple = f"{share:.1f} times" if share >= 1.05 else f"{percent}% of"  # not "1.0 times": 104%
+            amount = f"{together}{multiple} {self._quantity()}: {self._rest_against()}"
         else:
             amount = f"{together}{percent}% of {self._quantity()}"
         how = "mainly" if percent >= 50 else "partly"
-        comma = "," if isinstance(self.explains, Direction) else ""
+        long_head = self.foil is not None and self._predicts() != "The model"  # "The model predicts ...; it ranks ..."
+        comma = "," if isinstance(self.explains, Direction) or long_head else ""
         return f"{head}{comma} {how} because it sees {listed} ({amount})."
 
     def _quantity(self) -> str:
@@ -182,11 +184,12 @@ class Explanation:
             return "the score"
         return "the gap" if self.foil is not None else "its logit"
 
-    def _rest_against(self) -> str:
-        """What a share above 100% means: the rest of the features pull the explained quantity down."""
+    def _rest_against(self, seer: str = "it") -> str:
+        """What a share above 100% means: the rest of the features pull the explained quantity down (``seer``: who
+        sees, "the model" where the sentence has not named it)."""
         if self.foil is not None and not isinstance(self.explains, Direction):
-            return f"the rest of what it sees favours \u201c{primary_name(self.foil_name)}\u201d"
-        return "the rest of what it sees lowers it"
+            return f"the rest of what {seer} sees favours \u201c{primary_name(self.foil_name)}\u201d"
+        return f"the rest of what {seer} sees lowers it"
 
     def _explained_name(self) -> str:
         return self.explains.label if isinstance(self.explains, Direction) else primary_name(self.target_name)
@@ -219,20 +222,21 @@ class Explanation:
         target = self._named(self.target_name, self.probability)
         if self.foil is not None:
             foil = self._named(self.foil_name, self.foil_probability)
-            return f"{self._predicts()} ranks {target} below {foil} (gap {self.explained:.2f})"
+            if self.explained > -0.005:  # "below (gap -0.00)": level, to the hundredth shown
+                return f"{self._predicts()} ranks {target} level with {foil} (a gap under 0.01)"
+            return f"{self._predicts()} ranks {target} below {foil}, a gap of {self.explained:.2f}"
         return f"{self._predicts()} gives {target} a logit of {self.explained:.2f}"
 
     def _weighed_sentence(self) -> str:
         """What each given text carries of the explained quantity, and all of them together."""
         if self.explained <= 0:  # no share of a quantity the model decided against: each text's push, in its units
+            table = self.concepts
             pushes = [
-                f"\u201c{c}\u201d {g:+.2f}" for c, g in zip(self.concepts["concept"], self.concepts["contribution"])
+                f"\u201c{c}\u201d {g:+.2f}" if abs(g) >= 0.005 else f"\u201c{c}\u201d under 0.01 either way"
+                for c, g in zip(table["concept"], table["contribution"])
             ]
-            listed = joined(pushes)
-            return (
-                f"{self._against_head()}; of the texts given, each speaks for \u201c{self._explained_name()}\u201d "
-                f"by (or, negative, against it): {listed}."
-            )
+            quantity = "the gap" if self.foil is not None and not isinstance(self.explains, Direction) else "it"
+            return f"{self._against_head()}; the texts given move {quantity} by {joined(pushes)}."
         if isinstance(self.explains, Direction):
             of = f"Of the score of \u201c{self.explains.label}\u201d ({self.explained:.2f})"
         elif self.foil is not None:
@@ -248,7 +252,9 @@ class Explanation:
         parts[0] = parts[0].replace("\u201d ", "\u201d carries ", 1)
         listed = joined(parts)
         together = f"; together {share_text(self.total / self.explained)}" if len(parts) > 1 and self.explained else ""
-        beyond = f"; {self._rest_against()}" if self.total > self.explained else ""  # "480%": the rest pulls back
+        beyond = ""  # "480%": the rest pulls back (not said of a "100%" that is 100.3)
+        if round(100 * self.total / self.explained) > 100:
+            beyond = f"; {self._rest_against('the model')}"
         return f"{of}, {listed}{together}{beyond}."
 
     def plot(self, figsize: tuple[float, float] = (11, 4)):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 __all__ = [
     "joined",
+    "counted",
     "warn_unmatched_keys",
     "imagenet_class_names",
     "imagenet_glosses",
@@ -137,6 +138,11 @@ def joined(items: Sequence[str]) -> str:
     """Items as a sentence lists them: "a", "a and b", "a, b and c" ("" for none)."""
     items = list(items)
     return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """``n`` with the word it counts, singular for one: "1 concept", "3 concepts", "1 predicted class"."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def primary_name(name: str) -> str:

@@ -102,7 +102,7 @@ def test_collection_concepts_counts_and_averages_per_predicted_class():
     got = rows_of(result.table, list(result.table.columns))
     assert [g[:5] for g in got] == [e[:5] for e in expected]
     np.testing.assert_allclose([g[5:] for g in got], [e[5:] for e in expected], rtol=1e-12)
-    assert "2 predicted classes, 5 images; 1 predicted classes with fewer than 2 images left out" in result.title
+    assert "2 predicted classes, 5 images; 1 predicted class with fewer than 2 images left out" in result.title
     # the class x concept profile holds the same frequencies, 0 where a class never names a concept
     assert result.profile.loc["husky", "fur"] == 1.0 and result.profile.loc["sports car", "fur"] == 0.0
     assert list(result.profile.index) == ["husky", "sports car"]

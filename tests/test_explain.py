@@ -97,10 +97,10 @@ def test_a_share_beyond_the_whole_says_the_rest_pulls_the_other_way(explainer, p
     factual = dataclasses.replace(beyond, foil=None, foil_name=None, foil_probability=None)
     assert factual.sentence.endswith("2.5 times its logit: the rest of what it sees lowers it).")
     # what a person weighs says so too: 'Of the gap between “tiger cat” (p 0.39) and “Egyptian cat” (p 0.36),
-    # “fine stripes” carries 481%; the rest of what it sees favours “Egyptian cat”.'
+    # “fine stripes” carries 481%; the rest of what the model sees favours “Egyptian cat”.'
     weighed = explainer.weigh(photos["coffee"], ["a small cup"], foil=CUP)
     more = dataclasses.replace(weighed, concepts=weighed.concepts.assign(share=4.81), total=4.81 * weighed.explained)
-    assert more.sentence.endswith("carries 481%; the rest of what it sees favours \u201ccup\u201d."), more.sentence
+    assert more.sentence.endswith("carries 481%; the rest of what the model sees favours \u201ccup\u201d."), more.sentence
 
 
 def test_probabilities_are_never_rounded_to_certainty(explainer, photos):
@@ -308,6 +308,34 @@ def test_weighing_a_set_of_photos_gives_one_explanation_each(explainer, photos):
     assert cat["striped fur"] > cat["a small cup"] and cup["a small cup"] > cup["striped fur"]
 
 
+def test_sentences_near_the_whole_and_near_nothing_say_what_their_numbers_show(explainer, photos):
+    """Read against their numbers: "1.0 times its logit: the rest lowers it" (104%), "together 100%; the rest
+    lowers it" (100.3%), "(gap -0.00)", and "each speaks for ... by (or, negative, against it)"."""
+    e = explainer.explain(photos["coffee"], k=3)
+    named = e.concepts["contribution"] >= 0.25 * e.concepts["contribution"].max()
+    scale = 1.04 / float(e.concepts.loc[named, "share"].sum())
+    near = dataclasses.replace(
+        e,
+        concepts=e.concepts.assign(contribution=e.concepts["contribution"] * scale, share=e.concepts["share"] * scale),
+    )
+    assert (
+        near.sentence.endswith("104% of its logit: the rest of what it sees lowers it).")
+        and "1.0 times" not in near.sentence
+    )
+    weighed = explainer.weigh(photos["coffee"], ["a small cup", "a blue sky"])
+    whole = dataclasses.replace(weighed, total=weighed.explained * 1.003)
+    assert "together 100%." in whole.sentence and "rest" not in whole.sentence
+    beyond = dataclasses.replace(weighed, total=weighed.explained * 1.5)
+    assert beyond.sentence.endswith("; the rest of what the model sees lowers it.")
+    against = explainer.weigh(photos["coffee"], ["a small cup", "a blue sky"], target=CUP, foil="espresso")
+    assert (
+        ", a gap of " in against.sentence
+        and "; the texts given move the gap by \u201ca small cup\u201d " in against.sentence
+    )
+    level = dataclasses.replace(against, explained=-0.001)
+    assert "level with \u201cespresso\u201d (p " in level.sentence and "(a gap under 0.01)" in level.sentence
+
+
 def test_the_sentence_of_weighed_concepts_says_what_each_carries(explainer, photos):
     e = explainer.weigh(photos["coffee"], ["a small cup", "a blue sky"])
     share = e.concepts.set_index("concept")["share"]
@@ -341,7 +369,7 @@ def test_a_contrast_the_model_decides_the_other_way_says_so(explainer, photos):
     e = explainer.explain(photos["coffee"], target=CUP, foil="espresso")
     assert e.explained < 0
     assert e.sentence.startswith(f"The model ranks \u201ccup\u201d (p {e.probability:.2f}) below \u201cespresso\u201d")
-    assert f"(gap {e.explained:.2f})" in e.sentence and "because" not in e.sentence
+    assert f", a gap of {e.explained:.2f};" in e.sentence and "because" not in e.sentence
     if len(e.concepts):
         assert "what speaks for \u201ccup\u201d all the same: \u201c" in e.sentence
     # its figure labels each bar with its push in logits, not a share of a negative gap

@@ -12,7 +12,7 @@ import pandas as pd
 from .._checks import positive_int
 from ..explain import HeatMap
 from ..explanation import probability_text, share_text
-from ..labels import joined, primary_name
+from ..labels import counted, joined, primary_name
 
 
 # ---- typed results ---------------------------------------------------------------------------------------------------
@@ -63,7 +63,7 @@ class Recipe:
     @property
     def title(self) -> str:
         return (
-            f"\u201c{primary_name(self.class_name)}\u201d as {len(self.table)} concepts "
+            f"\u201c{primary_name(self.class_name)}\u201d as {counted(len(self.table), 'concept')} "
             f"(budget {self.n_concepts}; {self.residual:.0%} of its row outside the recipe's direction)"
         )
 
@@ -131,12 +131,14 @@ class BottleneckExplanation:
             body = f"{head}; {lower}, though {pushes} {speak} for it."
         elif float(positive["share"].max()) > 1:  # the rest of the recipe pulls the other way
             rest = float(positive["contribution"].sum()) - self.total
-            body = f"{head} mostly through {pushes} (in logits; the rest of its recipe takes {rest:.2f} away)."
+            body = f"{head} mainly through {pushes} (in logits; the rest of its recipe takes {rest:.2f} away)."
         else:
             listed = joined(
                 f"\u201c{c}\u201d ({share_text(s)})" for c, s in zip(positive["concept"], positive["share"])
             )
-            body = f"{head} mostly through {listed}."
+            carried = float(positive["share"].sum())  # the words follow the shares listed, as an explanation's do
+            together = f", together {share_text(carried)}" if len(positive) > 1 else ""
+            body = f"{head} {'mainly' if round(100 * carried) >= 50 else 'partly'} through {listed}{together}."
         if self.predicted_name != self.original_name:
             body += f" The original head predicts \u201c{primary_name(self.original_name)}\u201d."
         return body
@@ -182,7 +184,7 @@ class Intervention:
 
     @property
     def sentence(self) -> str:
-        what = ", ".join(f"\u201c{c}\u201d {a:.2f} \u2192 {b:.2f}" for c, (a, b) in self.changes.items())
+        what = joined(f"\u201c{c}\u201d {a:.2f} \u2192 {b:.2f}" for c, (a, b) in self.changes.items())
         before, after = primary_name(self.before), primary_name(self.after)
         if self.changed:
             return f"Setting {what} changes \u201c{before}\u201d to \u201c{after}\u201d."

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .._checks import positive_int, warn_user
 from ..classifier import Classifier
-from ..labels import split_synonyms, warn_unmatched_keys
+from ..labels import counted, split_synonyms, warn_unmatched_keys
 from ..space import ConceptSpace
 from .table import ConceptTable
 
@@ -214,8 +214,11 @@ def collection_concepts(
     )
     profile.columns.name = None
     left = int(kept[by].nunique()) - len(order)
-    note = f"; {left} {many} with fewer than {min_images} images left out" if left else ""
-    title = f"Concepts the explanations name, per {one} ({len(order)} {many}, {int(sizes.sum())} images{note})"
+    note = f"; {counted(left, one, many)} with fewer than {min_images} images left out" if left else ""
+    title = (
+        f"Concepts the explanations name, per {one} ({counted(len(order), one, many)}, "
+        f"{counted(int(sizes.sum()), 'image')}{note})"
+    )
     return ConceptTable("collection_concepts", title, "frequency", table.reset_index(drop=True), profile=profile)
 
 
@@ -495,7 +498,10 @@ def error_concepts(
                 "lower min_images"
             )
     left = f", {unjudged} not judged" if unjudged else ""
-    scope = "" if by is None else f", within each of {compared} predicted classes with both"
+    scope = ""
+    if by is not None:
+        within = "the one predicted class" if compared == 1 else f"each of {compared} predicted classes"
+        scope = f", within {within} with both"
     if by is not None and not compared:
         scope = f"; no predicted class has both among at least {min_images} judged images"
     title = f"Concepts named on wrong vs right predictions ({n_wrong} wrong, {n_right} right{left}{scope})"
@@ -562,7 +568,8 @@ def _surroundings(
         if not surroundings or not all(isinstance(t, str) and t.strip() for t in surroundings):
             raise ValueError(f"{what}: surroundings must be a non-empty list of non-empty concept texts")
         _known_surroundings(surroundings, named, frame, what)
-        return {_key(t) for t in surroundings}, f"{len(set(map(_key, surroundings)))} concepts listed as surroundings"
+        listed = counted(len(set(map(_key, surroundings))), "concept")
+        return {_key(t) for t in surroundings}, f"{listed} listed as surroundings"
     kinds = (kinds,) if isinstance(kinds, str) else kinds
     if not isinstance(kinds, (list, tuple, set, frozenset)) or not kinds or not all(isinstance(k, str) for k in kinds):
         raise TypeError(f"{what}: kinds must be a kind of concept or a list of them (such as ['scene']), got {kinds!r}")
@@ -747,8 +754,6 @@ def context_reliance(
         table = table.sort_values(["mean_reliance", "images", by], ascending=[False, False, True], kind="stable")
     naming = int(per_image["surroundings"].map(bool).sum())
     mean = float(np.nanmean(reliance)) if np.isfinite(reliance).any() else float("nan")
-    title = (
-        f"Reliance on surroundings ({source}): {mean:.1%} of the named contribution on average; "
-        f"{naming} of {n} explanations name any"
-    )
+    on_average = f"{mean:.1%} of the named contribution on average" if np.isfinite(mean) else "no explanation names one"
+    title = f"Reliance on surroundings ({source}): {on_average}; {naming} of {counted(n, 'explanation')} name any"
     return ConceptTable("context_reliance", title, "mean_reliance", table.reset_index(drop=True), per_image=per_image)

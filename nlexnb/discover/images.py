@@ -75,9 +75,8 @@ def image_concepts(*args, **kwargs) -> ConceptTable:
                 "top_class": clf.class_names[common] if common is not None else "",
             }
         )
-    return ConceptTable(
-        "image_concepts", f"What drives {len(f)} predictions", "mean_contribution", pd.DataFrame(rows_out)
-    )
+    drives = "What drives the prediction" if len(f) == 1 else f"What drives {len(f)} predictions"
+    return ConceptTable("image_concepts", drives, "mean_contribution", pd.DataFrame(rows_out))
 
 
 def _renamed_features(kwargs: dict) -> None:
