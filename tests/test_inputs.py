@@ -1206,6 +1206,8 @@ def test_a_bottleneck_refuses_values_without_meaning(classifier, ridge_mapper, p
         tradeoff(space, [photos["coffee"]], 8)
     with pytest.raises(TypeError, match=r"fitted must be a list of bottlenecks \(e\.g\. \[cbm\]\)"):
         tradeoff(space, [photos["coffee"]], (2,), fitted=cbm)
+    with pytest.raises(TypeError, match=r"fitted must hold bottlenecks of this space, got str"):
+        tradeoff(space, [photos["coffee"]], (2,), fitted=["cbm.safetensors"])  # a file is loaded first
     with pytest.raises(ValueError, match=r"classes is empty: name at least one class, or None for every class"):
         cbm.without("foam", classes=[])
     with pytest.raises(TypeError, match=r"concepts must be a concept text or a list of them, got NoneType"):
