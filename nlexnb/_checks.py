@@ -97,6 +97,15 @@ def number(
     return float(value)
 
 
+def writes(tensor: torch.Tensor) -> int | None:
+    """How many times ``tensor`` was written in place (torch's version counter): what tells a model edited after it
+    was read (an optimiser step, a swapped row); None for a tensor made under ``inference_mode``, which keeps none."""
+    try:  # torch's own counter, which it exposes only under this name (no private name of nlexnb's)
+        return getattr(tensor, "_version")  # noqa: B009
+    except RuntimeError:
+        return None
+
+
 def folded(text: str, case: bool = True) -> str:
     """``text`` as compared for sameness: one Unicode form (NFKC: "cafe\u0301" is "café", full-width "ｃａｔ" is
     "cat"), without invisible format characters (a zero-width space pasted from the web), case folded unless

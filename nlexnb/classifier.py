@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import Fixed, Setting, positive_int, warn_user
+from ._checks import Fixed, Setting, positive_int, warn_user, writes
 from .images import ImageInput, iter_batches
 from .labels import bare_synonyms, disambiguate, split_synonyms
 
@@ -90,7 +90,7 @@ def _head_tensors(head: nn.Module) -> list[torch.Tensor]:
 
 def _written(head: nn.Module) -> tuple:
     """Which tensors the head holds and how often each was written in place (torch's version counter)."""
-    return tuple((id(t), t._version, t.dtype, t.device) for t in _head_tensors(head))
+    return tuple((id(t), writes(t), t.dtype, t.device) for t in _head_tensors(head))
 
 
 class Classifier:

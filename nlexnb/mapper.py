@@ -191,6 +191,17 @@ class Mapper:
         with torch.inference_mode():
             return self.net(embeddings.to(self.device)).float()
 
+    def _check_encoder(self) -> None:
+        """A ValueError when the text encoder was edited after the fit (new weights, a shorter token limit): the map
+        was fitted on the embeddings it gave then, and would place the new ones wrongly without a word."""
+        fitted = self.meta.get("encoder_identity")
+        if fitted is not None and fitted != self.text_encoder.identity:
+            raise ValueError(
+                f"The mapper was fitted on {fitted!r} embeddings, but its text encoder is now "
+                f"{self.text_encoder.identity!r}: its weights or settings were changed after the fit. Fit the mapper "
+                "again: fit_mapper(classifier, encoder)"
+            )
+
     def encode(self, texts: Sequence[str] | str, cache: bool = False, progress: bool | None = None) -> torch.Tensor:
         """Map texts exactly as given to classifier space [n, d] (on the mapper's device).
 
@@ -199,6 +210,7 @@ class Mapper:
             cache: keep the mapped vectors on disk, keyed by this mapper's fingerprint (for large concept banks).
         """
         items = check_texts(texts, blank=False)
+        self._check_encoder()
         if not cache:
             return self.map_embeddings(self.text_encoder.encode(items, progress=progress))
         store = TensorCache(f"mapped/{self.fingerprint}")
@@ -214,6 +226,7 @@ class Mapper:
         This is how zero-shot heads and held-out evaluation turn a label into a class row.
         """
         items = check_texts(names, "names", blank=False)
+        self._check_encoder()
         temps = self.templates if templates is None else check_templates(templates)
         if not items:
             return torch.empty(0, self.feature_dim, device=self.device)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ._checks import Setting, a_device, positive_int, warn_user
+from ._checks import Setting, a_device, positive_int, warn_user, writes
 from ._store import TensorCache
 
 __all__ = ["TextEncoder", "load_text_encoder", "check_texts"]
@@ -86,14 +86,14 @@ class TextEncoder:
 
     def _current_stamp(self) -> tuple:
         tensors = [*self.model.parameters(), *self.model.buffers()]
-        return (tuple((id(t), _writes(t), t.dtype) for t in tensors), self._settings())
+        return (tuple((id(t), writes(t), t.dtype) for t in tensors), self._settings())
 
     def _settings(self) -> str:
         """How the model reads and pools text, as text: each module's type and configuration, the token limit."""
         import json
 
         parts = [str(self.max_seq_length)]
-        for module in getattr(self.model, "_modules", {}).values():
+        for module in self.model.children():  # a SentenceTransformer is a sequence: transformer, pooling, ...
             config = module.get_config_dict() if hasattr(module, "get_config_dict") else {}
             parts.append(f"{type(module).__name__}:{json.dumps(config, sort_keys=True, default=str)}")
         return "|".join(parts)
@@ -143,14 +143,6 @@ class TextEncoder:
 
     def __repr__(self) -> str:
         return f"TextEncoder({self.name!r}, dim={self.dim}, device={str(self.device)!r})"
-
-
-def _writes(tensor: torch.Tensor) -> int | None:
-    """How many times ``tensor`` was written in place (torch's version counter); None for an inference tensor."""
-    try:
-        return tensor._version
-    except RuntimeError:  # tensors made under inference_mode keep no count
-        return None
 
 
 def _packaged_minilm() -> str | None:

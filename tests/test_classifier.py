@@ -93,6 +93,11 @@ def test_a_head_edited_after_loading_is_refused_and_class_names_stay_as_loaded(p
     for read in (lambda: clf.logits(photos["chelsea"]), lambda: clf.fingerprint):
         with pytest.raises(ValueError, match="head was changed after it was loaded .* Load it again from the edited"):
             read()
+    with torch.inference_mode():  # a model built under inference_mode keeps no write count: it loads all the same
+        frozen = TinyNet()
+    assert nlexnb.load_classifier(frozen, transform=lambda im: torch.rand(3, 16, 16), **small).logits(
+        photos["chelsea"]
+    ).shape == (1, 3)
 
 
 def test_a_model_that_computes_nan_is_refused_not_turned_into_predictions(photos):

@@ -152,6 +152,12 @@ def test_a_truncated_jpeg_and_a_text_file_named_jpg_are_skipped_and_listed(expla
     assert errors["path"].tolist() == [str(folder / "b_cat.jpg"), str(folder / "c_notes.jpg")]
     assert "truncated" in errors["reason"][0] and "corrupt, truncated or not an image" in errors["reason"][1]
     assert errors_path(tmp_path / "out.parquet") == tmp_path / "out.errors.parquet"
+    written = (tmp_path / "out.parquet").stat().st_mtime_ns
+    with pytest.warns(UserWarning, match="skipped 2 image"):  # tried again, and they fail again
+        again = explain_collection(explainer, folder, tmp_path / "out.parquet", batch_size=2, progress=False)
+    assert (again.written, again.resumed, again.errors) == (0, 1, 2)
+    assert (tmp_path / "out.parquet").stat().st_mtime_ns == written  # the finished file is not rewritten for nothing
+    assert not errors_path(tmp_path / "out.parquet").with_name("out.parquet.partial").exists()
 
 
 # ---- interruption and resume ----------------------------------------------------------------------------------------

@@ -100,7 +100,8 @@ def test_a_share_beyond_the_whole_says_the_rest_pulls_the_other_way(explainer, p
     # “fine stripes” carries 481%; the rest of what the model sees favours “Egyptian cat”.'
     weighed = explainer.weigh(photos["coffee"], ["a small cup"], foil=CUP)
     more = dataclasses.replace(weighed, concepts=weighed.concepts.assign(share=4.81), total=4.81 * weighed.explained)
-    assert more.sentence.endswith("carries 481%; the rest of what the model sees favours \u201ccup\u201d."), more.sentence
+    said = "carries 481%; the rest of what the model sees favours \u201ccup\u201d."
+    assert more.sentence.endswith(said), more.sentence
 
 
 def test_probabilities_are_never_rounded_to_certainty(explainer, photos):

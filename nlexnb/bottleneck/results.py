@@ -129,7 +129,7 @@ class BottleneckExplanation:
             speak = "speaks" if len(positive) == 1 else "speak"
             lower = f"its recipe's concepts lower the logit by {-self.total:.2f} in all"
             body = f"{head}; {lower}, though {pushes} {speak} for it."
-        elif float(positive["share"].max()) > 1:  # the rest of the recipe pulls the other way
+        elif round(100 * float(positive["share"].sum())) > 100:  # the rest of the recipe pulls the other way
             rest = float(positive["contribution"].sum()) - self.total
             body = f"{head} mainly through {pushes} (in logits; the rest of its recipe takes {rest:.2f} away)."
         else:

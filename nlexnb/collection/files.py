@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import torch
 
 from .._checks import settings_of, yes_or_no
 from ..explain import Explainer
@@ -184,14 +186,23 @@ def run_identity(explainer: Explainer, k: int, foil: int | None) -> dict[str, An
 
 def selector_identity(selector) -> dict[str, Any]:
     """What tells two selectors' choices apart: the class (two subclasses both called "selector" are two methods)
-    and its settings and public attributes (``NonNegativeSelector(steps=1)`` is not ``steps=400``)."""
-    values = {**{k: v for k, v in vars(selector).items() if not k.startswith("_")}, **settings_of(selector)}
-    plain = (str, int, float, bool, type(None))
-    return {
+    and its public attributes, settings included (``NonNegativeSelector(steps=1)`` is not ``steps=400``): plain
+    values as they are, tensors and arrays by a digest of their values, other objects by their type."""
+    return {  # a Setting keeps its value in the instance's __dict__ under its own name
         "class": f"{type(selector).__module__}.{type(selector).__qualname__}",
         "name": selector.name,
-        **{k: v if isinstance(v, plain) else repr(v) for k, v in sorted(values.items())},
+        **{k: _plain(v) for k, v in sorted(vars(selector).items()) if not k.startswith("_")},
     }
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON that is the same for equal values: a plain value, a digest of an array's, or a type name."""
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        data = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+        return f"{data.dtype}{list(data.shape)}:{hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()[:16]}"
+    return type(value).__qualname__
 
 
 def run_info(explainer: Explainer, foil: int | None) -> dict[str, Any]:

@@ -4,6 +4,7 @@ what an earlier run wrote, streams the batches of an engine (this process, or Ra
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -137,12 +138,15 @@ def explain_collection(
         RuntimeError: another run is writing ``out`` (a lock file beside it names its process).
 
     **A resumed run checks it is the same collection.** Paths and the labels of ``(image, label)`` pairs are compared
-    with the file's for every written id; then up to 8 written images, spread over the ids, are read again and their
-    fingerprints (a hash of the preprocessed image, column ``fingerprint``) and labels compared with the file's, so that
-    in-memory images replaced by others, files replaced under the same names or a Dataset whose labels changed are
-    refused rather than kept as stale rows. An ``IterableDataset`` cannot be read by position: its written rows are
-    not checked (resume it only with the same stream). A Dataset that draws random augmentations gives other pixels
-    each time, so it cannot be resumed. A file of an earlier format is refused (``read_explanations`` still reads it).
+    with the file's for every written id; then every written in-memory image, and 8 written files or Dataset items
+    spread over the ids, are read again and their fingerprints (a hash of the preprocessed image, column
+    ``fingerprint``) and labels compared with the file's, so that in-memory images replaced by others, files replaced
+    under the same names or a Dataset whose labels changed are refused rather than kept as stale rows (a file edited
+    in place elsewhere than those 8 is not found). Images skipped before are tried again (a damaged file may have
+    been repaired); when they fail again the finished files are left as they are. An ``IterableDataset`` cannot be
+    read by position: its written rows are not checked (resume it only with the same stream). A Dataset that draws
+    random augmentations gives other pixels each time, so it cannot be resumed. A file of an earlier format is
+    refused (``read_explanations`` still reads it).
 
     One run at a time may write a given ``out`` (a second one is refused while the first is alive; the lock of a
     killed run is taken over).
@@ -224,7 +228,8 @@ def _run(explainer, source: Source, out: Path, settings: Settings, checkpoint_ev
         done = np.pad(done, (0, max(0, source.size - len(done))))
         remaining = np.flatnonzero(~done[: source.size])
     partial = partial_dir(out).is_dir()
-    if source.size is not None and not len(remaining) and not partial and out.is_file():
+    complete = not partial and out.is_file()  # a finished run: only its skipped images may be left to try
+    if source.size is not None and not len(remaining) and complete:
         return _summary(out, source.size, 0, resumed, started)  # nothing to do: the file is complete
 
     todo = remaining if source.size is not None else None
@@ -270,8 +275,12 @@ def _run(explainer, source: Source, out: Path, settings: Settings, checkpoint_ev
             f"images is an empty IterableDataset: it yielded no item, so there is nothing to explain ({str(out)!r} was "
             "not written); give at least one image"
         )
-    parts.commit()
-    finish(out, metadata)
+    if complete and not written:  # the skipped images failed again: the finished files stay as they are
+        parts.abort()
+        shutil.rmtree(partial_dir(out), ignore_errors=True)
+    else:
+        parts.commit()
+        finish(out, metadata)
     if skipped:
         warn_user(
             f"explain_collection skipped {skipped} image(s) (listed with the reason in {str(errors_path(out))!r}, "

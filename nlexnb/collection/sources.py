@@ -136,7 +136,7 @@ class _DatasetItems(torch.utils.data.Dataset):
         # a folder read with torchvision's own loader and no transform is a list of (path, class): read each file as
         # nlexnb reads every path, so that a row is about the file its path names (torchvision's loader drops a
         # PNG's transparency, where nlexnb puts it on white: two different pictures)
-        self.reader = ds.samples if _plain_folder(ds) else ds
+        self.reader = ds.samples if self.paths is not None and _plain_folder(ds) else ds
 
     def __len__(self) -> int:
         return len(self.ds)
@@ -146,14 +146,15 @@ class _DatasetItems(torch.utils.data.Dataset):
 
 
 def _plain_folder(ds) -> bool:
-    """Is ``ds`` an ``ImageFolder``-like dataset that only reads its files (default loader, no transforms)?"""
+    """Is ``ds`` a torchvision ``ImageFolder``-like dataset that only reads its files (default loader, no transforms,
+    torchvision's own ``__getitem__``)?"""
     try:
-        from torchvision.datasets.folder import default_loader, pil_loader
+        from torchvision.datasets.folder import DatasetFolder, default_loader, pil_loader
     except ImportError:
         return False
     plain = getattr(ds, "loader", None) in (default_loader, pil_loader)
     untransformed = getattr(ds, "transform", 0) is None and getattr(ds, "target_transform", 0) is None
-    return plain and untransformed and _dataset_paths(ds) is not None
+    return plain and untransformed and type(ds).__getitem__ is DatasetFolder.__getitem__
 
 
 class _IterableItems(torch.utils.data.IterableDataset):
