@@ -41,7 +41,9 @@ DEFAULT_TEMPLATES: tuple[str, ...] = ("a photo of a {}.", "an image of a {}.", "
 COLLAPSED = 1e-3
 """A fitted map whose outputs for the class names spread less than this share of the class rows' spread sends every
 text to about one vector (an over-strong ``alpha``, a tiny ``sigma``): refused, as a NaN map is."""
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The mapper file format written: 2 carries checksums of its header and tensors and must have them; 1 (files saved
+before 2026-11-29) is still read, checked where it has them."""
 
 
 def training_texts(class_names: Sequence[str], templates: Sequence[str]) -> tuple[list[str], list[int]]:
@@ -530,6 +532,8 @@ def load_mapper(
         missing = [key for key in _REQUIRED_META if key not in meta]
         if missing:
             raise ValueError(f"its nlexnb header lacks {missing}")
+        if meta.get("format") == FORMAT_VERSION and not {"nlexnb_sha256", "tensors_sha256"} <= set(header):
+            raise ValueError("its checksums are missing (a file of this format always has them)")
         if "nlexnb_sha256" in header and header["nlexnb_sha256"] != _text_digest(header["nlexnb"]):
             raise ValueError("its nlexnb header is not the one it was saved with (its checksum differs)")
     except Exception as exc:
@@ -538,7 +542,7 @@ def load_mapper(
             f"{in_a_sentence(exc)}. "
             "Expected a complete safetensors file written by Mapper.save; save or fit the mapper again"
         ) from exc
-    if meta.get("format") != FORMAT_VERSION or meta.get("method") not in MAPS:
+    if meta.get("format") not in (1, FORMAT_VERSION) or meta.get("method") not in MAPS:
         raise ValueError(f"{str(path)!r} has mapper format {meta.get('format')!r}/{meta.get('method')!r}, unsupported")
     if classifier is not None and classifier.fingerprint != meta["classifier_fingerprint"]:
         raise ValueError(

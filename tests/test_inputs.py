@@ -182,6 +182,8 @@ def test_a_switch_takes_only_true_or_false(classifier, mapper, encoder, photos, 
 
 
 def test_a_damaged_mapper_file_is_refused(classifier, mapper, tmp_path):
+    import json
+
     from safetensors.torch import load_file, save_file
 
     path = mapper.save(tmp_path / "m.safetensors")
@@ -196,11 +198,17 @@ def test_a_damaged_mapper_file_is_refused(classifier, mapper, tmp_path):
     save_file(tensors, str(tmp_path / "nan.safetensors"), metadata=header)
     with pytest.raises(ValueError, match="holds other tensors than the ones it was saved with"):
         nlexnb.load_mapper(tmp_path / "nan.safetensors", classifier, mapper.text_encoder)
-    # a file saved before mappers carried a checksum is still read, and its NaN refused
-    unchecked = {k: v for k, v in header.items() if k != "tensors_sha256"}
+    # a file saved before mappers carried a checksum (format 1) is still read, and its NaN refused
+    meta = json.loads(header["nlexnb"])
+    unchecked = {"nlexnb": json.dumps({**meta, "format": 1})}
     save_file(tensors, str(tmp_path / "old.safetensors"), metadata=unchecked)
     with pytest.raises(ValueError, match="NaN or infinite"):
         nlexnb.load_mapper(tmp_path / "old.safetensors", classifier, mapper.text_encoder)
+    # ... but a file of today's format whose checksums were stripped is refused, not read unchecked
+    stripped = {"nlexnb": header["nlexnb"]}
+    save_file(load_file(str(path)), str(tmp_path / "stripped.safetensors"), metadata=stripped)
+    with pytest.raises(ValueError, match="its checksums are missing"):
+        nlexnb.load_mapper(tmp_path / "stripped.safetensors", classifier, mapper.text_encoder)
 
 
 @pytest.mark.parametrize(
@@ -240,7 +248,7 @@ def test_a_mapper_file_that_says_no_memory_beside_its_memory_is_refused(classifi
         header = fh.metadata()
     meta = json.loads(header["nlexnb"])
     assert meta["memorize"]  # the default mapper remembers its class names
-    old = {"tensors_sha256": header["tensors_sha256"], "nlexnb": json.dumps({**meta, "memorize": False})}
+    old = {"tensors_sha256": header["tensors_sha256"], "nlexnb": json.dumps({**meta, "memorize": False, "format": 1})}
     save_file(load_file(str(path)), str(tmp_path / "old.safetensors"), metadata=old)  # no header checksum
     with pytest.raises(ValueError, match="says no label memory but holds the label memory's tensors"):
         nlexnb.load_mapper(tmp_path / "old.safetensors", classifier, mapper.text_encoder)
