@@ -610,14 +610,16 @@ DELETION_INSERTION_MAPS = ("concept map", "random map (concept)", "class map", "
 
 def heldout_figure(table, title: str | None = None, figsize: tuple[float, float] = (8, 4)):
     """The table of :func:`nlexnb.evaluate.heldout` as grouped bars: ZSL and GZSL top-1 / top-5 accuracy on classes
-    the map never saw, one colour per method, each bar labelled with its value (mean and spread over the rows of a
-    method, when the table has one row per fold). Returns the Figure."""
+    the map never saw, then (where the table has them) the seen names' GZSL top-1 and the harmonic mean, one colour
+    per method, each bar labelled with its value (mean and spread over the rows of a method, when the table has one
+    row per fold; no bar where a method has no score, as the text baseline has no GZSL). Returns the Figure."""
     import seaborn as sns
 
     missing = {"method", *HELDOUT_METRICS} - set(table.columns)
     if missing:
         raise ValueError(f"Expected the table of evaluate.heldout; it lacks {sorted(missing)}")
-    long = table.melt(id_vars="method", value_vars=list(HELDOUT_METRICS), var_name="metric", value_name="accuracy")
+    shown = [*HELDOUT_METRICS, *(c for c in ("gzsl_seen_top1", "gzsl_h") if c in table.columns)]
+    long = table.melt(id_vars="method", value_vars=shown, var_name="metric", value_name="accuracy")
     fig = _figure(figsize, layout="constrained")
     ax = fig.subplots()
     sns.barplot(data=long, x="metric", y="accuracy", hue="method", errorbar="sd", ax=ax)

@@ -30,6 +30,12 @@ def test_heldout_figure_draws_every_method_and_metric_with_its_value():
     assert "0.55" in [t.get_text() for t in ax.texts]
     with pytest.raises(ValueError, match=r"evaluate.heldout; it lacks \['gzsl_top5'\]"):
         heldout_figure(table.drop(columns="gzsl_top5"))
+    # today's table adds the seen names and the harmonic mean; the text baseline has no GZSL score, so no bar
+    text = {"method": "text", "zsl_top1": 0.3, "zsl_top5": 0.5, "gzsl_top1": float("nan"), "gzsl_top5": float("nan")}
+    full = pd.concat([table.assign(gzsl_seen_top1=[0.99, 1.0], gzsl_h=[0.7, 0.6]), pd.DataFrame([text])])
+    (ax,) = heldout_figure(full).axes
+    assert [t.get_text() for t in ax.get_xticklabels()][-2:] == ["gzsl_seen_top1", "gzsl_h"]
+    assert "nan" not in [t.get_text() for t in ax.texts] and "0.70" in [t.get_text() for t in ax.texts]
 
 
 def test_deletion_insertion_figure_puts_each_map_beside_its_random_maps():
