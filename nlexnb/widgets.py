@@ -568,9 +568,12 @@ class BottleneckApp(_ImagePicker):
         explain()
 
     def _explain(self) -> None:
-        self.explanation = None
+        self.explanation = None  # nothing of the last photo or class stays on screen, nor to be switched off
         self.sentence.value = ""
         _show_png(self.plot)
+        self.off.value = ()
+        self.off.options = []
+        self.intervention, self.outcome.value = None, ""
         target = _class_or_none(self.cbm.space.classifier, self.target.value)
         self.explanation = self.cbm.explain(self._current(None), target=target)
         self.sentence.value = f"<b>{html.escape(self.explanation.sentence)}</b>"
@@ -584,6 +587,8 @@ class BottleneckApp(_ImagePicker):
     def _intervene(self) -> None:
         self.intervention = None
         self.outcome.value = ""
+        if self.explanation is None:  # no explanation (a class that is no class): nothing to switch off
+            return
         if not self.off.value:
             self.outcome.value = "<i>Select concepts to switch them off.</i>"
             return

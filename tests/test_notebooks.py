@@ -579,6 +579,7 @@ def test_images_classes_and_encoder_parameters_fail_in_the_first_cell(tmp_path, 
     photos["coffee"].save(tmp_path / "coffee.png")
     reports.validate_parameters(IMAGE_DIR=str(tmp_path), CLASSES=["espresso", 281], ENCODER="all-mpnet-base-v2")
     reports.validate_parameters(ENCODER="sentence-transformers/paraphrase-MiniLM-L3-v2")  # a hub name: loading decides
+    reports.validate_parameters(JUDGE="all-mpnet-base-v2")  # the packaged encoder that does not explain
     (tmp_path / "empty").mkdir()
     for bad, error, message in [
         (dict(IMAGE_DIR=str(tmp_path / "empty")), ValueError, "IMAGE_DIR '.*empty' holds no image files"),
@@ -588,6 +589,10 @@ def test_images_classes_and_encoder_parameters_fail_in_the_first_cell(tmp_path, 
         (dict(ENCODER=""), ValueError, "Parameter ENCODER is blank"),
         (dict(ENCODER="all MiniLM"), ValueError, "neither a folder nor a hub name"),
         (dict(ENCODER="all-minilm-l6-v2"), ValueError, r"not a packaged encoder. Did you mean 'all-MiniLM-L6-v2'"),
+        (dict(JUDGE=""), ValueError, "Parameter JUDGE is blank"),  # "" quietly judged with the default
+        (dict(JUDGE="all-mpnet-base-v2x"), ValueError, r"Parameter JUDGE 'all-mpnet-base-v2x' is not a packaged"),
+        (dict(JUDGE="all-MiniLM-L6-v2"), ValueError, "JUDGE 'all-MiniLM-L6-v2' is the explaining encoder"),
+        (dict(ENCODER="all-mpnet-base-v2", JUDGE="all-mpnet-base-v2"), ValueError, "is the explaining encoder"),
     ]:
         with pytest.raises(error, match=message):
             reports.validate_parameters(**bad)

@@ -237,8 +237,14 @@ def test_bottleneck_app_explains_and_switches_concepts_off(cbm, images):
     assert app.off.value == () and app.intervention is None
     assert list(app.off.options) == list(app.explanation.table["concept"][: BottleneckApp.SWITCHABLE])
 
+    app.off.value = tuple(app.off.options[:2])
     app.target.value = "espreso"
     assert "Unknown class" in app.message.value and app.explanation is None and app.sentence.value == ""
+    # nothing of the last explanation stays to be read or switched off while the class is wrong
+    assert app.off.options == () and app.intervention is None and app.outcome.value == ""
+    app.image.value = "chelsea"
+    assert "Unknown class" in app.message.value and app.off.options == () and app.outcome.value == ""
+    app.image.value = "coffee"
     app.target.value = "cup"
     assert app.message.value == "" and app.explanation.target_name == "cup"
 

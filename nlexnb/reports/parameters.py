@@ -85,6 +85,9 @@ def validate_parameters(**params: Any) -> None:
         _check_image_dir(params["IMAGE_DIR"])
     if params.get("ENCODER") is not None:
         _check_encoder(params["ENCODER"])
+    if params.get("JUDGE") is not None:
+        _check_encoder(params["JUDGE"], "JUDGE")
+        _check_judge(params["JUDGE"], params.get("ENCODER"))
     if params.get("OUT_DIR") is not None and not params["OUT_DIR"].strip():  # "" wrote into the current folder
         raise ValueError("Parameter OUT_DIR is blank: give a folder for the outputs, or None for the default")
     if params.get("OUT_DIR") is not None and Path(params["OUT_DIR"]).exists() and not Path(params["OUT_DIR"]).is_dir():
@@ -128,23 +131,36 @@ def _check_image_dir(image_dir: str) -> None:
         )
 
 
-def _check_encoder(encoder: str) -> None:
-    """ENCODER is a packaged encoder, a local folder, or reads as a hub name (which only loading can confirm)."""
+def _check_encoder(encoder: str, parameter: str = "ENCODER") -> None:
+    """ENCODER (or JUDGE) is a packaged encoder, a local folder, or reads as a hub name (which only loading can
+    confirm)."""
     from ..text import PACKAGED_ENCODERS, packaged_hint
 
     name = encoder.removeprefix("sentence-transformers/")
     if not encoder.strip():
-        raise ValueError("Parameter ENCODER is blank: give a sentence-transformers name, or None for the default")
+        raise ValueError(f"Parameter {parameter} is blank: give a sentence-transformers name, or None for the default")
     if name in PACKAGED_ENCODERS or Path(encoder).expanduser().is_dir():
         return
     if not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", encoder):
         raise ValueError(
-            f"Parameter ENCODER {encoder!r} is neither a folder nor a hub name (owner/name, of letters, digits, "
+            f"Parameter {parameter} {encoder!r} is neither a folder nor a hub name (owner/name, of letters, digits, "
             f"'-', '_' and '.').{packaged_hint(encoder)} Encoders that load offline: {', '.join(PACKAGED_ENCODERS)}"
         )
     hint = packaged_hint(encoder)
     if hint:  # a packaged name in other letters would go to the hub (and fail offline)
-        raise ValueError(f"Parameter ENCODER {encoder!r} is not a packaged encoder.{hint}")
+        raise ValueError(f"Parameter {parameter} {encoder!r} is not a packaged encoder.{hint}")
+
+
+def _check_judge(judge: str, encoder: str | None) -> None:
+    """JUDGE is not the explaining encoder: an encoder that grades the concepts it chose itself finds them fitting."""
+    from ..text import DEFAULT_ENCODER
+
+    explaining = (encoder or DEFAULT_ENCODER).removeprefix("sentence-transformers/")
+    if judge.removeprefix("sentence-transformers/") == explaining:
+        raise ValueError(
+            f"Parameter JUDGE {judge!r} is the explaining encoder (ENCODER): it would grade the concepts it chose "
+            "itself. Give another encoder, or None for the packaged one that is not ENCODER"
+        )
 
 
 def _check_photo_set(photo_set: str) -> None:
