@@ -289,6 +289,12 @@ def test_no_surroundings_named_still_draws():
     result = discover.context_reliance(ANIMALS, surroundings=["sky"])
     assert result.per_image["reliance"].tolist() == [0.0] * 6 and "0 of 6 explanations name any" in result.title
     assert isinstance(result.plot(), Figure)
+    # explanations that name no concept at all have no reliance to average: said in words, not "nan%"
+    empty = collection(
+        [("dog", "husky", [], [], 8)],
+    )
+    title = discover.context_reliance(empty, surroundings=["sky"], min_images=1).title
+    assert "no explanation names one; 0 of 1 explanation names any" in title and "nan" not in title
 
 
 @pytest.mark.parametrize(

@@ -755,5 +755,6 @@ def context_reliance(
     naming = int(per_image["surroundings"].map(bool).sum())
     mean = float(np.nanmean(reliance)) if np.isfinite(reliance).any() else float("nan")
     on_average = f"{mean:.1%} of the named contribution on average" if np.isfinite(mean) else "no explanation names one"
-    title = f"Reliance on surroundings ({source}): {on_average}; {naming} of {counted(n, 'explanation')} name any"
+    verb = "names" if n == 1 else "name"
+    title = f"Reliance on surroundings ({source}): {on_average}; {naming} of {counted(n, 'explanation')} {verb} any"
     return ConceptTable("context_reliance", title, "mean_reliance", table.reset_index(drop=True), per_image=per_image)
