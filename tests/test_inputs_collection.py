@@ -84,8 +84,34 @@ def test_a_file_replaced_under_the_same_name_is_refused(explainer, photos, tmp_p
     out = tmp_path / "files.parquet"
     explain_collection(explainer, [a, b], out, progress=False)
     photos["rocket"].save(a)
-    with pytest.raises(ValueError, match="image 0 is not the image it holds now"):
+    with pytest.raises(ValueError, match=r"image 0 \('.*a.png'\) is not the image it holds now"):
         explain_collection(explainer, [a, b], out, progress=False)
+
+
+def test_every_file_edited_since_its_row_is_read_again_not_a_sample(explainer, photos, tmp_path):
+    """Files are checked by size and modification time, every one of them: an edit to a file outside the 8 read
+    again at random used to keep its stale row. A file only touched (same pixels) resumes."""
+    views = [im.rotate(angle) for im in photos.values() for angle in (0, 90)][:12]
+    paths = [str(tmp_path / f"{i:02d}.png") for i in range(12)]
+    for view, path in zip(views, paths):
+        view.save(path)
+    out = tmp_path / "twelve.parquet"
+    explain_collection(explainer, paths, out, progress=False)
+    rows = read_explanations(out)
+    assert (rows["file_size"] == [os.path.getsize(p) for p in paths]).all()
+    assert (rows["file_mtime_ns"] == [os.stat(p).st_mtime_ns for p in paths]).all()
+
+    os.utime(paths[4], ns=(0, 10**18))  # touched: the same pixels under a new time
+    again = explain_collection(explainer, paths, out, progress=False)
+    assert (again.written, again.resumed) == (0, 12)
+
+    views[1].save(paths[4])  # image 4 is not among the 8 spread over the ids (0, 2, 3, 5, 6, 8, 9, 11)
+    with pytest.raises(ValueError, match=r"image 4 \('.*04.png'\) is not the image it holds now \(its pixels"):
+        explain_collection(explainer, paths, out, progress=False)
+    views[4].save(paths[4])  # written again with its own pixels: resumes
+    os.remove(paths[7])
+    with pytest.raises(ValueError, match=r"image 7 \('.*07.png'\) is not the image it holds now \(it cannot be read"):
+        explain_collection(explainer, paths, out, progress=False)
 
 
 def test_pairs_whose_labels_changed_are_refused(explainer, photos, tmp_path):

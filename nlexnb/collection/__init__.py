@@ -14,10 +14,11 @@ it to 1e-5). Another selection method (``Explainer(selector="nonnegative")`` or 
 **Safe to interrupt.** Rows go to part files in ``<out>.partial/``, each written under a temporary name and renamed into
 place (an error or Ctrl-C keeps every finished batch; a killed process loses at most ``checkpoint_every`` images). The
 final file appears, by an atomic rename, only when every image is done; running the same call again resumes where it
-stopped (images whose id is already written are not explained again; up to 8 of them, spread over the ids, are read
-again and compared with the file by fingerprint and label, and a collection whose images or labels changed is refused
-rather than kept as stale rows). The file records which classifier, mapper, bank and settings wrote it, and a run with
-different ones is refused rather than mixed in; a lock file lets one run at a time write it.
+stopped (images whose id is already written are not explained again; every in-memory image, every file whose size
+or modification time changed and 8 others spread over the ids are read again and compared with the file by
+fingerprint and label, and a collection whose images or labels changed is refused rather than kept as stale rows).
+The file records which classifier, mapper, bank and settings wrote it, and a run with different ones is refused
+rather than mixed in; a lock file lets one run at a time write it.
 
 **Bad images do not stop a run.** An unreadable, truncated or non-image file is skipped and listed, with the reason, in
 ``<out stem>.errors.parquet`` (:func:`read_errors`); :func:`read_explanations` reads the rows back as a DataFrame.

@@ -267,6 +267,8 @@ def _rows(batch: Batch, result: dict[str, np.ndarray], run: BatchExplainer):
             pa.array(result["measured"][ok]),
             pa.array(explained),
             pa.array([fingerprint(batch.x[i]) for i in kept], pa.string()),
+            pa.array([None if batch.stamps[i] is None else batch.stamps[i][0] for i in kept], pa.int64()),
+            pa.array([None if batch.stamps[i] is None else batch.stamps[i][1] for i in kept], pa.int64()),
         ],
         schema=row_schema(),
     )

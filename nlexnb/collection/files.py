@@ -41,9 +41,9 @@ __all__ = [
     "read_errors",
 ]
 
-FORMAT = 2
-"""Version of the file layout below; part of every file's identity (2: the ``fingerprint`` column). A run refuses to
-resume a file of another format; :func:`read_explanations` reads both."""
+FORMAT = 3
+"""Version of the file layout below; part of every file's identity (2: the ``fingerprint`` column; 3: ``file_size``
+and ``file_mtime_ns``). A run refuses to resume a file of another format; :func:`read_explanations` reads them all."""
 
 COLUMNS: dict[str, str] = {
     "id": "position of the image in the collection (int); the key a resumed run skips by",
@@ -59,7 +59,10 @@ COLUMNS: dict[str, str] = {
     "measured": "the same drop measured by re-running the head on the ablated features",
     "explained": "the quantity explained: the predicted logit, or logit - foil logit with a foil",
     "fingerprint": "16 hex digits of the SHA-1 of the image as the classifier received it (the preprocessed tensor): "
-    "a resumed run re-reads a few written images and refuses a collection whose images changed",
+    "a resumed run reads written images again and refuses a collection whose images changed",
+    "file_size": "the image file's size in bytes when it was read, or null for an in-memory image",
+    "file_mtime_ns": "its modification time (nanoseconds since the epoch) when it was read, or null: a resumed run "
+    "reads again every file whose size or time differs",
 }
 """The columns of an explanations file, in order, with what each holds."""
 
@@ -94,6 +97,8 @@ def row_schema():
             ("measured", pa.float64()),
             ("explained", pa.float64()),
             ("fingerprint", pa.string()),
+            ("file_size", pa.int64()),
+            ("file_mtime_ns", pa.int64()),
         ]
     )
 
@@ -249,8 +254,9 @@ def refuse_if_different(path: Path, found: dict, wanted: dict, out: Path) -> Non
     if found.get("format") != wanted.get("format"):
         raise ValueError(
             f"{str(path)!r} was written in explanations file format {found.get('format')!r} (nlexnb "
-            f"{found.get('nlexnb_version')}); this version writes format {wanted.get('format')!r} (with a "
-            "'fingerprint' column that lets a resumed run check its images) and will not add rows to an older file. "
+            f"{found.get('nlexnb_version')}); this version writes format {wanted.get('format')!r} (whose "
+            "'fingerprint', 'file_size' and 'file_mtime_ns' columns let a resumed run check its images) and will not "
+            "add rows to a file of another format. "
             f"read_explanations still reads it; to explain this collection, {start_again}"
         )
     keys = sorted(set(found) | set(wanted), key=lambda key: list(wanted).index(key) if key in wanted else 99)
@@ -361,7 +367,7 @@ def read_explanations(path: str | os.PathLike, *, partial: bool = False) -> pd.D
 
     List columns (``concepts``, ``contributions``, ``shares``) hold Python lists; ``frame.attrs["nlexnb"]`` holds what
     wrote the file (classifier and mapper fingerprints, bank digest, k, foil, version, the class names, ...). Files of
-    an earlier format (without ``fingerprint``) are read too.
+    an earlier format are read too (format 1 has no ``fingerprint``, format 2 no ``file_size`` or ``file_mtime_ns``).
 
     Raises:
         TypeError: ``path`` is not a str or Path. FileNotFoundError: no file there (or an unfinished run, without

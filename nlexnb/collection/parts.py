@@ -24,7 +24,7 @@ import numpy as np
 
 from .._checks import warn_user
 from .files import arrow, error_schema, errors_path, partial_dir, row_schema
-from .sources import fingerprint
+from .sources import file_stamp, fingerprint
 
 __all__ = ["Parts", "existing_files", "done_ids", "same_images", "finish", "locked", "trim_memory"]
 
@@ -174,12 +174,15 @@ def done_ids(
 
 
 def same_images(files: list[Path], done: np.ndarray, dataset, out: Path, paths: list[str | None] | None = None) -> None:
-    """Read again the images already written in ``files`` (the ids in ``done``) that are held in memory (no entry in
-    ``paths``: cheap to prepare again) and :data:`SAMPLED` of the others, spread evenly (files and a dataset's items
-    are decoded again: a sample keeps a resume quick), through ``dataset`` (the collection's map-style reader: item
-    ``i`` -> (id, tensor or None, path, label, reason)), and refuse the file when one's fingerprint or label differs
-    from what is written: in-memory images replaced by others, files replaced under the same names, or labels
-    changed would otherwise keep their stale rows."""
+    """Read again the written images (the ids in ``done``) that may have changed since their rows were written, and
+    refuse the file when one's fingerprint or label differs from what is written: in-memory images replaced by
+    others, files edited or replaced under the same names, or labels changed would otherwise keep their stale rows.
+
+    Read again through ``dataset`` (the collection's map-style reader: item ``i`` -> :class:`~.sources.Item`): every
+    in-memory image (no entry in ``paths``: cheap to prepare again), every file whose size or modification time is
+    not what its row says (one ``os.stat`` per written file; a file only touched passes on its fingerprint), and
+    :data:`SAMPLED` others spread over the ids (a Dataset's items that are no files, or whose own transform changed,
+    are found only this way)."""
     _, pq = arrow()
     ids = np.flatnonzero(done)
     if not len(ids):
@@ -187,30 +190,36 @@ def same_images(files: list[Path], done: np.ndarray, dataset, out: Path, paths: 
     picked = set(ids[np.unique(np.linspace(0, len(ids) - 1, min(SAMPLED, len(ids))).round().astype(int))].tolist())
     if paths is not None:
         picked |= {i for i in ids.tolist() if i < len(paths) and paths[i] is None}
-    written: dict[int, tuple[Path, str | None, str | None]] = {}
+    columns = ["id", "path", "label", "fingerprint", "file_size", "file_mtime_ns"]
+    written: dict[int, tuple[Path, str | None, str | None, str | None]] = {}
     for file in files:
-        table = pq.read_table(file, columns=["id", "label", "fingerprint"])
-        for i, label, mark in zip(*(table.column(c).to_pylist() for c in ("id", "label", "fingerprint"))):
-            if i in picked and i not in written:
-                written[i] = (file, label, mark)
+        table = pq.read_table(file, columns=columns)
+        for i, path, label, mark, size, mtime in zip(*(table.column(c).to_pylist() for c in columns)):
+            if i in written or not done[i]:
+                continue
+            if size is not None and path is not None and file_stamp(path) != (size, mtime):
+                picked.add(i)  # edited, replaced or gone since its row was written
+            if i in picked:
+                written[i] = (file, path, label, mark)
     start_again = f"Write to another out=, or delete {str(out)!r} and its partial files"
     for i in sorted(written):
-        file, label, mark = written[i]
-        _, x, _, now, reason = dataset[i]
-        if x is None:
+        file, path, label, mark = written[i]
+        item = dataset[i]
+        image = f"image {i}" if path is None else f"image {i} ({path!r})"
+        if item.x is None:
             raise ValueError(
-                f"{str(file)!r} was written for another collection: image {i} is not the image it holds now (it cannot "
-                f"be read now: {reason}). {start_again}"
+                f"{str(file)!r} was written for another collection: {image} is not the image it holds now (it cannot "
+                f"be read now: {item.reason}). {start_again}"
             )
-        if mark is not None and fingerprint(x) != mark:
+        if mark is not None and fingerprint(item.x) != mark:
             raise ValueError(
-                f"{str(file)!r} was written for another collection: image {i} is not the image it holds now (its "
+                f"{str(file)!r} was written for another collection: {image} is not the image it holds now (its "
                 f"pixels differ). {start_again}"
             )
-        if label != now:
+        if label != item.label:
             raise ValueError(
                 f"{str(file)!r} was written for another collection: image id {i} is labelled {label!r} there and "
-                f"{now!r} here. {start_again}"
+                f"{item.label!r} here. {start_again}"
             )
 
 

@@ -138,14 +138,16 @@ def explain_collection(
         RuntimeError: another run is writing ``out`` (a lock file beside it names its process).
 
     **A resumed run checks it is the same collection.** Paths and the labels of ``(image, label)`` pairs are compared
-    with the file's for every written id; then every written in-memory image, and 8 written files or Dataset items
-    spread over the ids, are read again and their fingerprints (a hash of the preprocessed image, column
-    ``fingerprint``) and labels compared with the file's, so that in-memory images replaced by others, files replaced
-    under the same names or a Dataset whose labels changed are refused rather than kept as stale rows (a file edited
-    in place elsewhere than those 8 is not found). Images skipped before are tried again (a damaged file may have
-    been repaired); when they fail again the finished files are left as they are. An ``IterableDataset`` cannot be
-    read by position: its written rows are not checked (resume it only with the same stream). A Dataset that draws
-    random augmentations gives other pixels each time, so it cannot be resumed. A file of an earlier format is
+    with the file's for every written id. Then these are read again, and their fingerprints (a hash of the preprocessed
+    image, column ``fingerprint``) and labels compared with the file's: every written in-memory image; every file
+    whose size or modification time is not what its row records (``file_size``, ``file_mtime_ns``: one ``os.stat`` a
+    file); and 8 written items spread over the ids. So in-memory images replaced by others, files edited or replaced
+    under the same names, or a Dataset whose labels changed are refused rather than kept as stale rows; a file only
+    touched (same pixels) resumes. A Dataset's items that are not files are checked through the 8 only. Images
+    skipped before are tried again (a damaged file may have been repaired); when they fail again the finished files
+    are left as they are. An ``IterableDataset`` cannot be read by position: its written rows are not checked (resume
+    it only with the same stream). A Dataset that draws random augmentations gives other pixels each time, so it
+    cannot be resumed. A file of an earlier format is
     refused (``read_explanations`` still reads it).
 
     One run at a time may write a given ``out`` (a second one is refused while the first is alive; the lock of a

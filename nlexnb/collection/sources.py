@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from .._checks import an_index, warn_user
 from ..datasets import IMAGE_EXTENSIONS, image_files
 from ..images import UnreadableImageError, apply_transform, check_preprocessed, to_pil
 
-__all__ = ["Source", "as_source", "Batch", "collate", "data_loader", "fingerprint"]
+__all__ = ["Source", "as_source", "Item", "Batch", "collate", "data_loader", "fingerprint", "file_stamp"]
 
 # what reading or decoding one image may raise when the image (not the code) is at fault
 _IMAGE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
@@ -49,6 +49,31 @@ def fingerprint(x: torch.Tensor) -> str:
     return hashlib.sha1(data).hexdigest()[:16]
 
 
+def file_stamp(path: str | None) -> tuple[int, int] | None:
+    """A file's size in bytes and modification time in nanoseconds, taken before it is read (None for an in-memory
+    image, or a path that cannot be read): what a resumed run compares, for every written file, to find the files
+    changed since they were explained without decoding them all again."""
+    if path is None:
+        return None
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (int(found.st_size), int(found.st_mtime_ns))
+
+
+class Item(NamedTuple):
+    """One collection item as read: its id, the prepared image (None when it cannot be read, with the reason), its
+    file's path, size and modification time (None for an in-memory image), and its label."""
+
+    id: int
+    x: torch.Tensor | None
+    path: str | None
+    label: str | None
+    reason: str | None = None
+    stamp: tuple[int, int] | None = None
+
+
 def _label_text(label: Any, classes: Sequence[str] | None, name: str) -> str | None:
     """A dataset's label as text: a string as is, a class index named by the dataset's ``classes`` (or written as
     its number when it has none). An index outside ``classes`` is an error: Python would read -1 as the last class."""
@@ -73,8 +98,7 @@ def _path_text(image: Any) -> str | None:
 
 
 class _ListItems(torch.utils.data.Dataset):
-    """A folder's files, a list of images or ``(image, label)`` pairs: item ``i`` -> (id, tensor or None, path, label,
-    reason)."""
+    """A folder's files, a list of images or ``(image, label)`` pairs: item ``i`` -> an :class:`Item`."""
 
     def __init__(self, items: Sequence[Any], labels: Sequence[str | None] | None, transform) -> None:
         self.items, self.labels, self.transform = items, labels, transform
@@ -85,10 +109,11 @@ class _ListItems(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         image = self.items[i]
         path, label = _path_text(image), None if self.labels is None else self.labels[i]
+        stamp = file_stamp(path)
         try:
-            return (i, _prepare(image, self.transform, f"images[{i}]"), path, label, None)
+            return Item(i, _prepare(image, self.transform, f"images[{i}]"), path, label, None, stamp)
         except _IMAGE_ERRORS as exc:
-            return (i, None, path, label, _reason(exc))
+            return Item(i, None, path, label, _reason(exc), stamp)
 
 
 def _dataset_paths(ds) -> list[str] | None:
@@ -112,18 +137,21 @@ def _unpack(raw: Any) -> tuple[Any, Any]:
     return raw, None
 
 
-def _dataset_item(i: int, ds, transform, classes, paths) -> tuple:
+def _dataset_item(i: int, ds, transform, classes, paths) -> Item:
     path = None if paths is None else paths[i]
+    stamp = file_stamp(path)  # before the dataset reads the file
     try:
         image, label = _unpack(ds[i])
     except _IMAGE_ERRORS as exc:  # the dataset's own loader failed on this file (torchvision's ImageFolder does)
-        return (i, None, path, None, _reason(exc))
+        return Item(i, None, path, None, _reason(exc), stamp)
     label = _label_text(label, classes, f"images[{i}]")
-    path = _path_text(image) or path
+    if _path_text(image) is not None and _path_text(image) != path:  # the dataset hands out a path: read here
+        path = _path_text(image)
+        stamp = file_stamp(path)
     try:
-        return (i, _prepare(image, transform, f"images[{i}]"), path, label, None)
+        return Item(i, _prepare(image, transform, f"images[{i}]"), path, label, None, stamp)
     except _IMAGE_ERRORS as exc:
-        return (i, None, path, label, _reason(exc))
+        return Item(i, None, path, label, _reason(exc), stamp)
 
 
 class _DatasetItems(torch.utils.data.Dataset):
@@ -189,22 +217,31 @@ class Batch:
     labels: list[str | None]
     errors: list[tuple[int, str | None, str | None, str]]
     size: int
+    stamps: list[tuple[int, int] | None]
 
 
-def collate(items: list[tuple]) -> Batch:
-    good = [it for it in items if it[1] is not None]
-    errors = [(it[0], it[2], it[3], it[4]) for it in items if it[1] is None]
+def collate(items: list[Item]) -> Batch:
+    good = [it for it in items if it.x is not None]
+    errors = [(it.id, it.path, it.label, it.reason) for it in items if it.x is None]
     x = None
     if good:
-        shapes = {tuple(it[1].shape) for it in good}
+        shapes = {tuple(it.x.shape) for it in good}
         if len(shapes) > 1:
             raise ValueError(
-                f"Images {[it[0] for it in good][:5]} have different shapes after preprocessing ({sorted(shapes)[:3]}):"
+                f"Images {[it.id for it in good][:5]} have different shapes after preprocessing ({sorted(shapes)[:3]}):"
                 " a Dataset must return images of one size; return PIL images or paths (the classifier's transform "
                 "is applied), or apply explainer.classifier.transform yourself"
             )
-        x = torch.stack([it[1] for it in good])
-    return Batch([it[0] for it in good], x, [it[2] for it in good], [it[3] for it in good], errors, len(items))
+        x = torch.stack([it.x for it in good])
+    return Batch(
+        [it.id for it in good],
+        x,
+        [it.path for it in good],
+        [it.label for it in good],
+        errors,
+        len(items),
+        [it.stamp for it in good],
+    )
 
 
 class _Positions(torch.utils.data.Sampler):
