@@ -22,18 +22,23 @@ from ._checks import Fixed, Setting, positive_int, warn_user, writes
 from .images import ImageInput, iter_batches
 from .labels import bare_synonyms, disambiguate, split_synonyms
 
-__all__ = ["Classifier", "Forward", "Prediction", "LabelPrediction", "a_classifier", "get_submodule"]
+__all__ = ["Classifier", "Forward", "NoFeatureMap", "Prediction", "LabelPrediction", "a_classifier", "get_submodule"]
+
+
+class NoFeatureMap(ValueError):
+    """The classifier gives no per-location features, so no heat map can be drawn for it; explanations without heat
+    maps (``heatmaps=False``), predictions, features and zero-shot need none."""
 
 
 @dataclass(frozen=True)
 class Forward:
     """What one forward pass gives: ``features`` [N, d] (pre-logits, ``logits = features @ W.T + b``), ``logits``
-    [N, K] and ``feature_map`` [N, h, w, d] (per-location features in the same space). ``out["features"]`` also
-    works, as for the dict this used to be."""
+    [N, K] and ``feature_map`` [N, h, w, d] (per-location features in the same space; None when the pass was asked
+    for no map). ``out["features"]`` also works, as for the dict this used to be."""
 
     features: torch.Tensor
     logits: torch.Tensor
-    feature_map: torch.Tensor
+    feature_map: torch.Tensor | None
 
     def __getitem__(self, key: str) -> torch.Tensor:
         if key not in ("features", "logits", "feature_map"):
@@ -88,6 +93,11 @@ def _head_tensors(head: nn.Module) -> list[torch.Tensor]:
     return [t for t in (head.weight, getattr(head, "bias", None)) if t is not None]
 
 
+def _rows(head: nn.Module) -> torch.Tensor:
+    """The class rows [K, d] of a linear head, or of a 1x1 convolution applied to pooled features (BiT, DLA)."""
+    return head.weight.detach().reshape(head.weight.shape[0], -1)
+
+
 def _written(head: nn.Module) -> tuple:
     """Which tensors the head holds and how often each was written in place (torch's version counter)."""
     return tuple((id(t), writes(t), t.dtype, t.device) for t in _head_tensors(head))
@@ -124,7 +134,7 @@ class Classifier:
         self.device = device
         self.transform = transform
         self.batch_size = batch_size
-        self.head_weight = head.weight.detach().to(device=device, dtype=torch.float32).clone()
+        self.head_weight = _rows(head).to(device=device, dtype=torch.float32).clone()
         self.head_bias = (
             head.bias.detach().to(device=device, dtype=torch.float32).clone() if head.bias is not None else None
         )
@@ -199,7 +209,20 @@ class Classifier:
             )
         return out
 
+    def _check_eval_mode(self) -> None:
+        """A ValueError when part of the model was put back in training mode after loading (``model.train()``):
+        dropout would give other features at each call and batch norm would update its statistics, so explanations
+        would neither repeat nor describe the model as it predicts."""
+        training = next((name or "the model" for name, m in self.model.named_modules() if m.training), None)
+        if training is not None:
+            raise ValueError(
+                f"{self.name} is in training mode ({training!r} has training=True: model.train() was called after "
+                "loading). Dropout and batch norm would change its features at every call; call clf.model.eval() "
+                "first"
+            )
+
     def _run(self, images: ImageInput, want_map: bool, progress: bool | None):
+        self._check_eval_mode()
         batches = iter_batches(images, self.transform, self.batch_size)
         preprocessed = isinstance(images, torch.Tensor) and images.is_floating_point()
         if isinstance(images, torch.Tensor):
@@ -246,13 +269,16 @@ class Classifier:
         """The model's own logits [N, K]."""
         return torch.cat([o[1] for o in self._run(images, False, progress)])
 
-    def forward_all(self, images: ImageInput, progress: bool | None = None) -> Forward:
-        """Features, logits and the feature map from ONE forward pass (for explanations): a :class:`Forward`."""
-        outs = self._run(images, True, progress)
+    def forward_all(self, images: ImageInput, progress: bool | None = None, maps: bool = True) -> Forward:
+        """Features, logits and the feature map from ONE forward pass (for explanations): a :class:`Forward`.
+
+        ``maps=False`` leaves the map out (``feature_map`` None): for explanations without heat maps, which also work
+        for a classifier that gives no map (:class:`NoFeatureMap`)."""
+        outs = self._run(images, maps, progress)
         return Forward(
             features=torch.cat([o[0] for o in outs]),
             logits=torch.cat([o[1] for o in outs]),
-            feature_map=torch.cat([o[2] for o in outs]),
+            feature_map=torch.cat([o[2] for o in outs]) if maps else None,
         )
 
     def feature_map(self, images: ImageInput, return_grid: bool = False, progress: bool | None = None):
@@ -327,7 +353,14 @@ class Classifier:
         stamp = _written(self._head)
         if stamp == self._head_stamp:
             return
+        if self._head.weight.dtype != torch.float32:
+            raise ValueError(
+                f"{self.name} was moved to {self._head.weight.dtype} after it was loaded: nlexnb runs classifiers in "
+                "float32 (their rows, features and ablations). Move it back with clf.model.float(), or load a float32 "
+                "copy"
+            )
         now = [t.detach().to(device=self.head_weight.device, dtype=torch.float32) for t in _head_tensors(self._head)]
+        now = [now[0].reshape(self.head_weight.shape)] + now[1:] if now[0].numel() == self.head_weight.numel() else now
         then = [t for t in (self.head_weight, self.head_bias) if t is not None]
         if len(now) != len(then) or not all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(now, then)):
             raise ValueError(
@@ -345,6 +378,12 @@ class Classifier:
         the first forward pass that can tell checks it, and later ones (a GPU's batches) skip it."""
         if self.__dict__.get("_head_checked"):
             return
+        if features.shape[-1] != self.num_features:
+            raise ValueError(
+                self._not_the_head(
+                    f"its pre-logits features have {features.shape[-1]} values, the head's rows {self.num_features}"
+                )
+            )
         expected = self.head(features)
         if logits.shape != expected.shape:
             differs = f"it outputs {list(logits.shape)}, the head {list(expected.shape)}"
@@ -352,17 +391,24 @@ class Classifier:
             return  # nothing to compare, or NaN: _forward_checked names a model that computes NaN
         else:
             gap = float((logits - expected).abs().max())
-            if gap <= 1e-2 * (1.0 + float(expected.abs().max())):
-                self._head_checked = True
+            size = float(expected.abs().max())
+            # float32 rounding of the dot products: about 1e-7 of the sum of |f_i w_i| (the logits themselves may
+            # be far smaller, by cancellation); a relative gap, not one against 1 + |logits|, under which a random
+            # head's logits of 1e-4 passed a second head averaged in
+            rounding = float((features.abs() @ self.head_weight.abs().T.to(features.dtype)).max())
+            if gap <= 1e-2 * size + 1e-5 * rounding:
+                if size > 0:  # all-zero logits (a zero-initialised head) tell nothing: the next pass checks again
+                    self._head_checked = True
                 return
-            differs = f"they differ by up to {gap:.3g}"
+            differs = f"they differ by up to {gap:.3g}, where the logits reach {size:.3g}"
         raise ValueError(self._not_the_head(differs))
 
     def _not_the_head(self, differs: str) -> str:
         return (
-            f"{self.name}'s logits are not its classifier applied to its pre-logits features ({differs}): its "
-            "forward_head adds more than the linear classifier (VOLO adds an auxiliary head's maximum). nlexnb reads "
-            "the logits as W f + b, so it cannot explain this architecture faithfully; choose another model"
+            f"{self.name}'s logits are not its classifier's linear layer applied to its pre-logits features "
+            f"({differs}): its forward_head does more than one linear layer (an MLP head, a distillation head "
+            "averaged in, VOLO's auxiliary maximum). nlexnb reads the logits as W f + b, so it cannot explain this "
+            "architecture faithfully; choose another model"
         )
 
     def __repr__(self) -> str:
@@ -370,6 +416,12 @@ class Classifier:
             f"Classifier({self.name!r}, classes={self.num_classes}, features={self.num_features}, "
             f"weights={self.weights_source!r}, device={str(self.device)!r})"
         )
+
+
+_WITHOUT_MAPS = (
+    "heat maps are not available for it. Explanations without them are: explainer.explain(image, heatmaps=False) "
+    "(and weigh); so are predictions, features and zero-shot"
+)
 
 
 class TimmClassifier(Classifier):
@@ -388,10 +440,9 @@ class TimmClassifier(Classifier):
         """Apply the head's pre-logits path to every location by presenting each one as a 1x1 map (or 1 token)."""
         m, d = self.model, self.num_features
         if not isinstance(fm, torch.Tensor):  # CoaT's forward_features gives one tensor per branch
-            raise ValueError(
+            raise NoFeatureMap(
                 f"{self.name}'s forward_features returns a {type(fm).__name__} of {len(fm)} outputs, not one feature "
-                "map, so nlexnb cannot place its features: what needs a feature map (explanations, with their heat "
-                "maps) is not available for it; predictions, features and zero-shot are"
+                f"map, so nlexnb cannot place its features: {_WITHOUT_MAPS}"
             )
         if fm.ndim == 4:
             nhwc = getattr(getattr(m, "head", None), "input_fmt", None) == "NHWC" or (
@@ -406,6 +457,11 @@ class TimmClassifier(Classifier):
             prefix = int(getattr(m, "num_prefix_tokens", 0))
             tokens = fm[:, prefix:]
             n, length, c = tokens.shape
+            if length <= 1:  # PiT's forward_features gives its class token alone: a 1 x 1 "map" of no place
+                raise NoFeatureMap(
+                    f"{self.name}'s forward_features returns {fm.shape[1]} token(s) and no patch tokens, so nlexnb "
+                    f"cannot place its features: {_WITHOUT_MAPS}"
+                )
             h = int(round(length**0.5))
             if h * h != length:
                 raise ValueError(f"Cannot arrange {length} patch tokens of {self.name} into a square grid")
@@ -443,9 +499,16 @@ class ModuleClassifier(Classifier):
 
     def _forward(self, x, want_map):
         if want_map and self._feature_module is None:
-            raise ValueError(
-                f"{self.name} has no feature layer for per-location features: pass "
-                "feature_layer='<module name>' (the layer whose output is the spatial map or token sequence)"
+            named = self._map_checked  # loaded by name: its family has no layer to name
+            raise NoFeatureMap(
+                f"{self.name} has no feature layer for per-location features"
+                + (
+                    " (its head reads its map through more than pooling, e.g. a flattened grid and further layers), "
+                    if named
+                    else " (load_classifier(module, head=..., feature_layer='<module name>') names the layer whose "
+                    "output is the spatial map or token sequence pooled into the head), "
+                )
+                + f"so nlexnb cannot place its features: {_WITHOUT_MAPS}"
             )
         captured: dict[str, torch.Tensor] = {}
         handles = [self._head_module.register_forward_hook(lambda mod, inp, out: captured.__setitem__("f", inp[0]))]
@@ -458,8 +521,25 @@ class ModuleClassifier(Classifier):
         finally:
             for handle in handles:
                 handle.remove()
-        if isinstance(logits, (tuple, list)):
+        if isinstance(logits, dict):  # {"logits": ...} or a Hugging Face ModelOutput
+            raise TypeError(
+                f"{self.name} returns a {type(logits).__name__} ({list(logits)[:5]}), not a logits tensor: wrap it in "
+                "a module whose forward returns the logits [N, classes] alone, e.g. lambda x: model(x)['logits']"
+            )
+        self._picked = isinstance(logits, (tuple, list))
+        if self._picked:
             logits = logits[0]
+        if "f" not in captured:
+            raise ValueError(
+                f"{self.name}'s head {self.head_path!r} was not called by its forward: name the layer that computes "
+                "the logits"
+            )
+        if math.prod(captured["f"].shape[1:-1]) > 1:  # a Linear applied at every location, then pooled
+            raise ValueError(
+                f"{self.name}'s head {self.head_path!r} reads an input of shape {tuple(captured['f'].shape)}, not one "
+                "feature vector per image [N, d]: nlexnb needs a head applied to pooled features (pool first, then "
+                "the head: the same logits when the pooling is a mean)"
+            )
         f = captured["f"].flatten(1).float()
         self._check_head_is_last(f, logits.float())
         fmap = self._arrange_map(captured["map"]) if want_map else None
@@ -484,10 +564,13 @@ class ModuleClassifier(Classifier):
             )
 
     def _not_the_head(self, differs: str) -> str:
+        picked = self.__dict__.get("_picked")
+        first = " (it returns a tuple: its first element was taken as the logits)" if picked else ""
         return (
-            f"{self.name}'s output is not its head {self.head_path!r} applied to the head's input ({differs}): "
-            f"{self.head_path!r} must be the model's last step, with nothing after it (no softmax, no other layer). "
-            "Wrap a model whose forward ends in the head: nlexnb reads the logits as W f + b"
+            f"{self.name}'s output{first} is not its head {self.head_path!r} applied to the head's input ({differs}): "
+            f"{self.head_path!r} must be the model's last step, with nothing after it (no softmax, no temperature, no "
+            "second head averaged in, no other layer). Wrap a model whose forward ends in the head: nlexnb reads the "
+            "logits as W f + b"
         )
 
     def _arrange_map(self, out) -> torch.Tensor:

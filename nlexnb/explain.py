@@ -371,11 +371,13 @@ class Explainer:
                 fewer candidates carry the quantity (the shortlist is ``max(shortlist, k)`` concepts both present
                 and aligned, and the selection stops where the next adds nothing).
             foil: a contrast class: explains ``z_target - z_foil`` with ``W[target] - W[foil]``.
-            heatmaps: compute a heat map per named concept (for plots; cheap).
+            heatmaps: compute a heat map per named concept (for plots; cheap). False for a classifier that gives
+                no feature map (:class:`~nlexnb.classifier.NoFeatureMap`: VGG, say): the rest of the explanation
+                needs none.
         """
         k = self.space.check_k(k)
         heatmaps = yes_or_no(heatmaps, "heatmaps")
-        single, x, out, targets = self._forward(image, target, foil)
+        single, x, out, targets = self._forward(image, target, foil, heatmaps)
         # one pass over the bank for all images: [T, 2N] presence (f . v) and alignment (w_hat . v) columns
         weights = torch.stack([t.weight(self.classifier) for t in targets])
         columns = torch.cat([out.features, weights / weights.norm(dim=1, keepdim=True)]).T
@@ -385,7 +387,7 @@ class Explainer:
             self._explain_one(
                 out.features[i],
                 out.logits[i],
-                out.feature_map[i],
+                None if out.feature_map is None else out.feature_map[i],
                 x[i],
                 targets[i],
                 k,
@@ -432,7 +434,7 @@ class Explainer:
         """
         texts = text_list(concepts, "concepts", "texts", "text", "['striped fur', 'whiskers']")
         heatmaps = yes_or_no(heatmaps, "heatmaps")
-        single, x, out, targets = self._forward(image, target, foil)
+        single, x, out, targets = self._forward(image, target, foil, heatmaps)
         vectors = self.space.encode(texts)
         dirs = self.space.directions_of(vectors)
         weighed = []
@@ -442,7 +444,7 @@ class Explainer:
             first = GreedySelector().choose(dirs, f, w, len(texts))
             order = first + [j for j in range(len(texts)) if j not in first]
             labels = [texts[j] for j in order]
-            fmap, logits = out.feature_map[i], out.logits[i]
+            fmap, logits = None if out.feature_map is None else out.feature_map[i], out.logits[i]
             weighed.append(
                 self._explanation(
                     f, logits, fmap, x[i], explained, labels, vectors[order], dirs[order], heatmaps, weighed=True
@@ -450,16 +452,18 @@ class Explainer:
             )
         return weighed[0] if single else weighed
 
-    def _forward(self, image: ImageInput, target, foil) -> tuple[bool, torch.Tensor, Forward, list[Target]]:
-        """Check ``target`` and ``foil`` (before the forward pass), then run it: (whether ``image`` is one image, the
-        input batch, the forward pass, each image's explained quantity)."""
+    def _forward(
+        self, image: ImageInput, target, foil, maps: bool = True
+    ) -> tuple[bool, torch.Tensor, Forward, list[Target]]:
+        """Check ``target`` and ``foil`` (before the forward pass), then run it (with the feature map when ``maps``):
+        (whether ``image`` is one image, the input batch, the forward pass, each image's explained quantity)."""
         if foil is not None:
             self.target(target, foil, predicted=None if target is not None else -1)
         elif target is not None:
             self.target(target)
         single = not isinstance(image, (list, tuple)) and not (isinstance(image, torch.Tensor) and image.ndim == 4)
         x = self.space.preprocess(image, "image" if single else "images")
-        out = self.classifier.forward_all(x)
+        out = self.classifier.forward_all(x, maps=maps)
         return single, x, out, [self.target(target, foil, predicted=p) for p in out.logits.argmax(1).tolist()]
 
     def select(

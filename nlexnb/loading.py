@@ -151,16 +151,9 @@ def _load_timm(name, pretrained, weights, device, class_names, batch_size) -> Cl
         model = timm.create_model(name, pretrained=False)
         if state is not None:
             _load_state(model, state, name, source)
-    head = model.get_classifier()
-    if isinstance(head, (tuple, list)):
-        raise ValueError(f"{name!r} has {len(head)} classifier heads (distilled); nlexnb needs a single linear head")
-    if not isinstance(head, nn.Linear):
-        raise ValueError(
-            f"{name!r} has a {type(head).__name__} classifier head; nlexnb needs an nn.Linear head "
-            "(create the model with num_classes > 0, or wrap it with load_classifier(module, head='<linear layer>'))"
-        )
+    head = _timm_head(name, model.get_classifier())
     config = resolve_model_data_config(model)
-    names = class_names or _default_class_names(head.out_features, model)
+    names = class_names or _default_class_names(head.weight.shape[0], model)
     return TimmClassifier(
         model,
         head,
@@ -173,6 +166,40 @@ def _load_timm(name, pretrained, weights, device, class_names, batch_size) -> Cl
     )
 
 
+def _timm_head(name: str, head) -> nn.Module:
+    """The layer whose rows are a timm model's classes: its classifier when that is an ``nn.Linear``, a 1x1
+    convolution on pooled features (BiT, DLA), or the last linear layer of a classifier block (``ClassifierHead``'s
+    ``fc``, ``MlpHead``'s ``fc2``; the first forward pass checks that the logits are that layer applied to what
+    ``forward_head(pre_logits=True)`` gives, and refuses the model otherwise)."""
+    import timm
+
+    if isinstance(head, (tuple, list)) or (isinstance(head, nn.ModuleList) and len(head) > 1):
+        plain = name.replace("_distilled", "")
+        other = f" (e.g. {plain!r})" if plain != name and plain.split(".")[0] in timm.list_models() else ""
+        raise ValueError(
+            f"{name!r} has {len(head)} classifier heads (a distilled model averages a class head and a distillation "
+            "head, or a multi-branch model has one per branch), so its logits are not one linear layer of one "
+            f"feature vector and nlexnb cannot explain them faithfully. Use the architecture without distillation"
+            f"{other}, or another model"
+        )
+    if isinstance(head, nn.Linear):
+        return head
+    if isinstance(head, nn.Conv2d) and head.kernel_size == (1, 1) and head.groups == 1:
+        return head
+    if isinstance(head, nn.Identity):
+        raise ValueError(
+            f"{name!r} was created without a classifier (its head is an Identity): create it with num_classes > 0 "
+            "(and load weights for those classes)"
+        )
+    linears = [(n, m) for n, m in head.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    if linears and isinstance(linears[-1][1], nn.Linear):
+        return linears[-1][1]
+    raise ValueError(
+        f"{name!r} has a {type(head).__name__} classifier head with no final linear layer; nlexnb reads class rows "
+        "from a linear head (logits = W f + b), so it cannot explain this architecture by name"
+    )
+
+
 # torchvision family -> (head, feature layer, per-location post-op on the feature layer's output)
 _TV_FAMILIES: dict[str, tuple[str, str | None, Callable[[nn.Module], Callable] | None]] = {
     "ResNet": ("fc", "layer4", None),
@@ -180,7 +207,8 @@ _TV_FAMILIES: dict[str, tuple[str, str | None, Callable[[nn.Module], Callable] |
     "DenseNet": ("classifier", "features", lambda m: torch.relu),
     "EfficientNet": ("classifier.1", "features", None),
     "MobileNetV2": ("classifier.1", "features", None),
-    "MobileNetV3": ("classifier.3", None, None),
+    # the head reads classifier[0:2] of the pooled map: applied at each location, as timm's MobileNetV3 is
+    "MobileNetV3": ("classifier.3", "features", lambda m: lambda t: m.classifier[1](m.classifier[0](t.movedim(1, -1)))),
     "ConvNeXt": ("classifier.2", "features", lambda m: m.classifier[0]),
     "VisionTransformer": ("heads.head", "encoder", None),
     "SwinTransformer": ("head", "norm", None),
@@ -226,6 +254,11 @@ def _load_torchvision(name, pretrained, weights, device, class_names, batch_size
         model = torchvision.models.get_model(name, weights=None)
     family = type(model).__name__
     if family not in _TV_FAMILIES:
+        if not any(isinstance(m, nn.Linear) for m in model.modules()):  # SqueezeNet: a convolution, ReLU, pooling
+            raise ValueError(
+                f"torchvision model {name!r} ({family}) has no linear layer: its logits are not W f + b of one "
+                "feature vector (SqueezeNet's head is a convolution, a ReLU and pooling), so nlexnb cannot explain it"
+            )
         raise ValueError(
             f"torchvision model {name!r} ({family}) has no known head; wrap it with "
             f"load_classifier(module, head='<final linear layer>', feature_layer='<spatial layer>')"
@@ -254,7 +287,8 @@ def _wrap_module(model, head, feature_layer, feature_post, class_names, transfor
             f"Linear layers in this model: {linears}"
             if linears
             else "This model has no nn.Linear layer: nlexnb explains a classifier whose logits are a linear layer of "
-            "its features (logits = W f + b); a 1x1-convolution head can be rewritten as one"
+            "its pooled features (logits = W f + b); a 1x1 convolution applied after the pooling can be rewritten as "
+            "one (a convolution, ReLU and pooling, as SqueezeNet's, cannot)"
         )
         raise ValueError(
             "To wrap an nn.Module, name its final linear layer: load_classifier(model, head='<name>'"
@@ -262,6 +296,13 @@ def _wrap_module(model, head, feature_layer, feature_post, class_names, transfor
         )
     n_out = get_submodule(model, head, want_linear=True).out_features
     names = class_names or _default_class_names(n_out, None)
+    half = next((n for n, t in model.named_parameters() if t.is_floating_point() and t.dtype != torch.float32), None)
+    if half is not None:
+        dtype = model.get_parameter(half).dtype
+        raise ValueError(
+            f"The module's parameters are {dtype} ({half!r}, say): nlexnb runs classifiers in float32 (their rows, "
+            "features and ablations). Pass model.float(); its logits then match the float32 model's"
+        )
     if transform is None:
         from timm.data import create_transform
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import timm
 import torch
 from PIL import Image
 from torch import nn
@@ -26,6 +27,10 @@ ARCHITECTURES = [
     ("beit_base_patch16_224", False),  # fc_norm after average pooling
     ("torchvision:resnet18", True),
     ("torchvision:vit_b_16", False),
+    ("torchvision:mobilenet_v3_small", False),  # the head's first linear layer and activation, at each location
+    ("resnetv2_50x1_bit", True),  # a 1x1 convolution on the pooled features is the head
+    ("dla34", True),
+    ("sequencer2d_s", True),  # the linear layer of a classifier block
 ]
 
 
@@ -248,7 +253,7 @@ def test_a_timm_model_whose_logits_are_more_than_its_classifier_is_refused():
     """VOLO's forward_head adds an auxiliary head's maximum to the classifier's output: every explanation would have
     described W f + b, which differs from its logits by up to 0.7."""
     volo = nlexnb.load_classifier("volo_d1_224", pretrained=False, device="cpu")
-    with pytest.raises(ValueError, match="volo_d1_224's logits are not its classifier applied to its pre-logits"):
+    with pytest.raises(ValueError, match="volo_d1_224's logits are not its classifier's linear layer applied to its"):
         volo.logits(torch.randn(1, 3, 224, 224))
 
 
@@ -302,3 +307,84 @@ def test_a_timm_model_whose_features_are_several_maps_says_what_it_cannot_do():
     assert coat.logits(x).shape == (1, 1000)  # what needs no map works
     with pytest.raises(ValueError, match="coat_tiny's forward_features returns a list of 3 outputs, not one feature"):
         coat.feature_map(x)
+
+
+def test_a_model_that_gives_no_map_is_explained_without_heat_maps(classifier, mapper, photos):
+    """VGG's head reads a flattened 7 x 7 grid through two more layers, and PiT's forward_features its class token
+    alone: no map can be placed. Explanations failed for them even with heatmaps=False; PiT drew 1 x 1 "heat maps"."""
+    vgg = nlexnb.load_classifier("torchvision:vgg11", pretrained=False, device="cpu")
+    with pytest.raises(nlexnb.classifier.NoFeatureMap, match="explain\\(image, heatmaps=False\\)"):
+        vgg.forward_all(photos["chelsea"])
+    assert vgg.forward_all(photos["chelsea"], maps=False).feature_map is None
+    pit = nlexnb.load_classifier("pit_ti_224", pretrained=False, device="cpu")
+    with pytest.raises(nlexnb.classifier.NoFeatureMap, match="returns 1 token\\(s\\) and no patch tokens"):
+        pit.feature_map(photos["chelsea"])
+    # without heat maps, an explanation names the same concepts, as faithfully
+    explainer = nlexnb.Explainer(classifier, mapper)
+    plain = explainer.explain(photos["chelsea"], heatmaps=False)
+    assert plain.heatmaps == [] and abs(plain.total - plain.measured) < 1e-4
+    assert list(plain.concepts["concept"]) == list(explainer.explain(photos["chelsea"]).concepts["concept"])
+
+
+def test_heads_that_are_not_one_linear_layer_are_refused_with_the_reason(photos):
+    """A head-is-last check against 1 + |logits| passed a random distilled LeViT (logits of 1e-4, off by 100%); a
+    caformer's MLP head failed in torch's words; distilled models said nothing of what would work."""
+    levit = timm.create_model("levit_128", pretrained=False).eval()
+    transform = nlexnb.load_classifier("resnet18", pretrained=False).transform
+    wrapped = nlexnb.load_classifier(levit, head="head.linear", transform=transform, device="cpu")
+    with pytest.raises(ValueError, match="no second head averaged in"):
+        wrapped.logits(photos["chelsea"])
+    with pytest.raises(ValueError, match="Use the architecture without distillation \\(e.g. 'deit_small_patch16_224'"):
+        nlexnb.load_classifier("deit_small_distilled_patch16_224", pretrained=False)
+    caformer = nlexnb.load_classifier("caformer_s18", pretrained=False, device="cpu")
+    with pytest.raises(ValueError, match="pre-logits features have 512 values, the head's rows 2048"):
+        caformer.logits(photos["chelsea"])
+    with pytest.raises(ValueError, match="'squeezenet1_0' \\(SqueezeNet\\) has no linear layer"):
+        nlexnb.load_classifier("torchvision:squeezenet1_0", pretrained=False)
+
+
+class _Outputs(nn.Module):
+    """TinyNet's trunk with the logits returned another way: a dict, (features, logits), or a head at every place."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how, self.trunk, self.head = how, TinyNet().trunk, nn.Linear(16, 3)
+
+    def forward(self, x):
+        m = self.trunk(x)
+        if self.how == "per place":
+            return self.head(m.permute(0, 2, 3, 1)).mean((1, 2))
+        pooled = m.mean((2, 3))
+        return {"logits": self.head(pooled)} if self.how == "dict" else (pooled, self.head(pooled))
+
+
+@pytest.mark.parametrize(
+    ("how", "error"),
+    [
+        ("dict", "returns a dict \\(\\['logits'\\]\\), not a logits tensor"),
+        ("tuple", "it returns a tuple: its first element was taken as the logits"),
+        ("per place", "reads an input of shape \\(1, 7, 7, 16\\), not one feature vector per image"),
+    ],
+)
+def test_a_module_whose_output_is_not_plain_logits_is_named(photos, how, error):
+    clf = nlexnb.load_classifier(
+        _Outputs(how), head="head", class_names=list("abc"), transform=lambda im: torch.zeros(3, 64, 64) + 0.5
+    )
+    with pytest.raises((TypeError, ValueError), match=error):
+        clf.logits(photos["chelsea"])
+
+
+def test_a_model_put_back_in_training_mode_or_half_precision_is_refused(photos):
+    """Dropout gave other features at each call (3.4 apart) without a word; a model moved to bfloat16 after loading
+    read as "its head was edited in place", and a bfloat16 module failed in torch's words."""
+    net = TinyNet()
+    options = dict(head="fc", class_names=list("abc"), transform=lambda im: torch.zeros(3, 64, 64) + 0.5)
+    clf = nlexnb.load_classifier(net, **options)
+    net.train()
+    with pytest.raises(ValueError, match="TinyNet is in training mode .* call clf.model.eval\\(\\) first"):
+        clf.features(photos["chelsea"])
+    net.eval().to(torch.bfloat16)
+    with pytest.raises(ValueError, match="TinyNet was moved to torch.bfloat16 after it was loaded"):
+        clf.features(photos["chelsea"])
+    with pytest.raises(ValueError, match="The module's parameters are torch.bfloat16 .* Pass model.float\\(\\)"):
+        nlexnb.load_classifier(net, **options)
