@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import Fixed, Setting, positive_int, warn_user, writes
+from ._checks import Fixed, Setting, positive_int, warn_user
 from .images import ImageInput, iter_batches
 from .labels import bare_synonyms, disambiguate, split_synonyms
 
@@ -93,14 +93,17 @@ def _head_tensors(head: nn.Module) -> list[torch.Tensor]:
     return [t for t in (head.weight, getattr(head, "bias", None)) if t is not None]
 
 
+def _equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether two tensors of one shape hold the same values: numpy's comparison on a CPU (0.2 ms for 1,000 x 1,280
+    floats, where ``torch.equal`` takes several), torch's on a device."""
+    if a.device.type == "cpu" and b.device.type == "cpu":
+        return bool(np.array_equal(a.numpy(), b.numpy()))
+    return torch.equal(a, b)
+
+
 def _rows(head: nn.Module) -> torch.Tensor:
     """The class rows [K, d] of a linear head, or of a 1x1 convolution applied to pooled features (BiT, DLA)."""
     return head.weight.detach().reshape(head.weight.shape[0], -1)
-
-
-def _written(head: nn.Module) -> tuple:
-    """Which tensors the head holds and how often each was written in place (torch's version counter)."""
-    return tuple((id(t), writes(t), t.dtype, t.device) for t in _head_tensors(head))
 
 
 class Classifier:
@@ -138,7 +141,7 @@ class Classifier:
         self.head_bias = (
             head.bias.detach().to(device=device, dtype=torch.float32).clone() if head.bias is not None else None
         )
-        self._head, self._head_stamp = head, _written(head)
+        self._head = head
         if len(class_names) != self.num_classes:
             raise ValueError(f"Got {len(class_names)} class names for a head with {self.num_classes} classes")
         self._class_names = tuple(disambiguate(list(class_names)))
@@ -349,10 +352,9 @@ class Classifier:
     def _check_head_unchanged(self) -> None:
         """A ValueError when the model's head was edited in place after loading (an optimiser step, a swapped row):
         nlexnb read its class rows once, so explanations, mapper checks and fingerprints would describe the old head
-        while the model outputs the new one. Moving the model (another device or dtype, same values) is not an edit."""
-        stamp = _written(self._head)
-        if stamp == self._head_stamp:
-            return
+        while the model outputs the new one. Moving the model to another device is not an edit. The values are compared
+        at every call (0.2 ms for 1,000 classes on a CPU): an edit through ``.data`` leaves torch's write counter as it
+        was."""
         if self._head.weight.dtype != torch.float32:
             raise ValueError(
                 f"{self.name} was moved to {self._head.weight.dtype} after it was loaded: nlexnb runs classifiers in "
@@ -362,13 +364,12 @@ class Classifier:
         now = [t.detach().to(device=self.head_weight.device, dtype=torch.float32) for t in _head_tensors(self._head)]
         now = [now[0].reshape(self.head_weight.shape)] + now[1:] if now[0].numel() == self.head_weight.numel() else now
         then = [t for t in (self.head_weight, self.head_bias) if t is not None]
-        if len(now) != len(then) or not all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(now, then)):
+        if len(now) != len(then) or not all(a.shape == b.shape and _equal(a, b) for a, b in zip(now, then)):
             raise ValueError(
                 f"{self.name}'s head was changed after it was loaded (its weights were edited in place): nlexnb read "
                 "its class rows when it was loaded, so it would explain the old head while the model outputs the new "
                 "one. Load it again from the edited model: load_classifier(model, head=...), and fit a mapper to it"
             )
-        self._head_stamp = stamp
 
     def _check_head_is_last(self, features: torch.Tensor, logits: torch.Tensor) -> None:
         """A ValueError unless the model's output is its head applied to the head's input: a softmax or another

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ._checks import a_seed, an_index, in_a_sentence, number, positive_int, warn_user, yes_or_no
+from ._checks import a_seed, an_index, folded, in_a_sentence, number, positive_int, warn_user, yes_or_no
 from .classifier import Classifier, a_classifier
 from .labels import warn_unmatched_keys
 from .mapper import Mapper, check_fits, fit_mapper, is_mapper, name_embeddings
@@ -394,17 +394,27 @@ def _label_classes(pairs, classifier: Classifier, why: str) -> list[int]:
     return [found[label] for _, label in pairs]
 
 
-def _require_known_labels(pairs, known: Sequence[str], what: str) -> None:
-    """Every true label must be in ``known``; else a ValueError naming it, its image's path and close matches."""
+def _require_known_labels(pairs, known: Sequence[str], what: str) -> list:
+    """``pairs`` with every true label written as in ``known``: a label that differs from one only by spaces, Unicode
+    form or an invisible character ("café" from a macOS folder name, "cat " from a list) is that label, as the
+    zero-shot classifier itself reads labels; case still tells labels apart. Any other label is a ValueError naming
+    it, its image's path and close matches."""
     import difflib
 
     allowed = set(known)
+    spelled = {" ".join(folded(k, False).split()): k for k in known}
+    out = []
     for image, label in pairs:
         if label not in allowed:
-            where = _image_of(image)
-            close = difflib.get_close_matches(label, list(known), n=3)
-            hint = f"; close: {close}" if close else f" {list(known)[:10]}"
-            raise ValueError(f"Unknown label {label!r}{where} is not {what}{hint}")
+            same = spelled.get(" ".join(folded(label, False).split()))
+            if same is None:
+                where = _image_of(image)
+                close = difflib.get_close_matches(label, list(known), n=3)
+                hint = f"; close: {close}" if close else f" {list(known)[:10]}"
+                raise ValueError(f"Unknown label {label!r}{where} is not {what}{hint}")
+            label = same
+        out.append((image, label))
+    return out
 
 
 def labelled_features(
@@ -681,8 +691,7 @@ def zero_shot(zs, data, labels=None, progress: bool | None = None, features: tor
             "zero_shot takes a ZeroShotClassifier first (nlexnb.ZeroShotClassifier(classifier, mapper, labels)), then "
             f"the labelled images; got {type(zs).__name__}"
         )
-    pairs = as_labelled(data, labels)
-    _require_known_labels(pairs, zs.labels, "one of the zero-shot labels")
+    pairs = _require_known_labels(as_labelled(data, labels), zs.labels, "one of the zero-shot labels")
     skipped: list[tuple[str, str]] = []
     if features is None:
         features, pairs, skipped = labelled_features(zs.classifier, pairs, progress, "the evaluation's .skipped")

@@ -81,11 +81,16 @@ def imagenet_class_names(subset: str = "imagenet-1k") -> list[str]:
     return disambiguate(names, imagenet_glosses(subset))
 
 
+SYNONYM_COMMA = re.compile(r",(?!\d)|(?<!\d),")
+"""A comma that separates synonyms: any but one between two digits ("a 1,000 piece jigsaw puzzle" is one name)."""
+
+
 def split_synonyms(name: str) -> list[str]:
-    """Split "tabby, tabby cat" into ["tabby", "tabby cat"], keeping a parenthesised gloss on every synonym."""
+    """Split "tabby, tabby cat" into ["tabby", "tabby cat"], keeping a parenthesised gloss on every synonym (a comma
+    inside a number, "1,000", splits nothing)."""
     match = re.fullmatch(r"(.*?)\s*(\([^()]*\))", name.strip())
     body, gloss = (match.group(1), " " + match.group(2)) if match else (name.strip(), "")
-    parts = [p.strip() for p in body.split(",") if p.strip()]
+    parts = [p.strip() for p in SYNONYM_COMMA.split(body) if p.strip()]
     return [p + gloss for p in parts] or [name.strip()]
 
 

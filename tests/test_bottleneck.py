@@ -24,6 +24,7 @@ from nlexnb.bottleneck import (
     sparse_nonnegative_fit,
     tradeoff,
 )
+from nlexnb.bottleneck.model import sidecar_digest
 from nlexnb.concepts import ConceptBank
 from nlexnb.evaluate import bottleneck_accuracy
 from nlexnb.labels import primary_name
@@ -375,6 +376,10 @@ def test_a_saved_bottleneck_loads_only_where_it_was_made(
         load_bottleneck(path, renamed)
     assert "fitted for" not in str(refused.value)  # same name and size: the hashes say what differs, nothing more
     sidecar["classifier"] = "resnet50"
+    path.with_suffix(".json").write_text(json.dumps(sidecar))
+    with pytest.raises(ValueError, match="sidecar .* was changed after it was saved"):  # an edit by hand
+        load_bottleneck(path, space)
+    sidecar["sidecar_sha256"] = sidecar_digest(sidecar)  # as a save for resnet50 would have written it
     path.with_suffix(".json").write_text(json.dumps(sidecar))
     refusal = "made for another classifier: it was fitted for resnet50, not tf_efficientnet_lite0"  # said once
     with pytest.raises(ValueError, match=refusal):

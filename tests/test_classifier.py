@@ -98,6 +98,10 @@ def test_a_head_edited_after_loading_is_refused_and_class_names_stay_as_loaded(p
     for read in (lambda: clf.logits(photos["chelsea"]), lambda: clf.fingerprint):
         with pytest.raises(ValueError, match="head was changed after it was loaded .* Load it again from the edited"):
             read()
+    edited = nlexnb.load_classifier(TinyNet(), transform=lambda im: torch.rand(3, 16, 16), **small)
+    edited.model.fc.bias.data[2] = -100.0  # through .data: torch's write counter does not move
+    with pytest.raises(ValueError, match="head was changed after it was loaded"):
+        edited.predict(photos["chelsea"])
     with torch.inference_mode():  # a model built under inference_mode keeps no write count: it loads all the same
         frozen = TinyNet()
     assert nlexnb.load_classifier(frozen, transform=lambda im: torch.rand(3, 16, 16), **small).logits(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pandas as pd
 import pytest
 import torch
@@ -139,6 +141,31 @@ def test_original_classes_keep_the_classifiers_own_ranking(classifier, ridge_map
     assert torch.equal(logits[:, 2:].argsort(1, descending=True)[:, :5], own.argsort(1, descending=True)[:, :5])
     with pytest.raises(ValueError, match="already classes"):
         ZeroShotClassifier(classifier, ridge_mapper, [classifier.class_names[0]], include_original_classes=True)
+    # centring moves the new labels only: the tabby stayed a "tiger cat" to the original classes only without it
+    centred = zs.center_on([photos[name] for name in ("chelsea", "rocket", "coffee", "astronaut")])
+    logits = centred.logits_from_features(f)
+    assert torch.equal(logits[:, 2:].argsort(1, descending=True)[:, :5], own.argsort(1, descending=True)[:, :5])
+    torch.testing.assert_close(logits[:, :2], (f - zs.center) @ zs.head_weight[:2].T + zs.head_bias[:2])
+
+
+def test_a_number_with_a_comma_is_one_label_not_two_synonyms(classifier, ridge_mapper):
+    """ "a 1,000 piece jigsaw puzzle" was averaged from "a 1" and "000 piece jigsaw puzzle" (cosine 0.75 to itself
+    written "1000"), and "coin worth 10" and "coin worth 10,000" were refused as duplicates."""
+    assert nlexnb.labels.split_synonyms("a 1,000 piece jigsaw puzzle") == ["a 1,000 piece jigsaw puzzle"]
+    assert nlexnb.labels.split_synonyms("tabby, tabby cat") == ["tabby", "tabby cat"]
+    assert nlexnb.labels.split_synonyms("size 2,lion") == ["size 2", "lion"]
+    zs = ZeroShotClassifier(classifier, ridge_mapper, ["coin worth 10", "coin worth 10,000"])
+    assert zs.labels == ["coin worth 10", "coin worth 10,000"]
+
+
+def test_evaluation_labels_written_another_way_are_the_classifiers_labels(classifier, ridge_mapper, photos):
+    """A folder named "café" by macOS (decomposed) was an "Unknown label 'café'; close: ['café']"."""
+    zs = ZeroShotClassifier(classifier, ridge_mapper, ["café", "cat "])
+    decomposed = unicodedata.normalize("NFD", "café")
+    result = nlexnb.evaluate.zero_shot(zs, [(photos["coffee"], decomposed), (photos["chelsea"], "cat ")])
+    assert result.per_class.set_index("label")["n"].to_dict() == {"café": 1, "cat": 1}
+    with pytest.raises(ValueError, match="Unknown label 'Cat'"):  # case still tells labels apart
+        nlexnb.evaluate.zero_shot(zs, [(photos["chelsea"], "Cat")])
 
 
 def test_evaluate_zero_shot_on_pairs(classifier, ridge_mapper, photos):

@@ -30,7 +30,15 @@ words)."""
 RESIDUAL_WARNING = 0.9
 """A class whose recipe leaves out more than this share of its centred row is named in a :class:`PoorFitWarning`."""
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version of a saved bottleneck's sidecar (2: it carries ``sidecar_sha256``, a hash of its other fields, so that an
+edited budget or fit flag is refused; :func:`~nlexnb.bottleneck.load_bottleneck` still reads format 1)."""
+
+
+def sidecar_digest(sidecar: dict) -> str:
+    """SHA-256 of a sidecar's fields but its own digest (JSON, sorted keys): what a format-2 sidecar carries."""
+    fields = {key: value for key, value in sidecar.items() if key != "sidecar_sha256"}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 class PoorFitWarning(UserWarning):
@@ -361,6 +369,7 @@ class ConceptBottleneck:
             "default_fit": self.default_fit,
             "tensors_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         }
+        sidecar["sidecar_sha256"] = sidecar_digest(sidecar)
         atomic_write_bytes(sidecar_path(path), (json.dumps(sidecar, indent=1) + "\n").encode("utf-8"))
         return path
 

@@ -10,7 +10,7 @@ import torch
 
 from .._checks import warn_user
 from ..space import concept_space
-from .model import FORMAT_VERSION, ConceptBottleneck, sidecar_path
+from .model import ConceptBottleneck, sidecar_digest, sidecar_path
 
 
 def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) -> ConceptBottleneck:
@@ -53,8 +53,14 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
         )
     space = concept_space(classifier, mapper, concepts)
     here = ConceptBottleneck(space, weights, int(saved.get("n_concepts", 0)), residual).identity()
-    if saved.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{str(path)!r} has bottleneck format {saved.get('format')!r}; this version reads 1")
+    if saved.get("format") not in (1, 2):
+        raise ValueError(f"{str(path)!r} has bottleneck format {saved.get('format')!r}; this version reads 1 and 2")
+    if saved.get("format") == 2 and saved.get("sidecar_sha256") != sidecar_digest(saved):
+        raise ValueError(
+            f"{str(path)!r}'s sidecar {str(sidecar_path(path))!r} was changed after it was saved (its fields do not "
+            "hash to the sidecar_sha256 it carries): its budget or settings cannot be trusted. Save the bottleneck "
+            "again"
+        )
     checks = [
         ("classifier", "classifier", "made for another classifier"),
         ("classifier_fingerprint", "classifier", "made for other head weights"),
