@@ -197,11 +197,17 @@ class Mapper:
         """A ValueError when the text encoder was edited after the fit (new weights, a shorter token limit): the map
         was fitted on the embeddings it gave then, and would place the new ones wrongly without a word."""
         fitted = self.meta.get("encoder_identity")
-        if fitted is not None and fitted != self.text_encoder.identity:
+        now = self.text_encoder.identity
+        if fitted is not None and fitted != now:
+            same_model = fitted.rsplit("-", 1)[0] == now.rsplit("-", 1)[0]  # "<model name>-<hash of its weights>"
+            what = (
+                "its weights or settings were changed after the fit"
+                if same_model
+                else "it is another text encoder than the one the map was fitted on"
+            )
             raise ValueError(
-                f"The mapper was fitted on {fitted!r} embeddings, but its text encoder is now "
-                f"{self.text_encoder.identity!r}: its weights or settings were changed after the fit. Fit the mapper "
-                "again: fit_mapper(classifier, encoder)"
+                f"The mapper was fitted on {fitted!r} embeddings, but its text encoder is now {now!r}: {what}. Fit "
+                "the mapper again: fit_mapper(classifier, encoder)"
             )
 
     def encode(self, texts: Sequence[str] | str, cache: bool = False, progress: bool | None = None) -> torch.Tensor:

@@ -433,13 +433,22 @@ class ZeroShotApp(_ImagePicker):
         table = self._probabilities(None)
         self.table.value = _table_html(table)
         self.bars.children = [
-            widgets.FloatProgress(value=p, min=0.0, max=1.0, description=label[:24], tooltip=label)
+            widgets.FloatProgress(value=p, min=0.0, max=1.0, description=_short(label), tooltip=label)
             for label, p in zip(table["label"], table["probability"])
         ]
 
     def static(self, image_name: str | None = None) -> pd.DataFrame:
         """Label probabilities for one image (default the selected one), most likely first."""
         return self._probabilities(image_name)
+
+
+def _short(label: str, width: int = 24) -> str:
+    """A label cut to ``width`` characters for a bar's description, keeping its start and end (two long labels that
+    share a beginning, "a photo of a red car" and "a photo of a red bus", stay apart)."""
+    if len(label) <= width:
+        return label
+    head = (width - 1) // 2
+    return label[:head] + "…" + label[-(width - 1 - head) :]
 
 
 # ---- concepts --------------------------------------------------------------------------------------------------------

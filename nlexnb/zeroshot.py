@@ -31,6 +31,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from ._checks import Setting, an_index, folded, number, positive_int, text_list, warn_user, yes_no_or_none
@@ -175,6 +176,8 @@ class ZeroShotClassifier:
             )
         new = check_labels(labels, classifier.class_names)
         check_fits(mapper, classifier, "ZeroShotClassifier")
+        if isinstance(include_original_classes, np.bool_):  # a flag read from a numpy array or a pandas frame
+            include_original_classes = bool(include_original_classes)
         if len(new) == 1 and not include_original_classes:
             warn_user(
                 f"One label ({new[0]!r}) and include_original_classes=False: every image gets probability 1.0. "

@@ -35,6 +35,8 @@ def collection(rows: list[tuple]) -> pd.DataFrame:
             "measured": [float(sum(r[3])) for r in rows],
             "explained": [float(r[4]) for r in rows],
             "fingerprint": [f"{i:016x}" for i in range(len(rows))],
+            "file_size": 1000,
+            "file_mtime_ns": 10**18,
         }
     )
     assert list(frame.columns) == list(nlexnb.collection.COLUMNS)

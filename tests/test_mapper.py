@@ -278,3 +278,19 @@ def test_texts_and_templates_come_as_lists_and_files_as_they_are_named(
     written = ridge_mapper.save("~/mine")  # wrote a folder named "~" in the working directory
     assert written == tmp_path / "mine.safetensors" and written.is_file()
     assert nlexnb.load_mapper("~/mine", classifier, encoder).method == "ridge"
+
+
+def test_a_mapper_refuses_an_encoder_edited_or_swapped_after_its_fit(classifier, encoder):
+    """The map was fitted on the embeddings its encoder gave then: an edited encoder, or another one put in its
+    place, would be placed with a map fitted on other embeddings. The error says which of the two happened."""
+    from nlexnb.text import TextEncoder
+
+    own = nlexnb.load_text_encoder(device="cpu")
+    mapper = nlexnb.fit_mapper(classifier, own, method="ridge")
+    with torch.no_grad():
+        own.model[0].auto_model.encoder.layer[-1].output.dense.bias.add_(0.1)
+    with pytest.raises(ValueError, match="its weights or settings were changed after the fit. Fit the mapper again"):
+        mapper.encode(["striped fur"])
+    mapper.text_encoder = TextEncoder(encoder.model, "my-own-encoder", torch.device("cpu"))
+    with pytest.raises(ValueError, match="it is another text encoder than the one the map was fitted on"):
+        mapper.encode_labels(["cat"])

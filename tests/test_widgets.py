@@ -160,6 +160,10 @@ def test_zero_shot_app_follows_labels_and_image(classifier, mapper, images):
     assert "every image gets probability 1.0" in app.message.value
     app.labels.value = "a tiger\na dog"
     assert app.message.value == ""
+    # long labels keep their start and end on the bars (cut to 24 letters, both read "a photo of a small black")
+    app.labels.value = "a photo of a small black cat\na photo of a small black dog"
+    shown = sorted(bar.description for bar in app.bars.children)
+    assert shown == ["a photo of …ll black cat", "a photo of …ll black dog"]
 
 
 def test_zero_shot_app_takes_a_concept_space(classifier, mapper, images):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -156,6 +157,8 @@ def test_a_number_with_a_comma_is_one_label_not_two_synonyms(classifier, ridge_m
     assert nlexnb.labels.split_synonyms("size 2,lion") == ["size 2", "lion"]
     zs = ZeroShotClassifier(classifier, ridge_mapper, ["coin worth 10", "coin worth 10,000"])
     assert zs.labels == ["coin worth 10", "coin worth 10,000"]
+    flag = np.array([True])[0]  # a flag read from an array: numpy's bool, not Python's
+    assert len(ZeroShotClassifier(classifier, ridge_mapper, ["coin"], include_original_classes=flag).labels) == 1001
 
 
 def test_evaluation_labels_written_another_way_are_the_classifiers_labels(classifier, ridge_mapper, photos):
