@@ -550,18 +550,23 @@ class ModuleClassifier(Classifier):
         return f, logits.float(), fmap
 
     def _check_map_pools_to_features(self, raw, fmap: torch.Tensor, features: torch.Tensor) -> None:
-        """Warn, once, when a spatial feature layer's average is not the head's input: "layer4.0" of a ResNet has the
-        right width but is not what is pooled into the head, and every heat map came from it without a word."""
+        """Warn, once, when a feature layer is not what the head reads: "layer4.0" of a ResNet, or a middle block of a
+        ViT, has the right width but is not what is pooled into the head, and every heat map came from it without a
+        word. A map is checked by its average; tokens by their average, their patch tokens' or their first (class)
+        token."""
         raw = raw[0] if isinstance(raw, (tuple, list)) else raw
-        if raw.ndim != 4 or not len(features):  # token sequences pool by a class token, not by their mean
+        if raw.ndim not in (3, 4) or not len(features):
             return
-        pooled = fmap.mean((1, 2))
-        gap = float((pooled - features).abs().max())
+        pooled = [fmap.mean((1, 2))]
+        if raw.ndim == 3 and raw.shape[-1] == features.shape[-1]:  # tokens: pooled by their mean, or a class token
+            pooled += [raw[:, 0].float(), raw.float().mean(1)]
+        gap = min(float((p - features).abs().max()) for p in pooled)
+        pooling = "average" if raw.ndim == 4 else "average (nor the first token)"
         if gap > 1e-3 * max(float(features.abs().max()), 1e-6):  # float32 pooling differs by about 1e-7 of it
             warn_user(
-                f"The average of feature layer {self.feature_layer!r} is not {self.name}'s head input (they differ by "
-                f"up to {gap:.3g}): heat maps show that layer, not the features the head reads. Name the layer whose "
-                "output is pooled into the head (feature_post= for steps between them)"
+                f"The {pooling} of feature layer {self.feature_layer!r} is not {self.name}'s head input (they differ "
+                f"by up to {gap:.3g}): heat maps show that layer, not the features the head reads. Name the layer "
+                "whose output is pooled into the head (feature_post= for steps between them)"
             )
 
     def _not_the_head(self, differs: str) -> str:

@@ -251,6 +251,17 @@ def test_a_feature_layer_that_is_not_what_the_head_pools_is_named_once(photos):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert right.feature_map(photos["chelsea"]).mean(1).sub(right.features(photos["chelsea"])).abs().max() < 1e-4
+    # tokens too: a middle block of a ViT has the head's width, and is not what the head reads
+    vit = timm.create_model("vit_small_patch16_224", pretrained=False, global_pool="avg").eval()
+    vit_options = dict(head="head", transform=options["transform"])
+    middle = "The average \\(nor the first token\\) of feature layer 'blocks.5' is not VisionTransformer's head input"
+    with pytest.warns(UserWarning, match=middle):
+        nlexnb.load_classifier(vit, feature_layer="blocks.5", **vit_options).feature_map(photos["chelsea"])
+    for pool in ("avg", "token"):  # the final norm's tokens, pooled by their mean or their class token: no warning
+        vit = timm.create_model("vit_small_patch16_224", pretrained=False, global_pool=pool, fc_norm=False).eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            nlexnb.load_classifier(vit, feature_layer="norm", **vit_options).feature_map(photos["chelsea"])
 
 
 def test_a_timm_model_whose_logits_are_more_than_its_classifier_is_refused():
