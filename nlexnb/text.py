@@ -71,7 +71,9 @@ class TextEncoder:
         (its modules' settings, its token limit). Part of every cache key and saved mapper, so it must change with
         anything that changes an embedding: two folders of one base model fine-tuned apart, a model edited in place
         after loading (an optimiser step), a shorter token limit. Recomputed when a weight was written to or
-        replaced since the last time (torch counts writes), so reading it costs a pass over the parameters."""
+        replaced since the last time (torch counts writes), so reading it costs a pass over the parameters. An edit
+        in place through ``.data`` (``p.data.mul_(0.5)``) is not counted by torch and is not seen: edit weights as an
+        optimiser does, under ``torch.no_grad()``."""
         stamp = self._current_stamp()
         if stamp != self._stamp:
             self._identity = self._content_identity()
@@ -86,7 +88,8 @@ class TextEncoder:
 
     def _current_stamp(self) -> tuple:
         tensors = [*self.model.parameters(), *self.model.buffers()]
-        return (tuple((id(t), writes(t), t.dtype) for t in tensors), self._settings())
+        # the storage's address too: ``p.data = other`` swaps it without a write to count
+        return (tuple((id(t), writes(t), t.dtype, t.data_ptr()) for t in tensors), self._settings())
 
     def _settings(self) -> str:
         """How the model reads and pools text, as text: each module's type and configuration, the token limit."""

@@ -60,6 +60,10 @@ def test_an_encoder_edited_after_loading_is_another_encoder(encoder):
     limited = nlexnb.load_text_encoder(device="cpu")
     limited.model.max_seq_length = 8
     assert limited.identity not in (encoder.identity, edited.identity)
+    swapped = nlexnb.load_text_encoder(device="cpu")  # a weight replaced through .data: no write for torch to count
+    bias = swapped.model[0].auto_model.encoder.layer[-1].output.dense.bias
+    bias.data = bias.data + 0.1
+    assert swapped.identity not in (encoder.identity, edited.identity, limited.identity)
 
 
 def test_unknown_encoder_name_is_a_clear_error():
