@@ -183,7 +183,7 @@ def concept_bottleneck(
     Example:
         >>> cbm = nlexnb.bottleneck.concept_bottleneck(clf, mapper, n_concepts=32)
         >>> cbm.recipe("espresso").head()
-        >>> cbm.agreement(photos)
+        >>> cbm.agreement(list(photos.values()))
     """
     space = concept_space(classifier, mapper, concepts)
     n = positive_int(n_concepts, "n_concepts", "concepts per class")
