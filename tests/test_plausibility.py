@@ -133,6 +133,19 @@ def test_concepts_made_of_a_compound_part_of_the_class_name_are_echoes(classifie
     assert explainer.space.naming_mask()[classifier.class_index("fire engine"), bank.index("fireplace")]
 
 
+def test_concepts_saying_a_word_that_qualifies_the_class_name_are_echoes(classifier, mapper):
+    """ "blunt face" and "numbered face" explained face powder, "exterior wall" a wall clock: the leak measure, mended,
+    counted 5.5% of the contrasts' concepts on the cut-outs. A colour or a name's head qualifies nothing away."""
+    bank = ["blunt face", "smooth faces", "exterior wall", "round dial", "golden coat", "large crab", "powder blue"]
+    explainer = nlexnb.Explainer(classifier, mapper, bank)
+    echo = {c: dict(zip(bank, explainer.echoes(range(len(bank)), classifier.class_index(c)).tolist())) for c in
+            ("face powder", "wall clock", "golden retriever", "rock crab")}  # fmt: skip
+    assert echo["face powder"]["blunt face"] and echo["face powder"]["smooth faces"]
+    assert not echo["face powder"]["powder blue"]  # "powder" heads the name: what the class is
+    assert echo["wall clock"]["exterior wall"] and not echo["wall clock"]["round dial"]
+    assert not echo["golden retriever"]["golden coat"] and not echo["rock crab"]["large crab"]
+
+
 def test_concepts_that_fit_another_sense_of_the_class_name_are_refused(classifier, mapper):
     bank = ["glue", "paper sheets", "faucet", "water tap", "hooked beak", "feathers"]
     explainer = nlexnb.Explainer(classifier, mapper, bank)
