@@ -11,9 +11,11 @@ of the class name ("baboon because gaboon viper"). This module measures what a r
   photos); a concept counts as plausible when its best match reaches :data:`JUDGE_THRESHOLD`, a cosine calibrated
   against those readings;
 - **leak rate**: named concepts that are spelling neighbours of the explained class's (or foil's) names ("gaboon"
-  for "baboon") or words of another sense of them ("wind" or "paper" for the bird kite, from the other WordNet
-  synsets that share the name). Both tests read letters and WordNet, never an encoder, so they are independent of
-  the explainer's own filters;
+  for "baboon"), say a word that qualifies them ("blunt face" for face powder), or words of another sense of them
+  ("wind" or "paper" for the bird kite, from the other WordNet synsets that share the name). The tests read letters
+  and WordNet, never an encoder, so look-alikes and other senses are measured independently of the explainer's own
+  filters; the qualifying words are also one of the explainer's refusals, so that kind of leak is zero by
+  construction for the default explainer and is measured for the baselines and variants;
 - **peoples**: concepts that contain a word naming a people, nationality, ethnic or religious group (must be zero).
 
 :func:`plausibility_report` runs the explainer on the evidence photos and puts its numbers beside baselines measured
