@@ -97,8 +97,9 @@ def _equal(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Whether two tensors of one shape hold the same values: numpy's comparison on a CPU (0.2 ms for 1,000 x 1,280
     floats, where ``torch.equal`` takes several), torch's on a device."""
     if a.device.type == "cpu" and b.device.type == "cpu":
-        return bool(np.array_equal(a.numpy(), b.numpy()))
-    return torch.equal(a, b)
+        return bool(np.array_equal(a.numpy(), b.numpy(), equal_nan=True))  # a NaN row is broken, not edited
+    same = a == b
+    return bool((same | (a.isnan() & b.isnan())).all())
 
 
 def _rows(head: nn.Module) -> torch.Tensor:
@@ -107,7 +108,8 @@ def _rows(head: nn.Module) -> torch.Tensor:
 
 
 class Classifier:
-    """A pretrained classifier seen through its linear head.
+    """A pretrained classifier seen through its linear head (an ``nn.Linear``, or a 1x1 convolution applied to the
+    pooled features, as BiT's and DLA's).
 
     Attributes:
         name: identity of the model (timm or torchvision name, or the module's class name).
@@ -122,7 +124,7 @@ class Classifier:
     def __init__(
         self,
         model: nn.Module,
-        head: nn.Linear,
+        head: nn.Linear | nn.Conv2d,
         class_names: Sequence[str],
         transform: Callable,
         *,
@@ -216,10 +218,11 @@ class Classifier:
         """A ValueError when part of the model was put back in training mode after loading (``model.train()``):
         dropout would give other features at each call and batch norm would update its statistics, so explanations
         would neither repeat nor describe the model as it predicts."""
-        training = next((name or "the model" for name, m in self.model.named_modules() if m.training), None)
+        training = next((name for name, m in self.model.named_modules() if m.training), None)
         if training is not None:
+            which = "the model itself" if not training else f"its module {training!r}"
             raise ValueError(
-                f"{self.name} is in training mode ({training!r} has training=True: model.train() was called after "
+                f"{self.name} is in training mode ({which} has training=True: model.train() was called after "
                 "loading). Dropout and batch norm would change its features at every call; call clf.model.eval() "
                 "first"
             )
@@ -358,8 +361,8 @@ class Classifier:
         if self._head.weight.dtype != torch.float32:
             raise ValueError(
                 f"{self.name} was moved to {self._head.weight.dtype} after it was loaded: nlexnb runs classifiers in "
-                "float32 (their rows, features and ablations). Move it back with clf.model.float(), or load a float32 "
-                "copy"
+                "float32 (their rows, features and ablations), and moving it back would not restore the weights it "
+                "rounded. Load the float32 model again"
             )
         now = [t.detach().to(device=self.head_weight.device, dtype=torch.float32) for t in _head_tensors(self._head)]
         now = [now[0].reshape(self.head_weight.shape)] + now[1:] if now[0].numel() == self.head_weight.numel() else now
@@ -525,7 +528,8 @@ class ModuleClassifier(Classifier):
         if isinstance(logits, dict):  # {"logits": ...} or a Hugging Face ModelOutput
             raise TypeError(
                 f"{self.name} returns a {type(logits).__name__} ({list(logits)[:5]}), not a logits tensor: wrap it in "
-                "a module whose forward returns the logits [N, classes] alone, e.g. lambda x: model(x)['logits']"
+                "an nn.Module whose forward returns the logits [N, classes] alone (forward(self, x): return "
+                "self.model(x)['logits']), and name the head inside it (head='model.<linear layer>')"
             )
         self._picked = isinstance(logits, (tuple, list))
         if self._picked:
@@ -558,13 +562,15 @@ class ModuleClassifier(Classifier):
         if raw.ndim not in (3, 4) or not len(features):
             return
         pooled = [fmap.mean((1, 2))]
-        if raw.ndim == 3 and raw.shape[-1] == features.shape[-1]:  # tokens: pooled by their mean, or a class token
-            pooled += [raw[:, 0].float(), raw.float().mean(1)]
+        tokens = raw if self.feature_post is None else self.feature_post(raw)  # the steps named between them, too
+        if tokens.ndim == 3 and tokens.shape[-1] == features.shape[-1]:  # pooled by their mean, or a class token
+            pooled += [tokens[:, 0].float(), tokens.float().mean(1)]
         gap = min(float((p - features).abs().max()) for p in pooled)
-        pooling = "average" if raw.ndim == 4 else "average (nor the first token)"
+        pooling = "The average of" if raw.ndim == 4 else "Neither the average nor the first token of"
+        verb = "is not" if raw.ndim == 4 else "is"
         if gap > 1e-3 * max(float(features.abs().max()), 1e-6):  # float32 pooling differs by about 1e-7 of it
             warn_user(
-                f"The {pooling} of feature layer {self.feature_layer!r} is not {self.name}'s head input (they differ "
+                f"{pooling} feature layer {self.feature_layer!r} {verb} {self.name}'s head input (they differ "
                 f"by up to {gap:.3g}): heat maps show that layer, not the features the head reads. Name the layer "
                 "whose output is pooled into the head (feature_post= for steps between them)"
             )

@@ -118,6 +118,14 @@ def test_a_model_that_computes_nan_is_refused_not_turned_into_predictions(photos
     )
     with pytest.raises(ValueError, match="TinyNet computed NaN or infinite features or logits for 2 images of a batch"):
         clf.predict([photos["chelsea"], photos["coffee"]])
+    nan_head = TinyNet()
+    with torch.no_grad():
+        nan_head.fc.weight[0, 0] = float("nan")  # a NaN in the head: broken, not "edited after loading"
+    clf = nlexnb.load_classifier(
+        nan_head, head="fc", class_names=["cat", "cup", "rocket"], transform=lambda im: torch.zeros(3, 32, 32) + 0.5
+    )
+    with pytest.raises(ValueError, match="TinyNet computed NaN or infinite features or logits"):
+        clf.predict(photos["chelsea"])
 
 
 def test_module_errors_say_how_to_name_the_head():
@@ -254,7 +262,7 @@ def test_a_feature_layer_that_is_not_what_the_head_pools_is_named_once(photos):
     # tokens too: a middle block of a ViT has the head's width, and is not what the head reads
     vit = timm.create_model("vit_small_patch16_224", pretrained=False, global_pool="avg").eval()
     vit_options = dict(head="head", transform=options["transform"])
-    middle = "The average \\(nor the first token\\) of feature layer 'blocks.5' is not VisionTransformer's head input"
+    middle = "Neither the average nor the first token of feature layer 'blocks.5' is VisionTransformer's head input"
     with pytest.warns(UserWarning, match=middle):
         nlexnb.load_classifier(vit, feature_layer="blocks.5", **vit_options).feature_map(photos["chelsea"])
     for pool in ("avg", "token"):  # the final norm's tokens, pooled by their mean or their class token: no warning
@@ -401,5 +409,9 @@ def test_a_model_put_back_in_training_mode_or_half_precision_is_refused(photos):
     net.eval().to(torch.bfloat16)
     with pytest.raises(ValueError, match="TinyNet was moved to torch.bfloat16 after it was loaded"):
         clf.features(photos["chelsea"])
+    net.float()  # moved back, its weights rounded: not the model loaded, so refused all the same
+    with pytest.raises(ValueError, match="head was changed after it was loaded"):
+        clf.features(photos["chelsea"])
+    net.to(torch.bfloat16)
     with pytest.raises(ValueError, match="The module's parameters are torch.bfloat16 .* Pass model.float\\(\\)"):
         nlexnb.load_classifier(net, **options)
