@@ -13,9 +13,8 @@ of the class name ("baboon because gaboon viper"). This module measures what a r
 - **leak rate**: named concepts that are spelling neighbours of the explained class's (or foil's) names ("gaboon"
   for "baboon"), say a word that qualifies them ("blunt face" for face powder), or words of another sense of them
   ("wind" or "paper" for the bird kite, from the other WordNet synsets that share the name). The tests read letters
-  and WordNet, never an encoder, so look-alikes and other senses are measured independently of the explainer's own
-  filters; the qualifying words are also one of the explainer's refusals, so that kind of leak is zero by
-  construction for the default explainer and is measured for the baselines and variants;
+  and WordNet, never an encoder, so they are independent of the explainer's own filters (the qualifying words
+  count every repeat, also where the class's photos show the thing: an upper bound);
 - **peoples**: concepts that contain a word naming a people, nationality, ethnic or religious group (must be zero).
 
 :func:`plausibility_report` runs the explainer on the evidence photos and puts its numbers beside baselines measured
@@ -265,16 +264,18 @@ def _own_gloss_words(class_name: str) -> frozenset[str]:
 
 
 def leak_kind(concept: str, class_names: Sequence[str]) -> str | None:
-    """``"spelling"`` or ``"sense"`` when ``concept`` echoes one of ``class_names`` rather than showing evidence, else
-    None. Spelling: a word of the concept looks like a word of a class name ("gaboon" ~ "baboon", "espadrille" is
-    not: letters 44% alike), or is a word that qualifies the class's name (:func:`nlexnb.space.qualifier_words`:
-    "kangaroo" for a koala, a kangaroo bear; "wall" for a wall clock). The same word as a name's head is a kind of
-    the class ("large crab" for a rock crab, "domestic cat" for a tiger cat), and a qualifier that says what one sees
-    ("golden" retriever, "black" stork) is evidence: neither is counted. Sense: a word of the concept comes from
-    another WordNet sense of a class-name word ("wind" for the bird kite: the toy kite is "flown in wind"); other
-    senses are the WordNet synsets named by one of the class's names, other than its own, less the words of the own
-    glosses of ``class_names`` (in a contrast of the giant panda with the red panda each is the other's other sense
-    of "panda": "white face" is the giant panda's own colour, not an echo)."""
+    """``"spelling"``, ``"qualifier"`` or ``"sense"`` when ``concept`` echoes one of ``class_names`` rather than
+    showing evidence, else None. Spelling: a word of the concept looks like a word of a class name ("gaboon" ~
+    "baboon", "espadrille" is not: letters 44% alike). Qualifier: a word of the concept is one that qualifies the
+    class's name (:func:`nlexnb.space.qualifier_words`: "kangaroo" for a koala, a kangaroo bear; "face" for face
+    powder, "wall" for wall clock); the same word as a name's head is a kind of the class ("large crab" for a rock
+    crab), and a qualifier that says what one sees ("golden" retriever, "black" stork) is no qualifier word. Every
+    repeat counts, also where the class's photos show the thing ("coffee" for coffee mug, "snow" for snow leopard): no
+    literal rule tells those apart from the echoes, so this kind is an upper bound. Sense: a word of the
+    concept comes from another WordNet sense of a class-name word ("wind" for the bird kite: the toy kite is "flown in
+    wind"); other senses are the WordNet synsets named by one of the class's names, other than its own, less the
+    words of the own glosses of ``class_names`` (in a contrast of the giant panda with the red panda each is the
+    other's other sense of "panda": "white face" is the giant panda's own colour, not an echo)."""
     if not isinstance(concept, str):
         raise TypeError(f"concept must be a text, got {type(concept).__name__} {concept!r:.60}")
     if isinstance(class_names, str) or not all(isinstance(n, str) for n in class_names):
@@ -286,7 +287,7 @@ def leak_kind(concept: str, class_names: Sequence[str]) -> str | None:
             return "spelling"
         qualifiers = set(qualifier_words(name))  # "kangaroo" of kangaroo bear (a koala), "wall" of wall clock
         if any(w in qualifiers or singular(w) in qualifiers for w in said):
-            return "spelling"
+            return "qualifier"
     own = frozenset().union(*(_own_gloss_words(name) for name in class_names))
     for name in class_names:
         if any(singular(w) in _sense_vocabulary(name) - own for w in said):
@@ -306,8 +307,9 @@ class PlausibilityReport:
 
     Attributes:
         concepts: one row per (method, photo, concept): ``plausible`` (by the judge), ``judge`` (best cosine),
-            ``matched`` (the evidence item), ``leak`` (None, "spelling" or "sense"), ``peoples`` (bool), ``read`` (the
-            reading of the pair, 1/0, where one was recorded, else None), ``explained`` (class names).
+            ``matched`` (the evidence item), ``leak`` (None, "spelling", "qualifier" or "sense"), ``peoples``
+            (bool), ``read`` (the reading of the pair, 1/0, where one was recorded, else None), ``explained`` (class
+            names).
         summary: one row per method: plausible share (judge), the same on the photos whose predicted class the judge
             finds in the photo's evidence (explaining a wrong prediction rarely names what is in the photo; the judge
             decides, so a general word there can let a wrong one in: "fruit" for a tomato taken for a strawberry),

@@ -59,7 +59,6 @@ from .labels import (
     imagenet_glosses,
     imagenet_other_senses,
     name_heads,
-    singular,
     words,
 )
 from .mapper import Mapper, check_fits
@@ -497,22 +496,13 @@ class ConceptSpace:
     def echoes(self, indices: Sequence[int], c: int, margin: float = 0.1, floor: float = 0.35) -> torch.Tensor:
         """Which bank concepts (by index) echo class ``c``'s name rather than describe it: in the text encoder's own
         space, at least ``floor`` close to one of its bare names and closer to the names than to the class's gloss by
-        more than ``margin`` ("gaboon viper" for baboon; without a gloss: at least ``floor + margin`` close), made of
-        a compound part of its names (:meth:`compounds`: "tall upright pole" for flagpole), or saying a word that
-        qualifies its name (:func:`qualifier_words`: "blunt face" for face powder, "exterior wall" for wall clock,
-        "kangaroo" for a koala, a kangaroo bear; "golden coat" stays for golden retriever, as "golden" is what one
-        sees). The last is what the plausibility benchmark counts as a leak of that kind."""
+        more than ``margin`` ("gaboon viper" for baboon; without a gloss: at least ``floor + margin`` close), or made of
+        a compound part of its names (:meth:`compounds`: "tall upright pole" for flagpole)."""
         indices, c = self.positions(indices), self.class_index(c)
         texts = self.text_embeddings()[indices]
         names, gloss = self._names_and_gloss(c)
         to_name = (texts @ names.T).max(1).values
-        qualifiers = set(qualifier_words(self.classifier.class_names[c]))
-        said = self._words_of()
-        parts = [
-            part or any(w in qualifiers or singular(w) in qualifiers for w in said[i])
-            for i, part in zip(indices, self.compounds(indices, c))
-        ]
-        parts = torch.tensor(parts, dtype=torch.bool, device=texts.device)
+        parts = torch.tensor(self.compounds(indices, c), dtype=torch.bool, device=texts.device)
         if gloss is None:
             return (to_name >= floor + margin) | parts
         return ((to_name >= floor) & (to_name > texts @ gloss + margin)) | parts
