@@ -5,7 +5,7 @@ classifier-space vectors), then scores -> explanations, zero-shot heads, concept
 """
 
 from . import bottleneck, datasets, discover, evaluate, metrics, plots, selection, targets
-from .classifier import Classifier, LabelPrediction, Prediction
+from .classifier import Classifier, LabelPrediction, NoFeatureMap, Prediction
 from .collection import explain_collection, read_explanations
 from .concepts import ConceptBank, load_concepts
 from .explain import Explainer, Explanation, HeatMap
@@ -30,6 +30,7 @@ __all__ = [
     "HeatMap",
     "LabelPrediction",
     "Mapper",
+    "NoFeatureMap",
     "Prediction",
     "TextEncoder",
     "ZeroShotClassifier",

@@ -54,6 +54,8 @@ def positive_int(value, name: str, what: str) -> int:
 def yes_or_no(value, name: str) -> bool:
     """``value`` when it is True or False, or a TypeError naming the parameter (1, "yes" and None are refused: a
     switch that silently took them would hide a misplaced argument)."""
+    if isinstance(value, np.bool_):  # a flag read from an array or a frame
+        return bool(value)
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return value
@@ -62,6 +64,8 @@ def yes_or_no(value, name: str) -> bool:
 def yes_no_or_none(value, name: str, default: str) -> bool | None:
     """``value`` when it is True, False or None (``default`` says what None does), or a TypeError naming the
     parameter: ``zs.predict_proba(images, 2)`` would have read the 2 as "show a bar", "no" likewise."""
+    if isinstance(value, np.bool_):
+        return bool(value)
     if value is not None and not isinstance(value, bool):
         raise TypeError(f"{name} must be True, False or None ({default}), got {value!r}")
     return value

@@ -88,7 +88,8 @@ class TextEncoder:
 
     def _current_stamp(self) -> tuple:
         tensors = [*self.model.parameters(), *self.model.buffers()]
-        # the storage's address too: ``p.data = other`` swaps it without a write to count
+        # the storage's address too: ``p.data = other`` swaps it without a write to count (an address the allocator
+        # hands out again after two swaps between reads can still match: weights are best edited as optimisers do)
         return (tuple((id(t), writes(t), t.dtype, t.data_ptr()) for t in tensors), self._settings())
 
     def _settings(self) -> str:

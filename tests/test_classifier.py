@@ -336,7 +336,7 @@ def test_a_model_that_gives_no_map_is_explained_without_heat_maps(classifier, ma
     """VGG's head reads a flattened 7 x 7 grid through two more layers, and PiT's forward_features its class token
     alone: no map can be placed. Explanations failed for them even with heatmaps=False; PiT drew 1 x 1 "heat maps"."""
     vgg = nlexnb.load_classifier("torchvision:vgg11", pretrained=False, device="cpu")
-    with pytest.raises(nlexnb.classifier.NoFeatureMap, match="explain\\(image, heatmaps=False\\)"):
+    with pytest.raises(nlexnb.NoFeatureMap, match="explain\\(image, heatmaps=False\\)"):
         vgg.forward_all(photos["chelsea"])
     assert vgg.forward_all(photos["chelsea"], maps=False).feature_map is None
     pit = nlexnb.load_classifier("pit_ti_224", pretrained=False, device="cpu")

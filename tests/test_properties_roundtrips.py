@@ -349,7 +349,7 @@ def test_a_finished_run_over_files_resumes_only_while_its_files_hold_the_same_pi
         if change == "other pixels":
             Image.fromarray(noise((64, 64, 3), 12345 + which)).save(target)
         elif change == "same pixels saved again":
-            Image.open(target).convert("RGB").save(target, compress_level=1)
+            Image.open(target).save(target, compress_level=1)  # its own mode: an RGBA file stays RGBA
             os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
         elif change == "touched":
             os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))

@@ -31,8 +31,9 @@ RESIDUAL_WARNING = 0.9
 """A class whose recipe leaves out more than this share of its centred row is named in a :class:`PoorFitWarning`."""
 
 FORMAT_VERSION = 2
-"""Version of a saved bottleneck's sidecar (2: it carries ``sidecar_sha256``, a hash of its other fields, so that an
-edited budget or fit flag is refused; :func:`~nlexnb.bottleneck.load_bottleneck` still reads format 1)."""
+"""Version of a saved bottleneck's sidecar (2: it carries ``sidecar_sha256``, a hash of its other fields, so that a
+budget or fit flag changed by accident or by hand is refused; a checksum, not a signature: whoever rewrites the hash
+too, or the format to 1, which :func:`~nlexnb.bottleneck.load_bottleneck` still reads unhashed, is not stopped)."""
 
 
 def sidecar_digest(sidecar: dict) -> str:

@@ -57,9 +57,9 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
         raise ValueError(f"{str(path)!r} has bottleneck format {saved.get('format')!r}; this version reads 1 and 2")
     if saved.get("format") == 2 and saved.get("sidecar_sha256") != sidecar_digest(saved):
         raise ValueError(
-            f"{str(path)!r}'s sidecar {str(sidecar_path(path))!r} was changed after it was saved (its fields do not "
-            "hash to the sidecar_sha256 it carries): its budget or settings cannot be trusted. Save the bottleneck "
-            "again"
+            f"The sidecar {str(sidecar_path(path))!r} of {str(path)!r} was changed after it was saved (its fields do "
+            "not hash to the sidecar_sha256 it carries): its budget or settings cannot be trusted. Save the "
+            "bottleneck again"
         )
     checks = [
         ("classifier", "classifier", "made for another classifier"),

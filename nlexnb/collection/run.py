@@ -143,12 +143,13 @@ def explain_collection(
     whose size or modification time is not what its row records (``file_size``, ``file_mtime_ns``: one ``os.stat`` a
     file); and 8 written items spread over the ids. So in-memory images replaced by others, files edited or replaced
     under the same names, or a Dataset whose labels changed are refused rather than kept as stale rows; a file only
-    touched (same pixels) resumes. A Dataset's items that are not files are checked through the 8 only. Images
-    skipped before are tried again (a damaged file may have been repaired); when they fail again the finished files
-    are left as they are. An ``IterableDataset`` cannot be read by position: its written rows are not checked (resume
-    it only with the same stream). A Dataset that draws random augmentations gives other pixels each time, so it
-    cannot be resumed. A file of an earlier format is
-    refused (``read_explanations`` still reads it).
+    touched (same pixels) resumes. A file replaced by one of the same size and modification time (``cp -p``,
+    ``rsync -t``) is found only among the 8; paths are compared as written, so resume from the same working folder.
+    A Dataset's items that are not files are checked through the 8 only. Images skipped before are tried again (a
+    damaged file may have been repaired); when they fail again the finished files are left as they are. An
+    ``IterableDataset`` cannot be read by position: its written rows are not checked (resume it only with the same
+    stream). A Dataset that draws random augmentations gives other pixels each time, so it cannot be resumed. A file
+    of an earlier format is refused (``read_explanations`` still reads it).
 
     One run at a time may write a given ``out`` (a second one is refused while the first is alive; the lock of a
     killed run is taken over).
