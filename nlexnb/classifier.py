@@ -424,7 +424,7 @@ class Classifier:
 
 _WITHOUT_MAPS = (
     "heat maps are not available for it. Explanations without them are: explainer.explain(image, heatmaps=False) "
-    "(and weigh); so are predictions, features and zero-shot"
+    "(and weigh, and a bottleneck's explain); so are predictions, features and zero-shot"
 )
 
 

@@ -7,6 +7,8 @@ import json
 import warnings
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+import pandas as pd
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -210,6 +212,11 @@ def test_an_explanation_adds_up_exactly_to_the_bottleneck_logit(cbm, photos):
     assert ": no concept of its recipe is present in the image." in none.sentence
     with pytest.raises(ValueError, match=r"Unknown target 'expresso machine room'.*close matches: \['espresso maker'"):
         cbm.explain(photos["coffee"], target="expresso machine room")
+    # without heat maps (a classifier that gives no feature map), the same table and sentence
+    plain = cbm.explain(photos["coffee"], heatmaps=False)
+    assert plain.heatmaps == [] and plain.sentence == explanation.sentence
+    pd.testing.assert_frame_equal(plain.table, explanation.table)
+    plt.close(plain.plot())
 
 
 def test_switching_concepts_off_changes_the_prediction_as_the_recipe_says(cbm, photos):

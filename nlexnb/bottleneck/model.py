@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._checks import number, positive_int, warn_user
+from .._checks import number, positive_int, warn_user, yes_or_no
 from .._store import atomic_save_safetensors, atomic_write_bytes, safetensors_path
 from ..classifier import LabelPrediction
 from ..explain import input_view, upsample_map
@@ -186,14 +186,19 @@ class ConceptBottleneck:
         rows = [(names[i], float(self.residual[i])) for i in order if float(self.residual[i]) > threshold]
         return pd.DataFrame(rows, columns=["class_name", "residual"])
 
-    def explain(self, image: ImageLike | torch.Tensor, target: int | str | None = None, k: int = 5):
+    def explain(
+        self, image: ImageLike | torch.Tensor, target: int | str | None = None, k: int = 5, heatmaps: bool = True
+    ):
         """Each recipe concept's part of class ``target``'s bottleneck logit for one image (default: the bottleneck's
-        top-1), with heat maps of the ``k`` largest from the same forward pass: a :class:`BottleneckExplanation`."""
+        top-1), with heat maps of the ``k`` largest from the same forward pass: a :class:`BottleneckExplanation`.
+        ``heatmaps=False`` leaves the maps out, for a classifier that gives no feature map
+        (:class:`~nlexnb.classifier.NoFeatureMap`: VGG, say); the table needs none."""
         clf, space = self.space.classifier, self.space
         index = None if target is None else space.class_index(target, "target")
         k = positive_int(k, "k", "heat maps")
+        heatmaps = yes_or_no(heatmaps, "heatmaps")
         x = space.preprocess_one(image)
-        out = clf.forward_all(x)
+        out = clf.forward_all(x, maps=heatmaps)
         f = out.features
         with torch.inference_mode():
             scores = self.concept_scores(f)
@@ -218,15 +223,7 @@ class ConceptBottleneck:
                 "share": (contribution / part).tolist() if part else [float("nan")] * len(used),
             }
         )
-        top = used[:k]
-        grids = torch.einsum("hwd,kd->khw", out.feature_map[0].float(), space.directions[top])
-        grids = grids * row[top].float()[:, None, None]
-        view = input_view(clf, x)  # one picture for all the maps
-        up = upsample_map(grids, tuple(x.shape[-2:]))
-        maps = [
-            HeatMap(space.texts[i], u.cpu().numpy(), g.cpu().numpy(), view, score=float(c))
-            for i, u, g, c in zip(top.tolist(), up, grids, contribution[:k].tolist())
-        ]
+        maps = self._heatmaps(x, out.feature_map[0], used[:k], row, contribution[:k]) if heatmaps else []
         names = clf.class_names
         return BottleneckExplanation(
             target=index,
@@ -239,6 +236,18 @@ class ConceptBottleneck:
             original_name=names[int(out.logits[0].argmax())],
             heatmaps=maps,
         )
+
+    def _heatmaps(self, x, fmap, top, row, contribution) -> list[HeatMap]:
+        """Heat maps of the recipe concepts ``top`` of ``row`` on one image's feature map, each scaled by its weight."""
+        clf, space = self.space.classifier, self.space
+        grids = torch.einsum("hwd,kd->khw", fmap.float(), space.directions[top])
+        grids = grids * row[top].float()[:, None, None]
+        view = input_view(clf, x)  # one picture for all the maps
+        up = upsample_map(grids, tuple(x.shape[-2:]))
+        return [
+            HeatMap(space.texts[i], u.cpu().numpy(), g.cpu().numpy(), view, score=float(c))
+            for i, u, g, c in zip(top.tolist(), up, grids, contribution.tolist())
+        ]
 
     # ---- interventions ---------------------------------------------------------------------------------------------
     def concept_index(self, concept: str) -> int:
