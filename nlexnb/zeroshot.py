@@ -306,7 +306,7 @@ class ZeroShotClassifier:
                 for label in new
                 if label not in exact
                 for k in index
-                if same_thing(synonym_keys(label), keys[k])
+                if set(synonym_keys(label)) & set(keys[k])  # "kitty, tabby" names the tabby by one of its names
             ]
         if clash:
             raise ValueError(

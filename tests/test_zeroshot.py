@@ -142,6 +142,8 @@ def test_original_classes_keep_the_classifiers_own_ranking(classifier, ridge_map
     assert torch.equal(logits[:, 2:].argsort(1, descending=True)[:, :5], own.argsort(1, descending=True)[:, :5])
     with pytest.raises(ValueError, match="already classes"):
         ZeroShotClassifier(classifier, ridge_mapper, [classifier.class_names[0]], include_original_classes=True)
+    with pytest.raises(ValueError, match="'kitty, tabby' \\(class 'tabby, tabby cat'\\) are already classes"):
+        ZeroShotClassifier(classifier, ridge_mapper, ["kitty, tabby", "drink"], include_original_classes=True)
     # centring moves the new labels only: the tabby stayed a "tiger cat" to the original classes only without it
     centred = zs.center_on([photos[name] for name in ("chelsea", "rocket", "coffee", "astronaut")])
     logits = centred.logits_from_features(f)
