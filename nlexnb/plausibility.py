@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import torch.nn.functional as F
 
-from ._checks import Setting, a_seed, number, positive_int, warn_user, yes_or_no
+from ._checks import Setting, a_seed, folded, number, positive_int, warn_user, yes_or_no
 from .concepts import names_a_people
 from .kinds import words_of
 from .labels import bare_synonyms, primary_name, singular, words
@@ -115,6 +115,9 @@ def evidence_photos(ids: Sequence[str] | None = None, photo_set: str = "cutouts"
     if isinstance(ids, str):  # its letters would be the ids
         raise TypeError(f"ids must be a list of evidence photo ids, got the single string {ids!r}; wrap it in a list")
     ids = list(evidence(photo_set)) if ids is None else list(ids)
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:  # a dict keeps one: the photo would be judged once, and the count of photos be short without a word
+        raise ValueError(f"ids names {twice[:3]} more than once: give each evidence photo once")
     samples = sample_images() if any(i.startswith("sample:") for i in ids) else {}
     folders = {
         source: find() if any(i.startswith(source + ":") for i in ids) else None
@@ -381,6 +384,18 @@ def plausibility_report(
     if wrong:
         label, ex = next(iter(wrong.items()))
         raise TypeError(f"{label!r} must be an nlexnb.Explainer, got {type(ex).__name__}")
+    main = explainer.classifier
+    other = [
+        label
+        for label, ex in extra.items()
+        if ex.classifier is not main
+        and (ex.classifier.fingerprint != main.fingerprint or ex.classifier.class_names != main.class_names)
+    ]
+    if other:  # the contrasts' foils are the main classifier's runner-up classes
+        raise ValueError(
+            f"extra explainers must explain the main explainer's classifier ({explainer.classifier.name}); "
+            f"{other[:3]} explain another: compare other classifiers in reports of their own"
+        )
     if judge.encoder.identity == explainer.mapper.text_encoder.identity:
         warn_user(
             f"The judge is the explaining encoder ({judge.encoder.name}): each method's concepts are judged in the "
@@ -455,13 +470,24 @@ def plausibility_report(
     return PlausibilityReport(frame, summary)
 
 
+def _reading_key(text: str) -> str:
+    """A concept as readings are looked up: one Unicode form, lower case, single spaces ("Dark Eye Stripes" is the
+    reading of "dark eye stripes")."""
+    return " ".join(folded(text).split())
+
+
+@lru_cache(maxsize=1)
+def _readings() -> dict[str, dict[str, int]]:
+    return {photo: {_reading_key(c): v for c, v in read.items()} for photo, read in _read_labels().items()}
+
+
 def _judged(method, photo, concepts, explained, judge, items) -> list[dict]:
     # an item naming the explained class ("koala") would pass its echoes ("kangaroo", 0.74): what a concept is judged
     # against is what the photo shows besides the class's name
     names = {n.lower() for name in explained for n in bare_synonyms(name)}
     items = [item for item in items if item.lower() not in names] or list(items)
     scores, matched = judge.best_match(concepts, items)
-    read = _read_labels().get(photo, {})
+    read = _readings().get(photo, {})
     return [
         {
             "method": method,
@@ -473,7 +499,7 @@ def _judged(method, photo, concepts, explained, judge, items) -> list[dict]:
             "matched": m,
             "leak": leak_kind(c, explained),
             "peoples": names_a_people(c),
-            "read": read.get(c),
+            "read": read.get(_reading_key(c)),
         }
         for c, s, m in zip(concepts, scores, matched)
     ]

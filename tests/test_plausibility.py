@@ -251,10 +251,23 @@ def test_plausibility_report_beside_baselines(classifier, mapper, encoder, stamp
         )
     assert none_named.concepts.query("method == 'explainer'")["photo"].nunique() < 3  # some photo named nothing
     assert none_named.summary.set_index("method").loc["random", "photos"] == 3
+    # readings are looked up as concepts are compared: "Small Cup" is the reading of "small cup"
+    shouting = nlexnb.Explainer(classifier, mapper, ["Small Cup", "Brew"])
+    coffee = plausibility.evidence_photos(["sample:coffee"])
+    with pytest.warns(UserWarning, match="The judge is the explaining encoder"):
+        read = plausibility.plausibility_report(shouting, plausibility.Judge(encoder), photos=coffee, contrast=False)
+    named = read.concepts.query("method == 'explainer'")
+    assert len(named) and named["read"].notna().all()
 
 
 def test_a_report_on_photos_without_evidence_lists_is_refused(classifier, mapper, encoder, photos):
     explainer = nlexnb.Explainer(classifier, mapper)
+    with pytest.raises(ValueError, match=r"ids names \['sample:coffee'\] more than once"):
+        plausibility.evidence_photos(["sample:coffee", "sample:chelsea", "sample:coffee"])
+    tiny = nlexnb.load_classifier("resnet18", pretrained=False, device="cpu")  # another head: other runner-ups
+    other = nlexnb.Explainer(tiny, nlexnb.fit_mapper(tiny, encoder, method="ridge"), ["striped fur", "foam"])
+    with pytest.raises(ValueError, match="extra explainers must explain the main explainer's classifier"):
+        plausibility.plausibility_report(explainer, plausibility.Judge(encoder), extra={"resnet": other})
     with pytest.raises(ValueError, match=r"\['my cat'\] have no evidence list"):
         plausibility.plausibility_report(explainer, plausibility.Judge(encoder), photos={"my cat": photos["chelsea"]})
     with pytest.raises(ValueError, match="k must be a positive number of concepts"):
