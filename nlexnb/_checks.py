@@ -118,6 +118,12 @@ def folded(text: str, case: bool = True) -> str:
     return text.casefold() if case else text
 
 
+def spelled_alike(text: str, case: bool = True) -> str:
+    """``text`` as :func:`folded`, with its spaces single and none at its ends: the one key under which two names or
+    labels written differently ("cat " and "Cat", "café" typed and from a macOS folder) are the same."""
+    return " ".join(folded(text, case).split())
+
+
 def text_list(value, name: str, what: str, one: str, example: str) -> list[str]:
     """``value`` as a list of texts without their surrounding whitespace ("cat\\r" from a pasted list is "cat"), or an
     error naming what was wrong: a single string, something not a list, an empty list, an item that is not a string
@@ -145,7 +151,7 @@ def text_list(value, name: str, what: str, one: str, example: str) -> list[str]:
     seen: dict[str, int] = {}
     duplicates = []
     for i, item in enumerate(items):
-        key = " ".join(folded(item).split())
+        key = spelled_alike(item)
         if key in seen:
             duplicates.append(f"{item!r} (positions {seen[key]} and {i})")
         seen.setdefault(key, i)

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from PIL import Image, ImageOps
 
-from ._checks import folded, positive_int, warn_user, yes_or_no
+from ._checks import folded, positive_int, spelled_alike, warn_user, yes_or_no
 from .images import ImageLike, to_pil
 
 __all__ = [
@@ -220,7 +220,7 @@ def _check_label_values(chosen: Mapping[str, Any], source: str = "labels= gives"
     for where, label in chosen.items():
         if not isinstance(label, str) or not folded(label).strip():
             raise ValueError(f"labels[{where!r}] is {label!r}: the label for a folder must be a non-empty string")
-        key = " ".join(folded(label, case).split())
+        key = spelled_alike(label, case)
         if key in seen and seen[key] != label:
             show = ascii if folded(seen[key], False) == folded(label, False) else repr  # alike on screen: escaped
             raise ValueError(

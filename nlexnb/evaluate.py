@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ._checks import a_seed, an_index, folded, in_a_sentence, number, positive_int, warn_user, yes_or_no
+from ._checks import a_seed, an_index, in_a_sentence, number, positive_int, spelled_alike, warn_user, yes_or_no
 from .classifier import Classifier, a_classifier
 from .labels import warn_unmatched_keys
 from .mapper import Mapper, check_fits, fit_mapper, is_mapper, name_embeddings
@@ -402,11 +402,11 @@ def _require_known_labels(pairs, known: Sequence[str], what: str) -> list:
     import difflib
 
     allowed = set(known)
-    spelled = {" ".join(folded(k, False).split()): k for k in known}
+    spelled = {spelled_alike(k, False): k for k in known}
     out = []
     for image, label in pairs:
         if label not in allowed:
-            same = spelled.get(" ".join(folded(label, False).split()))
+            same = spelled.get(spelled_alike(label, False))
             if same is None:
                 where = _image_of(image)
                 close = difflib.get_close_matches(label, list(known), n=3)

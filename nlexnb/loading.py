@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ._checks import a_device, folded, in_a_sentence, positive_int, warn_user, yes_or_no
+from ._checks import a_device, folded, in_a_sentence, positive_int, spelled_alike, warn_user, yes_or_no
 from .classifier import Classifier, ModuleClassifier, TimmClassifier, get_submodule
 from .labels import imagenet_class_names
 
@@ -344,7 +344,7 @@ def _checked_class_names(class_names) -> list[str] | None:
     for i, name in enumerate(class_names):
         if not isinstance(name, str) or not folded(name).strip():  # a zero-width space alone is blank too
             raise ValueError(f"class_names[{i}] is {name!r}: every class name must be a non-blank string")
-        key = " ".join(folded(name).split())
+        key = spelled_alike(name)
         if key in seen and class_names[seen[key]] != name:
             raise ValueError(
                 f"class_names[{seen[key]}] {class_names[seen[key]]!r} and class_names[{i}] {name!r} differ only in "

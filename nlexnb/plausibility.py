@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import torch.nn.functional as F
 
-from ._checks import Setting, a_seed, folded, number, positive_int, warn_user, yes_or_no
+from ._checks import Setting, a_seed, number, positive_int, spelled_alike, warn_user, yes_or_no
 from .concepts import names_a_people
 from .kinds import words_of
 from .labels import bare_synonyms, primary_name, singular, words
@@ -470,15 +470,11 @@ def plausibility_report(
     return PlausibilityReport(frame, summary)
 
 
-def _reading_key(text: str) -> str:
-    """A concept as readings are looked up: one Unicode form, lower case, single spaces ("Dark Eye Stripes" is the
-    reading of "dark eye stripes")."""
-    return " ".join(folded(text).split())
-
-
 @lru_cache(maxsize=1)
 def _readings() -> dict[str, dict[str, int]]:
-    return {photo: {_reading_key(c): v for c, v in read.items()} for photo, read in _read_labels().items()}
+    """The readings with each concept as it is looked up (:func:`~nlexnb._checks.spelled_alike`: "Dark Eye Stripes"
+    is the reading of "dark eye stripes")."""
+    return {photo: {spelled_alike(c): v for c, v in read.items()} for photo, read in _read_labels().items()}
 
 
 def _judged(method, photo, concepts, explained, judge, items) -> list[dict]:
@@ -499,7 +495,7 @@ def _judged(method, photo, concepts, explained, judge, items) -> list[dict]:
             "matched": m,
             "leak": leak_kind(c, explained),
             "peoples": names_a_people(c),
-            "read": read.get(_reading_key(c)),
+            "read": read.get(spelled_alike(c)),
         }
         for c, s, m in zip(concepts, scores, matched)
     ]

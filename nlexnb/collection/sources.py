@@ -145,9 +145,9 @@ def _dataset_item(i: int, ds, transform, classes, paths) -> Item:
     except _IMAGE_ERRORS as exc:  # the dataset's own loader failed on this file (torchvision's ImageFolder does)
         return Item(i, None, path, None, _reason(exc), stamp)
     label = _label_text(label, classes, f"images[{i}]")
-    if _path_text(image) is not None and _path_text(image) != path:  # the dataset hands out a path: read here
-        path = _path_text(image)
-        stamp = file_stamp(path)
+    given = _path_text(image)
+    if given is not None and given != path:  # the dataset hands out a path: read here
+        path, stamp = given, file_stamp(given)
     try:
         return Item(i, _prepare(image, transform, f"images[{i}]"), path, label, None, stamp)
     except _IMAGE_ERRORS as exc:
