@@ -619,9 +619,19 @@ class Explainer:
     def _explain_one(self, f, logits, fmap, x, target: Target, k, want_maps, projections=None) -> Explanation:
         chosen, _ = self.select(f, target, k, projections=projections)
         labels = [self.bank.texts[i] for i in chosen]
+        extra = {} if chosen else {"withheld": self._withheld(f, target, projections)}
         return self._explanation(
-            f, logits, fmap, x, target, labels, self.vectors[chosen], self.directions[chosen], want_maps
+            f, logits, fmap, x, target, labels, self.vectors[chosen], self.directions[chosen], want_maps, **extra
         )
+
+    def _withheld(self, f: torch.Tensor, target: Target, projections: torch.Tensor | None) -> int:
+        """How many bank concepts are present in the image and aligned with the target's weight: where none is
+        named, those the explainer's rules left out (a bank of class names alone said "no concept in the bank
+        carries this decision" of a "cat" that carried 61% of the tiger cat's logit)."""
+        f = f.to(self.directions.device, torch.float32)
+        w = target.weight(self.classifier).to(f.device, torch.float32)
+        both = projections if projections is not None else self.directions @ torch.stack([f, w / w.norm()], 1)
+        return int((both > 0).all(1).sum())
 
     def _explanation(
         self, f, logits, fmap, x, target: Target, labels, vectors, dirs, want_maps, **extra

@@ -15,7 +15,7 @@ from PIL import Image
 from .labels import joined, primary_name
 from .targets import Direction, Target
 
-__all__ = ["Explanation", "HeatMap", "LITTLE", "probability_text", "share_text"]
+__all__ = ["Explanation", "HeatMap", "LEVEL", "LITTLE", "number_text", "probability_text", "share_text"]
 
 LITTLE = 0.1
 """Below this share of the explained quantity, the concepts a sentence names carry "little of it", and the sentence
@@ -74,6 +74,16 @@ def probability_text(probability: float) -> str:
     return f"p {probability:.2f}"
 
 
+LEVEL = 0.005
+"""A logit, gap or score smaller than this reads 0.00 to the hundredth a sentence shows: a gap that small is "level",
+and nothing is explained "because" of a quantity that small."""
+
+
+def number_text(value: float) -> str:
+    """A logit, gap or score as a sentence shows it, to the hundredth, never "-0.00"."""
+    return "0.00" if abs(value) < LEVEL else f"{value:.2f}"
+
+
 def share_text(share: float) -> str:
     """A share of the explained quantity in words: "12%", "under 1%", "none", "-3% (against it)"."""
     percent = 100 * share
@@ -113,6 +123,10 @@ class Explanation:
         explains: that quantity as a :class:`~nlexnb.targets.Target`.
         weighed: True when the concepts were given by a person (:meth:`Explainer.weigh`), not chosen by the explainer:
             the sentence then says how much each carries rather than that the classifier "sees" them.
+        withheld: where no concept is named, how many of the bank's concepts are present in the image and aligned
+            with the explained quantity but left out by the explainer's rules (names, kinds and echoes of the class,
+            peoples, what its photos are not expected to show): the sentence then says the bank's concepts that
+            carry the decision were left out, not that none carries it.
     """
 
     target: int
@@ -133,6 +147,7 @@ class Explanation:
     predicted: int | None = None
     predicted_name: str | None = None
     predicted_probability: float | None = None
+    withheld: int = 0
 
     def __post_init__(self) -> None:
         if self.explained is None:
@@ -152,17 +167,21 @@ class Explanation:
         main = table[table["contribution"] >= 0.25 * top] if top > 0 else table.iloc[:0]
         quoted = [f"\u201c{n}\u201d" for n in main["concept"]]  # quoted: bank entries are labels, not grammar
         listed = joined(quoted)
-        if self.explained <= 0:  # nothing to explain "because": say what speaks for the target all the same
+        share = float(main["contribution"].sum()) / self.explained if self.explained > 0 else 0.0
+        percent = round(100 * share)  # the words follow the number shown
+        if self.explained < LEVEL or (percent > 100 and self._unchosen()):
+            # nothing to explain "because": said of a logit or gap the model decided against, of one level to the
+            # hundredth shown, or of a class it did not choose whose concepts carry more than its whole logit (a
+            # logit of 0.0006 was explained "mainly because ... (1922.8 times its logit)": a raw logit's sign
+            # means nothing when softmax ignores a shift of all of them)
             head = self._against_head()
             named = f"\u201c{self._explained_name()}\u201d"
             if not quoted:
-                return f"{head}; no concept in the bank speaks for {named}."
+                return f"{head}; {self._nothing_named(f'speaks for {named}', f'speak for {named}')}."
             return f"{head}; what speaks for {named} all the same: {listed}."
         head = self._head()
         if not quoted:
-            return head.rstrip(",") + ", but no concept in the bank carries this decision."
-        share = float(main["contribution"].sum()) / self.explained
-        percent = round(100 * share)  # the words follow the number shown
+            return f"{head.rstrip(',')}, but {self._nothing_named('carries this decision', 'carry it')}."
         together = "together " if len(quoted) > 1 else ""
         if percent < 100 * LITTLE:
             amount = "under 1%" if percent < 1 else f"{percent}%"
@@ -176,7 +195,27 @@ class Explanation:
         how = "mainly" if percent >= 50 else "partly"
         long_head = self.foil is not None and self._predicts() != "The model"  # "The model predicts ...; it ranks ..."
         comma = "," if isinstance(self.explains, Direction) or long_head else ""
-        return f"{head}{comma} {how} because it sees {listed} ({amount})."
+        seer = "the model" if isinstance(self.explains, Direction) else "it"  # "The score of “x” is 0.94, ... it sees"
+        return f"{head}{comma} {how} because {seer} sees {listed} ({amount})."
+
+    def _unchosen(self) -> bool:
+        """True for a class the model did not predict, explained on its own (no foil, not a direction)."""
+        return (
+            self.foil is None
+            and not isinstance(self.explains, Direction)
+            and self.predicted is not None
+            and self.predicted != self.target
+        )
+
+    def _nothing_named(self, does: str, do: str) -> str:
+        """Why no concept is named: no concept of the bank ``does`` so, or those that ``do`` were all left out
+        (:attr:`withheld`)."""
+        if not self.withheld:
+            return f"no concept in the bank {does}"
+        return (
+            f"the bank's concepts that {do} are all left out ({self.withheld}, by the explainer's rules: names, kinds "
+            "and echoes of a class, peoples, what its photos are not expected to show)"
+        )
 
     def _quantity(self) -> str:
         """What the shares are of, in words: the logit, the gap to the foil, or a direction's score."""
@@ -184,9 +223,10 @@ class Explanation:
             return "the score"
         return "the gap" if self.foil is not None else "its logit"
 
-    def _rest_against(self, seer: str = "it") -> str:
+    def _rest_against(self, seer: str | None = None) -> str:
         """What a share above 100% means: the rest of the features pull the explained quantity down (``seer``: who
         sees, "the model" where the sentence has not named it)."""
+        seer = seer or ("the model" if isinstance(self.explains, Direction) else "it")
         if self.foil is not None and not isinstance(self.explains, Direction):
             return f"the rest of what {seer} sees favours \u201c{primary_name(self.foil_name)}\u201d"
         return f"the rest of what {seer} sees lowers it"
@@ -206,30 +246,33 @@ class Explanation:
     def _head(self) -> str:
         """The start of the sentence when the explained quantity is positive (what the concepts carry)."""
         if isinstance(self.explains, Direction):
-            return f"The score of \u201c{self.explains.label}\u201d is {self.explained:.2f}"
+            return f"The score of \u201c{self.explains.label}\u201d is {number_text(self.explained)}"
         target = self._named(self.target_name, self.probability)
         foil = self._named(self.foil_name, self.foil_probability) if self.foil is not None else ""
         if self.predicted is None or self.predicted == self.target:
             return f"Predicted {target} rather than {foil}" if foil else f"Predicted {target}"
         if foil:
             return f"{self._predicts()} ranks {target} above {foil}"
-        return f"{self._predicts()} gives {target} a logit of {self.explained:.2f},"
+        return f"{self._predicts()} gives {target} a logit of {number_text(self.explained)},"
 
     def _against_head(self) -> str:
         """The start of the sentence when the explained quantity is zero or negative: the model decided against it."""
         if isinstance(self.explains, Direction):
-            return f"The score of \u201c{self.explains.label}\u201d is {self.explained:.2f}"
+            return f"The score of \u201c{self.explains.label}\u201d is {number_text(self.explained)}"
         target = self._named(self.target_name, self.probability)
         if self.foil is not None:
             foil = self._named(self.foil_name, self.foil_probability)
-            if self.explained > -0.005:  # "below (gap -0.00)": level, to the hundredth shown
+            if abs(self.explained) < LEVEL:  # "below (gap -0.00)", "above (gap 0.0007)": level, to the hundredth shown
                 return f"{self._predicts()} ranks {target} level with {foil} (a gap under 0.01)"
             return f"{self._predicts()} ranks {target} below {foil}, a gap of {self.explained:.2f}"
-        return f"{self._predicts()} gives {target} a logit of {self.explained:.2f}"
+        return f"{self._predicts()} gives {target} a logit of {number_text(self.explained)}"
 
     def _weighed_sentence(self) -> str:
         """What each given text carries of the explained quantity, and all of them together."""
-        if self.explained <= 0:  # no share of a quantity the model decided against: each text's push, in its units
+        beyond = bool((self.concepts["share"].abs() > 1).any())
+        if self.explained < LEVEL or (beyond and self._unchosen()):
+            # no share of a quantity the model decided against, nor of the logit of a class it did not choose that a
+            # text carries more than the whole of ("“foam” carries 3231%" of a logit of 0.0167): each text's push
             table = self.concepts
             pushes = [
                 f"\u201c{c}\u201d {g:+.2f}" if abs(g) >= 0.005 else f"\u201c{c}\u201d under 0.01 either way"
@@ -280,11 +323,15 @@ class Explanation:
                 f'<figure style="float:left;margin:0 1em 0 0"><img src="data:image/png;base64,{src}" width="160"/>'
                 f"<figcaption style='font-size:smaller'>{caption}</figcaption></figure>"
             )
+        # "remove 0.82 of -4.14" read as nonsense: what the quantity would be without them reads right for any sign
+        quantity = {"its logit": "the logit", "the gap": "the gap", "the score": "the score"}[self._quantity()]
         note = (
-            f"{'the given texts' if self.weighed else 'named concepts'} remove {self.total:.2f} of "
-            f"{self.explained:.2f} (measured {self.measured:.2f}); "
-            f"margin over the mean logit {self.margin:.2f}"
+            f"without {'the given texts' if self.weighed else 'the named concepts'} {quantity} would be "
+            f"{self.explained - self.total:.2f} rather than {self.explained:.2f} (re-running the head: "
+            f"{self.explained - self.measured:.2f})"
         )
+        if self.foil is None and not isinstance(self.explains, Direction):  # a contrast's or direction's is another's
+            note += f"; margin of \u201c{primary_name(self.target_name)}\u201d over the mean logit {self.margin:.2f}"
         return (
             f"<div>{thumb}<p><b>{html.escape(self.sentence)}</b></p>{table}"
             f"<p style='font-size:smaller'>{html.escape(note)}</p><div style='clear:both'></div></div>"

@@ -37,7 +37,7 @@ import torch
 from ._checks import Setting, an_index, folded, number, positive_int, text_list, warn_user, yes_no_or_none
 from .classifier import Classifier, LabelPrediction, Prediction
 from .images import ImageInput
-from .labels import SYNONYM_COMMA
+from .labels import SYNONYM_COMMA, counted
 from .mapper import Mapper, check_fits
 from .space import ConceptSpace
 
@@ -418,8 +418,9 @@ class ZeroShotEvaluation:
     plot_confusion = plot
 
     def _repr_html_(self) -> str:
-        left_out = f" ({len(self.skipped)} unreadable files skipped)" if self.skipped else ""
-        head = f"<b>Zero-shot accuracy {self.accuracy:.3f}</b> on {len(self.predictions)} images{left_out}<br>"
+        left_out = f" ({counted(len(self.skipped), 'unreadable file')} skipped)" if self.skipped else ""
+        images = counted(len(self.predictions), "image")
+        head = f"<b>Zero-shot accuracy {self.accuracy:.3f}</b> on {images}{left_out}<br>"
         return head + self.per_class.to_html(index=False, float_format="{:.3f}".format)
 
     def __repr__(self) -> str:

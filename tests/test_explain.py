@@ -255,7 +255,7 @@ def test_a_class_name_maps_the_class_and_a_logit_decided_against_has_no_share(ex
     np.testing.assert_allclose(by_name.values, by_index.values)  # the class's own map, not the mapped name's
     against = explainer.explain(photos["chelsea"], target=275)  # a class the model gives a negative logit
     assert against.explained < 0 and against.concepts["share"].isna().all()  # not "-9%" beside "speaks for"
-    assert (against.concepts["contribution"] > 0).all() and "speaks for" in against.sentence
+    assert (against.concepts["contribution"] > 0).all() and re.search(r"\bspeaks? for\b", against.sentence)
 
 
 def test_refused_images_pass_their_error_through(explainer, tmp_path):
@@ -293,7 +293,8 @@ def test_a_person_s_own_concepts_are_weighed_like_an_explanation_s(explainer, ph
     assert table["concept"].iloc[0] == "a small cup" and table["contribution"].iloc[0] == table["contribution"].max()
     assert table["contribution"].sum() == pytest.approx(mine.total) and abs(mine.total - mine.measured) < 1e-4
     assert mine.heatmaps == [] and len(explainer.weigh(photos["coffee"], ["foam"]).heatmaps) == 1
-    assert "the given texts remove" in mine._repr_html_() and "named concepts remove" in named._repr_html_()
+    assert "without the given texts the logit" in mine._repr_html_()
+    assert "without the named concepts the logit" in named._repr_html_()
 
 
 def test_weighing_a_set_of_photos_gives_one_explanation_each(explainer, photos):
@@ -423,3 +424,54 @@ def test_a_free_direction_is_not_explained_by_its_own_words(classifier, ridge_ma
 def test_weighing_names_what_is_wrong_with_the_concepts(explainer, photos, concepts, error, message):
     with pytest.raises(error, match=re.escape(message)):
         explainer.weigh(photos["coffee"], concepts)
+
+
+def test_a_logit_near_nothing_is_never_explained_because(explainer, photos):
+    """A raw logit's sign means nothing when softmax ignores a shift of them all: the cat photo gave "brassiere" a
+    logit of 0.0006, explained "mainly because it sees ... (together 1922.8 times its logit)", and a gap of 0.0007
+    read "above" one way round and "level" the other. Such quantities get what speaks for the class all the same,
+    and weighed texts their pushes in logits, never "carries 3231%"."""
+    from nlexnb.explanation import number_text
+
+    cat = photos["chelsea"]
+    logits = explainer.classifier.logits([cat])[0]
+    order = logits.argsort(descending=True).tolist()
+    near_zero = min(order[5:], key=lambda c: abs(float(logits[c])))  # an unlikely class with a logit near 0
+    e = explainer.explain(cat, target=near_zero, k=3, heatmaps=False)
+    assert e.sentence.startswith("The model predicts \u201ctiger cat\u201d (p 0.39); it gives \u201c")
+    assert "because" not in e.sentence and "times its logit" not in e.sentence
+    assert f"a logit of {number_text(e.explained)}" in e.sentence and "-0.00" not in e.sentence
+    # a gap under a hundredth is level, whichever class comes first
+    a, b = min(
+        ((x, y) for x, y in zip(order[5:200], order[6:201])), key=lambda p: abs(float(logits[p[0]] - logits[p[1]]))
+    )
+    for target, foil in ((a, b), (b, a)):
+        gap = explainer.explain(cat, target=target, foil=foil, k=3, heatmaps=False)
+        assert "level with" in gap.sentence and "(a gap under 0.01)" in gap.sentence and "because" not in gap.sentence
+    weighed = explainer.weigh(cat, ["foam", "a small cup", "striped fur"], target="espresso")
+    assert "%" not in weighed.sentence and "the texts given move it by \u201cfoam\u201d " in weighed.sentence
+    # a class the model ranks second keeps its shares: its logit is far from nothing
+    tabby = explainer.weigh(cat, ["striped fur", "whiskers"], target="tabby")
+    assert tabby.sentence.startswith("Of the logit of \u201ctabby\u201d (p 0.17), \u201cstriped fur\u201d carries ")
+
+
+def test_the_html_note_reads_right_for_any_sign_and_target(explainer, photos):
+    """ "named concepts remove 0.82 of -4.14; margin over the mean logit 7.33" said nothing of a gap the model decided
+    against, and gave the margin of one class for a contrast."""
+    from nlexnb.targets import Direction
+
+    def note(e):
+        return re.sub(r"<[^>]+>", "", e._repr_html_().rsplit("<p style='font-size:smaller'>", 1)[1])
+
+    e = explainer.explain(photos["coffee"], target=CUP, foil="espresso", heatmaps=False)
+    assert e.explained < 0
+    assert note(e).startswith(
+        f"without the named concepts the gap would be {e.explained - e.total:.2f} rather than {e.explained:.2f}"
+    )
+    assert "margin" not in note(e)
+    plain = explainer.explain(photos["coffee"], heatmaps=False)
+    assert f"; margin of \u201cespresso\u201d over the mean logit {plain.margin:.2f}" in note(plain)
+    assert "the logit would be" in note(plain)
+    direction = explainer.explain(photos["chelsea"], target=Direction(explainer.mapper.encode(["fur"])[0], "fur"))
+    assert "the score would be" in note(direction) and "margin" not in note(direction)
+    assert ", mainly because the model sees" in direction.sentence or "all the same" in direction.sentence

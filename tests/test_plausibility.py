@@ -1,6 +1,7 @@
 """Plausibility: the visual bank, peoples never named, echoes and other senses of the class name refused, and the
 judge's report."""
 
+import dataclasses
 import re
 
 import pytest
@@ -211,10 +212,21 @@ def test_other_senses_default_to_wordnet_for_imagenet_names_and_are_checked(clas
 
 
 def test_a_bank_whose_concepts_are_all_refused_says_so(classifier, mapper, photos):
+    """Left out is not the same as carrying nothing: a bank of class names said "no concept in the bank carries this
+    decision" of a "cat" that carried 61% of the tiger cat's logit."""
     explainer = nlexnb.Explainer(classifier, mapper, ["Herero", "Zulu"])
-    e = explainer.explain(photos["coffee"])
-    assert e.concepts.empty
-    assert e.sentence.endswith("but no concept in the bank carries this decision.")
+    with pytest.warns(UserWarning, match="larger than the 2 concepts"):
+        e = explainer.explain(photos["coffee"])
+    assert e.concepts.empty and e.withheld >= 1
+    assert e.sentence.startswith("Predicted \u201cespresso\u201d (p 0.95), but the bank's concepts that carry it are")
+    assert f"all left out ({e.withheld}, by the explainer's rules: names, kinds and echoes of a class, peoples" in (
+        e.sentence
+    )
+    names = nlexnb.Explainer(classifier, mapper, ["cat", "kitten", "tabby cat"])
+    assert "left out" in names.explain(photos["chelsea"], k=3).sentence
+    # where nothing in the bank is both in the photo and aligned with the class, that is what it says
+    nothing = dataclasses.replace(e, withheld=0)
+    assert nothing.sentence.endswith("(p 0.95), but no concept in the bank carries this decision.")
 
 
 @pytest.mark.slow

@@ -220,7 +220,8 @@ class ConceptBottleneck:
                 "activation": activation.tolist(),
                 "weight": row[used].double().tolist(),
                 "contribution": contribution.tolist(),
-                "share": (contribution / part).tolist() if part else [float("nan")] * len(used),
+                # no share of a part the concepts take away: "thin petals" at -0.46 read as +12% of a -3.93 total
+                "share": (contribution / part).tolist() if part > 0 else [float("nan")] * len(used),
             }
         )
         maps = self._heatmaps(x, out.feature_map[0], used[:k], row, contribution[:k]) if heatmaps else []

@@ -154,9 +154,10 @@ class BottleneckExplanation:
         return f"BottleneckExplanation({self.sentence!r})"
 
     def _repr_html_(self) -> str:
+        shown = "the 10 largest shown" if len(self.table) > 10 else "all shown"
         note = (
             f"logit {self.logit:.2f} = concepts {self.total:.2f} + shared term {self.shared:.2f}; "
-            f"{len(self.table)} recipe concepts, 10 largest shown"
+            f"{counted(len(self.table), 'recipe concept')}, {shown}"
         )
         return _html(self.sentence, self.table.head(10), note)
 

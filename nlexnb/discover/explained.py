@@ -501,7 +501,9 @@ def error_concepts(
     scope = ""
     if by is not None:
         within = "the one predicted class" if compared == 1 else f"each of {compared} predicted classes"
-        scope = f", within {within} with both"
+        shown = table["predicted_name"].nunique()
+        listed = "" if shown == compared else f"; {shown} with a concept named more often on one side"
+        scope = f", within {within} with both{listed}"
     if by is not None and not compared:
         scope = f"; no predicted class has both among at least {min_images} judged images"
     title = f"Concepts named on wrong vs right predictions ({n_wrong} wrong, {n_right} right{left}{scope})"
