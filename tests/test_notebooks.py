@@ -114,6 +114,27 @@ def test_the_reports_cli_refuses_what_would_run_something_else_before_any_notebo
     assert nowhere.returncode == 2 and "Cannot write reports to" in nowhere.stderr
 
 
+def test_the_reports_cli_reads_parameters_as_written_and_never_writes_over_the_notebooks(tmp_path):
+    """YAML 1.1 read "-p SEED 010" as 8 and "1:30" as 90; a report folder that was the notebooks' own replaced each
+    notebook by its executed copy, whose injected parameters then ran ever after."""
+    from nlexnb.reports.run import parameter_value
+
+    assert [parameter_value("X", v) for v in ("10", "-3", "0.5", "1e-3", "true", "[a, b]", ".inf")] == [
+        10, -3, 0.5, 0.001, True, ["a", "b"], float("inf"),
+    ]  # fmt: skip
+    for text, read in (("010", "8"), ("1:30", "90"), ("0x1F", "31")):
+        with pytest.raises(ValueError, match=f"-p SEED '{text}' reads as {read} in YAML .*write the number in decimal"):
+            parameter_value("SEED", text)
+    bad = _reports_cli("--out", str(tmp_path), "--only", "01", "-p", "FOLDS", "010")
+    assert bad.returncode == 2 and "reads as 8 in YAML" in bad.stderr and not list(tmp_path.iterdir())
+    broken = _reports_cli("--out", str(tmp_path), "--only", "01", "-p", "FOLDS", "[3")
+    assert broken.returncode == 2 and "error: -p FOLDS '[3' is not valid YAML" in broken.stderr
+    twice = _reports_cli("--out", str(tmp_path), "--only", "01", "-p", "FOLDS", "3", "-p", "FOLDS", "4")
+    assert twice.returncode == 2 and "-p FOLDS given more than once" in twice.stderr
+    own = _reports_cli("--out", str(NOTEBOOK_DIR), "--only", "01")
+    assert own.returncode == 2 and "is the folder of the notebooks themselves" in own.stderr
+
+
 # ---- executed notebooks (slow) -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory, stamps_folder):
@@ -333,7 +354,8 @@ def _failure(tmp_path, **parameters):
     with pytest.raises(PapermillExecutionError) as info:
         run_notebooks([NOTEBOOK_DIR / "01_fit_mapper.ipynb"], tmp_path, parameters=parameters, html=False)
     err = info.value
-    executed = nbformat.read(str(tmp_path / "01_fit_mapper.ipynb"), as_version=4)
+    assert not (tmp_path / "01_fit_mapper.ipynb").exists()  # a failure is no report: it is kept beside them
+    executed = nbformat.read(str(tmp_path / "01_fit_mapper.failed.ipynb"), as_version=4)
     failed = [c for c in executed.cells if c.cell_type == "code" and c.get("outputs")]
     failed = [c for c in failed if any(o.get("output_type") == "error" for o in c.outputs)]
     assert len(failed) == 1 and "validate_parameters(" in failed[0].source, "the error must come from validation"
@@ -356,7 +378,8 @@ def test_wrong_type_fails_in_validation_cell_from_the_cli(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 1
     assert "TypeError: Parameter FOLDS must be int, got str ('ten')" in proc.stderr
-    executed = json.loads((tmp_path / "01_fit_mapper.ipynb").read_text(encoding="utf-8"))
+    assert "as NAME.failed.ipynb" in proc.stderr
+    executed = json.loads((tmp_path / "01_fit_mapper.failed.ipynb").read_text(encoding="utf-8"))
     errors = [c for c in executed["cells"] if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
     assert len(errors) == 1 and "validate_parameters(" in "".join(errors[0]["source"])
 
@@ -463,6 +486,11 @@ def test_setup_with_a_path_a_mapper_or_none(cache, tmp_path, encoder):
     assert none.mapper is None and none.mapper_source == "none" and "no mapper" in repr(none)
     with pytest.raises(TypeError, match="mapper must be"):
         setup(clf, encoder, mapper=3, style=False)
+    (tmp_path / "mine.pt").write_bytes(b"a checkpoint")  # ignored: a new fit went to mine.pt.safetensors
+    with pytest.raises(ValueError, match=r"mapper must name a .safetensors file .*got '.*mine.pt'"):
+        setup(clf, encoder, mapper=tmp_path / "mine.pt", style=False)
+    with pytest.raises(TypeError, match="style must be True or False"):
+        setup(clf, encoder, mapper=False, style="no")
 
 
 def test_setup_does_not_save_the_mapper_of_random_weights(cache, encoder, monkeypatch):
@@ -584,6 +612,8 @@ def test_images_classes_and_encoder_parameters_fail_in_the_first_cell(tmp_path, 
     for bad, error, message in [
         (dict(IMAGE_DIR=str(tmp_path / "empty")), ValueError, "IMAGE_DIR '.*empty' holds no image files"),
         (dict(IMAGE_DIR=""), ValueError, "Parameter IMAGE_DIR is blank"),
+        (dict(LABELLED_SET=""), ValueError, "Parameter LABELLED_SET is blank"),
+        (dict(CLASS=3.5), TypeError, "Parameter CLASS must be"),
         (dict(CLASSES=["espresso", None]), TypeError, r"Parameter CLASSES must list class names or indices.*None"),
         (dict(CLASSES=[True]), TypeError, "Parameter CLASSES must list class names or indices"),
         (dict(ENCODER=""), ValueError, "Parameter ENCODER is blank"),

@@ -12,6 +12,7 @@ from .._checks import SEED_LIMIT, a_device, an_index
 # Parameter names shared by the notebooks, and the types they must have.
 PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     **dict.fromkeys(["MODEL", "TIMM_MODEL", "TORCHVISION_MODEL", "HUB_MODEL", "LABELLED_SET"], (str,)),
+    **dict.fromkeys(["CLASS", "CLASS_A", "CLASS_B"], (str, int)),  # a class name or index
     **dict.fromkeys(["PLAUSIBILITY_SET"], (str,)),
     **dict.fromkeys(["ENCODER", "DEVICE", "IMAGE_DIR", "SUBCONCEPT_LABEL", "JUDGE", "MAPPER_PATH"], (str, type(None))),
     **dict.fromkeys(["OUT_DIR"], (str, type(None))),
@@ -181,6 +182,10 @@ def _labelled_set_labels(source: str) -> list[str]:
     """The labels of the LABELLED_SET parameter; the stamps must also be installed."""
     from ..datasets import find_stamps, labelled_set_labels
 
+    if not source.strip():  # "" read the notebooks' own folder as a labelled set
+        raise ValueError(
+            "Parameter LABELLED_SET is blank: give 'stamps', 'photos' or an ImageFolder path (one sub-folder per label)"
+        )
     try:
         labels = labelled_set_labels(source)
     except ValueError as exc:

@@ -33,8 +33,9 @@ def run_notebooks(
         kernel_name: Jupyter kernel; default the notebook's own.
 
     Returns:
-        Paths of the executed notebooks. A failing notebook raises papermill's error after its partial output
-        is saved (so the traceback can be read in the report).
+        Paths of the executed notebooks. A failing (or interrupted) notebook raises papermill's error after its
+        partial output is saved as ``out/NAME.failed.ipynb`` (and ``.html``), so the traceback can be read; the
+        report of an earlier successful run stays as it was, and a success removes an earlier failure's copies.
     """
     import papermill as pm
 
@@ -53,9 +54,16 @@ def run_notebooks(
         raise OSError(
             f"Cannot write reports to {str(out)!r} ({exc.strerror}): give a folder that can be created"
         ) from exc
+    for path in paths:  # the report of a notebook written over the notebook: its injected parameters ran ever after
+        if (out_dir / path.name).resolve() == path.resolve():
+            raise ValueError(
+                f"--out {str(out)!r} is the folder of the notebooks themselves: the executed copies would replace "
+                f"{path.name} and the others. Give another folder, e.g. 'reports'"
+            )
     done = []
     for path in paths:
         target = out_dir / path.name
+        failed = out_dir / f"{path.stem}.failed.ipynb"
         tmp = out_dir / f".{path.stem}.running.ipynb"
         start = time.perf_counter()
         try:
@@ -70,16 +78,56 @@ def run_notebooks(
                     report_mode=False,
                     extra_arguments=_QUIET_KERNEL if kernel_name in (None, "python3") else [],
                 )
-        finally:
+        except BaseException:  # a failure or an interrupt: its partial output beside the last good report
             if tmp.exists():
-                atomic_write_bytes(target, tmp.read_bytes())
-                target.chmod(0o644)
-                tmp.unlink()
-        if html:
-            _write_html(target).chmod(0o644)
+                _publish(tmp, failed, html)
+            raise
+        _publish(tmp, target, html)
+        for stale in (failed, failed.with_suffix(".html")):
+            stale.unlink(missing_ok=True)
         done.append(target)
         print(f"executed {path.name} -> {target} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     return done
+
+
+def _publish(executed: Path, target: Path, html: bool) -> None:
+    """Move an executed notebook to ``target`` atomically, with its HTML copy beside it when ``html``."""
+    atomic_write_bytes(target, executed.read_bytes())
+    target.chmod(0o644)
+    executed.unlink()
+    if html:
+        _write_html(target).chmod(0o644)
+    else:  # an HTML copy of an earlier run no longer shows what the notebook beside it holds
+        target.with_suffix(".html").unlink(missing_ok=True)
+
+
+def parameter_value(name: str, text: str) -> Any:
+    """A ``-p NAME VALUE`` value read as YAML (``3`` -> int, ``1e-3`` -> float, ``true`` -> bool, ``[a, b]`` -> list),
+    refusing what YAML 1.1 reads as a number other than the decimal one written: ``010`` is 8 there (octal),
+    ``1:30`` is 90 (base 60) and ``0x1F`` is 31, which would run the notebook on a number nobody typed."""
+    import re
+
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0]
+        raise ValueError(
+            f"-p {name} {text!r} is not valid YAML ({first}); write lists as '[a, b]' and quote text with ':' or "
+            "brackets"
+        ) from exc
+    decimal = r"[-+]?(0|[1-9][0-9]*)(\.[0-9]*)?([eE][-+]?[0-9]+)?|[-+]?\.[0-9]+([eE][-+]?[0-9]+)?"
+    if isinstance(value, str) and re.fullmatch(decimal, text.strip()):
+        return float(text)  # YAML 1.1 reads "1e-3" as text: a number was meant
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not re.fullmatch(decimal, text.strip()):
+        special = text.strip().lower().lstrip("+-") in (".inf", ".nan")
+        if not special:
+            raise ValueError(
+                f"-p {name} {text!r} reads as {value!r} in YAML (octal, base 60 or hexadecimal): write the number in "
+                f"decimal, or quote it ('\"{text}\"') for text"
+            )
+    return value
 
 
 def _check_parameters(paths: Sequence[Path], parameters: dict[str, Any]) -> None:
@@ -145,9 +193,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", help="run only notebooks whose name contains one of these (01 03 ...)")
     parser.add_argument("--no-html", action="store_true", help="skip the HTML copies")
     args = parser.parse_args(argv)
-    import yaml
-
-    params = {name: yaml.safe_load(value) for name, value in args.parameter}
+    names = [name for name, _ in args.parameter]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        print(f"error: -p {', '.join(twice)} given more than once: give each parameter once", file=sys.stderr)
+        return 2
+    try:
+        params = {name: parameter_value(name, value) for name, value in args.parameter}
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     every = sorted(Path(args.notebooks).glob("[0-9][0-9]_*.ipynb"))
     paths = [p for p in every if any(o in p.name for o in args.only)] if args.only else every
     if not paths:
@@ -167,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(
             f"error: a notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
-            f"(the partly executed notebook is in {args.out}/)",
+            f"(the partly executed notebook is in {args.out}/, as NAME.failed.ipynb)",
             file=sys.stderr,
         )
         return 1

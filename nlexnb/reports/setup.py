@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._checks import a_seed
+from .._checks import a_seed, yes_or_no
 from .._store import cache_dir, cache_write, safetensors_path
 
 if TYPE_CHECKING:
@@ -136,6 +136,12 @@ def setup(
             f"mapper must be None (nlexnb's cache), a .safetensors path, a fitted Mapper or False (none), "
             f"got {type(mapper).__name__} ({mapper!r})"
         )
+    if isinstance(mapper, (str, os.PathLike)) and Path(mapper).suffix not in ("", ".safetensors"):
+        raise ValueError(  # "mine.pt" was ignored: a mapper was fitted and saved as "mine.pt.safetensors"
+            f"mapper must name a .safetensors file (nlexnb's mapper format; without a suffix, .safetensors is "
+            f"added), got {str(mapper)!r}"
+        )
+    style = yes_or_no(style, "style")  # "no" applied the style
     if device is not None:  # it was ignored for a model given as an object, which stays where it is
         import torch
 
