@@ -180,6 +180,20 @@ class Classifier:
             h.update(self.head_bias.cpu().numpy().tobytes())
         return h.hexdigest()[:16]
 
+    def weights_digest(self) -> str:
+        """A short hash of every weight and buffer of the model, the backbone's as well as the head's
+        (:attr:`fingerprint` hashes the head alone): what a resumed collection run checks, since a backbone fine-tuned
+        under a frozen head changes every row without changing the head. Reads all the weights (about 40 ms for
+        EfficientNet-Lite0 on a CPU)."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=8)
+        for name, value in sorted(self.model.state_dict().items()):
+            h.update(name.encode("utf-8"))
+            h.update(str(value.dtype).encode() + str(tuple(value.shape)).encode())
+            h.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        return h.hexdigest()
+
     @property
     def input_channels(self) -> int | None:
         """How many channels the model's first convolution takes (3 for RGB models), or None without one."""

@@ -147,6 +147,22 @@ def test_a_file_of_the_earlier_format_is_refused_but_still_read(explainer, photo
     assert len(frame) == 1 and "fingerprint" not in frame.columns
 
 
+def test_resuming_after_the_backbone_changed_under_the_same_head_is_refused(classifier, ridge_mapper, photos, tmp_path):
+    """The file named the classifier by its head alone: a backbone fine-tuned under a frozen head resumed without a
+    word, its new rows beside the old model's."""
+    explainer = nlexnb.Explainer(classifier, ridge_mapper, ["striped fur", "foam", "a small cup"])
+    out = tmp_path / "tuned.parquet"
+    explain_collection(explainer, [photos["coffee"]], out, k=2, progress=False)
+    other = nlexnb.load_classifier(classifier.name, device="cpu")  # a copy of its own, tuned below
+    with torch.no_grad():
+        next(p for n, p in other.model.named_parameters() if "conv_stem" in n).mul_(1.5)
+    assert other.fingerprint == classifier.fingerprint  # the same head
+    assert other.weights_digest() != classifier.weights_digest()
+    moved = nlexnb.Explainer(other, ridge_mapper, ["striped fur", "foam", "a small cup"])
+    with pytest.raises(ValueError, match=r"classifier_weights: '[0-9a-f]{16}' there, '[0-9a-f]{16}' now"):
+        explain_collection(moved, [photos["coffee"], photos["chelsea"]], out, k=2, progress=False)
+
+
 # ---- 2. a dataset's class index -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("label", [-1, 5])
 def test_a_dataset_label_outside_its_classes_is_refused(explainer, photos, tmp_path, label):

@@ -41,9 +41,10 @@ __all__ = [
     "read_errors",
 ]
 
-FORMAT = 3
+FORMAT = 4
 """Version of the file layout below; part of every file's identity (2: the ``fingerprint`` column; 3: ``file_size``
-and ``file_mtime_ns``). A run refuses to resume a file of another format; :func:`read_explanations` reads them all."""
+and ``file_mtime_ns``; 4: the whole model's weights in the identity, :meth:`~nlexnb.Classifier.weights_digest`). A
+run refuses to resume a file of another format; :func:`read_explanations` reads them all."""
 
 COLUMNS: dict[str, str] = {
     "id": "position of the image in the collection (int); the key a resumed run skips by",
@@ -178,6 +179,7 @@ def run_identity(explainer: Explainer, k: int, foil: int | None) -> dict[str, An
         "nlexnb_version": nlexnb.__version__,
         "classifier": clf.name,
         "classifier_fingerprint": clf.fingerprint,
+        "classifier_weights": clf.weights_digest(),  # the backbone too: a fine-tuned one under a frozen head
         "mapper_fingerprint": explainer.mapper.fingerprint,
         "bank_digest": _digest(space.texts),
         "k": k,
@@ -255,8 +257,8 @@ def refuse_if_different(path: Path, found: dict, wanted: dict, out: Path) -> Non
         raise ValueError(
             f"{str(path)!r} was written in explanations file format {found.get('format')!r} (nlexnb "
             f"{found.get('nlexnb_version')}); this version writes format {wanted.get('format')!r} (whose "
-            "'fingerprint', 'file_size' and 'file_mtime_ns' columns let a resumed run check its images) and will not "
-            "add rows to a file of another format. "
+            "'fingerprint', 'file_size' and 'file_mtime_ns' columns and model weights' digest let a resumed run check "
+            "its images and model) and will not add rows to a file of another format. "
             f"read_explanations still reads it; to explain this collection, {start_again}"
         )
     keys = sorted(set(found) | set(wanted), key=lambda key: list(wanted).index(key) if key in wanted else 99)

@@ -4,6 +4,7 @@ the local engine does; the calling process writes the rows."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -33,13 +34,47 @@ class _RayExplainer:
         self.run = BatchExplainer(explainer, k, foil)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        decoded = collate([self.dataset[int(i)] for i in batch["id"]])
-        table, errors, size = explain_batch(decoded, self.run)
-        return {
-            "rows": np.array([_to_ipc(table)], dtype=object),
-            "errors": np.array([_to_ipc(errors)], dtype=object),
-            "size": np.array([size]),
-        }
+        try:
+            decoded = collate([self.dataset[int(i)] for i in batch["id"]])
+            table, errors, size = explain_batch(decoded, self.run)
+        except Exception as exc:  # sent back as data: raised by Ray, it came as 40 lines of another type, and
+            failure = f"{type(exc).__module__}.{type(exc).__qualname__}"  # the batches in flight were dropped
+            return _result(None, None, 0, failure, str(exc))
+        return _result(table, errors, size)
+
+
+def _result(table, errors, size: int, failure: str = "", message: str = "") -> dict[str, np.ndarray]:
+    """One batch's answer, as one row: its rows and errors (Arrow IPC bytes), and a worker's failure (the error's
+    type and message; empty when none)."""
+    return {
+        "rows": np.array([_to_ipc(table)], dtype=object),
+        "errors": np.array([_to_ipc(errors)], dtype=object),
+        "size": np.array([size]),
+        "failure": np.array([failure], dtype=object),
+        "message": np.array([message], dtype=object),
+    }
+
+
+def _rebuilt(failure: str, message: str) -> Exception:
+    """The error a worker caught, raised here as the local engine raises it: the same built-in or nlexnb exception
+    type and message (other types as a RuntimeError naming theirs), with a note saying where it was raised."""
+    import builtins
+    import importlib
+
+    module, _, name = failure.rpartition(".")
+    kind = None
+    if module == "builtins" or module.split(".")[0] == "nlexnb":
+        with contextlib.suppress(ImportError, AttributeError):
+            kind = getattr(builtins, name) if module == "builtins" else getattr(importlib.import_module(module), name)
+    if isinstance(kind, type) and issubclass(kind, Exception):
+        try:
+            error = kind(message)
+        except TypeError:  # an exception that takes other arguments
+            error = RuntimeError(f"{failure}: {message}")
+    else:
+        error = RuntimeError(f"{failure}: {message}")
+    error.add_note("(raised in a Ray worker; the batches that reached this process before it are kept)")
+    return error
 
 
 def _to_ipc(table) -> bytes:
@@ -83,4 +118,6 @@ def ray_stream(explainer: Explainer, source: Source, remaining, settings: Settin
         num_gpus=gpus,
     )
     for row in results.iter_rows():
+        if row["failure"]:
+            raise _rebuilt(str(row["failure"]), str(row["message"]))
         yield _from_ipc(row["rows"]), _from_ipc(row["errors"]), int(row["size"])

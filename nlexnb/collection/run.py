@@ -17,6 +17,7 @@ import torch
 from .._checks import positive_int, warn_user, yes_no_or_none
 from ..explain import Explainer
 from ..images import ImageLike
+from ..labels import counted
 from .batched import BatchExplainer, explain_batch
 from .files import (
     arrow,
@@ -75,7 +76,8 @@ class CollectionRun:
 
     def __repr__(self) -> str:
         return (
-            f"CollectionRun({str(self.path)!r}: {self.rows} explanations, {self.written} new, {self.resumed} resumed, "
+            f"CollectionRun({str(self.path)!r}: {counted(self.rows, 'explanation')}, {self.written} new, "
+            f"{self.resumed} resumed, "
             f"{self.errors} skipped, {self.seconds:.1f} s)"
         )
 
@@ -124,7 +126,10 @@ def explain_collection(
             to every actor once (about 160 MB with the default classifier and text encoder); on a cluster, ``images``
             must be paths every node can read (a shared file system) or in-memory images.
         checkpoint_every: images between two part files: at most this many are explained again after the process is
-            killed (an exception or Ctrl-C keeps every finished batch).
+            killed (an exception or Ctrl-C keeps every finished batch; with Ray, an error in a worker is raised
+            here, as the local engine raises it, once the batches before it are written). Ray workers' warnings stay
+            in the workers (the local Ray instance nlexnb starts does not send their logs here; run the local engine
+            to see them).
         progress: show a progress bar: True, False, or None (the default: shown).
 
     Returns:
