@@ -124,6 +124,13 @@ def spelled_alike(text: str, case: bool = True) -> str:
     return " ".join(folded(text, case).split())
 
 
+def not_one_string(value, name: str) -> None:
+    """A TypeError when ``value``, meant as a list of texts, is one string: iterated, it is a list of letters
+    ("white bear" named no colour; a class list of "tabby cat" was nine classes)."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a list of texts, got the single string {value!r}; wrap it in a list")
+
+
 def text_list(value, name: str, what: str, one: str, example: str) -> list[str]:
     """``value`` as a list of texts without their surrounding whitespace ("cat\\r" from a pasted list is "cat"), or an
     error naming what was wrong: a single string, something not a list, an empty list, an item that is not a string

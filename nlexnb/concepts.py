@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from ._checks import an_index, positive_int, warn_user, yes_or_no
+from ._checks import an_index, positive_int, spelled_alike, warn_user, yes_or_no
 from .labels import words
 from .text import check_texts
 
@@ -57,7 +57,9 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".xlsx", ".xls"
 class ConceptBank:
     """An ordered, deduplicated list of concept texts.
 
-    Duplicates are detected case-insensitively after collapsing whitespace; the first spelling wins. Empty texts and
+    Duplicates are detected case-insensitively after collapsing whitespace, in one Unicode form and without invisible
+    characters (:func:`~nlexnb._checks.spelled_alike`); the first spelling wins. Empty texts (a zero-width space alone
+    is one) and
     duplicates are dropped with a warning (built-ins drop them silently: overlap between sources is expected).
 
     Attributes:
@@ -89,8 +91,8 @@ class ConceptBank:
         empty = dupes = long = 0
         for text, tag in zip(items, tags):
             text = _clean(text)
-            key = text.lower()
-            if not text:
+            key = spelled_alike(text)  # "café" typed and pasted, "ｃａｔ", a lone zero-width space: one key, or none
+            if not key:
                 empty += 1
             elif not quiet and len(text) > MAX_CONCEPT_CHARS:
                 long += 1
@@ -109,7 +111,8 @@ class ConceptBank:
             raise ValueError(f"Concept bank {name!r} is empty: give at least one non-empty concept text")
         if (empty or dupes or long) and not quiet:
             warn_user(
-                f"Concept bank {name!r}: dropped {empty} empty, {dupes} duplicate (compared case-insensitively) and "
+                f"Concept bank {name!r}: dropped {empty} empty, {dupes} duplicate (compared case-insensitively, in one "
+                f"Unicode form) and "
                 f"{long} over-long (> {MAX_CONCEPT_CHARS} characters: a concept is a short phrase) concept(s); "
                 f"{len(self.texts)} remain"
             )
@@ -290,7 +293,12 @@ class ConceptBank:
         if path.is_file():  # the whole matrix in one file: loads in a fraction of a second
             try:
                 vectors = load_file(str(path))["vectors"]
-                if vectors.shape == (len(self.texts), mapper.feature_dim):
+                # shape, dtype and values: a float16 or NaN file of the right shape was returned as it was
+                if (
+                    vectors.shape == (len(self.texts), mapper.feature_dim)
+                    and vectors.dtype == torch.float32
+                    and bool(torch.isfinite(vectors).all())
+                ):
                     return vectors.to(mapper.device)
             except Exception:  # damaged: recompute below (the per-text caches still hold most of it)
                 pass

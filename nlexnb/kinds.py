@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
 
+from ._checks import not_one_string
 from .labels import bare_synonyms, imagenet_class_names, singular
 from .labels import words as _words
 
@@ -149,6 +150,7 @@ def words_of(texts: Sequence[str]) -> frozenset[str]:
     """The words of ``texts``, lower case, each as written and in the singular, and their beginnings of four letters
     or more that only an ending of :data:`_ENDINGS` follows: what :func:`mentioned` looks a word up in ("feeds on
     leaves" -> feeds, feed, on, leaves, leaf, leav; "horned" -> horn; "beaker" gives no "beak")."""
+    not_one_string(texts, "texts")
     words = set()
     for text in texts:
         for w in _words(text):
@@ -181,6 +183,7 @@ def mentioned(word: str, words: frozenset[str]) -> bool:
     """Whether ``word`` is one of ``words`` (:func:`words_of`), or begins one with an ending and has four letters or
     more: "tree" in "tree fork", "leaf" in "feeds on leaves", "wool" in "woolly fleece"; not "fur" in "furniture",
     nor "beak" in "beaker"."""
+    not_one_string(words, "words")  # a string matched any of its substrings
     return word in words
 
 
@@ -201,6 +204,7 @@ def class_animals(class_names: Sequence[str]) -> list[str | None]:
     """Each class's animal sense, in class order: ImageNet-1k's from its WordNet id when ``class_names`` are
     ImageNet-1k's, else the first synonym whose head noun names an animal ("tabby cat" -> "cat.n.01"); None for a
     class that is not an animal (an explanation of it names an animal only where its text does: a dog sled's dogs)."""
+    not_one_string(class_names, "class_names")
     if list(class_names) == imagenet_class_names():
         return list(_table()["imagenet"])
     return [next(filter(None, (animal_named(s) for s in bare_synonyms(name))), None) for name in class_names]
@@ -281,6 +285,7 @@ def colours_said(texts: Sequence[str]) -> frozenset[str]:
     """Every family of :data:`COLOURS` that ``texts`` name a word of, wherever it stands: a class's known colours
     and markings, from its names, gloss and description ("white bear of Arctic regions", "thick white fur", "black
     nose" -> {"white", "black"})."""
+    not_one_string(texts, "texts")
     return frozenset(f for text in texts for w in _words(text) for f in _FAMILIES.get(w, ()))
 
 

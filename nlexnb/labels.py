@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from ._checks import not_one_string
+
 __all__ = [
     "joined",
     "counted",
@@ -141,6 +143,7 @@ def name_heads(name: str) -> set[str]:
 
 def joined(items: Sequence[str]) -> str:
     """Items as a sentence lists them: "a", "a and b", "a, b and c" ("" for none)."""
+    not_one_string(items, "items")
     items = list(items)
     return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
 
@@ -163,6 +166,7 @@ def disambiguate(names: Sequence[str], glosses: Sequence[str] | None = None) -> 
     suffixed once, from its own text: where glosses collide, or a suffixed name is another class's name already,
     that class gets its index instead ("crane (class 134)"), never a second suffix.
     """
+    not_one_string(names, "names")
     counts = Counter(names)
     out = list(names)
     changed = [i for i, name in enumerate(names) if counts[name] > 1]

@@ -577,6 +577,18 @@ def load_mapper(
     bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise ValueError(f"{str(path)!r} holds NaN or infinite values in {bad}: the file is damaged; refit the mapper")
+    other = {k: str(v.dtype).removeprefix("torch.") for k, v in tensors.items() if v.dtype != torch.float32}
+    if other:  # a half-precision mapper loaded, then failed at its first text in torch's words
+        raise ValueError(
+            f"{str(path)!r} holds tensors that are not float32 ({other}); nlexnb's mappers are float32: convert the "
+            "mapper with mapper.net.float() before saving it, or fit it again"
+        )
+    penalty = meta.get("seen_penalty", 0.0)
+    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not math.isfinite(penalty):
+        raise ValueError(  # "high" or NaN loaded, and failed (or ranked every seen class anyhow) at zero-shot time
+            f"{str(path)!r} has seen_penalty {penalty!r} in its header, not a finite number: the file is damaged; "
+            "save or fit the mapper again"
+        )
     templates = check_templates(meta.pop("templates"))
     meta.pop("format", None)
     has_memory = any(name.startswith("memory.") for name in tensors)
@@ -589,8 +601,16 @@ def load_mapper(
     try:
         net = MAPS[meta["method"]].from_state(_strip(tensors, "net."))
         memory = LabelMemory.from_state(_strip(tensors, "memory.")) if meta.get("memorize") else None
+        with torch.no_grad():  # one text through the map: its tensors fit the encoder and the classifier's width
+            probe = net(torch.zeros(1, encoder.dim))
     except (KeyError, RuntimeError) as exc:
         raise ValueError(f"{str(path)!r} is missing or has mis-shaped mapper tensors: {exc}") from exc
+    width = meta.get("feature_dim")
+    if width is not None and tuple(probe.shape) != (1, width):
+        raise ValueError(
+            f"{str(path)!r} has mis-shaped mapper tensors: they map a text to {probe.shape[-1]} numbers, but its "
+            f"header says the classifier's features are {width} wide. The file is damaged; save or fit it again"
+        )
     device = classifier.device if classifier is not None else torch.device("cpu")
     memory = memory.to(device) if memory is not None else None
     return Mapper(net=net.to(device).eval(), text_encoder=encoder, templates=templates, meta=meta, memory=memory)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 import nlexnb
 from nlexnb.concepts import ConceptBank, description_phrases, load_concepts
@@ -120,6 +121,28 @@ def test_encoding_is_cached_per_mapper(ridge_mapper):
     again = bank.encode(ridge_mapper)
     assert first.shape == (3, ridge_mapper.meta["feature_dim"])
     assert (first == again).all()
+
+
+def test_a_bank_file_in_the_cache_is_used_only_when_it_holds_float32_numbers(ridge_mapper):
+    """A cached bank matrix of the right shape was returned as it was: NaN, or float16."""
+    from safetensors.torch import load_file, save_file
+
+    from nlexnb._store import cache_dir
+
+    bank = ConceptBank([f"thing number {i}" for i in range(1000)])
+    first = bank.encode(ridge_mapper)
+    (path,) = [p for p in (cache_dir() / "banks").glob(f"{ridge_mapper.fingerprint}-*.safetensors")
+               if load_file(str(p))["vectors"].shape[0] == 1000]  # fmt: skip
+    for damaged in (torch.full_like(first, float("nan")), first.half()):
+        save_file({"vectors": damaged.contiguous()}, str(path))
+        again = bank.encode(ridge_mapper)
+        assert again.dtype == torch.float32 and torch.equal(again, first)
+
+
+def test_texts_alike_in_unicode_are_one_concept_and_invisible_ones_none():
+    with pytest.warns(UserWarning, match="dropped 1 empty, 2 duplicate .*in one Unicode form"):
+        bank = ConceptBank(["café", "cafe\u0301", "\u200b", "ｃａｆé", "striped fur"])
+    assert bank.texts == ["café", "striped fur"]
 
 
 def test_a_set_of_concepts_is_one_bank_in_every_run_and_a_dict_is_refused():

@@ -295,3 +295,21 @@ def test_every_reader_of_names_splits_words_of_any_script_alike():
     assert head_word("crème brûlées") == "brûlée"
     assert name_heads("crème brûlée, caramel custard") == {"brûlée", "custard"}
     assert qualifier_words("Égyptian cat") == ["égyptian"]
+
+
+def test_a_single_string_where_a_list_of_texts_goes_is_refused():
+    """Iterated, a string is its letters: "white bear" named no colour, "abc" was joined as "a, b and c", and a word
+    was "mentioned" in any text holding its letters."""
+    from nlexnb import kinds, labels
+
+    assert kinds.colours_said(["white bear"]) == {"white"}
+    for call in (
+        lambda: kinds.colours_said("white bear"),
+        lambda: kinds.words_of("striped fur"),
+        lambda: kinds.class_animals("tabby cat"),
+        lambda: kinds.mentioned("a", "fur coat"),
+        lambda: labels.joined("abc"),
+        lambda: labels.disambiguate("abca"),
+    ):
+        with pytest.raises(TypeError, match="must be a list of texts, got the single string"):
+            call()

@@ -72,6 +72,25 @@ def test_a_mapper_whose_encoder_was_edited_after_the_fit_is_refused(classifier):
             use()
 
 
+def test_load_refuses_a_mapper_of_another_precision_or_width_at_load_not_at_first_use(ridge_mapper, encoder, tmp_path):
+    """Half precision and mis-shaped tensors (with checksums that match) loaded, then failed at the first text in
+    torch's words ("mat1 and mat2 shapes cannot be multiplied")."""
+    import copy
+
+    from nlexnb.maps import RidgeMap
+
+    half = copy.deepcopy(ridge_mapper)
+    half.net.half()
+    path = half.save(tmp_path / "half.safetensors")
+    with pytest.raises(ValueError, match=r"not float32 \(\{'net.bias': 'float16', 'net.weight': 'float16'\}\)"):
+        nlexnb.load_mapper(path, text_encoder=encoder)
+    narrow = copy.deepcopy(ridge_mapper)
+    narrow.net = RidgeMap(torch.zeros(100, encoder.dim), torch.zeros(100))
+    path = narrow.save(tmp_path / "narrow.safetensors")
+    with pytest.raises(ValueError, match="map a text to 100 numbers, but its header says the classifier's features"):
+        nlexnb.load_mapper(path, text_encoder=encoder)
+
+
 def test_load_refuses_damaged_files_and_other_heads(ridge_mapper, encoder, tmp_path):
     path = ridge_mapper.save(tmp_path / "m.safetensors")
     damaged = tmp_path / "damaged.safetensors"

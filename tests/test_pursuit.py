@@ -94,3 +94,21 @@ def test_budgets_that_cannot_work_are_named():
         sparse_nonnegative_fit(torch.ones(1, 3), v, 0)
     with pytest.raises(ValueError, match="budgets is empty"):
         sparse_nonnegative_path(torch.ones(1, 3), v, ())
+
+
+def test_the_weights_on_a_support_are_the_nonnegative_least_squares_optimum():
+    """Two near-opposite directions (cosine -0.96) made the descent stop after 100 steps with weights five times too
+    small (residual 1.2725 against scipy's 1.2668)."""
+    import torch.nn.functional as F
+    from scipy.optimize import nnls
+
+    torch.manual_seed(0)
+    for _ in range(15):
+        v = F.normalize(torch.randn(7, 5), dim=1)
+        rows = torch.randn(4, 5)
+    weights = sparse_nonnegative_fit(rows[:1], v, 3)
+    support = torch.nonzero(weights[0]).flatten().tolist()
+    best, _ = nnls(v[support].double().T.numpy(), rows[0].double().numpy())
+    assert weights[0, support].numpy() == pytest.approx(best, abs=1e-6)
+    with pytest.raises(ValueError, match="steps must be a positive number of descent steps per refit, got 0"):
+        sparse_nonnegative_fit(rows, v, 3, steps=0)
