@@ -183,15 +183,18 @@ class Classifier:
     def weights_digest(self) -> str:
         """A short hash of every weight and buffer of the model, the backbone's as well as the head's
         (:attr:`fingerprint` hashes the head alone): what a resumed collection run checks, since a backbone fine-tuned
-        under a frozen head changes every row without changing the head. Reads all the weights (about 40 ms for
-        EfficientNet-Lite0 on a CPU)."""
+        under a frozen head changes every row without changing the head. The same on any device and in any process;
+        the names of wrappers that hold the same weights (``torch.compile``'s ``_orig_mod.``, ``DataParallel``'s
+        ``module.``) are left out. Reads every weight: 20 ms for EfficientNet-Lite0 on a CPU, seconds for a model
+        of a billion parameters."""
         import hashlib
 
         h = hashlib.blake2b(digest_size=8)
         for name, value in sorted(self.model.state_dict().items()):
-            h.update(name.encode("utf-8"))
-            h.update(str(value.dtype).encode() + str(tuple(value.shape)).encode())
-            h.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+            value = value.int_repr() if value.is_quantized else value
+            h.update(name.replace("_orig_mod.", "").removeprefix("module.").encode("utf-8"))
+            h.update(f"{value.dtype}{tuple(value.shape)}".encode())
+            h.update(value.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
         return h.hexdigest()
 
     @property

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .labels import joined, primary_name
+from .labels import counted, joined, primary_name
 from .targets import Direction, Target
 
 __all__ = ["Explanation", "HeatMap", "LEVEL", "LITTLE", "number_text", "probability_text", "share_text"]
@@ -111,7 +111,9 @@ class Explanation:
         measured: the same drop measured by re-running the head on the ablated feature.
         sentence: the explanation in one sentence. It calls the class "predicted" only when it is the model's top
             class, and says "because it sees" only of a positive quantity: a logit or gap the model decided against
-            reads "The model ranks “cup” below “espresso”, a gap of -3.10; what speaks for “cup” all the same: ...".
+            reads "The model ranks “cup” below “espresso”, a gap of -3.10; what speaks for “cup” all the same: ...",
+            and so does a gap under 0.005 ("level") and the logit of a class the model did not choose whose concepts
+            carry more than all of it (a logit of 0.0006 was explained "mainly because" at 1922.8 times it).
             It says how much of the quantity the concepts it names carry ("(together 23% of its logit)"), and
             where that is under :data:`LITTLE`, that the bank's concepts carry little of it rather than "because";
             above the whole, as a multiple ("2.2 times the gap: the rest of what it sees favours “vulture”").
@@ -177,11 +179,11 @@ class Explanation:
             head = self._against_head()
             named = f"\u201c{self._explained_name()}\u201d"
             if not quoted:
-                return f"{head}; {self._nothing_named(f'speaks for {named}', f'speak for {named}')}."
+                return f"{head}; {self._nothing_named(f'speaks for {named}')}."
             return f"{head}; what speaks for {named} all the same: {listed}."
         head = self._head()
         if not quoted:
-            return f"{head.rstrip(',')}, but {self._nothing_named('carries this decision', 'carry it')}."
+            return f"{head.rstrip(',')}, but {self._nothing_named('carries this decision')}."
         together = "together " if len(quoted) > 1 else ""
         if percent < 100 * LITTLE:
             amount = "under 1%" if percent < 1 else f"{percent}%"
@@ -207,14 +209,17 @@ class Explanation:
             and self.predicted != self.target
         )
 
-    def _nothing_named(self, does: str, do: str) -> str:
-        """Why no concept is named: no concept of the bank ``does`` so, or those that ``do`` were all left out
-        (:attr:`withheld`)."""
+    def _nothing_named(self, does: str) -> str:
+        """Why no concept is named: no concept of the bank ``does`` so, or none the explainer may name does, while
+        :attr:`withheld` concepts present in the image and aligned with the quantity were left out by its rules."""
         if not self.withheld:
             return f"no concept in the bank {does}"
+        n, one = self.withheld, self.withheld == 1
+        contrast = ", or not among the class's own evidence" if self.foil is not None else ""
         return (
-            f"the bank's concepts that {do} are all left out ({self.withheld}, by the explainer's rules: names, kinds "
-            "and echoes of a class, peoples, what its photos are not expected to show)"
+            f"no concept the explainer may name {does}: {counted(n, 'concept')} of the bank that "
+            f"{'pushes' if one else 'push'} it up in this image {'is' if one else 'are'} left out by its rules (names, "
+            f"kinds and echoes of a class, peoples, paraphrases, what its photos are not expected to show{contrast})"
         )
 
     def _quantity(self) -> str:
@@ -256,7 +261,8 @@ class Explanation:
         return f"{self._predicts()} gives {target} a logit of {number_text(self.explained)},"
 
     def _against_head(self) -> str:
-        """The start of the sentence when the explained quantity is zero or negative: the model decided against it."""
+        """The start of the sentence when nothing is explained "because": a quantity the model decided against, one
+        level to the hundredth, or the logit of a class it did not choose whose concepts carry more than all of it."""
         if isinstance(self.explains, Direction):
             return f"The score of \u201c{self.explains.label}\u201d is {number_text(self.explained)}"
         target = self._named(self.target_name, self.probability)
@@ -269,8 +275,9 @@ class Explanation:
 
     def _weighed_sentence(self) -> str:
         """What each given text carries of the explained quantity, and all of them together."""
-        beyond = bool((self.concepts["share"].abs() > 1).any())
-        if self.explained < LEVEL or (beyond and self._unchosen()):
+        level = self.explained < LEVEL
+        beyond = not level and (bool((self.concepts["share"].abs() > 1).any()) or self.total / self.explained > 1.005)
+        if level or (beyond and self._unchosen()):
             # no share of a quantity the model decided against, nor of the logit of a class it did not choose that a
             # text carries more than the whole of ("“foam” carries 3231%" of a logit of 0.0167): each text's push
             table = self.concepts
@@ -294,7 +301,7 @@ class Explanation:
         parts = [f"\u201c{c}\u201d {share_text(s)}" for c, s in zip(self.concepts["concept"], self.concepts["share"])]
         parts[0] = parts[0].replace("\u201d ", "\u201d carries ", 1)
         listed = joined(parts)
-        together = f"; together {share_text(self.total / self.explained)}" if len(parts) > 1 and self.explained else ""
+        together = f"; together {share_text(self.total / self.explained)}" if len(parts) > 1 else ""
         beyond = ""  # "480%": the rest pulls back (not said of a "100%" that is 100.3)
         if round(100 * self.total / self.explained) > 100:
             beyond = f"; {self._rest_against('the model')}"

@@ -313,3 +313,22 @@ def test_a_mapper_refuses_an_encoder_edited_or_swapped_after_its_fit(classifier,
     mapper.text_encoder = TextEncoder(encoder.model, "my-own-encoder", torch.device("cpu"))
     with pytest.raises(ValueError, match="it is another text encoder than the one the map was fitted on"):
         mapper.encode_labels(["cat"])
+
+
+def test_a_first_format_mapper_file_with_a_seen_penalty_that_is_no_number_is_refused(ridge_mapper, encoder, tmp_path):
+    """Files of the first format carry no checksum: a penalty of "high" or NaN loaded, and failed (or ranked every
+    seen class anyhow) at zero-shot time."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = ridge_mapper.save(tmp_path / "m.safetensors")
+    with safe_open(str(path), "pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        meta = json.loads(f.metadata()["nlexnb"])
+    for penalty in ("high", float("nan")):
+        old = tmp_path / "old.safetensors"
+        save_file(tensors, str(old), {"nlexnb": json.dumps({**meta, "format": 1, "seen_penalty": penalty})})
+        with pytest.raises(ValueError, match="has seen_penalty .* in its header, not a finite number"):
+            nlexnb.load_mapper(old, text_encoder=encoder)

@@ -119,11 +119,13 @@ def test_the_reports_cli_reads_parameters_as_written_and_never_writes_over_the_n
     notebook by its executed copy, whose injected parameters then ran ever after."""
     from nlexnb.reports.run import parameter_value
 
-    assert [parameter_value("X", v) for v in ("10", "-3", "0.5", "1e-3", "true", "[a, b]", ".inf")] == [
-        10, -3, 0.5, 0.001, True, ["a", "b"], float("inf"),
+    assert [parameter_value("X", v) for v in ("10", "-3", "0.5", "1e-3", "true", "[a, b]", ".inf", "1_000", "~")] == [
+        10, -3, 0.5, 0.001, True, ["a", "b"], float("inf"), 1000, None,
     ]  # fmt: skip
-    for text, read in (("010", "8"), ("1:30", "90"), ("0x1F", "31")):
-        with pytest.raises(ValueError, match=f"-p SEED '{text}' reads as {read} in YAML .*write the number in decimal"):
+    with pytest.raises(ValueError, match="-p X '1e400' is too large for a number"):
+        parameter_value("X", "1e400")
+    for text, read in (("010", "8"), ("1:30", "90"), ("0x1F", "31"), ("0b101", "5")):
+        with pytest.raises(ValueError, match=f"-p SEED '{text}' reads as {read} in YAML .*binary\\): write the number"):
             parameter_value("SEED", text)
     bad = _reports_cli("--out", str(tmp_path), "--only", "01", "-p", "FOLDS", "010")
     assert bad.returncode == 2 and "reads as 8 in YAML" in bad.stderr and not list(tmp_path.iterdir())
@@ -487,8 +489,10 @@ def test_setup_with_a_path_a_mapper_or_none(cache, tmp_path, encoder):
     with pytest.raises(TypeError, match="mapper must be"):
         setup(clf, encoder, mapper=3, style=False)
     (tmp_path / "mine.pt").write_bytes(b"a checkpoint")  # ignored: a new fit went to mine.pt.safetensors
-    with pytest.raises(ValueError, match=r"mapper must name a .safetensors file .*got '.*mine.pt'"):
+    with pytest.raises(ValueError, match=r"mapper must name a .safetensors file .*got '.*mine.pt', a file of another"):
         setup(clf, encoder, mapper=tmp_path / "mine.pt", style=False)
+    dotted = setup(clf, encoder, mapper=tmp_path / "mapper.v2", style=False)  # a name: .safetensors is added
+    assert dotted.mapper_path == tmp_path / "mapper.v2.safetensors"
     with pytest.raises(TypeError, match="style must be True or False"):
         setup(clf, encoder, mapper=False, style="no")
 

@@ -4,7 +4,8 @@ the local engine does; the calling process writes the rows."""
 
 from __future__ import annotations
 
-import contextlib
+import sys
+import traceback
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -39,41 +40,43 @@ class _RayExplainer:
             table, errors, size = explain_batch(decoded, self.run)
         except Exception as exc:  # sent back as data: raised by Ray, it came as 40 lines of another type, and
             failure = f"{type(exc).__module__}.{type(exc).__qualname__}"  # the batches in flight were dropped
-            return _result(None, None, 0, failure, str(exc))
+            message = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+            where = "".join(traceback.format_exception(exc)[-4:])  # the worker's last frames, for the note
+            return _result(None, None, 0, failure, message, where)
         return _result(table, errors, size)
 
 
-def _result(table, errors, size: int, failure: str = "", message: str = "") -> dict[str, np.ndarray]:
+def _result(table, errors, size: int, failure: str = "", message: str = "", where: str = "") -> dict[str, np.ndarray]:
     """One batch's answer, as one row: its rows and errors (Arrow IPC bytes), and a worker's failure (the error's
-    type and message; empty when none)."""
+    type, message and last frames; empty when none)."""
     return {
         "rows": np.array([_to_ipc(table)], dtype=object),
         "errors": np.array([_to_ipc(errors)], dtype=object),
         "size": np.array([size]),
         "failure": np.array([failure], dtype=object),
         "message": np.array([message], dtype=object),
+        "where": np.array([where], dtype=object),
     }
 
 
-def _rebuilt(failure: str, message: str) -> Exception:
-    """The error a worker caught, raised here as the local engine raises it: the same built-in or nlexnb exception
-    type and message (other types as a RuntimeError naming theirs), with a note saying where it was raised."""
+def _rebuilt(failure: str, message: str, where: str) -> Exception:
+    """The error a worker caught, raised here as the local engine raises it: the same exception type (a built-in one,
+    or one of a module this process has imported, such as nlexnb's ``UnreadableImageError``) with its message, and
+    a RuntimeError naming the type otherwise; a note says where it was raised and shows the worker's last frames."""
     import builtins
-    import importlib
 
-    module, _, name = failure.rpartition(".")
-    kind = None
-    if module == "builtins" or module.split(".")[0] == "nlexnb":
-        with contextlib.suppress(ImportError, AttributeError):
-            kind = getattr(builtins, name) if module == "builtins" else getattr(importlib.import_module(module), name)
+    module_name, _, name = failure.rpartition(".")
+    module = builtins if module_name == "builtins" else sys.modules.get(module_name)  # never imported from a string
+    kind = getattr(module, name, None) if module is not None and "." not in name else None
     if isinstance(kind, type) and issubclass(kind, Exception):
         try:
             error = kind(message)
-        except TypeError:  # an exception that takes other arguments
-            error = RuntimeError(f"{failure}: {message}")
+        except TypeError:  # one that takes other arguments (a path and a reason): the same type, with the message
+            error = kind.__new__(kind)
+            error.args = (message,)
     else:
         error = RuntimeError(f"{failure}: {message}")
-    error.add_note("(raised in a Ray worker; the batches that reached this process before it are kept)")
+    error.add_note("(raised in a Ray worker; the batches that reached this process before it are kept)\n" + where)
     return error
 
 
@@ -119,5 +122,5 @@ def ray_stream(explainer: Explainer, source: Source, remaining, settings: Settin
     )
     for row in results.iter_rows():
         if row["failure"]:
-            raise _rebuilt(str(row["failure"]), str(row["message"]))
+            raise _rebuilt(str(row["failure"]), str(row["message"]), str(row["where"]))
         yield _from_ipc(row["rows"]), _from_ipc(row["errors"]), int(row["size"])

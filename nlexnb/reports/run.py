@@ -66,6 +66,8 @@ def run_notebooks(
         failed = out_dir / f"{path.stem}.failed.ipynb"
         tmp = out_dir / f".{path.stem}.running.ipynb"
         start = time.perf_counter()
+        for stale in (failed, failed.with_suffix(".html")):  # an earlier run's failure is not this run's
+            stale.unlink(missing_ok=True)
         try:
             with _kernel_environment():
                 pm.execute_notebook(
@@ -80,11 +82,10 @@ def run_notebooks(
                 )
         except BaseException:  # a failure or an interrupt: its partial output beside the last good report
             if tmp.exists():
-                _publish(tmp, failed, html)
+                with contextlib.suppress(Exception):  # the notebook's own error is the one to raise
+                    _publish(tmp, failed, html)
             raise
         _publish(tmp, target, html)
-        for stale in (failed, failed.with_suffix(".html")):
-            stale.unlink(missing_ok=True)
         done.append(target)
         print(f"executed {path.name} -> {target} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     return done
@@ -105,6 +106,7 @@ def parameter_value(name: str, text: str) -> Any:
     """A ``-p NAME VALUE`` value read as YAML (``3`` -> int, ``1e-3`` -> float, ``true`` -> bool, ``[a, b]`` -> list),
     refusing what YAML 1.1 reads as a number other than the decimal one written: ``010`` is 8 there (octal),
     ``1:30`` is 90 (base 60) and ``0x1F`` is 31, which would run the notebook on a number nobody typed."""
+    import math
     import re
 
     import yaml
@@ -118,15 +120,18 @@ def parameter_value(name: str, text: str) -> Any:
             "brackets"
         ) from exc
     decimal = r"[-+]?(0|[1-9][0-9]*)(\.[0-9]*)?([eE][-+]?[0-9]+)?|[-+]?\.[0-9]+([eE][-+]?[0-9]+)?"
-    if isinstance(value, str) and re.fullmatch(decimal, text.strip()):
-        return float(text)  # YAML 1.1 reads "1e-3" as text: a number was meant
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and not re.fullmatch(decimal, text.strip()):
-        special = text.strip().lower().lstrip("+-") in (".inf", ".nan")
-        if not special:
+    written = text.strip().replace("_", "")  # "1_000" is a decimal number with separators, as YAML reads it
+    if isinstance(value, str) and re.fullmatch(decimal, written):
+        value = float(written)  # YAML 1.1 reads "1e-3" as text: a number was meant
+    special = written.lower().lstrip("+-") in (".inf", ".nan")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not special:
+        if not re.fullmatch(decimal, written):
             raise ValueError(
-                f"-p {name} {text!r} reads as {value!r} in YAML (octal, base 60 or hexadecimal): write the number in "
-                f"decimal, or quote it ('\"{text}\"') for text"
+                f"-p {name} {text!r} reads as {value!r} in YAML (octal, base 60, hexadecimal or binary): write the "
+                f"number in decimal, or quote it ('\"{text}\"') for text"
             )
+        if not math.isfinite(value):  # "1e400" read as inf
+            raise ValueError(f"-p {name} {text!r} is too large for a number: it reads as {value!r}")
     return value
 
 

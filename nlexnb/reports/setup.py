@@ -136,10 +136,12 @@ def setup(
             f"mapper must be None (nlexnb's cache), a .safetensors path, a fitted Mapper or False (none), "
             f"got {type(mapper).__name__} ({mapper!r})"
         )
-    if isinstance(mapper, (str, os.PathLike)) and Path(mapper).suffix not in ("", ".safetensors"):
-        raise ValueError(  # "mine.pt" was ignored: a mapper was fitted and saved as "mine.pt.safetensors"
-            f"mapper must name a .safetensors file (nlexnb's mapper format; without a suffix, .safetensors is "
-            f"added), got {str(mapper)!r}"
+    if isinstance(mapper, (str, os.PathLike)) and (
+        Path(mapper).suffix in CHECKPOINT_SUFFIXES or (Path(mapper).is_file() and Path(mapper).suffix != ".safetensors")
+    ):  # "mine.pt" was ignored: a mapper was fitted and saved beside it, as "mine.pt.safetensors"
+        raise ValueError(
+            f"mapper must name a .safetensors file written by Mapper.save (which adds .safetensors to a name without "
+            f"it), got {str(mapper)!r}, a file of another kind"
         )
     style = yes_or_no(style, "style")  # "no" applied the style
     if device is not None:  # it was ignored for a model given as an object, which stays where it is
@@ -171,6 +173,11 @@ def setup(
     fitted, source, path, notes["mapper"] = _setup_mapper(classifier, text_encoder, mapper, a_seed(seed))
     seconds["mapper"] = time.perf_counter() - start
     return NotebookSetup(classifier, text_encoder, fitted, source, path, notes, seconds)
+
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle", ".npz", ".npy", ".h5", ".onnx", ".json")
+"""Suffixes of files that are not nlexnb mappers: a mapper path ending in one is refused rather than taken as a name to
+which Mapper.save adds ".safetensors" ("mapper.v2" is such a name)."""
 
 
 def _setup_mapper(classifier, encoder, mapper, seed: int) -> tuple[Mapper | None, str, Path | None, str]:
