@@ -120,7 +120,12 @@ def ray_stream(explainer: Explainer, source: Source, remaining, settings: Settin
         num_cpus=1,
         num_gpus=gpus,
     )
-    for row in results.iter_rows():
-        if row["failure"]:
-            raise _rebuilt(str(row["failure"]), str(row["message"]), str(row["where"]))
-        yield _from_ipc(row["rows"]), _from_ipc(row["errors"]), int(row["size"])
+    options = context.execution_options
+    saved, options.preserve_order = options.preserve_order, True  # batches in the order of their ids: an error is
+    try:  # raised once every batch before it is written (out of order, one came first and they were lost)
+        for row in results.iter_rows():
+            if row["failure"]:
+                raise _rebuilt(str(row["failure"]), str(row["message"]), str(row["where"]))
+            yield _from_ipc(row["rows"]), _from_ipc(row["errors"]), int(row["size"])
+    finally:
+        options.preserve_order = saved
