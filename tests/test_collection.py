@@ -392,6 +392,16 @@ def test_an_error_in_a_ray_worker_is_raised_as_the_local_engine_raises_it(explai
     assert read_explanations(tmp_path / "x.parquet", partial=True)["id"].tolist() == [0, 1]  # Ray dropped them
 
 
+def test_a_warning_in_a_ray_worker_reaches_the_caller(explainer, pictures, local_ray, tmp_path):
+    """A worker's log stays in the worker: "only 1x1 pixels" was said by the local engine and lost on Ray."""
+    from PIL import Image
+
+    tiny = [pictures[0], Image.new("RGB", (1, 1), "red")]
+    with pytest.warns(UserWarning, match=r"1x1 pixels.* \(in a Ray worker\)"):
+        run = explain_collection(explainer, tiny, tmp_path / "x.parquet", batch_size=1, engine="ray", progress=False)
+    assert run.rows == 2
+
+
 def test_ray_needs_images_it_can_read_by_position(explainer, pictures, local_ray, tmp_path):
     class Stream(torch.utils.data.IterableDataset):
         def __iter__(self):

@@ -4,8 +4,10 @@ the local engine does; the calling process writes the rows."""
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -35,21 +37,43 @@ class _RayExplainer:
         self.run = BatchExplainer(explainer, k, foil)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        try:
-            decoded = collate([self.dataset[int(i)] for i in batch["id"]])
-            table, errors, size = explain_batch(decoded, self.run)
-        except Exception as exc:  # sent back as data: raised by Ray, it came as 40 lines of another type, and
-            failure = f"{type(exc).__module__}.{type(exc).__qualname__}"  # the batches in flight were dropped
-            message = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
-            where = "".join(traceback.format_exception(exc)[-4:])  # the worker's last frames, for the note
-            return _result(None, None, 0, failure, message, where)
-        return _result(table, errors, size)
+        with warnings.catch_warnings(record=True) as caught:  # a worker's log does not reach the caller: its
+            warnings.simplefilter("always")  # warnings ("a 1x1 image means little") travel with the batch
+            try:
+                decoded = collate([self.dataset[int(i)] for i in batch["id"]])
+                table, errors, size = explain_batch(decoded, self.run)
+            except Exception as exc:  # sent back as data: raised by Ray, it came as 40 lines of another type,
+                failure = _qualified(type(exc))  # and the batches in flight were dropped
+                message = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+                where = "".join(traceback.format_exception(exc)[-4:])  # the worker's last frames, for the note
+                return _result(None, None, 0, caught, failure, message, where)
+        return _result(table, errors, size, caught)
 
 
-def _result(table, errors, size: int, failure: str = "", message: str = "", where: str = "") -> dict[str, np.ndarray]:
-    """One batch's answer, as one row: its rows and errors (Arrow IPC bytes), and a worker's failure (the error's
-    type, message and last frames; empty when none)."""
+def _qualified(kind: type) -> str:
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _named_type(qualified: str, base: type) -> type | None:
+    """The class a worker named (``module.Name``), a subclass of ``base``, where it is a built-in one or one of a
+    module this process has imported (nlexnb's ``UnreadableImageError``); None otherwise. Never imports."""
+    import builtins
+
+    module_name, _, name = qualified.rpartition(".")
+    module = builtins if module_name == "builtins" else sys.modules.get(module_name)
+    kind = getattr(module, name, None) if module is not None and "." not in name else None
+    return kind if isinstance(kind, type) and issubclass(kind, base) else None
+
+
+def _result(
+    table, errors, size: int, caught=(), failure: str = "", message: str = "", where: str = ""
+) -> dict[str, np.ndarray]:
+    """One batch's answer, as one row: its rows and errors (Arrow IPC bytes), the warnings it raised (``caught``:
+    JSON of their categories and messages) and a worker's failure (the error's type, message and last frames;
+    empty when none)."""
+    warned = json.dumps([[_qualified(w.category), str(w.message)] for w in caught])
     return {
+        "warnings": np.array([warned], dtype=object),
         "rows": np.array([_to_ipc(table)], dtype=object),
         "errors": np.array([_to_ipc(errors)], dtype=object),
         "size": np.array([size]),
@@ -63,12 +87,8 @@ def _rebuilt(failure: str, message: str, where: str) -> Exception:
     """The error a worker caught, raised here as the local engine raises it: the same exception type (a built-in one,
     or one of a module this process has imported, such as nlexnb's ``UnreadableImageError``) with its message, and
     a RuntimeError naming the type otherwise; a note says where it was raised and shows the worker's last frames."""
-    import builtins
-
-    module_name, _, name = failure.rpartition(".")
-    module = builtins if module_name == "builtins" else sys.modules.get(module_name)  # never imported from a string
-    kind = getattr(module, name, None) if module is not None and "." not in name else None
-    if isinstance(kind, type) and issubclass(kind, Exception):
+    kind = _named_type(failure, Exception)
+    if kind is not None:
         try:
             error = kind(message)
         except TypeError:  # one that takes other arguments (a path and a reason): the same type, with the message
@@ -124,6 +144,8 @@ def ray_stream(explainer: Explainer, source: Source, remaining, settings: Settin
     saved, options.preserve_order = options.preserve_order, True  # batches in the order of their ids: an error is
     try:  # raised once every batch before it is written (out of order, one came first and they were lost)
         for row in results.iter_rows():
+            for category, message in json.loads(str(row["warnings"])):
+                warnings.warn(f"{message} (in a Ray worker)", _named_type(category, Warning) or UserWarning, 2)
             if row["failure"]:
                 raise _rebuilt(str(row["failure"]), str(row["message"]), str(row["where"]))
             yield _from_ipc(row["rows"]), _from_ipc(row["errors"]), int(row["size"])

@@ -127,9 +127,8 @@ def explain_collection(
             must be paths every node can read (a shared file system) or in-memory images.
         checkpoint_every: images between two part files: at most this many are explained again after the process is
             killed (an exception or Ctrl-C keeps every finished batch; with Ray, an error in a worker is raised
-            here, as the local engine raises it, once the batches before it are written). Ray workers' warnings stay
-            in the workers (the local Ray instance nlexnb starts does not send their logs here; run the local engine
-            to see them).
+            here, as the local engine raises it, once the batches before it are written; its warnings are given
+            here too, marked "(in a Ray worker)").
         progress: show a progress bar: True, False, or None (the default: shown).
 
     Returns:
