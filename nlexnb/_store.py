@@ -144,7 +144,9 @@ class TensorCache:
         there (each row is a view of a whole shard, so pickling them would copy every shard once per row)."""
         return {**self.__dict__, "_index": None}
 
-    def _load(self) -> dict[bytes, torch.Tensor]:
+    def _load(self, dim: int | None = None) -> dict[bytes, torch.Tensor]:
+        """Every cached vector by key; a shard that is damaged, of another width than ``dim`` or dtype, or not
+        finite is removed (another process's compaction removing a shard while this one reads is no damage)."""
         if self._index is not None:
             return self._index
         index: dict[bytes, torch.Tensor] = {}
@@ -155,10 +157,16 @@ class TensorCache:
                 try:
                     data = load_file(str(shard))
                     keys, values = data["keys"], data["values"]
-                    if keys.ndim != 2 or keys.shape[1] != 16 or values.shape[0] != keys.shape[0]:
+                    if keys.ndim != 2 or keys.shape[1] != 16 or values.ndim != 2 or values.shape[0] != keys.shape[0]:
                         raise ValueError("inconsistent shapes")
+                    if dim is not None and values.shape[1] != dim:  # rows of another width failed in torch.stack
+                        raise ValueError(f"vectors of width {values.shape[1]}, not {dim}")
+                    if keys.dtype != torch.uint8 or values.dtype != torch.float32:
+                        raise ValueError(f"dtypes {keys.dtype} and {values.dtype}, not uint8 and float32")
                     if not torch.isfinite(values).all():
                         raise ValueError("non-finite values")
+                except FileNotFoundError:  # compacted away by another process meanwhile: its rows are in shard-all
+                    continue
                 except Exception as exc:  # damaged shard: never trust it
                     warn_user(f"Removing damaged cache file {shard} ({exc}); its entries will be recomputed")
                     shard.unlink(missing_ok=True)
@@ -174,7 +182,7 @@ class TensorCache:
         """Vectors for ``texts`` [n, dim] (float32, CPU), computing only the ones not cached."""
         if not texts:
             return torch.empty(0, dim)
-        index = self._load()
+        index = self._load(dim)
         keys = [text_key(t) for t in texts]
         missing: dict[bytes, str] = {}
         for k, t in zip(keys, texts):

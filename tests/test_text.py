@@ -43,6 +43,26 @@ def test_cache_returns_identical_vectors_and_recovers_from_damage(encoder):
     torch.testing.assert_close(recomputed, first, rtol=1e-5, atol=1e-5)
 
 
+def test_a_cache_shard_of_another_width_or_dtype_is_removed_not_stacked(tmp_path, monkeypatch):
+    """A shard of [n, 3] vectors in a 4-wide cache failed in torch.stack; a 1-D one returned vectors of shape [1]."""
+    from safetensors.torch import save_file
+
+    from nlexnb._store import TensorCache, text_key
+
+    monkeypatch.setenv("NLEXNB_CACHE", str(tmp_path))
+    cache = TensorCache("vectors")
+    key = torch.frombuffer(bytearray(text_key("a")), dtype=torch.uint8)[None]
+    for values in (torch.ones(1, 3), torch.ones(1, 4, dtype=torch.float16), torch.ones(4)):
+        cache.folder.mkdir(parents=True, exist_ok=True)
+        save_file({"keys": key, "values": values}, str(cache.folder / "shard-x.safetensors"))
+        fresh = TensorCache("vectors")
+        with pytest.warns(UserWarning, match="Removing damaged cache file"):
+            got = fresh.get_or_compute(["a"], lambda todo: torch.zeros(len(todo), 4), 4)
+        assert got.shape == (1, 4) and got.dtype == torch.float32 and not got.any()
+        for shard in cache.folder.glob("shard-*.safetensors"):
+            shard.unlink()
+
+
 def test_an_encoder_edited_after_loading_is_another_encoder(encoder):
     """A model fine-tuned in place, or given a shorter token limit, encodes differently: it gets an identity, and so a
     disk cache and saved mappers, of its own, and never the base model's cached embeddings (nor gives it its own)."""
