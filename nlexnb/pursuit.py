@@ -57,6 +57,7 @@ def sparse_nonnegative_path(
     correlations are kept in the bank's coordinates (``rows @ V.T`` minus the fitted weights times the bank's
     cosines), so a step costs a sparse product, not a pass over every row's features."""
     steps = positive_int(steps, "steps", "descent steps per refit")  # 0, -5 and 2.5 were taken
+    _check_inputs(rows, directions, allowed)
     budgets = sorted({positive_int(b, "budgets", "concepts per row") for b in budgets})
     if not budgets:
         raise ValueError("budgets is empty: give at least one number of concepts per row")
@@ -108,6 +109,27 @@ def sparse_nonnegative_path(
     for b in budgets:  # budgets past where every row stopped growing
         path.setdefault(b, weights())
     return path
+
+
+def _check_inputs(rows, directions, allowed) -> None:
+    """Rows [R, d] and directions [T, d] as finite tensors of one width, and ``allowed`` a bool mask [T] or [R, T]:
+    a NaN row was written with no concept at all, a float mask failed in "~", and other shapes in torch's words."""
+    for name, value in (("rows", rows), ("directions", directions)):
+        if not isinstance(value, torch.Tensor) or value.ndim != 2:
+            shape = tuple(value.shape) if hasattr(value, "shape") else type(value).__name__
+            raise TypeError(f"{name} must be a 2-D torch tensor ({name} by width), got {shape}")
+        if not torch.isfinite(value).all():
+            raise ValueError(f"{name} hold NaN or infinite values: no concept can write them")
+    if rows.shape[1] != directions.shape[1]:
+        raise ValueError(f"rows are {rows.shape[1]} wide but directions {directions.shape[1]}: give one width")
+    if allowed is not None:
+        if not isinstance(allowed, torch.Tensor) or allowed.dtype != torch.bool:
+            raise TypeError(f"allowed must be a bool tensor (True where a direction may be used), got {allowed!r:.60}")
+        if tuple(allowed.shape) not in ((directions.shape[0],), (rows.shape[0], directions.shape[0])):
+            raise ValueError(
+                f"allowed must be [{directions.shape[0]}] or [{rows.shape[0]}, {directions.shape[0]}] (per row), "
+                f"got {list(allowed.shape)}"
+            )
 
 
 def _nonnegative_refit(gram: torch.Tensor, target: torch.Tensor, coef: torch.Tensor, steps: int) -> torch.Tensor:

@@ -136,6 +136,10 @@ def get_selector(selector: Selector | str) -> Selector:
         return selector
     if isinstance(selector, type) and issubclass(selector, Selector):
         raise TypeError(f"selector is the class {selector.__name__}: pass an instance, {selector.__name__}()")
+    if not isinstance(selector, str):  # a list failed as "unhashable"
+        raise TypeError(
+            f"selector must be a name ({sorted(SELECTORS)}) or a Selector, got {type(selector).__name__} {selector!r}"
+        )
     if selector not in SELECTORS:
         raise ValueError(f"Unknown selector {selector!r}; choose one of {sorted(SELECTORS)} or pass a Selector")
     return SELECTORS[selector]()

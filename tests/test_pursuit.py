@@ -112,3 +112,22 @@ def test_the_weights_on_a_support_are_the_nonnegative_least_squares_optimum():
     assert weights[0, support].numpy() == pytest.approx(best, abs=1e-6)
     with pytest.raises(ValueError, match="steps must be a positive number of descent steps per refit, got 0"):
         sparse_nonnegative_fit(rows, v, 3, steps=0)
+
+
+def test_inputs_a_pursuit_cannot_use_are_named():
+    """A NaN row was written with no concept at all; a float mask failed in "~"; a list selector was "unhashable"."""
+    from nlexnb.selection import get_selector
+
+    v = torch.eye(3)
+    with pytest.raises(ValueError, match="rows hold NaN or infinite values"):
+        sparse_nonnegative_fit(torch.full((1, 3), float("nan")), v, 1)
+    with pytest.raises(TypeError, match="allowed must be a bool tensor"):
+        sparse_nonnegative_fit(torch.ones(1, 3), v, 1, allowed=torch.ones(3))
+    with pytest.raises(ValueError, match=r"allowed must be \[3\] or \[1, 3\] \(per row\), got \[2\]"):
+        sparse_nonnegative_fit(torch.ones(1, 3), v, 1, allowed=torch.ones(2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="rows are 2 wide but directions 3"):
+        sparse_nonnegative_fit(torch.ones(1, 2), v, 1)
+    with pytest.raises(TypeError, match="rows must be a 2-D torch tensor"):
+        sparse_nonnegative_fit(np.ones((1, 3)), v, 1)
+    with pytest.raises(TypeError, match=r"selector must be a name \(\['greedy'"):
+        get_selector(["greedy"])
