@@ -55,6 +55,11 @@ def safe_extract(archive, folder: Path) -> None:
 
 
 def _atomic(path: Path, write: Callable[[str], None]) -> None:
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:  # "[Errno 17] File exists" named neither the file nor the fix
+        raise NotADirectoryError(
+            f"Cannot write {str(path)!r}: {str(blocking)!r} is a file, not a folder. Give a path in a folder"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

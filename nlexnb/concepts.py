@@ -125,6 +125,10 @@ class ConceptBank:
         A table (a ``.csv``, ``.tsv``, ``.json``, ``.parquet`` or spreadsheet file, or lines with tabs) is refused
         rather than read line by line: its header and its other columns would become concepts."""
         path = Path(path)
+        if path.is_dir():  # "file not found" of a folder that is there
+            raise IsADirectoryError(
+                f"Concept bank file {str(path)!r} is a folder: give a text file in it, one concept per line"
+            )
         if not path.is_file():
             raise FileNotFoundError(f"Concept bank file not found: {str(path)!r} (expected a text file, one per line)")
         if path.suffix.lower() in TABLE_SUFFIXES:

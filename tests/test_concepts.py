@@ -165,3 +165,11 @@ def test_a_bank_refuses_weights_sources_spelt_as_one_string_and_sources_it_lacks
         bank.indices("color")
     with pytest.raises(TypeError, match="glosses must be True or False, got 'no'"):
         ConceptBank.wordnet(glosses="no")
+
+
+def test_a_folder_given_as_a_bank_file_and_a_file_given_as_a_folder_are_named(ridge_mapper, tmp_path):
+    (tmp_path / "afile").write_text("striped fur\n")
+    with pytest.raises(IsADirectoryError, match="is a folder: give a text file in it"):
+        ConceptBank.from_file(tmp_path)
+    with pytest.raises(NotADirectoryError, match=r"afile' is a file, not a folder"):
+        ridge_mapper.save(tmp_path / "afile" / "sub" / "m.safetensors")  # was "[Errno 17] File exists"
