@@ -661,6 +661,9 @@ def test_a_recorded_value_keeps_its_names_and_its_infinities(monkeypatch):
     for twice in ({1: "a", "1": "b"}, pd.Series([1, 2], index=["x", "x"]), pd.DataFrame([[1, 2]], columns=[1, "1"])):
         with pytest.raises(ValueError, match=r"record: .*\['(1|x)'\] each stand for more than one entry"):
             reports.record("twice", twice)
+    same_name = pd.DataFrame({"class": [1, 2]}, index=pd.Index(["a", "b"], name="class"))  # failed in pandas' words
+    with pytest.raises(ValueError, match=r"index is named like one of its columns \(\['class'\]\): rename"):
+        reports.record("same", same_name)
 
 
 def test_a_device_for_models_given_as_objects_is_refused_not_ignored(cache, encoder):

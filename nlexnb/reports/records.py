@@ -25,6 +25,12 @@ def _jsonable(value: Any) -> Any:
             # an index of names, or a named one, is kept; integers are row numbers (sorted, filtered or
             # concatenated, they are still no data): name the index to keep class indices
             telling = value.index.name is not None or not pd.api.types.is_integer_dtype(value.index)
+            named = [n for n in value.index.names if n is not None]
+            if telling and set(named) & set(map(str, value.columns)):  # pandas' "cannot insert ..., already exists"
+                raise ValueError(
+                    f"a recorded table's index is named like one of its columns ({sorted(set(named))}): rename the "
+                    "index (frame.rename_axis('...')) or drop it (frame.reset_index(drop=True))"
+                )
             frame = value.reset_index() if telling else value
             columns = _distinct_keys(frame.columns, "a recorded table's columns")
             records = [dict(zip(columns, map(_jsonable, row))) for row in frame.itertuples(index=False, name=None)]
