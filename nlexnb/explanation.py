@@ -171,7 +171,7 @@ class Explanation:
         listed = joined(quoted)
         share = float(main["contribution"].sum()) / self.explained if self.explained > 0 else 0.0
         percent = round(100 * share)  # the words follow the number shown
-        if self.explained < LEVEL or (percent > 100 and self._unchosen()):
+        if not self.in_shares:
             # nothing to explain "because": said of a logit or gap the model decided against, of one level to the
             # hundredth shown, or of a class it did not choose whose concepts carry more than its whole logit (a
             # logit of 0.0006 was explained "mainly because ... (1922.8 times its logit)": a raw logit's sign
@@ -199,6 +199,18 @@ class Explanation:
         comma = "," if isinstance(self.explains, Direction) or long_head else ""
         seer = "the model" if isinstance(self.explains, Direction) else "it"  # "The score of “x” is 0.94, ... it sees"
         return f"{head}{comma} {how} because {seer} sees {listed} ({amount})."
+
+    @property
+    def in_shares(self) -> bool:
+        """Whether shares of the explained quantity mean something here, so that the sentence and the figure give
+        them: not for a quantity under :data:`LEVEL` (or below zero), nor for the logit of a class the model did not
+        choose that the concepts carry more than all of (a raw logit's sign means nothing when softmax ignores a
+        shift of all of them: a logit of 0.0006 drew bars of 112898%). Otherwise each concept's push is given in
+        the quantity's own units."""
+        if self.explained < LEVEL:
+            return False
+        beyond = bool((self.concepts["share"].abs() > 1).any()) or self.total / self.explained > 1.005
+        return not (beyond and self._unchosen())
 
     def _unchosen(self) -> bool:
         """True for a class the model did not predict, explained on its own (no foil, not a direction)."""
@@ -275,9 +287,7 @@ class Explanation:
 
     def _weighed_sentence(self) -> str:
         """What each given text carries of the explained quantity, and all of them together."""
-        level = self.explained < LEVEL
-        beyond = not level and (bool((self.concepts["share"].abs() > 1).any()) or self.total / self.explained > 1.005)
-        if level or (beyond and self._unchosen()):
+        if not self.in_shares:
             # no share of a quantity the model decided against, nor of the logit of a class it did not choose that a
             # text carries more than the whole of ("“foam” carries 3231%" of a logit of 0.0167): each text's push
             table = self.concepts
@@ -286,7 +296,8 @@ class Explanation:
                 for c, g in zip(table["concept"], table["contribution"])
             ]
             quantity = "the gap" if self.foil is not None and not isinstance(self.explains, Direction) else "it"
-            return f"{self._against_head()}; the texts given move {quantity} by {joined(pushes)}."
+            given = "the text given moves" if len(pushes) == 1 else "the texts given move"
+            return f"{self._against_head()}; {given} {quantity} by {joined(pushes)}."
         if isinstance(self.explains, Direction):
             of = f"Of the score of \u201c{self.explains.label}\u201d ({self.explained:.2f})"
         elif self.foil is not None:

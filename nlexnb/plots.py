@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from ._checks import number, positive_int, yes_or_no
+from .labels import counted
 
 __all__ = [
     "heatmap_overlay",
@@ -190,14 +191,16 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4), also
         )
     fig, right = _heatmap_beside_bars(explanation, figsize, also)
     table = explanation.concepts
-    against = explanation.explained is not None and explanation.explained <= 0  # no share of what the model refused
+    against = not explanation.in_shares  # the sentence's rule: no share of what the model refused, or of near 0
     if len(table):
         sns.barplot(data=table, x="contribution", y="concept", ax=right, color=sns.color_palette()[0], orient="h")
         right.margins(x=0.1)  # room for the labels past the longest bar
         if against:
             _label_bars(right, table["contribution"], fontsize=9, fmt="{:+.2f}")
-        else:
-            _label_bars(right, table["share"], fontsize=9)
+        else:  # the sentence's words: "under 1%", "none", not "0%" and "-0%"
+            _label_bars(right, [_share_label(s) for s in table["share"]], fontsize=9, fmt="{}")
+    else:
+        _empty_panel(right, "No concept is named: the sentence above says why.")
     from .targets import Direction
 
     if isinstance(explanation.explains, Direction):  # a direction's score, not a logit
@@ -207,6 +210,13 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4), also
     unit = f"logits; the {what} is {explanation.explained:.2f}" if against else "share in %"
     right.set_xlabel(f"contribution to the {what} ({unit})")
     return _finish_explanation(fig, right, explanation)
+
+
+def _share_label(share: float) -> str:
+    """A bar's share as the sentence words it ("12%", "-3%", "under 1%", "none")."""
+    from .explanation import share_text
+
+    return share_text(share).replace(" (against it)", "")
 
 
 def _heatmap_beside_bars(explanation, figsize: tuple[float, float], also=None):
@@ -379,7 +389,8 @@ def collection_concepts_figure(result, max_groups: int = 12, max_concepts: int =
     columns = positive_int(columns, "columns", "panels per row")
     table = result.table
     by = table.columns[0]
-    groups = list(dict.fromkeys(table[by]))[:max_groups]
+    every = list(dict.fromkeys(table[by]))
+    groups = every[:max_groups]
     if not groups:
         fig = _figure((6, 2))
         _empty_panel(fig.subplots(), "no concept is named")
@@ -394,7 +405,7 @@ def collection_concepts_figure(result, max_groups: int = 12, max_concepts: int =
         part = table[table[by] == group].head(max_concepts)
         sns.barplot(data=part, x="frequency", y="concept", ax=ax, orient="h", color=colour)
         _label_bars(ax, part["mean_share"], fontsize=8, color="0.3")
-        ax.set_title(f"{_short_name(group)} ({int(part['group_size'].iloc[0])} images)", fontsize=10)
+        ax.set_title(f"{_short_name(group)} ({counted(int(part['group_size'].iloc[0]), 'image')})", fontsize=10)
         ax.set_xlim(0, 1.12)
         ax.set_ylabel("")
         ax.set_xlabel("")
@@ -405,7 +416,8 @@ def collection_concepts_figure(result, max_groups: int = 12, max_concepts: int =
     fig.supxlabel(
         f"share of the {group}'s images whose explanation names the concept (beside the bar: mean share of the logit)"
     )
-    fig.suptitle(_wrap(result.title, 120), fontsize=11)
+    first = f" (the first {len(groups)} of {len(every)})" if len(groups) < len(every) else ""  # panels left out
+    fig.suptitle(_wrap(result.title + first, 120), fontsize=11)
     return fig
 
 
@@ -689,12 +701,15 @@ def bottleneck_explanation_figure(explanation, max_rows: int = 10, figsize: tupl
     if len(shown):
         colours = [sns.color_palette()[0] if c >= 0 else "#c44e52" for c in shown["contribution"]]
         sns.barplot(data=shown, x="contribution", y="concept", hue="concept", palette=colours, legend=False, ax=right)
-        _label_bars(right, shown["share"], fontsize=9)
+        if explanation.total > 0:
+            _label_bars(right, [_share_label(s) for s in shown["share"]], fontsize=9, fmt="{}")
+        else:  # no share of a negative total ("nan%" on every bar): each concept's push, in logits
+            _label_bars(right, shown["contribution"], fontsize=9, fmt="{:+.2f}")
         right.axvline(0, color="0.4", lw=1)
         right.margins(x=0.1)  # room for the labels past the bars' ends
-    right.set_xlabel(
-        f"contribution = activation x weight (share of {explanation.total:.2f}; shared term {explanation.shared:.2f})"
-    )
+    total = explanation.total
+    of = f"share of {total:.2f}" if total > 0 else f"logits; concepts' total {total:.2f}"
+    right.set_xlabel(f"contribution = activation x weight ({of}; shared term {explanation.shared:.2f})")
     return _finish_explanation(fig, right, explanation)
 
 

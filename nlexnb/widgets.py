@@ -38,6 +38,7 @@ from ._checks import yes_or_no
 from .bottleneck import BottleneckExplanation, ConceptBottleneck, Intervention
 from .classifier import Classifier
 from .explain import Explainer
+from .explanation import probability_text
 from .images import sample_images, to_pil
 from .mapper import Mapper
 from .plots import explanation_figure, overlay_image
@@ -431,7 +432,8 @@ class ZeroShotApp(_ImagePicker):
         thumbnail.thumbnail((224, 224))
         _show_png(self.preview, thumbnail)
         table = self._probabilities(None)
-        self.table.value = _table_html(table)
+        shown = table.assign(probability=[probability_text(p).removeprefix("p ") for p in table["probability"]])
+        self.table.value = _table_html(shown)  # "> 0.99", not a "1" that reads as a certainty
         self.bars.children = [
             widgets.FloatProgress(value=p, min=0.0, max=1.0, description=_short(label), tooltip=label)
             for label, p in zip(table["label"], table["probability"])

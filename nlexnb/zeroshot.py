@@ -412,7 +412,7 @@ class ZeroShotEvaluation:
         """Confusion-matrix heat map (rows: true labels, normalised to fractions by default). Returns the Figure."""
         from .plots import confusion_figure
 
-        title = f"Zero-shot accuracy {self.accuracy:.3f} ({len(self.predictions)} images)"
+        title = f"Zero-shot accuracy {self.accuracy:.3f} ({counted(len(self.predictions), 'image')})"
         return confusion_figure(self.confusion, title, normalize=normalize, max_labels=max_labels)
 
     plot_confusion = plot

@@ -484,3 +484,17 @@ def test_bottleneck_accuracy_on_an_imagenet_style_folder_and_on_coarse_labels(cb
     assert coarse.loc["original head", "top1"] == pytest.approx(sum(hits) / len(judged))
     with pytest.raises(ValueError, match="'a cat' .*not a class name"):
         bottleneck_accuracy(cbm, [(photos["chelsea"], "a cat")])
+
+
+def test_a_class_its_concepts_take_away_from_has_no_shares_in_its_table_or_figure(cbm, photos):
+    """Shares of a negative total flipped sign in the table ("thin petals" at -0.46 read +12%) and read "nan%" on every
+    bar of the figure; the HTML note said "1 recipe concepts, 10 largest shown"."""
+    logits = cbm.logits_from_features(cbm.space.classifier.features(photos["coffee"]))[0]
+    explanations = [cbm.explain(photos["coffee"], target=c, heatmaps=False) for c in logits.argsort()[:40].tolist()]
+    against = next(e for e in explanations if e.total <= 0 and len(e.table))
+    assert against.table["share"].isna().all()
+    axes = against.plot().axes[1]
+    labels = [t.get_text() for t in axes.texts]
+    assert labels and not any("%" in t for t in labels) and "concepts' total" in axes.get_xlabel()
+    shown = "all shown" if len(against.table) <= 10 else "the 10 largest shown"
+    assert f"recipe concept{'s' if len(against.table) != 1 else ''}, {shown}" in against._repr_html_()

@@ -285,3 +285,11 @@ def test_clusters_do_not_depend_on_the_order_of_the_images(classifier, mapper, p
 def test_one_cluster_is_refused_for_what_it_is_not_called_identical_images(classifier, mapper, photos):
     with pytest.raises(ValueError, match="n_clusters of at least 2, got 1: one cluster holds every image"):
         discover.subconcepts(concept_space(classifier, mapper), list(photos.values()), n_clusters=1)
+
+
+def test_a_contrast_tells_same_named_classes_apart(classifier, mapper):
+    """ImageNet's two "maillot"s made a contrast titled "“maillot” vs “maillot”", with "maillot" on both sides."""
+    space = concept_space(classifier, mapper)
+    pair = discover.contrast(space, 638, 639, k=3)
+    assert pair.title == "\u201cmaillot\u201d vs \u201cmaillot, tank suit\u201d"
+    assert set(pair.table["favours"]) <= {"maillot", "maillot, tank suit"}

@@ -475,3 +475,25 @@ def test_the_html_note_reads_right_for_any_sign_and_target(explainer, photos):
     direction = explainer.explain(photos["chelsea"], target=Direction(explainer.mapper.encode(["fur"])[0], "fur"))
     assert "the score would be" in note(direction) and "margin" not in note(direction)
     assert ", mainly because the model sees" in direction.sentence or "all the same" in direction.sentence
+
+
+def test_the_figure_gives_shares_only_where_the_sentence_does(explainer, photos):
+    """A logit of 0.0006 drew bars of 112898%; tiny shares read "0%" and "-0%" beside a sentence saying "under 1%";
+    an explanation naming nothing drew an empty axis labelled "share in %"."""
+    cat = photos["chelsea"]
+    logits = explainer.classifier.logits([cat])[0]
+    order = logits.argsort(descending=True).tolist()
+    tiny = explainer.explain(cat, target=min(order[5:], key=lambda c: abs(float(logits[c]))), k=3)
+    if len(tiny.concepts):
+        labels = [t.get_text() for t in tiny.plot().axes[1].texts]
+        assert labels and not any("%" in t for t in labels), labels
+    weighed = explainer.weigh(photos["coffee"], ["foam", "whiskers", "a blue sky", "striped fur"])
+    labels = [t.get_text() for t in weighed.plot().axes[1].texts]
+    assert "-0%" not in labels and "0%" not in labels
+    one = explainer.weigh(cat, ["foam"], target="espresso")
+    if not one.in_shares:
+        assert "; the text given moves it by \u201cfoam\u201d " in one.sentence
+    nothing = nlexnb.Explainer(explainer.classifier, explainer.mapper, ["Herero", "Zulu"])
+    with pytest.warns(UserWarning, match="larger than the 2 concepts"):
+        empty = nothing.explain(photos["coffee"])
+    assert "No concept is named" in " ".join(t.get_text() for t in empty.plot().axes[1].texts)

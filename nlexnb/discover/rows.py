@@ -111,6 +111,8 @@ def contrast(*args, **kwargs) -> ConceptTable:
     pos = [i for i in pos if float(score[i]) >= LEAN_FLOOR * strongest]
     neg = [i for i in neg if -float(score[i]) >= LEAN_FLOOR * strongest]
     name_a, name_b = primary_name(names[first]), primary_name(names[second])
+    if name_a == name_b:  # ImageNet's two "maillot"s: "“maillot” vs “maillot”" told the sides apart nowhere
+        name_a, name_b = names[first], names[second]
     order = pos + neg
     df = pd.DataFrame(
         {
@@ -147,7 +149,8 @@ def _side(
 def _look_alikes(space: ConceptSpace, indices: list[int], c: int) -> list[bool]:
     """Which concepts class ``c``'s row holds because of words or resemblances rather than what its photos show:
     echoes of a word that qualifies its name, other animals, things its photos are not expected to show, colours and
-    markings it is not known to have."""
+    markings it is not known to have. (The other-sense test of explanations is not applied: across a whole row it
+    refuses what the class is, "stripes" and "kitten" for tabby, "wing" and "flying" for the bird kite.)"""
     echo = space.qualifier_echoes(indices, c).tolist()
     other = space.other_animals(indices, [c])
     thing = space.unlisted_things(indices, [c])
