@@ -85,7 +85,13 @@ def load_classifier(
             )
         return _wrap_module(spec, head, feature_layer, feature_post, class_names, transform, dev, batch_size)
     if not isinstance(spec, str):
-        raise TypeError(f"spec must be a model name or an nn.Module, got {type(spec).__name__}")
+        hint = ""
+        if type(spec).__name__ in ("TextEncoder", "Mapper", "Explainer", "ConceptSpace"):  # arguments swapped
+            hint = f": a {type(spec).__name__} is not an image classifier (were two arguments swapped?)"
+        raise TypeError(
+            f"the classifier must be a model name (e.g. 'tf_efficientnet_lite0', 'torchvision:resnet50') or an "
+            f"nn.Module, got {type(spec).__name__}{hint}"
+        )
     options = {"head": head, "feature_layer": feature_layer, "feature_post": feature_post, "transform": transform}
     given = [name for name, value in options.items() if value is not None]
     if given:

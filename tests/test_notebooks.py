@@ -495,6 +495,8 @@ def test_setup_with_a_path_a_mapper_or_none(cache, tmp_path, encoder):
     assert dotted.mapper_path == tmp_path / "mapper.v2.safetensors"
     with pytest.raises(TypeError, match="style must be True or False"):
         setup(clf, encoder, mapper=False, style="no")
+    with pytest.raises(TypeError, match=r"got TextEncoder: a TextEncoder is not an image classifier \(were two"):
+        setup(encoder, clf, mapper=False, style=False)  # said "spec must be ..."
 
 
 def test_setup_does_not_save_the_mapper_of_random_weights(cache, encoder, monkeypatch):
