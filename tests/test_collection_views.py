@@ -111,6 +111,15 @@ def test_collection_concepts_counts_and_averages_per_predicted_class():
     assert isinstance(result.plot(), Figure) and isinstance(discover.plot(result, max_rows=1), Figure)
 
 
+def test_a_collection_figure_says_how_many_classes_it_leaves_out():
+    """The title said "(2 predicted classes ...)" over one panel."""
+    result = discover.collection_concepts(ANIMALS, min_images=2)
+    groups = result.table["predicted_name"].nunique()
+    assert groups >= 2
+    fig = result.plot(max_rows=1)
+    assert fig._suptitle.get_text().replace("\n", " ").endswith(f"(the first 1 of {groups})")
+
+
 def test_collection_concepts_by_label_keeps_the_top_and_leaves_out_images_without_one():
     result = discover.collection_concepts(ANIMALS, by="label", top=1, min_images=1)
     assert rows_of(result.table, ["label", "group_size", "concept", "named_in"]) == [  # largest first, then by name

@@ -497,6 +497,8 @@ def test_unreadable_files_are_skipped_counted_and_reported(classifier, mapper, p
     assert clean.skipped == [] and clean.accuracy == result.accuracy
     assert clean.predictions["predicted"].tolist() == result.predictions["predicted"].tolist()
     np.testing.assert_allclose(clean.predictions["probability"], result.predictions["probability"], atol=1e-5)
+    one = evaluate.zero_shot(zs, good[:1])  # its title and table said "1 images"
+    assert one.plot().axes[0].get_title().endswith("(1 image)") and " on 1 image<" in one._repr_html_()
 
     with pytest.warns(UserWarning, match="Skipped 2 of 6"):
         table = evaluate.compare_zero_shot(classifier, {"kernel": mapper}, root)

@@ -152,6 +152,9 @@ def test_zero_shot_app_follows_labels_and_image(classifier, mapper, images):
     assert app.bars.children[0].description == "a cup of coffee"
     assert bytes(app.preview.value).startswith(b"\x89PNG") and bytes(app.preview.value) != cat_preview
 
+    app.labels.value = "a cup of coffee\na tiger"  # the coffee photo: a near-certainty reads "> 0.99", not "1"
+    assert "<td>&gt; 0.99</td>" in app.table.value or "<td>0." in app.table.value
+    assert "<td>1</td>" not in app.table.value and "<td>0</td>" not in app.table.value
     table = app.static("chelsea")
     assert isinstance(table, pd.DataFrame) and list(table.columns) == ["label", "probability"]
     assert table["probability"].sum() == pytest.approx(1.0)
