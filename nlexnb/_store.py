@@ -55,12 +55,15 @@ def safe_extract(archive, folder: Path) -> None:
 
 
 def _atomic(path: Path, write: Callable[[str], None]) -> None:
-    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:  # "[Errno 17] File exists" named neither the file nor the fix
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:  # "[Errno 17] File exists" named neither the file nor the fix
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocking is None:
+            raise
         raise NotADirectoryError(
             f"Cannot write {str(path)!r}: {str(blocking)!r} is a file, not a folder. Give a path in a folder"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
+        ) from exc
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

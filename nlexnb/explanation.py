@@ -292,7 +292,7 @@ class Explanation:
             # text carries more than the whole of ("“foam” carries 3231%" of a logit of 0.0167): each text's push
             table = self.concepts
             pushes = [
-                f"\u201c{c}\u201d {g:+.2f}" if abs(g) >= 0.005 else f"\u201c{c}\u201d under 0.01 either way"
+                f"\u201c{c}\u201d {g:+.2f}" if abs(g) >= LEVEL else f"\u201c{c}\u201d under 0.01 either way"
                 for c, g in zip(table["concept"], table["contribution"])
             ]
             quantity = "the gap" if self.foil is not None and not isinstance(self.explains, Direction) else "it"
