@@ -39,6 +39,9 @@ def main() -> None:
         "--judge", default="all-mpnet-base-v2", help="the judging text encoder (not the explaining one)"
     )
     parser.add_argument("--k", type=int, default=5)
+    parser.add_argument(
+        "--tables-only", action="store_true", help="only the discovery image tables, one per photo (a minute)"
+    )
     args = parser.parse_args()
     print(f"# {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {datetime.date.today()}")
 
@@ -48,6 +51,9 @@ def main() -> None:
     start = time.perf_counter()
     explainer = nlexnb.Explainer(clf, mapper)
     print(f"explainer start-up (visual bank, {len(explainer.bank)} concepts): {time.perf_counter() - start:.2f} s")
+    if args.tables_only:
+        image_tables(explainer, plausibility.Judge(args.judge), args.k)
+        return
     names_only = nlexnb.fit_mapper(clf, encoder, glosses=False, descriptions=False)
     undescribed = nlexnb.fit_mapper(clf, encoder, descriptions=False)
     extra = {
@@ -85,6 +91,37 @@ def main() -> None:
     for image in images[:8]:
         explainer.explain(image, heatmaps=False)
     print(f"one explanation (default, warm): {1000 * (time.perf_counter() - start) / 8:.1f} ms")
+    image_tables(explainer, judge, args.k)
+
+
+def image_tables(explainer, judge, k: int) -> None:
+    """Discovery's table of what drives one photo's prediction (``discover.image_concepts``), for every evidence
+    photo, with and without its look-alike rule: the judged and read shares and the leak rate of its ``k`` rows."""
+    from nlexnb import discover
+
+    print(f"\n## Discovery image tables, one per photo, {k} rows each")
+    print("| photos | rows | look-alikes | judge @0.65 | read (coverage) | leak |")
+    print("|---|---|---|---|---|---|")
+    labels = plausibility.read_labels()
+    for photo_set in ("cutouts", "whole"):
+        try:
+            photos = plausibility.evidence_photos(photo_set=photo_set)
+        except FileNotFoundError as exc:
+            print(f"| {photo_set} | skipped: {exc} |")
+            continue
+        items = plausibility.evidence(photo_set)
+        for echoes, rule in ((False, "left out (default)"), (True, "kept (echoes=True)")):
+            judged, read, leaks = [], [], []
+            for photo, image in photos.items():
+                table = discover.image_concepts(explainer, image, k=k, echoes=echoes).table
+                concepts, explained = table["concept"].tolist(), table["top_class"].iloc[0]
+                judged += judge.plausible(concepts, items[photo]).tolist()
+                read += [labels[photo][c] for c in concepts if c in labels.get(photo, {})]
+                leaks += [plausibility.leak_kind(c, [explained]) is not None for c in concepts]
+            print(
+                f"| {photo_set} | {len(judged)} | {rule} | {np.mean(judged):.3f} | {np.mean(read):.3f} "
+                f"({len(read) / len(judged):.0%}) | {np.mean(leaks):.3f} |"
+            )
 
 
 OTHER_ANIMALS = "other animals, unlisted things and colours may be named"

@@ -251,6 +251,42 @@ def test_asking_for_more_rows_than_there_are_says_how_many_there_are(classifier,
         discover.subconcepts(space, list(photos.values()), n_clusters=2, k=5000)
 
 
+def test_image_tables_leave_out_what_a_look_alike_row_carries(classifier, mapper, photos):
+    """A photo taken for a tiger cat carries "rabbit" (another animal) and one taken for a football helmet "stadium" (an
+    echo of "football"): the photos show neither. Image tables leave them out as explanations do, and list them with
+    echoes=True; the next concepts take their places, each in its photo's own top k."""
+    space = concept_space(classifier, mapper)
+    for name, echo in (("chelsea", "rabbit"), ("astronaut", "stadium")):
+        raw = discover.image_concepts(space, photos[name], k=8, echoes=True)
+        table = discover.image_concepts(space, photos[name], k=8)
+        assert echo in set(raw.concept) and echo not in set(table.concept)
+        assert len(table) == 8 and table["images_in_top_k"].tolist() == [1] * 8
+    mixed = list(photos.values())  # "coffee" is no look-alike of espresso: listed, though a cat's photo counts 0
+    drivers = discover.image_concepts(space, mixed, k=10).table.set_index("concept")
+    raw = discover.image_concepts(space, mixed, k=10, echoes=True).table.set_index("concept")
+    assert "coffee" in drivers.index and drivers.mean_contribution["coffee"] <= raw.mean_contribution["coffee"]
+    with pytest.raises(TypeError, match="echoes"):
+        discover.image_concepts(space, photos["chelsea"], echoes="no")
+
+
+def test_clusters_are_not_named_by_what_no_member_shows(classifier, mapper, photos):
+    """Three views of the cat photo and three of the astronaut's helmet: the helmet cluster is named "stadium" only
+    with echoes=True."""
+    from PIL import ImageOps
+
+    space = concept_space(classifier, mapper)
+    views = []
+    for name in ("chelsea", "astronaut"):
+        image = photos[name]
+        width, height = image.size
+        views += [image, ImageOps.mirror(image), image.crop((width // 10, height // 10, width, height))]
+    raw = discover.subconcepts(space, views, n_clusters=2, k=8, echoes=True)
+    named = discover.subconcepts(space, views, n_clusters=2, k=8)
+    assert sorted(map(sorted, named.images)) == [[0, 1, 2], [3, 4, 5]]
+    assert "stadium" in raw.concepts.str.cat(sep="; ") and "stadium" not in named.concepts.str.cat(sep="; ")
+    assert all(len(names.split("; ")) == 8 for names in named.concepts)
+
+
 def test_one_image_has_every_concept_of_its_table_in_its_own_top_k(classifier, mapper, photos):
     """The count was taken over the image's ranking before one concept per word was kept: "pet" and "carpet", ranks
     4 and 5 of the chelsea photo's own table, counted 0 images."""

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .._checks import positive_int, yes_or_no
 from ..labels import primary_name
 from ..space import ConceptSpace
-from ._args import WIDE, bind_arguments, naming, once_per_word, per_word_limit, ranked, say_if_fewer
+from ._args import WIDE, bind_arguments, look_alikes, naming, once_per_word, per_word_limit, ranked, say_if_fewer
 from .table import ConceptTable
 
 LEAN_FLOOR = 0.1
@@ -47,7 +47,7 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
     scores = space.directions @ row
     top = ranked(space, scores, k if a["echoes"] and per_word is None else WIDE * k, refused=naming(space, [index]))
     if not a["echoes"]:
-        echo = _look_alikes(space, top, index)
+        echo = look_alikes(space, top, index)
         top = [i for i, e in zip(top, echo) if not e]
     top = once_per_word(space, top, per_word)[:k]
     say_if_fewer("class_concepts", k, int((~space.excluded).sum()), len(top))
@@ -132,30 +132,18 @@ def _side(
     """One side of :func:`contrast`, for the class ``pair[0]`` against ``pair[1]``: of the ``among`` concepts nearest
     the class (``closeness``), those that lean its way (``lean`` > 0), name neither class nor a kind of it, and
     (unless ``echoes``) echo no word that qualifies either name and are no look-alike of the class
-    (:func:`_look_alikes`), the ``k`` that lean most. (The echo test of explanations, against whole names, is not
-    applied: over 50 concepts it refuses most of what a class is, "coffee" for cup, "paw" and "furry face" for
-    Siberian husky.)"""
+    (:func:`~nlexnb.discover._args.look_alikes`), the ``k`` that lean most. (The echo test of explanations, against
+    whole names, is not applied: over 50 concepts it refuses most of what a class is, "coffee" for cup, "paw" and
+    "furry face" for Siberian husky.)"""
     shortlist = ranked(space, closeness, among)
     named = space.mentions(shortlist, pair, kinds=True)
     if not echoes:
         echo = space.qualifier_echoes(shortlist, pair[1]).tolist()
-        alike = _look_alikes(space, shortlist, pair[0])
+        alike = look_alikes(space, shortlist, pair[0])
         named = [n or e or o for n, e, o in zip(named, echo, alike)]
     leans = lean[shortlist].tolist()  # one transfer, not one per concept
     keep = [(-v, i) for i, n, v in zip(shortlist, named, leans) if not n and v > 0]
     return [i for _, i in sorted(keep, key=lambda pair: pair[0])[:k]]  # ties keep the shortlist's order
-
-
-def _look_alikes(space: ConceptSpace, indices: list[int], c: int) -> list[bool]:
-    """Which concepts class ``c``'s row holds because of words or resemblances rather than what its photos show:
-    echoes of a word that qualifies its name, other animals, things its photos are not expected to show, colours and
-    markings it is not known to have. (The other-sense test of explanations is not applied: across a whole row it
-    refuses what the class is, "stripes" and "kitten" for tabby, "wing" and "flying" for the bird kite.)"""
-    echo = space.qualifier_echoes(indices, c).tolist()
-    other = space.other_animals(indices, [c])
-    thing = space.unlisted_things(indices, [c])
-    colour = space.unlisted_colours(indices, [c])
-    return [e or o or t or u for e, o, t, u in zip(echo, other, thing, colour)]
 
 
 def nearest_classes(*args, **kwargs) -> ConceptTable:
