@@ -30,7 +30,9 @@ Filters (each keeps the bank something a person can see and read):
   names go: WordNet writes them capitalised);
 - never: peoples, nationalities, ethnic or religious groups, person names, slurs. Every word that WordNet uses for
   a person or group under those headings, or marks as an ethnic slur, disparagement or obscenity, is refused in any
-  concept (as a whole word), and no person noun enters except the listed ones;
+  concept (as a whole word), and no person noun enters except the listed ones; so is the adjective of a religion,
+  a people or a country whose first adjective sense is that ("Christian", "Hindu", "Thai", "Chinese"), though
+  WordNet gives it an ordinary sense too ("christian" charity, "catholic" tastes);
 - no taxonomy: words that name a genus, family or other taxonomic group are refused, as are their Latin endings;
 - no narcotics (WordNet's narcotic.n.01 and below: "cocaine", "heroin", "opium"): what one sees is a powder or a
   paste, and a reader takes the word as an accusation rather than evidence;
@@ -184,6 +186,9 @@ PEOPLES_ROOTS = (
     "black.n.05 indian.n.01 asian.n.01 european.n.01 african.n.01 american.n.01 person_of_color.n.01 jew.n.01 "
     "foreigner.n.01 white.n.01 semite.n.01 gentile.n.01"
 ).split()
+RELIGION_ROOTS = ["religion.n.01"]
+"""What an adjective may pertain to that makes it name a religious group ("Christian", "Hindu", "Muslim": Islam is
+a monotheism, a religion)."""
 BAD_USAGE = "ethnic_slur.n.01 disparagement.n.01 obscenity.n.02 vulgarism.n.01".split()
 TAXON_ROOTS = "taxonomic_group.n.01 genus.n.02 family.n.06 order.n.07 class.n.07 phylum.n.01".split()
 NARCOTIC_ROOTS = ["narcotic.n.01"]
@@ -245,6 +250,15 @@ def under(synset, roots) -> bool:
     return bool(names & set(roots))
 
 
+def pertains_to_group(synset) -> bool:
+    """An adjective pertaining to ``synset`` names a religion ("Hindu": Hinduism), a people ("Thai") or a named place
+    ("Chinese": China, "English": England), not a person or an era ("Victorian", "Platonic", "medieval")."""
+    place = synset.lexname() == "noun.location" and bool(synset.instance_hypernyms())
+    groups = [root for root in PEOPLES_ROOTS if root != "people.n.01"]  # any group: "academic", "fraternal"
+    people = synset.lexname() in ("noun.person", "noun.group") and under(synset, groups)
+    return place or people or under(synset, RELIGION_ROOTS)
+
+
 def refused_words(wn) -> set[str]:
     """Words never allowed in a concept: peoples, nationalities, religions, slurs, taxonomy.
 
@@ -259,10 +273,12 @@ def refused_words(wn) -> set[str]:
         if people or usage or taxon:
             for lemma in synset.lemmas():
                 flagged.setdefault(lemma.name().lower(), set()).add(synset)
-    for synset in wn.all_synsets("a"):  # adjectives of places and peoples ("argentine", "thai")
+    for synset in wn.all_synsets("a"):  # adjectives of places, peoples and religions ("argentine", "thai", "hindu")
         for lemma in synset.lemmas():
             if any(
-                p.synset().instance_hypernyms() or p.synset().lexname() in ("noun.person", "noun.group")
+                p.synset().instance_hypernyms()
+                or p.synset().lexname() in ("noun.person", "noun.group")
+                or under(p.synset(), RELIGION_ROOTS)
                 for p in lemma.pertainyms()
             ):
                 flagged.setdefault(lemma.name().lower(), set()).add(synset)
@@ -276,8 +292,15 @@ def refused_words(wn) -> set[str]:
         senses = wn.synsets(word)
         if any(s.lexname() in visual for s in senses[:3]) and senses[0] not in synsets:
             continue  # "legs", "cream": a thing one sees before it is a group
-        if any(s not in synsets for s in wn.synsets(word, "a") + wn.synsets(word, "s")):
-            continue  # "colored", "free": an ordinary adjective first
+        adjectives = [s for s in senses if s.pos() in ("a", "s")]
+        group_first = bool(adjectives) and any(  # "Christian", "Thai", "Chinese": first of a faith, people or country
+            pertains_to_group(p.synset())
+            for lemma in adjectives[0].lemmas()
+            if lemma.name().lower() == word
+            for p in lemma.pertainyms()
+        )
+        if any(s not in synsets for s in adjectives) and not group_first:
+            continue  # "colored", "free", "academic": an ordinary adjective too ("catholic" tastes are not the first)
         if not senses or senses[0] in synsets or senses[0].lexname() in ("noun.person", "noun.communication"):
             refused.add(word.replace("_", " "))
     # colour words are also WordNet's names of races ("white", "black", "red"): they stay colours
