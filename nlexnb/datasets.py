@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import unicodedata
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -114,7 +116,9 @@ def image_folder(root: str | os.PathLike, labels: Mapping[str, str] | Sequence[s
     Args:
         root: the directory.
         labels: how folder names become labels. None: the folder name is the label. A mapping: folder name -> label
-            (every class folder must be a key). A list: the allowed labels (every folder name must be one of them).
+            (every class folder must be a key). A list: the allowed labels (every folder name must be one of them;
+            the label is written as in the list). Folder names and labels are matched in one Unicode form (NFC):
+            macOS names "café" with a decomposed accent, which a typed "café" would otherwise not match.
 
     Raises:
         FileNotFoundError: ``root`` is not a directory.
@@ -183,29 +187,38 @@ def _folder_labels(names: list[str], labels, root: Path) -> dict[str, str]:
         _check_label_values({n: n for n in names}, f"The class folders of {str(root)!r} give", case=False)
         return {n: n for n in names}
     if isinstance(labels, Mapping):
-        unknown = [n for n in names if n not in labels]
+        keys = {_nfc(k): k for k in labels}
+        unknown = [n for n in names if _nfc(n) not in keys]
         if unknown:
-            spare = [str(k) for k in labels if k not in names]  # keys no folder has: a misspelt one is among them
+            named = {_nfc(n) for n in names}
+            spare = [str(k) for k in labels if _nfc(k) not in named]  # keys no folder has: a misspelt one is among them
             close = difflib.get_close_matches(unknown[0], spare, n=3)
             hint = f"; keys close to its name: {close}" if close else ""
             raise ValueError(
                 f"Folder {str(root / unknown[0])!r} has no entry in labels= (folders without one: {unknown[:5]}; "
                 f"the mapping's keys are {list(labels)[:10]}{hint})"
             )
-        chosen = {n: labels[n] for n in names}
+        chosen = {n: labels[n] if n in labels else labels[keys[_nfc(n)]] for n in names}
         _check_label_values(chosen)
         return chosen
     if isinstance(labels, str) or not isinstance(labels, Sequence):
         raise TypeError(f"labels must be a mapping folder -> label or a list of labels, got {type(labels).__name__}")
-    allowed = set(labels)
+    written = {_nfc(label): label for label in labels}
     for n in names:
-        _among(n, labels, allowed, f"Folder {str(root / n)!r} is not one of the labels")
-    return {n: n for n in names}
+        _among(n, labels, set(written), f"Folder {str(root / n)!r} is not one of the labels")
+    return {n: written[_nfc(n)] for n in names}
+
+
+def _nfc(text):
+    """``text`` in Unicode's composed form (NFC), in which folder names and labels are compared: a macOS folder name
+    spells "café" with a decomposed accent ("cafe\u0301"). Anything but a string as it is."""
+    return unicodedata.normalize("NFC", text) if isinstance(text, str) else text
 
 
 def _among(label: str, labels: Sequence[str], allowed: set, refusal: str) -> None:
-    """A ValueError, ``refusal`` then the labels and close matches, unless ``label`` is in ``allowed``."""
-    if label not in allowed:
+    """A ValueError, ``refusal`` then the labels and close matches, unless ``label`` is in ``allowed`` (the labels in
+    NFC, :func:`_nfc`)."""
+    if _nfc(label) not in allowed:
         close = difflib.get_close_matches(label, [str(x) for x in labels], n=3)
         hint = f"; close: {close}" if close else ""
         raise ValueError(f"{refusal} {list(labels)[:10]}{hint}")
@@ -269,7 +282,7 @@ def _check_pair_labels(pairs: Labelled, labels) -> None:
         )
     if isinstance(labels, str) or not isinstance(labels, Sequence):
         raise TypeError(f"labels must be a list of the labels the pairs may hold, got {type(labels).__name__}")
-    allowed = set(labels)
+    allowed = {_nfc(x) for x in labels}
     for i, (_, label) in enumerate(pairs):
         _among(label, labels, allowed, f"data[{i}] has label {label!r}, which is not one of labels=")
 
@@ -503,13 +516,13 @@ STAMP_LABEL_CLASSES: dict[str, tuple[int, ...]] = {
 """Stamp label -> the ImageNet-1k class indices that are a right prediction for a photo with that label.
 
 Where ImageNet-1k's class order keeps a whole WordNet subtree together the ranges are that subtree: birds (7-24, 80-100,
-127-146), fish (sharks and rays 0-6, bony fish 389-397), insects (300-326, beetles to butterflies; spiders, ticks and
-crabs are not insects), mammals (101-106, 147-299, 330-388), edible fruit (948-957, Granny Smith to pomegranate),
-vegetables (936-947, head cabbage to mushroom); flowers are daisy and yellow lady's slipper, musical instruments the
-26 classes of WordNet's musical instrument, road signs street sign and traffic light (the stamps' road-sign folder
-holds traffic lights). ImageNet-1k has no class for a coin, a planet or a chess piece, so every prediction for those
-is wrong. Labels not listed (vehicle, tool, hat, flag, tree) have no agreed set of classes here and are not judged
-(:func:`label_classes` gives the table with class names).
+127-146), fish (0-6, tench and goldfish then sharks and rays; 389-397, barracouta to puffer), insects (300-326, beetles
+to butterflies; spiders, ticks and crabs are not insects), mammals (101-106, 147-299, 330-388), edible fruit (948-957,
+Granny Smith to pomegranate), vegetables (936-947, head cabbage to mushroom); flowers are daisy and yellow lady's
+slipper, musical instruments the 26 classes of WordNet's musical instrument, road signs street sign and traffic light
+(the stamps' road-sign folder holds traffic lights). ImageNet-1k has no class for a coin, a planet or a chess piece,
+so every prediction for those is wrong. Labels not listed (vehicle, tool, hat, flag, tree) have no agreed set of classes
+here and are not judged (:func:`label_classes` gives the table with class names).
 """
 
 
@@ -635,5 +648,25 @@ def with_label(data: Sequence[tuple[Any, str]], label: str | None) -> list[tuple
 
 def picture_names(data: Sequence[tuple[Any, str]]) -> list[str]:
     """A short name per pair of a labelled set, to show which pictures ended up where: the file name without its
-    extension for an image given as a path, else its label."""
-    return [Path(image).stem if isinstance(image, (str, os.PathLike)) else label for image, label in data]
+    extension for an image given as a path, else its label. Files of one name in different folders (an ImageFolder's
+    ``cat/001.png`` and ``dog/001.png``) are told apart by as many of their folders as it takes (``'cat/001'``)."""
+    parts = [_name_parts(image) for image, _ in data]
+    depth = [1] * len(parts)
+    while True:
+        names = ["/".join(p[-d:]) if p is not None else None for p, d in zip(parts, depth)]
+        counts = Counter(n for n in names if n is not None)
+        longer = [i for i, (p, n) in enumerate(zip(parts, names)) if p and counts[n] > 1 and depth[i] < len(p)]
+        if not longer:
+            return [name if name is not None else label for name, (_, label) in zip(names, data)]
+        for i in longer:
+            depth[i] += 1
+
+
+def _name_parts(image) -> tuple[str, ...] | None:
+    """An image path's folders (below its root) and its file name without extension; None for an image that is not
+    a path."""
+    if not isinstance(image, (str, os.PathLike)):
+        return None
+    path = Path(image)
+    folders = path.parent.parts[1:] if path.anchor else path.parent.parts
+    return (*folders, path.stem)

@@ -6,7 +6,8 @@ Every model-facing function in nlexnb accepts the same ``ImageInput``; this modu
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence, ValuesView
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,10 @@ MIN_SIDE = 16
 ACCEPTED = "a PIL image, a numpy array (HxW or HxWxC), a uint8 tensor [3,H,W] or a file path"
 """What one image may be, as error messages say it."""
 
+WHOLE_ARGUMENT = ("image", "images")
+"""Names that are a whole argument, not one item of it (``images[3]``): errors about an item are prefixed with its
+name, so that the one bad image in a list can be found."""
+
 
 class UnreadableImageError(ValueError):
     """An image file that exists but cannot be decoded: corrupt, truncated, or not an image at all.
@@ -62,7 +67,8 @@ def to_pil(image: ImageLike, name: str = "image") -> Image.Image:
     Takes a PIL image, a file path, an HxW[xC] numpy array, or an *integer* (uint8/uint16) torch tensor [C,H,W] or
     [H,W,C] as read by ``torchvision.io.read_image``. Photos are turned upright by their EXIF orientation; greyscale,
     RGBA (composited on white), palette, CMYK and 16-bit images are converted, 16-bit by their bit depth (not by the
-    image's own maximum); float arrays must lie in [0, 1] and be finite.
+    image's own maximum); float arrays must lie in [0, 1] and be finite. An integer array of only 0s and 1s is
+    refused (see :func:`_array_to_pil`): a mask is passed as a bool array, read as 0 and 255.
 
     Args:
         image: the image.
@@ -74,15 +80,20 @@ def to_pil(image: ImageLike, name: str = "image") -> Image.Image:
         ValueError: a folder or a URL was given, the array has an unsupported shape, dtype or non-finite values, or
             the image is too elongated (:data:`MAX_ASPECT`) or too large.
         TypeError: the object is not an image at all (None, bytes, a list...); the message names ``name``.
+
+    Errors about an item of a list (``name`` not in :data:`WHOLE_ARGUMENT`) begin with its name; a file's name its
+    path.
     """
     if isinstance(image, (str, os.PathLike)):
         return _read_file(image)
-    if isinstance(image, Image.Image):
-        return _checked(_pil_to_rgb(_upright(image)), name)
-    if isinstance(image, np.ndarray):
-        return _checked(_array_to_pil(image), name)
-    if isinstance(image, torch.Tensor):
-        return _checked(_array_to_pil(_tensor_to_array(image)), name)
+    if isinstance(image, (Image.Image, np.ndarray, torch.Tensor)):
+        try:
+            picture = _in_memory_to_pil(image)
+        except (ValueError, TypeError) as exc:
+            if name in WHOLE_ARGUMENT:
+                raise
+            raise (TypeError if isinstance(exc, TypeError) else ValueError)(f"{name}: {exc}") from None
+        return _checked(picture, name)
     if image is None:
         raise TypeError(f"{name} is None, not an image: expected {ACCEPTED}")
     if isinstance(image, (bytes, bytearray, memoryview)):
@@ -94,6 +105,15 @@ def to_pil(image: ImageLike, name: str = "image") -> Image.Image:
         f"Expected {ACCEPTED} as {name}, got {type(image).__name__}. Preprocessed batches must be a float "
         "torch.Tensor of shape [N, 3, H, W]."
     )
+
+
+def _in_memory_to_pil(image: Image.Image | np.ndarray | torch.Tensor) -> Image.Image:
+    """A PIL image, an array or an integer tensor as an RGB PIL image (its size not yet checked)."""
+    if isinstance(image, Image.Image):
+        return _pil_to_rgb(_upright(image))
+    if isinstance(image, np.ndarray):
+        return _array_to_pil(image)
+    return _array_to_pil(_tensor_to_array(image))
 
 
 def _read_file(image: str | os.PathLike) -> Image.Image:
@@ -112,8 +132,23 @@ def _read_file(image: str | os.PathLike) -> Image.Image:
             return _pil_to_rgb(_upright(img))  # size checked above, before decoding
     except UnidentifiedImageError:
         raise UnreadableImageError(str(path), "Pillow does not recognise its format") from None
-    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # over twice MAX_PIXELS: Pillow refuses it before nlexnb sees its size
+        raise _too_large(str(path), _bomb_pixels(exc)) from None
+    except (OSError, SyntaxError) as exc:
         raise UnreadableImageError(str(path), str(exc)) from exc
+
+
+def _bomb_pixels(exc: Image.DecompressionBombError) -> int | None:
+    """The pixel count Pillow's refusal names ("Image size (196000000 pixels) exceeds limit ..."), None if it names
+    none (Pillow gives the number only in its words)."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return int(found.group(1)) if found else None
+
+
+def _too_large(subject: str, pixels: int | None) -> ValueError:
+    """The error for an image of more than :data:`MAX_PIXELS` pixels, whether nlexnb or Pillow measured it."""
+    count = f"{pixels} pixels" if pixels is not None else f"more than {2 * MAX_PIXELS} pixels"
+    return ValueError(f"{subject} has {count}, more than {MAX_PIXELS}; downscale it first")
 
 
 def _upright(img: Image.Image) -> Image.Image:
@@ -128,7 +163,7 @@ def _upright(img: Image.Image) -> Image.Image:
 
 def _check_size(size: tuple[int, int], what: str = "image") -> None:
     w, h = size
-    subject = "The image" if what in ("image", "images") else what  # else "images[3]", a file path
+    subject = "The image" if what in WHOLE_ARGUMENT else what  # else "images[3]", a file path
     if w < 1 or h < 1:
         raise ValueError(f"{subject} is empty ({w}x{h} pixels)")
     if max(w, h) > MAX_ASPECT * min(w, h):
@@ -137,7 +172,7 @@ def _check_size(size: tuple[int, int], what: str = "image") -> None:
             "classifier would need an enormous image. Crop it to the region of interest first"
         )
     if w * h > MAX_PIXELS:
-        raise ValueError(f"{subject} has {w * h} pixels, more than {MAX_PIXELS}; downscale it first")
+        raise _too_large(subject, w * h)
     if min(w, h) < MIN_SIDE:
         warn_user(
             f"{subject} is only {w}x{h} pixels: it is enlarged to the classifier's input size, and predictions and "
@@ -182,6 +217,8 @@ def _pil_to_rgb(img: Image.Image) -> Image.Image:
         return _array_to_pil(np.clip(arr.astype(np.float64), 0, None) / depth)
     if img.mode == "P":
         img = img.convert("RGBA")
+    if img.mode == "La":  # premultiplied, as RGBa is; Pillow converts it to LA alone (to RGBA it fails)
+        img = img.convert("LA")
     if img.mode in ("RGBA", "LA", "PA", "RGBa"):  # RGBa: premultiplied, undone by the conversion
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -190,13 +227,25 @@ def _pil_to_rgb(img: Image.Image) -> Image.Image:
 
 
 def _array_to_pil(arr: np.ndarray) -> Image.Image:
+    """An HxW[xC] array as an RGB PIL image, its values read by its dtype: uint8 and other integers as 0-255, uint16
+    as 0-65535, floats as 0-1, bool as 0 and 255.
+
+    An integer array of only 0s and 1s is refused, not read: it is nearly always a mask (``arr > t`` cast to
+    uint8), classified as the black picture its values make, without a word. Reading it as 0 and 255 instead would
+    make what a pixel value means depend on the others (a 1 would be white beside 0s and nearly black beside a 2);
+    a bool array is the unambiguous way to pass a mask, and the message says so.
+    """
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
-        hint = " (channels first? use arr.transpose(1, 2, 0))" if arr.ndim == 3 and arr.shape[0] in (3, 4) else ""
-        raise ValueError(f"Image array must be HxW, HxWx3 or HxWx4, got shape {arr.shape}{hint}")
+        raise ValueError(f"Image array must be HxW, HxWx3 or HxWx4, got shape {arr.shape}{_shape_hint(arr.shape)}")
     if arr.size == 0:
         raise ValueError(f"Image array is empty (shape {arr.shape})")
+    if np.issubdtype(arr.dtype, np.integer) and arr.dtype != np.uint16 and arr.max() == 1 and arr.min() == 0:
+        raise ValueError(
+            f"Image array of dtype {arr.dtype} holds only 0s and 1s: read as pixel values 0-255 it is black. A mask? "
+            "Pass it as bool (arr.astype(bool)) or scaled to 0-255 (arr * 255)"
+        )
     if arr.dtype == np.uint8:
         pass
     elif arr.dtype == np.uint16:
@@ -229,6 +278,19 @@ def _array_to_pil(arr: np.ndarray) -> Image.Image:
     return _pil_to_rgb(Image.fromarray(np.ascontiguousarray(arr)))
 
 
+def _shape_hint(shape: tuple[int, ...]) -> str:
+    """What an array of a shape no image has most likely is, for the error message."""
+    if len(shape) == 3 and shape[0] in (3, 4):
+        return " (channels first? use arr.transpose(1, 2, 0))"
+    if len(shape) == 4:
+        n = shape[0]
+        pictures = f"{n} image{'' if n == 1 else 's'}"
+        if shape[-1] not in (1, 3, 4) and shape[1] in (1, 3, 4):
+            return f" (a batch of {pictures}, channels first? pass list(array.transpose(0, 2, 3, 1)))"
+        return f" (a batch of {pictures}? pass list(array))"
+    return ""
+
+
 def as_image_list(images: ImageInput, name: str = "images") -> list[ImageLike]:
     """Normalise a single image or a sequence of images to a list (float tensors are not accepted here).
 
@@ -247,7 +309,10 @@ def as_image_list(images: ImageInput, name: str = "images") -> list[ImageLike]:
         if not items:
             raise ValueError(f"{name} is an empty list: give at least one image")
         return items
-    raise TypeError(f"Expected {ACCEPTED}, or a list of them, as {name}, got {type(images).__name__}")
+    hint = (
+        ": pass the images as a list, e.g. list(photos.values())" if isinstance(images, (Mapping, ValuesView)) else ""
+    )
+    raise TypeError(f"Expected {ACCEPTED}, or a list of them, as {name}, got {type(images).__name__}{hint}")
 
 
 def _is_one_image(images) -> bool:

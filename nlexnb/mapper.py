@@ -24,7 +24,7 @@ from ._checks import a_gloss, a_seed, an_index, in_a_sentence, per_class, photo_
 from ._store import TensorCache, atomic_save_safetensors, safetensors_path
 from .classifier import Classifier, a_classifier
 from .labels import imagenet_class_names, imagenet_descriptions, imagenet_glosses, joined, split_synonyms
-from .maps import MAPS, LabelMemory, class_means, fit_map
+from .maps import MAPS, LabelMemory, checked_hyper_parameters, class_means, fit_map
 from .text import TextEncoder, check_texts, load_text_encoder
 
 __all__ = [
@@ -405,7 +405,7 @@ def fit_mapper(
         )
     if classifier.num_classes < 2 and classes is None:
         raise ValueError(f"{classifier.name!r} has {classifier.num_classes} class: a map needs at least two class rows")
-    hparams = _hyper_parameters(hparams)
+    hparams = checked_hyper_parameters(hparams)
     temps = DEFAULT_TEMPLATES if templates is None else check_templates(templates)
     index = _check_classes(classes, classifier.num_classes)
     all_glosses = _per_class(glosses, classifier, "glosses", "WordNet glosses", imagenet_glosses, a_gloss)
@@ -693,35 +693,6 @@ def calibrate_seen_penalty(
         acc_seen = top1[:, seen].float().mean(1)
         total += 2 * acc_unseen * acc_seen / (acc_unseen + acc_seen).clamp_min(1e-12)
     return float(gammas[int(total.argmax())])
-
-
-WHOLE_HYPER_PARAMETERS = ("hidden", "epochs")
-"""Hyper-parameters that count something (the MLP's width and its epochs): whole numbers."""
-
-
-def _hyper_parameters(hparams: dict) -> dict:
-    """``hparams`` with numpy and one-element torch numbers made Python numbers, each checked to be a positive finite
-    number (a whole one for :data:`WHOLE_HYPER_PARAMETERS`): ``sigma=np.float32('nan')`` slipped past a check of
-    Python floats and gave a map whose every output was NaN, which zero-shot heads then ranked as "cat"."""
-    out = {}
-    for name, value in hparams.items():
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
-            value = value.item()
-        if hasattr(value, "item") and not isinstance(value, torch.Tensor) and getattr(value, "shape", None) == ():
-            value = value.item()  # a numpy scalar
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"Hyper-parameter {name} must be a number, got {type(value).__name__} {value!r}")
-        if name == "dropout":  # a probability: 0 is none, 1 drops everything (torch's words beyond it)
-            if not (math.isfinite(value) and 0 <= value < 1):
-                raise ValueError(f"Hyper-parameter dropout must be a probability in [0, 1), got {value!r}")
-            out[name] = float(value)
-            continue
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"Hyper-parameter {name} must be a positive finite number, got {value!r}")
-        if name in WHOLE_HYPER_PARAMETERS and value != int(value):
-            raise ValueError(f"Hyper-parameter {name} must be a whole number, got {value!r}")
-        out[name] = int(value) if name in WHOLE_HYPER_PARAMETERS else value
-    return out
 
 
 def _check_classes(classes: Sequence[int] | None, num_classes: int) -> list[int]:

@@ -8,6 +8,7 @@ dict, shapes only). ``MAPS`` names them for ``fit_mapper(method=...)``.
 from __future__ import annotations
 
 import inspect
+import math
 
 import torch
 import torch.nn.functional as F
@@ -194,11 +195,50 @@ MAPS: dict[str, type[nn.Module]] = {"kernel": KernelMap, "mlp": MLPMap, "ridge":
 def fit_map(
     method: str, x: torch.Tensor, groups: torch.Tensor, targets: torch.Tensor, seed: int, hparams: dict
 ) -> nn.Module:
-    """Fit ``MAPS[method]``; unknown hyper-parameter names raise TypeError listing the valid ones."""
+    """Fit ``MAPS[method]`` with ``hparams``.
+
+    Raises:
+        ValueError: an unknown method (the message lists them), or a hyper-parameter value no map can be fitted with
+            (see :func:`checked_hyper_parameters`).
+        TypeError: an unknown hyper-parameter name (the message lists the valid ones), or a value that is not a
+            number.
+    """
+    if not isinstance(method, str) or method not in MAPS:
+        raise ValueError(f"Unknown mapper method {method!r}; choose one of {sorted(MAPS)}")
     cls = MAPS[method]
     valid = [p for p, v in inspect.signature(cls.fit).parameters.items() if v.kind is inspect.Parameter.KEYWORD_ONLY]
     unknown = sorted(set(hparams) - set(valid))
     if unknown:
         raise TypeError(f"Unknown hyper-parameter(s) {unknown} for method {method!r}; valid: {valid}")
+    hparams = checked_hyper_parameters(hparams)
     with torch.enable_grad():
         return cls.fit(x.float(), groups.long(), targets.float(), seed, **hparams)
+
+
+WHOLE_HYPER_PARAMETERS = ("hidden", "epochs")
+"""Hyper-parameters that count something (the MLP's width and its epochs): whole numbers."""
+
+
+def checked_hyper_parameters(hparams: dict) -> dict:
+    """``hparams`` with numpy and one-element torch numbers made Python numbers, each checked to be a positive finite
+    number (a whole one for :data:`WHOLE_HYPER_PARAMETERS`): ``sigma=np.float32('nan')`` slipped past a check of
+    Python floats and gave a map whose every output was NaN, which zero-shot heads then ranked as "cat"."""
+    out = {}
+    for name, value in hparams.items():
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        if hasattr(value, "item") and not isinstance(value, torch.Tensor) and getattr(value, "shape", None) == ():
+            value = value.item()  # a numpy scalar
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"Hyper-parameter {name} must be a number, got {type(value).__name__} {value!r}")
+        if name == "dropout":  # a probability: 0 is none, 1 drops everything (torch's words beyond it)
+            if not (math.isfinite(value) and 0 <= value < 1):
+                raise ValueError(f"Hyper-parameter dropout must be a probability in [0, 1), got {value!r}")
+            out[name] = float(value)
+            continue
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"Hyper-parameter {name} must be a positive finite number, got {value!r}")
+        if name in WHOLE_HYPER_PARAMETERS and value != int(value):
+            raise ValueError(f"Hyper-parameter {name} must be a whole number, got {value!r}")
+        out[name] = int(value) if name in WHOLE_HYPER_PARAMETERS else value
+    return out

@@ -131,14 +131,21 @@ class TextEncoder:
         return emb.float().cpu()
 
     def warn_if_truncated(self, texts: Sequence[str]) -> None:
-        """Warn, at the user's line, when texts exceed the encoder's token limit (they are encoded truncated)."""
+        """Warn, at the user's line, when texts exceed the encoder's token limit (they are encoded truncated).
+
+        The tokens are counted with ``verbose=False``: counted verbosely, transformers printed "Token indices
+        sequence length is longer than the specified maximum ... will result in indexing errors", which is false
+        here (the encoder truncates) and came from this check alone."""
         if not self.max_seq_length:
             return
         tokenizer = getattr(self.model, "tokenizer", None)
         if tokenizer is None:
             return
         long_ones = [t for t in texts if len(t) > self.max_seq_length - 2]  # a word-piece covers at least one char
-        too_long = [t for t in long_ones if len(tokenizer.tokenize(t)) > self.max_seq_length - 2]
+        if not long_ones:
+            return
+        ids = tokenizer(long_ones, add_special_tokens=False, verbose=False)["input_ids"]
+        too_long = [t for t, tokens in zip(long_ones, ids) if len(tokens) > self.max_seq_length - 2]
         if too_long:
             warn_user(
                 f"{len(too_long)} text(s) exceed {self.name}'s limit of {self.max_seq_length} tokens and are "

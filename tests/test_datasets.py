@@ -81,6 +81,23 @@ def test_labels_given_with_pairs_are_checked_and_a_folders_labels_are_one_per_cl
         labelled_set(5)
 
 
+def test_folders_named_on_a_mac_match_labels_typed_in_composed_form(photos, tmp_path):
+    """macOS names a folder "café" with a decomposed accent ("cafe\u0301"): it was "not one of the labels ['café',
+    'cat']; close: ['café']"."""
+    from nlexnb.datasets import as_labelled, image_folder
+
+    for name, photo in (("cafe\u0301", "coffee"), ("cat", "chelsea")):
+        (tmp_path / name).mkdir()
+        photos[photo].save(tmp_path / name / f"{photo}.png")
+    assert sorted({label for _, label in image_folder(tmp_path, labels=["café", "cat"])}) == ["café", "cat"]
+    assert {label for _, label in image_folder(tmp_path, labels={"café": "drink", "cat": "cat"})} == {"drink", "cat"}
+    assert len(as_labelled([(photos["coffee"], "cafe\u0301")], labels=["café"])) == 1
+    with pytest.raises(
+        ValueError, match=r"Folder .*cat' is not one of the labels \['café', 'cats'\]; close: \['cats'\]"
+    ):
+        image_folder(tmp_path, labels=["café", "cats"])
+
+
 def test_paired_difference_interval():
     better = [True] * 80 + [False] * 20
     worse = [True] * 50 + [False] * 50
@@ -148,6 +165,21 @@ def test_label_filter_and_picture_names(tmp_path):
     with pytest.raises(ValueError, match=r"No image has the label 'fish'; the labels are \['bird', 'mammal'\]"):
         nlexnb.datasets.with_label(data, "fish")
     assert nlexnb.datasets.picture_names(data) == ["cow", "owl", "mammal"]
+
+
+def test_pictures_of_one_file_name_in_two_class_folders_get_two_names(photos, tmp_path):
+    """An ImageFolder's cat/001.png and dog/001.png were both '001', which defeats showing where pictures ended up."""
+    for folder, photo in (("cat", "chelsea"), ("dog", "chelsea"), ("drink", "coffee")):
+        (tmp_path / folder).mkdir()
+        photos[photo].save(tmp_path / folder / ("001.png" if folder != "drink" else "espresso.png"))
+    data = nlexnb.datasets.image_folder(tmp_path)
+    assert nlexnb.datasets.picture_names(data) == ["cat/001", "dog/001", "espresso"]
+
+
+def test_the_fish_that_are_right_for_a_fish_stamp_begin_with_tench_and_goldfish():
+    fish = nlexnb.datasets.label_classes("stamps")["fish"]
+    assert [name.split(",")[0] for name in fish[:3]] == ["tench", "goldfish", "great white shark"]
+    assert fish[-1].startswith("puffer") and len(fish) == 16
 
 
 def test_one_lister_decides_which_files_of_a_folder_are_images(tmp_path):

@@ -110,6 +110,86 @@ def test_a_tiny_image_is_classified_with_a_warning_naming_it(classifier):
         classifier.predict(Image.new("RGB", (16, 16)))
 
 
+def _png_claiming(width: int, height: int) -> bytes:
+    """A one-pixel PNG whose header claims ``width`` x ``height``: what Pillow reads before it decodes any pixel."""
+    import io
+    import struct
+    import zlib
+
+    buffer = io.BytesIO()
+    Image.new("L", (1, 1)).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    header = struct.pack(">II", width, height) + bytes(data[24:29])  # IHDR: size, then depth, colour type, ...
+    data[16:29] = header
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + header))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("side", [10_000, 14_000])
+def test_an_image_too_large_to_decode_is_too_large_not_corrupt(classifier, tmp_path, side):
+    """Over twice Pillow's pixel limit Pillow refuses the file itself (a DecompressionBombError), which was reported as
+    "corrupt, truncated or not an image"; under it nlexnb measured it. Both are one error: downscale it."""
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_claiming(side, side))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # Pillow's own, over its limit
+        with pytest.raises(ValueError, match=rf"huge.png has {side * side} pixels, more than \d+; downscale it") as e:
+            classifier.predict(path)
+    assert not isinstance(e.value, nlexnb.images.UnreadableImageError)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        (np.zeros((3, 64, 64), np.uint8), ValueError, r"got shape \(3, 64, 64\) \(channels first"),
+        (np.full((64, 64, 3), np.nan), ValueError, "NaN or infinite"),
+        (np.full((64, 64, 3), 200.0), ValueError, r"\[0, 1\]"),
+        (torch.zeros(3, 64, 64), TypeError, "A float tensor of shape"),
+    ],
+)
+def test_an_error_about_one_image_of_a_list_names_the_image(classifier, photos, bad, error, message):
+    with pytest.raises(error, match=rf"^images\[2\]: .*{message}"):
+        classifier.predict([photos["coffee"], photos["chelsea"], bad])
+    with pytest.raises(error, match=rf"^(?!image).*{message}"):  # one image: no item to name
+        to_pil(bad)
+
+
+def test_an_integer_mask_is_refused_and_a_bool_mask_is_black_and_white(classifier, photos):
+    """A 0/1 mask as uint8 or int64 was classified as the nearly black picture its values make, without a word."""
+    mask = np.asarray(photos["chelsea"].convert("L")) > 128
+    for dtype in (np.uint8, np.int64):
+        with pytest.raises(ValueError, match=r"holds only 0s and 1s.*arr\.astype\(bool\).*arr \* 255"):
+            classifier.predict(mask.astype(dtype))
+    as_bool = np.asarray(to_pil(mask))
+    assert set(np.unique(as_bool)) == {0, 255}
+    assert np.array_equal(as_bool, np.asarray(to_pil(mask.astype(np.uint8) * 255)))
+    assert np.asarray(to_pil(np.zeros((32, 32), np.uint8))).max() == 0  # all black is a black picture, not a mask
+
+
+def test_a_numpy_batch_is_refused_with_how_to_pass_its_images(classifier, photos):
+    batch = np.stack([np.asarray(photos["coffee"])] * 2)  # [2, H, W, 3]
+    with pytest.raises(ValueError, match=r"got shape \(2, 400, 600, 3\) \(a batch of 2 images\? pass list\(array\)\)"):
+        classifier.predict(batch)
+    assert [p.names[0] for p in classifier.predict(list(batch), k=1)] == ["espresso", "espresso"]
+
+
+def test_a_premultiplied_greyscale_image_is_read_as_its_unpremultiplied_copy():
+    """Pillow's "La" (alpha premultiplied) failed in its words: "conversion from La to L not supported"."""
+    premultiplied = Image.new("La", (32, 32), (64, 128))  # grey 127 at half opacity, stored as 64
+    straight = Image.new("LA", (32, 32), (127, 128))
+    assert np.array_equal(np.asarray(to_pil(premultiplied)), np.asarray(to_pil(straight)))
+    assert np.asarray(to_pil(premultiplied))[0, 0].tolist() == [191, 191, 191]  # on white
+
+
+def test_a_dict_of_photos_is_refused_with_how_to_list_it(classifier, photos):
+    for photos_as, kind in ((photos, "SamplePhotos"), (photos.values(), "dict_values")):
+        with pytest.raises(
+            TypeError, match=rf"got {kind}: pass the images as a list, e\.g\. list\(photos\.values\(\)\)"
+        ):
+            classifier.predict(photos_as)
+    assert len(classifier.predict(list(photos.values()))) == len(photos)
+
+
 def test_preprocessed_batches_must_be_finite_and_channels_first(classifier):
     with pytest.raises(ValueError, match="NaN or infinite"):
         classifier.logits(torch.full((1, 3, 224, 224), float("nan")))
@@ -295,7 +375,8 @@ def test_any_array_becomes_a_valid_rgb_image_or_a_named_error(array):
             image = to_pil(array)
     except ValueError as exc:
         assert any(
-            word in str(exc) for word in ("shape", "NaN", "[0, 1]", "[0, 255]", "dtype", "longer", "empty", "16-bit")
+            word in str(exc)
+            for word in ("shape", "NaN", "[0, 1]", "[0, 255]", "dtype", "longer", "empty", "16-bit", "0s and 1s")
         )
         return
     assert image.mode == "RGB" and image.size == (array.shape[1], array.shape[0])

@@ -135,6 +135,28 @@ def test_fit_on_a_subset_and_bad_arguments(classifier, encoder):
         nlexnb.fit_mapper(classifier, encoder, method="ridge", templates=["no placeholder"])
 
 
+def test_fit_map_names_an_unknown_method_and_refuses_widths_that_fit_nothing(classifier, encoder):
+    """maps.fit_map, public beside fit_mapper, gave a bare KeyError for "krnel" and, with sigma=0, a map whose every
+    output was NaN without a word."""
+    from nlexnb.maps import fit_map
+
+    names = ["tabby, tabby cat", "espresso", "Siberian husky", "space shuttle"]
+    rows = classifier.head_weight[[classifier.class_names.index(n) for n in names]]
+    x, groups = encoder.encode(names), torch.arange(len(names))
+    with pytest.raises(ValueError, match=r"Unknown mapper method 'krnel'; choose one of \['kernel', 'mlp', 'ridge'\]"):
+        fit_map("krnel", x, groups, rows, 0, {})
+    for method, hparams, message in [
+        ("kernel", {"sigma": 0.0}, "sigma must be a positive finite number, got 0.0"),
+        ("kernel", {"alpha": float("nan")}, "alpha must be a positive finite number, got nan"),
+        ("mlp", {"dropout": 1.0}, r"dropout must be a probability in \[0, 1\), got 1.0"),
+        ("mlp", {"hidden": 2.5}, "hidden must be a whole number, got 2.5"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            fit_map(method, x, groups, rows, 0, hparams)
+    kernel = fit_map("kernel", x, groups, rows, 0, {"sigma": 0.3})
+    assert F.cosine_similarity(kernel(x), rows).min() > 0.99  # each name back on its own row
+
+
 def test_fit_is_deterministic(classifier, encoder):
     a = nlexnb.fit_mapper(classifier, encoder, classes=range(200), seed=3)
     b = nlexnb.fit_mapper(classifier, encoder, classes=range(200), seed=3)

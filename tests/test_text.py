@@ -121,3 +121,15 @@ def test_zip_members_outside_the_folder_are_refused(tmp_path):
     with zipfile.ZipFile(path) as archive, pytest.raises(RuntimeError, match="escaped.txt"):
         safe_extract(archive, tmp_path / "out")
     assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_text_over_the_token_limit_is_warned_about_once_without_a_false_indexing_error(caplog):
+    """Counting the tokens for this warning made transformers log "Token indices sequence length is longer than the
+    specified maximum ... will result in indexing errors": false, since the encoder truncates."""
+    fresh = nlexnb.load_text_encoder(device="cpu", cache=False)  # a tokenizer that has logged nothing yet
+    long_text = "striped fur " * 200
+    with pytest.warns(UserWarning, match=r"1 text\(s\) exceed all-MiniLM-L6-v2's limit of 256 tokens"):
+        assert fresh.encode([long_text, "striped fur"]).shape == (2, 384)
+    assert "indexing errors" not in caplog.text
+    fresh.model.tokenizer.tokenize(long_text)  # transformers' own verbose count logs it: the check above is live
+    assert "indexing errors" in caplog.text
