@@ -75,7 +75,8 @@ def _table() -> dict:
 
 def animal_named(text: str) -> str | None:
     """The WordNet sense of the animal a concept or name ends in ("small poodles" -> "poodle.n.01", "large great ape"
-    -> "great_ape.n.01"), or None when its head noun is not first of all an animal ("striped fur", "crane")."""
+    -> "great_ape.n.01"), or None when its head noun is not first of all an animal ("striped fur", "crane") or its
+    last two words name something else ("hot dog", "teddy bear", "rocking horse": no sense of them is an animal)."""
     words = _words(text)
     if not words:
         return None
@@ -83,8 +84,14 @@ def animal_named(text: str) -> str | None:
     lemmas = _table()["lemmas"]
     head = lemmas.get(words[-1])
     if head is not None and len(words) > 1:  # "great ape", "wading bird"; not "white tail" (a tail, not a deer)
-        return lemmas.get(f"{words[-2]} {words[-1]}", head)
+        pair = f"{words[-2]} {words[-1]}"
+        return None if pair in _not_animals() else lemmas.get(pair, head)  # "hot dog", "teddy bear": no animal
     return head
+
+
+@cache
+def _not_animals() -> frozenset[str]:
+    return frozenset(_table()["not_animals"])
 
 
 def covering_named(text: str) -> tuple[str, ...] | None:
@@ -201,13 +208,20 @@ def kinds_of(sense: str) -> frozenset[str]:
 
 
 def class_animals(class_names: Sequence[str]) -> list[str | None]:
-    """Each class's animal sense, in class order: ImageNet-1k's from its WordNet id when ``class_names`` are
-    ImageNet-1k's, else the first synonym whose head noun names an animal ("tabby cat" -> "cat.n.01"); None for a
-    class that is not an animal (an explanation of it names an animal only where its text does: a dog sled's dogs)."""
+    """Each class's animal sense, in class order: ImageNet-1k's from its WordNet id for a name that is an ImageNet-1k
+    class's, else the first synonym whose head noun names an animal ("tabby cat" -> "cat.n.01"; not "hot dog" nor
+    "teddy bear": :func:`animal_named`); None for a class that is not an animal (an explanation of it names an
+    animal only where its text does: a dog sled's dogs)."""
     not_one_string(class_names, "class_names")
-    if list(class_names) == imagenet_class_names():
+    imagenet = imagenet_class_names()
+    if list(class_names) == imagenet:
         return list(_table()["imagenet"])
-    return [next(filter(None, (animal_named(s) for s in bare_synonyms(name))), None) for name in class_names]
+    known = dict(zip(imagenet, _table()["imagenet"]))  # a head that renamed a few classes keeps the others' senses
+    return [known[name] if name in known else _first_animal(name) for name in class_names]
+
+
+def _first_animal(name: str) -> str | None:
+    return next(filter(None, (animal_named(s) for s in bare_synonyms(name))), None)
 
 
 def another_animal(concept_sense: str | None, class_sense: str | None) -> bool:

@@ -639,6 +639,22 @@ def write_animal_kinds(wn, path: Path) -> None:
             if text == text.lower() and WORD.match(text.replace(" ", "-")) and text.count(" ") <= 1:
                 if wn.synsets(lemma.name(), "n")[0] == synset:
                     lemmas.setdefault(text, sense.name())
+
+    # two words ending in an animal that name no animal: "hot dog", "teddy bear", "rocking horse", "computer mouse"
+    def animal_or_flesh(synset) -> bool:
+        """An animal, or a fish or shellfish as food (a reader still sees the animal in "smoked salmon"; a roast,
+        a sausage or a hot dog is food)."""
+        flesh = synset.lexname() == "noun.food" and under(synset, ["seafood.n.01", "fish.n.02"])
+        return synset.lexname() == "noun.animal" or flesh
+
+    not_animals = set()  # no sense of them is an animal ("guinea pig" and "mother hen" are, after a person)
+    for synset in wn.all_synsets("n"):
+        for lemma in synset.lemmas():
+            text = lemma.name().replace("_", " ")
+            if text.count(" ") != 1 or text != text.lower() or not WORD.match(text.replace(" ", "-")):
+                continue
+            if text.split()[1] in lemmas and not any(map(animal_or_flesh, wn.synsets(lemma.name(), "n"))):
+                not_animals.add(text)
     info = ImageNetInfo("imagenet-1k")
     classes = []
     for i in range(info.num_classes()):
@@ -656,10 +672,13 @@ def write_animal_kinds(wn, path: Path) -> None:
     data = {
         "about": "Built by scripts/build_visual_bank.py from WordNet " + wn.get_version() + "; do not edit by hand. "
         "'lemmas': a lower-case noun of one or two words -> its first WordNet sense, where that is an animal; "
+        "'not_animals': nouns of two words whose last word is an animal but whose first sense is no animal "
+        "('hot dog', 'teddy bear'); "
         "'parents': a sense -> its hypernyms; 'imagenet': each ImageNet-1k class's sense where it is an animal; "
         "'things': what a common one-word noun is first of all (object, food, plant, person, shape, landform), "
         "where no sense of it is part of an animal's body, its covering or its look.",
         "lemmas": dict(sorted(lemmas.items())),
+        "not_animals": sorted(not_animals),
         "parents": dict(sorted(parents.items())),
         "imagenet": classes,
         "things": things(wn),

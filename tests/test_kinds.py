@@ -38,6 +38,10 @@ from nlexnb.labels import imagenet_class_names, singular
         ("striped fur", None),  # a covering, filed with the animals by WordNet, is not one
         ("white tail", None),  # a tail, not the white-tailed deer
         ("long beak", None),
+        ("hot dog", None),  # no sense of these two words is an animal
+        ("large teddy bear", None),
+        ("rocking horse", None),
+        ("smoked salmon", "salmon.n.01"),  # a fish as food is still the fish to a reader
         ("", None),
     ],
 )
@@ -56,6 +60,16 @@ def test_imagenet_classes_use_their_own_wordnet_sense_and_other_names_their_head
     assert len(senses) == 1000 and sum(s is not None for s in senses) == 398  # ImageNet-1k's animals
     assert senses[names.index("hen")] == "hen.n.02" and senses[names.index("espresso")] is None
     assert class_animals(["tabby cat", "sports car", "crane"]) == [animal_named("tabby cat"), None, None]
+
+
+def test_a_head_that_renames_a_few_imagenet_classes_keeps_the_others_senses():
+    """Renaming one class switched all 1,000 to head-noun guesses: "hotdog, hot dog, red hot" became a dog, and its
+    explanations refused sausage and bun as things a dog's photo does not show."""
+    names = imagenet_class_names()[:999] + ["toilet paper"]
+    senses = class_animals(names)
+    assert senses[:999] == class_animals(imagenet_class_names())[:999]
+    assert senses[names.index("hotdog, hot dog, red hot")] is None and senses[999] is None
+    assert class_animals(["computer mouse", "teddy bear", "hot dog", "mouse"]) == [None, None, None, "mouse.n.01"]
 
 
 def test_another_animal_unless_one_is_a_kind_of_the_other():
