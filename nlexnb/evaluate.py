@@ -16,7 +16,17 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ._checks import a_seed, an_index, in_a_sentence, number, positive_int, spelled_alike, warn_user, yes_or_no
+from ._checks import (
+    a_seed,
+    an_index,
+    in_a_sentence,
+    number,
+    positive_int,
+    spelled_alike,
+    warn_user,
+    yes_no_or_none,
+    yes_or_no,
+)
 from .classifier import Classifier, a_classifier
 from .labels import warn_unmatched_keys
 from .mapper import Mapper, check_fits, fit_mapper, is_mapper, name_embeddings
@@ -46,9 +56,14 @@ BASELINE_TEXT = "text"
 def fold_splits(num_classes: int, folds: int, seed: int = 0) -> list[list[int]]:
     """Random, disjoint held-out class sets covering all classes (the same for every method with the same seed):
     exactly ``folds`` of them, their sizes differing by at most one, each of at least 2 classes (with one class
-    held out, ranking it among the held-out rows is always right: ZSL top-1 would read 1.0)."""
+    held out, ranking it among the held-out rows is always right: ZSL top-1 would read 1.0); so at least 4 classes."""
     num_classes = positive_int(num_classes, "num_classes", "classes")
     folds, seed = positive_int(folds, "folds", "held-out class sets"), a_seed(seed)
+    if num_classes < 4:  # "folds must be between 2 and 1"
+        raise ValueError(
+            f"A held-out evaluation needs at least 4 classes (2 folds of at least 2 classes each, one held out while "
+            f"a mapper is fitted on the other), got {num_classes}"
+        )
     most = num_classes // 2
     if not 2 <= folds <= most:
         raise ValueError(
@@ -125,7 +140,7 @@ def heldout(
     seed: int = 0,
     methods: Sequence[str] = ("kernel", "ridge", "text"),
     per_fold: bool = False,
-    progress: bool = True,
+    progress: bool | None = True,
     **hparams,
 ) -> pd.DataFrame:
     """k-fold held-out-class evaluation of mappers, with baselines side by side.
@@ -136,7 +151,9 @@ def heldout(
         seed: fixes the folds (and each fit's seed).
         methods: mapper methods (see ``nlexnb.maps.MAPS``) and/or ``"text"`` (nearest class name in text space).
         per_fold: return one row per (method, fold) instead of the mean over folds.
-        **hparams: passed to every ``fit_mapper`` call.
+        progress: a progress bar over the fits (True or None, the default; False for none).
+        **hparams: passed to every ``fit_mapper`` call (not ``classes`` nor ``method``: each fold chooses its classes,
+            ``methods`` the methods).
 
     Returns:
         DataFrame with columns method, zsl_top1, zsl_top5 (held-out names among the held-out classes), gzsl_top1,
@@ -172,8 +189,9 @@ def heldout(
             f"methods names {repeated} more than once, got {methods!r}: give each method once (a repeated method is "
             "evaluated again and its folds counted twice)"
         )
+    _check_fit_options(hparams)
     per_fold = yes_or_no(per_fold, "per_fold")
-    progress = yes_or_no(progress, "progress")
+    progress = yes_no_or_none(progress, "progress", "the default: a bar over the fits") is not False
     splits = fold_splits(classifier.num_classes, folds, a_seed(seed))
     rows_all = F.normalize(classifier.head_weight.float(), dim=1)
     records = []
@@ -208,6 +226,19 @@ def heldout(
         records.append(record)
     table = pd.DataFrame.from_records(records)
     return table if per_fold else summarize(table)
+
+
+def _check_fit_options(hparams: Mapping[str, object]) -> None:
+    """A TypeError for the ``fit_mapper`` options that :func:`heldout` sets itself: ``classes`` (each fold's seen
+    classes) and ``method`` (one fit per entry of ``methods``); passed on, they failed in Python's words ("got
+    multiple values for keyword argument")."""
+    if "method" in hparams:
+        method = hparams["method"]
+        raise TypeError(f"heldout takes the mapper methods as methods=, not method=: methods=[{method!r}]")
+    if "classes" in hparams:
+        raise TypeError(
+            "heldout chooses the classes of each fit itself (every class but the fold held out): give no classes="
+        )
 
 
 def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
@@ -367,7 +398,9 @@ def head_agreement(classifier: Classifier, mapper: Mapper, images) -> float:
 def mapped_head(classifier: Classifier, mapper: Mapper, features: torch.Tensor) -> torch.Tensor:
     """Logits [N, K] of the head whose rows are the mapped class names and whose bias is the classifier's own: only
     the rows are replaced, so a map that reproduces them agrees with the real head on every image (a head without
-    the bias disagreed wherever the bias decides between the top two classes)."""
+    the bias disagreed wherever the bias decides between the top two classes). ``features`` [N, d] are checked as
+    :meth:`Classifier.checked_features` checks them (a tensor of finite floats, the classifier's width)."""
+    features = classifier.checked_features(features)
     rows = mapper.encode_labels(list(classifier.class_names)).to(features.device)
     logits = features @ rows.to(features.dtype).T
     return logits if classifier.head_bias is None else logits + classifier.head_bias.to(features)
@@ -502,11 +535,9 @@ def head_replacement(
         ValueError: a true label that is not one of the classifier's class names (named, with close matches), a
             mapper of another width, or no readable image.
     """
-    from .datasets import as_labelled
-
     a_classifier(classifier, "head_replacement", "its mapper(s) and the labelled images")
     named = _named_mappers(mappers, classifier, "head_replacement", "mapped class names", "real head")
-    pairs = as_labelled(data, labels)
+    pairs = _labelled(data, labels)
     why = f"Head replacement scores {classifier.name}'s own classes: a label that is not a class name cannot be judged"
     _label_classes(pairs, classifier, why)
     features, pairs, skipped = labelled_features(classifier, pairs, progress, "table.attrs['skipped']")
@@ -600,7 +631,6 @@ def bottleneck_accuracy(
             does not have (both named, with close matches), no image to judge, or no readable image.
     """
     from .bottleneck import ConceptBottleneck
-    from .datasets import as_labelled
 
     if not isinstance(cbm, ConceptBottleneck):
         raise TypeError(
@@ -609,7 +639,7 @@ def bottleneck_accuracy(
         )
     classifier = cbm.space.classifier
     names = classifier.class_names
-    pairs = as_labelled(data, labels)
+    pairs = _labelled(data, labels)
     if correct is None:
         why = f"A label that is not a class name of {classifier.name} needs correct=, e.g. datasets.label_classes(...)"
         right = {label: [k] for label, k in zip((label for _, label in pairs), _label_classes(pairs, classifier, why))}
@@ -683,7 +713,6 @@ def zero_shot(zs, data, labels=None, progress: bool | None = None, features: tor
         ValueError: empty data, no images in a folder, no readable image, a true label that is not one of the
             classifier's labels (named, with the image's path when it has one), or features of another length.
     """
-    from .datasets import as_labelled
     from .zeroshot import ZeroShotClassifier, ZeroShotEvaluation
 
     if not isinstance(zs, ZeroShotClassifier):
@@ -691,7 +720,7 @@ def zero_shot(zs, data, labels=None, progress: bool | None = None, features: tor
             "zero_shot takes a ZeroShotClassifier first (nlexnb.ZeroShotClassifier(classifier, mapper, labels)), then "
             f"the labelled images; got {type(zs).__name__}"
         )
-    pairs = _require_known_labels(as_labelled(data, labels), zs.labels, "one of the zero-shot labels")
+    pairs = _require_known_labels(_labelled(data, labels), zs.labels, "one of the zero-shot labels")
     skipped: list[tuple[str, str]] = []
     if features is None:
         features, pairs, skipped = labelled_features(zs.classifier, pairs, progress, "the evaluation's .skipped")
@@ -730,14 +759,18 @@ def compare_zero_shot(
         (mean over labels), and difference, low, high (first method minus this one; empty for the first).
         ``df.attrs["correct"]`` holds each method's per-image hits, ``df.attrs["skipped"]`` the unreadable image
         files left out (see :func:`labelled_features`).
+
+    Raises:
+        ValueError: data of fewer than 2 labels (every method would be right on every image), or two labels that
+            differ only by case ('cat' and 'Cat': a head takes them as one), both named as the data writes them.
     """
-    from .datasets import as_labelled
     from .zeroshot import ZeroShotClassifier, top1_name_baseline
 
     a_classifier(classifier, "compare_zero_shot", "a dict name -> mapper and the labelled images")
     mappers = _named_mappers(mappers, classifier, "compare_zero_shot", "mapper", TOP1_NAME)
-    pairs = as_labelled(data, labels)
-    names = sorted({label for _, label in pairs})  # before skipping: an unreadable file never changes the heads
+    pairs = _labelled(data, labels)
+    names = _head_labels(pairs, classifier.class_names)  # before skipping: an unreadable file never changes the heads
+    pairs = _require_known_labels(pairs, names, "a label of the heads")  # "cat " is "cat" to every method alike
     skipped: list[tuple[str, str]] = []
     if features is None:
         features, pairs, skipped = labelled_features(classifier, pairs, progress, "table.attrs['skipped']")
@@ -763,6 +796,58 @@ def compare_zero_shot(
     table.attrs["correct"] = correct
     table.attrs["skipped"] = skipped
     return table
+
+
+def _head_labels(pairs, class_names: Sequence[str]) -> list[str]:
+    """The labels of labelled data as the heads of :func:`compare_zero_shot` take them: sorted, each as
+    :func:`nlexnb.zeroshot.check_labels` writes it ("cat " is "cat"). Refused with a ValueError: fewer than 2 labels
+    (every method answers the one label, and every accuracy reads 1.0), and two labels that differ only by case,
+    both named as the data writes them (the head's own check named one of them, at its place among the sorted
+    labels, and said to drop it from a list the user never wrote)."""
+    from .zeroshot import check_labels
+
+    first: dict[str, int] = {}
+    for i, (_, label) in enumerate(pairs):
+        first.setdefault(label, i)
+    given = sorted(first)
+    if len(given) < 2:
+        raise ValueError(
+            f"compare_zero_shot needs images of at least 2 labels, got only {given[0]!r}: with one label every method "
+            "answers it for every image, and every accuracy reads 1.0"
+        )
+    seen: dict[str, str] = {}
+    for label in given:
+        twin = seen.setdefault(spelled_alike(label), label)
+        if twin != label:
+            a, b = sorted((twin, label), key=first.__getitem__)  # in the data's order
+            raise ValueError(
+                f"data holds the labels {a!r} ({_place(pairs, first[a])}) and {b!r} ({_place(pairs, first[b])}), "
+                "which differ only by case: a zero-shot head takes them as one label, and its images would split "
+                "between the two; relabel the data so that each label is written one way"
+            )
+    return check_labels(given, class_names)
+
+
+def _place(pairs, i: int) -> str:
+    """Where the labelled image ``pairs[i]`` is, for an error: its file (from a folder, or a path given), or
+    ``data[i]``."""
+    import os
+
+    image = pairs[i][0]
+    return f"image {str(image)!r}" if isinstance(image, (str, os.PathLike)) else f"data[{i}]"
+
+
+def _labelled(data, labels=None) -> list:
+    """``data`` as ``(image, label)`` pairs (:func:`nlexnb.datasets.as_labelled`); one pair not in a list, which was
+    read as a list of two items ("data[0] must be an (image, label) pair, got Image"), is refused saying so."""
+    from .datasets import as_labelled
+
+    one = isinstance(data, tuple) and len(data) == 2 and isinstance(data[1], str)
+    if one and not isinstance(data[0], (tuple, list)):
+        raise ValueError(
+            f"data is one (image, label) pair, not a list of them: wrap it in a list, [(image, {data[1]!r})]"
+        )
+    return as_labelled(data, labels)
 
 
 def paired_difference(

@@ -162,7 +162,8 @@ def concept_ablation(
     (the k concepts named most often over these images), ``random`` (k concepts drawn from the bank's concepts of
     source ``random_source``, mean over ``n_random`` draws; None: its ``"words"`` when it has them, as the ``"broad"``
     bank does, else every concept; classes' names and peoples never), and ``named (NAME)`` for each other
-    selection method in ``selectors`` (same space, shortlist and filters: only the choice differs).
+    selection method in ``selectors`` (same space, shortlist and filters: only the choice differs; two of one name
+    are a ValueError, their rows would share it).
 
     Returns:
         One row per image and method: ``image, target, target_name, method, k, logit, margin, drop_closed,
@@ -177,6 +178,7 @@ def concept_ablation(
             f"selectors must be a list of selection methods, got the single string {selectors!r}; wrap it in a "
             f"list: selectors=[{selectors!r}]"
         )
+    selectors = _distinct_selectors(selectors)  # before any work: a repeated name would lose one's rows
     names, items = _named_images(images)
     clf = explainer.classifier
     space = explainer.space
@@ -205,8 +207,8 @@ def concept_ablation(
     others = {}
     for selector in selectors:
         other = copy.copy(explainer)
-        other.selector = get_selector(selector)
-        others[f"named ({other.selector.name})"] = [other.select(f, t, k)[0] for f, t in zip(feats, targets)]
+        other.selector = selector
+        others[f"named ({selector.name})"] = [other.select(f, t, k)[0] for f, t in zip(feats, targets)]
     rows = []
     for i, (name, f, target) in enumerate(zip(names, feats, targets)):
         sets = {
@@ -240,6 +242,22 @@ def concept_ablation(
     return pd.DataFrame(rows)
 
 
+def _distinct_selectors(selectors: Sequence[Selector | str]) -> list[Selector]:
+    """``selectors`` as selection methods, or a ValueError for two of one name: each gives the rows ``named (NAME)``,
+    and one set of rows silently replaced the other (``NonNegativeSelector(steps=1)`` beside ``steps=500``)."""
+    chosen = [get_selector(selector) for selector in selectors]
+    first: dict[str, int] = {}
+    for i, selector in enumerate(chosen):
+        j = first.setdefault(selector.name, i)
+        if j != i:
+            raise ValueError(
+                f"selectors[{j}] and selectors[{i}] are both named {selector.name!r}: both sets of rows would be "
+                f"'named ({selector.name})', and one would replace the other. Give each method once; to compare two "
+                f"settings of one method, give one a name of its own (selector.name = '{selector.name}, steps=1')"
+            )
+    return chosen
+
+
 def deletion_insertion(
     explainer: Explainer,
     image: ImageLike,
@@ -265,9 +283,12 @@ def deletion_insertion(
 
     Returns:
         Rows ``curve`` (deletion/insertion), ``map`` (concept/class/random), ``score`` (concept/class), ``auc``.
+
+    Raises:
+        ValueError: fewer than 2 ``steps``, a blank concept, or a concept the image does not hold.
     """
     explainer = _an_explainer(explainer, "deletion_insertion")
-    steps = positive_int(steps, "steps", "deletion/insertion steps")
+    steps = _curve_steps(steps)
     n_random = positive_int(n_random, "n_random", "random maps")
     seed = a_seed(seed)
     clf = explainer.classifier
@@ -317,6 +338,18 @@ def deletion_insertion(
                 rows.append({"concept": concept, "curve": curve, "map": map_name, "score": score_name, "auc": auc})
     frame = pd.DataFrame(rows)
     return frame.groupby(["concept", "curve", "map", "score"], as_index=False, sort=False)["auc"].mean()
+
+
+def _curve_steps(steps) -> int:
+    """``steps`` of a deletion/insertion curve, at least 2: with one step a curve is the whole image and the baseline
+    alone, the same two points for every map, and every AUC the same (concept map no better than random)."""
+    steps = positive_int(steps, "steps", "deletion/insertion steps")
+    if steps < 2:
+        raise ValueError(
+            f"steps must be at least 2, got {steps}: with one step each curve joins the whole image to the baseline, "
+            "whatever the map, and every map gets the same AUC (16, the default, tells them apart)"
+        )
+    return steps
 
 
 def _baseline(x: torch.Tensor, kind: str) -> torch.Tensor:
@@ -410,11 +443,13 @@ def faithfulness(
     """
     explainer = _an_explainer(explainer, "faithfulness")
     deletion = yes_or_no(deletion, "deletion")
+    if deletion:  # before the ablations: refused after them, their minutes were lost
+        steps = _curve_steps(steps)
     names, items = _named_images(images)
     named = dict(zip(names, items))
     parts = []
     ablation = concept_ablation(explainer, named, k=k, n_random=n_random, seed=seed, selectors=selectors)
-    for metric in ("drop_pct_margin", "drop_closed", "abs_error"):
+    for metric in ABLATION_METRICS:
         parts.append(ablation[["image", "method"]].assign(metric=metric, value=ablation[metric]))
     if deletion:
         for name, item in named.items():
@@ -458,13 +493,28 @@ def _named_images(images) -> tuple[list[str], list]:
 
 # ---- tables of a faithfulness frame, for reports --------------------------------------------------------------------
 ABLATION_METHODS = ("named", "separate", "naive", "frequent", "random")
+ABLATION_METRICS = ("drop_pct_margin", "drop_closed", "abs_error")
+"""The metrics of :func:`faithfulness`'s ablation rows, which :func:`ablation_table` shows."""
+OTHER_TABLES = {
+    "deletion_auc": "metrics.curve_table(frame)",
+    "insertion_auc": "metrics.curve_table(frame)",
+    "rank_correlation": "metrics.randomization_table(frame)",
+    "topk_overlap": "metrics.randomization_table(frame)",
+}
+"""The other metrics of :func:`faithfulness` and the table that shows each."""
 CURVE_METHODS = ("concept map", "random map (concept)", "class map", "random map (class)")
 
 
 def ablation_table(frame: pd.DataFrame, metric: str = "drop_pct_margin") -> pd.DataFrame:
     """One ablation metric of :func:`nlexnb.metrics.faithfulness`: image x method (``named``, ``separate``,
-    ``naive``, ``frequent``, ``random``, then any other selection method), with a last row ``mean``."""
+    ``naive``, ``frequent``, ``random``, then any other selection method), with a last row ``mean``. ``metric``: one
+    of :data:`ABLATION_METRICS`; another is a ValueError listing them (naming the table of the curves' and the
+    randomised head's metrics)."""
     _check_frame(frame)
+    if metric not in ABLATION_METRICS:  # was "The frame holds no 'drop_pct' rows; is it the frame of ...?"
+        shown = OTHER_TABLES.get(metric) if isinstance(metric, str) else None
+        other = f" ({metric!r} is shown by {shown})" if shown else ""
+        raise ValueError(f"metric must be one of the ablation metrics {list(ABLATION_METRICS)}, got {metric!r}{other}")
     table = _pivot(frame.query("metric == @metric"), "method", metric)
     others = [m for m in dict.fromkeys(frame["method"]) if m in table.columns and m not in ABLATION_METHODS]
     table = table[[m for m in ABLATION_METHODS if m in table.columns] + others]  # other selectors after the baselines

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ._checks import Setting, an_index, folded, number, positive_int, text_list, warn_user, yes_no_or_none
+from ._checks import an_index, folded, number, positive_int, text_list, warn_user, yes_no_or_none
 from .classifier import Classifier, LabelPrediction, Prediction
 from .images import ImageInput
 from .labels import SYNONYM_COMMA, counted
@@ -130,6 +130,36 @@ def classifier_mapper_labels(first, mapper, labels, what: str) -> tuple[Classifi
     return first, mapper, labels
 
 
+def class_selection(include):
+    """``include_original_classes`` as True, False, None or a list: numpy's bool (a flag read from an array or a
+    frame) is a bool, and an array or a tensor of class indices a list of them (its truth value is ambiguous, and a
+    tensor's items are no ints). A mask of True/False per class is a TypeError saying how to get its indices."""
+    if isinstance(include, np.bool_):
+        return bool(include)
+    if isinstance(include, (np.ndarray, torch.Tensor)) and include.ndim == 0:  # one value: a flag, or a mistake
+        return include.item()
+    if isinstance(include, torch.Tensor):
+        if include.dtype == torch.bool:
+            raise mask_error(include.numel())
+        return include.tolist()
+    if isinstance(include, np.ndarray):
+        if include.dtype == np.bool_:
+            raise mask_error(include.size)
+        return include.tolist()
+    if isinstance(include, (list, tuple)) and include and all(isinstance(k, (bool, np.bool_)) for k in include):
+        raise mask_error(len(include))
+    return include
+
+
+def mask_error(size: int) -> TypeError:
+    """The error for a mask of ``size`` True/False values given as ``include_original_classes``, its values unprinted
+    (a mask of the 1000 classes filled the screen)."""
+    return TypeError(
+        f"include_original_classes is a mask of {size} True/False values; it takes True (all the classifier's "
+        "classes) or the indices of the classes to keep: pass np.flatnonzero(mask).tolist()"
+    )
+
+
 class ZeroShotClassifier:
     """A classifier over any label names, built from a mapper; no images, no training.
 
@@ -143,9 +173,9 @@ class ZeroShotClassifier:
             refused (see :func:`check_labels`): they would split its images.
         templates: prompt templates for the labels; default the mapper's.
         include_original_classes: also keep the classifier's own classes (generalised zero-shot): ``True`` for all,
-            or a list of class indices (e.g. the seen classes of a held-out evaluation). They come after the new
-            labels in :attr:`labels`. A label that names one of them, in any case, by its name or one of its
-            synonyms ("Espresso", "tabby"), is refused.
+            or a list of class indices (e.g. the seen classes of a held-out evaluation; an array or a tensor of them
+            too, not a True/False mask). They come after the new labels in :attr:`labels`. A label that names one
+            of them, in any case, by its name or one of its synonyms ("Espresso", "tabby"), is refused.
         seen_penalty: cosine-unit penalty on the original classes; default :data:`DEFAULT_SEEN_PENALTY`. A negative
             value is a bonus: the original classes then win more often than their scores alone would make them.
 
@@ -154,10 +184,8 @@ class ZeroShotClassifier:
         num_new: how many of the columns are new labels.
         head_weight: [L, d] rows; head_bias: [L].
         center: None, or the mean feature [d] subtracted from every image's features before the new labels score
-            them (see :meth:`center_on`).
+            them (see :meth:`center_on`); checked when set by hand.
     """
-
-    seen_penalty = Setting(lambda value, name: number(value, name, note="cosine units, e.g. 0.1"))
 
     def __init__(
         self,
@@ -176,8 +204,7 @@ class ZeroShotClassifier:
             )
         new = check_labels(labels, classifier.class_names)
         check_fits(mapper, classifier, "ZeroShotClassifier")
-        if isinstance(include_original_classes, np.bool_):  # a flag read from a numpy array or a pandas frame
-            include_original_classes = bool(include_original_classes)
+        include_original_classes = class_selection(include_original_classes)
         if len(new) == 1 and not include_original_classes:
             warn_user(
                 f"One label ({new[0]!r}) and include_original_classes=False: every image gets probability 1.0. "
@@ -206,13 +233,55 @@ class ZeroShotClassifier:
         new_bias = torch.full((len(new),), float(bias.mean()), device=device)
         if seen_penalty is None:
             seen_penalty = DEFAULT_SEEN_PENALTY
-        self.seen_penalty = seen_penalty if self.original else 0.0
+        self.seen_penalty = seen_penalty if self.original else 0.0  # warned above when given: 0 says nothing more
         index = torch.tensor(self.original, dtype=torch.long, device=device)
         self.head_weight = torch.cat([vectors, rows[index]])
         self.head_bias = torch.cat([new_bias, bias.float()[index]])
         self.num_new = len(new)
         self._labels: tuple[str, ...] = tuple(new + [classifier.class_names[k] for k in self.original])
-        self.center: torch.Tensor | None = None
+        self.center = None
+
+    @property
+    def seen_penalty(self) -> float:
+        """The penalty (cosine units) on the original classes; set it like any option, checked as the constructor
+        checks it, with the same warning where there are no original classes for it to lower."""
+        return self._seen_penalty
+
+    @seen_penalty.setter
+    def seen_penalty(self, value) -> None:
+        value = number(value, "seen_penalty", note="cosine units, e.g. 0.1")
+        if value and not self.original:  # stored and never used: the constructor says so, and so does a later set
+            warn_user(
+                f"seen_penalty={value:g} has no effect without include_original_classes: it lowers the "
+                "classifier's own classes, and there are none among the labels"
+            )
+        self._seen_penalty = value
+
+    @property
+    def center(self) -> torch.Tensor | None:
+        """None, or the mean feature [d] subtracted from every image's features before the new labels score them."""
+        return self._center
+
+    @center.setter
+    def center(self, value: torch.Tensor | None) -> None:
+        self._center = None if value is None else self._checked_center(value)
+
+    def _checked_center(self, value) -> torch.Tensor:
+        """A centre set by hand, checked when set (not at the next prediction, in a matrix product's words): one
+        feature vector [d] of finite floats, as :meth:`center_on` makes it; stored in float32 beside the head."""
+        d = self.head_weight.shape[1]
+        how = "zs.center_on(images) computes it; None removes it"
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(
+                f"center must be None or a tensor [{d}] (the mean feature; {how}), got {type(value).__name__}"
+            )
+        if value.shape != (d,):
+            raise ValueError(
+                f"center must be one feature vector [{d}] (the mean feature; {how}), got {list(value.shape)}"
+            )
+        if not value.is_floating_point() or not bool(torch.isfinite(value).all()):
+            raise ValueError(f"center must hold finite floating-point numbers ({how}): no NaN or inf")
+        return value.to(self.head_weight.device, dtype=torch.float32)
 
     @property
     def labels(self) -> list[str]:
@@ -289,7 +358,7 @@ class ZeroShotClassifier:
             if isinstance(include, (str, bytes)) or not hasattr(include, "__iter__"):
                 raise TypeError(f"include_original_classes must be {wanted}, got {type(include).__name__} {include!r}")
             if not all(an_index(k) for k in include):
-                raise TypeError(f"include_original_classes must be {wanted}, got {include!r}")
+                raise TypeError(f"include_original_classes must be {wanted}, got {include!r:.80}")
             index = [int(k) for k in include]
             bad = [k for k in index if not 0 <= k < classifier.num_classes]
             if bad or len(set(index)) != len(index):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 
@@ -89,3 +90,51 @@ def test_head_replacement_on_an_imagenet_style_folder(classifier, encoder, mappe
         imagenet_folder(tmp_path)
     with pytest.raises(ValueError, match="'a cat' .*not a class name"):
         head_replacement(classifier, mapper, [(photos["chelsea"], "a cat")])
+
+
+def test_a_heldout_evaluation_needs_at_least_four_classes():
+    """With 3 classes the message read "folds must be between 2 and 1"."""
+    splits = fold_splits(4, 2)  # the fewest: two folds of two
+    assert sorted(k for fold in splits for k in fold) == [0, 1, 2, 3] and [len(fold) for fold in splits] == [2, 2]
+    for few in (1, 2, 3):
+        with pytest.raises(ValueError, match=f"A held-out evaluation needs at least 4 classes .*got {few}"):
+            fold_splits(few, 2)
+
+
+def test_heldout_sets_each_fits_classes_and_method_itself_and_takes_progress_none(classifier, encoder):
+    """classes= and method= failed in Python's words ("got multiple values for keyword argument"), and
+    progress=None was refused where every other evaluation takes it."""
+    with pytest.raises(
+        TypeError, match=r"heldout takes the mapper methods as methods=, not method=: methods=\['ridge'\]"
+    ):
+        nlexnb.evaluate.heldout(classifier, encoder, folds=2, methods=["ridge"], method="ridge")
+    with pytest.raises(TypeError, match="heldout chooses the classes of each fit itself .*give no classes="):
+        nlexnb.evaluate.heldout(classifier, encoder, folds=2, methods=["ridge"], classes=[1, 2, 3])
+    quiet = nlexnb.evaluate.heldout(classifier, encoder, folds=2, methods="text", progress=False)
+    pd.testing.assert_frame_equal(
+        nlexnb.evaluate.heldout(classifier, encoder, folds=2, methods="text", progress=None).drop(
+            columns="fit_seconds"
+        ),
+        quiet.drop(columns="fit_seconds"),
+    )
+    with pytest.raises(TypeError, match=r"progress must be True, False or None .*got 'no'"):
+        nlexnb.evaluate.heldout(classifier, encoder, folds=2, methods="text", progress="no")
+
+
+def test_a_mapped_head_checks_its_features_as_the_zero_shot_head_does(classifier, ridge_mapper, photos):
+    """Features of another width failed in a matmul's words, a numpy array in .to()'s, one vector [d] gave [1000]
+    logits (not [1, 1000]) and NaN features NaN logits."""
+    from nlexnb.evaluate import mapped_head
+
+    features = classifier.features([photos["coffee"]])
+    assert mapped_head(classifier, ridge_mapper, features).shape == (1, classifier.num_classes)
+    with pytest.raises(
+        ValueError, match=r"features must be \[N, 1280\] .*got \[1280\] \(one image\? use features\[None\]\)"
+    ):
+        mapped_head(classifier, ridge_mapper, features[0])
+    with pytest.raises(ValueError, match=r"features must be \[N, 1280\] .*got \[2, 512\]"):
+        mapped_head(classifier, ridge_mapper, torch.zeros(2, 512))
+    with pytest.raises(TypeError, match=r"features must be a tensor \[N, 1280\] .*got ndarray"):
+        mapped_head(classifier, ridge_mapper, features.numpy())
+    with pytest.raises(ValueError, match="features must hold finite floating-point numbers"):
+        mapped_head(classifier, ridge_mapper, features * float("nan"))

@@ -122,6 +122,25 @@ def test_centring_takes_finite_float_features_of_at_least_two_images(classifier,
     torch.testing.assert_close(zs.center_on(features=features).center, features.mean(0))
 
 
+def test_a_centre_set_by_hand_is_checked_when_set(classifier, ridge_mapper, photos, features):
+    """zs.center = torch.zeros(5) was stored, and the next prediction failed in a matrix product's words."""
+    zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink"])
+    with pytest.raises(ValueError, match=r"center must be one feature vector \[1280\] .*got \[5\]"):
+        zs.center = torch.zeros(5)
+    with pytest.raises(TypeError, match=r"center must be None or a tensor \[1280\] .*got ndarray"):
+        zs.center = features.mean(0).numpy()
+    with pytest.raises(ValueError, match="center must hold finite floating-point numbers"):
+        zs.center = torch.full((1280,), float("nan"))
+    assert zs.center is None  # nothing was set by the refused assignments
+    zs.center = features.mean(0).double()  # a mean of one's own is taken as center_on takes it
+    torch.testing.assert_close(
+        zs.center, ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink"]).center_on(features=features).center
+    )
+    assert zs.predict(photos["chelsea"]) == ["cat"]
+    zs.center = None
+    assert zs.center is None
+
+
 # ---- 4. k second ---------------------------------------------------------------------------------------------------
 def test_zero_shot_predict_takes_k_second_as_top_k_and_the_classifier_do(classifier, ridge_mapper, photos):
     """zs.predict(images, 2) read 2 as progress= and answered the top 5; it is k, as in zs.top_k and clf.predict."""
@@ -160,6 +179,41 @@ def test_a_label_naming_a_kept_class_in_other_words_is_refused(classifier, ridge
     kept = [classifier.class_index("tiger cat")]  # only the listed classes are kept: "tabby" is then a new label
     zs = ZeroShotClassifier(classifier, ridge_mapper, ["tabby", "a red fox"], include_original_classes=kept)
     assert zs.labels == ["tabby", "a red fox", "tiger cat"]
+
+
+def test_original_classes_may_be_an_array_or_a_tensor_of_indices_not_a_mask(classifier, ridge_mapper):
+    """np.array([1, 2]) failed with numpy's "truth value of an array ... is ambiguous", torch.tensor([1, 2]) with
+    torch's or a refusal of valid indices, and a mask of the 1000 classes printed its 1000 values."""
+    listed = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink"], include_original_classes=[1, 2])
+    for kept in (np.array([1, 2]), torch.tensor([1, 2])):
+        zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink"], include_original_classes=kept)
+        assert zs.labels == listed.labels and zs.original == [1, 2]
+    one = ZeroShotClassifier(classifier, ridge_mapper, ["cat"], include_original_classes=np.array([1, 2]))
+    assert one.labels[1:] == listed.labels[2:]
+    mask = np.arange(classifier.num_classes) < 5
+    for given in (mask, torch.from_numpy(mask), mask.tolist()):
+        with pytest.raises(
+            TypeError, match=r"is a mask of 1000 True/False values; .* np.flatnonzero\(mask\).tolist\(\)"
+        ) as refused:
+            ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink"], include_original_classes=given)
+        assert len(str(refused.value)) < 300
+    flag = ZeroShotClassifier(classifier, ridge_mapper, ["cat"], include_original_classes=torch.tensor(True))
+    assert len(flag.labels) == 1 + classifier.num_classes
+
+
+def test_a_seen_penalty_set_without_original_classes_warns_as_the_constructor_does(classifier, ridge_mapper, photos):
+    """Set after building on a head without the original classes, it was stored and did nothing, without a word."""
+    zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink"])
+    before = zs.predict_proba(photos["chelsea"])
+    with pytest.warns(UserWarning, match="seen_penalty=0.5 has no effect without include_original_classes"):
+        zs.seen_penalty = 0.5
+    assert zs.seen_penalty == 0.5 and torch.equal(zs.predict_proba(photos["chelsea"]), before)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zs.seen_penalty = 0  # no penalty is what it has: nothing to say
+        kept = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink"], include_original_classes=True)
+        kept.seen_penalty = 0.5  # a penalty with classes to lower
+    assert kept.seen_penalty == 0.5
 
 
 # ---- 6. metrics ------------------------------------------------------------------------------------------------------
@@ -281,6 +335,20 @@ def test_paired_difference_takes_true_or_false_not_their_names():
         evaluate.paired_difference(["True", "False"], [True, False])
     result = evaluate.paired_difference(np.array([True, True]), torch.tensor([True, False]))
     assert result["difference"] == 0.5
+
+
+def test_one_labelled_pair_not_in_a_list_is_refused_saying_so(classifier, ridge_mapper, photos):
+    """zero_shot(zs, (image, 'cat')) read the pair as a list of two items: "data[0] must be an (image, label) pair,
+    got Image"."""
+    zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink"])
+    one = r"data is one \(image, label\) pair, not a list of them: wrap it in a list, \[\(image, 'cat'\)\]"
+    with pytest.raises(ValueError, match=one):
+        evaluate.zero_shot(zs, (photos["chelsea"], "cat"))
+    with pytest.raises(ValueError, match=one):
+        evaluate.compare_zero_shot(classifier, ridge_mapper, (photos["chelsea"], "cat"))
+    assert evaluate.zero_shot(zs, [(photos["chelsea"], "cat")]).accuracy == 1.0
+    pairs = ((photos["chelsea"], "cat"), (photos["coffee"], "drink"))  # a tuple of pairs is a list of them
+    assert evaluate.zero_shot(zs, pairs).accuracy == 1.0
 
 
 # ---- 8. figures ------------------------------------------------------------------------------------------------------

@@ -175,6 +175,33 @@ def test_one_call_gives_a_tidy_frame_to_plot(explainer, photos):
     matplotlib.pyplot.close("all")
 
 
+def test_two_selection_methods_of_one_name_are_refused_and_told_apart_by_name(explainer, photos):
+    """NonNegativeSelector(steps=1) beside steps=500 both gave the rows 'named (nonnegative)': one set was kept."""
+    from nlexnb.selection import NonNegativeSelector
+
+    images = {"coffee": photos["coffee"], "chelsea": photos["chelsea"]}
+    for repeated in ([NonNegativeSelector(steps=1), NonNegativeSelector(steps=500)], ["nonnegative", "nonnegative"]):
+        with pytest.raises(ValueError, match=r"selectors\[0\] and selectors\[1\] are both named 'nonnegative'"):
+            metrics.concept_ablation(explainer, images, k=3, n_random=1, selectors=repeated)
+    quick = NonNegativeSelector(steps=1)
+    quick.name = "nonnegative, steps=1"
+    frame = metrics.concept_ablation(explainer, images, k=3, n_random=1, selectors=[quick, NonNegativeSelector()])
+    methods = frame.loc[frame["image"] == "coffee", "method"].tolist()
+    assert methods[:3] == ["named", "named (nonnegative, steps=1)", "named (nonnegative)"]
+    with pytest.raises(ValueError, match="both named 'greedy'"):
+        metrics.faithfulness(explainer, images, n_random=1, deletion=False, selectors=["greedy", "greedy"])
+
+
+def test_deletion_and_insertion_take_at_least_two_steps(explainer, photos):
+    """With one step every map's curve joins the same two points: the concept map and the random ones got one AUC."""
+    with pytest.raises(ValueError, match="steps must be at least 2, got 1: with one step each curve joins"):
+        metrics.deletion_insertion(explainer, photos["chelsea"], steps=1)
+    with pytest.raises(ValueError, match="steps must be at least 2, got 1"):  # refused before the ablations run
+        metrics.faithfulness(explainer, [photos["chelsea"]], steps=1)
+    two = metrics.deletion_insertion(explainer, photos["chelsea"], concept="a domestic cat", steps=2, n_random=1)
+    assert two["auc"].nunique() > 1
+
+
 @pytest.mark.slow
 def test_default_bank_meets_the_faithfulness_targets(classifier, mapper, photos):
     """The issue's numbers: named-5 >= 3x random-5 words and >= 30% of the margin on average; ablation exact.
@@ -232,6 +259,15 @@ def test_faithfulness_tables():
         metrics.randomization_table(frame[frame["method"] != "randomised head"])
     with pytest.raises(ValueError, match=r"The image name 'zebra' appears in more than one run .*dict \{name: image\}"):
         metrics.ablation_table(pd.concat([frame, frame]))  # two runs on lists both name "image 0"
+    assert metrics.ablation_table(frame, "abs_error").loc["mean", "named"] == pytest.approx(1e-7)
+    with pytest.raises(
+        ValueError, match=r"metric must be one of the ablation metrics \['drop_pct_margin', 'drop_closed'"
+    ):
+        metrics.ablation_table(frame, "drop_pct")  # was "The frame holds no 'drop_pct' rows; is it the frame of ...?"
+    with pytest.raises(ValueError, match=r"got 'deletion_auc' \('deletion_auc' is shown by metrics.curve_table"):
+        metrics.ablation_table(frame, "deletion_auc")  # a table of maps, with a "mean" of them, under "ablation"
+    with pytest.raises(ValueError, match=r"'rank_correlation' is shown by metrics.randomization_table\(frame\)"):
+        metrics.ablation_table(frame, "rank_correlation")
     named_mean = metrics.ablation_table(frame.replace({"image": {"apple": "mean"}}))  # a photo of a dict named "mean"
     assert list(named_mean.index) == ["zebra", "mean", "mean of all images"]
     assert named_mean.loc["mean", "random"] == 2.0 and named_mean.loc["mean of all images", "named"] == pytest.approx(3)

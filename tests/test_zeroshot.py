@@ -173,6 +173,29 @@ def test_evaluation_labels_written_another_way_are_the_classifiers_labels(classi
         nlexnb.evaluate.zero_shot(zs, [(photos["chelsea"], "Cat")])
 
 
+def test_compare_zero_shot_reads_labels_written_with_spaces_alike_for_every_method(classifier, ridge_mapper, photos):
+    """The no-mapper baseline compared its answers ("cat") with the labels as written ("cat "), while the mapper's
+    head read them as zero_shot does: the baseline scored 0.5 on photos it named all right."""
+    images = [photos[name] for name in ("chelsea", "coffee", "rocket", "flower")]
+    clean = ["cat", "coffee", "rocket", "flower"]
+    spaced = ["cat ", "coffee ", "rocket", " flower"]
+    table = compare_zero_shot(classifier, ridge_mapper, list(zip(images, clean)))
+    assert table.set_index("method").loc[TOP1_NAME, "accuracy"] == 1.0
+    pd.testing.assert_frame_equal(compare_zero_shot(classifier, ridge_mapper, list(zip(images, spaced))), table)
+
+
+def test_compare_zero_shot_needs_two_labels_each_written_one_way(classifier, ridge_mapper, photos):
+    """Data of one label scored 1.0 for every method; "cat" and "Cat" were refused naming one of them at its place
+    among the sorted labels ("Duplicate labels: 'cat' (positions 0 and 1)"), as if the user had listed them."""
+    cat, coffee, rocket = photos["chelsea"], photos["coffee"], photos["rocket"]
+    with pytest.raises(ValueError, match="compare_zero_shot needs images of at least 2 labels, got only 'cat'"):
+        compare_zero_shot(classifier, ridge_mapper, [(cat, "cat"), (coffee, "cat")])
+    data = [(coffee, "coffee"), (rocket, "rocket"), (cat, "cat"), (coffee, "Cat")]
+    both = r"data holds the labels 'cat' \(data\[2\]\) and 'Cat' \(data\[3\]\), which differ only by case"
+    with pytest.raises(ValueError, match=both + ".*relabel the data"):
+        compare_zero_shot(classifier, ridge_mapper, data)
+
+
 def test_evaluate_zero_shot_on_pairs(classifier, ridge_mapper, photos):
     zs = ZeroShotClassifier(classifier, ridge_mapper, ["cat", "drink", "person", "flower"])
     data = [
