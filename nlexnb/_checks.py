@@ -160,7 +160,14 @@ def text_list(value, name: str, what: str, one: str, example: str) -> list[str]:
     for i, item in enumerate(items):
         key = spelled_alike(item)
         if key in seen:
-            duplicates.append(f"{item!r} (positions {seen[key]} and {i})")
+            twin = items[seen[key]]  # "'Cat' (positions 0 and 1)" did not say the other was 'cat'
+            if twin == item:
+                said = f"{item!r}"
+            elif folded(twin, case=False).strip() == folded(item, case=False).strip():  # they look the same
+                said = f"{twin!r}, written two ways ({ascii(twin)} and {ascii(item)})"
+            else:
+                said = f"{twin!r} and {item!r}"
+            duplicates.append(f"{said} (positions {seen[key]} and {i})")
         seen.setdefault(key, i)
     if duplicates:
         raise ValueError(f"Duplicate {name}: {', '.join(duplicates[:5])}; each {one} must be unique")

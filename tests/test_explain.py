@@ -418,7 +418,7 @@ def test_a_free_direction_is_not_explained_by_its_own_words(classifier, ridge_ma
         ([], ValueError, "concepts is empty: give at least one text, e.g. ['striped fur', 'whiskers']"),
         (["foam", 3], TypeError, "concepts[1] is int 3, not a string"),
         (["foam", " "], ValueError, "concepts[1] is empty or blank"),
-        (["foam", "Foam "], ValueError, "Duplicate concepts: 'Foam ' (positions 0 and 1)"),
+        (["foam", "Foam "], ValueError, "Duplicate concepts: 'foam' and 'Foam ' (positions 0 and 1)"),
     ],
 )
 def test_weighing_names_what_is_wrong_with_the_concepts(explainer, photos, concepts, error, message):

@@ -219,7 +219,9 @@ def test_evaluate_zero_shot_on_pairs(classifier, ridge_mapper, photos):
     "labels, error, match",
     [
         ([], ValueError, "empty"),
-        (["cat", "dog", "cat"], ValueError, "Duplicate labels: 'cat'"),
+        (["cat", "dog", "cat"], ValueError, r"Duplicate labels: 'cat' \(positions 0 and 2\)"),
+        (["cat", "Cat"], ValueError, r"Duplicate labels: 'cat' and 'Cat' \(positions 0 and 1\)"),  # both spellings
+        (["café", "cafe\u0301"], ValueError, r"'café', written two ways \('caf\\xe9' and 'cafe\\u0301'\)"),
         (["cat", "  "], ValueError, r"labels\[1\] is empty"),
         (["cat", 3], TypeError, r"labels\[1\] is int 3, not a string"),
         ("cat", TypeError, "single string"),
