@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ._checks import Fixed, Setting, positive_int, warn_user
 from .images import ImageInput, iter_batches
-from .labels import bare_synonyms, disambiguate, split_synonyms
+from .labels import bare_synonyms, counted, disambiguate, split_synonyms
 
 __all__ = ["Classifier", "Forward", "NoFeatureMap", "Prediction", "LabelPrediction", "a_classifier", "get_submodule"]
 
@@ -89,6 +89,24 @@ class LabelPrediction(str, Prediction):
     __repr__ = Prediction.__repr__
 
 
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+"""The batch norms: normalised by their running statistics in eval mode, by the batch's own without them."""
+
+
+def check_two_classes(count: int, who: str) -> None:
+    """A ValueError when a head has fewer than two outputs: nlexnb reads classes through a softmax of one logit per
+    class, and the softmax of a single logit (a binary classifier's, read through a sigmoid) is 1.0 for every image."""
+    if count >= 2:
+        return
+    raise ValueError(
+        f"{who}'s head has {counted(count, 'output')}: nlexnb reads a classifier's classes through a softmax of one "
+        "logit per class, and a single logit (a binary classifier's, read through a sigmoid) would give p 1.000 for "
+        "every image. Give a head of 2 logits, one per class: Linear(d, 1) with weight w and bias b becomes "
+        "Linear(d, 2) with rows [-w/2, w/2] and biases [-b/2, b/2], whose softmax gives the second class the "
+        "sigmoid's probability"
+    )
+
+
 def _head_tensors(head: nn.Module) -> list[torch.Tensor]:
     return [t for t in (head.weight, getattr(head, "bias", None)) if t is not None]
 
@@ -144,6 +162,7 @@ class Classifier:
             head.bias.detach().to(device=device, dtype=torch.float32).clone() if head.bias is not None else None
         )
         self._head = head
+        check_two_classes(self.num_classes, name)
         if len(class_names) != self.num_classes:
             raise ValueError(f"Got {len(class_names)} class names for a head with {self.num_classes} classes")
         self._class_names = tuple(disambiguate(list(class_names)))
@@ -212,6 +231,7 @@ class Classifier:
         try:
             out = self._forward(batch, want_map)
         except RuntimeError as exc:
+            self._check_float32(exc)
             if not preprocessed or "channels" not in str(exc):
                 raise
             wanted = self.input_channels
@@ -231,18 +251,48 @@ class Classifier:
             )
         return out
 
+    def _check_float32(self, exc: RuntimeError) -> None:
+        """A ValueError, from the error torch raised, when part of the model was moved to another precision after
+        loading (``clf.model[0].half()``): float32 images then fail in torch's words ("Input type (float) and bias type
+        (c10::Half) should be the same"). The head's dtype is checked before every pass; this names the other layers."""
+        lower = [
+            (name, t.dtype)
+            for name, t in (*self.model.named_parameters(), *self.model.named_buffers())
+            if t.is_floating_point() and t.dtype != torch.float32
+        ]
+        if not lower:
+            return
+        names = ", ".join(repr(name) for name, _ in lower[:3]) + (
+            f" and {len(lower) - 3} more" if len(lower) > 3 else ""
+        )
+        raise ValueError(
+            f"{self.name}'s weights {names} are {lower[0][1]} (part of the model was moved to another precision after "
+            "it was loaded, e.g. model[0].half()), and nlexnb runs classifiers on float32 images, which those layers "
+            "cannot take. Call clf.model.float() first (the weights it rounded stay rounded: load the float32 model "
+            "again for the one loaded)"
+        ) from exc
+
     def _check_eval_mode(self) -> None:
         """A ValueError when part of the model was put back in training mode after loading (``model.train()``):
         dropout would give other features at each call and batch norm would update its statistics, so explanations
-        would neither repeat nor describe the model as it predicts."""
-        training = next((name for name, m in self.model.named_modules() if m.training), None)
-        if training is not None:
-            which = "the model itself" if not training else f"its module {training!r}"
-            raise ValueError(
-                f"{self.name} is in training mode ({which} has training=True: model.train() was called after "
-                "loading). Dropout and batch norm would change its features at every call; call clf.model.eval() "
-                "first"
-            )
+        would neither repeat nor describe the model as it predicts. So is a batch norm that keeps no running statistics
+        (``track_running_stats=False``): in eval mode too it normalises each batch by its own statistics, so an image's
+        prediction would depend on the other images of its batch."""
+        for name, module in self.model.named_modules():
+            if module.training:
+                which = "the model itself" if not name else f"its module {name!r}"
+                raise ValueError(
+                    f"{self.name} is in training mode ({which} has training=True: model.train() was called after "
+                    "loading). Dropout and batch norm would change its features at every call; call "
+                    "clf.model.eval() first"
+                )
+            if isinstance(module, _BATCH_NORMS) and module.running_mean is None:
+                raise ValueError(
+                    f"{self.name}'s batch norm {name!r} keeps no running statistics (track_running_stats=False), so "
+                    "even in eval mode it normalises each batch by that batch's own statistics: an image's features "
+                    "and prediction would depend on the other images in its batch. nlexnb cannot explain it; give "
+                    "the layer running statistics (estimated on training images) or a per-image norm"
+                )
 
     def _run(self, images: ImageInput, want_map: bool, progress: bool | None):
         self._check_eval_mode()
@@ -284,7 +334,21 @@ class Classifier:
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
         """Re-run the linear head on features [..., d]: ``f @ W.T + b``, in the features' dtype (float64 for exact
-        ablation comparisons)."""
+        ablation comparisons). One vector [d] gives its logits [K].
+
+        Raises:
+            ValueError: not a floating-point tensor whose last dimension is d (integer features cast the head's
+            rows to integers; another width failed in torch's words)."""
+        d = self.num_features
+        if not isinstance(features, torch.Tensor):
+            raise TypeError(
+                f"features must be a tensor [N, {d}] ({self.name}'s features), got {type(features).__name__}"
+            )
+        if not features.ndim or features.shape[-1] != d or not features.is_floating_point():
+            raise ValueError(
+                f"features must be a floating-point tensor [N, {d}] ({self.name}'s features; one vector [{d}] too), "
+                f"got {str(features.dtype).removeprefix('torch.')} {list(features.shape)}"
+            )
         out = features @ self.head_weight.to(features.dtype).T
         return out + self.head_bias.to(features.dtype) if self.head_bias is not None else out
 

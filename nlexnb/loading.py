@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ._checks import a_device, folded, in_a_sentence, positive_int, spelled_alike, warn_user, yes_or_no
-from .classifier import Classifier, ModuleClassifier, TimmClassifier, get_submodule
+from .classifier import Classifier, ModuleClassifier, TimmClassifier, check_two_classes, get_submodule
 from .labels import imagenet_class_names
 
 __all__ = ["load_classifier", "check_model_name"]
@@ -156,7 +156,8 @@ def _load_timm(name, pretrained, weights, device, class_names, batch_size) -> Cl
     else:
         model = timm.create_model(name, pretrained=False)
         if state is not None:
-            _load_state(model, state, name, source)
+            head_path = _module_name(model, _timm_head(name, model.get_classifier()))
+            _load_state(model, state, name, source, head_path, f"timm.create_model({arch!r}, num_classes={{}})")
     head = _timm_head(name, model.get_classifier())
     config = resolve_model_data_config(model)
     names = class_names or _default_class_names(head.weight.shape[0], model)
@@ -244,7 +245,9 @@ def _load_torchvision(name, pretrained, weights, device, class_names, batch_size
     source = "random"
     if weights is not None:
         model = torchvision.models.get_model(name, weights=None)
-        _load_state(model, _read_checkpoint(weights), name, str(weights))
+        head_path = _TV_FAMILIES.get(type(model).__name__, (None,))[0]
+        build = f"torchvision.models.get_model({name!r}, num_classes={{}})"
+        _load_state(model, _read_checkpoint(weights), name, str(weights), head_path, build)
         source = str(weights)
     elif pretrained:
         try:
@@ -301,6 +304,7 @@ def _wrap_module(model, head, feature_layer, feature_post, class_names, transfor
             f"{', feature_layer=...' if feature_layer is None else ''}). {found}"
         )
     n_out = get_submodule(model, head, want_linear=True).out_features
+    check_two_classes(n_out, type(model).__name__)
     names = class_names or _default_class_names(n_out, None)
     half = next((n for n, t in model.named_parameters() if t.is_floating_point() and t.dtype != torch.float32), None)
     if half is not None:
@@ -404,21 +408,60 @@ def _read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
             "torch.save'd state dict of tensors, or it holds other objects, which nlexnb never unpickles. Save the "
             "weights with safetensors.torch.save_file(model.state_dict(), 'model.safetensors') and pass that file"
         ) from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
+    state = _unwrapped(state)
     if not isinstance(state, dict):
         raise ValueError(f"Checkpoint {str(path)!r} holds a {type(state).__name__}, not a state dict")
     return state
 
 
-def _load_state(model: nn.Module, state: dict[str, torch.Tensor], name: str, source: str) -> None:
-    """Load ``state`` (read from the file ``source``) into ``model``; a ValueError names the keys that do not fit."""
+def _unwrapped(state):
+    """The state dict inside a training checkpoint: ``{"state_dict": ...}``, or ``{"model": ..., "epoch": 3}`` whose
+    "model" holds tensors alone, the two keys timm's own ``load_checkpoint`` reads. Unwrapped rather than refused
+    with a hint: a file timm reads is read here too, and weights that do not fit the model are still refused by
+    :func:`_load_state`, key by key."""
+    if not isinstance(state, dict):
+        return state
+    if isinstance(state.get("state_dict"), dict):
+        return state["state_dict"]
+    inner = state.get("model")
+    if isinstance(inner, dict) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
+        return inner
+    return state
+
+
+def _module_name(model: nn.Module, module: nn.Module) -> str | None:
+    """The dotted name of ``module`` inside ``model`` (None where it is not one of its modules)."""
+    return next((name for name, m in model.named_modules() if m is module), None)
+
+
+def _load_state(
+    model: nn.Module,
+    state: dict[str, torch.Tensor],
+    name: str,
+    source: str,
+    head_path: str | None = None,
+    build: str = "",
+) -> None:
+    """Load ``state`` (read from the file ``source``) into ``model``; a ValueError names the keys that do not fit.
+
+    ``head_path`` names the model's head and ``build`` the call that builds the architecture with ``num_classes={}``:
+    a checkpoint that differs in its head alone is another number of classes, and a model loaded by name only ever
+    has its default head, so the error says how to build and wrap the model instead."""
     expected = model.state_dict()
-    shapes = [
-        f"{k} {list(v.shape)} in the file, {list(expected[k].shape)} in the model"
-        for k, v in state.items()
-        if k in expected and isinstance(v, torch.Tensor) and v.shape != expected[k].shape
+    differ = [
+        k for k, v in state.items() if k in expected and isinstance(v, torch.Tensor) and v.shape != expected[k].shape
     ]
+    shapes = [f"{k} {list(state[k].shape)} in the file, {list(expected[k].shape)} in the model" for k in differ]
+    head_keys = {f"{head_path}.weight", f"{head_path}.bias"} if head_path else set()
+    if differ and set(differ) <= head_keys and f"{head_path}.weight" in differ:
+        classes, default = len(state[f"{head_path}.weight"]), len(expected[f"{head_path}.weight"])
+        raise ValueError(
+            f"Checkpoint {source!r} does not match {name!r}: its head {head_path!r} has {classes} classes, the "
+            f"model's {default} ({'; '.join(shapes)}). By name, nlexnb builds {name!r} with its default head of "
+            f"{default} classes only: build the model with {classes} classes, load the checkpoint into it and pass "
+            f"it: model = {build.format(classes)}; model.load_state_dict(<the checkpoint>); "
+            f"load_classifier(model, head={head_path!r}, class_names=[...], transform=<its preprocessing>)"
+        )
     if shapes:
         raise ValueError(
             f"Checkpoint {source!r} does not match {name!r}: {len(shapes)} tensors have other shapes, e.g. "

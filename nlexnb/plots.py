@@ -368,8 +368,19 @@ def _short_name(name) -> str:
     """A class name's first synonym, shortened for a panel title or a tick label."""
     from .labels import primary_name
 
-    text = primary_name(str(name))
+    return _shortened(primary_name(str(name)))
+
+
+def _shortened(text: str) -> str:
+    """``text`` cut to 32 characters for a panel title or a tick label."""
     return text if len(text) <= 32 else text[:31].rstrip() + "\u2026"
+
+
+def _shortened_apart(texts: list[str]) -> list[str]:
+    """Tick labels of distinct ``texts``, each shortened unless shortening makes two of them one (seaborn draws one
+    bar per label: two classes under one label were drawn as one bar, at their mean)."""
+    short = [_shortened(t) for t in texts]
+    return short if len(set(short)) == len(set(texts)) else list(texts)
 
 
 def _empty_panel(ax, message: str) -> None:
@@ -674,10 +685,12 @@ def recipe_figure(recipe, max_rows: int = 12, ax=None):
     of the recipe; returns the Figure (of ``ax`` when given)."""
     import seaborn as sns
 
+    from .bottleneck.results import EMPTY_RECIPE
+
     shown = recipe.table.head(positive_int(max_rows, "max_rows", "concepts to show"))
     fig, ax = _axes_or_new(ax, (6.5, 0.32 * max(len(shown), 3) + 1.0), layout="constrained")
     if shown.empty:
-        _empty_panel(ax, "the recipe is empty: no concept correlates positively with this class's row")
+        _empty_panel(ax, EMPTY_RECIPE)
     else:
         sns.barplot(data=shown, x="weight", y="concept", ax=ax, orient="h", color=sns.color_palette()[0])
         _label_bars(ax, shown["share"], fontsize=8, color="0.3")
@@ -707,6 +720,10 @@ def bottleneck_explanation_figure(explanation, max_rows: int = 10, figsize: tupl
             _label_bars(right, shown["contribution"], fontsize=9, fmt="{:+.2f}")
         right.axvline(0, color="0.4", lw=1)
         right.margins(x=0.1)  # room for the labels past the bars' ends
+    else:
+        from .bottleneck.results import EMPTY_RECIPE
+
+        _empty_panel(right, EMPTY_RECIPE)
     total = explanation.total
     of = f"share of {total:.2f}" if total > 0 else f"logits; concepts' total {total:.2f}"
     right.set_xlabel(f"contribution = activation x weight ({of}; shared term {explanation.shared:.2f})")
@@ -718,8 +735,10 @@ def intervention_figure(intervention, figsize: tuple[float, float] = (8, 3.5)):
     import pandas as pd
     import seaborn as sns
 
+    from .bottleneck.results import distinct_names
+
     table = intervention.table
-    names = [_short_name(c) for c in table["class_name"]]
+    names = _shortened_apart(distinct_names(list(table["class_name"])))  # two "maillot"s drew one bar, their mean
     long = pd.DataFrame(
         {
             "class": names * 2,
@@ -758,16 +777,16 @@ def tradeoff_figure(tradeoff, figsize: tuple[float, float] = (10, 3.5)):
 
 def agreement_by_confidence_figure(result, figsize: tuple[float, float] = (8, 3.5)):
     """A :class:`nlexnb.bottleneck.AgreementByConfidence`: top-1 agreement and "in top 5" per band of the head's
-    confidence, each band labelled with its number of images."""
+    confidence, each band labelled with its number of images (no "in top 5" bars for a head of five classes or fewer,
+    where it is 1.0 by construction; the title says so)."""
     import seaborn as sns
 
     table = result.table
-    named = table.rename(
-        columns={"agreement": "same top-1 class", "in top 5": "head's class in the bottleneck's top 5"}
-    )
+    top5 = "head's class in the bottleneck's top 5"
+    named = table.rename(columns={"agreement": "same top-1 class", "in top 5": top5})
     long = named.melt(
         id_vars=["head's confidence", "images"],
-        value_vars=["same top-1 class", "head's class in the bottleneck's top 5"],
+        value_vars=["same top-1 class", top5] if result.measures_top5 else ["same top-1 class"],
         var_name="measure",
     )
     fig = _figure(figsize, layout="constrained")
@@ -780,5 +799,8 @@ def agreement_by_confidence_figure(result, figsize: tuple[float, float] = (8, 3.
     ax.set_ylabel("share of images")
     ax.set_xlabel("the original head's top-1 probability")
     ax.legend(title=None, fontsize=9, loc="upper center", ncol=2, frameon=False)
-    ax.set_title("where the bottleneck agrees with the original head", fontsize=10)
+    title = "where the bottleneck agrees with the original head"
+    if not result.measures_top5:  # 1.0 by construction: drawn, it read as a finding
+        title += f"\n(no top-5 bars: the head has {result.classes} classes, every one in any top 5)"
+    ax.set_title(title, fontsize=10)
     return fig

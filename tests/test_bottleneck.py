@@ -27,6 +27,7 @@ from nlexnb.bottleneck import (
     tradeoff,
 )
 from nlexnb.bottleneck.model import sidecar_digest
+from nlexnb.bottleneck.results import distinct_names
 from nlexnb.concepts import ConceptBank
 from nlexnb.evaluate import bottleneck_accuracy
 from nlexnb.labels import primary_name
@@ -498,3 +499,122 @@ def test_a_class_its_concepts_take_away_from_has_no_shares_in_its_table_or_figur
     assert labels and not any("%" in t for t in labels) and "concepts' total" in axes.get_xlabel()
     shown = "all shown" if len(against.table) <= 10 else "the 10 largest shown"
     assert f"recipe concept{'s' if len(against.table) != 1 else ''}, {shown}" in against._repr_html_()
+
+
+# ---- same-named classes, emptied recipes, a small head, checked inputs ---------------------------------------------
+def test_classes_of_the_same_first_name_are_told_apart_in_sentences_and_bars(cbm, photos):
+    """ImageNet's 638 "maillot" and 639 "maillot, tank suit": an intervention read "changes “maillot” to “maillot”" and
+    its figure drew one bar for both, at their mean."""
+    names = cbm.space.classifier.class_names
+    recipe = list(cbm.recipe("espresso")["concept"])
+    every = cbm.intervene(photos["coffee"], {c: 0.0 for c in recipe}, k=1000)  # every class, the two maillots too
+    pair = every.table[every.table["class_name"].isin([names[638], names[639]])].reset_index(drop=True)
+    swap = dataclasses.replace(every, table=pair, before=names[638], after=names[639])
+    assert swap.sentence.endswith("changes \u201cmaillot\u201d to \u201cmaillot, tank suit\u201d.")
+    ax = swap.plot().axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(pair["class_name"])  # two rows of bars, not one
+    assert sum(bar.get_width() > 0 for bar in ax.patches) == int(
+        (pair[["probability_before", "probability_after"]] > 0).sum().sum()
+    )
+    plt.close(ax.figure)
+    explained = cbm.explain(photos["coffee"], target=639, heatmaps=False)
+    named = dataclasses.replace(explained, predicted_name=names[638], original_name=names[638])
+    assert named.sentence.startswith(
+        "The bottleneck scores \u201cmaillot, tank suit\u201d (p < 0.01) (its top class is \u201cmaillot\u201d)"
+    )
+    assert "\u201cmaillot\u201d (p" not in named.sentence and primary_name(names[639]) == "maillot"
+    # a class named twice is one class; classes whose first names differ keep them ("tabby", not "tabby, tabby cat")
+    assert distinct_names([names[638], names[639], names[281], names[281]]) == [
+        "maillot",
+        "maillot, tank suit",
+        "tabby",
+        "tabby",
+    ]
+
+
+def test_a_recipe_emptied_by_without_says_so_in_its_plot_and_explanation(cbm, photos):
+    """An emptied recipe read "no concept correlates positively with this class's row" and, explained, "no concept of
+    its recipe is present in the image": neither was true."""
+    emptied = cbm.without(list(cbm.recipe("espresso")["concept"]), "espresso")
+    recipe = emptied.recipe("espresso")
+    assert len(recipe) == 0 and recipe.residual == pytest.approx(1.0)
+    fig = recipe.plot()
+    said = " ".join(t.get_text() for t in fig.axes[0].texts).replace("\n", " ")
+    assert said == (
+        "the recipe is empty: its concepts were removed (cbm.without), or none of the concepts it may use "
+        "correlates positively with its class's row"
+    )
+    plt.close(fig)
+    explanation = emptied.explain(photos["coffee"], target="espresso")
+    assert explanation.logit == pytest.approx(explanation.shared, abs=1e-5) and explanation.heatmaps == []
+    assert explanation.sentence.startswith("The bottleneck scores \u201cespresso\u201d (p ")
+    assert (
+        "from the shared term alone; the recipe is empty: its concepts were removed (cbm.without)"
+        in explanation.sentence
+    )
+    assert "present in the image" not in explanation.sentence
+    right = explanation.plot().axes[-1]
+    assert "the recipe is empty" in " ".join(t.get_text() for t in right.texts)
+    plt.close(right.figure)
+
+
+def test_allowed_concepts_that_leave_nothing_are_named_as_such(space):
+    """An all-False allowed= was answered "Every concept of the bank is a class name or names a people"."""
+    with pytest.raises(ValueError, match=r"allowed= leaves no concept for the recipes \(its mask is all False\)"):
+        concept_bottleneck(space, n_concepts=8, allowed=torch.zeros(len(space), dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"allowed= allows only 2 concepts that recipes never use \(ConceptSpace"):
+        concept_bottleneck(space, n_concepts=1, allowed=["espresso", "tabby cat"])
+
+
+def test_a_head_of_five_classes_or_fewer_has_no_top_5_agreement(encoder, photos):
+    """Every class of a 4-class head is in the bottleneck's top 5: "in top 5" was 1.0 by construction."""
+    import nlexnb
+
+    torch.manual_seed(0)
+    trunk = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=4), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    model = torch.nn.Sequential(trunk, torch.nn.Linear(8, 4))
+    names = ["cat", "cup of coffee", "rocket", "flower"]
+    clf = nlexnb.load_classifier(model, head="1", class_names=names, transform=lambda im: torch.rand(3, 32, 32))
+    small = ConceptSpace(clf, nlexnb.fit_mapper(clf, encoder), ["striped fur", "steam", "flame", "petals", "whiskers"])
+    result = concept_bottleneck(small, n_concepts=2).agreement_by_confidence(list(photos.values()))
+    assert result.classes == 4 and not result.measures_top5
+    assert result.table["in top 5"].isna().all() and result.table["agreement"].iloc[-1] >= 0
+    assert "in top 5" not in repr(result) and repr(result).endswith("of 4 classes)")
+    ax = result.plot().axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["same top-1 class"]
+    assert "no top-5 bars: the head has 4 classes" in ax.get_title()
+    plt.close(ax.figure)
+
+
+def test_concept_scores_and_shared_logits_check_their_features(cbm, photos):
+    """A wrong width failed in torch's words, one vector gave [T] rows of nothing, and integer features were taken."""
+    f = cbm.space.classifier.features(photos["coffee"])
+    assert cbm.concept_scores(f).shape == (1, len(cbm.space)) and cbm.shared_logits(f).shape == (1, 1000)
+    for read in (cbm.concept_scores, cbm.shared_logits):
+        with pytest.raises(
+            ValueError, match=r"features must be \[N, 1280\] .*got \[1280\] \(one image\? use features\[None\]\)"
+        ):
+            read(f[0])
+        with pytest.raises(ValueError, match=r"features must be \[N, 1280\] .*got \[1, 10\]"):
+            read(torch.zeros(1, 10))
+        with pytest.raises(ValueError, match="must hold finite floating-point numbers"):
+            read(f.long())
+
+
+def test_a_sidecar_or_bytes_given_by_mistake_are_named(cbm, space, tmp_path):
+    path = cbm.save(tmp_path / "cbm8")
+    with pytest.raises(
+        ValueError,
+        match=r"cbm8.json' is a bottleneck's JSON sidecar, not the bottleneck: pass its .safetensors file, "
+        r"'.*cbm8.safetensors'",
+    ):
+        load_bottleneck(path.with_suffix(".json"), space)
+    assert torch.equal(load_bottleneck(path, space).weights.cpu(), cbm.weights.cpu())
+    concept = cbm.recipe("espresso")["concept"][0]
+    with pytest.raises(
+        TypeError, match=r"concepts must be text, not bytes b'.*' \(its items would be read as numbers\)"
+    ):
+        cbm.without(concept.encode())
+    with pytest.raises(TypeError, match=r"classes must be text, not bytes b'espresso'"):
+        cbm.without(concept, b"espresso")
+    assert float(cbm.without(concept.encode().decode(), "espresso").weights[967, cbm.concept_index(concept)]) == 0

@@ -415,3 +415,104 @@ def test_a_model_put_back_in_training_mode_or_half_precision_is_refused(photos):
     net.to(torch.bfloat16)
     with pytest.raises(ValueError, match="The module's parameters are torch.bfloat16 .* Pass model.float\\(\\)"):
         nlexnb.load_classifier(net, **options)
+
+
+def test_a_head_of_one_logit_is_refused_and_its_two_logit_form_gives_the_sigmoid(photos):
+    """A binary classifier's single logit (read through a sigmoid) was given p 1.000 for every image by a softmax."""
+    torch.manual_seed(0)
+    binary = TinyNet(num_classes=1)
+    image = lambda im: torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))  # noqa: E731
+    with pytest.raises(ValueError, match=r"TinyNet's head has 1 output: .*Give a head of 2 logits, one per class"):
+        nlexnb.load_classifier(binary, head="fc", class_names=["pos"], transform=image)
+    with pytest.raises(ValueError, match="TinyNet's head has 1 output"):  # before asking for names
+        nlexnb.load_classifier(binary, head="fc", transform=image)
+    two = TinyNet(num_classes=2)
+    two.trunk.load_state_dict(binary.trunk.state_dict())
+    with torch.no_grad():  # rows [-w/2, w/2], biases [-b/2, b/2], as the message says
+        two.fc.weight.copy_(torch.cat([-binary.fc.weight / 2, binary.fc.weight / 2]))
+        two.fc.bias.copy_(torch.cat([-binary.fc.bias / 2, binary.fc.bias / 2]))
+    clf = nlexnb.load_classifier(two, head="fc", class_names=["neg", "pos"], transform=image)
+    (prediction,) = clf.predict(photos["chelsea"], k=2)
+    with torch.no_grad():
+        sigmoid = float(torch.sigmoid(binary.eval()(image(None)[None]))[0, 0])
+    assert dict(zip(prediction.names, prediction.probabilities))["pos"] == pytest.approx(sigmoid, abs=1e-6)
+
+
+def test_a_batch_norm_without_running_statistics_is_refused():
+    """Such a batch norm normalises by the batch even in eval mode: an image's logits changed with its batch-mates."""
+    net = TinyNet()
+    net.trunk[1] = nn.BatchNorm2d(8, track_running_stats=False)
+    clf = nlexnb.load_classifier(net, head="fc", class_names=list("abc"), transform=lambda im: torch.rand(3, 64, 64))
+    x = torch.rand(4, 3, 64, 64)
+    assert not torch.allclose(net(x)[:1], net(x[:1]))  # what it would have explained: the batch decides
+    with pytest.raises(ValueError, match=r"TinyNet's batch norm 'trunk.1' keeps no running statistics .*other images"):
+        clf.logits(x)
+    net.trunk[1] = nn.BatchNorm2d(8).eval()  # running statistics: one image's logits are its own
+    torch.testing.assert_close(clf.logits(x)[:1], clf.logits(x[:1]))
+    instance = TinyNet()
+    instance.trunk[1] = nn.InstanceNorm2d(8)  # per image: no batch statistics, accepted
+    small = nlexnb.load_classifier(instance, head="fc", class_names=list("abc"), transform=lambda im: im)
+    torch.testing.assert_close(small.logits(x)[:1], small.logits(x[:1]))
+
+
+def test_part_of_a_model_moved_to_half_precision_is_named(photos):
+    """clf.model.trunk[0].half() failed in torch's words: "Input type (float) and bias type (c10::Half) should be the
+    same"."""
+    net = TinyNet()
+    clf = nlexnb.load_classifier(net, head="fc", class_names=list("abc"), transform=lambda im: torch.zeros(3, 64, 64))
+    net.trunk[0].half()
+    with pytest.raises(
+        ValueError, match=r"TinyNet's weights 'trunk.0.weight', 'trunk.0.bias' are torch.float16 .* clf.model.float\(\)"
+    ):
+        clf.features(photos["chelsea"])
+    net.float()  # its head untouched: it runs again, with the trunk's rounded weights
+    assert clf.logits(photos["chelsea"]).shape == (1, 3)
+
+
+def test_the_head_checks_the_features_it_is_given():
+    """Another width failed in torch's words; integer features cast the head's rows to integers (wrong logits)."""
+    clf = nlexnb.load_classifier(TinyNet(), head="fc", class_names=list("abc"), transform=lambda im: im)
+    f = torch.rand(2, 16)
+    torch.testing.assert_close(clf.head(f), f @ clf.head_weight.T + clf.head_bias)
+    assert clf.head(f[0]).shape == (3,) and clf.head(f.double()).dtype == torch.float64  # one vector; float64 ablations
+    for bad, got in (
+        (torch.ones(2, 16, dtype=torch.long), r"int64 \[2, 16\]"),
+        (torch.ones(1, 9), r"float32 \[1, 9\]"),
+    ):
+        with pytest.raises(ValueError, match=rf"features must be a floating-point tensor \[N, 16\] .*got {got}"):
+            clf.head(bad)
+    with pytest.raises(TypeError, match="features must be a tensor"):
+        clf.head([0.0] * 16)
+
+
+def test_a_checkpoint_of_another_number_of_classes_says_how_to_load_it(tmp_path, photos):
+    """By name only the default 1000-class head is built: the error said "another number of classes?" and stopped."""
+    ten = timm.create_model("resnet18", num_classes=10)
+    torch.save(ten.state_dict(), tmp_path / "ten.pth")
+    names = [f"class {i}" for i in range(10)]
+    with pytest.raises(
+        ValueError,
+        match=r"its head 'fc' has 10 classes, the model's 1000 .*builds 'resnet18' with its "
+        r"default head of 1000 classes only.*timm.create_model\('resnet18', num_classes=10\).*"
+        r"load_classifier\(model, head='fc'",
+    ):
+        nlexnb.load_classifier("resnet18", weights=tmp_path / "ten.pth", class_names=names)
+    with pytest.raises(ValueError, match=r"torchvision.models.get_model\('resnet18', num_classes=10\)"):
+        nlexnb.load_classifier("torchvision:resnet18", weights=tmp_path / "ten.pth", class_names=names)
+    # what it says to do
+    model = timm.create_model("resnet18", num_classes=10)
+    model.load_state_dict(torch.load(tmp_path / "ten.pth", weights_only=True))
+    clf = nlexnb.load_classifier(model, head="fc", class_names=names, transform=lambda im: torch.rand(3, 64, 64))
+    assert clf.num_classes == 10 and len(clf.predict(photos["chelsea"])[0].names) == 5
+
+
+def test_a_training_checkpoint_with_its_weights_under_model_is_unwrapped(tmp_path):
+    """{"model": state_dict, "epoch": 3} failed with 102 missing keys and the unexpected keys ['model', 'epoch']; timm's
+    own loader reads the weights under "state_dict" or "model", and so does load_classifier."""
+    model = timm.create_model("resnet18", pretrained=False)
+    torch.save({"model": model.state_dict(), "epoch": 3}, tmp_path / "training.pth")
+    clf = nlexnb.load_classifier("resnet18", weights=tmp_path / "training.pth", device="cpu")
+    torch.testing.assert_close(clf.head_weight, model.fc.weight.detach())
+    torch.save({"model": "resnet18", "epoch": 3}, tmp_path / "no_weights.pth")  # "model" names it, holds no weights
+    with pytest.raises(ValueError, match=r"does not match 'resnet18': 102 missing keys .*unexpected keys"):
+        nlexnb.load_classifier("resnet18", weights=tmp_path / "no_weights.pth")

@@ -12,7 +12,7 @@ import torch
 
 from .._checks import a_seed, positive_int, warn_user, yes_or_no
 from ..images import ImageInput
-from ..labels import primary_name
+from ..labels import counted, primary_name
 from ..pursuit import sparse_nonnegative_fit, sparse_nonnegative_path
 from ..space import ConceptSpace, concept_space
 from .model import (
@@ -193,14 +193,30 @@ def concept_bottleneck(
     return cbm
 
 
+_NEVER_USED = "ConceptSpace.excluded: class names, peoples and concepts too weakly placed to be named"
+"""What :attr:`~nlexnb.space.ConceptSpace.excluded` leaves out of every recipe, in an error's words."""
+
+
 def _usable(space: ConceptSpace, allowed: torch.Tensor | None, n: int) -> torch.Tensor:
     """[T] bool: the concepts a recipe may use (``allowed``, never class names or peoples), checked to hold ``n``."""
     usable = ~space.excluded
     if allowed is not None:
-        allowed = _allowed_mask(space, allowed)
-    allowed = usable if allowed is None else usable & allowed.to(usable.device)
+        allowed = _allowed_mask(space, allowed).to(usable.device)
+        if not bool(allowed.any()):
+            raise ValueError(
+                "allowed= leaves no concept for the recipes (its mask is all False): allow at least "
+                f"n_concepts={n} concepts of the bank, or leave allowed= out for all of them"
+            )
+        if not bool((usable & allowed).any()):
+            raise ValueError(
+                f"allowed= allows only {counted(int(allowed.sum()), 'concept')} that recipes never use "
+                f"({_NEVER_USED}): allow other concepts of the bank"
+            )
+    allowed = usable if allowed is None else usable & allowed
     if not bool(allowed.any()):
-        raise ValueError("Every concept of the bank is a class name or names a people: a bottleneck needs others")
+        raise ValueError(
+            f"Every concept of the bank is one that recipes never use ({_NEVER_USED}): a bottleneck needs others"
+        )
     if n > int(allowed.sum()):
         raise ValueError(
             f"n_concepts={n} is more than the {int(allowed.sum())} concepts of the bank a recipe may use (class names, "

@@ -77,11 +77,21 @@ class ConceptBottleneck:
 
     # ---- logits: one definition -------------------------------------------------------------------------------------
     def concept_scores(self, features: torch.Tensor) -> torch.Tensor:
-        """The bottleneck layer [N, T]: each concept direction's score ``V f`` for features [N, d]."""
-        return features.to(self.space.directions.device, torch.float32) @ self.space.directions.T
+        """The bottleneck layer [N, T]: each concept direction's score ``V f`` for features [N, d] (checked as
+        :meth:`nlexnb.Classifier.checked_features` checks them: one vector [d] is refused, not read as a row)."""
+        return self._scores(self.space.classifier.checked_features(features))
 
     def shared_logits(self, features: torch.Tensor) -> torch.Tensor:
-        """[N, K]: ``mean(W) . f + b``, the part of every logit that does not pass through the concepts."""
+        """[N, K]: ``mean(W) . f + b``, the part of every logit that does not pass through the concepts (``features``
+        checked as for :meth:`concept_scores`)."""
+        return self._shared(self.space.classifier.checked_features(features))
+
+    def _scores(self, features: torch.Tensor) -> torch.Tensor:
+        """:meth:`concept_scores` of features already checked."""
+        return features.to(self.space.directions.device, torch.float32) @ self.space.directions.T
+
+    def _shared(self, features: torch.Tensor) -> torch.Tensor:
+        """:meth:`shared_logits` of features already checked."""
         f = features.to(self.space.directions.device, torch.float32)
         clf = self.space.classifier
         shared = f @ clf.head_weight.mean(0).to(f.device, torch.float32)
@@ -95,7 +105,7 @@ class ConceptBottleneck:
         comes from ``features``."""
         features = self.space.classifier.checked_features(features)
         if scores is None:
-            scores = self.concept_scores(features)
+            scores = self._scores(features)
         else:
             wanted = (len(features), len(self.space))
             if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != wanted:
@@ -106,7 +116,7 @@ class ConceptBottleneck:
             if not bool(torch.isfinite(scores).all()):
                 raise ValueError("scores must be finite: no NaN or inf (a concept switched off is 0.0)")
             scores = scores.to(self.weights.device, torch.float32)
-        return scores @ self.weights.T.float() + self.shared_logits(features)
+        return scores @ self.weights.T.float() + self._shared(features)
 
     def logits(self, images: ImageInput) -> torch.Tensor:
         """The bottleneck's logits [N, K] for images (anything :meth:`nlexnb.Classifier.features` takes)."""
@@ -137,7 +147,8 @@ class ConceptBottleneck:
         edges: Sequence[float] = CONFIDENCE_EDGES,
     ) -> AgreementByConfidence:
         """:meth:`agreement`, split by the original head's top-1 probability (bands cut at ``edges``, increasing, in
-        (0, 1)), and whether the head's class is among the bottleneck's five highest.
+        (0, 1)), and whether the head's class is among the bottleneck's five highest (NaN for a head of five classes
+        or fewer, where every class is).
 
         Where the head is sure, a recipe's residual rarely changes its decision; where it hesitates between several
         classes, whatever a recipe leaves out decides between them. On the 298 benchmark photos at 32 concepts
@@ -150,12 +161,16 @@ class ConceptBottleneck:
             written = self.logits_from_features(f).cpu()
         confidence, original = head.softmax(1).max(1)
         same = (written.argmax(1) == original).numpy()
-        in_top = (written.topk(min(5, written.shape[1]), dim=1).indices == original[:, None]).any(1).numpy()
+        classes = written.shape[1]
+        if classes > 5:
+            in_top = (written.topk(5, dim=1).indices == original[:, None]).any(1).numpy().astype(float)
+        else:  # 1.0 by construction, not a measurement
+            in_top = np.full(len(same), np.nan)
         band = np.digitize(confidence.numpy(), edges)
         labels = [f"< {edges[0]:g}", *(f"{a:g} to {b:g}" for a, b in zip(edges, edges[1:])), f">= {edges[-1]:g}"]
         rows = [_agreement_row(label, band == b, same, in_top) for b, label in enumerate(labels)]
         rows.append(_agreement_row("all", np.ones_like(same), same, in_top))
-        return AgreementByConfidence(pd.DataFrame(rows), int(f.shape[0]))
+        return AgreementByConfidence(pd.DataFrame(rows), int(f.shape[0]), classes)
 
     # ---- reading it ------------------------------------------------------------------------------------------------
     def recipe(self, c: int | str) -> Recipe:
@@ -201,9 +216,9 @@ class ConceptBottleneck:
         out = clf.forward_all(x, maps=heatmaps)
         f = out.features
         with torch.inference_mode():
-            scores = self.concept_scores(f)
+            scores = self._scores(f)
             logits = self.logits_from_features(f, scores)[0]
-            shared = self.shared_logits(f)[0]
+            shared = self._shared(f)[0]
         scores = scores[0]
         predicted = int(logits.argmax())
         index = predicted if index is None else index
@@ -278,7 +293,7 @@ class ConceptBottleneck:
         k = min(positive_int(k, "k", "classes"), len(self.space.classifier.class_names))  # as predict caps it
         with torch.inference_mode():
             f = self.space.classifier.features(self.space.preprocess_one(image))
-            scores = self.concept_scores(f)
+            scores = self._scores(f)
             changed = scores.clone()
             for i, value in chosen.items():
                 changed[0, i] = value
@@ -324,6 +339,12 @@ class ConceptBottleneck:
         """A new bottleneck with ``concepts`` removed from the recipes of ``classes`` (default every class); the
         other weights are kept as fitted (not refitted), and the residuals say how much more each row now leaves out.
         """
+        if isinstance(concepts, (bytes, bytearray)) or isinstance(classes, (bytes, bytearray)):
+            which, value = ("concepts", concepts) if isinstance(concepts, (bytes, bytearray)) else ("classes", classes)
+            raise TypeError(
+                f"{which} must be text, not {type(value).__name__} {value!r:.60} (its items would be read as numbers): "
+                f"decode it first: {bytes(value[:40])!r}.decode()"
+            )
         if not isinstance(concepts, (str, Sequence)):
             raise TypeError(f"concepts must be a concept text or a list of them, got {type(concepts).__name__}")
         items = [concepts] if isinstance(concepts, str) else list(concepts)
@@ -463,6 +484,8 @@ def _confidence_edges(edges) -> tuple[float, ...]:
 
 
 def _agreement_row(label: str, chosen: np.ndarray, same: np.ndarray, in_top: np.ndarray) -> dict:
+    """One band's row: how many images, and the share of them that agree (NaN for none; ``in_top`` NaN throughout
+    where it is not measured)."""
     chosen = chosen.astype(bool)
     count = int(chosen.sum())
     return {

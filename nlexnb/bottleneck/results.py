@@ -5,6 +5,7 @@ a plot and a rich display."""
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -13,6 +14,24 @@ from .._checks import positive_int
 from ..explain import HeatMap
 from ..explanation import probability_text, share_text
 from ..labels import counted, joined, primary_name
+
+EMPTY_RECIPE = (
+    "the recipe is empty: its concepts were removed (cbm.without), or none of the concepts it may use correlates "
+    "positively with its class's row"
+)
+"""What a recipe with no concept left says, in a figure and in an explanation: it was fitted empty or emptied later."""
+
+
+def distinct_names(names: Sequence[str]) -> list[str]:
+    """What a sentence or a tick label calls each class: its first synonym (:func:`~nlexnb.labels.primary_name`),
+    or its whole name where two of the classes given share a first synonym (ImageNet's "maillot" and "maillot, tank
+    suit"), as discovery's contrast of them does: "changes “maillot” to “maillot”" read as one class, and a figure drew
+    one bar for both. One class named twice keeps its first synonym."""
+    short = [primary_name(name) for name in names]
+    whole: dict[str, set[str]] = {}
+    for name, first in zip(names, short):
+        whole.setdefault(first, set()).add(name)
+    return [name if len(whole[first]) > 1 else first for name, first in zip(names, short)]
 
 
 # ---- typed results ---------------------------------------------------------------------------------------------------
@@ -116,14 +135,17 @@ class BottleneckExplanation:
 
     @property
     def sentence(self) -> str:
-        what = f"\u201c{primary_name(self.target_name)}\u201d ({probability_text(self.probability)})"
+        target, predicted, original = distinct_names([self.target_name, self.predicted_name, self.original_name])
+        what = f"\u201c{target}\u201d ({probability_text(self.probability)})"
         if self.target_name == self.predicted_name:
             head = f"The bottleneck gives {what}"
         else:
-            head = f"The bottleneck scores {what} (its top class is \u201c{primary_name(self.predicted_name)}\u201d)"
+            head = f"The bottleneck scores {what} (its top class is \u201c{predicted}\u201d)"
         positive = self.table[self.table["contribution"] > 0].head(3)
         pushes = joined(f"\u201c{c}\u201d ({g:+.2f})" for c, g in zip(positive["concept"], positive["contribution"]))
-        if positive.empty:
+        if self.table.empty:
+            body = f"{head} from the shared term alone; {EMPTY_RECIPE}."
+        elif positive.empty:
             body = f"{head}: no concept of its recipe is present in the image."
         elif self.total <= 0:  # shares of a negative total read "mottled fur (-215%)": say what each adds instead
             speak = "speaks" if len(positive) == 1 else "speak"
@@ -140,7 +162,7 @@ class BottleneckExplanation:
             together = f", together {share_text(carried)}" if len(positive) > 1 else ""
             body = f"{head} {'mainly' if round(100 * carried) >= 50 else 'partly'} through {listed}{together}."
         if self.predicted_name != self.original_name:
-            body += f" The original head predicts \u201c{primary_name(self.original_name)}\u201d."
+            body += f" The original head predicts \u201c{original}\u201d."
         return body
 
     def plot(self, max_rows: int = 10, figsize: tuple[float, float] = (11, 4)):
@@ -186,7 +208,7 @@ class Intervention:
     @property
     def sentence(self) -> str:
         what = joined(f"\u201c{c}\u201d {a:.2f} \u2192 {b:.2f}" for c, (a, b) in self.changes.items())
-        before, after = primary_name(self.before), primary_name(self.after)
+        before, after = distinct_names([self.before, self.after])
         if self.changed:
             return f"Setting {what} changes \u201c{before}\u201d to \u201c{after}\u201d."
         return f"Setting {what} keeps \u201c{before}\u201d."
@@ -245,12 +267,20 @@ class AgreementByConfidence:
     Attributes:
         table: one row per band of the head's top-1 probability, then ``"all"``: ``head's confidence``, ``images``,
             ``agreement`` (same top-1 class) and ``in top 5`` (the head's class among the bottleneck's five
-            highest); NaN where a band holds no image.
+            highest); NaN where a band holds no image, and ``in top 5`` NaN throughout for a head of five classes or
+            fewer (every class is in its top 5).
         images: how many images it is measured on.
+        classes: how many classes the head has (None: not recorded).
     """
 
     table: pd.DataFrame
     images: int
+    classes: int | None = None
+
+    @property
+    def measures_top5(self) -> bool:
+        """Whether ``in top 5`` means something: not for a head of five classes or fewer, where it is 1.0 always."""
+        return self.classes is None or self.classes > 5
 
     def plot(self, figsize: tuple[float, float] = (8, 3.5)):
         """Both agreements per confidence band, the number of images under each pair of bars; returns the Figure."""
@@ -260,10 +290,8 @@ class AgreementByConfidence:
 
     def __repr__(self) -> str:
         overall = self.table.iloc[-1]
-        return (
-            f"AgreementByConfidence({self.images} images, agreement {overall['agreement']:.3f}, "
-            f"in top 5 {overall['in top 5']:.3f})"
-        )
+        top5 = f", in top 5 {overall['in top 5']:.3f}" if self.measures_top5 else f" of {self.classes} classes"
+        return f"AgreementByConfidence({self.images} images, agreement {overall['agreement']:.3f}{top5})"
 
     def _repr_html_(self) -> str:
         return _html(f"Agreement with the original head by its confidence, {self.images} images", self.table)

@@ -24,6 +24,11 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
     from safetensors import safe_open
 
     path = Path(path).expanduser()  # "~/cbm.safetensors", as ConceptBottleneck.save and load_mapper read it
+    if path.suffix == ".json" and path.is_file():  # the sidecar for the bottleneck: "not readable ..." said nothing
+        raise ValueError(
+            f"{str(path)!r} is a bottleneck's JSON sidecar, not the bottleneck: pass its .safetensors file, "
+            f"{str(path.with_suffix('.safetensors'))!r} (the sidecar beside it is read too)"
+        )
     if path.suffix != ".safetensors" and not path.is_file():
         path = path.with_name(path.name + ".safetensors")
     if not path.is_file():
