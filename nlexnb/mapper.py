@@ -23,7 +23,7 @@ from torch import nn
 from ._checks import a_gloss, a_seed, an_index, in_a_sentence, per_class, photo_phrases, warn_user, yes_or_no
 from ._store import TensorCache, atomic_save_safetensors, safetensors_path
 from .classifier import Classifier, a_classifier
-from .labels import imagenet_class_names, imagenet_descriptions, imagenet_glosses, joined, split_synonyms
+from .labels import counted, imagenet_class_names, imagenet_descriptions, imagenet_glosses, joined, split_synonyms
 from .maps import MAPS, LabelMemory, checked_hyper_parameters, class_means, fit_map
 from .text import TextEncoder, check_texts, load_text_encoder
 
@@ -41,6 +41,9 @@ DEFAULT_TEMPLATES: tuple[str, ...] = ("a photo of a {}.", "an image of a {}.", "
 COLLAPSED = 1e-3
 """A fitted map whose outputs for the class names spread less than this share of the class rows' spread sends every
 text to about one vector (an over-strong ``alpha``, a tiny ``sigma``): refused, as a NaN map is."""
+FEW_CLASSES = 50
+"""Fitted on fewer classes than this, a map is warned about: a kernel or ridge map sends every text to a mix of the
+class rows it was fitted on, so all the concepts of a bank span at most that many directions."""
 FORMAT_VERSION = 2
 """The mapper file format written: 2 carries checksums of its header and tensors and must have them; 1 (files saved
 before 2026-11-29) is still read, checked where it has them."""
@@ -408,6 +411,13 @@ def fit_mapper(
     hparams = checked_hyper_parameters(hparams)
     temps = DEFAULT_TEMPLATES if templates is None else check_templates(templates)
     index = _check_classes(classes, classifier.num_classes)
+    if len(index) < FEW_CLASSES and method != "mlp":
+        warn_user(
+            f"fit_mapper: fitted on {counted(len(index), 'class', 'classes')}, a {method} map sends every text to a "
+            f"mix of those {len(index)} class rows, so the concepts of a bank span at most {len(index)} of the "
+            f"{classifier.num_features} directions of {classifier.name}'s features: explanations and zero-shot heads can tell apart only what "
+            "those rows tell apart. Trust them less than on a head of hundreds of classes"
+        )
     all_glosses = _per_class(glosses, classifier, "glosses", "WordNet glosses", imagenet_glosses, a_gloss)
     all_descriptions = _per_class(
         descriptions, classifier, "descriptions", "class descriptions", imagenet_descriptions, photo_phrases

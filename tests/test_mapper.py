@@ -271,6 +271,19 @@ def test_glosses_true_needs_imagenet_class_names(encoder):
     assert plain.meta["glosses"] is None and plain.meta["descriptions"] is None
 
 
+def test_a_map_fitted_on_few_classes_says_how_little_it_can_tell_apart(encoder):
+    """A kernel map sends every text to a mix of the class rows it was fitted on: on a head of 3 classes, five
+    unrelated concepts land in a space of 3 directions, and the fit says so."""
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+    clf = nlexnb.load_classifier(model, head="1", class_names=["cat", "dog", "boat"], transform=lambda im: im)
+    with pytest.warns(
+        UserWarning, match="fitted on 3 classes, a kernel map sends every text to a mix of those 3 class"
+    ):
+        mapper = nlexnb.fit_mapper(clf, encoder)
+    vectors = mapper.encode_labels(["striped fur", "a red car", "snow", "a cup of coffee", "wheels"])
+    assert int(torch.linalg.matrix_rank(vectors.double(), rtol=1e-6)) <= 3
+
+
 def test_free_text_descriptions_retrieve_their_class_at_least_as_well_as_ridge(mapper, ridge_mapper, classifier):
     ours = nlexnb.evaluate.free_text(classifier, mapper)
     ridge = nlexnb.evaluate.free_text(classifier, ridge_mapper)
