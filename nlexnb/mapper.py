@@ -415,8 +415,9 @@ def fit_mapper(
         warn_user(
             f"fit_mapper: fitted on {counted(len(index), 'class', 'classes')}, a {method} map sends every text to a "
             f"mix of those {len(index)} class rows, so the concepts of a bank span at most {len(index)} of the "
-            f"{classifier.num_features} directions of {classifier.name}'s features: explanations and zero-shot heads can tell apart only what "
-            "those rows tell apart. Trust them less than on a head of hundreds of classes"
+            f"{classifier.num_features} directions of {classifier.name}'s features: explanations and zero-shot "
+            "heads can tell apart only what those rows tell apart. Trust them less than on a head of hundreds of "
+            "classes"
         )
     all_glosses = _per_class(glosses, classifier, "glosses", "WordNet glosses", imagenet_glosses, a_gloss)
     all_descriptions = _per_class(

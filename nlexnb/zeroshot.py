@@ -55,7 +55,8 @@ def check_labels(labels: Sequence[str], class_names: Sequence[str] = ()) -> list
     surrounding whitespace ("cat\\r" from a pasted list is "cat"); duplicates are found ignoring case and whitespace
     ("cat" and "Cat" would split one label's probability), and also ignoring the punctuation around each
     comma-separated synonym: "cat" and "cat," are one label, and so are "cat" and "kitty, cat" (a one-name label
-    that is a synonym of another label): the images of a cat would split between them. Labels that are both
+    that is a synonym of another label), and so are "t-shirt", "t shirt" and "tshirt" (compared without spaces and
+    hyphens): the images of a cat would split between them. Labels that are both
     ``class_names`` (a classifier's own, which may share a synonym: ImageNet's two "partridge" classes) are compared
     as given.
 
@@ -64,16 +65,18 @@ def check_labels(labels: Sequence[str], class_names: Sequence[str] = ()) -> list
         ValueError: empty list, an empty label (or one of punctuation only), or duplicates (named, both of them).
     """
     items = text_list(labels, "labels", "label names", "label", "['cat', 'dog']")
-    names = [synonym_keys(label) for label in items]
-    for i, (label, keys) in enumerate(zip(items, names)):
+    written = [synonym_keys(label) for label in items]
+    for i, (label, keys) in enumerate(zip(items, written)):
         if not keys:
             raise ValueError(f"labels[{i}] {label!r} is empty once its punctuation is left out; a label needs words")
+    names = [[_compact(key) for key in keys] for keys in written]  # "t-shirt", "t shirt" and "tshirt" are one
     own = set(class_names)
     having: dict[str, list[int]] = {}  # synonym -> the earlier labels that have it: only those can name one thing
     for j, keys in enumerate(names):
         for i in sorted({i for key in keys for i in having.get(key, [])}):
             shared = None if items[i] in own and items[j] in own else same_thing(names[i], keys)
             if shared:
+                shared = written[i][names[i].index(shared)]  # as the first label writes it
                 raise ValueError(
                     f"Duplicate labels: {items[i]!r} and {items[j]!r} (positions {i} and {j}) both name {shared!r}, "
                     "so the images of it would split between them; drop one, or write them as one label with "
@@ -82,6 +85,11 @@ def check_labels(labels: Sequence[str], class_names: Sequence[str] = ()) -> list
         for key in keys:
             having.setdefault(key, []).append(j)
     return items
+
+
+def _compact(key: str) -> str:
+    """A synonym key without its spaces and hyphens: how "t-shirt", "t shirt" and "tshirt" compare."""
+    return key.replace("-", "").replace(" ", "")
 
 
 def synonym_keys(name: str) -> list[str]:
