@@ -88,12 +88,25 @@ SYNONYM_COMMA = re.compile(r",(?!\d)|(?<!\d),")
 
 
 def split_synonyms(name: str) -> list[str]:
-    """Split "tabby, tabby cat" into ["tabby", "tabby cat"], keeping a parenthesised gloss on every synonym (a comma
-    inside a number, "1,000", splits nothing)."""
+    """Split "tabby, tabby cat" into ["tabby", "tabby cat"], keeping a parenthesised gloss at the end on every
+    synonym without one of its own ("crane (bird), crane (machine)" keeps each; a comma inside a number, "1,000",
+    or inside a gloss, "ewer (jug, vessel)", splits nothing)."""
     match = re.fullmatch(r"(.*?)\s*(\([^()]*\))", name.strip())
     body, gloss = (match.group(1), " " + match.group(2)) if match else (name.strip(), "")
-    parts = [p.strip() for p in SYNONYM_COMMA.split(body) if p.strip()]
-    return [p + gloss for p in parts] or [name.strip()]
+    parts = [p.strip() for p in _outside_parentheses(SYNONYM_COMMA, body) if p.strip()]
+    return [p if p.endswith(")") else p + gloss for p in parts] or [name.strip()]
+
+
+def _outside_parentheses(separator: re.Pattern, text: str) -> list[str]:
+    """``text`` split at the matches of ``separator`` that are not inside parentheses."""
+    parts, start, depth = [], 0, 0
+    cuts = {m.start(): m.end() for m in separator.finditer(text)}
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and i in cuts:
+            parts.append(text[start:i])
+            start = cuts[i]
+    return [*parts, text[start:]]
 
 
 def bare_synonyms(name: str) -> list[str]:

@@ -157,6 +157,11 @@ def test_a_number_with_a_comma_is_one_label_not_two_synonyms(classifier, ridge_m
     assert nlexnb.labels.split_synonyms("a 1,000 piece jigsaw puzzle") == ["a 1,000 piece jigsaw puzzle"]
     assert nlexnb.labels.split_synonyms("tabby, tabby cat") == ["tabby", "tabby cat"]
     assert nlexnb.labels.split_synonyms("size 2,lion") == ["size 2", "lion"]
+    # a synonym with a gloss of its own keeps it alone ("a (x) (y)" read "a (x)" as a name), and a gloss's own
+    # commas split nothing
+    assert nlexnb.labels.split_synonyms("jack (card), knave (rogue)") == ["jack (card)", "knave (rogue)"]
+    assert nlexnb.labels.bare_synonyms("jack (card), knave (rogue)") == ["jack", "knave"]
+    assert nlexnb.labels.split_synonyms("ewer (jug, vessel), pitcher") == ["ewer (jug, vessel)", "pitcher"]
     zs = ZeroShotClassifier(classifier, ridge_mapper, ["coin worth 10", "coin worth 10,000"])
     assert zs.labels == ["coin worth 10", "coin worth 10,000"]
     flag = np.array([True])[0]  # a flag read from an array: numpy's bool, not Python's
