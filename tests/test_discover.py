@@ -152,6 +152,10 @@ def test_discovery_leaves_out_other_animals_and_things_a_photo_of_the_class_does
     raw = discover.contrast(space, "Siberian husky", "malamute", k=8, echoes=True, per_word=None)
     assert "reindeer" in set(raw.concept) and "reindeer" not in set(table.concept)
     assert len(table[table.favours == "Siberian husky"]) == 8  # the next concepts take their places
+    whole = discover.contrast(space, "Siberian husky", "malamute", k=8, among=None)  # the whole bank, same refusals
+    whole_raw = discover.contrast(space, "Siberian husky", "malamute", k=8, among=None, echoes=True)
+    assert {"golden plumage", "large pheasant"} <= set(whole_raw.concept)
+    assert not {"golden plumage", "large pheasant"} & set(whole.concept) and len(whole) == 16
     tench = discover.contrast(space, "goldfish", "tench", k=8)
     assert not {"herring", "fisherman", "catfish", "tuna"} & set(tench[tench.favours == "tench"].concept)
     koala = discover.class_concepts(space, "koala", k=10)

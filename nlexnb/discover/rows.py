@@ -10,7 +10,17 @@ import torch.nn.functional as F
 from .._checks import positive_int, yes_or_no
 from ..labels import primary_name
 from ..space import ConceptSpace
-from ._args import WIDE, bind_arguments, look_alikes, naming, once_per_word, per_word_limit, ranked, say_if_fewer
+from ._args import (
+    WIDE,
+    bind_arguments,
+    look_alike_mask,
+    look_alikes,
+    naming,
+    once_per_word,
+    per_word_limit,
+    ranked,
+    say_if_fewer,
+)
 from .table import ConceptTable
 
 LEAN_FLOOR = 0.1
@@ -72,8 +82,9 @@ def contrast(*args, **kwargs) -> ConceptTable:
     Egyptian cat, "classroom" for school bus, "burning" for fire engine:
     :meth:`~nlexnb.space.ConceptSpace.qualifier_echoes`), other animals than the side's class and things its photos
     are not expected to show ("adult male sheep" for Egyptian cat, "herring" and "fisherman" for tench, as
-    explanations refuse them). Ranking the whole bank along the difference instead (``among=None``) names whatever
-    separates two close rows: "doorstep", "black stone" and "cone" for Siberian husky against malamute. A side names
+    explanations refuse them). Ranking the whole bank along the difference instead (``among=None``, with the same
+    refusals) names whatever separates two close rows: "doorstep", "black stone" and "cone" for Siberian husky
+    against malamute. A side names
     at most ``per_word`` concepts that say one word: the malamute's side says "thick tail" once, not also "long fine
     tail" and "very short tail", and the tiger cat's says "striped" once, not also "fine stripes" and "striped coat"
     (``per_word=None`` lists them all). Concepts that lean less than :data:`LEAN_FLOOR` as far as the strongest of
@@ -101,8 +112,14 @@ def contrast(*args, **kwargs) -> ConceptTable:
     if among is None:
         wide = k if per_word is None else WIDE * k
         named = naming(space, (first, second))
-        pos = once_per_word(space, ranked(space, score, wide, refused=named), per_word)[:k]
-        neg = once_per_word(space, ranked(space, score, wide, largest=False, refused=named), per_word)[:k]
+        refused_a = refused_b = named
+        if not a["echoes"]:  # each side as _side keeps it: no echo of the other's qualifiers, no look-alike of its own
+            every = range(len(space.texts))
+            alike = look_alike_mask(space, torch.tensor([first, second], device=named.device))
+            refused_a = named | alike[0] | space.qualifier_echoes(every, second)
+            refused_b = named | alike[1] | space.qualifier_echoes(every, first)
+        pos = once_per_word(space, ranked(space, score, wide, refused=refused_a), per_word)[:k]
+        neg = once_per_word(space, ranked(space, score, wide, largest=False, refused=refused_b), per_word)[:k]
     else:
         side_a = _side(space, cos_a, score, (first, second), among, among, a["echoes"])
         side_b = _side(space, cos_b, -score, (second, first), among, among, a["echoes"])
