@@ -47,7 +47,9 @@ def a_number(value) -> bool:
 def positive_int(value, name: str, what: str) -> int:
     """``value`` as an int, or a ValueError naming the parameter: ``name`` must be a positive number of ``what``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive number of {what}, got {value!r}")
+        one = getattr(value, "ndim", None) == 0 and not isinstance(value, np.integer)  # tensor(3): positive, yet no int
+        hint = f" (a {type(value).__name__} holding one number: convert it with int())" if one else ""
+        raise ValueError(f"{name} must be a positive number of {what}, got {value!r}{hint}")
     return int(value)
 
 

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ._checks import Fixed, Setting, positive_int, warn_user
 from .images import ImageInput, iter_batches
-from .labels import bare_synonyms, counted, disambiguate, split_synonyms
+from .labels import bare_synonyms, counted, disambiguate, split_synonyms, words
 
 __all__ = ["Classifier", "Forward", "NoFeatureMap", "Prediction", "LabelPrediction", "a_classifier", "get_submodule"]
 
@@ -396,7 +396,11 @@ class Classifier:
         if isinstance(c, str):
             return self._index_of_name(c, what)
         if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
-            raise TypeError(f"{what} must be a class index (int in [0, {n})) or a class name, got {type(c).__name__}")
+            one = c.numel() == 1 if isinstance(c, torch.Tensor) else getattr(c, "size", None) == 1
+            item = " holding one number: convert it with int()" if one else ""
+            raise TypeError(
+                f"{what} must be a class index (int in [0, {n})) or a class name, got {type(c).__name__}{item}"
+            )
         if not 0 <= int(c) < n:
             raise ValueError(f"{what} {int(c)} is out of range: {self.name} has classes 0..{n - 1}")
         return int(c)
@@ -417,6 +421,11 @@ class Classifier:
         if len(hits) > 1:
             raise ValueError(f"{what} {name!r} is ambiguous: {[names[i] for i in hits]}; pass the full name or index")
         synonyms = {s.lower(): i for i, n in enumerate(names) for s in split_synonyms(n)}  # "SIBERIAN HUSKEY" too
+        said = set(words(wanted))  # "cat": the classes whose names say it ("tabby cat", "tiger cat"), not "crate"
+        saying = [i for i, n in enumerate(names) if said and said <= set(words(" ".join(bare_synonyms(n))))]
+        if saying:
+            listed = [names[i] for i in saying[:8]] + ([f"... {len(saying) - 8} more"] if len(saying) > 8 else [])
+            raise ValueError(f"Unknown {what} {name!r} for {self.name}; the classes whose names say it: {listed}")
         close = difflib.get_close_matches(wanted, list(synonyms), n=5, cutoff=0.5)
         matches = list(dict.fromkeys(names[synonyms[s]] for s in close))  # two synonyms of one class: listed once
         hint = f"; close matches: {matches}" if close else ""

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ._checks import Setting, an_index, number, positive_int, text_list, yes_or_no
+from ._checks import Setting, an_index, number, positive_int, text_list, warn_user, yes_or_no
 from .classifier import Classifier, Forward
 from .concepts import ConceptBank
 from .explanation import Explanation, HeatMap
@@ -116,6 +116,10 @@ def _cosine_margin(value, name: str) -> float | None:
     """A margin between two cosines (in [-2, 2]), or None for a test turned off."""
     cosines = "a difference of cosines; None turns the test off"
     return None if value is None else number(value, name, -2, 2, note=cosines)
+
+
+DEFAULT_K = 5
+"""Concepts an explanation names at most unless asked for another number."""
 
 
 # ---- results -------------------------------------------------------------------------------------------------------
@@ -323,7 +327,9 @@ class Explainer:
             raise ValueError(f"text is empty or blank ({text!r}): give a concept, e.g. 'striped fur', or a class index")
         try:
             index = self.space.class_index(text)
-        except ValueError:  # not a class's name (or one two classes share): a concept
+        except ValueError as exc:  # not a class's name (or one two classes share): a concept
+            if "is ambiguous" in str(exc):  # "crane": the text's map, not either crane's row, and the user told so
+                warn_user(f"heatmap: {exc}. Mapped {text!r} as a text instead of a class row")
             return self.space.encode([text])[0], text
         return self.classifier.head_weight[index], self.classifier.class_names[index]
 
@@ -357,7 +363,7 @@ class Explainer:
         self,
         image: ImageInput,
         target: Target | int | str | None = None,
-        k: int = 5,
+        k: int = DEFAULT_K,
         foil: int | str | None = None,
         heatmaps: bool = True,
     ) -> Explanation | list[Explanation]:
@@ -367,15 +373,15 @@ class Explainer:
             image: an image (PIL, array, path), a list of them, or a preprocessed tensor [N, 3, H, W].
             target: what to explain: a class index or name (default the predicted class), or a
                 :class:`~nlexnb.targets.Target` (``LogitGap(a, b)``, ``Direction(v)``).
-            k: how many concepts to name at most (capped at the bank's size, with a warning). Fewer are named where
-                fewer candidates carry the quantity (the shortlist is ``max(shortlist, k)`` concepts both present
-                and aligned, and the selection stops where the next adds nothing).
+            k: how many concepts to name at most (capped at the bank's size, with a warning when given). Fewer
+                are named where fewer candidates carry the quantity (the shortlist is ``max(shortlist, k)``
+                concepts both present and aligned, and the selection stops where the next adds nothing).
             foil: a contrast class: explains ``z_target - z_foil`` with ``W[target] - W[foil]``.
             heatmaps: compute a heat map per named concept (for plots; cheap). False for a classifier that gives
                 no feature map (:class:`~nlexnb.classifier.NoFeatureMap`: VGG, say): the rest of the explanation
                 needs none.
         """
-        k = self.space.check_k(k)
+        k = self.space.check_k(k, default=DEFAULT_K)
         heatmaps = yes_or_no(heatmaps, "heatmaps")
         single, x, out, targets = self._forward(image, target, foil, heatmaps)
         # one pass over the bank for all images: [T, 2N] presence (f . v) and alignment (w_hat . v) columns
@@ -464,13 +470,25 @@ class Explainer:
         single = not isinstance(image, (list, tuple)) and not (isinstance(image, torch.Tensor) and image.ndim == 4)
         x = self.space.preprocess(image, "image" if single else "images")
         out = self.classifier.forward_all(x, maps=maps)
-        return single, x, out, [self.target(target, foil, predicted=p) for p in out.logits.argmax(1).tolist()]
+        predicted = out.logits.argmax(1).tolist()
+        if target is None and foil is not None and not single:  # name the image: target= would change them all
+            foil_index = self.space.class_index(foil, "foil")
+            taken = [i for i, p in enumerate(predicted) if p == foil_index]
+            if taken:
+                name = self.classifier.class_names[foil_index]
+                raise ValueError(
+                    f"foil must differ from target: images{taken[:5]} {'is' if len(taken) == 1 else 'are'} predicted "
+                    f"as the foil {foil_index} ({name!r}), so {'its' if len(taken) == 1 else 'their'} predicted class "
+                    "cannot stand against it; leave them out, or pass target= to explain one class against the foil "
+                    "in every image"
+                )
+        return single, x, out, [self.target(target, foil, predicted=p) for p in predicted]
 
     def select(
         self,
         features: torch.Tensor,
         target: Target | int,
-        k: int = 5,
+        k: int = DEFAULT_K,
         foil: int | None = None,
         *,
         projections: torch.Tensor | None = None,
@@ -488,7 +506,7 @@ class Explainer:
             warnings.warn("select(objective=v) is now select(target=Direction(v))", DeprecationWarning, stacklevel=2)
             target = Direction(objective, "objective", classes=self.target(target, foil).classes)
         target = self.target(target, foil)
-        k = self.space.check_k(k)  # k=0 chose nothing, k=-1 too, without a word
+        k = self.space.check_k(k, default=DEFAULT_K)  # k=0 chose nothing, k=-1 too, without a word
         f = self._one_vector(features)
         w = target.weight(self.classifier).to(f.device, torch.float32)
         candidates = self._candidates(f, target, max(self.shortlist, k), projections)

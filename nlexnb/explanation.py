@@ -183,7 +183,8 @@ class Explanation:
             return f"{head}; what speaks for {named} all the same: {listed}."
         head = self._head()
         if not quoted:
-            return f"{head.rstrip(',')}, but {self._nothing_named('carries this decision')}."
+            carries = "carries this score" if isinstance(self.explains, Direction) else "carries this decision"
+            return f"{head.rstrip(',')}, but {self._nothing_named(carries)}."
         together = "together " if len(quoted) > 1 else ""
         if percent < 100 * LITTLE:
             amount = "under 1%" if percent < 1 else f"{percent}%"
@@ -345,8 +346,9 @@ class Explanation:
         quantity = {"its logit": "the logit", "the gap": "the gap", "the score": "the score"}[self._quantity()]
         note = (
             f"without {'the given texts' if self.weighed else 'the named concepts'} {quantity} would be "
-            f"{self.explained - self.total:.2f} rather than {self.explained:.2f} (re-running the head: "
-            f"{self.explained - self.measured:.2f})"
+            f"{self.explained - self.total:.2f} rather than {self.explained:.2f} ("
+            + ("measured on the ablated features" if isinstance(self.explains, Direction) else "re-running the head")
+            + f": {self.explained - self.measured:.2f})"
         )
         if self.foil is None and not isinstance(self.explains, Direction):  # a contrast's or direction's is another's
             note += f"; margin of \u201c{primary_name(self.target_name)}\u201d over the mean logit {self.margin:.2f}"

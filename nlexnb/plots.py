@@ -207,7 +207,8 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4), also
         what = f"score of \u201c{explanation.explains.label}\u201d"
     else:
         what = "logit" if explanation.foil is None else "logit difference"
-    unit = f"logits; the {what} is {explanation.explained:.2f}" if against else "share in %"
+    whole = f"the {what} is {explanation.explained:.2f}"  # the axis is in logits; the bar labels may be shares
+    unit = f"logits; {whole}" if against else f"logits; beside each bar its share of it, {whole}"
     right.set_xlabel(f"contribution to the {what} ({unit})")
     return _finish_explanation(fig, right, explanation)
 

@@ -58,6 +58,8 @@ def sparse_nonnegative_path(
     cosines), so a step costs a sparse product, not a pass over every row's features."""
     steps = positive_int(steps, "steps", "descent steps per refit")  # 0, -5 and 2.5 were taken
     _check_inputs(rows, directions, allowed)
+    if not isinstance(budgets, (list, tuple, range, set, frozenset)):  # one number iterated failed in Python's words
+        raise TypeError(f"budgets must be a list of numbers of concepts per row, e.g. (8,) or [8, 16], got {budgets!r}")
     budgets = sorted({positive_int(b, "budgets", "concepts per row") for b in budgets})
     if not budgets:
         raise ValueError("budgets is empty: give at least one number of concepts per row")
@@ -116,8 +118,10 @@ def _check_inputs(rows, directions, allowed) -> None:
     a NaN row was written with no concept at all, a float mask failed in "~", and other shapes in torch's words."""
     for name, value in (("rows", rows), ("directions", directions)):
         if not isinstance(value, torch.Tensor) or value.ndim != 2:
-            shape = tuple(value.shape) if hasattr(value, "shape") else type(value).__name__
-            raise TypeError(f"{name} must be a 2-D torch tensor ({name} by width), got {shape}")
+            shape = tuple(value.shape) if hasattr(value, "shape") else ()
+            kind = "tensor" if isinstance(value, torch.Tensor) else type(value).__name__
+            convert = "" if isinstance(value, torch.Tensor) else " (torch.as_tensor converts an array)"
+            raise TypeError(f"{name} must be a 2-D torch tensor ({name} by width), got {kind} {shape}{convert}")
         if not torch.isfinite(value).all():
             raise ValueError(f"{name} hold NaN or infinite values: no concept can write them")
     if rows.shape[1] != directions.shape[1]:

@@ -72,6 +72,11 @@ WEAKEST = 0.15
 WEAK_MIN_BANK = 200
 """Banks shorter than this keep every concept whatever its strength: a short list is a user's own choice of words."""
 
+OWN_MEAN_FROM = 16
+"""Banks of fewer concepts are centred on the default visual bank's mean (mapped by the same mapper), not their own:
+directions measured from the mean of n concepts lean away from each other by 1/(n - 1) on average, and a bank of two
+gave two exactly opposite directions ("striped fur" and "rocket": whichever was named took the other's credit)."""
+
 QUALIFIER_MARGIN, QUALIFIER_FLOOR = 0.1, 0.35
 """What :meth:`ConceptSpace.qualifier_echoes` (and the bottleneck's :meth:`ConceptSpace.qualifier_mask`) refuse: a
 concept at least the floor close to a qualifying word and closer to it than to the class by more than the margin."""
@@ -127,7 +132,8 @@ class ConceptSpace:
 
     Attributes:
         vectors: raw mapped vectors [T, d] (``vectors @ f`` is in logit units).
-        offset: the bank's mean mapped vector [d].
+        offset: the bank's mean mapped vector [d] (the default visual bank's for a bank of fewer than
+            :data:`OWN_MEAN_FROM` concepts).
         directions: unit concept directions [T, d] (``vectors - offset``, normalised): what explanations select
             and ablate and what discovery ranks.
         strength: [T] how firmly the map places each concept: the length of its mapped vector minus the bank's mean,
@@ -162,7 +168,7 @@ class ConceptSpace:
         device = classifier.device
         progress = yes_no_or_none(progress, "progress", "the default: a bar for large banks")
         self.vectors = self.bank.encode(mapper, progress=progress).to(device, torch.float32)
-        self.offset = self.vectors.mean(0) if len(self.bank) > 1 else torch.zeros_like(self.vectors[0])
+        self.offset = self._reference_mean(mapper, progress) if len(self.bank) < OWN_MEAN_FROM else self.vectors.mean(0)
         centred = self.vectors - self.offset
         lengths = centred.norm(dim=1, keepdim=True)
         self.strength = (lengths / lengths.median().clamp_min(1e-12)).squeeze(1)
@@ -211,6 +217,12 @@ class ConceptSpace:
         self._colours: list[tuple[frozenset[str], ...]] = []
         self._palettes: dict[int, frozenset[str] | None] = {}
 
+    def _reference_mean(self, mapper: Mapper, progress: bool | None) -> torch.Tensor:
+        """The mean mapped vector of the default visual bank: what a bank too short to have a mean of its own
+        (:data:`OWN_MEAN_FROM`) is centred on, so that its concepts point where they do in the default's space."""
+        reference = ConceptBank.visual().encode(mapper, progress=progress)
+        return reference.to(self.vectors.device, torch.float32).mean(0)
+
     def __len__(self) -> int:
         return len(self.bank)
 
@@ -248,11 +260,13 @@ class ConceptSpace:
             raise ValueError(f"{name} must be one image, got {x.shape[0]}: call once per image")
         return x
 
-    def check_k(self, k: int) -> int:
-        """``k`` concepts to name: a positive int, capped at the bank's size with a warning."""
+    def check_k(self, k: int, default: int | None = None) -> int:
+        """``k`` concepts to name: a positive int, capped at the bank's size, with a warning unless ``k`` is the
+        caller's ``default`` (a bank of three concepts warned at every explanation the user asked nothing of)."""
         k = positive_int(k, "k", "concepts")
         if k > len(self.bank):
-            warn_user(f"k={k} is larger than the {len(self.bank)} concepts in the bank; using k={len(self.bank)}")
+            if k != default:
+                warn_user(f"k={k} is larger than the {len(self.bank)} concepts in the bank; using k={len(self.bank)}")
             return len(self.bank)
         return k
 

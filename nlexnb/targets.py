@@ -155,6 +155,11 @@ class Direction(Target):
         return self.label
 
     def check(self, classifier) -> None:
+        if not isinstance(self.label, str):  # sentences quote it and read its words
+            raise TypeError(
+                f"A Direction's label must be a text, what the direction means (Direction(v, 'striped fur')), got "
+                f"{type(self.label).__name__} {self.label!r:.40}"
+            )
         if isinstance(self.classes, (str, bytes)) or not isinstance(self.classes, (tuple, list)):
             raise TypeError(
                 f"A Direction's classes must be a tuple of class indices, e.g. classes=(281,), got {self.classes!r}"

@@ -198,6 +198,12 @@ def test_a_class_name_as_written_wins_and_case_alone_never_decides_otherwise(cla
         classifier.class_index("CARDIGAN")
     with pytest.raises(ValueError, match=r"Unknown class 'SIBERIAN HUSKEY' .*close matches: \['Siberian husky'"):
         classifier.class_index("SIBERIAN HUSKEY")
+    # a word that no class is, but several names say: those classes, not the spellings near it ("crate", "oxcart")
+    cats = r"Unknown class 'cat' .*the classes whose names say it: \['tabby, tabby cat', 'tiger cat', 'Persian cat'"
+    with pytest.raises(ValueError, match=cats):
+        classifier.class_index("cat")
+    with pytest.raises(ValueError, match=r"'dog' .*say it: \['Maltese dog.*\.\.\. \d+ more'\]"):
+        classifier.class_index("dog")
 
 
 def test_unknown_model_name_suggests_close_matches():

@@ -297,6 +297,18 @@ def test_a_person_s_own_concepts_are_weighed_like_an_explanation_s(explainer, ph
     assert "without the named concepts the logit" in named._repr_html_()
 
 
+def test_a_bank_of_a_few_concepts_points_them_where_the_default_does(classifier, mapper, photos):
+    """Centred on their own mean, two concepts are exact opposites: "rocket" took the credit of "striped fur" on the
+    cat photo. A bank that short is centred on the default bank's mean, and weighs as the default does."""
+    default = nlexnb.Explainer(classifier, mapper)
+    two = nlexnb.Explainer(classifier, mapper, ["striped fur", "rocket"])
+    assert abs(float(two.directions[0] @ two.directions[1])) < 0.5
+    torch.testing.assert_close(two.offset, default.offset)
+    texts = ["striped fur", "rocket"]
+    assert two.weigh(photos["chelsea"], texts).sentence == default.weigh(photos["chelsea"], texts).sentence
+    assert "“striped fur” carries 9% and “rocket” none" in two.weigh(photos["chelsea"], texts).sentence
+
+
 def test_weighing_a_set_of_photos_gives_one_explanation_each(explainer, photos):
     names = ["chelsea", "coffee"]
     each = explainer.weigh([photos[n] for n in names], ["striped fur", "a small cup"], heatmaps=False)
@@ -474,7 +486,37 @@ def test_the_html_note_reads_right_for_any_sign_and_target(explainer, photos):
     assert "the logit would be" in note(plain)
     direction = explainer.explain(photos["chelsea"], target=Direction(explainer.mapper.encode(["fur"])[0], "fur"))
     assert "the score would be" in note(direction) and "margin" not in note(direction)
+    assert "(measured on the ablated features: " in note(direction) and "head" not in note(direction)  # no head runs
     assert ", mainly because the model sees" in direction.sentence or "all the same" in direction.sentence
+
+
+def test_a_batch_with_a_foil_names_the_images_taken_for_it(explainer, photos):
+    """foil= against each image's predicted class failed for every batch holding one image taken for the foil,
+    saying "the image" and suggesting target=, which would change every image."""
+    images = [photos["coffee"], photos["chelsea"], photos["rocket"]]
+    cat = explainer.classifier.logits([photos["chelsea"]])[0].argmax().item()
+    with pytest.raises(ValueError, match=r"images\[1\] is predicted as the foil .*leave them out, or pass target="):
+        explainer.explain(images, foil=cat)
+    assert len(explainer.explain(images[::2], foil=cat)) == 2
+
+
+def test_asking_in_ways_that_do_not_fit_says_what_would(explainer, photos):
+    """A heat map of "crane" (two classes) maps the text, and says so; a direction without a label, k as a tensor
+    and a class index as a tensor say what to pass; a direction's explanation naming nothing speaks of its score."""
+    from nlexnb.targets import Direction
+
+    with pytest.warns(UserWarning, match=r"heatmap: .*'crane' is ambiguous.*Mapped 'crane' as a text"):
+        explainer.heatmap(photos["chelsea"], "crane")
+    v = explainer.mapper.encode(["fur"])[0]
+    with pytest.raises(TypeError, match=r"A Direction's label must be a text.*got NoneType None"):
+        explainer.explain(photos["chelsea"], target=Direction(v, None))
+    with pytest.raises(ValueError, match=r"got tensor\(3\) \(a Tensor holding one number: convert it with int\(\)\)"):
+        explainer.explain(photos["chelsea"], k=torch.tensor(3))
+    with pytest.raises(TypeError, match=r"got Tensor holding one number: convert it with int\(\)"):
+        explainer.explain(photos["chelsea"], target=torch.tensor(281))
+    nothing = nlexnb.Explainer(explainer.classifier, explainer.mapper, ["Herero", "Zulu"])
+    said = nothing.explain(photos["chelsea"], target=Direction(v, "fur")).sentence
+    assert said.startswith("The score of “fur” is ") and "carries this score" in said and "decision" not in said
 
 
 def test_the_figure_gives_shares_only_where_the_sentence_does(explainer, photos):
@@ -494,6 +536,12 @@ def test_the_figure_gives_shares_only_where_the_sentence_does(explainer, photos)
     if not one.in_shares:
         assert "; the text given moves it by \u201cfoam\u201d " in one.sentence
     nothing = nlexnb.Explainer(explainer.classifier, explainer.mapper, ["Herero", "Zulu"])
-    with pytest.warns(UserWarning, match="larger than the 2 concepts"):
-        empty = nothing.explain(photos["coffee"])
+    empty = nothing.explain(photos["coffee"])  # the default k=5 of a bank of 2: capped without a warning
     assert "No concept is named" in " ".join(t.get_text() for t in empty.plot().axes[1].texts)
+    # the axis is in logits, the labels beside the bars are shares ("share in %" under ticks of 0.5 ... 4.0)
+    plain = explainer.explain(photos["coffee"])
+    axis = plain.plot().axes[1].get_xlabel()
+    assert (
+        axis
+        == f"contribution to the logit (logits; beside each bar its share of it, the logit is {plain.explained:.2f})"
+    )

@@ -127,7 +127,9 @@ def test_inputs_a_pursuit_cannot_use_are_named():
         sparse_nonnegative_fit(torch.ones(1, 3), v, 1, allowed=torch.ones(2, dtype=torch.bool))
     with pytest.raises(ValueError, match="rows are 2 wide but directions 3"):
         sparse_nonnegative_fit(torch.ones(1, 2), v, 1)
-    with pytest.raises(TypeError, match="rows must be a 2-D torch tensor"):
+    with pytest.raises(TypeError, match=r"rows must be a 2-D torch tensor .*got ndarray \(1, 3\) \(torch\.as_tensor"):
         sparse_nonnegative_fit(np.ones((1, 3)), v, 1)
+    with pytest.raises(TypeError, match=r"budgets must be a list of numbers of concepts per row, e\.g\. \(8,\)"):
+        sparse_nonnegative_path(torch.ones(1, 3), v, 8)
     with pytest.raises(TypeError, match=r"selector must be a name \(\['greedy'"):
         get_selector(["greedy"])
