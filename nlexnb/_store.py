@@ -2,13 +2,15 @@
 
 Files are written to a temporary name in the same folder and moved into place with ``os.replace``, so a crash never
 leaves a half-written file under the real name. Cache files are safetensors (no pickle), and a damaged file is
-deleted and recomputed, never trusted.
+deleted (skipped, with a warning, where the cache is read-only) and recomputed, never trusted.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,21 +28,31 @@ __all__ = [
     "safetensors_path",
     "TensorCache",
     "text_key",
+    "remove_damaged",
 ]
 
 
+def _folder_from_env(variable: str) -> Path | None:
+    """The folder an environment variable names, or None when it is unset or empty. ``~`` is expanded ("~/nlx" made
+    a folder named "~" in the working directory) and a relative folder is taken from the working directory as it is
+    when read, so that a later ``os.chdir`` does not move the folder under a running program."""
+    value = os.environ.get(variable)
+    return Path(os.path.abspath(os.path.expanduser(value))) if value else None
+
+
 def cache_dir() -> Path:
-    """Root of nlexnb's caches: ``$NLEXNB_CACHE`` if set, else ``~/.cache/nlexnb``."""
-    root = os.environ.get("NLEXNB_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "nlexnb")
-    return Path(root)
+    """Root of nlexnb's caches: ``$NLEXNB_CACHE`` if set (``~`` expanded; a relative folder is taken relative to the
+    working directory), else ``~/.cache/nlexnb``."""
+    return _folder_from_env("NLEXNB_CACHE") or Path(os.path.expanduser("~"), ".cache", "nlexnb")
 
 
 def data_dir() -> Path:
     """Root of the data sets nlexnb unpacks (the stamp photos), kept apart from the cache so that clearing or
-    redirecting the cache does not lose them: ``$NLEXNB_DATA``, else ``$XDG_DATA_HOME/nlexnb``, else
-    ``~/.local/share/nlexnb``."""
-    if os.environ.get("NLEXNB_DATA"):
-        return Path(os.environ["NLEXNB_DATA"])
+    redirecting the cache does not lose them: ``$NLEXNB_DATA`` (``~`` expanded; a relative folder is taken relative
+    to the working directory), else ``$XDG_DATA_HOME/nlexnb``, else ``~/.local/share/nlexnb``."""
+    folder = _folder_from_env("NLEXNB_DATA")
+    if folder is not None:
+        return folder
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(base) / "nlexnb"
 
@@ -69,9 +81,12 @@ def _atomic(path: Path, write: Callable[[str], None]) -> None:
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename == tmp:
+            # "[Errno 21] Is a directory: '.m.safetensors.x1b2.tmp' -> 'm.safetensors'" named a file the user never saw
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 
@@ -97,7 +112,13 @@ def safetensors_path(path, example: str) -> Path:
     path = Path(path).expanduser()  # "~/m" wrote a folder named "~" in the working directory
     if folder or path.is_dir():
         raise ValueError(f"path is a folder ({str(path)!r}); give a file path such as {str(path / example)!r}")
-    return path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
+    written = path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
+    if written.is_dir():  # the write failed naming a hidden temporary file beside it
+        raise ValueError(
+            f"path {str(path)!r} is saved as {str(written)!r}, which is a folder; give another file name, or a file "
+            f"path in that folder such as {str(written / example)!r}"
+        )
+    return written
 
 
 def atomic_save_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
@@ -105,7 +126,23 @@ def atomic_save_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], 
     from safetensors.torch import save_file
 
     clean = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    _atomic(Path(path), lambda tmp: save_file(clean, tmp, metadata=metadata))
+    _atomic(Path(path), lambda tmp: _save_file(save_file, clean, tmp, metadata))
+
+
+def _save_file(save_file: Callable, tensors: dict[str, torch.Tensor], tmp: str, metadata: dict[str, str]) -> None:
+    """safetensors' ``save_file``, its I/O errors raised as the OSError they are: it raises them as a SafetensorError
+    ("Error while serializing: I/O error: No space left on device (os error 28)"), which a full disk's cache write
+    then did not catch (the run crashed and lost its result) and which named no file."""
+    from safetensors import SafetensorError
+
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+    except SafetensorError as exc:
+        if "I/O error" not in str(exc):
+            raise
+        found = re.search(r"\(os error (\d+)\)", str(exc))
+        code = int(found.group(1)) if found else errno.EIO
+        raise OSError(code, os.strerror(code) if found else str(exc), tmp) from exc
 
 
 _UNWRITABLE_WARNED: set[str] = set()
@@ -126,6 +163,16 @@ def cache_write(write: Callable[[], None], where: Path) -> bool:
                 "cached. Set NLEXNB_CACHE to a writable folder to keep them"
             )
         return False
+
+
+def remove_damaged(path: Path) -> str:
+    """Delete a cache file that must not be used; returns '' when it is gone, else why it could not be deleted (a
+    read-only cache): the caller then skips it and says so, rather than failing on a file it only wanted gone."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""
 
 
 def text_key(text: str) -> bytes:
@@ -176,8 +223,7 @@ class TensorCache:
                 except FileNotFoundError:  # compacted away by another process meanwhile: its rows are in shard-all
                     continue
                 except Exception as exc:  # damaged shard: never trust it
-                    warn_user(f"Removing damaged cache file {shard} ({exc}); its entries will be recomputed")
-                    shard.unlink(missing_ok=True)
+                    _drop_damaged(shard, exc)
                     continue
                 for key, row in zip(keys.numpy(), values):
                     index[key.tobytes()] = row
@@ -225,3 +271,16 @@ class TensorCache:
         for shard in shards:
             if shard.name != "shard-all.safetensors":
                 shard.unlink(missing_ok=True)
+
+
+def _drop_damaged(shard: Path, problem: Exception) -> None:
+    """Remove a damaged cache shard, with a warning; one that cannot be removed (a read-only cache) is skipped, and
+    the warning says so."""
+    why_kept = remove_damaged(shard)
+    if not why_kept:
+        warn_user(f"Removing damaged cache file {shard} ({problem}); its entries will be recomputed")
+    else:
+        warn_user(
+            f"Skipping damaged cache file {shard} ({problem}); its entries will be recomputed. It could not be "
+            f"removed ({why_kept}): delete it, or set NLEXNB_CACHE to a writable folder"
+        )

@@ -24,10 +24,13 @@ class's own names and synonyms out of that class's explanations.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import os
 import re
+import sys
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,7 +50,34 @@ MAX_CONCEPT_CHARS = 120
 
 
 def _clean(text: str) -> str:
+    """``text`` with single spaces and without invisible format characters (Unicode category Cf: a zero-width space,
+    a soft hyphen, a byte-order mark mid-file), which kept "tabby\u200b" apart from the class name "tabby"."""
+    if not text.isascii():  # ASCII has no format characters; the joiners spell Persian and Indic words
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf" or ch in "\u200c\u200d")
     return " ".join(text.split())
+
+
+def _not_a_file_nor_a_table(texts) -> None:
+    """Refuse what would become a wrong bank without a word: a path (a string naming a file became a bank of one
+    concept, the file's name) and a pandas DataFrame (a bank of its column names)."""
+    if isinstance(texts, os.PathLike):
+        raise TypeError(
+            f"concepts must be a list of texts, got a path ({type(texts).__name__} {os.fspath(texts)!r}): read a file "
+            "of one concept per line with ConceptBank.from_file(path) or load_concepts(path)"
+        )
+    if isinstance(texts, str) and _on_disk(texts, Path.is_file):
+        raise ValueError(
+            f"concepts={texts!r} names a file, but ConceptBank takes the concepts themselves: read the file with "
+            f"ConceptBank.from_file({texts!r}) or load_concepts({texts!r}), or pass [{texts!r}] for one concept of "
+            "that name"
+        )
+    pandas = sys.modules.get("pandas")  # no DataFrame without pandas imported
+    if pandas is not None and isinstance(texts, pandas.DataFrame):
+        column = str(texts.columns[0]) if len(texts.columns) else "concept"
+        raise TypeError(
+            f"concepts must be a list of texts, got a pandas DataFrame: its column names would be the concepts. Pass "
+            f"the column of concepts as a list, e.g. df[{column!r}].tolist()"
+        )
 
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".xlsx", ".xls")
@@ -80,6 +110,7 @@ class ConceptBank:
             texts = sorted(texts)
         if isinstance(sources, (str, bytes)):  # "mine" was four sources, 'm', 'i', 'n', 'e'
             raise TypeError(f"sources must be a list with one source per concept, got the single string {sources!r}")
+        _not_a_file_nor_a_table(texts)
         items = check_texts(texts, "concepts")
         tags = list(sources) if sources is not None else [name] * len(items)
         if len(tags) != len(items):
@@ -122,8 +153,9 @@ class ConceptBank:
     def from_file(cls, path: str | os.PathLike) -> ConceptBank:
         """One concept per line of a UTF-8 text file; blank lines and lines starting with ``#`` are skipped.
 
-        A table (a ``.csv``, ``.tsv``, ``.json``, ``.parquet`` or spreadsheet file, or lines with tabs) is refused
-        rather than read line by line: its header and its other columns would become concepts."""
+        A table (a ``.csv``, ``.tsv``, ``.json``, ``.parquet`` or spreadsheet file, or a line with a tab) is refused
+        rather than read line by line: its header and its other columns would become concepts ("red fur\tcolour"
+        was read as "red fur colour")."""
         path = Path(path)
         if path.is_dir():  # "file not found" of a folder that is there
             raise IsADirectoryError(
@@ -147,12 +179,20 @@ class ConceptBank:
             ) from None
         if "\x00" in content:
             raise ValueError(f"Concept bank file {str(path)!r} is binary, not text; give one concept per line")
-        lines = [line.strip() for line in content.splitlines()]
-        lines = [line for line in lines if line and not line.startswith("#")]
+        numbered = [(n, line.strip()) for n, line in enumerate(content.splitlines(), 1)]
+        numbered = [(n, line) for n, line in numbered if line and not line.startswith("#")]
+        lines = [line for _, line in numbered]
         if lines and all("\t" in line for line in lines):
             raise ValueError(
                 f"Concept bank file {str(path)!r} has a tab on every line, as a table does (first line: {lines[0]!r}); "
                 "give one concept per line, or read the column of concepts yourself and pass the list"
+            )
+        tabbed = next(((n, line) for n, line in numbered if "\t" in line), None)
+        if tabbed is not None:
+            raise ValueError(
+                f"Concept bank file {str(path)!r} has a tab on line {tabbed[0]} ({tabbed[1]!r}), as a table's columns "
+                "do; give one concept per line: keep the first column only, or read the column of concepts yourself "
+                "and pass the list"
             )
         return cls(lines, name=path.name)
 
@@ -214,21 +254,31 @@ class ConceptBank:
 
     @classmethod
     def visual(cls) -> ConceptBank:
-        """Things a person can point at in a photo, about 3,200 (see the module docstring); the default bank."""
-        return _visual_bank()
+        """Things a person can point at in a photo, about 3,200 (see the module docstring); the default bank. A bank
+        of its own on each call: changing it changes no other."""
+        return _visual_bank().copy()
 
     @classmethod
     def broad(cls) -> ConceptBank:
         """Description phrases, WordNet lemmas (ImageNet-12k synsets) and common words: about 23,000 concepts.
 
         Faithful but less believable than :meth:`visual`: it holds taxonomy, names of peoples and sentence fragments
-        (explanations still never name peoples: :class:`nlexnb.Explainer` refuses them from any bank)."""
-        return _broad_bank()
+        (explanations still never name peoples: :class:`nlexnb.Explainer` refuses them from any bank). A bank of its
+        own on each call."""
+        return _broad_bank().copy()
 
     @classmethod
     def default(cls) -> ConceptBank:
         """The default bank: :meth:`visual`."""
-        return _visual_bank()
+        return cls.visual()
+
+    def copy(self) -> ConceptBank:
+        """A bank of its own with the same texts, sources and name: changing one (its ``texts``, its ``name``)
+        leaves the other as it was. Cheap: the texts are not checked again."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.texts, clone.sources = list(self.texts), list(self.sources)
+        return clone
 
     # ---- behaviour ------------------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -286,31 +336,62 @@ class ConceptBank:
             mapper: a fitted :class:`nlexnb.Mapper`.
             progress: show a progress bar while encoding (default: when more than 2,000 texts must be encoded).
         """
-        import hashlib
-
-        from safetensors.torch import load_file
-
         from ._store import atomic_save_safetensors, cache_dir, cache_write
 
         digest = hashlib.blake2b("\n".join(self.texts).encode("utf-8"), digest_size=12).hexdigest()
         path = cache_dir() / "banks" / f"{mapper.fingerprint}-{digest}.safetensors"
-        if path.is_file():  # the whole matrix in one file: loads in a fraction of a second
-            try:
-                vectors = load_file(str(path))["vectors"]
-                # shape, dtype and values: a float16 or NaN file of the right shape was returned as it was
-                if (
-                    vectors.shape == (len(self.texts), mapper.feature_dim)
-                    and vectors.dtype == torch.float32
-                    and bool(torch.isfinite(vectors).all())
-                ):
-                    return vectors.to(mapper.device)
-            except Exception:  # damaged: recompute below (the per-text caches still hold most of it)
-                pass
-            path.unlink(missing_ok=True)
+        stamp = {"bank": self.name, "texts": _texts_digest(self.texts), "mapper": mapper.fingerprint}
+        vectors = _cached_bank_vectors(path, stamp, (len(self.texts), mapper.feature_dim))
+        if vectors is not None:  # the whole matrix in one file: loads in a fraction of a second
+            return vectors.to(mapper.device)
         vectors = mapper.encode(self.texts, cache=True, progress=progress)
         if len(self.texts) >= 1000:
-            cache_write(lambda: atomic_save_safetensors(path, {"vectors": vectors}, {"bank": self.name}), path.parent)
+            cache_write(lambda: atomic_save_safetensors(path, {"vectors": vectors}, stamp), path.parent)
         return vectors
+
+
+def _texts_digest(texts: Sequence[str]) -> str:
+    """A digest of a bank's texts in order, kept in its cached matrix: the file is used for these texts only."""
+    return hashlib.blake2b(json.dumps(list(texts), ensure_ascii=False).encode("utf-8"), digest_size=32).hexdigest()
+
+
+def _cached_bank_vectors(path: Path, stamp: dict[str, str], shape: tuple[int, int]) -> torch.Tensor | None:
+    """A bank's cached matrix, or None where there is none to trust; a file that is not one is removed.
+
+    Its name is keyed by the mapper and the texts, but the file is checked all the same: its metadata must name the
+    same texts and mapper (a copied or renamed file returned another bank's vectors), with a warning when it does
+    not; a file written before it held them is recomputed without one (the per-text cache makes that a matter of
+    seconds, and the user did nothing a warning could help with). Then its shape, dtype and values: a float16 or NaN
+    file of the right shape was returned as it was."""
+    from safetensors import safe_open
+
+    from ._store import remove_damaged
+
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            written, vectors = fh.metadata() or {}, fh.get_tensor("vectors")
+    except Exception:  # damaged: recomputed (the per-text caches still hold most of it)
+        written, vectors = {}, None
+    other = "texts" in written and (written.get("texts"), written.get("mapper")) != (stamp["texts"], stamp["mapper"])
+    if other:
+        warn_user(f"The cached concept vectors {str(path)!r} are of other concepts or another mapper; recomputing them")
+    elif (
+        "texts" in written
+        and vectors is not None
+        and vectors.shape == shape
+        and vectors.dtype == torch.float32
+        and bool(torch.isfinite(vectors).all())
+    ):
+        return vectors
+    why_kept = remove_damaged(path)
+    if why_kept:
+        warn_user(
+            f"The cached concept vectors {str(path)!r} cannot be used and could not be removed ({why_kept}); they are "
+            "recomputed. Delete the file, or set NLEXNB_CACHE to a writable folder"
+        )
+    return None
 
 
 BANKS: dict[str, tuple[str, str]] = {
@@ -330,7 +411,8 @@ def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | No
     ``None`` or ``"default"``: the default (visual) bank; ``"visual"``, ``"broad"``, ``"wordnet"``, ``"descriptions"``,
     ``"words"``: a built-in; another
     string or path: a text file; a list of strings: those concepts (a set: sorted, so that the bank is the same in
-    every run; a dict is refused, as its keys alone would be taken).
+    every run; a dict is refused, as its keys alone would be taken, and so is a pandas DataFrame, whose column names
+    would be).
     """
     if concepts is None:
         return ConceptBank.default()
@@ -350,6 +432,11 @@ def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | No
             f"Give one of those names, a text file with one concept per line, or a list of concepts ([{concepts!r}] "
             "for that one concept)"
         )
+    if isinstance(concepts, str) and not _on_disk(concepts, Path.exists) and not _a_file_suffix(concepts):
+        raise FileNotFoundError(  # "black/white stripes" was looked for as a file, with no word of the list it can be
+            f"Concept bank file not found: {concepts!r}. Give a text file with one concept per line, or a list of "
+            f"concepts ([{concepts!r}] for that one concept)"
+        )
     if isinstance(concepts, (str, os.PathLike)):
         return ConceptBank.from_file(concepts)
     if isinstance(concepts, Iterable):  # a mapping is refused and a set sorted by the bank itself
@@ -358,6 +445,20 @@ def load_concepts(concepts: ConceptBank | Sequence[str] | str | os.PathLike | No
         f"concepts must be a ConceptBank, a list of strings, a file path or one of {sorted(builtins)}, "
         f"got {type(concepts).__name__}"
     )
+
+
+def _on_disk(name: str, test: Callable[[Path], bool]) -> bool:
+    """``test`` (``Path.is_file``, ``Path.exists``) of the path ``name`` spells, with ``~`` expanded; False for a text
+    that cannot be a path at all (too long for the file system, a NUL in it)."""
+    try:
+        return test(Path(os.path.expanduser(name)))
+    except (OSError, ValueError):
+        return False
+
+
+def _a_file_suffix(name: str) -> bool:
+    """Whether ``name`` ends as a file name does ("mine.txt"), not as a phrase ("black/white stripes")."""
+    return re.fullmatch(r"\.[A-Za-z0-9]{1,8}", Path(name).suffix) is not None
 
 
 # ---- built-in sources ----------------------------------------------------------------------------------------------

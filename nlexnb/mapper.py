@@ -237,6 +237,7 @@ class Mapper:
         This is how zero-shot heads and held-out evaluation turn a label into a class row.
         """
         items = check_texts(names, "names", blank=False)
+        _labels_with_words(items)
         self._check_encoder()
         temps = self.templates if templates is None else check_templates(templates)
         if not items:
@@ -266,6 +267,16 @@ class Mapper:
             f"Mapper(method={m.get('method')!r}, classifier={m.get('classifier')!r}, encoder={m.get('encoder')!r}, "
             f"classes={m.get('num_fit_classes')}, fit {m.get('fit_seconds', float('nan')):.1f}s)"
         )
+
+
+def _labels_with_words(names: Sequence[str]) -> None:
+    """A ValueError for a label of punctuation only (","), as :class:`nlexnb.ZeroShotClassifier` refuses it: it has
+    no synonym to put in a template, and was mapped as the text of its template alone."""
+    from .zeroshot import synonym_keys  # zeroshot imports this module
+
+    for i, name in enumerate(names):
+        if not synonym_keys(name):
+            raise ValueError(f"names[{i}] {name!r} is empty once its punctuation is left out; a label needs words")
 
 
 def check_templates(templates: Sequence[str]) -> tuple[str, ...]:
@@ -543,6 +554,14 @@ def load_mapper(
         with safe_open(str(path), framework="pt") as fh:
             header = fh.metadata() or {}
             tensors = {k: fh.get_tensor(k).clone() for k in fh.keys()}  # aligned: the sums of a fit, bit for bit
+    except Exception as exc:
+        raise _unreadable(path, exc) from exc
+    if "nlexnb" not in header:  # "KeyError: 'nlexnb'" said nothing of what the file is
+        raise ValueError(
+            f"{str(path)!r} is a safetensors file but not an nlexnb mapper: it has no nlexnb header (its tensors: "
+            f"{sorted(tensors)[:5]}). Give a file written by Mapper.save, or fit the mapper again"
+        )
+    try:
         meta = json.loads(header["nlexnb"])
         if not isinstance(meta, dict):
             raise ValueError(f"its nlexnb header is a {type(meta).__name__}, not a JSON object")
@@ -554,11 +573,7 @@ def load_mapper(
         if "nlexnb_sha256" in header and header["nlexnb_sha256"] != _text_digest(header["nlexnb"]):
             raise ValueError("its nlexnb header is not the one it was saved with (its checksum differs)")
     except Exception as exc:
-        raise ValueError(
-            f"{str(path)!r} is not a readable nlexnb mapper file (damaged, truncated or another format): "
-            f"{in_a_sentence(exc)}. "
-            "Expected a complete safetensors file written by Mapper.save; save or fit the mapper again"
-        ) from exc
+        raise _unreadable(path, exc) from exc
     if meta.get("format") not in (1, FORMAT_VERSION) or meta.get("method") not in MAPS:
         raise ValueError(f"{str(path)!r} has mapper format {meta.get('format')!r}/{meta.get('method')!r}, unsupported")
     if classifier is not None and classifier.fingerprint != meta["classifier_fingerprint"]:
@@ -625,6 +640,15 @@ def load_mapper(
     device = classifier.device if classifier is not None else torch.device("cpu")
     memory = memory.to(device) if memory is not None else None
     return Mapper(net=net.to(device).eval(), text_encoder=encoder, templates=templates, meta=meta, memory=memory)
+
+
+def _unreadable(path: Path, exc: Exception) -> ValueError:
+    """The error for a mapper file that cannot be read as one, saying why."""
+    return ValueError(
+        f"{str(path)!r} is not a readable nlexnb mapper file (damaged, truncated or another format): "
+        f"{in_a_sentence(exc)}. "
+        "Expected a complete safetensors file written by Mapper.save; save or fit the mapper again"
+    )
 
 
 def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:

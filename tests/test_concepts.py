@@ -26,8 +26,8 @@ def test_a_bank_of_only_over_long_texts_says_so_not_that_it_is_empty():
 def test_a_bank_cleaned_deep_inside_an_explainer_warns_at_the_user_s_line(classifier, ridge_mapper, photos):
     with pytest.warns(UserWarning, match="dropped 1 empty") as caught:
         explainer = nlexnb.Explainer(classifier, ridge_mapper, ["striped fur", "", "coffee"])
-    with pytest.warns(UserWarning, match="k=5 is larger than the 2 concepts") as too_many:
-        explainer.explain(photos["coffee"], heatmaps=False)
+    with pytest.warns(UserWarning, match="k=6 is larger than the 2 concepts") as too_many:  # a k asked for
+        explainer.explain(photos["coffee"], k=6, heatmaps=False)
     assert {w.filename for w in [*caught, *too_many]} == {__file__}  # this test, not a line inside nlexnb
 
 
@@ -62,6 +62,21 @@ def test_bad_bank_files_are_named_in_the_error(tmp_path):
     tabs.write_text("concept\tweight\nstriped fur\t0.5\n")
     with pytest.raises(ValueError, match="exported.txt' has a tab on every line"):
         ConceptBank.from_file(tabs)
+    some = tmp_path / "mixed.txt"  # "red fur\tcolour" was kept as the concept "red fur colour"
+    some.write_text("# mine\nstriped fur\nred fur\tcolour\nfoam\n")
+    with pytest.raises(
+        ValueError, match=r"mixed.txt' has a tab on line 3 \('red fur\\tcolour'\).*keep the first column"
+    ):
+        ConceptBank.from_file(some)
+
+
+def test_invisible_characters_are_left_out_of_the_concepts_a_file_or_a_list_gives(tmp_path):
+    """A byte-order mark mid-file, a zero-width space and a soft hyphen stayed in the texts, so "tabby\u200b" was not
+    the class name "tabby" where class names are kept out of their own explanations."""
+    path = tmp_path / "joined.txt"  # two files joined: the second one's byte-order mark is mid-file
+    path.write_bytes("\ufefftabby\u200b\n\ufeffespresso\u00ad\nstriped\u200b fur\n".encode())
+    assert ConceptBank.from_file(path).texts == ["tabby", "espresso", "striped fur"]
+    assert ConceptBank(["tabby\u200b", "caf\u00e9"]).texts == ["tabby", "café"]
 
 
 def test_a_name_that_is_neither_a_bank_nor_a_file_says_what_is_accepted(tmp_path, monkeypatch):
@@ -72,8 +87,47 @@ def test_a_name_that_is_neither_a_bank_nor_a_file_says_what_is_accepted(tmp_path
         load_concepts("visaul")
     with pytest.raises(FileNotFoundError, match="Concept bank file not found: 'mine.txt'"):
         load_concepts("mine.txt")  # a file name: the file is what is missing
+    with pytest.raises(
+        FileNotFoundError, match=r"not found: 'black/white stripes'.*\['black/white stripes'\] for that"
+    ):
+        load_concepts("black/white stripes")  # a slash, yet one concept
     (tmp_path / "red").write_text("red\nblue\n")  # a file with that name is read
     assert load_concepts("red").texts == ["red", "blue"]
+
+
+def test_a_file_s_name_or_path_given_as_the_concepts_points_to_reading_the_file(tmp_path, monkeypatch):
+    """ConceptBank('my_concepts.txt') was a bank of one concept, the file's name; a Path said only "got PosixPath"."""
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_concepts.txt").write_text("striped fur\nfoam\n")
+    with pytest.raises(ValueError, match=r"'my_concepts.txt' names a file.*ConceptBank.from_file\('my_concepts.txt'\)"):
+        ConceptBank("my_concepts.txt")
+    with pytest.raises(TypeError, match=r"got a path \(PosixPath 'my_concepts.txt'\): .*ConceptBank.from_file\(path\)"):
+        ConceptBank(Path("my_concepts.txt"))
+    assert ConceptBank.from_file("my_concepts.txt").texts == ["striped fur", "foam"]
+    assert ConceptBank(["my_concepts.txt"]).texts == ["my_concepts.txt"]  # a list: the texts as given
+    assert ConceptBank("striped fur").texts == ["striped fur"]  # one text that names no file: one concept
+
+
+def test_a_data_frame_is_refused_rather_than_read_as_its_column_names():
+    import pandas as pd
+
+    frame = pd.DataFrame({"concept": ["striped fur", "foam"], "weight": [0.9, 0.1]})
+    with pytest.raises(TypeError, match=r"got a pandas DataFrame: its column names .* df\['concept'\].tolist\(\)"):
+        load_concepts(frame)
+    assert ConceptBank(frame["concept"].tolist()).texts == ["striped fur", "foam"]
+
+
+def test_built_in_banks_are_a_fresh_bank_on_each_call():
+    """ConceptBank.visual() was one shared object: renaming or editing it changed every later default bank."""
+    mine = ConceptBank.visual()
+    texts = list(mine.texts)
+    mine.name, mine.texts[0] = "mine", "edited"
+    mine.sources.append("extra")
+    again = ConceptBank.visual()
+    assert again.name == "visual" and again.texts == texts and len(again.sources) == len(texts)
+    assert load_concepts("default").texts == texts and load_concepts(None).name == "visual"
 
 
 def test_description_phrases_are_short_attributes():
@@ -125,18 +179,77 @@ def test_encoding_is_cached_per_mapper(ridge_mapper):
 
 def test_a_bank_file_in_the_cache_is_used_only_when_it_holds_float32_numbers(ridge_mapper):
     """A cached bank matrix of the right shape was returned as it was: NaN, or float16."""
-    from safetensors.torch import load_file, save_file
-
-    from nlexnb._store import cache_dir
+    from safetensors.torch import save_file
 
     bank = ConceptBank([f"thing number {i}" for i in range(1000)])
     first = bank.encode(ridge_mapper)
-    (path,) = [p for p in (cache_dir() / "banks").glob(f"{ridge_mapper.fingerprint}-*.safetensors")
-               if load_file(str(p))["vectors"].shape[0] == 1000]  # fmt: skip
+    path = bank_file(ridge_mapper, first)
+    stamp = file_metadata(path)
     for damaged in (torch.full_like(first, float("nan")), first.half()):
-        save_file({"vectors": damaged.contiguous()}, str(path))
+        save_file({"vectors": damaged.contiguous()}, str(path), stamp)
         again = bank.encode(ridge_mapper)
         assert again.dtype == torch.float32 and torch.equal(again, first)
+
+
+def bank_file(mapper, vectors: torch.Tensor):
+    """The cached matrix of a bank that ``mapper`` encoded as ``vectors``."""
+    from nlexnb._store import cache_dir
+
+    return next(p for p in (cache_dir() / "banks").glob(f"{mapper.fingerprint}-*.safetensors") if holds(p, vectors))
+
+
+def holds(path, vectors: torch.Tensor) -> bool:
+    from safetensors.torch import load_file
+
+    return torch.equal(load_file(str(path))["vectors"], vectors.cpu())
+
+
+def file_metadata(path) -> dict:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return fh.metadata() or {}
+
+
+THINGS = [f"thing number {i}" for i in range(1000)]
+ITEMS = [f"item number {i}" for i in range(1000)]
+
+
+def test_a_cached_matrix_of_another_bank_is_recomputed_with_a_warning(ridge_mapper):
+    """A bank's cached matrix of the right shape was trusted, whichever concepts it held (a copied or renamed file)."""
+    import warnings
+
+    from safetensors.torch import save_file
+
+    things, items = ConceptBank(THINGS).encode(ridge_mapper), ConceptBank(ITEMS).encode(ridge_mapper)
+    mine = bank_file(ridge_mapper, items)
+    bank_file(ridge_mapper, things).replace(mine)  # the things' vectors under the items' name
+    with pytest.warns(UserWarning, match="cached concept vectors .* are of other concepts or another mapper"):
+        assert torch.equal(ConceptBank(ITEMS).encode(ridge_mapper), items)
+    assert holds(mine, items)  # written again, for these texts
+    save_file({"vectors": things.contiguous()}, str(mine), {"bank": "user"})  # a file of before the digest
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # recomputed without a word: almost surely right, and cheap to redo
+        assert torch.equal(ConceptBank(ITEMS).encode(ridge_mapper), items)
+    assert holds(mine, items)
+
+
+def test_a_damaged_cached_matrix_that_cannot_be_removed_is_recomputed_with_a_warning(ridge_mapper, monkeypatch):
+    from pathlib import Path
+
+    vectors = ConceptBank(THINGS).encode(ridge_mapper)
+    path = bank_file(ridge_mapper, vectors)
+    path.write_bytes(b"damaged")
+    unlink = Path.unlink
+
+    def read_only(p, missing_ok=False):
+        if p == path:
+            raise PermissionError(13, "Permission denied", str(p))
+        unlink(p, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    with pytest.warns(UserWarning, match=r"cannot be used and could not be removed \(Permission denied\)"):
+        assert torch.equal(ConceptBank(THINGS).encode(ridge_mapper), vectors)
 
 
 def test_texts_alike_in_unicode_are_one_concept_and_invisible_ones_none():

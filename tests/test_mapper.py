@@ -122,6 +122,42 @@ def test_save_is_atomic_and_never_leaves_a_half_written_file(ridge_mapper, tmp_p
     assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
 
 
+def test_save_on_a_full_disk_raises_naming_the_file_and_keeps_the_old_one(ridge_mapper, tmp_path, monkeypatch):
+    """safetensors raises a full disk as its own error ("Error while serializing: I/O error: ..."), naming no file;
+    an explicit save must fail all the same (a cache write only warns)."""
+    from safetensors import SafetensorError
+
+    path = ridge_mapper.save(tmp_path / "keep.safetensors")
+    before = path.read_bytes()
+
+    def no_space(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr("safetensors.torch.save_file", no_space)
+    with pytest.raises(OSError, match=r"\[Errno 28\] No space left on device: '.*keep.safetensors'"):
+        ridge_mapper.save(path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
+
+
+def test_save_and_load_name_a_folder_in_the_way_and_a_file_that_is_no_mapper(ridge_mapper, encoder, tmp_path):
+    from safetensors.torch import save_file
+
+    (tmp_path / "m.safetensors").mkdir()  # the error named a hidden temporary file
+    with pytest.raises(ValueError, match=r"'.*/m' is saved as '.*/m.safetensors', which is a folder; give another"):
+        ridge_mapper.save(tmp_path / "m")
+    weights = tmp_path / "weights.safetensors"
+    save_file({"weight": torch.ones(2, 2)}, str(weights))  # "KeyError: 'nlexnb'"
+    with pytest.raises(ValueError, match=r"is a safetensors file but not an nlexnb mapper: it has no nlexnb header"):
+        nlexnb.load_mapper(weights, text_encoder=encoder)
+
+
+def test_a_label_of_punctuation_only_is_refused_as_zero_shot_refuses_it(ridge_mapper):
+    """ "," was mapped as its template alone ("a photo of a ,.")."""
+    with pytest.raises(ValueError, match=r"names\[1\] ',' is empty once its punctuation is left out; a label needs"):
+        ridge_mapper.encode_labels(["dog", ","])
+    assert ridge_mapper.encode_labels(["dog", "t-shirt", "tabby, tabby cat"]).shape[0] == 3
+
+
 def test_fit_on_a_subset_and_bad_arguments(classifier, encoder):
     sub = nlexnb.fit_mapper(classifier, encoder, classes=range(0, 1000, 10), method="ridge")
     assert sub.meta["num_fit_classes"] == 100

