@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 
-def _folder_from_env(variable: str) -> Path | None:
+def folder_from_env(variable: str) -> Path | None:
     """The folder an environment variable names, or None when it is unset or empty. ``~`` is expanded ("~/nlx" made
     a folder named "~" in the working directory) and a relative folder is taken from the working directory as it is
     when read, so that a later ``os.chdir`` does not move the folder under a running program."""
@@ -43,14 +43,14 @@ def _folder_from_env(variable: str) -> Path | None:
 def cache_dir() -> Path:
     """Root of nlexnb's caches: ``$NLEXNB_CACHE`` if set (``~`` expanded; a relative folder is taken relative to the
     working directory), else ``~/.cache/nlexnb``."""
-    return _folder_from_env("NLEXNB_CACHE") or Path(os.path.expanduser("~"), ".cache", "nlexnb")
+    return folder_from_env("NLEXNB_CACHE") or Path(os.path.expanduser("~"), ".cache", "nlexnb")
 
 
 def data_dir() -> Path:
     """Root of the data sets nlexnb unpacks (the stamp photos), kept apart from the cache so that clearing or
     redirecting the cache does not lose them: ``$NLEXNB_DATA`` (``~`` expanded; a relative folder is taken relative
     to the working directory), else ``$XDG_DATA_HOME/nlexnb``, else ``~/.local/share/nlexnb``."""
-    folder = _folder_from_env("NLEXNB_DATA")
+    folder = folder_from_env("NLEXNB_DATA")
     if folder is not None:
         return folder
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")

@@ -412,12 +412,12 @@ def find_stamps(root: str | os.PathLike | None = None) -> Path:
     Raises:
         FileNotFoundError: none of them holds the stamps (the message says how to get them).
     """
-    from ._store import data_dir
+    from ._store import data_dir, folder_from_env
 
     if root is not None:
         candidates = [Path(root)]
     elif os.environ.get(STAMPS_ENV):
-        candidates = [Path(os.environ[STAMPS_ENV])]
+        candidates = [folder_from_env(STAMPS_ENV)]  # "~/stamps" expanded, as for the cache
     else:
         candidates = [SYSTEM_STAMPS, data_dir() / "tuxpaint-stamps"]
     for folder in candidates:
@@ -442,12 +442,12 @@ def find_gcompris_photos(root: str | os.PathLike | None = None) -> Path:
     Raises:
         FileNotFoundError: the photos are not there (the message says how to get them).
     """
-    from ._store import data_dir
+    from ._store import data_dir, folder_from_env
 
     if root is not None:
         folder = Path(root)
     elif os.environ.get(GCOMPRIS_ENV):
-        folder = Path(os.environ[GCOMPRIS_ENV])
+        folder = folder_from_env(GCOMPRIS_ENV)
     else:
         folder = data_dir() / "gcompris-photos"
     if (folder / "explore_world_animals").is_dir():

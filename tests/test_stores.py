@@ -63,3 +63,16 @@ def test_the_cache_and_data_folders_expand_home_and_are_absolute(tmp_path, monke
     monkeypatch.setenv("NLEXNB_DATA", "./data")
     assert cache_dir() == tmp_path / "relative" / "cache" and data_dir() == tmp_path / "data"
     assert cache_dir().is_absolute() and os.path.isabs(data_dir())
+
+
+def test_the_photo_folders_named_in_the_environment_expand_home(tmp_path, monkeypatch):
+    """NLEXNB_STAMPS=~/stamps and NLEXNB_GCOMPRIS=~/photos were looked for in a folder named "~"."""
+    from nlexnb.datasets import find_gcompris_photos, find_stamps
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "stamps" / "animals").mkdir(parents=True)
+    (tmp_path / "photos" / "explore_world_animals").mkdir(parents=True)
+    monkeypatch.setenv("NLEXNB_STAMPS", "~/stamps")
+    monkeypatch.setenv("NLEXNB_GCOMPRIS", "~/photos")
+    assert find_stamps() == tmp_path / "stamps"
+    assert find_gcompris_photos() == tmp_path / "photos"
