@@ -53,6 +53,7 @@ from .kinds import (
 from .labels import (
     bare_synonyms,
     class_name_set,
+    counted,
     head_word,
     imagenet_class_names,
     imagenet_descriptions,
@@ -177,9 +178,12 @@ class ConceptSpace:
         if self.weakest > 0 and len(self.bank) >= WEAK_MIN_BANK:
             self.weak = self.strength < torch.quantile(self.strength, self.weakest)
         names = class_name_set(classifier.class_names)
+        peoples = [names_a_people(t) for t in self.bank.texts]
         self.excluded = self.weak | torch.tensor(
-            [t.lower() in names or names_a_people(t) for t in self.bank.texts], dtype=torch.bool, device=device
+            [t.lower() in names or p for t, p in zip(self.bank.texts, peoples)], dtype=torch.bool, device=device
         )
+        if any(peoples) and self.bank.name not in BANKS:  # a user's own words, dropped: say which
+            _say_peoples_left_out([t for t, p in zip(self.bank.texts, peoples) if p])
         imagenet = self._imagenet = list(classifier.class_names) == imagenet_class_names()
         if glosses is None and imagenet:
             glosses = imagenet_glosses()
@@ -689,6 +693,19 @@ def _parts(word: str, vocabulary: set[str]) -> set[str]:
 
 
 _SPACES: OrderedDict[tuple, ConceptSpace] = OrderedDict()
+
+
+def _say_peoples_left_out(texts: list[str]) -> None:
+    """Warn that a user's bank holds concepts explanations never name, as naming a people, nationality, religion or
+    group: the rule reads WordNet's first sense, which is sometimes a group for a word one sees ("church", "badger":
+    a Wisconsinite), and a concept left out without a word would look like one the model never uses."""
+    shown = ", ".join(repr(t) for t in texts[:5]) + (f" and {len(texts) - 5} more" if len(texts) > 5 else "")
+    one = len(texts) == 1
+    warn_user(
+        f"{counted(len(texts), 'concept')} of the bank {'is' if one else 'are'} never named by explanations or "
+        f"discovery: a word of {'it' if one else 'each'} is first of all a people, nationality, religion or group in "
+        f"WordNet ({shown}; nlexnb.concepts.names_a_people)"
+    )
 
 
 def concept_space(classifier: Classifier | ConceptSpace, mapper: Mapper | None = None, concepts=None) -> ConceptSpace:
