@@ -186,6 +186,12 @@ PEOPLES_ROOTS = (
     "black.n.05 indian.n.01 asian.n.01 european.n.01 african.n.01 american.n.01 person_of_color.n.01 jew.n.01 "
     "foreigner.n.01 white.n.01 semite.n.01 gentile.n.01"
 ).split()
+COUNTRY_ROOTS = ["country.n.02", "state.n.04"]
+"""What an adjective may pertain to that makes it a nationality ("Chinese": China, "English": England); a city, a
+region or a landform does not ("Roman" numerals, "continental" breakfast, "Bohemian" glass)."""
+WORDNET_MISSES = {"chinese", "caucasian"}
+"""Groups the rules above miss: WordNet relates the adjective "Chinese" to Taiwan, an island, not to China, and
+"Caucasian" first to the Caucasus, a region."""
 RELIGION_ROOTS = ["religion.n.01"]
 """What an adjective may pertain to that makes it name a religious group ("Christian", "Hindu", "Muslim": Islam is
 a monotheism, a religion)."""
@@ -251,9 +257,9 @@ def under(synset, roots) -> bool:
 
 
 def pertains_to_group(synset) -> bool:
-    """An adjective pertaining to ``synset`` names a religion ("Hindu": Hinduism), a people ("Thai") or a named place
-    ("Chinese": China, "English": England), not a person or an era ("Victorian", "Platonic", "medieval")."""
-    place = synset.lexname() == "noun.location" and bool(synset.instance_hypernyms())
+    """An adjective pertaining to ``synset`` names a religion ("Hindu": Hinduism), a people ("Thai") or a country
+    ("Chinese": China, "English": England), not a person, an era or a city ("Victorian", "medieval", "Roman")."""
+    place = synset.lexname() == "noun.location" and under(synset, COUNTRY_ROOTS)  # not a city, a region, an era
     groups = [root for root in PEOPLES_ROOTS if root != "people.n.01"]  # any group: "academic", "fraternal"
     people = synset.lexname() in ("noun.person", "noun.group") and under(synset, groups)
     return place or people or under(synset, RELIGION_ROOTS)
@@ -304,6 +310,7 @@ def refused_words(wn) -> set[str]:
         if not senses or senses[0] in synsets or senses[0].lexname() in ("noun.person", "noun.communication"):
             refused.add(word.replace("_", " "))
     # colour words are also WordNet's names of races ("white", "black", "red"): they stay colours
+    refused |= WORDNET_MISSES
     return refused - set(colours(wn)) - {"white", "black", "red", "yellow", "brown", "person", "man", "woman", "native"}
 
 
@@ -672,8 +679,8 @@ def write_animal_kinds(wn, path: Path) -> None:
     data = {
         "about": "Built by scripts/build_visual_bank.py from WordNet " + wn.get_version() + "; do not edit by hand. "
         "'lemmas': a lower-case noun of one or two words -> its first WordNet sense, where that is an animal; "
-        "'not_animals': nouns of two words whose last word is an animal but whose first sense is no animal "
-        "('hot dog', 'teddy bear'); "
+        "'not_animals': nouns of two words whose last word is an animal but no sense of which is an animal (nor "
+        "a fish as food: 'hot dog', 'teddy bear'); "
         "'parents': a sense -> its hypernyms; 'imagenet': each ImageNet-1k class's sense where it is an animal; "
         "'things': what a common one-word noun is first of all (object, food, plant, person, shape, landform), "
         "where no sense of it is part of an animal's body, its covering or its look.",
