@@ -130,7 +130,8 @@ class Explainer:
         classifier: the model to explain, or a :class:`~nlexnb.space.ConceptSpace` (then no mapper or concepts).
         mapper: a mapper fitted on this classifier's head (any method).
         concepts: a :class:`ConceptBank`, a list of strings, a text file, a built-in name, or None (the default
-            visual bank, about 3,200 concepts; encoded once and cached on disk).
+            visual bank, about 3,200 concepts; encoded once and cached on disk). A list of fewer than 16 concepts
+            is measured from the default bank's mean (:data:`nlexnb.space.OWN_MEAN_FROM`), mapped once per mapper.
         selector: how the named concepts are chosen among the shortlist: ``"greedy"`` (default: joint greedy on the
             explained quantity), ``"nonnegative"`` (sparse non-negative decomposition of the image), or a
             :class:`~nlexnb.selection.Selector`. Contributions are computed the same way for every method.
@@ -373,7 +374,7 @@ class Explainer:
             image: an image (PIL, array, path), a list of them, or a preprocessed tensor [N, 3, H, W].
             target: what to explain: a class index or name (default the predicted class), or a
                 :class:`~nlexnb.targets.Target` (``LogitGap(a, b)``, ``Direction(v)``).
-            k: how many concepts to name at most (capped at the bank's size, with a warning when given). Fewer
+            k: how many concepts to name at most (capped at the bank's size, with a warning unless it is 5). Fewer
                 are named where fewer candidates carry the quantity (the shortlist is ``max(shortlist, k)``
                 concepts both present and aligned, and the selection stops where the next adds nothing).
             foil: a contrast class: explains ``z_target - z_foil`` with ``W[target] - W[foil]``.

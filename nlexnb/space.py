@@ -76,7 +76,8 @@ WEAK_MIN_BANK = 200
 OWN_MEAN_FROM = 16
 """Banks of fewer concepts are centred on the default visual bank's mean (mapped by the same mapper), not their own:
 directions measured from the mean of n concepts lean away from each other by 1/(n - 1) on average, and a bank of two
-gave two exactly opposite directions ("striped fur" and "rocket": whichever was named took the other's credit)."""
+gave two exactly opposite directions ("striped fur" and "rocket": whichever was named took the other's credit).
+The first such bank of a mapper maps the visual bank once (seconds on a CPU; cached on disk like any bank)."""
 
 QUALIFIER_MARGIN, QUALIFIER_FLOOR = 0.1, 0.35
 """What :meth:`ConceptSpace.qualifier_echoes` (and the bottleneck's :meth:`ConceptSpace.qualifier_mask`) refuse: a
@@ -208,6 +209,7 @@ class ConceptSpace:
         self._words: set[str] | None = None
         self._concept_words: list[frozenset[str]] | None = None
         self._with_part: dict[str, set[str]] | None = None
+        self._look_alike_rows: dict[int, torch.Tensor] = {}
         self._compound_cache: dict[int, set[str]] = {}
         self._relevance: dict[int, torch.Tensor] = {}
         self._name_similarity: torch.Tensor | None = None
@@ -409,6 +411,27 @@ class ConceptSpace:
         if c not in self._said:
             self._said[c] = words_of(self.what_class_is(c))
         return self._said[c]
+
+    def look_alikes(self, indices: Sequence[int], c: int) -> list[bool]:
+        """Which bank concepts (by index) class ``c``'s row holds because of words or resemblances rather than what
+        its photos show: echoes of a word that qualifies its name (:meth:`qualifier_echoes`), other animals, things
+        its photos are not expected to show, colours and markings it is not known to have. What discovery leaves out
+        (the other-sense test of explanations is not applied: across a whole row it refuses what the class is,
+        "stripes" and "kitten" for tabby, "wing" and "flying" for the bird kite)."""
+        return self.look_alike_row(c)[self.positions(indices)].tolist()
+
+    def look_alike_row(self, c: int | str) -> torch.Tensor:
+        """[T] bool: :meth:`look_alikes` of class ``c`` over the whole bank, computed once per class (a table of
+        photos of 150 classes tested each class's whole bank again at every call)."""
+        c = self.class_index(c)
+        if c not in self._look_alike_rows:
+            every = range(len(self.bank))
+            echo = self.qualifier_echoes(every, c).tolist()
+            other, thing = self.other_animals(every, [c]), self.unlisted_things(every, [c])
+            colour = self.unlisted_colours(every, [c])
+            alike = [e or o or t or u for e, o, t, u in zip(echo, other, thing, colour)]
+            self._look_alike_rows[c] = torch.tensor(alike, dtype=torch.bool, device=self.excluded.device)
+        return self._look_alike_rows[c]
 
     def what_class_is(self, c: int | str) -> list[str]:
         """Class ``c``'s (an index or a name) names, gloss and descriptions (ImageNet-1k's when the class names are

@@ -67,26 +67,15 @@ def naming(space: ConceptSpace, classes: Sequence[int]) -> torch.Tensor:
     return torch.tensor(named, dtype=torch.bool, device=space.excluded.device)
 
 
-def look_alikes(space: ConceptSpace, indices: list[int], c: int) -> list[bool]:
-    """Which concepts class ``c``'s row holds because of words or resemblances rather than what its photos show:
-    echoes of a word that qualifies its name, other animals, things its photos are not expected to show, colours and
-    markings it is not known to have. (The other-sense test of explanations is not applied: across a whole row it
-    refuses what the class is, "stripes" and "kitten" for tabby, "wing" and "flying" for the bird kite.)"""
-    echo = space.qualifier_echoes(indices, c).tolist()
-    other = space.other_animals(indices, [c])
-    thing = space.unlisted_things(indices, [c])
-    colour = space.unlisted_colours(indices, [c])
-    return [e or o or t or u for e, o, t, u in zip(echo, other, thing, colour)]
-
-
 def look_alike_mask(space: ConceptSpace, classes: torch.Tensor) -> torch.Tensor:
-    """[N, T] bool: row ``n`` marks the concepts that are look-alikes (:func:`look_alikes`) of class ``classes[n]``,
-    what an explanation of an image taken for that class may not name. Each class is tested once."""
+    """[N, T] bool: row ``n`` marks the concepts that are look-alikes
+    (:meth:`~nlexnb.space.ConceptSpace.look_alikes`) of class ``classes[n]``, what an explanation of an image taken
+    for that class may not name."""
     unique, inverse = classes.unique(return_inverse=True)
-    every = list(range(len(space.texts)))
-    rows = [torch.tensor(look_alikes(space, every, int(c)), dtype=torch.bool) for c in unique.tolist()]
-    mask = torch.stack(rows) if rows else torch.zeros(0, len(every), dtype=torch.bool)
-    return mask.to(space.excluded.device)[inverse.to(space.excluded.device)]
+    if not len(unique):
+        return torch.zeros(0, len(space.texts), dtype=torch.bool, device=space.excluded.device)
+    rows = torch.stack([space.look_alike_row(int(c)) for c in unique.tolist()])
+    return rows[inverse.to(rows.device)]
 
 
 def bind_arguments(args: tuple, kwargs: dict, params: tuple[str, ...], defaults: dict) -> tuple[ConceptSpace, dict]:

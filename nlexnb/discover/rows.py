@@ -14,7 +14,6 @@ from ._args import (
     WIDE,
     bind_arguments,
     look_alike_mask,
-    look_alikes,
     naming,
     once_per_word,
     per_word_limit,
@@ -57,7 +56,7 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
     scores = space.directions @ row
     top = ranked(space, scores, k if a["echoes"] and per_word is None else WIDE * k, refused=naming(space, [index]))
     if not a["echoes"]:
-        echo = look_alikes(space, top, index)
+        echo = space.look_alikes(top, index)
         top = [i for i, e in zip(top, echo) if not e]
     top = once_per_word(space, top, per_word)[:k]
     say_if_fewer("class_concepts", k, int((~space.excluded).sum()), len(top))
@@ -149,14 +148,14 @@ def _side(
     """One side of :func:`contrast`, for the class ``pair[0]`` against ``pair[1]``: of the ``among`` concepts nearest
     the class (``closeness``), those that lean its way (``lean`` > 0), name neither class nor a kind of it, and
     (unless ``echoes``) echo no word that qualifies either name and are no look-alike of the class
-    (:func:`~nlexnb.discover._args.look_alikes`), the ``k`` that lean most. (The echo test of explanations, against
+    (:meth:`~nlexnb.space.ConceptSpace.look_alikes`), the ``k`` that lean most. (The echo test of explanations, against
     whole names, is not applied: over 50 concepts it refuses most of what a class is, "coffee" for cup, "paw" and
     "furry face" for Siberian husky.)"""
     shortlist = ranked(space, closeness, among)
     named = space.mentions(shortlist, pair, kinds=True)
     if not echoes:
         echo = space.qualifier_echoes(shortlist, pair[1]).tolist()
-        alike = look_alikes(space, shortlist, pair[0])
+        alike = space.look_alikes(shortlist, pair[0])
         named = [n or e or o for n, e, o in zip(named, echo, alike)]
     leans = lean[shortlist].tolist()  # one transfer, not one per concept
     keep = [(-v, i) for i, n, v in zip(shortlist, named, leans) if not n and v > 0]
