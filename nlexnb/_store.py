@@ -211,7 +211,7 @@ class TensorCache:
             for shard in sorted(self.folder.glob("shard-*.safetensors")):
                 try:
                     data = load_file(str(shard))
-                    keys, values = data["keys"], data["values"]
+                    keys, values = data["keys"].clone(), data["values"].clone()  # in memory, not mapped from the file
                     if keys.ndim != 2 or keys.shape[1] != 16 or values.ndim != 2 or values.shape[0] != keys.shape[0]:
                         raise ValueError("inconsistent shapes")
                     if dim is not None and values.shape[1] != dim:  # rows of another width failed in torch.stack

@@ -254,7 +254,10 @@ class Classifier:
     def _check_float32(self, exc: RuntimeError) -> None:
         """A ValueError, from the error torch raised, when part of the model was moved to another precision after
         loading (``clf.model[0].half()``): float32 images then fail in torch's words ("Input type (float) and bias type
-        (c10::Half) should be the same"). The head's dtype is checked before every pass; this names the other layers."""
+        (c10::Half) should be the same"). The head's dtype is checked before every pass; this names the other layers.
+        Any other error (a wrong channel count) is left to its own message."""
+        if not any(word in str(exc) for word in ("Half", "Double", "BFloat16", "dtype", "should be the same")):
+            return
         lower = [
             (name, t.dtype)
             for name, t in (*self.model.named_parameters(), *self.model.named_buffers())

@@ -155,8 +155,8 @@ class ConceptBank:
 
         A table (a ``.csv``, ``.tsv``, ``.json``, ``.parquet`` or spreadsheet file, or a line with a tab) is refused
         rather than read line by line: its header and its other columns would become concepts ("red fur\tcolour"
-        was read as "red fur colour")."""
-        path = Path(path)
+        was read as "red fur colour"). ``~`` is the home folder."""
+        path = Path(path).expanduser()
         if path.is_dir():  # "file not found" of a folder that is there
             raise IsADirectoryError(
                 f"Concept bank file {str(path)!r} is a folder: give a text file in it, one concept per line"
@@ -384,7 +384,7 @@ def _cached_bank_vectors(path: Path, stamp: dict[str, str], shape: tuple[int, in
         and vectors.dtype == torch.float32
         and bool(torch.isfinite(vectors).all())
     ):
-        return vectors
+        return vectors.clone()  # not the file's memory map: a file changed in place under it killed the process
     why_kept = remove_damaged(path)
     if why_kept:
         warn_user(

@@ -324,6 +324,8 @@ def _packaged_failure(label: str, source: str, exc: Exception) -> RuntimeError:
     again), its package is damaged (reinstall it), or its packages are not installed (it went to the hub). Rather
     than "Did you mean 'all-mpnet-base-v2'?" of the very name given."""
     what = f"Could not load text encoder {label!r} ({type(exc).__name__}: {in_a_sentence(exc)})"
+    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower() or "device" in str(exc).lower():
+        return RuntimeError(f"{what}: see the error above; the encoder's files are not the cause")  # not "damaged"
     if label == MPNET and _mpnet_parts() is not None:
         return RuntimeError(
             f"{what}: its copy unpacked in nlexnb's cache, {source!r}, is damaged. Delete that folder, and it is "

@@ -55,8 +55,8 @@ def check_labels(labels: Sequence[str], class_names: Sequence[str] = ()) -> list
     surrounding whitespace ("cat\\r" from a pasted list is "cat"); duplicates are found ignoring case and whitespace
     ("cat" and "Cat" would split one label's probability), and also ignoring the punctuation around each
     comma-separated synonym: "cat" and "cat," are one label, and so are "cat" and "kitty, cat" (a one-name label
-    that is a synonym of another label), and so are "t-shirt", "t shirt" and "tshirt" (compared without spaces and
-    hyphens): the images of a cat would split between them. Labels that are both
+    that is a synonym of another label), and so are "t-shirt" and "t shirt" (a hyphen compares as a space): the
+    images of a cat would split between them. Labels that are both
     ``class_names`` (a classifier's own, which may share a synonym: ImageNet's two "partridge" classes) are compared
     as given.
 
@@ -88,8 +88,8 @@ def check_labels(labels: Sequence[str], class_names: Sequence[str] = ()) -> list
 
 
 def _compact(key: str) -> str:
-    """A synonym key without its spaces and hyphens: how "t-shirt", "t shirt" and "tshirt" compare."""
-    return key.replace("-", "").replace(" ", "")
+    """A synonym key with its hyphens as spaces: how "t-shirt" and "t shirt" compare ("co-op" and "coop" stay two)."""
+    return " ".join(key.replace("-", " ").split())
 
 
 def synonym_keys(name: str) -> list[str]:
