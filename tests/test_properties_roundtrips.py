@@ -402,7 +402,10 @@ def test_a_saved_mapper_loads_bit_for_bit_whatever_it_was_fitted_with(classifier
         assert torch.equal(loaded.encode(PROBES), mapper.encode(PROBES))
         names = ["tabby", "espresso", "a new label"]
         assert torch.equal(loaded.encode_labels(names), mapper.encode_labels(names))
-        assert torch.equal(loaded.encode(PROBES, cache=True), mapper.encode(PROBES))  # the mapped-vector cache too
+        # the mapped-vector cache too: the loaded mapper reads the original's entries (a text encoded within a larger
+        # batch, the visual bank's, may differ from a batch of six in the last bit, so both read the cache)
+        assert torch.equal(loaded.encode(PROBES, cache=True), mapper.encode(PROBES, cache=True))
+        torch.testing.assert_close(loaded.encode(PROBES, cache=True), mapper.encode(PROBES), rtol=1e-5, atol=1e-6)
 
 
 @few(15)

@@ -197,8 +197,9 @@ def test_concept_explorer_class_and_contrast(classifier, mapper):
     alone = app.table.value
     app.class_b.value = "tabby"
     assert "favours" in app.table.value and app.table.value != alone
-    app.k.value = 2
-    assert app.table.value.count("</tr>") == 1 + 2 * 2  # header + top 2 per side
+    app.k.value = 2  # at most 2 per side; of ten concepts only "fur" leans the tabby's way ("flag" is no cat's)
+    table = app.table.value
+    assert table.count("</tr>") == 1 + 2 + 1 and ">fur<" in table and ">flag<" not in table
 
     app.class_b.value = "nope"
     assert "Unknown class" in app.message.value and app.table.value == ""
@@ -207,7 +208,8 @@ def test_concept_explorer_class_and_contrast(classifier, mapper):
     assert isinstance(table.table, pd.DataFrame)
     assert set(table.concept) == {"whiskers", "fur", "pointed ears"}  # nor stripes: neither dog's description has any
     assert set(table["favours"]) == {"Siberian husky", "malamute"}
-    assert len(app.static("Siberian husky", "malamute", k=3, echoes=True)) == 6  # everything the rows hold
+    raw = app.static("Siberian husky", "malamute", k=3, echoes=True)  # everything the rows hold
+    assert len(raw) > len(table) and "space suit" in set(raw.concept)  # a thing no dog's photo shows, on request
 
     full = ConceptExplorer(classifier, mapper)  # the default bank: "pyramid" is in the Egyptian cat's row
     full.class_a.value, full.class_b.value = "tiger cat", "Egyptian cat"
