@@ -114,3 +114,19 @@ def imagenet_style_folder(classifier, photos, tmp_path):
         folder.mkdir()
         photos[photo].save(folder / f"{photo}.png")
     return tmp_path, dict(IMAGENET_TRUTH)
+
+
+@pytest.fixture
+def undeletable(monkeypatch):
+    """``undeletable(path)``: removing that file raises PermissionError from then on, as in a read-only cache."""
+    from pathlib import Path
+
+    unlink, kept = Path.unlink, set()
+
+    def read_only(path, missing_ok=False):
+        if path in kept:
+            raise PermissionError(13, "Permission denied", str(path))
+        unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    return kept.add

@@ -234,20 +234,11 @@ def test_a_cached_matrix_of_another_bank_is_recomputed_with_a_warning(ridge_mapp
     assert holds(mine, items)
 
 
-def test_a_damaged_cached_matrix_that_cannot_be_removed_is_recomputed_with_a_warning(ridge_mapper, monkeypatch):
-    from pathlib import Path
-
+def test_a_damaged_cached_matrix_that_cannot_be_removed_is_recomputed_with_a_warning(ridge_mapper, undeletable):
     vectors = ConceptBank(THINGS).encode(ridge_mapper)
     path = bank_file(ridge_mapper, vectors)
     path.write_bytes(b"damaged")
-    unlink = Path.unlink
-
-    def read_only(p, missing_ok=False):
-        if p == path:
-            raise PermissionError(13, "Permission denied", str(p))
-        unlink(p, missing_ok=missing_ok)
-
-    monkeypatch.setattr(Path, "unlink", read_only)
+    undeletable(path)
     with pytest.warns(UserWarning, match=r"cannot be used and could not be removed \(Permission denied\)"):
         assert torch.equal(ConceptBank(THINGS).encode(ridge_mapper), vectors)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -32,21 +31,14 @@ def test_a_full_disk_keeps_the_computed_vectors_and_warns_that_they_are_not_cach
     assert not list(cache.folder.glob("*"))  # no temporary file left behind
 
 
-def test_a_damaged_cache_file_that_cannot_be_removed_is_skipped_and_named(tmp_path, monkeypatch):
+def test_a_damaged_cache_file_that_cannot_be_removed_is_skipped_and_named(tmp_path, monkeypatch, undeletable):
     """In a read-only cache, removing the damaged file raised PermissionError and stopped the run."""
     monkeypatch.setenv("NLEXNB_CACHE", str(tmp_path))
     cache = TensorCache("vectors")
     cache.folder.mkdir(parents=True)
     damaged = cache.folder / "shard-x.safetensors"
     damaged.write_bytes(b"not a safetensors file")
-    unlink = Path.unlink
-
-    def read_only(path, missing_ok=False):
-        if path == damaged:
-            raise PermissionError(13, "Permission denied", str(path))
-        unlink(path, missing_ok=missing_ok)
-
-    monkeypatch.setattr(Path, "unlink", read_only)
+    undeletable(damaged)
     with pytest.warns(UserWarning, match=r"Skipping damaged cache file .*could not be removed \(Permission denied\)"):
         got = cache.get_or_compute(["striped fur"], lambda todo: torch.zeros(len(todo), 4), 4)
     assert torch.equal(got, torch.zeros(1, 4)) and damaged.is_file()
