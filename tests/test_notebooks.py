@@ -386,6 +386,39 @@ def test_wrong_type_fails_in_validation_cell_from_the_cli(tmp_path):
     assert len(errors) == 1 and "validate_parameters(" in "".join(errors[0]["source"])
 
 
+def test_a_report_run_stopped_by_a_termination_signal_keeps_its_partial_notebook(tmp_path):
+    import signal
+    import time
+
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("print('first cell done')"),
+        nbformat.v4.new_code_cell("import time; time.sleep(300)"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(notebooks / "01_wait.ipynb"))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nlexnb.reports", "--notebooks", str(notebooks), "--out", str(out), "--no-html"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    running = out / ".01_wait.running.ipynb"
+    deadline = time.monotonic() + 120
+    while not (running.exists() and '"first cell done\\n"' in running.read_text(encoding="utf-8")):  # its output
+        assert proc.poll() is None and time.monotonic() < deadline, "the first cell never finished"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)  # what `timeout` and batch schedulers send
+    _, stderr = proc.communicate(timeout=60)
+
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "stopped by a termination signal" in stderr and "NAME.failed.ipynb" in stderr
+    failed = nbformat.read(str(out / "01_wait.failed.ipynb"), as_version=4)
+    assert failed.cells[0].outputs[0]["text"] == "first cell done\n"
+    assert not running.exists() and not (out / "01_wait.ipynb").exists()
+
+
 # ---- the set-up step (fast: tiny hand-written classifiers, the session's text encoder) ----------------------------
 class _Tiny(nn.Module):
     def __init__(self, num_classes: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -183,6 +184,25 @@ def _write_html(notebook: Path) -> Path:
     return html_path
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a batch scheduler's limit) raised as an interrupt, so a notebook stopped that
+    way leaves its partial output as NAME.failed.ipynb, as Ctrl-C does, instead of a hidden running copy."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """Within the command line only: SIGTERM raises :class:`_Terminated` (the previous handler is restored after)."""
+
+    def handler(signum, frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m nlexnb.reports",
@@ -216,7 +236,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: no numbered notebooks (NN_name.ipynb){wanted} in {args.notebooks!r}{have}", file=sys.stderr)
         return 2
     try:
-        done = run_notebooks(paths, args.out, params, html=not args.no_html)
+        with _terminate_as_interrupt():
+            done = run_notebooks(paths, args.out, params, html=not args.no_html)
+    except _Terminated:
+        print(
+            f"error: stopped by a termination signal; the notebook that was running is in {args.out}/ as "
+            "NAME.failed.ipynb, with the cells it had executed",
+            file=sys.stderr,
+        )
+        return 128 + signal.SIGTERM
     except (ValueError, OSError) as exc:  # what was asked cannot run: said before any notebook starts
         print(f"error: {exc}", file=sys.stderr)
         return 2
