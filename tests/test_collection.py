@@ -133,6 +133,44 @@ def test_a_torchvision_image_folder_with_a_broken_file_decoded_in_workers(explai
     assert again.read()["path"].tolist() == [cat, str(broken), coffee] and again.read_errors().empty
 
 
+def test_a_random_split_of_an_image_folder_keeps_its_class_names_and_paths(explainer, photos, tmp_path):
+    """A Subset (random_split gives them) of an ImageFolder wrote labels "0"/"1" and no paths, file sizes or times,
+    so a resumed run could not tell edited files."""
+    torchvision = pytest.importorskip("torchvision")
+    for folder, names in {"cat": ["chelsea"], "drink": ["coffee"], "plant": ["flower"]}.items():
+        (tmp_path / folder).mkdir()
+        for name in names:
+            save(photos[name], tmp_path / folder / f"{name}.jpg")
+    folder = torchvision.datasets.ImageFolder(tmp_path)
+    part, _ = torch.utils.data.random_split(folder, [2, 1], generator=torch.Generator().manual_seed(1))
+    inner = torch.utils.data.Subset(part, [1])  # a Subset of a Subset: item 0 is folder[part.indices[1]]
+    for subset in (part, inner):
+        files = [folder.samples[i][0] for i in (part.indices if subset is part else [part.indices[1]])]
+        run = explain_collection(explainer, subset, tmp_path / f"{len(files)}.parquet", progress=False)
+        frame = run.read()
+        assert frame["path"].tolist() == files
+        assert frame["label"].tolist() == [os.path.basename(os.path.dirname(f)) for f in files]
+        assert frame["file_size"].tolist() == [os.path.getsize(f) for f in files]
+        same_as_explain(explainer, files, frame)
+    again = explain_collection(explainer, part, tmp_path / "2.parquet", progress=False)
+    assert (again.written, again.resumed) == (0, 2)
+    shown = torchvision.datasets.ImageFolder(tmp_path, transform=explainer.classifier.transform)
+    frame = explain_collection(explainer, torch.utils.data.Subset(shown, [2]), tmp_path / "t.parquet", progress=False)
+    frame = frame.read()
+    assert frame["path"].tolist() == [shown.samples[2][0]] and frame["label"].tolist() == ["plant"]
+
+
+def test_a_large_k_names_what_explain_names(explainer, photos, tmp_path):
+    """k as large as the bank: explain names far fewer concepts than asked (the rest add nothing), and the batched
+    engine, which stops its greedy steps once every image has, names the same ones with the same contributions."""
+    images = [photos["chelsea"], photos["coffee"]]
+    k = len(explainer.space)
+    explanations = [explainer.explain(image, k=k, heatmaps=False) for image in images]
+    run = explain_collection(explainer, images, tmp_path / "k.parquet", k=k, progress=False)
+    assert all(len(e.concepts) < k / 4 for e in explanations)  # far fewer named than asked
+    same_as_explain(explainer, images, run.read(), k=k)
+
+
 # ---- bad images are skipped, counted and listed ---------------------------------------------------------------------
 def test_a_truncated_jpeg_and_a_text_file_named_jpg_are_skipped_and_listed(explainer, photos, tmp_path):
     folder = tmp_path / "photos"

@@ -19,7 +19,8 @@ from nlexnb.concepts import ConceptBank
 
 def collection(rows: list[tuple]) -> pd.DataFrame:
     """A frame shaped as read_explanations returns it, from (label, predicted_name, concepts, contributions,
-    explained) rows; shares are contributions / explained, as explain_collection writes them."""
+    explained) rows; shares are contributions / explained (NaN where that is not positive), as explain_collection
+    writes them."""
     frame = pd.DataFrame(
         {
             "id": range(len(rows)),
@@ -30,7 +31,7 @@ def collection(rows: list[tuple]) -> pd.DataFrame:
             "probability": 0.5,
             "concepts": [list(r[2]) for r in rows],
             "contributions": [[float(c) for c in r[3]] for r in rows],
-            "shares": [[c / r[4] for c in r[3]] for r in rows],
+            "shares": [[c / r[4] if r[4] > 0 else float("nan") for c in r[3]] for r in rows],
             "total": [float(sum(r[3])) for r in rows],
             "measured": [float(sum(r[3])) for r in rows],
             "explained": [float(r[4]) for r in rows],
@@ -383,6 +384,33 @@ def test_every_view_says_what_is_wrong_with_its_input(view, frame, error, match)
 def test_more_mistakes_name_the_argument(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_logit_share_is_nan_where_the_explained_logit_is_not_positive():
+    """logit_share divided by any non-zero explained logit: a negative one (a contrast's gap can be) gave a negative
+    share, and -0.0, where the file's own shares are NaN."""
+    frame = collection(
+        [
+            ("dog", "husky", ["snow", "fur"], [1, 1], 4),
+            ("dog", "husky", ["snow", "fur"], [1, 1], -2),
+            ("dog", "husky", ["fur"], [1], 0),
+        ]
+    )
+    per_image = discover.context_reliance(frame, bank=KINDS, min_images=1).per_image
+    np.testing.assert_array_equal(per_image["logit_share"], [0.25, np.nan, np.nan])
+    assert per_image["reliance"].tolist() == [0.5, 0.5, 0.0]  # shares of the named contributions, as before
+
+
+def test_the_concepts_of_a_contrast_say_what_gap_they_explain(classifier, ridge_mapper, photos, tmp_path):
+    """The title of a collection explained against a foil said nothing of it: its concepts read as the evidence for
+    each class, where they are the evidence for it rather than the foil."""
+    explainer = nlexnb.Explainer(classifier, ridge_mapper, ["striped fur", "whiskers", "foam", "small cup", "sky"])
+    images = [photos["chelsea"], photos["coffee"]]
+    run = nlexnb.explain_collection(explainer, images, tmp_path / "gap.parquet", k=2, foil="orange", progress=False)
+    title = discover.collection_concepts(run, min_images=1).title
+    assert title.endswith(": each explains the gap to 'orange' (why the predicted class rather than 'orange')")
+    plain = nlexnb.explain_collection(explainer, images, tmp_path / "plain.parquet", k=2, progress=False)
+    assert "orange" not in discover.collection_concepts(plain, min_images=1).title
 
 
 # ---- a real collection -----------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import torch
 
 import nlexnb
 from nlexnb import discover
-from nlexnb.collection import explain_collection, read_errors, read_explanations
+from nlexnb.collection import errors_path, explain_collection, read_errors, read_explanations
 
 CONCEPTS = ["striped fur", "whiskers", "a sofa", "brew", "small cup", "sky", "snow", "grass", "petals", "black gown"]
 
@@ -324,12 +324,116 @@ def test_an_empty_lock_is_a_run_starting_then_a_dead_one(explainer, photos, tmp_
     assert not lock.exists()
 
 
-def test_float_tensors_that_are_not_preprocessed_images_are_not_explained(explainer, photos, tmp_path):
-    """A Dataset's float tensor [3, H, W] is taken as preprocessed: pixel values 0-255 were explained silently (and
-    so was ToTensor() output without Normalize, now warned of). They are skipped and listed with the reason."""
+def test_float_tensors_that_are_not_preprocessed_images_are_refused_naming_the_item(explainer, photos, tmp_path):
+    """A Dataset's float tensor [3, H, W] is taken as preprocessed: pixel values 0-255 were explained silently, then
+    skipped one by one, giving a "successful" run of 0 rows. It is the collection's mistake, not one image's."""
     from torchvision.transforms import ToTensor
 
     pixels = ToTensor()(photos["chelsea"].resize((224, 224))) * 255
-    with pytest.warns(UserWarning, match="skipped 1 image"):
-        run = explain_collection(explainer, Labelled([(pixels, 0)]), tmp_path / "p.parquet", progress=False)
-    assert run.rows == 0 and "Pixel values 0-255?" in run.read_errors()["reason"][0]
+    out = tmp_path / "p.parquet"
+    with pytest.raises(ValueError, match=r"images\[1\] is a float tensor taken as preprocessed.*Pixel values 0-255\?"):
+        explain_collection(explainer, Labelled([(photos["coffee"], 0), (pixels, 0)]), out, progress=False)
+    assert not out.exists() and not errors_path(out).exists()
+    scaled = Labelled([(photos["coffee"], 0), (pixels / 255 * 2 - 1, 0)])  # what the classifier's transform gives
+    assert explain_collection(explainer, scaled, out, progress=False).rows == 2
+
+
+def test_a_collection_none_of_whose_images_can_be_read_is_an_error_and_the_corrected_run_starts_afresh(
+    explainer, photos, tmp_path, monkeypatch
+):
+    """Relative paths from another working folder used to give "0 explanations, 2 skipped" and a 0-row file, and
+    the rerun with the right paths was refused as "another collection"."""
+    (tmp_path / "photos").mkdir()
+    photos["coffee"].save(tmp_path / "photos" / "coffee.png")
+    photos["chelsea"].save(tmp_path / "photos" / "chelsea.png")
+    out = tmp_path / "runs" / "x.parquet"
+    (tmp_path / "runs").mkdir()
+    monkeypatch.chdir(tmp_path / "runs")
+    relative = ["photos/coffee.png", "photos/chelsea.png"]  # relative to tmp_path, not to the working folder
+    with pytest.raises(ValueError, match="could not read any of the 2 images") as refused:
+        explain_collection(explainer, relative, out, progress=False)
+    message = str(refused.value)
+    assert "images[0] ('photos/coffee.png'): FileNotFoundError" in message and "images[1] (" in message
+    assert f"working folder {str(tmp_path / 'runs')!r}" in message
+    assert sorted(os.listdir(tmp_path / "runs")) == []  # nothing that would block the corrected run
+    monkeypatch.chdir(tmp_path)
+    run = explain_collection(explainer, relative, out, progress=False)
+    assert (run.rows, run.errors) == (2, 0)
+    with pytest.raises(ValueError, match="could not read its one image"):
+        explain_collection(explainer, [str(tmp_path / "gone.png")], tmp_path / "one.parquet", progress=False)
+
+
+def test_a_dataset_normalised_for_another_model_is_refused(explainer, photos, tmp_path):
+    """An ImageFolder normalised with ImageNet's mean and std was explained as this classifier (mean = std = 0.5)
+    never sees it: the chelsea photo as 'Egyptian cat' with other concepts, without a word."""
+    from torchvision import transforms as T
+    from torchvision.datasets import ImageFolder
+
+    (tmp_path / "cat").mkdir()
+    photos["chelsea"].save(tmp_path / "cat" / "a.jpg")
+    imagenet = T.Compose(
+        [T.Resize(256), T.CenterCrop(224), T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])]
+    )
+    for dataset in (
+        ImageFolder(tmp_path, transform=imagenet),
+        torch.utils.data.Subset(ImageFolder(tmp_path, imagenet), [0]),
+    ):
+        with pytest.raises(
+            ValueError, match=r"normalises with mean \[0.485, 0.456, 0.406\] .* mean \[0.5, 0.5, 0.5\]"
+        ) as e:
+            explain_collection(explainer, dataset, tmp_path / "x.parquet", progress=False)
+        assert "transform=explainer.classifier.transform" in str(e.value)
+    own = ImageFolder(tmp_path, transform=explainer.classifier.transform)  # the classifier's own: the same rows
+    rows = explain_collection(explainer, own, tmp_path / "own.parquet", progress=False).read()
+    by_path = explain_collection(explainer, [str(tmp_path / "cat" / "a.jpg")], tmp_path / "p.parquet", progress=False)
+    assert rows["concepts"].tolist() == by_path.read()["concepts"].tolist()
+    assert rows["predicted_name"].tolist() == by_path.read()["predicted_name"].tolist()
+
+
+def test_tensors_without_normalize_are_warned_of_once_per_run(explainer, photos, tmp_path):
+    """A Dataset of ToTensor() output gave one warning per image (and one more per batch): 50,000 for 50,000."""
+    from torchvision.transforms import ToTensor
+
+    unnormalised = [ToTensor()(photo.convert("RGB").resize((224, 224))) for photo in list(photos.values())[:6]]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = explain_collection(
+            explainer, Labelled([(x, 0) for x in unnormalised]), tmp_path / "t.parquet", batch_size=4, progress=False
+        )
+    about = [str(w.message) for w in caught if "ToTensor() output without Normalize" in str(w.message)]
+    assert len(about) == 1 and run.rows == 6
+    assert about[0].startswith("6 float tensors taken as preprocessed (images[0], images[1], images[2] and 3 more)")
+    assert "Normalize(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])" in about[0]
+
+
+def test_a_channels_last_tensor_is_named_with_the_fix(explainer, photos, tmp_path):
+    """A float tensor [H, W, 3] said "Images [0, 1] have different shapes" or "must be channels-first [N,C,H,W], got
+    (3, 224, 224, 3)", about a batch the user never built."""
+    last = explainer.classifier.transform(photos["chelsea"]).permute(1, 2, 0)
+    with pytest.raises(
+        ValueError,
+        match=r"images\[0\] is a float tensor \[224, 224, 3\] \(channels last\?\): .* "
+        r"must be \[3, H, W\]; use x.permute\(2, 0, 1\)",
+    ):
+        explain_collection(explainer, Labelled([(last, 0), (last, 1)]), tmp_path / "c.parquet", progress=False)
+
+
+def test_a_refused_resume_says_how_to_start_again(explainer, photos, tmp_path):
+    """Refusals listed files to delete by hand (some of which did not exist) instead of remove_explanations, which
+    removes what a run wrote; after an edited photo they did not say how to redo."""
+    from nlexnb.collection import remove_explanations
+
+    paths = [str(tmp_path / "a.png"), str(tmp_path / "b.png")]
+    photos["coffee"].save(paths[0])
+    photos["chelsea"].save(paths[1])
+    out = tmp_path / "e.parquet"
+    explain_collection(explainer, paths, out, k=2, progress=False)
+    photos["chelsea"].rotate(90).save(paths[1])  # edited in place
+    with pytest.raises(ValueError, match=r"image 1 \('.*b.png'\) is not the image it holds now") as refused:
+        explain_collection(explainer, paths, out, k=2, progress=False)
+    assert f"start again with nlexnb.collection.remove_explanations({str(out)!r})" in str(refused.value)
+    assert "delete" not in str(refused.value)
+    with pytest.raises(ValueError, match=r"\(k: 2 there, 3 now\).* nlexnb.collection.remove_explanations\("):
+        explain_collection(explainer, paths, out, k=3, progress=False)
+    remove_explanations(out)  # as the message says
+    assert explain_collection(explainer, paths, out, k=2, progress=False).written == 2

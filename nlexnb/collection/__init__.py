@@ -21,7 +21,9 @@ The file records which classifier, mapper, bank and settings wrote it, and a run
 rather than mixed in; a lock file lets one run at a time write it.
 
 **Bad images do not stop a run.** An unreadable, truncated or non-image file is skipped and listed, with the reason, in
-``<out stem>.errors.parquet`` (:func:`read_errors`); :func:`read_explanations` reads the rows back as a DataFrame.
+``<out stem>.errors.parquet`` (:func:`read_errors`); :func:`read_explanations` reads the rows back as a DataFrame. A
+collection none of whose images can be read is an error that names the first reasons (a mistake common to all, such as
+paths relative to another folder), and writes nothing.
 
 The package's modules, in the order a run uses them: :mod:`~nlexnb.collection.run` (:func:`explain_collection`),
 :mod:`~nlexnb.collection.sources` (the collection as a DataLoader source), :mod:`~nlexnb.collection.batched` (a batch

@@ -1,14 +1,16 @@
 """The batched explanation: a batch of images explained at once on the classifier's device, as Arrow rows.
 
 The default greedy selection is computed for the whole batch (candidates, shortlist and Gram-Schmidt greedy as
-``[B, S, d]`` tensors; a few host synchronisations per batch, none per image) and gives the concepts and contributions
+``[B, S, d]`` tensors; a few host synchronisations per batch and one per greedy step, none per image, stopping once
+every image is done) and gives the concepts and contributions
 :meth:`nlexnb.Explainer.explain` gives for each image. Another selection method runs per image through
 :meth:`nlexnb.Explainer.select`; the rest of the batch stays batched.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -19,7 +21,7 @@ from ..selection import GreedySelector
 from .files import arrow, error_schema, row_schema
 from .sources import Batch, fingerprint
 
-__all__ = ["BatchExplainer", "explain_batch"]
+__all__ = ["BatchExplainer", "Explained", "explain_batch"]
 
 
 class BatchExplainer:
@@ -77,7 +79,9 @@ class BatchExplainer:
 
     def _explain(self, x: torch.Tensor) -> dict[str, np.ndarray]:
         clf, foil = self.clf, self.foil
-        f = clf.features(x.to(clf.device, non_blocking=True), progress=False)
+        with warnings.catch_warnings():  # each image was checked as it was read, and the run warns once for them all
+            warnings.filterwarnings("ignore", message=r".*ToTensor\(\) output without Normalize")
+            f = clf.features(x.to(clf.device, non_blocking=True), progress=False)
         logits = clf.head(f)
         predicted = logits.argmax(1)
         probability = logits.softmax(-1).gather(1, predicted[:, None])[:, 0]
@@ -99,6 +103,8 @@ class BatchExplainer:
             chosen = self._greedy(candidates, f, w, self._prior(candidates, labels))
         else:
             chosen = self._select_each(f, predicted, projections)
+        # only the columns up to the last concept an image names: k=1000 named 82, and the gains cost O(columns^2)
+        chosen = chosen[:, : int((chosen >= 0).sum(1).max())]
         gains, basis = _marginal_gains(self.directions, chosen, f, w)
         value = self._value(f.double(), predicted)
         ablated = (f.double() - torch.einsum("bk,bkd->bd", torch.einsum("bkd,bd->bk", basis, f.double()), basis)).to(
@@ -162,7 +168,9 @@ class BatchExplainer:
     def _greedy(
         self, candidates: torch.Tensor, f: torch.Tensor, w: torch.Tensor, prior: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """:class:`~nlexnb.selection.GreedySelector` for the whole batch: bank indices [B, k], -1 after the last."""
+        """:class:`~nlexnb.selection.GreedySelector` for the whole batch: bank indices [B, k], -1 after the last.
+        Stops once no image has a concept left to add (a large ``k`` names far fewer: the steps after it changed
+        nothing, over [B, S, d] each)."""
         b, s = candidates.shape
         residual = self.directions[candidates.clamp_min(0)].double()  # [B, S, d]
         fd, wd = f.double(), w.double()
@@ -179,6 +187,8 @@ class BatchExplainer:
             best = score.masked_fill(~usable, -torch.inf).argmax(1)
             active = active & usable[rows, best]
             chosen[:, step] = torch.where(active, candidates[rows, best], -1)
+            if not bool(active.any()):  # one sync a step: every image is finished
+                break
             alive[rows, best] &= ~active
             q = unit[rows, best] * active.unsqueeze(1)  # zero for finished images: their residual stays
             residual = residual - torch.einsum("bsd,bd->bs", residual, q).unsqueeze(2) * q.unsqueeze(1)
@@ -225,14 +235,27 @@ def _marginal_gains(
     return gains, basis
 
 
-def explain_batch(batch: Batch, run: BatchExplainer) -> tuple[Any, Any, int]:
-    """One decoded batch -> (its rows, its errors: Arrow tables or None, images it held)."""
+class Explained(NamedTuple):
+    """One batch explained: its rows and its errors (Arrow tables, or None), how many images it held, how many of
+    them could be read (explained, or predicted as the foil), and the ids of the float tensors that look like
+    ``ToTensor()`` output without ``Normalize`` (the run warns once for them all)."""
+
+    rows: Any
+    errors: Any
+    size: int
+    read: int
+    loose: list[int]
+
+
+def explain_batch(batch: Batch, run: BatchExplainer) -> Explained:
+    """One decoded batch -> its :class:`Explained`."""
     errors = list(batch.errors)
     table = None
     if batch.x is not None:
         table, foiled = _rows(batch, run(batch.x), run)
         errors += foiled
-    return table, _error_table(errors) if errors else None, batch.size
+    read = 0 if batch.x is None else len(batch.x)
+    return Explained(table, _error_table(errors) if errors else None, batch.size, read, list(batch.loose))
 
 
 def _rows(batch: Batch, result: dict[str, np.ndarray], run: BatchExplainer):

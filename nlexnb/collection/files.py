@@ -32,6 +32,7 @@ __all__ = [
     "errors_path",
     "partial_dir",
     "remove_explanations",
+    "start_again",
     "run_identity",
     "run_info",
     "file_metadata",
@@ -156,6 +157,15 @@ def remove_explanations(out: str | os.PathLike) -> None:
         folder.rmdir()
 
 
+def start_again(out: Path) -> str:
+    """What a refused run's message ends with: how to start ``out`` afresh (:func:`remove_explanations`, which removes
+    only what a run wrote there, however far it got) or keep it (another ``out=``)."""
+    return (
+        f"Write to another out=, or start again with nlexnb.collection.remove_explanations({str(out)!r}) (it removes "
+        "the explanations, their errors file and an unfinished run's parts)"
+    )
+
+
 _PART = re.compile(r"\.?(rows|errors)-[0-9a-zA-Z_.-]+-\d{5,}\.parquet(\.tmp)?")
 """The name of a part file an unfinished run writes, or its temporary: what :class:`nlexnb.collection.parts.Parts`
 names ``{kind}-{token}-{count:05d}.parquet`` (keep the two together)."""
@@ -249,17 +259,13 @@ def read_identity(path: Path) -> dict[str, Any]:
 
 def refuse_if_different(path: Path, found: dict, wanted: dict, out: Path) -> None:
     """A ValueError saying what differs when ``path`` was written by another explainer, settings or file format."""
-    start_again = (
-        f"write to another out=, or delete {str(out)!r}, {str(errors_path(out))!r} and {str(partial_dir(out))!r} "
-        "to start again"
-    )
     if found.get("format") != wanted.get("format"):
         raise ValueError(
             f"{str(path)!r} was written in explanations file format {found.get('format')!r} (nlexnb "
             f"{found.get('nlexnb_version')}); this version writes format {wanted.get('format')!r} (whose "
             "'fingerprint', 'file_size' and 'file_mtime_ns' columns and model weights' digest let a resumed run check "
             "its images and model) and will not add rows to a file of another format. "
-            f"read_explanations still reads it; to explain this collection, {start_again}"
+            f"read_explanations still reads it. {start_again(out)}"
         )
     keys = sorted(set(found) | set(wanted), key=lambda key: list(wanted).index(key) if key in wanted else 99)
     differ = [key for key in keys if found.get(key) != wanted.get(key)]
@@ -267,7 +273,7 @@ def refuse_if_different(path: Path, found: dict, wanted: dict, out: Path) -> Non
         what = "; ".join(f"{key}: {found.get(key)!r} there, {wanted.get(key)!r} now" for key in differ)
         raise ValueError(
             f"{str(path)!r} holds explanations from a different classifier, mapper, bank or settings ({what}). "
-            f"Rows from both would be mixed in one file: {start_again}"
+            f"Rows from both would be mixed in one file. {start_again(out)}"
         )
 
 

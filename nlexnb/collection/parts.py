@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import warn_user
-from .files import arrow, error_schema, errors_path, partial_dir, row_schema
+from .files import arrow, error_schema, errors_path, partial_dir, row_schema, start_again
 from .sources import file_stamp, fingerprint
 
 __all__ = ["Parts", "existing_files", "done_ids", "same_images", "finish", "locked", "trim_memory"]
@@ -151,7 +151,7 @@ def done_ids(
         if size is not None and ids.max() >= size:
             raise ValueError(
                 f"{str(file)!r} holds image id {int(ids.max())}, but the collection has {size} images: it was written "
-                f"for another collection. Write to another out=, or delete {str(out)!r} and its partial files"
+                f"for another collection. {start_again(out)}"
             )
         checks = [
             (paths, "path", "is {!r} there and {!r} here"),
@@ -164,8 +164,7 @@ def done_ids(
                 if value != given[i]:
                     raise ValueError(
                         f"{str(file)!r} was written for another collection: image id {i} "
-                        f"{differ.format(value, given[i])}. Write to another out=, or delete {str(out)!r} and its "
-                        "partial files"
+                        f"{differ.format(value, given[i])}. {start_again(out)}"
                     )
         if ids.max() >= len(done):
             done = np.concatenate([done, np.zeros(int(ids.max()) + 1 - len(done), dtype=bool)])
@@ -201,7 +200,11 @@ def same_images(files: list[Path], done: np.ndarray, dataset, out: Path, paths: 
                 picked.add(i)  # edited, replaced or gone since its row was written
             if i in picked:
                 written[i] = (file, path, label, mark)
-    start_again = f"Write to another out=, or delete {str(out)!r} and its partial files"
+    redo = (
+        "Its row is about the image as it was. To explain the collection as it is now, start again with "
+        f"nlexnb.collection.remove_explanations({str(out)!r}) (every image is explained again), or write to another "
+        "out="
+    )
     for i in sorted(written):
         file, path, label, mark = written[i]
         item = dataset[i]
@@ -209,17 +212,17 @@ def same_images(files: list[Path], done: np.ndarray, dataset, out: Path, paths: 
         if item.x is None:
             raise ValueError(
                 f"{str(file)!r} was written for another collection: {image} is not the image it holds now (it cannot "
-                f"be read now: {item.reason}). {start_again}"
+                f"be read now: {item.reason}). {redo}"
             )
         if mark is not None and fingerprint(item.x) != mark:
             raise ValueError(
                 f"{str(file)!r} was written for another collection: {image} is not the image it holds now (its "
-                f"pixels differ). {start_again}"
+                f"pixels differ: edited or replaced since its row was written?). {redo}"
             )
         if label != item.label:
             raise ValueError(
                 f"{str(file)!r} was written for another collection: image id {i} is labelled {label!r} there and "
-                f"{item.label!r} here. {start_again}"
+                f"{item.label!r} here. {start_again(out)}"
             )
 
 

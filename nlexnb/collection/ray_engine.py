@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..explain import Explainer
-from .batched import BatchExplainer, explain_batch
+from .batched import BatchExplainer, Explained, explain_batch
 from .files import arrow
 from .sources import Source, collate
 
@@ -41,13 +41,13 @@ class _RayExplainer:
             warnings.simplefilter("always")  # warnings ("a 1x1 image means little") travel with the batch
             try:
                 decoded = collate([self.dataset[int(i)] for i in batch["id"]])
-                table, errors, size = explain_batch(decoded, self.run)
+                done = explain_batch(decoded, self.run)
             except Exception as exc:  # sent back as data: raised by Ray, it came as 40 lines of another type,
                 failure = _qualified(type(exc))  # and the batches in flight were dropped
                 message = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
                 where = "".join(traceback.format_exception(exc)[-4:])  # the worker's last frames, for the note
-                return _result(None, None, 0, caught, failure, message, where)
-        return _result(table, errors, size, caught)
+                return _result(Explained(None, None, 0, 0, []), caught, failure, message, where)
+        return _result(done, caught)
 
 
 def _qualified(kind: type) -> str:
@@ -65,18 +65,18 @@ def _named_type(qualified: str, base: type) -> type | None:
     return kind if isinstance(kind, type) and issubclass(kind, base) else None
 
 
-def _result(
-    table, errors, size: int, caught=(), failure: str = "", message: str = "", where: str = ""
-) -> dict[str, np.ndarray]:
-    """One batch's answer, as one row: its rows and errors (Arrow IPC bytes), the warnings it raised (``caught``:
-    JSON of their categories and messages) and a worker's failure (the error's type, message and last frames;
-    empty when none)."""
+def _result(done: Explained, caught=(), failure: str = "", message: str = "", where: str = "") -> dict[str, np.ndarray]:
+    """One batch's answer, as one row: its rows and errors (Arrow IPC bytes), its counts and the ids of its float
+    tensors not yet normalised (JSON), the warnings it raised (``caught``: JSON of their categories and messages) and
+    a worker's failure (the error's type, message and last frames; empty when none)."""
     warned = json.dumps([[_qualified(w.category), str(w.message)] for w in caught])
     return {
         "warnings": np.array([warned], dtype=object),
-        "rows": np.array([_to_ipc(table)], dtype=object),
-        "errors": np.array([_to_ipc(errors)], dtype=object),
-        "size": np.array([size]),
+        "rows": np.array([_to_ipc(done.rows)], dtype=object),
+        "errors": np.array([_to_ipc(done.errors)], dtype=object),
+        "size": np.array([done.size]),
+        "read": np.array([done.read]),
+        "loose": np.array([json.dumps(done.loose)], dtype=object),
         "failure": np.array([failure], dtype=object),
         "message": np.array([message], dtype=object),
         "where": np.array([where], dtype=object),
@@ -148,6 +148,12 @@ def ray_stream(explainer: Explainer, source: Source, remaining, settings: Settin
                 warnings.warn(f"{message} (in a Ray worker)", _named_type(category, Warning) or UserWarning, 2)
             if row["failure"]:
                 raise _rebuilt(str(row["failure"]), str(row["message"]), str(row["where"]))
-            yield _from_ipc(row["rows"]), _from_ipc(row["errors"]), int(row["size"])
+            yield Explained(
+                _from_ipc(row["rows"]),
+                _from_ipc(row["errors"]),
+                int(row["size"]),
+                int(row["read"]),
+                json.loads(str(row["loose"])),
+            )
     finally:
         options.preserve_order = saved

@@ -16,7 +16,7 @@ import torch
 
 from .._checks import positive_int, warn_user, yes_no_or_none
 from ..explain import Explainer
-from ..images import ImageLike
+from ..images import ImageLike, normalisation
 from ..labels import counted
 from .batched import BatchExplainer, explain_batch
 from .files import (
@@ -28,6 +28,7 @@ from .files import (
     read_explanations,
     read_identity,
     refuse_if_different,
+    remove_explanations,
     run_identity,
     run_info,
 )
@@ -108,9 +109,10 @@ def explain_collection(
         images: a folder (every image file under it, sorted, unlabelled; use :func:`nlexnb.datasets.image_folder`
             for labels from sub-folders), a list of images (paths, PIL images, arrays, uint8 tensors), a list of
             ``(image, label)`` pairs (:mod:`nlexnb.datasets`), or a torch ``Dataset`` whose items are an image or
-            ``(image, label)`` (a float tensor [3, H, W] is taken as already preprocessed; an int label is named by
-            the dataset's ``classes`` when it has them; torchvision's ``ImageFolder`` works as is). An
-            ``IterableDataset`` is numbered in the order it yields.
+            ``(image, label)`` (a float tensor [3, H, W] is taken as already preprocessed, so a transform of the
+            Dataset's own must normalise as ``explainer.classifier.transform`` does; an int label is named by the
+            dataset's ``classes`` when it has them; torchvision's ``ImageFolder`` works as is, and so does a
+            ``Subset`` of one, as ``random_split`` gives). An ``IterableDataset`` is numbered in the order it yields.
         out: the Parquet file (written when every image is done; parts wait in ``<out>.partial/`` until then).
         k: how many concepts to name per image.
         foil: a contrast class (index or name): explains ``z_predicted - z_foil``; images predicted as the foil are
@@ -137,7 +139,9 @@ def explain_collection(
     Raises:
         TypeError / ValueError / FileNotFoundError: a wrong argument (the message names it and what is accepted), or
             ``out`` written by another explainer or settings, or for another collection (the message says what
-            differs).
+            differs; :func:`remove_explanations` starts again). ValueError: no image of the collection could be read
+            (the first reasons are named, and nothing is written), or a float tensor that cannot be a preprocessed
+            image (pixel values 0-255, channels last: the item is named).
         ImportError: ``engine="ray"`` without Ray installed.
         RuntimeError: another run is writing ``out`` (a lock file beside it names its process).
 
@@ -245,7 +249,9 @@ def _run(explainer, source: Source, out: Path, settings: Settings, checkpoint_ev
     else:
         stream = _local_stream(explainer, source, done, todo, settings)
     parts = Parts(partial_dir(out), metadata, checkpoint_every)
-    written = skipped = batches = 0
+    written = skipped = batches = read = 0
+    reasons: list[tuple[int, str | None, str]] = []  # the first few images that could not be read, and why
+    loose: list[int] = []  # float tensors whose every value is in [0, 1]: warned of once, at the end
     from tqdm.auto import tqdm
 
     bar = tqdm(
@@ -256,16 +262,22 @@ def _run(explainer, source: Source, out: Path, settings: Settings, checkpoint_ev
         unit="img",
     )
     try:
-        for table, errors, size in stream:
+        for batch in stream:
+            table, errors = batch.rows, batch.errors
             if table is not None and table.num_rows:
                 parts.write("rows", table)
                 written += table.num_rows
             if errors is not None and errors.num_rows:
                 parts.write("errors", errors)
                 skipped += errors.num_rows
+                if len(reasons) < _REASONS_SHOWN:
+                    listed = zip(*(errors.column(c).to_pylist() for c in ("id", "path", "reason")))
+                    reasons += list(listed)[: _REASONS_SHOWN - len(reasons)]
                 bar.set_postfix(skipped=skipped)
-            bar.update(size)
-            parts.images_done(size)
+            read += batch.read
+            loose += batch.loose
+            bar.update(batch.size)
+            parts.images_done(batch.size)
             batches += 1
             if batches % 16 == 0:
                 trim_memory()
@@ -282,6 +294,12 @@ def _run(explainer, source: Source, out: Path, settings: Settings, checkpoint_ev
             f"images is an empty IterableDataset: it yielded no item, so there is nothing to explain ({str(out)!r} was "
             "not written); give at least one image"
         )
+    if loose:
+        _warn_unnormalised(loose, explainer.classifier.transform)
+    if not read and not done_rows.any():  # every image failed to be read: a mistake common to all, not a run
+        parts.abort()
+        remove_explanations(out)  # only error rows: a corrected rerun starts afresh, not "another collection"
+        raise ValueError(_nothing_read(skipped, reasons, out))
     if complete and not written:  # the skipped images failed again: the finished files stay as they are
         parts.abort()
         shutil.rmtree(partial_dir(out), ignore_errors=True)
@@ -294,6 +312,43 @@ def _run(explainer, source: Source, out: Path, settings: Settings, checkpoint_ev
             "read_errors)"
         )
     return _summary(out, source.size, written, resumed, started)
+
+
+_REASONS_SHOWN = 3
+"""Images named, with the reason, when no image of a collection could be read."""
+
+
+def _nothing_read(skipped: int, reasons: list[tuple[int, str | None, str]], out: Path) -> str:
+    """Why a run explained nothing: the first images that could not be read and why, and what may be common to all."""
+    shown = "; ".join(f"images[{i}]{'' if p is None else f' ({p!r})'}: {reason}" for i, p, reason in reasons)
+    more = f"; and {skipped - len(reasons)} more" if skipped > len(reasons) else ""
+    hint = ""
+    if any(p is not None and "FileNotFound" in reason and not os.path.isabs(p) for _, p, reason in reasons):
+        hint = f" Relative paths are read from the working folder {os.getcwd()!r}: give them from there, or absolute."
+    which = "its one image" if skipped == 1 else f"any of the {skipped} images"
+    return (
+        f"explain_collection could not read {which}, so nothing was explained and nothing was written to "
+        f"{str(out)!r}: {shown}{more}. A mistake common to every image?{hint} Fix it and run again"
+    )
+
+
+def _warn_unnormalised(ids: list[int], transform) -> None:
+    """One warning for every float tensor of a run whose values all lie in [0, 1] (a Dataset of ToTensor() output
+    without Normalize gave one per image: 50,000 for 50,000 images)."""
+    norm = normalisation(transform)
+    how = ""
+    if norm is not None:
+        mean, std = ([round(float(v), 3) for v in values] for values in norm)
+        how = f" (Normalize(mean={mean}, std={std}))"
+    named = ", ".join(f"images[{i}]" for i in sorted(ids)[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+    hold, look, were = ("holds", "it looks", "was") if len(ids) == 1 else ("hold", "they look", "were")
+    warn_user(
+        f"{counted(len(ids), 'float tensor')} taken as preprocessed ({named}) {hold} only values in [0, 1]: {look} "
+        f"like ToTensor() output without Normalize, which this classifier's preprocessing applies{how}, and {were} "
+        "explained as they are. Return PIL images or paths from the Dataset (preprocessed for you), or give it "
+        "transform=explainer.classifier.transform. (A very bright, washed-out photo that was normalised can also "
+        "lie there: then this warning does not apply.)"
+    )
 
 
 def _local_stream(explainer: Explainer, source: Source, done, remaining, settings: Settings) -> Iterator[tuple]:

@@ -1,11 +1,13 @@
 """The collection as a DataLoader source: a folder, a list of images or of ``(image, label)`` pairs, or a torch
 ``Dataset``, read and decoded item by item (in worker processes when asked). An image that cannot be read becomes an
-error item, listed with its reason, never a failed run."""
+error item, listed with its reason, never a failed run; a float tensor that cannot be a preprocessed image (pixel
+values 0-255, channels last) is the collection's mistake, not one image's, and is raised."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,7 @@ from PIL import Image
 
 from .._checks import an_index, warn_user
 from ..datasets import IMAGE_EXTENSIONS, image_files
-from ..images import UnreadableImageError, apply_transform, check_preprocessed, to_pil
+from ..images import UnreadableImageError, apply_transform, check_preprocessed, normalisation, to_pil
 
 __all__ = ["Source", "as_source", "Item", "Batch", "collate", "data_loader", "fingerprint", "file_stamp"]
 
@@ -29,17 +31,51 @@ def _reason(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, UnreadableImageError) else f"{type(exc).__name__}: {exc}"
 
 
-def _prepare(image: Any, transform, name: str) -> torch.Tensor:
-    """One image -> the classifier's input [3, H, W]; a float tensor [3, H, W] is taken as already preprocessed."""
+def _prepare(image: Any, transform, name: str) -> tuple[torch.Tensor | None, str | None, bool]:
+    """One image -> (the classifier's input [3, H, W] or None, why it could not be read or None, whether it looks like
+    ``ToTensor()`` output without ``Normalize``). Reading or decoding may fail for this image alone: the reason is
+    returned, the run goes on. A float tensor is taken as already preprocessed and checked: a mistake there (pixel
+    values 0-255, channels last) is raised, since every image of the collection is most likely made the same way."""
     if isinstance(image, torch.Tensor) and image.is_floating_point():
-        if image.ndim != 3:
-            raise TypeError(
-                f"{name} is a float tensor of shape {tuple(image.shape)}: a preprocessed image must be [3, H, W] "
-                "(or give a uint8 image, a PIL image, an array or a path)"
+        x, loose = _preprocessed(image, transform, name)
+        return x, None, loose
+    try:
+        return apply_transform(transform, to_pil(image, name)), None, False
+    except _IMAGE_ERRORS as exc:
+        return None, _reason(exc), False
+
+
+def _preprocessed(image: torch.Tensor, transform, name: str) -> tuple[torch.Tensor, bool]:
+    """A float tensor taken as preprocessed, checked: [C, H, W] with the classifier's C channels and values its
+    preprocessing can give (a ValueError naming ``name`` otherwise), and whether every value is in [0, 1] (returned,
+    not warned of: the run warns once for all of them, not once per image)."""
+    if image.ndim != 3:
+        raise TypeError(
+            f"{name} is a float tensor of shape {tuple(image.shape)}: a preprocessed image must be [3, H, W] "
+            "(or give a uint8 image, a PIL image, an array or a path)"
+        )
+    norm = normalisation(transform)
+    channels = 3 if norm is None else len(norm[0])
+    if image.shape[0] != channels:
+        if image.shape[-1] == channels:
+            raise ValueError(
+                f"{name} is a float tensor {list(image.shape)} (channels last?): a preprocessed image must be "
+                f"[{channels}, H, W]; use x.permute(2, 0, 1)"
             )
-        check_preprocessed(image[None], transform, name)  # pixel values 0-255, or ToTensor() without Normalize
-        return image
-    return apply_transform(transform, to_pil(image, name))
+        raise ValueError(
+            f"{name} is a float tensor {list(image.shape)}: a preprocessed image must be [{channels}, H, W] "
+            "(or give a uint8 image, a PIL image, an array or a path, preprocessed for you)"
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_preprocessed(image[None], transform, name)  # pixel values 0-255: a ValueError, raised
+    loose = False
+    for warning in caught:
+        if "without Normalize" in str(warning.message):
+            loose = True
+        else:
+            warn_user(str(warning.message), warning.category)
+    return image, loose
 
 
 def fingerprint(x: torch.Tensor) -> str:
@@ -64,7 +100,8 @@ def file_stamp(path: str | None) -> tuple[int, int] | None:
 
 class Item(NamedTuple):
     """One collection item as read: its id, the prepared image (None when it cannot be read, with the reason), its
-    file's path, size and modification time (None for an in-memory image), and its label."""
+    file's path, size and modification time (None for an in-memory image), its label, and whether it is a float
+    tensor that looks not yet normalised."""
 
     id: int
     x: torch.Tensor | None
@@ -72,6 +109,7 @@ class Item(NamedTuple):
     label: str | None
     reason: str | None = None
     stamp: tuple[int, int] | None = None
+    loose: bool = False  # a float tensor whose every value is in [0, 1]: ToTensor() output without Normalize?
 
 
 def _label_text(label: Any, classes: Sequence[str] | None, name: str) -> str | None:
@@ -110,18 +148,64 @@ class _ListItems(torch.utils.data.Dataset):
         image = self.items[i]
         path, label = _path_text(image), None if self.labels is None else self.labels[i]
         stamp = file_stamp(path)
-        try:
-            return Item(i, _prepare(image, self.transform, f"images[{i}]"), path, label, None, stamp)
-        except _IMAGE_ERRORS as exc:
-            return Item(i, None, path, label, _reason(exc), stamp)
+        x, reason, loose = _prepare(image, self.transform, f"images[{i}]")
+        return Item(i, x, path, label, reason, stamp, loose)
+
+
+def _underlying(ds) -> tuple[Any, list[int] | None]:
+    """The dataset a torch ``Subset`` (``random_split`` gives them; nested ones too) draws its items from, and the
+    positions there of its items in order (None when ``ds`` is no Subset): where its classes, file paths and transform
+    are."""
+    positions = None
+    while isinstance(ds, torch.utils.data.Subset):
+        own = [int(i) for i in ds.indices]
+        positions = own if positions is None else [own[i] for i in positions]
+        ds = ds.dataset
+    return ds, positions
+
+
+def _dataset_classes(ds) -> Sequence[str] | None:
+    """The class names a dataset's int labels index: its own ``classes``, or those of the dataset a Subset takes its
+    items from."""
+    classes = getattr(ds, "classes", None)
+    return classes if classes is not None else getattr(_underlying(ds)[0], "classes", None)
 
 
 def _dataset_paths(ds) -> list[str] | None:
-    """File paths of a torchvision ``DatasetFolder`` / ``ImageFolder`` (``samples``), else None."""
-    samples = getattr(ds, "samples", None) or getattr(ds, "imgs", None)
-    if isinstance(samples, list) and len(samples) == len(ds) and all(isinstance(s, tuple) for s in samples[:1]):
-        return [os.fspath(s[0]) for s in samples]
+    """File paths of a torchvision ``DatasetFolder`` / ``ImageFolder`` (``samples``), or of a Subset of one, else
+    None."""
+    base, positions = _underlying(ds)
+    samples = getattr(base, "samples", None) or getattr(base, "imgs", None)
+    if isinstance(samples, list) and len(samples) == len(base) and all(isinstance(s, tuple) for s in samples[:1]):
+        paths = [os.fspath(s[0]) for s in samples]
+        return paths if positions is None else [paths[i] for i in positions]
     return None
+
+
+def _check_normalisation(ds, transform) -> None:
+    """Refuse a Dataset (or the one a Subset draws from) whose own transform normalises with another mean or std than
+    the classifier's preprocessing: its float tensors are taken as preprocessed, and values normalised for another
+    model lie in the range this one's give, so every image was explained as the classifier never sees it."""
+    own = getattr(_underlying(ds)[0], "transform", None)
+    theirs = None if own is None else normalisation(own)
+    ours = normalisation(transform)
+    if theirs is None or ours is None:
+        return
+    if theirs[0].shape == ours[0].shape and theirs[1].shape == ours[1].shape:
+        if torch.allclose(theirs[0], ours[0], atol=1e-3) and torch.allclose(theirs[1], ours[1], atol=1e-3):
+            return
+
+    def listed(values: torch.Tensor) -> list[float]:
+        return [round(float(v), 3) for v in values]
+
+    mean, std = listed(ours[0]), listed(ours[1])
+    raise ValueError(
+        f"images: the Dataset's transform normalises with mean {listed(theirs[0])} and std {listed(theirs[1])}, but "
+        f"the classifier's preprocessing normalises with mean {mean} and std {std}: every image would be explained "
+        "as the classifier never sees it. Build the Dataset with transform=explainer.classifier.transform (or a "
+        f"Compose ending in Normalize(mean={mean}, std={std})), or with no transform (PIL images and paths are "
+        "preprocessed for you)"
+    )
 
 
 def _unpack(raw: Any) -> tuple[Any, Any]:
@@ -148,10 +232,8 @@ def _dataset_item(i: int, ds, transform, classes, paths) -> Item:
     given = _path_text(image)
     if given is not None and given != path:  # the dataset hands out a path: read here
         path, stamp = given, file_stamp(given)
-    try:
-        return Item(i, _prepare(image, transform, f"images[{i}]"), path, label, None, stamp)
-    except _IMAGE_ERRORS as exc:
-        return Item(i, None, path, label, _reason(exc), stamp)
+    x, reason, loose = _prepare(image, transform, f"images[{i}]")
+    return Item(i, x, path, label, reason, stamp, loose)
 
 
 class _DatasetItems(torch.utils.data.Dataset):
@@ -159,12 +241,15 @@ class _DatasetItems(torch.utils.data.Dataset):
 
     def __init__(self, ds, transform) -> None:
         self.ds, self.transform = ds, transform
-        self.classes = getattr(ds, "classes", None)
+        self.classes = _dataset_classes(ds)
         self.paths = _dataset_paths(ds)
         # a folder read with torchvision's own loader and no transform is a list of (path, class): read each file as
         # nlexnb reads every path, so that a row is about the file its path names (torchvision's loader drops a
-        # PNG's transparency, where nlexnb puts it on white: two different pictures)
-        self.reader = ds.samples if self.paths is not None and _plain_folder(ds) else ds
+        # PNG's transparency, where nlexnb puts it on white: two different pictures). A Subset of one too.
+        base, positions = _underlying(ds)
+        self.reader = ds
+        if self.paths is not None and _plain_folder(base):
+            self.reader = base.samples if positions is None else [base.samples[j] for j in positions]
 
     def __len__(self) -> int:
         return len(self.ds)
@@ -190,7 +275,7 @@ class _IterableItems(torch.utils.data.IterableDataset):
 
     def __init__(self, ds, transform, done: np.ndarray) -> None:
         self.ds, self.transform, self.done = ds, transform, done
-        self.classes = getattr(ds, "classes", None)
+        self.classes = _dataset_classes(ds)
 
     def __iter__(self) -> Iterator[tuple]:
         for i, raw in enumerate(self.ds):
@@ -218,6 +303,7 @@ class Batch:
     errors: list[tuple[int, str | None, str | None, str]]
     size: int
     stamps: list[tuple[int, int] | None]
+    loose: list[int]  # ids of float tensors whose every value is in [0, 1] (ToTensor() without Normalize?)
 
 
 def collate(items: list[Item]) -> Batch:
@@ -241,6 +327,7 @@ def collate(items: list[Item]) -> Batch:
         errors,
         len(items),
         [it.stamp for it in good],
+        [it.id for it in good if it.loose],
     )
 
 
@@ -298,6 +385,7 @@ def as_source(images: Any, transform, num_workers: int) -> Source:
         size = len(images) if hasattr(images, "__len__") else None
         if size == 0:
             raise ValueError("images is an empty IterableDataset (its length is 0): give at least one image")
+        _check_normalisation(images, transform)
         return Source(None, size, None, iterable=images, transform=transform)
     if isinstance(images, torch.utils.data.Dataset):
         try:
@@ -306,6 +394,7 @@ def as_source(images: Any, transform, num_workers: int) -> Source:
             raise TypeError("images: a map-style Dataset must have a length (define __len__)") from None
         if size == 0:
             raise ValueError("images is an empty Dataset: give at least one image")
+        _check_normalisation(images, transform)
         items = _DatasetItems(images, transform)
         return Source(items, size, items.paths)
     if _one_pair(images):

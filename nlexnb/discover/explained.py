@@ -215,9 +215,11 @@ def collection_concepts(
     profile.columns.name = None
     left = int(kept[by].nunique()) - len(order)
     note = f"; {counted(left, one, many)} with fewer than {min_images} images left out" if left else ""
+    foil = (explanations.attrs.get("nlexnb") or {}).get("foil_name")
+    gap = "" if foil is None else f": each explains the gap to {foil!r} (why the predicted class rather than {foil!r})"
     title = (
         f"Concepts the explanations name, per {one} ({counted(len(order), one, many)}, "
-        f"{counted(int(sizes.sum()), 'image')}{note})"
+        f"{counted(int(sizes.sum()), 'image')}{note}){gap}"
     )
     return ConceptTable("collection_concepts", title, "frequency", table.reset_index(drop=True), profile=profile)
 
@@ -655,7 +657,8 @@ def context_reliance(
     **What the number is.** For one explanation, ``reliance`` = the summed contributions of its named concepts that
     are surroundings / the summed contributions of all its named concepts (``total``): 0.25 means a quarter of what the
     explanation accounts for comes from surroundings. ``logit_share`` divides the same sum by the explained logit
-    instead (the named concepts together account for only part of it). A class's row averages its images.
+    instead (the named concepts together account for only part of it; NaN where that is not positive, as the file's
+    ``shares`` are). A class's row averages its images.
 
     **What counts as surroundings.** By default the concepts of kind ``"scene"`` in the default visual bank
     (``nlexnb/data/visual_concepts.tsv``, column 2; ``scripts/build_visual_bank.py`` gives that kind to WordNet's
@@ -718,7 +721,7 @@ def context_reliance(
     with np.errstate(divide="ignore", invalid="ignore"):
         reliance = np.where(total > 0, context / total, np.nan)
         explained = frame["explained"].to_numpy(dtype=np.float64)
-        logit_share = np.where(explained != 0, context / explained, np.nan)
+        logit_share = np.where(explained > 0, context / explained, np.nan)  # as the file's shares: NaN at <= 0
     lists: list[list[str]] = [[] for _ in range(n)]
     for i, concept in zip(index[long["surroundings"].to_numpy()], long.loc[long["surroundings"], "concept"]):
         lists[i].append(concept)
