@@ -1,9 +1,10 @@
-"""Sparse non-negative pursuit: rows written as a few non-negative combinations of unit directions.
+"""Sparse non-negative pursuit: rows written as a few non-negative combinations of directions.
 
 Generic (no concepts, no classifier): :mod:`nlexnb.bottleneck` uses it to write each class row of a head as a few
-concept directions. Orthogonal matching pursuit for every row at once: each step adds, per row, the allowed
-direction most correlated with what is left of the row, then refits the row's weights on its support with
-non-negative least squares. Greedy, so one pursuit to the largest budget gives every smaller budget too.
+concept directions (unit length). Orthogonal matching pursuit for every row at once: each step adds, per row, the
+allowed direction most correlated with what is left of the row (its cosine, so a long direction is not preferred for
+its length), then refits the row's weights on its support with non-negative least squares. Greedy, so one pursuit to
+the largest budget gives every smaller budget too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ import torch
 
 from ._checks import positive_int
 
-__all__ = ["sparse_nonnegative_fit", "sparse_nonnegative_path", "GRAM_LIMIT"]
+__all__ = [
+    "sparse_nonnegative_fit",
+    "sparse_nonnegative_path",
+    "largest_budget",
+    "check_budget_memory",
+    "GRAM_LIMIT",
+    "SUPPORT_MEMORY_LIMIT",
+]
 
 
 def sparse_nonnegative_fit(
@@ -29,9 +37,10 @@ def sparse_nonnegative_fit(
     non-zeros per row such that ``A @ directions`` approximates ``rows`` [R, d] in least squares.
 
     Each step adds, per row, the allowed direction (``allowed``: [T] bool, or [R, T] for each row its own; default
-    all) with the largest positive correlation with the row's residual, then refits the row's weights on its support:
-    exact least squares where that has no negative weight, else projected gradient descent (``steps`` iterations,
-    non-negative). A row stops growing when no direction correlates positively with what is left of it. See
+    all) with the largest positive correlation with the row's residual, divided by the direction's length (a
+    direction 60 times longer than another was picked for its length, not its fit), then refits the row's weights on
+    its support: exact least squares where that has no negative weight, else projected gradient descent (``steps``
+    iterations, non-negative). A row stops growing when no direction correlates positively with what is left of it. See
     :func:`sparse_nonnegative_path` for several budgets from one pursuit."""
     n = positive_int(n, "n", "concepts per row")
     return sparse_nonnegative_path(rows, directions, (n,), allowed=allowed, steps=steps)[n]
@@ -40,6 +49,31 @@ def sparse_nonnegative_fit(
 GRAM_LIMIT = 8_192
 """Banks up to this many concepts keep every pair's cosine ([T, T], float64: 0.5 GB at the limit) during a fit:
 each step is then a sparse product instead of a pass over the features."""
+
+SUPPORT_MEMORY_LIMIT = 2**30
+"""The most bytes the Gram matrices of a pursuit's supports ([R, n, n] float64 for R rows at a budget of n) may
+take: 1 GiB, which the refits copy a few times over. ImageNet's 1000 classes at a budget of 2500 asked for 50 GB and
+crashed; the limit allows 366 concepts per class for them (a pursuit's time grows faster than the square of the
+budget: 128 concepts for 1000 classes took minutes on two CPU cores)."""
+
+
+def largest_budget(rows: int) -> int:
+    """The largest budget a pursuit of ``rows`` rows at once may take (:data:`SUPPORT_MEMORY_LIMIT`)."""
+    return max(1, int((SUPPORT_MEMORY_LIMIT / (8 * max(rows, 1))) ** 0.5))
+
+
+def check_budget_memory(rows: int, n: int, what: str = "rows", unit: str = "directions per row") -> None:
+    """A ValueError when a pursuit of ``rows`` rows to ``n`` directions each would take more memory than
+    :data:`SUPPORT_MEMORY_LIMIT`, saying how much and the largest budget that fits (``what`` names the rows and
+    ``unit`` the budget in the caller's words)."""
+    if n <= largest_budget(rows):
+        return
+    need = 8 * rows * n * n
+    raise ValueError(
+        f"A budget of {n} {unit} needs {need / 2**30:.1f} GiB for the Gram matrices of the directions each of the "
+        f"{rows} {what} chooses ([{rows}, {n}, {n}] float64), more than the {SUPPORT_MEMORY_LIMIT / 2**30:g} GiB a "
+        f"pursuit may take: give at most {largest_budget(rows)} {unit}"
+    )
 
 
 def sparse_nonnegative_path(
@@ -64,17 +98,24 @@ def sparse_nonnegative_path(
     if not budgets:
         raise ValueError("budgets is empty: give at least one number of concepts per row")
     r, t = rows.shape[0], directions.shape[0]
+    n = min(budgets[-1], t)
+    check_budget_memory(r, n)  # before any allocation: 1000 rows at 2500 asked for 50 GB
     device = directions.device
     v = directions.double()
     allowed = torch.ones(t, dtype=torch.bool, device=device) if allowed is None else allowed.to(device)
+    length = v.norm(dim=1)
+    # a direction's correlation over its length is its cosine with the residual (times the residual's length): unit
+    # directions (the bank's, within float32 rounding) keep their correlation as it is, bit for bit
+    scale = torch.where((length - 1).abs() <= UNIT_TOLERANCE, 1.0, length)
+    all_unit = bool((scale == 1).all())
+    blocked_directions = ~allowed | (length == 0)  # a zero direction writes nothing
     cosines = v @ v.T if t <= GRAM_LIMIT else None
     correlation = rows.to(device, torch.float64) @ v.T  # [R, T]
-    n = min(budgets[-1], t)
     support = torch.zeros(r, n, dtype=torch.long, device=device)
     coef = torch.zeros(r, n, dtype=torch.float64, device=device)  # unused slots keep weight 0 on direction 0
     gram = torch.zeros(r, n, n, dtype=torch.float64, device=device)
     target = torch.zeros(r, n, dtype=torch.float64, device=device)
-    blocked = (~allowed).expand(r, t).clone()  # not allowed, or already in the row's support
+    blocked = blocked_directions.expand(r, t).clone()  # not allowed, of length 0, or already in the row's support
     row_ids = torch.arange(r, device=device)
     path: dict[int, torch.Tensor] = {}
 
@@ -92,6 +133,8 @@ def sparse_nonnegative_path(
             score = correlation - torch.sparse.mm(fitted, cosines)
         else:
             score = correlation - torch.sparse.mm(fitted, v) @ v.T
+        if not all_unit:
+            score = score / scale
         best = score.masked_fill_(blocked, -torch.inf).max(1)
         live = torch.nonzero(best.values > 0).flatten()
         if not len(live):
@@ -111,6 +154,10 @@ def sparse_nonnegative_path(
     for b in budgets:  # budgets past where every row stopped growing
         path.setdefault(b, weights())
     return path
+
+
+UNIT_TOLERANCE = 1e-6
+"""A direction whose length is within this of 1 is taken as a unit one (float32 rounding of a normalised vector)."""
 
 
 def _check_inputs(rows, directions, allowed) -> None:

@@ -618,3 +618,113 @@ def test_a_sidecar_or_bytes_given_by_mistake_are_named(cbm, space, tmp_path):
     with pytest.raises(TypeError, match=r"classes must be text, not bytes b'espresso'"):
         cbm.without(concept, b"espresso")
     assert float(cbm.without(concept.encode().decode(), "espresso").weights[967, cbm.concept_index(concept)]) == 0
+
+
+def test_a_budget_too_large_for_memory_is_refused_with_the_largest_that_fits(classifier, ridge_mapper, photos):
+    """ImageNet at 2500 concepts per class asked for 50 GB and crashed, in the fit and both baselines alike, though the
+    refusal of a larger budget had said "give at most 2500"."""
+    wide = ConceptSpace(classifier, ridge_mapper, ConceptBank.visual().texts[::4])
+    usable = int((~wide.excluded).sum())
+    assert usable > 366  # more concepts than a pursuit for 1000 classes may take
+    too_many = r"A budget of 367 concepts per class needs 1\.0 GiB .*\[1000, 367, 367\] float64.*give at most 366"
+    f = classifier.features(photos["coffee"])
+    for fit in (
+        lambda: concept_bottleneck(wide, n_concepts=367),
+        lambda: random_bottleneck(wide, 367),
+        lambda: neighbour_bottleneck(wide, 367),
+        lambda: tradeoff(wide, features=f, budgets=[4, 367]),
+    ):
+        with pytest.raises(ValueError, match=too_many):
+            fit()
+    beyond = rf"n_concepts={usable + 1} is more than the {usable} concepts .*give at most 366 \(the most a pursuit"
+    with pytest.raises(ValueError, match=beyond):
+        concept_bottleneck(wide, n_concepts=usable + 1)
+    with pytest.raises(ValueError, match=beyond):
+        random_bottleneck(wide, usable + 1)
+
+
+def test_a_budget_given_by_position_or_a_bottleneck_given_as_the_space_is_named(
+    cbm, space, classifier, ridge_mapper, tmp_path
+):
+    """A budget after the mapper failed with "'int' object is not iterable"; a bottleneck for the space was told "A
+    concept space needs a mapper"."""
+    with pytest.raises(TypeError, match=r"8 was read as the bank .*numbers go in by keyword: n_concepts=8"):
+        concept_bottleneck(classifier, ridge_mapper, 8)
+    with pytest.raises(TypeError, match=r"got a ConceptBottleneck: pass its space .*concept_bottleneck\(cbm\.space,"):
+        concept_bottleneck(cbm, n_concepts=4)
+    path = cbm.save(tmp_path / "cbm6")
+    with pytest.raises(TypeError, match=r"6 was read as the bank .*keeps its own budget, so load_bottleneck takes no"):
+        load_bottleneck(path, classifier, ridge_mapper, 6)
+    with pytest.raises(TypeError, match=r"6 was read as the mapper .*leave the number out"):
+        load_bottleneck(path, classifier, 6)
+    with pytest.raises(TypeError, match=r"a ConceptBottleneck: pass its space, load_bottleneck\(path, cbm\.space\)"):
+        load_bottleneck(path, cbm)
+    assert torch.equal(load_bottleneck(path, cbm.space).weights.cpu(), cbm.weights.cpu())
+
+
+def test_allowed_concepts_are_read_as_interventions_read_them_and_mistakes_in_them_are_named(space):
+    """ "Coffee" was "not in the bank" for allowed= though intervene took it; one text or texts mixed with numbers
+    failed in numpy's words; too few allowed concepts were told to use "a larger bank"."""
+    first, second = [t for t, never in zip(space.texts, space.excluded.tolist()) if not never][:2]
+    allowed = {space.texts.index(first), space.texts.index(second)}
+    cbm = concept_bottleneck(space, n_concepts=1, allowed=[first.upper(), f" {second} "])  # as intervene reads them
+    used = set(torch.nonzero(cbm.weights.sum(0) > 0).flatten().tolist())
+    assert used and used <= allowed
+    wanted = r"allowed must be a list of the bank's concept texts \(e\.g\. \['coffee'\]\) or a \[399\] bool mask"
+    with pytest.raises(TypeError, match=wanted + r".*got the one text 'coffee': put it in a list"):
+        concept_bottleneck(space, n_concepts=1, allowed="coffee")
+    with pytest.raises(TypeError, match=wanted + r".*got texts mixed with int 3"):
+        concept_bottleneck(space, n_concepts=1, allowed=["coffee", 3])
+    with pytest.raises(
+        ValueError,
+        match=r"n_concepts=4 is more than the 2 concepts allowed= lets a recipe use .*: allow more concepts with "
+        r"allowed=, or give at most 2$",
+    ):
+        concept_bottleneck(space, n_concepts=4, allowed=[first, second])
+
+
+def test_a_bottleneck_loads_into_a_bank_of_the_same_texts_under_another_name(cbm, space, classifier, ridge_mapper):
+    """The same texts given as a list (bank "user") were refused as "another concept bank"."""
+    import tempfile
+
+    renamed = ConceptSpace(classifier, ridge_mapper, ConceptBank(space.texts, name="my concepts"))
+    assert renamed.bank.name != space.bank.name
+    with tempfile.TemporaryDirectory() as folder:
+        loaded = load_bottleneck(cbm.save(Path(folder) / "cbm"), renamed)
+    assert loaded.space is renamed and torch.equal(loaded.weights.cpu(), cbm.weights.cpu())
+
+
+def test_a_mapper_file_given_as_a_bottleneck_is_named_as_a_mapper(space, ridge_mapper, tmp_path):
+    """It was told it "has no sidecar ...: a bottleneck is saved as both; save it again"."""
+    path = ridge_mapper.save(tmp_path / "mapper")
+    with pytest.raises(ValueError, match=r"mapper.safetensors' is an nlexnb mapper, not a bottleneck: load it with nl"):
+        load_bottleneck(path, space)
+
+
+def test_a_recipe_names_its_class_apart_from_one_of_the_same_first_name_and_says_when_it_is_empty(cbm, photos, space):
+    """The recipes of ImageNet's "maillot" and "maillot, tank suit" had one title; an emptied recipe printed
+    "Recipe('espresso': )"; one image was "1 images"."""
+    assert cbm.recipe("maillot").title.startswith("\u201cmaillot\u201d as ")
+    assert cbm.recipe("maillot, tank suit").title.startswith("\u201cmaillot, tank suit\u201d as ")
+    assert repr(cbm.recipe(639)).startswith("Recipe('maillot, tank suit': ")
+    assert cbm.recipe("espresso").title.startswith("\u201cespresso\u201d as ")  # a first name no class shares
+    emptied = cbm.without(list(cbm.recipe("espresso")["concept"]), "espresso").recipe("espresso")
+    assert repr(emptied) == "Recipe('espresso': no concepts)"
+    assert emptied.title == "\u201cespresso\u201d has no concepts (budget 6)"
+    assert "the recipe is empty: its concepts were removed" in emptied._repr_html_()
+    one = cbm.agreement_by_confidence(photos["coffee"])
+    assert repr(one).startswith("AgreementByConfidence(1 image, ") and "1 image</b>" in one._repr_html_()
+    curve = tradeoff(space, features=space.classifier.features(photos["coffee"]), budgets=(6,), fitted=[cbm])
+    assert repr(curve) == "Tradeoff(1 image, budgets [6])" and "on 1 image</b>" in curve._repr_html_()
+
+
+def test_an_image_not_normalised_is_warned_of_once_per_explanation_or_intervention(cbm):
+    """``ToTensor()`` output without ``Normalize`` was warned of twice: when checked, and again by the forward pass."""
+    image = torch.rand(3, 50, 50, generator=torch.Generator().manual_seed(0))
+    concept = cbm.recipe("espresso")["concept"][0]
+    for use in (lambda: cbm.explain(image, heatmaps=False), lambda: cbm.intervene(image, {concept: 0.0})):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            use()
+        said = [str(w.message) for w in caught if "ToTensor() output without Normalize" in str(w.message)]
+        assert len(said) == 1 and said[0].startswith("image is a float tensor taken as preprocessed")

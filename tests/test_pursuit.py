@@ -133,3 +133,38 @@ def test_inputs_a_pursuit_cannot_use_are_named():
         sparse_nonnegative_path(torch.ones(1, 3), v, 8)
     with pytest.raises(TypeError, match=r"selector must be a name \(\['greedy'"):
         get_selector(["greedy"])
+
+
+def test_a_direction_is_chosen_for_its_fit_not_its_length():
+    """Direction 0 alone writes the row exactly, but direction 1, 60 times longer, was picked (residual 0.8)."""
+    rows = torch.tensor([[1.0, 0.0]])
+    weights = sparse_nonnegative_fit(rows, torch.tensor([[0.1, 0.0], [6.0, 8.0]]), 1)
+    assert weights.tolist() == [[pytest.approx(10.0), 0.0]]
+    # the lengths of the directions change their weights, never which ones a row is written with
+    g = torch.Generator().manual_seed(4)
+    unit = torch.nn.functional.normalize(torch.randn(30, 8, generator=g), dim=1)
+    many_rows = torch.randn(6, 8, generator=g)
+    lengths = torch.rand(30, generator=g) * 20 + 0.05
+    scaled = sparse_nonnegative_fit(many_rows, unit * lengths[:, None], 4)
+    assert torch.allclose(scaled * lengths.double(), sparse_nonnegative_fit(many_rows, unit, 4), atol=1e-6)
+    # a direction of length 0 writes nothing and is never chosen
+    zero_first = sparse_nonnegative_fit(rows, torch.tensor([[0.0, 0.0], [6.0, 8.0]]), 2)
+    assert zero_first.tolist() == [[0.0, pytest.approx(0.06)]]
+
+
+def test_a_budget_whose_pursuit_would_not_fit_in_memory_is_refused_before_allocating():
+    """1000 rows at a budget of 2500 asked for 50 GB ([1000, 2500, 2500] float64) and crashed."""
+    from nlexnb.pursuit import SUPPORT_MEMORY_LIMIT, check_budget_memory, largest_budget
+
+    rows, directions = torch.randn(1000, 4), torch.randn(3000, 4)
+    with pytest.raises(
+        ValueError,
+        match=r"A budget of 2500 directions per row needs 46\.6 GiB for the Gram matrices of the directions each of "
+        r"the 1000 rows chooses \(\[1000, 2500, 2500\] float64\), more than the 1 GiB a pursuit may take: give at "
+        r"most 366 directions per row",
+    ):
+        sparse_nonnegative_fit(rows, directions, 2500)
+    most = largest_budget(1000)  # the advice is the largest budget within the limit
+    assert most == 366 and 8 * 1000 * most**2 <= SUPPORT_MEMORY_LIMIT < 8 * 1000 * (most + 1) ** 2
+    check_budget_memory(1000, 366)  # the budget advised is taken
+    check_budget_memory(1, 2500)  # and one row at 2500 takes 48 MB

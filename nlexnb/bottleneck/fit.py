@@ -10,16 +10,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._checks import a_seed, positive_int, warn_user, yes_or_no
+from .._checks import a_number, a_seed, positive_int, warn_user, yes_or_no
 from ..images import ImageInput
 from ..labels import counted, primary_name
-from ..pursuit import sparse_nonnegative_fit, sparse_nonnegative_path
+from ..pursuit import check_budget_memory, largest_budget, sparse_nonnegative_fit, sparse_nonnegative_path
 from ..space import ConceptSpace, concept_space
 from .model import (
     RESIDUAL_WARNING,
     ConceptBottleneck,
     PoorFitWarning,
     centred_rows,
+    concept_positions,
     features_of,
     recipe_residual,
     to_row_length,
@@ -66,11 +67,30 @@ def _refused(space: ConceptSpace, allow_kinds: bool = False) -> torch.Tensor:
 
 
 def _check_budget(space: ConceptSpace, n_concepts: int) -> int:
+    """``n_concepts`` as a budget a baseline can be fitted with: within the bank and within memory."""
     n = positive_int(n_concepts, "n_concepts", "concepts per class")
     usable = int((~space.excluded).sum())
     if n > usable:
-        raise ValueError(f"n_concepts={n} is more than the {usable} concepts of the bank a bottleneck may use")
+        raise ValueError(
+            f"n_concepts={n} is more than the {usable} concepts of the bank a bottleneck may use: give at most "
+            f"{_at_most(space, usable)}"
+        )
+    _check_memory(space, n)
     return n
+
+
+def _at_most(space: ConceptSpace, count: int) -> str:
+    """The largest budget that can be fitted with ``count`` concepts to choose from, in an error's words: ``count``,
+    or less where a pursuit of that many for every class would not fit in memory."""
+    classes = len(space.classifier.class_names)
+    most = largest_budget(classes)
+    return str(count) if count <= most else f"{most} (the most a pursuit for {classes} classes may take in memory)"
+
+
+def _check_memory(space: ConceptSpace, n: int) -> None:
+    """A ValueError before any allocation when fitting ``n`` concepts for every class would take more memory than a
+    pursuit may (:data:`~nlexnb.pursuit.SUPPORT_MEMORY_LIMIT`): 2500 for ImageNet's classes crashed on 50 GB."""
+    check_budget_memory(len(space.classifier.class_names), n, "classes", "concepts per class")
 
 
 def _top_mask(score: torch.Tensor, n: int) -> torch.Tensor:
@@ -165,7 +185,7 @@ def concept_bottleneck(
     concepts=None,
     *,
     n_concepts: int = 32,
-    allowed: torch.Tensor | None = None,
+    allowed: torch.Tensor | Sequence[str] | None = None,
     allow_kinds: bool = False,
 ) -> ConceptBottleneck:
     """Fit a data-free concept bottleneck: every class row as at most ``n_concepts`` concepts (see the module).
@@ -174,7 +194,9 @@ def concept_bottleneck(
         classifier: a classifier (then ``mapper`` and optionally ``concepts``, as for :class:`nlexnb.Explainer`), or a
             :class:`~nlexnb.space.ConceptSpace`.
         n_concepts: the budget per class (at most the number of concepts the bank allows).
-        allowed: [T] bool, the bank concepts the recipes may use (default all; class names and peoples never).
+        allowed: the bank concepts the recipes may use, a list of their texts (read as
+            :meth:`ConceptBottleneck.intervene` reads them: case aside) or a [T] bool mask (default all; class names
+            and peoples never).
         allow_kinds: let a class's recipe use kinds of the class ("camel" for Arabian camel, "sand cat" for tiger
             cat; :meth:`~nlexnb.space.ConceptSpace.naming_mask`). Off by default: such recipes repeat the class in other
             words, and agree with the original head no more on lite0 and lite2 (0.61 at 32 concepts) and a little
@@ -185,6 +207,16 @@ def concept_bottleneck(
         >>> cbm.recipe("espresso").head()
         >>> cbm.agreement(list(photos.values()))
     """
+    if isinstance(classifier, ConceptBottleneck):  # "A concept space needs a mapper" said nothing of the bottleneck
+        raise TypeError(
+            "concept_bottleneck takes a classifier (with a mapper) or a ConceptSpace, got a ConceptBottleneck: pass "
+            "its space to fit another budget in it, concept_bottleneck(cbm.space, n_concepts=...)"
+        )
+    if a_number(concepts):  # "'int' object is not iterable"
+        raise TypeError(
+            f"{concepts!r} was read as the bank (the argument after the mapper); numbers go in by keyword: "
+            f"n_concepts={concepts!r}"
+        )
     space = concept_space(classifier, mapper, concepts)
     n = positive_int(n_concepts, "n_concepts", "concepts per class")
     allow_kinds = yes_or_no(allow_kinds, "allow_kinds")  # "no" is a true string: recipes would name their class
@@ -200,7 +232,8 @@ _NEVER_USED = "ConceptSpace.excluded: class names, peoples and concepts too weak
 def _usable(space: ConceptSpace, allowed: torch.Tensor | None, n: int) -> torch.Tensor:
     """[T] bool: the concepts a recipe may use (``allowed``, never class names or peoples), checked to hold ``n``."""
     usable = ~space.excluded
-    if allowed is not None:
+    given = allowed is not None
+    if given:
         allowed = _allowed_mask(space, allowed).to(usable.device)
         if not bool(allowed.any()):
             raise ValueError(
@@ -217,21 +250,45 @@ def _usable(space: ConceptSpace, allowed: torch.Tensor | None, n: int) -> torch.
         raise ValueError(
             f"Every concept of the bank is one that recipes never use ({_NEVER_USED}): a bottleneck needs others"
         )
-    if n > int(allowed.sum()):
+    count = int(allowed.sum())
+    if n > count and not given:
+        larger = ", or a larger bank" if count <= largest_budget(len(space.classifier.class_names)) else ""
         raise ValueError(
-            f"n_concepts={n} is more than the {int(allowed.sum())} concepts of the bank a recipe may use (class names, "
-            f"peoples and concepts not allowed left out): give at most {int(allowed.sum())}, or a larger bank"
+            f"n_concepts={n} is more than the {count} concepts of the bank a recipe may use (recipes never use "
+            f"{_NEVER_USED}): give at most {_at_most(space, count)}{larger}"
         )
+    if n > count:  # "or a larger bank" did not help: allowed= was what held the recipes to so few
+        raise ValueError(
+            f"n_concepts={n} is more than the {count} concepts allowed= lets a recipe use (recipes never use "
+            f"{_NEVER_USED}): allow more concepts with allowed=, or give at most {_at_most(space, count)}"
+        )
+    _check_memory(space, n)
     return allowed
 
 
 def _allowed_mask(space: ConceptSpace, allowed) -> torch.Tensor:
     """``allowed`` as a [T] bool mask over the bank: a bool mask of the bank's length, or a list of the bank's
-    concept texts. Float weights became "all allowed", and a mask of another length failed in torch's words."""
+    concept texts, each read as :meth:`ConceptBottleneck.concept_index` reads one (case aside). Float weights became
+    "all allowed", a mask of another length failed in torch's words, and one text or texts mixed with numbers in
+    numpy's ("can't convert np.ndarray of type numpy.str_")."""
     size = len(space)
-    if isinstance(allowed, (list, tuple)) and allowed and all(isinstance(a, str) for a in allowed):
-        index = {text: i for i, text in enumerate(space.texts)}
-        unknown = [text for text in allowed if text not in index]
+    wanted = (
+        f"a list of the bank's concept texts (e.g. ['coffee']) or a [{size}] bool mask over the bank (True: a recipe "
+        "may use the concept)"
+    )
+    if isinstance(allowed, (str, bytes)):
+        raise TypeError(f"allowed must be {wanted}, got the one text {allowed!r:.60}: put it in a list")
+    if isinstance(allowed, np.ndarray) and allowed.dtype.kind == "U":
+        allowed = allowed.tolist()
+    if isinstance(allowed, (list, tuple, set, frozenset)) and any(isinstance(a, str) for a in allowed):
+        others = [a for a in allowed if not isinstance(a, str)]
+        if others:
+            raise TypeError(
+                f"allowed must be {wanted}, got texts mixed with {type(others[0]).__name__} {others[0]!r:.40}"
+            )
+        texts = list(allowed)
+        positions = concept_positions(space.texts, texts)
+        unknown = [text for text, i in zip(texts, positions) if i is None]
         if unknown:
             close = difflib.get_close_matches(unknown[0], space.texts, n=3, cutoff=0.6)
             raise ValueError(
@@ -239,9 +296,15 @@ def _allowed_mask(space: ConceptSpace, allowed) -> torch.Tensor:
                 f"{space.bank.name!r}{f' (close: {close})' if close else ''}"
             )
         mask = torch.zeros(size, dtype=torch.bool)
-        mask[[index[text] for text in allowed]] = True
+        mask[positions] = True
         return mask
-    mask = torch.as_tensor(np.asarray(allowed)) if not isinstance(allowed, torch.Tensor) else allowed
+    if isinstance(allowed, torch.Tensor):
+        mask = allowed
+    else:
+        array = np.asarray(allowed)
+        if array.dtype.kind not in "biuf":  # a dict, a set of numbers, None inside a list: nothing to read as a mask
+            raise TypeError(f"allowed must be {wanted}, got {type(allowed).__name__} {allowed!r:.60}")
+        mask = torch.as_tensor(array)
     if mask.dtype != torch.bool or tuple(mask.shape) != (size,):
         raise ValueError(
             f"allowed must be a [{size}] bool mask over the bank (True: a recipe may use the concept) or a list of "
@@ -276,7 +339,8 @@ def _warn_poorly_written(cbm: ConceptBottleneck) -> None:
     worst = ", ".join(f"{primary_name(c)!r} {r:.2f}" for c, r in zip(poor["class_name"][:10], poor["residual"][:10]))
     more = f" and {len(poor) - 10} more" if len(poor) > 10 else ""
     warn_user(
-        f"{len(poor)} classes are poorly written by {cbm.n_concepts} concepts (residual above {RESIDUAL_WARNING}): "
+        f"{counted(len(poor), 'class', 'classes')} {'is' if len(poor) == 1 else 'are'} poorly written by "
+        f"{counted(cbm.n_concepts, 'concept')} (residual above {RESIDUAL_WARNING}): "
         f"{worst}{more}. They are kept; cbm.poorly_written() lists them all. A larger n_concepts or bank writes more",
         PoorFitWarning,
     )

@@ -6,7 +6,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,14 @@ from ..explain import input_view, upsample_map
 from ..explanation import HeatMap
 from ..images import ImageInput, ImageLike
 from ..space import ConceptSpace
-from .results import CONFIDENCE_EDGES, AgreementByConfidence, BottleneckExplanation, Intervention, Recipe
+from .results import (
+    CONFIDENCE_EDGES,
+    AgreementByConfidence,
+    BottleneckExplanation,
+    Intervention,
+    Recipe,
+    distinct_names,
+)
 
 ACTIVATION_LIMIT = 1e4
 """The largest activation an intervention may set (concept scores are a few units; 1e308 overflowed in torch's
@@ -189,8 +198,9 @@ class ConceptBottleneck:
                 "row left out": _left_out(centred_rows(self.space)[index : index + 1], partial).tolist(),
             }
         )
-        name = self.space.classifier.class_names[index]
-        return Recipe(index, name, table, float(self.residual[index]), self.n_concepts)
+        names = self.space.classifier.class_names
+        shown = distinct_names(names)[index]  # "maillot" and "maillot, tank suit" are two classes
+        return Recipe(index, names[index], table, float(self.residual[index]), self.n_concepts, shown)
 
     def poorly_written(self, threshold: float = RESIDUAL_WARNING) -> pd.DataFrame:
         """The classes whose recipe leaves out more than ``threshold`` of their centred row, worst first:
@@ -213,7 +223,8 @@ class ConceptBottleneck:
         k = positive_int(k, "k", "heat maps")
         heatmaps = yes_or_no(heatmaps, "heatmaps")
         x = space.preprocess_one(image)
-        out = clf.forward_all(x, maps=heatmaps)
+        with _checked_already():
+            out = clf.forward_all(x, maps=heatmaps)
         f = out.features
         with torch.inference_mode():
             scores = self._scores(f)
@@ -271,11 +282,9 @@ class ConceptBottleneck:
         if not isinstance(concept, str):
             raise TypeError(f"A concept must be a text of the bank, got {type(concept).__name__} ({concept!r})")
         texts = self.space.texts
-        if concept in texts:
-            return texts.index(concept)
-        lower = [t.lower() for t in texts]
-        if concept.strip().lower() in lower:
-            return lower.index(concept.strip().lower())
+        index = concept_positions(texts, [concept])[0]
+        if index is not None:
+            return index
         close = difflib.get_close_matches(concept, texts, n=5, cutoff=0.6)
         hint = f"; close: {close}" if close else "; see cbm.space.texts"
         raise ValueError(f"{concept!r} is not a concept of the bank {self.space.bank.name!r}{hint}")
@@ -292,7 +301,9 @@ class ConceptBottleneck:
         chosen = self._chosen(values)
         k = min(positive_int(k, "k", "classes"), len(self.space.classifier.class_names))  # as predict caps it
         with torch.inference_mode():
-            f = self.space.classifier.features(self.space.preprocess_one(image))
+            x = self.space.preprocess_one(image)
+            with _checked_already():
+                f = self.space.classifier.features(x)
             scores = self._scores(f)
             changed = scores.clone()
             for i, value in chosen.items():
@@ -406,6 +417,16 @@ class ConceptBottleneck:
         return path
 
 
+@contextmanager
+def _checked_already() -> Iterator[None]:
+    """Run the classifier on an image :meth:`~nlexnb.space.ConceptSpace.preprocess_one` has checked: a float tensor
+    that looks like ``ToTensor()`` output without ``Normalize`` was warned of there, and the same warning from the
+    classifier's check of the same tensor said it twice."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".* is a float tensor taken as preprocessed, but every value is in")
+        yield
+
+
 def _check_sidecar_is_ours(sidecar: Path) -> None:
     """A ValueError when a file named as the sidecar exists and is not one a bottleneck wrote: the user named the
     ``.safetensors`` file, not ``results.json`` beside it, which would be overwritten without a word."""
@@ -421,6 +442,18 @@ def _check_sidecar_is_ours(sidecar: Path) -> None:
             f"ConceptBottleneck.save writes its sidecar to {str(sidecar)!r}, which exists and was not written by a "
             "bottleneck; it is left as it is. Save under another name"
         )
+
+
+def concept_positions(texts: Sequence[str], concepts: Sequence[str]) -> list[int | None]:
+    """Where each of ``concepts`` is in the bank's ``texts``: the exact text, else the text ignoring case and spaces
+    around it (the first of equal texts), None where neither is there. How a bottleneck reads every concept a user
+    names (``intervene``, ``without``, ``allowed=``): "Coffee" was refused by one and taken by the others."""
+    exact: dict[str, int] = {}
+    folded: dict[str, int] = {}
+    for i, text in enumerate(texts):
+        exact.setdefault(text, i)
+        folded.setdefault(text.lower(), i)
+    return [exact.get(c, folded.get(c.strip().lower())) for c in concepts]
 
 
 def centred_rows(space: ConceptSpace) -> torch.Tensor:

@@ -55,6 +55,9 @@ class Recipe:
             between them (0 = the row's direction exactly, 1 = at right angles). The recipe, scaled to the row's
             length, misses the row by more than this: by sqrt(2 - 2 cos) of its length.
         n_concepts: the bottleneck's budget per class.
+        shown_name: what its title calls the class: its first synonym, or its whole name where another of the
+            classifier's classes has the same first synonym (:func:`distinct_names`: ImageNet's "maillot" and
+            "maillot, tank suit"); empty: the first synonym.
 
     ``recipe["concept"]``, ``len(recipe)``, ``recipe.columns`` and ``recipe.head(n)`` read the table, as when a recipe
     was a DataFrame.
@@ -65,6 +68,7 @@ class Recipe:
     table: pd.DataFrame
     residual: float
     n_concepts: int
+    shown_name: str = ""
 
     def __getitem__(self, key):
         return self.table[key]
@@ -80,9 +84,16 @@ class Recipe:
         return self.table.head(n)
 
     @property
+    def name(self) -> str:
+        """What the recipe calls its class (``shown_name``, else the class's first synonym)."""
+        return self.shown_name or primary_name(self.class_name)
+
+    @property
     def title(self) -> str:
+        if self.table.empty:  # "as 0 concepts"
+            return f"\u201c{self.name}\u201d has no concepts (budget {self.n_concepts})"
         return (
-            f"\u201c{primary_name(self.class_name)}\u201d as {counted(len(self.table), 'concept')} "
+            f"\u201c{self.name}\u201d as {counted(len(self.table), 'concept')} "
             f"(budget {self.n_concepts}; {self.residual:.0%} of its row outside the recipe's direction)"
         )
 
@@ -94,10 +105,10 @@ class Recipe:
 
     def __repr__(self) -> str:
         top = ", ".join(f"{c} {s:.0%}" for c, s in zip(self.table["concept"][:5], self.table["share"][:5]))
-        return f"Recipe({primary_name(self.class_name)!r}: {top}{', ...' if len(self.table) > 5 else ''})"
+        return f"Recipe({self.name!r}: {top or 'no concepts'}{', ...' if len(self.table) > 5 else ''})"
 
     def _repr_html_(self) -> str:
-        return _html(self.title, self.table)
+        return _html(self.title, self.table, EMPTY_RECIPE if self.table.empty else "")
 
 
 @dataclass
@@ -248,10 +259,10 @@ class Tradeoff:
         return tradeoff_figure(self, figsize=figsize)
 
     def __repr__(self) -> str:
-        return f"Tradeoff({self.images} images, budgets {sorted(set(self.table['concepts per class']))})"
+        return f"Tradeoff({counted(self.images, 'image')}, budgets {sorted(set(self.table['concepts per class']))})"
 
     def _repr_html_(self) -> str:
-        return _html(f"Sparsity against agreement on {self.images} images", self.table)
+        return _html(f"Sparsity against agreement on {counted(self.images, 'image')}", self.table)
 
 
 CONFIDENCE_EDGES: tuple[float, ...] = (0.2, 0.5, 0.8)
@@ -291,7 +302,8 @@ class AgreementByConfidence:
     def __repr__(self) -> str:
         overall = self.table.iloc[-1]
         top5 = f", in top 5 {overall['in top 5']:.3f}" if self.measures_top5 else f" of {self.classes} classes"
-        return f"AgreementByConfidence({self.images} images, agreement {overall['agreement']:.3f}{top5})"
+        return f"AgreementByConfidence({counted(self.images, 'image')}, agreement {overall['agreement']:.3f}{top5})"
 
     def _repr_html_(self) -> str:
-        return _html(f"Agreement with the original head by its confidence, {self.images} images", self.table)
+        title = f"Agreement with the original head by its confidence, {counted(self.images, 'image')}"
+        return _html(title, self.table)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .._checks import warn_user
+from .._checks import a_number, warn_user
 from ..space import concept_space
 from .model import ConceptBottleneck, sidecar_digest, sidecar_path
 
@@ -23,6 +23,7 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
     """
     from safetensors import safe_open
 
+    _check_arguments(classifier, mapper, concepts)
     path = Path(path).expanduser()  # "~/cbm.safetensors", as ConceptBottleneck.save and load_mapper read it
     if path.suffix == ".json" and path.is_file():  # the sidecar for the bottleneck: "not readable ..." said nothing
         raise ValueError(
@@ -33,6 +34,11 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
         path = path.with_name(path.name + ".safetensors")
     if not path.is_file():
         raise FileNotFoundError(f"Bottleneck file not found: {str(path)!r}")
+    if _is_a_mapper(path):  # "has no sidecar ...: save it again" sent the user to save a mapper as a bottleneck
+        raise ValueError(
+            f"{str(path)!r} is an nlexnb mapper, not a bottleneck: load it with nlexnb.load_mapper(path, classifier, "
+            "encoder), and a bottleneck from the .safetensors file ConceptBottleneck.save wrote"
+        )
     if not sidecar_path(path).is_file():
         raise FileNotFoundError(
             f"{str(path)!r} has no sidecar {str(sidecar_path(path))!r}: a bottleneck is saved as both; save it again"
@@ -72,7 +78,6 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
         ("num_classes", "classifier", "made for another number of classes"),
         ("num_features", "classifier", "made for another feature width"),
         ("class_names_sha256", "classifier", "made for other class names"),
-        ("bank", "bank", "made with another concept bank"),
         ("bank_size", "bank", "made with a bank of another size"),
         ("bank_sha256", "bank", "made with other concept texts"),
     ]
@@ -102,3 +107,34 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
     device = space.directions.device
     default_fit = saved.get("default_fit") is True
     return ConceptBottleneck(space, weights.to(device), int(saved["n_concepts"]), residual.to(device), default_fit)
+
+
+def _check_arguments(classifier, mapper, concepts) -> None:
+    """A TypeError for what :func:`load_bottleneck` cannot load into: a bottleneck where its space goes, or a budget
+    (the file keeps its own) where the mapper or the bank goes ("'int' object is not iterable")."""
+    if isinstance(classifier, ConceptBottleneck):
+        raise TypeError(
+            "load_bottleneck takes a classifier (with a mapper) or a ConceptSpace, got a ConceptBottleneck: pass its "
+            "space, load_bottleneck(path, cbm.space)"
+        )
+    for value, where in ((mapper, "mapper"), (concepts, "bank")):
+        if a_number(value):
+            raise TypeError(
+                f"{value!r} was read as the {where} (the argument after the "
+                f"{'classifier' if where == 'mapper' else 'mapper'}): a saved bottleneck keeps its own budget, so "
+                "load_bottleneck takes none; leave the number out: load_bottleneck(path, classifier, mapper)"
+            )
+
+
+def _is_a_mapper(path: Path) -> bool:
+    """Whether ``path`` is a mapper :meth:`nlexnb.Mapper.save` wrote: its safetensors header's ``nlexnb`` entry is the
+    mapper's JSON settings, where a bottleneck's says ``"bottleneck"``. A file that cannot be read says no."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            mark = (fh.metadata() or {}).get("nlexnb")
+        settings = json.loads(mark) if isinstance(mark, str) and mark != "bottleneck" else None
+    except Exception:  # damaged or another format: the checks that follow name it
+        return False
+    return isinstance(settings, dict) and "method" in settings
