@@ -7,6 +7,7 @@ with the seen-class penalty the mapper calibrated on its own training classes. B
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -190,6 +191,7 @@ def heldout(
             "evaluated again and its folds counted twice)"
         )
     _check_fit_options(hparams)
+    _check_map_options(hparams, [m for m in methods if m != BASELINE_TEXT])
     per_fold = yes_or_no(per_fold, "per_fold")
     progress = yes_no_or_none(progress, "progress", "the default: a bar over the fits") is not False
     splits = fold_splits(classifier.num_classes, folds, a_seed(seed))
@@ -239,6 +241,34 @@ def _check_fit_options(hparams: Mapping[str, object]) -> None:
         raise TypeError(
             "heldout chooses the classes of each fit itself (every class but the fold held out): give no classes="
         )
+
+
+def _check_map_options(hparams: Mapping[str, object], methods: Sequence[str]) -> None:
+    """A TypeError or ValueError, before the first fit, for an option that one of ``methods`` does not take or a value
+    no map can be fitted with: :func:`heldout` passes every option to every method, and ``sigma=0.5`` with
+    ``methods=["kernel", "ridge"]`` failed on the first ridge fit, after the kernel fits had run."""
+    import inspect
+
+    from .maps import checked_hyper_parameters, map_defaults
+
+    own = {name for name, p in inspect.signature(fit_mapper).parameters.items() if p.kind is p.KEYWORD_ONLY}
+    options = {name: value for name, value in hparams.items() if name not in own}
+    for method in methods:
+        valid = list(map_defaults(method))
+        unknown = sorted(set(options) - set(valid))
+        if not unknown:
+            continue
+        takes = [m for m in methods if set(options) <= set(map_defaults(m))]
+        if not takes:  # no method takes them: a misspelt option, said as fit_mapper says it
+            raise TypeError(f"Unknown hyper-parameter(s) {unknown} for method {method!r}; valid: {valid}")
+        given = ", ".join(f"{name}={value!r}" for name, value in options.items())
+        rest = [m for m in methods if m not in takes]
+        raise TypeError(
+            f"heldout passes every option to every method, and {method!r} has no {unknown} (its options: {valid}): "
+            f"run one heldout per method instead, heldout(classifier, encoder, methods={takes}, {given}) and "
+            f"heldout(classifier, encoder, methods={rest})"
+        )
+    checked_hyper_parameters(options)
 
 
 def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
@@ -315,7 +345,8 @@ def free_text(classifier: Classifier, mapper: Mapper, probes=None) -> pd.DataFra
     "tabby", or an index), or one such name alone. None: the built-in probes of ImageNet classes
     (:data:`FREE_TEXT_PROBES`; those naming no ImageNet-1k class are left out).
 
-    Returns one row per probe: text, nearest class, best rank of any intended class (0 = top-1).
+    Returns one row per probe: text, the intended class ranked best (``intended_class``), the nearest class, and
+    that best rank (0 = top-1).
     (``free_text(mapper, classifier)``, the former order, still works and warns.)
 
     Raises:
@@ -344,8 +375,12 @@ def free_text(classifier: Classifier, mapper: Mapper, probes=None) -> pd.DataFra
     scores = vectors @ rows.T
     records = []
     for (text, _), wanted, row in zip(pairs, targets, scores):
-        best = min(int((row >= row[t]).sum()) - 1 for t in wanted)  # ties count against it, as in rank_of_true
-        records.append({"text": text, "nearest_class": names[int(row.argmax())], "rank": best})
+        ranks = [int((row >= row[t]).sum()) - 1 for t in wanted]  # ties count against it, as in rank_of_true
+        best = min(ranks)
+        intended = names[wanted[ranks.index(best)]]
+        records.append(
+            {"text": text, "intended_class": intended, "nearest_class": names[int(row.argmax())], "rank": best}
+        )
     return pd.DataFrame.from_records(records)
 
 
@@ -423,6 +458,12 @@ def _label_classes(pairs, classifier: Classifier, why: str) -> list[int]:
             try:
                 found[label] = classifier.class_index(label, "label")
             except ValueError as exc:
+                if re.fullmatch(r"n\d{8}", str(label)):  # an ImageNet synset folder read as a plain ImageFolder
+                    raise ValueError(
+                        f"Label {label!r}{_image_of(image)} is a WordNet id, as ImageNet's synset folders are named, "
+                        "not a class name: load the folder with nlexnb.datasets.imagenet_folder(root), which labels "
+                        "each image with its class's name"
+                    ) from None
                 raise ValueError(f"{in_a_sentence(exc)}{_image_of(image)}. {why}") from None
     return [found[label] for _, label in pairs]
 

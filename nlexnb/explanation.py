@@ -129,6 +129,10 @@ class Explanation:
             with the explained quantity but left out by the explainer's rules (names, kinds and echoes of the class,
             peoples, what its photos are not expected to show): the sentence then says the bank's concepts that
             carry the decision were left out, not that none carries it.
+        concept_directions: how many directions the bank's concepts can differ in (the mapper's
+            :attr:`~nlexnb.Mapper.concept_directions`; None where unbounded or unknown). Where it is 1 (a kernel or
+            ridge mapper fitted on two classes) and no concept is named, the sentence says that every concept maps to
+            the same direction up to sign, the reason none can be told from the class or from another.
     """
 
     target: int
@@ -150,6 +154,7 @@ class Explanation:
     predicted_name: str | None = None
     predicted_probability: float | None = None
     withheld: int = 0
+    concept_directions: int | None = None
 
     def __post_init__(self) -> None:
         if self.explained is None:
@@ -224,7 +229,15 @@ class Explanation:
 
     def _nothing_named(self, does: str) -> str:
         """Why no concept is named: no concept of the bank ``does`` so, or none the explainer may name does, while
-        :attr:`withheld` concepts present in the image and aligned with the quantity were left out by its rules."""
+        :attr:`withheld` concepts present in the image and aligned with the quantity were left out by its rules, or
+        none can be told apart at all (:attr:`concept_directions` 1: a mapper fitted on two classes)."""
+        if self.concept_directions == 1:  # said "left out by its rules (... paraphrases ...)": true, and no reason
+            return (
+                f"no concept the explainer may name {does}: its mapper was fitted on two classes, so every concept of "
+                "the bank maps to the same direction up to sign (along the difference of the two class rows) and "
+                "none can be told apart from another or from the class itself; fit the mapper on a head of more "
+                "classes to explain with concepts"
+            )
         if not self.withheld:
             return f"no concept in the bank {does}"
         n, one = self.withheld, self.withheld == 1

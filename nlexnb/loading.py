@@ -338,8 +338,8 @@ def _wrap_module(model, head, feature_layer, feature_post, class_names, transfor
 def _checked_class_names(class_names) -> list[str] | None:
     """``class_names`` as a list of strings, or an error naming what was wrong: a single string (its letters would
     be the classes), an empty list (it would silently mean the ImageNet names), a name that is not a string or is
-    blank, or two names that differ only in case, whitespace, Unicode form ("café" typed, or from a macOS file name)
-    or an invisible character (one class would answer to both).
+    blank or punctuation only, or two names that differ only in case, whitespace, Unicode form ("café" typed, or
+    from a macOS file name) or an invisible character (one class would answer to both).
     Identical names are kept: they are told apart by their index ("crane (class 517)")."""
     if class_names is None:
         return None
@@ -350,10 +350,17 @@ def _checked_class_names(class_names) -> list[str] | None:
         )
     if not len(class_names):
         raise ValueError("class_names is empty: give one name per class, in head order (or None for ImageNet's)")
+    from .zeroshot import synonym_keys  # the test zero-shot applies to a label; it imports the classifier module
+
     seen: dict[str, int] = {}
     for i, name in enumerate(class_names):
         if not isinstance(name, str) or not folded(name).strip():  # a zero-width space alone is blank too
             raise ValueError(f"class_names[{i}] is {name!r}: every class name must be a non-blank string")
+        if not synonym_keys(name):  # "?" was fitted on as "a photo of a ?." and failed later under another index
+            raise ValueError(
+                f"class_names[{i}] {name!r} has no words to map (it is punctuation only): name each class in words, "
+                "as explanations, mappers and zero-shot heads read its name"
+            )
         key = spelled_alike(name)
         if key in seen and class_names[seen[key]] != name:
             raise ValueError(

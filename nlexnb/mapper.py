@@ -20,11 +20,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import a_gloss, a_seed, an_index, in_a_sentence, per_class, photo_phrases, warn_user, yes_or_no
+from ._checks import (
+    Setting,
+    a_gloss,
+    a_seed,
+    an_index,
+    in_a_sentence,
+    per_class,
+    photo_phrases,
+    warn_user,
+    yes_or_no,
+)
 from ._store import TensorCache, atomic_save_safetensors, safetensors_path
 from .classifier import Classifier, a_classifier
 from .labels import counted, imagenet_class_names, imagenet_descriptions, imagenet_glosses, joined, split_synonyms
-from .maps import MAPS, LabelMemory, checked_hyper_parameters, class_means, fit_map
+from .maps import MAPS, LabelMemory, checked_hyper_parameters, class_means, fit_map, map_defaults
 from .text import TextEncoder, check_texts, load_text_encoder
 
 __all__ = [
@@ -43,7 +53,10 @@ COLLAPSED = 1e-3
 text to about one vector (an over-strong ``alpha``, a tiny ``sigma``): refused, as a NaN map is."""
 FEW_CLASSES = 50
 """Fitted on fewer classes than this, a map is warned about: a kernel or ridge map sends every text to a mix of the
-class rows it was fitted on, so all the concepts of a bank span at most that many directions."""
+class rows it was fitted on, so once centred the concepts of a bank differ in at most one direction fewer than that
+(none at all for two classes: every concept points the same way up to sign)."""
+SPAN_BOUND_MAPS = ("kernel", "ridge")
+"""The maps whose every output is a mix of the class rows they were fitted on (an MLP's is not bounded so)."""
 FORMAT_VERSION = 2
 """The mapper file format written: 2 carries checksums of its header and tensors and must have them; 1 (files saved
 before 2026-11-29) is still read, checked where it has them."""
@@ -132,7 +145,8 @@ class Mapper:
     Attributes:
         net: the map itself, ``[*, text_dim] -> [*, feature_dim]``.
         text_encoder: the encoder whose embeddings ``net`` reads.
-        templates: prompt templates used for training and by :meth:`encode_labels`.
+        templates: prompt templates used for training and by :meth:`encode_labels` (checked when set, as
+            :func:`check_templates` checks them).
         meta: identity of the classifier and encoder, hyper-parameters, fit time, versions (saved with the mapper).
         memory: optional :class:`~nlexnb.maps.LabelMemory` that :meth:`encode_labels` adds, so the fitted class
             names reproduce their rows exactly (``fit_mapper(memorize=True)``); free text is never affected.
@@ -178,6 +192,17 @@ class Mapper:
         return float(self.meta.get("seen_penalty", 0.0))
 
     @property
+    def concept_directions(self) -> int | None:
+        """How many directions concepts can differ in once centred on a bank's mean (as explanations and discovery
+        use them): at most K - 1 for a kernel or ridge map fitted on K class rows, since it sends every text to a
+        mix of them, and never more than the feature width. 1 (two classes): every concept points the same way up
+        to sign. None where it is not bounded so (an MLP map, a mapper that does not say what it was fitted on)."""
+        fitted, width = self.meta.get("num_fit_classes"), self.meta.get("feature_dim")
+        if self.method not in SPAN_BOUND_MAPS or not isinstance(fitted, int) or not isinstance(width, int):
+            return None
+        return min(fitted - 1, width)
+
+    @property
     def device(self) -> torch.device:
         return next(iter(self.net.state_dict().values())).device
 
@@ -202,10 +227,9 @@ class Mapper:
         fitted = self.meta.get("encoder_identity")
         now = self.text_encoder.identity
         if fitted is not None and fitted != now:
-            same_model = fitted.rsplit("-", 1)[0] == now.rsplit("-", 1)[0]  # "<model name>-<hash of its weights>"
             what = (
                 "its weights or settings were changed after the fit"
-                if same_model
+                if same_encoder_model(fitted, now)
                 else "it is another text encoder than the one the map was fitted on"
             )
             raise ValueError(
@@ -269,6 +293,12 @@ class Mapper:
         )
 
 
+def same_encoder_model(fitted: str, now: str) -> bool:
+    """Whether two text encoder identities ("<model name>-<hash of its weights and settings>") name the same model:
+    then its weights or settings changed; else it is another encoder altogether, and the messages say which."""
+    return fitted.rsplit("-", 1)[0] == now.rsplit("-", 1)[0]
+
+
 def _labels_with_words(names: Sequence[str]) -> None:
     """A ValueError for a label of punctuation only (","), as :class:`nlexnb.ZeroShotClassifier` refuses it: it has
     no synonym to put in a template, and was mapped as the text of its template alone."""
@@ -308,6 +338,13 @@ def check_templates(templates: Sequence[str]) -> tuple[str, ...]:
         if t.count("{}") != 1 or filled.count("X") <= t.count("X"):
             raise ValueError(f"Template {t!r} must hold exactly one '{{}}' placeholder, e.g. 'a photo of a {{}}.'")
     return tuple(items)
+
+
+# Set after the dataclass is made, so that it stays a required field: ``mapper.templates = "a photo of a {}."`` was
+# stored as given, and each character of it was used as a template ("Single '{' encountered in format string");
+# every assignment, the constructor's too, now goes through check_templates.
+Mapper.templates = Setting(lambda value, name: check_templates(value))  # type: ignore[assignment]
+Mapper.templates.__set_name__(Mapper, "templates")
 
 
 def is_mapper(value: Any) -> bool:
@@ -402,6 +439,15 @@ def fit_mapper(
             unchanged (0.585 against 0.588); the first fit on a machine encodes 1,000 sentences more.
         **hparams: method hyper-parameters (see ``nlexnb.maps``); unknown names raise TypeError.
     """
+    if not isinstance(method, str):  # a list failed as "unhashable type: 'list'"
+        raise TypeError(
+            f"method must be the name of one map, one of {sorted(MAPS)}, got {type(method).__name__} {method!r}"
+            + (
+                "; to compare maps, run nlexnb.evaluate.heldout(classifier, encoder, methods=[...])"
+                if isinstance(method, (list, tuple))
+                else ""
+            )
+        )
     if method not in MAPS:
         raise ValueError(f"Unknown mapper method {method!r}; choose one of {sorted(MAPS)}")
     seed = a_seed(seed)
@@ -422,14 +468,10 @@ def fit_mapper(
     hparams = checked_hyper_parameters(hparams)
     temps = DEFAULT_TEMPLATES if templates is None else check_templates(templates)
     index = _check_classes(classes, classifier.num_classes)
-    if len(index) < FEW_CLASSES and method != "mlp":
-        warn_user(
-            f"fit_mapper: fitted on {counted(len(index), 'class', 'classes')}, a {method} map sends every text to a "
-            f"mix of those {len(index)} class rows, so the concepts of a bank span at most {len(index)} of the "
-            f"{classifier.num_features} directions of {classifier.name}'s features: explanations and zero-shot "
-            "heads can tell apart only what those rows tell apart. Trust them less than on a head of hundreds of "
-            "classes"
-        )
+    _names_with_words(classifier, index)
+    _rows_to_map(classifier, index)
+    if len(index) < FEW_CLASSES and method in SPAN_BOUND_MAPS:
+        _warn_few_classes(classifier, method, len(index))
     all_glosses = _per_class(glosses, classifier, "glosses", "WordNet glosses", imagenet_glosses, a_gloss)
     all_descriptions = _per_class(
         descriptions, classifier, "descriptions", "class descriptions", imagenet_descriptions, photo_phrases
@@ -457,11 +499,11 @@ def fit_mapper(
                 "NaN or infinite vectors: nothing mapped through it would mean anything. Try other hyper-parameters"
             )
         spread = float(mapped.std(0).norm() / targets.std(0).norm().clamp_min(1e-12)) if len(mapped) > 1 else 1.0
-        if spread < COLLAPSED:  # alpha=1e6 or sigma=1e-4: every text landed on one vector, every answer the same
+        if spread < COLLAPSED:  # alpha=1e6, sigma=1e-4 or 1e6: every text landed on one vector, every answer alike
             raise ValueError(
                 f"The {method} map fitted with {hparams or 'the default hyper-parameters'} sends every class name to "
                 f"about the same vector (their spread is {spread:.1e} of the class rows'): any text would score alike "
-                "against every class. Try a smaller alpha (or a wider sigma)"
+                f"against every class. {_collapse_advice(method, hparams)}"
             )
     # labels are mapped from their names alone: the penalty and the memory are set on the names' own texts
     names_x, names_groups = x[:plain], group_index[:plain]
@@ -497,6 +539,86 @@ def fit_mapper(
         "versions": _versions(),
     }
     return Mapper(net=net.eval(), text_encoder=text_encoder, templates=temps, meta=meta, memory=memory)
+
+
+def _names_with_words(classifier: Classifier, index: Sequence[int]) -> None:
+    """A ValueError, once and before any fit, for a class name of punctuation only ("?"): it was fitted on as "a
+    photo of a ?." and failed later, inside zero-shot and held-out evaluation, under another index than its own.
+    The test is the one zero-shot applies to labels."""
+    from .zeroshot import synonym_keys  # zeroshot imports this module
+
+    for k in index:
+        name = classifier.class_names[k]
+        if not synonym_keys(name):
+            raise ValueError(
+                f"class_names[{k}] {name!r} has no words to map (it is punctuation only): a mapper learns each class "
+                "from its name. Load the classifier with a name in words for it: load_classifier(..., "
+                "class_names=[...])"
+            )
+
+
+def _rows_to_map(classifier: Classifier, index: Sequence[int]) -> None:
+    """A ValueError when the class rows to fit on are all zero or all the same (a freshly initialised head): there is
+    nothing to map class names to, and the fit failed later blaming its hyper-parameters."""
+    rows = classifier.head_weight[list(index)].float()
+    if bool((rows == 0).all()):
+        what = "are all zero"
+    elif bool((rows == rows[0]).all()):
+        what = "are all the same"
+    else:
+        return
+    raise ValueError(
+        f"{classifier.name}'s head rows (its class weights) {what}, as in a head just initialised: the head does "
+        "not tell its classes apart, so there is nothing to map class names to. Train the head or load its weights "
+        "first, then fit the mapper"
+    )
+
+
+def _warn_few_classes(classifier: Classifier, method: str, num: int) -> None:
+    """The warning for a kernel or ridge map fitted on few classes: it sends every text to a mix of those ``num``
+    class rows, so concepts (centred on a bank's mean, as explanations use them) differ in at most ``num - 1``
+    directions; two classes leave one, along which every concept points the same way up to sign. Nothing is said
+    where that bound is no bound (``num - 1`` at least the feature width)."""
+    width = classifier.num_features
+    head = (
+        f"fit_mapper: fitted on {counted(num, 'class', 'classes')}, a {method} map sends every text to a mix of "
+        f"those {num} class rows"
+    )
+    if num == 2:
+        warn_user(
+            f"{head}, so once centred on a bank's mean every concept maps to the same direction up to sign (the "
+            "difference of the two rows): explanations and discovery cannot tell concepts apart; zero-shot still "
+            "ranks labels, along that one direction. Fit the mapper on a head of more classes to explain with "
+            "concepts"
+        )
+    elif num - 1 < width:
+        warn_user(
+            f"{head}, so once centred on a bank's mean (as explanations and discovery use them) concepts differ in "
+            f"at most {num - 1} of the {width} directions of {classifier.name}'s features: explanations and "
+            "zero-shot heads can tell apart only what those rows tell apart. Trust them less than on a head of "
+            "hundreds of classes"
+        )
+
+
+def _collapse_advice(method: str, hparams: Mapping[str, float]) -> str:
+    """What to try when a fitted map sends every class name to one vector, from the hyper-parameters given and the
+    side of their defaults they lie on: a larger ``alpha`` flattens the map, and so does a kernel width ``sigma``
+    far from the default on either side (too narrow: every text is far from every class; too wide: every text is
+    as near to all of them)."""
+    defaults = map_defaults(method)
+    advice = []
+    sigma, default_sigma = hparams.get("sigma"), defaults.get("sigma")
+    if sigma is not None and default_sigma is not None and sigma < default_sigma:
+        advice.append(f"a wider sigma (the default is {default_sigma})")
+    elif sigma is not None and default_sigma is not None and sigma > default_sigma:
+        advice.append(f"a narrower sigma (the default is {default_sigma})")
+    alpha, default_alpha = hparams.get("alpha"), defaults.get("alpha")
+    if alpha is not None and default_alpha is not None and alpha > default_alpha:
+        advice.append(f"a smaller alpha (the default is {default_alpha})")
+    if advice:
+        return f"Try {' and '.join(advice)}"
+    shown = ", ".join(f"{name}={value}" for name, value in defaults.items())
+    return f"Try other hyper-parameters of the {method} map (its defaults: {shown})"
 
 
 def default_text_digests(classifier: Classifier) -> dict[str, str | None]:
@@ -548,6 +670,8 @@ def load_mapper(
     path = Path(path).expanduser()
     if not path.is_file() and path.suffix != ".safetensors" and path.with_name(path.name + ".safetensors").is_file():
         path = path.with_name(path.name + ".safetensors")  # what Mapper.save("m") wrote
+    if path.is_dir():  # it said "Mapper file not found" of a folder that is there
+        raise ValueError(_a_folder(path))
     if not path.is_file():
         raise FileNotFoundError(f"Mapper file not found: {str(path)!r}")
     try:
@@ -556,6 +680,11 @@ def load_mapper(
             tensors = {k: fh.get_tensor(k).clone() for k in fh.keys()}  # aligned: the sums of a fit, bit for bit
     except Exception as exc:
         raise _unreadable(path, exc) from exc
+    if header.get("nlexnb") == "bottleneck":  # ConceptBottleneck.save's mark: it failed as "Expecting value"
+        raise ValueError(
+            f"{str(path)!r} is a saved concept bottleneck, not a mapper: load it with "
+            "nlexnb.bottleneck.load_bottleneck(path, classifier, mapper), giving the mapper it was made with"
+        )
     if "nlexnb" not in header:  # "KeyError: 'nlexnb'" said nothing of what the file is
         raise ValueError(
             f"{str(path)!r} is a safetensors file but not an nlexnb mapper: it has no nlexnb header (its tensors: "
@@ -589,6 +718,15 @@ def load_mapper(
             "fit_mapper()"
         )
     encoder = text_encoder or load_text_encoder(meta["encoder"], device="cpu")
+    if encoder.identity != meta["encoder_identity"] and not same_encoder_model(
+        meta["encoder_identity"], encoder.identity
+    ):
+        raise ValueError(
+            f"Mapper {str(path)!r} reads embeddings of {meta['encoder_identity']!r}, but the text encoder given is "
+            f"{encoder.identity!r}: it is another text encoder than the one the map was fitted on. Load the mapper "
+            f"with that one (leave text_encoder out, or give nlexnb.load_text_encoder({meta['encoder']!r})), or fit "
+            "the mapper again with this encoder"
+        )
     if encoder.identity != meta["encoder_identity"]:
         raise ValueError(
             f"Mapper {str(path)!r} reads embeddings of {meta['encoder_identity']!r}, but the text encoder given is "
@@ -640,6 +778,17 @@ def load_mapper(
     device = classifier.device if classifier is not None else torch.device("cpu")
     memory = memory.to(device) if memory is not None else None
     return Mapper(net=net.to(device).eval(), text_encoder=encoder, templates=templates, meta=meta, memory=memory)
+
+
+def _a_folder(path: Path) -> str:
+    """The message for a folder given as the mapper's file: which ``.safetensors`` files it holds, if any."""
+    held = sorted(p.name for p in path.glob("*.safetensors") if p.is_file())
+    shown = ", ".join(repr(name) for name in held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+    inside = f"; it holds {shown}" if held else "; it holds no .safetensors file"
+    return (
+        f"{str(path)!r} is a folder, not a mapper file: give the mapper's .safetensors file in it, as Mapper.save "
+        f"wrote it{inside}"
+    )
 
 
 def _unreadable(path: Path, exc: Exception) -> ValueError:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MAPS", "fit_map", "KernelMap", "RidgeMap", "MLPMap", "LabelMemory", "class_means"]
+__all__ = ["MAPS", "fit_map", "map_defaults", "KernelMap", "RidgeMap", "MLPMap", "LabelMemory", "class_means"]
 
 
 def class_means(x: torch.Tensor, groups: torch.Tensor, num_groups: int) -> torch.Tensor:
@@ -65,7 +65,7 @@ class KernelMap(nn.Module):
 
 
 class RidgeMap(nn.Module):
-    """Closed-form ridge regression ``y = x @ weight.T + bias``: the baseline and a fast path."""
+    """Closed-form ridge regression, y = x @ weight.T + bias: the baseline and a fast path."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
         super().__init__()
@@ -91,7 +91,7 @@ class RidgeMap(nn.Module):
 
 
 class MLPMap(nn.Module):
-    """``m -> hidden -> hidden -> d`` with LayerNorm, GELU and dropout (the later papers' shape)."""
+    """An MLP, m -> hidden -> hidden -> d, with LayerNorm, GELU and dropout (the later papers' shape)."""
 
     def __init__(self, text_dim: int, hidden: int, feature_dim: int, dropout: float = 0.5) -> None:
         super().__init__()
@@ -205,14 +205,20 @@ def fit_map(
     """
     if not isinstance(method, str) or method not in MAPS:
         raise ValueError(f"Unknown mapper method {method!r}; choose one of {sorted(MAPS)}")
-    cls = MAPS[method]
-    valid = [p for p, v in inspect.signature(cls.fit).parameters.items() if v.kind is inspect.Parameter.KEYWORD_ONLY]
+    valid = list(map_defaults(method))
     unknown = sorted(set(hparams) - set(valid))
     if unknown:
         raise TypeError(f"Unknown hyper-parameter(s) {unknown} for method {method!r}; valid: {valid}")
     hparams = checked_hyper_parameters(hparams)
     with torch.enable_grad():
-        return cls.fit(x.float(), groups.long(), targets.float(), seed, **hparams)
+        return MAPS[method].fit(x.float(), groups.long(), targets.float(), seed, **hparams)
+
+
+def map_defaults(method: str) -> dict[str, float]:
+    """The hyper-parameters of the map ``MAPS[method]`` and their defaults, read from its ``fit``: what it accepts,
+    and what advice on a failed fit compares the values given with."""
+    parameters = inspect.signature(MAPS[method].fit).parameters.values()
+    return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
 WHOLE_HYPER_PARAMETERS = ("hidden", "epochs")

@@ -53,6 +53,7 @@ def available(kind: str | None = None) -> dict:
 
 
 def _first_line(obj) -> str:
-    """The first sentence of a docstring."""
-    paragraph = " ".join((obj.__doc__ or "").strip().split("\n\n")[0].split())
+    """The first sentence of a docstring, as plain text: without reStructuredText's double backticks, which a listing
+    shows as they are typed."""
+    paragraph = " ".join((obj.__doc__ or "").strip().split("\n\n")[0].split()).replace("``", "")
     return paragraph.split(". ")[0].rstrip(".")

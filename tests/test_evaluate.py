@@ -92,6 +92,28 @@ def test_head_replacement_on_an_imagenet_style_folder(classifier, encoder, mappe
         head_replacement(classifier, mapper, [(photos["chelsea"], "a cat")])
 
 
+def test_a_synset_folder_read_as_a_plain_folder_is_pointed_to_imagenet_folder(
+    classifier, mapper, imagenet_style_folder
+):
+    from nlexnb.evaluate import head_replacement
+
+    root, _ = imagenet_style_folder
+    with pytest.raises(ValueError, match=r"is a WordNet id.*nlexnb\.datasets\.imagenet_folder\(root\)"):
+        head_replacement(classifier, mapper, str(root))
+
+
+def test_free_text_says_which_intended_class_its_rank_is_of(classifier, mapper):
+    from nlexnb.evaluate import free_text
+
+    table = free_text(classifier, mapper, [("a small striped house cat", ["tabby", "tiger cat", "Egyptian cat"])])
+    row = table.iloc[0]
+    assert list(table.columns) == ["text", "intended_class", "nearest_class", "rank"]
+    assert row.intended_class in {"tabby, tabby cat", "tiger cat", "Egyptian cat"}
+    ranks = [free_text(classifier, mapper, [("a small striped house cat", [c])]).iloc[0]["rank"] for c in
+             ["tabby", "tiger cat", "Egyptian cat"]]  # fmt: skip
+    assert row["rank"] == min(ranks)
+
+
 def test_a_heldout_evaluation_needs_at_least_four_classes():
     """With 3 classes the message read "folds must be between 2 and 1"."""
     splits = fold_splits(4, 2)  # the fewest: two folds of two
@@ -138,3 +160,19 @@ def test_a_mapped_head_checks_its_features_as_the_zero_shot_head_does(classifier
         mapped_head(classifier, ridge_mapper, features.numpy())
     with pytest.raises(ValueError, match="features must hold finite floating-point numbers"):
         mapped_head(classifier, ridge_mapper, features * float("nan"))
+
+
+def test_heldout_checks_every_methods_options_before_the_first_fit(classifier, encoder):
+    """sigma=0.5 with methods=["kernel", "ridge"] ran the kernel fits, then failed on the first ridge fit: heldout
+    passes every option to every method, and now says so before any fit."""
+    with pytest.raises(
+        TypeError,
+        match=r"heldout passes every option to every method, and 'ridge' has no \['sigma'\] \(its options: \['alpha'\]"
+        r"\): run one heldout per method instead, heldout\(classifier, encoder, methods=\['kernel'\], sigma=0.5\) "
+        r"and heldout\(classifier, encoder, methods=\['ridge'\]\)",
+    ):
+        nlexnb.evaluate.heldout(classifier, encoder, folds=2, methods=["kernel", "ridge", "text"], sigma=0.5)
+    with pytest.raises(TypeError, match=r"Unknown hyper-parameter\(s\) \['sigmaa'\] for method 'kernel'"):
+        nlexnb.evaluate.heldout(classifier, encoder, folds=2, methods=["kernel"], sigmaa=0.5)
+    with pytest.raises(ValueError, match="Hyper-parameter sigma must be a positive finite number, got 0"):
+        nlexnb.evaluate.heldout(classifier, encoder, folds=2, methods=["kernel"], sigma=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -403,3 +405,189 @@ def test_a_first_format_mapper_file_with_a_seen_penalty_that_is_no_number_is_ref
         save_file(tensors, str(old), {"nlexnb": json.dumps({**meta, "format": 1, "seen_penalty": penalty})})
         with pytest.raises(ValueError, match="has seen_penalty .* in its header, not a finite number"):
             nlexnb.load_mapper(old, text_encoder=encoder)
+
+
+class SmallNet(torch.nn.Module):
+    """A small convolutional classifier of the kind a user wraps: features, mean pooling, a linear head ``fc``."""
+
+    def __init__(self, num_classes: int, width: int = 32) -> None:
+        super().__init__()
+        self.features = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 16, 3, 2, 1), torch.nn.ReLU(), torch.nn.Conv2d(16, width, 3, 2, 1), torch.nn.ReLU()
+        )
+        self.fc = torch.nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x).mean((2, 3)))
+
+
+def small_classifier(names: list[str], model: torch.nn.Module | None = None):
+    """``names`` classified by a :class:`SmallNet` (seed 0) on 64 x 64 photos, wrapped as a user's own module."""
+    from torchvision import transforms
+
+    torch.manual_seed(0)
+    preprocess = transforms.Compose(
+        [
+            transforms.Resize(64),
+            transforms.CenterCrop(64),
+            transforms.ToTensor(),
+            transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
+    return nlexnb.load_classifier(
+        model or SmallNet(len(names)),
+        head="fc",
+        feature_layer="features",
+        class_names=names,
+        transform=preprocess,
+        device="cpu",
+    )
+
+
+def test_a_mapper_fitted_on_two_classes_says_every_concept_points_one_way_and_the_explanation_says_why(encoder, photos):
+    """With two class rows a kernel map sends every text to a mix of them: once centred, every concept direction
+    is the difference of the two rows up to sign. The explanation of the tabby named nothing and blamed its rules
+    ("paraphrases ..."), and the fit's warning spoke of "at most 2 of the 32 directions"."""
+    import dataclasses
+
+    clf = small_classifier(["cat", "coffee"])
+    with pytest.warns(
+        UserWarning,
+        match=r"every concept maps to the same direction up to sign \(the difference of the two rows\): "
+        r"explanations and discovery cannot tell concepts apart; zero-shot still ranks labels",
+    ):
+        mapper = nlexnb.fit_mapper(clf, encoder)
+    assert mapper.concept_directions == 1
+    explainer = nlexnb.Explainer(clf, mapper)
+    spread = torch.linalg.svdvals(explainer.space.directions.double())
+    assert spread[1] / spread[0] < 0.05  # one direction, all but
+    explanation = explainer.explain(photos["chelsea"], k=3)
+    assert explanation.concepts.empty
+    told = dataclasses.replace(explanation, concept_directions=mapper.concept_directions)  # as the Explainer gives it
+    assert (
+        "no concept the explainer may name carries this decision: its mapper was fitted on two classes, so every "
+        "concept of the bank maps to the same direction up to sign" in told.sentence
+    )
+
+
+def test_a_few_classes_warning_counts_the_directions_concepts_can_differ_in(encoder):
+    """Five classes leave concepts 4 directions once centred; 40 classes on 32 features said "at most 40 of the 32
+    directions", a bound that binds nothing: no warning then."""
+    with pytest.warns(UserWarning, match=r"concepts differ in at most 4 of the 32 directions of SmallNet's features"):
+        five = nlexnb.fit_mapper(small_classifier(["cat", "coffee", "dog", "car", "tree"]), encoder, calibrate=False)
+    assert five.concept_directions == 4
+    many = small_classifier([f"thing number {i}" for i in range(40)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        forty = nlexnb.fit_mapper(many, encoder, calibrate=False)
+    assert forty.concept_directions == 32
+    mlp = nlexnb.fit_mapper(many, encoder, method="mlp", epochs=5, calibrate=False, memorize=False)
+    assert mlp.concept_directions is None  # an MLP's outputs are not bounded to the rows' span
+
+
+def test_a_head_whose_rows_are_all_zero_or_all_alike_is_refused_before_the_fit(encoder):
+    """A head just initialised with zeros was blamed on the hyper-parameters ("sends the class names to NaN ... Try
+    other hyper-parameters"; with ridge, "spread is 0.0e+00 ... Try a smaller alpha")."""
+    names = ["cat", "coffee", "dog", "car", "tree"]
+    zero = SmallNet(len(names))
+    torch.nn.init.zeros_(zero.fc.weight)
+    for method in ("kernel", "ridge"):
+        with pytest.raises(ValueError, match=r"SmallNet's head rows \(its class weights\) are all zero, as in a head"):
+            nlexnb.fit_mapper(small_classifier(names, zero), encoder, method=method)
+    alike = SmallNet(len(names))
+    torch.nn.init.constant_(alike.fc.weight, 0.3)
+    with pytest.raises(ValueError, match="are all the same.*Train the head or load its weights first"):
+        nlexnb.fit_mapper(small_classifier(names, alike), encoder)
+
+
+def test_a_map_that_sends_every_name_to_one_vector_is_told_which_way_to_move(encoder):
+    """ "Try a smaller alpha (or a wider sigma)" was said of sigma=1e6, whose cure is a narrower sigma, and of ridge,
+    which has no sigma."""
+    clf = small_classifier(["cat", "coffee", "dog", "car", "tree"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the few-classes warning
+        for hparams, advice in [
+            ({"sigma": 1e6}, r"Try a narrower sigma \(the default is 0.3\)$"),
+            ({"sigma": 1e-5}, r"Try a wider sigma \(the default is 0.3\)$"),
+            ({"method": "ridge", "alpha": 1e9}, r"Try a smaller alpha \(the default is 1.0\)$"),
+        ]:
+            with pytest.raises(ValueError, match="sends every class name to about the same vector.*" + advice):
+                nlexnb.fit_mapper(clf, encoder, calibrate=False, **hparams)
+
+
+def test_a_class_name_of_punctuation_only_is_refused_before_the_fit_with_its_index(encoder):
+    """ "?" was fitted on as "a photo of a ?." and failed later inside zero-shot under another index than its own.
+    load_classifier refuses it; a classifier built another way is refused by fit_mapper."""
+    from nlexnb.classifier import ModuleClassifier
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+    built = ModuleClassifier(  # as load_classifier builds one, without its check of the names
+        model,
+        "1",
+        None,
+        None,
+        class_names=["cat", "dog", "?"],
+        transform=lambda im: im,
+        name="mine",
+        weights_source="module",
+        device="cpu",
+    )
+    with pytest.raises(ValueError, match=r"class_names\[2\] '\?' has no words to map \(it is punctuation only\)"):
+        nlexnb.fit_mapper(built, encoder)
+
+
+def test_load_mapper_names_a_folder_a_bottleneck_and_another_encoder_for_what_they_are(ridge_mapper, encoder, tmp_path):
+    """A folder was "Mapper file not found", a saved bottleneck "Expecting value: line 1 column 1", and another
+    encoder "other weights or settings"."""
+    from nlexnb import bottleneck
+    from nlexnb.text import TextEncoder
+
+    with pytest.raises(ValueError, match=r"is a folder, not a mapper file: .*it holds no \.safetensors file"):
+        nlexnb.load_mapper(tmp_path)
+    saved = ridge_mapper.save(tmp_path / "m")
+    with pytest.raises(ValueError, match=r"is a folder, not a mapper file: give the mapper's .* it holds 'm.safetens"):
+        nlexnb.load_mapper(tmp_path)
+    other = TextEncoder(encoder.model, "my-own-encoder", torch.device("cpu"))
+    with pytest.raises(
+        ValueError,
+        match=r"it is another text encoder than the one the map was fitted on. Load the mapper with that one .*"
+        r"nlexnb.load_text_encoder\('all-MiniLM-L6-v2'\)",
+    ):
+        nlexnb.load_mapper(saved, text_encoder=other)
+    clf = small_classifier(["cat", "coffee", "dog", "car", "tree"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the few-classes warning
+        mapper = nlexnb.fit_mapper(clf, encoder, method="ridge", calibrate=False)
+    cbm = bottleneck.concept_bottleneck(clf, mapper, ["striped fur", "a cup", "wheels", "leaves", "paws"], n_concepts=2)
+    path = cbm.save(tmp_path / "cbm")
+    with pytest.raises(ValueError, match=r"is a saved concept bottleneck, not a mapper: load it with nlexnb.bottlen"):
+        nlexnb.load_mapper(path)
+    assert bottleneck.load_bottleneck(path, clf, mapper, ["striped fur", "a cup", "wheels", "leaves", "paws"])
+
+
+def test_templates_set_after_the_fit_are_checked_as_the_fit_checks_them(ridge_mapper):
+    """One string was kept, and each of its characters used as a template ("Single '{' encountered")."""
+    mapper = dataclasses_copy(ridge_mapper)
+    with pytest.raises(TypeError, match=r"templates must be a list of strings, got the single string 'a photo of"):
+        mapper.templates = "a photo of a {}."
+    with pytest.raises(ValueError, match="must hold exactly one '{}' placeholder"):
+        mapper.templates = ["a photo"]
+    mapper.templates = ["a photo of a {}."]
+    assert mapper.templates == ("a photo of a {}.",)
+    assert mapper.encode_labels(["cat"]).shape == (1, mapper.feature_dim)
+
+
+def dataclasses_copy(mapper):
+    """Another Mapper object on the same map, so that a test may set its options (the fixture is shared)."""
+    import dataclasses
+
+    return dataclasses.replace(mapper, meta=dict(mapper.meta))
+
+
+def test_one_map_is_named_by_a_string_and_the_listing_reads_as_plain_text(classifier, encoder):
+    """method=["kernel"] failed as "unhashable type: 'list'"; the listing showed ``m -> hidden -> hidden -> d``."""
+    with pytest.raises(TypeError, match=r"method must be the name of one map, .* got list \['kernel'\]; to compare"):
+        nlexnb.fit_mapper(classifier, encoder, method=["kernel"])
+    maps = nlexnb.available("maps")
+    assert not any("``" in line for line in maps.values())
+    assert maps["mlp"].startswith("An MLP, m -> hidden -> hidden -> d, with LayerNorm")
