@@ -423,6 +423,12 @@ class Classifier:
             return hits[0]
         if len(hits) > 1:
             raise ValueError(f"{what} {name!r} is ambiguous: {[names[i] for i in hits]}; pass the full name or index")
+        number = name.strip()
+        if number.removeprefix("-").isdecimal():  # "967" from a text box: an index typed as text, not a name
+            n = self.num_classes
+            index = int(number)
+            hint = f"pass the index as an int: {index}" if 0 <= index < n else f"class indices are ints 0..{n - 1}"
+            raise ValueError(f"Unknown {what} {name!r} for {self.name}: no class has that name; {hint}")
         synonyms = {s.lower(): i for i, n in enumerate(names) for s in split_synonyms(n)}  # "SIBERIAN HUSKEY" too
         said = set(words(wanted))  # "cat": the classes whose names say it ("tabby cat", "tiger cat"), not "crate"
         saying = [i for i, n in enumerate(names) if said and said <= set(words(" ".join(bare_synonyms(n))))]
@@ -702,8 +708,12 @@ class ModuleClassifier(Classifier):
             return tokens.reshape(out.shape[0], side, side, d).float()
         raise ValueError(
             f"Feature layer {self.feature_layer!r} of {self.name} gives shape {tuple(out.shape)}, which is not a "
-            f"[N,{d},H,W] map, [N,H,W,{d}] map or [N,T,{d}] token sequence in the head's {d}-dim input space; "
-            "name a layer whose output feeds the head through pooling only"
+            f"[N,{d},H,W] map, [N,H,W,{d}] map or [N,T,{d}] token sequence in the head's {d}-dim input space, so "
+            "no heat map can be drawn from it. Name a layer whose output feeds the head through pooling only; where "
+            f"layers stand between the pooling and the head (a MobileNetV3's classifier: Linear, Hardswish, Dropout, "
+            f"then {self.head_path!r}) there is none: pass feature_post= a function that takes the layer's output to "
+            "the head's input at each position, e.g. feature_post=lambda t: model.classifier[:2](t.permute(0, 2, 3, "
+            "1)) (a [N,H,W,d] map), or explain without heat maps: explainer.explain(image, heatmaps=False)"
         )
 
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ._checks import Setting, an_index, number, positive_int, text_list, warn_user, yes_or_no
+from ._checks import Setting, an_index, folded, number, positive_int, text_list, warn_user, yes_or_no
 from .classifier import Classifier, Forward
 from .concepts import ConceptBank
 from .explanation import Explanation, HeatMap
@@ -38,8 +38,22 @@ from .mapper import check_fits
 from .selection import GreedySelector, Selector, get_selector, marginal_gains, takes_prior
 from .space import ConceptSpace
 from .targets import Direction, LogitGap, Target, as_target
+from .zeroshot import synonym_keys
 
 __all__ = ["Explainer", "Explanation", "HeatMap", "input_view", "project_out", "measured_drop", "upsample_map"]
+
+
+# ---- free texts ------------------------------------------------------------------------------------------------------
+def with_words(text: str, name: str, example: str = "e.g. 'striped fur'") -> str:
+    """``text`` (a string) without its surrounding whitespace, or a ValueError naming ``name``: a blank text (a
+    zero-width space too) or one of punctuation only ("!!!"). Such a text maps somewhere too, and what it lands near
+    or carries means nothing; zero-shot refuses such a label in the same words (:func:`nlexnb.zeroshot.check_labels`).
+    """
+    if not folded(text).strip():
+        raise ValueError(f"{name} is empty or blank ({text!r}): give a concept, {example}")
+    if not synonym_keys(text):
+        raise ValueError(f"{name} {text!r} is empty once its punctuation is left out; a text needs words, {example}")
+    return text.strip()
 
 
 # ---- small math shared with nlexnb.metrics -------------------------------------------------------------------------
@@ -296,11 +310,10 @@ class Explainer:
         """Classifier-space scores [N, T]: ``mapped(text) . f(image)``, in the units of the logits. ``texts``: a text
         or a list of them, none blank (a blank text maps somewhere too, and its score means nothing)."""
         if isinstance(texts, str):
-            if not texts.strip():
-                raise ValueError(f"text is empty or blank ({texts!r}): give a concept, e.g. 'striped fur'")
-            texts = [texts.strip()]
+            texts = [with_words(texts, "text")]
         else:
             texts = text_list(texts, "texts", "texts", "text", "['striped fur', 'snow']")
+            texts = [with_words(t, f"texts[{i}]") for i, t in enumerate(texts)]
         return self.classifier.features(images) @ self.space.encode(texts).T
 
     def heatmap(self, image: ImageLike | torch.Tensor, text: str | int) -> HeatMap:
@@ -324,8 +337,7 @@ class Explainer:
             return self.classifier.head_weight[index], self.classifier.class_names[index]
         if not isinstance(text, str):
             raise TypeError(f"text must be a concept string or a class index, got {type(text).__name__}")
-        if not text.strip():
-            raise ValueError(f"text is empty or blank ({text!r}): give a concept, e.g. 'striped fur', or a class index")
+        with_words(text, "text", "e.g. 'striped fur', or a class index")  # checked; mapped as given
         try:
             index = self.space.class_index(text)
         except ValueError as exc:  # not a class's name (or one two classes share): a concept
@@ -440,6 +452,7 @@ class Explainer:
             'Of the logit of “tiger cat” (p 0.39), “striped fur” carries 9%, “a sofa” 1% and “whiskers” under 1% ...'
         """
         texts = text_list(concepts, "concepts", "texts", "text", "['striped fur', 'whiskers']")
+        texts = [with_words(t, f"concepts[{i}]") for i, t in enumerate(texts)]
         heatmaps = yes_or_no(heatmaps, "heatmaps")
         single, x, out, targets = self._forward(image, target, foil, heatmaps)
         vectors = self.space.encode(texts)
@@ -704,5 +717,6 @@ class Explainer:
             predicted=predicted,
             predicted_name=clf.class_names[predicted],
             predicted_probability=float(probs[predicted]),
+            concept_directions=self.mapper.concept_directions,
             **extra,
         )

@@ -522,3 +522,24 @@ def test_a_training_checkpoint_with_its_weights_under_model_is_unwrapped(tmp_pat
     torch.save({"model": "resnet18", "epoch": 3}, tmp_path / "no_weights.pth")  # "model" names it, holds no weights
     with pytest.raises(ValueError, match=r"does not match 'resnet18': 102 missing keys .*unexpected keys"):
         nlexnb.load_classifier("resnet18", weights=tmp_path / "no_weights.pth")
+
+
+def test_a_class_name_of_punctuation_only_is_refused_with_its_index_when_the_classifier_is_loaded():
+    """ "?" loaded, was fitted on as "a photo of a ?." and failed later inside zero-shot under another index; names
+    with words and punctuation around them load as they are."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    with pytest.raises(ValueError, match=r"class_names\[2\] '\?' has no words to map \(it is punctuation only\)"):
+        nlexnb.load_classifier(model, head="1", class_names=["cat", "dog", "?"], transform=lambda im: im)
+    loaded = nlexnb.load_classifier(model, head="1", class_names=["cat?", "dog!", "t-shirt"], transform=lambda im: im)
+    assert loaded.class_names == ("cat?", "dog!", "t-shirt")
+
+
+def test_an_index_typed_as_text_is_told_to_be_passed_as_an_int(classifier):
+    """A text box gives "967": no class has that name, and the message says what to pass instead."""
+    with pytest.raises(
+        ValueError, match=r"Unknown class '967' .*: no class has that name; pass the index as an int: 967"
+    ):
+        classifier.class_index("967")
+    with pytest.raises(ValueError, match=r"Unknown class '-1' .*; class indices are ints 0\.\.999"):
+        classifier.class_index("-1")
+    assert classifier.class_index(967) == classifier.class_index("espresso")

@@ -101,6 +101,7 @@ def test_a_discovery_table_says_each_word_once(classifier, mapper):
         discover.class_concepts(space, "espresso", per_word=0)
 
 
+@pytest.mark.filterwarnings("ignore:class_concepts.*cosine of 0 or below")  # k=400: most rows point away from some
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.integers(0, 999), st.integers(0, 999), st.integers(1, 2))
 def test_no_table_says_a_word_more_often_than_asked_and_none_loses_its_order(classifier, mapper, c1, c2, per_word):
@@ -243,6 +244,7 @@ def test_subconcepts_group_the_stamp_photos_by_what_they_show(classifier, mapper
     assert found > 0.5 and found > 2 * chance, (found, chance)
 
 
+@pytest.mark.filterwarnings("ignore:class_concepts.*cosine of 0 or below")  # k=100000: the row points away from many
 def test_asking_for_more_rows_than_there_are_says_how_many_there_are(classifier, mapper, photos):
     space = concept_space(classifier, mapper)
     more = r"class_concepts: k=100000, but only \d+ concepts of the bank may be named; the table lists \d+"
@@ -333,3 +335,73 @@ def test_a_contrast_tells_same_named_classes_apart(classifier, mapper):
     pair = discover.contrast(space, 638, 639, k=3)
     assert pair.title == "\u201cmaillot\u201d vs \u201cmaillot, tank suit\u201d"
     assert set(pair.table["favours"]) <= {"maillot", "maillot, tank suit"}
+
+
+LONG = "dark liquid in a small white porcelain cup on a saucer with a silver spoon beside it on a wooden table"
+OWN_BANK = ["striped fur", "whiskers", "a sofa", "snow", "wooden table", "steam", LONG]
+
+
+def test_tables_list_only_what_a_row_encodes_or_a_prediction_leans_on_and_say_how_many_they_leave_out(
+    classifier, mapper, photos
+):
+    """A bank of seven listed "snow" (cosine -0.039) under "What “espresso” encodes", and concepts of negative mean
+    contribution among those that "drive" the prediction."""
+    import re
+
+    space = concept_space(classifier, mapper, OWN_BANK)
+    with pytest.warns(UserWarning, match="class_concepts: ") as said:
+        table = discover.class_concepts(space, "espresso", k=5)
+    message = str(said[0].message)
+    listed = re.search(r"(\d) of the 5 concepts asked for are listed: the next (one has|\d have)", message)[1]
+    assert int(listed) == len(table) and (table.cosine > 0).all() and 0 < len(table) < 5
+    assert "a cosine of 0 or below with the row of \u201cespresso\u201d" in message
+    with pytest.warns(UserWarning, match=r"image_concepts: \d of the 5 concepts asked for are listed: the next"):
+        drivers = discover.image_concepts(space, photos["coffee"], k=5)
+    assert 0 < len(drivers) < 5 and (drivers.mean_contribution > 0).all()
+
+
+def test_features_passed_as_images_are_told_to_be_passed_as_precomputed(classifier, mapper, photos):
+    space = concept_space(classifier, mapper, BANK)
+    features = classifier.features([photos["coffee"], photos["chelsea"]])
+    looks = r"images is a tensor of shape \(2, 1280\): it looks like features .* pass precomputed=True"
+    with pytest.raises(ValueError, match=looks):
+        discover.image_concepts(space, features, k=3)
+    with pytest.raises(ValueError, match=r"shape \(1280,\): it looks like features"):
+        discover.subconcepts(space, features[0], n_clusters=2)
+    assert len(discover.image_concepts(space, features, k=3, precomputed=True)) > 0
+
+
+def test_a_free_text_with_no_words_is_refused_as_a_zero_shot_label_is(classifier, mapper):
+    """ "!!!" and a zero-width space were ranked against every class as if they meant something."""
+    space = concept_space(classifier, mapper, BANK)
+    with pytest.raises(ValueError, match=r"text '!!!' is empty once its punctuation is left out; a text needs words"):
+        discover.nearest_classes(space, "!!!", k=3)
+    with pytest.raises(ValueError, match=r"text is empty or blank \('\\u200b'\)"):
+        discover.nearest_classes(space, "\u200b", k=3)
+
+
+def test_a_contrast_records_its_classes_and_draws_each_side_in_its_colour(classifier, mapper):
+    from matplotlib.colors import to_hex
+
+    from nlexnb.plots import CONTRAST_COLOURS
+
+    space = concept_space(classifier, mapper)
+    pair = discover.contrast(space, "African elephant", "Indian elephant", k=5)
+    assert pair.sides == ("African elephant", "Indian elephant")
+    ax = pair.plot().axes[0]
+    colour = dict(zip(pair.sides, CONTRAST_COLOURS))
+    assert [to_hex(bar.get_facecolor()) for bar in ax.patches] == [colour[side] for side in pair.favours]
+    assert ax.get_xlabel().endswith("\u2190 Indian elephant    African elephant \u2192")  # both, whatever is drawn
+    one_sided = len(set(pair.favours)) == 1
+    assert ("no concept leans towards" in " ".join(ax.get_title().split())) == one_sided
+
+
+def test_a_contrast_drawn_from_too_few_concepts_says_why_it_is_empty(classifier, mapper):
+    """among=3 returned an empty table and said nothing."""
+    space = concept_space(classifier, mapper)
+    none = (
+        "contrast: no concept separates \u201cAfrican elephant\u201d from \u201cIndian elephant\u201d: among=3 is too"
+    )
+    with pytest.warns(UserWarning, match=none + r" small: .* try a larger among \(the default is 50\)"):
+        table = discover.contrast(space, "African elephant", "Indian elephant", among=3)
+    assert len(table) == 0

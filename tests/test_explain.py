@@ -387,7 +387,8 @@ def test_a_contrast_the_model_decides_the_other_way_says_so(explainer, photos):
     if len(e.concepts):
         assert "what speaks for \u201ccup\u201d all the same: \u201c" in e.sentence
     # its figure labels each bar with its push in logits, not a share of a negative gap
-    assert f"(logits; the logit difference is {e.explained:.2f})" in e.plot().axes[1].get_xlabel()
+    axis = " ".join(e.plot().axes[1].get_xlabel().split())  # wrapped to its panel
+    assert f"(logits; the logit difference is {e.explained:.2f})" in axis
     # the same pair the model's way round is a prediction explained as usual
     assert explainer.explain(photos["coffee"], foil=CUP).sentence.startswith("Predicted \u201cespresso\u201d")
     # weighed, a gap the model decided against is given in logit units per text, not as shares of it
@@ -540,8 +541,21 @@ def test_the_figure_gives_shares_only_where_the_sentence_does(explainer, photos)
     assert "No concept is named" in " ".join(t.get_text() for t in empty.plot().axes[1].texts)
     # the axis is in logits, the labels beside the bars are shares ("share in %" under ticks of 0.5 ... 4.0)
     plain = explainer.explain(photos["coffee"])
-    axis = plain.plot().axes[1].get_xlabel()
+    axis = " ".join(plain.plot().axes[1].get_xlabel().split())  # wrapped to its panel
     assert (
         axis
         == f"contribution to the logit (logits; beside each bar its share of it, the logit is {plain.explained:.2f})"
     )
+
+
+def test_a_text_with_no_words_is_refused_as_zero_shot_refuses_such_a_label(explainer, photos):
+    """ "!!!" and a zero-width space map somewhere too: their heat map, score or weight would look like an answer."""
+    with pytest.raises(ValueError, match=r"text '!!!' is empty once its punctuation is left out; a text needs words"):
+        explainer.heatmap(photos["coffee"], "!!!")
+    with pytest.raises(ValueError, match=r"text is empty or blank \('\\u200b'\)"):
+        explainer.heatmap(photos["coffee"], "\u200b")
+    with pytest.raises(ValueError, match=r"concepts\[1\] '\.\.\.' is empty once its punctuation is left out"):
+        explainer.weigh(photos["coffee"], ["foam", "..."])
+    with pytest.raises(ValueError, match=r"texts\[0\] '\?!' is empty once its punctuation is left out"):
+        explainer.scores(photos["coffee"], ["?!", "foam"])
+    assert explainer.heatmap(photos["coffee"], "foam!").label == "foam!"  # punctuation beside words is a text

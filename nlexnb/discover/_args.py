@@ -138,3 +138,8 @@ def say_if_fewer(what: str, k: int, there: int, listed: int, things: str = "conc
     says nothing: that is what it is for."""
     if k > there:
         warn_user(f"{what}: k={k}, but only {there} {things}; the table lists {listed}")
+
+
+def the_next(n: int, one: str, many: str) -> str:
+    """ "the next one has", "the next 3 have": the concepts a table left out, with their verb (``one`` or ``many``)."""
+    return f"the next one {one}" if n == 1 else f"the next {n} {many}"

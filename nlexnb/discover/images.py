@@ -7,10 +7,20 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .._checks import a_seed, positive_int, yes_or_no
+from .._checks import a_seed, positive_int, warn_user, yes_or_no
 from ..images import ImageInput
 from ..space import ConceptSpace
-from ._args import WIDE, bind_arguments, look_alike_mask, naming, once_per_word, per_word_limit, ranked, say_if_fewer
+from ._args import (
+    WIDE,
+    bind_arguments,
+    look_alike_mask,
+    naming,
+    once_per_word,
+    per_word_limit,
+    ranked,
+    say_if_fewer,
+    the_next,
+)
 from .table import ConceptTable
 
 
@@ -20,6 +30,11 @@ def _features(space: ConceptSpace, images: ImageInput | torch.Tensor, precompute
     clf = space.classifier
     if precomputed:
         return clf.checked_features(images, "precomputed features").float().to(clf.device)
+    if isinstance(images, torch.Tensor) and images.ndim in (1, 2) and images.shape[-1] == clf.num_features:
+        raise ValueError(  # "must be [N,C,H,W]" did not say what the tensor looked like, nor what to pass
+            f"images is a tensor of shape {tuple(images.shape)}: it looks like features ({clf.name}'s are "
+            f"{clf.num_features} values per image), not images; pass precomputed=True to use them as features"
+        )
     return clf.features(images)
 
 
@@ -47,7 +62,9 @@ def image_concepts(*args, **kwargs) -> ConceptTable:
 
     Returns:
         A :class:`ConceptTable` with columns rank, concept, mean_contribution, images_in_top_k (how many images have
-        the concept among their own top k), top_class (the most frequent predicted class among those images).
+        the concept among their own top k), top_class (the most frequent predicted class among those images). Only
+        concepts of a positive mean contribution are listed (with a warning where fewer than k are): the others work
+        against the predictions.
     """
     _renamed_features(kwargs)
     defaults = {"bank": None, "k": 10, "precomputed": False, "per_word": 1, "echoes": False}
@@ -68,7 +85,16 @@ def image_concepts(*args, **kwargs) -> ConceptTable:
     else:
         mean = contrib.mean(0)
     top = once_per_word(space, ranked(space, mean, k if per_word is None else WIDE * k, refused=said), per_word)[:k]
-    say_if_fewer("image_concepts", k, int((~space.excluded).sum()), len(top))
+    driving = [j for j, v in zip(top, mean[top].tolist()) if v > 0]  # a negative mean works against the predictions
+    say_if_fewer("image_concepts", k, int((~space.excluded).sum()), len(driving))
+    if len(driving) < len(top):
+        them, it = ("the prediction", "it") if len(f) == 1 else ("the predictions", "them")
+        warn_user(
+            f"image_concepts: {len(driving)} of the {k} concepts asked for are listed: "
+            f"{the_next(len(top) - len(driving), 'carries', 'carry')} 0 or less of the predicted logit on average "
+            f"(they work against {them} rather than for {it})"
+        )
+    top = driving
     n, wide = max(len(top), 1), max(len(top), 1) * (1 if per_word is None else WIDE)
     # each image's own top k, ranked and thinned per word as the table is (else a concept the table shows could
     # count 0 images: one image's list held "striped fur" behind a hidden "fine stripes"); -1 pads a short list

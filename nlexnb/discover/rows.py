@@ -7,7 +7,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .._checks import positive_int, yes_or_no
+from .._checks import positive_int, warn_user, yes_or_no
+from ..explain import with_words
 from ..labels import primary_name
 from ..space import ConceptSpace
 from ._args import (
@@ -19,6 +20,7 @@ from ._args import (
     per_word_limit,
     ranked,
     say_if_fewer,
+    the_next,
 )
 from .table import ConceptTable
 
@@ -44,7 +46,8 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
     "golden eyes" for golden retriever); ``per_word=None`` lists them all.
 
     Returns:
-        A :class:`ConceptTable` with columns rank, concept, cosine (k rows, best first).
+        A :class:`ConceptTable` with columns rank, concept, cosine (k rows, best first; only concepts of a positive
+        cosine, with a warning where fewer than k are: the row points away from the others).
     """
     defaults = {"bank": None, "k": 10, "echoes": False, "per_word": 1}
     space, a = bind_arguments(args, kwargs, ("c", "bank", "k", "echoes", "per_word"), defaults)
@@ -59,11 +62,22 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
         echo = space.look_alikes(top, index)
         top = [i for i, e in zip(top, echo) if not e]
     top = once_per_word(space, top, per_word)[:k]
-    say_if_fewer("class_concepts", k, int((~space.excluded).sum()), len(top))
-    df = pd.DataFrame(
-        {"rank": range(1, len(top) + 1), "concept": [space.texts[i] for i in top], "cosine": scores[top].cpu().numpy()}
-    )
     name = primary_name(space.classifier.class_names[index])
+    encoded = [i for i, v in zip(top, scores[top].tolist()) if v > 0]  # a negative cosine: the row points away
+    say_if_fewer("class_concepts", k, int((~space.excluded).sum()), len(encoded))
+    if len(encoded) < len(top):
+        warn_user(
+            f"class_concepts: {len(encoded)} of the {k} concepts asked for are listed: "
+            f"{the_next(len(top) - len(encoded), 'has', 'have')} a cosine of 0 or below with the row of "
+            f"\u201c{name}\u201d (the row points away from them: the class does not encode them)"
+        )
+    df = pd.DataFrame(
+        {
+            "rank": range(1, len(encoded) + 1),
+            "concept": [space.texts[i] for i in encoded],
+            "cosine": scores[encoded].cpu().numpy(),
+        }
+    )
     return ConceptTable("class_concepts", f"What \u201c{name}\u201d encodes", "cosine", df)
 
 
@@ -129,6 +143,17 @@ def contrast(*args, **kwargs) -> ConceptTable:
     name_a, name_b = primary_name(names[first]), primary_name(names[second])
     if name_a == name_b:  # ImageNet's two "maillot"s: "“maillot” vs “maillot”" told the sides apart nowhere
         name_a, name_b = names[first], names[second]
+    if not pos and not neg:  # an empty table said nothing of why
+        if among is None:
+            why = "every concept of the bank that leans either way is refused (it names a class, echoes a name or is a "
+            why += "look-alike); try echoes=True, or a larger bank"
+        else:
+            why = (
+                f"among={among} is too small: of the {among} concepts nearest each class, none leans towards it "
+                "rather than the other class (or each is refused: it names a class, echoes a name or is a "
+                "look-alike); try a larger among (the default is 50), or among=None to rank the whole bank"
+            )
+        warn_user(f"contrast: no concept separates \u201c{name_a}\u201d from \u201c{name_b}\u201d: {why}")
     order = pos + neg
     df = pd.DataFrame(
         {
@@ -139,7 +164,8 @@ def contrast(*args, **kwargs) -> ConceptTable:
             "cosine_c2": cos_b[order].cpu().numpy(),
         }
     )
-    return ConceptTable("contrast", f"\u201c{name_a}\u201d vs \u201c{name_b}\u201d", "score", df)
+    title = f"\u201c{name_a}\u201d vs \u201c{name_b}\u201d"
+    return ConceptTable("contrast", title, "score", df, sides=(name_a, name_b))
 
 
 def _side(
@@ -172,8 +198,9 @@ def nearest_classes(*args, **kwargs) -> ConceptTable:
     """
     space, a = bind_arguments(args, kwargs, ("text", "k", "bank"), {"k": 5, "bank": None})
     text = a["text"]
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
         raise ValueError(f"text must be a non-empty string, got {text!r}")
+    with_words(text, "text", "e.g. 'a big orange cat with black stripes'")  # "!!!" ranked classes as if it meant one
     rows = F.normalize(space.classifier.head_weight.float(), dim=1)
     k = positive_int(a["k"], "k", "classes")
     say_if_fewer("nearest_classes", k, len(rows), len(rows), "classes are in the classifier")

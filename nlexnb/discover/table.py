@@ -25,6 +25,8 @@ class ConceptTable:
             :func:`collection_concepts`, a group x concept table of how often each concept is named.
         per_image: for :func:`error_concepts` and :func:`context_reliance`, one row per explained image (its verdict,
             or its reliance on the surroundings).
+        sides: for :func:`contrast`, the names of its two classes (c1 first), as ``favours`` writes them: the plot
+            colours and labels each class's side by them even when one side names no concept.
     """
 
     kind: str
@@ -34,6 +36,7 @@ class ConceptTable:
     assignment: list[int] | None = None
     profile: pd.DataFrame | None = field(default=None, repr=False)
     per_image: pd.DataFrame | None = field(default=None, repr=False)
+    sides: tuple[str, str] | None = None
 
     def plot(self, max_rows: int | None = None):
         """The result drawn (seaborn, headless): a bar chart of a ranking (a contrast coloured by the class each
@@ -42,9 +45,10 @@ class ConceptTable:
         reliance on surroundings per image, per class and per concept for :func:`context_reliance`.
 
         Args:
-            max_rows: the most bars (a contrast: on each side; :func:`collection_concepts` and
-                :func:`context_reliance`: classes) shown, the title saying "the first N of M" when the table holds
-                more; None: 20 for a ranking, 12 classes for the collection views.
+            max_rows: the most bars (a contrast: on each side; :func:`subconcepts`: clusters;
+                :func:`collection_concepts` and :func:`context_reliance`: classes) shown, the title saying "the first
+                N of M" when the table holds more; None: 20 for a ranking, every cluster, 12 classes for the
+                collection views.
 
         Returns:
             The matplotlib Figure.
@@ -63,7 +67,8 @@ class ConceptTable:
 
     # behaves as its table, as the DataFrames discovery returned before
     def __getattr__(self, name: str):
-        if name.startswith("__") or name in {"table", "kind", "title", "value", "assignment", "profile", "per_image"}:
+        own = {"table", "kind", "title", "value", "assignment", "profile", "per_image", "sides"}
+        if name.startswith("__") or name in own:
             raise AttributeError(name)
         return getattr(self.table, name)
 
@@ -80,8 +85,17 @@ class ConceptTable:
     def __len__(self) -> int:
         return len(self.table)
 
+    def __contains__(self, key) -> bool:
+        return key in self.table
+
     def __iter__(self):
-        return iter(self.table)
+        """Refused: ``pd.DataFrame(result)`` iterates its argument, and took the column names for the rows (a table of
+        one column, "rank", "concept", "cosine"); pandas gives a constructor no other way in."""
+        raise TypeError(
+            "A ConceptTable cannot be iterated: pd.DataFrame(result) and list(result) would read only its column names "
+            f"({', '.join(map(str, self.table.columns))}); use result.table, its DataFrame (result.table.copy() for a "
+            "copy, list(result.table) for the column names)"
+        )
 
 
 # ---- plots -----------------------------------------------------------------------------------------------------------
