@@ -322,10 +322,14 @@ class Explanation:
         else:
             of = f"Of the logit of {self._named(self.target_name, self.probability)}"
 
-        # "none" only for what carries nothing: three of -0.4% are "under 1% (against it)"
-        parts = [f"\u201c{c}\u201d {share_text(s)}" for c, s in zip(self.concepts["concept"], self.concepts["share"])]
+        # "none" only for what carries nothing: three of -0.4% are "under 1%, against it"; the comma, not "(against
+        # it)", keeps the mark with its concept ("“a” under 1% and “b” under 1% (against it)" read as both against)
+        parts = [
+            f"\u201c{c}\u201d {share_text(s).replace(' (against it)', ', against it')}"
+            for c, s in zip(self.concepts["concept"], self.concepts["share"])
+        ]
         parts[0] = parts[0].replace("\u201d ", "\u201d carries ", 1)
-        listed = joined(parts)
+        listed = joined(parts).replace(", against it and ", ", against it, and ")  # not "against it and “b” 20%"
         together = f"; together {share_text(self.total / self.explained)}" if len(parts) > 1 else ""
         beyond = ""  # "480%": the rest pulls back (not said of a "100%" that is 100.3)
         if round(100 * self.total / self.explained) > 100:

@@ -8,6 +8,9 @@ panel take ``ax=`` to draw into a figure of yours instead.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import numpy as np
 from PIL import Image
 
@@ -64,14 +67,20 @@ def _axes_or_new(ax, figsize: tuple[float, float], layout: str | None = None):
     return ax.figure, ax
 
 
-def _label_bars(ax, shares, fontsize: int = 9, color: str | None = None, fmt: str = "{:.0%}") -> None:
-    """Write each horizontal bar's share (as a percentage, or as ``fmt`` says) just past its end: to the right of a
-    bar that grows right, to the left of one that grows left (not over the bar and the names beside it)."""
+def _label_bars(ax, shares, fontsize: int = 9, color: str | None = None, fmt: str | None = None) -> None:
+    """Write each horizontal bar's share (in the sentence's words, see :func:`_share_label`, or as ``fmt`` says; "–"
+    for a missing value) just past its end: to the right of a bar that grows right, to the left of one that grows
+    left (not over the bar and the names beside it). A label that would run out of the axes on the left (over the
+    tick labels, as beside a near-zero bar) is written right of the bar's base instead, inside the axes."""
+    ax.get_xlim()  # the limits autoscaled now (margins included), so the check below sees the drawn axes
     for patch, share in zip(ax.patches, shares):
+        missing = share is None or (isinstance(share, (float, np.floating)) and np.isnan(share))
+        text = "\u2013" if missing else _share_label(share) if fmt is None else fmt.format(share)
         end, left = patch.get_x() + patch.get_width(), patch.get_width() < 0
-        ax.annotate(
-            fmt.format(share),
-            (end, patch.get_y() + patch.get_height() / 2),
+        middle = patch.get_y() + patch.get_height() / 2
+        label = ax.annotate(
+            text,
+            (end, middle),
             xytext=(-3 if left else 3, 0),
             textcoords="offset points",
             ha="right" if left else "left",
@@ -79,6 +88,9 @@ def _label_bars(ax, shares, fontsize: int = 9, color: str | None = None, fmt: st
             fontsize=fontsize,
             color=color,
         )
+        if left and label.get_window_extent().x0 < ax.get_window_extent().x0:
+            label.xy, label.xyann = (patch.get_x(), middle), (3, 0)  # right of the base: that side of the row is free
+            label.set_ha("left")
 
 
 def _normalise(values: np.ndarray) -> np.ndarray:
@@ -193,12 +205,13 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4), also
     table = explanation.concepts
     against = not explanation.in_shares  # the sentence's rule: no share of what the model refused, or of near 0
     if len(table):
-        sns.barplot(data=table, x="contribution", y="concept", ax=right, color=sns.color_palette()[0], orient="h")
+        ticks = table.assign(concept=_shortened_apart(list(table["concept"])))  # a long concept of one's own bank
+        sns.barplot(data=ticks, x="contribution", y="concept", ax=right, color=sns.color_palette()[0], orient="h")
         right.margins(x=0.1)  # room for the labels past the longest bar
         if against:
             _label_bars(right, table["contribution"], fontsize=9, fmt="{:+.2f}")
         else:  # the sentence's words: "under 1%", "none", not "0%" and "-0%"
-            _label_bars(right, [_share_label(s) for s in table["share"]], fontsize=9, fmt="{}")
+            _label_bars(right, table["share"], fontsize=9)
     else:
         _empty_panel(right, "No concept is named: the sentence above says why.")
     from .targets import Direction
@@ -209,15 +222,20 @@ def explanation_figure(explanation, figsize: tuple[float, float] = (11, 4), also
         what = "logit" if explanation.foil is None else "logit difference"
     whole = f"the {what} is {explanation.explained:.2f}"  # the axis is in logits; the bar labels may be shares
     unit = f"logits; {whole}" if against else f"logits; beside each bar its share of it, {whole}"
-    right.set_xlabel(f"contribution to the {what} ({unit})")
+    panel = figsize[0] * 1.6 / (2.6 if also is None else 3.6)  # the bars' share of the width (see _heatmap_beside_bars)
+    right.set_xlabel(_wrap_to(f"contribution to the {what} ({unit})", 0.7 * panel))  # 0.7: the rest holds the names
     return _finish_explanation(fig, right, explanation)
 
 
 def _share_label(share: float) -> str:
-    """A bar's share as the sentence words it ("12%", "-3%", "under 1%", "none")."""
+    """A bar's share as the sentence words it, short: "12%", "-3%", "under 1%", "-<1%" (a small share against it),
+    "none"; every share bar of the package is labelled by this (no "0%" beside "under 1%")."""
     from .explanation import share_text
 
-    return share_text(share).replace(" (against it)", "")
+    words = share_text(float(share))
+    if share < 0 and words.startswith("under 1%"):  # "under 1%" alone read as a small share for it
+        return "-<1%"
+    return words.replace(" (against it)", "")
 
 
 def _heatmap_beside_bars(explanation, figsize: tuple[float, float], also=None):
@@ -233,10 +251,10 @@ def _heatmap_beside_bars(explanation, figsize: tuple[float, float], also=None):
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
     else:
         left, right, third = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.6, 1]})
-        heatmap_overlay(also.image, also.values, title=f"where: \u201c{also.label}\u201d", ax=third)
+        heatmap_overlay(also.image, also.values, title=_title_lines(f"where: \u201c{also.label}\u201d"), ax=third)
     if explanation.heatmaps:
         top = explanation.heatmaps[0]
-        heatmap_overlay(top.image, top.values, title=f"where: \u201c{top.label}\u201d", ax=left)
+        heatmap_overlay(top.image, top.values, title=_title_lines(f"where: \u201c{top.label}\u201d"), ax=left)
     else:
         left.set_axis_off()
     return fig, right
@@ -255,6 +273,7 @@ def faithfulness_figure(
     axis labelled ``xlabel`` (default the metric's name)."""
     import seaborn as sns
 
+    _has_columns(frame, ("metric", "method", "value"), "frame", "the frame of nlexnb.metrics.faithfulness")
     rows = frame[frame["metric"] == metric]
     if rows.empty:
         raise ValueError(f"No rows with metric {metric!r}; available: {sorted(frame['metric'].unique())}")
@@ -272,6 +291,8 @@ def plausibility_figure(summary, figsize: tuple[float, float] = (10, 3.5)):
     """Plausible share and leak rate per method (one row per method), side by side; returns the Figure."""
     import seaborn as sns
 
+    wanted = ("method", "plausible share", "leak rate")
+    _has_columns(summary, wanted, "summary", "the summary of nlexnb.plausibility (report.summary)")
     fig = _figure(figsize)
     axes = fig.subplots(1, 2, sharey=True)
     for ax, column in zip(axes, ["plausible share", "leak rate"]):
@@ -282,17 +303,58 @@ def plausibility_figure(summary, figsize: tuple[float, float] = (10, 3.5)):
     return fig
 
 
+def _has_columns(frame, columns: Sequence[str], name: str, expected: str) -> None:
+    """A TypeError for ``frame`` that is no DataFrame, a ValueError naming the ``columns`` it lacks: seaborn and pandas
+    said "Could not interpret value" or KeyError 'metric'. ``expected`` says which table the figure draws."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{name} must be {expected} (a DataFrame), got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{name} must be {expected}, with columns {', '.join(map(repr, columns))}; it lacks "
+            f"{', '.join(map(repr, missing))} (its columns: {', '.join(map(repr, map(str, frame.columns)))})"
+        )
+
+
+def _first_of(title: str, shown: int, total: int, what: str = "") -> str:
+    """``title`` saying only the first ``shown`` of ``total`` are drawn: inside its closing parenthesis where it ends
+    in one ("(17 labels, 290 images; the first 9 of 17 shown)"), not a second parenthesis after it."""
+    said = f"the first {shown} of {total}{' ' + what if what else ''}"
+    if not title.endswith(")"):
+        return f"{title} ({said})"
+    if title[title.rfind("(") + 1 : title.rfind("(") + 2].isdigit():  # a count, "(17 labels, ...)": said within it
+        return f"{title[:-1]}; {said} shown)"
+    return f"{title}; {said} shown"  # "(why ... rather than 'orange')" is no place for it
+
+
 def _wrap(text: str, width: int) -> str:
     import textwrap
 
     return "\n".join(textwrap.wrap(text, width))
 
 
+def _title_lines(text: str, width: int = 36, lines: int = 2) -> str:
+    """``text`` wrapped to ``width`` letters, at most ``lines`` lines (the last cut with "…"): the title of a panel
+    the size of a photo, which a long concept of one's own bank wrapped to four lines and shrank."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, max_lines=lines, placeholder="\u2026"))
+
+
+def _wrap_to(text: str, inches: float, fontsize: float = 10) -> str:
+    """``text`` wrapped to lines about ``inches`` wide at ``fontsize`` points (an average letter is taken as 0.6 of
+    the size): a label or title wider than its panel or figure was cut at the edge."""
+    return _wrap(text, max(16, int(inches * 72 / (0.6 * fontsize))))
+
+
 def concept_table_figure(result, max_rows: int | None = None):
     """A discovery result (:class:`nlexnb.discover.ConceptTable`) drawn: ranked tables as horizontal bar charts (a
     contrast coloured by the class each concept favours), sub-concepts as a cluster x concept heat map, and the views
     of an explained collection by :func:`collection_concepts_figure`, :func:`error_concepts_figure` and
-    :func:`context_reliance_figure`. ``max_rows``: the most bars, or classes, shown (None: each kind's default)."""
+    :func:`context_reliance_figure`. ``max_rows``: the most bars, clusters or classes shown (None: each kind's
+    default)."""
     import seaborn as sns
 
     if max_rows is not None:  # 0 was read as the default, -2 dropped the last two bars
@@ -304,53 +366,112 @@ def concept_table_figure(result, max_rows: int | None = None):
     }
     if result.kind in views:
         return views[result.kind](max_rows)
-    max_rows = 20 if max_rows is None else max_rows
     if result.kind == "subconcepts":
-        heat = result.profile
-        fig = _figure((1.2 + 0.45 * heat.shape[1], 1.5 + 0.5 * heat.shape[0]), layout="constrained")
-        ax = fig.subplots()
-        sns.heatmap(
-            heat,
-            ax=ax,
-            cmap="RdBu_r",
-            center=0,
-            annot=heat.shape[1] <= 15,
-            fmt=".2f",
-            cbar_kws={"label": "cosine above the all-image mean"},
-        )
-        ax.set_title(result.title)
-        return fig
-    if result.kind == "contrast":  # up to max_rows a side: the head of the table could hold one side only
+        return _subconcepts_figure(result, max_rows)
+    max_rows = 20 if max_rows is None else max_rows
+    contrast = result.kind == "contrast"
+    if contrast:  # up to max_rows a side: the head of the table could hold one side only
         shown = result.table.groupby("favours", sort=False).head(max_rows)
     else:
         shown = result.table.head(max_rows)
     title = result.title
     if len(shown) < len(result.table):  # a table of 26 drawn as 20 bars must say so
-        title = f"{title} (the first {len(shown)} of {len(result.table)})"
+        title = _first_of(title, len(shown), len(result.table))
+    sides = _contrast_sides(result) if contrast else []
+    if len(sides) == 2:  # one side empty: its class is named on the axis, and the title says it has no concept
+        empty = [name for name in sides if name not in set(result.table["favours"])]
+        if len(empty) == 1:
+            title = f"{title}: no concept leans towards \u201c{empty[0]}\u201d"
+    label = "class_name" if result.kind == "nearest_classes" else "concept"
+    shown = shown.assign(**{label: _shortened_apart(list(shown[label]))})  # a long concept of one's own bank
+    names = max((len(t) for t in shown[label]), default=0)
+    title = _wrap_to(title, 6.6 - 0.08 * names, 12)  # over the bars, beside the names (a 32-letter name: 2.6 in)
     if shown.empty:  # a labelled empty panel, as the collection views draw one, not a blank axis
         fig = _figure((7, 2), layout="constrained")
         ax = fig.subplots()
         ax.set_title(title)
         _empty_panel(ax, "no concept in this table: nothing to draw")
         return fig
-    label = "class_name" if result.kind == "nearest_classes" else "concept"
-    fig = _figure((7, 0.35 * len(shown) + 1.2), layout="constrained")
+    fig = _figure((7, 0.35 * len(shown) + 1.2 + 0.2 * title.count("\n")), layout="constrained")
     ax = fig.subplots()
-    hue = "favours" if result.kind == "contrast" else None
-    sns.barplot(
-        data=shown,
-        x=result.value,
-        y=label,
-        hue=hue,
-        dodge=False,
-        ax=ax,
-        orient="h",
-        palette="vlag" if hue else None,
-        color=None if hue else "#4c72b0",
-    )
+    if contrast:  # one colour per class, whichever sides are drawn (a palette centred on 0 drew one side white)
+        colours = dict(zip(sides, CONTRAST_COLOURS)) if len(sides) == 2 else dict(zip(sides, CONTRAST_COLOURS[:1]))
+        order = [name for name in sides if name in set(shown["favours"])]
+        sns.barplot(
+            data=shown,
+            x=result.value,
+            y=label,
+            hue="favours",
+            hue_order=order,
+            palette=colours,
+            saturation=1,  # the colours as given, the same in every contrast
+            dodge=False,
+            legend=False,  # the axis names each side (a legend covered the bars of a one-sided contrast)
+            ax=ax,
+            orient="h",
+        )
+    else:
+        sns.barplot(data=shown, x=result.value, y=label, ax=ax, orient="h", color="#4c72b0")
     ax.set_title(title)
     ax.set_ylabel("")
-    ax.set_xlabel(_ranking_axis(result.kind, list(dict.fromkeys(shown["favours"])) if hue else [], result.value))
+    ax.set_xlabel(_ranking_axis(result.kind, sides, result.value))
+    return fig
+
+
+CONTRAST_COLOURS = ("#4c72b0", "#dd8452")
+"""A contrast's bars: the first class's (c1) colour, then the second's (seaborn's blue and orange)."""
+
+
+def _contrast_sides(result) -> list[str]:
+    """The two classes of a contrast, c1 first, as its ``favours`` column names them (the table's own record, or the
+    order of its rows where it has none: a table built by hand, both sides present)."""
+    if getattr(result, "sides", None) is not None:
+        return list(result.sides)
+    return list(dict.fromkeys(result.table["favours"]))
+
+
+def _subconcepts_figure(result, max_rows: int | None):
+    """:func:`nlexnb.discover.subconcepts` drawn: the cluster x concept heat map, the first ``max_rows`` clusters
+    (None: all) with the concepts that name them, taller for long concept names (written under the columns)."""
+    import seaborn as sns
+
+    heat, title = result.profile, result.title
+    if max_rows is not None and max_rows < len(heat):
+        named = result.table["concepts"].head(max_rows)  # "a; b; c": the concepts each shown cluster is named by
+        parts = {part for row in named for part in row.split("; ")}
+        kept = [c for c in heat.columns if c in parts or ("; " in c and any(c in row for row in named))]
+        heat = heat.iloc[:max_rows][kept]
+        title = _first_of(title, max_rows, len(result.profile), "clusters")
+    every = np.abs(result.profile.to_numpy(dtype=np.float64))
+    extent = float(every.max()) if every.size and every.max() > 0 else 1.0  # every cluster's scale, drawn or not
+    heat = heat.set_axis(_shortened_apart([str(c) for c in heat.columns]), axis=1)
+    if heat.empty:  # no cluster is named by any concept the bank may name: a labelled panel, not seaborn's error
+        fig = _figure((6, 2), layout="constrained")
+        ax = fig.subplots()
+        ax.set_title(_wrap_to(title, 5.5, 12))
+        _empty_panel(ax, "no concept names these clusters: nothing to draw")
+        return fig
+    under = 0.08 * max(len(c) for c in heat.columns)  # the column names, written upwards under the map
+    rows = 0.5 * heat.shape[0]
+    width = max(4.5, 1.9 + 0.45 * heat.shape[1])
+    title = _wrap_to(title, width - 0.5, 12)
+    height = 1.0 + 0.25 * title.count("\n") + under + max(rows, 2.4)  # 2.4: the colour bar's label fits beside it
+    fig = _figure((width, height), layout="constrained")
+    ax = fig.subplots()
+    sns.heatmap(
+        heat,
+        ax=ax,
+        cmap="RdBu_r",
+        center=0,
+        vmin=-extent,
+        vmax=extent,
+        annot=heat.shape[1] <= 15,
+        fmt=".2f",
+        cbar_kws={"label": "cosine above the all-image mean"},
+    )
+    ax.tick_params(axis="x", rotation=90)  # upwards, as the height allows for
+    ax.tick_params(axis="y", rotation=0)  # "cluster 0" across, not upwards over its neighbour
+    ax.set_title(title)
     return fig
 
 
@@ -410,7 +531,16 @@ def collection_concepts_figure(result, max_groups: int = 12, max_concepts: int =
     columns = min(columns, len(groups))
     rows = -(-len(groups) // columns)
     height = 0.32 * max_concepts + 0.9
-    fig = _figure((5.2 * columns, height * rows + 0.9), layout="constrained")
+    of = {"predicted_name": "class", "label": "label"}.get(by, "group")
+    width = 5.2 * columns - 0.3  # one panel (5.2 in) clipped a title and an axis label written for three
+    said = f"share of the {of}'s images whose explanation names the concept"
+    foil = re.search(r"each explains the gap to (.+?) \(why", result.title)  # the title collection_concepts wrote
+    quantity = "the logit" if foil is None else f"the gap to {foil.group(1)}"
+    said = _wrap_to(f"{said} (beside the bar: mean share of {quantity})", width, 12)
+    title = result.title if len(groups) == len(every) else _first_of(result.title, len(groups), len(every))
+    title = _wrap_to(title, width, 11)
+    lines = said.count("\n") + title.count("\n")  # each line more than one, 0.2 in more
+    fig = _figure((5.2 * columns, height * rows + 0.9 + 0.2 * lines), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, columns, sharex=True, squeeze=False)).ravel()
     colour = sns.color_palette()[0]
     for ax, group in zip(axes, groups):
@@ -424,12 +554,8 @@ def collection_concepts_figure(result, max_groups: int = 12, max_concepts: int =
         ax.tick_params(axis="y", labelsize=9)
     for ax in axes[len(groups) :]:
         ax.set_axis_off()
-    group = {"predicted_name": "class", "label": "label"}.get(by, "group")
-    fig.supxlabel(
-        f"share of the {group}'s images whose explanation names the concept (beside the bar: mean share of the logit)"
-    )
-    first = f" (the first {len(groups)} of {len(every)})" if len(groups) < len(every) else ""  # panels left out
-    fig.suptitle(_wrap(result.title + first, 120), fontsize=11)
+    fig.supxlabel(said, fontsize=12)
+    fig.suptitle(title, fontsize=11)
     return fig
 
 
@@ -488,6 +614,7 @@ def context_reliance_figure(result, max_rows: int = 12):
     max_rows = positive_int(max_rows, "max_rows", "classes and concepts to show")
     per_image, table = result.per_image, result.table
     by = table.columns[0] if len(table.columns) else "predicted_name"
+    one, many = {"predicted_name": ("class", "classes"), "label": ("label", "labels")}.get(by, (by, f"{by} values"))
     fig = _figure((15, 0.3 * max_rows + 2.2), layout="constrained")
     left, middle, right = fig.subplots(1, 3, width_ratios=(1, 1.3, 1.1))
     values = per_image["reliance"].dropna()
@@ -508,10 +635,8 @@ def context_reliance_figure(result, max_rows: int = 12):
         sns.barplot(data=shown, x="mean_reliance", y="name", ax=middle, orient="h", color=sns.color_palette()[1])
         middle.set_xlim(0, min(1, max(0.1, float(shown["mean_reliance"].max()) * 1.15)))
         middle.set_ylabel("")
-        middle.set_xlabel("mean reliance over the class's images")
-    middle.set_title(
-        f"the {'classes' if by == 'predicted_name' else by + ' values'} that rely most (images)", fontsize=10
-    )
+        middle.set_xlabel(f"mean reliance over the {one}'s images")
+    middle.set_title(f"the {many} that rely most (images)", fontsize=10)
     counts = pd.Series([c for row in per_image["surroundings"] for c in dict.fromkeys(row)]).value_counts()
     if counts.empty:
         _empty_panel(right, "no explanation names a surroundings concept")
@@ -530,7 +655,7 @@ def context_reliance_figure(result, max_rows: int = 12):
         right.set_ylabel("")
         right.set_xlabel("explanations naming it")
         right.xaxis.set_major_locator(MaxNLocator(integer=True))
-    right.set_title("surroundings concepts named, and for which classes", fontsize=10)
+    right.set_title(f"surroundings concepts named, and for which {many}", fontsize=10)
     fig.suptitle(_wrap(result.title, 150), fontsize=11)
     return fig
 
@@ -563,7 +688,7 @@ def confusion_figure(confusion, title: str, normalize: bool = True, max_labels: 
             f"table has {len(labels)} labels in all)"
         )
     if len(labels) > max_labels:
-        title = f"{title} (the first {max_labels} of {len(labels)} labels)"
+        title = _first_of(title, max_labels, len(labels), "labels")
     whole = all(float(v).is_integer() for v in np.asarray(table, dtype=np.float64).ravel())
     fmt = ".2f" if normalize else ".0f" if whole else ".3g"  # counts as whole numbers, "d" refused float counts
     size = 1.2 + 0.45 * max(len(table.columns), 4)
@@ -647,7 +772,8 @@ def heldout_figure(table, title: str | None = None, figsize: tuple[float, float]
     fig = _figure(figsize, layout="constrained")
     ax = fig.subplots()
     sns.barplot(data=long, x="metric", y="accuracy", hue="method", errorbar="sd", ax=ax)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.1)  # room above a bar of 1.00 for its label, off the title
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     for bars in ax.containers:
         ax.bar_label(bars, fmt="%.2f", fontsize=8)
     if title:
@@ -715,12 +841,12 @@ def bottleneck_explanation_figure(explanation, max_rows: int = 10, figsize: tupl
     if len(shown):
         colours = [sns.color_palette()[0] if c >= 0 else "#c44e52" for c in shown["contribution"]]
         sns.barplot(data=shown, x="contribution", y="concept", hue="concept", palette=colours, legend=False, ax=right)
+        right.margins(x=0.1)  # room for the labels past the bars' ends (set first: the labels are placed by it)
         if explanation.total > 0:
-            _label_bars(right, [_share_label(s) for s in shown["share"]], fontsize=9, fmt="{}")
+            _label_bars(right, shown["share"], fontsize=9)
         else:  # no share of a negative total ("nan%" on every bar): each concept's push, in logits
             _label_bars(right, shown["contribution"], fontsize=9, fmt="{:+.2f}")
         right.axvline(0, color="0.4", lw=1)
-        right.margins(x=0.1)  # room for the labels past the bars' ends
     else:
         from .bottleneck.results import EMPTY_RECIPE
 
@@ -750,11 +876,24 @@ def intervention_figure(intervention, figsize: tuple[float, float] = (8, 3.5)):
     fig = _figure(figsize, layout="constrained")
     ax = fig.subplots()
     sns.barplot(data=long, x="probability", y="class", hue="when", palette=["0.65", sns.color_palette()[0]], ax=ax)
-    ax.set_xlim(0, 1)
+    for bars in ax.containers:  # each bar of a pair drawn and labelled, one near 0 too (a bare axis read as missing)
+        for patch in bars:
+            patch.set_edgecolor(patch.get_facecolor())
+            patch.set_linewidth(1.5)
+        ax.bar_label(bars, labels=[_probability_label(p.get_width()) for p in bars], padding=3, fontsize=8)
+    ax.set_xlim(0, 1.15)  # room past a bar of 1.00 for its label
+    ax.set_xticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel("")
     ax.set_xlabel("bottleneck probability")
     ax.set_title(_wrap(intervention.sentence, 90), fontsize=10)
     return fig
+
+
+def _probability_label(probability: float) -> str:
+    """A probability beside its bar, as the sentences write it without the "p": "0.42", "< 0.01", "> 0.99"."""
+    from .explanation import probability_text
+
+    return probability_text(probability).removeprefix("p ")
 
 
 def tradeoff_figure(tradeoff, figsize: tuple[float, float] = (10, 3.5)):
@@ -771,7 +910,7 @@ def tradeoff_figure(tradeoff, figsize: tuple[float, float] = (10, 3.5)):
         ax.set_xticklabels([str(b) for b in sorted(set(tradeoff.table["concepts per class"]))])
         ax.set_ylim(0, 1.02)
         ax.legend(title=None, fontsize=9)
-    left.set_title(f"top-1 agreement with the original head ({tradeoff.images} images)", fontsize=10)
+    left.set_title(f"top-1 agreement with the original head ({counted(tradeoff.images, 'image')})", fontsize=10)
     right.set_title("share of the centred class rows left out (mean)", fontsize=10)
     return fig
 
@@ -794,7 +933,8 @@ def agreement_by_confidence_figure(result, figsize: tuple[float, float] = (8, 3.
     ax = fig.subplots()
     sns.barplot(data=long, x="head's confidence", y="value", hue="measure", ax=ax)
     ax.set_xticks(range(len(table)))
-    ax.set_xticklabels([f"{band}\n({n} images)" for band, n in zip(table["head's confidence"], table["images"])])
+    bands = zip(table["head's confidence"], table["images"])
+    ax.set_xticklabels([f"{band}\n({counted(int(n), 'image')})" for band, n in bands])
     ax.set_ylim(0, 1.22)  # room above the bars for the legend
     ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel("share of images")

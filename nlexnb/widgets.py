@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 
@@ -34,10 +35,10 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from . import discover
-from ._checks import yes_or_no
+from ._checks import warn_user, yes_or_no
 from .bottleneck import BottleneckExplanation, ConceptBottleneck, Intervention
 from .classifier import Classifier
-from .explain import Explainer
+from .explain import Explainer, with_words
 from .explanation import probability_text
 from .images import sample_images, to_pil
 from .mapper import Mapper
@@ -82,7 +83,12 @@ def read_upload(value: Sequence[dict]) -> dict[str, Image.Image]:
             with Image.open(io.BytesIO(bytes(item["content"]))) as img:
                 img.load()
                 images[name] = to_pil(img)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        except UnidentifiedImageError as exc:  # its words name a BytesIO object at an address, not the file
+            raise ValueError(
+                f"{name!r} is not an image PIL can read (Pillow does not recognise its format); upload a JPEG, PNG, "
+                "WebP..."
+            ) from exc
+        except (OSError, SyntaxError, ValueError) as exc:
             raise ValueError(f"{name!r} is not an image PIL can read ({exc}); upload a JPEG, PNG, WebP...") from exc
     return images
 
@@ -318,10 +324,11 @@ class ExplainerApp(_ImagePicker):
 
     def _show_text(self) -> None:
         text = self.text.value.strip()
+        self.score.value = ""  # no score or map of the last text beside an error about this one
+        _show_png(self.heatmap)
         if not text:
-            self.score.value = ""
-            _show_png(self.heatmap)
             return
+        with_words(text, "The text")  # "concepts[0] '!!!'" would speak of weigh's Python argument
         image = self._current(None)
         if self.explanation is not None:
             target = self.explanation.target
@@ -407,12 +414,37 @@ class ZeroShotApp(_ImagePicker):
         self._guard(self._build)()
 
     def _label_list(self) -> list[str]:
-        return [line.strip() for line in self.labels.value.splitlines() if line.strip()]
+        return [label for _, label in self._labelled_lines()]
+
+    def _labelled_lines(self) -> list[tuple[int, str]]:
+        """(line number from 1, label) of each line that is not blank."""
+        return [(n, line.strip()) for n, line in enumerate(self.labels.value.splitlines(), 1) if line.strip()]
+
+    def _checked_labels(self) -> list[str]:
+        """The typed labels, checked as :func:`nlexnb.zeroshot.check_labels` checks them, its messages told in the
+        text box's terms: line numbers, not positions in a Python list that leaves blank lines out."""
+        lines = self._labelled_lines()
+        if not lines:  # "labels is empty: give at least one label, e.g. ['cat', 'dog']" spoke of a Python list
+            raise ValueError("The labels are empty: type at least one label, one per line")
+        line = [n for n, _ in lines]
+        try:
+            return check_labels([label for _, label in lines], self.classifier.class_names)
+        except ValueError as exc:
+            said = re.sub(r"\blabels\[(\d+)\]", lambda m: f"line {line[int(m[1])]}", str(exc))
+            said = re.sub(
+                r"\(positions (\d+) and (\d+)\)", lambda m: f"(lines {line[int(m[1])]} and {line[int(m[2])]})", said
+            )
+            raise ValueError(said) from None
 
     def _build(self) -> None:
         self.zeroshot = None  # a failed rebuild leaves no stale head behind
         self.bars.children, self.table.value = (), ""
-        self.zeroshot = ZeroShotClassifier(self.classifier, self.mapper, self._label_list())
+        labels = self._checked_labels()
+        with warnings.catch_warnings():  # its advice is an argument the app has no control for: said below instead
+            warnings.filterwarnings("ignore", message="One label .* include_original_classes=False")
+            self.zeroshot = ZeroShotClassifier(self.classifier, self.mapper, labels)
+        if len(labels) == 1:
+            warn_user(f"One label ({labels[0]!r}): every image gets probability 1.0; type at least two, one per line")
         self._show()
 
     def _probabilities(self, name: str | None) -> pd.DataFrame:
@@ -513,8 +545,8 @@ class ConceptExplorer(_App):
         Returns:
             :func:`nlexnb.discover.class_concepts` or :func:`nlexnb.discover.contrast`'s :class:`ConceptTable`.
         """
-        a = _class_or_none(self.classifier, self.class_a.value) if c1 is None else c1
-        b = _class_or_none(self.classifier, self.class_b.value) if c2 is None else c2
+        a, b = (self.class_a.value if c1 is None else c1), (self.class_b.value if c2 is None else c2)
+        a, b = (_class_or_none(self.classifier, c) if isinstance(c, str) else c for c in (a, b))  # "967" as the box
         k = self.k.value if k is None else k
         echoes = self.echoes.value if echoes is None else echoes
         repeats = yes_or_no(self.repeats.value if repeats is None else repeats, "repeats")
@@ -605,7 +637,7 @@ class BottleneckApp(_ImagePicker):
             return
         self.intervention = self.cbm.intervene(self._current(None), {c: 0.0 for c in self.off.value})
         self.outcome.value = f"<b>{html.escape(self.intervention.sentence)}</b>" + _table_html(
-            self.intervention.table.head(5)
+            _intervention_rows(self.intervention)
         )
 
     def static(self, image_name: str | None = None, off: Sequence[str] = ()):
@@ -622,3 +654,11 @@ class BottleneckApp(_ImagePicker):
             return self.cbm.intervene(image, {c: 0.0 for c in off}).plot()
         target = _class_or_none(self.cbm.space.classifier, self.target.value)
         return self.cbm.explain(image, target=target).plot()
+
+
+def _intervention_rows(intervention: Intervention, top: int = 5) -> pd.DataFrame:
+    """The ``top`` most probable classes after an intervention, and the top-1 classes before and after where they are
+    not among them: the class whose concepts were switched off fell out of the top, and the table must still show it."""
+    table = intervention.table
+    keep = table.index[:top].union(table.index[table["class_name"].isin([intervention.before, intervention.after])])
+    return table.loc[keep]

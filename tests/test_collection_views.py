@@ -118,7 +118,7 @@ def test_a_collection_figure_says_how_many_classes_it_leaves_out():
     groups = result.table["predicted_name"].nunique()
     assert groups >= 2
     fig = result.plot(max_rows=1)
-    assert fig._suptitle.get_text().replace("\n", " ").endswith(f"(the first 1 of {groups})")
+    assert fig._suptitle.get_text().replace("\n", " ").endswith(f"; the first 1 of {groups} shown)")
 
 
 def test_collection_concepts_by_label_keeps_the_top_and_leaves_out_images_without_one():

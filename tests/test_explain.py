@@ -559,3 +559,15 @@ def test_a_text_with_no_words_is_refused_as_zero_shot_refuses_such_a_label(expla
     with pytest.raises(ValueError, match=r"texts\[0\] '\?!' is empty once its punctuation is left out"):
         explainer.scores(photos["coffee"], ["?!", "foam"])
     assert explainer.heatmap(photos["coffee"], "foam!").label == "foam!"  # punctuation beside words is a text
+
+
+def test_against_it_stays_with_its_own_concept_in_a_weighed_sentence(explainer, photos):
+    """ "“pointed ears” under 1% and “whiskers” under 1% (against it)" read as if both were against it."""
+    weighed = explainer.weigh(photos["chelsea"], ["pointed ears", "whiskers"], heatmaps=False)
+    concepts = weighed.concepts.assign(share=weighed.concepts["concept"].map({"pointed ears": 0.2, "whiskers": -0.004}))
+    concepts["contribution"] = concepts["share"] * weighed.explained
+    small = dataclasses.replace(weighed, concepts=concepts, total=float(concepts["contribution"].sum()))
+    # either way round, the mark sits with its own concept and a comma parts it from the next
+    assert "\u201cwhiskers\u201d carries under 1%, against it, and \u201cpointed ears\u201d 20%;" in small.sentence
+    last = dataclasses.replace(small, concepts=small.concepts.iloc[::-1].reset_index(drop=True))
+    assert "\u201cpointed ears\u201d carries 20% and \u201cwhiskers\u201d under 1%, against it;" in last.sentence

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
@@ -22,7 +23,7 @@ def test_heldout_figure_draws_every_method_and_metric_with_its_value():
     )
     fig = heldout_figure(table, title="Held-out classes")
     (ax,) = fig.axes
-    assert isinstance(fig, Figure) and ax.get_title() == "Held-out classes" and ax.get_ylim() == (0, 1)
+    assert isinstance(fig, Figure) and ax.get_title() == "Held-out classes" and ax.get_ylim() == (0, 1.1)
     kernel, ridge = ax.containers  # one group of bars per method, one bar per metric
     assert [bar.get_height() for bar in kernel] == pytest.approx([0.55, 0.85, 0.20, 0.50])
     assert [bar.get_height() for bar in ridge] == pytest.approx([0.48, 0.80, 0.15, 0.45])
@@ -167,3 +168,299 @@ def test_plot_limits_and_overlays_that_cannot_draw_are_named():
     for bad in (0, -2):
         with pytest.raises(ValueError, match="max_rows must be a positive number of bars"):
             concept_table_figure(contrast, max_rows=bad)
+
+
+# ---- what a figure must not cut or hide ------------------------------------------------------------------------------
+LONG = "dark liquid in a small white porcelain cup on a saucer with a silver spoon beside it on a wooden table"
+
+
+def _drawn(fig) -> tuple[np.ndarray, list[str]]:
+    """The figure drawn as a saved PNG is (pixels [h, w, 3]), with the warnings drawing it raised (constrained layout
+    says when it collapses)."""
+    import warnings
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3], [str(w.message) for w in caught]
+
+
+def _cut_at_the_edge(fig) -> bool:
+    """Whether anything is drawn on the figure's outermost pixels: a title, a label or a tick label wider than the
+    figure runs off it there (nothing else reaches the edge)."""
+    pixels, _ = _drawn(fig)
+    edges = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    return bool((edges < 245).any())
+
+
+def test_the_edge_check_sees_a_label_wider_than_its_figure():
+    wide = faithfulness_figure(
+        pd.DataFrame({"image": ["cat"], "metric": "m", "method": "named", "value": [1.0]}), metric="m", xlabel=LONG * 2
+    )
+    assert _cut_at_the_edge(wide)
+    assert not _cut_at_the_edge(
+        faithfulness_figure(pd.DataFrame({"metric": ["m"], "method": "a", "value": [1.0]}), "m")
+    )
+
+
+def test_a_contrast_with_one_side_empty_still_colours_each_class_and_names_both():
+    """Every bar of a one-sided contrast was the middle colour of a palette centred on 0 (nearly white), under an axis
+    labelled only "score"."""
+    from matplotlib.colors import to_hex
+
+    from nlexnb.discover import ConceptTable
+    from nlexnb.plots import CONTRAST_COLOURS
+
+    one_side = pd.DataFrame({"favours": ["Indian elephant"] * 3, "concept": ["short ears", "curved body", "x"]})
+    one_side["score"] = [-0.11, -0.10, -0.09]
+    sides = ("African elephant", "Indian elephant")
+    ax = ConceptTable(
+        "contrast", "\u201cAfrican elephant\u201d vs \u201cIndian elephant\u201d", "score", one_side, sides=sides
+    )
+    ax = ax.plot().axes[0]
+    assert {to_hex(bar.get_facecolor()) for bar in ax.patches} == {CONTRAST_COLOURS[1]}  # the second class's colour
+    assert ax.get_xlabel().endswith("\u2190 Indian elephant    African elephant \u2192")
+    assert "no concept leans towards \u201cAfrican elephant\u201d" in " ".join(ax.get_title().split())
+    both = pd.DataFrame({"favours": ["tabby", "tiger cat"], "concept": ["a", "b"], "score": [0.2, -0.1]})
+    ax = ConceptTable("contrast", "\u201ctabby\u201d vs \u201ctiger cat\u201d", "score", both).plot().axes[0]
+    assert [to_hex(bar.get_facecolor()) for bar in ax.patches] == list(CONTRAST_COLOURS)  # each class its own colour
+    assert ax.get_title() == "\u201ctabby\u201d vs \u201ctiger cat\u201d"
+
+
+def test_a_concept_table_given_to_pandas_points_to_its_table_and_still_concatenates():
+    """pd.DataFrame(result) made a table of one column holding the column names ("rank", "concept", "cosine")."""
+    from nlexnb.discover import ConceptTable
+
+    frame = pd.DataFrame({"rank": [1, 2], "concept": ["foam", "steam"], "cosine": [0.4, 0.2]})
+    result = ConceptTable("class_concepts", "What \u201cespresso\u201d encodes", "cosine", frame)
+    with pytest.raises(TypeError, match=r"read only its column names \(rank, concept, cosine\); use result\.table"):
+        pd.DataFrame(result)
+    with pytest.raises(TypeError, match="use result.table"):
+        list(result)
+    assert pd.DataFrame(result.table).equals(frame) and "concept" in result and "foam" not in result
+    assert pd.concat([result, result]).concept.tolist() == ["foam", "steam", "foam", "steam"]
+
+
+def test_the_explanation_axis_label_fits_the_figure(classifier, mapper, photos):
+    """With a foil, "... the logit difference is 0.10" ran past the figure's right edge and was cut."""
+    import nlexnb
+
+    explainer = nlexnb.Explainer(classifier, mapper, ["fine stripes", "striped skin", "whiskers", "orange fur", "snow"])
+    explanation = explainer.explain(photos["chelsea"], k=5, foil="Egyptian cat")
+    fig = explanation.plot()
+    assert "the logit difference is" in " ".join(fig.axes[1].get_xlabel().split())
+    assert not _cut_at_the_edge(fig)
+
+
+def test_long_concepts_of_ones_own_bank_are_shortened_in_figures(classifier, mapper, photos):
+    """A user's concept of 101 letters made a four-line heat-map title, squeezed the bars, collapsed the layout of
+    class_concepts' chart and cut its tick labels."""
+    import nlexnb
+    from nlexnb import discover
+
+    space = nlexnb.ConceptSpace(classifier, mapper, ["striped fur", "whiskers", "a sofa", "steam", LONG])
+    fig = nlexnb.Explainer(space).explain(photos["coffee"], k=3).plot()
+    where, bars = fig.axes[0], fig.axes[1]
+    assert where.get_title().startswith("where: \u201cdark liquid") and where.get_title().count("\n") <= 1
+    names = [t.get_text() for t in bars.get_yticklabels()]
+    assert names[0].startswith("dark liquid") and max(len(n) for n in names) <= 32
+    pixels, said = _drawn(fig)
+    assert not said and not _cut_at_the_edge(fig)
+    chart = discover.class_concepts(space, "espresso", k=2).plot()
+    names = [t.get_text() for t in chart.axes[0].get_yticklabels()]
+    assert names[0].startswith("dark liquid") and names[0].endswith("\u2026") and len(names[0]) <= 32
+    pixels, said = _drawn(chart)
+    assert not said and not _cut_at_the_edge(chart)
+
+
+def test_sub_concepts_draw_as_many_clusters_as_asked_with_their_labels_readable(classifier, mapper, photos):
+    """max_rows was ignored; on a small table the cluster names ran upwards over each other and the colour bar's
+    label was cut."""
+    from nlexnb import discover
+    from nlexnb.space import concept_space
+
+    features = classifier.features([photos[n] for n in ("chelsea", "coffee", "rocket", "astronaut", "motorcycle")])
+    clusters = discover.subconcepts(concept_space(classifier, mapper), features, n_clusters=3, k=3, precomputed=True)
+    fig = clusters.plot()
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["cluster 0", "cluster 1", "cluster 2"]
+    assert all(t.get_rotation() == 0 for t in ax.get_yticklabels())  # across, one under the other
+    pixels, said = _drawn(fig)
+    assert not said and not _cut_at_the_edge(fig)
+    first = clusters.plot(max_rows=1).axes[0]
+    assert [t.get_text() for t in first.get_yticklabels()] == ["cluster 0"]
+    assert [t.get_text() for t in first.get_xticklabels()] == clusters.table["concepts"][0].split("; ")
+    assert " ".join(first.get_title().split()).endswith("(the first 1 of 3 clusters)")
+    assert len(clusters.plot(max_rows=5).axes[0].get_yticklabels()) == 3  # more than there are: all of them
+
+
+def test_one_panel_of_collection_concepts_keeps_its_title_and_axis_label_inside():
+    """One panel is 5.2 inches wide: the title and the axis label, written for three panels, were cut at both ends."""
+    from nlexnb import discover
+    from nlexnb.collection import COLUMNS
+
+    rows = [("tabby", ["striped fur", "whiskers"], [2.0, 1.0]), ("espresso", ["foam"], [3.0])] * 2
+    frame = pd.DataFrame(
+        {
+            "id": range(len(rows)),
+            "path": [f"/photos/{i}.jpg" for i in range(len(rows))],
+            "label": None,
+            "predicted": [281 if name == "tabby" else 967 for name, _, _ in rows],
+            "predicted_name": [name for name, _, _ in rows],
+            "probability": 0.5,
+            "concepts": [concepts for _, concepts, _ in rows],
+            "contributions": [values for _, _, values in rows],
+            "shares": [[v / 10 for v in values] for _, _, values in rows],
+            "total": [sum(values) for _, _, values in rows],
+            "measured": [sum(values) for _, _, values in rows],
+            "explained": 10.0,
+            "fingerprint": [f"{i:016x}" for i in range(len(rows))],
+            "file_size": 1000,
+            "file_mtime_ns": 10**18,
+        }
+    )[list(COLUMNS)]
+    fig = discover.collection_concepts(frame, min_images=1).plot(max_rows=1)
+    pixels, said = _drawn(fig)
+    assert not said and not _cut_at_the_edge(fig)
+
+
+def test_figures_of_metrics_name_the_columns_a_wrong_frame_lacks():
+    """Another frame failed in seaborn's words ("Could not interpret value `plausible share`") or as KeyError
+    'metric'."""
+    from nlexnb.plots import plausibility_figure
+
+    wrong = pd.DataFrame({"method": ["greedy"], "accuracy": [0.5]})
+    with pytest.raises(ValueError, match=r"summary of nlexnb.plausibility .*; it lacks 'plausible share', 'leak rate'"):
+        plausibility_figure(wrong)
+    with pytest.raises(ValueError, match=r"frame of nlexnb.metrics.faithfulness, .*; it lacks 'metric', 'value'"):
+        faithfulness_figure(wrong)
+    with pytest.raises(TypeError, match=r"summary must be the summary of nlexnb.plausibility .* got list"):
+        plausibility_figure([0.5])
+    summary = pd.DataFrame({"method": ["greedy", "random"], "plausible share": [0.6, 0.3], "leak rate": [0.1, 0.0]})
+    assert len(plausibility_figure(summary).axes) == 2
+
+
+def _explained_collection(rows, labels=None) -> pd.DataFrame:
+    """A file of explanations as nlexnb.read_explanations gives it: (class, concepts, contributions, shares) rows."""
+    from nlexnb.collection import COLUMNS
+
+    return pd.DataFrame(
+        {
+            "id": range(len(rows)),
+            "path": [f"/photos/{i}.jpg" for i in range(len(rows))],
+            "label": labels,
+            "predicted": [281 if name == "tabby" else 967 for name, *_ in rows],
+            "predicted_name": [name for name, *_ in rows],
+            "probability": 0.5,
+            "concepts": [concepts for _, concepts, _, _ in rows],
+            "contributions": [values for _, _, values, _ in rows],
+            "shares": [shares for *_, shares in rows],
+            "total": [sum(values) for _, _, values, _ in rows],
+            "measured": [sum(values) for _, _, values, _ in rows],
+            "explained": 10.0,
+            "fingerprint": [f"{i:016x}" for i in range(len(rows))],
+            "file_size": 1000,
+            "file_mtime_ns": 10**18,
+        }
+    )[list(COLUMNS)]
+
+
+def test_a_small_negative_share_keeps_its_sign_and_its_label_stays_off_the_concept_names(classifier, mapper, photos):
+    """A concept carrying -0.4% of the logit was labelled "under 1%" (its sign dropped), written left of its near-zero
+    bar over the tick labels ("ornate painted panelsunder 1%")."""
+    import dataclasses
+
+    import nlexnb
+
+    explainer = nlexnb.Explainer(classifier, mapper, concepts=["pointed ears", "whiskers", "striped fur"])
+    weighed = explainer.weigh(photos["chelsea"], ["pointed ears", "whiskers"])
+    concepts = weighed.concepts.copy()
+    concepts["share"] = [0.3, -0.004]
+    concepts["contribution"] = concepts["share"] * weighed.explained
+    small = dataclasses.replace(weighed, concepts=concepts, total=float(concepts["contribution"].sum()))
+    fig = small.plot()
+    _drawn(fig)
+    bars = next(ax for ax in fig.axes if ax.texts)
+    labels = {t.get_text(): t for t in bars.texts}
+    assert set(labels) == {"30%", "-<1%"}
+    renderer = fig.canvas.get_renderer()
+    inside = bars.get_window_extent(renderer)
+    for text in bars.texts:  # each label within the axes, none over the concept names left of them
+        assert text.get_window_extent(renderer).x0 >= inside.x0 - 1, text.get_text()
+
+
+def test_collection_bars_word_small_and_missing_shares_as_the_sentences_do():
+    """One figure said "0%" where the explanation figure said "under 1%", and a missing share read "nan%"."""
+    from nlexnb import discover
+
+    rows = [("tabby", ["striped fur", "whiskers", "fur"], [2.0, 0.02, 1.0], [0.2, 0.002, float("nan")])] * 2
+    fig = discover.collection_concepts(_explained_collection(rows), min_images=1).plot()
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["20%", "\u2013", "under 1%"]  # striped fur, fur (no share), whiskers
+
+
+def test_a_collection_explained_against_a_foil_says_its_bars_are_shares_of_the_gap():
+    from nlexnb import discover
+
+    rows = [("tabby", ["striped fur", "whiskers"], [2.0, 1.0], [0.2, 0.1])] * 2
+    frame = _explained_collection(rows)
+    frame.attrs["nlexnb"] = {"foil_name": "orange"}
+    fig = discover.collection_concepts(frame, min_images=1).plot()
+    said = " ".join(fig.get_supxlabel().split())
+    assert "mean share of the gap to 'orange'" in said and "of the logit" not in said
+    plain = discover.collection_concepts(_explained_collection(rows), min_images=1).plot()
+    assert "mean share of the logit" in " ".join(plain.get_supxlabel().split())
+
+
+def test_a_title_cut_short_says_so_inside_its_own_parenthesis():
+    """ "Concepts ... (17 labels, 290 images) (the first 9 of 17)": one parenthesis, not two."""
+    from nlexnb import discover
+
+    rows = [(name, ["striped fur"], [2.0], [0.2]) for name in ("tabby", "espresso")]
+    fig = discover.collection_concepts(_explained_collection(rows), min_images=1).plot(max_rows=1)
+    title = " ".join(fig.get_suptitle().split())
+    assert title.endswith("; the first 1 of 2 shown)") and ") (" not in title
+    contrastive = _explained_collection(rows)
+    contrastive.attrs["nlexnb"] = {"foil_name": "orange"}
+    fig = discover.collection_concepts(contrastive, min_images=1).plot(max_rows=1)
+    title = " ".join(fig.get_suptitle().split())  # not inside "(why the predicted class rather than 'orange')"
+    assert title.endswith("rather than 'orange'); the first 1 of 2 shown") and ") (" not in title
+
+
+def test_context_reliance_by_label_speaks_of_labels_not_classes():
+    from nlexnb import discover
+
+    rows = [("tabby", ["snow", "whiskers"], [1.0, 1.0], [0.1, 0.1]), ("tabby", ["whiskers"], [1.0], [0.1])]
+    frame = _explained_collection(rows, labels=["cat", "cat"])
+    fig = discover.context_reliance(frame, surroundings=["snow"], by="label").plot()
+    _, middle, right = fig.axes
+    assert middle.get_xlabel() == "mean reliance over the label's images"
+    assert middle.get_title() == "the labels that rely most (images)"
+    assert right.get_title() == "surroundings concepts named, and for which labels"
+
+
+def test_heldout_bars_of_one_keep_their_labels_below_the_title():
+    table = pd.DataFrame(
+        {"method": ["kernel"], "zsl_top1": [0.99], "zsl_top5": [1.0], "gzsl_top1": [0.9], "gzsl_top5": [1.0]}
+    )
+    fig = heldout_figure(table, title="Held-out classes")
+    _drawn(fig)
+    (ax,) = fig.axes
+    renderer = fig.canvas.get_renderer()
+    top = ax.get_window_extent(renderer).y1
+    assert "1.00" in [t.get_text() for t in ax.texts]
+    assert all(t.get_window_extent(renderer).y1 <= top for t in ax.texts)
+
+
+def test_a_band_of_one_image_says_image_not_images():
+    from nlexnb.bottleneck import AgreementByConfidence
+
+    table = pd.DataFrame(
+        {"head's confidence": ["under 0.5", "0.5 or more"], "images": [1, 3], "agreement": [1.0, 0.67], "in top 5": 1.0}
+    )
+    fig = AgreementByConfidence(table, images=4, classes=1000).plot()
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks == ["under 0.5\n(1 image)", "0.5 or more\n(3 images)"]

@@ -270,3 +270,71 @@ def test_apps_display_their_widget(app, monkeypatch):
     monkeypatch.setattr("IPython.display.display", lambda *objects: shown.extend(objects))
     app._ipython_display_()  # what Jupyter calls for `app` as the last line of a cell
     assert shown == [app.widget] and isinstance(app.widget, widgets.VBox)
+
+
+def test_an_upload_pillow_cannot_read_says_so_in_words(app):
+    """A text file named .jpg showed "cannot identify image file <_io.BytesIO object at 0x7f...>"."""
+    app.upload.value = _uploaded("notes.jpg", b"hello")
+    assert "notes.jpg" in app.message.value and "Pillow does not recognise its format" in app.message.value
+    assert "BytesIO" not in app.message.value and "notes.jpg" not in app.image.options
+
+
+def test_zero_shot_app_speaks_of_lines_typed_not_of_python_arguments(classifier, mapper, images):
+    """The messages spoke of a Python list ("labels is empty: give at least one label, e.g. ['cat', 'dog']"),
+    counted labels without the blank lines ("labels[1] '!!!'" for line 4), and advised include_original_classes=True,
+    which the app has no control for."""
+    app = ZeroShotApp(classifier, mapper, images=images)
+    app.labels.value = "   \n  "
+    assert "type at least one label, one per line" in app.message.value and "[" not in html.unescape(app.message.value)
+    app.labels.value = "cat\n\n\n!!!"
+    said = html.unescape(app.message.value)
+    assert "line 4 '!!!' is empty once its punctuation is left out" in said and "labels[" not in said
+    app.labels.value = "a cat\n\na dog\nA cat "
+    assert "(lines 1 and 4)" in html.unescape(app.message.value) and app.bars.children == ()
+    app.labels.value = "cat"
+    said = html.unescape(app.message.value)
+    assert "every image gets probability 1.0; type at least two, one per line" in said
+    assert "include_original_classes" not in said and len(app.bars.children) == 1
+    app.labels.value = "cat\ndog"
+    assert app.message.value == "" and len(app.bars.children) == 2
+
+
+def test_concept_explorer_static_reads_a_class_as_its_box_does(classifier, mapper):
+    """The box took "967" as the index, static(c1="967") raised "Unknown class '967'"."""
+    app = ConceptExplorer(classifier, mapper, bank=CONCEPTS)
+    typed = app.static(c1="967", k=3)
+    assert typed.title == app.static(c1=967, k=3).title == "What \u201cespresso\u201d encodes"
+    assert typed.table.equals(app.static(c1="espresso", k=3).table)
+    assert set(app.static(c1="281", c2=" 282 ", k=3).favours) <= {"tabby", "tiger cat"}
+
+
+def test_a_typed_text_with_no_words_is_refused_in_the_apps_words(app):
+    app.text.value = "foam"
+    assert "foam" in app.score.value
+    app.text.value = "!!!"
+    said = html.unescape(app.message.value)
+    assert "The text '!!!' is empty once its punctuation is left out; a text needs words" in said
+    assert "concepts[" not in said and "Predicted" in app.sentence.value
+    assert app.score.value == "" and app.heatmap.layout.display == "none"  # nothing left of "foam"
+
+
+def test_switching_off_the_top_concepts_still_shows_the_class_they_were_for(cbm, images):
+    """After switching off a class's top concepts, the table of the five most probable classes after left that class
+    out, and its figure drew no "after" bar for it: both the class before and the class after are always shown."""
+    app = BottleneckApp(cbm, images)
+    app.image.value = "coffee"
+    app.off.value = tuple(app.off.options[:3])
+    intervention = app.intervention
+    names = list(intervention.table["class_name"])
+    assert names.index(intervention.before) >= 5  # the class before fell out of the five most probable after
+    rows = app.outcome.value.split("<tbody>")[-1]
+    assert f">{html.escape(intervention.before)}<" in rows and f">{html.escape(intervention.after)}<" in rows
+    left_out = [n for n in names[5:] if n not in (intervention.before, intervention.after)]
+    assert left_out and not any(f">{html.escape(n)}<" in rows for n in left_out)  # the rest of the table stays out
+    fig = intervention.plot()
+    (ax,) = fig.axes
+    shown = [bar for bars in ax.containers for bar in bars]
+    assert len(shown) == 2 * len(intervention.table)  # a before and an after bar for every class, near 0 or not
+    assert all(bar.get_linewidth() > 0 for bar in shown)  # a bar of width 0 still draws its edge
+    labels = [t.get_text() for t in ax.texts]
+    assert len(labels) == len(shown) and all(label for label in labels)
