@@ -581,7 +581,7 @@ def _warn_few_classes(classifier: Classifier, method: str, num: int) -> None:
     where that bound is no bound (``num - 1`` at least the feature width)."""
     width = classifier.num_features
     head = (
-        f"fit_mapper: fitted on {counted(num, 'class', 'classes')}, a {method} map sends every text to a mix of "
+        f"fit_mapper: fitted on {counted(num, 'class', 'classes')}: a {method} map sends every text to a mix of "
         f"those {num} class rows"
     )
     if num == 2:

@@ -315,7 +315,7 @@ def test_a_map_fitted_on_few_classes_says_how_little_it_can_tell_apart(encoder):
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
     clf = nlexnb.load_classifier(model, head="1", class_names=["cat", "dog", "boat"], transform=lambda im: im)
     with pytest.warns(
-        UserWarning, match="fitted on 3 classes, a kernel map sends every text to a mix of those 3 class"
+        UserWarning, match="fitted on 3 classes: a kernel map sends every text to a mix of those 3 class"
     ):
         mapper = nlexnb.fit_mapper(clf, encoder)
     vectors = mapper.encode_labels(["striped fur", "a red car", "snow", "a cup of coffee", "wheels"])
