@@ -338,9 +338,10 @@ def normalisation(transform) -> tuple[torch.Tensor, torch.Tensor] | None:
         mean, std = getattr(step, "mean", None), getattr(step, "std", None)
         if mean is not None and std is not None and not callable(mean):
             try:
-                return torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+                mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
             except (TypeError, ValueError):
                 return None
+            return torch.atleast_1d(mean), torch.atleast_1d(std)  # Normalize(0.5, 0.5): one value for every channel
         stack.extend(getattr(step, "transforms", []) or [])
     return None
 
@@ -363,9 +364,9 @@ def check_preprocessed(batch: torch.Tensor, transform, name: str = "images") -> 
     output without ``Normalize`` (a warning: a very bright, washed-out photo, normalised, can also lie there). Both
     were classified silently."""
     norm = normalisation(transform)
-    if norm is None or batch.shape[1] != len(norm[0]):
+    if norm is None or len(norm[0]) not in (1, batch.shape[1]):
         return
-    mean, std = (v.to(batch.device).view(1, -1, 1, 1) for v in norm)
+    mean, std = (v.to(batch.device).view(1, -1, 1, 1) for v in norm)  # one value (Normalize(0.5, 0.5)) broadcasts
     low, high = (0 - mean) / std - LOOSE, (1 - mean) / std + LOOSE
     outside = (batch < low) | (batch > high)
     if bool(outside.any()):

@@ -390,6 +390,27 @@ def test_a_dataset_normalised_for_another_model_is_refused(explainer, photos, tm
     assert rows["predicted_name"].tolist() == by_path.read()["predicted_name"].tolist()
 
 
+def test_a_dataset_normalised_with_one_value_per_channel_or_for_all_is_the_same(explainer, photos, tmp_path):
+    """Normalize(0.5, 0.5) and Normalize([0.5], [0.5]) are this classifier's Normalize([0.5] * 3, [0.5] * 3) on three
+    channels: the check refused the one and failed on the other with a TypeError of its own."""
+    from torchvision import transforms as T
+    from torchvision.datasets import ImageFolder
+
+    (tmp_path / "cat").mkdir()
+    photos["chelsea"].save(tmp_path / "cat" / "a.jpg")
+    resize = [T.Resize(224), T.CenterCrop(224), T.ToTensor()]
+    three = explain_collection(
+        explainer,
+        ImageFolder(tmp_path, T.Compose([*resize, T.Normalize([0.5] * 3, [0.5] * 3)])),
+        tmp_path / "3.parquet",
+        progress=False,
+    ).read()
+    for i, normalize in enumerate([T.Normalize(0.5, 0.5), T.Normalize([0.5], [0.5])]):
+        dataset = ImageFolder(tmp_path, transform=T.Compose([*resize, normalize]))
+        rows = explain_collection(explainer, dataset, tmp_path / f"{i}.parquet", progress=False).read()
+        assert rows["concepts"].tolist() == three["concepts"].tolist()
+
+
 def test_tensors_without_normalize_are_warned_of_once_per_run(explainer, photos, tmp_path):
     """A Dataset of ToTensor() output gave one warning per image (and one more per batch): 50,000 for 50,000."""
     from torchvision.transforms import ToTensor

@@ -55,7 +55,7 @@ def _preprocessed(image: torch.Tensor, transform, name: str) -> tuple[torch.Tens
             "(or give a uint8 image, a PIL image, an array or a path)"
         )
     norm = normalisation(transform)
-    channels = 3 if norm is None else len(norm[0])
+    channels = 3 if norm is None or len(norm[0]) == 1 else len(norm[0])  # Normalize(0.5, 0.5): RGB, as images are
     if image.shape[0] != channels:
         if image.shape[-1] == channels:
             raise ValueError(
@@ -191,9 +191,12 @@ def _check_normalisation(ds, transform) -> None:
     ours = normalisation(transform)
     if theirs is None or ours is None:
         return
-    if theirs[0].shape == ours[0].shape and theirs[1].shape == ours[1].shape:
-        if torch.allclose(theirs[0], ours[0], atol=1e-3) and torch.allclose(theirs[1], ours[1], atol=1e-3):
-            return
+    try:  # Normalize([0.5], [0.5]) is Normalize([0.5] * 3, [0.5] * 3) on three channels
+        same = all(torch.allclose(torch.broadcast_to(t, o.shape), o, atol=1e-3) for t, o in zip(theirs, ours))
+    except RuntimeError:  # shapes that do not broadcast: another number of channels
+        same = False
+    if same:
+        return
 
     def listed(values: torch.Tensor) -> list[float]:
         return [round(float(v), 3) for v in values]
