@@ -341,7 +341,8 @@ def test_08_concept_bottleneck(records, stamps_folder):
     assert accuracy["original head"]["agreement"] == 1.0 and accuracy["original head"]["n"] > 0
     assert 0 < accuracy["bottleneck (32 concepts per class)"]["agreement"] < 1
     assert r["reload_max_difference"] == 0.0
-    assert "made with another concept bank" in r["refused"]
+    assert "made with a bank of another size" in r["refused"]
+    assert "not a bank of your own (500 concepts)" in r["refused"]
     models = _table(r["models"])
     assert list(models) == ["tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"]
     assert models["tf_efficientnet_lite0"]["agreement"] == pytest.approx(recipes[32]["agreement"])

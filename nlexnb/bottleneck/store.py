@@ -83,12 +83,8 @@ def load_bottleneck(path: str | Path, classifier, mapper=None, concepts=None) ->
     ]
     for key, part, reason in checks:
         if saved.get(key) != here[key]:
-            found = here["classifier"] if part == "classifier" else f"{here['bank']!r} ({here['bank_size']} concepts)"
-            made = (
-                saved.get("classifier")
-                if part == "classifier"
-                else f"{saved.get('bank')!r} ({saved.get('bank_size')} concepts)"
-            )
+            found = here["classifier"] if part == "classifier" else _bank(here["bank"], here["bank_size"])
+            made = saved.get("classifier") if part == "classifier" else _bank(saved.get("bank"), saved.get("bank_size"))
             which = f": it was fitted for {made}, not {found}" if made != found else ""  # same name: say no more
             values = "" if which and key == part else f" ({key}: saved {saved.get(key)!r}, here {here[key]!r})"
             raise ValueError(
@@ -138,3 +134,9 @@ def _is_a_mapper(path: Path) -> bool:
     except Exception:  # damaged or another format: the checks that follow name it
         return False
     return isinstance(settings, dict) and "method" in settings
+
+
+def _bank(name, size) -> str:
+    """A bank as a refusal names it: a built-in one by its name, a list of one's own as such (its name, "user", was
+    never typed by the user)."""
+    return f"a bank of your own ({size} concepts)" if name == "user" else f"{name!r} ({size} concepts)"
