@@ -19,6 +19,7 @@ from .labels import counted
 
 __all__ = [
     "heatmap_overlay",
+    "heatmap_row",
     "overlay_image",
     "explanation_figure",
     "faithfulness_figure",
@@ -93,10 +94,25 @@ def _label_bars(ax, shares, fontsize: int = 9, color: str | None = None, fmt: st
             label.set_ha("left")
 
 
-def _normalise(values: np.ndarray) -> np.ndarray:
+def _normalise(values: np.ndarray, low: float | None = None, high: float | None = None) -> np.ndarray:
+    """``values`` scaled to [0, 1]: from their own minimum and maximum, or from ``low`` and ``high`` (clipped) when
+    given, so that maps drawn on one scale compare."""
     values = np.asarray(values, dtype=np.float64)
-    low, high = np.nanmin(values), np.nanmax(values)
-    return (values - low) / (high - low) if high > low else np.zeros_like(values)
+    low = np.nanmin(values) if low is None else low
+    high = np.nanmax(values) if high is None else high
+    return ((values - low) / (high - low)).clip(0, 1) if high > low else np.zeros_like(values)
+
+
+def _value_range(vmin, vmax) -> tuple[float | None, float | None]:
+    """(vmin, vmax) checked: both None (each map scaled to its own range) or two finite numbers, vmin < vmax."""
+    if vmin is None and vmax is None:
+        return None, None
+    if vmin is None or vmax is None:
+        raise ValueError("give vmin and vmax together (the range of the colour scale, in the map's units), or neither")
+    low, high = number(vmin, "vmin", what="a map value"), number(vmax, "vmax", what="a map value")
+    if not low < high:
+        raise ValueError(f"vmin must be below vmax, got vmin {low:g} and vmax {high:g}")
+    return low, high
 
 
 def _an_image(image) -> Image.Image:
@@ -123,8 +139,11 @@ def _a_map(values) -> np.ndarray:
     return grid
 
 
-def overlay_image(image, values, alpha: float = 0.5, cmap: str = "jet") -> Image.Image:
-    """Blend a heat map (any range, min-max scaled) over an image, as a PIL image of the image's size (no figure).
+def overlay_image(
+    image, values, alpha: float = 0.5, cmap: str = "jet", vmin: float | None = None, vmax: float | None = None
+) -> Image.Image:
+    """Blend a heat map over an image, as a PIL image of the image's size (no figure): the map min-max scaled, or
+    scaled from ``vmin`` to ``vmax`` (in the map's units, clipped) to draw several maps on one scale.
 
     ``image``: anything :func:`nlexnb.images.to_pil` takes (a PIL image, an array, a uint8 tensor, a file). A map on
     a coarser grid than the image (the feature map's 7x7) is upsampled to it, bilinearly, as
@@ -133,34 +152,90 @@ def overlay_image(image, values, alpha: float = 0.5, cmap: str = "jet") -> Image
     from matplotlib import colormaps
 
     alpha = number(alpha, "alpha", 0, 1, what="an opacity", note="0 shows the image alone, 1 the map alone")
+    low, high = _value_range(vmin, vmax)
     picture = _an_image(image)
     grid = _a_map(values)
     if grid.shape != (picture.height, picture.width):
         resized = Image.fromarray(grid.astype(np.float32)).resize(picture.size, Image.Resampling.BILINEAR)
         grid = np.asarray(resized, dtype=np.float64)
-    heat = colormaps[cmap](_normalise(grid))[..., :3]
+    heat = colormaps[cmap](_normalise(grid, low, high))[..., :3]
     base = np.asarray(picture, dtype=np.float64) / 255.0
     blended = ((1 - alpha) * base + alpha * heat).clip(0, 1)
     return Image.fromarray((blended * 255).round().astype(np.uint8))
 
 
-def heatmap_overlay(image, values, title: str | None = None, ax=None, alpha=0.5, cmap="jet"):
+def heatmap_overlay(
+    image,
+    values,
+    title: str | None = None,
+    ax=None,
+    alpha=0.5,
+    cmap="jet",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    colorbar: bool = False,
+):
     """Show a heat map over the image it covers (stretched to the whole image); returns the Figure (of ``ax`` when
-    given). ``image``: anything :func:`nlexnb.images.to_pil` takes."""
+    given). ``image``: anything :func:`nlexnb.images.to_pil` takes.
+
+    The map is scaled to its own range unless ``vmin`` and ``vmax`` (in the map's units) give one for several maps;
+    ``colorbar=True`` draws the scale under the image, so a map's hottest spot can be read as a value: a concept
+    the photo does not show is drawn just as hot as one it shows when each has its own range.
+    """
     image, values = _an_image(image), _a_map(values)
+    low, high = _value_range(vmin, vmax)
+    colorbar = yes_or_no(colorbar, "colorbar")
     fig, ax = _axes_or_new(ax, (4, 4))
     ax.imshow(image)
-    ax.imshow(_normalise(values), cmap=cmap, alpha=alpha, extent=(0, image.width, image.height, 0))
+    low = float(values.min()) if low is None else low
+    high = float(values.max()) if high is None else high
+    if not high > low:  # a flat map: one colour, the bottom of the scale (as overlay_image draws it)
+        high = low + 1.0
+    shown = ax.imshow(values, cmap=cmap, alpha=alpha, extent=(0, image.width, image.height, 0), vmin=low, vmax=high)
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=10)
+    if colorbar:
+        _colour_scale(fig, shown, ax.inset_axes((0.05, -0.09, 0.9, 0.045)), "horizontal")
     return fig
 
 
-def heatmap_row(heatmaps, titles=None, title: str | None = None, width: float = 3.3, height: float = 3.6):
+def _colour_scale(fig, shown, cax, orientation: str, label: str | None = None) -> None:
+    """A colour bar for ``shown`` in ``cax`` (an inset of a panel, so the panels stay the figure's axes), drawn
+    opaque: the overlay's alpha would wash it out."""
+    from matplotlib.ticker import MaxNLocator
+
+    bar = fig.colorbar(shown, cax=cax, orientation=orientation)
+    bar.solids.set_alpha(1)
+    bar.ax.tick_params(labelsize=7, length=2, pad=1)
+    bar.locator = MaxNLocator(4)
+    bar.update_ticks()
+    if label:
+        bar.set_label(label, fontsize=8)
+
+
+HEATMAP_SCALES = ("each", "shared")
+"""How :func:`heatmap_row` scales its maps: each to its own range, or all on one range."""
+
+
+def heatmap_row(
+    heatmaps,
+    titles=None,
+    title: str | None = None,
+    width: float = 3.3,
+    height: float = 3.6,
+    scale: str = "each",
+):
     """Heat maps side by side, one panel each (``titles`` default to each map's label), under one ``title``;
     returns the Figure. For a photo's named concepts, the same concept across models, or any texts you typed. One
-    :class:`~nlexnb.explanation.HeatMap` alone is a row of one."""
+    :class:`~nlexnb.explanation.HeatMap` alone is a row of one.
+
+    ``scale="each"`` (the default) scales every map to its own range, with its own colour bar under it: maps of
+    different models or images, or a class's map beside concepts (a class row is longer than a concept's unit
+    direction), keep their detail. ``scale="shared"`` draws every map on one range with one colour bar, in the
+    logits' units: for concepts on one image, so that one the photo does not show reads cold instead of having a
+    hottest spot of its own.
+    """
     from .explanation import HeatMap
 
     if isinstance(heatmaps, HeatMap):
@@ -173,20 +248,32 @@ def heatmap_row(heatmaps, titles=None, title: str | None = None, width: float = 
     odd = [f"{i}: {type(h).__name__}" for i, h in enumerate(heatmaps) if not isinstance(h, HeatMap)]
     if odd:
         raise TypeError(f"heatmaps must be HeatMaps (explainer.heatmap(...)); not at positions {odd[:5]}")
+    if scale not in HEATMAP_SCALES:
+        raise ValueError(
+            f"scale must be 'each' (every map on its own range) or 'shared' (all on one range), got {scale!r}"
+        )
     titles = [h.label for h in heatmaps] if titles is None else list(titles)
     if len(titles) != len(heatmaps):
         raise ValueError(f"{len(titles)} titles for {len(heatmaps)} heat maps: give one title per map, or none")
     width, height = (
         number(v, name, 0, open_low=True, what="inches") for v, name in ((width, "width"), (height, "height"))
     )
-    fig = _figure((width * len(heatmaps), height))
+    values = [_a_map(heat.values) for heat in heatmaps]
+    low, high = (min(v.min() for v in values), max(v.max() for v in values)) if scale == "shared" else (None, None)
+    if low is not None and not high > low:
+        high = low + 1.0
+    fig = _figure((width * len(heatmaps) + (0.6 if scale == "shared" else 0), height))
     axes = np.atleast_1d(fig.subplots(1, len(heatmaps)))
-    for heat, text, ax in zip(heatmaps, titles, axes):
-        heatmap_overlay(heat.image, heat.values, title=_wrap(str(text), 36), ax=ax)
+    for heat, grid, text, ax in zip(heatmaps, values, titles, axes):
+        heatmap_overlay(
+            heat.image, grid, title=_wrap(str(text), 36), ax=ax, vmin=low, vmax=high, colorbar=scale == "each"
+        )
         ax.title.set_fontsize(9)
+    if scale == "shared":
+        _colour_scale(fig, axes[-1].images[-1], axes[-1].inset_axes((1.04, 0.0, 0.05, 1.0)), "vertical", "logit units")
     if title:
         fig.suptitle(_wrap(title, 110), fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 0.97) if scale == "each" else None)  # room for the scales under the panels
     return fig
 
 
@@ -287,18 +374,42 @@ def faithfulness_figure(
     return fig
 
 
-def plausibility_figure(summary, figsize: tuple[float, float] = (10, 3.5)):
-    """Plausible share and leak rate per method (one row per method), side by side; returns the Figure."""
+def plausibility_figure(summary, figsize: tuple[float, float] = (12, 3.8)):
+    """Per method (one row each), the share of named concepts read as visible by a person (where read; the share of
+    pairs read is written beside each bar, since a baseline's few read pairs say little), the share the judge finds
+    in the photo's evidence, and the leak rate; returns the Figure. A summary without the reading (a report of your
+    own) draws the last two."""
+    import pandas as pd
     import seaborn as sns
 
     wanted = ("method", "plausible share", "leak rate")
     _has_columns(summary, wanted, "summary", "the summary of nlexnb.plausibility (report.summary)")
+    read = {"read share", "read coverage"} <= set(summary.columns)
+    panels = [
+        *([("read share", "read as visible by a person")] if read else []),
+        ("plausible share", "judged visible (evidence lists)"),
+        ("leak rate", "leak rate: look-alikes of the class's names"),
+    ]
     fig = _figure(figsize)
-    axes = fig.subplots(1, 2, sharey=True)
-    for ax, column in zip(axes, ["plausible share", "leak rate"]):
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+    for ax, (column, label) in zip(axes, panels):
         sns.barplot(data=summary, x=column, y="method", ax=ax, orient="h", color="tab:blue")
         ax.set_xlim(0, 1)
         ax.set_ylabel("")
+        ax.set_xlabel(label)
+        values = summary[column].tolist()
+        if column == "read share":
+            shown = [
+                "\u2013 (none read)" if not c else f"{v:.2f} ({c:.0%} read)"
+                for v, c in zip(values, summary["read coverage"].fillna(0))
+            ]
+        else:
+            shown = ["\u2013" if pd.isna(v) else f"{v:.2f}" for v in values]
+        for row, (value, text) in enumerate(zip(values, shown)):  # by row: seaborn draws no bar for a missing value
+            at = 0.0 if pd.isna(value) else float(value)
+            ax.annotate(text, (at, row), xytext=(3, 0), textcoords="offset points", va="center", fontsize=9)
+    photos = f" ({int(summary['photos'].max())} evidence photos)" if "photos" in summary.columns else ""
+    fig.suptitle(f"Would a person see the named concepts?{photos}", fontsize=11)
     fig.tight_layout()
     return fig
 

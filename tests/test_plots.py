@@ -90,6 +90,52 @@ def test_heatmap_row_puts_each_map_in_its_own_panel_under_one_title():
         heatmap_row([])
 
 
+def test_heatmaps_on_one_scale_show_a_concept_the_photo_lacks_as_cold():
+    """Each map on its own range gives an absent concept a hottest spot of its own; scale="shared" puts every map
+    of a row on one range (one colour bar, in logit units), so the weak map reads weak."""
+    import numpy as np
+    from PIL import Image
+
+    from nlexnb.explain import HeatMap
+    from nlexnb.plots import heatmap_row
+
+    image = Image.new("RGB", (16, 16), "white")
+    ramp = np.linspace(0, 1, 256).reshape(16, 16)
+    shown, absent = (
+        HeatMap("stripes", 4 * ramp, np.zeros((2, 2)), image),
+        HeatMap("coffee", 0.2 * ramp, np.zeros((2, 2)), image),
+    )
+
+    each = heatmap_row([shown, absent])
+    assert [ax.images[-1].get_clim() for ax in each.axes] == [(0, 4), (0, pytest.approx(0.2))]
+    assert all(len(ax.child_axes) == 1 for ax in each.axes)  # a scale under every panel, not among the panels
+
+    shared = heatmap_row([shown, absent], scale="shared")
+    assert [ax.get_title() for ax in shared.axes] == ["stripes", "coffee"]
+    assert [ax.images[-1].get_clim() for ax in shared.axes] == [(0, 4), (0, 4)]
+    assert [len(ax.child_axes) for ax in shared.axes] == [0, 1]  # one colour bar, beside the last panel
+    assert shared.axes[-1].child_axes[0].get_ylabel() == "logit units"
+    with pytest.raises(ValueError, match=r"scale must be 'each' \(every map on its own range\) or 'shared'"):
+        heatmap_row([shown], scale="same")
+
+
+def test_a_heat_map_drawn_on_a_range_of_your_own_is_clipped_to_it():
+    import numpy as np
+    from PIL import Image
+
+    from nlexnb.plots import heatmap_overlay, overlay_image
+
+    image, values = Image.new("RGB", (8, 8), "black"), np.linspace(-1, 3, 64).reshape(8, 8)
+    fig = heatmap_overlay(image, values, vmin=0, vmax=2, colorbar=True)
+    assert fig.axes[0].images[-1].get_clim() == (0, 2) and len(fig.axes[0].child_axes) == 1
+    low_half = overlay_image(image, np.where(values < 0, 0.0, values), vmin=0, vmax=2, alpha=1)
+    assert np.array_equal(np.asarray(overlay_image(image, values, vmin=0, vmax=2, alpha=1)), np.asarray(low_half))
+    with pytest.raises(ValueError, match="give vmin and vmax together"):
+        heatmap_overlay(image, values, vmin=0)
+    with pytest.raises(ValueError, match="vmin must be below vmax, got vmin 2 and vmax 1"):
+        overlay_image(image, values, vmin=2, vmax=1)
+
+
 def test_a_figure_size_or_axes_that_cannot_draw_is_named():
     """figsize=10 failed in matplotlib's words, (0, 4) drew a figure no one can see, and ax='x' an AttributeError."""
     import numpy as np
@@ -341,6 +387,27 @@ def test_figures_of_metrics_name_the_columns_a_wrong_frame_lacks():
         plausibility_figure([0.5])
     summary = pd.DataFrame({"method": ["greedy", "random"], "plausible share": [0.6, 0.3], "leak rate": [0.1, 0.0]})
     assert len(plausibility_figure(summary).axes) == 2
+
+
+def test_the_plausibility_figure_says_how_much_of_each_read_share_was_read():
+    """A baseline's read share over 1% of its pairs said as much as the explainer's over all of them."""
+    from nlexnb.plots import plausibility_figure
+
+    summary = pd.DataFrame(
+        {
+            "method": ["explainer", "random"],
+            "plausible share": [0.27, 0.04],
+            "read share": [0.29, float("nan")],
+            "read coverage": [1.0, 0.0],
+            "leak rate": [0.04, 0.0],
+            "photos": [50, 50],
+        }
+    )
+    fig = plausibility_figure(summary)
+    assert [ax.get_xlabel() for ax in fig.axes][0] == "read as visible by a person"
+    assert [t.get_text() for t in fig.axes[0].texts] == ["0.29 (100% read)", "\u2013 (none read)"]
+    assert [t.get_text() for t in fig.axes[1].texts] == ["0.27", "0.04"]
+    assert fig._suptitle.get_text() == "Would a person see the named concepts? (50 evidence photos)"
 
 
 def _explained_collection(rows, labels=None) -> pd.DataFrame:
