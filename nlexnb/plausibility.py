@@ -327,7 +327,8 @@ class PlausibilityReport:
         return self.summary.to_html(float_format=lambda v: f"{v:.3f}", border=0)
 
     def plot(self):
-        """Plausible share and leak rate per method (seaborn bars); returns the Figure."""
+        """Read share (with the share of pairs read), judged share and leak rate per method, as bars; returns the
+        Figure."""
         from .plots import plausibility_figure
 
         return plausibility_figure(self.summary)
