@@ -5,6 +5,7 @@ classifier-space vectors), then scores -> explanations, zero-shot heads, concept
 """
 
 from . import bottleneck, datasets, discover, evaluate, metrics, plots, selection, targets
+from ._checks import InputWarning, MapperMismatchWarning, OneLabelWarning, UnnormalisedWarning
 from .classifier import Classifier, LabelPrediction, NoFeatureMap, Prediction
 from .collection import explain_collection, read_explanations
 from .concepts import ConceptBank, load_concepts
@@ -28,11 +29,15 @@ __all__ = [
     "Explainer",
     "Explanation",
     "HeatMap",
+    "InputWarning",
     "LabelPrediction",
     "Mapper",
+    "MapperMismatchWarning",
     "NoFeatureMap",
+    "OneLabelWarning",
     "Prediction",
     "TextEncoder",
+    "UnnormalisedWarning",
     "ZeroShotClassifier",
     "available",
     "bottleneck",

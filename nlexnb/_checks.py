@@ -1,9 +1,11 @@
-"""Validation shared by every module that takes counts or per-class texts from a user (k, steps, glosses, ...)."""
+"""Validation shared by every module that takes counts or per-class texts from a user (k, steps, glosses, ...), and
+the categories of the warnings one module raises and another silences where the user has heard it already."""
 
 from __future__ import annotations
 
 import inspect
 import math
+import re
 import sys
 import unicodedata
 import warnings
@@ -11,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import tqdm
 
@@ -126,6 +129,58 @@ def spelled_alike(text: str, case: bool = True) -> str:
     return " ".join(folded(text, case).split())
 
 
+SYNONYM_COMMA = re.compile(r",(?!\d)|(?<!\d),")
+"""A comma that separates synonyms: any but one between two digits ("a 1,000 piece jigsaw puzzle" is one name)."""
+
+
+def synonym_keys(name: str) -> list[str]:
+    """The comma-separated synonyms of a label or class name as compared for duplicates: case folded, inner spaces
+    single, in one Unicode form without invisible characters (:func:`folded`), without the spaces and punctuation
+    around them ("Cat." -> "cat"); in order, once each. None at all: the name is punctuation only ("?", "!!!")."""
+    keys = []
+    for part in SYNONYM_COMMA.split(folded(name)):
+        key = " ".join(part.split())
+        start, end = 0, len(key)
+        while start < end and unicodedata.category(key[start]).startswith("P"):
+            start += 1
+        while end > start and unicodedata.category(key[end - 1]).startswith("P"):
+            end -= 1
+        key = key[start:end].strip()
+        if key and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def labels_with_words(labels: Sequence[str], name: str) -> list[list[str]]:
+    """The :func:`synonym_keys` of each label, or a ValueError naming the first of punctuation only (","), as
+    ``name[i]``: it has no synonym to put in a prompt template, and was mapped as the text of its template alone."""
+    keys = [synonym_keys(label) for label in labels]
+    for i, (label, said) in enumerate(zip(labels, keys)):
+        if not said:
+            raise ValueError(f"{name}[{i}] {label!r} is empty once its punctuation is left out; a label needs words")
+    return keys
+
+
+def class_name_with_words(name: str, index: int, advice: str) -> str:
+    """``name``, the class name at ``index``, or a ValueError ending in ``advice`` (how to give a name in words) when
+    it is punctuation only ("?"): it was fitted on as "a photo of a ?." and failed later, inside zero-shot and
+    held-out evaluation, under another index than its own. The test is the one zero-shot applies to labels."""
+    if not synonym_keys(name):
+        raise ValueError(f"class_names[{index}] {name!r} has no words to map (it is punctuation only): {advice}")
+    return name
+
+
+def with_words(text: str, name: str, example: str = "e.g. 'striped fur'") -> str:
+    """``text`` (a string) without its surrounding whitespace, or a ValueError naming ``name``: a blank text (a
+    zero-width space too) or one of punctuation only ("!!!"). Such a text maps somewhere too, and what it lands near
+    or carries means nothing; zero-shot refuses such a label in the same words (:func:`labels_with_words`)."""
+    if not folded(text).strip():
+        raise ValueError(f"{name} is empty or blank ({text!r}): give a concept, {example}")
+    if not synonym_keys(text):
+        raise ValueError(f"{name} {text!r} is empty once its punctuation is left out; a text needs words, {example}")
+    return text.strip()
+
+
 def not_one_string(value, name: str) -> None:
     """A TypeError when ``value``, meant as a list of texts, is one string: iterated, it is a list of letters
     ("white bear" named no colour; a class list of "tabby cat" was nine classes)."""
@@ -176,6 +231,22 @@ def text_list(value, name: str, what: str, one: str, example: str) -> list[str]:
     return [item.strip() for item in items]
 
 
+def frame_with_columns(frame, columns: Sequence[str], name: str, expected: str) -> pd.DataFrame:
+    """``frame``, or a TypeError when it is no DataFrame and a ValueError naming the ``columns`` it lacks (and the
+    ones it has): another table failed in pandas' or seaborn's words ("Could not interpret value", KeyError
+    'metric'). ``name`` is the parameter, ``expected`` the table it takes ("the frame of
+    nlexnb.metrics.faithfulness")."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{name} must be {expected} (a DataFrame), got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{name} must be {expected}, with columns {', '.join(map(repr, columns))}; it lacks "
+            f"{', '.join(map(repr, missing))} (its columns: {', '.join(map(repr, map(str, frame.columns)))})"
+        )
+    return frame
+
+
 def per_class(value, class_names: Sequence[str], arg: str, check_one: Callable, accepted: str = "a list") -> list:
     """``value`` as a list with one entry per class, each passing ``check_one`` (whose docstring says what an entry
     must be, in the error). Each entry is read once, so generators of phrases arrive whole. ``accepted`` says what
@@ -208,6 +279,22 @@ def photo_phrases(entry) -> bool:
 def definitions(entry) -> bool:
     """a list of the definitions of other senses of the class's names (strings; [] for none)"""
     return not isinstance(entry, str) and hasattr(entry, "__iter__") and all(isinstance(t, str) for t in entry)
+
+
+class InputWarning(UserWarning):
+    """An image nlexnb takes but doubts: so small it means little, or a float tensor that looks not normalised."""
+
+
+class UnnormalisedWarning(InputWarning):
+    """A float tensor taken as preprocessed with every value in [0, 1]: ``ToTensor()`` output without ``Normalize``?"""
+
+
+class MapperMismatchWarning(UserWarning):
+    """A mapper fitted on another head, or on this head under other class names: results are not faithful to it."""
+
+
+class OneLabelWarning(UserWarning):
+    """A zero-shot head of a single label: every image gets probability 1.0."""
 
 
 def warn_user(message: str, category: type[Warning] = UserWarning) -> None:

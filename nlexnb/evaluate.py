@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ._checks import (
+    MapperMismatchWarning,
     a_seed,
     an_index,
     in_a_sentence,
@@ -819,7 +820,7 @@ def compare_zero_shot(
     correct = {}
     for name, mapper in mappers.items():
         with warnings.catch_warnings():  # _named_mappers has warned of a mapper fitted on another head, once
-            warnings.filterwarnings("ignore", message="ZeroShotClassifier: the mapper was fitted on head")
+            warnings.filterwarnings("ignore", category=MapperMismatchWarning)
             zs = ZeroShotClassifier(classifier, mapper, names)
         predicted = zero_shot(zs, pairs, features=features).predictions
         correct[name] = (predicted["true"] == predicted["predicted"]).tolist()

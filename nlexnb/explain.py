@@ -28,7 +28,17 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ._checks import Setting, an_index, folded, number, positive_int, text_list, warn_user, yes_or_no
+from ._checks import (
+    MapperMismatchWarning,
+    Setting,
+    an_index,
+    number,
+    positive_int,
+    text_list,
+    warn_user,
+    with_words,
+    yes_or_no,
+)
 from .classifier import Classifier, Forward
 from .concepts import ConceptBank
 from .explanation import Explanation, HeatMap
@@ -38,22 +48,8 @@ from .mapper import check_fits
 from .selection import GreedySelector, Selector, get_selector, marginal_gains, takes_prior
 from .space import ConceptSpace
 from .targets import Direction, LogitGap, Target, as_target
-from .zeroshot import synonym_keys
 
 __all__ = ["Explainer", "Explanation", "HeatMap", "input_view", "project_out", "measured_drop", "upsample_map"]
-
-
-# ---- free texts ------------------------------------------------------------------------------------------------------
-def with_words(text: str, name: str, example: str = "e.g. 'striped fur'") -> str:
-    """``text`` (a string) without its surrounding whitespace, or a ValueError naming ``name``: a blank text (a
-    zero-width space too) or one of punctuation only ("!!!"). Such a text maps somewhere too, and what it lands near
-    or carries means nothing; zero-shot refuses such a label in the same words (:func:`nlexnb.zeroshot.check_labels`).
-    """
-    if not folded(text).strip():
-        raise ValueError(f"{name} is empty or blank ({text!r}): give a concept, {example}")
-    if not synonym_keys(text):
-        raise ValueError(f"{name} {text!r} is empty once its punctuation is left out; a text needs words, {example}")
-    return text.strip()
 
 
 # ---- small math shared with nlexnb.metrics -------------------------------------------------------------------------
@@ -264,7 +260,7 @@ class Explainer:
             check_fits(mapper, classifier, "Explainer")
             extra = {} if weakest is None else {"weakest": weakest}
             with warnings.catch_warnings():  # the space checks the same fit: the user hears it once, as Explainer's
-                warnings.filterwarnings("ignore", message="ConceptSpace: the mapper was fitted")
+                warnings.filterwarnings("ignore", category=MapperMismatchWarning)
                 self.space = ConceptSpace(
                     classifier, mapper, concepts, glosses=glosses, other_senses=other_senses, progress=progress, **extra
                 )

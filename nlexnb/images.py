@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ._checks import positive_int, warn_user
+from ._checks import InputWarning, UnnormalisedWarning, positive_int, warn_user
 
 ImageLike = Image.Image | np.ndarray | str | os.PathLike
 ImageInput = ImageLike | Sequence[ImageLike] | torch.Tensor
@@ -176,7 +176,8 @@ def _check_size(size: tuple[int, int], what: str = "image") -> None:
     if min(w, h) < MIN_SIDE:
         warn_user(
             f"{subject} is only {w}x{h} pixels: it is enlarged to the classifier's input size, and predictions and "
-            f"explanations of so few pixels mean little. Use an image at least {MIN_SIDE} pixels on each side"
+            f"explanations of so few pixels mean little. Use an image at least {MIN_SIDE} pixels on each side",
+            InputWarning,
         )
 
 
@@ -385,7 +386,8 @@ def check_preprocessed(batch: torch.Tensor, transform, name: str = "images") -> 
             f"{name} is a float tensor taken as preprocessed, but every value is in [0, 1]: it looks like "
             "ToTensor() output without Normalize, which this classifier's preprocessing applies. Pass the images "
             "themselves (PIL, uint8 tensors, arrays, paths), or preprocess with classifier.transform. (A very bright, "
-            "washed-out photo that was normalised can also lie there: then this warning does not apply.)"
+            "washed-out photo that was normalised can also lie there: then this warning does not apply.)",
+            UnnormalisedWarning,
         )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from ._checks import not_one_string
+from ._checks import SYNONYM_COMMA, not_one_string
 
 __all__ = [
     "joined",
@@ -81,10 +81,6 @@ def imagenet_class_names(subset: str = "imagenet-1k") -> list[str]:
     info = _imagenet_info(subset)
     names = [info.index_to_description(i) for i in range(info.num_classes())]
     return disambiguate(names, imagenet_glosses(subset))
-
-
-SYNONYM_COMMA = re.compile(r",(?!\d)|(?<!\d),")
-"""A comma that separates synonyms: any but one between two digits ("a 1,000 piece jigsaw puzzle" is one name)."""
 
 
 def split_synonyms(name: str) -> list[str]:

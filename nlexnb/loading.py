@@ -15,7 +15,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ._checks import a_device, folded, in_a_sentence, positive_int, spelled_alike, warn_user, yes_or_no
+from ._checks import (
+    a_device,
+    class_name_with_words,
+    folded,
+    in_a_sentence,
+    positive_int,
+    spelled_alike,
+    warn_user,
+    yes_or_no,
+)
 from .classifier import Classifier, ModuleClassifier, TimmClassifier, check_two_classes, get_submodule
 from .labels import imagenet_class_names
 
@@ -350,17 +359,13 @@ def _checked_class_names(class_names) -> list[str] | None:
         )
     if not len(class_names):
         raise ValueError("class_names is empty: give one name per class, in head order (or None for ImageNet's)")
-    from .zeroshot import synonym_keys  # the test zero-shot applies to a label; it imports the classifier module
-
     seen: dict[str, int] = {}
     for i, name in enumerate(class_names):
         if not isinstance(name, str) or not folded(name).strip():  # a zero-width space alone is blank too
             raise ValueError(f"class_names[{i}] is {name!r}: every class name must be a non-blank string")
-        if not synonym_keys(name):  # "?" was fitted on as "a photo of a ?." and failed later under another index
-            raise ValueError(
-                f"class_names[{i}] {name!r} has no words to map (it is punctuation only): name each class in words, "
-                "as explanations, mappers and zero-shot heads read its name"
-            )
+        class_name_with_words(
+            name, i, "name each class in words, as explanations, mappers and zero-shot heads read its name"
+        )
         key = spelled_alike(name)
         if key in seen and class_names[seen[key]] != name:
             raise ValueError(

@@ -21,11 +21,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import (
+    MapperMismatchWarning,
     Setting,
     a_gloss,
     a_seed,
     an_index,
+    class_name_with_words,
     in_a_sentence,
+    labels_with_words,
     per_class,
     photo_phrases,
     warn_user,
@@ -261,7 +264,7 @@ class Mapper:
         This is how zero-shot heads and held-out evaluation turn a label into a class row.
         """
         items = check_texts(names, "names", blank=False)
-        _labels_with_words(items)
+        labels_with_words(items, "names")  # ",": no synonym for a template, mapped as the template's text alone
         self._check_encoder()
         temps = self.templates if templates is None else check_templates(templates)
         if not items:
@@ -297,16 +300,6 @@ def same_encoder_model(fitted: str, now: str) -> bool:
     """Whether two text encoder identities ("<model name>-<hash of its weights and settings>") name the same model:
     then its weights or settings changed; else it is another encoder altogether, and the messages say which."""
     return fitted.rsplit("-", 1)[0] == now.rsplit("-", 1)[0]
-
-
-def _labels_with_words(names: Sequence[str]) -> None:
-    """A ValueError for a label of punctuation only (","), as :class:`nlexnb.ZeroShotClassifier` refuses it: it has
-    no synonym to put in a template, and was mapped as the text of its template alone."""
-    from .zeroshot import synonym_keys  # zeroshot imports this module
-
-    for i, name in enumerate(names):
-        if not synonym_keys(name):
-            raise ValueError(f"names[{i}] {name!r} is empty once its punctuation is left out; a label needs words")
 
 
 def check_templates(templates: Sequence[str]) -> tuple[str, ...]:
@@ -371,12 +364,14 @@ def check_fits(mapper: Mapper, classifier: Classifier, who: str) -> None:
     if fitted_on is not None and fitted_on != classifier.fingerprint:
         warn_user(
             f"{who}: the mapper was fitted on head {fitted_on} ({mapper.classifier_name!r}), not on this "
-            f"classifier's head {classifier.fingerprint}: results will not be faithful to this classifier"
+            f"classifier's head {classifier.fingerprint}: results will not be faithful to this classifier",
+            MapperMismatchWarning,
         )
     elif fitted_under_other_names(mapper.meta, classifier):
         warn_user(
             f"{who}: the mapper was fitted on this head under other class names: each name was mapped to the row "
-            "it named then, which this classifier calls otherwise. Fit a mapper with these names"
+            "it named then, which this classifier calls otherwise. Fit a mapper with these names",
+            MapperMismatchWarning,
         )
 
 
@@ -542,19 +537,15 @@ def fit_mapper(
 
 
 def _names_with_words(classifier: Classifier, index: Sequence[int]) -> None:
-    """A ValueError, once and before any fit, for a class name of punctuation only ("?"): it was fitted on as "a
-    photo of a ?." and failed later, inside zero-shot and held-out evaluation, under another index than its own.
-    The test is the one zero-shot applies to labels."""
-    from .zeroshot import synonym_keys  # zeroshot imports this module
-
+    """A ValueError, once and before any fit, for a class name of punctuation only ("?"), which a classifier built
+    without :func:`nlexnb.load_classifier` (where it is refused) may have."""
     for k in index:
-        name = classifier.class_names[k]
-        if not synonym_keys(name):
-            raise ValueError(
-                f"class_names[{k}] {name!r} has no words to map (it is punctuation only): a mapper learns each class "
-                "from its name. Load the classifier with a name in words for it: load_classifier(..., "
-                "class_names=[...])"
-            )
+        class_name_with_words(
+            classifier.class_names[k],
+            k,
+            "a mapper learns each class from its name. Load the classifier with a name in words for it: "
+            "load_classifier(..., class_names=[...])",
+        )
 
 
 def _rows_to_map(classifier: Classifier, index: Sequence[int]) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._checks import a_seed, an_index, positive_int, warn_user, yes_or_no
+from ._checks import a_seed, an_index, frame_with_columns, positive_int, warn_user, yes_or_no
 from .explain import Explainer, measured_drop, orthonormal_basis, upsample_map
 from .images import ImageLike
 from .selection import Selector, get_selector
@@ -556,14 +556,7 @@ FRAME_COLUMNS = ("image", "metric", "method", "value")
 def _check_frame(frame) -> None:
     """A TypeError or ValueError naming what the tables expect, for anything but a frame of :func:`faithfulness`
     (another table would fail in pandas' words, on a query of a missing column)."""
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"Expected the DataFrame of metrics.faithfulness, got {type(frame).__name__}")
-    missing = [c for c in FRAME_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"Expected the frame of metrics.faithfulness, with columns {list(FRAME_COLUMNS)}; it lacks {missing} "
-            f"(its columns: {list(frame.columns)[:8]})"
-        )
+    frame_with_columns(frame, FRAME_COLUMNS, "frame", "the frame of nlexnb.metrics.faithfulness")
 
 
 def _pivot(rows: pd.DataFrame, columns: str, what: str) -> pd.DataFrame:

@@ -9,12 +9,11 @@ panel take ``ax=`` to draw into a figure of yours instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
 
-from ._checks import number, positive_int, yes_or_no
+from ._checks import frame_with_columns, number, positive_int, yes_or_no
 from .labels import counted
 
 __all__ = [
@@ -360,7 +359,7 @@ def faithfulness_figure(
     axis labelled ``xlabel`` (default the metric's name)."""
     import seaborn as sns
 
-    _has_columns(frame, ("metric", "method", "value"), "frame", "the frame of nlexnb.metrics.faithfulness")
+    frame_with_columns(frame, ("metric", "method", "value"), "frame", "the frame of nlexnb.metrics.faithfulness")
     rows = frame[frame["metric"] == metric]
     if rows.empty:
         raise ValueError(f"No rows with metric {metric!r}; available: {sorted(frame['metric'].unique())}")
@@ -383,7 +382,7 @@ def plausibility_figure(summary, figsize: tuple[float, float] = (12, 3.8)):
     import seaborn as sns
 
     wanted = ("method", "plausible share", "leak rate")
-    _has_columns(summary, wanted, "summary", "the summary of nlexnb.plausibility (report.summary)")
+    frame_with_columns(summary, wanted, "summary", "the summary of nlexnb.plausibility (report.summary)")
     read = {"read share", "read coverage"} <= set(summary.columns)
     panels = [
         *([("read share", "read as visible by a person")] if read else []),
@@ -412,21 +411,6 @@ def plausibility_figure(summary, figsize: tuple[float, float] = (12, 3.8)):
     fig.suptitle(f"Would a person see the named concepts?{photos}", fontsize=11)
     fig.tight_layout()
     return fig
-
-
-def _has_columns(frame, columns: Sequence[str], name: str, expected: str) -> None:
-    """A TypeError for ``frame`` that is no DataFrame, a ValueError naming the ``columns`` it lacks: seaborn and pandas
-    said "Could not interpret value" or KeyError 'metric'. ``expected`` says which table the figure draws."""
-    import pandas as pd
-
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{name} must be {expected} (a DataFrame), got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{name} must be {expected}, with columns {', '.join(map(repr, columns))}; it lacks "
-            f"{', '.join(map(repr, missing))} (its columns: {', '.join(map(repr, map(str, frame.columns)))})"
-        )
 
 
 def _first_of(title: str, shown: int, total: int, what: str = "") -> str:
@@ -526,7 +510,23 @@ def concept_table_figure(result, max_rows: int | None = None):
     ax.set_title(title)
     ax.set_ylabel("")
     ax.set_xlabel(_ranking_axis(result.kind, sides, result.value))
+    if getattr(result, "chance", None) is not None:
+        _mark_chance(ax, shown[result.value].tolist(), result.chance, both=contrast)
     return fig
+
+
+def _mark_chance(ax, values: list[float], band, both: bool) -> None:
+    """Draw the bars of weak rows (inside ``band``, a :class:`~nlexnb.discover.table.Chance`: what the bank's spread
+    alone reaches) pale, and the band's edge (both edges for a contrast, whose sides grow either way) as a dashed
+    line, which the axis label names."""
+    low, high = band.low, band.high
+    for patch in ax.patches:  # bar i sits at y = i (seaborn's categorical axis), whatever its hue
+        row = int(round(patch.get_y() + patch.get_height() / 2))
+        if 0 <= row < len(values) and low <= values[row] <= high:
+            patch.set_alpha(0.35)
+    for edge in (low, high) if both else (high,):
+        ax.axvline(edge, color="0.4", linestyle="--", linewidth=1)
+    ax.set_xlabel(f"{ax.get_xlabel()}\n(dashed: chance; pale bars: weak, within it)", fontsize=9)
 
 
 CONTRAST_COLOURS = ("#4c72b0", "#dd8452")

@@ -28,16 +28,25 @@ Calibration (measured on tf_efficientnet_lite0 + all-MiniLM-L6-v2; see ``benchma
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from ._checks import an_index, folded, number, positive_int, text_list, warn_user, yes_no_or_none
+from ._checks import (
+    OneLabelWarning,
+    an_index,
+    labels_with_words,
+    number,
+    positive_int,
+    synonym_keys,
+    text_list,
+    warn_user,
+    yes_no_or_none,
+)
 from .classifier import Classifier, LabelPrediction, Prediction
 from .images import ImageInput
-from .labels import SYNONYM_COMMA, counted
+from .labels import counted
 from .mapper import Mapper, check_fits
 from .space import ConceptSpace
 
@@ -65,10 +74,7 @@ def check_labels(labels: Sequence[str], class_names: Sequence[str] = ()) -> list
         ValueError: empty list, an empty label (or one of punctuation only), or duplicates (named, both of them).
     """
     items = text_list(labels, "labels", "label names", "label", "['cat', 'dog']")
-    written = [synonym_keys(label) for label in items]
-    for i, (label, keys) in enumerate(zip(items, written)):
-        if not keys:
-            raise ValueError(f"labels[{i}] {label!r} is empty once its punctuation is left out; a label needs words")
+    written = labels_with_words(items, "labels")
     names = [[_compact(key) for key in keys] for keys in written]  # "t-shirt", "t shirt" and "tshirt" are one
     own = set(class_names)
     having: dict[str, list[int]] = {}  # synonym -> the earlier labels that have it: only those can name one thing
@@ -90,24 +96,6 @@ def check_labels(labels: Sequence[str], class_names: Sequence[str] = ()) -> list
 def _compact(key: str) -> str:
     """A synonym key with its hyphens as spaces: how "t-shirt" and "t shirt" compare ("co-op" and "coop" stay two)."""
     return " ".join(key.replace("-", " ").split())
-
-
-def synonym_keys(name: str) -> list[str]:
-    """The comma-separated synonyms of a label or class name as compared for duplicates: case folded, inner spaces
-    single, in one Unicode form without invisible characters (:func:`nlexnb._checks.folded`), without the spaces and
-    punctuation around them ("Cat." -> "cat"); in order, once each."""
-    keys = []
-    for part in SYNONYM_COMMA.split(folded(name)):
-        key = " ".join(part.split())
-        start, end = 0, len(key)
-        while start < end and unicodedata.category(key[start]).startswith("P"):
-            start += 1
-        while end > start and unicodedata.category(key[end - 1]).startswith("P"):
-            end -= 1
-        key = key[start:end].strip()
-        if key and key not in keys:
-            keys.append(key)
-    return keys
 
 
 def same_thing(a: list[str], b: list[str]) -> str | None:
@@ -216,7 +204,8 @@ class ZeroShotClassifier:
         if len(new) == 1 and not include_original_classes:
             warn_user(
                 f"One label ({new[0]!r}) and include_original_classes=False: every image gets probability 1.0. "
-                "Give at least two labels, or include_original_classes=True to compete with the classifier's classes"
+                "Give at least two labels, or include_original_classes=True to compete with the classifier's classes",
+                OneLabelWarning,
             )
         if seen_penalty is not None:
             seen_penalty = number(seen_penalty, "seen_penalty", note="cosine units, e.g. 0.1")

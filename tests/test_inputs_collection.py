@@ -14,6 +14,7 @@ import torch
 
 import nlexnb
 from nlexnb import discover
+from nlexnb._checks import UnnormalisedWarning
 from nlexnb.collection import errors_path, explain_collection, read_errors, read_explanations
 
 CONCEPTS = ["striped fur", "whiskers", "a sofa", "brew", "small cup", "sky", "snow", "grass", "petals", "black gown"]
@@ -423,6 +424,7 @@ def test_tensors_without_normalize_are_warned_of_once_per_run(explainer, photos,
         )
     about = [str(w.message) for w in caught if "ToTensor() output without Normalize" in str(w.message)]
     assert len(about) == 1 and run.rows == 6
+    assert [w.category for w in caught if str(w.message) == about[0]] == [UnnormalisedWarning]  # what is silenced
     assert about[0].startswith("6 float tensors taken as preprocessed (images[0], images[1], images[2] and 3 more)")
     assert "Normalize(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])" in about[0]
 

@@ -71,6 +71,20 @@ def test_an_explainer_on_another_head_says_so_once_in_its_own_name(ridge_mapper,
     assert len(about_fit) == 1 and about_fit[0].startswith("Explainer: "), about_fit
 
 
+def test_compare_zero_shot_on_another_head_says_so_once_per_mapper(ridge_mapper, photos, other_head):
+    """compare_zero_shot checks each mapper, then builds a ZeroShotClassifier with it, which checks it again: the
+    second warning is silenced by its category (MapperMismatchWarning, a UserWarning), not by its wording."""
+    from nlexnb._checks import MapperMismatchWarning
+
+    data = [(photos["coffee"], "espresso"), (photos["chelsea"], "tabby")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluate.compare_zero_shot(other_head, {"ridge": ridge_mapper}, data)
+    about_fit = [w for w in caught if "the mapper was fitted on head" in str(w.message)]
+    assert len(about_fit) == 1 and str(about_fit[0].message).startswith("compare_zero_shot (mapper 'ridge'): ")
+    assert about_fit[0].category is MapperMismatchWarning and issubclass(MapperMismatchWarning, UserWarning)
+
+
 # ---- 2. what comes first, and the text encoder -------------------------------------------------------------------
 def test_heldout_refuses_a_mapper_where_the_text_encoder_goes(classifier, ridge_mapper):
     """heldout(clf, mapper, methods="text") ran with the mapper's encoder-like attributes, and the other methods
@@ -249,9 +263,15 @@ def test_faithfulness_takes_a_true_switch_and_distinct_image_names(explainer, ph
 
 def test_faithfulness_tables_name_the_columns_they_read():
     """Another table failed in pandas' words (a query of a missing column)."""
-    with pytest.raises(ValueError, match=r"columns \['image', 'metric', 'method', 'value'\]; it lacks"):
+    with pytest.raises(
+        ValueError,
+        match=r"frame must be the frame of nlexnb.metrics.faithfulness, with columns 'image', 'metric', 'method', "
+        r"'value'; it lacks 'image', 'metric', 'value' \(its columns: 'method', 'accuracy'\)",
+    ):
         metrics.ablation_table(pd.DataFrame({"method": ["named"], "accuracy": [0.5]}))
-    with pytest.raises(TypeError, match="Expected the DataFrame of metrics.faithfulness, got list"):
+    with pytest.raises(
+        TypeError, match=r"^frame must be the frame of nlexnb.metrics.faithfulness \(a DataFrame\), got list$"
+    ):
         metrics.curve_table([])
 
 

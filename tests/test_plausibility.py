@@ -261,7 +261,7 @@ def test_plausibility_report_beside_baselines(classifier, mapper, encoder, stamp
     import matplotlib.pyplot as plt
 
     figure = report.plot()
-    assert len(figure.axes) == 2  # plausible share and leak rate, one bar per method
+    assert len(figure.axes) == 3  # read share, plausible share and leak rate, one bar per method
     plt.close(figure)
     # the most frequent concepts do not depend on the photos' order (ties went to the first photo's)
     with pytest.warns(UserWarning, match="The judge is the explaining encoder"):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._checks import number, positive_int, warn_user, yes_or_no
+from .._checks import UnnormalisedWarning, number, positive_int, warn_user, yes_or_no
 from .._store import atomic_save_safetensors, atomic_write_bytes, safetensors_path
 from ..classifier import LabelPrediction
 from ..explain import input_view, upsample_map
@@ -423,7 +423,7 @@ def _checked_already() -> Iterator[None]:
     that looks like ``ToTensor()`` output without ``Normalize`` was warned of there, and the same warning from the
     classifier's check of the same tensor said it twice."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".* is a float tensor taken as preprocessed, but every value is in")
+        warnings.filterwarnings("ignore", category=UnnormalisedWarning)
         yield
 
 

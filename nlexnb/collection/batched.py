@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from .._checks import UnnormalisedWarning
 from ..explain import Explainer
 from ..labels import bare_synonyms
 from ..selection import GreedySelector
@@ -80,7 +81,7 @@ class BatchExplainer:
     def _explain(self, x: torch.Tensor) -> dict[str, np.ndarray]:
         clf, foil = self.clf, self.foil
         with warnings.catch_warnings():  # each image was checked as it was read, and the run warns once for them all
-            warnings.filterwarnings("ignore", message=r".*ToTensor\(\) output without Normalize")
+            warnings.filterwarnings("ignore", category=UnnormalisedWarning)
             f = clf.features(x.to(clf.device, non_blocking=True), progress=False)
         logits = clf.head(f)
         predicted = logits.argmax(1)

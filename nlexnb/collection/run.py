@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._checks import positive_int, warn_user, yes_no_or_none
+from .._checks import UnnormalisedWarning, positive_int, warn_user, yes_no_or_none
 from ..explain import Explainer
 from ..images import ImageLike, normalisation
 from ..labels import counted
@@ -347,7 +347,8 @@ def _warn_unnormalised(ids: list[int], transform) -> None:
         f"like ToTensor() output without Normalize, which this classifier's preprocessing applies{how}, and {were} "
         "explained as they are. Return PIL images or paths from the Dataset (preprocessed for you), or give it "
         "transform=explainer.classifier.transform. (A very bright, washed-out photo that was normalised can also "
-        "lie there: then this warning does not apply.)"
+        "lie there: then this warning does not apply.)",
+        UnnormalisedWarning,
     )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .._checks import an_index, warn_user
+from .._checks import UnnormalisedWarning, an_index, warn_user
 from ..datasets import IMAGE_EXTENSIONS, image_files
 from ..images import UnreadableImageError, apply_transform, check_preprocessed, normalisation, to_pil
 
@@ -71,7 +71,7 @@ def _preprocessed(image: torch.Tensor, transform, name: str) -> tuple[torch.Tens
         check_preprocessed(image[None], transform, name)  # pixel values 0-255: a ValueError, raised
     loose = False
     for warning in caught:
-        if "without Normalize" in str(warning.message):
+        if issubclass(warning.category, UnnormalisedWarning):
             loose = True
         else:
             warn_user(str(warning.message), warning.category)
