@@ -35,10 +35,10 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from . import discover
-from ._checks import warn_user, yes_or_no
+from ._checks import OneLabelWarning, warn_user, with_words, yes_or_no
 from .bottleneck import BottleneckExplanation, ConceptBottleneck, Intervention
 from .classifier import Classifier
-from .explain import Explainer, with_words
+from .explain import Explainer
 from .explanation import probability_text
 from .images import sample_images, to_pil
 from .mapper import Mapper
@@ -441,10 +441,13 @@ class ZeroShotApp(_ImagePicker):
         self.bars.children, self.table.value = (), ""
         labels = self._checked_labels()
         with warnings.catch_warnings():  # its advice is an argument the app has no control for: said below instead
-            warnings.filterwarnings("ignore", message="One label .* include_original_classes=False")
+            warnings.filterwarnings("ignore", category=OneLabelWarning)
             self.zeroshot = ZeroShotClassifier(self.classifier, self.mapper, labels)
         if len(labels) == 1:
-            warn_user(f"One label ({labels[0]!r}): every image gets probability 1.0; type at least two, one per line")
+            warn_user(
+                f"One label ({labels[0]!r}): every image gets probability 1.0; type at least two, one per line",
+                OneLabelWarning,
+            )
         self._show()
 
     def _probabilities(self, name: str | None) -> pd.DataFrame:
@@ -529,7 +532,10 @@ class ConceptExplorer(_App):
         self.table.value = ""
         _show_png(self.plot)
         table = self.static()
-        self.table.value = _table_html(table.table)
+        note = table.weak_note()  # which rows are no stronger than chance, under the table as in a notebook
+        self.table.value = _table_html(table.displayed()) + (
+            "" if note is None else f"<p><i>{html.escape(note)}</i></p>"
+        )
         _show_png(self.plot, table.plot())
 
     def static(

@@ -58,7 +58,7 @@ def test_contrast_husky_vs_malamute(classifier, ridge_mapper):
     assert (husky.score > 0).all() and (malamute.score < 0).all()
     assert (husky.cosine_c1 - husky.cosine_c2 > 0).all()
     figure = discover.plot(table)  # the axis says which way each class lies, not just "score"
-    assert figure.axes[0].get_xlabel().endswith("\u2190 malamute    Siberian husky \u2192")
+    assert "\u2190 malamute    Siberian husky \u2192" in figure.axes[0].get_xlabel()
 
 
 def test_a_contrast_of_two_cats_names_no_kind_of_cat_and_draws_from_each_class(classifier, mapper):
@@ -391,7 +391,7 @@ def test_a_contrast_records_its_classes_and_draws_each_side_in_its_colour(classi
     ax = pair.plot().axes[0]
     colour = dict(zip(pair.sides, CONTRAST_COLOURS))
     assert [to_hex(bar.get_facecolor()) for bar in ax.patches] == [colour[side] for side in pair.favours]
-    assert ax.get_xlabel().endswith("\u2190 Indian elephant    African elephant \u2192")  # both, whatever is drawn
+    assert "\u2190 Indian elephant    African elephant \u2192" in ax.get_xlabel()  # both, whatever is drawn
     one_sided = len(set(pair.favours)) == 1
     assert ("no concept leans towards" in " ".join(ax.get_title().split())) == one_sided
 
@@ -405,3 +405,40 @@ def test_a_contrast_drawn_from_too_few_concepts_says_why_it_is_empty(classifier,
     with pytest.warns(UserWarning, match=none + r" small: .* try a larger among \(the default is 50\)"):
         table = discover.contrast(space, "African elephant", "Indian elephant", among=3)
     assert len(table) == 0
+
+
+def test_rows_no_stronger_than_chance_are_marked_weak(classifier, mapper):
+    """After "ape", the gorilla's row holds nothing the spread of the bank would not put somewhere ("eight legs",
+    "hairstyle"): the table says which rows are weak and why, the figure draws them pale beside a dashed line."""
+    gorilla = discover.class_concepts(classifier, mapper, "gorilla", k=10)
+    band = gorilla.chance
+    assert band.low < 0 < band.high < gorilla.table.cosine.max() and band.concepts > 1000
+    assert gorilla.weak.tolist() == (gorilla.table.cosine <= band.high).tolist()
+    assert not gorilla.weak.iloc[0] and gorilla.weak.iloc[-1]  # "ape" stands out; the tail does not
+    said = repr(gorilla)
+    weak = int(gorilla.weak.sum())
+    assert f"{weak} of the 10 rows are weak: a cosine of {band.high:.2f} or less is within chance" in said
+    assert said.count(" weak\n") + said.count(" weak") >= weak and list(gorilla.table.columns) == [
+        "rank",
+        "concept",
+        "cosine",
+    ]
+    assert "<i>" in gorilla._repr_html_() and "within chance" in gorilla._repr_html_()
+    ax = gorilla.plot().axes[0]
+    pale = [patch.get_alpha() == 0.35 for patch in ax.patches]
+    assert pale == gorilla.weak.tolist() and "dashed: chance" in ax.get_xlabel()
+    dashed = [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "--"]
+    assert dashed == [pytest.approx(band.high)]
+
+
+def test_a_contrast_marks_weak_rows_on_both_sides_and_a_strong_table_says_nothing(classifier, mapper):
+    husky = discover.contrast(classifier, mapper, "Siberian husky", "malamute")
+    band = husky.chance
+    inside = husky.table.score.between(band.low, band.high)
+    assert husky.weak.tolist() == inside.tolist() and inside.any()
+    assert "either way along the difference of the two rows" in husky.weak_note()
+    edges = [line.get_xdata()[0] for line in husky.plot().axes[0].lines if line.get_linestyle() == "--"]
+    assert edges == [pytest.approx(band.low), pytest.approx(band.high)]
+    volcano = discover.class_concepts(classifier, mapper, "volcano", k=5)
+    assert not volcano.weak.any() and volcano.weak_note() is None and "weak" not in repr(volcano)
+    assert discover.nearest_classes(classifier, mapper, "a snowy mountain", k=3).weak is None  # no band to test

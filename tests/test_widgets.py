@@ -169,6 +169,24 @@ def test_zero_shot_app_follows_labels_and_image(classifier, mapper, images):
     assert shown == ["a photo of …ll black cat", "a photo of …ll black dog"]
 
 
+def test_one_typed_label_is_said_once_in_the_apps_words_and_other_warnings_still_show(classifier, mapper, images):
+    """The library's one-label warning advises include_original_classes=False, an argument the app has no control
+    for: it is silenced by its category (OneLabelWarning), and only it; the app says the same in its own words."""
+    from nlexnb._checks import MapperMismatchWarning, OneLabelWarning
+
+    assert issubclass(OneLabelWarning, UserWarning) and issubclass(MapperMismatchWarning, UserWarning)
+    app = ZeroShotApp(classifier, mapper, labels=["a cat", "a cup of coffee"], images=images)
+    app.labels.value = "a tiger"
+    said = html.unescape(app.message.value)
+    assert said.count("every image gets probability 1.0") == 1 and "type at least two, one per line" in said
+    assert "include_original_classes" not in said
+    other_head = nlexnb.load_classifier("tf_efficientnet_lite0", pretrained=False, device="cpu")
+    app = ZeroShotApp(other_head, mapper, labels=["a cat", "a cup of coffee"], images=images)
+    app.labels.value = "a tiger"  # a mapper of another head is still heard, beside the app's one-label advice
+    said = html.unescape(app.message.value)
+    assert "the mapper was fitted on head" in said and "type at least two, one per line" in said
+
+
 def test_zero_shot_app_takes_a_concept_space(classifier, mapper, images):
     from nlexnb.space import concept_space
 
@@ -220,6 +238,8 @@ def test_concept_explorer_class_and_contrast(classifier, mapper):
     assert full.table.value.count(" tail</td>") == 1  # one tail for the malamute: each kind of thing once ...
     full.repeats.value = True  # ... unless asked for the concepts that say a word again
     assert full.table.value.count(" tail</td>") > 1 and full.message.value == ""
+    full.repeats.value = False
+    assert "<td>weak</td>" in full.table.value and "within chance" in full.table.value  # weak rows marked, and why
 
 
 @pytest.fixture(scope="module")

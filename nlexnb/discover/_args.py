@@ -14,6 +14,7 @@ from ..classifier import Classifier
 from ..explain import Explainer
 from ..mapper import Mapper, is_mapper
 from ..space import ConceptSpace, concept_space
+from .table import Chance
 
 
 # ---- inputs ----------------------------------------------------------------------------------------------------------
@@ -47,6 +48,22 @@ def _split(args: tuple, names: tuple[str, ...]) -> tuple[ConceptSpace | Classifi
             f"got {type(args[1]).__name__} {args[1]!r} instead. Or pass one ConceptSpace or Explainer first"
         )
     return args[0], args[1], args[2:]
+
+
+def chance_band(space: ConceptSpace, scores: torch.Tensor) -> Chance:
+    """The band of ``scores`` [T] that the best of the bank's usable concepts reaches by chance along one direction:
+    the bulk of their scores (median, and a spread from the median absolute deviation, so the few concepts the
+    direction does encode do not widen it) out to the normal quantile ``1 - 1/N`` either way, about where the highest
+    and the lowest of ``N`` draws from that bulk fall. A row no further out says nothing the bank's spread would not.
+    """
+    usable = scores[~space.excluded].double()
+    n = int(usable.numel())
+    if n < 2:
+        return Chance(float("nan"), float("nan"), n)
+    centre = usable.median()
+    spread = 1.4826 * (usable - centre).abs().median()
+    reach = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(1.0 - 1.0 / n, dtype=torch.float64))
+    return Chance(float(centre - reach * spread), float(centre + reach * spread), n)
 
 
 def ranked(

@@ -7,13 +7,13 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .._checks import positive_int, warn_user, yes_or_no
-from ..explain import with_words
+from .._checks import positive_int, warn_user, with_words, yes_or_no
 from ..labels import primary_name
 from ..space import ConceptSpace
 from ._args import (
     WIDE,
     bind_arguments,
+    chance_band,
     look_alike_mask,
     naming,
     once_per_word,
@@ -78,7 +78,8 @@ def class_concepts(*args, **kwargs) -> ConceptTable:
             "cosine": scores[encoded].cpu().numpy(),
         }
     )
-    return ConceptTable("class_concepts", f"What \u201c{name}\u201d encodes", "cosine", df)
+    chance = chance_band(space, scores)
+    return ConceptTable("class_concepts", f"What \u201c{name}\u201d encodes", "cosine", df, chance=chance)
 
 
 def contrast(*args, **kwargs) -> ConceptTable:
@@ -165,7 +166,8 @@ def contrast(*args, **kwargs) -> ConceptTable:
         }
     )
     title = f"\u201c{name_a}\u201d vs \u201c{name_b}\u201d"
-    return ConceptTable("contrast", title, "score", df, sides=(name_a, name_b))
+    chance = chance_band(space, score)
+    return ConceptTable("contrast", title, "score", df, sides=(name_a, name_b), chance=chance)
 
 
 def _side(

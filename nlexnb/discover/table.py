@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -10,6 +11,16 @@ from .._checks import positive_int
 
 
 # ---- results ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Chance:
+    """The band of a table's score that the best of a bank's ``concepts`` reaches by chance along the table's
+    direction (``low`` on the negative side, ``high`` on the positive): a row inside it is weak."""
+
+    low: float
+    high: float
+    concepts: int
+
+
 @dataclass
 class ConceptTable:
     """A discovery result: a ranked table with what it shows.
@@ -27,6 +38,10 @@ class ConceptTable:
             or its reliance on the surroundings).
         sides: for :func:`contrast`, the names of its two classes (c1 first), as ``favours`` writes them: the plot
             colours and labels each class's side by them even when one side names no concept.
+        chance: for :func:`class_concepts` and :func:`contrast`, the :class:`Chance` band of the score column: what
+            the best of the bank's concepts reaches by chance along the table's direction (the class row, or the
+            difference of the two rows). A row inside it is *weak*, no further out than the bank's spread alone puts
+            some concept (:attr:`weak`; marked in the display, drawn pale).
     """
 
     kind: str
@@ -37,6 +52,7 @@ class ConceptTable:
     profile: pd.DataFrame | None = field(default=None, repr=False)
     per_image: pd.DataFrame | None = field(default=None, repr=False)
     sides: tuple[str, str] | None = None
+    chance: Chance | None = None
 
     def plot(self, max_rows: int | None = None):
         """The result drawn (seaborn, headless): a bar chart of a ranking (a contrast coloured by the class each
@@ -59,15 +75,46 @@ class ConceptTable:
             max_rows = positive_int(max_rows, "max_rows", "rows (or classes) to draw")
         return concept_table_figure(self, max_rows=max_rows)
 
+    @property
+    def weak(self) -> pd.Series | None:
+        """For each row, whether its score lies within :attr:`chance` (None for a table without one)."""
+        if self.chance is None:
+            return None
+        return self.table[self.value].between(self.chance.low, self.chance.high).rename("weak")
+
+    def weak_note(self) -> str | None:
+        """The sentence that says how many rows are weak and why, or None where none is."""
+        weak = self.weak
+        if weak is None or not weak.any():
+            return None
+        low, high, n = self.chance.low, self.chance.high, self.chance.concepts
+        if self.kind == "contrast":
+            band, along = f"between {low:.2f} and {high:.2f}", "either way along the difference of the two rows"
+        else:
+            band, along = f"of {high:.2f} or less", "along this class's row"
+        many = f"{int(weak.sum())} of the {len(weak)} rows are" if len(weak) > 1 else "The row is"
+        return (
+            f"{many} weak: a {self.value} {band} is within chance (what the highest of the {n:,} concepts that may be "
+            f"listed would reach {along} if none were tied to it)."
+        )
+
+    def displayed(self) -> pd.DataFrame:
+        """The table as displayed: with a column marking the weak rows where any is."""
+        note = self.weak_note()
+        return self.table if note is None else self.table.assign(weak=self.weak.map({True: "weak", False: ""}))
+
     def __repr__(self) -> str:
-        return f"{self.title}\n{self.table.to_string(index=False)}"
+        note = self.weak_note()
+        return f"{self.title}\n{self.displayed().to_string(index=False)}" + ("" if note is None else f"\n{note}")
 
     def _repr_html_(self) -> str:
-        return f"<p><b>{self.title}</b></p>" + self.table.to_html(index=False, float_format=lambda v: f"{v:.3g}")
+        note = self.weak_note()
+        body = self.displayed().to_html(index=False, float_format=lambda v: f"{v:.3g}")
+        return f"<p><b>{self.title}</b></p>" + body + ("" if note is None else f"<p><i>{html.escape(note)}</i></p>")
 
     # behaves as its table, as the DataFrames discovery returned before
     def __getattr__(self, name: str):
-        own = {"table", "kind", "title", "value", "assignment", "profile", "per_image", "sides"}
+        own = {"table", "kind", "title", "value", "assignment", "profile", "per_image", "sides", "chance"}
         if name.startswith("__") or name in own:
             raise AttributeError(name)
         return getattr(self.table, name)
