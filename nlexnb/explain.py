@@ -693,14 +693,19 @@ class Explainer:
             view = input_view(clf, x)  # one picture for all the maps
             maps = [self._heatmap(label, g, x, view) for label, g in zip(labels, grids)]
         predicted = int(logits.argmax())
-        index = getattr(target, "index", predicted)
         foil = getattr(target, "foil", None)
+        if isinstance(target, Direction):  # no class is explained: the class fields said the prediction's numbers
+            index, name, probability, logit, margin = None, target.label, None, None, None
+        else:
+            index = getattr(target, "index", predicted)
+            name, probability = clf.class_names[index], float(probs[index])
+            logit, margin = float(logits[index]), float(logits[index] - logits.mean())
         return Explanation(
             target=index,
-            target_name=clf.class_names[index],
-            probability=float(probs[index]),
-            logit=float(logits[index]),
-            margin=float(logits[index] - logits.mean()),
+            target_name=name,
+            probability=probability,
+            logit=logit,
+            margin=margin,
             concepts=table,
             total=float(sum(gains)),
             measured=measured,

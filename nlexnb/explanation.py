@@ -98,7 +98,10 @@ class Explanation:
     """Why the classifier predicted ``target`` for one image, in concepts from a bank.
 
     Attributes:
-        target, target_name, probability, logit: the explained class and the model's own numbers for it.
+        target, target_name, probability, logit: the explained class and the model's own numbers for it. For a
+            :class:`~nlexnb.targets.Direction` no class is explained: ``target``, ``probability``, ``logit`` and
+            ``margin`` are None and ``target_name`` is the direction's label (its score is ``explained``; the
+            model's own prediction is in ``predicted``).
         margin: the logit minus the mean logit over classes.
         foil, foil_name, foil_probability: the contrast class ("why A rather than B"), else None.
         concepts: one row per named concept: ``concept``, ``score`` (its mapped vector . f, logit units),
@@ -135,11 +138,11 @@ class Explanation:
             the same direction up to sign, the reason none can be told from the class or from another.
     """
 
-    target: int
+    target: int | None
     target_name: str
-    probability: float
-    logit: float
-    margin: float
+    probability: float | None
+    logit: float | None
+    margin: float | None
     concepts: pd.DataFrame
     total: float
     measured: float

@@ -486,6 +486,9 @@ def test_the_html_note_reads_right_for_any_sign_and_target(explainer, photos):
     assert f"; margin of \u201cespresso\u201d over the mean logit {plain.margin:.2f}" in note(plain)
     assert "the logit would be" in note(plain)
     direction = explainer.explain(photos["chelsea"], target=Direction(explainer.mapper.encode(["fur"])[0], "fur"))
+    # no class is explained: the class fields are empty, not the prediction's numbers under the direction's name
+    assert (direction.target, direction.probability, direction.logit, direction.margin) == (None, None, None, None)
+    assert direction.target_name == "fur" and direction.predicted_name == "tiger cat" and direction.explained > 0
     assert "the score would be" in note(direction) and "margin" not in note(direction)
     assert "(measured on the ablated features: " in note(direction) and "head" not in note(direction)  # no head runs
     assert ", mainly because the model sees" in direction.sentence or "all the same" in direction.sentence
