@@ -442,3 +442,30 @@ def test_a_contrast_marks_weak_rows_on_both_sides_and_a_strong_table_says_nothin
     volcano = discover.class_concepts(classifier, mapper, "volcano", k=5)
     assert not volcano.weak.any() and volcano.weak_note() is None and "weak" not in repr(volcano)
     assert discover.nearest_classes(classifier, mapper, "a snowy mountain", k=3).weak is None  # no band to test
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 999), st.integers(0, 999), st.floats(0.01, 100))
+def test_the_chance_band_follows_the_scores_and_weak_rows_are_the_least_far_out(classifier, mapper, c1, c2, scale):
+    """For any class or pair: scaling the scores scales the band, flipping them flips it, and no row is weak while a
+    row of its side nearer zero is not (a weak row is never listed above a strong one of its side)."""
+    from nlexnb.discover._args import chance_band
+
+    space = concept_space(classifier, mapper)
+    scores = space.directions @ torch.nn.functional.normalize(space.classifier.head_weight[c1].float(), dim=0)
+    band, scaled, flipped = chance_band(space, scores), chance_band(space, scale * scores), chance_band(space, -scores)
+    assert band.low < band.high and band.concepts == int((~space.excluded).sum())
+    assert (scaled.low, scaled.high) == (
+        pytest.approx(scale * band.low, rel=1e-4),
+        pytest.approx(scale * band.high, rel=1e-4),
+    )
+    assert (flipped.low, flipped.high) == (pytest.approx(-band.high), pytest.approx(-band.low))
+    tables = [discover.class_concepts(space, c1, k=10)]
+    if c1 != c2:
+        tables.append(discover.contrast(space, c1, c2, k=10))
+    for table in tables:
+        rows = table.table.assign(weak=table.weak)
+        sides = [rows] if table.kind == "class_concepts" else [rows[rows.favours == side] for side in table.sides]
+        for side in sides:
+            flags = side.sort_values(table.value, key=abs, ascending=False)["weak"].tolist()
+            assert flags == sorted(flags), side  # strong rows first, then weak ones, never mixed

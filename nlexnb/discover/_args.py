@@ -60,8 +60,8 @@ def chance_band(space: ConceptSpace, scores: torch.Tensor) -> Chance:
     n = int(usable.numel())
     if n < 2:
         return Chance(float("nan"), float("nan"), n)
-    centre = usable.median()
-    spread = 1.4826 * (usable - centre).abs().median()
+    centre = usable.quantile(0.5)  # the mean of the middle two (torch's median takes the lower one: not symmetric)
+    spread = 1.4826 * (usable - centre).abs().quantile(0.5)
     reach = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(1.0 - 1.0 / n, dtype=torch.float64))
     return Chance(float(centre - reach * spread), float(centre + reach * spread), n)
 
