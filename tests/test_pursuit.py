@@ -168,3 +168,13 @@ def test_a_budget_whose_pursuit_would_not_fit_in_memory_is_refused_before_alloca
     assert most == 366 and 8 * 1000 * most**2 <= SUPPORT_MEMORY_LIMIT < 8 * 1000 * (most + 1) ** 2
     check_budget_memory(1000, 366)  # the budget advised is taken
     check_budget_memory(1, 2500)  # and one row at 2500 takes 48 MB
+
+
+def test_a_row_written_exactly_takes_no_more_directions_than_it_needs():
+    """What is left of a row once written is rounding: it took ten more directions at weights of 1e-9 to 1e-16."""
+    g = torch.Generator().manual_seed(0)
+    v = torch.nn.functional.normalize(torch.randn(64, 16, generator=g), dim=1)
+    rows = torch.stack([0.3 * v[1] + 0.7 * v[2], v[5] + 0.2 * v[7] + 0.5 * v[9]])
+    weights = sparse_nonnegative_fit(rows, v, 12)
+    assert [sorted(torch.nonzero(w).flatten().tolist()) for w in weights] == [[1, 2], [5, 7, 9]]
+    assert torch.allclose(weights @ v.double(), rows.double(), atol=1e-6)
