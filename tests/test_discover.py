@@ -442,6 +442,8 @@ def test_a_contrast_marks_weak_rows_on_both_sides_and_a_strong_table_says_nothin
     volcano = discover.class_concepts(classifier, mapper, "volcano", k=5)
     assert not volcano.weak.any() and volcano.weak_note() is None and "weak" not in repr(volcano)
     assert discover.nearest_classes(classifier, mapper, "a snowy mountain", k=3).weak is None  # no band to test
+    small = discover.class_concepts(classifier, mapper, "gorilla", BANK, k=5)  # 28 concepts: no bulk to measure by
+    assert small.chance is None and small.weak is None and "weak" not in repr(small)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -50,16 +50,22 @@ def _split(args: tuple, names: tuple[str, ...]) -> tuple[ConceptSpace | Classifi
     return args[0], args[1], args[2:]
 
 
-def chance_band(space: ConceptSpace, scores: torch.Tensor) -> Chance:
+CHANCE_MIN = 100
+"""The fewest usable concepts whose scores give a chance band: fewer have no bulk to tell the few that stand out
+from (a bank of 28 of one's own), and their tables mark no row weak."""
+
+
+def chance_band(space: ConceptSpace, scores: torch.Tensor) -> Chance | None:
     """The band of ``scores`` [T] that the best of the bank's usable concepts reaches by chance along one direction:
     the bulk of their scores (median, and a spread from the median absolute deviation, so the few concepts the
     direction does encode do not widen it) out to the normal quantile ``1 - 1/N`` either way, about where the highest
     and the lowest of ``N`` draws from that bulk fall. A row no further out says nothing the bank's spread would not.
+    None for a bank of fewer than :data:`CHANCE_MIN` usable concepts.
     """
     usable = scores[~space.excluded].double()
     n = int(usable.numel())
-    if n < 2:
-        return Chance(float("nan"), float("nan"), n)
+    if n < CHANCE_MIN:
+        return None
     centre = usable.quantile(0.5)  # the mean of the middle two (torch's median takes the lower one: not symmetric)
     spread = 1.4826 * (usable - centre).abs().quantile(0.5)
     reach = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(1.0 - 1.0 / n, dtype=torch.float64))

@@ -41,7 +41,8 @@ class ConceptTable:
         chance: for :func:`class_concepts` and :func:`contrast`, the :class:`Chance` band of the score column: what
             the best of the bank's concepts reaches by chance along the table's direction (the class row, or the
             difference of the two rows). A row inside it is *weak*, no further out than the bank's spread alone puts
-            some concept (:attr:`weak`; marked in the display, drawn pale).
+            some concept (:attr:`weak`; marked in the display, drawn pale). None for a bank of fewer than 100 usable
+            concepts, whose scores have no bulk to measure chance by.
     """
 
     kind: str
