@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 from nlexnb.plots import deletion_insertion_figure, faithfulness_figure, heldout_figure
@@ -531,3 +533,29 @@ def test_a_band_of_one_image_says_image_not_images():
     fig = AgreementByConfidence(table, images=4, classes=1000).plot()
     ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert ticks == ["under 0.5\n(1 image)", "0.5 or more\n(3 images)"]
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(-5, 5), st.floats(0, 10), st.integers(0, 2**16)), min_size=1, max_size=4),
+    st.sampled_from(["each", "shared"]),
+)
+def test_every_heat_map_is_drawn_on_the_range_its_scale_says(maps, scale):
+    """Whatever the maps (flat ones too): "each" draws every map on its own minimum to maximum, "shared" every map on
+    the row's, so colours compare across panels exactly when the scale says they do."""
+    import numpy as np
+    from PIL import Image
+
+    from nlexnb.explain import HeatMap
+    from nlexnb.plots import heatmap_row
+
+    image = Image.new("RGB", (8, 8))
+    values = [offset + size * np.random.default_rng(seed).random((8, 8)) for offset, size, seed in maps]
+    heats = [HeatMap(f"map {i}", v, np.zeros((2, 2)), image) for i, v in enumerate(values)]
+    drawn = [ax.images[-1].get_clim() for ax in heatmap_row(heats, scale=scale).axes]
+    if scale == "shared":
+        low, high = min(v.min() for v in values), max(v.max() for v in values)
+        expected = [(low, high if high > low else low + 1.0)] * len(values)
+    else:
+        expected = [(v.min(), v.max() if v.max() > v.min() else v.min() + 1.0) for v in values]
+    assert drawn == [(pytest.approx(lo), pytest.approx(hi)) for lo, hi in expected]
