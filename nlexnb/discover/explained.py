@@ -115,9 +115,15 @@ def _by_column(frame: pd.DataFrame, by: Any, what: str) -> str:
     ids = frame["id"].tolist() if "id" in frame.columns else list(frame.index)
     for row, value in zip(ids, frame[by]):
         if isinstance(value, (list, tuple, np.ndarray, set, frozenset, dict)):
+            items = list(value)[:3] if not isinstance(value, dict) else value  # a Parquet list reads as an array
+            shown = repr(
+                [v.item() if isinstance(v, np.generic) else v for v in items] if isinstance(items, list) else items
+            )
+            shown = shown if len(shown) <= 60 else shown[:57].rsplit(" ", 1)[0] + " ..."  # not cut mid-word
             raise TypeError(
-                f"{what}: by={by!r} holds a {type(value).__name__} per image (the image with id {row} has "
-                f"{value!r:.60}); by must name a column with one value per image, such as 'predicted_name' or 'label'"
+                f"{what}: by={by!r} holds a {'dict' if isinstance(value, dict) else 'list'} per image (the image "
+                f"with id {row} has "
+                f"{shown}); by must name a column with one value per image, such as 'predicted_name' or 'label'"
             )
     return by
 
