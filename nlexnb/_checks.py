@@ -6,7 +6,6 @@ from __future__ import annotations
 import inspect
 import math
 import re
-import sys
 import unicodedata
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -91,8 +90,13 @@ def number(
     means, its default). Never a bool, a string, NaN or an infinity: a NaN threshold compares False with everything
     and would silently turn a test off."""
     real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-    inside = real and abs(value) <= sys.float_info.max and math.isfinite(value)  # 10**400 has no float: out of range
-    inside = inside and (value > low if open_low else value >= low) and (value < high if open_high else value <= high)
+    try:  # a float first: a float32 compared with the largest float64 warned of an overflow in its cast
+        as_float = float(value) if real else math.nan
+    except OverflowError:  # 10**400 has no float: out of range
+        as_float = math.nan
+    inside = real and math.isfinite(as_float)
+    inside = inside and (as_float > low if open_low else as_float >= low)
+    inside = inside and (as_float < high if open_high else as_float <= high)
     if not inside:
         if math.isinf(low) and math.isinf(high):
             allowed = f"a finite {what.removeprefix('a ')}" if what.startswith("a ") else f"finite {what}"
@@ -103,7 +107,7 @@ def number(
         else:
             allowed = f"{what} in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
         raise ValueError(f"{name} must be {allowed}{f' ({note})' if note else ''}, got {value!r}")
-    return float(value)
+    return as_float
 
 
 def writes(tensor: torch.Tensor) -> int | None:
@@ -240,9 +244,11 @@ def frame_with_columns(frame, columns: Sequence[str], name: str, expected: str) 
         raise TypeError(f"{name} must be {expected} (a DataFrame), got {type(frame).__name__}")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
+        has = ", ".join(map(repr, map(str, frame.columns[:8])))
+        has += f", ... ({len(frame.columns)} in all)" if len(frame.columns) > 8 else ""  # 300 columns listed whole
         raise ValueError(
             f"{name} must be {expected}, with columns {', '.join(map(repr, columns))}; it lacks "
-            f"{', '.join(map(repr, missing))} (its columns: {', '.join(map(repr, map(str, frame.columns)))})"
+            f"{', '.join(map(repr, missing))} (its columns: {has})"
         )
     return frame
 

@@ -44,11 +44,22 @@ class HeatMap:
         """(row, column) of the maximum, in ``values`` (input-resolution) coordinates."""
         return tuple(int(i) for i in np.unravel_index(np.argmax(self.values), self.values.shape))
 
-    def plot(self, ax=None, alpha: float = 0.5, cmap: str = "jet"):
-        """Overlay on the image; returns the matplotlib Figure."""
+    def plot(self, ax=None, alpha: float = 0.5, cmap: str = "jet", vmin=None, vmax=None, colorbar: bool = True):
+        """Overlay on the image, with its colour bar (the map's own range, or ``vmin`` to ``vmax``, in logit units:
+        :func:`nlexnb.plots.heatmap_overlay`); returns the matplotlib Figure."""
         from .plots import heatmap_overlay
 
-        return heatmap_overlay(self.image, self.values, title=self.label, ax=ax, alpha=alpha, cmap=cmap)
+        return heatmap_overlay(
+            self.image,
+            self.values,
+            title=self.label,
+            ax=ax,
+            alpha=alpha,
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            colorbar=colorbar,
+        )
 
     def __repr__(self) -> str:
         score = "" if self.score is None else f", score {self.score:.2f}"

@@ -230,8 +230,8 @@ def heatmap_row(
     :class:`~nlexnb.explanation.HeatMap` alone is a row of one.
 
     ``scale="each"`` (the default) scales every map to its own range, with its own colour bar under it: maps of
-    different models or images, or a class's map beside concepts (a class row is longer than a concept's unit
-    direction), keep their detail. ``scale="shared"`` draws every map on one range with one colour bar, in the
+    different models or images, or a class's map beside concepts (a class row is longer than a concept's
+    mapped vector), keep their detail. ``scale="shared"`` draws every map on one range with one colour bar, in the
     logits' units: for concepts on one image, so that one the photo does not show reads cold instead of having a
     hottest spot of its own.
     """
@@ -337,10 +337,12 @@ def _heatmap_beside_bars(explanation, figsize: tuple[float, float], also=None):
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
     else:
         left, right, third = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.6, 1]})
-        heatmap_overlay(also.image, also.values, title=_title_lines(f"where: \u201c{also.label}\u201d"), ax=third)
+        where = _title_lines(f"where: \u201c{also.label}\u201d")
+        heatmap_overlay(also.image, also.values, title=where, ax=third, colorbar=True)
     if explanation.heatmaps:
         top = explanation.heatmaps[0]
-        heatmap_overlay(top.image, top.values, title=_title_lines(f"where: \u201c{top.label}\u201d"), ax=left)
+        where = _title_lines(f"where: \u201c{top.label}\u201d")
+        heatmap_overlay(top.image, top.values, title=where, ax=left, colorbar=True)  # its own range: say which
     else:
         left.set_axis_off()
     return fig, right
@@ -387,7 +389,7 @@ def plausibility_figure(summary, figsize: tuple[float, float] = (12, 3.8)):
     panels = [
         *([("read share", "read as visible by a person")] if read else []),
         ("plausible share", "judged visible (evidence lists)"),
-        ("leak rate", "leak rate: look-alikes of the class's names"),
+        ("leak rate", "leak rate: echoes of the class's names"),
     ]
     fig = _figure(figsize)
     axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
@@ -399,7 +401,7 @@ def plausibility_figure(summary, figsize: tuple[float, float] = (12, 3.8)):
         values = summary[column].tolist()
         if column == "read share":
             shown = [
-                "\u2013 (none read)" if not c else f"{v:.2f} ({c:.0%} read)"
+                "\u2013 (none read)" if not c else f"{v:.2f} ({'<1%' if c < 0.005 else f'{c:.0%}'} read)"
                 for v, c in zip(values, summary["read coverage"].fillna(0))
             ]
         else:

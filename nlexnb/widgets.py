@@ -263,7 +263,8 @@ class ExplainerApp(_ImagePicker):
         image, upload, target, k, text: the controls (``target`` blank = the predicted class; a name, synonym or index).
         sentence: the explanation sentence (HTML); table: its concept table (HTML); plot: its figure (PNG Image).
         score: the typed text's score (logit units) and how much of the class's logit it carries
-            (:meth:`nlexnb.Explainer.weigh`); heatmap: the text's heat map (PNG Image).
+            (:meth:`nlexnb.Explainer.weigh`); heatmap: the text's heat map (PNG Image), on a range that also spans
+            the top concept's map, so that a text the photo lacks reads cold.
         message: the last error or warnings, if any.
         explanation: the current :class:`nlexnb.Explanation`.
     """
@@ -337,7 +338,11 @@ class ExplainerApp(_ImagePicker):
         weighed = self.explainer.weigh(image, [text], target=target)  # one forward pass: score, share and map
         score, heat = float(weighed.concepts["score"].iloc[0]), weighed.heatmaps[0]
         self.score.value = f"\u201c{text}\u201d: score {score:.2f}. {weighed.sentence}"
-        _show_png(self.heatmap, overlay_image(heat.image, heat.values))
+        low, high = float(heat.values.min()), float(heat.values.max())
+        if self.explanation is not None and self.explanation.heatmaps:  # on the top concept's range too: a text the
+            top = self.explanation.heatmaps[0].values  # photo lacks reads cold, not as hot as what it shows
+            low, high = min(low, float(top.min())), max(high, float(top.max()))
+        _show_png(self.heatmap, overlay_image(heat.image, heat.values, vmin=low, vmax=max(high, low + 1e-6)))
 
     def static(self, image_name: str | None = None, text: str | None = None):
         """The explanation figure, with the text's heat map as a third panel when there is a text.

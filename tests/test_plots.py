@@ -130,6 +130,10 @@ def test_a_heat_map_drawn_on_a_range_of_your_own_is_clipped_to_it():
     image, values = Image.new("RGB", (8, 8), "black"), np.linspace(-1, 3, 64).reshape(8, 8)
     fig = heatmap_overlay(image, values, vmin=0, vmax=2, colorbar=True)
     assert fig.axes[0].images[-1].get_clim() == (0, 2) and len(fig.axes[0].child_axes) == 1
+    from nlexnb.explain import HeatMap
+
+    heat = HeatMap("stripes", values, np.zeros((2, 2)), image)  # one map alone shows its scale too
+    assert len(heat.plot().axes[0].child_axes) == 1 and not heat.plot(colorbar=False).axes[0].child_axes
     low_half = overlay_image(image, np.where(values < 0, 0.0, values), vmin=0, vmax=2, alpha=1)
     assert np.array_equal(np.asarray(overlay_image(image, values, vmin=0, vmax=2, alpha=1)), np.asarray(low_half))
     with pytest.raises(ValueError, match="give vmin and vmax together"):

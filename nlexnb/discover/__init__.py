@@ -26,9 +26,10 @@ from ._args import resolve_class
 from .explained import collection_concepts, context_reliance, error_concepts
 from .images import image_concepts, subconcepts
 from .rows import class_concepts, contrast, nearest_classes
-from .table import ConceptTable, plot
+from .table import Chance, ConceptTable, plot
 
 __all__ = [
+    "Chance",
     "ConceptTable",
     "resolve_class",
     "concept_words",

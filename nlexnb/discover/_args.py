@@ -69,7 +69,8 @@ def chance_band(space: ConceptSpace, scores: torch.Tensor) -> Chance | None:
     centre = usable.quantile(0.5)  # the mean of the middle two (torch's median takes the lower one: not symmetric)
     spread = 1.4826 * (usable - centre).abs().quantile(0.5)
     reach = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(1.0 - 1.0 / n, dtype=torch.float64))
-    return Chance(float(centre - reach * spread), float(centre + reach * spread), n)
+    # to the thousandth the note prints, so that the rows marked weak are exactly those the note's number says
+    return Chance(round(float(centre - reach * spread), 3), round(float(centre + reach * spread), 3), n)
 
 
 def ranked(

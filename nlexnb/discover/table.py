@@ -13,8 +13,8 @@ from .._checks import positive_int
 # ---- results ---------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Chance:
-    """The band of a table's score that the best of a bank's ``concepts`` reaches by chance along the table's
-    direction (``low`` on the negative side, ``high`` on the positive): a row inside it is weak."""
+    """The band of a table's score within which the bank's ``concepts`` would fall by chance along the table's
+    direction (``low`` on the negative side, ``high`` on the positive, to the thousandth): a row inside it is weak."""
 
     low: float
     high: float
@@ -38,11 +38,11 @@ class ConceptTable:
             or its reliance on the surroundings).
         sides: for :func:`contrast`, the names of its two classes (c1 first), as ``favours`` writes them: the plot
             colours and labels each class's side by them even when one side names no concept.
-        chance: for :func:`class_concepts` and :func:`contrast`, the :class:`Chance` band of the score column: what
-            the best of the bank's concepts reaches by chance along the table's direction (the class row, or the
-            difference of the two rows). A row inside it is *weak*, no further out than the bank's spread alone puts
-            some concept (:attr:`weak`; marked in the display, drawn pale). None for a bank of fewer than 100 usable
-            concepts, whose scores have no bulk to measure chance by.
+        chance: for :func:`class_concepts` and :func:`contrast`, the :class:`Chance` band of the score column: about
+            where the furthest of the bank's concepts would land along the table's direction (the class row, or the
+            difference of the two rows) if none were related to it. A row inside it is *weak* (:attr:`weak`; marked
+            in the display, drawn pale). None for a bank of fewer than 100 usable concepts, whose scores have no bulk
+            to measure chance by.
     """
 
     kind: str
@@ -90,13 +90,15 @@ class ConceptTable:
             return None
         low, high, n = self.chance.low, self.chance.high, self.chance.concepts
         if self.kind == "contrast":
-            band, along = f"between {low:.2f} and {high:.2f}", "either way along the difference of the two rows"
+            band, out = f"between {low:.3f} and {high:.3f} is no further out than", "the furthest"
+            along = "either way along the difference of the two rows"
         else:
-            band, along = f"of {high:.2f} or less", "along this class's row"
+            band, out, along = f"of {high:.3f} or less is no higher than", "the best", "against this row"
         many = f"{int(weak.sum())} of the {len(weak)} rows are" if len(weak) > 1 else "The row is"
         return (
-            f"{many} weak: a {self.value} {band} is within chance (what the highest of the {n:,} concepts that may be "
-            f"listed would reach {along} if none were tied to it)."
+            f"{many} weak: a {self.value} {band} chance, about where {out} of the bank's {n:,} concepts would land "
+            f"{along} if none were related to it (from the median and spread of all their {self.value}s; about one "
+            "unrelated concept lands beyond it)."
         )
 
     def displayed(self) -> pd.DataFrame:
