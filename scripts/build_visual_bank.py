@@ -39,7 +39,9 @@ Filters (each keeps the bank something a person can see and read):
 - words read in the built bank and removed (``NOT_VISIBLE``): those a reader takes first as a people, a person, a
   religion or an insult ("afghan" the blanket, "rape" the plant), things too small to see or that are only a use
   ("salmonella", "ingredient", "payload"), and words whose first reading is a verb or a function word ("thus" the
-  resin, "till"); comparisons cut from a description ("unlike true spiders", "less shaggy coat").
+  resin, "till"); comparisons cut from a description ("unlike true spiders", "less shaggy coat"); description
+  phrases cut short ("worn over regular clothes") or that define an ImageNet class in other words ("adult female
+  domestic chicken", "large bowed string instrument").
 """
 
 from __future__ import annotations
@@ -384,6 +386,22 @@ NOT_VISIBLE |= set(
     "till lac emery conglomerate annex bullpen marcel roach specs storey lap chord dip join margin node sac scotch "
     "sector stamp turn verge bend drop mold flare tails".split()
 )
+# Read in the built bank (2026-11-30) and removed: description phrases that are a sentence cut short ("still retaining
+# normal road", "worn over regular clothes") or an ImageNet class's definition in other words ("adult female domestic
+# chicken" for hen, named as evidence for a hare; "large bowed string instrument" for cello). The first read as
+# nonsense; the second name a class the reader did not ask about, as a riddle.
+NOT_VISIBLE |= {
+    "still retaining normal road",
+    "worn over regular clothes",
+    "adult female domestic chicken",
+    "adult male domestic chicken",
+    "large bowed string instrument",
+    "portable free-reed musical instrument",
+    "handheld powered drilling tool",
+    "soft-sided personal carrying bag",
+    "large lighter-than-air aircraft",
+    "direction-finding instrument",
+}
 
 
 def wordnet_nouns(wn) -> tuple[dict[str, str], set[str]]:
