@@ -49,17 +49,8 @@ class HeatMap:
         :func:`nlexnb.plots.heatmap_overlay`); returns the matplotlib Figure."""
         from .plots import heatmap_overlay
 
-        return heatmap_overlay(
-            self.image,
-            self.values,
-            title=self.label,
-            ax=ax,
-            alpha=alpha,
-            cmap=cmap,
-            vmin=vmin,
-            vmax=vmax,
-            colorbar=colorbar,
-        )
+        options = {"ax": ax, "alpha": alpha, "cmap": cmap, "vmin": vmin, "vmax": vmax, "colorbar": colorbar}
+        return heatmap_overlay(self.image, self.values, title=self.label, **options)
 
     def __repr__(self) -> str:
         score = "" if self.score is None else f", score {self.score:.2f}"
