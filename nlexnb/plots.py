@@ -114,6 +114,13 @@ def _value_range(vmin, vmax) -> tuple[float | None, float | None]:
     return low, high
 
 
+def _drawn_range(maps: list[np.ndarray]) -> tuple[float, float]:
+    """The range that draws ``maps`` on one scale: their lowest to their highest value; a flat range is widened to
+    one unit above it, so a flat map takes the bottom colour (as :func:`overlay_image` draws it)."""
+    low, high = min(float(m.min()) for m in maps), max(float(m.max()) for m in maps)
+    return (low, high) if high > low else (low, low + 1.0)
+
+
 def _an_image(image) -> Image.Image:
     """``image`` as an RGB PIL image through the package's one image path (:func:`nlexnb.images.to_pil`: a PIL image,
     an array, a uint8 tensor or a file), or its error naming ``image``. A PIL image is drawn as it is (only made RGB):
@@ -186,10 +193,7 @@ def heatmap_overlay(
     colorbar = yes_or_no(colorbar, "colorbar")
     fig, ax = _axes_or_new(ax, (4, 4))
     ax.imshow(image)
-    low = float(values.min()) if low is None else low
-    high = float(values.max()) if high is None else high
-    if not high > low:  # a flat map: one colour, the bottom of the scale (as overlay_image draws it)
-        high = low + 1.0
+    low, high = _drawn_range([values]) if low is None else (low, high)
     shown = ax.imshow(values, cmap=cmap, alpha=alpha, extent=(0, image.width, image.height, 0), vmin=low, vmax=high)
     ax.set_axis_off()
     if title:
@@ -258,9 +262,7 @@ def heatmap_row(
         number(v, name, 0, open_low=True, what="inches") for v, name in ((width, "width"), (height, "height"))
     )
     values = [_a_map(heat.values) for heat in heatmaps]
-    low, high = (min(v.min() for v in values), max(v.max() for v in values)) if scale == "shared" else (None, None)
-    if low is not None and not high > low:
-        high = low + 1.0
+    low, high = _drawn_range(values) if scale == "shared" else (None, None)
     fig = _figure((width * len(heatmaps) + (0.6 if scale == "shared" else 0), height))
     axes = np.atleast_1d(fig.subplots(1, len(heatmaps)))
     for heat, grid, text, ax in zip(heatmaps, values, titles, axes):
@@ -512,21 +514,20 @@ def concept_table_figure(result, max_rows: int | None = None):
     ax.set_title(title)
     ax.set_ylabel("")
     ax.set_xlabel(_ranking_axis(result.kind, sides, result.value))
-    if getattr(result, "chance", None) is not None:
-        _mark_chance(ax, shown[result.value].tolist(), result.chance, both=contrast)
+    if getattr(result, "chance", None) is not None:  # the table's own marks, for the rows drawn
+        _mark_chance(ax, result.weak.loc[shown.index].tolist(), result.chance, both=contrast)
     return fig
 
 
-def _mark_chance(ax, values: list[float], band, both: bool) -> None:
-    """Draw the bars of weak rows (inside ``band``, a :class:`~nlexnb.discover.table.Chance`: what the bank's spread
-    alone reaches) pale, and the band's edge (both edges for a contrast, whose sides grow either way) as a dashed
-    line, which the axis label names."""
-    low, high = band.low, band.high
+def _mark_chance(ax, weak: list[bool], band, both: bool) -> None:
+    """Draw the bars of the ``weak`` rows (:attr:`~nlexnb.discover.ConceptTable.weak`, inside ``band``: what the
+    bank's spread alone reaches) pale, and the band's edge (both edges for a contrast, whose sides grow either way) as
+    a dashed line, which the axis label names."""
     for patch in ax.patches:  # bar i sits at y = i (seaborn's categorical axis), whatever its hue
         row = int(round(patch.get_y() + patch.get_height() / 2))
-        if 0 <= row < len(values) and low <= values[row] <= high:
+        if 0 <= row < len(weak) and weak[row]:
             patch.set_alpha(0.35)
-    for edge in (low, high) if both else (high,):
+    for edge in (band.low, band.high) if both else (band.high,):
         ax.axvline(edge, color="0.4", linestyle="--", linewidth=1)
     ax.set_xlabel(f"{ax.get_xlabel()}\n(dashed: chance; pale bars: weak, within it)", fontsize=9)
 
