@@ -2,9 +2,7 @@
 judge's report."""
 
 import dataclasses
-import importlib.util
 import re
-from pathlib import Path
 
 import pytest
 
@@ -31,28 +29,10 @@ def test_visual_bank_is_the_default_short_grammatical_and_clean():
     # read first as a people, a person, a religion or an insult; too small to see; a use; a function word
     assert not {"afghan", "jimmy", "voodoo", "rape", "urine", "salmonella", "ingredient", "thus"} & set(bank.texts)
     assert not [t for t in bank if t.split()[0] in ("unlike", "less", "both")]  # comparisons cut from a description
-    # a description's opening defines its class: named as evidence it is a riddle ("hare because adult female
-    # domestic chicken") or the class in other words
-    definitions = {"portable personal computer", "public posting box", "large wolf", "adult female domestic chicken"}
+    # a class's definition in other words is a riddle as evidence ("hare because adult female domestic chicken")
+    definitions = {"portable personal computer", "public posting box", "adult female domestic chicken"}
     assert not definitions & set(bank.texts)
     assert load_concepts("broad").name == "broad"  # the previous default stays available by name
-
-
-def test_the_bank_script_finds_the_opening_that_defines_a_description_s_class():
-    path = Path(__file__).parents[1] / "scripts" / "build_visual_bank.py"
-    spec = importlib.util.spec_from_file_location("build_visual_bank", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)  # the script needs WordNet only when it runs
-    opening = script.definition_span
-    assert opening("A portable personal computer with a thin clamshell design: a flat display.") == (
-        "portable personal computer"
-    )
-    assert opening("A mailbox is a mail-receiving container or public posting box with a slot.") == (
-        "mail-receiving container or public posting box"
-    )
-    assert opening("Large eagle with a dark brown body and wings. It has a hooked beak.") == "Large eagle"
-    assert opening("Religious ceremonial clothing: ornate robes, capes, tunics.") == "Religious ceremonial clothing"
-    assert opening("Mailboxes are box-shaped, often mounted on a post.") == "box-shaped"
 
 
 PEOPLES = ["Herero", "Xhosa", "Zulu", "Eskimo", "gringo", "a rigid German spiked helmet", "Māori carving", "Québécois"]
