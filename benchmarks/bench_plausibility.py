@@ -154,9 +154,12 @@ def report_on(photo_set: str, explainer, extra: dict, judge, k: int) -> list:
             f"{(group['judge'] >= 0.5).mean():.3f} | {group['leak'].notna().mean():.3f} | "
             f"{int(group['peoples'].sum())} |"
         )
-    leaks = frame[frame["leak"].notna() & frame["method"].eq("explainer")]
-    listed = "; ".join(f"{r.concept} ({r.leak}, {r.explained[0][:20]})" for r in leaks.itertuples())
-    print("\nleaks of the default:", listed or "none")
+    for method in ("explainer", "explainer, contrastive"):
+        leaks = frame[frame["leak"].notna() & frame["method"].eq(method)]
+        listed = "; ".join(
+            f"{r.concept} ({r.leak}, {' / '.join(n[:20] for n in r.explained)})" for r in leaks.itertuples()
+        )
+        print(f"\nleaks of the default{method[9:]}:", listed or "none")
 
     # faithfulness of the same explanations
     images = list(photos.values())

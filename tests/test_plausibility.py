@@ -29,6 +29,7 @@ def test_visual_bank_is_the_default_short_grammatical_and_clean():
     # read first as a people, a person, a religion or an insult; too small to see; a use; a function word
     assert not {"afghan", "jimmy", "voodoo", "rape", "urine", "salmonella", "ingredient", "thus"} & set(bank.texts)
     assert not [t for t in bank if t.split()[0] in ("unlike", "less", "both")]  # comparisons cut from a description
+    assert not {"longer horns", "much smaller horns", "narrower face", "darker wings"} & set(bank.texts)  # than what?
     # a class's definition in other words is a riddle as evidence ("hare because adult female domestic chicken")
     definitions = {"portable personal computer", "public posting box", "adult female domestic chicken"}
     assert not definitions & set(bank.texts)
