@@ -20,6 +20,7 @@ __all__ = [
     "heatmap_overlay",
     "heatmap_row",
     "overlay_image",
+    "shared_range",
     "explanation_figure",
     "faithfulness_figure",
     "plausibility_figure",
@@ -94,12 +95,12 @@ def _label_bars(ax, shares, fontsize: int = 9, color: str | None = None, fmt: st
 
 
 def _normalise(values: np.ndarray, low: float | None = None, high: float | None = None) -> np.ndarray:
-    """``values`` scaled to [0, 1]: from their own minimum and maximum, or from ``low`` and ``high`` (clipped) when
-    given, so that maps drawn on one scale compare."""
+    """``values`` scaled to [0, 1]: from their own range (:func:`shared_range`: a flat map is all 0), or from
+    ``low`` and ``high`` (clipped) when given, so that maps drawn on one scale compare."""
     values = np.asarray(values, dtype=np.float64)
-    low = np.nanmin(values) if low is None else low
-    high = np.nanmax(values) if high is None else high
-    return ((values - low) / (high - low)).clip(0, 1) if high > low else np.zeros_like(values)
+    if low is None or high is None:
+        low, high = shared_range([values])
+    return ((values - low) / (high - low)).clip(0, 1)
 
 
 def _value_range(vmin, vmax) -> tuple[float | None, float | None]:
@@ -114,11 +115,30 @@ def _value_range(vmin, vmax) -> tuple[float | None, float | None]:
     return low, high
 
 
-def _drawn_range(maps: list[np.ndarray]) -> tuple[float, float]:
-    """The range that draws ``maps`` on one scale: their lowest to their highest value; a flat range is widened to
-    one unit above it, so a flat map takes the bottom colour (as :func:`overlay_image` draws it)."""
-    low, high = min(float(m.min()) for m in maps), max(float(m.max()) for m in maps)
-    return (low, high) if high > low else (low, low + 1.0)
+def shared_range(maps) -> tuple[float, float]:
+    """The (vmin, vmax) that draws several heat maps on one colour scale, so that equal colours mean equal values:
+    their lowest to their highest value; a flat range (within :data:`FLAT`) is widened to one unit above it, so a
+    flat map takes the bottom colour (as :func:`overlay_image` draws it). ``maps``: :class:`~nlexnb.HeatMap`
+    objects or 2-D arrays, in one unit; pass the result to :func:`heatmap_overlay` or :func:`overlay_image`."""
+    from .explanation import HeatMap
+
+    if isinstance(maps, HeatMap) or hasattr(maps, "ndim"):  # one map's rows would each be taken as a map
+        raise TypeError(f"maps must be a list of heat maps or 2-D arrays, got one {type(maps).__name__}: wrap it in []")
+    try:
+        items = list(maps)
+    except TypeError:
+        raise TypeError(f"maps must be a list of heat maps or 2-D arrays, got {type(maps).__name__}") from None
+    if not items:
+        raise ValueError("maps is empty: give the heat maps (or 2-D arrays) to draw on one scale")
+    grids = [_a_map(m.values if isinstance(m, HeatMap) else m, f"maps[{i}]") for i, m in enumerate(items)]
+    low, high = min(float(g.min()) for g in grids), max(float(g.max()) for g in grids)
+    flat = high - low <= FLAT * max(abs(low), abs(high), 1.0)  # matplotlib would widen it by 10% each way
+    return (low, low + 1.0) if flat else (low, high)
+
+
+FLAT = 1e-9
+"""A map whose range is at most this share of its values' size is drawn as flat: matplotlib widens a colour range
+too narrow to divide (1.0 to 1.0000000000000002 became 0.9 to 1.1), so the scale would not say what was drawn."""
 
 
 def _an_image(image) -> Image.Image:
@@ -130,18 +150,18 @@ def _an_image(image) -> Image.Image:
     return image.convert("RGB") if isinstance(image, Image.Image) else to_pil(image, "image")
 
 
-def _a_map(values) -> np.ndarray:
+def _a_map(values, name: str = "values") -> np.ndarray:
     """``values`` as a 2-D float array [h, w], or an error naming ``values``: a heat map has one value per location."""
     wanted = "a 2-D array of numbers [h, w] (a heat map)"
     try:
         grid = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"values must be {wanted}, got {type(values).__name__}") from None
+        raise TypeError(f"{name} must be {wanted}, got {type(values).__name__}") from None
     if grid.ndim != 2 or 0 in grid.shape:
-        raise ValueError(f"values must be {wanted}, got shape {grid.shape}")
+        raise ValueError(f"{name} must be {wanted}, got shape {grid.shape}")
     if not np.isfinite(grid).all():  # one inf scaled the rest of the map to nothing: no heat drawn anywhere
         bad = int((~np.isfinite(grid)).sum())
-        raise ValueError(f"values must be finite: {bad} of the {grid.size} cells are NaN or infinite")
+        raise ValueError(f"{name} must be finite: {bad} of the {grid.size} cells are NaN or infinite")
     return grid
 
 
@@ -193,7 +213,7 @@ def heatmap_overlay(
     colorbar = yes_or_no(colorbar, "colorbar")
     fig, ax = _axes_or_new(ax, (4, 4))
     ax.imshow(image)
-    low, high = _drawn_range([values]) if low is None else (low, high)
+    low, high = shared_range([values]) if low is None else (low, high)
     shown = ax.imshow(values, cmap=cmap, alpha=alpha, extent=(0, image.width, image.height, 0), vmin=low, vmax=high)
     ax.set_axis_off()
     if title:
@@ -262,7 +282,7 @@ def heatmap_row(
         number(v, name, 0, open_low=True, what="inches") for v, name in ((width, "width"), (height, "height"))
     )
     values = [_a_map(heat.values) for heat in heatmaps]
-    low, high = _drawn_range(values) if scale == "shared" else (None, None)
+    low, high = shared_range(values) if scale == "shared" else (None, None)
     fig = _figure((width * len(heatmaps) + (0.6 if scale == "shared" else 0), height))
     axes = np.atleast_1d(fig.subplots(1, len(heatmaps)))
     for heat, grid, text, ax in zip(heatmaps, values, titles, axes):

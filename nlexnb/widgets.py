@@ -42,7 +42,7 @@ from .explain import Explainer
 from .explanation import probability_text
 from .images import sample_images, to_pil
 from .mapper import Mapper
-from .plots import explanation_figure, overlay_image
+from .plots import explanation_figure, overlay_image, shared_range
 from .space import ConceptSpace, concept_space
 from .zeroshot import ZeroShotClassifier, check_labels, classifier_mapper_labels
 
@@ -338,11 +338,11 @@ class ExplainerApp(_ImagePicker):
         weighed = self.explainer.weigh(image, [text], target=target)  # one forward pass: score, share and map
         score, heat = float(weighed.concepts["score"].iloc[0]), weighed.heatmaps[0]
         self.score.value = f"\u201c{text}\u201d: score {score:.2f}. {weighed.sentence}"
-        low, high = float(heat.values.min()), float(heat.values.max())
+        maps = [heat.values]
         if self.explanation is not None and self.explanation.heatmaps:  # on the top concept's range too: a text the
-            top = self.explanation.heatmaps[0].values  # photo lacks reads cold, not as hot as what it shows
-            low, high = min(low, float(top.min())), max(high, float(top.max()))
-        _show_png(self.heatmap, overlay_image(heat.image, heat.values, vmin=low, vmax=max(high, low + 1e-6)))
+            maps.append(self.explanation.heatmaps[0].values)  # photo lacks reads cold, not as hot as what it shows
+        low, high = shared_range(maps)
+        _show_png(self.heatmap, overlay_image(heat.image, heat.values, vmin=low, vmax=high))
 
     def static(self, image_name: str | None = None, text: str | None = None):
         """The explanation figure, with the text's heat map as a third panel when there is a text.

@@ -121,6 +121,45 @@ def test_heatmaps_on_one_scale_show_a_concept_the_photo_lacks_as_cold():
         heatmap_row([shown], scale="same")
 
 
+def test_maps_drawn_one_by_one_share_a_scale_from_shared_range():
+    """The widget drew a typed text's map on its own and the top concept's range with a scale of its own making;
+    shared_range is the one rule: lowest to highest, a flat range widened by one unit."""
+    from PIL import Image
+
+    from nlexnb.explain import HeatMap
+    from nlexnb.plots import heatmap_overlay, overlay_image, shared_range
+
+    image, ramp = Image.new("RGB", (16, 16), "white"), np.linspace(0, 1, 256).reshape(16, 16)
+    shown, absent = HeatMap("stripes", 4 * ramp, np.zeros((2, 2)), image), 0.2 * ramp - 0.5
+    low, high = shared_range([shown, absent])  # heat maps and arrays alike
+    assert (low, high) == (-0.5, 4.0)
+    fig = heatmap_overlay(image, absent, vmin=low, vmax=high)
+    assert fig.axes[0].images[-1].get_clim() == (-0.5, 4.0)  # the absent concept's map drawn cold
+    assert shared_range([np.full((2, 2), 3.0)]) == (3.0, 4.0)  # flat: the bottom colour, as one map alone
+    nearly = np.full((4, 4), 1.0)
+    nearly[0, 0] += 2.2e-16  # matplotlib widened 1.0 to 1.0000000000000002 to 0.9 to 1.1: drawn flat instead
+    assert shared_range([nearly]) == (1.0, 2.0)
+    drawn = np.asarray(overlay_image(Image.new("RGB", (4, 4)), nearly, alpha=1.0))
+    assert (drawn == drawn[0, 0]).all()  # not rounding noise stretched over the whole colour map
+
+
+@pytest.mark.parametrize(
+    "maps, error, message",
+    [
+        ([], ValueError, r"maps is empty: give the heat maps \(or 2-D arrays\) to draw on one scale"),
+        (np.ones((3, 3)), TypeError, r"maps must be a list of heat maps or 2-D arrays, got one ndarray: wrap it in"),
+        (5, TypeError, r"maps must be a list of heat maps or 2-D arrays, got int"),
+        ([np.ones(3)], ValueError, r"maps\[0\] must be a 2-D array of numbers \[h, w\] \(a heat map\), got shape"),
+        ([np.ones((2, 2)), np.full((2, 2), np.nan)], ValueError, r"maps\[1\] must be finite: 4 of the 4 cells"),
+    ],
+)
+def test_shared_range_names_what_it_was_given(maps, error, message):
+    from nlexnb.plots import shared_range
+
+    with pytest.raises(error, match=message):
+        shared_range(maps)
+
+
 def test_a_heat_map_drawn_on_a_range_of_your_own_is_clipped_to_it():
     import numpy as np
     from PIL import Image
@@ -557,9 +596,12 @@ def test_every_heat_map_is_drawn_on_the_range_its_scale_says(maps, scale):
     values = [offset + size * np.random.default_rng(seed).random((8, 8)) for offset, size, seed in maps]
     heats = [HeatMap(f"map {i}", v, np.zeros((2, 2)), image) for i, v in enumerate(values)]
     drawn = [ax.images[-1].get_clim() for ax in heatmap_row(heats, scale=scale).axes]
+
+    def scale_of(low, high):  # a range too narrow to divide is drawn as a flat map (matplotlib would widen it)
+        return (low, low + 1.0) if high - low <= 1e-9 * max(abs(low), abs(high), 1.0) else (low, high)
+
     if scale == "shared":
-        low, high = min(v.min() for v in values), max(v.max() for v in values)
-        expected = [(low, high if high > low else low + 1.0)] * len(values)
+        expected = [scale_of(min(v.min() for v in values), max(v.max() for v in values))] * len(values)
     else:
-        expected = [(v.min(), v.max() if v.max() > v.min() else v.min() + 1.0) for v in values]
+        expected = [scale_of(v.min(), v.max()) for v in values]
     assert drawn == [(pytest.approx(lo), pytest.approx(hi)) for lo, hi in expected]
