@@ -8,7 +8,7 @@ list, a text file (one concept per line), or built-ins that install offline with
   ("a small cup or glass", "golden-brown crema on top");
 - ``ConceptBank.common_words()``: frequent English content words (``wordfreq``);
 - ``ConceptBank.broad()``: all three, about 23,000 concepts (the default before the visual bank);
-- ``ConceptBank.visual()``: **the default**, about 3,200 things a person can point at in a photo (objects and their
+- ``ConceptBank.visual()``: **the default**, about 3,100 things a person can point at in a photo (objects and their
   parts, colours, textures, patterns, materials, shapes, scenes, actions), short and grammatical, without peoples,
   nationalities, religions, person names or Latin taxonomy. It is built from WordNet, the class descriptions and
   lists of visual words by ``scripts/build_visual_bank.py`` (sources and filters documented there) and shipped as
@@ -254,7 +254,7 @@ class ConceptBank:
 
     @classmethod
     def visual(cls) -> ConceptBank:
-        """Things a person can point at in a photo, about 3,200 (see the module docstring); the default bank. A bank
+        """Things a person can point at in a photo, about 3,100 (see the module docstring); the default bank. A bank
         of its own on each call: changing it changes no other."""
         return _visual_bank().copy()
 
@@ -396,7 +396,7 @@ def _cached_bank_vectors(path: Path, stamp: dict[str, str], shape: tuple[int, in
 
 BANKS: dict[str, tuple[str, str]] = {
     "default": ("default", "the default bank (the visual one)"),
-    "visual": ("visual", "about 3,200 things a person can point at in a photo (the default)"),
+    "visual": ("visual", "about 3,100 things a person can point at in a photo (the default)"),
     "broad": ("broad", "about 23,000 WordNet lemmas, description phrases and common words (the previous default)"),
     "wordnet": ("wordnet", "WordNet lemmas of the ImageNet-21k synsets"),
     "descriptions": ("descriptions", "short attribute phrases cut from the ImageNet class descriptions"),

@@ -140,7 +140,7 @@ class Explainer:
         classifier: the model to explain, or a :class:`~nlexnb.space.ConceptSpace` (then no mapper or concepts).
         mapper: a mapper fitted on this classifier's head (any method).
         concepts: a :class:`ConceptBank`, a list of strings, a text file, a built-in name, or None (the default
-            visual bank, about 3,200 concepts; encoded once and cached on disk). A list of fewer than 16 concepts
+            visual bank, about 3,100 concepts; encoded once and cached on disk). A list of fewer than 16 concepts
             is measured from the default bank's mean (:data:`nlexnb.space.OWN_MEAN_FROM`), mapped once per mapper.
         selector: how the named concepts are chosen among the shortlist: ``"greedy"`` (default: joint greedy on the
             explained quantity), ``"nonnegative"`` (sparse non-negative decomposition of the image), or a
