@@ -95,11 +95,11 @@ def _label_bars(ax, shares, fontsize: int = 9, color: str | None = None, fmt: st
 
 
 def _normalise(values: np.ndarray, low: float | None = None, high: float | None = None) -> np.ndarray:
-    """``values`` scaled to [0, 1]: from their own range (:func:`shared_range`: a flat map is all 0), or from
-    ``low`` and ``high`` (clipped) when given, so that maps drawn on one scale compare."""
+    """``values`` scaled to [0, 1]: from their own range (as :func:`shared_range` gives it: a flat map is all 0), or
+    from ``low`` and ``high`` (clipped) when given, so that maps drawn on one scale compare."""
     values = np.asarray(values, dtype=np.float64)
     if low is None or high is None:
-        low, high = shared_range([values])
+        low, high = _drawn(float(np.nanmin(values)), float(np.nanmax(values)))
     return ((values - low) / (high - low)).clip(0, 1)
 
 
@@ -117,28 +117,37 @@ def _value_range(vmin, vmax) -> tuple[float | None, float | None]:
 
 def shared_range(maps) -> tuple[float, float]:
     """The (vmin, vmax) that draws several heat maps on one colour scale, so that equal colours mean equal values:
-    their lowest to their highest value; a flat range (within :data:`FLAT`) is widened to one unit above it, so a
-    flat map takes the bottom colour (as :func:`overlay_image` draws it). ``maps``: :class:`~nlexnb.HeatMap`
-    objects or 2-D arrays, in one unit; pass the result to :func:`heatmap_overlay` or :func:`overlay_image`."""
+    their lowest to their highest value. A flat range (or one within a billionth of the values' size, which
+    matplotlib would widen by 10% each way) is widened above it, so a flat map takes the bottom colour, as
+    :func:`overlay_image` draws it. ``maps``: :class:`~nlexnb.HeatMap` objects or 2-D arrays, in one unit; pass the
+    result to :func:`heatmap_overlay` or :func:`overlay_image`."""
     from .explanation import HeatMap
 
-    if isinstance(maps, HeatMap) or hasattr(maps, "ndim"):  # one map's rows would each be taken as a map
-        raise TypeError(f"maps must be a list of heat maps or 2-D arrays, got one {type(maps).__name__}: wrap it in []")
+    wanted = "maps must be a list of heat maps or 2-D arrays"
+    if isinstance(maps, HeatMap):  # one map's rows would each be taken as a map
+        raise TypeError(f"{wanted}, got one HeatMap: wrap it in []")
+    if hasattr(maps, "ndim"):
+        kind = type(maps).__name__
+        if maps.ndim == 2:
+            raise TypeError(f"{wanted}, got one 2-D {kind} (one map): wrap it in []")
+        raise TypeError(f"{wanted}, got a {maps.ndim}-D {kind}: pass a list of 2-D maps (list(maps) for a stack)")
     try:
         items = list(maps)
     except TypeError:
-        raise TypeError(f"maps must be a list of heat maps or 2-D arrays, got {type(maps).__name__}") from None
+        raise TypeError(f"{wanted}, got {type(maps).__name__}") from None
     if not items:
         raise ValueError("maps is empty: give the heat maps (or 2-D arrays) to draw on one scale")
     grids = [_a_map(m.values if isinstance(m, HeatMap) else m, f"maps[{i}]") for i, m in enumerate(items)]
-    low, high = min(float(g.min()) for g in grids), max(float(g.max()) for g in grids)
-    flat = high - low <= FLAT * max(abs(low), abs(high), 1.0)  # matplotlib would widen it by 10% each way
-    return (low, low + 1.0) if flat else (low, high)
+    return _drawn(min(float(g.min()) for g in grids), max(float(g.max()) for g in grids))
 
 
-FLAT = 1e-9
-"""A map whose range is at most this share of its values' size is drawn as flat: matplotlib widens a colour range
-too narrow to divide (1.0 to 1.0000000000000002 became 0.9 to 1.1), so the scale would not say what was drawn."""
+def _drawn(low: float, high: float) -> tuple[float, float]:
+    """(low, high) as a colour range matplotlib draws as it is: a range within a billionth of the values' size would
+    be widened (1.0 to 1.0000000000000002 became 0.9 to 1.1, while the scale said otherwise), so it is made flat and
+    widened above its value, by one unit or, for huge values, enough to stay a range."""
+    if high - low > 1e-9 * max(abs(low), abs(high)):
+        return low, high
+    return low, low + max(1.0, 2e-9 * abs(low))
 
 
 def _an_image(image) -> Image.Image:

@@ -40,9 +40,9 @@ Filters (each keeps the bank something a person can see and read):
 - words read in the built bank and removed (``NOT_VISIBLE``): those a reader takes first as a people, a person, a
   religion or an insult ("afghan" the blanket, "rape" the plant), things too small to see or that are only a use
   ("salmonella", "ingredient", "payload"), and words whose first reading is a verb or a function word ("thus" the
-  resin, "till"); comparisons cut from a description ("unlike true spiders", "less shaggy coat", "narrower face":
-  than what was cut off); description phrases cut short ("worn over regular clothes") or that define an ImageNet
-  class in other words ("adult female domestic chicken", "large bowed string instrument").
+  resin, "till"); comparisons cut from a description ("unlike true spiders", "less shaggy coat"); description
+  phrases cut short ("worn over regular clothes") or that define an ImageNet class in other words ("adult female
+  domestic chicken", "large bowed string instrument").
 """
 
 from __future__ import annotations
@@ -215,9 +215,9 @@ VAGUE = set(
     "such same different certain typical characteristic distinctive visible notable usual possible main general "
     "particular specific similar related remains spans unlike both less much".split()
 )
-NOT_COMPARATIVES = {"lower", "upper", "inner", "outer", "butcher", "liver"}
+NOT_COMPARATIVES = {"lower", "upper", "inner", "outer", "butcher", "liver", "lesser"}
 """Words that end like a comparative adjective and are not one: "lower legs" are where the legs are; a "liver coat"
-is a colour ("butch" and "live" are adjectives to WordNet)."""
+is a colour; a "lesser panda" is a kind ("butch", "live" and "less" are adjectives to WordNet)."""
 GENERIC_HEADS = set(
     "material shape color colour surface equipment form type version example design structure appearance space "
     "area side part piece section unit item device object thing feature element detail component variety style "
@@ -507,7 +507,7 @@ def comparative(word: str, wn) -> bool:
     if word.endswith("ier"):
         bases = [word[:-3] + "y"]  # heavier
     elif len(word) > 4 and word[-3] == word[-4]:
-        bases = [word[:-3]]  # bigger; "rubber" is no "rub" + "er"
+        bases = [word[:-3], word[:-2]]  # bigger, taller; "rubber" is no "rub" + "er"
     else:
         bases = [word[:-2], word[:-1]]  # darker, larger
     return any(wn.synsets(base, "a") for base in bases)
@@ -548,7 +548,7 @@ def description_noun_phrases(heads: set[str], wn) -> list[str]:
                 continue
             if any(comparative(w, wn) for w in words[:-1]):  # "longer horns", "narrower face": than what was cut off
                 continue
-            listed_after_a_verb = rf"\b[a-z]+ing,? (?:and|or) {re.escape(' '.join(words))}"
+            listed_after_a_verb = rf"\b[a-z]+ing,? (?:and|or) {re.escape(' '.join(words))}\b"
             what = words[1] not in PREPOSITIONS  # "gliding over snow" is an action one sees; "serving tea" a use
             if words[0].endswith("ing") and what and re.search(listed_after_a_verb, lowered):
                 continue  # "brewing and serving tea", "storing or pouring whiskey": one verb of a list, and its object

@@ -396,14 +396,20 @@ def test_a_contrast_records_its_classes_and_draws_each_side_in_its_colour(classi
     assert ("no concept leans towards" in " ".join(ax.get_title().split())) == one_sided
 
 
-def test_a_contrast_drawn_from_too_few_concepts_says_why_it_is_empty(classifier, mapper):
-    """among=1 returned an empty table and said nothing (the one concept nearest both elephants names neither apart)."""
+@pytest.mark.parametrize(
+    "among, why",
+    [
+        (1, "the concept nearest each class does not lean towards that class rather than the other"),
+        (2, "of the 2 concepts nearest each class, none leans towards it rather than the other class"),
+    ],
+)
+def test_a_contrast_drawn_from_too_few_concepts_says_why_it_is_empty(classifier, mapper, among, why):
+    """An empty contrast said nothing of why (among=3 on an older bank; among=1 or 2 now: the concepts nearest each
+    elephant lean towards neither)."""
     space = concept_space(classifier, mapper)
-    none = (
-        "contrast: no concept separates \u201cAfrican elephant\u201d from \u201cIndian elephant\u201d: among=1 is too"
-    )
-    with pytest.warns(UserWarning, match=none + r" small: .* try a larger among \(the default is 50\)"):
-        table = discover.contrast(space, "African elephant", "Indian elephant", among=1)
+    none = "contrast: no concept separates \u201cAfrican elephant\u201d from \u201cIndian elephant\u201d"
+    with pytest.warns(UserWarning, match=f"{none}: among={among} is too small: {why} .* try a larger among \\(the"):
+        table = discover.contrast(space, "African elephant", "Indian elephant", among=among)
     assert len(table) == 0
 
 

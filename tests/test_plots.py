@@ -141,13 +141,22 @@ def test_maps_drawn_one_by_one_share_a_scale_from_shared_range():
     assert shared_range([nearly]) == (1.0, 2.0)
     drawn = np.asarray(overlay_image(Image.new("RGB", (4, 4)), nearly, alpha=1.0))
     assert (drawn == drawn[0, 0]).all()  # not rounding noise stretched over the whole colour map
+    assert shared_range([np.array([[0.0, 1e-10]])]) == (0.0, 1e-10)  # small units are still a range
+    low, high = shared_range([np.full((2, 2), 1e17)])
+    assert high > low  # a huge flat map still gets a range overlay_image accepts
+    overlay_image(Image.new("RGB", (2, 2)), np.full((2, 2), 1e17), vmin=low, vmax=high)
 
 
 @pytest.mark.parametrize(
     "maps, error, message",
     [
         ([], ValueError, r"maps is empty: give the heat maps \(or 2-D arrays\) to draw on one scale"),
-        (np.ones((3, 3)), TypeError, r"maps must be a list of heat maps or 2-D arrays, got one ndarray: wrap it in"),
+        (
+            np.ones((3, 3)),
+            TypeError,
+            r"maps must be a list of heat maps or 2-D arrays, got one 2-D ndarray \(one map\)",
+        ),
+        (np.ones((2, 3, 3)), TypeError, r"got a 3-D ndarray: pass a list of 2-D maps \(list\(maps\) for a stack\)"),
         (5, TypeError, r"maps must be a list of heat maps or 2-D arrays, got int"),
         ([np.ones(3)], ValueError, r"maps\[0\] must be a 2-D array of numbers \[h, w\] \(a heat map\), got shape"),
         ([np.ones((2, 2)), np.full((2, 2), np.nan)], ValueError, r"maps\[1\] must be finite: 4 of the 4 cells"),
@@ -598,7 +607,7 @@ def test_every_heat_map_is_drawn_on_the_range_its_scale_says(maps, scale):
     drawn = [ax.images[-1].get_clim() for ax in heatmap_row(heats, scale=scale).axes]
 
     def scale_of(low, high):  # a range too narrow to divide is drawn as a flat map (matplotlib would widen it)
-        return (low, low + 1.0) if high - low <= 1e-9 * max(abs(low), abs(high), 1.0) else (low, high)
+        return (low, low + max(1.0, 2e-9 * abs(low))) if high - low <= 1e-9 * max(abs(low), abs(high)) else (low, high)
 
     if scale == "shared":
         expected = [scale_of(min(v.min() for v in values), max(v.max() for v in values))] * len(values)
