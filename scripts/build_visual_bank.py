@@ -205,8 +205,10 @@ NARCOTIC_ROOTS = ["narcotic.n.01"]
 and a reader takes them as an accusation, not as evidence ("cocaine" for a traffic cone)."""
 LATIN_ENDINGS = re.compile(r"(idae|aceae|ales|inae|iformes|oidea|phyta|opsida)$")
 NEGATIONS = {"no", "not", "non", "without", "lacking", "never", "absent"}
-PREPOSITIONS = {"over", "through", "across", "along", "into", "onto", "in", "on", "under", "around", "up", "down"}
-PREPOSITIONS |= {"near", "inside", "outside", "beside", "behind", "among", "between", "above", "below", "at", "by"}
+PREPOSITIONS = {"over", "through", "across", "along", "into", "onto", "in", "on", "under", "around", "near", "beside"}
+PREPOSITIONS |= {"behind", "among", "between", "above", "below", "at", "by"}
+"""Words that open a place rather than a thing ("near reefs"); not "down" ("down feathers") nor "inside" ("inside
+pocket"), which also name one."""
 CUT_OPENINGS = {"shaped", "sized", "displaying", "showing", "storing", "throwing", "matching", "contrasting", "refined"}
 """First words that mark a phrase cut out of a longer one: the tail of a compound ("cone-shaped cups") or a verb
 whose subject was left behind ("displaying plants", "showing dark vertical bars")."""
