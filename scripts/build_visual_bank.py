@@ -550,10 +550,10 @@ def description_noun_phrases(heads: set[str], wn) -> list[str]:
                 continue
             if any(comparative(w, wn) for w in words[:-1]):  # "longer horns", "narrower face": than what was cut off
                 continue
-            listed_after_a_verb = rf"\b[a-z]+ing,? (?:and|or) {re.escape(' '.join(words))}\b"
-            what = words[1] not in PREPOSITIONS  # "gliding over snow" is an action one sees; "serving tea" a use
-            if words[0].endswith("ing") and what and re.search(listed_after_a_verb, lowered):
-                continue  # "brewing and serving tea", "storing or pouring whiskey": one verb of a list, and its object
+            if words[0].endswith("ing") and words[1] not in PREPOSITIONS:  # a verb and its object, not "gliding over"
+                listed_after_a_verb = rf"\b[a-z]+ing,? (?:and|or) {re.escape(' '.join(words))}\b"
+                if re.search(listed_after_a_verb, lowered):  # "brewing and serving tea", "storing or pouring whiskey"
+                    continue  # a use, not a thing one sees; "gliding over snow" is an action one does see, and stays
             out.append(" ".join(words))
     return out
 

@@ -149,16 +149,15 @@ def contrast(*args, **kwargs) -> ConceptTable:
             why = "every concept of the bank that leans either way is refused (it names a class, echoes a name or is a "
             why += "look-alike); try echoes=True, or a larger bank"
         else:
-            refused = "it names a class, echoes a name or is a look-alike"
+            refused = "refused: it names a class, echoes a name or is a look-alike"
             if among == 1:
-                why = "the concept nearest each class does not lean towards that class rather than the other (or is "
+                nearest = "the concept nearest each class does not lean towards that class rather than the other"
+                nearest += f" (or is {refused})"
             else:
-                why = f"of the {among} concepts nearest each class, none leans towards it rather than the other class "
-                why += "(or each is "
-            why = (
-                f"among={among} is too small: {why}refused: {refused}); try a larger among (the default is 50), or "
-                "among=None to rank the whole bank"
-            )
+                nearest = f"of the {among} concepts nearest each class, none leans towards it rather than the other"
+                nearest += f" class (or each is {refused})"
+            why = f"among={among} is too small: {nearest}; try a larger among (the default is 50), or among=None to "
+            why += "rank the whole bank"
         warn_user(f"contrast: no concept separates \u201c{name_a}\u201d from \u201c{name_b}\u201d: {why}")
     order = pos + neg
     df = pd.DataFrame(
